@@ -1,0 +1,104 @@
+"""Index a channel's conda view with rattler: repodata.json, .zst and CEP-16 shards.
+
+A run is crash-safe: a marker file says an index is under way, rattler replaces each index
+file atomically, and a channel found with the marker (a killed run) is re-indexed in full
+while the last complete files keep being served.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import gzip
+import fcntl
+import json
+from collections.abc import Iterable, Iterator
+from contextlib import contextmanager
+from pathlib import Path
+
+from rattler import Subdir, Version
+from rattler.index import index_fs
+
+from drawbridge.channel.storage import write_bytes_atomic, write_text_atomic
+
+#: files at the top of a subdir that change on every index run
+INDEX_FILES = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
+MARKER_NAME = ".indexing"
+#: subdirs every channel serves from birth (empty until something is published for them)
+DEFAULT_SUBDIRS = ("noarch", "linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
+
+
+@contextmanager
+def channel_lock(channel_dir: Path) -> Iterator[None]:
+    """Hold the channel's exclusive lock (shared by every process on this box)."""
+    channel_dir.mkdir(parents=True, exist_ok=True)
+    with (channel_dir / ".lock").open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)
+
+
+def conda_dir(channel_dir: Path) -> Path:
+    return channel_dir / "conda"
+
+
+def subdirs_in_use(channel_dir: Path) -> list[str]:
+    """Every subdir folder of the conda view, noarch always among them."""
+    root = conda_dir(channel_dir)
+    (root / "noarch").mkdir(parents=True, exist_ok=True)
+    return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
+
+
+def needs_recovery(channel_dir: Path) -> bool:
+    """True when an index run was interrupted (its marker is still there)."""
+    return (channel_dir / MARKER_NAME).exists()
+
+
+def index_conda(channel_dir: Path, subdirs: Iterable[str] | None = None, force: bool = False) -> None:
+    """Bring the repodata of `subdirs` (default: all in use) up to date with the files on disk.
+
+    rattler reuses the existing repodata and reads only packages it has not seen, so one new
+    package costs one package read. Call with the channel lock held.
+    """
+    root = conda_dir(channel_dir)
+    wanted = sorted(set(subdirs) | {"noarch"}) if subdirs is not None else subdirs_in_use(channel_dir)
+    for subdir in wanted:
+        (root / subdir).mkdir(parents=True, exist_ok=True)
+    marker = channel_dir / MARKER_NAME
+    recovering = marker.exists()
+    write_text_atomic(marker, json.dumps(wanted))
+    if recovering:
+        force, wanted = True, subdirs_in_use(channel_dir)
+    for subdir in wanted:
+        asyncio.run(index_fs(root, target_platform=Subdir(subdir), force=force))
+        repodata = root / subdir / "repodata.json"
+        write_bytes_atomic(repodata.with_name("repodata.json.gz"), gzip.compress(repodata.read_bytes(), 6, mtime=0))
+    marker.unlink()
+
+
+def write_channeldata(channel_dir: Path, packages: Iterable[tuple[str, str, str]]) -> None:
+    """Write channeldata.json from (name, version, subdir) triples."""
+    by_name: dict[str, dict] = {}
+    subdirs: set[str] = set()
+    for name, version, subdir in packages:
+        entry = by_name.setdefault(name, {"subdirs": set(), "version": version})
+        entry["subdirs"].add(subdir)
+        entry["version"] = max(entry["version"], version, key=_version_order)
+        subdirs.add(subdir)
+    document = {
+        "channeldata_version": 1,
+        "packages": {
+            name: {"subdirs": sorted(entry["subdirs"]), "version": entry["version"]}
+            for name, entry in sorted(by_name.items())
+        },
+        "subdirs": sorted(subdirs | {"noarch"}),
+    }
+    write_text_atomic(conda_dir(channel_dir) / "channeldata.json", json.dumps(document, indent=1))
+
+
+def _version_order(version: str) -> Version:
+    try:
+        return Version(version)
+    except Exception:
+        return Version("0")

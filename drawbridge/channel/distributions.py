@@ -1,0 +1,212 @@
+"""Inspect a wheel or sdist: check it is well-formed and honest, and read its core metadata."""
+
+from __future__ import annotations
+
+import hashlib
+import tarfile
+import zipfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.metadata import parse_email
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    canonicalize_version,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion, Version
+
+from drawbridge.channel.archives import check_tar_members, check_zip_members
+from drawbridge.channel.errors import InvalidDistribution
+
+SDIST_SUFFIXES = (".tar.gz", ".zip")
+
+
+@dataclass(frozen=True)
+class FileDigests:
+    """The digests PyPI publishes for a file."""
+
+    sha256: str
+    md5: str
+    blake2b_256: str
+    size: int
+
+
+@dataclass(frozen=True)
+class DistributionInfo:
+    """What the indexes need to know about a wheel or sdist."""
+
+    filename: str
+    project: str  # PEP 503-normalised
+    display_name: str
+    version: str
+    packagetype: str  # "bdist_wheel" or "sdist"
+    python_version: str
+    requires_python: str | None
+    core_metadata: dict  # parsed fields, JSON-compatible
+    metadata_bytes: bytes | None  # the METADATA file for PEP 658; None for sdists
+
+
+def digest_file(path: Path) -> FileDigests:
+    """sha256, md5 and blake2b-256 of a file in one read."""
+    sha256, md5, blake2 = hashlib.sha256(), hashlib.md5(), hashlib.blake2b(digest_size=32)
+    size = 0
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            size += len(chunk)
+            sha256.update(chunk)
+            md5.update(chunk)
+            blake2.update(chunk)
+    return FileDigests(sha256.hexdigest(), md5.hexdigest(), blake2.hexdigest(), size)
+
+
+def is_python_distribution(filename: str) -> bool:
+    return filename.endswith(".whl") or filename.endswith(SDIST_SUFFIXES)
+
+
+def inspect_distribution(path: Path, filename: str | None = None) -> DistributionInfo:
+    """Check the wheel or sdist at `path` (named `filename`) and return its metadata."""
+    filename = filename or path.name
+    if filename.endswith(".whl"):
+        return _inspect_wheel(path, filename)
+    if filename.endswith(SDIST_SUFFIXES):
+        return _inspect_sdist(path, filename)
+    raise InvalidDistribution(
+        f"{filename}: not a Python distribution (expected .whl, .tar.gz or .zip)"
+    )
+
+
+def _metadata_fields(filename: str, raw: bytes, name: str, version: Version) -> dict:
+    fields, _unparsed = parse_email(raw)
+    declared_name = fields.get("name")
+    declared_version = fields.get("version")
+    if not declared_name or not declared_version:
+        raise InvalidDistribution(f"{filename}: core metadata lacks Name or Version")
+    if canonicalize_name(declared_name) != canonicalize_name(name):
+        raise InvalidDistribution(
+            f"{filename}: the filename says project {name!r} but its metadata says "
+            f"{declared_name!r}; rebuild the distribution so they agree"
+        )
+    try:
+        same_version = Version(declared_version) == version
+    except InvalidVersion:
+        same_version = False
+    if not same_version:
+        raise InvalidDistribution(
+            f"{filename}: the filename says version {version} but its metadata says "
+            f"{declared_version!r}; rebuild the distribution so they agree"
+        )
+    return dict(fields)
+
+
+def _check_project_name(filename: str, name: str) -> str:
+    try:
+        return canonicalize_name(name, validate=True)
+    except Exception as error:  # packaging.utils.InvalidName (packaging >= 24)
+        raise InvalidDistribution(
+            f"{filename}: {name!r} is not a valid PEP 508 project name"
+        ) from error
+
+
+def _inspect_wheel(path: Path, filename: str) -> DistributionInfo:
+    try:
+        name, version, _build, tags = parse_wheel_filename(filename)
+    except (InvalidWheelFilename, InvalidVersion) as error:
+        raise InvalidDistribution(f"{filename}: invalid wheel filename ({error})") from error
+    project = _check_project_name(filename, filename.split("-")[0])
+    try:
+        with zipfile.ZipFile(path) as zf:
+            check_zip_members(filename, zf)
+            metadata_name = _find_wheel_metadata(filename, zf, project, version)
+            raw = zf.read(metadata_name)
+    except zipfile.BadZipFile as error:
+        raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
+    fields = _metadata_fields(filename, raw, name, version)
+    return DistributionInfo(
+        filename=filename,
+        project=project,
+        display_name=fields["name"],
+        version=str(version),
+        packagetype="bdist_wheel",
+        python_version=".".join(sorted({tag.interpreter for tag in tags})),
+        requires_python=fields.get("requires_python"),
+        core_metadata=fields,
+        metadata_bytes=raw,
+    )
+
+
+def _find_wheel_metadata(filename: str, zf: zipfile.ZipFile, project: str, version: Version) -> str:
+    candidates = [
+        entry
+        for entry in zf.namelist()
+        if entry.count("/") == 1 and entry.endswith(".dist-info/METADATA")
+    ]
+    for entry in candidates:
+        stem = entry.split("/")[0][: -len(".dist-info")]
+        dist_name, _, dist_version = stem.rpartition("-")
+        if canonicalize_name(dist_name) == project and _same_version(dist_version, version):
+            return entry
+    found = ", ".join(candidates) or "none"
+    raise InvalidDistribution(
+        f"{filename}: no {project}-{version}.dist-info/METADATA in the wheel (found: {found}); "
+        "the filename and the wheel's contents disagree"
+    )
+
+
+def _same_version(text: str, version: Version) -> bool:
+    try:
+        return canonicalize_version(text) == canonicalize_version(version)
+    except InvalidVersion:
+        return False
+
+
+def _inspect_sdist(path: Path, filename: str) -> DistributionInfo:
+    try:
+        name, version = parse_sdist_filename(filename)
+    except (InvalidSdistFilename, InvalidVersion) as error:
+        raise InvalidDistribution(f"{filename}: invalid sdist filename ({error})") from error
+    stem = filename[: -len(".tar.gz")] if filename.endswith(".tar.gz") else filename[:-4]
+    project = _check_project_name(filename, stem.rpartition("-")[0])
+    raw = _read_sdist_pkg_info(path, filename)
+    fields = _metadata_fields(filename, raw, name, version)
+    return DistributionInfo(
+        filename=filename,
+        project=project,
+        display_name=fields["name"],
+        version=str(version),
+        packagetype="sdist",
+        python_version="source",
+        requires_python=fields.get("requires_python"),
+        core_metadata=fields,
+        metadata_bytes=None,
+    )
+
+
+def _read_sdist_pkg_info(path: Path, filename: str) -> bytes:
+    if filename.endswith(".zip"):
+        try:
+            with zipfile.ZipFile(path) as zf:
+                check_zip_members(filename, zf)
+                return zf.read(_top_level_pkg_info(filename, zf.namelist()))
+        except zipfile.BadZipFile as error:
+            raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
+    try:
+        with tarfile.open(path, "r:gz") as tf:
+            members = tf.getmembers()
+            check_tar_members(filename, members)
+            handle = tf.extractfile(_top_level_pkg_info(filename, [m.name for m in members]))
+            assert handle is not None
+            return handle.read()
+    except (tarfile.TarError, EOFError, OSError) as error:
+        raise InvalidDistribution(f"{filename}: corrupt tar.gz archive ({error})") from error
+
+
+def _top_level_pkg_info(filename: str, names: list[str]) -> str:
+    for name in names:
+        parts = name.strip("/").split("/")
+        if len(parts) == 2 and parts[1] == "PKG-INFO":
+            return name
+    raise InvalidDistribution(f"{filename}: no PKG-INFO at the top of the sdist")

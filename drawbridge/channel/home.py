@@ -1,0 +1,142 @@
+"""A Drawbridge home: where a deployment keeps its configuration, database and channels."""
+
+from __future__ import annotations
+
+import os
+import re
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from drawbridge.channel.errors import HomeError, InvalidName
+
+DEFAULT_HOME = Path("drawbridge-home")
+CONFIG_NAME = "drawbridge.toml"
+CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: URL segments a channel may not be named after, because the server routes them itself
+RESERVED_CHANNEL_NAMES = frozenset({"simple", "t", "ui", "api", "health", "metrics", "static"})
+
+DEFAULT_CONFIG = """\
+# Drawbridge configuration. Every key is optional; these are the defaults.
+
+[server]
+host = "127.0.0.1"
+port = 8080
+# Empty: SQLite at <home>/drawbridge.db. For several servers, a PostgreSQL URL.
+database_url = ""
+# Largest file an upload may carry, in MiB (larger ones are refused with 413).
+max_upload_mb = 2048
+# Whether reading channels needs a token (reader role or better).
+anonymous_read = true
+# The channel behind /simple/ and the default of every --channel option.
+default_channel = "main"
+"""
+
+
+@dataclass(frozen=True)
+class ServerSettings:
+    """The `[server]` table of drawbridge.toml."""
+
+    host: str = "127.0.0.1"
+    port: int = 8080
+    database_url: str = ""
+    max_upload_mb: int = 2048
+    anonymous_read: bool = True
+    default_channel: str = "main"
+
+    @property
+    def max_upload_bytes(self) -> int:
+        return self.max_upload_mb * 1024 * 1024
+
+
+@dataclass(frozen=True)
+class Home:
+    """The folder of one deployment, with its parsed configuration."""
+
+    root: Path
+    server: ServerSettings = field(default_factory=ServerSettings)
+
+    @property
+    def config_path(self) -> Path:
+        return self.root / CONFIG_NAME
+
+    @property
+    def database_url(self) -> str:
+        return self.server.database_url or f"sqlite:///{(self.root / 'drawbridge.db').resolve()}"
+
+    @property
+    def channels_dir(self) -> Path:
+        return self.root / "channels"
+
+    @property
+    def cache_dir(self) -> Path:
+        return self.root / "cache"
+
+    @property
+    def incoming_dir(self) -> Path:
+        """Where uploads land before they are checked; on the channels' filesystem."""
+        return self.root / "incoming"
+
+    def channel_dir(self, channel: str) -> Path:
+        return self.channels_dir / check_channel_name(channel)
+
+
+def check_channel_name(name: str) -> str:
+    """Return `name` if it can name a channel; raise InvalidName saying why not."""
+    if not CHANNEL_NAME.match(name) or name in RESERVED_CHANNEL_NAMES:
+        raise InvalidName(
+            f"{name!r} is not a valid channel name: use lowercase letters, digits, '.', '_' "
+            f"and '-' (at most 64), not one of {sorted(RESERVED_CHANNEL_NAMES)}"
+        )
+    return name
+
+
+def resolve_home_path(home: Path | str | None) -> Path:
+    """The home folder: the argument, else $DRAWBRIDGE_HOME, else ./drawbridge-home."""
+    if home:
+        return Path(home)
+    return Path(os.environ.get("DRAWBRIDGE_HOME") or DEFAULT_HOME)
+
+
+def load_home(home: Path | str | None = None) -> Home:
+    """Read an initialised home; raise HomeError (saying to run `drawbridge init`) if absent."""
+    root = resolve_home_path(home)
+    config_path = root / CONFIG_NAME
+    if not config_path.is_file():
+        raise HomeError(
+            f"{root} is not a Drawbridge home (no {CONFIG_NAME}); "
+            f"create it with `drawbridge init --home {root}`"
+        )
+    return Home(root=root, server=_parse_server_settings(config_path))
+
+
+def _parse_server_settings(config_path: Path) -> ServerSettings:
+    try:
+        document = tomllib.loads(config_path.read_text("utf-8"))
+    except (OSError, tomllib.TOMLDecodeError) as error:
+        raise HomeError(f"cannot read {config_path}: {error}") from error
+    table = document.get("server", {})
+    known = ServerSettings.__dataclass_fields__
+    unknown = sorted(set(table) - set(known))
+    if unknown:
+        raise HomeError(f"{config_path}: unknown [server] keys {unknown}; known: {sorted(known)}")
+    defaults = ServerSettings()
+    for key, value in table.items():
+        if type(value) is not type(getattr(defaults, key)):
+            raise HomeError(
+                f"{config_path}: [server] {key} must be a {type(getattr(defaults, key)).__name__}"
+            )
+    settings = ServerSettings(**table)
+    check_channel_name(settings.default_channel)
+    return settings
+
+
+def initialise_home(home: Path | str | None = None) -> Home:
+    """Create the home's folders and a default drawbridge.toml (kept if it exists)."""
+    root = resolve_home_path(home)
+    for folder in (root, root / "channels", root / "cache", root / "incoming", root / "recipes"):
+        folder.mkdir(parents=True, exist_ok=True)
+    config_path = root / CONFIG_NAME
+    if not config_path.exists():
+        config_path.write_text(DEFAULT_CONFIG, "utf-8")
+    return load_home(root)

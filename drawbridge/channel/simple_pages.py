@@ -1,0 +1,116 @@
+"""Render the PEP 503 (HTML) and PEP 691 (JSON) simple-index pages of a channel.
+
+Pages carry PEP 592 yanks, PEP 658/714 core-metadata hashes and PEP 700 versions, size and
+upload-time, the way warehouse writes them. File links are relative (`../../files/NAME`), so
+a page works under `/<channel>/simple/`, the `/simple/` alias and `/t/<token>/` alike.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+from collections.abc import Iterable, Sequence
+
+from packaging.version import InvalidVersion, Version
+
+from drawbridge.channel.database import DistributionRow
+
+API_VERSION = "1.1"
+HTML_TYPE = "application/vnd.pypi.simple.v1+html"
+JSON_TYPE = "application/vnd.pypi.simple.v1+json"
+
+
+def version_key(text: str) -> tuple[int, Version | str]:
+    """Sort key that orders PEP 440 versions properly and anything else after them."""
+    try:
+        return (0, Version(text))
+    except InvalidVersion:
+        return (1, text)
+
+
+def file_url(filename: str) -> str:
+    return f"../../files/{filename}"
+
+
+def sorted_files(files: Iterable[DistributionRow]) -> list[DistributionRow]:
+    return sorted(files, key=lambda row: (version_key(row.version), row.filename))
+
+
+def project_page_html(name: str, files: Sequence[DistributionRow]) -> str:
+    """The PEP 503 page of one project."""
+    lines = [
+        "<!DOCTYPE html>",
+        "<html>",
+        "  <head>",
+        f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
+        f"    <title>Links for {html.escape(name)}</title>",
+        "  </head>",
+        "  <body>",
+        f"    <h1>Links for {html.escape(name)}</h1>",
+    ]
+    for row in sorted_files(files):
+        attributes = [f'href="{html.escape(file_url(row.filename))}#sha256={row.sha256}"']
+        if row.requires_python:
+            attributes.append(f'data-requires-python="{html.escape(row.requires_python)}"')
+        if row.metadata_sha256:
+            attributes.append(f'data-dist-info-metadata="sha256={row.metadata_sha256}"')
+            attributes.append(f'data-core-metadata="sha256={row.metadata_sha256}"')
+        if row.yanked:
+            attributes.append(f'data-yanked="{html.escape(row.yanked_reason)}"')
+        lines.append(f"    <a {' '.join(attributes)}>{html.escape(row.filename)}</a><br />")
+    lines += ["  </body>", "</html>", ""]
+    return "\n".join(lines)
+
+
+def _file_json(row: DistributionRow) -> dict:
+    metadata: dict | bool = {"sha256": row.metadata_sha256} if row.metadata_sha256 else False
+    return {
+        "filename": row.filename,
+        "url": file_url(row.filename),
+        "hashes": {"sha256": row.sha256},
+        "requires-python": row.requires_python,
+        "core-metadata": metadata,
+        "dist-info-metadata": metadata,
+        "yanked": row.yanked_reason or True if row.yanked else False,
+        "size": row.size,
+        "upload-time": row.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),
+    }
+
+
+def project_page_json(name: str, files: Sequence[DistributionRow]) -> str:
+    """The PEP 691 JSON page of one project."""
+    ordered = sorted_files(files)
+    versions = sorted({row.version for row in ordered}, key=version_key)
+    document = {
+        "meta": {"api-version": API_VERSION},
+        "name": name,
+        "files": [_file_json(row) for row in ordered],
+        "versions": versions,
+    }
+    return json.dumps(document, separators=(",", ":"))
+
+
+def root_page_html(projects: Sequence[str]) -> str:
+    """The PEP 503 list of every project in a channel."""
+    links = [f'    <a href="{html.escape(p)}/">{html.escape(p)}</a><br />' for p in projects]
+    return "\n".join(
+        [
+            "<!DOCTYPE html>",
+            "<html>",
+            "  <head>",
+            f'    <meta name="pypi:repository-version" content="{API_VERSION}">',
+            "    <title>Simple index</title>",
+            "  </head>",
+            "  <body>",
+            *links,
+            "  </body>",
+            "</html>",
+            "",
+        ]
+    )
+
+
+def root_page_json(projects: Sequence[str]) -> str:
+    """The PEP 691 list of every project in a channel."""
+    document = {"meta": {"api-version": API_VERSION}, "projects": [{"name": p} for p in projects]}
+    return json.dumps(document, separators=(",", ":"))

@@ -1,0 +1,1 @@
+"""The application: FastAPI app, routes, authentication and the `drawbridge` command."""

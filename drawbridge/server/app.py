@@ -1,0 +1,63 @@
+"""Assemble the FastAPI application for one home from explicit parts."""
+
+from __future__ import annotations
+
+import logging
+import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from drawbridge import __version__
+from drawbridge.channel.database import Database
+from drawbridge.channel.errors import ChannelError
+from drawbridge.channel.home import Home
+from drawbridge.channel.service import Channels
+from drawbridge.server import conda_routes, pip_routes, ui_routes, upload_routes
+from drawbridge.server.auth import TokenPrefixMiddleware
+from drawbridge.server.context import Context
+
+log = logging.getLogger("drawbridge")
+
+
+def _recover_in_background(channels: Channels) -> None:
+    def run() -> None:
+        for channel in channels.recover():
+            log.warning("channel %s: an interrupted index run was redone", channel)
+
+    threading.Thread(target=run, name="drawbridge-recover", daemon=True).start()
+
+
+async def _channel_error(_request: Request, error: Exception) -> JSONResponse:
+    assert isinstance(error, ChannelError)
+    return JSONResponse({"detail": str(error)}, status_code=error.status_code)
+
+
+def create_app(home: Home) -> FastAPI:
+    """The application serving `home`; re-indexes what a crash left half-done on start."""
+    database = Database(home.database_url)
+    channels = Channels(home, database)
+
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        _recover_in_background(channels)
+        yield
+        database.close()
+
+    app = FastAPI(title="Drawbridge", version=__version__, lifespan=lifespan)
+    app.state.context = Context(home=home, database=database, channels=channels)
+    app.add_exception_handler(ChannelError, _channel_error)
+    # ui_routes last: its `/{channel}/` must not shadow `/simple/`.
+    for module in (pip_routes, conda_routes, upload_routes, ui_routes):
+        app.include_router(module.router)
+    app.add_middleware(TokenPrefixMiddleware)
+    return app
+
+
+def app_from_environment() -> FastAPI:
+    """The factory uvicorn workers call: the home named by $DRAWBRIDGE_HOME."""
+    from drawbridge.channel.home import load_home
+
+    return create_app(load_home())

@@ -1,0 +1,60 @@
+"""The conda view of a channel: repodata (plain, .zst, gzip), CEP-16 shards, packages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+
+from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
+from drawbridge.server.context import context
+from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
+
+router = APIRouter()
+
+#: the index files of a subdir: (media type, whether a .gz twin exists)
+INDEX_FILES = {
+    "repodata.json": ("application/json", True),
+    "repodata.json.zst": ("application/zstd", False),
+    "repodata_shards.msgpack.zst": ("application/octet-stream", False),
+}
+
+
+@router.api_route("/{channel}/conda/channeldata.json", methods=["GET", "HEAD"], summary="conda channeldata.json")
+def channeldata(request: Request, channel: str) -> Response:
+    ctx = context(request)
+    ctx.check_read(request, channel)
+    path = ctx.channels.conda_dir(channel) / "channeldata.json"
+    return file_response(request, path, "application/json", CACHE_INDEX)
+
+
+@router.api_route("/{channel}/conda/{subdir}/shards/{name}", methods=["GET", "HEAD"], summary="A CEP-16 repodata shard")
+def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
+    ctx = context(request)
+    ctx.check_read(request, channel)
+    if subdir not in KNOWN_SUBDIRS or "/" in name or name.startswith("."):
+        raise HTTPException(404, "no such shard")
+    path = ctx.channels.conda_dir(channel) / subdir / "shards" / name
+    try:
+        return file_response(request, path, "application/octet-stream", CACHE_IMMUTABLE)
+    except FileNotFoundError:
+        raise HTTPException(404, f"no shard {name!r} in {channel}/{subdir}") from None
+
+
+@router.api_route("/{channel}/conda/{subdir}/{name}", methods=["GET", "HEAD"], summary="Repodata or a conda package")
+def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Response:
+    ctx = context(request)
+    ctx.check_read(request, channel)
+    if subdir not in KNOWN_SUBDIRS or name.startswith("."):
+        raise HTTPException(404, f"{subdir!r} is not a conda subdir")
+    path = ctx.channels.conda_dir(channel) / subdir / name
+    if name in INDEX_FILES:
+        media_type, gzip_twin = INDEX_FILES[name]
+        try:
+            return file_response(request, path, media_type, CACHE_INDEX, gzip_twin=gzip_twin)
+        except FileNotFoundError:
+            raise HTTPException(404, f"{channel}/{subdir} has no {name}") from None
+    if not name.endswith((".conda", ".tar.bz2")):
+        raise HTTPException(404, f"no file {name!r} in {channel}/{subdir}")
+    try:
+        return file_response(request, path, "application/octet-stream", CACHE_IMMUTABLE)
+    except FileNotFoundError:
+        raise HTTPException(404, f"no package {name!r} in {channel}/{subdir}") from None

@@ -1,0 +1,47 @@
+"""What every route needs: the home, the database, the channels, and the read check."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from fastapi import HTTPException, Request
+
+from drawbridge.channel.database import Database
+from drawbridge.channel.home import Home
+from drawbridge.channel.service import Channels
+from drawbridge.server.auth import Identity, Role, identify, require
+
+
+@dataclass
+class Context:
+    """One application's parts; stored on `app.state.context`."""
+
+    home: Home
+    database: Database
+    channels: Channels
+    known_channels: set[str] = field(default_factory=set)
+
+    @property
+    def default_channel(self) -> str:
+        return self.home.server.default_channel
+
+    def check_channel(self, channel: str) -> None:
+        """404 unless `channel` exists; known names are cached, unknown ones looked up again."""
+        if channel in self.known_channels:
+            return
+        self.known_channels = set(self.channels.names())
+        if channel not in self.known_channels:
+            raise HTTPException(404, f"no channel {channel!r}")
+
+    def check_read(self, request: Request, channel: str) -> None:
+        """404 for an unknown channel; 401/403 when reading needs a token and has none."""
+        self.check_channel(channel)
+        if not self.home.server.anonymous_read:
+            require(identify(request, self.database), Role.reader, f"reading channel {channel!r}")
+
+    def identity(self, request: Request) -> Identity:
+        return identify(request, self.database)
+
+
+def context(request: Request) -> Context:
+    return request.app.state.context

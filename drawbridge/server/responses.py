@@ -1,0 +1,87 @@
+"""HTTP done properly for files on disk: validators, 304s, gzip twins, Range, Cache-Control."""
+
+from __future__ import annotations
+
+import gzip
+import os
+from email.utils import formatdate, parsedate_to_datetime
+from pathlib import Path
+
+from fastapi import Request, Response
+from fastapi.responses import FileResponse
+
+#: immutable: a published file or a content-addressed shard never changes under its name
+CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
+#: indexes change when something is published; clients revalidate with ETag after this
+CACHE_INDEX = "public, max-age=60"
+
+
+def accepts_gzip(request: Request) -> bool:
+    return "gzip" in request.headers.get("accept-encoding", "")
+
+
+def _etag(stat: os.stat_result, variant: str = "") -> str:
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{variant}"'
+
+
+def is_not_modified(request: Request, etag: str, mtime: float) -> bool:
+    """Evaluate If-None-Match (which wins) or If-Modified-Since against a representation."""
+    if if_none_match := request.headers.get("if-none-match"):
+        tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
+        return "*" in tags or etag in tags
+    if if_modified_since := request.headers.get("if-modified-since"):
+        try:
+            return int(mtime) <= parsedate_to_datetime(if_modified_since).timestamp()
+        except (TypeError, ValueError):
+            return False
+    return False
+
+
+def file_response(
+    request: Request,
+    path: Path,
+    media_type: str,
+    cache_control: str,
+    vary: str | None = None,
+    gzip_twin: bool = False,
+) -> Response:
+    """Serve `path`, or its pre-compressed `.gz` twin when allowed and accepted.
+
+    Raises FileNotFoundError if the file is absent.
+    """
+    headers = {"Cache-Control": cache_control}
+    vary_on = [v for v in (vary, "Accept-Encoding" if gzip_twin else None) if v]
+    if vary_on:
+        headers["Vary"] = ", ".join(vary_on)
+    served = path
+    if gzip_twin and accepts_gzip(request):
+        twin = path.with_name(path.name + ".gz")
+        if twin.exists():
+            served = twin
+            headers["Content-Encoding"] = "gzip"
+    stat = served.stat()
+    etag = _etag(stat, "-gz" if served is not path else "")
+    headers["ETag"] = etag
+    headers["Last-Modified"] = formatdate(stat.st_mtime, usegmt=True)
+    if is_not_modified(request, etag, stat.st_mtime):
+        return Response(status_code=304, headers=headers)
+    return FileResponse(served, media_type=media_type, headers=headers, stat_result=stat)
+
+
+def bytes_response(
+    request: Request,
+    body: bytes,
+    media_type: str,
+    etag: str,
+    cache_control: str = CACHE_INDEX,
+    vary: str | None = None,
+) -> Response:
+    """Serve a document built on the fly: conditional on `etag`, gzipped when accepted."""
+    headers = {"Cache-Control": cache_control, "ETag": etag}
+    headers["Vary"] = ", ".join(v for v in (vary, "Accept-Encoding") if v)
+    if is_not_modified(request, etag, 0) and request.headers.get("if-none-match"):
+        return Response(status_code=304, headers=headers)
+    if accepts_gzip(request) and len(body) > 512:
+        body = gzip.compress(body, 6, mtime=0)
+        headers["Content-Encoding"] = "gzip"
+    return Response(body, media_type=media_type, headers=headers)

@@ -1,0 +1,67 @@
+"""The web UI's pages and the health endpoint."""
+
+from __future__ import annotations
+
+import html
+
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, JSONResponse
+
+from drawbridge import __version__
+from drawbridge.server.context import context
+
+router = APIRouter()
+
+PAGE = """<!DOCTYPE html>
+<html><head><meta charset="utf-8"><title>{title}</title>
+<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
+code{{background:#f3f3f3;padding:.1rem .3rem}}td,th{{text-align:left;padding:.2rem .8rem}}</style>
+</head><body>{body}</body></html>"""
+
+
+@router.api_route("/health", methods=["GET", "HEAD"], summary="Liveness and version")
+def health(request: Request) -> JSONResponse:
+    ctx = context(request)
+    return JSONResponse({"status": "ok", "version": __version__, "channels": ctx.channels.names()})
+
+
+@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+def home_page(request: Request) -> HTMLResponse:
+    ctx = context(request)
+    base = str(request.base_url).rstrip("/")
+    rows = "".join(
+        f"<tr><td><a href='/{c}/'>{html.escape(c)}</a></td>"
+        f"<td><code>{base}/{c}/simple/</code></td><td><code>{base}/{c}/conda</code></td></tr>"
+        for c in ctx.channels.names()
+    )
+    body = (
+        "<h1>Drawbridge</h1><p>Approved PyPI packages for conda and pip, inside the air gap.</p>"
+        "<table><tr><th>channel</th><th>pip index</th><th>conda channel</th></tr>"
+        f"{rows}</table>"
+    )
+    return HTMLResponse(PAGE.format(title="Drawbridge", body=body))
+
+
+@router.api_route("/{channel}/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+def channel_page(request: Request, channel: str) -> HTMLResponse:
+    ctx = context(request)
+    ctx.check_read(request, channel)
+    base = str(request.base_url).rstrip("/")
+    projects = "".join(
+        f"<li><a href='/{channel}/simple/{p}/'>{html.escape(p)}</a></li>"
+        for p in ctx.channels.projects(channel)
+    )
+    packages = "".join(
+        f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.version)}</td>"
+        f"<td>{html.escape(r.build)}</td><td>{r.subdir}</td></tr>"
+        for r in ctx.channels.conda_packages(channel)
+    )
+    body = (
+        f"<h1>Channel {html.escape(channel)}</h1>"
+        f"<p>pip: <code>pip install --index-url {base}/{channel}/simple/ NAME</code><br>"
+        f"conda: <code>conda install -c {base}/{channel}/conda NAME</code></p>"
+        f"<h2>Python projects</h2><ul>{projects or '<li>none yet</li>'}</ul>"
+        "<h2>Conda packages</h2><table><tr><th>name</th><th>version</th><th>build</th>"
+        f"<th>subdir</th></tr>{packages}</table>"
+    )
+    return HTMLResponse(PAGE.format(title=f"Drawbridge: {html.escape(channel)}", body=body))

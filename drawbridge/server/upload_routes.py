@@ -1,0 +1,64 @@
+"""Uploads: twine's legacy upload API at `/<channel>/upload/`, for wheels, sdists and conda packages."""
+
+from __future__ import annotations
+
+from fastapi import APIRouter, HTTPException, Request, Response
+from fastapi.concurrency import run_in_threadpool
+from starlette.datastructures import UploadFile
+
+from drawbridge.channel.service import ExpectedDigests
+from drawbridge.channel.storage import copy_stream_to_temporary
+from drawbridge.server.auth import Role, require
+from drawbridge.server.context import context
+
+router = APIRouter()
+
+
+@router.post("/{channel}/upload/", summary="Upload a file (twine's API)")
+@router.post("/{channel}/upload", include_in_schema=False)
+async def upload(request: Request, channel: str) -> Response:
+    ctx = context(request)
+    ctx.check_channel(channel)
+    identity = ctx.identity(request)
+    require(identity, Role.uploader, f"uploading to {channel!r}")
+    limit = ctx.home.server.max_upload_bytes
+    length = request.headers.get("content-length")
+    if length is None:
+        raise HTTPException(411, "send a Content-Length header")
+    if int(length) > limit + 64 * 1024:
+        raise HTTPException(413, f"upload of {length} bytes exceeds the limit of {limit} bytes")
+    form = await request.form(max_files=1, max_fields=200)
+    content = form.get("content")
+    if not isinstance(content, UploadFile) or not content.filename:
+        raise HTTPException(400, "the form has no 'content' file")
+    action = form.get(":action", "file_upload")
+    if action != "file_upload":
+        raise HTTPException(400, f"unsupported :action {action!r}; only file_upload")
+    expected = ExpectedDigests(
+        sha256=_field(form, "sha256_digest"),
+        md5=_field(form, "md5_digest"),
+        blake2b_256=_field(form, "blake2_256_digest"),
+    )
+    try:
+        incoming = await run_in_threadpool(
+            copy_stream_to_temporary, content.file, ctx.home.incoming_dir, limit
+        )
+    except ValueError:
+        raise HTTPException(413, f"the file exceeds the upload limit of {limit} bytes") from None
+    try:
+        published = await run_in_threadpool(
+            ctx.channels.publish,
+            channel,
+            incoming,
+            content.filename,
+            identity.user,
+            expected,
+        )
+    finally:
+        incoming.unlink(missing_ok=True)
+    return Response(f"published {published.filename}\n", media_type="text/plain")
+
+
+def _field(form, name: str) -> str | None:  # type: ignore[no-untyped-def]
+    value = form.get(name)
+    return value if isinstance(value, str) and value else None

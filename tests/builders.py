@@ -1,0 +1,176 @@
+"""Build real distributions for tests: wheels, sdists and conda packages, good and bad."""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import io
+import json
+import tarfile
+import time
+import zipfile
+from pathlib import Path
+
+
+def _record_hash(data: bytes) -> str:
+    digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
+    return f"sha256={digest}"
+
+
+def metadata_text(
+    name: str, version: str, requires: list[str] = (), requires_python: str | None = None
+) -> str:
+    lines = [
+        "Metadata-Version: 2.1",
+        f"Name: {name}",
+        f"Version: {version}",
+        f"Summary: {name}, a Drawbridge test project",
+        "Home-page: https://example.invalid/" + name,
+        "License: MIT",
+    ]
+    if requires_python:
+        lines.append(f"Requires-Python: {requires_python}")
+    lines += [f"Requires-Dist: {r}" for r in requires]
+    return "\n".join(lines) + "\n\n" + f"{name} does nothing useful.\n"
+
+
+def make_wheel(
+    folder: Path,
+    name: str,
+    version: str,
+    *,
+    tag: str = "py3-none-any",
+    requires: list[str] = (),
+    requires_python: str | None = None,
+    module: str | None = None,
+    metadata_name: str | None = None,
+    extra_entries: dict[str, bytes] | None = None,
+    symlinks: dict[str, str] | None = None,
+) -> Path:
+    """A wheel installing module `module` (default: the name with underscores) with VALUE."""
+    dist = name.replace("-", "_")
+    module = module or dist
+    dist_info = f"{dist}-{version}.dist-info"
+    files: dict[str, bytes] = {
+        f"{module}/__init__.py": f"VALUE = {version!r}\n".encode(),
+        f"{dist_info}/METADATA": metadata_text(
+            metadata_name or name, version, list(requires), requires_python
+        ).encode(),
+        f"{dist_info}/WHEEL": (
+            f"Wheel-Version: 1.0\nGenerator: drawbridge-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
+        ).encode(),
+    }
+    files.update(extra_entries or {})
+    record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
+    files[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
+    path = folder / f"{dist}-{version}-{tag}.whl"
+    folder.mkdir(parents=True, exist_ok=True)
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for entry, data in files.items():
+            zf.writestr(entry, data)
+        for entry, target in (symlinks or {}).items():
+            info = zipfile.ZipInfo(entry)
+            info.external_attr = (0o120777 << 16)
+            zf.writestr(info, target)
+    return path
+
+
+def make_sdist(
+    folder: Path,
+    name: str,
+    version: str,
+    *,
+    requires: list[str] = (),
+    metadata_name: str | None = None,
+    members: dict[str, bytes] | None = None,
+) -> Path:
+    """An sdist with PKG-INFO, a pyproject.toml (setuptools) and one module."""
+    dist = name.replace("-", "_")
+    top = f"{dist}-{version}"
+    requirement_list = ", ".join(json.dumps(r) for r in requires)
+    files = {
+        f"{top}/PKG-INFO": metadata_text(metadata_name or name, version, list(requires)).encode(),
+        f"{top}/pyproject.toml": (
+            "[build-system]\nrequires = [\"setuptools>=61\"]\n"
+            "build-backend = \"setuptools.build_meta\"\n\n"
+            f"[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
+            f"description = \"{name}, a Drawbridge test project\"\n"
+            f"dependencies = [{requirement_list}]\nlicense = {{text = \"MIT\"}}\n"
+        ).encode(),
+        f"{top}/{dist}/__init__.py": f"VALUE = {version!r}\n".encode(),
+    }
+    files.update(members or {})
+    path = folder / f"{dist}-{version}.tar.gz"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:gz") as tf:
+        for entry, data in files.items():
+            info = tarfile.TarInfo(entry)
+            info.size, info.mtime = len(data), int(time.time())
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def make_conda_tar_bz2(
+    folder: Path,
+    name: str,
+    version: str,
+    build: str = "0",
+    subdir: str = "noarch",
+    *,
+    index: dict | None = None,
+    include_index: bool = True,
+    members: dict[str, bytes] | None = None,
+    depends: list[str] = (),
+) -> Path:
+    """A small .tar.bz2 conda package (hand-written; for indexing and bad-input tests)."""
+    index_json = {
+        "name": name, "version": version, "build": build, "build_number": 0,
+        "subdir": subdir, "depends": list(depends), "license": "MIT",
+    }  # fmt: skip
+    if subdir != "noarch":
+        index_json["arch"], index_json["platform"] = "x86_64", subdir.split("-")[0]
+    index_json.update(index or {})
+    files = {f"share/{name}/README": f"{name} {version}\n".encode()}
+    files.update(members or {})
+    paths = {
+        "paths": [
+            {"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(),
+             "size_in_bytes": len(d)}
+            for p, d in files.items()
+        ],
+        "paths_version": 1,
+    }  # fmt: skip
+    info_files = {"info/paths.json": json.dumps(paths).encode()}
+    if include_index:
+        info_files["info/index.json"] = json.dumps(index_json).encode()
+    path = folder / f"{name}-{version}-{build}.tar.bz2"
+    folder.mkdir(parents=True, exist_ok=True)
+    with tarfile.open(path, "w:bz2", compresslevel=1) as tf:
+        for entry, data in {**info_files, **files}.items():
+            info = tarfile.TarInfo(entry)
+            info.size, info.mtime = len(data), int(time.time())
+            tf.addfile(info, io.BytesIO(data))
+    return path
+
+
+def make_noarch_python_conda(folder: Path, name: str, version: str, module: str) -> Path:
+    """A real `noarch: python` .conda (rattler-build's assembler) importing as `module`."""
+    import rattler_build
+
+    staging = folder / f".staging-{name}-{version}"
+    (staging / "site-packages" / module).mkdir(parents=True, exist_ok=True)
+    (staging / "site-packages" / module / "__init__.py").write_text(f"VALUE = {version!r}\n")
+    output = rattler_build.assemble_package(
+        name=name,
+        version=version,
+        target_platform="noarch",
+        build_string="pyh4616a5c_0",
+        output_dir=folder,
+        files_dir=staging,
+        noarch="python",
+        depends=["python >=3.8"],
+        summary=f"{name}, a Drawbridge test package",
+        license="MIT",
+        compression_level=1,
+    )
+    return Path(output.path)

