@@ -6,10 +6,16 @@ import base64
 import hashlib
 import io
 import json
+import re
 import tarfile
 import time
 import zipfile
 from pathlib import Path
+
+
+def escaped_name(name: str) -> str:
+    """The name as wheel and sdist filenames spell it (normalised, with underscores)."""
+    return re.sub(r"[-_.]+", "_", name).lower()
 
 
 def _record_hash(data: bytes) -> str:
@@ -48,7 +54,7 @@ def make_wheel(
     symlinks: dict[str, str] | None = None,
 ) -> Path:
     """A wheel installing module `module` (default: the name with underscores) with VALUE."""
-    dist = name.replace("-", "_")
+    dist = escaped_name(name)
     module = module or dist
     dist_info = f"{dist}-{version}.dist-info"
     files: dict[str, bytes] = {
@@ -85,7 +91,7 @@ def make_sdist(
     members: dict[str, bytes] | None = None,
 ) -> Path:
     """An sdist with PKG-INFO, a pyproject.toml (setuptools) and one module."""
-    dist = name.replace("-", "_")
+    dist = escaped_name(name)
     top = f"{dist}-{version}"
     requirement_list = ", ".join(json.dumps(r) for r in requires)
     files = {

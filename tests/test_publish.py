@@ -1,0 +1,102 @@
+"""Publishing into a channel: files placed, recorded and indexed; refusals leave no trace."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
+
+from drawbridge.channel.errors import DuplicateFile, InvalidDistribution, UnknownChannel
+from drawbridge.channel.service import Channels, ExpectedDigests
+
+
+def _tree(channels: Channels, channel: str = "main") -> set[str]:
+    root = channels.home.channel_dir(channel)
+    return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
+
+
+def test_wheel_is_published_with_metadata_and_pages(channels: Channels, tmp_path: Path):
+    wheel = make_wheel(tmp_path, "demo", "1.0", requires_python=">=3.8")
+    published = channels.publish("main", wheel)
+    files = channels.files_dir("main")
+    assert (files / wheel.name).read_bytes() == wheel.read_bytes()
+    assert (files / (wheel.name + ".metadata")).read_bytes().startswith(b"Metadata-Version")
+    page = json.loads((channels.simple_dir("main") / "demo" / "index.json").read_text())
+    assert page["files"][0]["hashes"]["sha256"] == published.sha256
+    assert page["files"][0]["requires-python"] == ">=3.8"
+    assert "demo/" in (channels.simple_dir("main") / "index.html").read_text()
+
+
+def test_conda_package_is_indexed(channels: Channels, tmp_path: Path):
+    package = make_noarch_python_conda(tmp_path, "demo-conda", "1.0", "demo_conda")
+    channels.publish("main", package)
+    repodata = json.loads((channels.conda_dir("main") / "noarch" / "repodata.json").read_text())
+    assert package.name in repodata["packages.conda"]
+    channeldata = json.loads((channels.conda_dir("main") / "channeldata.json").read_text())
+    assert channeldata["packages"]["demo-conda"]["subdirs"] == ["noarch"]
+
+
+def test_same_filename_twice_keeps_the_first(channels: Channels, tmp_path: Path):
+    first = make_wheel(tmp_path / "a", "demo", "1.0")
+    channels.publish("main", first)
+    second = make_wheel(tmp_path / "b", "demo", "1.0", extra_entries={"demo/extra.py": b"x = 2\n"})
+    with pytest.raises(DuplicateFile, match="already in channel"):
+        channels.publish("main", second)
+    assert (channels.files_dir("main") / first.name).read_bytes() == first.read_bytes()
+
+
+def test_same_conda_package_twice_is_refused(channels: Channels, tmp_path: Path):
+    channels.publish("main", make_conda_tar_bz2(tmp_path / "a", "tool", "1.0", "0", "linux-64"))
+    with pytest.raises(DuplicateFile):
+        channels.publish("main", make_conda_tar_bz2(tmp_path / "b", "tool", "1.0", "0", "linux-64"))
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        lambda d: make_wheel(d, "demo", "1.0", metadata_name="other"),
+        lambda d: make_wheel(d, "demo", "1.0", extra_entries={"../evil": b""}),
+        lambda d: make_conda_tar_bz2(d, "honest", "1.0", index={"name": "liar"}),
+        lambda d: make_conda_tar_bz2(d, "noindex", "1.0", include_index=False),
+    ],
+)
+def test_refused_file_leaves_the_channel_untouched(channels: Channels, tmp_path: Path, make):
+    before = _tree(channels)
+    with pytest.raises(InvalidDistribution):
+        channels.publish("main", make(tmp_path))
+    assert _tree(channels) == before
+    assert channels.projects("main") == [] and channels.conda_packages("main") == []
+
+
+def test_digest_mismatch_is_refused(channels: Channels, tmp_path: Path):
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    with pytest.raises(InvalidDistribution, match="sha256 digest sent"):
+        channels.publish("main", wheel, expected=ExpectedDigests(sha256="0" * 64))
+    assert channels.projects("main") == []
+
+
+def test_unknown_channel(channels: Channels, tmp_path: Path):
+    with pytest.raises(UnknownChannel, match="drawbridge channel create nope"):
+        channels.publish("nope", make_wheel(tmp_path, "demo", "1.0"))
+
+
+def test_publish_many_indexes_once_and_reports_refusals(channels: Channels, tmp_path: Path):
+    good = [make_wheel(tmp_path, f"p{i}", "1.0") for i in range(3)]
+    good.append(make_conda_tar_bz2(tmp_path, "tool", "1.0", "0", "linux-64"))
+    bad = make_wheel(tmp_path / "bad", "liar", "1.0", metadata_name="truth")
+    published, refused = channels.publish_many("main", [*good, bad])
+    assert len(published) == 4 and [p for p, _ in refused] == [bad]
+    assert channels.projects("main") == ["p0", "p1", "p2"]
+    repodata = json.loads((channels.conda_dir("main") / "linux-64" / "repodata.json").read_text())
+    assert list(repodata["packages"]) == ["tool-1.0-0.tar.bz2"]
+
+
+def test_yank_shows_in_pages(channels: Channels, tmp_path: Path):
+    wheel = make_wheel(tmp_path, "demo", "1.0")
+    channels.publish("main", wheel)
+    channels.yank("main", wheel.name, "broken build")
+    page = json.loads((channels.simple_dir("main") / "demo" / "index.json").read_text())
+    assert page["files"][0]["yanked"] == "broken build"
+    assert 'data-yanked="broken build"' in (channels.simple_dir("main") / "demo" / "index.html").read_text()
