@@ -39,7 +39,6 @@ def client_env(**extra: str) -> dict[str, str]:
     env.update(
         PIP_CONFIG_FILE=os.devnull,
         PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_CACHE_DIR="1",
         PIP_NO_INPUT="1",
         UV_NO_CACHE="1",
         UV_NO_CONFIG="1",
