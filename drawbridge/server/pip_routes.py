@@ -92,6 +92,15 @@ def channel_file(request: Request, channel: str, filename: str) -> Response:
     return _file(request, channel, filename)
 
 
+@router.api_route(
+    "/{channel}/packages/source/{letter}/{project}/{filename}",
+    methods=["GET", "HEAD"],
+    summary="A file under PyPI's legacy source layout (grayskull's --pypi-mirror-url)",
+)
+def legacy_source_file(request: Request, channel: str, letter: str, project: str, filename: str) -> Response:
+    return _file(request, channel, filename)
+
+
 def _json_api(request: Request, channel: str, project: str, version: str | None) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)
