@@ -18,6 +18,7 @@ from drawbridge.channel.service import Channels
 from drawbridge.server import conda_routes, pip_routes, ui_routes, upload_routes
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
+from drawbridge.server.fast_path import IndexFastPath
 
 log = logging.getLogger("drawbridge")
 
@@ -47,11 +48,15 @@ def create_app(home: Home) -> FastAPI:
         database.close()
 
     app = FastAPI(title="Drawbridge", version=__version__, lifespan=lifespan)
-    app.state.context = Context(home=home, database=database, channels=channels)
+    context = Context(home=home, database=database, channels=channels)
+    context.known_channels = set(channels.names())
+    app.state.context = context
     app.add_exception_handler(ChannelError, _channel_error)
     # ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (pip_routes, conda_routes, upload_routes, ui_routes):
         app.include_router(module.router)
+    # Added last, runs first: strip /t/<token>, then the fast path, then FastAPI.
+    app.add_middleware(IndexFastPath, context=context)
     app.add_middleware(TokenPrefixMiddleware)
     return app
 

@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.server.context import context
+from drawbridge.server.index_files import index_file_response
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
@@ -49,7 +50,9 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
     if name in INDEX_FILES:
         media_type, gzip_twin = INDEX_FILES[name]
         try:
-            return file_response(request, path, media_type, CACHE_INDEX, gzip_twin=gzip_twin)
+            return index_file_response(
+                ctx.index_cache, request, path, media_type, CACHE_INDEX, gzip_twin=gzip_twin
+            )
         except FileNotFoundError:
             raise HTTPException(404, f"{channel}/{subdir} has no {name}") from None
     if not name.endswith((".conda", ".tar.bz2")):

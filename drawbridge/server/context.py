@@ -10,6 +10,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.server.auth import Identity, Role, identify, require
+from drawbridge.server.index_files import IndexFileCache
 
 
 @dataclass
@@ -20,6 +21,7 @@ class Context:
     database: Database
     channels: Channels
     known_channels: set[str] = field(default_factory=set)
+    index_cache: IndexFileCache = field(default_factory=IndexFileCache)
 
     @property
     def default_channel(self) -> str:

@@ -13,6 +13,7 @@ from drawbridge.channel.errors import UnknownProject
 from drawbridge.channel.json_api import project_document
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
 from drawbridge.server.context import Context, context
+from drawbridge.server.index_files import index_file_response
 from drawbridge.server.negotiation import choose_simple_format
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, bytes_response, file_response
 
@@ -31,7 +32,9 @@ def _simple_page(request: Request, ctx: Context, channel: str, project: str | No
         folder = folder / project
     page = folder / ("index.json" if media_type == JSON_TYPE else "index.html")
     try:
-        return file_response(request, page, media_type, CACHE_INDEX, vary="Accept", gzip_twin=True)
+        return index_file_response(
+            ctx.index_cache, request, page, media_type, CACHE_INDEX, vary="Accept", gzip_twin=True
+        )
     except FileNotFoundError:
         raise HTTPException(404, f"no project {project!r} in channel {channel!r}") from None
 

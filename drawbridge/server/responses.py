@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import gzip
 import os
+from collections.abc import Mapping
 from email.utils import formatdate, parsedate_to_datetime
 from pathlib import Path
 
@@ -26,10 +27,15 @@ def _etag(stat: os.stat_result, variant: str = "") -> str:
 
 def is_not_modified(request: Request, etag: str, mtime: float) -> bool:
     """Evaluate If-None-Match (which wins) or If-Modified-Since against a representation."""
-    if if_none_match := request.headers.get("if-none-match"):
+    return is_not_modified_headers(request.headers, etag, mtime)
+
+
+def is_not_modified_headers(headers: Mapping[str, str], etag: str, mtime: float) -> bool:
+    """`is_not_modified` on a mapping of lower-case request header names to values."""
+    if if_none_match := headers.get("if-none-match"):
         tags = [tag.strip().removeprefix("W/") for tag in if_none_match.split(",")]
         return "*" in tags or etag in tags
-    if if_modified_since := request.headers.get("if-modified-since"):
+    if if_modified_since := headers.get("if-modified-since"):
         try:
             return int(mtime) <= parsedate_to_datetime(if_modified_since).timestamp()
         except (TypeError, ValueError):

@@ -1,0 +1,129 @@
+"""Index files (pages, repodata) served from memory, revalidated against the disk each request.
+
+Index files are small, hot and replaced atomically by publishing, so a cache keyed by path
+and checked with one `stat` per request is always current and costs no file read. Both the
+ASGI fast path and the FastAPI routes answer through `answer_index_file`.
+"""
+
+from __future__ import annotations
+
+import os
+from collections import OrderedDict
+from dataclasses import dataclass
+from email.utils import formatdate
+from pathlib import Path
+
+from fastapi import Request, Response
+
+from drawbridge.server.responses import is_not_modified_headers
+
+MAX_ENTRIES = 8192
+
+
+@dataclass(frozen=True)
+class Representation:
+    """One file's bytes with the validators that describe them."""
+
+    body: bytes
+    etag: str
+    last_modified: str
+    mtime: float
+    signature: tuple[int, int, int]  # (inode, size, mtime_ns): changes on every atomic replace
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What to send: a status, headers and a body (empty for 304)."""
+
+    status: int
+    headers: list[tuple[bytes, bytes]]
+    body: bytes
+
+
+class IndexFileCache:
+    """A bounded LRU of Representations, each checked against `os.stat` on every get."""
+
+    def __init__(self, max_entries: int = MAX_ENTRIES) -> None:
+        self._entries: OrderedDict[str, Representation] = OrderedDict()
+        self._max = max_entries
+
+    def get(self, path: str, variant: str = "") -> Representation | None:
+        """The file's current representation, or None if it does not exist."""
+        try:
+            stat = os.stat(path)
+        except (FileNotFoundError, NotADirectoryError):
+            self._entries.pop(path, None)
+            return None
+        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        cached = self._entries.get(path)
+        if cached is not None and cached.signature == signature:
+            self._entries.move_to_end(path)
+            return cached
+        with open(path, "rb") as handle:
+            body = handle.read()
+        fresh = Representation(
+            body=body,
+            etag=f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{variant}"',
+            last_modified=formatdate(stat.st_mtime, usegmt=True),
+            mtime=stat.st_mtime,
+            signature=signature,
+        )
+        self._entries[path] = fresh
+        if len(self._entries) > self._max:
+            self._entries.popitem(last=False)
+        return fresh
+
+
+def answer_index_file(
+    cache: IndexFileCache,
+    path: Path,
+    media_type: str,
+    cache_control: str,
+    request_headers: dict[str, str],
+    vary: str | None = None,
+    gzip_twin: bool = False,
+) -> Answer | None:
+    """The answer for GET `path` given the request's headers; None if the file is absent."""
+    representation = None
+    encoding = None
+    if gzip_twin and "gzip" in request_headers.get("accept-encoding", ""):
+        representation = cache.get(str(path) + ".gz", "-gz")
+        encoding = b"gzip" if representation is not None else None
+    if representation is None:
+        representation = cache.get(str(path))
+    if representation is None:
+        return None
+    headers = [
+        (b"cache-control", cache_control.encode()),
+        (b"etag", representation.etag.encode()),
+        (b"last-modified", representation.last_modified.encode()),
+    ]
+    vary_on = ", ".join(v for v in (vary, "Accept-Encoding" if gzip_twin else None) if v)
+    if vary_on:
+        headers.append((b"vary", vary_on.encode()))
+    if is_not_modified_headers(request_headers, representation.etag, representation.mtime):
+        return Answer(304, headers, b"")
+    headers.append((b"content-type", media_type.encode()))
+    if encoding:
+        headers.append((b"content-encoding", encoding))
+    headers.append((b"content-length", str(len(representation.body)).encode()))
+    return Answer(200, headers, representation.body)
+
+
+def index_file_response(
+    cache: IndexFileCache,
+    request: Request,
+    path: Path,
+    media_type: str,
+    cache_control: str,
+    vary: str | None = None,
+    gzip_twin: bool = False,
+) -> Response:
+    """`answer_index_file` as a FastAPI response; FileNotFoundError if the file is absent."""
+    answer = answer_index_file(
+        cache, path, media_type, cache_control, dict(request.headers), vary, gzip_twin
+    )
+    if answer is None:
+        raise FileNotFoundError(path)
+    headers = {k.decode(): v.decode() for k, v in answer.headers if k != b"content-length"}
+    return Response(answer.body, status_code=answer.status, headers=headers)
