@@ -9,6 +9,7 @@ from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.types import ASGIApp
 
 from drawbridge import __version__
 from drawbridge.channel.database import Database
@@ -36,8 +37,12 @@ async def _channel_error(_request: Request, error: Exception) -> JSONResponse:
     return JSONResponse({"detail": str(error)}, status_code=error.status_code)
 
 
-def create_app(home: Home) -> FastAPI:
-    """The application serving `home`; re-indexes what a crash left half-done on start."""
+def create_app(home: Home) -> ASGIApp:
+    """The application serving `home`; re-indexes what a crash left half-done on start.
+
+    The FastAPI application sits inside two plain ASGI layers: the `/t/<token>/` prefix and
+    the index fast path, which answers the hottest reads before any routing happens.
+    """
     database = Database(home.database_url)
     channels = Channels(home, database)
 
@@ -55,13 +60,10 @@ def create_app(home: Home) -> FastAPI:
     # ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (pip_routes, conda_routes, upload_routes, ui_routes):
         app.include_router(module.router)
-    # Added last, runs first: strip /t/<token>, then the fast path, then FastAPI.
-    app.add_middleware(IndexFastPath, context=context)
-    app.add_middleware(TokenPrefixMiddleware)
-    return app
+    return TokenPrefixMiddleware(IndexFastPath(app, context))
 
 
-def app_from_environment() -> FastAPI:
+def app_from_environment() -> ASGIApp:
     """The factory uvicorn workers call: the home named by $DRAWBRIDGE_HOME."""
     from drawbridge.channel.home import load_home
 

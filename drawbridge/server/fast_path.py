@@ -7,6 +7,8 @@ the FastAPI application, which answers the same requests the same way, only slow
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from packaging.utils import canonicalize_name
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
@@ -18,12 +20,31 @@ from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.responses import CACHE_INDEX
 
 
+#: the only request headers an index-file answer depends on
+CONSULTED_HEADERS = frozenset({b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since"})
+
+
+@lru_cache(maxsize=65536)
+def _is_normalised(project: str) -> bool:
+    return project == canonicalize_name(project) and not project.startswith(".")
+
+
 class IndexFastPath:
     """Serve pages and repodata from the index-file cache without entering the router."""
 
     def __init__(self, app, context: Context) -> None:  # type: ignore[no-untyped-def]
         self.app = app
         self.context = context
+        self._roots: dict[tuple[str, str], str] = {}
+
+    def _root(self, channel: str, view: str) -> str:
+        """The folder of a channel's simple pages or conda view, as a string (no pathlib)."""
+        key = (channel, view)
+        if key not in self._roots:
+            channels = self.context.channels
+            folder = channels.simple_dir(channel) if view == "simple" else channels.conda_dir(channel)
+            self._roots[key] = str(folder)
+        return self._roots[key]
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if (
@@ -35,7 +56,11 @@ class IndexFastPath:
         ):
             await self.app(scope, receive, send)
             return
-        headers = {k.decode("latin-1"): v.decode("latin-1") for k, v in scope["headers"]}
+        headers = {
+            name.decode("latin-1"): value.decode("latin-1")
+            for name, value in scope["headers"]
+            if name in CONSULTED_HEADERS
+        }
         answer = self._answer(scope["path"], headers)
         if answer is None:
             await self.app(scope, receive, send)
@@ -56,7 +81,7 @@ class IndexFastPath:
             media_type, gzip_twin = INDEX_FILES[parts[4]]
             return answer_index_file(
                 self.context.index_cache,
-                self.context.channels.conda_dir(parts[1]) / parts[3] / parts[4],
+                f"{self._root(parts[1], 'conda')}/{parts[3]}/{parts[4]}",
                 media_type,
                 CACHE_INDEX,
                 headers,
@@ -67,15 +92,15 @@ class IndexFastPath:
     def _simple(self, channel: str, rest: list[str], headers: dict[str, str]):  # type: ignore[no-untyped-def]
         if channel not in self.context.known_channels or rest[-1] != "" or len(rest) > 2:
             return None
-        folder = self.context.channels.simple_dir(channel)
+        folder = self._root(channel, "simple")
         if len(rest) == 2:
-            if rest[0] != canonicalize_name(rest[0]) or rest[0].startswith("."):
+            if not _is_normalised(rest[0]):
                 return None
-            folder = folder / rest[0]
+            folder = f"{folder}/{rest[0]}"
         media_type = choose_simple_format(headers.get("accept"))
         if media_type is None:
             return None
-        page = folder / ("index.json" if media_type == JSON_TYPE else "index.html")
+        page = f"{folder}/index.json" if media_type == JSON_TYPE else f"{folder}/index.html"
         return answer_index_file(
             self.context.index_cache, page, media_type, CACHE_INDEX, headers, vary="Accept", gzip_twin=True
         )

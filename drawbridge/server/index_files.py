@@ -76,7 +76,7 @@ class IndexFileCache:
 
 def answer_index_file(
     cache: IndexFileCache,
-    path: Path,
+    path: str,
     media_type: str,
     cache_control: str,
     request_headers: dict[str, str],
@@ -87,10 +87,10 @@ def answer_index_file(
     representation = None
     encoding = None
     if gzip_twin and "gzip" in request_headers.get("accept-encoding", ""):
-        representation = cache.get(str(path) + ".gz", "-gz")
+        representation = cache.get(path + ".gz", "-gz")
         encoding = b"gzip" if representation is not None else None
     if representation is None:
-        representation = cache.get(str(path))
+        representation = cache.get(path)
     if representation is None:
         return None
     headers = [
@@ -121,7 +121,7 @@ def index_file_response(
 ) -> Response:
     """`answer_index_file` as a FastAPI response; FileNotFoundError if the file is absent."""
     answer = answer_index_file(
-        cache, path, media_type, cache_control, dict(request.headers), vary, gzip_twin
+        cache, str(path), media_type, cache_control, dict(request.headers), vary, gzip_twin
     )
     if answer is None:
         raise FileNotFoundError(path)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from functools import lru_cache
+
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
 
 #: what we can serve, in our order of preference when a client weighs them equally
@@ -13,6 +15,7 @@ ALIASES = {
 FORMAT_PARAMETER = {"json": JSON_TYPE, "html": HTML_TYPE}
 
 
+@lru_cache(maxsize=256)
 def choose_simple_format(accept: str | None, format_parameter: str | None = None) -> str | None:
     """The media type to answer with, or None if nothing acceptable can be served (406).
 
