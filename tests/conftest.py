@@ -132,3 +132,19 @@ def upstream_channel() -> Path:
     if not (PYENV / version).is_dir():
         pytest.skip(f"no pyenv Python {version} to pack into the test upstream")
     return build_upstream_channel([version])
+
+
+def _pypi_reachable() -> bool:
+    try:
+        return httpx.head("https://pypi.org/simple/", timeout=5).status_code < 500
+    except httpx.HTTPError:
+        return False
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """Skip `online` tests, saying why, when pypi.org cannot be reached."""
+    online = [item for item in items if "online" in item.keywords]
+    if online and not _pypi_reachable():
+        skip = pytest.mark.skip(reason="pypi.org is not reachable (online test)")
+        for item in online:
+            item.add_marker(skip)

@@ -259,3 +259,12 @@ def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
         assert get(server, "/t/dbt_wrong/main/simple/").status_code == 401
     finally:
         server.stop()
+
+
+def test_web_pages_and_health(served: Server):
+    assert get(served, "/health").json()["status"] == "ok"
+    front = get(served, "/")
+    assert front.status_code == 200 and f"{served.url}/main/simple/" in front.text
+    channel = get(served, "/main/")
+    assert "demo-project" in channel.text and "demo-conda" in channel.text
+    assert get(served, "/nope/").status_code == 404

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -25,6 +26,15 @@ channel_app = typer.Typer(help="Create and list channels.", no_args_is_help=True
 token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
 app.add_typer(channel_app, name="channel")
 app.add_typer(token_app, name="token")
+
+class RoleChoice(str, Enum):
+    """Role names as the command line spells them."""
+
+    reader = "reader"
+    uploader = "uploader"
+    maintainer = "maintainer"
+    admin = "admin"
+
 
 console = Console()
 errors = Console(stderr=True)
@@ -169,16 +179,16 @@ def channel_list(home: HomeOption = None) -> None:
 @token_app.command("create")
 def token_create(
     user: Annotated[str, typer.Option(help="Who the token is for.")],
-    role: Annotated[Role, typer.Option(help="What the token may do.", case_sensitive=False)] = Role.reader,
+    role: Annotated[RoleChoice, typer.Option(help="What the token may do.")] = RoleChoice.reader,
     home: HomeOption = None,
 ) -> None:
     """Create a token and print it (it is shown only this once)."""
     try:
         loaded = load_home(home)
-        token = create_token(Database(loaded.database_url), user, role)
+        token = create_token(Database(loaded.database_url), user, Role[role.value])
     except ChannelError as error:
         _fail(error)
-    errors.print(f"token for {user} ({role.name}); store it now, it is not shown again:")
+    errors.print(f"token for {user} ({role.value}); store it now, it is not shown again:")
     print(token)
 
 
