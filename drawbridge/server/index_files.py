@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
 
@@ -29,6 +29,8 @@ class Representation:
     last_modified: str
     mtime: float
     signature: tuple[int, int, int]  # (inode, size, mtime_ns): changes on every atomic replace
+    #: finished 200 header lists, one per way of serving the file (type, caching, encoding)
+    headers_by_use: dict[tuple, list[tuple[bytes, bytes]]] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)
@@ -93,6 +95,25 @@ def answer_index_file(
         representation = cache.get(path)
     if representation is None:
         return None
+    use = (media_type, cache_control, vary, gzip_twin, encoding)
+    headers = representation.headers_by_use.get(use)
+    if headers is None:
+        headers = _validator_headers(representation, cache_control, vary, gzip_twin)
+        headers.append((b"content-type", media_type.encode()))
+        if encoding:
+            headers.append((b"content-encoding", encoding))
+        headers.append((b"content-length", str(len(representation.body)).encode()))
+        representation.headers_by_use[use] = headers
+    if ("if-none-match" in request_headers or "if-modified-since" in request_headers) and (
+        is_not_modified_headers(request_headers, representation.etag, representation.mtime)
+    ):
+        return Answer(304, _validator_headers(representation, cache_control, vary, gzip_twin), b"")
+    return Answer(200, headers, representation.body)
+
+
+def _validator_headers(
+    representation: Representation, cache_control: str, vary: str | None, gzip_twin: bool
+) -> list[tuple[bytes, bytes]]:
     headers = [
         (b"cache-control", cache_control.encode()),
         (b"etag", representation.etag.encode()),
@@ -101,14 +122,7 @@ def answer_index_file(
     vary_on = ", ".join(v for v in (vary, "Accept-Encoding" if gzip_twin else None) if v)
     if vary_on:
         headers.append((b"vary", vary_on.encode()))
-    if is_not_modified_headers(request_headers, representation.etag, representation.mtime):
-        return Answer(304, headers, b"")
-    headers.append((b"content-type", media_type.encode()))
-    if encoding:
-        headers.append((b"content-encoding", encoding))
-    headers.append((b"content-length", str(len(representation.body)).encode()))
-    return Answer(200, headers, representation.body)
-
+    return headers
 
 def index_file_response(
     cache: IndexFileCache,
