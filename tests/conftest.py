@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
@@ -68,20 +69,30 @@ class Server:
         assert not refused, refused
 
     def stop(self) -> None:
-        self.process.terminate()
+        """Stop the server and its workers (they share a process group)."""
         try:
-            self.process.wait(10)
+            os.killpg(self.process.pid, signal.SIGTERM)
+            self.process.wait(15)
+        except ProcessLookupError:
+            pass
         except subprocess.TimeoutExpired:
-            self.process.kill()
+            os.killpg(self.process.pid, signal.SIGKILL)
+            self.process.wait(5)
+
+    def kill(self) -> None:
+        """SIGKILL the server and every worker at once, as an OOM kill or a power cut would."""
+        os.killpg(self.process.pid, signal.SIGKILL)
+        self.process.wait(10)
 
 
 def start_server(root: Path, port: int | None = None) -> Server:
     port = port or free_port()
     log = (root.parent / f"server-{port}.log").open("ab")
     process = subprocess.Popen(
-        [str(BIN / "drawbridge"), "serve", "--home", str(root), "--port", str(port)],
+        [str(BIN / "drawbridge"), "serve", "--home", str(root), "--port", str(port), "--workers", "2"],
         stdout=log,
         stderr=subprocess.STDOUT,
+        start_new_session=True,
     )
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 30
@@ -95,7 +106,7 @@ def start_server(root: Path, port: int | None = None) -> Server:
                 return Server(home=load_home(root), url=url, process=process)
         except httpx.HTTPError:
             time.sleep(0.1)
-    process.kill()
+    os.killpg(process.pid, signal.SIGKILL)
     raise RuntimeError("server did not start in 30 s")
 
 

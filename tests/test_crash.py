@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import json
-import signal
 import time
 from pathlib import Path
 
@@ -71,8 +70,7 @@ def test_server_killed_while_indexing_recovers(tmp_path: Path):
     while not marker.exists() and time.monotonic() < deadline:
         time.sleep(0.002)
     assert marker.exists(), "the upload never started indexing"
-    server.process.send_signal(signal.SIGKILL)
-    server.process.wait(10)
+    server.kill()
     uploader.join(60)
     assert marker.exists()  # the run was interrupted
 

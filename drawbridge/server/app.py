@@ -64,7 +64,7 @@ def create_app(home: Home) -> ASGIApp:
 
 
 def app_from_environment() -> ASGIApp:
-    """The factory uvicorn workers call: the home named by $DRAWBRIDGE_HOME."""
+    """The factory server workers call: the home named by $DRAWBRIDGE_HOME."""
     from drawbridge.channel.home import load_home
 
     return create_app(load_home())

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import multiprocessing
 import os
 from enum import Enum
 from pathlib import Path
@@ -75,13 +76,17 @@ def serve(
     home: HomeOption = None,
     host: Annotated[Optional[str], typer.Option(help="Address to bind (default from config).")] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default from config).")] = None,
-    workers: Annotated[int, typer.Option(help="uvicorn worker processes.")] = 1,
+    workers: Annotated[
+        int, typer.Option(help="Worker processes (default: one per CPU).")
+    ] = os.cpu_count() or 1,
     init_home: Annotated[
         bool, typer.Option("--init/--no-init", help="Create the home first if it is missing.")
     ] = True,
 ) -> None:
     """Serve the home's channels over HTTP (conda, pip, JSON API, uploads, web UI)."""
-    import uvicorn
+    from granian import Granian
+    from granian.constants import Interfaces
+    from granian.log import LogLevels
 
     try:
         if init_home:
@@ -92,15 +97,21 @@ def serve(
     os.environ["DRAWBRIDGE_HOME"] = str(loaded.root.resolve())
     bind_host, bind_port = host or loaded.server.host, port or loaded.server.port
     console.print(f"Serving {loaded.root.resolve()} on [bold]http://{bind_host}:{bind_port}/[/]")
-    uvicorn.run(
+    # Workers start as fresh interpreters: a forked worker would inherit the tokio runtime
+    # that rattler started in this process (init indexes), without its threads, and hang.
+    multiprocessing.set_start_method("spawn", force=True)
+    # granian, not uvicorn: bench/serve measured 1.5-1.8x the requests per second.
+    Granian(
         "drawbridge.server.app:app_from_environment",
-        factory=True,
-        host=bind_host,
+        address=bind_host,
         port=bind_port,
+        interface=Interfaces.ASGI,
+        factory=True,
         workers=workers,
-        log_level="warning",
-        access_log=False,
-    )
+        websockets=False,
+        log_level=LogLevels.warning,
+        respawn_failed_workers=True,
+    ).serve()
 
 
 @app.command()
