@@ -1,0 +1,15 @@
+"""The exception family of the bridge; every message names the input and the fix."""
+
+from __future__ import annotations
+
+
+class BridgeError(Exception):
+    """Base of every error the bridge raises on purpose."""
+
+
+class InvalidWheel(BridgeError):
+    """A wheel that cannot be repacked: malformed, unsafe, or its RECORD does not match."""
+
+
+class UnsupportedTarget(BridgeError):
+    """A platform or Python the bridge does not know how to build for."""

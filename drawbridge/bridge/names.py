@@ -1,0 +1,62 @@
+"""Map PyPI project names to conda package names, one table for names and dependencies alike.
+
+Conda names are lowercase with dashes (PEP 503 normalisation), then mapped through
+grayskull's PyPI→conda table, then through Drawbridge's curated overrides, which win.
+"""
+
+from __future__ import annotations
+
+import tomllib
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from functools import cache
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+
+#: curated data shipped with Drawbridge (DESIGN.md: recipes/)
+CURATED_DIR = Path(__file__).resolve().parents[2] / "recipes"
+OVERRIDES_FILE = CURATED_DIR / "pypi-to-conda.toml"
+
+
+@dataclass(frozen=True)
+class NameTable:
+    """PEP 503 PyPI name -> conda name, for the names that differ."""
+
+    mapping: Mapping[str, str] = field(default_factory=dict)
+
+    def conda_name(self, pypi_name: str) -> str:
+        """The conda package name for a PyPI project name."""
+        normalised = canonicalize_name(pypi_name)
+        return self.mapping.get(normalised, normalised)
+
+    def with_overrides(self, overrides: Mapping[str, str]) -> NameTable:
+        merged = dict(self.mapping)
+        merged.update({canonicalize_name(k): v.lower() for k, v in overrides.items()})
+        return NameTable(merged)
+
+
+def grayskull_mapping() -> dict[str, str]:
+    """grayskull's PyPI→conda-forge names, for the entries that rename."""
+    from grayskull.strategy.pypi import PYPI_CONFIG
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load(PYPI_CONFIG.read_text("utf-8")) or {}
+    mapping = {}
+    for pypi_name, entry in document.items():
+        conda = (entry or {}).get("conda_forge")
+        if conda and canonicalize_name(pypi_name) != conda:
+            mapping[canonicalize_name(pypi_name)] = conda.lower()
+    return mapping
+
+
+def curated_overrides(path: Path = OVERRIDES_FILE) -> dict[str, str]:
+    if not path.is_file():
+        return {}
+    return dict(tomllib.loads(path.read_text("utf-8")).get("names", {}))
+
+
+@cache
+def default_table() -> NameTable:
+    """grayskull's table overridden by Drawbridge's curated `recipes/pypi-to-conda.toml`."""
+    return NameTable(grayskull_mapping()).with_overrides(curated_overrides())

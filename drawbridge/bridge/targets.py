@@ -1,0 +1,121 @@
+"""Targets (conda subdir × Python) and the wheels each one can use, best first.
+
+Pure logic on top of packaging.tags: a target's tag list is ordered like pip's own, so
+the wheel with the lowest index is the one pip would pick on that machine.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+
+from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
+
+from drawbridge.bridge.errors import UnsupportedTarget
+
+DEFAULT_SUBDIRS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
+DEFAULT_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
+#: the oldest glibc conda's linux packages may assume (manylinux_2_17 = CentOS 7)
+DEFAULT_MANYLINUX = (2, 17)
+DEFAULT_MACOS = {"osx-64": (10, 13), "osx-arm64": (11, 0)}
+
+_LINUX_ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64"}
+_LEGACY_MANYLINUX = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}
+
+
+@dataclass(frozen=True, order=True)
+class Target:
+    """One conda subdir and one Python version, e.g. Target("linux-64", "3.11")."""
+
+    subdir: str
+    python: str
+
+    @property
+    def python_tuple(self) -> tuple[int, int]:
+        major, minor = self.python.split(".")[:2]
+        return int(major), int(minor)
+
+    @property
+    def os(self) -> str:
+        return self.subdir.split("-")[0]
+
+    def __str__(self) -> str:
+        return f"{self.subdir}/py{self.python}"
+
+
+def targets(subdirs: Iterable[str], pythons: Iterable[str]) -> list[Target]:
+    """Every subdir × Python, in a stable order."""
+    return sorted(Target(s, p) for s in subdirs for p in pythons)
+
+
+def platform_tags(
+    subdir: str,
+    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
+    macos: dict[str, tuple[int, int]] | None = None,
+) -> list[str]:
+    """The wheel platform tags a subdir accepts, best first."""
+    if subdir in _LINUX_ARCH:
+        arch = _LINUX_ARCH[subdir]
+        tags = []
+        for minor in range(manylinux[1], 4, -1):
+            tags.append(f"manylinux_2_{minor}_{arch}")
+            legacy = _LEGACY_MANYLINUX.get((2, minor))
+            if legacy:
+                tags.append(f"{legacy}_{arch}")
+        return tags
+    if subdir in ("osx-64", "osx-arm64"):
+        version = (macos or DEFAULT_MACOS)[subdir]
+        return list(mac_platforms(version, "x86_64" if subdir == "osx-64" else "arm64"))
+    if subdir == "win-64":
+        return ["win_amd64"]
+    raise UnsupportedTarget(
+        f"no wheel platform tags known for subdir {subdir!r}; use one of {', '.join(DEFAULT_SUBDIRS)}"
+    )
+
+
+def _abis(target: Target) -> list[str]:
+    major, minor = target.python_tuple
+    if (major, minor) < (3, 0):  # CPython 2.7: UCS-4 on Linux and macOS, UCS-2 on Windows
+        return ["cp27m"] if target.os == "win" else ["cp27mu", "cp27m"]
+    if (major, minor) < (3, 8):
+        return [f"cp{major}{minor}m"]
+    return [f"cp{major}{minor}"]
+
+
+def supported_tags(target: Target, **platform_options) -> list[Tag]:  # type: ignore[no-untyped-def]
+    """Every tag a CPython on `target` accepts, best first (pip's order)."""
+    version = target.python_tuple
+    platforms = platform_tags(target.subdir, **platform_options)
+    interpreter = f"cp{version[0]}{version[1]}"
+    ordered = list(cpython_tags(version, abis=_abis(target), platforms=platforms))
+    ordered += list(compatible_tags(version, interpreter, platforms))
+    if version < (3, 0):  # compatible_tags knows py3 only; add the py2 generic tags
+        ordered += [Tag(p, "none", "any") for p in ("py27", "py2")]
+    seen: set[Tag] = set()
+    return [t for t in ordered if not (t in seen or seen.add(t))]
+
+
+def wheel_tags(filename: str) -> frozenset[Tag]:
+    """The tags a wheel filename declares; empty for a name that is not a wheel's."""
+    try:
+        return frozenset(parse_wheel_filename(filename)[3])
+    except InvalidWheelFilename:
+        return frozenset()
+
+
+def is_pure(filename: str) -> bool:
+    """True for a wheel that installs anywhere (`none` ABI, `any` platform)."""
+    tags = wheel_tags(filename)
+    return bool(tags) and all(t.abi == "none" and t.platform == "any" for t in tags)
+
+
+def best_wheel(filenames: Sequence[str], target: Target, **platform_options) -> str | None:  # type: ignore[no-untyped-def]
+    """The wheel pip would install on `target`, or None if no wheel fits it."""
+    priority = {tag: index for index, tag in enumerate(supported_tags(target, **platform_options))}
+    best: tuple[int, str] | None = None
+    for filename in filenames:
+        ranks = [priority[t] for t in wheel_tags(filename) if t in priority]
+        if ranks and (best is None or (min(ranks), filename) < best):
+            best = (min(ranks), filename)
+    return best[1] if best else None
