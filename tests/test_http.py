@@ -268,3 +268,11 @@ def test_web_pages_and_health(served: Server):
     channel = get(served, "/main/")
     assert "demo-project" in channel.text and "demo-conda" in channel.text
     assert get(served, "/nope/").status_code == 404
+
+
+def test_repodata_zst_is_the_same_document(served: Server):
+    import zstandard
+
+    plain = httpx.get(served.url + "/main/conda/noarch/repodata.json", headers={"Accept-Encoding": "identity"})
+    zst = get(served, "/main/conda/noarch/repodata.json.zst")
+    assert zstandard.ZstdDecompressor().decompress(zst.content, max_output_size=1 << 26) == plain.content

@@ -15,6 +15,7 @@ from collections.abc import Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+import zstandard
 from rattler import Subdir, Version
 from rattler.index import index_fs
 
@@ -71,10 +72,18 @@ def index_conda(channel_dir: Path, subdirs: Iterable[str] | None = None, force: 
     if recovering:
         force, wanted = True, subdirs_in_use(channel_dir)
     for subdir in wanted:
-        asyncio.run(index_fs(root, target_platform=Subdir(subdir), force=force))
-        repodata = root / subdir / "repodata.json"
-        write_bytes_atomic(repodata.with_name("repodata.json.gz"), gzip.compress(repodata.read_bytes(), 6, mtime=0))
+        # rattler's own .zst uses a slow, high level: on 4,000 packages it was 550 of the
+        # 1,000 ms an incremental run took. The same file at level 3 costs ~10 ms.
+        asyncio.run(index_fs(root, target_platform=Subdir(subdir), force=force, write_zst=False))
+        write_compressed_twins(root / subdir / "repodata.json")
     marker.unlink()
+
+
+def write_compressed_twins(repodata: Path) -> None:
+    """Write repodata.json.zst (CEP clients) and repodata.json.gz (gzip HTTP clients)."""
+    data = repodata.read_bytes()
+    write_bytes_atomic(repodata.with_name("repodata.json.zst"), zstandard.ZstdCompressor(level=3).compress(data))
+    write_bytes_atomic(repodata.with_name("repodata.json.gz"), gzip.compress(data, 6, mtime=0))
 
 
 def write_channeldata(channel_dir: Path, packages: Iterable[tuple[str, str, str]]) -> None:
