@@ -1,0 +1,118 @@
+"""Requires-Dist and Requires-Python to conda dependencies, over real-world metadata."""
+
+import pytest
+
+from drawbridge.bridge.deps import (
+    UnexpressibleRequirement,
+    python_dependency,
+    translate,
+)
+from drawbridge.bridge.names import NameTable, default_table
+from drawbridge.bridge.targets import Target, targets
+
+ALL = targets(["linux-64", "osx-arm64", "win-64"], ["3.9", "3.12"])
+NAMES = default_table()
+
+# requests 2.32.3's Requires-Dist, as PyPI serves it
+REQUESTS = [
+    "charset-normalizer<4,>=2",
+    "idna<4,>=2.5",
+    "urllib3<3,>=1.21.1",
+    "certifi>=2017.4.17",
+    'PySocks!=1.5.7,>=1.5.6; extra == "socks"',
+    'chardet<6,>=3.0.2; extra == "use-chardet-on-py3"',
+]
+
+
+def test_requests_is_uniform_and_reports_its_extras():
+    result = translate(REQUESTS, ALL, NAMES)
+    assert result.uniform and not result.varies_by_python and not result.varies_by_platform
+    assert result.depends[ALL[0]] == (
+        "certifi >=2017.4.17",
+        "charset-normalizer <4,>=2",
+        "idna <4,>=2.5",
+        "urllib3 <3,>=1.21.1",
+    )
+    assert [d.requirement.split(";")[0] for d in result.dropped] == ["PySocks!=1.5.7,>=1.5.6", "chardet<6,>=3.0.2"]
+    assert all("extra" in d.reason and not d.unexpressible for d in result.dropped)
+
+
+def test_requested_extra_is_kept():
+    result = translate(REQUESTS, ALL, NAMES, extras=["socks"])
+    assert "pysocks !=1.5.7,>=1.5.6" in result.depends[ALL[0]]
+
+
+@pytest.mark.parametrize(
+    ("requirement", "holds_on"),
+    [
+        ('colorama; sys_platform == "win32"', {"win-64"}),
+        ('colorama; platform_system == "Windows"', {"win-64"}),
+        ('appnope; sys_platform == "darwin"', {"osx-arm64"}),
+        ('uvloop; sys_platform != "win32" and platform_python_implementation == "CPython"', {"linux-64", "osx-arm64"}),
+        ('pywin32>=300; os_name == "nt"', {"win-64"}),
+    ],
+)
+def test_platform_markers_make_the_package_per_platform(requirement: str, holds_on: set[str]):
+    result = translate([requirement], ALL, NAMES)
+    assert result.varies_by_platform and not result.uniform
+    assert {t.subdir for t, deps in result.depends.items() if deps} == holds_on
+
+
+def test_python_version_markers_make_the_package_per_python():
+    result = translate(['tomli>=1.1; python_version < "3.11"', 'typing-extensions; python_version < "3.10"'], ALL, NAMES)
+    assert result.varies_by_python and not result.varies_by_platform
+    old = Target("linux-64", "3.9")
+    assert result.depends[old] == ("tomli >=1.1", "typing_extensions")  # conda-forge's name, via grayskull
+    assert result.depends[Target("linux-64", "3.12")] == ()
+
+
+def test_marker_false_everywhere_is_reported_not_silent():
+    result = translate(['futures; python_version < "3"', 'enum34; python_version < "3.4"'], ALL, NAMES)
+    assert result.uniform and all(deps == () for deps in result.depends.values())
+    assert len(result.dropped) == 2 and "false on every target" in result.dropped[0].reason
+
+
+@pytest.mark.parametrize(
+    ("requirement", "message"),
+    [
+        ("pkg @ https://example.invalid/pkg-1.0.tar.gz", "direct URL"),
+        ("pkg===1.0.0-weird", "arbitrary equality"),
+        ("pkg==1.0+local", "local versions"),
+        ("not a requirement !!", "not a valid PEP 508"),
+    ],
+)
+def test_unexpressible_requirements_are_reported(requirement: str, message: str):
+    result = translate([requirement], ALL, NAMES)
+    assert all(deps == () for deps in result.depends.values())
+    assert result.dropped[0].unexpressible and message in result.dropped[0].reason
+
+
+def test_names_are_mapped_in_dependencies():
+    table = NameTable().with_overrides({"torch": "pytorch"})
+    result = translate(["torch>=2.0", "Pillow"], [Target("linux-64", "3.12")], table)
+    assert result.depends[Target("linux-64", "3.12")] == ("pillow", "pytorch >=2.0")
+
+
+def test_default_table_maps_torch_and_grayskull_entries():
+    assert NAMES.conda_name("torch") == "pytorch"
+    assert NAMES.conda_name("Torch_Geometric") == "pytorch_geometric"  # from grayskull's table
+    assert NAMES.conda_name("Some_Project") == "some-project"
+
+
+@pytest.mark.parametrize(
+    ("requires_python", "expected"),
+    [
+        (">=3.8", "python >=3.8"),
+        (">=2.7, !=3.0.*, !=3.1.*", "python !=3.0.*,!=3.1.*,>=2.7"),
+        ("~=3.9", "python ~=3.9"),
+        ("", None),
+        (None, None),
+    ],
+)
+def test_python_dependency(requires_python, expected):
+    assert python_dependency(requires_python) == expected
+
+
+def test_invalid_requires_python():
+    with pytest.raises(UnexpressibleRequirement, match="not valid"):
+        python_dependency(">=3.8 and <4")
