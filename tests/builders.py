@@ -52,13 +52,20 @@ def make_wheel(
     metadata_name: str | None = None,
     extra_entries: dict[str, bytes] | None = None,
     symlinks: dict[str, str] | None = None,
+    entry_points: dict[str, dict[str, str]] | None = None,
+    license_text: str | None = None,
 ) -> Path:
-    """A wheel installing module `module` (default: the name with underscores) with VALUE."""
+    """A wheel installing module `module` (default: the name with underscores) with VALUE.
+
+    `entry_points` maps a section (console_scripts, gui_scripts) to {name: "module:attr"};
+    the module gets a `main()` that prints "<name> <version> ok".
+    """
     dist = escaped_name(name)
     module = module or dist
     dist_info = f"{dist}-{version}.dist-info"
+    init = f"VALUE = {version!r}\n\n\ndef main():\n    print({f'{name} {version} ok'!r})\n"
     files: dict[str, bytes] = {
-        f"{module}/__init__.py": f"VALUE = {version!r}\n".encode(),
+        f"{module}/__init__.py": init.encode(),
         f"{dist_info}/METADATA": metadata_text(
             metadata_name or name, version, list(requires), requires_python
         ).encode(),
@@ -66,6 +73,14 @@ def make_wheel(
             f"Wheel-Version: 1.0\nGenerator: drawbridge-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
         ).encode(),
     }
+    if entry_points:
+        text = "".join(
+            f"[{section}]\n" + "".join(f"{k} = {v}\n" for k, v in items.items()) + "\n"
+            for section, items in entry_points.items()
+        )
+        files[f"{dist_info}/entry_points.txt"] = text.encode()
+    if license_text:
+        files[f"{dist_info}/licenses/LICENSE"] = license_text.encode()
     files.update(extra_entries or {})
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
     files[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()

@@ -1,5 +1,7 @@
 """The stand-in for the company's upstream conda mirror (DESIGN.md, "Test upstream").
 
+It holds `python` and the `python_abi` metapackage binary packages pin.
+
 The pyenv interpreter is copied without site-packages and tests, its binary's RUNPATH set
 to `$ORIGIN/../lib`, and packed as a `python` package for linux-64 with rattler-build's
 assembler; then indexed with rattler. Built once and cached between test sessions.
@@ -17,7 +19,7 @@ from pathlib import Path
 
 PYENV = Path("/root/.pyenv/versions")
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "1"
+RECIPE_REVISION = "2"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
@@ -75,6 +77,31 @@ def build_python_package(version: str, output: Path) -> Path:
     return Path(result.path)
 
 
+def build_python_abi_package(version: str, output: Path) -> Path:
+    """The `python_abi X.Y <n>_cpXY` metapackage binary packages pin (as conda-forge has)."""
+    import rattler_build
+
+    short = ".".join(version.split(".")[:2])
+    tag = "cp" + short.replace(".", "") + ("mu" if short.startswith("2") else "")
+    staging = output / f".staging-python_abi-{short}"
+    (staging / "conda-meta").mkdir(parents=True, exist_ok=True)
+    (staging / "conda-meta" / f".python_abi-{short}").write_text("")
+    result = rattler_build.assemble_package(
+        name="python_abi",
+        version=short,
+        target_platform="linux-64",
+        build_string=f"5_{tag}",
+        output_dir=output / "linux-64",
+        files_dir=staging,
+        summary=f"Pins CPython {short}'s ABI",
+        license="BSD-3-Clause",
+        compression_level=1,
+        detect_prefix=False,
+    )
+    shutil.rmtree(staging)
+    return Path(result.path)
+
+
 def build_upstream_channel(versions: list[str]) -> Path:
     """A file channel holding `python` for each version; cached, built under a lock."""
     channel = CACHE_ROOT / f"upstream-r{RECIPE_REVISION}"
@@ -87,6 +114,10 @@ def build_upstream_channel(versions: list[str]) -> Path:
         for version in versions:
             if not list((channel / "linux-64").glob(f"python-{version}-*.conda")):
                 build_python_package(version, channel)
+                changed = True
+            short = ".".join(version.split(".")[:2])
+            if not list((channel / "linux-64").glob(f"python_abi-{short}-*.conda")):
+                build_python_abi_package(version, channel)
                 changed = True
         if changed or not (channel / "linux-64" / "repodata.json").exists():
             from rattler.index import index_fs
