@@ -43,6 +43,8 @@ class Translation:
 
     depends: dict[Target, tuple[str, ...]]
     dropped: tuple[Dropped, ...]
+    #: the PyPI requirements (markers stripped) that hold on at least one target
+    followed: tuple[str, ...] = ()
 
     @property
     def varies_by_python(self) -> bool:
@@ -151,6 +153,7 @@ def translate(
     """Conda dependencies for each target, with every requirement left out reported."""
     depends: dict[Target, list[str]] = {target: [] for target in targets}
     dropped: list[Dropped] = []
+    followed: list[str] = []
     for text in requires_dist:
         try:
             requirement = Requirement(text)
@@ -175,7 +178,9 @@ def translate(
             continue
         for target in applies_to:
             depends[target].append(spec)
+        followed.append(str(bare))
     return Translation(
         depends={t: tuple(sorted(set(d))) for t, d in depends.items()},
         dropped=tuple(dropped),
+        followed=tuple(followed),
     )

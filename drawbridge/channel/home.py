@@ -30,6 +30,17 @@ max_upload_mb = 2048
 anonymous_read = true
 # The channel behind /simple/ and the default of every --channel option.
 default_channel = "main"
+
+[bridge]
+# What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
+platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]
+pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+# A PEP 503/691 index URL, or a local folder of wheels and sdists (a drop folder).
+upstream_pypi = "https://pypi.org/simple/"
+# The company's conda mirror(s): projects they already carry are not bridged.
+upstream_conda = []
+# Oldest glibc the Linux packages may need, as manylinux_2_<N>.
+manylinux_glibc_minor = 17
 """
 
 
@@ -50,11 +61,25 @@ class ServerSettings:
 
 
 @dataclass(frozen=True)
+class BridgeSettings:
+    """The `[bridge]` table of drawbridge.toml."""
+
+    platforms: list[str] = field(
+        default_factory=lambda: ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]
+    )
+    pythons: list[str] = field(default_factory=lambda: ["3.9", "3.10", "3.11", "3.12", "3.13"])
+    upstream_pypi: str = "https://pypi.org/simple/"
+    upstream_conda: list[str] = field(default_factory=list)
+    manylinux_glibc_minor: int = 17
+
+
+@dataclass(frozen=True)
 class Home:
     """The folder of one deployment, with its parsed configuration."""
 
     root: Path
     server: ServerSettings = field(default_factory=ServerSettings)
+    bridge: BridgeSettings = field(default_factory=BridgeSettings)
 
     @property
     def config_path(self) -> Path:
@@ -107,28 +132,31 @@ def load_home(home: Path | str | None = None) -> Home:
             f"{root} is not a Drawbridge home (no {CONFIG_NAME}); "
             f"create it with `drawbridge init --home {root}`"
         )
-    return Home(root=root, server=_parse_server_settings(config_path))
-
-
-def _parse_server_settings(config_path: Path) -> ServerSettings:
     try:
         document = tomllib.loads(config_path.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise HomeError(f"cannot read {config_path}: {error}") from error
-    table = document.get("server", {})
-    known = ServerSettings.__dataclass_fields__
+    unknown_tables = sorted(set(document) - {"server", "bridge"})
+    if unknown_tables:
+        raise HomeError(f"{config_path}: unknown tables {unknown_tables}; known: ['bridge', 'server']")
+    server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
+    check_channel_name(server.default_channel)
+    bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
+    return Home(root=root, server=server, bridge=bridge)
+
+
+def _parse_table(config_path: Path, name: str, table: dict, settings_type: type):  # type: ignore[no-untyped-def]
+    """Build `settings_type` from a TOML table; unknown keys and wrong types are errors."""
+    known = settings_type.__dataclass_fields__
     unknown = sorted(set(table) - set(known))
     if unknown:
-        raise HomeError(f"{config_path}: unknown [server] keys {unknown}; known: {sorted(known)}")
-    defaults = ServerSettings()
+        raise HomeError(f"{config_path}: unknown [{name}] keys {unknown}; known: {sorted(known)}")
+    defaults = settings_type()
     for key, value in table.items():
-        if type(value) is not type(getattr(defaults, key)):
-            raise HomeError(
-                f"{config_path}: [server] {key} must be a {type(getattr(defaults, key)).__name__}"
-            )
-    settings = ServerSettings(**table)
-    check_channel_name(settings.default_channel)
-    return settings
+        expected = type(getattr(defaults, key))
+        if type(value) is not expected:
+            raise HomeError(f"{config_path}: [{name}] {key} must be a {expected.__name__}")
+    return settings_type(**table)
 
 
 def initialise_home(home: Path | str | None = None) -> Home:

@@ -354,6 +354,16 @@ class Channels:
             raise UnknownProject(f"no project {project!r} in channel {channel!r}")
         return rows
 
+    def has_file(self, channel: str, filename: str) -> bool:
+        """True if the channel already holds a file of that name (pip or conda view)."""
+        with self.db.session() as session:
+            for row_type in (DistributionRow, CondaPackageRow):
+                if session.scalar(
+                    select(row_type.id).where(row_type.channel == channel, row_type.filename == filename)
+                ):
+                    return True
+        return False
+
     def conda_packages(self, channel: str) -> list[CondaPackageRow]:
         with self.db.session() as session:
             return list(

@@ -16,6 +16,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, initialise_home, load_home
 from drawbridge.channel.service import Channels
+from drawbridge.server import bridge_command
 from drawbridge.server.auth import Role, create_token, revoke_tokens
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ channel_app = typer.Typer(help="Create and list channels.", no_args_is_help=True
 token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
 app.add_typer(channel_app, name="channel")
 app.add_typer(token_app, name="token")
+app.command("bridge")(bridge_command.bridge)
 
 class RoleChoice(str, Enum):
     """Role names as the command line spells them."""

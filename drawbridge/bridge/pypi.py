@@ -1,0 +1,351 @@
+"""Upstream PyPI clients: a PEP 503/691 simple index, or a drop folder of wheels and sdists.
+
+Listing uses PEP 691 JSON with an HTML fallback; metadata comes from PEP 658 `.metadata`
+files before any wheel is downloaded; downloads are verified against the index's sha256,
+cached by that hash, retried, and run in parallel with a progress bar.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import html.parser
+import os
+import threading
+import time
+import zipfile
+from collections.abc import Callable, Iterable, Sequence
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Protocol
+from urllib.parse import urldefrag, urljoin
+
+import httpx
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
+from packaging.version import InvalidVersion
+
+from drawbridge.bridge.errors import BridgeError
+
+JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+RETRIES = 3
+
+
+class UnknownUpstreamProject(BridgeError):
+    """The upstream index has no project of that name."""
+
+
+class HashMismatch(BridgeError):
+    """A download whose sha256 is not the one the upstream index claims."""
+
+
+class UpstreamError(BridgeError):
+    """The upstream could not be read (network, HTTP error, malformed page)."""
+
+
+@dataclass(frozen=True)
+class UpstreamFile:
+    """One wheel or sdist an upstream offers."""
+
+    project: str  # PEP 503 name
+    filename: str
+    url: str
+    version: str
+    sha256: str | None
+    requires_python: str | None = None
+    yanked: bool = False
+    has_metadata: bool = False  # a PEP 658 .metadata file exists
+
+    @property
+    def is_wheel(self) -> bool:
+        return self.filename.endswith(".whl")
+
+
+def file_version(filename: str) -> str | None:
+    """The version a wheel or sdist filename declares, or None for anything else."""
+    try:
+        if filename.endswith(".whl"):
+            return str(parse_wheel_filename(filename)[1])
+        if filename.endswith((".tar.gz", ".zip")):
+            return str(parse_sdist_filename(filename)[1])
+    except (InvalidWheelFilename, InvalidSdistFilename, InvalidVersion):
+        return None
+    return None
+
+
+class Upstream(Protocol):
+    """Where the bridge reads Python distributions from."""
+
+    def files(self, project: str) -> list[UpstreamFile]: ...
+
+    def metadata(self, file: UpstreamFile) -> bytes: ...
+
+    def fetch(self, file: UpstreamFile) -> Path: ...
+
+
+class DownloadCache:
+    """Downloads kept by sha256 (`cache/sha256/<ab>/<hash>/<filename>`); never fetched twice."""
+
+    def __init__(self, root: Path) -> None:
+        self.root = root
+
+    def path(self, sha256: str, filename: str) -> Path:
+        return self.root / "sha256" / sha256[:2] / sha256 / filename
+
+    def get(self, sha256: str | None, filename: str) -> Path | None:
+        if not sha256:
+            return None
+        path = self.path(sha256, filename)
+        return path if path.is_file() else None
+
+    def put(self, temporary: Path, sha256: str, filename: str) -> Path:
+        target = self.path(sha256, filename)
+        target.parent.mkdir(parents=True, exist_ok=True)
+        os.replace(temporary, target)
+        return target
+
+
+def _sha256(path: Path) -> str:
+    digest = hashlib.sha256()
+    with path.open("rb") as handle:
+        while chunk := handle.read(1024 * 1024):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+class _LinkParser(html.parser.HTMLParser):
+    def __init__(self) -> None:
+        super().__init__()
+        self.links: list[dict[str, str | None]] = []
+        self._current: dict[str, str | None] | None = None
+
+    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
+        if tag == "a":
+            self._current = dict(attrs)
+            self._current["_text"] = ""
+
+    def handle_data(self, data: str) -> None:
+        if self._current is not None:
+            self._current["_text"] = (self._current["_text"] or "") + data
+
+    def handle_endtag(self, tag: str) -> None:
+        if tag == "a" and self._current is not None:
+            self.links.append(self._current)
+            self._current = None
+
+
+def parse_simple_html(project: str, page_url: str, text: str) -> list[UpstreamFile]:
+    """The files of a PEP 503 page."""
+    parser = _LinkParser()
+    parser.feed(text)
+    files = []
+    for link in parser.links:
+        href = link.get("href") or ""
+        url, fragment = urldefrag(urljoin(page_url, href))
+        filename = url.rsplit("/", 1)[-1]
+        version = file_version(filename)
+        if version is None:
+            continue
+        sha256 = fragment.split("=", 1)[1] if fragment.startswith("sha256=") else None
+        metadata = link.get("data-core-metadata") or link.get("data-dist-info-metadata")
+        files.append(
+            UpstreamFile(
+                project=project,
+                filename=filename,
+                url=url,
+                version=version,
+                sha256=sha256,
+                requires_python=link.get("data-requires-python"),
+                yanked="data-yanked" in link,
+                has_metadata=bool(metadata) and metadata != "false",
+            )
+        )
+    return files
+
+
+def parse_simple_json(project: str, page_url: str, document: dict) -> list[UpstreamFile]:
+    """The files of a PEP 691 JSON page."""
+    files = []
+    for entry in document.get("files", []):
+        version = file_version(entry["filename"])
+        if version is None:
+            continue
+        metadata = entry.get("core-metadata", entry.get("dist-info-metadata", False))
+        files.append(
+            UpstreamFile(
+                project=project,
+                filename=entry["filename"],
+                url=urljoin(page_url, entry["url"]),
+                version=version,
+                sha256=(entry.get("hashes") or {}).get("sha256"),
+                requires_python=entry.get("requires-python"),
+                yanked=bool(entry.get("yanked", False)),
+                has_metadata=bool(metadata),
+            )
+        )
+    return files
+
+
+class SimpleIndexUpstream:
+    """A PEP 503/691 index: pypi.org, a company mirror, or another Drawbridge."""
+
+    def __init__(self, index_url: str, cache: DownloadCache, client: httpx.Client | None = None) -> None:
+        self.index_url = index_url.rstrip("/") + "/"
+        self.cache = cache
+        self.client = client or httpx.Client(timeout=60, follow_redirects=True)
+
+    def _get(self, url: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+        for attempt in range(RETRIES):
+            try:
+                response = self.client.get(url, **kwargs)
+                if response.status_code < 500:
+                    return response
+            except httpx.TransportError as error:
+                if attempt == RETRIES - 1:
+                    raise UpstreamError(f"cannot reach {url}: {error}") from error
+            time.sleep(0.5 * 2**attempt)
+        raise UpstreamError(f"{url} answered {response.status_code} {RETRIES} times")
+
+    def files(self, project: str) -> list[UpstreamFile]:
+        name = canonicalize_name(project)
+        page_url = f"{self.index_url}{name}/"
+        response = self._get(page_url, headers={"Accept": JSON_ACCEPT})
+        if response.status_code == 404:
+            raise UnknownUpstreamProject(f"no project {project!r} on {self.index_url}")
+        if response.status_code != 200:
+            raise UpstreamError(f"{page_url} answered {response.status_code}")
+        content_type = response.headers.get("content-type", "")
+        try:
+            if "json" in content_type:
+                return parse_simple_json(name, str(response.url), response.json())
+            return parse_simple_html(name, str(response.url), response.text)
+        except (ValueError, KeyError) as error:
+            raise UpstreamError(f"{page_url}: malformed index page ({error})") from error
+
+    def metadata(self, file: UpstreamFile) -> bytes:
+        if file.has_metadata:
+            response = self._get(file.url + ".metadata")
+            if response.status_code == 200:
+                return response.content
+        return read_wheel_metadata(self.fetch(file))
+
+    def fetch(self, file: UpstreamFile) -> Path:
+        cached = self.cache.get(file.sha256, file.filename)
+        if cached:
+            return cached
+        if not file.sha256:
+            raise HashMismatch(f"{file.filename}: the upstream index gives no sha256; refusing an unverifiable file")
+        self.cache.root.mkdir(parents=True, exist_ok=True)
+        temporary = self.cache.root / f".download-{file.sha256}-{os.getpid()}-{threading.get_ident()}"
+        try:
+            self._download(file.url, temporary)
+            actual = _sha256(temporary)
+            if actual != file.sha256:
+                raise HashMismatch(
+                    f"{file.filename}: the upstream served sha256 {actual} but its index claims "
+                    f"{file.sha256}; the file was discarded"
+                )
+            return self.cache.put(temporary, actual, file.filename)
+        finally:
+            temporary.unlink(missing_ok=True)
+
+    def _download(self, url: str, target: Path) -> None:
+        for attempt in range(RETRIES):
+            try:
+                with target.open("wb") as out, self.client.stream("GET", url) as response:
+                    if response.status_code != 200:
+                        raise UpstreamError(f"{url} answered {response.status_code}")
+                    for chunk in response.iter_bytes(1024 * 1024):
+                        out.write(chunk)
+                return
+            except httpx.TransportError as error:
+                if attempt == RETRIES - 1:
+                    raise UpstreamError(f"cannot download {url}: {error}") from error
+                time.sleep(0.5 * 2**attempt)
+
+
+class FolderUpstream:
+    """A drop folder of wheels and sdists, filled by the company's import process."""
+
+    def __init__(self, folder: Path) -> None:
+        if not folder.is_dir():
+            raise UpstreamError(f"upstream folder {folder} does not exist")
+        self.folder = folder
+        self._by_project: dict[str, list[UpstreamFile]] | None = None
+
+    def _scan(self) -> dict[str, list[UpstreamFile]]:
+        if self._by_project is None:
+            by_project: dict[str, list[UpstreamFile]] = {}
+            for path in sorted(self.folder.rglob("*")):
+                version = file_version(path.name) if path.is_file() else None
+                if version is None:
+                    continue
+                project = canonicalize_name(path.name.split("-")[0])
+                by_project.setdefault(project, []).append(
+                    UpstreamFile(project, path.name, str(path), version, _sha256(path))
+                )
+            self._by_project = by_project
+        return self._by_project
+
+    def files(self, project: str) -> list[UpstreamFile]:
+        name = canonicalize_name(project)
+        if name not in self._scan():
+            raise UnknownUpstreamProject(f"no project {project!r} in the folder {self.folder}")
+        return list(self._scan()[name])
+
+    def metadata(self, file: UpstreamFile) -> bytes:
+        return read_wheel_metadata(self.fetch(file))
+
+    def fetch(self, file: UpstreamFile) -> Path:
+        path = Path(file.url)
+        if _sha256(path) != file.sha256:
+            raise HashMismatch(f"{file.filename} changed in the drop folder while Drawbridge read it")
+        return path
+
+
+def read_wheel_metadata(wheel: Path) -> bytes:
+    """The METADATA of a wheel, found through its filename's name and version."""
+    name, version = wheel.name.split("-")[:2]
+    with zipfile.ZipFile(wheel) as zf:
+        for entry in zf.namelist():
+            top = entry.split("/")[0]
+            if entry.endswith(".dist-info/METADATA") and entry.count("/") == 1:
+                stem = top[: -len(".dist-info")]
+                if canonicalize_name(stem.rpartition("-")[0]) == canonicalize_name(name):
+                    return zf.read(entry)
+    raise BridgeError(f"{wheel.name}: no {name}-{version}.dist-info/METADATA inside")
+
+
+def fetch_all(
+    upstream: Upstream,
+    files: Sequence[UpstreamFile],
+    workers: int = 4,
+    on_done: Callable[[UpstreamFile], None] | None = None,
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """Fetch files in parallel: (filename -> path, filename -> error) for each one."""
+    fetched: dict[str, Path] = {}
+    failed: dict[str, str] = {}
+
+    def one(file: UpstreamFile) -> None:
+        try:
+            fetched[file.filename] = upstream.fetch(file)
+        except BridgeError as error:
+            failed[file.filename] = str(error)
+        if on_done:
+            on_done(file)
+
+    with ThreadPoolExecutor(workers) as pool:
+        list(pool.map(one, _unique(files)))
+    return fetched, failed
+
+
+def _unique(files: Iterable[UpstreamFile]) -> list[UpstreamFile]:
+    seen: dict[str, UpstreamFile] = {}
+    for file in files:
+        seen.setdefault(file.filename, file)
+    return list(seen.values())

@@ -1,0 +1,99 @@
+"""`drawbridge bridge`: plan, fetch, repack and publish PyPI projects into a channel."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+from rich.console import Console
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.execute import Outcome, execute
+from drawbridge.bridge.names import default_table
+from drawbridge.bridge.plan import CondaUpstream, ProjectPlan, make_plan
+from drawbridge.bridge.pypi import DownloadCache, FolderUpstream, SimpleIndexUpstream, Upstream
+from drawbridge.bridge.targets import targets as all_targets
+from drawbridge.channel.database import Database
+from drawbridge.channel.errors import ChannelError
+from drawbridge.channel.home import load_home
+from drawbridge.channel.service import Channels
+
+console = Console()
+errors = Console(stderr=True)
+
+
+def open_upstream(location: str, cache_dir: Path) -> Upstream:
+    """A drop folder when `location` is a folder, else a simple index URL."""
+    folder = Path(location.removeprefix("file://"))
+    if location.startswith(("/", ".", "file://")) or folder.is_dir():
+        return FolderUpstream(folder)
+    return SimpleIndexUpstream(location, DownloadCache(cache_dir))
+
+
+def plan_table(plans: list[ProjectPlan]) -> Table:
+    table = Table("project", "version", "route", "packages", "notes", title="Bridge plan")
+    for plan in plans:
+        packages = ", ".join("noarch" if b.target is None else str(b.target) for b in plan.builds)
+        notes = [plan.reason] if plan.reason else []
+        notes += [f"cannot express {d.requirement}: {d.reason}" for d in plan.dropped if d.unexpressible]
+        left_out = sorted({d.requirement.split(";")[0].split("[")[0].strip() for d in plan.dropped if not d.unexpressible})
+        if left_out:
+            notes.append(f"left out (extras or markers false on every target): {', '.join(left_out)}")
+        if plan.requested_by:
+            notes.append(f"needed by {plan.requested_by}")
+        table.add_row(plan.project, plan.version or "", plan.route, packages, "\n".join(notes))
+    return table
+
+
+def outcome_table(outcomes: list[Outcome]) -> Table:
+    table = Table("project", "version", "route", "result", title="Bridge result")
+    for outcome in outcomes:
+        style = "green" if outcome.ok and outcome.route == "wheel" else ("red" if not outcome.ok else "")
+        table.add_row(outcome.project, outcome.version or "", outcome.route, f"[{style}]{outcome.result}[/]" if style else outcome.result)
+    return table
+
+
+def bridge(
+    requirements: Annotated[list[str], typer.Argument(help="PEP 508 requirements, e.g. 'requests>=2'.")],
+    home: Annotated[Optional[Path], typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder.")] = None,
+    channel: Annotated[Optional[str], typer.Option("--channel", "-c", help="Channel (default: the configured one).")] = None,
+    platform: Annotated[Optional[list[str]], typer.Option("--platform", help="Conda subdir (repeatable).")] = None,
+    python: Annotated[Optional[list[str]], typer.Option("--python", help="Python X.Y (repeatable).")] = None,
+    upstream_pypi: Annotated[Optional[str], typer.Option(help="Simple index URL or drop folder.")] = None,
+    upstream_conda: Annotated[Optional[list[str]], typer.Option(help="Upstream conda channel (repeatable).")] = None,
+    extra: Annotated[Optional[list[str]], typer.Option(help="Extras of the requested projects to include.")] = None,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+) -> None:
+    """Turn PyPI projects (and their dependencies) into conda packages for every target."""
+    try:
+        loaded = load_home(home)
+        settings = loaded.bridge
+        channels = Channels(loaded, Database(loaded.database_url))
+        target_channel = channel or loaded.server.default_channel
+        channels.require(target_channel)
+        targets = all_targets(platform or settings.platforms, python or settings.pythons)
+        upstream = open_upstream(upstream_pypi or settings.upstream_pypi, loaded.cache_dir)
+        conda_channels = upstream_conda if upstream_conda is not None else settings.upstream_conda
+        conda_upstream = CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None
+        names = default_table()
+        with console.status("planning…"):
+            plans = make_plan(requirements, upstream, conda_upstream, targets, names, extra or ())
+        console.print(plan_table(plans))
+        if dry_run:
+            return
+        steps = sum(len(p.wheels) + len(p.builds) for p in plans if p.route == "wheel")
+        with Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console) as progress:
+            task = progress.add_task("bridging", total=steps)
+            outcomes = execute(
+                plans, upstream, channels, target_channel, names, loaded.cache_dir / "work",
+                on_step=lambda label: progress.update(task, advance=1, description=label[:60]),
+            )  # fmt: skip
+    except (ChannelError, BridgeError) as error:
+        errors.print(f"[bold red]error:[/] {error}")
+        raise typer.Exit(1)
+    console.print(outcome_table(outcomes))
+    if any(not o.ok for o in outcomes):
+        raise typer.Exit(1)
