@@ -77,8 +77,10 @@ def _repack_project(plan, fetched, fetch_errors, staging, names, step):  # type:
     for build in plan.builds:
         if build.wheel.filename in fetch_errors:
             return made, fetch_errors[build.wheel.filename]
+        # one folder per subdir: the same package name can be built for several subdirs
+        subdir = build.target.subdir if build.target else "noarch"
         try:
-            package = repack(fetched[build.wheel.filename], build.target, staging / plan.project, names, build.depends)
+            package = repack(fetched[build.wheel.filename], build.target, staging / plan.project / subdir, names, build.depends)
         except BridgeError as error:
             return made, str(error)
         made.append(package.path)

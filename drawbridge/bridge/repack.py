@@ -73,6 +73,19 @@ def scheme_paths(root: Path, target: Target | None, distribution: str) -> dict[s
     }
 
 
+RELOCATABLE_SCRIPT = """#!/bin/sh
+'''exec' "$(dirname -- "$0")/python" "$0" "$@"
+' '''
+# -*- coding: utf-8 -*-
+import re
+import sys
+from {module} import {name}
+if __name__ == "__main__":
+    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
+    sys.exit({attr}())
+"""
+
+
 class CondaDestination(SchemeDictionaryDestination):
     """A staging prefix laid out for one conda target; collects entry points for noarch."""
 
@@ -80,8 +93,6 @@ class CondaDestination(SchemeDictionaryDestination):
         windows = target is not None and target.os == "win"
         super().__init__(
             scheme_dict=scheme_paths(root, target, distribution),
-            # On Linux and macOS the staging prefix in the shebang is recorded by the
-            # assembler as the prefix placeholder, so conda rewrites it at install time.
             interpreter=str(root / "python.exe") if windows else str(root / "bin" / "python"),
             script_kind="win-amd64" if windows else "posix",
         )
@@ -96,7 +107,14 @@ class CondaDestination(SchemeDictionaryDestination):
             return RecordEntry(f"{name}.drawbridge-entry-point", None, None)
         if self.target.os == "win":
             return self._write_windows_script(name, module, attr)
-        return super().write_script(name, module, attr, section)
+        return self._write_relocatable_script(name, module, attr)
+
+    def _write_relocatable_script(self, name: str, module: str, attr: str) -> RecordEntry:
+        # A shebang would need conda's prefix rewriting, which the assembler does not
+        # record; this /bin/sh trampoline (pip's and distlib's trick for long shebangs)
+        # runs the python beside the script, wherever the environment is.
+        body = RELOCATABLE_SCRIPT.format(module=module, name=attr.split(".")[0], attr=attr).encode()
+        return self.write_file(Scheme("scripts"), name, BytesIO(body), is_executable=True)
 
     def _write_windows_script(self, name: str, module: str, attr: str) -> RecordEntry:
         # Without conda's cli-64.exe we cannot ship a launcher that finds the prefix's

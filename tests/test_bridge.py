@@ -1,0 +1,174 @@
+"""`drawbridge bridge` end to end against an offline upstream PyPI (another Drawbridge)."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import zipfile
+from pathlib import Path
+
+import pytest
+from builders import make_conda_tar_bz2, make_sdist, make_wheel
+from conftest import BIN, Server, client_env, start_server
+from test_conda_clients import solve_and_install
+
+from drawbridge.channel.database import Database
+from drawbridge.channel.home import initialise_home
+from drawbridge.channel.service import Channels
+
+TARGET_ARGS = ["--platform", "linux-64", "--platform", "win-64", "--python", "3.11", "--python", "3.12"]
+
+
+def _bad_record_wheel(folder: Path) -> Path:
+    wheel = make_wheel(folder, "broken-record", "1.0")
+    with zipfile.ZipFile(wheel) as zf:
+        entries = {i.filename: zf.read(i) for i in zf.infolist()}
+    entries["broken_record/__init__.py"] = b"VALUE = 'tampered'\n"
+    with zipfile.ZipFile(wheel, "w") as zf:
+        for name, data in entries.items():
+            zf.writestr(name, data)
+    return wheel
+
+
+@pytest.fixture(scope="module")
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Server:
+    """An upstream PyPI holding projects that exercise every route and refusal."""
+    folder = tmp_path_factory.mktemp("upstream-dists")
+    server = start_server(tmp_path_factory.mktemp("upstream") / "home")
+    server.publish(
+        make_wheel(folder, "app-tool", "1.0", requires_python=">=3.8",
+                   requires=["helper>=1.0", 'winonly; sys_platform == "win32"', 'oldpy; python_version < "3.10"',
+                             'fancy; extra == "fancy"'],
+                   entry_points={"console_scripts": {"app-tool": "app_tool:main"}}),
+        make_wheel(folder, "helper", "1.0", requires_python=">=3.8"),
+        make_wheel(folder, "helper", "2.0", requires_python=">=3.8"),
+        make_wheel(folder, "winonly", "1.0"),
+        make_wheel(folder, "oldpy", "1.0"),
+        make_wheel(folder, "binary-thing", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64"),
+        make_wheel(folder, "binary-thing", "1.0", tag="cp311-cp311-win_amd64"),
+        make_sdist(folder, "sdist-only", "1.0"),
+        _bad_record_wheel(folder),
+        make_wheel(folder, "tampered", "1.0"),
+    )  # fmt: skip
+    tampered = server.channels.files_dir("main") / "tampered-1.0-py3-none-any.whl"
+    tampered.write_bytes(tampered.read_bytes() + b"\0")  # the index still claims the old sha256
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def target_home(tmp_path: Path) -> Path:
+    home = initialise_home(tmp_path / "home")
+    Channels(home, Database(home.database_url)).create("main")
+    return home.root
+
+
+def bridge(home: Path, upstream_url: str, *args: str) -> subprocess.CompletedProcess:
+    env = client_env(COLUMNS="200")
+    return subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(home), "--upstream-pypi", upstream_url, *TARGET_ARGS, *args],
+        capture_output=True, text=True, env=env, timeout=300,
+    )  # fmt: skip
+
+
+def channel_state(home: Path) -> tuple[dict[str, list[str]], list[str]]:
+    conda = {}
+    for subdir in ("noarch", "linux-64", "win-64"):
+        repodata = json.loads((home / "channels/main/conda" / subdir / "repodata.json").read_text())
+        conda[subdir] = sorted(repodata["packages.conda"])
+    wheels = sorted(p.name for p in (home / "channels/main/pypi/files").glob("*.whl"))
+    return conda, wheels
+
+
+def test_dry_run_prints_the_plan_and_changes_nothing(upstream: Server, target_home: Path):
+    before = channel_state(target_home)
+    result = bridge(target_home, f"{upstream.url}/main/simple/", "--dry-run", "app-tool", "sdist-only")
+    assert result.returncode == 0, result.stdout + result.stderr
+    for expected in ("app-tool", "helper", "winonly", "wheel", "sdist-only", "recipe", "oldpy"):
+        assert expected in result.stdout
+    assert channel_state(target_home) == before
+
+
+def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, target_home: Path):
+    result = bridge(target_home, f"{upstream.url}/main/simple/", "app-tool")
+    assert result.returncode == 0, result.stdout + result.stderr
+    conda, wheels = channel_state(target_home)
+    # winonly applies on win-64 only: app-tool is per platform, one package per subdir x Python
+    assert [n.split("-py")[0] for n in conda["linux-64"]] == ["app-tool-1.0"] * 2
+    assert [n.split("-py")[0] for n in conda["win-64"]] == ["app-tool-1.0"] * 2
+    assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"helper-2.0", "winonly-1.0"}  # newest helper
+    assert "oldpy-1.0-py3-none-any.whl" not in wheels  # its marker is false on 3.11 and 3.12
+    assert "app_tool-1.0-py3-none-any.whl" in wheels and "helper-2.0-py3-none-any.whl" in wheels
+    assert "left out" in result.stdout and "oldpy" in result.stdout and "fancy" in result.stdout
+    win = json.loads((target_home / "channels/main/conda/win-64/repodata.json").read_text())
+    depends = next(iter(win["packages.conda"].values()))["depends"]
+    assert "winonly" in depends and "helper >=1.0" in depends
+    linux = json.loads((target_home / "channels/main/conda/linux-64/repodata.json").read_text())
+    assert "winonly" not in next(iter(linux["packages.conda"].values()))["depends"]
+
+
+def test_bad_inputs_are_refused_and_the_rest_still_bridged(upstream: Server, target_home: Path):
+    result = bridge(
+        target_home, f"{upstream.url}/main/simple/",
+        "helper", "broken-record", "tampered", "no-such-project", "winonly>=9", "sdist-only",
+    )  # fmt: skip
+    assert result.returncode == 1
+    out = result.stdout
+    assert "RECORD does not match" in out
+    assert "sha256" in out and "tampered" in out
+    assert "no project 'no-such-project'" in out
+    assert "no version satisfies winonly>=9" in out
+    assert "needs a recipe" in out
+    conda, wheels = channel_state(target_home)
+    assert [n.rsplit("-", 1)[0] for n in conda["noarch"]] == ["helper-2.0"]
+    assert wheels == ["helper-2.0-py3-none-any.whl"]
+    assert not any(n.startswith(("broken", "tampered")) for subdir in conda.values() for n in subdir)
+
+
+def test_binary_wheels_cover_only_their_targets(upstream: Server, target_home: Path):
+    result = bridge(target_home, f"{upstream.url}/main/simple/", "binary-thing")
+    assert result.returncode == 0, result.stdout + result.stderr
+    conda, _ = channel_state(target_home)
+    assert len(conda["linux-64"]) == 1 and conda["linux-64"][0].startswith("binary-thing-1.0-py311h")
+    assert len(conda["win-64"]) == 1
+    assert "no wheel for linux-64/py3.12, win-64/py3.12: needs a recipe" in result.stdout
+
+
+def test_upstream_conda_carries_it(upstream: Server, target_home: Path, tmp_path: Path):
+    import asyncio
+
+    from rattler.index import index_fs
+
+    mirror = tmp_path / "mirror"
+    make_conda_tar_bz2(mirror / "noarch", "helper", "2.0", "pyh0_0", "noarch")
+    asyncio.run(index_fs(mirror, force=True))
+    result = bridge(target_home, f"{upstream.url}/main/simple/", "--upstream-conda", mirror.as_uri(), "app-tool")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "upstream conda has it" in result.stdout
+    conda, wheels = channel_state(target_home)
+    assert not any(n.startswith("helper") for n in conda["noarch"])
+    assert any(n.startswith("app-tool") for n in conda["linux-64"])
+
+
+def test_drop_folder_upstream(target_home: Path, tmp_path: Path):
+    drop = tmp_path / "drop"
+    make_wheel(drop, "dropped-in", "0.5", requires=["helper"])
+    make_wheel(drop / "sub", "helper", "1.0")
+    result = bridge(target_home, str(drop), "dropped-in")
+    assert result.returncode == 0, result.stdout + result.stderr
+    conda, wheels = channel_state(target_home)
+    assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"dropped-in-0.5", "helper-1.0"}
+
+
+def test_bridged_package_installs_and_runs(upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path):
+    result = bridge(target_home, f"{upstream.url}/main/simple/", "app-tool")
+    assert result.returncode == 0, result.stdout + result.stderr
+    server = start_server(target_home)
+    try:
+        prefix = tmp_path / "env"
+        installed = solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "app-tool"], tmp_path / "cache")
+        assert {"app-tool=1.0", "helper=2.0"} <= set(installed)
+        run = subprocess.run([str(prefix / "bin" / "app-tool")], capture_output=True, text=True, env=client_env())
+        assert run.returncode == 0 and run.stdout.strip() == "app-tool 1.0 ok", run.stderr
+    finally:
+        server.stop()
