@@ -136,13 +136,16 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
+PY27 = "2.7.18"
+
+
 @pytest.fixture(scope="session")
 def upstream_channel() -> Path:
-    """The stand-in upstream conda channel holding the machine's Python 3.11."""
+    """The stand-in upstream conda channel: the machine's Python, and 2.7 when present."""
     version = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
     if not (PYENV / version).is_dir():
         pytest.skip(f"no pyenv Python {version} to pack into the test upstream")
-    return build_upstream_channel([version])
+    return build_upstream_channel([version] + ([PY27] if (PYENV / PY27).is_dir() else []))
 
 
 def _pypi_reachable() -> bool:

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
-from conftest import BIN, Server, client_env, start_server
+from conftest import BIN, PY27, PYENV, Server, client_env, start_server
 from test_conda_clients import solve_and_install
 
 from drawbridge.channel.database import Database
@@ -44,6 +44,8 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Server:
         make_wheel(folder, "helper", "2.0", requires_python=">=3.8"),
         make_wheel(folder, "winonly", "1.0"),
         make_wheel(folder, "oldpy", "1.0"),
+        make_wheel(folder, "twoway", "1.0", tag="py2.py3-none-any",
+                   entry_points={"console_scripts": {"twoway": "twoway:main"}}),
         make_wheel(folder, "binary-thing", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64"),
         make_wheel(folder, "binary-thing", "1.0", tag="cp311-cp311-win_amd64"),
         make_sdist(folder, "sdist-only", "1.0"),
@@ -170,5 +172,28 @@ def test_bridged_package_installs_and_runs(upstream: Server, upstream_channel: P
         assert {"app-tool=1.0", "helper=2.0"} <= set(installed)
         run = subprocess.run([str(prefix / "bin" / "app-tool")], capture_output=True, text=True, env=client_env())
         assert run.returncode == 0 and run.stdout.strip() == "app-tool 1.0 ok", run.stderr
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not (PYENV / PY27).is_dir(), reason="no pyenv Python 2.7.18")
+def test_bridged_py2_py3_wheel_in_a_python27_prefix(upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path):
+    result = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(target_home), "--upstream-pypi", f"{upstream.url}/main/simple/",
+         "--platform", "linux-64", "--python", "2.7", "--python", "3.11", "twoway"],
+        capture_output=True, text=True, env=client_env(COLUMNS="200"), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    server = start_server(target_home)
+    try:
+        prefix = tmp_path / "env27"
+        installed = solve_and_install(server, upstream_channel, prefix, ["python 2.7.*", "twoway"], tmp_path / "cache")
+        assert "twoway=1.0" in installed and "python=2.7.18" in installed
+        imported = subprocess.run([str(prefix / "bin" / "python"), "-c", "import twoway; print(twoway.VALUE)"],
+                                  capture_output=True, text=True, env=client_env())  # fmt: skip
+        assert imported.stdout.strip() == "1.0", imported.stderr
+        assert (prefix / "lib" / "python2.7" / "site-packages" / "twoway" / "__init__.py").exists()
+        launcher = subprocess.run([str(prefix / "bin" / "twoway")], capture_output=True, text=True, env=client_env())
+        assert launcher.stdout.strip() == "twoway 1.0 ok", launcher.stderr
     finally:
         server.stop()
