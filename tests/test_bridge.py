@@ -197,3 +197,14 @@ def test_bridged_py2_py3_wheel_in_a_python27_prefix(upstream: Server, upstream_c
         assert launcher.stdout.strip() == "twoway 1.0 ok", launcher.stderr
     finally:
         server.stop()
+
+
+def test_manylinux_baseline_comes_from_the_configuration(target_home: Path, tmp_path: Path):
+    drop = tmp_path / "drop"
+    make_wheel(drop, "newglibc", "1.0", tag="cp311-cp311-manylinux_2_28_x86_64")
+    refused = bridge(target_home, str(drop), "--dry-run", "newglibc")
+    assert "no wheel for linux-64/py3.11" in refused.stdout  # the default baseline is 2_17
+    config = target_home / "drawbridge.toml"
+    config.write_text(config.read_text().replace("manylinux_glibc_minor = 17", "manylinux_glibc_minor = 28"))
+    allowed = bridge(target_home, str(drop), "--dry-run", "newglibc")
+    assert "linux-64/py3.11" in allowed.stdout and "no wheel for linux-64/py3.11" not in allowed.stdout

@@ -57,15 +57,20 @@ PyMODINIT_FUNC PyInit_fastadd(void) { return PyModule_Create(&module); }
 """
 
 
-@pytest.fixture(scope="module")
-def compiled_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """A real binary wheel: a C extension compiled with gcc, tagged manylinux like auditwheel would."""
-    project = tmp_path_factory.mktemp("fastadd")
+def build_c_wheel(project: Path, limited_api: bool) -> Path:
+    """Compile fastadd with gcc into a wheel, tagged manylinux as auditwheel would tag it."""
     (project / "fastadd.c").write_text(C_SOURCE)
-    (project / "setup.py").write_text(textwrap.dedent("""
+    extension = (
+        'Extension("fastadd", ["fastadd.c"], py_limited_api=True, define_macros=[("Py_LIMITED_API", "0x03070000")])'
+        if limited_api
+        else 'Extension("fastadd", ["fastadd.c"])'
+    )
+    (project / "setup.py").write_text(textwrap.dedent(f"""
         from setuptools import Extension, setup
-        setup(name="fastadd", version="0.1", ext_modules=[Extension("fastadd", ["fastadd.c"])])
+        setup(name="fastadd", version="0.1", ext_modules=[{extension}])
     """))
+    if limited_api:
+        (project / "setup.cfg").write_text("[bdist_wheel]\npy_limited_api = cp37\n")
     out = project / "dist"
     subprocess.run(
         [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(project)],
@@ -79,6 +84,18 @@ def compiled_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return next(out.glob("fastadd-0.1-*manylinux_2_17_x86_64.whl"))
 
 
+@pytest.fixture(scope="module")
+def compiled_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real binary wheel for this Python: cp3X-cp3X."""
+    return build_c_wheel(tmp_path_factory.mktemp("fastadd"), limited_api=False)
+
+
+@pytest.fixture(scope="module")
+def abi3_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A real stable-ABI wheel: cp37-abi3, which serves every later Python."""
+    return build_c_wheel(tmp_path_factory.mktemp("fastadd-abi3"), limited_api=True)
+
+
 def test_compiled_extension_installs_and_runs(compiled_wheel: Path, server: Server, upstream_channel: Path, tmp_path: Path):
     target = Target("linux-64", MACHINE_PYTHON)
     assert best_wheel([compiled_wheel.name], target) == compiled_wheel.name
@@ -88,3 +105,14 @@ def test_compiled_extension_installs_and_runs(compiled_wheel: Path, server: Serv
     installed = solve_and_install(server, upstream_channel, prefix, ["fastadd"], tmp_path / "cache")
     assert any(p.startswith("python_abi=") for p in installed)
     assert run(prefix, "-c", "import fastadd; print(fastadd.add(40, 2))") == "42"
+
+
+def test_abi3_wheel_serves_a_later_python(abi3_wheel: Path, server: Server, upstream_channel: Path, tmp_path: Path):
+    assert "-cp37-abi3-" in abi3_wheel.name
+    target = Target("linux-64", MACHINE_PYTHON)  # 3.11: four minor versions after cp37
+    assert best_wheel([abi3_wheel.name], target) == abi3_wheel.name
+    package = repack(abi3_wheel, target, tmp_path / "out", NAMES, [])
+    server.publish(package.path)
+    prefix = tmp_path / "env"
+    solve_and_install(server, upstream_channel, prefix, [f"python {MACHINE_PYTHON}.*", "fastadd"], tmp_path / "cache")
+    assert run(prefix, "-c", "import fastadd; print(fastadd.add(2, 3), fastadd.__file__.endswith('.abi3.so'))") == "5 True"

@@ -26,7 +26,7 @@ from drawbridge.bridge.deps import Dropped, UnexpressibleRequirement, conda_vers
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
-from drawbridge.bridge.targets import Target, best_wheel, is_pure
+from drawbridge.bridge.targets import DEFAULT_MANYLINUX, Target, best_wheel, is_pure
 
 Route = Literal["upstream", "wheel", "recipe", "cannot"]
 
@@ -102,6 +102,7 @@ def plan_project(
     names: NameTable,
     extras: Sequence[str] = (),
     requested_by: str = "",
+    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
 ) -> tuple[ProjectPlan, tuple[str, ...]]:
     """Plan one project; also return the requirements it pulls into the closure."""
     project = canonicalize_name(requirement.name)
@@ -132,7 +133,7 @@ def plan_project(
     active = _targets_allowed(requires_python, targets)
     excluded = [t for t in targets if t not in active]
     translation = translate(fields.get("requires_dist", []), active, names, extras)
-    builds, missing = _builds(wheels, active, translation.depends, translation.uniform, requires_python)
+    builds, missing = _builds(wheels, active, translation.depends, translation.uniform, requires_python, manylinux)
     notes = []
     if excluded:
         notes.append(f"Requires-Python {requires_python} excludes {', '.join(map(str, excluded))}")
@@ -152,9 +153,10 @@ def _builds(
     depends: dict[Target, tuple[str, ...]],
     uniform: bool,
     requires_python: str | None,
+    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
 ) -> tuple[list[Build], list[Target]]:
     by_name = {w.filename: w for w in wheels}
-    chosen = {t: best_wheel(list(by_name), t) for t in active}
+    chosen = {t: best_wheel(list(by_name), t, manylinux=manylinux) for t in active}
     missing = [t for t, w in chosen.items() if w is None]
     covered = {t: by_name[w] for t, w in chosen.items() if w is not None}
     pure_everywhere = covered and all(is_pure(w.filename) for w in covered.values())
@@ -176,8 +178,12 @@ def make_plan(
     targets: Sequence[Target],
     names: NameTable,
     extras: Sequence[str] = (),
+    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
 ) -> list[ProjectPlan]:
-    """Plan the requirements and their whole dependency closure, in discovery order."""
+    """Plan the requirements and their whole dependency closure, in discovery order.
+
+    `manylinux` is the newest glibc baseline Linux wheels may need, as (2, minor).
+    """
     queue: deque[tuple[str, str]] = deque((r, "") for r in requirements)
     planned: dict[str, ProjectPlan] = {}
     while queue:
@@ -194,7 +200,7 @@ def make_plan(
         try:
             plan, followed = plan_project(
                 requirement, upstream, conda_upstream, targets, names,
-                extras if not requested_by else (), requested_by,
+                extras if not requested_by else (), requested_by, manylinux,
             )  # fmt: skip
         except BridgeError as error:
             plan, followed = ProjectPlan(project, names.conda_name(project), "cannot", reason=str(error), requested_by=requested_by), ()

@@ -80,7 +80,10 @@ def bridge(
         conda_upstream = CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None
         names = default_table()
         with console.status("planning…"):
-            plans = make_plan(requirements, upstream, conda_upstream, targets, names, extra or ())
+            plans = make_plan(
+                requirements, upstream, conda_upstream, targets, names, extra or (),
+                manylinux=(2, settings.manylinux_glibc_minor),
+            )  # fmt: skip
         console.print(plan_table(plans))
         if dry_run:
             return
