@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import Select, select
 
 from drawbridge.channel import conda_index, simple_pages
 from drawbridge.channel.conda_packages import inspect_conda_package, is_conda_package
@@ -188,32 +188,24 @@ class Channels:
         index: bool,
     ) -> PublishedFile:
         target = self.files_dir(channel) / info.filename
+        metadata_sha256 = digest_bytes(info.metadata_bytes) if info.metadata_bytes is not None else None
+
+        def write_metadata() -> None:
+            if info.metadata_bytes is not None:
+                write_bytes_atomic(target.with_name(target.name + ".metadata"), info.metadata_bytes)
+
         with conda_index.channel_lock(channel_dir):
-            with self.db.session() as session:
-                if session.scalar(
-                    select(DistributionRow.id).where(
-                        DistributionRow.channel == channel,
-                        DistributionRow.filename == info.filename,
-                    )
-                ):
-                    raise DuplicateFile(
-                        f"{info.filename} is already in channel {channel!r}; published files "
-                        "are immutable: bump the version or the build tag"
-                    )
-                target.unlink(missing_ok=True)  # an orphan of a crash, never recorded
-                link_or_copy_new(path, target)
-                metadata_sha256 = None
-                try:
-                    if info.metadata_bytes is not None:
-                        metadata_sha256 = digest_bytes(info.metadata_bytes)
-                        write_bytes_atomic(
-                            target.with_name(target.name + ".metadata"), info.metadata_bytes
-                        )
-                    session.add(_distribution_row(channel, info, digests, metadata_sha256, uploaded_by))
-                    session.flush()
-                except BaseException:
-                    target.unlink(missing_ok=True)
-                    raise
+            self._place_and_record(
+                path,
+                target,
+                select(DistributionRow.id).where(
+                    DistributionRow.channel == channel, DistributionRow.filename == info.filename
+                ),
+                _distribution_row(channel, info, digests, metadata_sha256, uploaded_by),
+                f"{info.filename} is already in channel {channel!r}; published files are "
+                "immutable: bump the version or the build tag",
+                before_record=write_metadata,
+            )
             if index:
                 self._write_pages(channel, {info.project})
         return PublishedFile(
@@ -232,44 +224,62 @@ class Channels:
     ) -> PublishedFile:
         info = inspect_conda_package(path, filename)
         target = self.conda_dir(channel) / info.subdir / filename
+        row = CondaPackageRow(
+            channel=channel,
+            subdir=info.subdir,
+            filename=filename,
+            name=info.name,
+            version=info.version,
+            build=info.build,
+            sha256=digests.sha256,
+            size=digests.size,
+            uploaded_by=uploaded_by,
+        )
         with conda_index.channel_lock(channel_dir):
-            with self.db.session() as session:
-                if session.scalar(
-                    select(CondaPackageRow.id).where(
-                        CondaPackageRow.channel == channel,
-                        CondaPackageRow.subdir == info.subdir,
-                        CondaPackageRow.filename == filename,
-                    )
-                ):
-                    raise DuplicateFile(
-                        f"{info.subdir}/{filename} is already in channel {channel!r}; published "
-                        "packages are immutable: bump the build number"
-                    )
-                target.unlink(missing_ok=True)  # an orphan of a crash, never recorded
-                link_or_copy_new(path, target)
-                try:
-                    session.add(
-                        CondaPackageRow(
-                            channel=channel,
-                            subdir=info.subdir,
-                            filename=filename,
-                            name=info.name,
-                            version=info.version,
-                            build=info.build,
-                            sha256=digests.sha256,
-                            size=digests.size,
-                            uploaded_by=uploaded_by,
-                        )
-                    )
-                    session.flush()
-                except BaseException:
-                    target.unlink(missing_ok=True)
-                    raise
+            self._place_and_record(
+                path,
+                target,
+                select(CondaPackageRow.id).where(
+                    CondaPackageRow.channel == channel,
+                    CondaPackageRow.subdir == info.subdir,
+                    CondaPackageRow.filename == filename,
+                ),
+                row,
+                f"{info.subdir}/{filename} is already in channel {channel!r}; published packages "
+                "are immutable: bump the build number",
+            )
             if index:
                 self._index_conda_locked(channel, channel_dir, {info.subdir})
         return PublishedFile(
             channel, filename, "conda", info.name, info.version, digests.sha256, info.subdir
         )
+
+    def _place_and_record(
+        self,
+        source: Path,
+        target: Path,
+        existing: Select,
+        row: DistributionRow | CondaPackageRow,
+        duplicate_message: str,
+        before_record: Callable[[], None] | None = None,
+    ) -> None:
+        """Place `source` at `target` and record `row`; nothing stays placed if it fails.
+
+        Raises DuplicateFile if `existing` finds a record. Call with the channel lock held.
+        """
+        with self.db.session() as session:
+            if session.scalar(existing):
+                raise DuplicateFile(duplicate_message)
+            target.unlink(missing_ok=True)  # an orphan of a crash, never recorded
+            link_or_copy_new(source, target)
+            try:
+                if before_record:
+                    before_record()
+                session.add(row)
+                session.flush()
+            except BaseException:
+                target.unlink(missing_ok=True)
+                raise
 
     # -- indexes ----------------------------------------------------------------------------
 

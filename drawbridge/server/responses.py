@@ -1,4 +1,4 @@
-"""HTTP done properly for files on disk: validators, 304s, gzip twins, Range, Cache-Control."""
+"""HTTP done properly: validators, 304s, gzip, Range and Cache-Control for files and documents."""
 
 from __future__ import annotations
 
@@ -21,8 +21,8 @@ def accepts_gzip(request: Request) -> bool:
     return "gzip" in request.headers.get("accept-encoding", "")
 
 
-def _etag(stat: os.stat_result, variant: str = "") -> str:
-    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{variant}"'
+def _etag(stat: os.stat_result) -> str:
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
 
 
 def is_not_modified(request: Request, etag: str, mtime: float) -> bool:
@@ -43,35 +43,21 @@ def is_not_modified_headers(headers: Mapping[str, str], etag: str, mtime: float)
     return False
 
 
-def file_response(
-    request: Request,
-    path: Path,
-    media_type: str,
-    cache_control: str,
-    vary: str | None = None,
-    gzip_twin: bool = False,
-) -> Response:
-    """Serve `path`, or its pre-compressed `.gz` twin when allowed and accepted.
+def file_response(request: Request, path: Path, media_type: str, cache_control: str) -> Response:
+    """Serve a file from disk with validators, 304s and Range (Starlette's FileResponse).
 
     Raises FileNotFoundError if the file is absent.
     """
-    headers = {"Cache-Control": cache_control}
-    vary_on = [v for v in (vary, "Accept-Encoding" if gzip_twin else None) if v]
-    if vary_on:
-        headers["Vary"] = ", ".join(vary_on)
-    served = path
-    if gzip_twin and accepts_gzip(request):
-        twin = path.with_name(path.name + ".gz")
-        if twin.exists():
-            served = twin
-            headers["Content-Encoding"] = "gzip"
-    stat = served.stat()
-    etag = _etag(stat, "-gz" if served is not path else "")
-    headers["ETag"] = etag
-    headers["Last-Modified"] = formatdate(stat.st_mtime, usegmt=True)
+    stat = path.stat()
+    etag = _etag(stat)
+    headers = {
+        "Cache-Control": cache_control,
+        "ETag": etag,
+        "Last-Modified": formatdate(stat.st_mtime, usegmt=True),
+    }
     if is_not_modified(request, etag, stat.st_mtime):
         return Response(status_code=304, headers=headers)
-    return FileResponse(served, media_type=media_type, headers=headers, stat_result=stat)
+    return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
 
 
 def bytes_response(
