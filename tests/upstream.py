@@ -1,6 +1,8 @@
 """The stand-in for the company's upstream conda mirror (DESIGN.md, "Test upstream").
 
-It holds `python` and the `python_abi` metapackage binary packages pin.
+It holds `python`, the `python_abi` metapackage binary packages pin, and the build tools
+`pip`, `setuptools` and `wheel`, whose wheels (from the pyenv installs, offline) Drawbridge
+itself repacks.
 
 The pyenv interpreter is copied without site-packages and tests, its binary's RUNPATH set
 to `$ORIGIN/../lib`, and packed as a `python` package for linux-64 with rattler-build's
@@ -19,7 +21,7 @@ from pathlib import Path
 
 PYENV = Path("/root/.pyenv/versions")
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "2"
+RECIPE_REVISION = "3"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
@@ -102,6 +104,28 @@ def build_python_abi_package(version: str, output: Path) -> Path:
     return Path(result.path)
 
 
+#: build-tool wheels on this machine's disk, so the channel builds offline
+BUILD_TOOL_WHEELS = (
+    PYENV / "3.11.7/lib/python3.11/ensurepip/_bundled/pip-23.2.1-py3-none-any.whl",
+    PYENV / "3.11.7/lib/python3.11/ensurepip/_bundled/setuptools-65.5.0-py3-none-any.whl",
+    PYENV / "3.13.0/lib/python3.13/test/wheeldata/wheel-0.43.0-py3-none-any.whl",
+)
+
+
+def repack_build_tools(channel: Path) -> bool:
+    """Repack pip, setuptools and wheel into noarch packages; True if any was made."""
+    from drawbridge.bridge.names import default_table
+    from drawbridge.bridge.repack import repack
+
+    made = False
+    for wheel in BUILD_TOOL_WHEELS:
+        name, version = wheel.name.split("-")[:2]
+        if wheel.exists() and not list((channel / "noarch").glob(f"{name}-{version}-*.conda")):
+            repack(wheel, None, channel / "noarch", default_table(), ["python >=3.7"])
+            made = True
+    return made
+
+
 def build_upstream_channel(versions: list[str]) -> Path:
     """A file channel holding `python` for each version; cached, built under a lock."""
     channel = CACHE_ROOT / f"upstream-r{RECIPE_REVISION}"
@@ -119,6 +143,7 @@ def build_upstream_channel(versions: list[str]) -> Path:
             if not list((channel / "linux-64").glob(f"python_abi-{short}-*.conda")):
                 build_python_abi_package(version, channel)
                 changed = True
+        changed = repack_build_tools(channel) or changed
         if changed or not (channel / "linux-64" / "repodata.json").exists():
             from rattler.index import index_fs
 

@@ -1,0 +1,166 @@
+"""Convert grayskull's conda-build (v0) meta.yaml into a rattler-build v1 recipe.yaml.
+
+grayskull writes v1 only through conda-recipe-manager, which is not on PyPI. This handles
+what grayskull emits: `{% set %}` variables, `{{ }}` expressions, `# [selector]` comments
+on list items and on `skip`, entry points, tests and about. Anything else with a selector
+is refused by name rather than converted wrongly.
+"""
+
+from __future__ import annotations
+
+import io
+import re
+from typing import Any
+
+from ruamel.yaml import YAML
+from ruamel.yaml.scalarstring import DoubleQuotedScalarString
+
+from drawbridge.bridge.errors import BridgeError
+
+SET_LINE = re.compile(r"""^\s*\{%-?\s*set\s+(\w+)\s*=\s*["']?([^"'%]*?)["']?\s*-?%\}\s*$""")
+SELECTOR = re.compile(r"^(?P<indent>\s*)(?P<body>.*?)\s+#\s*\[(?P<selector>[^\]]+)\]\s*$")
+PY_COMPARISON = re.compile(r"\bpy\s*(<=|>=|==|!=|<|>)\s*(\d)(\d+)\b")
+PLACEHOLDER_LICENSE = "PLEASE_ADD_LICENSE_FILE"
+
+
+class RecipeConversionError(BridgeError):
+    """A grayskull recipe this converter cannot turn into a v1 recipe faithfully."""
+
+
+def v1_condition(selector: str) -> str:
+    """A conda-build selector as a v1 `if:` expression (`py<310` -> match(python, "<3.10"))."""
+    expression = PY_COMPARISON.sub(lambda m: f'match(python, "{m.group(1)}{m.group(2)}.{m.group(3)}")', selector)
+    expression = re.sub(r"\bpy2k\b", 'match(python, "<3")', expression)
+    return re.sub(r"\bpy3k\b", 'match(python, ">=3")', expression)
+
+
+def _expressions(text: str) -> str:
+    text = text.replace("{{ PYTHON }}", "python")
+    return re.sub(r"\{\{\s*(.*?)\s*\}\}", lambda m: "${{ " + m.group(1) + " }}", text)
+
+
+def _mark_selectors(text: str) -> tuple[str, dict[str, str]]:
+    """Replace selector comments with markers the YAML parser keeps: list items become
+    `{if, then}` items; `skip: true # [sel]` becomes a list of conditions."""
+    lines, skip = [], {}
+    for number, line in enumerate(text.splitlines(), 1):
+        match = SELECTOR.match(line)
+        if not match:
+            lines.append(line)
+            continue
+        indent, body, condition = match["indent"], match["body"], v1_condition(match["selector"].strip())
+        if body.startswith("- "):
+            lines.append(f"{indent}- if: '{condition}'")
+            lines.append(f"{indent}  then: {body[2:]}")
+        elif re.match(r"skip:\s*(true|True|yes)$", body):
+            lines.append(f"{indent}skip: ['{condition}']")
+            skip[condition] = condition
+        else:
+            raise RecipeConversionError(f"line {number}: a selector on {body!r} has no v1 equivalent here")
+    return "\n".join(lines) + "\n", skip
+
+
+def parse_v0(meta_yaml: str) -> tuple[dict[str, Any], dict[str, str]]:
+    """The v0 recipe as data (expressions already in v1 form) and its `{% set %}` context."""
+    context, kept = {}, []
+    for line in meta_yaml.splitlines():
+        match = SET_LINE.match(line)
+        if match:
+            context[match[1]] = match[2]
+        elif not line.strip().startswith("{%"):
+            kept.append(line)
+    text, _ = _mark_selectors(_expressions("\n".join(kept)))
+    try:
+        document = YAML(typ="safe").load(text)
+    except Exception as error:
+        raise RecipeConversionError(f"the recipe is not valid YAML after rendering: {error}") from error
+    if not isinstance(document, dict) or "package" not in document:
+        raise RecipeConversionError("the recipe has no package section")
+    return document, context
+
+
+def _pip_script(script: Any) -> Any:
+    """Inside the air gap pip must not resolve or isolate: add --no-deps --no-build-isolation."""
+    if isinstance(script, str) and "pip install" in script:
+        for flag in ("--no-deps", "--no-build-isolation"):
+            if flag not in script:
+                script += f" {flag}"
+    return script
+
+
+def _entry_point(text: str) -> str:
+    return re.sub(r"\s*\[[^\]]*\]\s*$", "", text)  # v1 has no per-entry-point extras
+
+
+def _tests(test: dict[str, Any]) -> list[dict[str, Any]]:
+    tests: list[dict[str, Any]] = []
+    commands = [c for c in test.get("commands") or [] if isinstance(c, str)]
+    if test.get("imports"):
+        tests.append({"python": {"imports": list(test["imports"]), "pip_check": "pip check" in commands}})
+    others = [c for c in commands if c != "pip check"]
+    if others:
+        requires = [r for r in test.get("requires") or [] if not str(r).startswith(("pip", "python"))]
+        script: dict[str, Any] = {"script": others}
+        if requires:
+            script["requirements"] = {"run": requires}
+        tests.append(script)
+    return tests
+
+
+def _about(about: dict[str, Any]) -> dict[str, Any]:
+    names = {"home": "homepage", "summary": "summary", "description": "description", "license": "license",
+             "license_family": "license_family", "doc_url": "documentation", "dev_url": "repository"}  # fmt: skip
+    converted = {new: about[old] for old, new in names.items() if about.get(old)}
+    files = about.get("license_file")
+    files = [files] if isinstance(files, str) else list(files or [])
+    files = [f for f in files if f != PLACEHOLDER_LICENSE]
+    if files:
+        converted["license_file"] = files if len(files) > 1 else files[0]
+    return converted
+
+
+def convert(meta_yaml: str, source_url: str | None = None) -> dict[str, Any]:
+    """The v1 recipe for grayskull's `meta_yaml`; `source_url` replaces the source URL."""
+    v0, context = parse_v0(meta_yaml)
+    package = v0["package"]
+    recipe: dict[str, Any] = {}
+    if context:  # quoted, so "1.0" stays the string it was and never becomes a float
+        recipe["context"] = {key: DoubleQuotedScalarString(value) for key, value in context.items()}
+    recipe["package"] = {"name": str(package["name"]).lower(), "version": package["version"]}
+    source = dict(v0.get("source") or {})
+    if source_url:
+        source["url"] = source_url
+    recipe["source"] = {k: source[k] for k in ("url", "sha256", "path") if k in source}
+    build = dict(v0.get("build") or {})
+    converted_build: dict[str, Any] = {"number": build.get("number", 0)}
+    if build.get("noarch"):
+        converted_build["noarch"] = build["noarch"]
+    if "skip" in build:
+        converted_build["skip"] = build["skip"] if isinstance(build["skip"], list) else [str(build["skip"]).lower()]
+    if build.get("script"):
+        converted_build["script"] = _pip_script(build["script"])
+    if build.get("entry_points"):
+        converted_build["python"] = {"entry_points": [_entry_point(e) for e in build["entry_points"]]}
+    recipe["build"] = converted_build
+    requirements = {k: v for k, v in (v0.get("requirements") or {}).items() if v}
+    if requirements:
+        recipe["requirements"] = requirements
+    tests = _tests(v0.get("test") or {})
+    if tests:
+        recipe["tests"] = tests
+    about = _about(v0.get("about") or {})
+    if about:
+        recipe["about"] = about
+    if v0.get("extra"):
+        recipe["extra"] = v0["extra"]
+    return recipe
+
+
+def dump(recipe: dict[str, Any]) -> str:
+    """The recipe as YAML text, keys in recipe order."""
+    yaml = YAML()
+    yaml.default_flow_style = False
+    yaml.width = 4096
+    buffer = io.StringIO()
+    yaml.dump(recipe, buffer)
+    return buffer.getvalue()
