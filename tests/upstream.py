@@ -21,7 +21,7 @@ from pathlib import Path
 
 PYENV = Path("/root/.pyenv/versions")
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "3"
+RECIPE_REVISION = "4"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
@@ -104,12 +104,22 @@ def build_python_abi_package(version: str, output: Path) -> Path:
     return Path(result.path)
 
 
-#: build-tool wheels on this machine's disk, so the channel builds offline
-BUILD_TOOL_WHEELS = (
-    PYENV / "3.11.7/lib/python3.11/ensurepip/_bundled/pip-23.2.1-py3-none-any.whl",
-    PYENV / "3.11.7/lib/python3.11/ensurepip/_bundled/setuptools-65.5.0-py3-none-any.whl",
-    PYENV / "3.13.0/lib/python3.13/test/wheeldata/wheel-0.43.0-py3-none-any.whl",
-)
+BUILD_TOOLS = ("pip", "setuptools", "wheel")
+#: where this machine keeps wheels of them, offline: its PyPI mirror, then pyenv's bundles
+TOOL_WHEEL_FOLDERS = (Path("/opt/pypi/files"), *PYENV.glob("*/lib/python*/ensurepip/_bundled"), *PYENV.glob("*/lib/python*/test/wheeldata"))
+
+
+def build_tool_wheels() -> list[Path]:
+    """The newest pure wheel of each build tool found on this machine's disk."""
+    from packaging.utils import parse_wheel_filename
+
+    newest: dict[str, tuple[object, Path]] = {}
+    for folder in TOOL_WHEEL_FOLDERS:
+        for wheel in folder.glob("*-py3-none-any.whl") if folder.is_dir() else ():
+            name, version, _, _ = parse_wheel_filename(wheel.name)
+            if name in BUILD_TOOLS and (name not in newest or version > newest[name][0]):
+                newest[name] = (version, wheel)
+    return [path for _, path in newest.values()]
 
 
 def repack_build_tools(channel: Path) -> bool:
@@ -118,7 +128,7 @@ def repack_build_tools(channel: Path) -> bool:
     from drawbridge.bridge.repack import repack
 
     made = False
-    for wheel in BUILD_TOOL_WHEELS:
+    for wheel in build_tool_wheels():
         name, version = wheel.name.split("-")[:2]
         if wheel.exists() and not list((channel / "noarch").glob(f"{name}-{version}-*.conda")):
             repack(wheel, None, channel / "noarch", default_table(), ["python >=3.7"])

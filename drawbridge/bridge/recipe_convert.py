@@ -21,6 +21,8 @@ SET_LINE = re.compile(r"""^\s*\{%-?\s*set\s+(\w+)\s*=\s*["']?([^"'%]*?)["']?\s*-
 SELECTOR = re.compile(r"^(?P<indent>\s*)(?P<body>.*?)\s+#\s*\[(?P<selector>[^\]]+)\]\s*$")
 PY_COMPARISON = re.compile(r"\bpy\s*(<=|>=|==|!=|<|>)\s*(\d)(\d+)\b")
 PLACEHOLDER_LICENSE = "PLEASE_ADD_LICENSE_FILE"
+#: what grayskull writes when it finds no licence; not SPDX, so rattler-build refuses it
+UNKNOWN_LICENSE = "IT-WAS-NOT-POSSIBLE-TO-RECOVER-LICENCE"
 
 
 class RecipeConversionError(BridgeError):
@@ -111,6 +113,8 @@ def _about(about: dict[str, Any]) -> dict[str, Any]:
     names = {"home": "homepage", "summary": "summary", "description": "description", "license": "license",
              "license_family": "license_family", "doc_url": "documentation", "dev_url": "repository"}  # fmt: skip
     converted = {new: about[old] for old, new in names.items() if about.get(old)}
+    if converted.get("license") == UNKNOWN_LICENSE:
+        converted["license"] = "LicenseRef-Unknown"  # valid SPDX; a reviewer sees it at once
     files = about.get("license_file")
     files = [files] if isinstance(files, str) else list(files or [])
     files = [f for f in files if f != PLACEHOLDER_LICENSE]
@@ -119,9 +123,15 @@ def _about(about: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def convert(meta_yaml: str, source_url: str | None = None) -> dict[str, Any]:
-    """The v1 recipe for grayskull's `meta_yaml`; `source_url` replaces the source URL."""
+def convert(meta_yaml: str, source_url: str | None = None, python_min: str | None = None) -> dict[str, Any]:
+    """The v1 recipe for grayskull's `meta_yaml`.
+
+    `source_url` replaces the source URL; `python_min` replaces grayskull's (conda-forge's)
+    oldest Python for noarch builds with the oldest one this site builds for.
+    """
     v0, context = parse_v0(meta_yaml)
+    if python_min and "python_min" in context:
+        context["python_min"] = python_min
     package = v0["package"]
     recipe: dict[str, Any] = {}
     if context:  # quoted, so "1.0" stays the string it was and never becomes a float

@@ -96,6 +96,37 @@ class TokenRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
+class RecipeRow(Base):
+    """A recipe in the home's recipes/ folder and where it stands in review."""
+
+    __tablename__ = "recipes"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # conda name
+    project: Mapped[str] = mapped_column(String(200))  # PEP 503 name
+    version: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    sha256: Mapped[str] = mapped_column(String(64))  # of recipe.yaml as last recorded
+    curated: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_sha256: Mapped[str] = mapped_column(String(64), default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    needs_builder: Mapped[str] = mapped_column(String(200), default="")  # subdirs, comma-separated
+    last_log: Mapped[str] = mapped_column(String(300), default="")
+    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class AuditRow(Base):
+    """One decision or action, kept for `drawbridge audit`."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="")
+
+
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")

@@ -142,7 +142,7 @@ def load_home(home: Path | str | None = None) -> Home:
     server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
     check_channel_name(server.default_channel)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
-    return Home(root=root, server=server, bridge=bridge)
+    return Home(root=root.resolve(), server=server, bridge=bridge)
 
 
 def _parse_table(config_path: Path, name: str, table: dict, settings_type: type):  # type: ignore[no-untyped-def]

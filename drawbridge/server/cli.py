@@ -16,7 +16,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, initialise_home, load_home
 from drawbridge.channel.service import Channels
-from drawbridge.server import bridge_command
+from drawbridge.server import bridge_command, recipe_command
 from drawbridge.server.auth import Role, create_token, revoke_tokens
 
 app = typer.Typer(
@@ -29,6 +29,9 @@ token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=Tr
 app.add_typer(channel_app, name="channel")
 app.add_typer(token_app, name="token")
 app.command("bridge")(bridge_command.bridge)
+app.add_typer(recipe_command.recipe_app, name="recipe")
+app.command("build")(recipe_command.build)
+app.command("audit")(recipe_command.audit)
 
 class RoleChoice(str, Enum):
     """Role names as the command line spells them."""

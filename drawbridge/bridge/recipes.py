@@ -1,0 +1,248 @@
+"""Recipes for sdist-only projects: generate, store, review, and record every decision.
+
+A recipe lives in `<home>/recipes/<conda-name>/`: `recipe.yaml` (rattler-build v1),
+grayskull's `meta.yaml` beside it for conda-build sites, and `history/<sha256>.yaml`,
+every version it had. Its review state is in the database: pending, approved, rejected,
+built or failed. An approval is for the exact bytes it saw (their sha256): a recipe
+edited afterwards is pending again, and a build refuses anything but approved bytes.
+Who may decide is the caller's business (server.auth); this module records who did.
+"""
+
+from __future__ import annotations
+
+import difflib
+import hashlib
+import shutil
+import subprocess
+import sys
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+from sqlalchemy import select
+
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.names import CURATED_DIR, NameTable
+from drawbridge.bridge.pypi import Upstream
+from drawbridge.bridge.recipe_convert import convert, dump
+from drawbridge.channel.database import AuditRow, Database, RecipeRow, utcnow
+from drawbridge.channel.home import Home
+from drawbridge.channel.storage import write_text_atomic
+
+STATES = ("pending", "approved", "rejected", "built", "failed")
+
+
+class RecipeError(BridgeError):
+    """A recipe that cannot be generated, found, decided on or built."""
+
+
+@dataclass(frozen=True)
+class Recipe:
+    """A recipe's review record and where its files are."""
+
+    name: str
+    project: str
+    version: str
+    state: str
+    sha256: str
+    curated: bool
+    approved_sha256: str
+    decided_by: str
+    comment: str
+    needs_builder: str
+    folder: Path
+
+    @property
+    def path(self) -> Path:
+        return self.folder / "recipe.yaml"
+
+
+def sha256_text(text: str) -> str:
+    return hashlib.sha256(text.encode("utf-8")).hexdigest()
+
+
+def run_grayskull(sdist: Path, work: Path) -> str:
+    """grayskull's meta.yaml for a local sdist; RecipeError with grayskull's words if it fails."""
+    out = Path(tempfile.mkdtemp(prefix=".grayskull-", dir=work))
+    try:
+        result = subprocess.run(
+            [sys.executable, "-m", "grayskull", "pypi", "--no-use-v1-format", "--strict-conda-forge", "-o", str(out), str(sdist.resolve())],
+            capture_output=True, text=True, timeout=600, cwd=out,
+        )  # fmt: skip
+        generated = list(out.glob("*/meta.yaml"))
+        if result.returncode != 0 or not generated:
+            tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
+            raise RecipeError(f"grayskull could not write a recipe for {sdist.name}: {tail or 'no output'}")
+        return generated[0].read_text("utf-8")
+    finally:
+        shutil.rmtree(out, ignore_errors=True)
+
+
+def rename_requirements(recipe: dict, names: NameTable) -> dict:
+    """Map requirement names through Drawbridge's table (its overrides beat grayskull's)."""
+
+    def rename(item):  # type: ignore[no-untyped-def]
+        if isinstance(item, dict) and "then" in item:
+            return {**item, "then": rename(item["then"])}
+        if not isinstance(item, str) or item.startswith("$"):
+            return item
+        name, _, rest = item.partition(" ")
+        return f"{names.conda_name(name)} {rest}".strip()
+
+    for section, items in (recipe.get("requirements") or {}).items():
+        recipe["requirements"][section] = [rename(i) for i in items]
+    return recipe
+
+
+class RecipeBook:
+    """The recipes of one home."""
+
+    def __init__(self, home: Home, database: Database, curated_dir: Path = CURATED_DIR) -> None:
+        self.root = home.root / "recipes"
+        self.work = home.cache_dir / "work"
+        self.db = database
+        self.curated_dir = curated_dir
+
+    # -- generating -------------------------------------------------------------------------
+
+    def generate(
+        self,
+        requirement_name: str,
+        version: str | None,
+        upstream: Upstream,
+        names: NameTable,
+        user: str,
+        python_min: str | None = None,
+    ) -> Recipe:
+        """Write a recipe for a project's sdist: the curated one if Drawbridge ships one."""
+        project = canonicalize_name(requirement_name)
+        conda_name = names.conda_name(project)
+        curated = self.curated_dir / conda_name / "recipe.yaml"
+        if curated.is_file():
+            text, meta, chosen = curated.read_text("utf-8"), None, version or ""
+        else:
+            sdist, chosen = self._fetch_sdist(project, version, upstream)
+            self.work.mkdir(parents=True, exist_ok=True)
+            meta = run_grayskull(sdist, self.work)
+            recipe = convert(meta, source_url=sdist.resolve().as_uri(), python_min=python_min)
+            text = dump(rename_requirements(recipe, names))
+        folder = self.root / conda_name
+        if meta is not None:
+            write_text_atomic(folder / "meta.yaml", meta)
+        return self._store(conda_name, project, chosen, text, user, "generate", curated=curated.is_file())
+
+    def _fetch_sdist(self, project: str, version: str | None, upstream: Upstream) -> tuple[Path, str]:
+        sdists = [f for f in upstream.files(project) if not f.is_wheel and not f.yanked]
+        if version:
+            sdists = [f for f in sdists if Version(f.version) == Version(version)]
+        if not sdists:
+            wanted = f"{project}=={version}" if version else project
+            raise RecipeError(f"the upstream has no sdist for {wanted}")
+        newest = max(sdists, key=lambda f: Version(f.version))
+        return upstream.fetch(newest), newest.version
+
+    # -- the store --------------------------------------------------------------------------
+
+    def _store(self, name: str, project: str, version: str, text: str, user: str, action: str, curated: bool = False) -> Recipe:
+        folder = self.root / name
+        digest = sha256_text(text)
+        write_text_atomic(folder / "history" / f"{digest}.yaml", text)
+        write_text_atomic(folder / "recipe.yaml", text)
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            if row is None:
+                row = RecipeRow(name=name, project=project, version=version, sha256=digest)
+                session.add(row)
+            row.project, row.version, row.sha256, row.curated = project, version, digest, curated
+            row.state, row.updated = "pending", utcnow()
+            session.add(AuditRow(user=user, action=action, subject=name, detail=f"{version} sha256={digest}"))
+        return self.get(name)
+
+    def get(self, name: str) -> Recipe:
+        """The recipe's record, made pending again if its file changed since it was recorded."""
+        self._notice_edits(name)
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            if row is None:
+                raise RecipeError(f"no recipe {name!r}; create one with `drawbridge recipe generate`")
+            return _recipe(row, self.root / name)
+
+    def names(self) -> list[str]:
+        with self.db.session() as session:
+            return list(session.scalars(select(RecipeRow.name).order_by(RecipeRow.name)))
+
+    def all(self) -> list[Recipe]:
+        return [self.get(name) for name in self.names()]
+
+    def text(self, name: str) -> str:
+        return (self.root / name / "recipe.yaml").read_text("utf-8")
+
+    def _notice_edits(self, name: str) -> None:
+        path = self.root / name / "recipe.yaml"
+        if not path.is_file():
+            return
+        text = path.read_text("utf-8")
+        digest = sha256_text(text)
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            if row is None or row.sha256 == digest:
+                return
+            write_text_atomic(self.root / name / "history" / f"{digest}.yaml", text)
+            previous = row.state
+            row.sha256, row.updated = digest, utcnow()
+            row.state = "pending"
+            session.add(AuditRow(user="(file)", action="edited", subject=name,
+                                 detail=f"sha256={digest}; was {previous}, now pending"))  # fmt: skip
+
+    def diff(self, name: str) -> str:
+        """The recipe against the version last approved (or, if none, the one before it)."""
+        recipe = self.get(name)
+        history = self.root / name / "history"
+        base_digest = recipe.approved_sha256 if recipe.approved_sha256 != recipe.sha256 else ""
+        if not base_digest:
+            versions = sorted(history.glob("*.yaml"), key=lambda p: p.stat().st_mtime)
+            older = [p for p in versions if p.stem != recipe.sha256]
+            base_digest = older[-1].stem if older else ""
+        base = (history / f"{base_digest}.yaml").read_text("utf-8") if base_digest else ""
+        return "".join(
+            difflib.unified_diff(
+                base.splitlines(True), self.text(name).splitlines(True),
+                f"{name}/recipe.yaml@{base_digest[:12] or 'nothing'}", f"{name}/recipe.yaml@{recipe.sha256[:12]}",
+            )
+        )  # fmt: skip
+
+    # -- review -----------------------------------------------------------------------------
+
+    def decide(self, name: str, approve: bool, user: str, comment: str) -> Recipe:
+        """Approve or reject the recipe's current bytes, recording who, when and why."""
+        recipe = self.get(name)
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            assert row is not None
+            row.state = "approved" if approve else "rejected"
+            row.approved_sha256 = recipe.sha256 if approve else ""
+            row.decided_by, row.decided_at, row.comment = user, utcnow(), comment
+            session.add(AuditRow(user=user, action="approve" if approve else "reject", subject=name,
+                                 detail=f"sha256={recipe.sha256} comment={comment!r}"))  # fmt: skip
+        return self.get(name)
+
+    def record_build(self, name: str, ok: bool, log: Path, needs_builder: str = "") -> None:
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            assert row is not None
+            row.state, row.last_log, row.needs_builder, row.updated = ("built" if ok else "failed"), str(log), needs_builder, utcnow()
+            session.add(AuditRow(user="(build)", action="built" if ok else "build-failed", subject=name, detail=str(log)))
+
+    def audit(self) -> list[AuditRow]:
+        with self.db.session() as session:
+            return list(session.scalars(select(AuditRow).order_by(AuditRow.id)))
+
+
+def _recipe(row: RecipeRow, folder: Path) -> Recipe:
+    return Recipe(
+        name=row.name, project=row.project, version=row.version, state=row.state, sha256=row.sha256,
+        curated=row.curated, approved_sha256=row.approved_sha256, decided_by=row.decided_by,
+        comment=row.comment, needs_builder=row.needs_builder, folder=folder,
+    )  # fmt: skip
