@@ -22,7 +22,9 @@ from drawbridge.bridge.recipes import Recipe, RecipeError, sha256_text
 
 BUILD_SCRIPT = """
 import sys
-from rattler_build import Stage0Recipe
+from pathlib import Path
+
+from rattler_build import Stage0Recipe, test_package
 
 
 class Log:
@@ -44,6 +46,11 @@ class Log:
 
 recipe, output, *channels = sys.argv[1:]
 Stage0Recipe.from_file(recipe).run_build(output_dir=output, channels=channels, progress_callback=Log())
+# run_build builds only: run the recipe's tests on every output, against the same channels
+for package in sorted(Path(output).rglob("*.conda")):
+    print(f"== testing {package.name}", flush=True)
+    test_package(package, channel=channels)
+    print(f"== tests passed for {package.name}", flush=True)
 """
 HOST_SUBDIR = "linux-64"
 

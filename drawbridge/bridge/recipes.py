@@ -25,7 +25,7 @@ from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import CURATED_DIR, NameTable
-from drawbridge.bridge.pypi import Upstream
+from drawbridge.bridge.pypi import DownloadCache, Upstream
 from drawbridge.bridge.recipe_convert import convert, dump
 from drawbridge.channel.database import AuditRow, Database, RecipeRow, utcnow
 from drawbridge.channel.home import Home
@@ -101,6 +101,7 @@ class RecipeBook:
 
     def __init__(self, home: Home, database: Database, curated_dir: Path = CURATED_DIR) -> None:
         self.root = home.root / "recipes"
+        self.cache_dir = home.cache_dir
         self.work = home.cache_dir / "work"
         self.db = database
         self.curated_dir = curated_dir
@@ -141,7 +142,19 @@ class RecipeBook:
             wanted = f"{project}=={version}" if version else project
             raise RecipeError(f"the upstream has no sdist for {wanted}")
         newest = max(sdists, key=lambda f: Version(f.version))
-        return upstream.fetch(newest), newest.version
+        return self._cached(upstream.fetch(newest)), newest.version
+
+    def _cached(self, sdist: Path) -> Path:
+        """The sdist inside Drawbridge's download cache (a drop folder may be emptied later)."""
+        cache = DownloadCache(self.cache_dir)
+        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+        kept = cache.get(digest, sdist.name)
+        if kept:
+            return kept
+        self.cache_dir.mkdir(parents=True, exist_ok=True)
+        temporary = self.cache_dir / f".copy-{digest}"
+        shutil.copyfile(sdist, temporary)
+        return cache.put(temporary, digest, sdist.name)
 
     # -- the store --------------------------------------------------------------------------
 
