@@ -100,3 +100,39 @@ def test_selector_translation(selector: str, expected: str):
 def test_unconvertible_recipes_are_refused(text: str, message: str):
     with pytest.raises(RecipeConversionError, match=message):
         convert(text)
+
+
+# grayskull 3.2's recipe for docopt 0.6.2 (a setup.py-only sdist), as it wrote it
+DOCOPT = """{% set version = "0.6.2" %}
+
+package:
+  name: docopt
+  version: {{ version }}
+
+source:
+  url: file:///cache/docopt-0.6.2.tar.gz
+  sha256: 49b3a825280bd66b3aa83585ef59c4a8c82f2c8a522dbe754a8bc8d08c85c491
+
+build:
+  noarch: python
+  script: {{ PYTHON }} -m pip install . -vv
+  number: 0
+
+requirements:
+  host:
+    - python {{ python_min }}.*
+    - pip
+  run:
+    - python >={{ python_min }}
+"""
+
+
+def test_undefined_python_min_is_defined():
+    assert convert(DOCOPT)["context"]["python_min"] == "3.9"  # conda-forge's default
+    assert convert(DOCOPT, python_min="3.11")["context"]["python_min"] == "3.11"
+    assert "python_min" not in convert((FIXTURES / "black.meta.yaml").read_text())["context"]
+
+
+def test_setuptools_is_added_when_no_build_backend_is_listed():
+    assert convert(DOCOPT)["requirements"]["host"] == ["python ${{ python_min }}.*", "pip", "setuptools"]
+    assert "setuptools" not in converted("tomli")["requirements"]["host"]  # flit-core is its backend

@@ -154,3 +154,24 @@ def test_curated_recipe_wins(site: dict, tmp_path: Path):
     assert recipe.curated and "curated by hand" in recipe.path.read_text() and recipe.state == "pending"
     with pytest.raises(RecipeError, match="no recipe 'other'"):
         book.get("other")
+
+
+@pytest.mark.online
+def test_real_sdist_only_project_from_pypi(site: dict):
+    """docopt 0.6.2 ships only an sdist (setup.py, no pyproject): generate, approve, build."""
+    home = site["home"]
+    generated = drawbridge(home, "recipe", "generate", "docopt==0.6.2", "--upstream-pypi", "https://pypi.org/simple/")
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    assert drawbridge(home, "recipe", "approve", "docopt", token=site["maintainer"]).returncode == 0
+    built = drawbridge(home, "build", "docopt")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert any(name.startswith("docopt-0.6.2-") for name in repodata(home))
+
+
+def test_bridge_writes_recipes_for_sdist_only_projects(site: dict):
+    home = site["home"]
+    result = drawbridge(home, "bridge", "--platform", "linux-64", "sdist-demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pending review" in result.stdout
+    assert "pending" in drawbridge(home, "recipe", "list").stdout
+    assert repodata(home) == []  # nothing is built before a maintainer approves

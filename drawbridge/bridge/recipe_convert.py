@@ -23,6 +23,11 @@ PY_COMPARISON = re.compile(r"\bpy\s*(<=|>=|==|!=|<|>)\s*(\d)(\d+)\b")
 PLACEHOLDER_LICENSE = "PLEASE_ADD_LICENSE_FILE"
 #: what grayskull writes when it finds no licence; not SPDX, so rattler-build refuses it
 UNKNOWN_LICENSE = "IT-WAS-NOT-POSSIBLE-TO-RECOVER-LICENCE"
+#: the conda-forge default grayskull assumes when it writes ${{ python_min }} undefined
+DEFAULT_PYTHON_MIN = "3.9"
+#: PEP 517 build backends; with none in host, pip falls back to setuptools
+BUILD_BACKENDS = ("setuptools", "flit-core", "flit_core", "hatchling", "poetry-core", "pdm-backend",
+                  "scikit-build-core", "meson-python", "maturin", "setuptools-scm", "whey", "sipbuild")  # fmt: skip
 
 
 class RecipeConversionError(BridgeError):
@@ -94,6 +99,13 @@ def _entry_point(text: str) -> str:
     return re.sub(r"\s*\[[^\]]*\]\s*$", "", text)  # v1 has no per-entry-point extras
 
 
+def _with_build_backend(host: list[Any]) -> list[Any]:
+    """Add setuptools when no build backend is listed: pip's fallback for setup.py projects,
+    which must be installed because builds run without isolation."""
+    names = {str(item).split()[0].lower() for item in host if isinstance(item, str)}
+    return host if names & set(BUILD_BACKENDS) else [*host, "setuptools"]
+
+
 def _tests(test: dict[str, Any]) -> list[dict[str, Any]]:
     tests: list[dict[str, Any]] = []
     commands = [c for c in test.get("commands") or [] if isinstance(c, str)]
@@ -130,8 +142,8 @@ def convert(meta_yaml: str, source_url: str | None = None, python_min: str | Non
     oldest Python for noarch builds with the oldest one this site builds for.
     """
     v0, context = parse_v0(meta_yaml)
-    if python_min and "python_min" in context:
-        context["python_min"] = python_min
+    if "python_min" in context or "python_min" in meta_yaml:  # conda-forge defines it globally
+        context["python_min"] = python_min or context.get("python_min") or DEFAULT_PYTHON_MIN
     package = v0["package"]
     recipe: dict[str, Any] = {}
     if context:  # quoted, so "1.0" stays the string it was and never becomes a float
@@ -153,6 +165,8 @@ def convert(meta_yaml: str, source_url: str | None = None, python_min: str | Non
         converted_build["python"] = {"entry_points": [_entry_point(e) for e in build["entry_points"]]}
     recipe["build"] = converted_build
     requirements = {k: v for k, v in (v0.get("requirements") or {}).items() if v}
+    if "pip install" in str(converted_build.get("script", "")):
+        requirements["host"] = _with_build_backend(requirements.get("host", []))
     if requirements:
         recipe["requirements"] = requirements
     tests = _tests(v0.get("test") or {})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import getpass
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -15,6 +16,7 @@ from drawbridge.bridge.execute import Outcome, execute
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.plan import CondaUpstream, ProjectPlan, make_plan
 from drawbridge.bridge.pypi import DownloadCache, FolderUpstream, SimpleIndexUpstream, Upstream
+from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.bridge.targets import targets as all_targets
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
@@ -98,5 +100,28 @@ def bridge(
         errors.print(f"[bold red]error:[/] {error}")
         raise typer.Exit(1)
     console.print(outcome_table(outcomes))
+    generate_pending_recipes(loaded, plans, upstream, names)
     if any(not o.ok for o in outcomes):
         raise typer.Exit(1)
+
+
+def oldest_python3(loaded) -> str | None:  # type: ignore[no-untyped-def]
+    """The oldest Python 3 the site builds for: noarch recipes build against it."""
+    pythons = [p for p in loaded.bridge.pythons if not p.startswith("2")]
+    return min(pythons, key=lambda v: tuple(map(int, v.split("."))), default=None)
+
+
+def generate_pending_recipes(loaded, plans: list[ProjectPlan], upstream: Upstream, names) -> None:  # type: ignore[no-untyped-def]
+    """Write recipes (pending review) for recipe-route projects that have none yet."""
+    book = RecipeBook(loaded, Database(loaded.database_url))
+    known = set(book.names())
+    python_min = oldest_python3(loaded)
+    for plan in plans:
+        if plan.route != "recipe" or plan.conda_name in known:
+            continue
+        try:
+            recipe = book.generate(plan.project, plan.version, upstream, names, getpass.getuser(), python_min)
+        except BridgeError as error:
+            errors.print(f"[yellow]no recipe for {plan.project}:[/] {error}")
+            continue
+        console.print(f"recipe for {recipe.name} {recipe.version} written, pending review: `drawbridge recipe show {recipe.name}`")

@@ -22,7 +22,7 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.server.auth import Role, identify_token
-from drawbridge.server.bridge_command import open_upstream
+from drawbridge.server.bridge_command import oldest_python3, open_upstream
 
 recipe_app = typer.Typer(help="Generate and review recipes for sdist-only projects.", no_args_is_help=True)
 console = Console()
@@ -67,8 +67,7 @@ def generate(
         loaded, book = _book(home)
         upstream = open_upstream(upstream_pypi or loaded.bridge.upstream_pypi, loaded.cache_dir)
         with console.status(f"generating a recipe for {requirement}…"):
-            python_min = min((p for p in loaded.bridge.pythons if not p.startswith("2")), key=lambda v: tuple(map(int, v.split("."))), default=None)
-            recipe = book.generate(project, version or None, upstream, default_table(), getpass.getuser(), python_min)
+            recipe = book.generate(project, version or None, upstream, default_table(), getpass.getuser(), oldest_python3(loaded))
     except (ChannelError, BridgeError) as error:
         _fail(error)
     origin = "curated" if recipe.curated else "generated"
