@@ -16,7 +16,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
-from drawbridge.server import conda_routes, pip_routes, ui_routes, upload_routes
+from drawbridge.server import conda_routes, pip_routes, review_routes, ui_routes, upload_routes
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
 from drawbridge.server.fast_path import IndexFastPath
@@ -58,7 +58,7 @@ def create_app(home: Home) -> ASGIApp:
     app.state.context = context
     app.add_exception_handler(ChannelError, _channel_error)
     # ui_routes last: its `/{channel}/` must not shadow `/simple/`.
-    for module in (pip_routes, conda_routes, upload_routes, ui_routes):
+    for module in (pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
         app.include_router(module.router)
     return TokenPrefixMiddleware(IndexFastPath(app, context))
 

@@ -1,0 +1,101 @@
+"""The review pages of the web UI: recipes waiting for review, their diffs, decisions, logs."""
+
+from __future__ import annotations
+
+import html
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
+
+from drawbridge.bridge.recipes import RecipeBook, RecipeError
+from drawbridge.server.auth import Role, identify_token
+from drawbridge.server.context import Context, context
+from drawbridge.server.ui_routes import PAGE
+
+router = APIRouter()
+
+
+def _book(ctx: Context) -> RecipeBook:
+    return RecipeBook(ctx.home, ctx.database)
+
+
+def _recipe_or_404(book: RecipeBook, name: str):  # type: ignore[no-untyped-def]
+    try:
+        return book.get(name)
+    except RecipeError as error:
+        raise HTTPException(404, str(error)) from None
+
+
+@router.get("/ui/recipes", response_class=HTMLResponse, summary="Recipes and their review state")
+def recipe_list(request: Request) -> HTMLResponse:
+    book = _book(context(request))
+    rows = "".join(
+        f"<tr><td><a href='/ui/recipes/{html.escape(r.name)}'>{html.escape(r.name)}</a></td>"
+        f"<td>{html.escape(r.version)}</td><td class='{r.state}'>{r.state}</td>"
+        f"<td>{html.escape(r.decided_by)}</td><td>{html.escape(r.needs_builder)}</td></tr>"
+        for r in book.all()
+    )
+    pending = sum(1 for r in book.all() if r.state == "pending")
+    body = (
+        f"<h1>Recipes</h1><p>{pending} waiting for review.</p>"
+        "<table><tr><th>recipe</th><th>version</th><th>state</th><th>decided by</th>"
+        f"<th>needs a builder for</th></tr>{rows}</table>"
+    )
+    return HTMLResponse(PAGE.format(title="Drawbridge: recipes", body=body))
+
+
+@router.get("/ui/recipes/{name}", response_class=HTMLResponse, summary="One recipe, its diff and the review form")
+def recipe_page(request: Request, name: str) -> HTMLResponse:
+    book = _book(context(request))
+    recipe = _recipe_or_404(book, name)
+    decided = (
+        f"<p>{recipe.state} by {html.escape(recipe.decided_by)}: {html.escape(recipe.comment)}</p>"
+        if recipe.decided_by
+        else ""
+    )
+    log_link = f"<p><a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>" if recipe.state in ("built", "failed") else ""
+    body = (
+        f"<h1>{html.escape(recipe.name)} {html.escape(recipe.version)}</h1>"
+        f"<p>state: <b>{recipe.state}</b> · sha256 <code>{recipe.sha256}</code>"
+        f"{' · curated' if recipe.curated else ''}</p>{decided}{log_link}"
+        f"<h2>Changes</h2><pre class='diff'>{html.escape(book.diff(name)) or '(no earlier version)'}</pre>"
+        f"<h2>recipe.yaml</h2><pre>{html.escape(book.text(name))}</pre>"
+        f"<h2>Decision</h2><form method='post' action='/ui/recipes/{html.escape(name)}/decision'>"
+        "<p><label>Your token <input type='password' name='token' required></label></p>"
+        "<p><label>Comment <input type='text' name='comment' size='60'></label></p>"
+        f"<input type='hidden' name='sha256' value='{recipe.sha256}'>"
+        "<button name='decision' value='approve'>Approve</button> "
+        "<button name='decision' value='reject'>Reject</button></form>"
+    )
+    return HTMLResponse(PAGE.format(title=f"Drawbridge: {html.escape(name)}", body=body))
+
+
+@router.post("/ui/recipes/{name}/decision", summary="Approve or reject a recipe (maintainers and admins)")
+async def decide(request: Request, name: str) -> Response:
+    ctx = context(request)
+    book = _book(ctx)
+    recipe = _recipe_or_404(book, name)
+    form = await request.form()
+    identity = identify_token(ctx.database, str(form.get("token") or ""))
+    if identity is None:
+        raise HTTPException(401, "the token is unknown or revoked")
+    assert identity.role is not None
+    if identity.role < Role.maintainer:
+        raise HTTPException(403, f"only maintainers and admins may approve or reject; {identity.user} is a {identity.role.name}")
+    if form.get("sha256") != recipe.sha256:  # the page showed other bytes than the file now holds
+        raise HTTPException(409, "the recipe changed since the page was loaded; review it again")
+    decision = form.get("decision")
+    if decision not in ("approve", "reject"):
+        raise HTTPException(400, "decision must be approve or reject")
+    book.decide(name, decision == "approve", identity.user, str(form.get("comment") or ""))
+    return RedirectResponse(f"/ui/recipes/{name}", status_code=303)
+
+
+@router.get("/ui/recipes/{name}/log", response_class=PlainTextResponse, summary="The recipe's last build log")
+def build_log(request: Request, name: str) -> PlainTextResponse:
+    book = _book(context(request))
+    recipe = _recipe_or_404(book, name)
+    logs = sorted((recipe.folder / "logs").glob("*.log"), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        raise HTTPException(404, f"{name} has not been built yet")
+    return PlainTextResponse(logs[-1].read_text(errors="replace"))
