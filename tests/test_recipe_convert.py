@@ -136,3 +136,11 @@ def test_undefined_python_min_is_defined():
 def test_setuptools_is_added_when_no_build_backend_is_listed():
     assert convert(DOCOPT)["requirements"]["host"] == ["python ${{ python_min }}.*", "pip", "setuptools"]
     assert "setuptools" not in converted("tomli")["requirements"]["host"]  # flit-core is its backend
+
+
+def test_a_compiler_means_not_noarch():
+    meta = DOCOPT.replace("requirements:\n", "requirements:\n  build:\n    - {{ compiler('c') }}\n")
+    recipe = convert(meta)
+    assert "noarch" not in recipe["build"]  # grayskull said noarch: python beside a C compiler
+    assert recipe["requirements"]["host"][0] == "python" and recipe["requirements"]["run"] == ["python"]
+    assert convert(DOCOPT)["build"]["noarch"] == "python"

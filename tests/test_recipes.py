@@ -175,3 +175,30 @@ def test_bridge_writes_recipes_for_sdist_only_projects(site: dict):
     assert "pending review" in result.stdout
     assert "pending" in drawbridge(home, "recipe", "list").stdout
     assert repodata(home) == []  # nothing is built before a maintainer approves
+
+
+def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, tmp_path: Path):
+    from test_repack_install import C_SOURCE
+
+    home = site["home"]
+    # the project is cext-demo (a python package of that name); its C extension is `fastadd`
+    setup = b'from setuptools import Extension, setup\nsetup(name="cext-demo", version="0.1", ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
+    make_sdist(site["tmp"] / "drop", "cext-demo", "0.1", members={"cext_demo-0.1/fastadd.c": C_SOURCE.encode(), "cext_demo-0.1/setup.py": setup})
+    assert drawbridge(home, "recipe", "generate", "cext-demo").returncode == 0
+    assert "noarch" not in (home / "recipes/cext-demo/recipe.yaml").read_text()
+    assert drawbridge(home, "recipe", "approve", "cext-demo", token=site["maintainer"]).returncode == 0
+    built = drawbridge(home, "build", "cext-demo")
+    assert built.returncode == 0, built.stdout + built.stderr
+    assert "linux-aarch64, osx-64, osx-arm64, win-64" in drawbridge(home, "recipe", "list").stdout  # needs builders
+    records = json.loads((home / "channels/main/conda/linux-64/repodata.json").read_text())["packages.conda"]
+    (record,) = records.values()
+    assert "python_abi 3.11.* *_cp311" in record["depends"]
+    server = start_server(home)
+    try:
+        prefix = tmp_path / "env"
+        solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "cext-demo"], tmp_path / "cache")
+        result = subprocess.run([str(prefix / "bin/python"), "-c", "import fastadd; print(fastadd.add(20, 22))"],
+                                capture_output=True, text=True, env=client_env())  # fmt: skip
+        assert result.stdout.strip() == "42", result.stderr
+    finally:
+        server.stop()

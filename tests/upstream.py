@@ -1,8 +1,8 @@
 """The stand-in for the company's upstream conda mirror (DESIGN.md, "Test upstream").
 
-It holds `python`, the `python_abi` metapackage binary packages pin, and the build tools
-`pip`, `setuptools` and `wheel`, whose wheels (from the pyenv installs, offline) Drawbridge
-itself repacks.
+It holds `python`, the `python_abi` metapackage binary packages pin, the build tools
+`pip`, `setuptools` and `wheel`, whose wheels (found on this machine's disk, offline)
+Drawbridge itself repacks, and `gcc_linux-64`, a stand-in that activates the machine's gcc.
 
 The pyenv interpreter is copied without site-packages and tests, its binary's RUNPATH set
 to `$ORIGIN/../lib`, and packed as a `python` package for linux-64 with rattler-build's
@@ -12,6 +12,7 @@ assembler; then indexed with rattler. Built once and cached between test session
 from __future__ import annotations
 
 import asyncio
+import json
 import fcntl
 import os
 import shutil
@@ -21,7 +22,7 @@ from pathlib import Path
 
 PYENV = Path("/root/.pyenv/versions")
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "4"
+RECIPE_REVISION = "6"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
@@ -54,6 +55,10 @@ def _stage_python(version: str, staging: Path) -> None:
         )
     if (source / "include").is_dir():
         shutil.copytree(source / "include", staging / "include", symlinks=True)
+    # as conda-forge's python does: what links against it depends on its ABI
+    abi = "cp" + short.replace(".", "") + ("mu" if short.startswith("2") else "")
+    (staging / "info").mkdir()
+    (staging / "info" / "run_exports.json").write_text(json.dumps({"weak": [f"python_abi {short}.* *_{abi}"]}))
 
 
 def build_python_package(version: str, output: Path) -> Path:
@@ -100,6 +105,25 @@ def build_python_abi_package(version: str, output: Path) -> Path:
         compression_level=1,
         detect_prefix=False,
     )
+    shutil.rmtree(staging)
+    return Path(result.path)
+
+
+def build_gcc_standin(output: Path) -> Path:
+    """`gcc_linux-64`, what `${{ compiler('c') }}` asks for: activates this machine's gcc."""
+    import rattler_build
+
+    staging = output / ".staging-gcc"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "etc" / "conda" / "activate.d").mkdir(parents=True)
+    (staging / "etc" / "conda" / "activate.d" / "gcc_linux-64.sh").write_text(
+        'export CC="$(command -v gcc)"\nexport CXX="$(command -v g++)"\n'
+    )
+    result = rattler_build.assemble_package(
+        name="gcc_linux-64", version="12.2.0", target_platform="linux-64", build_string="h0_0",
+        output_dir=output / "linux-64", files_dir=staging, summary="Stand-in: the machine's own gcc",
+        license="GPL-3.0-only", compression_level=1, detect_prefix=False,
+    )  # fmt: skip
     shutil.rmtree(staging)
     return Path(result.path)
 
@@ -154,6 +178,9 @@ def build_upstream_channel(versions: list[str]) -> Path:
                 build_python_abi_package(version, channel)
                 changed = True
         changed = repack_build_tools(channel) or changed
+        if not list((channel / "linux-64").glob("gcc_linux-64-*.conda")):
+            build_gcc_standin(channel)
+            changed = True
         if changed or not (channel / "linux-64" / "repodata.json").exists():
             from rattler.index import index_fs
 

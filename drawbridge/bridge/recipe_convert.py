@@ -99,6 +99,10 @@ def _entry_point(text: str) -> str:
     return re.sub(r"\s*\[[^\]]*\]\s*$", "", text)  # v1 has no per-entry-point extras
 
 
+def _plain_python(item: Any) -> Any:
+    return "python" if isinstance(item, str) and item.split()[0] == "python" and "python_min" in item else item
+
+
 def _with_build_backend(host: list[Any]) -> list[Any]:
     """Add setuptools when no build backend is listed: pip's fallback for setup.py projects,
     which must be installed because builds run without isolation."""
@@ -165,6 +169,10 @@ def convert(meta_yaml: str, source_url: str | None = None, python_min: str | Non
         converted_build["python"] = {"entry_points": [_entry_point(e) for e in build["entry_points"]]}
     recipe["build"] = converted_build
     requirements = {k: v for k, v in (v0.get("requirements") or {}).items() if v}
+    if any("compiler(" in str(item) for item in requirements.get("build", [])) and converted_build.pop("noarch", None):
+        # compiled code is never noarch (grayskull sometimes says both): build per platform,
+        # against plain `python`, whose run_exports pin the ABI
+        requirements = {k: [_plain_python(i) for i in v] for k, v in requirements.items()}
     if "pip install" in str(converted_build.get("script", "")):
         requirements["host"] = _with_build_backend(requirements.get("host", []))
     if requirements:
