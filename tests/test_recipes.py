@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -82,6 +83,7 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     assert "built" in drawbridge(home, "recipe", "list").stdout
     assert "[info]" in drawbridge(home, "recipe", "log", "sdist-demo").stdout  # rattler-build's own log
 
+    assert (home / "channels/main/pypi/files/sdist_demo-1.0-py3-none-any.whl").exists()  # the wheel it built
     server = start_server(home)
     try:
         prefix = tmp_path / "env"
@@ -89,6 +91,12 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
         result = subprocess.run([str(prefix / "bin/python"), "-c", "import sdist_demo; print(sdist_demo.VALUE)"],
                                 capture_output=True, text=True, env=client_env())  # fmt: skip
         assert result.stdout.strip() == "1.0", result.stderr
+        pip = subprocess.run(
+            [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(tmp_path / "pip"),
+             "--index-url", f"{server.url}/main/simple/", "sdist-demo"],
+            capture_output=True, text=True, env=client_env(),
+        )  # fmt: skip
+        assert pip.returncode == 0 and "sdist_demo-1.0-py3-none-any.whl" in pip.stdout, pip.stdout + pip.stderr
     finally:
         server.stop()
 
@@ -115,8 +123,7 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     [
         ("package:", "package: [unclosed", "not valid YAML"),
         ("sha256: ", "sha256: 00", "sha256"),
-        # py-rattler-build's test_package does not pass on the test script's own output
-        ("- sdist_demo", "- no_such_module", "failed to run test"),
+        ("- sdist_demo", "- no_such_module", "ModuleNotFoundError: No module named 'no_such_module'"),
     ],
     ids=["invalid YAML", "source hash mismatch", "failing tests"],
 )

@@ -18,13 +18,16 @@ from pathlib import Path
 import rattler_build
 from ruamel.yaml import YAML
 
+from drawbridge.bridge.recipe_convert import WHEEL_DIR
 from drawbridge.bridge.recipes import Recipe, RecipeError, sha256_text
 
 BUILD_SCRIPT = """
 import sys
-from pathlib import Path
 
-from rattler_build import Stage0Recipe, test_package
+from rattler_build import Stage0Recipe
+
+
+from rattler_build import ToolConfiguration
 
 
 class Log:
@@ -45,12 +48,9 @@ class Log:
 
 
 recipe, output, *channels = sys.argv[1:]
-Stage0Recipe.from_file(recipe).run_build(output_dir=output, channels=channels, progress_callback=Log())
-# run_build builds only: run the recipe's tests on every output, against the same channels
-for package in sorted(Path(output).rglob("*.conda")):
-    print(f"== testing {package.name}", flush=True)
-    test_package(package, channel=channels)
-    print(f"== tests passed for {package.name}", flush=True)
+# keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively
+tools = ToolConfiguration(keep_build=True, test_strategy="native")
+Stage0Recipe.from_file(recipe).run_build(output_dir=output, channels=channels, progress_callback=Log(), tool_config=tools)
 """
 HOST_SUBDIR = "linux-64"
 
@@ -63,8 +63,15 @@ class BuildResult:
     ok: bool
     log: Path
     packages: tuple[Path, ...] = ()
+    wheels: tuple[Path, ...] = ()  # built from the sdist on the way, for the pip view
     needs_builder: tuple[str, ...] = ()
     message: str = ""
+
+
+def _keep(path: Path, folder: Path) -> Path:
+    target = folder / path.name
+    shutil.move(path, target)
+    return target
 
 
 def check_recipe(recipe_text: str) -> bool:
@@ -124,11 +131,8 @@ def build_recipe(
         if not built:
             tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-3:])
             return BuildResult(recipe.name, False, log, needs_builder=needs_builder, message=f"build failed: {tail}")
-        kept = []
-        for package in built:
-            target = output_dir / package.name
-            shutil.move(package, target)
-            kept.append(target)
-        return BuildResult(recipe.name, True, log, tuple(kept), needs_builder)
+        kept = [_keep(package, output_dir) for package in built]
+        wheels = [_keep(wheel, output_dir) for wheel in sorted(work.rglob(f"{WHEEL_DIR}/*.whl"))]
+        return BuildResult(recipe.name, True, log, tuple(kept), tuple(wheels), needs_builder)
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -86,13 +86,28 @@ def parse_v0(meta_yaml: str) -> tuple[dict[str, Any], dict[str, str]]:
     return document, context
 
 
+#: the wheel a build makes on the way is kept here, for the channel's pip view
+WHEEL_DIR = "drawbridge-wheels"
+PIP_INSTALL_DOT = re.compile(r"(\S*python\S*) -m pip install \. (.*)$")
+
+
 def _pip_script(script: Any) -> Any:
-    """Inside the air gap pip must not resolve or isolate: add --no-deps --no-build-isolation."""
-    if isinstance(script, str) and "pip install" in script:
+    """Build the sdist into a wheel, then install that wheel; pip neither resolves nor
+    isolates (the air gap has no PyPI). The wheel is what pip users get from the channel."""
+    if not isinstance(script, str) or "pip install" not in script:
+        return script
+    match = PIP_INSTALL_DOT.match(script.strip())
+    if not match:
         for flag in ("--no-deps", "--no-build-isolation"):
             if flag not in script:
                 script += f" {flag}"
-    return script
+        return script
+    python, flags = match.groups()
+    flags = " ".join(f for f in flags.split() if f not in ("--no-deps", "--no-build-isolation"))
+    return (
+        f"{python} -m pip wheel . {flags} --no-deps --no-build-isolation -w {WHEEL_DIR} && "
+        f"{python} -m pip install {WHEEL_DIR}/*.whl {flags} --no-deps"
+    ).replace("  ", " ")
 
 
 def _entry_point(text: str) -> str:

@@ -183,7 +183,9 @@ def build(
             with console.status(f"building {name}…"):
                 result = build_recipe(recipe, build_channels, outputs, recipe.folder / "logs", loaded.bridge.platforms)
             if result.ok:
-                _published, refused = channels.publish_many(target, list(result.packages), uploaded_by="build")
+                # the wheel may already be there from an earlier build of the same version
+                fresh = [*result.packages, *(w for w in result.wheels if not channels.has_file(target, w.name))]
+                _published, refused = channels.publish_many(target, fresh, uploaded_by="build")
                 if refused:
                     result = type(result)(name, False, result.log, message=f"refused by the channel: {refused[0][1]}")
             book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
@@ -192,8 +194,9 @@ def build(
         _fail(error)
     table = Table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
+        made = [p.name for p in (*result.packages, *result.wheels)]
         table.add_row(result.name, "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
-                      ", ".join(p.name for p in result.packages), ", ".join(result.needs_builder), str(result.log))  # fmt: skip
+                      ", ".join(made), ", ".join(result.needs_builder), str(result.log))  # fmt: skip
     console.print(table)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
