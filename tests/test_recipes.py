@@ -197,6 +197,8 @@ def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, t
     built = drawbridge(home, "build", "cext-demo")
     assert built.returncode == 0, built.stdout + built.stderr
     assert "linux-aarch64, osx-64, osx-arm64, win-64" in drawbridge(home, "recipe", "list").stdout  # needs builders
+    plan = drawbridge(home, "bridge", "--dry-run", "--platform", "linux-64", "--platform", "osx-arm64", "cext-demo")
+    assert "recipe 0.1: built" in plan.stdout and "needs a builder for" in plan.stdout and "osx-arm64" in plan.stdout
     records = json.loads((home / "channels/main/conda/linux-64/repodata.json").read_text())["packages.conda"]
     (record,) = records.values()
     assert "python_abi 3.11.* *_cp311" in record["depends"]
@@ -207,5 +209,34 @@ def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, t
         result = subprocess.run([str(prefix / "bin/python"), "-c", "import fastadd; print(fastadd.add(20, 22))"],
                                 capture_output=True, text=True, env=client_env())  # fmt: skip
         assert result.stdout.strip() == "42", result.stderr
+    finally:
+        server.stop()
+
+
+@pytest.mark.online
+def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp_path: Path):
+    """docopt's real sdist in a Drawbridge; grayskull reads it through the JSON API only."""
+    from conftest import start_server as start
+
+    from drawbridge.bridge.pypi import DownloadCache, SimpleIndexUpstream
+    from drawbridge.bridge.recipe_convert import convert, dump
+    import rattler_build
+
+    upstream = SimpleIndexUpstream("https://pypi.org/simple/", DownloadCache(tmp_path / "cache"))
+    sdist = next(f for f in upstream.files("docopt") if f.filename == "docopt-0.6.2.tar.gz")
+    server = start(tmp_path / "home")
+    try:
+        server.publish(upstream.fetch(sdist))
+        out = tmp_path / "out"
+        out.mkdir()
+        result = subprocess.run(
+            [str(BIN / "grayskull"), "pypi", "--no-use-v1-format", "--pypi-metadata-url", f"{server.url}/main/pypi/",
+             "--pypi-mirror-url", f"{server.url}/main/", "-o", str(out), "docopt"],
+            capture_output=True, text=True, env=client_env(), timeout=300, cwd=out,
+        )  # fmt: skip
+        assert result.returncode == 0, result.stdout + result.stderr
+        meta = (out / "docopt" / "meta.yaml").read_text()
+        assert f"{server.url}/main/packages/source/d/docopt/" in meta and sdist.sha256 in meta
+        rattler_build.Stage0Recipe.from_yaml(dump(convert(meta)))
     finally:
         server.stop()

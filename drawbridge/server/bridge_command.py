@@ -16,7 +16,7 @@ from drawbridge.bridge.execute import Outcome, execute
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.plan import CondaUpstream, ProjectPlan, make_plan
 from drawbridge.bridge.pypi import DownloadCache, FolderUpstream, SimpleIndexUpstream, Upstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes import Recipe, RecipeBook
 from drawbridge.bridge.targets import targets as all_targets
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
@@ -35,11 +35,16 @@ def open_upstream(location: str, cache_dir: Path) -> Upstream:
     return SimpleIndexUpstream(location, DownloadCache(cache_dir))
 
 
-def plan_table(plans: list[ProjectPlan]) -> Table:
+def plan_table(plans: list[ProjectPlan], recipes: dict[str, Recipe] | None = None) -> Table:
     table = Table("project", "version", "route", "packages", "notes", title="Bridge plan")
     for plan in plans:
         packages = ", ".join("noarch" if b.target is None else str(b.target) for b in plan.builds)
         notes = [plan.reason] if plan.reason else []
+        recipe = (recipes or {}).get(plan.conda_name)
+        if plan.route == "recipe" and recipe:
+            notes.append(f"recipe {recipe.version}: {recipe.state}")
+            if recipe.needs_builder:
+                notes.append(f"needs a builder for {recipe.needs_builder}")
         notes += [f"cannot express {d.requirement}: {d.reason}" for d in plan.dropped if d.unexpressible]
         left_out = sorted({d.requirement.split(";")[0].split("[")[0].strip() for d in plan.dropped if not d.unexpressible})
         if left_out:
@@ -86,7 +91,8 @@ def bridge(
                 requirements, upstream, conda_upstream, targets, names, extra or (),
                 manylinux=(2, settings.manylinux_glibc_minor),
             )  # fmt: skip
-        console.print(plan_table(plans))
+        book = RecipeBook(loaded, Database(loaded.database_url))
+        console.print(plan_table(plans, {r.name: r for r in book.all()}))
         if dry_run:
             return
         steps = sum(len(p.wheels) + len(p.builds) for p in plans if p.route == "wheel")
