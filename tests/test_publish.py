@@ -9,7 +9,8 @@ import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
 
 from drawbridge.channel.errors import DuplicateFile, InvalidDistribution, UnknownChannel
-from drawbridge.channel.service import Channels, ExpectedDigests
+from drawbridge.channel.distributions import ExpectedDigests
+from drawbridge.channel.service import Channels
 
 
 def _tree(channels: Channels, channel: str = "main") -> set[str]:

@@ -50,6 +50,28 @@ class DistributionInfo:
     metadata_bytes: bytes | None  # the METADATA file for PEP 658; None for sdists
 
 
+@dataclass(frozen=True)
+class ExpectedDigests:
+    """Digests a client claims for an upload; each one given must match."""
+
+    sha256: str | None = None
+    md5: str | None = None
+    blake2b_256: str | None = None
+
+    def check(self, filename: str, actual: FileDigests) -> None:
+        for algorithm in ("sha256", "md5", "blake2b_256"):
+            claimed = getattr(self, algorithm)
+            if claimed and claimed.lower() != getattr(actual, algorithm):
+                raise InvalidDistribution(
+                    f"{filename}: the {algorithm} digest sent ({claimed}) does not match the "
+                    f"file received ({getattr(actual, algorithm)}); the upload was damaged"
+                )
+
+
+def digest_bytes(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
 def digest_file(path: Path) -> FileDigests:
     """sha256, md5 and blake2b-256 of a file in one read."""
     sha256, md5, blake2 = hashlib.sha256(), hashlib.md5(), hashlib.blake2b(digest_size=32)

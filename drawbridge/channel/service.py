@@ -7,7 +7,6 @@ pages, or one conda subdir (incrementally).
 
 from __future__ import annotations
 
-import hashlib
 import json
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -15,7 +14,7 @@ from pathlib import Path
 
 from sqlalchemy import Select, select
 
-from drawbridge.channel import conda_index, simple_pages
+from drawbridge.channel import conda_index, pip_view
 from drawbridge.channel.conda_packages import inspect_conda_package, is_conda_package
 from drawbridge.channel.database import (
     ChannelRow,
@@ -25,7 +24,9 @@ from drawbridge.channel.database import (
 )
 from drawbridge.channel.distributions import (
     DistributionInfo,
+    ExpectedDigests,
     FileDigests,
+    digest_bytes,
     digest_file,
     inspect_distribution,
     is_python_distribution,
@@ -37,7 +38,7 @@ from drawbridge.channel.errors import (
     UnknownProject,
 )
 from drawbridge.channel.home import Home, check_channel_name
-from drawbridge.channel.storage import link_or_copy_new, write_bytes_atomic, write_with_gzip_atomic
+from drawbridge.channel.storage import link_or_copy_new, write_bytes_atomic
 
 PAGES_MARKER = ".pages-pending"
 
@@ -53,24 +54,6 @@ class PublishedFile:
     version: str
     sha256: str
     subdir: str | None = None
-
-
-@dataclass(frozen=True)
-class ExpectedDigests:
-    """Digests a client claims for an upload; each one given must match."""
-
-    sha256: str | None = None
-    md5: str | None = None
-    blake2b_256: str | None = None
-
-    def check(self, filename: str, actual: FileDigests) -> None:
-        for algorithm in ("sha256", "md5", "blake2b_256"):
-            claimed = getattr(self, algorithm)
-            if claimed and claimed.lower() != getattr(actual, algorithm):
-                raise InvalidDistribution(
-                    f"{filename}: the {algorithm} digest sent ({claimed}) does not match the "
-                    f"file received ({getattr(actual, algorithm)}); the upload was damaged"
-                )
 
 
 class Channels:
@@ -317,24 +300,13 @@ class Channels:
         write_bytes_atomic(marker, json.dumps(sorted(projects)).encode())
         for project in sorted(projects):
             files = self.project_files(channel, project, missing_ok=True)
-            folder = self.simple_dir(channel) / project
-            if not files:
-                continue
-            name = files[0].display_name
-            write_with_gzip_atomic(
-                folder / "index.html", simple_pages.project_page_html(name, files).encode()
-            )
-            write_with_gzip_atomic(
-                folder / "index.json", simple_pages.project_page_json(name, files).encode()
-            )
+            if files:
+                pip_view.write_project_pages(self.simple_dir(channel) / project, files)
         self._write_root_pages(channel)
         marker.unlink()
 
     def _write_root_pages(self, channel: str) -> None:
-        projects = self.projects(channel)
-        folder = self.simple_dir(channel)
-        write_with_gzip_atomic(folder / "index.html", simple_pages.root_page_html(projects).encode())
-        write_with_gzip_atomic(folder / "index.json", simple_pages.root_page_json(projects).encode())
+        pip_view.write_root_pages(self.simple_dir(channel), self.projects(channel))
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -399,10 +371,6 @@ class Channels:
         with conda_index.channel_lock(self.home.channel_dir(channel)):
             self._write_pages(channel, {project})
 
-
-
-def digest_bytes(data: bytes) -> str:
-    return hashlib.sha256(data).hexdigest()
 
 
 def _distribution_row(

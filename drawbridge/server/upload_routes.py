@@ -6,7 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
 from starlette.datastructures import UploadFile
 
-from drawbridge.channel.service import ExpectedDigests
+from drawbridge.channel.distributions import ExpectedDigests
 from drawbridge.channel.storage import copy_stream_to_temporary
 from drawbridge.server.auth import Role, require
 from drawbridge.server.context import context
