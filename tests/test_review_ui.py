@@ -45,6 +45,7 @@ def test_review_in_the_web_ui(server: Server, tmp_path: Path):
     # an edit shows as a diff against the approved version
     recipe.path.write_text(recipe.path.read_text().replace("number: 0", "number: 1"))
     page = httpx.get(f"{server.url}/ui/recipes/sdist-demo").text
-    assert "pending" in page and "-  number: 0" in page and "+  number: 1" in page
+    assert "pending" in page and "-  number: 0</span>" in page and "+  number: 1</span>" in page
+    assert f"approved (an earlier version, <code>{recipe.sha256[:12]}</code>) by mia" in page
     assert httpx.get(f"{server.url}/ui/recipes/sdist-demo/log").status_code == 404
     assert httpx.get(f"{server.url}/ui/recipes/nope").status_code == 404

@@ -48,17 +48,20 @@ def recipe_list(request: Request) -> HTMLResponse:
 def recipe_page(request: Request, name: str) -> HTMLResponse:
     book = _book(context(request))
     recipe = _recipe_or_404(book, name)
-    decided = (
-        f"<p>{recipe.state} by {html.escape(recipe.decided_by)}: {html.escape(recipe.comment)}</p>"
-        if recipe.decided_by
+    decision = "approved" if recipe.approved_sha256 else "rejected"
+    comment = f": {html.escape(recipe.comment)}" if recipe.comment else ""
+    earlier = (
+        f" (an earlier version, <code>{recipe.approved_sha256[:12]}</code>)"
+        if recipe.approved_sha256 and recipe.approved_sha256 != recipe.sha256
         else ""
     )
+    decided = f"<p>{decision}{earlier} by {html.escape(recipe.decided_by)}{comment}</p>" if recipe.decided_by else ""
     log_link = f"<p><a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>" if recipe.state in ("built", "failed") else ""
     body = (
         f"<h1>{html.escape(recipe.name)} {html.escape(recipe.version)}</h1>"
         f"<p>state: <b>{recipe.state}</b> · sha256 <code>{recipe.sha256}</code>"
         f"{' · curated' if recipe.curated else ''}</p>{decided}{log_link}"
-        f"<h2>Changes</h2><pre class='diff'>{html.escape(book.diff(name)) or '(no earlier version)'}</pre>"
+        f"<h2>Changes</h2><pre class='diff'>{_coloured_diff(book.diff(name)) or '(no earlier version)'}</pre>"
         f"<h2>recipe.yaml</h2><pre>{html.escape(book.text(name))}</pre>"
         f"<h2>Decision</h2><form method='post' action='/ui/recipes/{html.escape(name)}/decision'>"
         "<p><label>Your token <input type='password' name='token' required></label></p>"
@@ -68,6 +71,14 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         "<button name='decision' value='reject'>Reject</button></form>"
     )
     return HTMLResponse(PAGE.format(title=f"Drawbridge: {html.escape(name)}", body=body))
+
+
+def _coloured_diff(diff: str) -> str:
+    lines = []
+    for line in diff.splitlines():
+        kind = "add" if line.startswith("+") and not line.startswith("+++") else "del" if line.startswith("-") and not line.startswith("---") else ""
+        lines.append(f"<span class='{kind}'>{html.escape(line)}</span>" if kind else html.escape(line))
+    return "\n".join(lines)
 
 
 @router.post("/ui/recipes/{name}/decision", summary="Approve or reject a recipe (maintainers and admins)")

@@ -15,7 +15,10 @@ router = APIRouter()
 PAGE = """<!DOCTYPE html>
 <html><head><meta charset="utf-8"><title>{title}</title>
 <style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-code{{background:#f3f3f3;padding:.1rem .3rem}}td,th{{text-align:left;padding:.2rem .8rem}}</style>
+code{{background:#f3f3f3;padding:.1rem .3rem}}td,th{{text-align:left;padding:.2rem .8rem}}
+pre{{background:#f7f7f7;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}}
+.add{{color:#116611;background:#e6ffe6}}.del{{color:#aa1111;background:#ffe6e6}}
+.pending{{color:#9a6700}}.approved,.built{{color:#116611}}.rejected,.failed{{color:#aa1111}}</style>
 </head><body>{body}</body></html>"""
 
 
