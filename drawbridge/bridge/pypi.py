@@ -7,7 +7,6 @@ cached by that hash, retried, and run in parallel with a progress bar.
 
 from __future__ import annotations
 
-import hashlib
 import html.parser
 import os
 import threading
@@ -31,6 +30,7 @@ from packaging.utils import (
 from packaging.version import InvalidVersion
 
 from drawbridge.bridge.errors import BridgeError
+from drawbridge.channel.distributions import sha256_file
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
 RETRIES = 3
@@ -108,14 +108,6 @@ class DownloadCache:
         target.parent.mkdir(parents=True, exist_ok=True)
         os.replace(temporary, target)
         return target
-
-
-def _sha256(path: Path) -> str:
-    digest = hashlib.sha256()
-    with path.open("rb") as handle:
-        while chunk := handle.read(1024 * 1024):
-            digest.update(chunk)
-    return digest.hexdigest()
 
 
 class _LinkParser(html.parser.HTMLParser):
@@ -244,7 +236,7 @@ class SimpleIndexUpstream:
         temporary = self.cache.root / f".download-{file.sha256}-{os.getpid()}-{threading.get_ident()}"
         try:
             self._download(file.url, temporary)
-            actual = _sha256(temporary)
+            actual = sha256_file(temporary)
             if actual != file.sha256:
                 raise HashMismatch(
                     f"{file.filename}: the upstream served sha256 {actual} but its index claims "
@@ -287,7 +279,7 @@ class FolderUpstream:
                     continue
                 project = canonicalize_name(path.name.split("-")[0])
                 by_project.setdefault(project, []).append(
-                    UpstreamFile(project, path.name, str(path), version, _sha256(path))
+                    UpstreamFile(project, path.name, str(path), version, sha256_file(path))
                 )
             self._by_project = by_project
         return self._by_project
@@ -303,7 +295,7 @@ class FolderUpstream:
 
     def fetch(self, file: UpstreamFile) -> Path:
         path = Path(file.url)
-        if _sha256(path) != file.sha256:
+        if sha256_file(path) != file.sha256:
             raise HashMismatch(f"{file.filename} changed in the drop folder while Drawbridge read it")
         return path
 

@@ -28,6 +28,7 @@ from drawbridge.bridge.names import CURATED_DIR, NameTable
 from drawbridge.bridge.pypi import DownloadCache, Upstream
 from drawbridge.bridge.recipe_convert import convert, dump
 from drawbridge.channel.database import AuditRow, Database, RecipeRow, utcnow
+from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import write_text_atomic
 
@@ -147,7 +148,7 @@ class RecipeBook:
     def _cached(self, sdist: Path) -> Path:
         """The sdist inside Drawbridge's download cache (a drop folder may be emptied later)."""
         cache = DownloadCache(self.cache_dir)
-        digest = hashlib.sha256(sdist.read_bytes()).hexdigest()
+        digest = sha256_file(sdist)
         kept = cache.get(digest, sdist.name)
         if kept:
             return kept

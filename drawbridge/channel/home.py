@@ -72,6 +72,12 @@ class BridgeSettings:
     upstream_conda: list[str] = field(default_factory=list)
     manylinux_glibc_minor: int = 17
 
+    @property
+    def oldest_python3(self) -> str | None:
+        """The oldest Python 3 the site builds for: noarch recipes build against it."""
+        pythons = [p for p in self.pythons if not p.startswith("2")]
+        return min(pythons, key=lambda v: tuple(map(int, v.split("."))), default=None)
+
 
 @dataclass(frozen=True)
 class Home:

@@ -7,7 +7,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
@@ -22,9 +21,8 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home
 from drawbridge.channel.service import Channels
+from drawbridge.server.cli_common import ChannelOption, HomeOption, console, errors, fail
 
-console = Console()
-errors = Console(stderr=True)
 
 
 def open_upstream(location: str, cache_dir: Path) -> Upstream:
@@ -65,8 +63,8 @@ def outcome_table(outcomes: list[Outcome]) -> Table:
 
 def bridge(
     requirements: Annotated[list[str], typer.Argument(help="PEP 508 requirements, e.g. 'requests>=2'.")],
-    home: Annotated[Optional[Path], typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder.")] = None,
-    channel: Annotated[Optional[str], typer.Option("--channel", "-c", help="Channel (default: the configured one).")] = None,
+    home: HomeOption = None,
+    channel: ChannelOption = None,
     platform: Annotated[Optional[list[str]], typer.Option("--platform", help="Conda subdir (repeatable).")] = None,
     python: Annotated[Optional[list[str]], typer.Option("--python", help="Python X.Y (repeatable).")] = None,
     upstream_pypi: Annotated[Optional[str], typer.Option(help="Simple index URL or drop folder.")] = None,
@@ -103,25 +101,18 @@ def bridge(
                 on_step=lambda label: progress.update(task, advance=1, description=label[:60]),
             )  # fmt: skip
     except (ChannelError, BridgeError) as error:
-        errors.print(f"[bold red]error:[/] {error}")
-        raise typer.Exit(1)
+        fail(error)
     console.print(outcome_table(outcomes))
     generate_pending_recipes(loaded, plans, upstream, names)
     if any(not o.ok for o in outcomes):
         raise typer.Exit(1)
 
 
-def oldest_python3(loaded) -> str | None:  # type: ignore[no-untyped-def]
-    """The oldest Python 3 the site builds for: noarch recipes build against it."""
-    pythons = [p for p in loaded.bridge.pythons if not p.startswith("2")]
-    return min(pythons, key=lambda v: tuple(map(int, v.split("."))), default=None)
-
-
 def generate_pending_recipes(loaded, plans: list[ProjectPlan], upstream: Upstream, names) -> None:  # type: ignore[no-untyped-def]
     """Write recipes (pending review) for recipe-route projects that have none yet."""
     book = RecipeBook(loaded, Database(loaded.database_url))
     known = set(book.names())
-    python_min = oldest_python3(loaded)
+    python_min = loaded.bridge.oldest_python3
     for plan in plans:
         if plan.route != "recipe" or plan.conda_name in known:
             continue

@@ -9,7 +9,6 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from drawbridge.channel.database import Database
@@ -17,6 +16,7 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, initialise_home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.server import bridge_command, recipe_command
+from drawbridge.server.cli_common import ChannelOption, HomeOption, console, errors, fail
 from drawbridge.server.auth import Role, create_token, revoke_tokens
 
 app = typer.Typer(
@@ -42,26 +42,9 @@ class RoleChoice(str, Enum):
     admin = "admin"
 
 
-console = Console()
-errors = Console(stderr=True)
-
-HomeOption = Annotated[
-    Optional[Path],
-    typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder."),
-]
-ChannelOption = Annotated[
-    Optional[str], typer.Option("--channel", "-c", help="Channel (default: the configured one).")
-]
-
-
 def _open(home: Path | None) -> tuple[Home, Channels]:
     loaded = load_home(home)
     return loaded, Channels(loaded, Database(loaded.database_url))
-
-
-def _fail(error: Exception) -> None:
-    errors.print(f"[bold red]error:[/] {error}")
-    raise typer.Exit(1)
 
 
 @app.command()
@@ -72,7 +55,7 @@ def init(home: HomeOption = None) -> None:
         channels = Channels(loaded, Database(loaded.database_url))
         channels.create(loaded.server.default_channel)
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     console.print(f"Drawbridge home ready at [bold]{loaded.root.resolve()}[/]")
 
 
@@ -98,7 +81,7 @@ def serve(
             init(home)
         loaded = load_home(home)
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     os.environ["DRAWBRIDGE_HOME"] = str(loaded.root.resolve())
     bind_host, bind_port = host or loaded.server.host, port or loaded.server.port
     console.print(f"Serving {loaded.root.resolve()} on [bold]http://{bind_host}:{bind_port}/[/]")
@@ -136,7 +119,7 @@ def publish(
         with console.status(f"publishing {len(files)} file(s) into {target}…"):
             published, refused = channels.publish_many(target, files, uploaded_by="cli")
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     for item in published:
         where = f"conda/{item.subdir}" if item.kind == "conda" else "simple"
         console.print(f"[green]published[/] {item.filename} → {target}/{where}")
@@ -161,7 +144,7 @@ def index(
                 channels.reindex(name, force=force)
             console.print(f"[green]indexed[/] {name}")
     except ChannelError as error:
-        _fail(error)
+        fail(error)
 
 
 @channel_app.command("create")
@@ -175,7 +158,7 @@ def channel_create(
         _loaded, channels = _open(home)
         channels.create(name, description)
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     console.print(f"[green]channel[/] {name} ready")
 
 
@@ -188,7 +171,7 @@ def channel_list(home: HomeOption = None) -> None:
         for name in channels.names():
             table.add_row(name, str(len(channels.projects(name))), str(len(channels.conda_packages(name))))
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     console.print(table)
 
 
@@ -203,7 +186,7 @@ def token_create(
         loaded = load_home(home)
         token = create_token(Database(loaded.database_url), user, Role[role.value])
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     errors.print(f"token for {user} ({role.value}); store it now, it is not shown again:")
     print(token)
 
@@ -215,5 +198,5 @@ def token_revoke(user: Annotated[str, typer.Option(help="Whose tokens to revoke.
         loaded = load_home(home)
         count = revoke_tokens(Database(loaded.database_url), user)
     except ChannelError as error:
-        _fail(error)
+        fail(error)
     console.print(f"revoked {count} token(s) of {user}")

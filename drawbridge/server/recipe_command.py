@@ -3,13 +3,13 @@
 from __future__ import annotations
 
 import getpass
+from dataclasses import replace
 import os
 import subprocess
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.console import Console
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -22,13 +22,10 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.server.auth import Role, identify_token
-from drawbridge.server.bridge_command import oldest_python3, open_upstream
+from drawbridge.server.bridge_command import open_upstream
+from drawbridge.server.cli_common import ChannelOption, HomeOption, console, fail
 
 recipe_app = typer.Typer(help="Generate and review recipes for sdist-only projects.", no_args_is_help=True)
-console = Console()
-errors = Console(stderr=True)
-
-HomeOption = Annotated[Optional[Path], typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder.")]
 TokenOption = Annotated[Optional[str], typer.Option("--token", envvar="DRAWBRIDGE_TOKEN", help="Your API token.")]
 
 
@@ -37,21 +34,16 @@ def _book(home: Path | None) -> tuple[Home, RecipeBook]:
     return loaded, RecipeBook(loaded, Database(loaded.database_url))
 
 
-def _fail(error: Exception) -> None:
-    errors.print(f"[bold red]error:[/] {error}")
-    raise typer.Exit(1)
-
-
 def _decider(loaded: Home, token: str | None) -> str:
     """The user a token names, if it may approve (maintainer or admin); else exit."""
     if not token:
-        _fail(ChannelError("deciding on a recipe needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN"))
+        fail(ChannelError("deciding on a recipe needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN"))
     identity = identify_token(Database(loaded.database_url), token or "")
     if identity is None:
-        _fail(ChannelError("the token is unknown or revoked"))
+        fail(ChannelError("the token is unknown or revoked"))
     assert identity is not None and identity.role is not None
     if identity.role < Role.maintainer:
-        _fail(ChannelError(f"only maintainers and admins may approve or reject; {identity.user} is a {identity.role.name}"))
+        fail(ChannelError(f"only maintainers and admins may approve or reject; {identity.user} is a {identity.role.name}"))
     return identity.user
 
 
@@ -67,9 +59,9 @@ def generate(
         loaded, book = _book(home)
         upstream = open_upstream(upstream_pypi or loaded.bridge.upstream_pypi, loaded.cache_dir)
         with console.status(f"generating a recipe for {requirement}…"):
-            recipe = book.generate(project, version or None, upstream, default_table(), getpass.getuser(), oldest_python3(loaded))
+            recipe = book.generate(project, version or None, upstream, default_table(), getpass.getuser(), loaded.bridge.oldest_python3)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
     origin = "curated" if recipe.curated else "generated"
     console.print(f"[green]{origin}[/] {recipe.name} {recipe.version} → {recipe.path} (pending review)")
 
@@ -83,7 +75,7 @@ def list_recipes(home: HomeOption = None) -> None:
         for recipe in book.all():
             table.add_row(recipe.name, recipe.project, recipe.version, recipe.state, recipe.decided_by, recipe.needs_builder)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
     console.print(table)
 
 
@@ -98,7 +90,7 @@ def show(name: str, home: HomeOption = None) -> None:
             console.print(f"decided by {recipe.decided_by}: {recipe.comment}")
         console.print(Syntax(book.text(name), "yaml"))
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
 
 
 @recipe_app.command("diff")
@@ -108,7 +100,7 @@ def diff(name: str, home: HomeOption = None) -> None:
         _loaded, book = _book(home)
         console.print(Syntax(book.diff(name) or "(no difference)\n", "diff"))
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
 
 
 def _decide(name: str, approve: bool, comment: str, home: Path | None, token: str | None) -> None:
@@ -116,7 +108,7 @@ def _decide(name: str, approve: bool, comment: str, home: Path | None, token: st
         loaded, book = _book(home)
         recipe = book.decide(name, approve, _decider(loaded, token), comment)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
     console.print(f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 {recipe.sha256[:12]})")
 
 
@@ -141,7 +133,7 @@ def edit(name: str, home: HomeOption = None) -> None:
         subprocess.run([os.environ.get("EDITOR", "vi"), str(recipe.path)], check=False)
         recipe = book.get(name)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
     console.print(f"{recipe.name}: {recipe.state}")
 
 
@@ -156,13 +148,13 @@ def log(name: str, home: HomeOption = None) -> None:
             raise BridgeError(f"{name} has not been built yet")
         console.print(logs[-1].read_text(errors="replace"), markup=False, highlight=False)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
 
 
 def build(
     names: Annotated[Optional[list[str]], typer.Argument(help="Recipes to build (default: every approved one).")] = None,
     home: HomeOption = None,
-    channel: Annotated[Optional[str], typer.Option("--channel", "-c", help="Channel to publish into.")] = None,
+    channel: ChannelOption = None,
 ) -> None:
     """Build approved recipes with rattler-build against the upstream conda channels and the channel itself."""
     try:
@@ -187,11 +179,11 @@ def build(
                 fresh = [*result.packages, *(w for w in result.wheels if not channels.has_file(target, w.name))]
                 _published, refused = channels.publish_many(target, fresh, uploaded_by="build")
                 if refused:
-                    result = type(result)(name, False, result.log, message=f"refused by the channel: {refused[0][1]}")
+                    result = replace(result, ok=False, message=f"refused by the channel: {refused[0][1]}")
             book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
             results.append(result)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
     table = Table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
@@ -210,5 +202,5 @@ def audit(home: HomeOption = None) -> None:
         for row in book.audit():
             table.add_row(row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail)
     except (ChannelError, BridgeError) as error:
-        _fail(error)
+        fail(error)
     console.print(table)

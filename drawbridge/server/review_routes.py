@@ -28,14 +28,14 @@ def _recipe_or_404(book: RecipeBook, name: str):  # type: ignore[no-untyped-def]
 
 @router.get("/ui/recipes", response_class=HTMLResponse, summary="Recipes and their review state")
 def recipe_list(request: Request) -> HTMLResponse:
-    book = _book(context(request))
+    recipes = _book(context(request)).all()  # each one re-hashes its file: once per request
     rows = "".join(
         f"<tr><td><a href='/ui/recipes/{html.escape(r.name)}'>{html.escape(r.name)}</a></td>"
         f"<td>{html.escape(r.version)}</td><td class='{r.state}'>{r.state}</td>"
         f"<td>{html.escape(r.decided_by)}</td><td>{html.escape(r.needs_builder)}</td></tr>"
-        for r in book.all()
+        for r in recipes
     )
-    pending = sum(1 for r in book.all() if r.state == "pending")
+    pending = sum(1 for r in recipes if r.state == "pending")
     body = (
         f"<h1>Recipes</h1><p>{pending} waiting for review.</p>"
         "<table><tr><th>recipe</th><th>version</th><th>state</th><th>decided by</th>"

@@ -1,0 +1,26 @@
+"""What every `drawbridge` command shares: consoles, the --home and --channel options, failing."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, NoReturn, Optional
+
+import typer
+from rich.console import Console
+
+console = Console()
+errors = Console(stderr=True)
+
+HomeOption = Annotated[
+    Optional[Path],
+    typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder."),
+]
+ChannelOption = Annotated[
+    Optional[str], typer.Option("--channel", "-c", help="Channel (default: the configured one).")
+]
+
+
+def fail(error: Exception) -> NoReturn:
+    """Print `error` as users should see it (no traceback) and exit with status 1."""
+    errors.print(f"[bold red]error:[/] {error}")
+    raise typer.Exit(1)
