@@ -32,9 +32,6 @@ from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import write_text_atomic
 
-STATES = ("pending", "approved", "rejected", "built", "failed")
-
-
 class RecipeError(BridgeError):
     """A recipe that cannot be generated, found, decided on or built."""
 

@@ -41,20 +41,6 @@ def write_with_gzip_atomic(target: Path, data: bytes) -> None:
     write_bytes_atomic(target, data)
 
 
-def copy_atomic(source: Path, target: Path) -> None:
-    """Copy `source` to `target` atomically (the target never exists half-copied)."""
-    fd, temporary = _temporary_beside(target)
-    try:
-        with os.fdopen(fd, "wb") as out, source.open("rb") as inp:
-            shutil.copyfileobj(inp, out, 1024 * 1024)
-            out.flush()
-            os.fsync(out.fileno())
-        os.replace(temporary, target)
-    except BaseException:
-        temporary.unlink(missing_ok=True)
-        raise
-
-
 def link_or_copy_new(source: Path, target: Path) -> None:
     """Place `source` at `target`, which must not exist yet; hard-link where possible.
 
