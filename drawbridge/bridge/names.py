@@ -30,6 +30,12 @@ class NameTable:
         normalised = canonicalize_name(pypi_name)
         return self.mapping.get(normalised, normalised)
 
+    def pypi_name(self, conda_name: str) -> str:
+        """The PyPI project a conda package carries: the table read backwards, else the name."""
+        if not hasattr(self, "_reverse"):
+            object.__setattr__(self, "_reverse", {v: k for k, v in self.mapping.items()})
+        return self._reverse.get(conda_name, canonicalize_name(conda_name))  # type: ignore[attr-defined]
+
     def with_overrides(self, overrides: Mapping[str, str]) -> NameTable:
         merged = dict(self.mapping)
         merged.update({canonicalize_name(k): v.lower() for k, v in overrides.items()})

@@ -14,7 +14,7 @@ DEFAULT_HOME = Path("drawbridge-home")
 CONFIG_NAME = "drawbridge.toml"
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: URL segments a channel may not be named after, because the server routes them itself
-RESERVED_CHANNEL_NAMES = frozenset({"simple", "t", "ui", "api", "health", "metrics", "static"})
+RESERVED_CHANNEL_NAMES = frozenset({"simple", "t", "ui", "api", "health", "metrics", "static", "upstream"})
 
 DEFAULT_CONFIG = """\
 # Drawbridge configuration. Every key is optional; these are the defaults.

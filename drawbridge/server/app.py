@@ -16,7 +16,14 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
-from drawbridge.server import conda_routes, pip_routes, review_routes, ui_routes, upload_routes
+from drawbridge.server import (
+    conda_routes,
+    pip_routes,
+    review_routes,
+    ui_routes,
+    upload_routes,
+    upstream_routes,
+)
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
 from drawbridge.server.fast_path import IndexFastPath
@@ -57,8 +64,9 @@ def create_app(home: Home) -> ASGIApp:
     context.known_channels = set(channels.names())
     app.state.context = context
     app.add_exception_handler(ChannelError, _channel_error)
-    # ui_routes last: its `/{channel}/` must not shadow `/simple/`.
-    for module in (pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
+    # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
+    # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
+    for module in (upstream_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
         app.include_router(module.router)
     return TokenPrefixMiddleware(IndexFastPath(app, context))
 

@@ -41,6 +41,11 @@ class Context:
         if not self.home.server.anonymous_read:
             require(identify(request, self.database), Role.reader, f"reading channel {channel!r}")
 
+    def check_read_any(self, request: Request, what: str) -> None:
+        """401/403 unless reading is anonymous or the request carries a reader token."""
+        if not self.home.server.anonymous_read:
+            require(identify(request, self.database), Role.reader, f"reading {what}")
+
     def identity(self, request: Request) -> Identity:
         return identify(request, self.database)
 

@@ -1,0 +1,104 @@
+"""Solve an environment file's conda dependencies for one platform with py-rattler.
+
+The solve uses fixed virtual packages per platform (not the ones of the machine running
+the lock), so the same file gives the same lock on every machine.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+
+import rattler
+
+from drawbridge.environments.errors import Missing, ServerError, Unresolvable
+
+#: the subdirs an environment may be locked for
+LOCKABLE_PLATFORMS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
+
+
+@dataclass(frozen=True)
+class SystemBaseline:
+    """What the target machines have outside the environment (conda's virtual packages)."""
+
+    glibc: str = "2.17"
+    macos_x86: str = "10.13"
+    macos_arm: str = "11.0"
+
+
+def virtual_packages(platform: str, baseline: SystemBaseline) -> list[rattler.GenericVirtualPackage]:
+    """The virtual packages a machine of `platform` offers, from the baseline only."""
+    found: list[tuple[str, str]] = []
+    if platform.startswith("linux-"):
+        found += [("__unix", "0"), ("__linux", "0"), ("__glibc", baseline.glibc)]
+    elif platform.startswith("osx-"):
+        found += [("__unix", "0"), ("__osx", baseline.macos_arm if platform == "osx-arm64" else baseline.macos_x86)]
+    elif platform.startswith("win-"):
+        found += [("__win", "0")]
+    return [
+        rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version), rattler.BuildString("0"))
+        for name, version in found
+    ]
+
+
+def check_platform(platform: str) -> str:
+    if platform not in LOCKABLE_PLATFORMS:
+        raise ValueError(f"{platform!r} is not a platform Drawbridge locks for; use one of {', '.join(LOCKABLE_PLATFORMS)}")
+    return platform
+
+
+class CondaSolver:
+    """Solve specs against a fixed list of channel URLs, one platform at a time."""
+
+    def __init__(self, channels: list[str], baseline: SystemBaseline | None = None) -> None:
+        self.channels = [rattler.Channel(url) for url in channels]
+        self.baseline = baseline or SystemBaseline()
+        self.gateway = rattler.Gateway(show_progress=False)
+
+    def solve(self, specs: list[str], platform: str) -> list[rattler.RepoDataRecord]:
+        """The records to install, sorted by name; Unresolvable names what is missing."""
+        missing = self.find_missing(specs, platform)
+        if missing:
+            raise Unresolvable(missing)
+        try:
+            records = asyncio.run(
+                rattler.solve(
+                    self.channels,
+                    specs,
+                    gateway=self.gateway,
+                    platforms=[platform, "noarch"],
+                    virtual_packages=virtual_packages(platform, self.baseline),
+                )
+            )
+        except Exception as error:  # rattler's SolverError and friends
+            raise Unresolvable([], f"{platform}: the conda dependencies cannot be solved together:\n{error}") from None
+        return sorted(records, key=lambda record: record.name.normalized)
+
+    def find_missing(self, specs: list[str], platform: str) -> list[Missing]:
+        """Each requested spec no channel can satisfy on `platform`, with the reason."""
+        missing = []
+        for spec in specs:
+            match_spec = rattler.MatchSpec(spec)
+            name = match_spec.name.normalized
+            if name.startswith("__"):
+                continue
+            here = self._records(name, [platform, "noarch"])
+            if not here:
+                elsewhere = sorted({r.subdir for r in self._records(name, list(LOCKABLE_PLATFORMS))})
+                reason = (
+                    f"no build for {platform} (builds exist for {', '.join(elsewhere)})"
+                    if elsewhere
+                    else f"not in any channel ({', '.join(c.base_url for c in self.channels)})"
+                )
+                missing.append(Missing("conda", name, spec, platform, reason))
+            elif not any(match_spec.matches(record) for record in here):
+                versions = sorted({str(r.version) for r in here}, key=rattler.Version)
+                missing.append(Missing("conda", name, spec, platform, f"no version matches (available: {', '.join(versions[-8:])})"))
+        return missing
+
+    def _records(self, name: str, platforms: list[str]) -> list[rattler.RepoDataRecord]:
+        try:
+            result = asyncio.run(self.gateway.query(self.channels, platforms, [name], recursive=False))
+        except Exception as error:  # rattler's GatewayError: a channel that cannot be read
+            raise ServerError(f"cannot read the channels' repodata: {error}") from None
+        return [record for per_channel in result for record in per_channel]

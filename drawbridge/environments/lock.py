@@ -1,0 +1,121 @@
+"""`drawbridge lock`: an environment file → a rattler lock file (the format pixi reads).
+
+Every platform is solved before anything is written: what cannot be provided is collected
+across all of them and reported together, and the lock file appears whole or not at all.
+"""
+
+from __future__ import annotations
+
+import os
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import rattler
+
+from drawbridge.bridge.names import default_table
+from drawbridge.environments.conda_solve import CondaSolver, SystemBaseline, check_platform
+from drawbridge.environments.envfile import EnvironmentFile
+from drawbridge.environments.errors import EnvironmentFileError, Missing, Unresolvable
+from drawbridge.environments.pip_resolve import (
+    PipPackage,
+    PipResolver,
+    conda_provided_projects,
+    python_version,
+)
+from drawbridge.environments.server import DrawbridgeServer
+
+#: the environment name inside the lock file (pixi's default environment)
+LOCK_ENVIRONMENT = "default"
+
+
+@dataclass
+class LockedPlatform:
+    """What one platform installs."""
+
+    platform: str
+    conda: list[rattler.RepoDataRecord]
+    pip: list[PipPackage] = field(default_factory=list)
+
+
+@dataclass
+class Lock:
+    """A solved environment for every platform asked for."""
+
+    channels: list[str]
+    platforms: list[LockedPlatform]
+
+
+def conda_specs(environment: EnvironmentFile) -> list[str]:
+    """The conda specs to solve; a pip: section needs pip (conda adds it, with a warning)."""
+    specs = list(environment.conda)
+    if environment.pip and "pip" not in environment.conda_names():
+        specs.append("pip")
+    return specs
+
+
+def lock_environment(
+    environment: EnvironmentFile,
+    server: DrawbridgeServer,
+    platforms: list[str],
+    uv: str,
+    baseline: SystemBaseline | None = None,
+    on_step: Callable[[str], None] = lambda _label: None,
+) -> Lock:
+    """Solve `environment` for each platform against `server`; Unresolvable lists every gap."""
+    try:
+        platforms = [check_platform(p) for p in platforms]
+    except ValueError as error:
+        raise EnvironmentFileError(str(error)) from None
+    channels = server.resolve_channels(environment.channels)
+    solver = CondaSolver(channels.conda, baseline)
+    resolver = PipResolver(channels.simple, uv, client=server.http) if environment.pip else None
+    names = default_table()
+    locked: list[LockedPlatform] = []
+    missing: list[Missing] = []
+    details: list[str] = []
+    for platform in platforms:
+        on_step(f"{platform}: conda")
+        try:
+            records = solver.solve(conda_specs(environment), platform)
+        except Unresolvable as error:
+            missing += error.missing
+            details += [error.detail] if error.detail else []
+            continue
+        pip: list[PipPackage] = []
+        if resolver is not None:
+            on_step(f"{platform}: pip")
+            try:
+                provided = conda_provided_projects(records, names)
+                pip = resolver.resolve(environment.pip, platform, python_version(records), provided)
+            except Unresolvable as error:
+                missing += error.missing
+                details += [error.detail] if error.detail else []
+                continue
+        locked.append(LockedPlatform(platform, records, pip))
+    if missing or details:
+        raise Unresolvable(missing, "\n".join(details))
+    return Lock(channels=channels.conda, platforms=locked)
+
+
+def write_lock(lock: Lock, path: Path) -> None:
+    """Write `lock` as a rattler lock file, atomically (a crash leaves the old file or none)."""
+    lock_file = rattler.LockFile([rattler.LockPlatform(p.platform) for p in lock.platforms])
+    owned = {str(platform): platform for platform in lock_file.platforms()}
+    for locked in lock.platforms:
+        platform = owned[locked.platform]
+        for record in locked.conda:
+            lock_file.add_conda_package(LOCK_ENVIRONMENT, platform, record)
+        for package in locked.pip:
+            lock_file.add_pypi_package(LOCK_ENVIRONMENT, platform, package.name, package.version, package.location)
+    lock_file.set_channels(LOCK_ENVIRONMENT, [rattler.LockChannel(url) for url in lock.channels])
+    path.parent.mkdir(parents=True, exist_ok=True)
+    handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
+    os.close(handle)
+    try:
+        lock_file.to_path(partial)
+        os.replace(partial, path)
+    finally:
+        if os.path.exists(partial):
+            os.unlink(partial)

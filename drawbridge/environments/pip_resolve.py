@@ -1,0 +1,192 @@
+"""Resolve an environment file's `pip:` section against Drawbridge's simple index.
+
+uv resolves the requirements for the target platform and Python (wheels only: prod
+machines have no compilers), with what the conda part already installs pinned as
+constraints and left out of the result. Each resolved project then gets the one wheel
+pip would pick on the target, with its sha256 from the index.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import tempfile
+from dataclasses import dataclass
+from pathlib import Path
+
+import rattler
+from packaging.requirements import Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
+
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.pypi import SimpleIndexUpstream, UnknownUpstreamProject, UpstreamFile
+from drawbridge.bridge.targets import Target, best_wheel
+from drawbridge.environments.errors import Missing, ServerError, Unresolvable
+
+#: conda subdir → uv's --python-platform
+UV_PLATFORMS = {
+    "linux-64": "x86_64-manylinux_2_17",
+    "linux-aarch64": "aarch64-manylinux_2_17",
+    "osx-64": "x86_64-apple-darwin",
+    "osx-arm64": "aarch64-apple-darwin",
+    "win-64": "x86_64-pc-windows-msvc",
+}
+
+
+@dataclass(frozen=True)
+class PipPackage:
+    """One locked wheel."""
+
+    name: str
+    version: str
+    url: str
+    sha256: str
+
+    @property
+    def location(self) -> str:
+        """The URL as the lock file keeps it: the hash rides in the fragment, as pip reads it."""
+        return f"{self.url}#sha256={self.sha256}"
+
+
+def conda_provided_projects(records: list[rattler.RepoDataRecord], names: NameTable) -> dict[str, str]:
+    """PyPI project → version for the Python packages the conda part installs."""
+    provided = {}
+    for record in records:
+        name = record.name.normalized
+        if name in ("python", "python_abi"):
+            continue
+        depends = [d.split()[0] for d in record.depends]
+        if "python" in depends or record.noarch.python:
+            provided[names.pypi_name(name)] = str(record.version)
+    return provided
+
+
+def python_version(records: list[rattler.RepoDataRecord]) -> str:
+    for record in records:
+        if record.name.normalized == "python":
+            return str(record.version)
+    raise Unresolvable([], "the environment has a pip: section but its conda part installs no python")
+
+
+class PipResolver:
+    """Resolve pip requirements for one target against Drawbridge's simple indexes."""
+
+    def __init__(self, simple_urls: list[str], uv: str, client=None) -> None:  # type: ignore[no-untyped-def]
+        if not simple_urls:
+            raise ServerError("the server has no channel whose simple index could serve the pip: section")
+        self.simple_urls = simple_urls
+        self.indexes = [SimpleIndexUpstream(url, cache=None, client=client) for url in simple_urls]  # type: ignore[arg-type]
+        self.uv = uv
+        self._files: dict[str, list[UpstreamFile]] = {}
+
+    def resolve(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[PipPackage]:
+        target = Target(platform, ".".join(python.split(".")[:2]))
+        missing = [m for r in requirements if (m := self._check_requirement(r, target)) is not None]
+        if missing:
+            raise Unresolvable(missing)
+        pins = self._run_uv(requirements, platform, python, provided)
+        return [self._pick_wheel(name, version, target) for name, version in pins]
+
+    def files(self, project: str) -> list[UpstreamFile]:
+        """The project's files in the first index that has it; [] in none."""
+        name = canonicalize_name(project)
+        if name not in self._files:
+            self._files[name] = []
+            for index in self.indexes:
+                try:
+                    self._files[name] = index.files(name)
+                    break
+                except UnknownUpstreamProject:
+                    continue
+                except BridgeError as error:
+                    raise ServerError(str(error)) from None
+        return self._files[name]
+
+    def _check_requirement(self, line: str, target: Target) -> Missing | None:
+        """Why a requested project cannot be installed on `target`, or None if it can."""
+        requirement = Requirement(line)
+        name = canonicalize_name(requirement.name)
+        files = [f for f in self.files(name) if not f.yanked]
+        where = f"Drawbridge's pip index ({', '.join(self.simple_urls)})"
+        if not files:
+            return Missing("pip", name, line, target.subdir, f"not in {where}")
+        matching = [f for f in files if _version_in(f.version, requirement.specifier)]
+        if not matching:
+            versions = sorted({f.version for f in files}, key=_sort_key)
+            return Missing("pip", name, line, target.subdir, f"no version matches (available: {', '.join(versions[-8:])})")
+        if best_wheel([f.filename for f in matching], target) is None:
+            kinds = sorted({f.filename.rsplit("-", 3)[-1] if f.is_wheel else "sdist" for f in matching})
+            return Missing(
+                "pip", name, line, target.subdir,
+                f"no wheel for {target.subdir} with Python {target.python} (has: {', '.join(kinds)})",
+            )  # fmt: skip
+        return None
+
+    def _run_uv(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[tuple[str, str]]:
+        command = [
+            self.uv, "pip", "compile", "-", "--quiet", "--no-config", "--no-header", "--no-annotate",
+            "--no-strip-extras", "--only-binary", ":all:", "--index-url", self.simple_urls[0],
+            "--python-version", python, "--python-platform", UV_PLATFORMS[platform],
+        ]  # fmt: skip
+        for url in self.simple_urls[1:]:
+            command += ["--extra-index-url", url]
+        constraints = "".join(f"{name}=={version}\n" for name, version in sorted(provided.items()))
+        for name in sorted(provided):
+            command += ["--no-emit-package", name]
+        with tempfile.TemporaryDirectory(prefix="drawbridge-lock-") as scratch:
+            path = Path(scratch) / "constraints.txt"
+            path.write_text(constraints, "utf-8")
+            result = subprocess.run(
+                command + ["--constraints", str(path)], input="\n".join(requirements) + "\n",
+                capture_output=True, text=True, env=_uv_environment(),
+            )  # fmt: skip
+        if result.returncode != 0:
+            raise Unresolvable([], f"{platform}: the pip: section cannot be resolved:\n{result.stderr.strip()}")
+        pins = []
+        for line in result.stdout.splitlines():
+            line = line.split("#")[0].strip()
+            if line and "==" in line:
+                name, version = line.split("==", 1)
+                pins.append((canonicalize_name(name.split("[")[0]), version.strip()))
+        return sorted(pins)
+
+    def _pick_wheel(self, name: str, version: str, target: Target) -> PipPackage:
+        candidates = [f for f in self.files(name) if f.is_wheel and _same_version(f.version, version) and not f.yanked]
+        chosen = best_wheel([f.filename for f in candidates], target)
+        if chosen is None:
+            raise Unresolvable([Missing("pip", name, f"{name}=={version}", target.subdir, f"no wheel for {target}")])
+        file = next(f for f in candidates if f.filename == chosen)
+        if not file.sha256:
+            raise ServerError(f"the index gives no sha256 for {file.filename}")
+        return PipPackage(name=name, version=version, url=file.url, sha256=file.sha256)
+
+
+def _version_in(version: str, specifier: SpecifierSet) -> bool:
+    try:
+        return specifier.contains(Version(version), prereleases=True)
+    except InvalidVersion:
+        return False
+
+
+def _same_version(a: str, b: str) -> bool:
+    try:
+        return Version(a) == Version(b)
+    except InvalidVersion:
+        return a == b
+
+
+def _sort_key(version: str) -> tuple[int, Version | str]:
+    try:
+        return (1, Version(version))
+    except InvalidVersion:
+        return (0, version)
+
+
+def _uv_environment() -> dict[str, str]:
+    """uv with no user configuration, cache or network beyond the given indexes."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
+    env.update(UV_NO_CONFIG="1", UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
+    return env

@@ -1,0 +1,94 @@
+"""Talk to a running Drawbridge: which channels it has, and where each one's URLs are."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+import httpx
+
+from drawbridge.environments.errors import EnvironmentFileError, ServerError
+
+DEFAULT_SERVER = "http://127.0.0.1:8080"
+TIMEOUT = httpx.Timeout(60.0, connect=10.0)
+
+
+def server_url(given: str | None) -> str:
+    """The server: the option, else $DRAWBRIDGE_URL, else the local default."""
+    return (given or os.environ.get("DRAWBRIDGE_URL") or DEFAULT_SERVER).rstrip("/")
+
+
+@dataclass(frozen=True)
+class ResolvedChannels:
+    """The conda channel URLs to solve against and the simple indexes for the pip section."""
+
+    conda: list[str]
+    simple: list[str]
+
+
+class DrawbridgeServer:
+    """The HTTP side of one Drawbridge server, as environment commands use it."""
+
+    def __init__(self, url: str, token: str | None = None) -> None:
+        self.url = url.rstrip("/")
+        headers = {"Authorization": f"Bearer {token}"} if token else {}
+        self.http = httpx.Client(timeout=TIMEOUT, headers=headers, follow_redirects=True)
+
+    def get_json(self, path: str, accept: str = "application/json") -> dict | None:
+        """GET a JSON document from the server; None for a 404, ServerError otherwise."""
+        url = path if path.startswith("http") else f"{self.url}{path}"
+        try:
+            response = self.http.get(url, headers={"Accept": accept})
+        except httpx.HTTPError as error:
+            raise ServerError(f"cannot reach Drawbridge at {self.url}: {error}") from None
+        if response.status_code == 404:
+            return None
+        if response.status_code in (401, 403):
+            raise ServerError(f"{url}: {response.status_code}: pass a reader token with --token or $DRAWBRIDGE_TOKEN")
+        if response.status_code != 200:
+            raise ServerError(f"{url} answered {response.status_code}: {response.text[:200]}")
+        return response.json()
+
+    def channel_list(self) -> dict:
+        document = self.get_json("/api/channels")
+        if document is None:
+            raise ServerError(f"{self.url} has no /api/channels: is it a Drawbridge server, and new enough?")
+        return document
+
+    def resolve_channels(self, names: list[str]) -> ResolvedChannels:
+        """Turn an environment file's channels into URLs on this server.
+
+        A name is a Drawbridge channel or an upstream mirror the server passes on; an empty
+        list means the server's channels followed by its mirrors. URLs elsewhere are refused:
+        the machines that install the lock can reach nothing but Drawbridge.
+        """
+        listing = self.channel_list()
+        own, upstream = listing["channels"], listing["upstream"]
+        conda: list[str] = []
+        simple: list[str] = []
+        for name in names or [*own, *upstream]:
+            if name.startswith(self.url + "/"):
+                conda.append(name.rstrip("/"))
+            elif name in own:
+                conda.append(own[name]["conda"])
+                simple.append(own[name]["simple"])
+            elif name in upstream:
+                conda.append(upstream[name]["conda"])
+            else:
+                raise EnvironmentFileError(
+                    f"channel {name!r} is neither a Drawbridge channel ({', '.join(own) or 'none'}) "
+                    f"nor an upstream mirror that {self.url} passes on ({', '.join(upstream) or 'none'})"
+                )
+        if not simple:
+            simple = [entry["simple"] for entry in own.values()][:1]
+        return ResolvedChannels(conda=conda, simple=simple)
+
+    def file_request(self, body: dict) -> dict:
+        """File a bridging request; the server answers with its number and state."""
+        try:
+            response = self.http.post(f"{self.url}/api/requests", json=body)
+        except httpx.HTTPError as error:
+            raise ServerError(f"cannot reach Drawbridge at {self.url}: {error}") from None
+        if response.status_code not in (200, 201):
+            raise ServerError(f"filing a request for {body.get('name')}: {response.status_code}: {response.text[:200]}")
+        return response.json()

@@ -1,0 +1,116 @@
+"""`drawbridge lock`, `drawbridge env create` and `drawbridge image`: prod environments."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated, Optional
+
+import typer
+import uv
+from rich.table import Table
+
+from drawbridge.environments.conda_solve import SystemBaseline
+from drawbridge.environments.envfile import read_environment_file
+from drawbridge.environments.errors import EnvironmentFailure, Missing, Unresolvable
+from drawbridge.environments.install import create_environment, host_platform
+from drawbridge.environments.lock import lock_environment, write_lock
+from drawbridge.environments.lockfile import read_lock
+from drawbridge.environments.server import DrawbridgeServer, server_url
+from drawbridge.server.cli_common import console, errors, fail
+
+env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
+
+ServerOption = Annotated[
+    Optional[str],
+    typer.Option("--server", envvar="DRAWBRIDGE_URL", help="Drawbridge's URL (default http://127.0.0.1:8080)."),
+]
+TokenOption = Annotated[
+    Optional[str], typer.Option("--token", envvar="DRAWBRIDGE_TOKEN", help="A token, when reading needs one.")
+]
+LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbridge lock` wrote.")]
+
+
+def missing_table(missing: list[Missing]) -> Table:
+    table = Table("platform", "kind", "asked for", "why not", title="What Drawbridge cannot provide")
+    for item in missing:
+        table.add_row(item.platform, item.kind, item.spec, item.reason)
+    return table
+
+
+def file_requests(server: DrawbridgeServer, missing: list[Missing], environment: Path) -> None:
+    """One bridging request per missing package, naming the platforms that lack it."""
+    by_name: dict[tuple[str, str], list[Missing]] = {}
+    for item in missing:
+        by_name.setdefault((item.kind, item.name), []).append(item)
+    for (kind, name), items in sorted(by_name.items()):
+        answer = server.file_request(
+            {
+                "name": name,
+                "kind": kind,
+                "spec": items[0].spec,
+                "platforms": sorted({i.platform for i in items}),
+                "reason": "; ".join(sorted({i.reason for i in items})),
+                "source": environment.name,
+            }
+        )
+        console.print(f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a maintainer")
+
+
+def lock(
+    environment: Annotated[Path, typer.Argument(help="The environment file (environment.yml).")],
+    server: ServerOption = None,
+    platform: Annotated[
+        Optional[list[str]], typer.Option("--platform", "-p", help="Conda subdir to lock for (repeatable; default: this machine's).")
+    ] = None,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Lock file (default: drawbridge.lock beside the environment file).")] = None,
+    request: Annotated[bool, typer.Option("--request", help="File bridging requests for what is missing.")] = False,
+    glibc: Annotated[str, typer.Option(help="Oldest glibc of the Linux machines.")] = SystemBaseline.glibc,
+    token: TokenOption = None,
+) -> None:
+    """Solve an environment file against Drawbridge into a hash-pinned rattler lock file."""
+    target = output or environment.parent / "drawbridge.lock"
+    drawbridge = DrawbridgeServer(server_url(server), token)
+    try:
+        parsed = read_environment_file(environment)
+        with console.status("solving…") as status:
+            locked = lock_environment(
+                parsed, drawbridge, platform or [host_platform()], uv.find_uv_bin(),
+                SystemBaseline(glibc=glibc), on_step=lambda label: status.update(f"solving {label}…"),
+            )  # fmt: skip
+        write_lock(locked, target)
+    except Unresolvable as error:
+        if error.missing:
+            errors.print(missing_table(error.missing))
+        if error.detail:
+            errors.print(error.detail)
+        if request and error.missing:
+            try:
+                file_requests(drawbridge, error.missing, environment)
+            except EnvironmentFailure as request_error:
+                fail(request_error)
+        elif error.missing:
+            errors.print("file bridging requests for these with --request")
+        errors.print(f"[bold red]error:[/] {environment} cannot be locked; nothing was written")
+        raise typer.Exit(1) from None
+    except EnvironmentFailure as error:
+        fail(error)
+    for item in locked.platforms:
+        console.print(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
+    console.print(f"wrote {target}")
+
+
+@env_app.command("create")
+def env_create(
+    lock_path: LockOption,
+    prefix: Annotated[Path, typer.Option("--prefix", help="Where to create (or update) the environment.")],
+    cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
+) -> None:
+    """Install a lock file's packages for this machine's platform into a prefix."""
+    try:
+        platform_lock = read_lock(lock_path, host_platform())
+        create_environment(platform_lock, prefix, cache_dir=cache_dir)
+    except EnvironmentFailure as error:
+        fail(error)
+    console.print(
+        f"{prefix}: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages from {lock_path}"
+    )
