@@ -14,6 +14,7 @@ from builders import make_noarch_python_conda, make_wheel
 from conftest import BIN, Server, client_env, start_server
 
 from drawbridge.channel.home import initialise_home
+from drawbridge.server.auth import Role
 from drawbridge.environments.lockfile import read_lock
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -44,15 +45,17 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     mirror = root / "conda-forge"
     mirror.symlink_to(upstream_channel)
     home = initialise_home(root / "home")
-    home.config_path.write_text(
-        home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{mirror}"]')
-    )
     drop = root / "drop"
+    config = home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{mirror}"]')
+    config = config.replace('upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{drop}"')
+    config = config.replace('platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]', 'platforms = ["linux-64"]')
+    home.config_path.write_text(config.replace('pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', f'pythons = ["{MACHINE_PYTHON}"]'))
     make_wheel(drop, "bridged-tool", "2.0", requires_python=">=3.8",
                entry_points={"console_scripts": {"bridged-tool": "bridged_tool:main"}})
     make_wheel(drop, "pip-only", "1.0", requires=["pip-helper>=1", "bridged-tool>=2"])
     make_wheel(drop, "pip-helper", "1.5")
-    make_wheel(drop, "linux-wheel", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    make_wheel(drop, "windows-wheel", "1.0", tag="cp311-cp311-win_amd64")
+    make_wheel(drop / "not-yet", "wanted-later", "3.0")  # in upstream PyPI, not in Drawbridge
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
     bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
                          "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool")
@@ -60,6 +63,7 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     server = start_server(home.root)
     server.publish(make_noarch_python_conda(root / "pkgs", "demo-conda", "1.0", "demo_conda"))
     server.publish(*(w for w in sorted(drop.glob("*.whl")) if not w.name.startswith("bridged_tool")))
+    shutil.move(drop / "not-yet" / "wanted_later-3.0-py3-none-any.whl", drop)
     yield server
     server.stop()
 
@@ -144,3 +148,70 @@ def test_env_create_installs_the_lock_the_same_way_every_time(locked: Path, tmp_
     fresh = drawbridge("env", "create", "--lock", str(locked), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "cache2"))
     assert fresh.returncode == 0, fresh.stderr
     assert _tree_digest(prefix) == first, "a fresh install gives the same files"
+
+
+def _lock_refused(env_server: Server, folder: Path, text: str, *args: str) -> str:
+    """Lock `text`, expecting a refusal; the lock file already there must be left untouched."""
+    environment = write_environment(folder, text)
+    previous = folder / "drawbridge.lock"
+    previous.write_text("the previous lock\n")
+    result = lock(env_server, environment, *args)
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert previous.read_text() == "the previous lock\n" and sorted(p.name for p in folder.iterdir()) == [
+        "drawbridge.lock", "environment.yml"
+    ], "nothing written, no partial file left"
+    assert "Traceback" not in result.stderr
+    return " ".join((result.stdout + result.stderr).split())
+
+
+def test_missing_packages_are_named_with_reasons(env_server: Server, tmp_path: Path):
+    text = ENVIRONMENT.replace("  - demo-conda\n", "  - demo-conda\n  - no-such-conda >=1\n") + "    - no-such-pip\n"
+    said = _lock_refused(env_server, tmp_path, text)
+    assert "no-such-conda >=1" in said and "not in any channel" in said
+    assert "no-such-pip" in said and "not in Drawbridge's pip index" in said
+    assert "nothing was written" in said and "--request" in said
+
+
+def test_no_build_for_the_platform(env_server: Server, tmp_path: Path):
+    said = _lock_refused(env_server, tmp_path / "conda", ENVIRONMENT, "--platform", "linux-64", "--platform", "osx-arm64")
+    assert "osx-arm64" in said and "no build for osx-arm64 (builds exist for linux-64)" in said
+    text = ENVIRONMENT + "    - windows-wheel\n"
+    said = _lock_refused(env_server, tmp_path / "pip", text)
+    assert f"no wheel for linux-64 with Python {MACHINE_PYTHON} (has: win_amd64.whl)" in said
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("dependencies: [python\n", "is not valid YAML"),
+        ("- just\n- a list\n", "expected a mapping"),
+        ("dependencies:\n  - pip:\n    - --index-url http://elsewhere/\n", "is not supported"),
+        ("channels: [nowhere]\ndependencies: [python]\n", "'nowhere' is neither a Drawbridge channel"),
+        ("dependencies: [python]\nwhatever: 1\n", "unknown keys ['whatever']"),
+    ],
+)
+def test_malformed_environment_files(env_server: Server, tmp_path: Path, text: str, message: str):
+    assert message in _lock_refused(env_server, tmp_path, text)
+
+
+def test_unknown_platform_is_refused(env_server: Server, tmp_path: Path):
+    said = _lock_refused(env_server, tmp_path, ENVIRONMENT, "--platform", "amiga-68k")
+    assert "'amiga-68k' is not a platform Drawbridge locks for" in said
+
+
+def test_request_files_bridging_requests_that_a_maintainer_approves(env_server: Server, tmp_path: Path):
+    text = ENVIRONMENT + "    - wanted-later>=3\n"
+    said = _lock_refused(env_server, tmp_path, text, "--request")
+    assert "request #" in said and "waiting for a maintainer" in said
+    home = str(env_server.home.root)
+    listed = drawbridge("request", "list", "--home", home)
+    assert "wanted-later>=3" in listed.stdout and "pending" in listed.stdout, listed.stdout
+    number = listed.stdout.split("wanted-later>=3")[0].rsplit("│", 3)[-3].strip()
+    refused = drawbridge("request", "approve", number, "--home", home, "--token", env_server.token(Role.reader))
+    assert refused.returncode == 1 and "only maintainers and admins" in refused.stderr
+    approved = drawbridge("request", "approve", number, "--home", home, "--token", env_server.token(Role.maintainer))
+    assert approved.returncode == 0, approved.stdout + approved.stderr
+    assert "bridged" in drawbridge("request", "list", "--home", home, "--state", "bridged").stdout
+    relocked = lock(env_server, tmp_path / "environment.yml")
+    assert relocked.returncode == 0, relocked.stderr
+    assert "wanted-later" in {p.name for p in read_lock(tmp_path / "drawbridge.lock", "linux-64").pip}

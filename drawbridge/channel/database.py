@@ -115,6 +115,24 @@ class RecipeRow(Base):
     updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
+class BridgeRequestRow(Base):
+    """A user's request to bridge a package an environment needs; a maintainer decides."""
+
+    __tablename__ = "bridge_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "conda" or "pip": where it was missing
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[str] = mapped_column(String(300))
+    platforms: Mapped[str] = mapped_column(String(200), default="")  # comma-separated subdirs
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(300), default="")  # e.g. the environment file
+    requested_by: Mapped[str] = mapped_column(String(100), default="anonymous")
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
 class AuditRow(Base):
     """One decision or action, kept for `drawbridge audit`."""
 

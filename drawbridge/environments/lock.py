@@ -82,6 +82,8 @@ def lock_environment(
         except Unresolvable as error:
             missing += error.missing
             details += [error.detail] if error.detail else []
+            if resolver is not None:  # say what the pip part lacks too, as far as can be known
+                missing += resolver.find_missing(environment.pip, platform, None)
             continue
         pip: list[PipPackage] = []
         if resolver is not None:

@@ -83,12 +83,17 @@ class PipResolver:
         self._files: dict[str, list[UpstreamFile]] = {}
 
     def resolve(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[PipPackage]:
-        target = Target(platform, ".".join(python.split(".")[:2]))
-        missing = [m for r in requirements if (m := self._check_requirement(r, target)) is not None]
+        missing = self.find_missing(requirements, platform, python)
         if missing:
             raise Unresolvable(missing)
         pins = self._run_uv(requirements, platform, python, provided)
+        target = Target(platform, ".".join(python.split(".")[:2]))
         return [self._pick_wheel(name, version, target) for name, version in pins]
+
+    def find_missing(self, requirements: list[str], platform: str, python: str | None) -> list[Missing]:
+        """The requested projects the index cannot serve; wheels are checked when `python` is known."""
+        target = Target(platform, ".".join(python.split(".")[:2])) if python else None
+        return [m for line in requirements if (m := self._check_requirement(line, platform, target)) is not None]
 
     def files(self, project: str) -> list[UpstreamFile]:
         """The project's files in the first index that has it; [] in none."""
@@ -105,19 +110,19 @@ class PipResolver:
                     raise ServerError(str(error)) from None
         return self._files[name]
 
-    def _check_requirement(self, line: str, target: Target) -> Missing | None:
+    def _check_requirement(self, line: str, platform: str, target: Target | None) -> Missing | None:
         """Why a requested project cannot be installed on `target`, or None if it can."""
         requirement = Requirement(line)
         name = canonicalize_name(requirement.name)
         files = [f for f in self.files(name) if not f.yanked]
         where = f"Drawbridge's pip index ({', '.join(self.simple_urls)})"
         if not files:
-            return Missing("pip", name, line, target.subdir, f"not in {where}")
+            return Missing("pip", name, line, platform, f"not in {where}")
         matching = [f for f in files if _version_in(f.version, requirement.specifier)]
         if not matching:
             versions = sorted({f.version for f in files}, key=_sort_key)
-            return Missing("pip", name, line, target.subdir, f"no version matches (available: {', '.join(versions[-8:])})")
-        if best_wheel([f.filename for f in matching], target) is None:
+            return Missing("pip", name, line, platform, f"no version matches (available: {', '.join(versions[-8:])})")
+        if target is not None and best_wheel([f.filename for f in matching], target) is None:
             kinds = sorted({f.filename.rsplit("-", 3)[-1] if f.is_wheel else "sdist" for f in matching})
             return Missing(
                 "pip", name, line, target.subdir,

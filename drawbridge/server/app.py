@@ -19,6 +19,7 @@ from drawbridge.channel.service import Channels
 from drawbridge.server import (
     conda_routes,
     pip_routes,
+    request_routes,
     review_routes,
     ui_routes,
     upload_routes,
@@ -66,7 +67,7 @@ def create_app(home: Home) -> ASGIApp:
     app.add_exception_handler(ChannelError, _channel_error)
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
-    for module in (upstream_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
+    for module in (upstream_routes, request_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
         app.include_router(module.router)
     return TokenPrefixMiddleware(IndexFastPath(app, context))
 

@@ -15,7 +15,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, initialise_home, load_home
 from drawbridge.channel.service import Channels
-from drawbridge.server import bridge_command, env_command, recipe_command
+from drawbridge.server import bridge_command, env_command, recipe_command, request_command
 from drawbridge.server.cli_common import ChannelOption, HomeOption, console, errors, fail
 from drawbridge.server.auth import Role, create_token, revoke_tokens
 
@@ -34,6 +34,7 @@ app.command("build")(recipe_command.build)
 app.command("audit")(recipe_command.audit)
 app.command("lock")(env_command.lock)
 app.add_typer(env_command.env_app, name="env")
+app.add_typer(request_command.request_app, name="request")
 
 class RoleChoice(str, Enum):
     """Role names as the command line spells them."""

@@ -34,10 +34,10 @@ def _book(home: Path | None) -> tuple[Home, RecipeBook]:
     return loaded, RecipeBook(loaded, Database(loaded.database_url))
 
 
-def _decider(loaded: Home, token: str | None) -> str:
+def decider(loaded: Home, token: str | None, what: str = "a recipe") -> str:
     """The user a token names, if it may approve (maintainer or admin); else exit."""
     if not token:
-        fail(ChannelError("deciding on a recipe needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN"))
+        fail(ChannelError(f"deciding on {what} needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN"))
     identity = identify_token(Database(loaded.database_url), token or "")
     if identity is None:
         fail(ChannelError("the token is unknown or revoked"))
@@ -106,7 +106,7 @@ def diff(name: str, home: HomeOption = None) -> None:
 def _decide(name: str, approve: bool, comment: str, home: Path | None, token: str | None) -> None:
     try:
         loaded, book = _book(home)
-        recipe = book.decide(name, approve, _decider(loaded, token), comment)
+        recipe = book.decide(name, approve, decider(loaded, token), comment)
     except (ChannelError, BridgeError) as error:
         fail(error)
     console.print(f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 {recipe.sha256[:12]})")

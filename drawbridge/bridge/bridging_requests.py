@@ -1,0 +1,99 @@
+"""Bridging requests: users ask for a package an environment needs; maintainers decide.
+
+A request is only a wish. Nothing crosses until a maintainer approves it, and a recipe it
+leads to still waits for its own review.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from packaging.utils import canonicalize_name
+from sqlalchemy import select
+
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.channel.database import AuditRow, BridgeRequestRow, Database
+
+KINDS = ("conda", "pip")
+STATES = ("pending", "approved", "rejected", "bridged")
+
+
+class UnknownRequest(BridgeError):
+    """No request has that number."""
+
+
+@dataclass(frozen=True)
+class BridgeRequest:
+    id: int
+    kind: str
+    name: str
+    spec: str
+    platforms: list[str]
+    reason: str
+    source: str
+    requested_by: str
+    state: str
+    decided_by: str
+    comment: str
+
+    @classmethod
+    def of(cls, row: BridgeRequestRow) -> BridgeRequest:
+        return cls(
+            id=row.id, kind=row.kind, name=row.name, spec=row.spec,
+            platforms=[p for p in row.platforms.split(",") if p], reason=row.reason, source=row.source,
+            requested_by=row.requested_by, state=row.state, decided_by=row.decided_by, comment=row.comment,
+        )  # fmt: skip
+
+
+class RequestBook:
+    """The requests of one home."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def file(self, kind: str, name: str, spec: str, platforms: list[str], reason: str, source: str, user: str) -> BridgeRequest:
+        """Record a request; one still pending for the same package gains the new platforms."""
+        if kind not in KINDS:
+            raise BridgeError(f"request kind must be one of {KINDS}, not {kind!r}")
+        name = canonicalize_name(name) if kind == "pip" else name.lower()
+        if not name or len(name) > 200 or len(spec) > 300:
+            raise BridgeError("a request needs a package name (at most 200 characters) and a spec")
+        with self.db.session() as session:
+            row = session.scalars(
+                select(BridgeRequestRow).where(
+                    BridgeRequestRow.kind == kind, BridgeRequestRow.name == name, BridgeRequestRow.state == "pending"
+                )
+            ).first()
+            if row is None:
+                row = BridgeRequestRow(kind=kind, name=name, spec=spec, reason=reason, source=source, requested_by=user)
+                session.add(row)
+            row.platforms = ",".join(sorted(set(row.platforms.split(",") if row.platforms else []) | set(platforms)))
+            session.flush()
+            session.add(AuditRow(user=user, action="request", subject=name, detail=f"#{row.id} {kind} {spec}: {reason}"))
+            return BridgeRequest.of(row)
+
+    def all(self, state: str | None = None) -> list[BridgeRequest]:
+        with self.db.session() as session:
+            query = select(BridgeRequestRow).order_by(BridgeRequestRow.id)
+            if state:
+                query = query.where(BridgeRequestRow.state == state)
+            return [BridgeRequest.of(row) for row in session.scalars(query)]
+
+    def get(self, number: int) -> BridgeRequest:
+        with self.db.session() as session:
+            row = session.get(BridgeRequestRow, number)
+            if row is None:
+                raise UnknownRequest(f"no bridging request #{number}; see `drawbridge request list`")
+            return BridgeRequest.of(row)
+
+    def set_state(self, number: int, state: str, user: str, comment: str = "") -> BridgeRequest:
+        """Record a decision or an outcome, and audit it."""
+        assert state in STATES
+        with self.db.session() as session:
+            row = session.get(BridgeRequestRow, number)
+            if row is None:
+                raise UnknownRequest(f"no bridging request #{number}; see `drawbridge request list`")
+            row.state, row.decided_by = state, user
+            row.comment = comment or row.comment
+            session.add(AuditRow(user=user, action=f"request-{state}", subject=row.name, detail=f"#{number} {comment}"))
+            return BridgeRequest.of(row)

@@ -1,0 +1,49 @@
+"""Bridging requests over HTTP: `drawbridge lock --request` files them, anyone may list them."""
+
+from __future__ import annotations
+
+from dataclasses import asdict
+from typing import Literal
+
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import JSONResponse
+from pydantic import BaseModel, Field
+
+from drawbridge.bridge.bridging_requests import RequestBook
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.server.context import context
+
+router = APIRouter()
+
+
+class NewRequest(BaseModel):
+    """What a client says about a package it could not get."""
+
+    kind: Literal["conda", "pip"]
+    name: str = Field(min_length=1, max_length=200)
+    spec: str = Field(min_length=1, max_length=300)
+    platforms: list[str] = Field(default_factory=list, max_length=10)
+    reason: str = Field(default="", max_length=2000)
+    source: str = Field(default="", max_length=300)
+
+
+@router.post("/api/requests", status_code=201, summary="Ask the maintainers to bridge a package")
+def file_request(request: Request, body: NewRequest) -> JSONResponse:
+    ctx = context(request)
+    ctx.check_read_any(request, "filing a bridging request")
+    identity = ctx.identity(request)
+    try:
+        filed = RequestBook(ctx.database).file(
+            body.kind, body.name, body.spec, body.platforms, body.reason, body.source,
+            identity.user if not identity.anonymous else "anonymous",
+        )  # fmt: skip
+    except BridgeError as error:
+        raise HTTPException(400, str(error)) from None
+    return JSONResponse(asdict(filed), status_code=201)
+
+
+@router.get("/api/requests", summary="Bridging requests and where they stand")
+def list_requests(request: Request, state: str | None = None) -> JSONResponse:
+    ctx = context(request)
+    ctx.check_read_any(request, "the bridging requests")
+    return JSONResponse([asdict(r) for r in RequestBook(ctx.database).all(state)])
