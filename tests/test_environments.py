@@ -53,7 +53,7 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     make_wheel(drop, "bridged-tool", "2.0", requires_python=">=3.8",
                entry_points={"console_scripts": {"bridged-tool": "bridged_tool:main"}})
     make_wheel(drop, "pip-only", "1.0", requires=["pip-helper>=1", "bridged-tool>=2"])
-    make_wheel(drop, "pip-helper", "1.5")
+    make_wheel(drop, "pip-helper", "1.5", entry_points={"console_scripts": {"pip-helper": "pip_helper:main"}})
     make_wheel(drop, "windows-wheel", "1.0", tag="cp311-cp311-win_amd64")
     make_wheel(drop / "not-yet", "wanted-later", "3.0")  # in upstream PyPI, not in Drawbridge
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
@@ -215,3 +215,91 @@ def test_request_files_bridging_requests_that_a_maintainer_approves(env_server: 
     relocked = lock(env_server, tmp_path / "environment.yml")
     assert relocked.returncode == 0, relocked.stderr
     assert "wanted-later" in {p.name for p in read_lock(tmp_path / "drawbridge.lock", "linux-64").pip}
+
+
+def _skopeo_inspect(archive: Path) -> dict:
+    result = subprocess.run(["skopeo", "inspect", f"oci-archive:{archive}"], capture_output=True, text=True)
+    assert result.returncode == 0, result.stderr
+    return json.loads(result.stdout)
+
+
+def _unpack(archive: Path, folder: Path) -> Path:
+    """The image's root filesystem, unpacked by umoci (via an OCI layout skopeo copies to)."""
+    layout = folder / "layout"
+    copied = subprocess.run(["skopeo", "copy", f"oci-archive:{archive}", f"oci:{layout}:latest"], capture_output=True, text=True)
+    assert copied.returncode == 0, copied.stderr
+    bundle = folder / "bundle"
+    unpacked = subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:latest", str(bundle)], capture_output=True, text=True)
+    assert unpacked.returncode == 0, unpacked.stderr
+    return bundle / "rootfs"
+
+
+needs_oci_tools = pytest.mark.skipif(
+    not (shutil.which("skopeo") and shutil.which("umoci")), reason="skopeo and umoci (Debian packages) check the images"
+)
+
+
+@needs_oci_tools
+def test_image_archive_holds_a_runnable_environment(locked: Path, tmp_path: Path):
+    archive = tmp_path / "image.tar"
+    made = drawbridge("image", "--lock", str(locked), "-o", str(archive), "--tag", "prod")
+    assert made.returncode == 0, made.stdout + made.stderr
+    inspected = _skopeo_inspect(archive)
+    assert inspected["Architecture"] == "amd64" and inspected["Os"] == "linux" and len(inspected["Layers"]) == 1
+    assert "PATH=/opt/env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in inspected["Env"]
+    rootfs = _unpack(archive, tmp_path)
+    python = rootfs / "opt/env/bin/python"
+    probe = "import demo_conda, bridged_tool, pip_only, pip_helper; print(demo_conda.VALUE, pip_only.VALUE)"
+    ran = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, env=client_env())
+    assert ran.stdout.split() == ["1.0", "1.0"], ran.stderr
+    pip_script = rootfs / "opt/env/bin/pip-helper"
+    assert pip_script.read_bytes().startswith(b"#!/opt/env/bin/python"), "pip's script points into the image"
+    ran = subprocess.run([str(python), str(pip_script)], capture_output=True, text=True, env=client_env())
+    assert ran.stdout.strip() == "pip-helper 1.5 ok", ran.stderr
+    record = next((rootfs / "opt/env/lib").glob("python*/site-packages/pip_helper-1.5.dist-info/RECORD")).read_text()
+    script_row = next(line for line in record.splitlines() if line.split(",")[0].endswith("bin/pip-helper"))
+    assert script_row.split(",")[2] == str(pip_script.stat().st_size), "RECORD matches the rewritten script"
+    assert not any(str(tmp_path).encode() in p.read_bytes() for p in (rootfs / "opt/env/bin").iterdir() if p.is_file() and not p.is_symlink()), \
+        "no script points at the staging folder"
+    again = tmp_path / "again.tar"
+    assert drawbridge("image", "--lock", str(locked), "-o", str(again), "--tag", "prod").returncode == 0
+    assert _skopeo_inspect(again)["Digest"] == inspected["Digest"], "the same lock gives the same image"
+
+
+@needs_oci_tools
+def test_image_on_a_base_image(locked: Path, tmp_path: Path):
+    from drawbridge.environments.oci import ImageRequest, write_image
+
+    base_files = tmp_path / "base-etc"
+    base_files.mkdir()
+    (base_files / "os-release").write_text('ID=test-base\n')
+    base = tmp_path / "base.tar"
+    write_image(ImageRequest(environment=base_files, prefix_in_image="/etc", platform="linux-64"), base)
+    archive = tmp_path / "image.tar"
+    made = drawbridge("image", "--lock", str(locked), "-o", str(archive), "--base", str(base))
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert len(_skopeo_inspect(archive)["Layers"]) == 2
+    rootfs = _unpack(archive, tmp_path)
+    assert (rootfs / "etc/os-release").read_text() == "ID=test-base\n" and (rootfs / "opt/env/bin/python").exists()
+
+
+def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
+    not_an_image = tmp_path / "base.tar"
+    not_an_image.write_bytes(b"not a tar")
+    refused = drawbridge("image", "--lock", str(locked), "-o", str(tmp_path / "image.tar"), "--base", str(not_an_image))
+    assert refused.returncode == 1 and "cannot read base image" in refused.stderr
+    missing = drawbridge("image", "--lock", str(tmp_path / "nope.lock"), "-o", str(tmp_path / "image.tar"))
+    assert missing.returncode == 1 and "no lock file" in missing.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.tar"]
+
+
+def test_dockerfile_keeps_build_tools_out_of_the_final_stage(locked: Path, tmp_path: Path):
+    target = tmp_path / "Dockerfile"
+    made = drawbridge("image", "--lock", str(locked), "--dockerfile", "-o", str(target), "--server", "http://drawbridge.corp:8080")
+    assert made.returncode == 0, made.stderr
+    text = target.read_text()
+    build, final = text.split("\nFROM ${BASE_IMAGE}\n")
+    assert "FROM ${BUILDER_IMAGE} AS build" in build and "drawbridge env create --lock /tmp/drawbridge.lock --prefix /opt/env" in build
+    assert f"COPY {locked.name} /tmp/drawbridge.lock" in build and "http://drawbridge.corp:8080" in build
+    assert final.count("COPY") == 1 and "COPY --from=build /opt/env /opt/env" in final
+    assert not any(word in final for word in ("RUN", "pip", "gcc", "compiler"))

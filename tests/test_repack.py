@@ -42,6 +42,9 @@ def test_pure_wheel_becomes_noarch_python(pure_wheel: Path, tmp_path: Path):
     about = conda_json(package.path, "info/about.json")
     assert about["summary"].startswith("demo-tool") and about["license"] == "MIT"
     assert any(name.startswith("info/licenses/") for name in members)
+    listed = [entry["_path"] for entry in conda_json(package.path, "info/paths.json")["paths"]]
+    assert "site-packages/demo_tool/__init__.py" in listed
+    assert not any(path.startswith("info/") for path in listed), "info/link.json is metadata, not payload"
 
 
 @pytest.mark.parametrize(

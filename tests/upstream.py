@@ -22,7 +22,7 @@ from pathlib import Path
 
 PYENV = Path("/root/.pyenv/versions")
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "6"
+RECIPE_REVISION = "7"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 

@@ -15,8 +15,11 @@ then writes the archive.
 from __future__ import annotations
 
 import hashlib
+import io
 import json
+import os
 import shutil
+import tarfile
 import tempfile
 import zipfile
 from io import BytesIO
@@ -25,6 +28,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rattler_build
+import zstandard
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.records import RecordEntry
@@ -232,6 +236,8 @@ def repack(
             license_files=[str(p) for p in _license_files(staging)] or None,
             compression_level=3,
         )
+        if target is None:
+            drop_info_from_paths(Path(output.path))
     except (InvalidDistribution, ValueError, OSError) as error:
         raise InvalidWheel(f"{wheel.name}: cannot repack ({error})") from error
     finally:
@@ -253,3 +259,39 @@ def _validate_record(source: WheelFile, filename: str) -> None:
         source.validate_record(validate_contents=True)
     except Exception as error:  # installer's _WheelFileValidationError
         raise InvalidWheel(f"{filename}: its RECORD does not match its contents ({error})") from error
+
+
+def drop_info_from_paths(package: Path) -> None:
+    """Unlist `info/` files (link.json) from a .conda's paths.json, in place.
+
+    rattler-build's assembler lists the files it was given under `info/` in paths.json as
+    if they were payload, so installers would link `info/link.json` into the prefix, where
+    every noarch package with entry points clobbers the others' copy.
+    """
+    with zipfile.ZipFile(package) as zf:
+        members = [(info, zf.read(info)) for info in zf.infolist()]
+    partial = package.with_name(f".{package.name}.part")
+    with zipfile.ZipFile(partial, "w") as zf:
+        for info, data in members:
+            if info.filename.startswith("info-") and info.filename.endswith(".tar.zst"):
+                data = _unlist_info_paths(data)
+            zf.writestr(info, data)
+    os.replace(partial, package)
+
+
+def _unlist_info_paths(compressed: bytes) -> bytes:
+    """The info tarball with `info/...` entries removed from its paths.json."""
+    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(compressed)) as reader:
+        plain = reader.read()
+    source = tarfile.open(fileobj=io.BytesIO(plain))
+    output = io.BytesIO()
+    with source, tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as tar:
+        for member in source.getmembers():
+            data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+            if member.name == "info/paths.json" and data is not None:
+                paths = json.loads(data)
+                paths["paths"] = [p for p in paths["paths"] if not p["_path"].startswith("info/")]
+                data = json.dumps(paths, indent=2, sort_keys=True).encode()
+                member.size = len(data)
+            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+    return zstandard.ZstdCompressor(level=3).compress(output.getvalue())

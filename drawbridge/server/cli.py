@@ -34,6 +34,7 @@ app.command("build")(recipe_command.build)
 app.command("audit")(recipe_command.audit)
 app.command("lock")(env_command.lock)
 app.add_typer(env_command.env_app, name="env")
+app.command("image")(env_command.image)
 app.add_typer(request_command.request_app, name="request")
 
 class RoleChoice(str, Enum):

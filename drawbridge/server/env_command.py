@@ -11,7 +11,10 @@ from rich.table import Table
 
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
-from drawbridge.environments.errors import EnvironmentFailure, Missing, Unresolvable
+from drawbridge.channel.distributions import sha256_file
+from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
+from drawbridge.environments.image import DEFAULT_PREFIX_IN_IMAGE, build_image
+from drawbridge.environments.image import dockerfile as make_dockerfile
 from drawbridge.environments.install import create_environment, host_platform
 from drawbridge.environments.lock import lock_environment, write_lock
 from drawbridge.environments.lockfile import read_lock
@@ -114,3 +117,37 @@ def env_create(
     console.print(
         f"{prefix}: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages from {lock_path}"
     )
+
+
+def image(
+    lock_path: LockOption,
+    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The OCI archive (or Dockerfile) to write.")] = None,
+    dockerfile: Annotated[bool, typer.Option("--dockerfile", help="Write a Dockerfile instead of an image.")] = False,
+    base: Annotated[Optional[Path], typer.Option(help="Base image as an OCI archive (default: none, the environment alone).")] = None,
+    prefix: Annotated[str, typer.Option("--prefix-in-image", help="Where the environment lives in the image.")] = DEFAULT_PREFIX_IN_IMAGE,
+    tag: Annotated[str, typer.Option(help="The image reference stored in the archive.")] = "latest",
+    base_image: Annotated[str, typer.Option(help="--dockerfile: the final stage's FROM.")] = "debian:12-slim",
+    builder_image: Annotated[str, typer.Option(help="--dockerfile: the build stage's FROM (needs Python and pip).")] = "python:3.12-slim",
+    server: ServerOption = None,
+    channel: Annotated[str, typer.Option("--channel", "-c", help="--dockerfile: the channel holding Drawbridge's own wheel.")] = "main",
+    cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
+) -> None:
+    """Write an OCI image archive of the locked environment (no Docker needed), or a Dockerfile."""
+    try:
+        platform_lock = read_lock(lock_path, host_platform())
+        if dockerfile:
+            target = output or Path("Dockerfile")
+            target.write_text(
+                make_dockerfile(lock_path.name, server_url(server), channel, base_image, builder_image, prefix, tag), "utf-8"
+            )
+            console.print(f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} {target.parent}")
+            return
+        if output is None:
+            raise ImageError("say where to write the image: -o image.tar")
+        labels = {"org.opencontainers.image.description": f"environment from {lock_path.name}",
+                  "io.drawbridge.lock.sha256": sha256_file(lock_path)}  # fmt: skip
+        digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir)
+    except EnvironmentFailure as error:
+        fail(error)
+    console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
+    console.print(f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or podman load -i {output})")
