@@ -1,0 +1,75 @@
+"""Upstream conda mirrors passed through Drawbridge: a local folder and an HTTP mirror."""
+
+from __future__ import annotations
+
+import asyncio
+import functools
+import hashlib
+import http.server
+import threading
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+import rattler
+from conftest import Server, start_server
+
+from drawbridge.channel.home import initialise_home
+
+
+@pytest.fixture
+def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
+    """The test upstream served by a plain HTTP server at /conda-forge/."""
+    root = tmp_path / "mirror-root"
+    root.mkdir()
+    (root / "conda-forge").symlink_to(upstream_channel)
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    yield f"http://127.0.0.1:{httpd.server_address[1]}/conda-forge", httpd
+    httpd.shutdown()
+
+
+def _server_with_mirror(tmp_path: Path, location: str) -> Server:
+    home = initialise_home(tmp_path / "home")
+    home.config_path.write_text(home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{location}"]'))
+    return start_server(home.root)
+
+
+def test_http_mirror_is_relayed_and_its_packages_cached(tmp_path: Path, http_mirror):
+    location, httpd = http_mirror
+    server = _server_with_mirror(tmp_path, location)
+    try:
+        listing = httpx.get(f"{server.url}/api/channels").json()
+        assert listing["upstream"] == {"conda-forge": {"conda": f"{server.url}/upstream/conda-forge"}}
+        records = asyncio.run(
+            rattler.solve([rattler.Channel(f"{server.url}/upstream/conda-forge")], ["python 3.11.*"], platforms=["linux-64", "noarch"])
+        )
+        python = next(r for r in records if r.name.normalized == "python")
+        assert python.url.startswith(f"{server.url}/upstream/conda-forge/linux-64/")
+        first = httpx.get(python.url)
+        assert first.status_code == 200 and hashlib.sha256(first.content).digest() == python.sha256
+        httpd.shutdown()
+        httpd.server_close()  # the mirror goes away: the package still comes from Drawbridge's cache
+        again = httpx.get(python.url)
+        assert again.status_code == 200 and again.content == first.content
+        repodata = httpx.get(f"{server.url}/upstream/conda-forge/linux-64/repodata.json")
+        assert repodata.status_code == 502 and "unreachable" in repodata.json()["detail"]
+    finally:
+        server.stop()
+
+
+def test_local_mirror_refusals(tmp_path: Path, upstream_channel: Path):
+    server = _server_with_mirror(tmp_path, str(upstream_channel))
+    name = upstream_channel.name
+    try:
+        assert httpx.get(f"{server.url}/upstream/{name}/linux-64/repodata.json").status_code == 200
+        for path in (f"/upstream/nope/linux-64/repodata.json", f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda",
+                     f"/upstream/{name}/not-a-subdir/repodata.json", f"/upstream/{name}/linux-64/notes.txt",
+                     f"/upstream/{name}/linux-64/missing-1.0-0.conda"):  # fmt: skip
+            answer = httpx.get(server.url + path)
+            assert answer.status_code == 404, (path, answer.status_code)
+        assert "no upstream conda channel 'nope'" in httpx.get(f"{server.url}/upstream/nope/linux-64/repodata.json").text
+    finally:
+        server.stop()
