@@ -98,6 +98,8 @@ def test_lock_pins_conda_and_pip_parts(locked: Path):
     assert sorted(pip) == ["pip-helper", "pip-only"], "bridged-tool comes from conda, not pip"
     for package in pip.values():
         assert package.url.endswith(".whl") and len(package.sha256) == 64
+    text = locked.read_text()
+    assert "#sha256=" not in text and f"sha256: {pip['pip-only'].sha256}" in text, "the hash is a field of its own"
 
 
 def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Path):
@@ -237,6 +239,16 @@ def _unpack(archive: Path, folder: Path) -> Path:
 needs_oci_tools = pytest.mark.skipif(
     not (shutil.which("skopeo") and shutil.which("umoci")), reason="skopeo and umoci (Debian packages) check the images"
 )
+
+
+def test_env_create_refuses_a_tampered_lock(locked: Path, tmp_path: Path):
+    pip_only = next(p for p in read_lock(locked, "linux-64").pip if p.name == "pip-only")
+    tampered = tmp_path / "tampered.lock"
+    tampered.write_text(locked.read_text().replace(pip_only.sha256, "0" * 64))
+    prefix = tmp_path / "env"
+    result = drawbridge("env", "create", "--lock", str(tampered), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "cache"))
+    assert result.returncode == 1 and "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr, result.stderr
+    assert not list(prefix.glob("lib/python*/site-packages/pip_only*")), "nothing of the tampered package installed"
 
 
 @needs_oci_tools

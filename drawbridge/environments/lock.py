@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import rattler
+from ruamel.yaml import YAML
 
 from drawbridge.bridge.names import default_table
 from drawbridge.environments.conda_solve import CondaSolver, SystemBaseline, check_platform
@@ -117,7 +118,31 @@ def write_lock(lock: Lock, path: Path) -> None:
     os.close(handle)
     try:
         lock_file.to_path(partial)
+        hashes_into_fields(Path(partial))
         os.replace(partial, path)
     finally:
         if os.path.exists(partial):
             os.unlink(partial)
+
+
+def hashes_into_fields(path: Path) -> None:
+    """Move each pip package's `#sha256=` from its URL into the lock format's `sha256` field.
+
+    py-rattler can only add a pip package by location; the lock format (and pixi) keeps
+    the hash in a field of its own, which rattler reads back as the package's hashes.
+    """
+    yaml = YAML()
+    yaml.width = 4096
+    document = yaml.load(path.read_text("utf-8"))
+    for package in document.get("packages") or []:
+        location = package.get("pypi")
+        if location and "#sha256=" in location:
+            package["pypi"], digest = location.split("#sha256=", 1)
+            package.insert(len(package), "sha256", digest)
+    for environment in (document.get("environments") or {}).values():
+        for entries in (environment.get("packages") or {}).values():
+            for entry in entries:
+                if "#sha256=" in (entry.get("pypi") or ""):
+                    entry["pypi"] = entry["pypi"].split("#sha256=", 1)[0]
+    with path.open("w", encoding="utf-8") as out:
+        yaml.dump(document, out)

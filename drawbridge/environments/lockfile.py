@@ -41,8 +41,11 @@ def read_lock(path: Path, platform: str) -> PlatformLock:
 
 
 def _pip_package(path: Path, entry) -> PipPackage:  # type: ignore[no-untyped-def]
+    """A locked wheel; its sha256 from the `sha256` field (or a `#sha256=` URL fragment)."""
     url, _, fragment = str(entry.location).partition("#")
-    algorithm, _, digest = fragment.partition("=")
-    if algorithm != "sha256" or len(digest) != 64:
-        raise LockFileError(f"{path}: pip package {entry.name} has no sha256 in its location {entry.location}")
+    digest = entry.hashes.sha256.hex() if entry.hashes and entry.hashes.sha256 else ""
+    if not digest and fragment.startswith("sha256="):
+        digest = fragment.removeprefix("sha256=")
+    if len(digest) != 64:
+        raise LockFileError(f"{path}: pip package {entry.name} has no sha256; lock again with `drawbridge lock`")
     return PipPackage(name=str(entry.name), version=str(entry.version), url=url, sha256=digest)

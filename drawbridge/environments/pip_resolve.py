@@ -47,7 +47,7 @@ class PipPackage:
 
     @property
     def location(self) -> str:
-        """The URL as the lock file keeps it: the hash rides in the fragment, as pip reads it."""
+        """The URL with the hash in a fragment, as py-rattler takes it (see lock.hashes_into_fields)."""
         return f"{self.url}#sha256={self.sha256}"
 
 
