@@ -11,7 +11,7 @@ from pathlib import Path
 
 import pytest
 from builders import make_noarch_python_conda, make_wheel
-from conftest import BIN, Server, client_env, start_server
+from conftest import BIN, PY27, PYENV, Server, client_env, start_server
 
 from drawbridge.channel.home import initialise_home
 from drawbridge.server.auth import Role
@@ -55,14 +55,15 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     make_wheel(drop, "pip-only", "1.0", requires=["pip-helper>=1", "bridged-tool>=2"])
     make_wheel(drop, "pip-helper", "1.5", entry_points={"console_scripts": {"pip-helper": "pip_helper:main"}})
     make_wheel(drop, "windows-wheel", "1.0", tag="cp311-cp311-win_amd64")
+    make_wheel(drop, "twoway", "1.0", tag="py2.py3-none-any")
     make_wheel(drop / "not-yet", "wanted-later", "3.0")  # in upstream PyPI, not in Drawbridge
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
     bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
-                         "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool")
+                         "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool", "twoway")
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
     server = start_server(home.root)
     server.publish(make_noarch_python_conda(root / "pkgs", "demo-conda", "1.0", "demo_conda"))
-    server.publish(*(w for w in sorted(drop.glob("*.whl")) if not w.name.startswith("bridged_tool")))
+    server.publish(*(w for w in sorted(drop.glob("*.whl")) if not w.name.startswith(("bridged_tool", "twoway"))))
     shutil.move(drop / "not-yet" / "wanted_later-3.0-py3-none-any.whl", drop)
     yield server
     server.stop()
@@ -194,6 +195,22 @@ def test_no_build_for_the_platform(env_server: Server, tmp_path: Path):
 )
 def test_malformed_environment_files(env_server: Server, tmp_path: Path, text: str, message: str):
     assert message in _lock_refused(env_server, tmp_path, text)
+
+
+@pytest.mark.skipif(not (PYENV / PY27).is_dir(), reason="no pyenv Python 2.7 in the test upstream")
+def test_python27_environment(env_server: Server, tmp_path: Path):
+    text = "channels: [main, conda-forge]\ndependencies:\n  - python 2.7.*\n  - twoway\n"
+    environment = write_environment(tmp_path / "py27", text)
+    locked = lock(env_server, environment)
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    prefix = tmp_path / "env27"
+    created = drawbridge("env", "create", "--lock", str(tmp_path / "py27/drawbridge.lock"), "--prefix", str(prefix))
+    assert created.returncode == 0, created.stdout + created.stderr
+    probe = "import sys, twoway; sys.stdout.write('%d.%d %s' % (sys.version_info[0], sys.version_info[1], twoway.VALUE))"
+    ran = subprocess.run([str(prefix / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=client_env())
+    assert ran.stdout.split() == ["2.7", "1.0"], ran.stderr
+    said = _lock_refused(env_server, tmp_path / "py27-pip", text + "  - pip:\n    - pip-helper\n")
+    assert "needs Python 3.6+" in said and "list those packages in the conda part" in said
 
 
 def test_unknown_platform_is_refused(env_server: Server, tmp_path: Path):

@@ -22,7 +22,7 @@ from pathlib import Path
 
 PYENV = Path("/root/.pyenv/versions")
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "7"
+RECIPE_REVISION = "8"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
 SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
 
@@ -160,6 +160,18 @@ def repack_build_tools(channel: Path) -> bool:
     return made
 
 
+def repack_python2_pip(channel: Path) -> bool:
+    """pip for Python 2.7 environments (the one 2.7's ensurepip bundles); True if made."""
+    from drawbridge.bridge.names import default_table
+    from drawbridge.bridge.repack import repack
+
+    wheels = sorted(PYENV.glob("2.7.*/lib/python2.7/ensurepip/_bundled/pip-*-py2.py3-none-any.whl"))
+    if not wheels or list((channel / "noarch").glob(f"pip-{wheels[-1].name.split('-')[1]}-*.conda")):
+        return False
+    repack(wheels[-1], None, channel / "noarch", default_table(), ["python >=2.7,<3"])
+    return True
+
+
 def build_upstream_channel(versions: list[str]) -> Path:
     """A file channel holding `python` for each version; cached, built under a lock."""
     channel = CACHE_ROOT / f"upstream-r{RECIPE_REVISION}"
@@ -178,6 +190,8 @@ def build_upstream_channel(versions: list[str]) -> Path:
                 build_python_abi_package(version, channel)
                 changed = True
         changed = repack_build_tools(channel) or changed
+        if any(v.startswith("2.") for v in versions):
+            changed = repack_python2_pip(channel) or changed
         if not list((channel / "linux-64").glob("gcc_linux-64-*.conda")):
             build_gcc_standin(channel)
             changed = True

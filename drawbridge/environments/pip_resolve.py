@@ -36,6 +36,10 @@ UV_PLATFORMS = {
 }
 
 
+#: the oldest target Python uv resolves for
+OLDEST_UV_PYTHON = Version("3.6")
+
+
 @dataclass(frozen=True)
 class PipPackage:
     """One locked wheel."""
@@ -83,6 +87,12 @@ class PipResolver:
         self._files: dict[str, list[UpstreamFile]] = {}
 
     def resolve(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[PipPackage]:
+        if Version(python) < OLDEST_UV_PYTHON:
+            raise Unresolvable(
+                [], f"{platform}: the pip: section needs Python {OLDEST_UV_PYTHON}+ to be resolved (uv's floor); "
+                f"this environment's Python is {python}: list those packages in the conda part "
+                "instead (drawbridge bridge makes conda packages for Python 2.7 too)",
+            )  # fmt: skip
         missing = self.find_missing(requirements, platform, python)
         if missing:
             raise Unresolvable(missing)
