@@ -1,6 +1,7 @@
 """Requires-Dist and Requires-Python to conda dependencies, over real-world metadata."""
 
 import pytest
+import rattler
 
 from drawbridge.bridge.deps import (
     UnexpressibleRequirement,
@@ -116,3 +117,19 @@ def test_python_dependency(requires_python, expected):
 def test_invalid_requires_python():
     with pytest.raises(UnexpressibleRequirement, match="not valid"):
         python_dependency(">=3.8 and <4")
+
+
+@pytest.mark.parametrize(
+    ("requirement", "spec"),
+    [
+        ("mdurl~=0.1", "mdurl ~=0.1"),
+        ("jinja2==3.*", "jinja2 3.*"),
+        ("click>=8,==8.1.*", "click 8.1.*,>=8"),
+        ("attrs!=21.1.*,>=20", "attrs !=21.1.*,>=20"),
+    ],
+)
+def test_specs_parse_in_rattlers_strict_mode(requirement: str, spec: str):
+    """What repodata and the upstream check carry must parse strictly (rattler's gateway does)."""
+    [translated] = translate([requirement], ALL, NAMES).depends[ALL[0]]
+    assert translated == spec
+    rattler.MatchSpec(translated, strict=True)

@@ -108,7 +108,10 @@ def conda_version_spec(specifier: SpecifierSet, requirement: str) -> str:
             raise UnexpressibleRequirement(f"{requirement!r}: conda has no arbitrary equality (===)")
         if "+" in item.version:
             raise UnexpressibleRequirement(f"{requirement!r}: conda has no local versions (+...)")
-        parts.append(f"{item.operator}{item.version}")
+        if item.operator == "==" and item.version.endswith(".*"):
+            parts.append(item.version)  # conda writes a prefix match as `1.4.*`; strict parsers refuse `==1.4.*`
+        else:
+            parts.append(f"{item.operator}{item.version}")
     return ",".join(parts)
 
 
