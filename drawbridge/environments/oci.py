@@ -9,7 +9,6 @@ files give the same layer digest.
 from __future__ import annotations
 
 import datetime as dt
-import gzip
 import hashlib
 import io
 import json
@@ -22,6 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drawbridge.environments.errors import ImageError
+from drawbridge.environments.parallel_gzip import ParallelGzipWriter
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -103,7 +103,7 @@ def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:
     partial = Path(partial_name)
     with os.fdopen(handle, "wb") as raw:
         compressed = _HashingWriter(raw)
-        with gzip.GzipFile(fileobj=compressed, mode="wb", mtime=0, compresslevel=6) as gz:
+        with ParallelGzipWriter(compressed, level=6) as gz:
             plain = _HashingWriter(gz)
             with tarfile.open(fileobj=plain, mode="w|", format=tarfile.PAX_FORMAT) as tar:
                 parts = under.split("/")
