@@ -6,6 +6,8 @@ grayskull's PyPI→conda table, then through Drawbridge's curated overrides, whi
 
 from __future__ import annotations
 
+import importlib.util
+
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -43,11 +45,18 @@ class NameTable:
 
 
 def grayskull_mapping() -> dict[str, str]:
-    """grayskull's PyPI→conda-forge names, for the entries that rename."""
-    from grayskull.strategy.pypi import PYPI_CONFIG
+    """grayskull's PyPI→conda-forge names, for the entries that rename.
+
+    The table is grayskull's `strategy/config.yaml`, found without importing grayskull's
+    PyPI strategy (which pulls in setuptools and takes a third of a second).
+    """
     from ruamel.yaml import YAML
 
-    document = YAML(typ="safe").load(PYPI_CONFIG.read_text("utf-8")) or {}
+    spec = importlib.util.find_spec("grayskull")
+    if spec is None or not spec.submodule_search_locations:
+        raise RuntimeError("grayskull is not installed; Drawbridge needs its PyPI→conda name table")
+    config = Path(next(iter(spec.submodule_search_locations))) / "strategy" / "config.yaml"
+    document = YAML(typ="safe").load(config.read_text("utf-8")) or {}
     mapping = {}
     for pypi_name, entry in document.items():
         conda = (entry or {}).get("conda_forge")

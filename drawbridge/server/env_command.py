@@ -151,3 +151,10 @@ def image(
         fail(error)
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
     console.print(f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or podman load -i {output})")
+
+
+#: the client commands alone, for drawbridge.server.entry (the full CLI registers them too)
+client_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
+client_app.command("lock")(lock)
+client_app.add_typer(env_app, name="env")
+client_app.command("image")(image)
