@@ -332,3 +332,35 @@ def test_dockerfile_keeps_build_tools_out_of_the_final_stage(locked: Path, tmp_p
     assert f"COPY {locked.name} /tmp/drawbridge.lock" in build and "http://drawbridge.corp:8080" in build
     assert final.count("COPY") == 1 and "COPY --from=build /opt/env /opt/env" in final
     assert not any(word in final for word in ("RUN", "pip", "gcc", "compiler"))
+
+
+def test_private_server_needs_the_token_and_the_lock_keeps_none(upstream_channel: Path, tmp_path: Path):
+    mirror = tmp_path / "conda-forge"
+    mirror.symlink_to(upstream_channel)
+    home = initialise_home(tmp_path / "private")
+    home.config_path.write_text(f'[server]\nanonymous_read = false\n[bridge]\nupstream_conda = ["{mirror}"]\n')
+    subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
+    server = start_server(home.root)
+    try:
+        server.publish(make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.0", "demo_conda"),
+                       make_wheel(tmp_path / "w", "pip-helper", "1.5"))  # fmt: skip
+        text = f"channels: [main, conda-forge]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n  - demo-conda\n  - pip:\n    - pip-helper\n"
+        environment = write_environment(tmp_path / "project", text)
+        denied = lock(server, environment)
+        assert denied.returncode == 1 and "pass a reader token" in denied.stderr, denied.stderr
+        token = server.token(Role.reader)
+        allowed = lock(server, environment, "--token", token)
+        assert allowed.returncode == 0, allowed.stdout + allowed.stderr
+        lock_file = tmp_path / "project" / "drawbridge.lock"
+        assert token not in lock_file.read_text(), "the lock never holds the token"
+        prefix = tmp_path / "env"
+        refused = drawbridge("env", "create", "--lock", str(lock_file), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "c1"))
+        assert refused.returncode == 1 and "401" in refused.stderr, refused.stderr
+        created = drawbridge("env", "create", "--lock", str(lock_file), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "c2"),
+                             DRAWBRIDGE_TOKEN=token)  # fmt: skip
+        assert created.returncode == 0, created.stdout + created.stderr
+        ran = subprocess.run([str(prefix / "bin" / "python"), "-c", "import demo_conda, pip_helper; print(pip_helper.VALUE)"],
+                             capture_output=True, text=True, env=client_env())  # fmt: skip
+        assert ran.stdout.strip() == "1.5", ran.stderr
+    finally:
+        server.stop()

@@ -50,10 +50,10 @@ def check_platform(platform: str) -> str:
 class CondaSolver:
     """Solve specs against a fixed list of channel URLs, one platform at a time."""
 
-    def __init__(self, channels: list[str], baseline: SystemBaseline | None = None) -> None:
+    def __init__(self, channels: list[str], baseline: SystemBaseline | None = None, client: rattler.Client | None = None) -> None:
         self.channels = [rattler.Channel(url) for url in channels]
         self.baseline = baseline or SystemBaseline()
-        self.gateway = rattler.Gateway(show_progress=False)
+        self.gateway = rattler.Gateway(show_progress=False, client=client)
 
     def solve(self, specs: list[str], platform: str) -> list[rattler.RepoDataRecord]:
         """The records to install, sorted by name; Unresolvable names what is missing."""
@@ -100,5 +100,6 @@ class CondaSolver:
         try:
             result = asyncio.run(self.gateway.query(self.channels, platforms, [name], recursive=False))
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read
-            raise ServerError(f"cannot read the channels' repodata: {error}") from None
+            hint = "; pass a reader token with --token or $DRAWBRIDGE_TOKEN" if "401" in str(error) else ""
+            raise ServerError(f"cannot read the channels' repodata: {error}{hint}") from None
         return [record for per_channel in result for record in per_channel]

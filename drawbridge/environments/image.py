@@ -29,6 +29,7 @@ def build_image(
     labels: dict[str, str] | None = None,
     cache_dir: Path | None = None,
     show_progress: bool = True,
+    token: str | None = None,
 ) -> str:
     """Install `lock` and write it as an image to `output`; return the manifest digest."""
     output = output.absolute()
@@ -36,7 +37,7 @@ def build_image(
         staging = Path(scratch) / "env"
         create_environment(
             lock, staging, cache_dir=cache_dir, show_progress=show_progress,
-            target_prefix=prefix_in_image, compile_bytecode=False,
+            target_prefix=prefix_in_image, compile_bytecode=False, token=token,
         )  # fmt: skip
         relocate_pip_scripts(staging, prefix_in_image)
         request = ImageRequest(

@@ -16,6 +16,7 @@ from pathlib import Path
 
 import rattler
 
+from drawbridge.environments.auth import rattler_client, url_with_token
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.lockfile import PlatformLock
 
@@ -28,9 +29,9 @@ def prefix_python(prefix: Path, platform: str) -> Path:
     return prefix / "python.exe" if platform.startswith("win-") else prefix / "bin" / "python"
 
 
-def pip_requirements(lock: PlatformLock) -> str:
+def pip_requirements(lock: PlatformLock, token: str | None = None) -> str:
     """The pip part as a hash-pinned requirements file (direct URLs, so --no-index works)."""
-    return "".join(f"{p.name} @ {p.url} --hash=sha256:{p.sha256}\n" for p in lock.pip)
+    return "".join(f"{p.name} @ {url_with_token(p.url, token)} --hash=sha256:{p.sha256}\n" for p in lock.pip)
 
 
 def create_environment(
@@ -40,6 +41,7 @@ def create_environment(
     show_progress: bool = True,
     target_prefix: str | None = None,
     compile_bytecode: bool = True,
+    token: str | None = None,
 ) -> None:
     """Make `prefix` hold exactly what `lock` names; running it again changes nothing.
 
@@ -61,21 +63,23 @@ def create_environment(
                 platform=rattler.Platform(lock.platform),
                 show_progress=show_progress,
                 alternative_target_prefix=target_prefix,
+                client=rattler_client(token),
             )
         )
     except Exception as error:  # rattler's download, checksum and link errors
         raise InstallError(f"installing the conda packages into {prefix} failed: {error}") from None
     if lock.pip:
-        install_pip_part(lock, prefix, compile_bytecode)
+        install_pip_part(lock, prefix, compile_bytecode, token)
 
 
-def install_pip_part(lock: PlatformLock, prefix: Path, compile_bytecode: bool) -> None:
+def install_pip_part(lock: PlatformLock, prefix: Path, compile_bytecode: bool, token: str | None = None) -> None:
     python = prefix_python(prefix, lock.platform)
     if not python.exists():
         raise InstallError(f"the lock installs pip packages but its conda part has no Python ({python} is missing)")
     with tempfile.TemporaryDirectory(prefix="drawbridge-env-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
-        requirements.write_text(pip_requirements(lock), "utf-8")
+        requirements.write_text(pip_requirements(lock, token), "utf-8")
+        requirements.chmod(0o600)
         command = [
             str(python), "-m", "pip", "install", "--no-index", "--require-hashes", "--no-deps",
             "--no-cache-dir", "--no-input", "--disable-pip-version-check", "--no-warn-script-location",
@@ -85,7 +89,8 @@ def install_pip_part(lock: PlatformLock, prefix: Path, compile_bytecode: bool) -
             command.append("--no-compile")
         result = subprocess.run(command, capture_output=True, text=True, env=_pip_environment())
     if result.returncode != 0:
-        raise InstallError(f"pip could not install the lock's pip packages:\n{result.stdout[-2000:]}{result.stderr[-4000:]}")
+        output = result.stdout[-2000:] + result.stderr[-4000:]
+        raise InstallError(f"pip could not install the lock's pip packages:\n{output.replace(token, '****') if token else output}")
 
 
 def _pip_environment() -> dict[str, str]:

@@ -16,6 +16,7 @@ import rattler
 from ruamel.yaml import YAML
 
 from drawbridge.bridge.names import default_table
+from drawbridge.environments.auth import rattler_client
 from drawbridge.environments.conda_solve import CondaSolver, SystemBaseline, check_platform
 from drawbridge.environments.envfile import EnvironmentFile
 from drawbridge.environments.errors import EnvironmentFileError, Missing, Unresolvable
@@ -70,8 +71,20 @@ def lock_environment(
     except ValueError as error:
         raise EnvironmentFileError(str(error)) from None
     channels = server.resolve_channels(environment.channels)
-    solver = CondaSolver(channels.conda, baseline)
-    resolver = PipResolver(channels.simple, uv, client=server.http) if environment.pip else None
+    solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
+    resolver = PipResolver(channels.simple, uv, client=server.http, token=server.token) if environment.pip else None
+    return _lock_platforms(environment, platforms, channels.conda, solver, resolver, on_step)
+
+
+def _lock_platforms(
+    environment: EnvironmentFile,
+    platforms: list[str],
+    channels: list[str],
+    solver: CondaSolver,
+    resolver: PipResolver | None,
+    on_step: Callable[[str], None],
+) -> Lock:
+    """Each platform's conda solve and pip resolution, gathering what is missing on any."""
     names = default_table()
     locked: list[LockedPlatform] = []
     missing: list[Missing] = []
@@ -99,7 +112,7 @@ def lock_environment(
         locked.append(LockedPlatform(platform, records, pip))
     if missing or details:
         raise Unresolvable(missing, "\n".join(details))
-    return Lock(channels=channels.conda, platforms=locked)
+    return Lock(channels=channels, platforms=locked)
 
 
 def write_lock(lock: Lock, path: Path) -> None:

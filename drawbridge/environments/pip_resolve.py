@@ -24,6 +24,7 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.pypi import SimpleIndexUpstream, UnknownUpstreamProject, UpstreamFile
 from drawbridge.bridge.targets import Target, best_wheel
+from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.errors import Missing, ServerError, Unresolvable
 
 #: conda subdir → uv's --python-platform
@@ -78,12 +79,13 @@ def python_version(records: list[rattler.RepoDataRecord]) -> str:
 class PipResolver:
     """Resolve pip requirements for one target against Drawbridge's simple indexes."""
 
-    def __init__(self, simple_urls: list[str], uv: str, client=None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, simple_urls: list[str], uv: str, client=None, token: str | None = None) -> None:  # type: ignore[no-untyped-def]
         if not simple_urls:
             raise ServerError("the server has no channel whose simple index could serve the pip: section")
         self.simple_urls = simple_urls
         self.indexes = [SimpleIndexUpstream(url, cache=None, client=client) for url in simple_urls]  # type: ignore[arg-type]
         self.uv = uv
+        self.token = token
         self._files: dict[str, list[UpstreamFile]] = {}
 
     def resolve(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[PipPackage]:
@@ -143,11 +145,11 @@ class PipResolver:
     def _run_uv(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[tuple[str, str]]:
         command = [
             self.uv, "pip", "compile", "-", "--quiet", "--no-config", "--no-header", "--no-annotate",
-            "--no-strip-extras", "--only-binary", ":all:", "--index-url", self.simple_urls[0],
+            "--no-strip-extras", "--only-binary", ":all:", "--index-url", url_with_token(self.simple_urls[0], self.token),
             "--python-version", python, "--python-platform", UV_PLATFORMS[platform],
         ]  # fmt: skip
         for url in self.simple_urls[1:]:
-            command += ["--extra-index-url", url]
+            command += ["--extra-index-url", url_with_token(url, self.token)]
         constraints = "".join(f"{name}=={version}\n" for name, version in sorted(provided.items()))
         for name in sorted(provided):
             command += ["--no-emit-package", name]
@@ -159,7 +161,8 @@ class PipResolver:
                 capture_output=True, text=True, env=_uv_environment(),
             )  # fmt: skip
         if result.returncode != 0:
-            raise Unresolvable([], f"{platform}: the pip: section cannot be resolved:\n{result.stderr.strip()}")
+            message = result.stderr.strip().replace(self.token, "****") if self.token else result.stderr.strip()
+            raise Unresolvable([], f"{platform}: the pip: section cannot be resolved:\n{message}")
         pins = []
         for line in result.stdout.splitlines():
             line = line.split("#")[0].strip()

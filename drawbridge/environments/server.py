@@ -31,6 +31,7 @@ class DrawbridgeServer:
 
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
+        self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
         self.http = httpx.Client(timeout=TIMEOUT, headers=headers, follow_redirects=True)
 

@@ -107,11 +107,12 @@ def env_create(
     lock_path: LockOption,
     prefix: Annotated[Path, typer.Option("--prefix", help="Where to create (or update) the environment.")],
     cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
+    token: TokenOption = None,
 ) -> None:
     """Install a lock file's packages for this machine's platform into a prefix."""
     try:
         platform_lock = read_lock(lock_path, host_platform())
-        create_environment(platform_lock, prefix, cache_dir=cache_dir)
+        create_environment(platform_lock, prefix, cache_dir=cache_dir, token=token)
     except EnvironmentFailure as error:
         fail(error)
     console.print(
@@ -131,6 +132,7 @@ def image(
     server: ServerOption = None,
     channel: Annotated[str, typer.Option("--channel", "-c", help="--dockerfile: the channel holding Drawbridge's own wheel.")] = "main",
     cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
+    token: TokenOption = None,
 ) -> None:
     """Write an OCI image archive of the locked environment (no Docker needed), or a Dockerfile."""
     try:
@@ -146,7 +148,7 @@ def image(
             raise ImageError("say where to write the image: -o image.tar")
         labels = {"org.opencontainers.image.description": f"environment from {lock_path.name}",
                   "io.drawbridge.lock.sha256": sha256_file(lock_path)}  # fmt: skip
-        digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir)
+        digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
     except EnvironmentFailure as error:
         fail(error)
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")

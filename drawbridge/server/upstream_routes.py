@@ -43,6 +43,7 @@ def _mirror(ctx: Context, name: str) -> UpstreamConda:
 @router.get("/api/channels", summary="Drawbridge's channels and the upstream conda mirrors it passes on")
 def channel_list(request: Request) -> JSONResponse:
     ctx = context(request)
+    ctx.check_read_any(request, "the channel list")
     base = str(request.base_url).rstrip("/")
     return JSONResponse(
         {
