@@ -9,6 +9,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import httpx
 import pytest
 from builders import make_noarch_python_conda, make_wheel
 from conftest import BIN, PY27, PYENV, Server, client_env, start_server
@@ -226,6 +227,8 @@ def test_request_files_bridging_requests_that_a_maintainer_approves(env_server: 
     listed = drawbridge("request", "list", "--home", home)
     assert "wanted-later>=3" in listed.stdout and "pending" in listed.stdout, listed.stdout
     number = listed.stdout.split("wanted-later>=3")[0].rsplit("│", 3)[-3].strip()
+    page = httpx.get(f"{env_server.url}/ui/requests").text
+    assert "wanted-later&gt;=3" in page and "pending" in page and "not in Drawbridge" in page
     refused = drawbridge("request", "approve", number, "--home", home, "--token", env_server.token(Role.reader))
     assert refused.returncode == 1 and "only maintainers and admins" in refused.stderr
     approved = drawbridge("request", "approve", number, "--home", home, "--token", env_server.token(Role.maintainer))

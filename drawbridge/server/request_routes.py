@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import html
 from dataclasses import asdict
 from typing import Literal
 
 from fastapi import APIRouter, HTTPException, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
 from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.server.context import context
+from drawbridge.server.ui_routes import PAGE
 
 router = APIRouter()
 
@@ -47,3 +49,26 @@ def list_requests(request: Request, state: str | None = None) -> JSONResponse:
     ctx = context(request)
     ctx.check_read_any(request, "the bridging requests")
     return JSONResponse([asdict(r) for r in RequestBook(ctx.database).all(state)])
+
+
+@router.get("/ui/requests", response_class=HTMLResponse, summary="Bridging requests, for maintainers to decide")
+def request_page(request: Request) -> HTMLResponse:
+    ctx = context(request)
+    ctx.check_read_any(request, "the bridging requests")
+    requests = RequestBook(ctx.database).all()
+    rows = "".join(
+        f"<tr><td>{r.id}</td><td>{r.kind}</td><td><code>{html.escape(r.spec)}</code></td>"
+        f"<td>{html.escape(', '.join(r.platforms))}</td><td>{html.escape(r.reason)}</td>"
+        f"<td>{html.escape(r.requested_by)}</td><td class='{r.state}'>{r.state}</td>"
+        f"<td>{html.escape(r.comment)}</td></tr>"
+        for r in reversed(requests)
+    )
+    pending = sum(1 for r in requests if r.state == "pending")
+    body = (
+        f"<h1>Bridging requests</h1><p>{pending} waiting. Decide with "
+        "<code>drawbridge request approve N</code> (bridges it now) or "
+        "<code>drawbridge request reject N --comment WHY</code>.</p>"
+        "<table><tr><th>#</th><th>kind</th><th>asked for</th><th>platforms</th><th>why it was missing</th>"
+        f"<th>by</th><th>state</th><th>comment</th></tr>{rows}</table>"
+    )
+    return HTMLResponse(PAGE.format(title="Drawbridge: requests", body=body))
