@@ -169,10 +169,10 @@ def _lock_refused(env_server: Server, folder: Path, text: str, *args: str) -> st
 
 
 def test_missing_packages_are_named_with_reasons(env_server: Server, tmp_path: Path):
-    text = ENVIRONMENT.replace("  - demo-conda\n", "  - demo-conda\n  - no-such-conda >=1\n") + "    - no-such-pip\n"
+    text = ENVIRONMENT.replace("  - demo-conda\n", "  - demo-conda\n  - no-such-conda >=1\n") + "    - no-such-pip[extra]\n"
     said = _lock_refused(env_server, tmp_path, text)
     assert "no-such-conda >=1" in said and "not in any channel" in said
-    assert "no-such-pip" in said and "not in Drawbridge's pip index" in said
+    assert "no-such-pip[extra]" in said and "not in Drawbridge's pip index" in said
     assert "nothing was written" in said and "--request" in said
 
 

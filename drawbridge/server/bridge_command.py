@@ -8,6 +8,7 @@ from typing import Annotated, Optional
 
 import typer
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
+from rich.markup import escape
 from rich.table import Table
 
 from drawbridge.bridge.errors import BridgeError
@@ -49,7 +50,7 @@ def plan_table(plans: list[ProjectPlan], recipes: dict[str, Recipe] | None = Non
             notes.append(f"left out (extras or markers false on every target): {', '.join(left_out)}")
         if plan.requested_by:
             notes.append(f"needed by {plan.requested_by}")
-        table.add_row(plan.project, plan.version or "", plan.route, packages, "\n".join(notes))
+        table.add_row(plan.project, plan.version or "", plan.route, packages, escape("\n".join(notes)))
     return table
 
 
@@ -57,7 +58,8 @@ def outcome_table(outcomes: list[Outcome]) -> Table:
     table = Table("project", "version", "route", "result", title="Bridge result")
     for outcome in outcomes:
         style = "green" if outcome.ok and outcome.route == "wheel" else ("red" if not outcome.ok else "")
-        table.add_row(outcome.project, outcome.version or "", outcome.route, f"[{style}]{outcome.result}[/]" if style else outcome.result)
+        result = escape(outcome.result)
+        table.add_row(outcome.project, outcome.version or "", outcome.route, f"[{style}]{result}[/]" if style else result)
     return table
 
 

@@ -7,6 +7,7 @@ from typing import Annotated, NoReturn, Optional
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 
 console = Console()
 errors = Console(stderr=True)
@@ -22,5 +23,5 @@ ChannelOption = Annotated[
 
 def fail(error: Exception) -> NoReturn:
     """Print `error` as users should see it (no traceback) and exit with status 1."""
-    errors.print(f"[bold red]error:[/] {error}")
+    errors.print(f"[bold red]error:[/] {escape(str(error))}")
     raise typer.Exit(1)

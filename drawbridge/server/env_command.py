@@ -7,6 +7,7 @@ from typing import Annotated, Optional
 
 import typer
 import uv
+from rich.markup import escape
 from rich.table import Table
 
 from drawbridge.environments.conda_solve import SystemBaseline
@@ -36,7 +37,7 @@ LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbri
 def missing_table(missing: list[Missing]) -> Table:
     table = Table("platform", "kind", "asked for", "why not", title="What Drawbridge cannot provide")
     for item in missing:
-        table.add_row(item.platform, item.kind, item.spec, item.reason)
+        table.add_row(item.platform, item.kind, escape(item.spec), escape(item.reason))
     return table
 
 
@@ -85,7 +86,7 @@ def lock(
         if error.missing:
             errors.print(missing_table(error.missing))
         if error.detail:
-            errors.print(error.detail)
+            errors.print(error.detail, markup=False, highlight=False)
         if request and error.missing:
             try:
                 file_requests(drawbridge, error.missing, environment)
@@ -93,7 +94,7 @@ def lock(
                 fail(request_error)
         elif error.missing:
             errors.print("file bridging requests for these with --request")
-        errors.print(f"[bold red]error:[/] {environment} cannot be locked; nothing was written")
+        errors.print(f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written")
         raise typer.Exit(1) from None
     except EnvironmentFailure as error:
         fail(error)

@@ -5,6 +5,7 @@ from __future__ import annotations
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.table import Table
 
 from drawbridge.bridge.bridging_requests import BridgeRequest, RequestBook
@@ -24,7 +25,7 @@ def request_table(requests: list[BridgeRequest]) -> Table:
     table = Table("#", "kind", "asked for", "platforms", "why", "by", "state", title="Bridging requests")
     for item in requests:
         state = item.state + (f" by {item.decided_by}" if item.decided_by else "")
-        table.add_row(str(item.id), item.kind, item.spec, ", ".join(item.platforms), item.reason, item.requested_by, state)
+        table.add_row(str(item.id), item.kind, escape(item.spec), ", ".join(item.platforms), escape(item.reason), escape(item.requested_by), state)
     return table
 
 
@@ -67,12 +68,12 @@ def approve(
     except (ChannelError, BridgeError) as error:
         fail(error)
     requirement = bridge_requirement(item)
-    console.print(f"request #{number}: approved by {user}; bridging {requirement}")
+    console.print(f"request #{number}: approved by {user}; bridging {escape(requirement)}")
     try:
         bridge_command.bridge([requirement], home=loaded.root, channel=channel)
     except typer.Exit as exit_:
         if exit_.exit_code:
-            console.print(f"request #{number} stays approved: bridging {requirement} failed (see above)")
+            console.print(f"request #{number} stays approved: bridging {escape(requirement)} failed (see above)")
             raise
     book.set_state(number, "bridged", user, comment)
     console.print(f"request #{number}: bridged")
@@ -93,4 +94,4 @@ def reject(
         item = book.set_state(number, "rejected", decider(loaded, token, "a bridging request"), comment)
     except (ChannelError, BridgeError) as error:
         fail(error)
-    console.print(f"request #{number} ({item.spec}): rejected by {item.decided_by}")
+    console.print(f"request #{number} ({escape(item.spec)}): rejected by {item.decided_by}")
