@@ -50,12 +50,18 @@ def test_http_mirror_is_relayed_and_its_packages_cached(tmp_path: Path, http_mir
         assert python.url.startswith(f"{server.url}/upstream/conda-forge/linux-64/")
         first = httpx.get(python.url)
         assert first.status_code == 200 and hashlib.sha256(first.content).digest() == python.sha256
+        repodata_url = f"{server.url}/upstream/conda-forge/linux-64/repodata.json"
+        repodata = httpx.get(repodata_url)
+        assert repodata.status_code == 200 and "Warning" not in repodata.headers
+        assert httpx.get(repodata_url, headers={"If-None-Match": repodata.headers["etag"]}).status_code == 304
         httpd.shutdown()
-        httpd.server_close()  # the mirror goes away: the package still comes from Drawbridge's cache
+        httpd.server_close()  # the mirror goes away: Drawbridge still serves what it has
         again = httpx.get(python.url)
         assert again.status_code == 200 and again.content == first.content
-        repodata = httpx.get(f"{server.url}/upstream/conda-forge/linux-64/repodata.json")
-        assert repodata.status_code == 502 and "unreachable" in repodata.json()["detail"]
+        stale = httpx.get(repodata_url)
+        assert stale.status_code == 200 and stale.content == repodata.content and "stale" in stale.headers["Warning"]
+        never_fetched = httpx.get(f"{server.url}/upstream/conda-forge/noarch/repodata.json")
+        assert never_fetched.status_code == 502 and "nothing cached" in never_fetched.json()["detail"]
     finally:
         server.stop()
 

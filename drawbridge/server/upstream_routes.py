@@ -1,12 +1,15 @@
 """The upstream conda mirrors passed through to air-gapped clients, and the channel list.
 
-A local mirror (a folder) is served from disk; an HTTP mirror is relayed, its packages
-kept in `<home>/cache/upstream-conda/` after the first download (a package never changes
-under its name), its index files fetched afresh with the client's validators.
+A local mirror (a folder) is served from disk. An HTTP mirror's files are kept in
+`<home>/cache/upstream-conda/`: packages and shards after the first download (they never
+change under their name), index files refreshed from the mirror on every request (a 304
+when unchanged) and served from the last copy, marked stale, when the mirror is down.
 """
 
 from __future__ import annotations
 
+import json
+import logging
 import os
 import tempfile
 from pathlib import Path
@@ -22,13 +25,12 @@ from drawbridge.channel.upstream_conda import (
     upstream_channels,
 )
 from drawbridge.server.context import Context, context
+from drawbridge.channel.storage import write_bytes_atomic
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
 
-#: request headers passed on to an HTTP mirror, and response headers passed back
-RELAYED_REQUEST_HEADERS = ("if-none-match", "if-modified-since", "accept-encoding")
-RELAYED_RESPONSE_HEADERS = ("content-type", "content-encoding", "etag", "last-modified")
+log = logging.getLogger("drawbridge")
 UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -100,7 +102,7 @@ def _serve(request: Request, name: str, subdir: str, filename: str, shard: bool)
         if not cached.is_file():
             _download(mirror.remote_url(subdir, filename), cached)
         return file_response(request, cached, media_type, cache_control)
-    return _relay(request, mirror.remote_url(subdir, filename), cache_control)
+    return _index_response(request, mirror, ctx, subdir, filename, media_type)
 
 
 def _download(url: str, target: Path) -> None:
@@ -123,18 +125,41 @@ def _download(url: str, target: Path) -> None:
             os.unlink(partial)
 
 
-def _relay(request: Request, url: str, cache_control: str) -> Response:
-    """Pass an index file through, with the client's validators and the mirror's answers."""
-    headers = {k: v for k, v in request.headers.items() if k in RELAYED_REQUEST_HEADERS}
+def _refresh_index(url: str, cached: Path) -> bool:
+    """Bring the cached copy of a mirror's index file up to date; False if the mirror failed.
+
+    The mirror is asked with the cached copy's validators, so an unchanged file costs a 304.
+    A 404 is passed on; a mirror that cannot be reached leaves the last copy in place.
+    """
+    validators_path = cached.with_name(cached.name + ".validators.json")
+    validators = json.loads(validators_path.read_text()) if cached.is_file() and validators_path.is_file() else {}
+    headers = {k: v for k, v in (("If-None-Match", validators.get("etag")), ("If-Modified-Since", validators.get("last-modified"))) if v}
     try:
         answer = httpx.get(url, headers=headers, timeout=UPSTREAM_TIMEOUT)
-    except httpx.HTTPError as error:
-        raise HTTPException(502, f"upstream mirror unreachable: {url}: {error}") from None
+    except httpx.HTTPError:
+        return False
     if answer.status_code == 404:
         raise HTTPException(404, f"the upstream mirror has no {url}")
-    if answer.status_code not in (200, 304):
-        raise HTTPException(502, f"upstream mirror answered {answer.status_code} for {url}")
-    relayed = {k: v for k, v in answer.headers.items() if k in RELAYED_RESPONSE_HEADERS}
-    relayed["Cache-Control"] = cache_control
-    body = b"" if request.method == "HEAD" or answer.status_code == 304 else answer.content
-    return Response(body, status_code=answer.status_code, headers=relayed)
+    if answer.status_code == 304 and cached.is_file():
+        return True
+    if answer.status_code != 200:
+        return False
+    cached.parent.mkdir(parents=True, exist_ok=True)
+    write_bytes_atomic(cached, answer.content)
+    kept = {k: answer.headers[k] for k in ("etag", "last-modified") if k in answer.headers}
+    write_bytes_atomic(validators_path, json.dumps(kept).encode())
+    return True
+
+
+def _index_response(request: Request, mirror: UpstreamConda, ctx: Context, subdir: str, filename: str, media_type: str) -> Response:
+    """A mirror's index file, fresh when the mirror answers, the last copy (marked stale) when not."""
+    url = mirror.remote_url(subdir, filename)
+    cached = ctx.home.cache_dir / "upstream-conda" / mirror.name / subdir / filename
+    fresh = _refresh_index(url, cached)
+    if not cached.is_file():
+        raise HTTPException(502, f"upstream mirror unreachable and nothing cached: {url}")
+    response = file_response(request, cached, media_type, CACHE_INDEX)
+    if not fresh:
+        response.headers["Warning"] = '110 drawbridge "stale: the upstream mirror did not answer"'
+        log.warning("upstream mirror %s did not answer for %s/%s; served the last copy", mirror.name, subdir, filename)
+    return response
