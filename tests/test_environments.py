@@ -11,7 +11,7 @@ from pathlib import Path
 
 import httpx
 import pytest
-from builders import make_noarch_python_conda, make_wheel
+from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
 from conftest import BIN, PY27, PYENV, Server, client_env, start_server
 
 from drawbridge.channel.home import initialise_home
@@ -19,6 +19,7 @@ from drawbridge.server.auth import Role
 from drawbridge.environments.lockfile import read_lock
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # the machine Python's wheel tag
 
 ENVIRONMENT = f"""\
 name: prod
@@ -47,7 +48,8 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     mirror.symlink_to(upstream_channel)
     home = initialise_home(root / "home")
     drop = root / "drop"
-    config = home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{mirror}"]')
+    other_platforms = _other_platforms_mirror(root / "other-platforms")
+    config = home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{mirror}", "{other_platforms}"]')
     config = config.replace('upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{drop}"')
     config = config.replace('platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]', 'platforms = ["linux-64"]')
     home.config_path.write_text(config.replace('pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', f'pythons = ["{MACHINE_PYTHON}"]'))
@@ -55,9 +57,12 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
                entry_points={"console_scripts": {"bridged-tool": "bridged_tool:main"}})
     make_wheel(drop, "pip-only", "1.0", requires=["pip-helper>=1", "bridged-tool>=2"])
     make_wheel(drop, "pip-helper", "1.5", entry_points={"console_scripts": {"pip-helper": "pip_helper:main"}})
-    make_wheel(drop, "windows-wheel", "1.0", tag="cp311-cp311-win_amd64")
+    make_wheel(drop, "windows-wheel", "1.0", tag=f"{CP}-{CP}-win_amd64")
     make_wheel(drop, "twoway", "1.0", tag="py2.py3-none-any")
     make_wheel(drop / "not-yet", "wanted-later", "3.0")  # in upstream PyPI, not in Drawbridge
+    for tag in (f"{CP}-{CP}-win_amd64", f"{CP}-{CP}-manylinux_2_17_x86_64", f"{CP}-{CP}-macosx_11_0_arm64"):
+        make_wheel(drop, "platform-pick", "1.0", tag=tag, requires=['colorama; sys_platform == "win32"'])
+    make_wheel(drop, "colorama", "0.4.6")
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
     bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
                          "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool", "twoway")
@@ -68,6 +73,21 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     shutil.move(drop / "not-yet" / "wanted_later-3.0-py3-none-any.whl", drop)
     yield server
     server.stop()
+
+
+def _other_platforms_mirror(folder: Path) -> Path:
+    """A second mirror with stand-in Pythons for win-64 and osx-arm64: enough to solve for
+    those platforms (nothing here installs them)."""
+    import asyncio
+
+    from rattler.index import index_fs
+
+    for subdir in ("win-64", "osx-arm64", "noarch"):
+        (folder / subdir).mkdir(parents=True)
+    for subdir in ("win-64", "osx-arm64"):
+        make_conda_tar_bz2(folder / subdir, "python", f"{MACHINE_PYTHON}.7", "0", subdir)
+    asyncio.run(index_fs(folder, force=True))
+    return folder
 
 
 def write_environment(folder: Path, text: str = ENVIRONMENT) -> Path:
@@ -102,6 +122,25 @@ def test_lock_pins_conda_and_pip_parts(locked: Path):
         assert package.url.endswith(".whl") and len(package.sha256) == 64
     text = locked.read_text()
     assert "#sha256=" not in text and f"sha256: {pip['pip-only'].sha256}" in text, "the hash is a field of its own"
+
+
+def test_lock_for_three_platforms_picks_each_ones_wheels_and_markers(env_server: Server, tmp_path: Path):
+    text = (
+        f"channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n"
+        "  - demo-conda\n  - pip:\n    - platform-pick\n"
+    )
+    environment = write_environment(tmp_path, text)
+    result = lock(env_server, environment, "-p", "linux-64", "-p", "win-64", "-p", "osx-arm64")
+    assert result.returncode == 0, result.stdout + result.stderr
+    wheels = {}
+    for platform in ("linux-64", "win-64", "osx-arm64"):
+        platform_lock = read_lock(tmp_path / "drawbridge.lock", platform)
+        python = next(r for r in platform_lock.conda if r.name.normalized == "python")
+        assert python.subdir == platform and "demo-conda" in {r.name.normalized for r in platform_lock.conda}
+        wheels[platform] = sorted(p.url.rsplit("/", 1)[-1] for p in platform_lock.pip)
+    assert wheels["linux-64"] == [f"platform_pick-1.0-{CP}-{CP}-manylinux_2_17_x86_64.whl"]
+    assert wheels["osx-arm64"] == [f"platform_pick-1.0-{CP}-{CP}-macosx_11_0_arm64.whl"]
+    assert wheels["win-64"] == ["colorama-0.4.6-py3-none-any.whl", f"platform_pick-1.0-{CP}-{CP}-win_amd64.whl"]
 
 
 def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Path):
