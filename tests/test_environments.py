@@ -60,7 +60,8 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     make_wheel(drop, "windows-wheel", "1.0", tag=f"{CP}-{CP}-win_amd64")
     make_wheel(drop, "twoway", "1.0", tag="py2.py3-none-any")
     make_wheel(drop / "not-yet", "wanted-later", "3.0")  # in upstream PyPI, not in Drawbridge
-    for tag in (f"{CP}-{CP}-win_amd64", f"{CP}-{CP}-manylinux_2_17_x86_64", f"{CP}-{CP}-macosx_11_0_arm64"):
+    for platform_tag in ("win_amd64", "manylinux_2_17_x86_64", "macosx_11_0_arm64", "manylinux_2_17_aarch64"):
+        tag = f"{CP}-{CP}-{platform_tag}"
         make_wheel(drop, "platform-pick", "1.0", tag=tag, requires=['colorama; sys_platform == "win32"'])
     make_wheel(drop, "colorama", "0.4.6")
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
@@ -76,15 +77,15 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
 
 
 def _other_platforms_mirror(folder: Path) -> Path:
-    """A second mirror with stand-in Pythons for win-64 and osx-arm64: enough to solve for
-    those platforms (nothing here installs them)."""
+    """A second mirror with stand-in Pythons for win-64, osx-arm64 and linux-aarch64: enough
+    to solve for those platforms and to lay out an aarch64 image (nothing here runs them)."""
     import asyncio
 
     from rattler.index import index_fs
 
-    for subdir in ("win-64", "osx-arm64", "noarch"):
+    for subdir in ("win-64", "osx-arm64", "linux-aarch64", "noarch"):
         (folder / subdir).mkdir(parents=True)
-    for subdir in ("win-64", "osx-arm64"):
+    for subdir in ("win-64", "osx-arm64", "linux-aarch64"):
         make_conda_tar_bz2(folder / subdir, "python", f"{MACHINE_PYTHON}.7", "0", subdir)
     asyncio.run(index_fs(folder, force=True))
     return folder
@@ -329,12 +330,31 @@ def test_image_archive_holds_a_runnable_environment(locked: Path, tmp_path: Path
     assert ran.stdout.strip() == "pip-helper 1.5 ok", ran.stderr
     record = next((rootfs / "opt/env/lib").glob("python*/site-packages/pip_helper-1.5.dist-info/RECORD")).read_text()
     script_row = next(line for line in record.splitlines() if line.split(",")[0].endswith("bin/pip-helper"))
-    assert script_row.split(",")[2] == str(pip_script.stat().st_size), "RECORD matches the rewritten script"
+    assert script_row.split(",")[2] == str(pip_script.stat().st_size), "RECORD matches the script"
     assert not any(str(tmp_path).encode() in p.read_bytes() for p in (rootfs / "opt/env/bin").iterdir() if p.is_file() and not p.is_symlink()), \
         "no script points at the staging folder"
     again = tmp_path / "again.tar"
     assert drawbridge("image", "--lock", str(locked), "-o", str(again), "--tag", "prod").returncode == 0
     assert _skopeo_inspect(again)["Digest"] == inspected["Digest"], "the same lock gives the same image"
+
+
+@needs_oci_tools
+def test_image_for_another_architecture(env_server: Server, tmp_path: Path):
+    text = (
+        f"channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n"
+        "  - demo-conda\n  - pip:\n    - platform-pick\n"
+    )
+    environment = write_environment(tmp_path / "project", text)
+    locked = lock(env_server, environment, "-p", "linux-aarch64")
+    assert locked.returncode == 0, locked.stdout + locked.stderr
+    archive = tmp_path / "arm.tar"
+    made = drawbridge("image", "--lock", str(tmp_path / "project/drawbridge.lock"), "-p", "linux-aarch64", "-o", str(archive))
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert _skopeo_inspect(archive)["Architecture"] == "arm64"
+    site = next((_unpack(archive, tmp_path) / "opt/env/lib").glob("python*/site-packages"))
+    assert (site / "demo_conda/__init__.py").is_file() and (site / "platform_pick/__init__.py").is_file()
+    wheel_tag = (site / "platform_pick-1.0.dist-info/WHEEL").read_text()
+    assert "manylinux_2_17_aarch64" in wheel_tag and not (site / "colorama").exists()
 
 
 @needs_oci_tools
@@ -361,7 +381,12 @@ def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
     assert refused.returncode == 1 and "cannot read base image" in refused.stderr
     missing = drawbridge("image", "--lock", str(tmp_path / "nope.lock"), "-o", str(tmp_path / "image.tar"))
     assert missing.returncode == 1 and "no lock file" in missing.stderr
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.tar"]
+    pip_helper = next(p for p in read_lock(locked, "linux-64").pip if p.name == "pip-helper")
+    tampered = tmp_path / "tampered.lock"
+    tampered.write_text(locked.read_text().replace(pip_helper.sha256, "0" * 64))
+    refused = drawbridge("image", "--lock", str(tampered), "-o", str(tmp_path / "image.tar"))
+    assert refused.returncode == 1 and "does not match the lock" in refused.stderr, refused.stderr
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["base.tar", "tampered.lock"]
 
 
 def test_dockerfile_keeps_build_tools_out_of_the_final_stage(locked: Path, tmp_path: Path):

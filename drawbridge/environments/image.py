@@ -1,21 +1,21 @@
 """`drawbridge image`: a locked environment as an OCI image archive, or as a Dockerfile.
 
-The environment is installed on this machine into a staging folder, with conda's prefix
-placeholders and pip's script headers pointing at where it will live in the image.
+The environment is installed on this machine into a staging folder laid out for the
+image's platform (which may be another architecture), with conda's prefix placeholders
+and the scripts' headers pointing at where it will live in the image. Nothing in it is
+run: rattler links the conda packages, installer writes the wheels.
 """
 
 from __future__ import annotations
 
-import base64
-import csv
-import hashlib
-import io
 import tempfile
 from pathlib import Path
 
+from drawbridge.environments.errors import ImageError
 from drawbridge.environments.install import create_environment
 from drawbridge.environments.lockfile import PlatformLock
 from drawbridge.environments.oci import ImageRequest, write_image
+from drawbridge.environments.wheel_install import install_wheels
 
 DEFAULT_PREFIX_IN_IMAGE = "/opt/env"
 
@@ -35,43 +35,21 @@ def build_image(
     output = output.absolute()
     with tempfile.TemporaryDirectory(prefix="drawbridge-stage-", dir=output.parent) as scratch:
         staging = Path(scratch) / "env"
+        conda_part = PlatformLock(platform=lock.platform, conda=lock.conda, pip=[])
         create_environment(
-            lock, staging, cache_dir=cache_dir, show_progress=show_progress,
-            target_prefix=prefix_in_image, compile_bytecode=False, token=token,
+            conda_part, staging, cache_dir=cache_dir, show_progress=show_progress,
+            target_prefix=prefix_in_image, token=token,
         )  # fmt: skip
-        relocate_pip_scripts(staging, prefix_in_image)
+        if lock.pip:
+            python = next((str(r.version) for r in lock.conda if r.name.normalized == "python"), None)
+            if python is None:
+                raise ImageError("the lock has pip packages but no python in its conda part")
+            install_wheels(lock.pip, staging, lock.platform, python, prefix_in_image, token)
         request = ImageRequest(
             environment=staging, prefix_in_image=prefix_in_image, platform=lock.platform,
             reference=reference, base=base, labels=labels or {},
         )  # fmt: skip
         return write_image(request, output)
-
-
-def relocate_pip_scripts(prefix: Path, target: str) -> None:
-    """Point the `#!` lines pip wrote at the image's Python, and fix their RECORD rows."""
-    old = f"#!{prefix}/".encode()
-    new = f"#!{target.rstrip('/')}/".encode()
-    for record in prefix.glob("lib/python*/site-packages/*.dist-info/RECORD"):
-        installer = record.parent / "INSTALLER"
-        if not installer.is_file() or installer.read_text().strip() != "pip":
-            continue
-        rows = list(csv.reader(io.StringIO(record.read_text("utf-8"))))
-        changed = False
-        for row in rows:
-            path = (record.parent.parent / row[0]).resolve() if row else None
-            if path is None or not path.is_file() or not path.is_relative_to(prefix / "bin"):
-                continue
-            data = path.read_bytes()
-            if data.startswith(old):
-                data = new + data[len(old):]
-                path.write_bytes(data)
-                digest = base64.urlsafe_b64encode(hashlib.sha256(data).digest()).rstrip(b"=").decode()
-                row[1:3] = [f"sha256={digest}", str(len(data))]
-                changed = True
-        if changed:
-            text = io.StringIO()
-            csv.writer(text, lineterminator="\n").writerows(rows)
-            record.write_text(text.getvalue(), "utf-8")
 
 
 DOCKERFILE = """\

@@ -40,7 +40,6 @@ def create_environment(
     cache_dir: Path | None = None,
     show_progress: bool = True,
     target_prefix: str | None = None,
-    compile_bytecode: bool = True,
     token: str | None = None,
 ) -> None:
     """Make `prefix` hold exactly what `lock` names; running it again changes nothing.
@@ -69,10 +68,10 @@ def create_environment(
     except Exception as error:  # rattler's download, checksum and link errors
         raise InstallError(f"installing the conda packages into {prefix} failed: {error}") from None
     if lock.pip:
-        install_pip_part(lock, prefix, compile_bytecode, token)
+        install_pip_part(lock, prefix, token)
 
 
-def install_pip_part(lock: PlatformLock, prefix: Path, compile_bytecode: bool, token: str | None = None) -> None:
+def install_pip_part(lock: PlatformLock, prefix: Path, token: str | None = None) -> None:
     python = prefix_python(prefix, lock.platform)
     if not python.exists():
         raise InstallError(f"the lock installs pip packages but its conda part has no Python ({python} is missing)")
@@ -85,8 +84,6 @@ def install_pip_part(lock: PlatformLock, prefix: Path, compile_bytecode: bool, t
             "--no-cache-dir", "--no-input", "--disable-pip-version-check", "--no-warn-script-location",
             "-r", str(requirements),
         ]  # fmt: skip
-        if not compile_bytecode:
-            command.append("--no-compile")
         result = subprocess.run(command, capture_output=True, text=True, env=_pip_environment())
     if result.returncode != 0:
         output = result.stdout[-2000:] + result.stderr[-4000:]

@@ -132,12 +132,13 @@ def image(
     builder_image: Annotated[str, typer.Option(help="--dockerfile: the build stage's FROM (needs Python and pip).")] = "python:3.12-slim",
     server: ServerOption = None,
     channel: Annotated[str, typer.Option("--channel", "-c", help="--dockerfile: the channel holding Drawbridge's own wheel.")] = "main",
+    platform: Annotated[str, typer.Option("--platform", "-p", help="linux-64 or linux-aarch64 (default: this machine's).")] = "",
     cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
     token: TokenOption = None,
 ) -> None:
     """Write an OCI image archive of the locked environment (no Docker needed), or a Dockerfile."""
     try:
-        platform_lock = read_lock(lock_path, host_platform())
+        platform_lock = read_lock(lock_path, platform or host_platform())
         if dockerfile:
             target = output or Path("Dockerfile")
             target.write_text(
