@@ -64,6 +64,7 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
         tag = f"{CP}-{CP}-{platform_tag}"
         make_wheel(drop, "platform-pick", "1.0", tag=tag, requires=['colorama; sys_platform == "win32"'])
     make_wheel(drop, "colorama", "0.4.6")
+    make_wheel(drop, "new-glibc", "1.0", tag=f"{CP}-{CP}-manylinux_2_28_x86_64")
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
     bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
                          "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool", "twoway")
@@ -222,6 +223,12 @@ def test_no_build_for_the_platform(env_server: Server, tmp_path: Path):
     text = ENVIRONMENT + "    - windows-wheel\n"
     said = _lock_refused(env_server, tmp_path / "pip", text)
     assert f"no wheel for linux-64 with Python {MACHINE_PYTHON} (has: win_amd64.whl)" in said
+    newer_glibc = ENVIRONMENT + "    - new-glibc\n"
+    said = _lock_refused(env_server, tmp_path / "glibc", newer_glibc)
+    assert "no wheel for linux-64" in said and "manylinux_2_28_x86_64.whl" in said
+    allowed = lock(env_server, write_environment(tmp_path / "glibc-2.28", newer_glibc), "--glibc", "2.28")
+    assert allowed.returncode == 0, allowed.stderr
+    assert "new-glibc" in {p.name for p in read_lock(tmp_path / "glibc-2.28/drawbridge.lock", "linux-64").pip}
 
 
 @pytest.mark.parametrize(

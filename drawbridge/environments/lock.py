@@ -72,7 +72,12 @@ def lock_environment(
         raise EnvironmentFileError(str(error)) from None
     channels = server.resolve_channels(environment.channels)
     solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
-    resolver = PipResolver(channels.simple, uv, client=server.http, token=server.token) if environment.pip else None
+    baseline = baseline or SystemBaseline()
+    resolver = (
+        PipResolver(channels.simple, uv, client=server.http, token=server.token, glibc=baseline.glibc)
+        if environment.pip
+        else None
+    )
     return _lock_platforms(environment, platforms, channels.conda, solver, resolver, on_step)
 
 

@@ -27,10 +27,10 @@ from drawbridge.bridge.targets import Target, best_wheel
 from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.errors import Missing, ServerError, Unresolvable
 
-#: conda subdir → uv's --python-platform
+#: conda subdir → uv's --python-platform ({glibc} is the manylinux baseline's minor)
 UV_PLATFORMS = {
-    "linux-64": "x86_64-manylinux_2_17",
-    "linux-aarch64": "aarch64-manylinux_2_17",
+    "linux-64": "x86_64-manylinux_2_{glibc}",
+    "linux-aarch64": "aarch64-manylinux_2_{glibc}",
     "osx-64": "x86_64-apple-darwin",
     "osx-arm64": "aarch64-apple-darwin",
     "win-64": "x86_64-pc-windows-msvc",
@@ -79,13 +79,14 @@ def python_version(records: list[rattler.RepoDataRecord]) -> str:
 class PipResolver:
     """Resolve pip requirements for one target against Drawbridge's simple indexes."""
 
-    def __init__(self, simple_urls: list[str], uv: str, client=None, token: str | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, simple_urls: list[str], uv: str, client=None, token: str | None = None, glibc: str = "2.17") -> None:  # type: ignore[no-untyped-def]
         if not simple_urls:
             raise ServerError("the server has no channel whose simple index could serve the pip: section")
         self.simple_urls = simple_urls
         self.indexes = [SimpleIndexUpstream(url, cache=None, client=client) for url in simple_urls]  # type: ignore[arg-type]
         self.uv = uv
         self.token = token
+        self.glibc_minor = int(glibc.split(".")[1])
         self._files: dict[str, list[UpstreamFile]] = {}
 
     def resolve(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[PipPackage]:
@@ -134,7 +135,7 @@ class PipResolver:
         if not matching:
             versions = sorted({f.version for f in files}, key=_sort_key)
             return Missing("pip", name, line, platform, f"no version matches (available: {', '.join(versions[-8:])})")
-        if target is not None and best_wheel([f.filename for f in matching], target) is None:
+        if target is not None and self._best_wheel([f.filename for f in matching], target) is None:
             kinds = sorted({f.filename.rsplit("-", 3)[-1] if f.is_wheel else "sdist" for f in matching})
             return Missing(
                 "pip", name, line, target.subdir,
@@ -146,7 +147,7 @@ class PipResolver:
         command = [
             self.uv, "pip", "compile", "-", "--quiet", "--no-config", "--no-header", "--no-annotate",
             "--no-strip-extras", "--only-binary", ":all:", "--index-url", url_with_token(self.simple_urls[0], self.token),
-            "--python-version", python, "--python-platform", UV_PLATFORMS[platform],
+            "--python-version", python, "--python-platform", UV_PLATFORMS[platform].format(glibc=self.glibc_minor),
         ]  # fmt: skip
         for url in self.simple_urls[1:]:
             command += ["--extra-index-url", url_with_token(url, self.token)]
@@ -171,9 +172,12 @@ class PipResolver:
                 pins.append((canonicalize_name(name.split("[")[0]), version.strip()))
         return sorted(pins)
 
+    def _best_wheel(self, filenames: list[str], target: Target) -> str | None:
+        return best_wheel(filenames, target, manylinux=(2, self.glibc_minor))
+
     def _pick_wheel(self, name: str, version: str, target: Target) -> PipPackage:
         candidates = [f for f in self.files(name) if f.is_wheel and _same_version(f.version, version) and not f.yanked]
-        chosen = best_wheel([f.filename for f in candidates], target)
+        chosen = self._best_wheel([f.filename for f in candidates], target)
         if chosen is None:
             raise Unresolvable([Missing("pip", name, f"{name}=={version}", target.subdir, f"no wheel for {target}")])
         file = next(f for f in candidates if f.filename == chosen)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -68,11 +69,13 @@ def lock(
     ] = None,
     output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Lock file (default: drawbridge.lock beside the environment file).")] = None,
     request: Annotated[bool, typer.Option("--request", help="File bridging requests for what is missing.")] = False,
-    glibc: Annotated[str, typer.Option(help="Oldest glibc of the Linux machines.")] = SystemBaseline.glibc,
+    glibc: Annotated[str, typer.Option(help="Oldest glibc of the Linux machines (2.17 to 2.40); sets __glibc and the manylinux wheels allowed.")] = SystemBaseline.glibc,
     token: TokenOption = None,
 ) -> None:
     """Solve an environment file against Drawbridge into a hash-pinned rattler lock file."""
     target = output or environment.parent / "drawbridge.lock"
+    if not re.fullmatch(r"2\.(1[7-9]|[23][0-9]|40)", glibc):
+        fail(ValueError(f"--glibc {glibc!r}: give a glibc version from 2.17 to 2.40"))
     drawbridge = DrawbridgeServer(server_url(server), token)
     try:
         parsed = read_environment_file(environment)
