@@ -17,5 +17,15 @@ $(VENV)/.test: $(VENV)/.runtime pyproject.toml
 serve: $(VENV)/.runtime  ## set up, then serve ./drawbridge-home on http://127.0.0.1:8080/
 	$(VENV)/bin/drawbridge serve
 
-test: $(VENV)/.test  ## set up, then run the whole test suite
+# skopeo and umoci (Debian) check the OCI images in the tests; installed when missing and
+# this is a Debian/Ubuntu machine run as root, else those tests say they are skipped.
+.PHONY: oci-tools
+oci-tools:
+	@command -v skopeo >/dev/null && command -v umoci >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq skopeo umoci >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq skopeo umoci >/dev/null 2>&1; }; }; } || \
+	  echo "note: skopeo/umoci not available; the image checks will be skipped"
+
+test: $(VENV)/.test oci-tools  ## set up, then run the whole test suite
 	$(VENV)/bin/python -m pytest
