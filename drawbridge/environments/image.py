@@ -11,10 +11,10 @@ from __future__ import annotations
 import tempfile
 from pathlib import Path
 
-from drawbridge.environments.errors import ImageError
 from drawbridge.environments.install import create_environment
 from drawbridge.environments.lockfile import PlatformLock
 from drawbridge.environments.oci import ImageRequest, write_image
+from drawbridge.environments.pip_resolve import python_version
 from drawbridge.environments.wheel_install import install_wheels
 
 DEFAULT_PREFIX_IN_IMAGE = "/opt/env"
@@ -41,10 +41,7 @@ def build_image(
             target_prefix=prefix_in_image, token=token,
         )  # fmt: skip
         if lock.pip:
-            python = next((str(r.version) for r in lock.conda if r.name.normalized == "python"), None)
-            if python is None:
-                raise ImageError("the lock has pip packages but no python in its conda part")
-            install_wheels(lock.pip, staging, lock.platform, python, prefix_in_image, token)
+            install_wheels(lock.pip, staging, lock.platform, python_version(lock.conda), prefix_in_image, token)
         request = ImageRequest(
             environment=staging, prefix_in_image=prefix_in_image, platform=lock.platform,
             reference=reference, base=base, labels=labels or {},

@@ -8,7 +8,6 @@ headers; each wheel is checked against the lock's sha256 before it is opened.
 
 from __future__ import annotations
 
-import hashlib
 import tempfile
 import zipfile
 from pathlib import Path
@@ -19,6 +18,8 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.pypi import DownloadCache, HashMismatch, SimpleIndexUpstream, UpstreamFile
 from drawbridge.bridge.repack import scheme_paths
 from drawbridge.bridge.targets import Target
 from drawbridge.environments.errors import InstallError
@@ -27,24 +28,17 @@ from drawbridge.environments.pip_resolve import PipPackage
 DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
-def download_verified(package: PipPackage, folder: Path, client: httpx.Client) -> Path:
-    """Fetch a locked wheel into `folder`; InstallError if it does not match the lock."""
-    target = folder / package.url.rsplit("/", 1)[-1]
-    digest = hashlib.sha256()
+def download_verified(package: PipPackage, upstream: SimpleIndexUpstream) -> Path:
+    """Fetch a locked wheel (the bridge's verified download); InstallError if it does not
+    match the lock."""
+    filename = package.url.rsplit("/", 1)[-1]
+    file = UpstreamFile(project=package.name, filename=filename, url=package.url, version=package.version, sha256=package.sha256)
     try:
-        with client.stream("GET", package.url) as response, target.open("wb") as out:
-            if response.status_code != 200:
-                raise InstallError(f"{package.url} answered {response.status_code}")
-            for chunk in response.iter_bytes(1 << 20):
-                digest.update(chunk)
-                out.write(chunk)
-    except httpx.HTTPError as error:
-        raise InstallError(f"cannot download {package.url}: {error}") from None
-    if digest.hexdigest() != package.sha256:
-        raise InstallError(
-            f"{target.name} does not match the lock: sha256 {digest.hexdigest()}, the lock says {package.sha256}"
-        )
-    return target
+        return upstream.fetch(file)
+    except HashMismatch as error:
+        raise InstallError(f"{filename} does not match the lock: {error}") from None
+    except BridgeError as error:
+        raise InstallError(str(error)) from None
 
 
 def install_wheels(
@@ -64,8 +58,9 @@ def install_wheels(
     with tempfile.TemporaryDirectory(prefix="drawbridge-wheels-") as scratch, httpx.Client(
         timeout=DOWNLOAD_TIMEOUT, headers=headers, follow_redirects=True
     ) as client:
+        upstream = SimpleIndexUpstream("", DownloadCache(Path(scratch)), client)
         for package in packages:
-            wheel = download_verified(package, Path(scratch), client)
+            wheel = download_verified(package, upstream)
             destination = SchemeDictionaryDestination(
                 scheme_dict=scheme_paths(prefix, target, package.name),
                 interpreter=interpreter,

@@ -16,6 +16,9 @@ HomeOption = Annotated[
     Optional[Path],
     typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder."),
 ]
+TokenOption = Annotated[
+    Optional[str], typer.Option("--token", envvar="DRAWBRIDGE_TOKEN", help="Your API token.")
+]
 ChannelOption = Annotated[
     Optional[str], typer.Option("--channel", "-c", help="Channel (default: the configured one).")
 ]

@@ -21,16 +21,13 @@ from drawbridge.environments.install import create_environment, host_platform
 from drawbridge.environments.lock import lock_environment, write_lock
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.server import DrawbridgeServer, server_url
-from drawbridge.server.cli_common import console, errors, fail
+from drawbridge.server.cli_common import TokenOption, console, errors, fail
 
 env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
 ServerOption = Annotated[
     Optional[str],
     typer.Option("--server", envvar="DRAWBRIDGE_URL", help="Drawbridge's URL (default http://127.0.0.1:8080)."),
-]
-TokenOption = Annotated[
-    Optional[str], typer.Option("--token", envvar="DRAWBRIDGE_TOKEN", help="A token, when reading needs one.")
 ]
 LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbridge lock` wrote.")]
 

@@ -23,10 +23,9 @@ from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.server.auth import Role, identify_token
 from drawbridge.server.bridge_command import open_upstream
-from drawbridge.server.cli_common import ChannelOption, HomeOption, console, fail
+from drawbridge.server.cli_common import ChannelOption, HomeOption, TokenOption, console, fail
 
 recipe_app = typer.Typer(help="Generate and review recipes for sdist-only projects.", no_args_is_help=True)
-TokenOption = Annotated[Optional[str], typer.Option("--token", envvar="DRAWBRIDGE_TOKEN", help="Your API token.")]
 
 
 def _book(home: Path | None) -> tuple[Home, RecipeBook]:

@@ -15,8 +15,8 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home
 from drawbridge.server import bridge_command
-from drawbridge.server.cli_common import ChannelOption, HomeOption, console, fail
-from drawbridge.server.recipe_command import TokenOption, decider
+from drawbridge.server.cli_common import ChannelOption, HomeOption, TokenOption, console, fail
+from drawbridge.server.recipe_command import decider
 
 request_app = typer.Typer(help="Bridging requests that `drawbridge lock --request` filed.", no_args_is_help=True)
 
