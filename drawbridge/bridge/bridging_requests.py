@@ -10,6 +10,7 @@ from dataclasses import dataclass
 
 from packaging.utils import canonicalize_name
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.channel.database import AuditRow, BridgeRequestRow, Database
@@ -81,19 +82,21 @@ class RequestBook:
 
     def get(self, number: int) -> BridgeRequest:
         with self.db.session() as session:
-            row = session.get(BridgeRequestRow, number)
-            if row is None:
-                raise UnknownRequest(f"no bridging request #{number}; see `drawbridge request list`")
-            return BridgeRequest.of(row)
+            return BridgeRequest.of(_row(session, number))
 
     def set_state(self, number: int, state: str, user: str, comment: str = "") -> BridgeRequest:
         """Record a decision or an outcome, and audit it."""
         assert state in STATES
         with self.db.session() as session:
-            row = session.get(BridgeRequestRow, number)
-            if row is None:
-                raise UnknownRequest(f"no bridging request #{number}; see `drawbridge request list`")
+            row = _row(session, number)
             row.state, row.decided_by = state, user
             row.comment = comment or row.comment
             session.add(AuditRow(user=user, action=f"request-{state}", subject=row.name, detail=f"#{number} {comment}"))
             return BridgeRequest.of(row)
+
+
+def _row(session: Session, number: int) -> BridgeRequestRow:
+    row = session.get(BridgeRequestRow, number)
+    if row is None:
+        raise UnknownRequest(f"no bridging request #{number}; see `drawbridge request list`")
+    return row

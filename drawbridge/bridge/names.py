@@ -7,11 +7,10 @@ grayskull's PyPI→conda table, then through Drawbridge's curated overrides, whi
 from __future__ import annotations
 
 import importlib.util
-
 import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from functools import cache
+from functools import cache, cached_property
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -32,11 +31,13 @@ class NameTable:
         normalised = canonicalize_name(pypi_name)
         return self.mapping.get(normalised, normalised)
 
+    @cached_property
+    def _conda_to_pypi(self) -> dict[str, str]:
+        return {conda: pypi for pypi, conda in self.mapping.items()}
+
     def pypi_name(self, conda_name: str) -> str:
         """The PyPI project a conda package carries: the table read backwards, else the name."""
-        if not hasattr(self, "_reverse"):
-            object.__setattr__(self, "_reverse", {v: k for k, v in self.mapping.items()})
-        return self._reverse.get(conda_name, canonicalize_name(conda_name))  # type: ignore[attr-defined]
+        return self._conda_to_pypi.get(conda_name, canonicalize_name(conda_name))
 
     def with_overrides(self, overrides: Mapping[str, str]) -> NameTable:
         merged = dict(self.mapping)

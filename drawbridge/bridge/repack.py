@@ -15,7 +15,6 @@ then writes the archive.
 from __future__ import annotations
 
 import hashlib
-import io
 import json
 import os
 import shutil
@@ -281,10 +280,10 @@ def drop_info_from_paths(package: Path) -> None:
 
 def _unlist_info_paths(compressed: bytes) -> bytes:
     """The info tarball with `info/...` entries removed from its paths.json."""
-    with zstandard.ZstdDecompressor().stream_reader(io.BytesIO(compressed)) as reader:
+    with zstandard.ZstdDecompressor().stream_reader(BytesIO(compressed)) as reader:
         plain = reader.read()
-    source = tarfile.open(fileobj=io.BytesIO(plain))
-    output = io.BytesIO()
+    source = tarfile.open(fileobj=BytesIO(plain))
+    output = BytesIO()
     with source, tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for member in source.getmembers():
             data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
@@ -293,5 +292,5 @@ def _unlist_info_paths(compressed: bytes) -> bytes:
                 paths["paths"] = [p for p in paths["paths"] if not p["_path"].startswith("info/")]
                 data = json.dumps(paths, indent=2, sort_keys=True).encode()
                 member.size = len(data)
-            tar.addfile(member, io.BytesIO(data) if data is not None else None)
+            tar.addfile(member, BytesIO(data) if data is not None else None)
     return zstandard.ZstdCompressor(level=3).compress(output.getvalue())

@@ -71,8 +71,8 @@ def lock_environment(
     except ValueError as error:
         raise EnvironmentFileError(str(error)) from None
     channels = server.resolve_channels(environment.channels)
-    solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
     baseline = baseline or SystemBaseline()
+    solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
     resolver = (
         PipResolver(channels.simple, uv, client=server.http, token=server.token, glibc=baseline.glibc)
         if environment.pip
@@ -155,8 +155,7 @@ def hashes_into_fields(path: Path) -> None:
     for package in document.get("packages") or []:
         location = package.get("pypi")
         if location and "#sha256=" in location:
-            package["pypi"], digest = location.split("#sha256=", 1)
-            package.insert(len(package), "sha256", digest)
+            package["pypi"], package["sha256"] = location.split("#sha256=", 1)
     for environment in (document.get("environments") or {}).values():
         for entries in (environment.get("packages") or {}).values():
             for entry in entries:

@@ -41,11 +41,8 @@ def read_lock(path: Path, platform: str) -> PlatformLock:
 
 
 def _pip_package(path: Path, entry) -> PipPackage:  # type: ignore[no-untyped-def]
-    """A locked wheel; its sha256 from the `sha256` field (or a `#sha256=` URL fragment)."""
-    url, _, fragment = str(entry.location).partition("#")
+    """A locked wheel with its sha256 from the lock format's `sha256` field."""
     digest = entry.hashes.sha256.hex() if entry.hashes and entry.hashes.sha256 else ""
-    if not digest and fragment.startswith("sha256="):
-        digest = fragment.removeprefix("sha256=")
     if len(digest) != 64:
         raise LockFileError(f"{path}: pip package {entry.name} has no sha256; lock again with `drawbridge lock`")
-    return PipPackage(name=str(entry.name), version=str(entry.version), url=url, sha256=digest)
+    return PipPackage(name=str(entry.name), version=str(entry.version), url=str(entry.location), sha256=digest)

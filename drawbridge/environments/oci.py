@@ -8,6 +8,7 @@ files give the same layer digest.
 
 from __future__ import annotations
 
+import copy
 import datetime as dt
 import hashlib
 import io
@@ -95,6 +96,20 @@ def _tar_info(path: Path, name: str, mtime: int) -> tarfile.TarInfo:
     return info
 
 
+def _add_entry(tar: tarfile.TarFile, path: Path, info: tarfile.TarInfo) -> None:
+    """Add `info` to `tar`, with `path`'s bytes when it is a regular file."""
+    if info.isreg():
+        with path.open("rb") as data:
+            tar.addfile(info, data)
+    else:
+        tar.addfile(info)
+
+
+def _blob_json(blobs: Path, digest: str) -> dict:
+    """A JSON blob (index, manifest, config) by its `sha256:<hex>` digest."""
+    return json.loads((blobs / digest.split(":", 1)[1]).read_text())
+
+
 def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:
     """Tar `source` as `/under/...` into a gzip layer blob; return it and its diff_id."""
     mtime = source_date_epoch()
@@ -113,12 +128,7 @@ def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:
                     tar.addfile(info)
                 tar.addfile(_tar_info(source, under, mtime))
                 for path in sorted(source.rglob("*"), key=lambda p: p.relative_to(source).as_posix()):
-                    info = _tar_info(path, f"{under}/{path.relative_to(source).as_posix()}", mtime)
-                    if info.isreg():
-                        with path.open("rb") as data:
-                            tar.addfile(info, data)
-                    else:
-                        tar.addfile(info)
+                    _add_entry(tar, path, _tar_info(path, f"{under}/{path.relative_to(source).as_posix()}", mtime))
     digest = compressed.sha256.hexdigest()
     target = blobs / digest
     os.replace(partial, target)
@@ -151,7 +161,7 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
     if index is None:
         raise ImageError(f"{archive} is not an OCI image archive (no index.json); make one with `skopeo copy ... oci-archive:{archive.name}`")
     manifest = _pick_manifest(archive, index, architecture, blobs)
-    config = json.loads((blobs / manifest["config"]["digest"].split(":", 1)[1]).read_text())
+    config = _blob_json(blobs, manifest["config"]["digest"])
     layers = []
     for layer in manifest["layers"]:
         path = blobs / layer["digest"].split(":", 1)[1]
@@ -164,7 +174,7 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
 def _pick_manifest(archive: Path, index: dict, architecture: str, blobs: Path) -> dict:
     """Follow an index (or nested indexes) to the manifest of `architecture` on Linux."""
     for entry in index.get("manifests", []):
-        document = json.loads((blobs / entry["digest"].split(":", 1)[1]).read_text())
+        document = _blob_json(blobs, entry["digest"])
         if entry.get("mediaType") == INDEX_TYPE or "manifests" in document:
             try:
                 return _pick_manifest(archive, document, architecture, blobs)
@@ -173,8 +183,7 @@ def _pick_manifest(archive: Path, index: dict, architecture: str, blobs: Path) -
         platform = entry.get("platform")
         if platform and (platform.get("os"), platform.get("architecture")) != ("linux", architecture):
             continue
-        config = json.loads((blobs / document["config"]["digest"].split(":", 1)[1]).read_text())
-        if config.get("architecture", architecture) == architecture:
+        if _blob_json(blobs, document["config"]["digest"]).get("architecture", architecture) == architecture:
             return document
     raise ImageError(f"{archive} has no linux/{architecture} image")
 
@@ -193,7 +202,7 @@ class ImageRequest:
 
 def image_config(base: BaseImage, request: ImageRequest, diff_id: str) -> dict:
     """The base's configuration with the environment's layer and settings added."""
-    config = json.loads(json.dumps(base.config)) if base.config else {}
+    config = copy.deepcopy(base.config)
     created = _timestamp()
     config.update(architecture=ARCHITECTURES[request.platform], os="linux", created=created)
     runtime = config.setdefault("config", {})
@@ -261,8 +270,4 @@ def _tar_layout(layout: Path, target: Path) -> None:
         for path in sorted(layout.rglob("*")):
             info = _tar_info(path, path.relative_to(layout).as_posix(), mtime)
             info.mode = 0o755 if info.isdir() else 0o644
-            if info.isreg():
-                with path.open("rb") as data:
-                    tar.addfile(info, data)
-            else:
-                tar.addfile(info)
+            _add_entry(tar, path, info)

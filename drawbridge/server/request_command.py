@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -13,7 +14,7 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
-from drawbridge.channel.home import load_home
+from drawbridge.channel.home import Home, load_home
 from drawbridge.server import bridge_command
 from drawbridge.server.cli_common import ChannelOption, HomeOption, TokenOption, console, fail
 from drawbridge.server.recipe_command import decider
@@ -27,6 +28,11 @@ def request_table(requests: list[BridgeRequest]) -> Table:
         state = item.state + (f" by {item.decided_by}" if item.decided_by else "")
         table.add_row(str(item.id), item.kind, escape(item.spec), ", ".join(item.platforms), escape(item.reason), escape(item.requested_by), state)
     return table
+
+
+def _book(home: Path | None) -> tuple[Home, RequestBook]:
+    loaded = load_home(home)
+    return loaded, RequestBook(Database(loaded.database_url))
 
 
 def bridge_requirement(item: BridgeRequest) -> str:
@@ -43,8 +49,8 @@ def list_requests(
 ) -> None:
     """Show the requests (all, or those in one state)."""
     try:
-        loaded = load_home(home)
-        requests = RequestBook(Database(loaded.database_url)).all(state)
+        _loaded, book = _book(home)
+        requests = book.all(state)
     except ChannelError as error:
         fail(error)
     console.print(request_table(requests))
@@ -60,8 +66,7 @@ def approve(
 ) -> None:
     """Approve a request and bridge it now (a recipe it needs still waits for review)."""
     try:
-        loaded = load_home(home)
-        book = RequestBook(Database(loaded.database_url))
+        loaded, book = _book(home)
         item = book.get(number)
         user = decider(loaded, token, "a bridging request")
         book.set_state(number, "approved", user, comment)
@@ -88,9 +93,8 @@ def reject(
 ) -> None:
     """Reject a request."""
     try:
-        loaded = load_home(home)
-        book = RequestBook(Database(loaded.database_url))
-        book.get(number)
+        loaded, book = _book(home)
+        book.get(number)  # an unknown number is said before the token is checked
         item = book.set_state(number, "rejected", decider(loaded, token, "a bridging request"), comment)
     except (ChannelError, BridgeError) as error:
         fail(error)
