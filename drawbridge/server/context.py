@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from functools import cached_property
 
 from fastapi import HTTPException, Request
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
+from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.server.auth import Identity, Role, identify, require
 from drawbridge.server.index_files import IndexFileCache
 
@@ -40,6 +42,11 @@ class Context:
         self.check_channel(channel)
         if not self.home.server.anonymous_read:
             require(identify(request, self.database), Role.reader, f"reading channel {channel!r}")
+
+    @cached_property
+    def upstream_mirrors(self) -> dict[str, UpstreamConda]:
+        """The upstream conda mirrors by served name (the configuration is read once)."""
+        return upstream_channels(self.home.bridge.upstream_conda)
 
     def check_read_any(self, request: Request, what: str) -> None:
         """401/403 unless reading is anonymous or the request carries a reader token."""

@@ -22,7 +22,6 @@ from drawbridge.channel.upstream_conda import (
     UPSTREAM_PREFIX,
     UpstreamConda,
     check_upstream_file,
-    upstream_channels,
 )
 from drawbridge.server.context import Context, context
 from drawbridge.channel.storage import write_bytes_atomic
@@ -35,7 +34,7 @@ UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
 def _mirror(ctx: Context, name: str) -> UpstreamConda:
-    mirrors = upstream_channels(ctx.home.bridge.upstream_conda)
+    mirrors = ctx.upstream_mirrors
     if name not in mirrors:
         known = ", ".join(sorted(mirrors)) or "none is configured"
         raise HTTPException(404, f"no upstream conda channel {name!r} ({known})")
@@ -55,7 +54,7 @@ def channel_list(request: Request) -> JSONResponse:
             },
             "upstream": {
                 name: {"conda": f"{base}/{UPSTREAM_PREFIX}/{name}"}
-                for name in upstream_channels(ctx.home.bridge.upstream_conda)
+                for name in ctx.upstream_mirrors
             },
         }
     )
