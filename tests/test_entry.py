@@ -1,0 +1,33 @@
+"""The console script: exit statuses and output survive ending without finalization."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import client_env
+
+PROBE = """
+import atexit, sys
+atexit.register(lambda: print("finalized"))
+sys.argv = ["drawbridge", *sys.argv[1:]]
+from drawbridge.server.entry import main
+main()
+"""
+
+
+def run(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=client_env(), timeout=120)
+
+
+def test_success_keeps_status_and_output_and_skips_finalization():
+    result = run("--help")
+    assert result.returncode == 0 and "Usage: drawbridge" in result.stdout
+    assert "finalized" not in result.stdout, "rattler's runtime threads must not meet a finalizing interpreter"
+
+
+def test_failures_keep_their_status_and_message(tmp_path):
+    result = run("env", "create", "--lock", str(tmp_path / "missing.lock"), "--prefix", str(tmp_path / "env"))
+    assert result.returncode == 1 and "no lock file" in result.stderr and "finalized" not in result.stdout
+    usage = run("lock", "--platform")
+    assert usage.returncode == 2 and "requires an argument" in usage.stderr
