@@ -4,25 +4,44 @@ from __future__ import annotations
 
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
 from builders import make_sdist, make_wheel
 from conftest import BIN, PYENV, Server, client_env, start_server
+from packaging.version import Version
+from relay import Relay
 
 from drawbridge.server.auth import Role
 
 
-def _python3_versions() -> list[str]:
-    found = [p.name for p in PYENV.glob("3.*") if (p / "bin" / "python").exists()]
+def _pyenv_pythons() -> list[str]:
+    found = [p.name for p in PYENV.glob("[23].*") if (p / "bin" / "python").exists()]
     return sorted(found, key=lambda v: tuple(int(x) for x in v.split(".")))
 
 
-PY3 = _python3_versions()
+#: every pyenv Python on the machine, each with the pip it bundles (2.7: pip 19.2.3, 3.6:
+#: 18.1, 3.7: 22.0.4, 3.8-3.10: 23.0.1, 3.11/3.12: 23.2.1, 3.13: 24.2)
+PYENV_PYTHONS = _pyenv_pythons()
+PY3 = [v for v in PYENV_PYTHONS if v.startswith("3.")]
 MACHINE = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
 #: the machine's Python, the newest and the oldest pyenv Pythons present
 CLIENT_PYTHONS = sorted({v for v in (MACHINE, PY3[-1] if PY3 else None, PY3[0] if PY3 else None) if v and (PYENV / v).exists()})
 PY27 = PYENV / "2.7.18" / "bin" / "python"
+#: the clients of the matrix: each pyenv Python's own pip, and the newest pip (this venv's)
+PIP_CLIENTS = [*PYENV_PYTHONS, "newest"]
+HTML_ONLY = "text/html"
+PEP691_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+def client_python(client: str) -> Path:
+    return Path(sys.executable) if client == "newest" else PYENV / client / "bin" / "python"
+
+
+def pip_version(python: Path) -> Version:
+    result = subprocess.run([str(python), "-m", "pip", "--version"], env=client_env(), capture_output=True, text=True, check=True)
+    return Version(result.stdout.split()[1])
 
 
 @pytest.fixture(scope="module")
@@ -31,15 +50,18 @@ def index(module_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Se
     module_server.publish(
         make_wheel(folder, "pure-demo", "1.0", requires_python=">=3.6"),
         make_wheel(folder, "with-deps", "1.0", requires=["pure-demo>=1.0"], requires_python=">=3.6"),
-        make_wheel(folder, "picky", "1.0"),
-        make_wheel(folder, "picky", "2.0", requires_python=">=3.99"),
+        make_wheel(folder, "picky", "1.0", tag="py2.py3-none-any"),
+        make_wheel(folder, "picky", "2.0", tag="py2.py3-none-any", requires_python=">=3.99"),
+        make_wheel(folder, "pair-lib", "1.0", tag="py2.py3-none-any"),
+        make_wheel(folder, "pair-lib", "2.0", tag="py2.py3-none-any"),
+        make_wheel(folder, "pair-app", "1.0", tag="py2.py3-none-any", requires=["pair-lib>=1.0,<2"]),
         make_wheel(folder, "only-future", "1.0", requires_python=">=3.99"),
         make_wheel(folder, "twoway", "1.0", tag="py2.py3-none-any"),
     )
     return module_server
 
 
-def pip_install(python: Path, server: Server, target: Path, *requirements: str) -> subprocess.CompletedProcess:
+def pip_install(python: Path, server: Server | Relay, target: Path, *requirements: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(python), "-m", "pip", "install", "--no-cache-dir", "--target", str(target), "--index-url",
          f"{server.url}/main/simple/", *requirements],
@@ -55,13 +77,38 @@ def imported_value(python: Path, target: Path, module: str) -> str:
     return result.stdout.strip()
 
 
-@pytest.mark.parametrize("version", CLIENT_PYTHONS)
-def test_pip_installs_pure_wheel_with_dependencies(index: Server, tmp_path: Path, version: str):
-    python = PYENV / version / "bin" / "python"
-    result = pip_install(python, index, tmp_path / "t", "with-deps")
+@pytest.mark.parametrize("pages", ["negotiated", "html"])
+@pytest.mark.parametrize("client", PIP_CLIENTS)
+def test_every_pip_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, client: str, pages: str):
+    """Each pip people have installs from the pages it asks for (PEP 691 JSON from pip 22.2
+    on) and from the PEP 503 HTML pages, honouring the dependency's range and
+    Requires-Python. pip 22.3 to 23.0.1 crashed on a JSON page carrying `dist-info-metadata`."""
+    python = client_python(client)
+    with Relay(index.url, accept=HTML_ONLY if pages == "html" else None) as relay:
+        result = pip_install(python, relay, tmp_path / "t", "pair-app", "picky")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(python, tmp_path / "t", "with_deps") == "1.0"
-    assert imported_value(python, tmp_path / "t", "pure_demo") == "1.0"
+    assert imported_value(python, tmp_path / "t", "pair_app") == "1.0"
+    assert imported_value(python, tmp_path / "t", "pair_lib") == "1.0"
+    assert imported_value(python, tmp_path / "t", "picky") == "1.0"  # 2.0 needs Python >= 3.99
+    asks_json = pages == "negotiated" and pip_version(python) >= Version("22.2")
+    expected = PEP691_JSON if asks_json else "text/html"
+    for project in ("pair-app", "pair-lib", "picky"):
+        assert {t.split(";")[0] for t in relay.page_types(project)} == {expected}, relay.relayed
+
+
+@pytest.mark.parametrize("pages", ["negotiated", "html"])
+def test_uv_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, pages: str):
+    with Relay(index.url, accept=HTML_ONLY if pages == "html" else None) as relay:
+        result = subprocess.run(
+            [str(BIN / "uv"), "pip", "install", "--python", sys.executable, "--target", str(tmp_path / "t"),
+             "--index-url", f"{relay.url}/main/simple/", "pair-app", "picky"],
+            env=client_env(), capture_output=True, text=True, timeout=300,
+        )  # fmt: skip
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert imported_value(Path(sys.executable), tmp_path / "t", "pair_lib") == "1.0"
+    assert imported_value(Path(sys.executable), tmp_path / "t", "picky") == "1.0"
+    expected = PEP691_JSON if pages == "negotiated" else "text/html"
+    assert {t.split(";")[0] for t in relay.page_types("pair-lib")} == {expected}, relay.relayed
 
 
 @pytest.mark.parametrize("version", CLIENT_PYTHONS)
@@ -137,5 +184,38 @@ def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
             env=client_env(), capture_output=True, text=True, timeout=300,
         )  # fmt: skip
         assert authed.returncode == 0, authed.stdout + authed.stderr
+    finally:
+        server.stop()
+
+
+@pytest.mark.skipif(not (PYENV / "3.9.18").exists(), reason="no pyenv Python 3.9.18 (pip 23.0.1)")
+def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(tmp_path: Path):
+    """A home whose JSON pages still carry `dist-info-metadata` (written before page format
+    2) is fixed when the server starts: pip 23.0.1 installs from it without `drawbridge index`."""
+    import json
+
+    from drawbridge.channel.home import initialise_home
+    from drawbridge.channel.pip_view import FORMAT_STAMP
+
+    home = initialise_home(tmp_path / "home")
+    server = start_server(home.root)
+    server.publish(make_wheel(tmp_path / "d", "pair-lib", "1.0", tag="py2.py3-none-any"))
+    server.stop()
+    page = home.channel_dir("main") / "pypi" / "simple" / "pair-lib" / "index.json"
+    old = json.loads(page.read_text())
+    for entry in old["files"]:
+        entry["dist-info-metadata"] = entry["core-metadata"]
+    page.write_text(json.dumps(old))
+    (page.parent.parent / FORMAT_STAMP).unlink()
+
+    server = start_server(home.root)
+    try:
+        deadline = time.monotonic() + 30
+        while "dist-info-metadata" in page.read_text() and time.monotonic() < deadline:
+            time.sleep(0.2)
+        python = PYENV / "3.9.18" / "bin" / "python"
+        result = pip_install(python, server, tmp_path / "t", "pair-lib")
+        assert result.returncode == 0, result.stdout + result.stderr
+        assert (page.parent.parent / FORMAT_STAMP).read_text() == "2"
     finally:
         server.stop()

@@ -78,6 +78,7 @@ class Channels:
                 conda_index.write_channeldata(channel_dir, [])
             if not (self.simple_dir(name) / "index.html").exists():
                 self._write_root_pages(name)
+                pip_view.stamp_pages_format(self.simple_dir(name))
 
     def names(self) -> list[str]:
         with self.db.session() as session:
@@ -274,12 +275,17 @@ class Channels:
             self._index_conda_locked(channel, channel_dir, None, force=force)
 
     def recover(self) -> list[str]:
-        """Finish the index runs a crash interrupted; return the channels that needed it."""
+        """Finish the index runs a crash interrupted, and rewrite pip pages that an older
+        Drawbridge wrote in an older format; return the channels that needed either."""
         recovered = []
         for channel in self.names():
             channel_dir = self.home.channel_dir(channel)
             if conda_index.needs_recovery(channel_dir) or (channel_dir / PAGES_MARKER).exists():
                 self.reindex(channel, force=True)
+                recovered.append(channel)
+            elif not pip_view.pages_are_current(self.simple_dir(channel)):
+                with conda_index.channel_lock(channel_dir):
+                    self._write_pages(channel, set(self.projects(channel)))
                 recovered.append(channel)
         return recovered
 
@@ -303,6 +309,8 @@ class Channels:
             if files:
                 pip_view.write_project_pages(self.simple_dir(channel) / project, files)
         self._write_root_pages(channel)
+        if projects >= set(self.projects(channel)):
+            pip_view.stamp_pages_format(self.simple_dir(channel))
         marker.unlink()
 
     def _write_root_pages(self, channel: str) -> None:

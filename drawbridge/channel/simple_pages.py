@@ -1,7 +1,8 @@
 """Render the PEP 503 (HTML) and PEP 691 (JSON) simple-index pages of a channel.
 
 Pages carry PEP 592 yanks, PEP 658/714 core-metadata hashes and PEP 700 versions, size and
-upload-time, the way warehouse writes them. File links are relative (`../../files/NAME`), so
+upload-time, the way warehouse writes them. The JSON pages never carry the pre-PEP 714 key
+`dist-info-metadata`: pip 22.3 to 23.0.1 (the pip of Python 3.8 to 3.10) crash on it. File links are relative (`../../files/NAME`), so
 a page works under `/<channel>/simple/`, the `/simple/` alias and `/t/<token>/` alike.
 """
 
@@ -16,6 +17,9 @@ from packaging.version import InvalidVersion, Version
 from drawbridge.channel.database import DistributionRow
 
 API_VERSION = "1.1"
+#: Bump when the bytes of a page change for the same files: pages written by an older
+#: Drawbridge are then rewritten when the server starts (see `Channels.recover`).
+PAGES_FORMAT = 2
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
 
@@ -70,7 +74,6 @@ def _file_json(row: DistributionRow) -> dict:
         "hashes": {"sha256": row.sha256},
         "requires-python": row.requires_python,
         "core-metadata": metadata,
-        "dist-info-metadata": metadata,
         "yanked": row.yanked_reason or True if row.yanked else False,
         "size": row.size,
         "upload-time": row.upload_time.strftime("%Y-%m-%dT%H:%M:%S.%fZ"),

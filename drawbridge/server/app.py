@@ -35,7 +35,7 @@ log = logging.getLogger("drawbridge")
 def _recover_in_background(channels: Channels) -> None:
     def run() -> None:
         for channel in channels.recover():
-            log.warning("channel %s: an interrupted index run was redone", channel)
+            log.warning("channel %s: indexes redone (an interrupted run, or pages of an older format)", channel)
 
     threading.Thread(target=run, name="drawbridge-recover", daemon=True).start()
 
