@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 from pathlib import Path
 
@@ -62,7 +63,7 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path):
     home = tmp_path / "home"
     drawbridge("init", "--home", str(home))
     result = drawbridge("token", "create", "--user", "alice", "--role", "maintainer", "--home", str(home))
-    assert result.returncode == 0 and result.stdout.strip().startswith("dbt_")
+    assert result.returncode == 0 and re.fullmatch(r"dbt-[A-Za-z0-9]{43}", result.stdout.strip())
     from drawbridge.channel.database import Database
     from drawbridge.channel.home import load_home
     from drawbridge.server.auth import Role, identify_token

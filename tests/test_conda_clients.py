@@ -3,13 +3,30 @@
 from __future__ import annotations
 
 import asyncio
+import re
 import subprocess
 from pathlib import Path
 
 import pytest
 import rattler
-from builders import make_noarch_python_conda
-from conftest import Server, client_env
+from builders import make_conda_tar_bz2, make_noarch_python_conda
+from conftest import Server, client_env, start_server
+
+from drawbridge.channel.home import initialise_home
+from drawbridge.server.auth import Role
+
+#: conda's own reading of a token in a channel URL (conda/common/url.py, split_anaconda_token)
+CONDA_TOKEN_IN_URL = re.compile(r"/t/([a-zA-Z0-9-]*)")
+
+
+def mamba_accepts_token(token: str) -> bool:
+    """libmamba's rule (specs/conda_url.cpp, is_token): `_` only in the first two characters."""
+    head, rest = token[:2], token[2:]
+    return (
+        len(token) >= 2
+        and all(c.isascii() and (c.isalnum() or c in "-_") for c in head)
+        and all(c.isascii() and (c.isalnum() or c == "-") for c in rest)
+    )
 
 
 def solve_and_install(server: Server, upstream: Path, prefix: Path, specs: list[str], cache: Path) -> list[str]:
@@ -46,3 +63,30 @@ def test_rattler_pins_an_older_version(server: Server, upstream_channel: Path, t
 def test_unknown_package_fails_to_solve(server: Server, upstream_channel: Path, tmp_path: Path):
     with pytest.raises(Exception, match="no-such-package"):
         solve_and_install(server, upstream_channel, tmp_path / "env", ["no-such-package"], tmp_path / "cache")
+
+
+def test_conda_token_url_with_a_real_token(tmp_path: Path):
+    """A token from `drawbridge token create` survives conda's and mamba's token parsing,
+    and py-rattler solves and installs through `/t/<token>/` from a private channel."""
+    initialise_home(tmp_path / "private").config_path.write_text("[server]\nanonymous_read = false\n")
+    server = start_server(tmp_path / "private")
+    try:
+        server.publish(make_conda_tar_bz2(tmp_path / "pkgs", "private-tool", "1.0"))
+        token = server.token(Role.reader)
+        url = f"{server.url}/t/{token}/main/conda"
+        assert CONDA_TOKEN_IN_URL.search(url).group(1) == token
+        assert mamba_accepts_token(token)
+
+        def solve(channel_url: str) -> list:
+            channel = rattler.Channel(channel_url)
+            return asyncio.run(rattler.solve([channel], ["private-tool"], platforms=["linux-64", "noarch"]))
+
+        with pytest.raises(Exception):
+            solve(f"{server.url}/main/conda")  # no token: the channel does not answer
+        records = solve(url)
+        assert [f"{r.name.normalized}={r.version}" for r in records] == ["private-tool=1.0"]
+        prefix = tmp_path / "env"
+        asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "cache", show_progress=False))
+        assert (prefix / "share" / "private-tool" / "README").read_text() == "private-tool 1.0\n"
+    finally:
+        server.stop()

@@ -2,6 +2,10 @@
 
 A token is sent as HTTP basic auth with user `__token__` (twine, pip) or in the URL as
 `/t/<token>/...` (conda). Only a token's sha256 is stored.
+
+Tokens are `dbt-` and 43 letters and digits (256 bits): conda cuts a `/t/` token at the
+first character outside `[A-Za-z0-9-]`, mamba at the first past its second one. Tokens
+made before that rule (`dbt_` and URL-safe base64) keep working wherever they can be sent.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import binascii
 import hashlib
 import re
 import secrets
+import string
 from dataclasses import dataclass
 from enum import IntEnum
 
@@ -21,7 +26,9 @@ from drawbridge.channel.database import Database, TokenRow
 from drawbridge.channel.errors import InvalidName
 
 USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-TOKEN_PREFIX = "dbt_"
+TOKEN_PREFIX = "dbt-"
+TOKEN_ALPHABET = string.ascii_letters + string.digits
+TOKEN_LENGTH = 43  # 62**43 > 2**256
 
 
 class Role(IntEnum):
@@ -56,7 +63,7 @@ def create_token(database: Database, user: str, role: Role) -> str:
     """Create and return a new token for `user`; only its hash is kept."""
     if not USER_NAME.match(user):
         raise InvalidName(f"{user!r} is not a valid user name (letters, digits, . _ @ -)")
-    token = TOKEN_PREFIX + secrets.token_urlsafe(32)
+    token = TOKEN_PREFIX + "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
     with database.session() as session:
         session.add(TokenRow(user=user, role=role.name, token_sha256=_hash(token)))
     return token
