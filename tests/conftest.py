@@ -18,7 +18,7 @@ import pytest
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, initialise_home
 from drawbridge.channel.service import Channels
-from drawbridge.server.auth import Role, create_token
+from drawbridge.channel.tokens import Role, create_token
 
 sys.path.insert(0, str(Path(__file__).parent))
 

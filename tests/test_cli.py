@@ -66,7 +66,7 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path):
     assert result.returncode == 0 and re.fullmatch(r"dbt-[A-Za-z0-9]{43}", result.stdout.strip())
     from drawbridge.channel.database import Database
     from drawbridge.channel.home import load_home
-    from drawbridge.server.auth import Role, identify_token
+    from drawbridge.channel.tokens import Role, identify_token
 
     identity = identify_token(Database(load_home(home).database_url), result.stdout.strip())
     assert identity is not None and identity.user == "alice" and identity.role is Role.maintainer

@@ -13,7 +13,7 @@ from builders import make_conda_tar_bz2, make_noarch_python_conda
 from conftest import Server, client_env, start_server
 
 from drawbridge.channel.home import initialise_home
-from drawbridge.server.auth import Role
+from drawbridge.channel.tokens import Role
 
 #: conda's own reading of a token in a channel URL (conda/common/url.py, split_anaconda_token)
 CONDA_TOKEN_IN_URL = re.compile(r"/t/([a-zA-Z0-9-]*)")

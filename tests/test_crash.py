@@ -12,12 +12,13 @@ from builders import make_conda_tar_bz2
 from conftest import Server, start_server
 
 from drawbridge.channel import conda_index
-from drawbridge.server.auth import Role
+from drawbridge.channel.layout import ChannelLayout
+from drawbridge.channel.tokens import Role
 
 
 def test_incremental_index_reads_only_new_packages(tmp_path: Path):
-    channel = tmp_path / "ch"
-    subdir = conda_index.conda_dir(channel) / "linux-64"
+    channel = ChannelLayout("ch", tmp_path / "ch")
+    subdir = channel.conda_dir / "linux-64"
     old = [make_conda_tar_bz2(subdir, f"old{i}", "1.0", "0", "linux-64") for i in range(50)]
     conda_index.index_conda(channel, ["linux-64"])
     before = json.loads((subdir / "repodata.json").read_text())["packages"]
@@ -60,7 +61,7 @@ def _kill_while_indexing(server: Server, tmp_path: Path) -> None:
     subdir = server.channels.conda_dir("main") / "linux-64"
     for i in range(2500):
         make_conda_tar_bz2(subdir, f"bulk{i}", "1.0", "0", "linux-64")
-    marker = server.home.channel_dir("main") / conda_index.MARKER_NAME
+    marker = server.home.channel("main").indexing_marker
     uploader = threading.Thread(
         target=_upload_into_a_dying_server, args=(server, make_conda_tar_bz2(tmp_path / "p", "last", "1.0", "0", "linux-64"), token)
     )
@@ -79,7 +80,7 @@ def test_server_killed_while_indexing_recovers(tmp_path: Path):
         _kill_while_indexing(server, tmp_path)
     finally:
         server.stop()
-    marker = server.home.channel_dir("main") / conda_index.MARKER_NAME
+    marker = server.home.channel("main").indexing_marker
     subdir = server.channels.conda_dir("main") / "linux-64"
     assert marker.exists()  # the run was interrupted
 

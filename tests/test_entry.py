@@ -11,7 +11,7 @@ PROBE = """
 import atexit, sys
 atexit.register(lambda: print("finalized"))
 sys.argv = ["drawbridge", *sys.argv[1:]]
-from drawbridge.server.entry import main
+from drawbridge.cli.entry import main
 main()
 """
 

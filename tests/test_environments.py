@@ -15,7 +15,7 @@ from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
 from conftest import BIN, PY27, PYENV, Server, client_env, start_server
 
 from drawbridge.channel.home import initialise_home
-from drawbridge.server.auth import Role
+from drawbridge.channel.tokens import Role
 from drawbridge.environments.lockfile import read_lock
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

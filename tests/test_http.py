@@ -14,7 +14,7 @@ from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, m
 from conftest import Server
 
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
-from drawbridge.server.auth import Role
+from drawbridge.channel.tokens import Role
 
 
 @pytest.fixture(scope="module")
@@ -142,7 +142,7 @@ def test_cache_control(served: Server):
     assert get(served, "/main/conda/noarch/repodata.json").headers["cache-control"] == "public, max-age=60"
     shards_index = get(served, "/main/conda/noarch/repodata_shards.msgpack.zst")
     assert shards_index.status_code == 200 and "max-age=60" in shards_index.headers["cache-control"]
-    shard = next((served.home.channel_dir("main") / "conda" / "noarch" / "shards").iterdir())
+    shard = next((served.home.channel("main").conda_dir / "noarch" / "shards").iterdir())
     assert "immutable" in get(served, f"/main/conda/noarch/shards/{shard.name}").headers["cache-control"]
 
 

@@ -13,7 +13,7 @@ from conftest import BIN, PYENV, Server, client_env, start_server
 from packaging.version import Version
 from relay import Relay
 
-from drawbridge.server.auth import Role
+from drawbridge.channel.tokens import Role
 
 
 def _pyenv_pythons() -> list[str]:
@@ -201,7 +201,7 @@ def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(tmp_path: Path):
     server = start_server(home.root)
     server.publish(make_wheel(tmp_path / "d", "pair-lib", "1.0", tag="py2.py3-none-any"))
     server.stop()
-    page = home.channel_dir("main") / "pypi" / "simple" / "pair-lib" / "index.json"
+    page = home.channel("main").simple_dir / "pair-lib" / "index.json"
     old = json.loads(page.read_text())
     for entry in old["files"]:
         entry["dist-info-metadata"] = entry["core-metadata"]

@@ -14,7 +14,7 @@ from drawbridge.channel.service import Channels
 
 
 def _tree(channels: Channels, channel: str = "main") -> set[str]:
-    root = channels.home.channel_dir(channel)
+    root = channels.home.channel(channel).root
     return {str(p.relative_to(root)) for p in root.rglob("*") if p.is_file()}
 
 

@@ -18,7 +18,7 @@ from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import initialise_home, load_home
 from drawbridge.channel.service import Channels
-from drawbridge.server.auth import Role, create_token
+from drawbridge.channel.tokens import Role, create_token
 
 
 def drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:

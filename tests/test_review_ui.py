@@ -12,7 +12,7 @@ from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database
-from drawbridge.server.auth import Role
+from drawbridge.channel.tokens import Role
 
 
 def test_review_in_the_web_ui(server: Server, tmp_path: Path):

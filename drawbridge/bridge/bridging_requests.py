@@ -13,7 +13,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.channel.database import AuditRow, BridgeRequestRow, Database
+from drawbridge.bridge.records import AuditRow, BridgeRequestRow
+from drawbridge.channel.database import Database
 
 KINDS = ("conda", "pip")
 STATES = ("pending", "approved", "rejected", "bridged")
@@ -51,6 +52,7 @@ class RequestBook:
 
     def __init__(self, database: Database) -> None:
         self.db = database
+        database.ensure_tables()
 
     def file(self, kind: str, name: str, spec: str, platforms: list[str], reason: str, source: str, user: str) -> BridgeRequest:
         """Record a request; one still pending for the same package gains the new platforms."""

@@ -27,13 +27,18 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import CURATED_DIR, NameTable
 from drawbridge.bridge.pypi import DownloadCache, Upstream
 from drawbridge.bridge.recipe_convert import convert, dump
-from drawbridge.channel.database import AuditRow, Database, RecipeRow, utcnow
+from drawbridge.bridge.records import AuditRow, RecipeRow
+from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import write_text_atomic
 
 class RecipeError(BridgeError):
     """A recipe that cannot be generated, found, decided on or built."""
+
+
+class UnknownRecipe(RecipeError):
+    """No recipe of that name exists in this home."""
 
 
 @dataclass(frozen=True)
@@ -102,6 +107,7 @@ class RecipeBook:
         self.cache_dir = home.cache_dir
         self.work = home.cache_dir / "work"
         self.db = database
+        database.ensure_tables()
         self.curated_dir = curated_dir
 
     # -- generating -------------------------------------------------------------------------
@@ -177,7 +183,7 @@ class RecipeBook:
         with self.db.session() as session:
             row = session.get(RecipeRow, name)
             if row is None:
-                raise RecipeError(f"no recipe {name!r}; create one with `drawbridge recipe generate`")
+                raise UnknownRecipe(f"no recipe {name!r}; create one with `drawbridge recipe generate`")
             return _recipe(row, self.root / name)
 
     def names(self) -> list[str]:

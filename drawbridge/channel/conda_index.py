@@ -1,6 +1,6 @@
 """Index a channel's conda view with rattler: repodata.json, .zst and CEP-16 shards.
 
-A run is crash-safe: a marker file says an index is under way, rattler replaces each index
+A run is crash-safe: a marker file (`ChannelLayout.indexing_marker`) says an index is under way, rattler replaces each index
 file atomically, and a channel found with the marker (a killed run) is re-indexed in full
 while the last complete files keep being served.
 """
@@ -9,68 +9,50 @@ from __future__ import annotations
 
 import asyncio
 import gzip
-import fcntl
 import json
-from collections.abc import Iterable, Iterator
-from contextlib import contextmanager
+from collections.abc import Iterable
 from pathlib import Path
 
 import zstandard
 from rattler import Subdir, Version
 from rattler.index import index_fs
 
+from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.storage import write_bytes_atomic, write_text_atomic
 
 #: files at the top of a subdir that change on every index run
 INDEX_FILES = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
-MARKER_NAME = ".indexing"
 #: subdirs every channel serves from birth (empty until something is published for them)
 DEFAULT_SUBDIRS = ("noarch", "linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
 
 
-@contextmanager
-def channel_lock(channel_dir: Path) -> Iterator[None]:
-    """Hold the channel's exclusive lock (shared by every process on this box)."""
-    channel_dir.mkdir(parents=True, exist_ok=True)
-    with (channel_dir / ".lock").open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
-
-
-def conda_dir(channel_dir: Path) -> Path:
-    return channel_dir / "conda"
-
-
-def subdirs_in_use(channel_dir: Path) -> list[str]:
+def subdirs_in_use(layout: ChannelLayout) -> list[str]:
     """Every subdir folder of the conda view, noarch always among them."""
-    root = conda_dir(channel_dir)
+    root = layout.conda_dir
     (root / "noarch").mkdir(parents=True, exist_ok=True)
     return sorted(p.name for p in root.iterdir() if p.is_dir() and not p.name.startswith("."))
 
 
-def needs_recovery(channel_dir: Path) -> bool:
+def needs_recovery(layout: ChannelLayout) -> bool:
     """True when an index run was interrupted (its marker is still there)."""
-    return (channel_dir / MARKER_NAME).exists()
+    return layout.indexing_marker.exists()
 
 
-def index_conda(channel_dir: Path, subdirs: Iterable[str] | None = None, force: bool = False) -> None:
+def index_conda(layout: ChannelLayout, subdirs: Iterable[str] | None = None, force: bool = False) -> None:
     """Bring the repodata of `subdirs` (default: all in use) up to date with the files on disk.
 
     rattler reuses the existing repodata and reads only packages it has not seen, so one new
     package costs one package read. Call with the channel lock held.
     """
-    root = conda_dir(channel_dir)
-    wanted = sorted(set(subdirs) | {"noarch"}) if subdirs is not None else subdirs_in_use(channel_dir)
+    root = layout.conda_dir
+    wanted = sorted(set(subdirs) | {"noarch"}) if subdirs is not None else subdirs_in_use(layout)
     for subdir in wanted:
         (root / subdir).mkdir(parents=True, exist_ok=True)
-    marker = channel_dir / MARKER_NAME
+    marker = layout.indexing_marker
     recovering = marker.exists()
     write_text_atomic(marker, json.dumps(wanted))
     if recovering:
-        force, wanted = True, subdirs_in_use(channel_dir)
+        force, wanted = True, subdirs_in_use(layout)
     for subdir in wanted:
         # rattler's own .zst uses a slow, high level: on 4,000 packages it was 550 of the
         # 1,000 ms an incremental run took. The same file at level 3 costs ~10 ms.
@@ -86,7 +68,7 @@ def write_compressed_twins(repodata: Path) -> None:
     write_bytes_atomic(repodata.with_name("repodata.json.gz"), gzip.compress(data, 6, mtime=0))
 
 
-def write_channeldata(channel_dir: Path, packages: Iterable[tuple[str, str, str]]) -> None:
+def write_channeldata(layout: ChannelLayout, packages: Iterable[tuple[str, str, str]]) -> None:
     """Write channeldata.json from (name, version, subdir) triples."""
     by_name: dict[str, dict] = {}
     subdirs: set[str] = set()
@@ -103,7 +85,7 @@ def write_channeldata(channel_dir: Path, packages: Iterable[tuple[str, str, str]
         },
         "subdirs": sorted(subdirs | {"noarch"}),
     }
-    write_text_atomic(conda_dir(channel_dir) / "channeldata.json", json.dumps(document, indent=1))
+    write_text_atomic(layout.conda_dir / "channeldata.json", json.dumps(document, indent=1))
 
 
 def _version_order(version: str) -> Version:

@@ -1,4 +1,9 @@
-"""The database: channels, published files and API tokens (SQLAlchemy; SQLite by default)."""
+"""The database: channels, published files and API tokens (SQLAlchemy; SQLite by default).
+
+Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
+and audit trail are in `drawbridge.bridge.records`); a layer that brings tables calls
+`Database.ensure_tables()` before using them.
+"""
 
 from __future__ import annotations
 
@@ -96,55 +101,6 @@ class TokenRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
-class RecipeRow(Base):
-    """A recipe in the home's recipes/ folder and where it stands in review."""
-
-    __tablename__ = "recipes"
-    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # conda name
-    project: Mapped[str] = mapped_column(String(200))  # PEP 503 name
-    version: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(20), default="pending")
-    sha256: Mapped[str] = mapped_column(String(64))  # of recipe.yaml as last recorded
-    curated: Mapped[bool] = mapped_column(Boolean, default=False)
-    approved_sha256: Mapped[str] = mapped_column(String(64), default="")
-    decided_by: Mapped[str] = mapped_column(String(100), default="")
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
-    comment: Mapped[str] = mapped_column(Text, default="")
-    needs_builder: Mapped[str] = mapped_column(String(200), default="")  # subdirs, comma-separated
-    last_log: Mapped[str] = mapped_column(String(300), default="")
-    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-
-
-class BridgeRequestRow(Base):
-    """A user's request to bridge a package an environment needs; a maintainer decides."""
-
-    __tablename__ = "bridge_requests"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))  # "conda" or "pip": where it was missing
-    name: Mapped[str] = mapped_column(String(200))
-    spec: Mapped[str] = mapped_column(String(300))
-    platforms: Mapped[str] = mapped_column(String(200), default="")  # comma-separated subdirs
-    reason: Mapped[str] = mapped_column(Text, default="")
-    source: Mapped[str] = mapped_column(String(300), default="")  # e.g. the environment file
-    requested_by: Mapped[str] = mapped_column(String(100), default="anonymous")
-    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    state: Mapped[str] = mapped_column(String(20), default="pending")
-    decided_by: Mapped[str] = mapped_column(String(100), default="")
-    comment: Mapped[str] = mapped_column(Text, default="")
-
-
-class AuditRow(Base):
-    """One decision or action, kept for `drawbridge audit`."""
-
-    __tablename__ = "audit"
-    id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
-    user: Mapped[str] = mapped_column(String(100))
-    action: Mapped[str] = mapped_column(String(40))
-    subject: Mapped[str] = mapped_column(String(300))
-    detail: Mapped[str] = mapped_column(Text, default="")
-
-
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
@@ -161,8 +117,12 @@ class Database:
         self.engine: Engine = create_engine(url)
         if url.startswith("sqlite"):
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        Base.metadata.create_all(self.engine)
+        self.ensure_tables()
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+
+    def ensure_tables(self) -> None:
+        """Create every table declared so far that the database lacks (idempotent)."""
+        Base.metadata.create_all(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -9,6 +9,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from drawbridge.channel.errors import HomeError, InvalidName
+from drawbridge.channel.layout import ChannelLayout
 
 DEFAULT_HOME = Path("drawbridge-home")
 CONFIG_NAME = "drawbridge.toml"
@@ -108,8 +109,9 @@ class Home:
         """Where uploads land before they are checked; on the channels' filesystem."""
         return self.root / "incoming"
 
-    def channel_dir(self, channel: str) -> Path:
-        return self.channels_dir / check_channel_name(channel)
+    def channel(self, name: str) -> ChannelLayout:
+        """The layout of channel `name` (InvalidName if it cannot name a channel)."""
+        return ChannelLayout(name, self.channels_dir / check_channel_name(name))
 
 
 def check_channel_name(name: str) -> str:

@@ -8,8 +8,8 @@ pages, or one conda subdir (incrementally).
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import Select, select
@@ -37,10 +37,9 @@ from drawbridge.channel.errors import (
     UnknownChannel,
     UnknownProject,
 )
-from drawbridge.channel.home import Home, check_channel_name
+from drawbridge.channel.home import Home
+from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.storage import link_or_copy_new, write_bytes_atomic
-
-PAGES_MARKER = ".pages-pending"
 
 
 @dataclass(frozen=True)
@@ -66,43 +65,42 @@ class Channels:
     # -- channels -------------------------------------------------------------------------
 
     def create(self, name: str, description: str = "") -> None:
-        check_channel_name(name)
+        layout = self.home.channel(name)
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
                 session.add(ChannelRow(name=name, description=description))
-        channel_dir = self.home.channel_dir(name)
-        (channel_dir / "pypi" / "files").mkdir(parents=True, exist_ok=True)
-        with conda_index.channel_lock(channel_dir):
-            if not (conda_index.conda_dir(channel_dir) / "noarch" / "repodata.json").exists():
-                conda_index.index_conda(channel_dir, conda_index.DEFAULT_SUBDIRS)
-                conda_index.write_channeldata(channel_dir, [])
-            if not (self.simple_dir(name) / "index.html").exists():
-                self._write_root_pages(name)
-                pip_view.stamp_pages_format(self.simple_dir(name))
+        layout.files_dir.mkdir(parents=True, exist_ok=True)
+        with layout.lock():
+            if not (layout.conda_dir / "noarch" / "repodata.json").exists():
+                conda_index.index_conda(layout, conda_index.DEFAULT_SUBDIRS)
+                conda_index.write_channeldata(layout, [])
+            if not (layout.simple_dir / "index.html").exists():
+                self._write_root_pages(layout)
+                pip_view.stamp_pages_format(layout.simple_dir)
 
     def names(self) -> list[str]:
         with self.db.session() as session:
             return list(session.scalars(select(ChannelRow.name).order_by(ChannelRow.name)))
 
-    def require(self, name: str) -> Path:
-        """The channel's folder; UnknownChannel if there is no such channel."""
+    def layout(self, name: str) -> ChannelLayout:
+        """The channel's layout on disk; UnknownChannel if there is no such channel."""
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
                 raise UnknownChannel(
                     f"no channel {name!r}; create it with `drawbridge channel create {name}`"
                 )
-        return self.home.channel_dir(name)
+        return self.home.channel(name)
 
-    # -- paths ------------------------------------------------------------------------------
+    # -- paths (for the server's file routes) -------------------------------------------
 
     def files_dir(self, channel: str) -> Path:
-        return self.home.channel_dir(channel) / "pypi" / "files"
+        return self.home.channel(channel).files_dir
 
     def simple_dir(self, channel: str) -> Path:
-        return self.home.channel_dir(channel) / "pypi" / "simple"
+        return self.home.channel(channel).simple_dir
 
     def conda_dir(self, channel: str) -> Path:
-        return conda_index.conda_dir(self.home.channel_dir(channel))
+        return self.home.channel(channel).conda_dir
 
     # -- publishing -------------------------------------------------------------------------
 
@@ -119,18 +117,15 @@ class Channels:
         filename = filename or path.name
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
-        channel_dir = self.require(channel)
+        layout = self.layout(channel)
         digests = digest_file(path)
         (expected or ExpectedDigests()).check(filename, digests)
-        if is_conda_package(filename):
-            return self._publish_conda(channel, channel_dir, path, filename, digests, uploaded_by, index)
-        if is_python_distribution(filename):
-            info = inspect_distribution(path, filename)
-            return self._publish_pypi(channel, channel_dir, path, info, digests, uploaded_by, index)
-        raise InvalidDistribution(
-            f"{filename}: unsupported file type; publish wheels (.whl), sdists (.tar.gz, .zip) "
-            "or conda packages (.conda, .tar.bz2)"
-        )
+        placement = self._placement(layout, path, filename, digests, uploaded_by)
+        with layout.lock():
+            self._place_and_record(placement)
+            if index:
+                self._refresh_locked(layout, [placement.published])
+        return placement.published
 
     def publish_many(
         self, channel: str, paths: Sequence[Path], uploaded_by: str = ""
@@ -151,170 +146,107 @@ class Channels:
 
     def refresh(self, channel: str, published: Iterable[PublishedFile]) -> None:
         """Rebuild the pages and repodata that `published` files touched."""
-        published = list(published)
+        layout = self.home.channel(channel)
+        with layout.lock():
+            self._refresh_locked(layout, list(published))
+
+    def _refresh_locked(self, layout: ChannelLayout, published: Sequence[PublishedFile]) -> None:
         projects = {p.project for p in published if p.kind == "pypi"}
         subdirs = {p.subdir for p in published if p.kind == "conda" and p.subdir}
-        channel_dir = self.home.channel_dir(channel)
-        with conda_index.channel_lock(channel_dir):
-            if projects:
-                self._write_pages(channel, projects)
-            if subdirs:
-                self._index_conda_locked(channel, channel_dir, subdirs)
+        if projects:
+            self._write_pages(layout, projects)
+        if subdirs:
+            self._index_conda_locked(layout, subdirs)
 
-    def _publish_pypi(
-        self,
-        channel: str,
-        channel_dir: Path,
-        path: Path,
-        info: DistributionInfo,
-        digests: FileDigests,
-        uploaded_by: str,
-        index: bool,
-    ) -> PublishedFile:
-        target = self.files_dir(channel) / info.filename
-        metadata_sha256 = digest_bytes(info.metadata_bytes) if info.metadata_bytes is not None else None
-
-        def write_metadata() -> None:
-            if info.metadata_bytes is not None:
-                write_bytes_atomic(target.with_name(target.name + ".metadata"), info.metadata_bytes)
-
-        with conda_index.channel_lock(channel_dir):
-            self._place_and_record(
-                path,
-                target,
-                select(DistributionRow.id).where(
-                    DistributionRow.channel == channel, DistributionRow.filename == info.filename
-                ),
-                _distribution_row(channel, info, digests, metadata_sha256, uploaded_by),
-                f"{info.filename} is already in channel {channel!r}; published files are "
-                "immutable: bump the version or the build tag",
-                before_record=write_metadata,
-            )
-            if index:
-                self._write_pages(channel, {info.project})
-        return PublishedFile(
-            channel, info.filename, "pypi", info.project, info.version, digests.sha256
+    def _placement(
+        self, layout: ChannelLayout, path: Path, filename: str, digests: FileDigests, uploaded_by: str
+    ) -> Placement:
+        """Where a checked file goes, the row that records it, and what else comes with it."""
+        if is_conda_package(filename):
+            return _conda_placement(layout, path, filename, digests, uploaded_by)
+        if is_python_distribution(filename):
+            return _pypi_placement(layout, path, inspect_distribution(path, filename), digests, uploaded_by)
+        raise InvalidDistribution(
+            f"{filename}: unsupported file type; publish wheels (.whl), sdists (.tar.gz, .zip) "
+            "or conda packages (.conda, .tar.bz2)"
         )
 
-    def _publish_conda(
-        self,
-        channel: str,
-        channel_dir: Path,
-        path: Path,
-        filename: str,
-        digests: FileDigests,
-        uploaded_by: str,
-        index: bool,
-    ) -> PublishedFile:
-        info = inspect_conda_package(path, filename)
-        target = self.conda_dir(channel) / info.subdir / filename
-        row = CondaPackageRow(
-            channel=channel,
-            subdir=info.subdir,
-            filename=filename,
-            name=info.name,
-            version=info.version,
-            build=info.build,
-            sha256=digests.sha256,
-            size=digests.size,
-            uploaded_by=uploaded_by,
-        )
-        with conda_index.channel_lock(channel_dir):
-            self._place_and_record(
-                path,
-                target,
-                select(CondaPackageRow.id).where(
-                    CondaPackageRow.channel == channel,
-                    CondaPackageRow.subdir == info.subdir,
-                    CondaPackageRow.filename == filename,
-                ),
-                row,
-                f"{info.subdir}/{filename} is already in channel {channel!r}; published packages "
-                "are immutable: bump the build number",
-            )
-            if index:
-                self._index_conda_locked(channel, channel_dir, {info.subdir})
-        return PublishedFile(
-            channel, filename, "conda", info.name, info.version, digests.sha256, info.subdir
-        )
-
-    def _place_and_record(
-        self,
-        source: Path,
-        target: Path,
-        existing: Select,
-        row: DistributionRow | CondaPackageRow,
-        duplicate_message: str,
-        before_record: Callable[[], None] | None = None,
-    ) -> None:
-        """Place `source` at `target` and record `row`; nothing stays placed if it fails.
-
-        Raises DuplicateFile if `existing` finds a record. Call with the channel lock held.
-        """
+    def _place_and_record(self, placement: Placement) -> None:
+        """Place a file (and its companions) and record its row; nothing stays placed if it
+        fails. Raises DuplicateFile if the channel has a file of that name. Call with the
+        channel lock held."""
         with self.db.session() as session:
-            if session.scalar(existing):
-                raise DuplicateFile(duplicate_message)
-            target.unlink(missing_ok=True)  # an orphan of a crash, never recorded
-            link_or_copy_new(source, target)
+            if session.scalar(placement.existing):
+                raise DuplicateFile(placement.duplicate_message)
+            placement.target.unlink(missing_ok=True)  # an orphan of a crash, never recorded
+            link_or_copy_new(placement.source, placement.target)
+            written = [placement.target]
             try:
-                if before_record:
-                    before_record()
-                session.add(row)
+                for companion, data in placement.companions.items():
+                    write_bytes_atomic(companion, data)
+                    written.append(companion)
+                session.add(placement.row)
                 session.flush()
             except BaseException:
-                target.unlink(missing_ok=True)
+                for path in written:
+                    path.unlink(missing_ok=True)
                 raise
 
     # -- indexes ----------------------------------------------------------------------------
 
     def reindex(self, channel: str, force: bool = False) -> None:
         """Rebuild every index of a channel: all pip pages and all conda subdirs."""
-        channel_dir = self.require(channel)
-        with conda_index.channel_lock(channel_dir):
-            self._write_pages(channel, set(self.projects(channel)))
-            self._index_conda_locked(channel, channel_dir, None, force=force)
+        layout = self.layout(channel)
+        with layout.lock():
+            self._reindex_locked(layout, force)
+
+    def _reindex_locked(self, layout: ChannelLayout, force: bool) -> None:
+        self._write_pages(layout, set(self.projects(layout.name)))
+        self._index_conda_locked(layout, None, force=force)
 
     def recover(self) -> list[str]:
         """Finish the index runs a crash interrupted, and rewrite pip pages that an older
-        Drawbridge wrote in an older format; return the channels that needed either."""
+        Drawbridge wrote in an older format; return the channels that needed either.
+
+        The markers are read with the channel lock held: a marker seen without it may
+        belong to a run another process is doing right now, not to a crash.
+        """
         recovered = []
         for channel in self.names():
-            channel_dir = self.home.channel_dir(channel)
-            if conda_index.needs_recovery(channel_dir) or (channel_dir / PAGES_MARKER).exists():
-                self.reindex(channel, force=True)
-                recovered.append(channel)
-            elif not pip_view.pages_are_current(self.simple_dir(channel)):
-                with conda_index.channel_lock(channel_dir):
-                    self._write_pages(channel, set(self.projects(channel)))
-                recovered.append(channel)
+            layout = self.home.channel(channel)
+            with layout.lock():
+                if conda_index.needs_recovery(layout) or layout.pages_marker.exists():
+                    self._reindex_locked(layout, force=True)
+                elif not pip_view.pages_are_current(layout.simple_dir):
+                    self._write_pages(layout, set(self.projects(channel)))
+                else:
+                    continue
+            recovered.append(channel)
         return recovered
 
-    def _index_conda_locked(
-        self, channel: str, channel_dir: Path, subdirs: set[str] | None, force: bool = False
-    ) -> None:
-        conda_index.index_conda(channel_dir, subdirs, force=force)
+    def _index_conda_locked(self, layout: ChannelLayout, subdirs: set[str] | None, force: bool = False) -> None:
+        conda_index.index_conda(layout, subdirs, force=force)
         with self.db.session() as session:
             rows = session.execute(
                 select(CondaPackageRow.name, CondaPackageRow.version, CondaPackageRow.subdir).where(
-                    CondaPackageRow.channel == channel
+                    CondaPackageRow.channel == layout.name
                 )
             ).all()
-        conda_index.write_channeldata(channel_dir, [tuple(row) for row in rows])
+        conda_index.write_channeldata(layout, [tuple(row) for row in rows])
 
-    def _write_pages(self, channel: str, projects: set[str]) -> None:
-        marker = self.home.channel_dir(channel) / PAGES_MARKER
-        write_bytes_atomic(marker, json.dumps(sorted(projects)).encode())
+    def _write_pages(self, layout: ChannelLayout, projects: set[str]) -> None:
+        write_bytes_atomic(layout.pages_marker, json.dumps(sorted(projects)).encode())
         for project in sorted(projects):
-            files = self.project_files(channel, project, missing_ok=True)
+            files = self.project_files(layout.name, project, missing_ok=True)
             if files:
-                pip_view.write_project_pages(self.simple_dir(channel) / project, files)
-        self._write_root_pages(channel)
-        if projects >= set(self.projects(channel)):
-            pip_view.stamp_pages_format(self.simple_dir(channel))
-        marker.unlink()
+                pip_view.write_project_pages(layout.simple_dir / project, files)
+        self._write_root_pages(layout)
+        if projects >= set(self.projects(layout.name)):
+            pip_view.stamp_pages_format(layout.simple_dir)
+        layout.pages_marker.unlink()
 
-    def _write_root_pages(self, channel: str) -> None:
-        pip_view.write_root_pages(self.simple_dir(channel), self.projects(channel))
+    def _write_root_pages(self, layout: ChannelLayout) -> None:
+        pip_view.write_root_pages(layout.simple_dir, self.projects(layout.name))
 
     # -- queries ----------------------------------------------------------------------------
 
@@ -376,9 +308,64 @@ class Channels:
                 raise UnknownProject(f"no file {filename!r} in channel {channel!r}")
             row.yanked, row.yanked_reason = (not undo), ("" if undo else reason)
             project = row.project
-        with conda_index.channel_lock(self.home.channel_dir(channel)):
-            self._write_pages(channel, {project})
+        layout = self.home.channel(channel)
+        with layout.lock():
+            self._write_pages(layout, {project})
 
+
+
+@dataclass(frozen=True)
+class Placement:
+    """One checked file ready to publish: where it goes, what records it, what comes with it."""
+
+    source: Path
+    target: Path
+    row: DistributionRow | CondaPackageRow
+    existing: Select  # finds a record of the same name, if there is one
+    duplicate_message: str
+    published: PublishedFile
+    companions: dict[Path, bytes] = field(default_factory=dict)  # e.g. the PEP 658 .metadata
+
+
+def _pypi_placement(
+    layout: ChannelLayout, path: Path, info: DistributionInfo, digests: FileDigests, uploaded_by: str
+) -> Placement:
+    target = layout.files_dir / info.filename
+    metadata = info.metadata_bytes
+    return Placement(
+        source=path,
+        target=target,
+        row=_distribution_row(layout.name, info, digests, digest_bytes(metadata) if metadata is not None else None, uploaded_by),
+        existing=select(DistributionRow.id).where(
+            DistributionRow.channel == layout.name, DistributionRow.filename == info.filename
+        ),
+        duplicate_message=f"{info.filename} is already in channel {layout.name!r}; published files are "
+        "immutable: bump the version or the build tag",
+        published=PublishedFile(layout.name, info.filename, "pypi", info.project, info.version, digests.sha256),
+        companions={target.with_name(target.name + ".metadata"): metadata} if metadata is not None else {},
+    )
+
+
+def _conda_placement(
+    layout: ChannelLayout, path: Path, filename: str, digests: FileDigests, uploaded_by: str
+) -> Placement:
+    info = inspect_conda_package(path, filename)
+    return Placement(
+        source=path,
+        target=layout.conda_dir / info.subdir / filename,
+        row=CondaPackageRow(
+            channel=layout.name, subdir=info.subdir, filename=filename, name=info.name, version=info.version,
+            build=info.build, sha256=digests.sha256, size=digests.size, uploaded_by=uploaded_by,
+        ),  # fmt: skip
+        existing=select(CondaPackageRow.id).where(
+            CondaPackageRow.channel == layout.name,
+            CondaPackageRow.subdir == info.subdir,
+            CondaPackageRow.filename == filename,
+        ),
+        duplicate_message=f"{info.subdir}/{filename} is already in channel {layout.name!r}; published packages "
+        "are immutable: bump the build number",
+        published=PublishedFile(layout.name, filename, "conda", info.name, info.version, digests.sha256, info.subdir),
+    )
 
 
 def _distribution_row(

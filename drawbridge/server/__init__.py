@@ -1,1 +1,1 @@
-"""The application: FastAPI app, routes, authentication and the `drawbridge` command."""
+"""HTTP only: the FastAPI app, its routes, authentication and the plain-ASGI fast path."""

@@ -7,13 +7,11 @@ import threading
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
-from fastapi import FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from drawbridge import __version__
 from drawbridge.channel.database import Database
-from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.server import (
@@ -27,6 +25,7 @@ from drawbridge.server import (
 )
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
+from drawbridge.server.errors import HANDLED_ERRORS, error_response
 from drawbridge.server.fast_path import IndexFastPath
 
 log = logging.getLogger("drawbridge")
@@ -38,11 +37,6 @@ def _recover_in_background(channels: Channels) -> None:
             log.warning("channel %s: indexes redone (an interrupted run, or pages of an older format)", channel)
 
     threading.Thread(target=run, name="drawbridge-recover", daemon=True).start()
-
-
-async def _channel_error(_request: Request, error: Exception) -> JSONResponse:
-    assert isinstance(error, ChannelError)
-    return JSONResponse({"detail": str(error)}, status_code=error.status_code)
 
 
 def create_app(home: Home) -> ASGIApp:
@@ -64,7 +58,8 @@ def create_app(home: Home) -> ASGIApp:
     context = Context(home=home, database=database, channels=channels)
     context.known_channels = set(channels.names())
     app.state.context = context
-    app.add_exception_handler(ChannelError, _channel_error)
+    for family in HANDLED_ERRORS:
+        app.add_exception_handler(family, error_response)
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (upstream_routes, request_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):

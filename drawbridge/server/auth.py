@@ -1,90 +1,19 @@
-"""API tokens and roles: who may read, upload, review and administer.
+"""Tokens over HTTP: basic auth with user `__token__` (twine, pip), a bearer token, or the
+URL prefix `/t/<token>/...` (conda); 401 and 403 for requests that lack what they need.
 
-A token is sent as HTTP basic auth with user `__token__` (twine, pip) or in the URL as
-`/t/<token>/...` (conda). Only a token's sha256 is stored.
-
-Tokens are `dbt-` and 43 letters and digits (256 bits): conda cuts a `/t/` token at the
-first character outside `[A-Za-z0-9-]`, mamba at the first past its second one. Tokens
-made before that rule (`dbt_` and URL-safe base64) keep working wherever they can be sent.
+Tokens themselves (making, revoking, looking up) are `drawbridge.channel.tokens`.
 """
 
 from __future__ import annotations
 
 import base64
 import binascii
-import hashlib
-import re
-import secrets
-import string
-from dataclasses import dataclass
-from enum import IntEnum
 
 from fastapi import HTTPException, Request
-from sqlalchemy import select
 
-from drawbridge.channel.database import Database, TokenRow
-from drawbridge.channel.errors import InvalidName
+from drawbridge.channel.database import Database
+from drawbridge.channel.tokens import ANONYMOUS, Identity, Role, identify_token
 
-USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
-TOKEN_PREFIX = "dbt-"
-TOKEN_ALPHABET = string.ascii_letters + string.digits
-TOKEN_LENGTH = 43  # 62**43 > 2**256
-
-
-class Role(IntEnum):
-    """Roles in increasing power; each includes the ones below it."""
-
-    reader = 1
-    uploader = 2
-    maintainer = 3
-    admin = 4
-
-
-@dataclass(frozen=True)
-class Identity:
-    """Who a request is from; `anonymous` carries no token."""
-
-    user: str
-    role: Role | None
-
-    @property
-    def anonymous(self) -> bool:
-        return self.role is None
-
-
-ANONYMOUS = Identity(user="", role=None)
-
-
-def _hash(token: str) -> str:
-    return hashlib.sha256(token.encode("utf-8")).hexdigest()
-
-
-def create_token(database: Database, user: str, role: Role) -> str:
-    """Create and return a new token for `user`; only its hash is kept."""
-    if not USER_NAME.match(user):
-        raise InvalidName(f"{user!r} is not a valid user name (letters, digits, . _ @ -)")
-    token = TOKEN_PREFIX + "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
-    with database.session() as session:
-        session.add(TokenRow(user=user, role=role.name, token_sha256=_hash(token)))
-    return token
-
-
-def revoke_tokens(database: Database, user: str) -> int:
-    """Revoke every token of `user`; return how many were revoked."""
-    with database.session() as session:
-        rows = list(session.scalars(select(TokenRow).where(TokenRow.user == user, ~TokenRow.revoked)))
-        for row in rows:
-            row.revoked = True
-        return len(rows)
-
-
-def identify_token(database: Database, token: str) -> Identity | None:
-    """The identity a token stands for, or None if it is unknown or revoked."""
-    with database.session() as session:
-        row = session.scalar(
-            select(TokenRow).where(TokenRow.token_sha256 == _hash(token), ~TokenRow.revoked)
-        )
-    return Identity(user=row.user, role=Role[row.role]) if row else None
 
 
 def token_from_request(request: Request) -> str | None:

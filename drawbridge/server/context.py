@@ -7,11 +7,14 @@ from functools import cached_property
 
 from fastapi import HTTPException, Request
 
+from drawbridge.bridge.bridging_requests import RequestBook
+from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
-from drawbridge.server.auth import Identity, Role, identify, require
+from drawbridge.channel.tokens import Identity, Role
+from drawbridge.server.auth import identify, require
 from drawbridge.server.index_files import IndexFileCache
 
 
@@ -42,6 +45,14 @@ class Context:
         self.check_channel(channel)
         if not self.home.server.anonymous_read:
             require(identify(request, self.database), Role.reader, f"reading channel {channel!r}")
+
+    @cached_property
+    def recipes(self) -> RecipeBook:
+        return RecipeBook(self.home, self.database)
+
+    @cached_property
+    def requests(self) -> RequestBook:
+        return RequestBook(self.database)
 
     @cached_property
     def upstream_mirrors(self) -> dict[str, UpstreamConda]:

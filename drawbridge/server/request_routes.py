@@ -10,7 +10,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
-from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.server.context import context
 from drawbridge.server.ui_routes import PAGE
@@ -35,7 +34,7 @@ def file_request(request: Request, body: NewRequest) -> JSONResponse:
     ctx.check_read_any(request, "filing a bridging request")
     identity = ctx.identity(request)
     try:
-        filed = RequestBook(ctx.database).file(
+        filed = ctx.requests.file(
             body.kind, body.name, body.spec, body.platforms, body.reason, body.source,
             identity.user if not identity.anonymous else "anonymous",
         )  # fmt: skip
@@ -48,14 +47,14 @@ def file_request(request: Request, body: NewRequest) -> JSONResponse:
 def list_requests(request: Request, state: str | None = None) -> JSONResponse:
     ctx = context(request)
     ctx.check_read_any(request, "the bridging requests")
-    return JSONResponse([asdict(r) for r in RequestBook(ctx.database).all(state)])
+    return JSONResponse([asdict(r) for r in ctx.requests.all(state)])
 
 
 @router.get("/ui/requests", response_class=HTMLResponse, summary="Bridging requests, for maintainers to decide")
 def request_page(request: Request) -> HTMLResponse:
     ctx = context(request)
     ctx.check_read_any(request, "the bridging requests")
-    requests = RequestBook(ctx.database).all()
+    requests = ctx.requests.all()
     rows = "".join(
         f"<tr><td>{r.id}</td><td>{r.kind}</td><td><code>{html.escape(r.spec)}</code></td>"
         f"<td>{html.escape(', '.join(r.platforms))}</td><td>{html.escape(r.reason)}</td>"

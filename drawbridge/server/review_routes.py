@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
-from drawbridge.server.auth import Role, identify_token
+from drawbridge.channel.tokens import Role, identify_token
 from drawbridge.server.context import Context, context
 from drawbridge.server.ui_routes import PAGE
 
@@ -16,7 +16,7 @@ router = APIRouter()
 
 
 def _book(ctx: Context) -> RecipeBook:
-    return RecipeBook(ctx.home, ctx.database)
+    return ctx.recipes
 
 
 def _recipe_or_404(book: RecipeBook, name: str):  # type: ignore[no-untyped-def]

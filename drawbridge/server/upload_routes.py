@@ -8,7 +8,8 @@ from starlette.datastructures import UploadFile
 
 from drawbridge.channel.distributions import ExpectedDigests
 from drawbridge.channel.storage import copy_stream_to_temporary
-from drawbridge.server.auth import Role, require
+from drawbridge.channel.tokens import Role
+from drawbridge.server.auth import require
 from drawbridge.server.context import context
 
 router = APIRouter()

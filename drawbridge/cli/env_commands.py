@@ -14,14 +14,14 @@ from rich.table import Table
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
 from drawbridge.channel.distributions import sha256_file
-from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
+from drawbridge.environments.errors import ImageError, Missing, Unresolvable
 from drawbridge.environments.image import DEFAULT_PREFIX_IN_IMAGE, build_image
 from drawbridge.environments.image import dockerfile as make_dockerfile
 from drawbridge.environments.install import create_environment, host_platform
 from drawbridge.environments.lock import lock_environment, write_lock
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.server import DrawbridgeServer, server_url
-from drawbridge.server.cli_common import TokenOption, console, errors, fail
+from drawbridge.cli.common import TokenOption, console, errors
 
 env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
@@ -72,7 +72,7 @@ def lock(
     """Solve an environment file against Drawbridge into a hash-pinned rattler lock file."""
     target = output or environment.parent / "drawbridge.lock"
     if not re.fullmatch(r"2\.(1[7-9]|[23][0-9]|40)", glibc):
-        fail(ValueError(f"--glibc {glibc!r}: give a glibc version from 2.17 to 2.40"))
+        raise typer.BadParameter(f"{glibc!r}: give a glibc version from 2.17 to 2.40", param_hint="--glibc")
     drawbridge = DrawbridgeServer(server_url(server), token)
     try:
         parsed = read_environment_file(environment)
@@ -88,16 +88,11 @@ def lock(
         if error.detail:
             errors.print(error.detail, markup=False, highlight=False)
         if request and error.missing:
-            try:
-                file_requests(drawbridge, error.missing, environment)
-            except EnvironmentFailure as request_error:
-                fail(request_error)
+            file_requests(drawbridge, error.missing, environment)
         elif error.missing:
             errors.print("file bridging requests for these with --request")
         errors.print(f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written")
         raise typer.Exit(1) from None
-    except EnvironmentFailure as error:
-        fail(error)
     for item in locked.platforms:
         console.print(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
     console.print(f"wrote {target}")
@@ -111,11 +106,8 @@ def env_create(
     token: TokenOption = None,
 ) -> None:
     """Install a lock file's packages for this machine's platform into a prefix."""
-    try:
-        platform_lock = read_lock(lock_path, host_platform())
-        create_environment(platform_lock, prefix, cache_dir=cache_dir, token=token)
-    except EnvironmentFailure as error:
-        fail(error)
+    platform_lock = read_lock(lock_path, host_platform())
+    create_environment(platform_lock, prefix, cache_dir=cache_dir, token=token)
     console.print(
         f"{prefix}: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages from {lock_path}"
     )
@@ -137,27 +129,24 @@ def image(
     token: TokenOption = None,
 ) -> None:
     """Write an OCI image archive of the locked environment (no Docker needed), or a Dockerfile."""
-    try:
-        platform_lock = read_lock(lock_path, platform or host_platform())
-        if dockerfile:
-            target = output or Path("Dockerfile")
-            target.write_text(
-                make_dockerfile(lock_path.name, server_url(server), channel, base_image, builder_image, prefix, tag), "utf-8"
-            )
-            console.print(f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} {target.parent}")
-            return
-        if output is None:
-            raise ImageError("say where to write the image: -o image.tar")
-        labels = {"org.opencontainers.image.description": f"environment from {lock_path.name}",
-                  "io.drawbridge.lock.sha256": sha256_file(lock_path)}  # fmt: skip
-        digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
-    except EnvironmentFailure as error:
-        fail(error)
+    platform_lock = read_lock(lock_path, platform or host_platform())
+    if dockerfile:
+        target = output or Path("Dockerfile")
+        target.write_text(
+            make_dockerfile(lock_path.name, server_url(server), channel, base_image, builder_image, prefix, tag), "utf-8"
+        )
+        console.print(f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} {target.parent}")
+        return
+    if output is None:
+        raise ImageError("say where to write the image: -o image.tar")
+    labels = {"org.opencontainers.image.description": f"environment from {lock_path.name}",
+              "io.drawbridge.lock.sha256": sha256_file(lock_path)}  # fmt: skip
+    digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
     console.print(f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or podman load -i {output})")
 
 
-#: the client commands alone, for drawbridge.server.entry (the full CLI registers them too)
+#: the client commands alone, for drawbridge.cli.entry (the full CLI registers them too)
 client_app = typer.Typer(no_args_is_help=True, pretty_exceptions_enable=False, add_completion=False)
 client_app.command("lock")(lock)
 client_app.add_typer(env_app, name="env")

@@ -2,22 +2,18 @@
 
 from __future__ import annotations
 
-from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
 from rich.table import Table
 
-from drawbridge.bridge.bridging_requests import BridgeRequest, RequestBook
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.bridging_requests import BridgeRequest
 from drawbridge.bridge.names import default_table
-from drawbridge.channel.database import Database
-from drawbridge.channel.errors import ChannelError
-from drawbridge.channel.home import Home, load_home
-from drawbridge.server import bridge_command
-from drawbridge.server.cli_common import ChannelOption, HomeOption, TokenOption, console, fail
-from drawbridge.server.recipe_command import decider
+from drawbridge.bridge.run import BridgeOptions
+from drawbridge.cli.bridge_command import run_and_render
+from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
+from drawbridge.cli.context import open_home
 
 request_app = typer.Typer(help="Bridging requests that `drawbridge lock --request` filed.", no_args_is_help=True)
 
@@ -30,13 +26,8 @@ def request_table(requests: list[BridgeRequest]) -> Table:
     return table
 
 
-def _book(home: Path | None) -> tuple[Home, RequestBook]:
-    loaded = load_home(home)
-    return loaded, RequestBook(Database(loaded.database_url))
-
-
 def bridge_requirement(item: BridgeRequest) -> str:
-    """What to hand `drawbridge bridge`: the pip requirement, or the PyPI project a conda name is."""
+    """What to bridge: the pip requirement, or the PyPI project a conda name is."""
     if item.kind == "pip":
         return item.spec
     return default_table().pypi_name(item.name)
@@ -48,12 +39,7 @@ def list_requests(
     home: HomeOption = None,
 ) -> None:
     """Show the requests (all, or those in one state)."""
-    try:
-        _loaded, book = _book(home)
-        requests = book.all(state)
-    except ChannelError as error:
-        fail(error)
-    console.print(request_table(requests))
+    console.print(request_table(open_home(home).requests.all(state)))
 
 
 @request_app.command("approve")
@@ -65,22 +51,18 @@ def approve(
     token: TokenOption = None,
 ) -> None:
     """Approve a request and bridge it now (a recipe it needs still waits for review)."""
-    try:
-        loaded, book = _book(home)
-        item = book.get(number)
-        user = decider(loaded, token, "a bridging request")
-        book.set_state(number, "approved", user, comment)
-    except (ChannelError, BridgeError) as error:
-        fail(error)
+    context = open_home(home)
+    item = context.requests.get(number)
+    user = context.decider(token, "a bridging request")
+    target = context.channel(channel)
+    context.requests.set_state(number, "approved", user, comment)
     requirement = bridge_requirement(item)
     console.print(f"request #{number}: approved by {user}; bridging {escape(requirement)}")
-    try:
-        bridge_command.bridge([requirement], home=loaded.root, channel=channel)
-    except typer.Exit as exit_:
-        if exit_.exit_code:
-            console.print(f"request #{number} stays approved: bridging {escape(requirement)} failed (see above)")
-            raise
-    book.set_state(number, "bridged", user, comment)
+    report = run_and_render(context, BridgeOptions(requirements=(requirement,), channel=target))
+    if not report.ok:
+        console.print(f"request #{number} stays approved: bridging {escape(requirement)} failed (see above)")
+        raise typer.Exit(1)
+    context.requests.set_state(number, "bridged", user, comment)
     console.print(f"request #{number}: bridged")
 
 
@@ -92,10 +74,7 @@ def reject(
     token: TokenOption = None,
 ) -> None:
     """Reject a request."""
-    try:
-        loaded, book = _book(home)
-        book.get(number)  # an unknown number is said before the token is checked
-        item = book.set_state(number, "rejected", decider(loaded, token, "a bridging request"), comment)
-    except (ChannelError, BridgeError) as error:
-        fail(error)
+    context = open_home(home)
+    context.requests.get(number)  # an unknown number is said before the token is checked
+    item = context.requests.set_state(number, "rejected", context.decider(token, "a bridging request"), comment)
     console.print(f"request #{number} ({escape(item.spec)}): rejected by {item.decided_by}")

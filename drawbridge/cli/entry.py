@@ -1,8 +1,12 @@
-"""The `drawbridge` console script: the client commands start without the server's imports.
+"""The `drawbridge` console script: one error boundary, and a light path for client commands.
 
 `lock`, `env` and `image` run on developer machines and build hosts, often in loops; they
 need neither FastAPI nor SQLAlchemy, which take most of a second to import. Everything
 else, `--help` included, goes to the full application.
+
+An error a layer raises on purpose (`ChannelError`, `BridgeError`, `EnvironmentFailure`)
+is printed as its message, without a traceback, and the status is 1; that is the only
+place that catches them.
 
 Every command ends with `os._exit` once its output is flushed, skipping the interpreter's
 finalization: py-rattler's tokio worker threads can still be winding down then, and one
@@ -16,24 +20,41 @@ import logging
 import os
 import sys
 
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.channel.errors import ChannelError
+from drawbridge.environments.errors import EnvironmentFailure
+
 #: the commands served by the light application
 CLIENT_COMMANDS = frozenset({"lock", "env", "image"})
+#: the errors users see as a message, not a traceback
+EXPECTED_ERRORS = (ChannelError, BridgeError, EnvironmentFailure)
 
 
 def main() -> None:
     try:
         if len(sys.argv) > 1 and sys.argv[1] in CLIENT_COMMANDS:
-            from drawbridge.server.env_command import client_app as app
+            from drawbridge.cli.env_commands import client_app as app
         else:
-            from drawbridge.server.cli import app
-        app(prog_name="drawbridge")
+            from drawbridge.cli.app import app
+        app(prog_name="drawbridge", standalone_mode=True)
         code = 0
     except SystemExit as exit_:
         code = _exit_code(exit_.code)
+    except EXPECTED_ERRORS as error:
+        _print_error(error)
+        code = 1
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)
+
+
+def _print_error(error: Exception) -> None:
+    from rich.markup import escape
+
+    from drawbridge.cli.common import errors
+
+    errors.print(f"[bold red]error:[/] {escape(str(error))}")
 
 
 def _exit_code(code: object) -> int:

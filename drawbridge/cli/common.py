@@ -1,13 +1,16 @@
-"""What every `drawbridge` command shares: consoles, the --home and --channel options, failing."""
+"""What every `drawbridge` command shares: the consoles and the common options.
+
+Light on purpose: the client commands (`lock`, `env`, `image`) import this and must not
+pull in the server's database or web stack.
+"""
 
 from __future__ import annotations
 
 from pathlib import Path
-from typing import Annotated, NoReturn, Optional
+from typing import Annotated, Optional
 
 import typer
 from rich.console import Console
-from rich.markup import escape
 
 console = Console()
 errors = Console(stderr=True)
@@ -22,9 +25,3 @@ TokenOption = Annotated[
 ChannelOption = Annotated[
     Optional[str], typer.Option("--channel", "-c", help="Channel (default: the configured one).")
 ]
-
-
-def fail(error: Exception) -> NoReturn:
-    """Print `error` as users should see it (no traceback) and exit with status 1."""
-    errors.print(f"[bold red]error:[/] {escape(str(error))}")
-    raise typer.Exit(1)

@@ -1,0 +1,63 @@
+"""The bridge's own tables: recipes under review, bridging requests and the audit trail.
+
+Declared on the channel layer's shared SQLAlchemy `Base`; the books that use them call
+`Database.ensure_tables()` first.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+
+from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy.orm import Mapped, mapped_column
+
+from drawbridge.channel.database import Base, utcnow
+
+
+class RecipeRow(Base):
+    """A recipe in the home's recipes/ folder and where it stands in review."""
+
+    __tablename__ = "recipes"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)  # conda name
+    project: Mapped[str] = mapped_column(String(200))  # PEP 503 name
+    version: Mapped[str] = mapped_column(String(100))
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    sha256: Mapped[str] = mapped_column(String(64))  # of recipe.yaml as last recorded
+    curated: Mapped[bool] = mapped_column(Boolean, default=False)
+    approved_sha256: Mapped[str] = mapped_column(String(64), default="")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    needs_builder: Mapped[str] = mapped_column(String(200), default="")  # subdirs, comma-separated
+    last_log: Mapped[str] = mapped_column(String(300), default="")
+    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class BridgeRequestRow(Base):
+    """A user's request to bridge a package an environment needs; a maintainer decides."""
+
+    __tablename__ = "bridge_requests"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(10))  # "conda" or "pip": where it was missing
+    name: Mapped[str] = mapped_column(String(200))
+    spec: Mapped[str] = mapped_column(String(300))
+    platforms: Mapped[str] = mapped_column(String(200), default="")  # comma-separated subdirs
+    reason: Mapped[str] = mapped_column(Text, default="")
+    source: Mapped[str] = mapped_column(String(300), default="")  # e.g. the environment file
+    requested_by: Mapped[str] = mapped_column(String(100), default="anonymous")
+    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    state: Mapped[str] = mapped_column(String(20), default="pending")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class AuditRow(Base):
+    """One decision or action, kept for `drawbridge audit`."""
+
+    __tablename__ = "audit"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    user: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    subject: Mapped[str] = mapped_column(String(300))
+    detail: Mapped[str] = mapped_column(Text, default="")

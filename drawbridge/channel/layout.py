@@ -1,0 +1,59 @@
+"""One channel on disk: its folders, its markers and its lock.
+
+```
+channels/<channel>/
+  .lock              held while a file is placed and recorded, or an index is written
+  .indexing          a conda index run is under way (a crash leaves it: redo in full)
+  .pages-pending     pip pages are being rewritten (a crash leaves it: rewrite them all)
+  conda/<subdir>/    .conda and .tar.bz2 files, repodata (+ .zst, .gz), shards
+  pypi/files/        wheels, sdists and their .metadata files
+  pypi/simple/       PEP 503/691 pages, a folder per project
+```
+"""
+
+from __future__ import annotations
+
+import fcntl
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class ChannelLayout:
+    """Where one channel keeps its files, and the lock every writer of them holds."""
+
+    name: str
+    root: Path
+
+    @property
+    def conda_dir(self) -> Path:
+        return self.root / "conda"
+
+    @property
+    def files_dir(self) -> Path:
+        return self.root / "pypi" / "files"
+
+    @property
+    def simple_dir(self) -> Path:
+        return self.root / "pypi" / "simple"
+
+    @property
+    def indexing_marker(self) -> Path:
+        return self.root / ".indexing"
+
+    @property
+    def pages_marker(self) -> Path:
+        return self.root / ".pages-pending"
+
+    @contextmanager
+    def lock(self) -> Iterator[None]:
+        """Hold the channel's exclusive lock (shared by every process on this box)."""
+        self.root.mkdir(parents=True, exist_ok=True)
+        with (self.root / ".lock").open("a") as handle:
+            fcntl.flock(handle, fcntl.LOCK_EX)
+            try:
+                yield
+            finally:
+                fcntl.flock(handle, fcntl.LOCK_UN)

@@ -1,0 +1,31 @@
+"""The whole `drawbridge` command, assembled from the command modules.
+
+The client commands (`lock`, `env`, `image`) are registered here too, but
+`drawbridge.cli.entry` runs them from `env_commands.client_app` without importing this.
+"""
+
+from __future__ import annotations
+
+import typer
+
+from drawbridge.cli import bridge_command, env_commands, home_commands, recipe_commands, request_commands
+
+app = typer.Typer(
+    help="Drawbridge: conda channels and a pip index of approved PyPI packages.",
+    no_args_is_help=True,
+    pretty_exceptions_enable=False,
+)
+app.command("init")(home_commands.init)
+app.command("serve")(home_commands.serve)
+app.command("publish")(home_commands.publish)
+app.command("index")(home_commands.index)
+app.add_typer(home_commands.channel_app, name="channel")
+app.add_typer(home_commands.token_app, name="token")
+app.command("bridge")(bridge_command.bridge)
+app.add_typer(recipe_commands.recipe_app, name="recipe")
+app.command("build")(recipe_commands.build)
+app.command("audit")(recipe_commands.audit)
+app.command("lock")(env_commands.lock)
+app.add_typer(env_commands.env_app, name="env")
+app.command("image")(env_commands.image)
+app.add_typer(request_commands.request_app, name="request")

@@ -1,0 +1,78 @@
+"""One home opened once per command: its settings, database, channels, recipes and requests.
+
+A command asks `open_home(--home)` for the context; every part is made on first use and
+kept, so one `drawbridge` run builds one database engine however many parts it touches.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import cached_property
+from pathlib import Path
+
+from drawbridge.bridge.bridging_requests import RequestBook
+from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.channel.database import Database
+from drawbridge.channel.errors import ChannelError
+from drawbridge.channel.home import Home, load_home, resolve_home_path
+from drawbridge.channel.service import Channels
+from drawbridge.channel.tokens import Role, identify_token
+
+
+@dataclass
+class CliContext:
+    """The parts of one home a command works with, each made when first used."""
+
+    home: Home
+
+    @cached_property
+    def database(self) -> Database:
+        return Database(self.home.database_url)
+
+    @cached_property
+    def channels(self) -> Channels:
+        return Channels(self.home, self.database)
+
+    @cached_property
+    def recipes(self) -> RecipeBook:
+        return RecipeBook(self.home, self.database)
+
+    @cached_property
+    def requests(self) -> RequestBook:
+        return RequestBook(self.database)
+
+    def channel(self, name: str | None) -> str:
+        """`name`, or the configured default channel; UnknownChannel if it does not exist."""
+        chosen = name or self.home.server.default_channel
+        self.channels.layout(chosen)
+        return chosen
+
+    def decider(self, token: str | None, what: str) -> str:
+        """The user a token names, if it may decide on `what` (maintainer or admin)."""
+        if not token:
+            raise ChannelError(f"deciding on {what} needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN")
+        identity = identify_token(self.database, token)
+        if identity is None:
+            raise ChannelError("the token is unknown or revoked")
+        assert identity.role is not None
+        if identity.role < Role.maintainer:
+            raise ChannelError(
+                f"only maintainers and admins may decide on {what}; {identity.user} is a {identity.role.name}"
+            )
+        return identity.user
+
+
+_opened: dict[Path, CliContext] = {}
+
+
+def open_home(home: Path | None) -> CliContext:
+    """The context of the home at `home` (or $DRAWBRIDGE_HOME, or ./drawbridge-home)."""
+    root = resolve_home_path(home).resolve()
+    if root not in _opened:
+        _opened[root] = CliContext(load_home(root))
+    return _opened[root]
+
+
+def forget_home(home: Path | None) -> None:
+    """Drop a cached context, after `init` changed the home on disk."""
+    _opened.pop(resolve_home_path(home).resolve(), None)

@@ -1,0 +1,149 @@
+"""`drawbridge recipe …`, `drawbridge build` and `drawbridge audit`: the review workflow."""
+
+from __future__ import annotations
+
+import getpass
+import os
+import subprocess
+from dataclasses import replace
+from typing import Annotated, Optional
+
+import typer
+from rich.syntax import Syntax
+from rich.table import Table
+
+from drawbridge.bridge.build import build_recipe
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.names import default_table
+from drawbridge.bridge.run import open_upstream
+from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
+from drawbridge.cli.context import open_home
+
+recipe_app = typer.Typer(help="Generate and review recipes for sdist-only projects.", no_args_is_help=True)
+
+
+@recipe_app.command("generate")
+def generate(
+    requirement: Annotated[str, typer.Argument(help="PROJECT or PROJECT==VERSION")],
+    home: HomeOption = None,
+    upstream_pypi: Annotated[Optional[str], typer.Option(help="Simple index URL or drop folder.")] = None,
+) -> None:
+    """Write a recipe for a project's sdist (a curated one from recipes/ wins); it waits for review."""
+    project, _, version = requirement.partition("==")
+    context = open_home(home)
+    settings = context.home.bridge
+    upstream = open_upstream(upstream_pypi or settings.upstream_pypi, context.home.cache_dir)
+    with console.status(f"generating a recipe for {requirement}…"):
+        recipe = context.recipes.generate(
+            project, version or None, upstream, default_table(), getpass.getuser(), settings.oldest_python3
+        )
+    origin = "curated" if recipe.curated else "generated"
+    console.print(f"[green]{origin}[/] {recipe.name} {recipe.version} → {recipe.path} (pending review)")
+
+
+@recipe_app.command("list")
+def list_recipes(home: HomeOption = None) -> None:
+    """Every recipe with its review state."""
+    table = Table("recipe", "project", "version", "state", "decided by", "needs a builder for")
+    for recipe in open_home(home).recipes.all():
+        table.add_row(recipe.name, recipe.project, recipe.version, recipe.state, recipe.decided_by, recipe.needs_builder)
+    console.print(table)
+
+
+@recipe_app.command("show")
+def show(name: str, home: HomeOption = None) -> None:
+    """The recipe and its review record."""
+    book = open_home(home).recipes
+    recipe = book.get(name)
+    console.print(f"{recipe.name} {recipe.version}: [bold]{recipe.state}[/] sha256={recipe.sha256}")
+    if recipe.decided_by:
+        console.print(f"decided by {recipe.decided_by}: {recipe.comment}")
+    console.print(Syntax(book.text(name), "yaml"))
+
+
+@recipe_app.command("diff")
+def diff(name: str, home: HomeOption = None) -> None:
+    """The recipe against the version last approved (or the one before it)."""
+    console.print(Syntax(open_home(home).recipes.diff(name) or "(no difference)\n", "diff"))
+
+
+def _decide(name: str, approve: bool, comment: str, home, token: str | None) -> None:  # type: ignore[no-untyped-def]
+    context = open_home(home)
+    recipe = context.recipes.decide(name, approve, context.decider(token, "a recipe"), comment)
+    console.print(f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 {recipe.sha256[:12]})")
+
+
+@recipe_app.command("approve")
+def approve(name: str, comment: Annotated[str, typer.Option(help="Why.")] = "", home: HomeOption = None, token: TokenOption = None) -> None:
+    """Approve the recipe's current bytes (maintainers and admins)."""
+    _decide(name, True, comment, home, token)
+
+
+@recipe_app.command("reject")
+def reject(name: str, comment: Annotated[str, typer.Option(help="Why.")] = "", home: HomeOption = None, token: TokenOption = None) -> None:
+    """Reject the recipe (maintainers and admins)."""
+    _decide(name, False, comment, home, token)
+
+
+@recipe_app.command("edit")
+def edit(name: str, home: HomeOption = None) -> None:
+    """Open the recipe in $EDITOR; a changed recipe is pending review again."""
+    book = open_home(home).recipes
+    subprocess.run([os.environ.get("EDITOR", "vi"), str(book.get(name).path)], check=False)
+    console.print(f"{name}: {book.get(name).state}")
+
+
+@recipe_app.command("log")
+def log(name: str, home: HomeOption = None) -> None:
+    """The log of the recipe's last build."""
+    context = open_home(home)
+    context.recipes.get(name)
+    logs = sorted((context.home.root / "recipes" / name / "logs").glob("*.log"), key=lambda p: p.stat().st_mtime)
+    if not logs:
+        raise BridgeError(f"{name} has not been built yet")
+    console.print(logs[-1].read_text(errors="replace"), markup=False, highlight=False)
+
+
+def build(
+    names: Annotated[Optional[list[str]], typer.Argument(help="Recipes to build (default: every approved one).")] = None,
+    home: HomeOption = None,
+    channel: ChannelOption = None,
+) -> None:
+    """Build approved recipes with rattler-build against the upstream conda channels and the channel itself."""
+    context = open_home(home)
+    book, channels, settings = context.recipes, context.channels, context.home.bridge
+    target = context.channel(channel)
+    # approved and not built yet, or failed with bytes still the approved ones: retried
+    wanted = names or [r.name for r in book.all() if r.state in ("approved", "failed") and r.approved_sha256 == r.sha256]
+    build_channels = [*settings.upstream_conda, channels.layout(target).conda_dir.resolve().as_uri()]
+    outputs = context.home.cache_dir / "builds"
+    outputs.mkdir(parents=True, exist_ok=True)
+    results = []
+    for name in wanted:
+        recipe = book.get(name)
+        with console.status(f"building {name}…"):
+            result = build_recipe(recipe, build_channels, outputs, recipe.folder / "logs", settings.platforms)
+        if result.ok:
+            # the wheel may already be there from an earlier build of the same version
+            fresh = [*result.packages, *(w for w in result.wheels if not channels.has_file(target, w.name))]
+            _published, refused = channels.publish_many(target, fresh, uploaded_by="build")
+            if refused:
+                result = replace(result, ok=False, message=f"refused by the channel: {refused[0][1]}")
+        book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
+        results.append(result)
+    table = Table("recipe", "result", "packages", "needs a builder for", "log")
+    for result in results:
+        made = [p.name for p in (*result.packages, *result.wheels)]
+        table.add_row(result.name, "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
+                      ", ".join(made), ", ".join(result.needs_builder), str(result.log))  # fmt: skip
+    console.print(table)
+    if any(not r.ok for r in results):
+        raise typer.Exit(1)
+
+
+def audit(home: HomeOption = None) -> None:
+    """Every recorded decision and build, oldest first."""
+    table = Table("time", "user", "action", "subject", "detail")
+    for row in open_home(home).recipes.audit():
+        table.add_row(row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail)
+    console.print(table)
