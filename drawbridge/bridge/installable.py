@@ -65,6 +65,7 @@ class Report:
 
     @property
     def failures(self) -> tuple[Verdict, ...]:
+        """Every (package, target) that does not install, with its reason."""
         return tuple(v for v in self.verdicts if not v.ok)
 
     @property
@@ -259,6 +260,7 @@ class _Checker:
         return None
 
     def reason(self, message: str, target: Target) -> Reason:
+        """rattler's `message` for `target`, condensed to the missing piece."""
         return condense(message, target.python, target.subdir, self.baseline.offered(target.subdir))
 
 
