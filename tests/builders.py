@@ -195,3 +195,25 @@ def make_noarch_python_conda(folder: Path, name: str, version: str, module: str)
         compression_level=1,
     )
     return Path(output.path)
+
+
+def make_noarch_python_tar_bz2(
+    folder: Path, name: str, version: str, *, python: str = ">=3.8", depends: list[str] = ()
+) -> Path:
+    """A hand-made `noarch: python` package claiming the Pythons `python` admits."""
+    return make_conda_tar_bz2(
+        folder / "noarch", name, version, "pyh_0", "noarch",
+        index={"noarch": "python"}, depends=[f"python {python}", *depends],
+    )  # fmt: skip
+
+
+def make_target_tar_bz2(
+    folder: Path, name: str, version: str, python: str, *, subdir: str = "linux-64", depends: list[str] = ()
+) -> Path:
+    """A hand-made per-target package pinned to one CPython, as Drawbridge's binary ones are."""
+    major, minor = (int(part) for part in python.split("."))
+    tag = f"cp{major}{minor}" + ("mu" if major == 2 else "")
+    pins = [f"python >={major}.{minor},<{major}.{minor + 1}.0a0", f"python_abi {major}.{minor}.* *_{tag}"]
+    return make_conda_tar_bz2(
+        folder / subdir, name, version, f"py{major}{minor}_0", subdir, depends=[*pins, *depends]
+    )

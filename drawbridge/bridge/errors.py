@@ -13,3 +13,7 @@ class InvalidWheel(BridgeError):
 
 class UnsupportedTarget(BridgeError):
     """A platform or Python the bridge does not know how to build for."""
+
+
+class InstallabilityError(BridgeError):
+    """The installability check could not run: a package file or a channel cannot be read."""
