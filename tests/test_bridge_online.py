@@ -11,7 +11,8 @@ from conda_archive import conda_json, conda_members
 from conftest import BIN, client_env
 
 from drawbridge.bridge.names import default_table
-from drawbridge.bridge.pypi import DownloadCache, SimpleIndexUpstream
+from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.pypi import SimpleIndexUpstream
 from drawbridge.bridge.repack import repack
 from drawbridge.bridge.targets import Target, best_wheel
 from drawbridge.channel.database import Database

@@ -31,3 +31,15 @@ def test_failures_keep_their_status_and_message(tmp_path):
     assert result.returncode == 1 and "no lock file" in result.stderr and "finalized" not in result.stdout
     usage = run("lock", "--platform")
     assert usage.returncode == 2 and "requires an argument" in usage.stderr
+
+
+def test_client_commands_start_without_the_server_stack():
+    """`lock`, `env` and `image` run on build hosts in loops: their import path must not
+    pull in the web stack, the database or rattler-build (seconds of imports each time)."""
+    probe = (
+        "import sys; import drawbridge.cli.entry, drawbridge.cli.env_commands; "
+        "print(sorted(m for m in ('fastapi', 'starlette', 'sqlalchemy', 'rattler_build', 'granian') if m in sys.modules))"
+    )
+    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=client_env(), timeout=120)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"

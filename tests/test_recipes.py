@@ -218,7 +218,8 @@ def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp
     """docopt's real sdist in a Drawbridge; grayskull reads it through the JSON API only."""
     from conftest import start_server as start
 
-    from drawbridge.bridge.pypi import DownloadCache, SimpleIndexUpstream
+    from drawbridge.bridge.downloads import DownloadCache
+    from drawbridge.bridge.pypi import SimpleIndexUpstream
     from drawbridge.bridge.recipe_convert import convert, dump
     import rattler_build
 

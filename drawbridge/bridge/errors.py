@@ -7,6 +7,14 @@ class BridgeError(Exception):
     """Base of every error the bridge raises on purpose."""
 
 
+class UpstreamError(BridgeError):
+    """The upstream could not be read (network, HTTP error, malformed page)."""
+
+
+class HashMismatch(BridgeError):
+    """A download whose sha256 is not the one its index claims."""
+
+
 class InvalidWheel(BridgeError):
     """A wheel that cannot be repacked: malformed, unsafe, or its RECORD does not match."""
 

@@ -1,17 +1,13 @@
 """Upstream PyPI clients: a PEP 503/691 simple index, or a drop folder of wheels and sdists.
 
 Listing uses PEP 691 JSON with an HTML fallback; metadata comes from PEP 658 `.metadata`
-files before any wheel is downloaded; downloads are verified against the index's sha256,
-cached by that hash, retried, and run in parallel with a progress bar.
+files before any wheel is downloaded. Downloads go through `downloads.fetch_verified`
+(checked against the index's sha256, cached by it, retried) and run in parallel.
 """
 
 from __future__ import annotations
 
 import html.parser
-import os
-import threading
-import time
-import zipfile
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -29,23 +25,17 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion
 
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.downloads import DownloadCache, fetch_verified, get
+from drawbridge.bridge.errors import BridgeError, HashMismatch, UpstreamError
+from drawbridge.channel import distributions
 from drawbridge.channel.distributions import sha256_file
+from drawbridge.channel.errors import InvalidDistribution
 
 JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
-RETRIES = 3
 
 
 class UnknownUpstreamProject(BridgeError):
     """The upstream index has no project of that name."""
-
-
-class HashMismatch(BridgeError):
-    """A download whose sha256 is not the one the upstream index claims."""
-
-
-class UpstreamError(BridgeError):
-    """The upstream could not be read (network, HTTP error, malformed page)."""
 
 
 @dataclass(frozen=True)
@@ -86,28 +76,6 @@ class Upstream(Protocol):
     def metadata(self, file: UpstreamFile) -> bytes: ...
 
     def fetch(self, file: UpstreamFile) -> Path: ...
-
-
-class DownloadCache:
-    """Downloads kept by sha256 (`cache/sha256/<ab>/<hash>/<filename>`); never fetched twice."""
-
-    def __init__(self, root: Path) -> None:
-        self.root = root
-
-    def path(self, sha256: str, filename: str) -> Path:
-        return self.root / "sha256" / sha256[:2] / sha256 / filename
-
-    def get(self, sha256: str | None, filename: str) -> Path | None:
-        if not sha256:
-            return None
-        path = self.path(sha256, filename)
-        return path if path.is_file() else None
-
-    def put(self, temporary: Path, sha256: str, filename: str) -> Path:
-        target = self.path(sha256, filename)
-        target.parent.mkdir(parents=True, exist_ok=True)
-        os.replace(temporary, target)
-        return target
 
 
 class _LinkParser(html.parser.HTMLParser):
@@ -191,22 +159,10 @@ class SimpleIndexUpstream:
         self.cache = cache
         self.client = client or httpx.Client(timeout=60, follow_redirects=True)
 
-    def _get(self, url: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
-        for attempt in range(RETRIES):
-            try:
-                response = self.client.get(url, **kwargs)
-                if response.status_code < 500:
-                    return response
-            except httpx.TransportError as error:
-                if attempt == RETRIES - 1:
-                    raise UpstreamError(f"cannot reach {url}: {error}") from error
-            time.sleep(0.5 * 2**attempt)
-        raise UpstreamError(f"{url} answered {response.status_code} {RETRIES} times")
-
     def files(self, project: str) -> list[UpstreamFile]:
         name = canonicalize_name(project)
         page_url = f"{self.index_url}{name}/"
-        response = self._get(page_url, headers={"Accept": JSON_ACCEPT})
+        response = get(self.client, page_url, headers={"Accept": JSON_ACCEPT})
         if response.status_code == 404:
             raise UnknownUpstreamProject(f"no project {project!r} on {self.index_url}")
         if response.status_code != 200:
@@ -221,44 +177,13 @@ class SimpleIndexUpstream:
 
     def metadata(self, file: UpstreamFile) -> bytes:
         if file.has_metadata:
-            response = self._get(file.url + ".metadata")
+            response = get(self.client, file.url + ".metadata")
             if response.status_code == 200:
                 return response.content
         return read_wheel_metadata(self.fetch(file))
 
     def fetch(self, file: UpstreamFile) -> Path:
-        cached = self.cache.get(file.sha256, file.filename)
-        if cached:
-            return cached
-        if not file.sha256:
-            raise HashMismatch(f"{file.filename}: the upstream index gives no sha256; refusing an unverifiable file")
-        self.cache.root.mkdir(parents=True, exist_ok=True)
-        temporary = self.cache.root / f".download-{file.sha256}-{os.getpid()}-{threading.get_ident()}"
-        try:
-            self._download(file.url, temporary)
-            actual = sha256_file(temporary)
-            if actual != file.sha256:
-                raise HashMismatch(
-                    f"{file.filename}: the upstream served sha256 {actual} but its index claims "
-                    f"{file.sha256}; the file was discarded"
-                )
-            return self.cache.put(temporary, actual, file.filename)
-        finally:
-            temporary.unlink(missing_ok=True)
-
-    def _download(self, url: str, target: Path) -> None:
-        for attempt in range(RETRIES):
-            try:
-                with target.open("wb") as out, self.client.stream("GET", url) as response:
-                    if response.status_code != 200:
-                        raise UpstreamError(f"{url} answered {response.status_code}")
-                    for chunk in response.iter_bytes(1024 * 1024):
-                        out.write(chunk)
-                return
-            except httpx.TransportError as error:
-                if attempt == RETRIES - 1:
-                    raise UpstreamError(f"cannot download {url}: {error}") from error
-                time.sleep(0.5 * 2**attempt)
+        return fetch_verified(self.client, file.url, file.sha256, file.filename, self.cache)
 
 
 class FolderUpstream:
@@ -301,16 +226,11 @@ class FolderUpstream:
 
 
 def read_wheel_metadata(wheel: Path) -> bytes:
-    """The METADATA of a wheel, found through its filename's name and version."""
-    name, version = wheel.name.split("-")[:2]
-    with zipfile.ZipFile(wheel) as zf:
-        for entry in zf.namelist():
-            top = entry.split("/")[0]
-            if entry.endswith(".dist-info/METADATA") and entry.count("/") == 1:
-                stem = top[: -len(".dist-info")]
-                if canonicalize_name(stem.rpartition("-")[0]) == canonicalize_name(name):
-                    return zf.read(entry)
-    raise BridgeError(f"{wheel.name}: no {name}-{version}.dist-info/METADATA inside")
+    """The METADATA of a downloaded wheel (the channel layer's one lookup, as a BridgeError)."""
+    try:
+        return distributions.read_wheel_metadata(wheel)
+    except InvalidDistribution as error:
+        raise BridgeError(str(error)) from None
 
 
 def fetch_all(

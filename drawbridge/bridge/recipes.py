@@ -25,7 +25,8 @@ from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import CURATED_DIR, NameTable
-from drawbridge.bridge.pypi import DownloadCache, Upstream
+from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.pypi import Upstream
 from drawbridge.bridge.recipe_convert import convert, dump
 from drawbridge.bridge.records import AuditRow, RecipeRow
 from drawbridge.channel.database import Database, utcnow

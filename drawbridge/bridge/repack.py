@@ -37,8 +37,9 @@ from packaging.metadata import parse_email
 
 from drawbridge.bridge.errors import InvalidWheel
 from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.schemes import destination_options
 from drawbridge.bridge.targets import Target
-from drawbridge.channel.archives import check_zip_members
+from drawbridge.channel.distributions import read_wheel_metadata
 from drawbridge.channel.errors import InvalidDistribution
 
 SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
@@ -58,24 +59,6 @@ class RepackedPackage:
     notes: tuple[str, ...] = ()  # what the package could not carry, said plainly
 
 
-def scheme_paths(root: Path, target: Target | None, distribution: str) -> dict[str, str]:
-    """Where each wheel scheme lands inside the package for `target` (None: noarch)."""
-    if target is None:
-        site, scripts, headers = root / "site-packages", root / "python-scripts", root / "include" / distribution
-    elif target.os == "win":
-        site, scripts, headers = root / "Lib" / "site-packages", root / "Scripts", root / "Include" / distribution
-    else:
-        python = f"python{target.python}"
-        site, scripts, headers = root / "lib" / python / "site-packages", root / "bin", root / "include" / python / distribution
-    return {
-        "purelib": str(site),
-        "platlib": str(site),
-        "scripts": str(scripts),
-        "data": str(root),
-        "headers": str(headers),
-    }
-
-
 RELOCATABLE_SCRIPT = """#!/bin/sh
 '''exec' "$(dirname -- "$0")/python" "$0" "$@"
 ' '''
@@ -93,12 +76,7 @@ class CondaDestination(SchemeDictionaryDestination):
     """A staging prefix laid out for one conda target; collects entry points for noarch."""
 
     def __init__(self, root: Path, target: Target | None, distribution: str) -> None:
-        windows = target is not None and target.os == "win"
-        super().__init__(
-            scheme_dict=scheme_paths(root, target, distribution),
-            interpreter=str(root / "python.exe") if windows else str(root / "bin" / "python"),
-            script_kind="win-amd64" if windows else "posix",
-        )
+        super().__init__(**destination_options(root, target, distribution))
         self.root = root
         self.target = target
         self.entry_points: list[str] = []
@@ -150,10 +128,10 @@ class WheelMetadata:
 
 def read_metadata(wheel: Path) -> WheelMetadata:
     """Read METADATA from a wheel, after checking its archive is safe."""
-    with zipfile.ZipFile(wheel) as zf:
-        check_zip_members(wheel.name, zf)
-        source = WheelFile(zf)
-        fields, _ = parse_email(source.read_dist_info("METADATA"))
+    try:
+        fields, _ = parse_email(read_wheel_metadata(wheel))
+    except InvalidDistribution as error:
+        raise InvalidWheel(str(error)) from None
     urls = fields.get("project_urls") or {}
     home = fields.get("home_page") or next(iter(urls.values()), "")
     return WheelMetadata(

@@ -16,7 +16,8 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.execute import Outcome, execute
 from drawbridge.bridge.names import NameTable, default_table
 from drawbridge.bridge.plan import CondaUpstream, ProjectPlan, make_plan
-from drawbridge.bridge.pypi import DownloadCache, FolderUpstream, SimpleIndexUpstream, Upstream
+from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.pypi import FolderUpstream, SimpleIndexUpstream, Upstream
 from drawbridge.bridge.recipes import Recipe, RecipeBook
 from drawbridge.bridge.targets import targets as all_targets
 from drawbridge.channel.home import Home

@@ -13,9 +13,8 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from drawbridge.bridge.errors import UnsupportedTarget
+from drawbridge.channel.platforms import DEFAULT_PYTHONS, DEFAULT_SUBDIRS  # noqa: F401 (re-exported)
 
-DEFAULT_SUBDIRS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
-DEFAULT_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 #: the oldest glibc conda's linux packages may assume (manylinux_2_17 = CentOS 7)
 DEFAULT_MANYLINUX = (2, 17)
 DEFAULT_MACOS = {"osx-64": (10, 13), "osx-arm64": (11, 0)}

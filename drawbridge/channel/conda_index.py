@@ -18,12 +18,13 @@ from rattler import Subdir, Version
 from rattler.index import index_fs
 
 from drawbridge.channel.layout import ChannelLayout
+from drawbridge.channel.platforms import DEFAULT_SUBDIRS
 from drawbridge.channel.storage import write_bytes_atomic, write_text_atomic
 
 #: files at the top of a subdir that change on every index run
 INDEX_FILES = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
 #: subdirs every channel serves from birth (empty until something is published for them)
-DEFAULT_SUBDIRS = ("noarch", "linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
+CHANNEL_SUBDIRS = ("noarch", *DEFAULT_SUBDIRS)
 
 
 def subdirs_in_use(layout: ChannelLayout) -> list[str]:

@@ -142,19 +142,27 @@ def _check_project_name(filename: str, name: str) -> str:
         ) from error
 
 
-def _inspect_wheel(path: Path, filename: str) -> DistributionInfo:
+def read_wheel_metadata(path: Path, filename: str | None = None) -> bytes:
+    """The METADATA of a wheel: the one in the `.dist-info` its filename names, after the
+    archive's members are checked; InvalidDistribution saying what is wrong otherwise."""
+    filename = filename or path.name
     try:
-        name, version, _build, tags = parse_wheel_filename(filename)
+        _name, version, _build, _tags = parse_wheel_filename(filename)
     except (InvalidWheelFilename, InvalidVersion) as error:
         raise InvalidDistribution(f"{filename}: invalid wheel filename ({error})") from error
     project = _check_project_name(filename, filename.split("-")[0])
     try:
         with zipfile.ZipFile(path) as zf:
             check_zip_members(filename, zf)
-            metadata_name = _find_wheel_metadata(filename, zf, project, version)
-            raw = zf.read(metadata_name)
+            return zf.read(_find_wheel_metadata(filename, zf, project, version))
     except zipfile.BadZipFile as error:
         raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
+
+
+def _inspect_wheel(path: Path, filename: str) -> DistributionInfo:
+    raw = read_wheel_metadata(path, filename)
+    name, version, _build, tags = parse_wheel_filename(filename)
+    project = canonicalize_name(filename.split("-")[0])
     fields = _metadata_fields(filename, raw, name, version)
     return DistributionInfo(
         filename=filename,

@@ -10,6 +10,7 @@ from pathlib import Path
 
 from drawbridge.channel.errors import HomeError, InvalidName
 from drawbridge.channel.layout import ChannelLayout
+from drawbridge.channel.platforms import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, toml_list
 
 DEFAULT_HOME = Path("drawbridge-home")
 CONFIG_NAME = "drawbridge.toml"
@@ -34,15 +35,15 @@ default_channel = "main"
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
-platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]
-pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]
+platforms = {platforms}
+pythons = {pythons}
 # A PEP 503/691 index URL, or a local folder of wheels and sdists (a drop folder).
 upstream_pypi = "https://pypi.org/simple/"
 # The company's conda mirror(s): projects they already carry are not bridged.
 upstream_conda = []
 # Oldest glibc the Linux packages may need, as manylinux_2_<N>.
 manylinux_glibc_minor = 17
-"""
+""".format(platforms=toml_list(DEFAULT_SUBDIRS), pythons=toml_list(DEFAULT_PYTHONS))
 
 
 @dataclass(frozen=True)
@@ -65,10 +66,8 @@ class ServerSettings:
 class BridgeSettings:
     """The `[bridge]` table of drawbridge.toml."""
 
-    platforms: list[str] = field(
-        default_factory=lambda: ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]
-    )
-    pythons: list[str] = field(default_factory=lambda: ["3.9", "3.10", "3.11", "3.12", "3.13"])
+    platforms: list[str] = field(default_factory=lambda: list(DEFAULT_SUBDIRS))
+    pythons: list[str] = field(default_factory=lambda: list(DEFAULT_PYTHONS))
     upstream_pypi: str = "https://pypi.org/simple/"
     upstream_conda: list[str] = field(default_factory=list)
     manylinux_glibc_minor: int = 17

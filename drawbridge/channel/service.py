@@ -72,7 +72,7 @@ class Channels:
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
-                conda_index.index_conda(layout, conda_index.DEFAULT_SUBDIRS)
+                conda_index.index_conda(layout, conda_index.CHANNEL_SUBDIRS)
                 conda_index.write_channeldata(layout, [])
             if not (layout.simple_dir / "index.html").exists():
                 self._write_root_pages(layout)

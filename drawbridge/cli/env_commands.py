@@ -20,14 +20,14 @@ from drawbridge.environments.image import dockerfile as make_dockerfile
 from drawbridge.environments.install import create_environment, host_platform
 from drawbridge.environments.lock import lock_environment, write_lock
 from drawbridge.environments.lockfile import read_lock
-from drawbridge.environments.server import DrawbridgeServer, server_url
+from drawbridge.environments.client import SERVER_VARIABLE, DrawbridgeClient, server_url
 from drawbridge.cli.common import TokenOption, console, errors
 
 env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
 ServerOption = Annotated[
     Optional[str],
-    typer.Option("--server", envvar="DRAWBRIDGE_URL", help="Drawbridge's URL (default http://127.0.0.1:8080)."),
+    typer.Option("--server", envvar=SERVER_VARIABLE, help="Drawbridge's URL (default http://127.0.0.1:8080)."),
 ]
 LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbridge lock` wrote.")]
 
@@ -39,7 +39,7 @@ def missing_table(missing: list[Missing]) -> Table:
     return table
 
 
-def file_requests(server: DrawbridgeServer, missing: list[Missing], environment: Path) -> None:
+def file_requests(server: DrawbridgeClient, missing: list[Missing], environment: Path) -> None:
     """One bridging request per missing package, naming the platforms that lack it."""
     by_name: dict[tuple[str, str], list[Missing]] = {}
     for item in missing:
@@ -73,7 +73,7 @@ def lock(
     target = output or environment.parent / "drawbridge.lock"
     if not re.fullmatch(r"2\.(1[7-9]|[23][0-9]|40)", glibc):
         raise typer.BadParameter(f"{glibc!r}: give a glibc version from 2.17 to 2.40", param_hint="--glibc")
-    drawbridge = DrawbridgeServer(server_url(server), token)
+    drawbridge = DrawbridgeClient(server_url(server), token)
     try:
         parsed = read_environment_file(environment)
         with console.status("solving…") as status:

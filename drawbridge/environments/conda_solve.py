@@ -11,10 +11,11 @@ from dataclasses import dataclass
 
 import rattler
 
-from drawbridge.environments.errors import Missing, ServerError, Unresolvable
+from drawbridge.channel.platforms import DEFAULT_SUBDIRS
+from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: the subdirs an environment may be locked for
-LOCKABLE_PLATFORMS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
+LOCKABLE_PLATFORMS = DEFAULT_SUBDIRS
 
 
 @dataclass(frozen=True)
@@ -101,5 +102,5 @@ class CondaSolver:
             result = asyncio.run(self.gateway.query(self.channels, platforms, [name], recursive=False))
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read
             hint = "; pass a reader token with --token or $DRAWBRIDGE_TOKEN" if "401" in str(error) else ""
-            raise ServerError(f"cannot read the channels' repodata: {error}{hint}") from None
+            raise RemoteError(f"cannot read the channels' repodata: {error}{hint}") from None
         return [record for per_channel in result for record in per_channel]

@@ -13,7 +13,7 @@ class EnvironmentFileError(EnvironmentFailure):
     """The environment file cannot be read or does not say what an environment is."""
 
 
-class ServerError(EnvironmentFailure):
+class RemoteError(EnvironmentFailure):
     """The Drawbridge server cannot be reached or refused a request."""
 
 

@@ -26,7 +26,7 @@ from drawbridge.environments.pip_resolve import (
     conda_provided_projects,
     python_version,
 )
-from drawbridge.environments.server import DrawbridgeServer
+from drawbridge.environments.client import DrawbridgeClient
 
 #: the environment name inside the lock file (pixi's default environment)
 LOCK_ENVIRONMENT = "default"
@@ -59,7 +59,7 @@ def conda_specs(environment: EnvironmentFile) -> list[str]:
 
 def lock_environment(
     environment: EnvironmentFile,
-    server: DrawbridgeServer,
+    server: DrawbridgeClient,
     platforms: list[str],
     uv: str,
     baseline: SystemBaseline | None = None,
@@ -74,7 +74,7 @@ def lock_environment(
     baseline = baseline or SystemBaseline()
     solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
     resolver = (
-        PipResolver(channels.simple, uv, client=server.http, token=server.token, glibc=baseline.glibc)
+        PipResolver(server.simple_indexes(channels.simple), uv, token=server.token, glibc=baseline.glibc)
         if environment.pip
         else None
     )

@@ -25,7 +25,7 @@ from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.pypi import SimpleIndexUpstream, UnknownUpstreamProject, UpstreamFile
 from drawbridge.bridge.targets import Target, best_wheel
 from drawbridge.environments.auth import url_with_token
-from drawbridge.environments.errors import Missing, ServerError, Unresolvable
+from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: conda subdir → uv's --python-platform ({glibc} is the manylinux baseline's minor)
 UV_PLATFORMS = {
@@ -79,11 +79,11 @@ def python_version(records: list[rattler.RepoDataRecord]) -> str:
 class PipResolver:
     """Resolve pip requirements for one target against Drawbridge's simple indexes."""
 
-    def __init__(self, simple_urls: list[str], uv: str, client=None, token: str | None = None, glibc: str = "2.17") -> None:  # type: ignore[no-untyped-def]
-        if not simple_urls:
-            raise ServerError("the server has no channel whose simple index could serve the pip: section")
-        self.simple_urls = simple_urls
-        self.indexes = [SimpleIndexUpstream(url, cache=None, client=client) for url in simple_urls]  # type: ignore[arg-type]
+    def __init__(self, indexes: list[SimpleIndexUpstream], uv: str, token: str | None = None, glibc: str = "2.17") -> None:
+        if not indexes:
+            raise RemoteError("the server has no channel whose simple index could serve the pip: section")
+        self.simple_urls = [index.index_url for index in indexes]
+        self.indexes = indexes
         self.uv = uv
         self.token = token
         self.glibc_minor = int(glibc.split(".")[1])
@@ -120,7 +120,7 @@ class PipResolver:
                 except UnknownUpstreamProject:
                     continue
                 except BridgeError as error:
-                    raise ServerError(str(error)) from None
+                    raise RemoteError(str(error)) from None
         return self._files[name]
 
     def _check_requirement(self, line: str, platform: str, target: Target | None) -> Missing | None:
@@ -182,7 +182,7 @@ class PipResolver:
             raise Unresolvable([Missing("pip", name, f"{name}=={version}", target.subdir, f"no wheel for {target}")])
         file = next(f for f in candidates if f.filename == chosen)
         if not file.sha256:
-            raise ServerError(f"the index gives no sha256 for {file.filename}")
+            raise RemoteError(f"the index gives no sha256 for {file.filename}")
         return PipPackage(name=name, version=version, url=file.url, sha256=file.sha256)
 
 

@@ -18,9 +18,9 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 
-from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.pypi import DownloadCache, HashMismatch, SimpleIndexUpstream, UpstreamFile
-from drawbridge.bridge.repack import scheme_paths
+from drawbridge.bridge.downloads import DownloadCache, fetch_verified
+from drawbridge.bridge.errors import BridgeError, HashMismatch
+from drawbridge.bridge.schemes import destination_options
 from drawbridge.bridge.targets import Target
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.pip_resolve import PipPackage
@@ -28,13 +28,12 @@ from drawbridge.environments.pip_resolve import PipPackage
 DOWNLOAD_TIMEOUT = httpx.Timeout(120.0, connect=10.0)
 
 
-def download_verified(package: PipPackage, upstream: SimpleIndexUpstream) -> Path:
+def download_verified(package: PipPackage, client: httpx.Client, cache: DownloadCache) -> Path:
     """Fetch a locked wheel (the bridge's verified download); InstallError if it does not
     match the lock."""
     filename = package.url.rsplit("/", 1)[-1]
-    file = UpstreamFile(project=package.name, filename=filename, url=package.url, version=package.version, sha256=package.sha256)
     try:
-        return upstream.fetch(file)
+        return fetch_verified(client, package.url, package.sha256, filename, cache)
     except HashMismatch as error:
         raise InstallError(f"{filename} does not match the lock: {error}") from None
     except BridgeError as error:
@@ -52,19 +51,15 @@ def install_wheels(
     """Install `packages` into `prefix` laid out for `platform`/`python`, scripts naming
     `runtime_prefix`'s Python; nothing is compiled (the target's Python may not run here)."""
     target = Target(platform, ".".join(python.split(".")[:2]))
-    windows = target.os == "win"
-    interpreter = f"{runtime_prefix.rstrip('/')}/{'python.exe' if windows else 'bin/python'}"
     headers = {"Authorization": f"Bearer {token}"} if token else {}
     with tempfile.TemporaryDirectory(prefix="drawbridge-wheels-") as scratch, httpx.Client(
         timeout=DOWNLOAD_TIMEOUT, headers=headers, follow_redirects=True
     ) as client:
-        upstream = SimpleIndexUpstream("", DownloadCache(Path(scratch)), client)
+        cache = DownloadCache(Path(scratch))
         for package in packages:
-            wheel = download_verified(package, upstream)
+            wheel = download_verified(package, client, cache)
             destination = SchemeDictionaryDestination(
-                scheme_dict=scheme_paths(prefix, target, package.name),
-                interpreter=interpreter,
-                script_kind="win-amd64" if windows else "posix",
+                **destination_options(prefix, target, package.name, runtime_prefix)
             )
             try:
                 with zipfile.ZipFile(wheel) as archive:

@@ -19,10 +19,12 @@ FORMAT_PARAMETER = {"json": JSON_TYPE, "html": HTML_TYPE}
 def choose_simple_format(accept: str | None, format_parameter: str | None = None) -> str | None:
     """The media type to answer with, or None if nothing acceptable can be served (406).
 
-    No Accept header means HTML, as PEP 691 asks for backwards compatibility.
+    No Accept header means HTML, as PEP 691 asks for backwards compatibility. `?format=`
+    (json, html, or a media type we serve) overrides Accept; anything else is a 406.
     """
     if format_parameter:
-        return FORMAT_PARAMETER.get(format_parameter) or ALIASES.get(format_parameter, format_parameter)
+        chosen = FORMAT_PARAMETER.get(format_parameter) or ALIASES.get(format_parameter, format_parameter)
+        return chosen if chosen in OFFERS else None
     if not accept:
         return "text/html"
     best: tuple[float, int] | None = None

@@ -1,21 +1,27 @@
-"""Talk to a running Drawbridge: which channels it has, and where each one's URLs are."""
+"""The HTTP client of a running Drawbridge: its channels, their URLs, requests to it.
+
+The environment commands talk to Drawbridge only through a `DrawbridgeClient`; its HTTP
+session (and the token on it) stays inside.
+"""
 
 from __future__ import annotations
 
-import os
 from dataclasses import dataclass
 
 import httpx
 
-from drawbridge.environments.errors import EnvironmentFileError, ServerError
+from drawbridge.bridge.pypi import SimpleIndexUpstream
+from drawbridge.environments.errors import EnvironmentFileError, RemoteError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
+#: the environment variable naming the server (the --server option reads it)
+SERVER_VARIABLE = "DRAWBRIDGE_URL"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
 def server_url(given: str | None) -> str:
-    """The server: the option, else $DRAWBRIDGE_URL, else the local default."""
-    return (given or os.environ.get("DRAWBRIDGE_URL") or DEFAULT_SERVER).rstrip("/")
+    """The server: the option (or $DRAWBRIDGE_URL, which the option reads), else the local default."""
+    return (given or DEFAULT_SERVER).rstrip("/")
 
 
 @dataclass(frozen=True)
@@ -26,34 +32,38 @@ class ResolvedChannels:
     simple: list[str]
 
 
-class DrawbridgeServer:
-    """The HTTP side of one Drawbridge server, as environment commands use it."""
+class DrawbridgeClient:
+    """One Drawbridge server, as the environment commands use it."""
 
     def __init__(self, url: str, token: str | None = None) -> None:
         self.url = url.rstrip("/")
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self.http = httpx.Client(timeout=TIMEOUT, headers=headers, follow_redirects=True)
+        self._http = httpx.Client(timeout=TIMEOUT, headers=headers, follow_redirects=True)
+
+    def simple_indexes(self, urls: list[str]) -> list[SimpleIndexUpstream]:
+        """The server's simple indexes at `urls`, read with this client's session and token."""
+        return [SimpleIndexUpstream(url, cache=None, client=self._http) for url in urls]  # type: ignore[arg-type]
 
     def get_json(self, path: str, accept: str = "application/json") -> dict | None:
-        """GET a JSON document from the server; None for a 404, ServerError otherwise."""
+        """GET a JSON document from the server; None for a 404, RemoteError otherwise."""
         url = path if path.startswith("http") else f"{self.url}{path}"
         try:
-            response = self.http.get(url, headers={"Accept": accept})
+            response = self._http.get(url, headers={"Accept": accept})
         except httpx.HTTPError as error:
-            raise ServerError(f"cannot reach Drawbridge at {self.url}: {error}") from None
+            raise RemoteError(f"cannot reach Drawbridge at {self.url}: {error}") from None
         if response.status_code == 404:
             return None
         if response.status_code in (401, 403):
-            raise ServerError(f"{url}: {response.status_code}: pass a reader token with --token or $DRAWBRIDGE_TOKEN")
+            raise RemoteError(f"{url}: {response.status_code}: pass a reader token with --token or $DRAWBRIDGE_TOKEN")
         if response.status_code != 200:
-            raise ServerError(f"{url} answered {response.status_code}: {response.text[:200]}")
+            raise RemoteError(f"{url} answered {response.status_code}: {response.text[:200]}")
         return response.json()
 
     def channel_list(self) -> dict:
         document = self.get_json("/api/channels")
         if document is None:
-            raise ServerError(f"{self.url} has no /api/channels: is it a Drawbridge server, and new enough?")
+            raise RemoteError(f"{self.url} has no /api/channels: is it a Drawbridge server, and new enough?")
         return document
 
     def resolve_channels(self, names: list[str]) -> ResolvedChannels:
@@ -87,9 +97,9 @@ class DrawbridgeServer:
     def file_request(self, body: dict) -> dict:
         """File a bridging request; the server answers with its number and state."""
         try:
-            response = self.http.post(f"{self.url}/api/requests", json=body)
+            response = self._http.post(f"{self.url}/api/requests", json=body)
         except httpx.HTTPError as error:
-            raise ServerError(f"cannot reach Drawbridge at {self.url}: {error}") from None
+            raise RemoteError(f"cannot reach Drawbridge at {self.url}: {error}") from None
         if response.status_code not in (200, 201):
-            raise ServerError(f"filing a request for {body.get('name')}: {response.status_code}: {response.text[:200]}")
+            raise RemoteError(f"filing a request for {body.get('name')}: {response.status_code}: {response.text[:200]}")
         return response.json()
