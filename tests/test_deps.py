@@ -94,10 +94,39 @@ def test_names_are_mapped_in_dependencies():
     assert result.depends[Target("linux-64", "3.12")] == ("pillow", "pytorch >=2.0")
 
 
-def test_default_table_maps_torch_and_grayskull_entries():
-    assert NAMES.conda_name("torch") == "pytorch"
-    assert NAMES.conda_name("Torch_Geometric") == "pytorch_geometric"  # from grayskull's table
-    assert NAMES.conda_name("Some_Project") == "some-project"
+@pytest.mark.parametrize(
+    ("pypi_name", "conda_name"),
+    [
+        ("torch", "pytorch"),  # curated
+        ("Torch_Geometric", "pytorch_geometric"),  # grayskull's table
+        ("tables", "pytables"),
+        ("msgpack", "msgpack-python"),
+        ("typing-extensions", "typing_extensions"),  # grayskull knows conda-forge's spelling
+        ("pywin32", "pywin32"),  # grayskull's pywin32-on-windows is a dependency alias
+        ("zope.interface", "zope.interface"),  # conda-forge keeps the dots
+        ("ruamel.yaml", "ruamel.yaml"),
+        ("PyYAML", "pyyaml"),
+        ("Some_Project", "some_project"),
+        ("scikit-learn", "scikit-learn"),
+    ],
+)
+def test_default_table_gives_conda_forge_names(pypi_name: str, conda_name: str):
+    assert NAMES.conda_name(pypi_name) == conda_name
+
+
+def test_learnt_spellings_name_dependencies_as_the_projects_spell_themselves():
+    """Requires-Dist says `zope-interface` or `ruamel-yaml`; the packages are named as the
+    upstream mirror has them, else as the projects spell themselves."""
+    table = NAMES.with_spellings(["ruamel.yaml"]).with_spellings(["Zope.Interface", "zope-interface"])
+    result = translate(["zope-interface>=5", "ruamel-yaml", "pywin32"], [Target("win-64", "3.12")], table)
+    assert result.depends[Target("win-64", "3.12")] == ("pywin32", "ruamel.yaml", "zope.interface >=5")
+    assert table.pypi_name("zope.interface") == "zope-interface"
+
+
+def test_no_name_is_a_dependency_alias():
+    from drawbridge.bridge.names import ALIAS, grayskull_mapping
+
+    assert not [name for name in grayskull_mapping().values() if ALIAS.search(name)]
 
 
 @pytest.mark.parametrize(

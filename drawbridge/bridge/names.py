@@ -1,14 +1,24 @@
 """Map PyPI project names to conda package names, one table for names and dependencies alike.
 
-Conda names are lowercase with dashes (PEP 503 normalisation), then mapped through
-grayskull's PyPI→conda table, then through Drawbridge's curated overrides, which win.
+The names conda-forge uses, in this order:
+1. the real renames: Drawbridge's curated `recipes/pypi-to-conda.toml` (torch → pytorch),
+   then grayskull's PyPI→conda-forge table; grayskull's dependency *aliases*
+   (`pywin32-on-windows`, conda-forge's way for a noarch package to need pywin32 on
+   Windows only) are not renames and are left out: pywin32 is `pywin32`;
+2. the upstream conda mirror's own name for the project, matched by PEP 503
+   normalisation (`zope.interface` upstream is PyPI's `zope-interface`);
+3. the project's own spelling (its METADATA `Name:`) lowercased, dots and underscores
+   kept: `zope.interface`, `ruamel.yaml`, `typing_extensions`;
+4. the name as written, lowercased.
+A table learns 2 and 3 per bridge run (`with_spellings`); 1 ships with Drawbridge.
 """
 
 from __future__ import annotations
 
 import importlib.util
+import re
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
@@ -18,18 +28,21 @@ from packaging.utils import canonicalize_name
 #: curated data shipped with Drawbridge (DESIGN.md: recipes/)
 CURATED_DIR = Path(__file__).resolve().parents[2] / "recipes"
 OVERRIDES_FILE = CURATED_DIR / "pypi-to-conda.toml"
+#: grayskull's entries that name a conda-forge dependency alias, not the project's package
+ALIAS = re.compile(r"-on-(windows|win|linux|osx|mac|unix)$")
 
 
 @dataclass(frozen=True)
 class NameTable:
-    """PEP 503 PyPI name -> conda name, for the names that differ."""
+    """PyPI name -> conda name: the real renames, then the spellings a run has learnt."""
 
-    mapping: Mapping[str, str] = field(default_factory=dict)
+    mapping: Mapping[str, str] = field(default_factory=dict)  # PEP 503 name -> conda name
+    spellings: Mapping[str, str] = field(default_factory=dict)  # PEP 503 name -> conda name
 
     def conda_name(self, pypi_name: str) -> str:
         """The conda package name for a PyPI project name."""
-        normalised = canonicalize_name(pypi_name)
-        return self.mapping.get(normalised, normalised)
+        key = canonicalize_name(pypi_name)
+        return self.mapping.get(key) or self.spellings.get(key) or pypi_name.lower()
 
     @cached_property
     def _conda_to_pypi(self) -> dict[str, str]:
@@ -40,13 +53,22 @@ class NameTable:
         return self._conda_to_pypi.get(conda_name, canonicalize_name(conda_name))
 
     def with_overrides(self, overrides: Mapping[str, str]) -> NameTable:
+        """A table whose renames include `overrides` (PyPI name -> conda name), which win."""
         merged = dict(self.mapping)
         merged.update({canonicalize_name(k): v.lower() for k, v in overrides.items()})
-        return NameTable(merged)
+        return NameTable(merged, self.spellings)
+
+    def with_spellings(self, names: Iterable[str]) -> NameTable:
+        """A table that also knows these names as spelt (upstream conda names, or projects'
+        METADATA names); a spelling already known wins over a later one."""
+        learnt = dict(self.spellings)
+        for name in names:
+            learnt.setdefault(canonicalize_name(name), name.lower())
+        return NameTable(self.mapping, learnt)
 
 
 def grayskull_mapping() -> dict[str, str]:
-    """grayskull's PyPI→conda-forge names, for the entries that rename.
+    """grayskull's PyPI→conda-forge names, for the entries that rename (aliases left out).
 
     The table is grayskull's `strategy/config.yaml`, found without importing grayskull's
     PyPI strategy (which pulls in setuptools and takes a third of a second).
@@ -61,7 +83,7 @@ def grayskull_mapping() -> dict[str, str]:
     mapping = {}
     for pypi_name, entry in document.items():
         conda = (entry or {}).get("conda_forge")
-        if conda and canonicalize_name(pypi_name) != conda:
+        if conda and canonicalize_name(pypi_name) != conda and not ALIAS.search(conda):
             mapping[canonicalize_name(pypi_name)] = conda.lower()
     return mapping
 
