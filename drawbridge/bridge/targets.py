@@ -119,3 +119,36 @@ def best_wheel(filenames: Sequence[str], target: Target, **platform_options) -> 
         if ranks and (best is None or (min(ranks), filename) < best):
             best = (min(ranks), filename)
     return best[1] if best else None
+
+
+def _tag_baseline(platform: str) -> tuple[int, int] | None:
+    """The glibc or macOS version a platform tag needs: manylinux2014_x86_64 -> (2, 17)."""
+    for legacy_baseline, legacy in _LEGACY_MANYLINUX.items():
+        if platform.startswith(legacy + "_"):
+            return legacy_baseline
+    parts = platform.split("_")
+    if parts[0] in ("manylinux", "macosx") and len(parts) > 3 and parts[1].isdigit() and parts[2].isdigit():
+        return int(parts[1]), int(parts[2])
+    return None
+
+
+def baseline_needed(filenames: Sequence[str], target: Target) -> tuple[int, int] | None:
+    """The lowest glibc (Linux) or macOS (osx) baseline at which one of the wheels fits `target`.
+
+    None when no baseline would do (no wheel for that platform, Python or ABI at all), and
+    for Windows, which has no baseline.
+    """
+    if target.os == "linux":
+        permissive = supported_tags(target, manylinux=(2, 99))
+    elif target.os == "osx":
+        permissive = supported_tags(target, macos={target.subdir: (99, 0)})
+    else:
+        return None
+    accepted = set(permissive)
+    needs = [
+        baseline
+        for filename in filenames
+        for tag in wheel_tags(filename)
+        if tag in accepted and (baseline := _tag_baseline(tag.platform)) is not None
+    ]
+    return min(needs) if needs else None
