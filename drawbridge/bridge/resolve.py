@@ -1,0 +1,361 @@
+"""Per-target resolution: what `pip install --only-binary :all:` would install on each target.
+
+For every target (conda subdir × Python, with its glibc and macOS baselines) the request
+and its whole closure are resolved as pip would on such a machine: uv does it for
+Python 3 (`uv_compile`), a stand-in for pip 19's legacy resolver for Python 2.7
+(`legacy_resolver`). Targets may get different versions. A project with no fitting wheel
+in any acceptable release gets a pin without a wheel (a recipe builds it) and the rest of
+the target still resolves. Each pin carries the wheel pip would take there, its
+Requires-Dist, who requires it, and, when it is older than the newest release, why
+(`held_back`), with the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor, as_completed
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from drawbridge.bridge.catalogue import Catalogue, CoreMetadata, python_admits
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.held_back import Baselines, Holder, explain, explain_recipe, wheel_obstacle
+from drawbridge.bridge.legacy_resolver import resolve_like_pip19
+from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
+from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.bridge.uv_compile import (
+    UvSource,
+    compile_target,
+    named_projects,
+    uv_binary,
+    uv_platform,
+    uv_source,
+)
+
+#: rounds of "uv finds no solution, take the wheel-less projects it names out, try again"
+MAX_EXCLUSION_ROUNDS = 8
+
+
+class InvalidRequest(BridgeError):
+    """A requirement that is not PEP 508."""
+
+
+class _Disagreement(BridgeError):
+    """uv chose a release of which no wheel fits the target by our tags (a bug to report)."""
+
+
+@dataclass(frozen=True)
+class Pin:
+    """The release of one project a target gets, and the wheel pip would install there."""
+
+    project: str  # PEP 503 name
+    name: str  # as the project spells it (METADATA Name), e.g. "zope.interface"
+    version: str
+    wheel: UpstreamFile | None  # None: no wheel fits this target in any acceptable release
+    requires_dist: tuple[str, ...] | None  # None: unknown (no wheel: the recipe will say)
+    requires_python: str | None
+    held_back: str = ""  # why not the newest release, with the fix
+    required_by: tuple[str, ...] = ()  # projects that require it; "" = the request itself
+    sdist: UpstreamFile | None = None  # for a pin without a wheel: the sdist a recipe builds
+    no_wheel: str = ""  # for a pin without a wheel: why none fits
+
+    @property
+    def needs_recipe(self) -> bool:
+        return self.wheel is None
+
+
+@dataclass(frozen=True)
+class TargetResolution:
+    """Every pin of one target, or the reason the target cannot be resolved at all."""
+
+    target: Target
+    pins: Mapping[str, Pin]
+    problem: str = ""  # set when nothing can be installed: the request cannot be met here
+    warnings: tuple[str, ...] = ()  # e.g. what pip 19 would complain about, installing anyway
+
+
+def resolve(
+    requirements: Sequence[str],
+    upstream: Upstream,
+    targets: Sequence[Target],
+    *,
+    cache_dir: Path,
+    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
+    macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
+    extras: Sequence[str] = (),
+    on_progress: Callable[[TargetResolution], None] | None = None,
+    jobs: int = 8,
+) -> list[TargetResolution]:
+    """Resolve `requirements` (with `extras` for each) for every target, `jobs` targets at once.
+
+    Raises InvalidRequest for a requirement that does not parse, UnknownUpstreamProject
+    for a requested project the upstream does not have, UnsupportedTarget for a target uv
+    cannot resolve for; a target whose request cannot be met comes back with `problem` set.
+    `cache_dir` keeps core metadata (by sha256) and uv's cache. `on_progress` is called
+    with each target's result as it is done. Results come in the order of `targets`.
+    """
+    requests = parse_requests(requirements, extras)
+    baselines = Baselines.of(manylinux, macos)
+    source = uv_source(upstream) if any(t.python_tuple >= (3, 0) for t in targets) else None
+    for target in targets:
+        if target.python_tuple >= (3, 0):
+            uv_platform(target.subdir, manylinux)
+            uv_binary()
+    catalogue = Catalogue(upstream, cache_dir)
+    try:
+        catalogue.prefetch(projects=[r.name for r in requests])
+        for request in requests:
+            catalogue.files(request.name)  # an unknown project is the caller's mistake: raise
+        resolver = _TargetResolver(requests, catalogue, baselines, source, cache_dir / "uv")
+        with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="resolve") as pool:
+            futures = {pool.submit(resolver.resolve, target): target for target in targets}
+            done: dict[Target, TargetResolution] = {}
+            for future in as_completed(futures):
+                done[futures[future]] = future.result()
+                if on_progress:
+                    on_progress(done[futures[future]])
+        return [done[target] for target in targets]
+    finally:
+        catalogue.close()
+
+
+def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> list[Requirement]:
+    """The requirements as PEP 508, each with `extras` added; InvalidRequest names a bad one."""
+    requests = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as error:
+            raise InvalidRequest(f"{text!r} is not a valid requirement: {error}") from error
+        requirement.extras |= set(extras)
+        requests.append(requirement)
+    return requests
+
+
+class _TargetResolver:
+    """Resolves one target at a time; shared, thread-safe state lives in the catalogue."""
+
+    def __init__(
+        self,
+        requests: list[Requirement],
+        catalogue: Catalogue,
+        baselines: Baselines,
+        source: UvSource | None,
+        uv_cache: Path,
+    ) -> None:
+        self.requests, self.catalogue, self.baselines = requests, catalogue, baselines
+        self.source, self.uv_cache = source, uv_cache
+
+    def resolve(self, target: Target) -> TargetResolution:
+        if target.python_tuple < (3, 0):
+            legacy = resolve_like_pip19(self.requests, target, self.catalogue, self.baselines)
+            if legacy.problem:
+                return TargetResolution(target, {}, legacy.problem, legacy.warnings)
+            versions, recipes, warnings = (
+                legacy.versions,
+                set(legacy.recipes),
+                list(legacy.warnings),
+            )
+        else:
+            versions, recipes, problem = self._with_uv(target)
+            if problem:
+                return TargetResolution(target, {}, problem)
+            warnings = []
+        try:
+            pins = _Pinner(target, self.requests, self.catalogue, self.baselines).pins(
+                versions, recipes, warnings
+            )
+        except _Disagreement as error:
+            return TargetResolution(target, {}, str(error))
+        return TargetResolution(target, pins, "", tuple(warnings))
+
+    def _with_uv(self, target: Target) -> tuple[dict[str, str], set[str], str]:
+        """uv's versions, the projects taken out for want of a wheel, or uv's "no solution"."""
+        assert self.source is not None
+        excluded = {
+            canonicalize_name(r.name)
+            for r in self.requests
+            if self._wheel_less(r.name, r.specifier, target)
+        }
+        for _ in range(MAX_EXCLUSION_ROUNDS):
+            remaining = [str(r) for r in self.requests if canonicalize_name(r.name) not in excluded]
+            if not remaining:
+                return {}, excluded, ""
+            compiled = compile_target(
+                remaining, target, self.source, cache_dir=self.uv_cache,
+                manylinux=self.baselines.manylinux, macos=dict(self.baselines.macos), excluded=excluded,
+            )  # fmt: skip
+            if not compiled.no_solution:
+                return dict(compiled.versions), excluded, ""
+            named = {
+                n: s for n, s in named_projects(compiled.no_solution).items() if n not in excluded
+            }
+            self.catalogue.prefetch(projects=named)
+            anywhere = {n for n in named if self._wheel_less(n, SpecifierSet(), target)}
+            within = anywhere or {
+                n for n, spec in named.items() if spec and self._wheel_less(n, spec, target)
+            }
+            if not within:
+                return {}, excluded, compiled.no_solution
+            excluded |= within
+        return {}, excluded, compiled.no_solution
+
+    def _wheel_less(self, project: str, specifier: SpecifierSet, target: Target) -> bool:
+        """True if no release in `specifier` has a wheel for `target`, but one has an sdist it admits."""
+        try:
+            releases = self.catalogue.releases(project)
+        except BridgeError:
+            return False
+        allowed = list(specifier.filter(list(releases), prereleases=None))
+        if any(
+            wheel_obstacle(releases[v], target, self.catalogue, self.baselines)[0] for v in allowed
+        ):
+            return False
+        return any(_sdist(releases[v], target) for v in allowed)
+
+
+def _sdist(files: Sequence[UpstreamFile], target: Target) -> UpstreamFile | None:
+    """The release's sdist a recipe would build for `target` (.tar.gz before .zip)."""
+    sdists = [
+        f for f in files
+        if not f.is_wheel and not f.yanked and python_admits(f.requires_python, interpreter_version(target))
+    ]  # fmt: skip
+    return min(sdists, key=lambda f: (not f.filename.endswith(".tar.gz"), f.filename), default=None)
+
+
+class _Pinner:
+    """Turns one target's chosen versions into pins: wheels, metadata, edges, explanations."""
+
+    def __init__(
+        self,
+        target: Target,
+        requests: list[Requirement],
+        catalogue: Catalogue,
+        baselines: Baselines,
+    ) -> None:
+        self.target, self.catalogue, self.baselines = target, catalogue, baselines
+        self.requested = {canonicalize_name(r.name): r for r in requests if applies(r, target)}
+
+    def pins(
+        self, versions: dict[str, str], recipes: set[str], warnings: list[str]
+    ) -> dict[str, Pin]:
+        self.catalogue.prefetch(projects=[*versions, *recipes])
+        wheels: dict[str, UpstreamFile] = {}
+        for project, version in versions.items():
+            files = self.catalogue.releases(project).get(Version(version), [])
+            wheel, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
+            if wheel is None:
+                raise _Disagreement(
+                    f"{project} {version} was chosen for {self.target} but no wheel of it fits ({obstacle})"
+                )
+            wheels[project] = wheel
+        self.catalogue.prefetch(wheels=wheels.values())
+        metadata = {project: self.catalogue.metadata(wheel) for project, wheel in wheels.items()}
+        extras, requires = self._edges(metadata)
+        holders = self._holders(metadata, requires, versions)
+        pins = {}
+        for project, wheel in wheels.items():
+            pins[project] = Pin(
+                project, metadata[project].name, wheel.version, wheel,
+                metadata[project].requires_dist, self.catalogue.requires_python(wheel),
+                self._held_back(project, wheel.version, holders, extras), self._required_by(project, requires),
+            )  # fmt: skip
+        for project in sorted(recipes):
+            pin = self._recipe_pin(project, holders.get(project, []), extras, requires, warnings)
+            if pin:
+                pins[project] = pin
+        return dict(sorted(pins.items()))
+
+    def _edges(
+        self, metadata: dict[str, CoreMetadata]
+    ) -> tuple[dict[str, set[str]], dict[str, list[Requirement]]]:
+        """Each pin's extras in use (request and dependents) and its requirements active here."""
+        extras = {project: set(r.extras) for project, r in self.requested.items()}
+        while True:
+            requires = {
+                p: active_requirements(m.requires_dist, self.target, extras.get(p, ()))
+                for p, m in metadata.items()
+            }
+            grown = False
+            for requirements in requires.values():
+                for requirement in requirements:
+                    wanted = extras.setdefault(canonicalize_name(requirement.name), set())
+                    if not set(requirement.extras) <= wanted:
+                        wanted |= set(requirement.extras)
+                        grown = True
+            if not grown:
+                return extras, requires
+
+    def _holders(
+        self,
+        metadata: dict[str, CoreMetadata],
+        requires: dict[str, list[Requirement]],
+        versions: dict[str, str],
+    ) -> dict[str, list[Holder]]:
+        holders: dict[str, list[Holder]] = {p: [Holder("", r)] for p, r in self.requested.items()}
+        for project, requirements in requires.items():
+            for requirement in requirements:
+                who = f"{metadata[project].name} {versions[project]}"
+                holders.setdefault(canonicalize_name(requirement.name), []).append(
+                    Holder(who, requirement)
+                )
+        return holders
+
+    def _required_by(self, project: str, requires: dict[str, list[Requirement]]) -> tuple[str, ...]:
+        parents = {
+            p for p, rs in requires.items() if any(canonicalize_name(r.name) == project for r in rs)
+        }
+        return (("",) if project in self.requested else ()) + tuple(sorted(parents))
+
+    def _held_back(
+        self,
+        project: str,
+        version: str,
+        holders: dict[str, list[Holder]],
+        extras: dict[str, set[str]],
+    ) -> str:
+        return explain(
+            project, Version(version), self.target, self.catalogue, self.baselines,
+            holders.get(project, []), sorted(extras.get(project, ())),
+        )  # fmt: skip
+
+    def _recipe_pin(
+        self,
+        project: str,
+        holders: list[Holder],
+        extras: dict[str, set[str]],
+        requires: dict[str, list[Requirement]],
+        warnings: list[str],
+    ) -> Pin | None:
+        """A pin without a wheel: the newest release with an sdist that every requirement admits."""
+        required_by = self._required_by(project, requires)
+        if not required_by:
+            return None  # named in uv's explanation, but nothing here needs it
+        releases = self.catalogue.releases(project)
+        for version, files in releases.items():
+            sdist = _sdist(files, self.target)
+            if sdist and all(
+                h.requirement.specifier.contains(version, prereleases=True) for h in holders
+            ):
+                break
+        else:
+            wants = ", ".join(str(h.requirement) for h in holders)
+            warnings.append(
+                f"{project} has no wheel for {self.target} and no sdist meets {wants}: it is left out"
+            )
+            return None
+        spelled = next((h.requirement.name for h in holders), project)
+        _, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
+        reason = f"{version} {obstacle.one}" if obstacle else f"no wheel of {version} fits"
+        return Pin(
+            project, spelled, str(version), None, None, sdist.requires_python,
+            explain_recipe(project, version, self.target, self.catalogue, holders), required_by, sdist,
+            f"no acceptable release has a wheel for {self.target} ({reason}): a recipe must build "
+            f"the sdist; its dependencies are unknown until then",
+        )  # fmt: skip
