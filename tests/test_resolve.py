@@ -52,6 +52,9 @@ def drop(tmp_path_factory: pytest.TempPathFactory) -> FolderUpstream:
     # modern 2.0 needs Python 3.12
     make_wheel(folder, "modern", "1.0")
     make_wheel(folder, "modern", "2.0", requires_python=">=3.12")
+    # upper 2.0 stops below 3.12: uv alone would take it there (it checks lower bounds only)
+    make_wheel(folder, "upper", "1.0")
+    make_wheel(folder, "upper", "2.0", requires_python="<3.12")
     # dependent 2.0 needs newdep, which exists only for Python 3.12+
     make_wheel(folder, "newdep", "1.0", requires_python=">=3.12")
     make_wheel(folder, "dependent", "1.0")
@@ -97,7 +100,7 @@ def by_target(results: list[TargetResolution]) -> dict[Target, TargetResolution]
 def resolved(
     drop: FolderUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[Target, TargetResolution]:
-    request = ["bignum", "modern", "dependent", "holder", "heldlib", "nowin"]
+    request = ["bignum", "modern", "dependent", "holder", "heldlib", "nowin", "upper"]
     return by_target(
         resolve(request, drop, PY3_TARGETS, cache_dir=tmp_path_factory.mktemp("cache"))
     )
@@ -128,6 +131,8 @@ def resolved(
         ),
         (LINUX_311, "modern", "1.0", "2.0 needs Python >=3.12"),
         (LINUX_312, "modern", "2.0", ""),
+        (LINUX_312, "upper", "1.0", "2.0 needs Python <3.12"),
+        (LINUX_311, "upper", "2.0", ""),
         (LINUX_311, "dependent", "1.0", "2.0 requires newdep, and newdep 1.0 needs Python >=3.12"),
         (LINUX_312, "dependent", "2.0", ""),
         (LINUX_312, "newdep", "1.0", ""),

@@ -31,6 +31,7 @@ from drawbridge.bridge.targets import (
     supported_tags,
     wheel_tags,
 )
+from drawbridge.bridge.uv_compile import UV_GLIBC_MINORS
 
 #: at most this many releases above a pin are examined
 MAX_RELEASES = 40
@@ -131,6 +132,8 @@ def _tag_obstacle(filenames: list[str], target: Target) -> Obstacle:
     baseline = baseline_needed(filenames, target)
     if baseline and target.os == "linux":
         tag, minor = f"manylinux_{baseline[0]}_{baseline[1]}", baseline[1]
+        if target.python_tuple >= (3, 0):  # uv resolves only for the glibc minors it knows
+            minor = next((m for m in UV_GLIBC_MINORS if m >= minor), minor)
         fix = f"raise manylinux_glibc_minor to {minor} to get"
         return Obstacle(f"needs {tag}: {fix} it", f"need {tag}: {fix} them")
     if baseline:

@@ -17,10 +17,11 @@ PYTHON2_FULL_VERSION = "2.7.18"
 def interpreter_version(target: Target) -> str:
     """The Python version a resolver for `target` checks Requires-Python against.
 
-    Python 3 targets use X.Y.0, as `uv pip compile --python-version X.Y` does; Python 2.7
-    targets use 2.7.18, the interpreter pip 19 really runs on.
+    A conda environment gets the newest patch release of X.Y, so Python 3 targets use
+    X.Y.999: "!=3.9.0,!=3.9.1,>=3.8" (cryptography 47) admits 3.9 as pip on 3.9.23 says.
+    Python 2.7 targets use 2.7.18, the interpreter pip 19 really runs on.
     """
-    return PYTHON2_FULL_VERSION if target.python_tuple < (3, 0) else f"{target.python}.0"
+    return PYTHON2_FULL_VERSION if target.python_tuple < (3, 0) else f"{target.python}.999"
 
 
 def target_environment(target: Target, extra: str = "") -> dict[str, str]:

@@ -38,8 +38,8 @@ from drawbridge.bridge.uv_compile import (
     uv_source,
 )
 
-#: rounds of "uv finds no solution, take the wheel-less projects it names out, try again"
-MAX_EXCLUSION_ROUNDS = 8
+#: rounds of "take out what has no wheel, or forbid what pip would refuse, and run uv again"
+MAX_CORRECTION_ROUNDS = 8
 
 
 class InvalidRequest(BridgeError):
@@ -176,23 +176,37 @@ class _TargetResolver:
         return TargetResolution(target, pins, "", tuple(warnings))
 
     def _with_uv(self, target: Target) -> tuple[dict[str, str], set[str], str]:
-        """uv's versions, the projects taken out for want of a wheel, or uv's "no solution"."""
+        """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
+
+        Two corrections make uv answer as pip would: projects uv names in "no solution"
+        that have no wheel for the target are taken out (they become recipe pins), and a
+        release uv took whose Requires-Python pip would refuse (uv checks only the lower
+        bound) is forbidden with a constraint.
+        """
         assert self.source is not None
         excluded = {
             canonicalize_name(r.name)
             for r in self.requests
             if self._wheel_less(r.name, r.specifier, target)
         }
-        for _ in range(MAX_EXCLUSION_ROUNDS):
+        forbidden: set[str] = set()
+        for _ in range(MAX_CORRECTION_ROUNDS):
             remaining = [str(r) for r in self.requests if canonicalize_name(r.name) not in excluded]
             if not remaining:
                 return {}, excluded, ""
             compiled = compile_target(
                 remaining, target, self.source, cache_dir=self.uv_cache,
-                manylinux=self.baselines.manylinux, macos=dict(self.baselines.macos), excluded=excluded,
+                manylinux=self.baselines.manylinux, macos=dict(self.baselines.macos),
+                excluded=excluded, constraints=forbidden,
             )  # fmt: skip
             if not compiled.no_solution:
-                return dict(compiled.versions), excluded, ""
+                versions = dict(compiled.versions)
+                self.catalogue.prefetch(projects=versions)
+                refused = {f"{p}!={v}" for p, v in versions.items() if not self._fits(p, v, target)}
+                if not refused:
+                    return versions, excluded, ""
+                forbidden |= refused
+                continue
             named = {
                 n: s for n, s in named_projects(compiled.no_solution).items() if n not in excluded
             }
@@ -204,7 +218,12 @@ class _TargetResolver:
             if not within:
                 return {}, excluded, compiled.no_solution
             excluded |= within
-        return {}, excluded, compiled.no_solution
+        return {}, excluded, f"no answer after {MAX_CORRECTION_ROUNDS} rounds of corrections to uv"
+
+    def _fits(self, project: str, version: str, target: Target) -> bool:
+        """True if a wheel of `project` `version` fits `target`, Requires-Python in full included."""
+        files = self.catalogue.releases(project).get(Version(version), [])
+        return wheel_obstacle(files, target, self.catalogue, self.baselines)[0] is not None
 
     def _wheel_less(self, project: str, specifier: SpecifierSet, target: Target) -> bool:
         """True if no release in `specifier` has a wheel for `target`, but one has an sdist it admits."""

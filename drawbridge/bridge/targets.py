@@ -127,7 +127,12 @@ def _tag_baseline(platform: str) -> tuple[int, int] | None:
         if platform.startswith(legacy + "_"):
             return legacy_baseline
     parts = platform.split("_")
-    if parts[0] in ("manylinux", "macosx") and len(parts) > 3 and parts[1].isdigit() and parts[2].isdigit():
+    if (
+        parts[0] in ("manylinux", "macosx")
+        and len(parts) > 3
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+    ):
         return int(parts[1]), int(parts[2])
     return None
 

@@ -126,6 +126,7 @@ def uv_command(
     cache_dir: Path,
     manylinux: tuple[int, int],
     overrides_file: Path | None = None,
+    constraints_file: Path | None = None,
 ) -> list[str]:
     """The `uv pip compile` command line for one target (see the module docstring)."""
     command = [
@@ -141,6 +142,8 @@ def uv_command(
     ]  # fmt: skip
     if overrides_file:
         command += ["--overrides", str(overrides_file)]
+    if constraints_file:
+        command += ["--constraints", str(constraints_file)]
     return command
 
 
@@ -161,8 +164,13 @@ def compile_target(
     manylinux: tuple[int, int],
     macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
     excluded: Collection[str] = (),
+    constraints: Collection[str] = (),
 ) -> Compiled:
-    """Run uv for one target; `excluded` projects are left out of the resolution entirely."""
+    """Run uv for one target; `excluded` projects are left out of the resolution entirely.
+
+    `constraints` are requirements uv must also meet (e.g. "upper!=2.0" for a release
+    whose Requires-Python uv accepts but pip would not: uv checks only its lower bound).
+    """
     with tempfile.TemporaryDirectory(prefix="drawbridge-uv-") as work:
         requirements_file = Path(work) / "request.in"
         requirements_file.write_text("".join(f"{r}\n" for r in requirements))
@@ -170,8 +178,18 @@ def compile_target(
         if excluded:
             overrides_file = Path(work) / "overrides.txt"
             overrides_file.write_text("".join(f"{name} ; {NEVER}\n" for name in sorted(excluded)))
+        constraints_file = None
+        if constraints:
+            constraints_file = Path(work) / "constraints.txt"
+            constraints_file.write_text("".join(f"{line}\n" for line in sorted(constraints)))
         command = uv_command(
-            requirements_file, target, source, cache_dir, manylinux, overrides_file
+            requirements_file,
+            target,
+            source,
+            cache_dir,
+            manylinux,
+            overrides_file,
+            constraints_file,
         )
         result = subprocess.run(
             command,
