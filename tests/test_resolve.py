@@ -49,6 +49,10 @@ def drop(tmp_path_factory: pytest.TempPathFactory) -> FolderUpstream:
     binary(folder, "bignum", "1.0", old_platforms)
     binary(folder, "bignum", "2.0", ["manylinux_2_28_x86_64", "manylinux_2_28_aarch64", "win_amd64",
                                      "macosx_10_13_x86_64", "macosx_14_0_arm64"])  # fmt: skip
+    # prerel: no final release fits glibc 2.17, so pip takes the pre-release that does
+    binary(folder, "prerel", "2.0", ["manylinux_2_28_x86_64", "win_amd64"])
+    make_sdist(folder, "prerel", "2.0")
+    binary(folder, "prerel", "1.5rc1", ["manylinux_2_17_x86_64.manylinux2014_x86_64"])
     # modern 2.0 needs Python 3.12
     make_wheel(folder, "modern", "1.0")
     make_wheel(folder, "modern", "2.0", requires_python=">=3.12")
@@ -100,7 +104,7 @@ def by_target(results: list[TargetResolution]) -> dict[Target, TargetResolution]
 def resolved(
     drop: FolderUpstream, tmp_path_factory: pytest.TempPathFactory
 ) -> dict[Target, TargetResolution]:
-    request = ["bignum", "modern", "dependent", "holder", "heldlib", "nowin", "upper"]
+    request = ["bignum", "modern", "dependent", "holder", "heldlib", "nowin", "upper", "prerel"]
     return by_target(
         resolve(request, drop, PY3_TARGETS, cache_dir=tmp_path_factory.mktemp("cache"))
     )
@@ -130,6 +134,13 @@ def resolved(
             "2.0 needs macOS 14.0: raise the osx-arm64 macOS baseline to 14.0 to get it",
         ),
         (LINUX_311, "modern", "1.0", "2.0 needs Python >=3.12"),
+        (
+            LINUX_311,
+            "prerel",
+            "1.5rc1",
+            "2.0 needs manylinux_2_28: raise manylinux_glibc_minor to 28 to get it",
+        ),
+        (WIN_311, "prerel", "2.0", ""),
         (LINUX_312, "modern", "2.0", ""),
         (LINUX_312, "upper", "1.0", "2.0 needs Python <3.12"),
         (LINUX_311, "upper", "2.0", ""),

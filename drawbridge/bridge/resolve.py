@@ -178,18 +178,17 @@ class _TargetResolver:
     def _with_uv(self, target: Target) -> tuple[dict[str, str], set[str], str]:
         """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
 
-        Two corrections make uv answer as pip would: projects uv names in "no solution"
-        that have no wheel for the target are taken out (they become recipe pins), and a
-        release uv took whose Requires-Python pip would refuse (uv checks only the lower
-        bound) is forbidden with a constraint.
+        Three corrections make uv answer as pip would: a project uv names in "no solution"
+        with no wheel for the target is taken out (it becomes a recipe pin), or pinned to
+        its newest fitting pre-release when it has one (pip takes a pre-release when no
+        final release fits; uv does not); and a release uv took whose Requires-Python pip
+        would refuse (uv checks only its lower bound) is forbidden with a constraint.
         """
         assert self.source is not None
-        excluded = {
-            canonicalize_name(r.name)
-            for r in self.requests
-            if self._wheel_less(r.name, r.specifier, target)
-        }
-        forbidden: set[str] = set()
+        excluded: set[str] = set()
+        constraints: set[str] = set()
+        for request in self.requests:
+            self._correct(request.name, request.specifier, target, excluded, constraints)
         for _ in range(MAX_CORRECTION_ROUNDS):
             remaining = [str(r) for r in self.requests if canonicalize_name(r.name) not in excluded]
             if not remaining:
@@ -197,7 +196,7 @@ class _TargetResolver:
             compiled = compile_target(
                 remaining, target, self.source, cache_dir=self.uv_cache,
                 manylinux=self.baselines.manylinux, macos=dict(self.baselines.macos),
-                excluded=excluded, constraints=forbidden,
+                excluded=excluded, constraints=constraints,
             )  # fmt: skip
             if not compiled.no_solution:
                 versions = dict(compiled.versions)
@@ -205,38 +204,53 @@ class _TargetResolver:
                 refused = {f"{p}!={v}" for p, v in versions.items() if not self._fits(p, v, target)}
                 if not refused:
                     return versions, excluded, ""
-                forbidden |= refused
+                constraints |= refused
                 continue
             named = {
                 n: s for n, s in named_projects(compiled.no_solution).items() if n not in excluded
             }
             self.catalogue.prefetch(projects=named)
-            anywhere = {n for n in named if self._wheel_less(n, SpecifierSet(), target)}
-            within = anywhere or {
-                n for n, spec in named.items() if spec and self._wheel_less(n, spec, target)
-            }
-            if not within:
+            before = (len(excluded), len(constraints))
+            for (
+                name
+            ) in named:  # first the projects with no wheel in any release, then within specifiers
+                self._correct(name, SpecifierSet(), target, excluded, constraints)
+            if before == (len(excluded), len(constraints)):
+                for name, specifier in named.items():
+                    if specifier:
+                        self._correct(name, specifier, target, excluded, constraints)
+            if before == (len(excluded), len(constraints)):
                 return {}, excluded, compiled.no_solution
-            excluded |= within
         return {}, excluded, f"no answer after {MAX_CORRECTION_ROUNDS} rounds of corrections to uv"
+
+    def _correct(
+        self,
+        project: str,
+        specifier: SpecifierSet,
+        target: Target,
+        excluded: set[str],
+        constraints: set[str],
+    ) -> None:
+        """Take a wheel-less project out, or pin its fitting pre-release (see `_with_uv`)."""
+        name = canonicalize_name(project)
+        try:
+            releases = self.catalogue.releases(name)
+        except BridgeError:
+            return
+        allowed = list(specifier.filter(releases, prereleases=None))
+        if name in excluded or any(self._fits(name, str(v), target) for v in allowed):
+            return
+        prereleases = [v for v in specifier.filter(releases, prereleases=True) if v.is_prerelease]
+        fitting = next((v for v in prereleases if self._fits(name, str(v), target)), None)
+        if fitting:
+            constraints.add(f"{name}=={fitting}")
+        elif any(_sdist(releases[v], target) for v in allowed):
+            excluded.add(name)
 
     def _fits(self, project: str, version: str, target: Target) -> bool:
         """True if a wheel of `project` `version` fits `target`, Requires-Python in full included."""
         files = self.catalogue.releases(project).get(Version(version), [])
         return wheel_obstacle(files, target, self.catalogue, self.baselines)[0] is not None
-
-    def _wheel_less(self, project: str, specifier: SpecifierSet, target: Target) -> bool:
-        """True if no release in `specifier` has a wheel for `target`, but one has an sdist it admits."""
-        try:
-            releases = self.catalogue.releases(project)
-        except BridgeError:
-            return False
-        allowed = list(specifier.filter(list(releases), prereleases=None))
-        if any(
-            wheel_obstacle(releases[v], target, self.catalogue, self.baselines)[0] for v in allowed
-        ):
-            return False
-        return any(_sdist(releases[v], target) for v in allowed)
 
 
 def _sdist(files: Sequence[UpstreamFile], target: Target) -> UpstreamFile | None:
