@@ -68,6 +68,16 @@ def python_admits(requires_python: str | None, python: str) -> bool:
         return True
 
 
+def _group_by_version(files: list[UpstreamFile]) -> dict[Version, list[UpstreamFile]]:
+    grouped: dict[Version, list[UpstreamFile]] = {}
+    for file in files:
+        try:
+            grouped.setdefault(Version(file.version), []).append(file)
+        except InvalidVersion:
+            continue
+    return dict(sorted(grouped.items(), reverse=True))
+
+
 class _OncePerKey:
     """A memo where concurrent callers for one key wait for the first caller's result."""
 
@@ -98,6 +108,7 @@ class Catalogue:
         self.upstream = upstream
         self.metadata_dir = cache_dir / "metadata"
         self._files = _OncePerKey()
+        self._releases = _OncePerKey()
         self._metadata = _OncePerKey()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="catalogue")
 
@@ -110,14 +121,12 @@ class Catalogue:
         return self._files.get(name, lambda: self.upstream.files(name))
 
     def releases(self, project: str) -> dict[Version, list[UpstreamFile]]:
-        """The project's files grouped by version, newest first; unparsable versions left out."""
-        grouped: dict[Version, list[UpstreamFile]] = {}
-        for file in self.files(project):
-            try:
-                grouped.setdefault(Version(file.version), []).append(file)
-            except InvalidVersion:
-                continue
-        return dict(sorted(grouped.items(), reverse=True))
+        """The project's files grouped by version, newest first; unparsable versions left out.
+
+        Grouped once per project: callers must not change the answer.
+        """
+        name = canonicalize_name(project)
+        return self._releases.get(name, lambda: _group_by_version(self.files(name)))
 
     def metadata(self, file: UpstreamFile) -> CoreMetadata:
         """The wheel's core metadata: from the disk cache, else from the upstream (once)."""

@@ -13,7 +13,7 @@ Requires-Dist, who requires it, and, when it is older than the newest release, w
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,6 +40,10 @@ from drawbridge.bridge.uv_compile import (
 
 #: rounds of "take out what has no wheel, or forbid what pip would refuse, and run uv again"
 MAX_CORRECTION_ROUNDS = 8
+
+
+#: targets pinned at once (metadata fetches, explanations) while others still run uv
+PINNING_WORKERS = 4
 
 
 class InvalidRequest(BridgeError):
@@ -113,13 +117,26 @@ def resolve(
         for request in requests:
             catalogue.files(request.name)  # an unknown project is the caller's mistake: raise
         resolver = _TargetResolver(requests, catalogue, baselines, source, cache_dir / "uv")
-        with ThreadPoolExecutor(max(1, jobs), thread_name_prefix="resolve") as pool:
-            futures = {pool.submit(resolver.resolve, target): target for target in targets}
-            done: dict[Target, TargetResolution] = {}
-            for future in as_completed(futures):
-                done[futures[future]] = future.result()
-                if on_progress:
-                    on_progress(done[futures[future]])
+        done: dict[Target, TargetResolution] = {}
+        # uv runs are not held up by pinning: choosing and pinning have pools of their own
+        with (
+            ThreadPoolExecutor(max(1, jobs), thread_name_prefix="choose") as choosers,
+            ThreadPoolExecutor(PINNING_WORKERS, thread_name_prefix="pin") as pinners,
+        ):
+            pending = {choosers.submit(resolver.choose, target): target for target in targets}
+            pinning: set[Future] = set()
+            while pending or pinning:
+                finished, _ = wait([*pending, *pinning], return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future in pending:
+                        target = pending.pop(future)
+                        pinning.add(pinners.submit(resolver.pin, target, future.result()))
+                    else:
+                        pinning.discard(future)
+                        result = future.result()
+                        done[result.target] = result
+                        if on_progress:
+                            on_progress(result)
         return [done[target] for target in targets]
     finally:
         catalogue.close()
@@ -138,6 +155,16 @@ def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> l
     return requests
 
 
+@dataclass(frozen=True)
+class _Choice:
+    """One target's chosen versions, before pinning."""
+
+    versions: dict[str, str]
+    recipes: set[str]
+    problem: str = ""
+    warnings: tuple[str, ...] = ()
+
+
 class _TargetResolver:
     """Resolves one target at a time; shared, thread-safe state lives in the catalogue."""
 
@@ -152,25 +179,22 @@ class _TargetResolver:
         self.requests, self.catalogue, self.baselines = requests, catalogue, baselines
         self.source, self.uv_cache = source, uv_cache
 
-    def resolve(self, target: Target) -> TargetResolution:
+    def choose(self, target: Target) -> _Choice:
+        """The versions for `target` (uv, or pip 19's rules for Python 2), before any pinning."""
         if target.python_tuple < (3, 0):
             legacy = resolve_like_pip19(self.requests, target, self.catalogue, self.baselines)
-            if legacy.problem:
-                return TargetResolution(target, {}, legacy.problem, legacy.warnings)
-            versions, recipes, warnings = (
-                legacy.versions,
-                set(legacy.recipes),
-                list(legacy.warnings),
-            )
-        else:
-            versions, recipes, problem = self._with_uv(target)
-            if problem:
-                return TargetResolution(target, {}, problem)
-            warnings = []
+            return _Choice(legacy.versions, set(legacy.recipes), legacy.problem, legacy.warnings)
+        versions, recipes, problem = self._with_uv(target)
+        return _Choice(versions, recipes, problem)
+
+    def pin(self, target: Target, choice: _Choice) -> TargetResolution:
+        """The chosen versions as pins: wheels, metadata, edges and explanations."""
+        if choice.problem:
+            return TargetResolution(target, {}, choice.problem, choice.warnings)
+        warnings = list(choice.warnings)
         try:
-            pins = _Pinner(target, self.requests, self.catalogue, self.baselines).pins(
-                versions, recipes, warnings
-            )
+            pinner = _Pinner(target, self.requests, self.catalogue, self.baselines)
+            pins = pinner.pins(choice.versions, choice.recipes, warnings)
         except _Disagreement as error:
             return TargetResolution(target, {}, str(error))
         return TargetResolution(target, pins, "", tuple(warnings))

@@ -9,12 +9,12 @@ true, which removes them wherever they are required, the request included.
 
 from __future__ import annotations
 
-import functools
 import os
 import re
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -111,12 +111,22 @@ def uv_environment(
     return environment
 
 
-@functools.cache
-def uv_binary() -> str:
-    """The uv executable of the `uv` package (resolve it once, before threads: the lookup is not thread-safe)."""
-    from uv import find_uv_bin
+_UV_BINARY: list[str] = []
+_UV_BINARY_LOCK = threading.Lock()
 
-    return find_uv_bin()
+
+def uv_binary() -> str:
+    """The uv executable of the `uv` package, looked up once.
+
+    The lookup reads sysconfig, whose first use is not thread-safe (two threads got
+    `"uv" + None`), hence the lock.
+    """
+    with _UV_BINARY_LOCK:
+        if not _UV_BINARY:
+            from uv import find_uv_bin
+
+            _UV_BINARY.append(find_uv_bin())
+        return _UV_BINARY[0]
 
 
 def uv_command(
