@@ -22,12 +22,12 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue, CoreMetadata, python_admits
+from drawbridge.bridge.catalogue import Catalogue
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.held_back import Baselines, Holder, explain, explain_recipe, wheel_obstacle
+from drawbridge.bridge.held_back import Baselines, wheel_obstacle
 from drawbridge.bridge.legacy_resolver import resolve_like_pip19
-from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
-from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.pins import Disagreement, Pin, Pinner, TargetResolution, sdist_for
+from drawbridge.bridge.pypi import Upstream
 from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 from drawbridge.bridge.uv_compile import (
     UvSource,
@@ -37,6 +37,8 @@ from drawbridge.bridge.uv_compile import (
     uv_platform,
     uv_source,
 )
+
+__all__ = ["InvalidRequest", "Pin", "TargetResolution", "parse_requests", "resolve"]
 
 #: rounds of "take out what has no wheel, or forbid what pip would refuse, and run uv again"
 MAX_CORRECTION_ROUNDS = 8
@@ -48,40 +50,6 @@ PINNING_WORKERS = 4
 
 class InvalidRequest(BridgeError):
     """A requirement that is not PEP 508."""
-
-
-class _Disagreement(BridgeError):
-    """uv chose a release of which no wheel fits the target by our tags (a bug to report)."""
-
-
-@dataclass(frozen=True)
-class Pin:
-    """The release of one project a target gets, and the wheel pip would install there."""
-
-    project: str  # PEP 503 name
-    name: str  # as the project spells it (METADATA Name), e.g. "zope.interface"
-    version: str
-    wheel: UpstreamFile | None  # None: no wheel fits this target in any acceptable release
-    requires_dist: tuple[str, ...] | None  # None: unknown (no wheel: the recipe will say)
-    requires_python: str | None
-    held_back: str = ""  # why not the newest release, with the fix
-    required_by: tuple[str, ...] = ()  # projects that require it; "" = the request itself
-    sdist: UpstreamFile | None = None  # for a pin without a wheel: the sdist a recipe builds
-    no_wheel: str = ""  # for a pin without a wheel: why none fits
-
-    @property
-    def needs_recipe(self) -> bool:
-        return self.wheel is None
-
-
-@dataclass(frozen=True)
-class TargetResolution:
-    """Every pin of one target, or the reason the target cannot be resolved at all."""
-
-    target: Target
-    pins: Mapping[str, Pin]
-    problem: str = ""  # set when nothing can be installed: the request cannot be met here
-    warnings: tuple[str, ...] = ()  # e.g. what pip 19 would complain about, installing anyway
 
 
 def resolve(
@@ -113,33 +81,54 @@ def resolve(
             uv_binary()
     catalogue = Catalogue(upstream, cache_dir)
     try:
+        if requests:  # one listing first: a drop folder is scanned once, not by every thread
+            catalogue.files(requests[0].name)
         catalogue.prefetch(projects=[r.name for r in requests])
         for request in requests:
             catalogue.files(request.name)  # an unknown project is the caller's mistake: raise
         resolver = _TargetResolver(requests, catalogue, baselines, source, cache_dir / "uv")
-        done: dict[Target, TargetResolution] = {}
-        # uv runs are not held up by pinning: choosing and pinning have pools of their own
-        with (
-            ThreadPoolExecutor(max(1, jobs), thread_name_prefix="choose") as choosers,
-            ThreadPoolExecutor(PINNING_WORKERS, thread_name_prefix="pin") as pinners,
-        ):
-            pending = {choosers.submit(resolver.choose, target): target for target in targets}
-            pinning: set[Future] = set()
-            while pending or pinning:
-                finished, _ = wait([*pending, *pinning], return_when=FIRST_COMPLETED)
-                for future in finished:
-                    if future in pending:
-                        target = pending.pop(future)
-                        pinning.add(pinners.submit(resolver.pin, target, future.result()))
-                    else:
-                        pinning.discard(future)
-                        result = future.result()
-                        done[result.target] = result
-                        if on_progress:
-                            on_progress(result)
+        done = _choose_then_pin(resolver, targets, jobs, on_progress)
         return [done[target] for target in targets]
     finally:
         catalogue.close()
+
+
+def _choose_then_pin(
+    resolver: _TargetResolver,
+    targets: Sequence[Target],
+    jobs: int,
+    on_progress: Callable[[TargetResolution], None] | None,
+) -> dict[Target, TargetResolution]:
+    """Choose versions `jobs` targets at a time and pin each as soon as it is chosen.
+
+    Choosing (uv) and pinning (metadata, explanations) have pools of their own, so uv
+    runs are not held up by pinning. An error cancels what has not started.
+    """
+    done: dict[Target, TargetResolution] = {}
+    with (
+        ThreadPoolExecutor(max(1, jobs), thread_name_prefix="choose") as choosers,
+        ThreadPoolExecutor(PINNING_WORKERS, thread_name_prefix="pin") as pinners,
+    ):
+        choosing = {choosers.submit(resolver.choose, target): target for target in targets}
+        pinning: set[Future] = set()
+        try:
+            while choosing or pinning:
+                finished, _ = wait([*choosing, *pinning], return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future in choosing:
+                        target = choosing.pop(future)
+                        pinning.add(pinners.submit(resolver.pin, target, future.result()))
+                        continue
+                    pinning.discard(future)
+                    result = future.result()
+                    done[result.target] = result
+                    if on_progress:
+                        on_progress(result)
+        except BaseException:
+            for future in [*choosing, *pinning]:
+                future.cancel()
+            raise
+    return done
 
 
 def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> list[Requirement]:
@@ -193,9 +182,9 @@ class _TargetResolver:
             return TargetResolution(target, {}, choice.problem, choice.warnings)
         warnings = list(choice.warnings)
         try:
-            pinner = _Pinner(target, self.requests, self.catalogue, self.baselines)
+            pinner = Pinner(target, self.requests, self.catalogue, self.baselines)
             pins = pinner.pins(choice.versions, choice.recipes, warnings)
-        except _Disagreement as error:
+        except Disagreement as error:
             return TargetResolution(target, {}, str(error))
         return TargetResolution(target, pins, "", tuple(warnings))
 
@@ -268,151 +257,10 @@ class _TargetResolver:
         fitting = next((v for v in prereleases if self._fits(name, str(v), target)), None)
         if fitting:
             constraints.add(f"{name}=={fitting}")
-        elif any(_sdist(releases[v], target) for v in allowed):
+        elif any(sdist_for(releases[v], target) for v in allowed):
             excluded.add(name)
 
     def _fits(self, project: str, version: str, target: Target) -> bool:
         """True if a wheel of `project` `version` fits `target`, Requires-Python in full included."""
         files = self.catalogue.releases(project).get(Version(version), [])
         return wheel_obstacle(files, target, self.catalogue, self.baselines)[0] is not None
-
-
-def _sdist(files: Sequence[UpstreamFile], target: Target) -> UpstreamFile | None:
-    """The release's sdist a recipe would build for `target` (.tar.gz before .zip)."""
-    sdists = [
-        f for f in files
-        if not f.is_wheel and not f.yanked and python_admits(f.requires_python, interpreter_version(target))
-    ]  # fmt: skip
-    return min(sdists, key=lambda f: (not f.filename.endswith(".tar.gz"), f.filename), default=None)
-
-
-class _Pinner:
-    """Turns one target's chosen versions into pins: wheels, metadata, edges, explanations."""
-
-    def __init__(
-        self,
-        target: Target,
-        requests: list[Requirement],
-        catalogue: Catalogue,
-        baselines: Baselines,
-    ) -> None:
-        self.target, self.catalogue, self.baselines = target, catalogue, baselines
-        self.requested = {canonicalize_name(r.name): r for r in requests if applies(r, target)}
-
-    def pins(
-        self, versions: dict[str, str], recipes: set[str], warnings: list[str]
-    ) -> dict[str, Pin]:
-        self.catalogue.prefetch(projects=[*versions, *recipes])
-        wheels: dict[str, UpstreamFile] = {}
-        for project, version in versions.items():
-            files = self.catalogue.releases(project).get(Version(version), [])
-            wheel, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
-            if wheel is None:
-                raise _Disagreement(
-                    f"{project} {version} was chosen for {self.target} but no wheel of it fits ({obstacle})"
-                )
-            wheels[project] = wheel
-        self.catalogue.prefetch(wheels=wheels.values())
-        metadata = {project: self.catalogue.metadata(wheel) for project, wheel in wheels.items()}
-        extras, requires = self._edges(metadata)
-        holders = self._holders(metadata, requires, versions)
-        pins = {}
-        for project, wheel in wheels.items():
-            pins[project] = Pin(
-                project, metadata[project].name, wheel.version, wheel,
-                metadata[project].requires_dist, self.catalogue.requires_python(wheel),
-                self._held_back(project, wheel.version, holders, extras), self._required_by(project, requires),
-            )  # fmt: skip
-        for project in sorted(recipes):
-            pin = self._recipe_pin(project, holders.get(project, []), extras, requires, warnings)
-            if pin:
-                pins[project] = pin
-        return dict(sorted(pins.items()))
-
-    def _edges(
-        self, metadata: dict[str, CoreMetadata]
-    ) -> tuple[dict[str, set[str]], dict[str, list[Requirement]]]:
-        """Each pin's extras in use (request and dependents) and its requirements active here."""
-        extras = {project: set(r.extras) for project, r in self.requested.items()}
-        while True:
-            requires = {
-                p: active_requirements(m.requires_dist, self.target, extras.get(p, ()))
-                for p, m in metadata.items()
-            }
-            grown = False
-            for requirements in requires.values():
-                for requirement in requirements:
-                    wanted = extras.setdefault(canonicalize_name(requirement.name), set())
-                    if not set(requirement.extras) <= wanted:
-                        wanted |= set(requirement.extras)
-                        grown = True
-            if not grown:
-                return extras, requires
-
-    def _holders(
-        self,
-        metadata: dict[str, CoreMetadata],
-        requires: dict[str, list[Requirement]],
-        versions: dict[str, str],
-    ) -> dict[str, list[Holder]]:
-        holders: dict[str, list[Holder]] = {p: [Holder("", r)] for p, r in self.requested.items()}
-        for project, requirements in requires.items():
-            for requirement in requirements:
-                who = f"{metadata[project].name} {versions[project]}"
-                holders.setdefault(canonicalize_name(requirement.name), []).append(
-                    Holder(who, requirement)
-                )
-        return holders
-
-    def _required_by(self, project: str, requires: dict[str, list[Requirement]]) -> tuple[str, ...]:
-        parents = {
-            p for p, rs in requires.items() if any(canonicalize_name(r.name) == project for r in rs)
-        }
-        return (("",) if project in self.requested else ()) + tuple(sorted(parents))
-
-    def _held_back(
-        self,
-        project: str,
-        version: str,
-        holders: dict[str, list[Holder]],
-        extras: dict[str, set[str]],
-    ) -> str:
-        return explain(
-            project, Version(version), self.target, self.catalogue, self.baselines,
-            holders.get(project, []), sorted(extras.get(project, ())),
-        )  # fmt: skip
-
-    def _recipe_pin(
-        self,
-        project: str,
-        holders: list[Holder],
-        extras: dict[str, set[str]],
-        requires: dict[str, list[Requirement]],
-        warnings: list[str],
-    ) -> Pin | None:
-        """A pin without a wheel: the newest release with an sdist that every requirement admits."""
-        required_by = self._required_by(project, requires)
-        if not required_by:
-            return None  # named in uv's explanation, but nothing here needs it
-        releases = self.catalogue.releases(project)
-        for version, files in releases.items():
-            sdist = _sdist(files, self.target)
-            if sdist and all(
-                h.requirement.specifier.contains(version, prereleases=True) for h in holders
-            ):
-                break
-        else:
-            wants = ", ".join(str(h.requirement) for h in holders)
-            warnings.append(
-                f"{project} has no wheel for {self.target} and no sdist meets {wants}: it is left out"
-            )
-            return None
-        spelled = next((h.requirement.name for h in holders), project)
-        _, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
-        reason = f"{version} {obstacle.one}" if obstacle else f"no wheel of {version} fits"
-        return Pin(
-            project, spelled, str(version), None, None, sdist.requires_python,
-            explain_recipe(project, version, self.target, self.catalogue, holders), required_by, sdist,
-            f"no acceptable release has a wheel for {self.target} ({reason}): a recipe must build "
-            f"the sdist; its dependencies are unknown until then",
-        )  # fmt: skip
