@@ -11,6 +11,7 @@ from pathlib import Path
 import pytest
 from builders import make_sdist, make_wheel
 
+from drawbridge.bridge.errors import UnsupportedTarget
 from drawbridge.bridge.pypi import (
     DownloadCache,
     FolderUpstream,
@@ -20,6 +21,7 @@ from drawbridge.bridge.pypi import (
 )
 from drawbridge.bridge.resolve import InvalidRequest, TargetResolution, resolve
 from drawbridge.bridge.targets import Target
+from drawbridge.bridge.uv_compile import named_projects, uv_environment, uv_platform
 
 LINUX_311 = Target("linux-64", "3.11")
 LINUX_312 = Target("linux-64", "3.12")
@@ -79,6 +81,7 @@ def drop(tmp_path_factory: pytest.TempPathFactory) -> FolderUpstream:
     make_sdist(folder, "srconly", "2.0")
     make_wheel(folder, "dotted.name", "1.0", requires=["srconly<2"])
     make_wheel(folder, "lib", "1.0", tag="py3-none-any")
+    make_wheel(folder, "orphan", "1.0", requires=["absent>=1"])
     # Python 2.7: configparser's story, enum34's, and pip 19's first-requirement-wins
     make_wheel(folder, "cfg", "4.0", tag="py2.py3-none-any")
     make_wheel(folder, "cfg", "5.0", tag="py2.py3-none-any", requires_python=">=3.6")
@@ -299,3 +302,92 @@ def test_yanked_files_are_skipped(module_server, tmp_path):
         LINUX_312: "3.0",
     }
     assert results[LINUX_311].pins["yanky"].held_back == "3.0 needs Python >=3.12"
+
+
+def test_a_dependency_the_upstream_lacks_is_a_problem_naming_it(drop, tmp_path):
+    [result] = resolve(["orphan"], drop, [LINUX_311], cache_dir=tmp_path)
+    assert "absent" in result.problem and not result.pins
+
+
+# uv 0.13's explanations, as it printed them for the drop folder above and for pypi.org
+UV_NO_SOLUTION = [
+    (
+        (
+            "Because all versions of srconly have no usable wheels and all versions of app depend on "
+            "srconly, we can conclude that all versions of app cannot be used.\n And because you "
+            "require app, we can conclude that your requirements are unsatisfiable.\n\nhint: Wheels "
+            "are required for `srconly` because building from source is disabled for all packages"
+        ),
+        {"srconly": "", "app": ""},
+    ),
+    (
+        (
+            "Because lib>=2.0 has no wheels with a matching platform tag (e.g., `manylinux_2_17_x86_64`)"
+            " and you require lib>=2, we can conclude that your requirements are unsatisfiable.\n\n"
+            "hint: Wheels are available for `lib` (v2.1) on the following platform: "
+            "`manylinux_2_24_x86_64`"
+        ),
+        {"lib": ">=2.0"},
+    ),
+    (
+        (
+            "Because newpy==1.0 requires Python >=3.12 and only newpy==1.0 is available, we can "
+            "conclude that all versions of newpy cannot be used."
+        ),
+        {"newpy": "==1.0"},
+    ),
+    (
+        "Because nosuch was not found in the provided package locations and you require nosuch",
+        {"nosuch": ""},
+    ),
+    (
+        (
+            "Because only the following versions of zope-interface are available:\n zope-interface<=4.0"
+            "\n and zope.interface>=5,<6 depends on Foo_Bar[extra]>=1.0,<2"
+        ),
+        {"zope-interface": "<=4.0", "foo-bar": "<2,>=1.0"},
+    ),
+    (
+        (
+            "hint: You require CPython 3.12 (`cp312`), but we only found wheels for `mac` (v2.0) with "
+            "the following Python ABI tag: `cp311`"
+        ),
+        {"mac": ""},
+    ),
+]
+
+
+@pytest.mark.parametrize(("message", "expected"), UV_NO_SOLUTION)
+def test_the_projects_uv_names_when_there_is_no_solution(message, expected):
+    named = named_projects(message)
+    assert {name: str(specifier) for name, specifier in named.items()} == expected
+
+
+@pytest.mark.parametrize(
+    ("subdir", "glibc", "expected"),
+    [
+        ("linux-64", (2, 17), "x86_64-manylinux_2_17"),
+        ("linux-64", (2, 24), "x86_64-manylinux_2_17"),  # uv knows no 2_18 to 2_27
+        ("linux-aarch64", (2, 28), "aarch64-manylinux_2_28"),
+        ("linux-64", (2, 99), "x86_64-manylinux_2_40"),
+        ("osx-64", (2, 17), "x86_64-apple-darwin"),
+        ("osx-arm64", (2, 17), "aarch64-apple-darwin"),
+        ("win-64", (2, 17), "x86_64-pc-windows-msvc"),
+    ],
+)
+def test_uv_platform_for_each_subdir(subdir, glibc, expected):
+    assert uv_platform(subdir, glibc) == expected
+
+
+@pytest.mark.parametrize(("subdir", "glibc"), [("linux-64", (2, 12)), ("linux-ppc64le", (2, 17))])
+def test_what_uv_cannot_resolve_for_is_refused(subdir, glibc):
+    with pytest.raises(UnsupportedTarget, match="manylinux_glibc_minor|linux-ppc64le"):
+        uv_platform(subdir, glibc)
+
+
+def test_uv_gets_the_macos_baseline_and_none_of_the_callers_uv_settings(monkeypatch):
+    monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere.invalid/simple/")
+    monkeypatch.setenv("MACOSX_DEPLOYMENT_TARGET", "15.0")
+    assert uv_environment(OSX_ARM_311, {"osx-arm64": (11, 0)})["MACOSX_DEPLOYMENT_TARGET"] == "11.0"
+    linux = uv_environment(LINUX_311)
+    assert "MACOSX_DEPLOYMENT_TARGET" not in linux and "UV_INDEX_URL" not in linux

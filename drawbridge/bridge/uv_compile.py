@@ -239,7 +239,8 @@ _PHRASED = re.compile(
 )
 
 _NOT_A_PROJECT = re.compile(
-    r"^(?:python|[0-9-]+|(?:many|musl)linux-.*|macosx-.*|win-?(?:amd64|32|arm64)|linux-.*)$"
+    r"^(?:python|[0-9-]+|(?:many|musl)linux-.*|macosx-.*|win-?(?:amd64|32|arm64)|linux-.*"
+    r"|cp[0-9]+[a-z]*|pp[0-9]+|py[0-9]*|abi3|none|any)$"
 )
 
 
