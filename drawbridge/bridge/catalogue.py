@@ -87,6 +87,7 @@ class _OncePerKey:
         self._guard = threading.Lock()
 
     def get(self, key: str, compute: Callable[[], Value]) -> Value:
+        """The value for `key`, computed by the first caller; a BridgeError is kept and re-raised."""
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -113,6 +114,7 @@ class Catalogue:
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="catalogue")
 
     def close(self) -> None:
+        """Stop the fetching threads."""
         self._pool.shutdown(wait=True)
 
     def files(self, project: str) -> list[UpstreamFile]:

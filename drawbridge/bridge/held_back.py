@@ -54,9 +54,11 @@ class Baselines:
 
     @classmethod
     def of(cls, manylinux: tuple[int, int], macos: Mapping[str, tuple[int, int]]) -> Baselines:
+        """Baselines from drawbridge.toml's shape: (2, minor) and {subdir: (major, minor)}."""
         return cls(tuple(manylinux), tuple(sorted(macos.items())))  # type: ignore[arg-type]
 
     def options(self) -> dict:
+        """The keyword arguments `targets.supported_tags` takes."""
         return {"manylinux": self.manylinux, "macos": dict(self.macos)}
 
 

@@ -80,6 +80,7 @@ class _Pip19:
         return str(max(allowed)) if allowed else None
 
     def why_nothing(self, requirement: Requirement, parent: str) -> str:
+        """Why pip 19 would stop at this requirement: the newest matching release's obstacle."""
         who = f"{parent}'s requirement" if parent else "the request"
         releases = self.catalogue.releases(requirement.name)
         allowed = list(requirement.specifier.filter(list(releases), prereleases=None))

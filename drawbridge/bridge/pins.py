@@ -44,6 +44,7 @@ class Pin:
 
     @property
     def needs_recipe(self) -> bool:
+        """True when no wheel fits: a reviewed recipe must build the sdist."""
         return self.wheel is None
 
 

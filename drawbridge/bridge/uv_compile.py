@@ -57,6 +57,7 @@ class UvSource:
     folder: Path | None = None
 
     def arguments(self) -> list[str]:
+        """uv's index arguments for this source."""
         if self.index_url:
             return ["--index-url", self.index_url]
         return ["--no-index", "--find-links", str(self.folder)]
