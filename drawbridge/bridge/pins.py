@@ -177,7 +177,9 @@ class Pinner:
         if not required_by:
             return None  # named in uv's explanation, but nothing here needs it
         releases = self.catalogue.releases(project)
-        for version, files in releases.items():
+        finals_first = sorted(releases, key=lambda v: (not v.is_prerelease, v), reverse=True)
+        for version in finals_first:
+            files = releases[version]
             sdist = sdist_for(files, self.target)
             if sdist and all(
                 h.requirement.specifier.contains(version, prereleases=True) for h in holders
