@@ -21,7 +21,13 @@ from drawbridge.bridge.pypi import (
 )
 from drawbridge.bridge.resolve import InvalidRequest, TargetResolution, resolve
 from drawbridge.bridge.targets import Target
-from drawbridge.bridge.uv_compile import named_projects, uv_environment, uv_platform
+from drawbridge.bridge.uv_compile import (
+    UvSource,
+    compile_target,
+    named_projects,
+    uv_environment,
+    uv_platform,
+)
 
 LINUX_311 = Target("linux-64", "3.11")
 LINUX_312 = Target("linux-64", "3.12")
@@ -55,6 +61,9 @@ def drop(tmp_path_factory: pytest.TempPathFactory) -> FolderUpstream:
     binary(folder, "prerel", "2.0", ["manylinux_2_28_x86_64", "win_amd64"])
     make_sdist(folder, "prerel", "2.0")
     binary(folder, "prerel", "1.5rc1", ["manylinux_2_17_x86_64.manylinux2014_x86_64"])
+    # macnum 2.0 needs macOS 11 on Intel and 12 on arm64: only the baselines decide
+    binary(folder, "macnum", "1.0", ["macosx_10_9_x86_64", "macosx_11_0_arm64"])
+    binary(folder, "macnum", "2.0", ["macosx_11_0_x86_64", "macosx_12_0_arm64"])
     # modern 2.0 needs Python 3.12
     make_wheel(folder, "modern", "1.0")
     make_wheel(folder, "modern", "2.0", requires_python=">=3.12")
@@ -391,3 +400,23 @@ def test_uv_gets_the_macos_baseline_and_none_of_the_callers_uv_settings(monkeypa
     assert uv_environment(OSX_ARM_311, {"osx-arm64": (11, 0)})["MACOSX_DEPLOYMENT_TARGET"] == "11.0"
     linux = uv_environment(LINUX_311)
     assert "MACOSX_DEPLOYMENT_TARGET" not in linux and "UV_INDEX_URL" not in linux
+
+
+@pytest.mark.parametrize(
+    ("project", "target", "baseline", "expected"),
+    [
+        ("macnum", OSX_311, {"macos": {"osx-64": (10, 13)}}, "1.0"),
+        ("macnum", OSX_311, {"macos": {"osx-64": (11, 0)}}, "2.0"),
+        ("macnum", OSX_ARM_311, {"macos": {"osx-arm64": (11, 0)}}, "1.0"),
+        ("macnum", OSX_ARM_311, {"macos": {"osx-arm64": (12, 0)}}, "2.0"),
+        ("bignum", LINUX_311, {"manylinux": (2, 17)}, "1.0"),
+        ("bignum", AARCH64_311, {"manylinux": (2, 28)}, "2.0"),
+    ],
+)
+def test_uv_itself_gets_the_targets_baselines(drop, tmp_path, project, target, baseline, expected):
+    """uv alone, without the resolver's checks: MACOSX_DEPLOYMENT_TARGET and the manylinux triple."""
+    options = {"manylinux": (2, 17), **baseline}
+    compiled = compile_target(
+        [project], target, UvSource(folder=drop.folder), cache_dir=tmp_path, **options
+    )
+    assert compiled.versions == {project: expected}
