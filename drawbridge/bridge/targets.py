@@ -6,6 +6,7 @@ the wheel with the lowest index is the one pip would pick on that machine.
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -95,8 +96,9 @@ def supported_tags(target: Target, **platform_options) -> list[Tag]:  # type: ig
     return [t for t in ordered if not (t in seen or seen.add(t))]
 
 
+@functools.lru_cache(maxsize=1 << 16)
 def wheel_tags(filename: str) -> frozenset[Tag]:
-    """The tags a wheel filename declares; empty for a name that is not a wheel's."""
+    """The tags a wheel filename declares; empty for a name that is not a wheel's (memoised)."""
     try:
         return frozenset(parse_wheel_filename(filename)[3])
     except InvalidWheelFilename:
@@ -118,3 +120,45 @@ def best_wheel(filenames: Sequence[str], target: Target, **platform_options) -> 
         if ranks and (best is None or (min(ranks), filename) < best):
             best = (min(ranks), filename)
     return best[1] if best else None
+
+
+def _tag_baseline(platform: str) -> tuple[int, int] | None:
+    """The glibc or macOS version a platform tag needs: manylinux2014_x86_64 -> (2, 17)."""
+    for legacy_baseline, legacy in _LEGACY_MANYLINUX.items():
+        if platform.startswith(legacy + "_"):
+            return legacy_baseline
+    parts = platform.split("_")
+    if (
+        parts[0] in ("manylinux", "macosx")
+        and len(parts) > 3
+        and parts[1].isdigit()
+        and parts[2].isdigit()
+    ):
+        return int(parts[1]), int(parts[2])
+    return None
+
+
+@functools.lru_cache(maxsize=256)
+def _any_baseline_tags(target: Target) -> frozenset[Tag]:
+    """Every tag `target` would accept with no glibc or macOS limit."""
+    if target.os == "linux":
+        return frozenset(supported_tags(target, manylinux=(2, 99)))
+    return frozenset(supported_tags(target, macos={target.subdir: (99, 0)}))
+
+
+def baseline_needed(filenames: Sequence[str], target: Target) -> tuple[int, int] | None:
+    """The lowest glibc (Linux) or macOS (osx) baseline at which one of the wheels fits `target`.
+
+    None when no baseline would do (no wheel for that platform, Python or ABI at all), and
+    for Windows, which has no baseline.
+    """
+    if target.os not in ("linux", "osx"):
+        return None
+    accepted = _any_baseline_tags(target)
+    needs = [
+        baseline
+        for filename in filenames
+        for tag in wheel_tags(filename)
+        if tag in accepted and (baseline := _tag_baseline(tag.platform)) is not None
+    ]
+    return min(needs) if needs else None

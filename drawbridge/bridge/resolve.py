@@ -1,0 +1,266 @@
+"""Per-target resolution: what `pip install --only-binary :all:` would install on each target.
+
+For every target (conda subdir × Python, with its glibc and macOS baselines) the request
+and its whole closure are resolved as pip would on such a machine: uv does it for
+Python 3 (`uv_compile`), a stand-in for pip 19's legacy resolver for Python 2.7
+(`legacy_resolver`). Targets may get different versions. A project with no fitting wheel
+in any acceptable release gets a pin without a wheel (a recipe builds it) and the rest of
+the target still resolves. Each pin carries the wheel pip would take there, its
+Requires-Dist, who requires it, and, when it is older than the newest release, why
+(`held_back`), with the fix.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping, Sequence
+from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
+from dataclasses import dataclass
+from pathlib import Path
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.specifiers import SpecifierSet
+from packaging.utils import canonicalize_name
+from packaging.version import Version
+
+from drawbridge.bridge.catalogue import Catalogue
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.held_back import Baselines, wheel_obstacle
+from drawbridge.bridge.legacy_resolver import resolve_like_pip19
+from drawbridge.bridge.pins import Disagreement, Pin, Pinner, TargetResolution, sdist_for
+from drawbridge.bridge.pypi import Upstream
+from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.bridge.uv_compile import (
+    UvSource,
+    compile_target,
+    named_projects,
+    uv_binary,
+    uv_platform,
+    uv_source,
+)
+
+__all__ = ["InvalidRequest", "Pin", "TargetResolution", "parse_requests", "resolve"]
+
+#: rounds of "take out what has no wheel, or forbid what pip would refuse, and run uv again"
+MAX_CORRECTION_ROUNDS = 8
+
+
+#: targets pinned at once (metadata fetches, explanations) while others still run uv
+PINNING_WORKERS = 4
+
+
+class InvalidRequest(BridgeError):
+    """A requirement that is not PEP 508."""
+
+
+def resolve(
+    requirements: Sequence[str],
+    upstream: Upstream,
+    targets: Sequence[Target],
+    *,
+    cache_dir: Path,
+    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
+    macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
+    extras: Sequence[str] = (),
+    on_progress: Callable[[TargetResolution], None] | None = None,
+    jobs: int = 8,
+) -> list[TargetResolution]:
+    """Resolve `requirements` (with `extras` for each) for every target, `jobs` targets at once.
+
+    Raises InvalidRequest for a requirement that does not parse, UnknownUpstreamProject
+    for a requested project the upstream does not have, UnsupportedTarget for a target uv
+    cannot resolve for; a target whose request cannot be met comes back with `problem` set.
+    `cache_dir` keeps core metadata (by sha256) and uv's cache. `on_progress` is called
+    with each target's result as it is done. Results come in the order of `targets`.
+    """
+    requests = parse_requests(requirements, extras)
+    baselines = Baselines.of(manylinux, macos)
+    source = uv_source(upstream) if any(t.python_tuple >= (3, 0) for t in targets) else None
+    for target in targets:
+        if target.python_tuple >= (3, 0):
+            uv_platform(target.subdir, manylinux)
+            uv_binary()
+    catalogue = Catalogue(upstream, cache_dir)
+    try:
+        if requests:  # one listing first: a drop folder is scanned once, not by every thread
+            catalogue.files(requests[0].name)
+        catalogue.prefetch(projects=[r.name for r in requests])
+        for request in requests:
+            catalogue.files(request.name)  # an unknown project is the caller's mistake: raise
+        resolver = _TargetResolver(requests, catalogue, baselines, source, cache_dir / "uv")
+        done = _choose_then_pin(resolver, targets, jobs, on_progress)
+        return [done[target] for target in targets]
+    finally:
+        catalogue.close()
+
+
+def _choose_then_pin(
+    resolver: _TargetResolver,
+    targets: Sequence[Target],
+    jobs: int,
+    on_progress: Callable[[TargetResolution], None] | None,
+) -> dict[Target, TargetResolution]:
+    """Choose versions `jobs` targets at a time and pin each as soon as it is chosen.
+
+    Choosing (uv) and pinning (metadata, explanations) have pools of their own, so uv
+    runs are not held up by pinning. An error cancels what has not started.
+    """
+    done: dict[Target, TargetResolution] = {}
+    with (
+        ThreadPoolExecutor(max(1, jobs), thread_name_prefix="choose") as choosers,
+        ThreadPoolExecutor(PINNING_WORKERS, thread_name_prefix="pin") as pinners,
+    ):
+        choosing = {choosers.submit(resolver.choose, target): target for target in targets}
+        pinning: set[Future] = set()
+        try:
+            while choosing or pinning:
+                finished, _ = wait([*choosing, *pinning], return_when=FIRST_COMPLETED)
+                for future in finished:
+                    if future in choosing:
+                        target = choosing.pop(future)
+                        pinning.add(pinners.submit(resolver.pin, target, future.result()))
+                        continue
+                    pinning.discard(future)
+                    result = future.result()
+                    done[result.target] = result
+                    if on_progress:
+                        on_progress(result)
+        except BaseException:
+            for future in [*choosing, *pinning]:
+                future.cancel()
+            raise
+    return done
+
+
+def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> list[Requirement]:
+    """The requirements as PEP 508, each with `extras` added; InvalidRequest names a bad one."""
+    requests = []
+    for text in requirements:
+        try:
+            requirement = Requirement(text)
+        except InvalidRequirement as error:
+            raise InvalidRequest(f"{text!r} is not a valid requirement: {error}") from error
+        requirement.extras |= set(extras)
+        requests.append(requirement)
+    return requests
+
+
+@dataclass(frozen=True)
+class _Choice:
+    """One target's chosen versions, before pinning."""
+
+    versions: dict[str, str]
+    recipes: set[str]
+    problem: str = ""
+    warnings: tuple[str, ...] = ()
+
+
+class _TargetResolver:
+    """Resolves one target at a time; shared, thread-safe state lives in the catalogue."""
+
+    def __init__(
+        self,
+        requests: list[Requirement],
+        catalogue: Catalogue,
+        baselines: Baselines,
+        source: UvSource | None,
+        uv_cache: Path,
+    ) -> None:
+        self.requests, self.catalogue, self.baselines = requests, catalogue, baselines
+        self.source, self.uv_cache = source, uv_cache
+
+    def choose(self, target: Target) -> _Choice:
+        """The versions for `target` (uv, or pip 19's rules for Python 2), before any pinning."""
+        if target.python_tuple < (3, 0):
+            legacy = resolve_like_pip19(self.requests, target, self.catalogue, self.baselines)
+            return _Choice(legacy.versions, set(legacy.recipes), legacy.problem, legacy.warnings)
+        versions, recipes, problem = self._with_uv(target)
+        return _Choice(versions, recipes, problem)
+
+    def pin(self, target: Target, choice: _Choice) -> TargetResolution:
+        """The chosen versions as pins: wheels, metadata, edges and explanations."""
+        if choice.problem:
+            return TargetResolution(target, {}, choice.problem, choice.warnings)
+        warnings = list(choice.warnings)
+        try:
+            pinner = Pinner(target, self.requests, self.catalogue, self.baselines)
+            pins = pinner.pins(choice.versions, choice.recipes, warnings)
+        except Disagreement as error:
+            return TargetResolution(target, {}, str(error))
+        return TargetResolution(target, pins, "", tuple(warnings))
+
+    def _with_uv(self, target: Target) -> tuple[dict[str, str], set[str], str]:
+        """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
+
+        Three corrections make uv answer as pip would: a project uv names in "no solution"
+        with no wheel for the target is taken out (it becomes a recipe pin), or pinned to
+        its newest fitting pre-release when it has one (pip takes a pre-release when no
+        final release fits; uv does not); and a release uv took whose Requires-Python pip
+        would refuse (uv checks only its lower bound) is forbidden with a constraint.
+        """
+        assert self.source is not None
+        excluded: set[str] = set()
+        constraints: set[str] = set()
+        for request in self.requests:
+            self._correct(request.name, request.specifier, target, excluded, constraints)
+        for _ in range(MAX_CORRECTION_ROUNDS):
+            remaining = [str(r) for r in self.requests if canonicalize_name(r.name) not in excluded]
+            if not remaining:
+                return {}, excluded, ""
+            compiled = compile_target(
+                remaining, target, self.source, cache_dir=self.uv_cache,
+                manylinux=self.baselines.manylinux, macos=dict(self.baselines.macos),
+                excluded=excluded, constraints=constraints,
+            )  # fmt: skip
+            if not compiled.no_solution:
+                versions = dict(compiled.versions)
+                self.catalogue.prefetch(projects=versions)
+                refused = {f"{p}!={v}" for p, v in versions.items() if not self._fits(p, v, target)}
+                if not refused:
+                    return versions, excluded, ""
+                constraints |= refused
+                continue
+            named = {
+                n: s for n, s in named_projects(compiled.no_solution).items() if n not in excluded
+            }
+            self.catalogue.prefetch(projects=named)
+            before = (len(excluded), len(constraints))
+            for (
+                name
+            ) in named:  # first the projects with no wheel in any release, then within specifiers
+                self._correct(name, SpecifierSet(), target, excluded, constraints)
+            if before == (len(excluded), len(constraints)):
+                for name, specifier in named.items():
+                    if specifier:
+                        self._correct(name, specifier, target, excluded, constraints)
+            if before == (len(excluded), len(constraints)):
+                return {}, excluded, compiled.no_solution
+        return {}, excluded, f"no answer after {MAX_CORRECTION_ROUNDS} rounds of corrections to uv"
+
+    def _correct(
+        self,
+        project: str,
+        specifier: SpecifierSet,
+        target: Target,
+        excluded: set[str],
+        constraints: set[str],
+    ) -> None:
+        """Take a wheel-less project out, or pin its fitting pre-release (see `_with_uv`)."""
+        name = canonicalize_name(project)
+        try:
+            releases = self.catalogue.releases(name)
+        except BridgeError:
+            return
+        allowed = list(specifier.filter(releases, prereleases=None))
+        if name in excluded or any(self._fits(name, str(v), target) for v in allowed):
+            return
+        prereleases = [v for v in specifier.filter(releases, prereleases=True) if v.is_prerelease]
+        fitting = next((v for v in prereleases if self._fits(name, str(v), target)), None)
+        if fitting:
+            constraints.add(f"{name}=={fitting}")
+        elif any(sdist_for(releases[v], target) for v in allowed):
+            excluded.add(name)
+
+    def _fits(self, project: str, version: str, target: Target) -> bool:
+        """True if a wheel of `project` `version` fits `target`, Requires-Python in full included."""
+        files = self.catalogue.releases(project).get(Version(version), [])
+        return wheel_obstacle(files, target, self.catalogue, self.baselines)[0] is not None
