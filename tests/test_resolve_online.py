@@ -14,7 +14,8 @@ from conftest import PYENV, client_env
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from drawbridge.bridge.markers import active_requirements
-from drawbridge.bridge.pypi import DownloadCache, SimpleIndexUpstream
+from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.pypi import SimpleIndexUpstream
 from drawbridge.bridge.resolve import TargetResolution, resolve
 from drawbridge.bridge.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, Target, targets
 

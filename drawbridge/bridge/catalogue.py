@@ -8,7 +8,6 @@ no metadata from the network.
 
 from __future__ import annotations
 
-import dataclasses
 import os
 import threading
 from collections.abc import Callable, Iterable
@@ -168,15 +167,8 @@ class Catalogue:
         return raw
 
     def _fetch_metadata(self, file: UpstreamFile) -> bytes:
-        """Ask for PEP 658 metadata even where the index does not advertise it.
-
-        PyPI serves `<wheel>.metadata` for every wheel, but mirrors and proxies often drop
-        the `core-metadata` key; without the probe the upstream would download whole
-        wheels (hundreds of MB for numpy across 25 targets). If the probe gives anything
-        but this wheel's METADATA, the upstream is asked the ordinary way.
-        """
-        if file.has_metadata or not file.url.startswith(("http://", "https://")):
-            return self.upstream.metadata(file)
+        """The wheel's METADATA from the upstream (which probes PEP 658 `.metadata` first)."""
+        return self.upstream.metadata(file)
         try:
             raw = self.upstream.metadata(dataclasses.replace(file, has_metadata=True))
             parsed = parse_core_metadata(raw, file)

@@ -70,17 +70,26 @@ class UnexpressibleRequirement(ValueError):
     """A requirement conda's match-spec language cannot state."""
 
 
+#: the interpreter a Python 2.7 target runs (the last 2.7 release)
+PYTHON2_FULL_VERSION = "2.7.18"
+
+
 def marker_environment(target: Target, extra: str = "") -> dict[str, str]:
-    """The PEP 508 marker variables a CPython on `target` would report."""
+    """The PEP 508 marker variables a CPython on `target` would report (Python 2 on Linux
+    says `linux2`, and is 2.7.18)."""
     try:
         sys_platform, system, os_name, machine = _PLATFORM_ENVIRONMENT[target.subdir]
     except KeyError as error:
         raise UnexpressibleRequirement(f"no marker environment for {target.subdir}") from error
+    python2 = target.python_tuple < (3, 0)
+    full_version = PYTHON2_FULL_VERSION if python2 else f"{target.python}.0"
+    if python2 and sys_platform == "linux":
+        sys_platform = "linux2"
     return {
         "python_version": target.python,
-        "python_full_version": f"{target.python}.0",
+        "python_full_version": full_version,
         "implementation_name": "cpython",
-        "implementation_version": f"{target.python}.0",
+        "implementation_version": full_version,
         "platform_python_implementation": "CPython",
         "sys_platform": sys_platform,
         "platform_system": system,

@@ -7,11 +7,9 @@ from collections.abc import Iterable
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
-from drawbridge.bridge.deps import marker_environment
+from drawbridge.bridge.deps import PYTHON2_FULL_VERSION, marker_environment
 from drawbridge.bridge.targets import Target
 
-#: the interpreter pip 19 runs on for Python 2.7 targets (the last 2.7 release)
-PYTHON2_FULL_VERSION = "2.7.18"
 
 
 def interpreter_version(target: Target) -> str:
@@ -25,15 +23,8 @@ def interpreter_version(target: Target) -> str:
 
 
 def target_environment(target: Target, extra: str = "") -> dict[str, str]:
-    """The marker variables of a CPython on `target` (Python 2 on Linux says `linux2`)."""
-    environment = marker_environment(target, extra)
-    if target.python_tuple < (3, 0):
-        environment["python_full_version"] = environment["implementation_version"] = (
-            PYTHON2_FULL_VERSION
-        )
-        if environment["sys_platform"] == "linux":
-            environment["sys_platform"] = "linux2"
-    return environment
+    """The marker variables of a CPython on `target` (`deps.marker_environment`)."""
+    return marker_environment(target, extra)
 
 
 def applies(requirement: Requirement, target: Target, extras: Iterable[str] = ()) -> bool:

@@ -23,7 +23,8 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.version import InvalidVersion
+from packaging.metadata import parse_email
+from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.downloads import DownloadCache, fetch_verified, get
 from drawbridge.bridge.errors import BridgeError, HashMismatch, UpstreamError
@@ -176,9 +177,17 @@ class SimpleIndexUpstream:
             raise UpstreamError(f"{page_url}: malformed index page ({error})") from error
 
     def metadata(self, file: UpstreamFile) -> bytes:
-        if file.has_metadata:
+        """A wheel's METADATA: its PEP 658 `.metadata` file, else the wheel's own.
+
+        `.metadata` is asked for even where the page does not advertise it: PyPI serves one
+        for every wheel, but mirrors and proxies often drop the `core-metadata` key, and
+        without the probe whole wheels would be downloaded (hundreds of MB for numpy over
+        25 targets). What the probe gets is used only if it names this file's project and
+        version.
+        """
+        if file.is_wheel:
             response = get(self.client, file.url + ".metadata")
-            if response.status_code == 200:
+            if response.status_code == 200 and _describes(response.content, file):
                 return response.content
         return read_wheel_metadata(self.fetch(file))
 
@@ -223,6 +232,17 @@ class FolderUpstream:
         if sha256_file(path) != file.sha256:
             raise HashMismatch(f"{file.filename} changed in the drop folder while Drawbridge read it")
         return path
+
+
+def _describes(metadata: bytes, file: UpstreamFile) -> bool:
+    """True if `metadata` is core metadata naming `file`'s project and version."""
+    try:
+        fields, _ = parse_email(metadata)
+        return canonicalize_name(fields.get("name", "")) == file.project and Version(
+            fields.get("version", "")
+        ) == Version(file.version)
+    except (ValueError, InvalidVersion):
+        return False
 
 
 def read_wheel_metadata(wheel: Path) -> bytes:
