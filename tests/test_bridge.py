@@ -95,10 +95,11 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
     result = bridge(target_home, f"{upstream.url}/main/simple/", "app-tool")
     assert result.returncode == 0, result.stdout + result.stderr
     conda, wheels = channel_state(target_home)
-    # winonly applies on win-64 only: app-tool is per platform, one package per subdir x Python
+    # winonly applies on win-64 only: app-tool is per platform, one package per subdir x Python,
+    # and winonly is chosen for win-64 alone, so it is no noarch package (that would claim Linux)
     assert [n.split("-py")[0] for n in conda["linux-64"]] == ["app-tool-1.0"] * 2
-    assert [n.split("-py")[0] for n in conda["win-64"]] == ["app-tool-1.0"] * 2
-    assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"helper-2.0", "winonly-1.0"}  # newest helper
+    assert [n.split("-py")[0] for n in conda["win-64"]] == ["app-tool-1.0"] * 2 + ["winonly-1.0"] * 2
+    assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"helper-2.0"}  # the newest helper
     assert "oldpy-1.0-py3-none-any.whl" not in wheels  # its marker is false on 3.11 and 3.12
     assert "app_tool-1.0-py3-none-any.whl" in wheels and "helper-2.0-py3-none-any.whl" in wheels
     assert "left out" in result.stdout and "oldpy" in result.stdout and "fancy" in result.stdout
@@ -133,7 +134,8 @@ def test_binary_wheels_cover_only_their_targets(upstream: Server, target_home: P
     conda, _ = channel_state(target_home)
     assert len(conda["linux-64"]) == 1 and conda["linux-64"][0].startswith("binary-thing-1.0-py311h")
     assert len(conda["win-64"]) == 1
-    assert "no wheel for linux-64/py3.12, win-64/py3.12: needs a recipe" in result.stdout
+    assert "1.0 has no wheel for Python 3.12 on linux-64" in result.stdout  # no sdist either
+    assert "1.0 has no wheel for Python 3.12 on win-64" in result.stdout
 
 
 def test_upstream_conda_carries_it(upstream: Server, target_home: Path, tmp_path: Path):
@@ -203,8 +205,36 @@ def test_manylinux_baseline_comes_from_the_configuration(target_home: Path, tmp_
     drop = tmp_path / "drop"
     make_wheel(drop, "newglibc", "1.0", tag="cp311-cp311-manylinux_2_28_x86_64")
     refused = bridge(target_home, str(drop), "--dry-run", "newglibc")
-    assert "no wheel for linux-64/py3.11" in refused.stdout  # the default baseline is 2_17
+    # the default baseline is 2_17, and the plan says how to change it
+    assert "1.0 needs manylinux_2_28: raise manylinux_glibc_minor to 28 to get it" in refused.stdout
     config = target_home / "drawbridge.toml"
     config.write_text(config.read_text().replace("manylinux_glibc_minor = 17", "manylinux_glibc_minor = 28"))
     allowed = bridge(target_home, str(drop), "--dry-run", "newglibc")
-    assert "linux-64/py3.11" in allowed.stdout and "no wheel for linux-64/py3.11" not in allowed.stdout
+    assert "│ wheel  │ linux-64: py3.11" in allowed.stdout and "manylinux_2_28" not in allowed.stdout
+
+
+def test_nothing_uninstallable_is_published(upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path):
+    """A closure whose dependency cannot be made (its RECORD lies) leaves the dependent
+    uninstallable: the installability check refuses it with the missing piece, and none of
+    its conda packages is published, while an independent project still is."""
+    drop = tmp_path / "drop"
+    make_wheel(drop, "needs-broken", "1.0", requires=["broken-record"])
+    _bad_record_wheel(drop)
+    make_wheel(drop, "standalone", "1.0")
+    result = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(target_home), "--upstream-pypi", str(drop),
+         "--upstream-conda", upstream_channel.as_uri(), "--platform", "linux-64", "--python", "3.11",
+         "needs-broken", "standalone"],
+        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=300,
+    )  # fmt: skip
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert "no solver could install them: needs-broken 1.0 (linux-64, py3.11): nothing provides broken-record" in result.stdout
+    conda, _ = channel_state(target_home)
+    published = {n.rsplit("-", 1)[0] for subdir in conda.values() for n in subdir}
+    assert published == {"standalone-1.0"}
+    check = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(target_home), "--check",
+         "--upstream-conda", upstream_channel.as_uri(), "--platform", "linux-64", "--python", "3.11"],
+        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=300,
+    )  # fmt: skip
+    assert check.returncode == 0 and "0 failing" in check.stdout, check.stdout + check.stderr

@@ -67,7 +67,11 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     make_wheel(drop, "new-glibc", "1.0", tag=f"{CP}-{CP}-manylinux_2_28_x86_64")
     subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
     bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
-                         "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool", "twoway")
+                         "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool")
+    assert bridged.returncode == 0, bridged.stdout + bridged.stderr
+    # a noarch package claims only the Pythons it was bridged for: twoway for 2.7 and this one
+    bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
+                         "--platform", "linux-64", "--python", "2.7", "--python", MACHINE_PYTHON, "twoway")
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
     server = start_server(home.root)
     server.publish(make_noarch_python_conda(root / "pkgs", "demo-conda", "1.0", "demo_conda"))

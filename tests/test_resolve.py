@@ -239,7 +239,8 @@ def test_a_requested_project_without_wheels_is_a_recipe_pin(drop, tmp_path):
             "",
             "shared>=2",
         ),
-        (["first", "second"], LINUX_311, {}, "shared", ""),
+        # together they conflict on shared: the first keeps its closure, the second is unmet
+        (["first", "second"], LINUX_311, {"first": "1.0", "shared": "1.0"}, "", ""),
         # no backtracking: greedy-top 2.0 is taken although greedy-dep>=2 has no py2 wheel
         (["greedy-top"], LINUX_27, {}, "greedy-top's requirement greedy-dep>=2", ""),
         (["greedy-top"], LINUX_311, {"greedy-top": "2.0", "greedy-dep": "2.0"}, "", ""),
@@ -250,6 +251,15 @@ def test_python27_resolves_like_pip19(drop, tmp_path, request_, target, expected
     assert {p: pin.version for p, pin in result.pins.items()} == expected
     assert (problem in result.problem) and bool(result.problem) == bool(problem), result.problem
     assert warning in " ".join(result.warnings) and bool(result.warnings) == bool(warning)
+
+
+def test_requests_that_conflict_are_resolved_alone_and_the_clash_named(drop, tmp_path):
+    """One request must not take the batch down: each is resolved alone when together they
+    fail, and a request whose closure clashes with an earlier one's says so."""
+    [result] = resolve(["first", "second", "enumish"], drop, [LINUX_311], cache_dir=tmp_path)
+    assert set(result.pins) == {"first", "shared"} and not result.problem
+    assert result.unmet["second"] == "needs shared 2.0, but first needs shared 1.0 here: bridge them in separate runs"
+    assert "enumish" in result.unmet  # a py2-only wheel: nothing for 3.11
 
 
 def test_python27_explains_what_pip19_skipped(drop, tmp_path):
@@ -281,6 +291,9 @@ class MetadataRefused:
 
     def metadata(self, file: UpstreamFile) -> bytes:
         raise AssertionError(f"metadata of {file.filename} fetched again")
+
+    def distribution_folders(self) -> list[Path]:
+        return self.upstream.distribution_folders()
 
 
 def test_a_warm_run_reads_metadata_from_the_cache(drop, tmp_path):
@@ -417,6 +430,6 @@ def test_uv_itself_gets_the_targets_baselines(drop, tmp_path, project, target, b
     """uv alone, without the resolver's checks: MACOSX_DEPLOYMENT_TARGET and the manylinux triple."""
     options = {"manylinux": (2, 17), **baseline}
     compiled = compile_target(
-        [project], target, UvSource(folder=drop.folder), cache_dir=tmp_path, **options
+        [project], target, UvSource(folders=(drop.folder,)), cache_dir=tmp_path, **options
     )
     assert compiled.versions == {project: expected}

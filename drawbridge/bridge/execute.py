@@ -1,7 +1,10 @@
-"""Carry out a plan: fetch wheels, repack them, publish conda packages and wheels, index once.
+"""Carry out a plan: fetch wheels, repack them, check the packages install, publish, index once.
 
 A project whose wheel cannot be fetched or repacked publishes nothing; the rest of the
-batch still goes through. Files the channel already holds are left as they are.
+batch still goes through. Before anything is published, every new conda package is
+solved on each target it claims (`installable`); a package that no solver could install
+is not published, and its project's outcome names the missing piece. Files the channel
+already holds are left as they are.
 """
 
 from __future__ import annotations
@@ -13,6 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.installable import Report
 from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
 from drawbridge.bridge.pypi import Upstream, fetch_all
@@ -20,6 +24,8 @@ from drawbridge.bridge.repack import repack
 from drawbridge.channel.service import Channels
 
 Step = Callable[[str], None]
+#: checks conda package files about to be published (`installable.check_installable`)
+Checker = Callable[[Sequence[Path]], Report]
 
 
 @dataclass(frozen=True)
@@ -41,28 +47,36 @@ def execute(
     channel: str,
     names: NameTable,
     work_dir: Path,
+    check: Checker | None = None,
     on_step: Step | None = None,
 ) -> list[Outcome]:
-    """Bridge every wheel-route project of `plans` into `channel`; report every project."""
+    """Bridge every project of `plans` that has builds into `channel`; report every project."""
     step = on_step or (lambda _label: None)
-    wheel_plans = [p for p in plans if p.route == "wheel"]
+    wheel_plans = [p for p in plans if p.builds]
     files = [w for p in wheel_plans for w in p.wheels]
     fetched, fetch_errors = fetch_all(upstream, files, on_done=lambda f: step(f"fetched {f.filename}"))
     work_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bridge-", dir=work_dir))
     outcomes: dict[str, Outcome] = {}
-    owner: dict[Path, str] = {}  # each file to publish -> its project
+    made_by: dict[str, list[Path]] = {}
     try:
         for plan in wheel_plans:
             made, error = _repack_project(plan, fetched, fetch_errors, staging, names, step)
             if error:
-                outcomes[plan.project] = Outcome(plan.project, plan.version, plan.route, False, error)
+                outcomes[plan.project] = Outcome(plan.project, plan.version, "wheel", False, error)
+            else:
+                made_by[plan.project] = made
+        refusals = _check(check, [p for made in made_by.values() for p in made if not channels.has_file(channel, p.name)], step)
+        owner: dict[Path, str] = {}  # each file to publish -> its project
+        for plan in wheel_plans:
+            if plan.project not in made_by:
                 continue
-            fresh = [p for p in made if not channels.has_file(channel, p.name)]
+            made = made_by[plan.project]
+            refused_here = {path: refusals[path] for path in made if path in refusals}
+            fresh = [p for p in made if p not in refused_here and not channels.has_file(channel, p.name)]
             fresh += [fetched[w.filename] for w in plan.wheels if not channels.has_file(channel, w.filename)]
             owner.update({path: plan.project for path in fresh})
-            summary = f"{len(made)} conda package(s)" + ("" if fresh else ", all already in the channel")
-            outcomes[plan.project] = Outcome(plan.project, plan.version, plan.route, True, summary, tuple(p.name for p in made))
+            outcomes[plan.project] = _outcome(plan, made, refused_here, bool(fresh))
         _, refused = channels.publish_many(channel, list(owner), uploaded_by="bridge")
         for path, reason in refused:
             before = outcomes[owner[path]]
@@ -70,6 +84,34 @@ def execute(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [outcomes.get(p.project) or _not_bridged(p) for p in plans]
+
+
+def _check(check: Checker | None, packages: list[Path], step: Step) -> dict[Path, str]:
+    """Each package no solver could install on some target it claims, with the reasons."""
+    step(f"checking {len(packages)} package(s) install on their targets")
+    if check is None or not packages:
+        return {}
+    report = check(packages)
+    reasons: dict[Path, list[str]] = {}
+    for verdict in report.failures:
+        reasons.setdefault(Path(verdict.package.location), []).append(str(verdict))
+    return {path: "; ".join(lines) for path, lines in reasons.items()}
+
+
+def _outcome(plan: ProjectPlan, made: list[Path], refused: dict[Path, str], fresh: bool) -> Outcome:
+    """What became of a repacked project, refusals named."""
+    kept = [p for p in made if p not in refused]
+    if refused:
+        reasons = "; ".join(dict.fromkeys(refused.values()))
+        summary = f"{len(kept)} conda package(s); {len(refused)} not published, no solver could install them: {reasons}"
+        return Outcome(plan.project, plan.version, "wheel", False, summary, tuple(p.name for p in kept))
+    summary = f"{len(made)} conda package(s)" + ("" if fresh else ", all already in the channel")
+    if plan.needs_recipe:
+        summary += f"; {len(plan.needs_recipe)} target(s) need a recipe"
+    unserved = [t for group in plan.groups if group.route == "cannot" for t in group.targets]
+    if unserved:
+        summary += f"; nothing fits {len(unserved)} target(s) (see the plan)"
+    return Outcome(plan.project, plan.version, "wheel", True, summary, tuple(p.name for p in made))
 
 
 def _repack_project(plan, fetched, fetch_errors, staging, names, step):  # type: ignore[no-untyped-def]
@@ -91,7 +133,7 @@ def _repack_project(plan, fetched, fetch_errors, staging, names, step):  # type:
 def _not_bridged(plan: ProjectPlan) -> Outcome:
     results = {
         "upstream": "upstream conda has it; nothing bridged",
-        "recipe": f"needs a recipe ({plan.reason})",
+        "recipe": f"needs a recipe ({plan.reason})" if plan.reason else "needs a recipe",
         "cannot": plan.reason,
     }
     return Outcome(plan.project, plan.version, plan.route, plan.route != "cannot", results.get(plan.route, plan.reason))

@@ -9,7 +9,7 @@ the project's newest release says why (`held_back`).
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
@@ -56,6 +56,7 @@ class TargetResolution:
     pins: Mapping[str, Pin]
     problem: str = ""  # set when nothing can be installed: the request cannot be met here
     warnings: tuple[str, ...] = ()  # e.g. what pip 19 would complain about, installing anyway
+    unmet: Mapping[str, str] = field(default_factory=dict)  # requested project -> why not here
 
 
 def sdist_for(files: Sequence[UpstreamFile], target: Target) -> UpstreamFile | None:

@@ -1,174 +1,102 @@
-"""Plan a bridge: which projects, versions and targets, and by which route.
+"""Plan a bridge: for each project of the closure, which version each target gets and how.
 
-For each requirement and its whole dependency closure the planner decides: *upstream*
-(the upstream conda channels carry a satisfying version: depend on it, bridge nothing),
-*wheel* (wheels cover the targets: repack them), *recipe* (no wheel covers some target:
-the sdist needs a reviewed recipe), or *cannot* (with the reason). It decides; it does
-not download anything but PEP 658 metadata.
+The resolver (`resolve`) says what pip with `--only-binary :all:` would install on each
+target. The planner turns that into routes per target: *upstream* (the upstream conda
+channels carry a version that satisfies every requirement on the project there: depend on
+it, bridge nothing), *wheel* (repack the wheel that target gets), *recipe* (no wheel fits:
+the sdist needs a reviewed recipe). Targets of a project are grouped by what they get, so
+the plan can say "3.9 and 3.10 get 2.2.6: 2.3.0 needs Python >=3.11". It decides; it
+downloads nothing but metadata.
 """
 
 from __future__ import annotations
 
-import asyncio
-from collections import deque
-from collections.abc import Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Literal
 
-import rattler
-from packaging.metadata import parse_email
-from packaging.requirements import InvalidRequirement, Requirement
-from packaging.specifiers import InvalidSpecifier, SpecifierSet
+from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.deps import Dropped, UnexpressibleRequirement, conda_version_spec, python_dependency, translate
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.builds import Build, WheelChoice, plan_builds
+from drawbridge.bridge.conda_upstream import CondaUpstream
+from drawbridge.bridge.deps import Dropped, UnexpressibleRequirement, conda_version_spec, translate
+from drawbridge.bridge.markers import active_requirements
 from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.pins import Pin, TargetResolution
+from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
-from drawbridge.bridge.targets import DEFAULT_MANYLINUX, Target, best_wheel, is_pure
+from drawbridge.bridge.resolve import condense_problem, parse_requests, resolve
+from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 
 Route = Literal["upstream", "wheel", "recipe", "cannot"]
 
+__all__ = ["Build", "BridgePlan", "CondaUpstream", "ProjectPlan", "Route", "TargetGroup", "make_plan"]
+
 
 @dataclass(frozen=True)
-class Build:
-    """One conda package to make: a wheel repacked for a target (None: noarch)."""
+class TargetGroup:
+    """Targets that get the same release of a project by the same route, and why."""
 
-    target: Target | None
-    wheel: UpstreamFile
-    depends: tuple[str, ...]
+    version: str
+    route: Route
+    targets: tuple[Target, ...]
+    note: str = ""
 
 
 @dataclass(frozen=True)
 class ProjectPlan:
-    """What happens to one project of the closure."""
+    """What happens to one project of the closure, target by target."""
 
     project: str
     conda_name: str
-    route: Route
-    version: str | None = None
-    reason: str = ""
+    groups: tuple[TargetGroup, ...] = ()
     builds: tuple[Build, ...] = ()
-    needs_recipe: tuple[Target, ...] = ()
+    recipe_version: str | None = None  # the sdist release a recipe would build
     dropped: tuple[Dropped, ...] = ()
     requested_by: str = ""
+    problem: str = ""  # why nothing can be done for it at all (a "cannot" project)
+
+    @property
+    def route(self) -> Route:
+        """The project's main route: wheel if anything is repacked, else recipe, else upstream."""
+        routes = {group.route for group in self.groups}
+        for route in ("wheel", "recipe", "upstream"):
+            if route in routes:
+                return route  # type: ignore[return-value]
+        return "cannot"
+
+    @property
+    def version(self) -> str | None:
+        """The newest release any target gets."""
+        versions = [group.version for group in self.groups if group.version]
+        return max(versions, key=Version) if versions else None
 
     @property
     def wheels(self) -> tuple[UpstreamFile, ...]:
         return tuple({b.wheel.filename: b.wheel for b in self.builds}.values())
 
+    @property
+    def needs_recipe(self) -> tuple[Target, ...]:
+        return tuple(t for group in self.groups if group.route == "recipe" for t in group.targets)
 
-class CondaUpstream:
-    """The company's upstream conda channels, asked through rattler's gateway."""
-
-    def __init__(self, channels: Sequence[str], subdirs: Sequence[str]) -> None:
-        self.channels = [rattler.Channel(c) for c in channels]
-        self.subdirs = sorted(set(subdirs) | {"noarch"})
-        self.gateway = rattler.Gateway()
-
-    def carries(self, conda_name: str, version_spec: str) -> bool:
-        """True if some upstream channel has a package satisfying `name version_spec`."""
-        if not self.channels:
-            return False
-        spec = f"{conda_name} {version_spec}".strip()
-        result = asyncio.run(self.gateway.query(self.channels, self.subdirs, [spec], recursive=False))
-        matcher = rattler.MatchSpec(spec)
-        return any(matcher.matches(record) for records in result for record in records)
+    @property
+    def reason(self) -> str:
+        """Why nothing can be done, or the notes of the groups that are not repacked."""
+        if self.problem:
+            return self.problem
+        return "; ".join(dict.fromkeys(g.note for g in self.groups if g.note and g.route != "wheel"))
 
 
-def _newest_satisfying(files: Sequence[UpstreamFile], specifier: SpecifierSet) -> str | None:
-    versions = sorted({f.version for f in files if not f.yanked}, key=Version, reverse=True)
-    allowed = list(specifier.filter(versions))
-    return allowed[0] if allowed else None
+@dataclass(frozen=True)
+class BridgePlan:
+    """The plan of every project, and the targets that could not be resolved at all."""
 
-
-def _targets_allowed(requires_python: str | None, targets: Sequence[Target]) -> list[Target]:
-    if not requires_python:
-        return list(targets)
-    try:
-        specifier = SpecifierSet(requires_python)
-    except InvalidSpecifier:
-        return list(targets)
-    # any patch release of X.Y counts: conda environments pin X.Y, not X.Y.Z
-    return [t for t in targets if specifier.contains(f"{t.python}.999", prereleases=True)]
-
-
-def plan_project(
-    requirement: Requirement,
-    upstream: Upstream,
-    conda_upstream: CondaUpstream | None,
-    targets: Sequence[Target],
-    names: NameTable,
-    extras: Sequence[str] = (),
-    requested_by: str = "",
-    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
-) -> tuple[ProjectPlan, tuple[str, ...]]:
-    """Plan one project; also return the requirements it pulls into the closure."""
-    project = canonicalize_name(requirement.name)
-    conda_name = names.conda_name(project)
-    base = {"project": project, "conda_name": conda_name, "requested_by": requested_by}
-    try:
-        version_spec = conda_version_spec(requirement.specifier, str(requirement))
-    except UnexpressibleRequirement as error:
-        return ProjectPlan(**base, route="cannot", reason=str(error)), ()
-    if conda_upstream and conda_upstream.carries(conda_name, version_spec):
-        return ProjectPlan(**base, route="upstream", reason=f"upstream conda carries {conda_name} {version_spec}".strip()), ()
-    try:
-        files = upstream.files(project)
-    except UnknownUpstreamProject as error:
-        return ProjectPlan(**base, route="cannot", reason=str(error)), ()
-    version = _newest_satisfying(files, requirement.specifier)
-    if version is None:
-        offered = ", ".join(sorted({f.version for f in files}, key=Version, reverse=True)[:5])
-        return ProjectPlan(**base, route="cannot", reason=f"no version satisfies {requirement}; upstream has {offered}"), ()
-    release = [f for f in files if f.version == version and not f.yanked]
-    wheels = [f for f in release if f.is_wheel]
-    if not wheels:
-        reason = "only an sdist: needs a reviewed recipe" if release else "no files"
-        return ProjectPlan(**base, route="recipe" if release else "cannot", version=version, reason=reason, needs_recipe=tuple(targets)), ()
-    reference = next((w for w in wheels if is_pure(w.filename)), wheels[0])
-    fields, _ = parse_email(upstream.metadata(reference))
-    requires_python = fields.get("requires_python")
-    active = _targets_allowed(requires_python, targets)
-    excluded = [t for t in targets if t not in active]
-    translation = translate(fields.get("requires_dist", []), active, names, extras)
-    builds, missing = _builds(wheels, active, translation.depends, translation.uniform, requires_python, manylinux)
-    notes = []
-    if excluded:
-        notes.append(f"Requires-Python {requires_python} excludes {', '.join(map(str, excluded))}")
-    if missing:
-        notes.append(f"no wheel for {', '.join(map(str, missing))}: needs a recipe")
-    route: Route = "wheel" if builds else "recipe"
-    plan = ProjectPlan(
-        **base, route=route, version=version, reason="; ".join(notes), builds=tuple(builds),
-        needs_recipe=tuple(missing), dropped=translation.dropped,
-    )  # fmt: skip
-    return plan, translation.followed
-
-
-def _builds(
-    wheels: Sequence[UpstreamFile],
-    active: Sequence[Target],
-    depends: dict[Target, tuple[str, ...]],
-    uniform: bool,
-    requires_python: str | None,
-    manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
-) -> tuple[list[Build], list[Target]]:
-    by_name = {w.filename: w for w in wheels}
-    chosen = {t: best_wheel(list(by_name), t, manylinux=manylinux) for t in active}
-    missing = [t for t, w in chosen.items() if w is None]
-    covered = {t: by_name[w] for t, w in chosen.items() if w is not None}
-    pure_everywhere = covered and all(is_pure(w.filename) for w in covered.values())
-    if pure_everywhere and uniform and len({w.filename for w in covered.values()}) == 1:
-        try:
-            python = python_dependency(requires_python) or "python"
-        except UnexpressibleRequirement:
-            python = "python"
-        wheel = next(iter(covered.values()))
-        shared = depends[next(iter(covered))]
-        return [Build(None, wheel, tuple(sorted({python, *shared})))], missing
-    return [Build(t, w, depends[t]) for t, w in sorted(covered.items())], missing
+    projects: list[ProjectPlan]
+    problems: list[tuple[Target, str]]
+    warnings: list[tuple[Target, str]]
 
 
 def make_plan(
@@ -177,41 +105,154 @@ def make_plan(
     conda_upstream: CondaUpstream | None,
     targets: Sequence[Target],
     names: NameTable,
+    *,
+    cache_dir: Path,
     extras: Sequence[str] = (),
     manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
-) -> list[ProjectPlan]:
-    """Plan the requirements and their whole dependency closure, in discovery order.
+    macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
+    on_target: Callable[[TargetResolution], None] | None = None,
+) -> tuple[BridgePlan, NameTable]:
+    """Resolve the requirements for every target and plan each project of the closure.
 
-    `manylinux` is the newest glibc baseline Linux wheels may need, as (2, minor).
+    Returns the plan and the name table it used (the given one, having learnt the
+    upstream's names and the projects' spellings), for repacking and recipes.
     """
-    queue: deque[tuple[str, str]] = deque((r, "") for r in requirements)
-    planned: dict[str, ProjectPlan] = {}
-    while queue:
-        text, requested_by = queue.popleft()
-        try:
-            requirement = Requirement(text)
-        except InvalidRequirement as error:
-            planned[text] = ProjectPlan(text, text, "cannot", reason=f"not a valid requirement ({error})")
-            continue
-        project = canonicalize_name(requirement.name)
-        if project in planned:
-            _note_conflict(planned, project, requirement, requested_by)
-            continue
-        try:
-            plan, followed = plan_project(
-                requirement, upstream, conda_upstream, targets, names,
-                extras if not requested_by else (), requested_by, manylinux,
-            )  # fmt: skip
-        except BridgeError as error:
-            plan, followed = ProjectPlan(project, names.conda_name(project), "cannot", reason=str(error), requested_by=requested_by), ()
-        planned[project] = plan
-        queue.extend((dependency, project) for dependency in followed)
-    return list(planned.values())
+    screened = {text: _refused_request(text, upstream, names) for text in requirements}
+    refused = [plan for plan in screened.values() if plan is not None]
+    wanted = [text for text, plan in screened.items() if plan is None]
+    requests = {canonicalize_name(r.name): r for r in parse_requests(wanted, extras)}
+    resolutions = resolve(
+        wanted, upstream, targets, cache_dir=cache_dir, manylinux=manylinux, macos=macos,
+        extras=extras, on_progress=on_target,
+    ) if wanted else []  # fmt: skip
+    names = names.with_spellings(conda_upstream.names if conda_upstream else [])
+    names = names.with_spellings(pin.name for r in resolutions for pin in r.pins.values())
+    planner = _Planner(requests, conda_upstream, names, extras, targets)
+    projects = sorted(
+        {project for r in resolutions for project in (*r.pins, *r.unmet)}, key=_discovery_order(resolutions)
+    )
+    plan = BridgePlan(
+        projects=[*(planner.plan_project(project, resolutions) for project in projects), *refused],
+        problems=[(r.target, condense_problem(r.problem)) for r in resolutions if r.problem and not r.unmet],
+        warnings=[(r.target, w) for r in resolutions for w in r.warnings],
+    )
+    return plan, names
 
 
-def _note_conflict(planned: dict[str, ProjectPlan], project: str, requirement: Requirement, by: str) -> None:
-    existing = planned[project]
-    if existing.version and not requirement.specifier.contains(existing.version, prereleases=True):
-        note = f"{by or 'the request'} wants {requirement}, which {existing.version} does not satisfy"
-        reason = "; ".join(filter(None, [existing.reason, note]))
-        planned[project] = ProjectPlan(**{**existing.__dict__, "reason": reason})
+def _refused_request(text: str, upstream: Upstream, names: NameTable) -> ProjectPlan | None:
+    """A "cannot" plan for a request that no target could meet (invalid, unknown, or no
+    release satisfies it), so the rest of the batch still resolves together; else None."""
+    try:
+        requirement = parse_requests([text])[0]
+    except BridgeError as error:
+        return ProjectPlan(text, text, problem=str(error))
+    project = canonicalize_name(requirement.name)
+    base = {"project": project, "conda_name": names.conda_name(requirement.name)}
+    try:
+        files = [f for f in upstream.files(project) if not f.yanked]
+    except UnknownUpstreamProject as error:
+        return ProjectPlan(**base, problem=str(error))
+    versions = sorted({f.version for f in files}, key=Version, reverse=True)
+    if not any(requirement.specifier.contains(v, prereleases=True) for v in versions):
+        offered = ", ".join(versions[:5]) or "nothing"
+        return ProjectPlan(**base, problem=f"no version satisfies {requirement}; upstream has {offered}")
+    return None
+
+
+def _discovery_order(resolutions: Sequence[TargetResolution]) -> Callable[[str], tuple[int, str]]:
+    """Requested projects first, then the others by name."""
+    requested = {p for r in resolutions for p, pin in r.pins.items() if "" in pin.required_by}
+    requested |= {p for r in resolutions for p in r.unmet}
+    return lambda project: (0 if project in requested else 1, project)
+
+
+class _Planner:
+    """Decides the route of each (project, target) and groups the results."""
+
+    def __init__(
+        self,
+        requests: Mapping[str, Requirement],
+        conda_upstream: CondaUpstream | None,
+        names: NameTable,
+        extras: Sequence[str],
+        targets: Sequence[Target],
+    ) -> None:
+        self.requests, self.conda_upstream, self.names = requests, conda_upstream, names
+        self.extras = tuple(extras)
+        self.subdirs = sorted({t.subdir for t in targets})
+        self.pythons = sorted({t.python for t in targets}, key=Version)
+
+    def plan_project(self, project: str, resolutions: Sequence[TargetResolution]) -> ProjectPlan:
+        statuses: dict[tuple[str, Route, str], list[Target]] = {}
+        choices: dict[Target, WheelChoice] = {}
+        dropped: dict[str, Dropped] = {}
+        left_out: list[dict[str, Dropped]] = []  # per wheel target: requirements false there
+        recipe_versions: list[str] = []
+        requested_by: set[str] = set()
+        for resolution in resolutions:
+            pin = resolution.pins.get(project)
+            if project in resolution.unmet:
+                statuses.setdefault(("", "cannot", resolution.unmet[project]), []).append(resolution.target)
+            if pin is None:
+                continue
+            target = resolution.target
+            requested_by.update(b for b in pin.required_by if b)
+            route, note = self._route(pin, resolution)
+            if route == "wheel":
+                assert pin.wheel is not None and pin.requires_dist is not None
+                translation = translate(pin.requires_dist, [target], self.names, self._extras_of(project))
+                choices[target] = WheelChoice(pin.wheel, translation.depends[target], pin.requires_python)
+                dropped.update({d.requirement: d for d in translation.dropped if d.unexpressible})
+                left_out.append({d.requirement: d for d in translation.dropped if not d.unexpressible})
+            elif route == "recipe":
+                recipe_versions.append(pin.version)
+            statuses.setdefault((pin.version, route, note), []).append(target)
+        if left_out:  # false on every target: reported once, as left out
+            common = set(left_out[0]).intersection(*left_out[1:])
+            dropped.update({requirement: left_out[0][requirement] for requirement in sorted(common)})
+        groups = tuple(
+            TargetGroup(version, route, tuple(sorted(members)), note)
+            for (version, route, note), members in sorted(statuses.items(), key=_group_order)
+        )
+        return ProjectPlan(
+            project=project,
+            conda_name=self.names.conda_name(project),
+            groups=groups,
+            builds=tuple(plan_builds(choices, self.subdirs, self.pythons)),
+            recipe_version=max(recipe_versions, key=Version) if recipe_versions else None,
+            dropped=tuple(dropped.values()),
+            requested_by=", ".join(sorted(requested_by)),
+        )
+
+    def _route(self, pin: Pin, resolution: TargetResolution) -> tuple[Route, str]:
+        spec = self._upstream_spec(pin.project, resolution)
+        if spec is not None and self.conda_upstream is not None:
+            name = self.names.conda_name(pin.project)
+            if self.conda_upstream.carries(name, spec, resolution.target):
+                return "upstream", f"upstream conda carries {name} {spec}".strip()
+        if pin.wheel is None:
+            return "recipe", pin.no_wheel or "no wheel fits: needs a reviewed recipe"
+        return "wheel", pin.held_back
+
+    def _upstream_spec(self, project: str, resolution: TargetResolution) -> str | None:
+        """Every requirement on `project` in the target's closure as one conda version spec
+        ('' for any version), or None when one of them cannot be said in conda's terms."""
+        wanted = [self.requests[project]] if project in self.requests else []
+        for pin in resolution.pins.values():
+            active = active_requirements(pin.requires_dist or (), resolution.target, self._extras_of(pin.project))
+            wanted += [r for r in active if canonicalize_name(r.name) == project]
+        try:
+            parts = [conda_version_spec(r.specifier, str(r)) for r in wanted]
+        except UnexpressibleRequirement:
+            return None
+        return ",".join(dict.fromkeys(p for part in parts for p in part.split(",") if p))
+
+    def _extras_of(self, project: str) -> tuple[str, ...]:
+        request = self.requests.get(project)
+        return tuple(sorted(set(self.extras) | set(request.extras))) if request else ()
+
+
+def _group_order(item: tuple[tuple[str, Route, str], list[Target]]) -> tuple[Target, Version]:
+    """Groups in the order of their first target, as the plan table reads them."""
+    (version, _route, _note), members = item
+    return min(members), Version(version or "0")

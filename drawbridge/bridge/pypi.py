@@ -201,7 +201,7 @@ class FolderUpstream:
     def __init__(self, folder: Path) -> None:
         if not folder.is_dir():
             raise UpstreamError(f"upstream folder {folder} does not exist")
-        self.folder = folder
+        self.folder = folder.resolve()
         self._by_project: dict[str, list[UpstreamFile]] | None = None
 
     def _scan(self) -> dict[str, list[UpstreamFile]]:
@@ -217,6 +217,11 @@ class FolderUpstream:
                 )
             self._by_project = by_project
         return self._by_project
+
+    def distribution_folders(self) -> list[Path]:
+        """Every folder (the drop folder or below it) that holds a wheel or an sdist."""
+        folders = {Path(file.url).parent for files in self._scan().values() for file in files}
+        return sorted(folders) or [self.folder]
 
     def files(self, project: str) -> list[UpstreamFile]:
         name = canonicalize_name(project)

@@ -14,7 +14,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
-from dataclasses import dataclass
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
@@ -131,6 +131,15 @@ def _choose_then_pin(
     return done
 
 
+def condense_problem(text: str) -> str:
+    """A resolver's "no solution" report in one line: its hint when it gives one, else its
+    first reason, without uv's banner and indentation."""
+    lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
+    hints = [line.removeprefix("hint: ") for line in lines if line.startswith("hint:")]
+    reasons = [line.removeprefix("cause: ") for line in lines if not line.startswith(("hint:", "No solution found"))]
+    return hints[0] if hints else " ".join(reasons) or text.strip()
+
+
 def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> list[Requirement]:
     """The requirements as PEP 508, each with `extras` added; InvalidRequest names a bad one."""
     requests = []
@@ -152,6 +161,7 @@ class _Choice:
     recipes: set[str]
     problem: str = ""
     warnings: tuple[str, ...] = ()
+    unmet: dict[str, str] = field(default_factory=dict)  # requests that cannot be met alone
 
 
 class _TargetResolver:
@@ -169,26 +179,73 @@ class _TargetResolver:
         self.source, self.uv_cache = source, uv_cache
 
     def choose(self, target: Target) -> _Choice:
-        """The versions for `target` (uv, or pip 19's rules for Python 2), before any pinning."""
+        """The versions for `target` (uv, or pip 19's rules for Python 2), before any pinning.
+
+        When the requests cannot be met together, each is resolved alone: a request that
+        cannot be met on this target must not take the others down with it (a batch of
+        projects is bridged as far as it can be). What cannot be met alone says why.
+        """
+        joint = self._choose(target, self.requests)
+        if not joint.problem:
+            return joint
+        if len(self.requests) == 1:
+            [request] = self.requests
+            return replace(joint, unmet={canonicalize_name(request.name): self._why_unmet(request, target, joint.problem)})
+        merged = _Choice({}, set())
+        owners: dict[str, str] = {}  # project -> the request whose closure pinned it
+        for request in self.requests:
+            name = canonicalize_name(request.name)
+            alone = self._choose(target, [request])
+            if alone.problem:
+                merged.unmet[name] = self._why_unmet(request, target, alone.problem)
+                continue
+            clash = next((p for p, v in alone.versions.items() if merged.versions.get(p, v) != v), None)
+            if clash is not None:
+                merged.unmet[name] = (
+                    f"needs {clash} {alone.versions[clash]}, but {owners[clash]} needs {clash} "
+                    f"{merged.versions[clash]} here: bridge them in separate runs"
+                )
+                continue
+            for project, version in alone.versions.items():
+                merged.versions.setdefault(project, version)
+                owners.setdefault(project, name)
+            merged.recipes.update(alone.recipes - set(merged.versions))
+        if not merged.versions and not merged.recipes:
+            return replace(joint, unmet=merged.unmet)
+        return replace(merged, warnings=joint.warnings)
+
+    def _choose(self, target: Target, requests: list[Requirement]) -> _Choice:
         if target.python_tuple < (3, 0):
-            legacy = resolve_like_pip19(self.requests, target, self.catalogue, self.baselines)
+            legacy = resolve_like_pip19(requests, target, self.catalogue, self.baselines)
             return _Choice(legacy.versions, set(legacy.recipes), legacy.problem, legacy.warnings)
-        versions, recipes, problem = self._with_uv(target)
+        versions, recipes, problem = self._with_uv(target, requests)
         return _Choice(versions, recipes, problem)
+
+    def _why_unmet(self, request: Requirement, target: Target, problem: str) -> str:
+        """Why a request cannot be met on `target`, in the resolver's words when a release's
+        wheels explain it ("1.0 needs manylinux_2_28: raise ..."), else the resolver's own."""
+        releases = self.catalogue.releases(canonicalize_name(request.name))
+        allowed = sorted(request.specifier.filter(releases, prereleases=True), reverse=True)
+        if allowed:
+            _wheel, obstacle = wheel_obstacle(releases[allowed[0]], target, self.catalogue, self.baselines)
+            if obstacle is not None:
+                return obstacle.one if obstacle.standalone else f"{allowed[0]} {obstacle.one}"
+        return condense_problem(problem)
 
     def pin(self, target: Target, choice: _Choice) -> TargetResolution:
         """The chosen versions as pins: wheels, metadata, edges and explanations."""
         if choice.problem:
-            return TargetResolution(target, {}, choice.problem, choice.warnings)
+            return TargetResolution(target, {}, choice.problem, choice.warnings, choice.unmet)
         warnings = list(choice.warnings)
+        met = [r for r in self.requests if canonicalize_name(r.name) not in choice.unmet]
         try:
-            pinner = Pinner(target, self.requests, self.catalogue, self.baselines)
+            pinner = Pinner(target, met, self.catalogue, self.baselines)
             pins = pinner.pins(choice.versions, choice.recipes, warnings)
         except Disagreement as error:
             return TargetResolution(target, {}, str(error))
-        return TargetResolution(target, pins, "", tuple(warnings))
+        return TargetResolution(target, pins, "", tuple(warnings), choice.unmet)
 
-    def _with_uv(self, target: Target) -> tuple[dict[str, str], set[str], str]:
+    def _with_uv(self, target: Target, requests: list[Requirement]) -> tuple[dict[str, str], set[str], str]:
         """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
 
         Three corrections make uv answer as pip would: a project uv names in "no solution"
@@ -200,10 +257,10 @@ class _TargetResolver:
         assert self.source is not None
         excluded: set[str] = set()
         constraints: set[str] = set()
-        for request in self.requests:
+        for request in requests:
             self._correct(request.name, request.specifier, target, excluded, constraints)
         for _ in range(MAX_CORRECTION_ROUNDS):
-            remaining = [str(r) for r in self.requests if canonicalize_name(r.name) not in excluded]
+            remaining = [str(r) for r in requests if canonicalize_name(r.name) not in excluded]
             if not remaining:
                 return {}, excluded, ""
             compiled = compile_target(

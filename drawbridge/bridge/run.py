@@ -9,16 +9,22 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
 from typing import Protocol
 
+from drawbridge.bridge.claims import Baseline
+from drawbridge.bridge.conda_upstream import CondaUpstream
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.execute import Outcome, execute
+from drawbridge.bridge.installable import Report, check_channel, check_installable
 from drawbridge.bridge.names import NameTable, default_table
-from drawbridge.bridge.plan import CondaUpstream, ProjectPlan, make_plan
+from drawbridge.bridge.pins import TargetResolution
+from drawbridge.bridge.plan import BridgePlan, ProjectPlan, make_plan
 from drawbridge.bridge.downloads import DownloadCache
 from drawbridge.bridge.pypi import FolderUpstream, SimpleIndexUpstream, Upstream
 from drawbridge.bridge.recipes import Recipe, RecipeBook
+from drawbridge.bridge.targets import Target
 from drawbridge.bridge.targets import targets as all_targets
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
@@ -42,10 +48,15 @@ class BridgeOptions:
 class BridgeReport:
     """What a run planned and what became of it."""
 
-    plans: list[ProjectPlan]
+    plan: BridgePlan
     outcomes: list[Outcome] = field(default_factory=list)
     recipes_written: list[Recipe] = field(default_factory=list)
+    unchecked: list[Target] = field(default_factory=list)  # no channel gives them a python
     recipes_failed: list[tuple[str, str]] = field(default_factory=list)  # (project, why)
+
+    @property
+    def plans(self) -> list[ProjectPlan]:
+        return self.plan.projects
 
     @property
     def ok(self) -> bool:
@@ -55,9 +66,11 @@ class BridgeReport:
 class BridgeProgress(Protocol):
     """How a run reports while it works; every method may be a no-op."""
 
-    def planning(self) -> None: ...
+    def planning(self, targets: int) -> None: ...
 
-    def planned(self, plans: Sequence[ProjectPlan], recipes: dict[str, Recipe]) -> None: ...
+    def resolved(self, resolution: TargetResolution) -> None: ...
+
+    def planned(self, plan: BridgePlan, recipes: dict[str, Recipe]) -> None: ...
 
     def bridging(self, steps: int) -> None: ...
 
@@ -67,10 +80,13 @@ class BridgeProgress(Protocol):
 class QuietProgress:
     """A `BridgeProgress` that says nothing."""
 
-    def planning(self) -> None:
+    def planning(self, targets: int) -> None:
         pass
 
-    def planned(self, plans: Sequence[ProjectPlan], recipes: dict[str, Recipe]) -> None:
+    def resolved(self, resolution: TargetResolution) -> None:
+        pass
+
+    def planned(self, plan: BridgePlan, recipes: dict[str, Recipe]) -> None:
         pass
 
     def bridging(self, steps: int) -> None:
@@ -103,23 +119,56 @@ def run_bridge(
     channels.layout(options.channel)
     targets = all_targets(options.platforms or settings.platforms, options.pythons or settings.pythons)
     upstream = open_upstream(options.upstream_pypi or settings.upstream_pypi, home.cache_dir)
-    conda_channels = settings.upstream_conda if options.upstream_conda is None else options.upstream_conda
+    conda_channels = upstream_conda_channels(home, options)
     conda_upstream = CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None
-    names = default_table()
-    report.planning()
-    plans = make_plan(
-        options.requirements, upstream, conda_upstream, targets, names, options.extras,
-        manylinux=(2, settings.manylinux_glibc_minor),
+    report.planning(len(targets))
+    plan, names = make_plan(
+        options.requirements, upstream, conda_upstream, targets, default_table(),
+        cache_dir=home.cache_dir, extras=options.extras, manylinux=(2, settings.manylinux_glibc_minor),
+        on_target=report.resolved,
     )  # fmt: skip
-    report.planned(plans, {r.name: r for r in recipes.all()})
+    report.planned(plan, {r.name: r for r in recipes.all()})
     if options.dry_run:
-        return BridgeReport(plans)
-    report.bridging(sum(len(p.wheels) + len(p.builds) for p in plans if p.route == "wheel"))
-    outcomes = execute(
-        plans, upstream, channels, options.channel, names, home.cache_dir / "work", on_step=report.step
+        return BridgeReport(plan)
+    report.bridging(sum(len(p.wheels) + len(p.builds) for p in plan.projects) + 1)  # + the check
+    unchecked = targets_without_python(conda_upstream, targets)
+    check = partial(
+        check_installable,
+        channels=[channels.layout(options.channel).conda_dir, *conda_channels],
+        targets=[t for t in targets if t not in unchecked],
+        baseline=Baseline.from_manylinux(settings.manylinux_glibc_minor),
     )
-    written, failed = write_pending_recipes(home, recipes, plans, upstream, names, actor)
-    return BridgeReport(plans, outcomes, written, failed)
+    outcomes = execute(
+        plan.projects, upstream, channels, options.channel, names, home.cache_dir / "work", check, report.step
+    )
+    written, failed = write_pending_recipes(home, recipes, plan.projects, upstream, names, actor)
+    return BridgeReport(plan, outcomes, recipes_written=written, recipes_failed=failed, unchecked=unchecked)
+
+
+def targets_without_python(conda_upstream: CondaUpstream | None, targets: Sequence[Target]) -> list[Target]:
+    """The targets no upstream conda channel has a `python` for: packages cannot be checked
+    (nor installed) there until the company's conda mirror is connected."""
+    return [
+        target for target in targets
+        if conda_upstream is None or not conda_upstream.carries("python", f"{target.python}.*", target)
+    ]  # fmt: skip
+
+
+def upstream_conda_channels(home: Home, options: BridgeOptions) -> tuple[str, ...]:
+    """The upstream conda channels of a run: the options', else the home's."""
+    return tuple(home.bridge.upstream_conda if options.upstream_conda is None else options.upstream_conda)
+
+
+def check_bridged_channel(home: Home, channels: Channels, options: BridgeOptions) -> Report:
+    """`bridge --check`: every package of the channel that no solver could install on a
+    target it claims (against the channel and the upstream conda channels), and why."""
+    settings = home.bridge
+    targets: list[Target] = all_targets(options.platforms or settings.platforms, options.pythons or settings.pythons)
+    return check_channel(
+        [channels.layout(options.channel).conda_dir, *upstream_conda_channels(home, options)],
+        targets,
+        baseline=Baseline.from_manylinux(settings.manylinux_glibc_minor),
+    )
 
 
 def write_pending_recipes(
@@ -130,16 +179,17 @@ def write_pending_recipes(
     names: NameTable,
     actor: str,
 ) -> tuple[list[Recipe], list[tuple[str, str]]]:
-    """Write recipes (pending review) for recipe-route projects that have none yet."""
+    """Write recipes (pending review) for projects that some target needs built from the
+    sdist and that have no recipe yet."""
     known = set(recipes.names())
     written: list[Recipe] = []
     failed: list[tuple[str, str]] = []
     for plan in plans:
-        if plan.route != "recipe" or plan.conda_name in known:
+        if not plan.needs_recipe or plan.conda_name in known:
             continue
         try:
             written.append(
-                recipes.generate(plan.project, plan.version, upstream, names, actor, home.bridge.oldest_python3)
+                recipes.generate(plan.project, plan.recipe_version, upstream, names, actor, home.bridge.oldest_python3)
             )
         except BridgeError as error:
             failed.append((plan.project, str(error)))

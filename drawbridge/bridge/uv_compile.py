@@ -54,23 +54,24 @@ class UvSource:
     """Where uv reads distributions: a simple index, or a folder of files (find-links)."""
 
     index_url: str | None = None
-    folder: Path | None = None
+    folders: tuple[Path, ...] = ()  # every folder holding distributions (find-links does not recurse)
 
     def arguments(self) -> list[str]:
         """uv's index arguments for this source."""
         if self.index_url:
             return ["--index-url", self.index_url]
-        return ["--no-index", "--find-links", str(self.folder)]
+        return ["--no-index", *(argument for folder in self.folders for argument in ("--find-links", str(folder)))]
 
 
 def uv_source(upstream: Upstream) -> UvSource:
-    """The uv arguments for an upstream: `SimpleIndexUpstream.index_url` or `FolderUpstream.folder`."""
+    """The uv arguments for an upstream: `SimpleIndexUpstream.index_url`, or the folders of a
+    `FolderUpstream`'s distributions."""
     index_url = getattr(upstream, "index_url", None)
     if index_url:
         return UvSource(index_url=str(index_url))
-    folder = getattr(upstream, "folder", None)
-    if folder:
-        return UvSource(folder=Path(folder))
+    folders = getattr(upstream, "distribution_folders", None)
+    if folders is not None:
+        return UvSource(folders=tuple(folders()))
     raise UnsupportedTarget(
         f"{type(upstream).__name__} is neither a simple index nor a folder: uv cannot read it"
     )

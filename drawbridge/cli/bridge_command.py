@@ -8,35 +8,73 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
-from rich.status import Status
+from packaging.version import Version
+from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
 from rich.table import Table
 
 from drawbridge.bridge.execute import Outcome
-from drawbridge.bridge.plan import ProjectPlan
+from drawbridge.bridge.installable import Report
+from drawbridge.bridge.pins import TargetResolution
+from drawbridge.bridge.plan import BridgePlan
 from drawbridge.bridge.recipes import Recipe
-from drawbridge.bridge.run import BridgeOptions, BridgeReport, run_bridge
+from drawbridge.bridge.run import BridgeOptions, BridgeReport, check_bridged_channel, run_bridge
+from drawbridge.bridge.targets import Target
 from drawbridge.cli.common import ChannelOption, HomeOption, console, errors
 from drawbridge.cli.context import CliContext, open_home
 
 
-def plan_table(plans: Sequence[ProjectPlan], recipes: dict[str, Recipe] | None = None) -> Table:
-    table = Table("project", "version", "route", "packages", "notes", title="Bridge plan")
-    for plan in plans:
-        packages = ", ".join("noarch" if b.target is None else str(b.target) for b in plan.builds)
-        notes = [plan.reason] if plan.reason else []
-        recipe = (recipes or {}).get(plan.conda_name)
-        if plan.route == "recipe" and recipe:
-            notes.append(f"recipe {recipe.version}: {recipe.state}")
+def describe_targets(targets: Sequence[Target], all_subdirs: Sequence[str]) -> str:
+    """Targets compactly: `all platforms: py3.9, 3.10`, `linux-64, osx-64: py3.12`."""
+    by_subdir: dict[str, list[str]] = {}
+    for target in targets:
+        by_subdir.setdefault(target.subdir, []).append(target.python)
+    by_pythons: dict[tuple[str, ...], list[str]] = {}
+    for subdir, pythons in sorted(by_subdir.items()):
+        by_pythons.setdefault(tuple(sorted(pythons, key=Version)), []).append(subdir)
+    parts = []
+    for pythons, subdirs in by_pythons.items():
+        where = "all platforms" if all_subdirs and set(subdirs) >= set(all_subdirs) else ", ".join(subdirs)
+        parts.append(f"{where}: {_python_run(pythons)}")
+    return "; ".join(parts)
+
+
+def _python_run(pythons: Sequence[str]) -> str:
+    return "py" + ", ".join(pythons)
+
+
+def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Table:
+    """One row per project and group of targets that get the same release the same way."""
+    subdirs = sorted({t.subdir for p in plan.projects for g in p.groups for t in g.targets})
+    table = Table("project", "version", "route", "targets", "notes", title="Bridge plan")
+    for project in plan.projects:
+        recipe = (recipes or {}).get(project.conda_name)
+        extra_notes = []
+        if project.needs_recipe and recipe:
+            extra_notes.append(f"recipe {recipe.version}: {recipe.state}")
             if recipe.needs_builder:
-                notes.append(f"needs a builder for {recipe.needs_builder}")
-        notes += [f"cannot express {d.requirement}: {d.reason}" for d in plan.dropped if d.unexpressible]
-        left_out = sorted({d.requirement.split(";")[0].split("[")[0].strip() for d in plan.dropped if not d.unexpressible})
+                extra_notes.append(f"needs a builder for {recipe.needs_builder}")
+        extra_notes += [f"cannot express {d.requirement}: {d.reason}" for d in project.dropped if d.unexpressible]
+        left_out = sorted({d.requirement.split(";")[0].split("[")[0].strip() for d in project.dropped if not d.unexpressible})
         if left_out:
-            notes.append(f"left out (extras or markers false on every target): {', '.join(left_out)}")
-        if plan.requested_by:
-            notes.append(f"needed by {plan.requested_by}")
-        table.add_row(plan.project, plan.version or "", plan.route, packages, escape("\n".join(notes)))
+            extra_notes.append(f"left out (extras or markers false on every target): {', '.join(left_out)}")
+        if project.requested_by:
+            extra_notes.append(f"needed by {project.requested_by}")
+        name = project.project if project.conda_name == project.project else f"{project.project}\n(conda: {project.conda_name})"
+        if project.problem:
+            table.add_row(escape(name), "", "cannot", "", escape("\n".join([project.problem, *extra_notes])))
+        for index, group in enumerate(project.groups):
+            notes = [group.note] if group.note else []
+            if group.route == "wheel":
+                kinds = {("noarch" if b.target is None else "per target") for b in project.builds if b.version == group.version}
+                notes.append(" + ".join(sorted(kinds)))
+            if index == len(project.groups) - 1:
+                notes += extra_notes
+            table.add_row(
+                escape(name) if index == 0 else "", group.version, group.route,
+                describe_targets(group.targets, subdirs), escape("\n".join(notes)),
+            )  # fmt: skip
+    for target, problem in plan.problems:
+        table.add_row("", "", "[red]unresolved[/]", str(target), escape(problem))
     return table
 
 
@@ -50,35 +88,40 @@ def outcome_table(outcomes: Sequence[Outcome]) -> Table:
 
 
 class TerminalProgress:
-    """A `BridgeProgress` for the terminal: a spinner while planning, the plan table, a bar."""
+    """A `BridgeProgress` for the terminal: a bar over the targets while resolving, the plan
+    table, a bar while bridging."""
 
     def __init__(self) -> None:
-        self._status: Status | None = None
         self._bar: Progress | None = None
-        self._task = None
+        self._task: TaskID | None = None
 
-    def planning(self) -> None:
-        self._status = console.status("planning…")
-        self._status.start()
-
-    def planned(self, plans: Sequence[ProjectPlan], recipes: dict[str, Recipe]) -> None:
-        if self._status:
-            self._status.stop()
-        console.print(plan_table(plans, recipes))
-
-    def bridging(self, steps: int) -> None:
+    def _start(self, description: str, total: int) -> None:
+        self.close()
         self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
         self._bar.start()
-        self._task = self._bar.add_task("bridging", total=steps)
+        self._task = self._bar.add_task(description, total=total)
+
+    def planning(self, targets: int) -> None:
+        self._start("resolving targets", targets)
+
+    def resolved(self, resolution: TargetResolution) -> None:
+        self.step(f"resolved {resolution.target}")
+
+    def planned(self, plan: BridgePlan, recipes: dict[str, Recipe]) -> None:
+        self.close()
+        console.print(plan_table(plan, recipes))
+
+    def bridging(self, steps: int) -> None:
+        self._start("bridging", steps)
 
     def step(self, label: str) -> None:
         if self._bar is not None and self._task is not None:
             self._bar.update(self._task, advance=1, description=label[:60])
 
     def close(self) -> None:
-        for part in (self._status, self._bar):
-            if part is not None:
-                part.stop()
+        if self._bar is not None:
+            self._bar.stop()
+            self._bar, self._task = None, None
 
 
 def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
@@ -90,6 +133,12 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
         progress.close()
     if not options.dry_run:
         console.print(outcome_table(report.outcomes))
+    if report.unchecked:
+        errors.print(
+            f"[yellow]not checked for installability on {describe_targets(report.unchecked, [])}:[/] no upstream "
+            "conda channel provides python there, so no solver could install anything for those targets yet; "
+            "connect the company's conda mirror (upstream_conda in drawbridge.toml, or --upstream-conda)"
+        )
     for recipe in report.recipes_written:
         console.print(f"recipe for {recipe.name} {recipe.version} written, pending review: `drawbridge recipe show {recipe.name}`")
     for project, why in report.recipes_failed:
@@ -98,7 +147,7 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
 
 
 def bridge(
-    requirements: Annotated[list[str], typer.Argument(help="PEP 508 requirements, e.g. 'requests>=2'.")],
+    requirements: Annotated[Optional[list[str]], typer.Argument(help="PEP 508 requirements, e.g. 'requests>=2'.")] = None,
     home: HomeOption = None,
     channel: ChannelOption = None,
     platform: Annotated[Optional[list[str]], typer.Option("--platform", help="Conda subdir (repeatable).")] = None,
@@ -107,11 +156,15 @@ def bridge(
     upstream_conda: Annotated[Optional[list[str]], typer.Option(help="Upstream conda channel (repeatable).")] = None,
     extra: Annotated[Optional[list[str]], typer.Option(help="Extras of the requested projects to include.")] = None,
     dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
+    check: Annotated[bool, typer.Option("--check", help="Report every package of the channel no solver could install, and why.")] = False,
 ) -> None:
     """Turn PyPI projects (and their dependencies) into conda packages for every target."""
     context = open_home(home)
+    if check:
+        if requirements:
+            raise typer.BadParameter("--check looks at what the channel holds; give no requirements", param_hint="--check")
     options = BridgeOptions(
-        requirements=tuple(requirements),
+        requirements=tuple(requirements or ()),
         channel=context.channel(channel),
         platforms=tuple(platform or ()),
         pythons=tuple(python or ()),
@@ -120,5 +173,22 @@ def bridge(
         extras=tuple(extra or ()),
         dry_run=dry_run,
     )
+    if check:
+        with console.status("checking every package installs on its targets…"):
+            report = check_bridged_channel(context.home, context.channels, options)
+        console.print(check_table(report))
+        if report.failures:
+            raise typer.Exit(1)
+        return
+    if not requirements:
+        raise typer.BadParameter("name at least one requirement, e.g. 'requests>=2'", param_hint="REQUIREMENTS")
     if not run_and_render(context, options).ok:
         raise typer.Exit(1)
+
+
+def check_table(report: Report) -> Table:
+    """What `bridge --check` found: every package and target that does not install, and why."""
+    table = Table("package", "target", "why it cannot be installed", title=f"Installability: {len(report.verdicts)} checks, {len(report.failures)} failing")
+    for verdict in report.failures:
+        table.add_row(verdict.package.filename, f"{verdict.target.subdir}/py{verdict.target.python}", escape(verdict.reason))
+    return table
