@@ -58,13 +58,17 @@ def test_a_pure_wheel_that_does_not_cover_its_claim_is_packaged_per_target(chose
     assert len(builds) == len(chosen)
 
 
-def test_different_dependencies_per_target_mean_per_target_packages():
+def test_dependencies_that_differ_by_python_give_one_bounded_noarch_package_per_run():
     choices = {t: WheelChoice(wheel("tool-1.0-py3-none-any.whl"), ("tomli",) if t.python in ("3.9", "3.10") else (), None) for t in ALL}
     builds = plan_builds(choices, SUBDIRS, PYTHONS)
-    noarch = [b for b in builds if b.target is None]
-    # 3.11-3.13 share the same (empty) dependencies on every subdir: one noarch package
-    assert [b.depends for b in noarch] == [("python >=3,>=3.11",)]
-    assert sorted(str(b.target) for b in builds if b.target) == sorted(str(t) for t in ALL if t.python in ("3.9", "3.10"))
+    assert all(b.target is None for b in builds)
+    assert sorted(b.depends for b in builds) == [("python >=3,>=3.11",), ("python >=3,>=3.9,<3.11", "tomli")]
+
+
+def test_dependencies_that_differ_by_platform_mean_per_target_packages():
+    choices = {t: WheelChoice(wheel("tool-1.0-py3-none-any.whl"), ("pywin32",) if t.subdir == "win-64" else (), None) for t in ALL}
+    builds = plan_builds(choices, SUBDIRS, PYTHONS)
+    assert all(b.target is not None for b in builds) and len(builds) == len(ALL)
 
 
 def test_binary_wheels_are_per_target():
