@@ -172,9 +172,9 @@ def repack_python2_pip(channel: Path) -> bool:
     return True
 
 
-def build_upstream_channel(versions: list[str]) -> Path:
-    """A file channel holding `python` for each version; cached, built under a lock."""
-    channel = CACHE_ROOT / f"upstream-r{RECIPE_REVISION}"
+def build_upstream_channel(versions: list[str], name: str = "upstream") -> Path:
+    """A file channel holding `python` for each version; cached (one per `name`), built under a lock."""
+    channel = CACHE_ROOT / f"{name}-r{RECIPE_REVISION}"
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
     with (CACHE_ROOT / ".lock").open("a") as lock:
         fcntl.flock(lock, fcntl.LOCK_EX)

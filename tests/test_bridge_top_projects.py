@@ -1,0 +1,102 @@
+"""The projects people install first, bridged from pypi.org with the defaults (online).
+
+numpy, pandas, scipy, pillow, cryptography and black: every one of the 25 default targets
+gets a package wherever some release has a wheel for it; on linux-64 the packages made
+for Python 3.9 and 3.12 install with py-rattler into the test upstream's Pythons and work.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+import rattler
+from conftest import BIN, PYENV, client_env
+from upstream import build_upstream_channel
+
+from drawbridge.bridge.claims import DEFAULT_BASELINE
+from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.names import default_table
+from drawbridge.bridge.plan import make_plan
+from drawbridge.bridge.pypi import SimpleIndexUpstream
+from drawbridge.bridge.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, targets
+from drawbridge.channel.database import Database
+from drawbridge.channel.home import initialise_home
+from drawbridge.channel.service import Channels
+
+pytestmark = pytest.mark.online
+PYPI = "https://pypi.org/simple/"
+TOP_PROJECTS = ["numpy", "pandas", "scipy", "pillow", "cryptography", "black"]
+#: one real operation of each project, run in the installed environment
+WORKS = """
+import numpy, pandas, scipy.linalg, PIL.Image, black
+from cryptography.fernet import Fernet
+assert numpy.dot([1, 2], [3, 4]) == 11
+assert pandas.DataFrame({"a": [1, 2]})["a"].sum() == 3
+assert abs(scipy.linalg.inv(numpy.array([[2.0, 0.0], [0.0, 4.0]]))[1][1] - 0.25) < 1e-12
+assert PIL.Image.new("RGB", (4, 4), "red").getpixel((0, 0)) == (255, 0, 0)
+key = Fernet(Fernet.generate_key())
+assert key.decrypt(key.encrypt(b"drawbridge")) == b"drawbridge"
+assert black.format_str("x=1", mode=black.Mode()) == "x = 1\\n"
+print("works", numpy.__version__, pandas.__version__, scipy.__version__)
+"""
+PYTHONS_UNDER_TEST = {"3.9": "3.9.18", "3.12": "3.12.1"}
+
+
+@pytest.fixture(scope="module")
+def upstream_with_pythons() -> Path:
+    """The test upstream with Python 3.9 and 3.12 for linux-64 (and this machine's)."""
+    machine = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    versions = [v for v in (*PYTHONS_UNDER_TEST.values(), machine) if (PYENV / v).is_dir()]
+    if len(versions) < 3:
+        pytest.skip(f"needs pyenv Pythons {', '.join(PYTHONS_UNDER_TEST.values())}")
+    return build_upstream_channel(versions, name="upstream-py39-py312")
+
+
+def test_every_default_target_gets_a_package_wherever_a_wheel_exists(tmp_path: Path):
+    """The plan for the 25 default targets: each project is repacked for every target
+    unless no release has a wheel for it there (then a recipe, never nothing)."""
+    upstream = SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache"))
+    every = targets(DEFAULT_SUBDIRS, DEFAULT_PYTHONS)
+    plan, _names = make_plan(TOP_PROJECTS, upstream, None, every, default_table(), cache_dir=tmp_path / "cache")
+    assert not plan.problems
+    for project in plan.projects:
+        if project.project not in TOP_PROJECTS:
+            continue
+        covered = {t: g.route for g in project.groups for t in g.targets}
+        assert set(covered) == set(every), (project.project, set(every) - set(covered))
+        assert set(covered.values()) <= {"wheel", "recipe"}, project.groups
+        recipes = [g for g in project.groups if g.route == "recipe"]
+        assert all("no acceptable release has a wheel" in g.note for g in recipes), recipes
+    wheel_targets = {p.project: sum(len(g.targets) for g in p.groups if g.route == "wheel") for p in plan.projects}
+    assert all(wheel_targets[p] == 25 for p in ("numpy", "pandas", "pillow", "black")), wheel_targets
+
+
+def test_top_projects_install_and_work_on_linux_for_python_39_and_312(upstream_with_pythons: Path, tmp_path: Path):
+    home = initialise_home(tmp_path / "home")
+    Channels(home, Database(home.database_url)).create("main")
+    target_args = ["--platform", "linux-64", "--python", "3.9", "--python", "3.12", "--upstream-conda", upstream_with_pythons.as_uri()]
+    bridged = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI, *target_args, *TOP_PROJECTS],
+        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=1200,
+    )  # fmt: skip
+    assert bridged.returncode == 0, bridged.stdout + bridged.stderr
+    assert "not checked for installability" not in bridged.stderr  # both Pythons are upstream
+    checked = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--check", *target_args],
+        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
+    )  # fmt: skip
+    assert checked.returncode == 0 and ", 0 failing" in checked.stdout, checked.stdout + checked.stderr
+    channels = [rattler.Channel(home.channel("main").conda_dir.as_uri()), rattler.Channel(upstream_with_pythons.as_uri())]
+    for python in PYTHONS_UNDER_TEST:
+        records = asyncio.run(
+            rattler.solve(channels, [f"python {python}.*", *TOP_PROJECTS], platforms=["linux-64", "noarch"],
+                          virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"))
+        )  # fmt: skip
+        prefix = tmp_path / f"env-{python}"
+        asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "pkgs", show_progress=False))
+        ran = subprocess.run([str(prefix / "bin" / "python"), "-c", WORKS], capture_output=True, text=True, env=client_env(), timeout=300)
+        assert ran.returncode == 0 and ran.stdout.startswith("works"), (python, ran.stdout, ran.stderr)
