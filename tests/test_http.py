@@ -11,7 +11,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
-from conftest import Server
+from servers import Server, start_server
 
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
 from drawbridge.channel.tokens import Role
@@ -228,8 +228,6 @@ def test_conda_package_upload_is_indexed(served: Server, tmp_path: Path):
 
 
 def test_upload_over_the_limit_is_413(tmp_path: Path):
-    from conftest import start_server
-
     from drawbridge.channel.home import initialise_home
 
     home = initialise_home(tmp_path / "small")
@@ -245,8 +243,6 @@ def test_upload_over_the_limit_is_413(tmp_path: Path):
 
 
 def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
-    from conftest import start_server
-
     from drawbridge.channel.home import initialise_home
 
     home = initialise_home(tmp_path / "private")

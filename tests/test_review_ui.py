@@ -6,7 +6,7 @@ from pathlib import Path
 
 import httpx
 from builders import make_sdist
-from conftest import Server
+from servers import Server
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream

@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 import rattler
-from conftest import Server, start_server
+from servers import Server, start_server
 
 from drawbridge.channel.home import initialise_home
 
