@@ -1,4 +1,4 @@
-"""Shared fixtures: homes, a real server process, test upstream.
+"""Shared fixtures: homes, Drawbridge served (a real process or in-process), test upstream.
 
 The helpers they use live in modules beside this one (builders, clients, servers); tests
 import those, never this file.
@@ -13,7 +13,7 @@ from pathlib import Path
 import httpx
 import pytest
 from clients import PY27, PYENV
-from servers import Server, start_server
+from servers import AppClient, Server, serve_in_process, start_server
 from upstream import build_upstream_channel
 
 from drawbridge.channel.database import Database
@@ -35,6 +35,7 @@ def channels(home: Home) -> Channels:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
+    """A real `drawbridge serve` process, for real clients."""
     running = start_server(tmp_path / "home")
     yield running
     running.stop()
@@ -45,6 +46,19 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running = start_server(tmp_path_factory.mktemp("srv") / "home")
     yield running
     running.stop()
+
+
+@pytest.fixture
+def app_client(tmp_path: Path) -> Iterator[AppClient]:
+    """The same app in-process, for HTTP behaviour that needs no real client."""
+    with serve_in_process(tmp_path / "home") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def module_app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppClient]:
+    with serve_in_process(tmp_path_factory.mktemp("app") / "home") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")
