@@ -14,6 +14,7 @@ from packaging.version import Version
 from relay import Relay
 from servers import Server, start_server
 
+from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role
 
 
@@ -190,18 +191,15 @@ def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
 
 
 @pytest.mark.skipif(not (PYENV / "3.9.18").exists(), reason="no pyenv Python 3.9.18 (pip 23.0.1)")
-def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(tmp_path: Path):
+def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(channels: Channels, tmp_path: Path):
     """A home whose JSON pages still carry `dist-info-metadata` (written before page format
     2) is fixed when the server starts: pip 23.0.1 installs from it without `drawbridge index`."""
     import json
 
-    from drawbridge.channel.home import initialise_home
     from drawbridge.channel.pip_view import FORMAT_STAMP
 
-    home = initialise_home(tmp_path / "home")
-    server = start_server(home.root)
-    server.publish(make_wheel(tmp_path / "d", "pair-lib", "1.0", tag="py2.py3-none-any"))
-    server.stop()
+    home = channels.home  # made as `drawbridge serve` makes it: the main channel created
+    channels.publish("main", make_wheel(tmp_path / "d", "pair-lib", "1.0", tag="py2.py3-none-any"))
     page = home.channel("main").simple_dir / "pair-lib" / "index.json"
     old = json.loads(page.read_text())
     for entry in old["files"]:
