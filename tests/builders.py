@@ -1,4 +1,12 @@
-"""Build real distributions for tests: wheels, sdists and conda packages, good and bad."""
+"""Build real distributions for tests: wheels, sdists and conda packages, good and bad.
+
+The tests' shared helpers are this module and the ones beside it, one idea each (tests import
+them, never conftest.py or another test module): `builders` makes distributions; `clients`
+holds what real clients need (the venv's scripts, pyenv's Pythons, a clean environment,
+rattler); `servers` serves a home, as a real process or in-process; `upstream` builds the
+stand-in upstream conda channel; `relay` is a reverse proxy for client tests;
+`conda_archive` reads .conda files. One module for all of them would pass 400 lines.
+"""
 
 from __future__ import annotations
 
@@ -217,3 +225,17 @@ def make_target_tar_bz2(
     return make_conda_tar_bz2(
         folder / subdir, name, version, f"py{major}{minor}_0", subdir, depends=[*pins, *depends]
     )
+
+
+#: `fastadd`, a C extension module with one function, `add(a, b)`
+C_SOURCE = """
+#include <Python.h>
+static PyObject *add(PyObject *self, PyObject *args) {
+    long a, b;
+    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
+    return PyLong_FromLong(a + b);
+}
+static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "Add two integers."}, {NULL, NULL, 0, NULL}};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fastadd", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_fastadd(void) { return PyModule_Create(&module); }
+"""

@@ -1,113 +1,24 @@
-"""Shared fixtures: homes, a real server process, clean client environments, test upstream."""
+"""Shared fixtures: homes, Drawbridge served (a real process or in-process), test upstream.
+
+The helpers they use live in modules beside this one (builders, clients, servers); tests
+import those, never this file.
+"""
 
 from __future__ import annotations
 
-import os
-import signal
-import socket
-import subprocess
 import sys
-import time
 from collections.abc import Iterator
-from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
+from clients import PY27, PYENV
+from servers import AppClient, Server, serve_in_process, start_server
+from upstream import build_upstream_channel
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, initialise_home
 from drawbridge.channel.service import Channels
-from drawbridge.channel.tokens import Role, create_token
-
-sys.path.insert(0, str(Path(__file__).parent))
-
-from upstream import build_upstream_channel  # noqa: E402
-
-BIN = Path(sys.executable).parent
-PYENV = Path("/root/.pyenv/versions")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
-
-
-def client_env(**extra: str) -> dict[str, str]:
-    """The environment for a real pip/uv/twine: no site pip configuration, no other index."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_"))}
-    env.update(
-        PIP_CONFIG_FILE=os.devnull,
-        PIP_DISABLE_PIP_VERSION_CHECK="1",
-        PIP_NO_INPUT="1",
-        UV_NO_CACHE="1",
-        UV_NO_CONFIG="1",
-        PYTHONWARNINGS="ignore",
-    )
-    env.update(extra)
-    return env
-
-
-@dataclass
-class Server:
-    """A running `drawbridge serve` process and what tests need to talk to it."""
-
-    home: Home
-    url: str
-    process: subprocess.Popen
-
-    @property
-    def channels(self) -> Channels:
-        return Channels(self.home, Database(self.home.database_url))
-
-    def token(self, role: Role, user: str | None = None) -> str:
-        return create_token(Database(self.home.database_url), user or f"{role.name}-user", role)
-
-    def publish(self, *paths: Path, channel: str = "main") -> None:
-        published, refused = self.channels.publish_many(channel, list(paths))
-        assert not refused, refused
-
-    def stop(self) -> None:
-        """Stop the server and its workers (they share a process group)."""
-        try:
-            os.killpg(self.process.pid, signal.SIGTERM)
-            self.process.wait(15)
-        except ProcessLookupError:
-            pass
-        except subprocess.TimeoutExpired:
-            os.killpg(self.process.pid, signal.SIGKILL)
-            self.process.wait(5)
-
-    def kill(self) -> None:
-        """SIGKILL the server and every worker at once, as an OOM kill or a power cut would."""
-        os.killpg(self.process.pid, signal.SIGKILL)
-        self.process.wait(10)
-
-
-def start_server(root: Path, port: int | None = None) -> Server:
-    port = port or free_port()
-    log = (root.parent / f"server-{port}.log").open("ab")
-    process = subprocess.Popen(
-        [str(BIN / "drawbridge"), "serve", "--home", str(root), "--port", str(port), "--workers", "2"],
-        stdout=log,
-        stderr=subprocess.STDOUT,
-        start_new_session=True,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            raise RuntimeError(f"server exited: {(root.parent / f'server-{port}.log').read_text()}")
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                from drawbridge.channel.home import load_home
-
-                return Server(home=load_home(root), url=url, process=process)
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError("server did not start in 30 s")
 
 
 @pytest.fixture
@@ -124,6 +35,7 @@ def channels(home: Home) -> Channels:
 
 @pytest.fixture
 def server(tmp_path: Path) -> Iterator[Server]:
+    """A real `drawbridge serve` process, for real clients."""
     running = start_server(tmp_path / "home")
     yield running
     running.stop()
@@ -136,7 +48,17 @@ def module_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
     running.stop()
 
 
-PY27 = "2.7.18"
+@pytest.fixture
+def app_client(tmp_path: Path) -> Iterator[AppClient]:
+    """The same app in-process, for HTTP behaviour that needs no real client."""
+    with serve_in_process(tmp_path / "home") as client:
+        yield client
+
+
+@pytest.fixture(scope="module")
+def module_app_client(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppClient]:
+    with serve_in_process(tmp_path_factory.mktemp("app") / "home") as client:
+        yield client
 
 
 @pytest.fixture(scope="session")

@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
-from conftest import BIN, PY27, PYENV, Server, client_env, start_server
-from test_conda_clients import solve_and_install
+from clients import BIN, PY27, PYENV, client_env, solve_and_install
+from servers import Server, start_server
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import initialise_home

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 from conda_archive import conda_json, conda_members
-from conftest import BIN, client_env
+from clients import BIN, client_env
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.downloads import DownloadCache

@@ -8,7 +8,7 @@ import subprocess
 from pathlib import Path
 
 from builders import make_conda_tar_bz2, make_wheel
-from conftest import BIN
+from clients import BIN
 
 
 def drawbridge(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess:

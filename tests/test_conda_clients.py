@@ -10,7 +10,8 @@ from pathlib import Path
 import pytest
 import rattler
 from builders import make_conda_tar_bz2, make_noarch_python_conda
-from conftest import Server, client_env, start_server
+from clients import client_env, solve_and_install
+from servers import Server, start_server
 
 from drawbridge.channel.home import initialise_home
 from drawbridge.channel.tokens import Role
@@ -27,15 +28,6 @@ def mamba_accepts_token(token: str) -> bool:
         and all(c.isascii() and (c.isalnum() or c in "-_") for c in head)
         and all(c.isascii() and (c.isalnum() or c == "-") for c in rest)
     )
-
-
-def solve_and_install(server: Server, upstream: Path, prefix: Path, specs: list[str], cache: Path) -> list[str]:
-    channels = [rattler.Channel(f"{server.url}/main/conda"), rattler.Channel(upstream.as_uri())]
-    records = asyncio.run(
-        rattler.solve(channels, specs, platforms=["linux-64", "noarch"])
-    )
-    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
-    return sorted(f"{r.name.normalized}={r.version}" for r in records)
 
 
 def test_rattler_installs_a_noarch_python_package(server: Server, upstream_channel: Path, tmp_path: Path):

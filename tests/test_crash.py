@@ -9,7 +9,7 @@ from pathlib import Path
 
 import httpx
 from builders import make_conda_tar_bz2
-from conftest import Server, start_server
+from servers import Server, start_server
 
 from drawbridge.channel import conda_index
 from drawbridge.channel.layout import ChannelLayout

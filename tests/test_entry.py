@@ -5,7 +5,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
-from conftest import client_env
+from clients import client_env
 
 PROBE = """
 import atexit, sys

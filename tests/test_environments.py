@@ -12,7 +12,8 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
-from conftest import BIN, PY27, PYENV, Server, client_env, start_server
+from clients import BIN, PY27, PYENV, client_env
+from servers import Server, start_server
 
 from drawbridge.channel.home import initialise_home
 from drawbridge.channel.tokens import Role

@@ -8,7 +8,8 @@ from pathlib import Path
 
 import httpx
 from builders import make_sdist
-from conftest import BIN, Server, client_env
+from clients import BIN, client_env
+from servers import Server
 
 
 def test_grayskull_recipe_from_the_json_api(server: Server, tmp_path: Path):

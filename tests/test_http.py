@@ -1,4 +1,8 @@
-"""HTTP behaviour of a running server: pages, negotiation, caching, Range, gzip, uploads, auth."""
+"""HTTP behaviour of the app, in-process: pages, negotiation, caching, Range, gzip, uploads, auth.
+
+Nothing here needs a real client or a port; the real clients are test_pip_clients.py,
+test_conda_clients.py and the other end-to-end tests.
+"""
 
 from __future__ import annotations
 
@@ -11,29 +15,29 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
-from conftest import Server
+from servers import AppClient, serve_in_process
 
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
 from drawbridge.channel.tokens import Role
 
 
 @pytest.fixture(scope="module")
-def served(module_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Server:
+def served(module_app_client: AppClient, tmp_path_factory: pytest.TempPathFactory) -> AppClient:
     folder = tmp_path_factory.mktemp("dists")
-    module_server.publish(
+    module_app_client.publish(
         make_wheel(folder, "Demo_Project", "1.0", requires_python=">=3.7"),
         make_wheel(folder, "Demo_Project", "2.0rc1", requires_python=">=3.7"),
         make_sdist(folder, "demo-project", "1.0", requires=["six>=1.10"]),
         make_noarch_python_conda(folder, "demo-conda", "1.0", "demo_conda"),
     )
-    return module_server
+    return module_app_client
 
 
-def get(server: Server, path: str, **kwargs) -> httpx.Response:
-    return httpx.get(server.url + path, follow_redirects=False, **kwargs)
+def get(served: AppClient, path: str, **kwargs) -> httpx.Response:
+    return served.get(path, follow_redirects=False, **kwargs)
 
 
-def test_html_page_has_every_pep_attribute(served: Server):
+def test_html_page_has_every_pep_attribute(served: AppClient):
     response = get(served, "/main/simple/demo-project/")
     assert response.status_code == 200 and response.headers["content-type"].startswith("text/html")
     body = response.text
@@ -44,7 +48,7 @@ def test_html_page_has_every_pep_attribute(served: Server):
     assert "demo_project-1.0.tar.gz" in body
 
 
-def test_json_page_by_accept(served: Server):
+def test_json_page_by_accept(served: AppClient):
     response = get(served, "/main/simple/demo-project/", headers={"Accept": JSON_TYPE})
     assert response.headers["content-type"] == JSON_TYPE
     assert "Accept" in response.headers["vary"]
@@ -59,7 +63,7 @@ def test_json_page_by_accept(served: Server):
     assert sdist["core-metadata"] is False
 
 
-def test_metadata_file_matches_its_hash(served: Server):
+def test_metadata_file_matches_its_hash(served: AppClient):
     page = get(served, "/main/simple/demo-project/", headers={"Accept": JSON_TYPE}).json()
     wheel = page["files"][0]
     metadata = get(served, f"/main/files/{wheel['filename']}.metadata")
@@ -68,7 +72,7 @@ def test_metadata_file_matches_its_hash(served: Server):
     assert hashlib.sha256(whole.content).hexdigest() == wheel["hashes"]["sha256"]
 
 
-def test_html_variant_and_406(served: Server):
+def test_html_variant_and_406(served: AppClient):
     assert get(served, "/main/simple/", headers={"Accept": HTML_TYPE}).headers["content-type"] == HTML_TYPE
     assert get(served, "/main/simple/", headers={"Accept": "image/png"}).status_code == 406
 
@@ -82,16 +86,16 @@ def test_html_variant_and_406(served: Server):
         ("/simple/DEMO-project/", "/simple/demo-project/"),
     ],
 )
-def test_non_normalised_names_redirect(served: Server, path: str, location: str):
+def test_non_normalised_names_redirect(served: AppClient, path: str, location: str):
     response = get(served, path)
     assert response.status_code == 301 and response.headers["location"] == location
 
 
-def test_simple_alias_serves_main(served: Server):
+def test_simple_alias_serves_main(served: AppClient):
     assert get(served, "/simple/demo-project/").text == get(served, "/main/simple/demo-project/").text
 
 
-def test_unknown_channel_and_project_are_404(served: Server):
+def test_unknown_channel_and_project_are_404(served: AppClient):
     assert get(served, "/nope/simple/").status_code == 404
     assert get(served, "/main/simple/absent/").status_code == 404
     assert get(served, "/main/pypi/absent/json").status_code == 404
@@ -100,7 +104,7 @@ def test_unknown_channel_and_project_are_404(served: Server):
 
 
 @pytest.mark.parametrize("path", ["/main/simple/demo-project/", "/main/conda/noarch/repodata.json"])
-def test_conditional_requests_answer_304(served: Server, path: str):
+def test_conditional_requests_answer_304(served: AppClient, path: str):
     first = get(served, path)
     assert first.headers["etag"] and first.headers["last-modified"]
     again = get(served, path, headers={"If-None-Match": first.headers["etag"]})
@@ -110,23 +114,22 @@ def test_conditional_requests_answer_304(served: Server, path: str):
     assert get(served, path, headers={"If-None-Match": '"other"'}).status_code == 200
 
 
-def test_pages_and_repodata_are_gzipped(served: Server):
+def test_pages_and_repodata_are_gzipped(served: AppClient):
     for path in ("/main/simple/demo-project/", "/main/conda/noarch/repodata.json"):
-        raw = httpx.get(served.url + path, headers={"Accept-Encoding": "gzip"})
+        raw = get(served, path, headers={"Accept-Encoding": "gzip"})
         assert raw.headers["content-encoding"] == "gzip"
-        plain = httpx.get(served.url + path, headers={"Accept-Encoding": "identity"})
+        plain = get(served, path, headers={"Accept-Encoding": "identity"})
         assert "content-encoding" not in plain.headers
         assert raw.content == plain.content  # httpx decodes: the same document either way
         assert raw.headers["etag"] != plain.headers["etag"]
 
 
-def test_json_api_is_gzipped_on_request(served: Server):
-    with httpx.stream("GET", served.url + "/main/pypi/demo-project/json", headers={"Accept-Encoding": "gzip"}) as r:
-        body = b"".join(r.iter_raw())
+def test_json_api_is_gzipped_on_request(served: AppClient):
+    body = served.raw("GET", "/main/pypi/demo-project/json", headers={"Accept-Encoding": "gzip"})
     assert json.loads(gzip.decompress(body))["info"]["name"] == "Demo_Project"
 
 
-def test_range_request_on_a_file(served: Server):
+def test_range_request_on_a_file(served: AppClient):
     page = get(served, "/main/simple/demo-project/", headers={"Accept": JSON_TYPE}).json()
     url = f"/main/files/{page['files'][0]['filename']}"
     whole = get(served, url).content
@@ -136,7 +139,7 @@ def test_range_request_on_a_file(served: Server):
     assert get(served, url, headers={"Range": f"bytes={len(whole) + 5}-"}).status_code == 416
 
 
-def test_cache_control(served: Server):
+def test_cache_control(served: AppClient):
     page = get(served, "/main/simple/demo-project/", headers={"Accept": JSON_TYPE}).json()
     assert "immutable" in get(served, f"/main/files/{page['files'][0]['filename']}").headers["cache-control"]
     assert get(served, "/main/conda/noarch/repodata.json").headers["cache-control"] == "public, max-age=60"
@@ -146,15 +149,15 @@ def test_cache_control(served: Server):
     assert "immutable" in get(served, f"/main/conda/noarch/shards/{shard.name}").headers["cache-control"]
 
 
-def test_repodata_zst_head_and_channeldata(served: Server):
-    head = httpx.head(served.url + "/main/conda/noarch/repodata.json.zst")
+def test_repodata_zst_head_and_channeldata(served: AppClient):
+    head = served.head("/main/conda/noarch/repodata.json.zst")
     assert head.status_code == 200 and int(head.headers["content-length"]) > 0
     assert get(served, "/main/conda/channeldata.json").json()["packages"]["demo-conda"]
     for subdir in ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"):
         assert get(served, f"/main/conda/{subdir}/repodata.json").json()["info"]["subdir"] == subdir
 
 
-def test_json_api_fields(served: Server):
+def test_json_api_fields(served: AppClient):
     document = get(served, "/main/pypi/Demo_Project/json").json()
     info = document["info"]
     assert info["version"] == "1.0"  # the newest final release, not 2.0rc1
@@ -171,17 +174,15 @@ def test_json_api_fields(served: Server):
 # -- uploads ---------------------------------------------------------------------------------
 
 
-def _upload(server: Server, path: Path, token: str | None, channel: str = "main", **fields) -> httpx.Response:
+def _upload(served: AppClient, path: Path, token: str | None, channel: str = "main", **fields) -> httpx.Response:
     data = {":action": "file_upload", "protocol_version": "1", "sha256_digest": hashlib.sha256(path.read_bytes()).hexdigest()}
     data.update(fields)
     auth = ("__token__", token) if token else None
     with path.open("rb") as handle:
-        return httpx.post(
-            f"{server.url}/{channel}/upload/", data=data, files={"content": (path.name, handle)}, auth=auth
-        )
+        return served.post(f"/{channel}/upload/", data=data, files={"content": (path.name, handle)}, auth=auth)
 
 
-def test_upload_needs_an_uploader(served: Server, tmp_path: Path):
+def test_upload_needs_an_uploader(served: AppClient, tmp_path: Path):
     wheel = make_wheel(tmp_path, "uploaded", "1.0")
     assert _upload(served, wheel, None).status_code == 401
     assert _upload(served, wheel, served.token(Role.reader)).status_code == 403
@@ -191,7 +192,7 @@ def test_upload_needs_an_uploader(served: Server, tmp_path: Path):
     assert get(served, "/main/simple/uploaded/").status_code == 200
 
 
-def test_upload_twice_is_409_and_keeps_the_first(served: Server, tmp_path: Path):
+def test_upload_twice_is_409_and_keeps_the_first(served: AppClient, tmp_path: Path):
     token = served.token(Role.uploader)
     first = make_wheel(tmp_path / "a", "twice", "1.0")
     assert _upload(served, first, token).status_code == 200
@@ -201,14 +202,14 @@ def test_upload_twice_is_409_and_keeps_the_first(served: Server, tmp_path: Path)
     assert get(served, f"/main/files/{first.name}").content == first.read_bytes()
 
 
-def test_upload_digest_mismatch_is_400(served: Server, tmp_path: Path):
+def test_upload_digest_mismatch_is_400(served: AppClient, tmp_path: Path):
     wheel = make_wheel(tmp_path, "damaged", "1.0")
     response = _upload(served, wheel, served.token(Role.uploader), sha256_digest="ab" * 32)
     assert response.status_code == 400 and "does not match" in response.json()["detail"]
     assert get(served, "/main/simple/damaged/").status_code == 404
 
 
-def test_bad_uploads_get_clear_errors(served: Server, tmp_path: Path):
+def test_bad_uploads_get_clear_errors(served: AppClient, tmp_path: Path):
     token = served.token(Role.uploader)
     liar = make_wheel(tmp_path, "liar", "1.0", metadata_name="truth")
     response = _upload(served, liar, token)
@@ -219,7 +220,7 @@ def test_bad_uploads_get_clear_errors(served: Server, tmp_path: Path):
     assert not list(served.home.incoming_dir.iterdir())  # nothing left behind
 
 
-def test_conda_package_upload_is_indexed(served: Server, tmp_path: Path):
+def test_conda_package_upload_is_indexed(served: AppClient, tmp_path: Path):
     package = make_conda_tar_bz2(tmp_path, "uploaded-tool", "1.0", "0", "linux-64")
     assert _upload(served, package, served.token(Role.uploader)).status_code == 200
     repodata = get(served, "/main/conda/linux-64/repodata.json").json()
@@ -228,31 +229,23 @@ def test_conda_package_upload_is_indexed(served: Server, tmp_path: Path):
 
 
 def test_upload_over_the_limit_is_413(tmp_path: Path):
-    from conftest import start_server
-
     from drawbridge.channel.home import initialise_home
 
     home = initialise_home(tmp_path / "small")
     home.config_path.write_text("[server]\nmax_upload_mb = 1\n")
-    server = start_server(tmp_path / "small")
-    try:
+    with serve_in_process(tmp_path / "small") as server:
         big = make_wheel(tmp_path, "big", "1.0", extra_entries={"big/blob.bin": os.urandom(2 * 1024 * 1024)})
         response = _upload(server, big, server.token(Role.uploader))
         assert response.status_code == 413
         assert get(server, "/main/simple/big/").status_code == 404
-    finally:
-        server.stop()
 
 
 def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
-    from conftest import start_server
-
     from drawbridge.channel.home import initialise_home
 
     home = initialise_home(tmp_path / "private")
     home.config_path.write_text("[server]\nanonymous_read = false\n")
-    server = start_server(tmp_path / "private")
-    try:
+    with serve_in_process(tmp_path / "private") as server:
         assert get(server, "/main/conda/noarch/repodata.json").status_code == 401
         token = server.token(Role.reader)
         assert get(server, f"/t/{token}/main/conda/noarch/repodata.json").status_code == 200
@@ -268,11 +261,9 @@ def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
             session.add(TokenRow(user="old", role="reader", token_sha256=hashlib.sha256(old.encode()).hexdigest()))
         assert get(server, "/main/simple/", auth=("__token__", old)).status_code == 200
         assert get(server, f"/t/{old}/main/conda/noarch/repodata.json").status_code == 200
-    finally:
-        server.stop()
 
 
-def test_web_pages_and_health(served: Server):
+def test_web_pages_and_health(served: AppClient):
     assert get(served, "/health").json()["status"] == "ok"
     front = get(served, "/")
     assert front.status_code == 200 and f"{served.url}/main/simple/" in front.text
@@ -281,9 +272,9 @@ def test_web_pages_and_health(served: Server):
     assert get(served, "/nope/").status_code == 404
 
 
-def test_repodata_zst_is_the_same_document(served: Server):
+def test_repodata_zst_is_the_same_document(served: AppClient):
     import zstandard
 
-    plain = httpx.get(served.url + "/main/conda/noarch/repodata.json", headers={"Accept-Encoding": "identity"})
+    plain = get(served, "/main/conda/noarch/repodata.json", headers={"Accept-Encoding": "identity"})
     zst = get(served, "/main/conda/noarch/repodata.json.zst")
     assert zstandard.ZstdDecompressor().decompress(zst.content, max_output_size=1 << 26) == plain.content

@@ -9,10 +9,12 @@ from pathlib import Path
 
 import pytest
 from builders import make_sdist, make_wheel
-from conftest import BIN, PYENV, Server, client_env, start_server
+from clients import BIN, PY27, PYENV, client_env, pyenv_python
 from packaging.version import Version
 from relay import Relay
+from servers import Server, start_server
 
+from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role
 
 
@@ -28,7 +30,7 @@ PY3 = [v for v in PYENV_PYTHONS if v.startswith("3.")]
 MACHINE = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
 #: the machine's Python, the newest and the oldest pyenv Pythons present
 CLIENT_PYTHONS = sorted({v for v in (MACHINE, PY3[-1] if PY3 else None, PY3[0] if PY3 else None) if v and (PYENV / v).exists()})
-PY27 = PYENV / "2.7.18" / "bin" / "python"
+PY27_PYTHON = pyenv_python(PY27)
 #: the clients of the matrix: each pyenv Python's own pip, and the newest pip (this venv's)
 PIP_CLIENTS = [*PYENV_PYTHONS, "newest"]
 HTML_ONLY = "text/html"
@@ -36,7 +38,7 @@ PEP691_JSON = "application/vnd.pypi.simple.v1+json"
 
 
 def client_python(client: str) -> Path:
-    return Path(sys.executable) if client == "newest" else PYENV / client / "bin" / "python"
+    return Path(sys.executable) if client == "newest" else pyenv_python(client)
 
 
 def pip_version(python: Path) -> Version:
@@ -113,7 +115,7 @@ def test_uv_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, pa
 
 @pytest.mark.parametrize("version", CLIENT_PYTHONS)
 def test_pip_honours_requires_python(index: Server, tmp_path: Path, version: str):
-    python = PYENV / version / "bin" / "python"
+    python = pyenv_python(version)
     result = pip_install(python, index, tmp_path / "t", "picky")
     assert result.returncode == 0, result.stdout + result.stderr
     assert imported_value(python, tmp_path / "t", "picky") == "1.0"  # 2.0 excludes this Python
@@ -122,15 +124,15 @@ def test_pip_honours_requires_python(index: Server, tmp_path: Path, version: str
     assert "No matching distribution" in refused.stdout + refused.stderr
 
 
-@pytest.mark.skipif(not PY27.exists(), reason="no pyenv Python 2.7.18")
+@pytest.mark.skipif(not PY27_PYTHON.exists(), reason=f"no pyenv Python {PY27}")
 def test_python27_pip19_installs_py2_py3_wheel(index: Server, tmp_path: Path):
-    version = subprocess.run([str(PY27), "-m", "pip", "--version"], capture_output=True, text=True, env=client_env())
+    version = subprocess.run([str(PY27_PYTHON), "-m", "pip", "--version"], capture_output=True, text=True, env=client_env())
     assert version.stdout.startswith("pip 19"), version.stdout + version.stderr
-    result = pip_install(PY27, index, tmp_path / "t", "twoway")
+    result = pip_install(PY27_PYTHON, index, tmp_path / "t", "twoway")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(PY27, tmp_path / "t", "twoway") == "1.0"
+    assert imported_value(PY27_PYTHON, tmp_path / "t", "twoway") == "1.0"
     # pure-demo needs Python >= 3.6: pip 19 reads data-requires-python and finds nothing.
-    assert pip_install(PY27, index, tmp_path / "u", "pure-demo").returncode != 0
+    assert pip_install(PY27_PYTHON, index, tmp_path / "u", "pure-demo").returncode != 0
 
 
 def test_uv_installs_from_the_index(index: Server, tmp_path: Path):
@@ -189,18 +191,15 @@ def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
 
 
 @pytest.mark.skipif(not (PYENV / "3.9.18").exists(), reason="no pyenv Python 3.9.18 (pip 23.0.1)")
-def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(tmp_path: Path):
+def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(channels: Channels, tmp_path: Path):
     """A home whose JSON pages still carry `dist-info-metadata` (written before page format
     2) is fixed when the server starts: pip 23.0.1 installs from it without `drawbridge index`."""
     import json
 
-    from drawbridge.channel.home import initialise_home
     from drawbridge.channel.pip_view import FORMAT_STAMP
 
-    home = initialise_home(tmp_path / "home")
-    server = start_server(home.root)
-    server.publish(make_wheel(tmp_path / "d", "pair-lib", "1.0", tag="py2.py3-none-any"))
-    server.stop()
+    home = channels.home  # made as `drawbridge serve` makes it: the main channel created
+    channels.publish("main", make_wheel(tmp_path / "d", "pair-lib", "1.0", tag="py2.py3-none-any"))
     page = home.channel("main").simple_dir / "pair-lib" / "index.json"
     old = json.loads(page.read_text())
     for entry in old["files"]:
@@ -213,7 +212,7 @@ def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(tmp_path: Path):
         deadline = time.monotonic() + 30
         while "dist-info-metadata" in page.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
-        python = PYENV / "3.9.18" / "bin" / "python"
+        python = pyenv_python("3.9.18")
         result = pip_install(python, server, tmp_path / "t", "pair-lib")
         assert result.returncode == 0, result.stdout + result.stderr
         assert (page.parent.parent / FORMAT_STAMP).read_text() == "2"

@@ -8,9 +8,9 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import make_sdist
-from conftest import BIN, client_env, start_server
-from test_conda_clients import solve_and_install
+from builders import C_SOURCE, make_sdist
+from clients import BIN, client_env, solve_and_install
+from servers import start_server
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
@@ -185,8 +185,6 @@ def test_bridge_writes_recipes_for_sdist_only_projects(site: dict):
 
 
 def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, tmp_path: Path):
-    from test_repack_install import C_SOURCE
-
     home = site["home"]
     # the project is cext-demo (a python package of that name); its C extension is `fastadd`
     setup = b'from setuptools import Extension, setup\nsetup(name="cext-demo", version="0.1", ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
@@ -216,8 +214,6 @@ def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, t
 @pytest.mark.online
 def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp_path: Path):
     """docopt's real sdist in a Drawbridge; grayskull reads it through the JSON API only."""
-    from conftest import start_server as start
-
     from drawbridge.bridge.downloads import DownloadCache
     from drawbridge.bridge.pypi import SimpleIndexUpstream
     from drawbridge.bridge.recipe_convert import convert, dump
@@ -225,7 +221,7 @@ def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp
 
     upstream = SimpleIndexUpstream("https://pypi.org/simple/", DownloadCache(tmp_path / "cache"))
     sdist = next(f for f in upstream.files("docopt") if f.filename == "docopt-0.6.2.tar.gz")
-    server = start(tmp_path / "home")
+    server = start_server(tmp_path / "home")
     try:
         server.publish(upstream.fetch(sdist))
         out = tmp_path / "out"

