@@ -8,13 +8,14 @@ for Python 3.9 and 3.12 install with py-rattler into the test upstream's Pythons
 from __future__ import annotations
 
 import asyncio
+import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import rattler
-from conftest import BIN, PYENV, client_env
+from clients import BIN, PYENV, client_env
 from upstream import build_upstream_channel
 
 from drawbridge.bridge.claims import DEFAULT_BASELINE
@@ -100,3 +101,74 @@ def test_top_projects_install_and_work_on_linux_for_python_39_and_312(upstream_w
         asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "pkgs", show_progress=False))
         ran = subprocess.run([str(prefix / "bin" / "python"), "-c", WORKS], capture_output=True, text=True, env=client_env(), timeout=300)
         assert ran.returncode == 0 and ran.stdout.startswith("works"), (python, ran.stdout, ran.stderr)
+
+
+@pytest.fixture(scope="module")
+def upstream_with_python27() -> Path:
+    machine = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
+    if not (PYENV / "2.7.18").is_dir() or not (PYENV / machine).is_dir():
+        pytest.skip("needs pyenv Python 2.7.18 and this machine's Python")
+    return build_upstream_channel(["2.7.18", machine])
+
+
+def solve(channels: list[Path], specs: list[str]) -> list:
+    return asyncio.run(
+        rattler.solve([rattler.Channel(c.as_uri()) for c in channels], specs, platforms=["linux-64", "noarch"],
+                      virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"))
+    )  # fmt: skip
+
+
+def test_python27_gets_what_pip19_installs_and_imports_it(upstream_with_python27: Path, tmp_path: Path):
+    """six, configparser, futures and enum34 for Python 2.7: the releases pip 19.2.3 installs
+    there (checked against the real pip 19 first), installable and importable in a 2.7
+    prefix; enum34, a py2-only wheel, is not installable into Python 3."""
+    machine = f"{sys.version_info.major}.{sys.version_info.minor}"
+    wanted = ["six", "configparser", "futures", "enum34"]
+    pip19 = subprocess.run(
+        [str(PYENV / "2.7.18" / "bin" / "python"), "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
+         "--index-url", PYPI, "--dest", str(tmp_path / "pip19"), *wanted],
+        capture_output=True, text=True, env=client_env(), timeout=300,
+    )  # fmt: skip
+    assert pip19.returncode == 0, pip19.stdout + pip19.stderr
+    expected = {p.name.split("-")[0].lower(): p.name.split("-")[1] for p in (tmp_path / "pip19").iterdir()}
+    assert expected["configparser"] == "4.0.2"
+    home = initialise_home(tmp_path / "home")
+    Channels(home, Database(home.database_url)).create("main")
+    bridged = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI,
+         "--upstream-conda", upstream_with_python27.as_uri(), "--platform", "linux-64",
+         "--python", "2.7", "--python", machine, *wanted],
+        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
+    )  # fmt: skip
+    assert bridged.returncode == 0, bridged.stdout + bridged.stderr
+    channels = [home.channel("main").conda_dir, upstream_with_python27]
+    records = solve(channels, ["python 2.7.*", *wanted])
+    installed = {r.name.normalized: str(r.version) for r in records}
+    assert {name: installed[name] for name in wanted} == expected
+    prefix = tmp_path / "env27"
+    asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "pkgs", show_progress=False))
+    probe = "import six, configparser, concurrent.futures, enum; print(enum.Enum('E', 'a b').b.value)"
+    ran = subprocess.run([str(prefix / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=client_env())
+    assert ran.returncode == 0 and ran.stdout.strip() == "2", ran.stderr
+    with pytest.raises(Exception, match="enum34"):
+        solve(channels, [f"python {machine}.*", "enum34"])
+
+
+def test_conda_forge_names_solve(upstream_with_python27: Path, tmp_path: Path):
+    """`conda install zope.interface` finds the bridged zope.interface; ruamel.yaml and
+    pywin32 carry their conda-forge names (pywin32, not the alias pywin32-on-windows)."""
+    machine = f"{sys.version_info.major}.{sys.version_info.minor}"
+    home = initialise_home(tmp_path / "home")
+    Channels(home, Database(home.database_url)).create("main")
+    bridged = subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI,
+         "--upstream-conda", upstream_with_python27.as_uri(), "--platform", "linux-64", "--platform", "win-64",
+         "--python", machine, "zope.interface", "ruamel.yaml", "pywin32"],
+        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
+    )  # fmt: skip
+    assert bridged.returncode == 0, bridged.stdout + bridged.stderr
+    records = solve([home.channel("main").conda_dir, upstream_with_python27], [f"python {machine}.*", "zope.interface", "ruamel.yaml"])
+    assert {"zope.interface", "ruamel.yaml"} <= {r.name.normalized for r in records}
+    windows = json.loads((home.channel("main").conda_dir / "win-64" / "repodata.json").read_text())["packages.conda"]
+    assert "pywin32" in {r["name"] for r in windows.values()}
+    assert not any(r["name"].endswith("-on-windows") for r in windows.values())

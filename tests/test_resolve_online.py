@@ -10,7 +10,7 @@ import subprocess
 from pathlib import Path
 
 import pytest
-from conftest import PYENV, client_env
+from clients import PYENV, client_env
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from drawbridge.bridge.markers import active_requirements
