@@ -32,7 +32,12 @@ from drawbridge.channel.faults import crash_point
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.platforms import DEFAULT_SUBDIRS
 from drawbridge.channel.quarantine import QuarantinedFile, quarantine
-from drawbridge.channel.storage import is_temporary, storage_errors, write_bytes_atomic, write_text_atomic
+from drawbridge.channel.storage import (
+    is_temporary,
+    storage_errors,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 
 #: files at the top of a subdir that change on every index run
 INDEX_FILES = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
@@ -87,6 +92,7 @@ def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[Quara
             asyncio.run(index_fs(layout.conda_dir, target_platform=Subdir(subdir), force=force, write_zst=False))
             return quarantined
         except Exception as error:  # rattler raises its own types; the message says what
+            shutil.rmtree(layout.conda_dir / ".tmp", ignore_errors=True)  # what it was writing
             failure = _reason(error)
             refused = _refused_packages(layout, subdir, force)
             if not refused:

@@ -1,9 +1,9 @@
 """Atomic file writes: a reader sees the old file or the new one, never half of either.
 
 Temporary files are named `.<target>.<random>.tmp` beside their target, so one left by a
-crash is recognised and removed (`remove_temporaries`). OS failures are turned into the
-channel's own errors by `storage_errors`: `StorageFull` for a full disk or quota, else
-`StorageFailure`, each naming what was being done.
+crash is recognised and removed (`remove_temporaries`), as is rattler's `.tmp` folder.
+OS failures are turned into the channel's own errors by `storage_errors`: `StorageFull`
+for a full disk or quota, else `StorageFailure`, each naming what was being done.
 """
 
 from __future__ import annotations
@@ -131,19 +131,24 @@ INCOMING_PREFIX = ".incoming."
 
 
 def is_temporary(name: str) -> bool:
-    """Whether a file name is one of our temporary files (not rattler's `.tmp` folder)."""
-    return name.startswith(".") and name.endswith(".tmp") and name != ".tmp"
+    """Whether a file name is a temporary file of ours, a trial folder, or rattler's `.tmp`
+    folder (where it writes before renaming; it runs only under the channel lock)."""
+    return name.startswith(".") and name.endswith(".tmp")
 
 
 def remove_temporaries(root: Path) -> list[Path]:
-    """Remove the temporary files (and trial folders) a crash left under `root`; return
-    them. Call with the lock held that every writer under `root` holds."""
+    """Remove the temporary files (and non-empty trial folders) a crash left under `root`;
+    return them. Call with the lock held that every writer under `root` holds."""
     removed = []
     for folder, dirs, files in os.walk(root):
-        for name in [*files, *dirs]:
+        for name in files:
             if is_temporary(name):
-                path = Path(folder) / name
-                shutil.rmtree(path) if path.is_dir() and not path.is_symlink() else path.unlink(missing_ok=True)
+                (Path(folder) / name).unlink(missing_ok=True)
+                removed.append(Path(folder) / name)
+        for name in [d for d in dirs if is_temporary(d)]:
+            path = Path(folder) / name
+            if any(path.iterdir()):  # rattler keeps an empty `.tmp` folder between runs
+                shutil.rmtree(path)
                 removed.append(path)
         dirs[:] = [d for d in dirs if not is_temporary(d)]
     return removed
@@ -165,6 +170,38 @@ def remove_stale_incoming(folder: Path, older_than: float = 3600.0) -> list[Path
         except FileNotFoundError:
             continue
     return removed
+
+
+#: a file kept in the home so that undoing a publish can be recorded on a full disk
+RESERVE_NAME = ".reserve"
+RESERVE_BYTES = 1024 * 1024
+
+
+def ensure_reserve(root: Path) -> bool:
+    """Make sure `root` holds `RESERVE_BYTES` of space in reserve (a file of zeros, written
+    for real so the filesystem allocates it); False if there is no room for it now."""
+    reserve = root / RESERVE_NAME
+    try:
+        if reserve.stat().st_size == RESERVE_BYTES:
+            return True
+    except FileNotFoundError:
+        pass
+    try:
+        write_bytes_atomic(reserve, b"\0" * RESERVE_BYTES)
+    except OSError:
+        return False
+    return True
+
+
+@contextmanager
+def reserve_released(root: Path) -> Iterator[None]:
+    """Free the reserve for the block (undoing a publish on a full disk needs room in the
+    database), then take it back if there is room again."""
+    (root / RESERVE_NAME).unlink(missing_ok=True)
+    try:
+        yield
+    finally:
+        ensure_reserve(root)
 
 
 def is_full(error: BaseException) -> bool:
