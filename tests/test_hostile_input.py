@@ -144,6 +144,29 @@ def test_a_bad_file_at_index_time_is_quarantined_and_the_rest_indexed(populated:
     assert note["file"] == "conda/linux-64/broken-1.0-0.tar.bz2" and "No index.json" in note["reason"]
 
 
+def test_a_channel_the_old_bug_broke_is_repaired_on_start(populated: Channels, tmp_path: Path):
+    """The issue's state: a package rattler refuses placed and recorded, `.indexing` stuck.
+    A start (recovery) quarantines it, drops its record and indexes the rest."""
+    from drawbridge.channel.database import CondaPackageRow
+    from drawbridge.channel.storage import write_text_atomic
+
+    layout = populated.home.channel("main")
+    bad = make_conda_tar_bz2(layout.conda_dir / "linux-64", "sp ace", "1.0", "0", "linux-64")
+    with populated.db.session() as session:
+        session.add(CondaPackageRow(channel="main", subdir="linux-64", filename=bad.name, name="sp ace",
+                                    version="1.0", build="0", sha256="0" * 64, size=bad.stat().st_size))  # fmt: skip
+    write_text_atomic(layout.indexing_marker, '["linux-64"]')
+    outcomes = populated.recover()
+    assert [item.path for o in outcomes for item in o.quarantined] == [f"conda/linux-64/{bad.name}"]
+    assert not layout.indexing_marker.exists()
+    assert [row.filename for row in populated.conda_packages("main")] == ["data-1.0-0.tar.bz2", "tool-1.0-0.tar.bz2"]
+    note = json.loads((layout.quarantine_dir / "conda" / "linux-64" / (bad.name + ".reason.json")).read_text())
+    assert note["record"]["name"] == "sp ace" and "not a valid package name" in note["reason"]
+    populated.publish("main", make_conda_tar_bz2(tmp_path, "after", "1.0", "0", "linux-64"))
+    repodata = json.loads((layout.conda_dir / "linux-64" / "repodata.json").read_bytes())
+    assert set(repodata["packages"]) == {"tool-1.0-0.tar.bz2", "after-1.0-0.tar.bz2"}
+
+
 # -- bombs (item 2) ------------------------------------------------------------------------
 
 BOMBS = {
