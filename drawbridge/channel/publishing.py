@@ -74,6 +74,7 @@ class Placement:
         return [self.target, *self.companions]
 
     def relative(self, path: Path) -> str:
+        """`path` relative to the channel's folder, as intents record it."""
         return path.relative_to(self.layout.root).as_posix()
 
 

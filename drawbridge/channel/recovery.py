@@ -41,6 +41,7 @@ class Reconciliation:
 
     @property
     def changed(self) -> bool:
+        """Whether anything needed doing."""
         return bool(
             self.temporaries or self.orphans or self.indexed or self.dropped_intents
             or self.reindexed or self.repaired_pages or self.quarantined

@@ -38,6 +38,7 @@ class VerifyReport:
 
     @property
     def ok(self) -> bool:
+        """Whether every stored file matched its record (a rewritten .metadata counts as fine)."""
         return not self.quarantined
 
 
