@@ -49,9 +49,11 @@ def test_same_filename_twice_keeps_the_first(channels: Channels, tmp_path: Path)
 
 
 def test_same_conda_package_twice_is_refused(channels: Channels, tmp_path: Path):
-    channels.publish("main", make_conda_tar_bz2(tmp_path / "a", "tool", "1.0", "0", "linux-64"))
+    first = make_conda_tar_bz2(tmp_path / "a", "tool", "1.0", "0", "linux-64")
+    channels.publish("main", first)
+    assert channels.publish("main", first).already_published  # the same bytes: a success
     with pytest.raises(DuplicateFile):
-        channels.publish("main", make_conda_tar_bz2(tmp_path / "b", "tool", "1.0", "0", "linux-64"))
+        channels.publish("main", make_conda_tar_bz2(tmp_path / "b", "tool", "1.0", "0", "linux-64", members={"x": b"2"}))
 
 
 @pytest.mark.parametrize(

@@ -9,6 +9,7 @@ import zipfile
 from collections.abc import Iterable
 
 from drawbridge.channel.errors import InvalidDistribution
+from drawbridge.channel.limits import MAX_LINK_TARGET, read_member
 
 
 def check_member_name(archive: str, name: str) -> None:
@@ -30,12 +31,17 @@ def check_link_target(archive: str, name: str, target: str) -> None:
 
 
 def check_zip_members(archive: str, zf: zipfile.ZipFile) -> None:
-    """Check every entry of a zip: safe names, no escaping symlinks, intact CRCs."""
+    """Check every entry of a zip: safe names, no escaping symlinks, intact CRCs.
+
+    Open it with `limits.open_zip`: the CRC check inflates every entry, which that bounds.
+    """
     for info in zf.infolist():
         check_member_name(archive, info.filename)
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
-            check_link_target(archive, info.filename, zf.read(info).decode("utf-8", "replace"))
+            with zf.open(info) as handle:
+                target = read_member(archive, info.filename, handle, info.file_size, MAX_LINK_TARGET)
+            check_link_target(archive, info.filename, target.decode("utf-8", "replace"))
     try:
         broken = zf.testzip()
     except (zipfile.BadZipFile, OSError, EOFError, ValueError) as error:

@@ -3,6 +3,12 @@
 A run is crash-safe: a marker file (`ChannelLayout.indexing_marker`) says an index is under way, rattler replaces each index
 file atomically, and a channel found with the marker (a killed run) is re-indexed in full
 while the last complete files keep being served.
+
+A run never depends on one bad file: when rattler fails on a subdir, each package it had
+not indexed yet is tried alone (`indexer_problem`, an index of a one-file channel), the
+ones it refuses are quarantined, and the subdir is indexed again. Publishing runs the same
+one-file trial before placing anything, so only a file placed by hand or corrupted on
+disk can get that far.
 """
 
 from __future__ import annotations
@@ -10,6 +16,9 @@ from __future__ import annotations
 import asyncio
 import gzip
 import json
+import re
+import shutil
+import tempfile
 from collections.abc import Iterable
 from pathlib import Path
 
@@ -17,9 +26,18 @@ import zstandard
 from rattler import Subdir, Version
 from rattler.index import index_fs
 
+from drawbridge.channel.conda_packages import is_conda_package
+from drawbridge.channel.errors import IndexFailure, InvalidDistribution
+from drawbridge.channel.faults import crash_point
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.platforms import DEFAULT_SUBDIRS
-from drawbridge.channel.storage import write_bytes_atomic, write_text_atomic
+from drawbridge.channel.quarantine import QuarantinedFile, quarantine
+from drawbridge.channel.storage import (
+    is_temporary,
+    storage_errors,
+    write_bytes_atomic,
+    write_text_atomic,
+)
 
 #: files at the top of a subdir that change on every index run
 INDEX_FILES = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
@@ -39,8 +57,9 @@ def needs_recovery(layout: ChannelLayout) -> bool:
     return layout.indexing_marker.exists()
 
 
-def index_conda(layout: ChannelLayout, subdirs: Iterable[str] | None = None, force: bool = False) -> None:
-    """Bring the repodata of `subdirs` (default: all in use) up to date with the files on disk.
+def index_conda(layout: ChannelLayout, subdirs: Iterable[str] | None = None, force: bool = False) -> list[QuarantinedFile]:
+    """Bring the repodata of `subdirs` (default: all in use) up to date with the files on disk;
+    return the packages rattler refused, now quarantined.
 
     rattler reuses the existing repodata and reads only packages it has not seen, so one new
     package costs one package read. Call with the channel lock held.
@@ -52,14 +71,107 @@ def index_conda(layout: ChannelLayout, subdirs: Iterable[str] | None = None, for
     marker = layout.indexing_marker
     recovering = marker.exists()
     write_text_atomic(marker, json.dumps(wanted))
+    crash_point("indexing")
     if recovering:
         force, wanted = True, subdirs_in_use(layout)
+    quarantined: list[QuarantinedFile] = []
     for subdir in wanted:
-        # rattler's own .zst uses a slow, high level: on 4,000 packages it was 550 of the
-        # 1,000 ms an incremental run took. The same file at level 3 costs ~10 ms.
-        asyncio.run(index_fs(root, target_platform=Subdir(subdir), force=force, write_zst=False))
+        quarantined += _index_subdir(layout, subdir, force)
         write_compressed_twins(root / subdir / "repodata.json")
     marker.unlink()
+    return quarantined
+
+
+def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[QuarantinedFile]:
+    """Index one subdir, quarantining each package rattler refuses, until it succeeds."""
+    quarantined: list[QuarantinedFile] = []
+    while True:
+        try:
+            # rattler's own .zst uses a slow, high level: on 4,000 packages it was 550 of the
+            # 1,000 ms an incremental run took. The same file at level 3 costs ~10 ms.
+            asyncio.run(index_fs(layout.conda_dir, target_platform=Subdir(subdir), force=force, write_zst=False))
+            return quarantined
+        except Exception as error:  # rattler raises its own types; the message says what
+            shutil.rmtree(layout.conda_dir / ".tmp", ignore_errors=True)  # what it was writing
+            failure = _reason(error)
+            refused = _refused_packages(layout, subdir, force)
+            if not refused:
+                raise IndexFailure(
+                    f"rattler could not index {layout.name}/conda/{subdir} ({failure}), and no single "
+                    "package explains it; the last complete index is still served"
+                ) from error
+            quarantined += [quarantine(layout, path, f"rattler's indexer refuses it: {reason}") for path, reason in refused]
+
+
+def _refused_packages(layout: ChannelLayout, subdir: str, everything: bool) -> list[tuple[Path, str]]:
+    """The packages of `subdir` rattler refuses, each tried alone: those not in the current
+    repodata, or all of them when `everything`."""
+    folder = layout.conda_dir / subdir
+    known = set() if everything else _indexed_names(folder / "repodata.json")
+    refused = []
+    for path in sorted(folder.iterdir()):
+        if path.name in known or not is_conda_package(path.name) or is_temporary(path.name) or not path.is_file():
+            continue
+        problem = indexer_problem(path, path.name, subdir, layout.root)
+        if problem:
+            refused.append((path, problem))
+    return refused
+
+
+def _indexed_names(repodata: Path) -> set[str]:
+    try:
+        document = json.loads(repodata.read_bytes())
+    except (OSError, ValueError):
+        return set()
+    return set(document.get("packages", {})) | set(document.get("packages.conda", {}))
+
+
+def indexer_problem(path: Path, filename: str, subdir: str, scratch: Path) -> str | None:
+    """Why rattler's indexer refuses the package at `path` (named `filename`), or None.
+
+    It indexes a channel holding only that file, in a temporary folder under `scratch`
+    (which must be on the file's filesystem: the file is hard-linked, not copied). About
+    10 ms for a small package. An OS failure (a full disk) raises, it is not the file's.
+    """
+    with storage_errors(f"trying {filename} with rattler's indexer"):
+        folder = Path(tempfile.mkdtemp(prefix=".trial-", suffix=".tmp", dir=scratch))
+    try:
+        with storage_errors(f"trying {filename} with rattler's indexer"):
+            for name in {subdir, "noarch"}:
+                (folder / name).mkdir()
+            try:
+                (folder / subdir / filename).hardlink_to(path)
+            except OSError:
+                shutil.copyfile(path, folder / subdir / filename)
+        try:
+            asyncio.run(index_fs(folder, target_platform=Subdir(subdir), write_zst=False))
+        except Exception as error:  # rattler's error types; the message is the reason
+            return _reason(error)
+        if filename not in _indexed_names(folder / subdir / "repodata.json"):
+            return "rattler's indexer left it out of the repodata"
+        return None
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)
+
+
+def check_with_indexer(path: Path, filename: str, subdir: str, scratch: Path) -> None:
+    """Raise InvalidDistribution, with rattler's reason, if its indexer refuses the package."""
+    problem = indexer_problem(path, filename, subdir, scratch)
+    if problem:
+        raise InvalidDistribution(f"{filename}: rattler's indexer refuses it ({problem})")
+
+
+_OS_ERROR = re.compile(r"\(os error (\d+)\)")
+
+
+def _reason(error: BaseException) -> str:
+    """rattler's message, on one line; an OS failure inside rattler is raised as ours."""
+    message = " ".join(str(error).split())
+    found = _OS_ERROR.search(message)
+    if found:
+        with storage_errors("indexing with rattler"):
+            raise OSError(int(found.group(1)), message)
+    return message
 
 
 def write_compressed_twins(repodata: Path) -> None:

@@ -1,8 +1,14 @@
-"""Inspect a conda package (.conda or .tar.bz2): safe members and an honest info/index.json."""
+"""Inspect a conda package (.conda or .tar.bz2): safe members, bounded reads, and an honest
+info/index.json whose name, version and build rattler parses as conda clients do.
+
+The whole archive is streamed once through `limits.InflationGuard`; only info/index.json
+is read into memory. What rattler's indexer itself would refuse is found by
+`conda_index.check_with_indexer`, which publishing runs after this.
+"""
 
 from __future__ import annotations
 
-import io
+import bz2
 import json
 import tarfile
 import zipfile
@@ -10,7 +16,10 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import zstandard
+from rattler import PackageName, Version
+from rattler.package import BuildString
 
+from drawbridge.channel import limits
 from drawbridge.channel.archives import check_member_name, check_tar_members
 from drawbridge.channel.errors import InvalidDistribution
 
@@ -53,10 +62,11 @@ def inspect_conda_package(path: Path, filename: str | None = None) -> CondaPacka
     """Check the conda package at `path` (named `filename`) and return its identity."""
     filename = filename or path.name
     stem = conda_stem(filename)
+    guard_budget = limits.inflation_budget(path.stat().st_size)
     if filename.endswith(".conda"):
-        index = _read_conda_v2(path, filename, stem)
+        index = _read_conda_v2(path, filename, stem, guard_budget)
     else:
-        index = _read_tar_bz2(path, filename)
+        index = _read_tar_bz2(path, filename, guard_budget)
     return _identity_from_index(filename, stem, index)
 
 
@@ -65,6 +75,7 @@ def _identity_from_index(filename: str, stem: str, index: dict) -> CondaPackageI
     if missing:
         raise InvalidDistribution(f"{filename}: info/index.json lacks {', '.join(missing)}")
     name, version, build = str(index["name"]), str(index["version"]), str(index["build"])
+    _check_conda_identity(filename, name, version, build)
     if f"{name}-{version}-{build}" != stem:
         raise InvalidDistribution(
             f"{filename}: info/index.json says {name}-{version}-{build}, "
@@ -74,6 +85,17 @@ def _identity_from_index(filename: str, stem: str, index: dict) -> CondaPackageI
     if subdir not in KNOWN_SUBDIRS:
         raise InvalidDistribution(f"{filename}: unknown subdir {subdir!r} in info/index.json")
     return CondaPackageInfo(filename=filename, name=name, version=version, build=build, subdir=subdir)
+
+
+def _check_conda_identity(filename: str, name: str, version: str, build: str) -> None:
+    """Parse name, version and build as rattler (and so conda's solvers) parse them."""
+    for what, value, parse in (("package name", name, PackageName), ("version", version, Version), ("build string", build, BuildString)):
+        try:
+            parse(value)
+        except Exception as error:  # rattler raises its own exception types, and ValueError
+            raise InvalidDistribution(
+                f"{filename}: info/index.json has {what} {value!r}, which conda clients cannot parse ({error})"
+            ) from error
 
 
 def _parse_index_json(filename: str, raw: bytes | None) -> dict:
@@ -89,46 +111,64 @@ def _parse_index_json(filename: str, raw: bytes | None) -> dict:
 
 
 def _scan_tar(filename: str, tf: tarfile.TarFile) -> bytes | None:
-    """Check a streamed tar's members; return info/index.json's bytes if it holds one."""
+    """Check a streamed tar's members; return info/index.json's bytes if it holds one.
+
+    info/index.json is read up to `MAX_INDEX_JSON`; other info/ files, which clients load
+    whole, may not declare more than `MAX_INFO_MEMBER`; nothing else is kept in memory.
+    """
     index_json = None
-    for member in tf:
+    for member in limits.scan_members(tf, filename):
         check_tar_members(filename, [member])
-        if member.name.lstrip("./") == "info/index.json" and member.isfile():
-            handle = tf.extractfile(member)
-            index_json = handle.read() if handle else None
+        path = member.name.lstrip("./")
+        if not path.startswith("info/") or not member.isfile():
+            continue
+        if path == "info/index.json":
+            index_json = limits.read_member(filename, path, tf.extractfile(member), member.size, limits.MAX_INDEX_JSON)
+        elif member.size > limits.MAX_INFO_MEMBER:
+            raise limits.too_large(filename, path, member.size, limits.MAX_INFO_MEMBER)
     return index_json
 
 
-def _read_tar_bz2(path: Path, filename: str) -> dict:
+def _read_tar_bz2(path: Path, filename: str, budget: int) -> dict:
     try:
-        with tarfile.open(path, "r|bz2") as tf:
-            return _parse_index_json(filename, _scan_tar(filename, tf))
-    except (tarfile.TarError, EOFError, OSError) as error:
+        with bz2.open(path, "rb") as raw:
+            with limits.open_tar_stream(limits.InflationGuard(raw, filename, budget), filename) as tf:
+                return _parse_index_json(filename, _scan_tar(filename, tf))
+    except (tarfile.TarError, EOFError, OSError, ValueError) as error:
         raise InvalidDistribution(f"{filename}: corrupt tar.bz2 archive ({error})") from error
 
 
-def _read_conda_v2(path: Path, filename: str, stem: str) -> dict:
+def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
+    zf = limits.open_zip(path, filename)
     try:
-        with zipfile.ZipFile(path) as zf:
-            names = zf.namelist()
-            for name in names:
-                check_member_name(filename, name)
+        with zf:
+            infos = zf.infolist()
+            for info in infos:
+                check_member_name(filename, info.filename)
+                if info.compress_type != zipfile.ZIP_STORED:
+                    raise InvalidDistribution(
+                        f"{filename}: entry {info.filename!r} is compressed (zip method {info.compress_type}); "
+                        "rattler reads only stored entries in a .conda: rebuild it with conda-package-handling or rattler-build"
+                    )
+            names = [info.filename for info in infos]
             expected = {f"info-{stem}.tar.zst", f"pkg-{stem}.tar.zst"}
             if not expected <= set(names):
                 raise InvalidDistribution(
                     f"{filename}: a .conda must hold {sorted(expected)}; it holds {names}"
                 )
-            index_json = _scan_zst_tar(filename, zf.read(f"info-{stem}.tar.zst"))
-            _scan_zst_tar(filename, zf.read(f"pkg-{stem}.tar.zst"))
-    except zipfile.BadZipFile as error:
+            guard = limits.InflationGuard(None, filename, budget)  # one budget for both inner archives
+            index_json = _scan_zst_tar(filename, zf, f"info-{stem}.tar.zst", guard)
+            _scan_zst_tar(filename, zf, f"pkg-{stem}.tar.zst", guard)
+    except (zipfile.BadZipFile, EOFError) as error:
         raise InvalidDistribution(f"{filename}: corrupt .conda archive ({error})") from error
     return _parse_index_json(filename, index_json)
 
 
-def _scan_zst_tar(filename: str, compressed: bytes) -> bytes | None:
+def _scan_zst_tar(filename: str, zf: zipfile.ZipFile, member: str, guard: limits.InflationGuard) -> bytes | None:
     try:
-        reader = zstandard.ZstdDecompressor().stream_reader(io.BytesIO(compressed))
-        with tarfile.open(fileobj=reader, mode="r|") as tf:
-            return _scan_tar(filename, tf)
-    except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError) as error:
-        raise InvalidDistribution(f"{filename}: corrupt inner archive ({error})") from error
+        with zf.open(member) as compressed:
+            guard.inner = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).stream_reader(compressed)
+            with limits.open_tar_stream(guard, filename) as tf:
+                return _scan_tar(filename, tf)
+    except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError) as error:
+        raise InvalidDistribution(f"{filename}: corrupt inner archive {member} ({error})") from error

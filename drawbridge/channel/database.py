@@ -1,4 +1,5 @@
-"""The database: channels, published files and API tokens (SQLAlchemy; SQLite by default).
+"""The database: channels, published files, publish intents and API tokens (SQLAlchemy;
+SQLite by default).
 
 Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
 and audit trail are in `drawbridge.bridge.records`); a layer that brings tables calls
@@ -87,6 +88,24 @@ class CondaPackageRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
     upload_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class PublishIntentRow(Base):
+    """A file a publish is placing: written before the file is placed ("placing"), moved to
+    "recorded" in the transaction that records the file, and deleted once the indexes show
+    it. A crash leaves the row behind, and `recovery` finishes or undoes what it says."""
+
+    __tablename__ = "publish_intents"
+    __table_args__ = (UniqueConstraint("channel", "path"),)
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), index=True)
+    path: Mapped[str] = mapped_column(String(400))  # relative to the channel's folder
+    companions: Mapped[list] = mapped_column(JSON, default=list)  # e.g. the .metadata file
+    sha256: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(10))  # "pypi" or "conda"
+    touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
+    state: Mapped[str] = mapped_column(String(20), default="placing")  # placing | recorded
+    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
 class TokenRow(Base):

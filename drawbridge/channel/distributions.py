@@ -1,10 +1,16 @@
-"""Inspect a wheel or sdist: check it is well-formed and honest, and read its core metadata."""
+"""Inspect a wheel or sdist: check it is well-formed and honest, and read its core metadata.
+
+Reads are bounded (`limits`): METADATA and PKG-INFO are refused over `MAX_CORE_METADATA`
+before they are inflated, and archives are streamed against an inflation budget.
+"""
 
 from __future__ import annotations
 
+import gzip
 import hashlib
 import tarfile
 import zipfile
+import zlib
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -21,6 +27,15 @@ from packaging.version import InvalidVersion, Version
 
 from drawbridge.channel.archives import check_tar_members, check_zip_members
 from drawbridge.channel.errors import InvalidDistribution
+from drawbridge.channel.limits import (
+    MAX_CORE_METADATA,
+    InflationGuard,
+    inflation_budget,
+    open_tar_stream,
+    open_zip,
+    read_member,
+    scan_members,
+)
 
 SDIST_SUFFIXES = (".tar.gz", ".zip")
 
@@ -152,11 +167,18 @@ def read_wheel_metadata(path: Path, filename: str | None = None) -> bytes:
         raise InvalidDistribution(f"{filename}: invalid wheel filename ({error})") from error
     project = _check_project_name(filename, filename.split("-")[0])
     try:
-        with zipfile.ZipFile(path) as zf:
+        with open_zip(path, filename) as zf:
             check_zip_members(filename, zf)
-            return zf.read(_find_wheel_metadata(filename, zf, project, version))
-    except zipfile.BadZipFile as error:
+            return _read_zip_member(filename, zf, _find_wheel_metadata(filename, zf, project, version))
+    except (zipfile.BadZipFile, EOFError) as error:
         raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
+
+
+def _read_zip_member(filename: str, zf: zipfile.ZipFile, name: str) -> bytes:
+    """One core-metadata file of a zip, refused before inflating if it declares too much."""
+    info = zf.getinfo(name)
+    with zf.open(info) as handle:
+        return read_member(filename, name, handle, info.file_size, MAX_CORE_METADATA)
 
 
 def _inspect_wheel(path: Path, filename: str) -> DistributionInfo:
@@ -227,25 +249,39 @@ def _inspect_sdist(path: Path, filename: str) -> DistributionInfo:
 def _read_sdist_pkg_info(path: Path, filename: str) -> bytes:
     if filename.endswith(".zip"):
         try:
-            with zipfile.ZipFile(path) as zf:
+            with open_zip(path, filename) as zf:
                 check_zip_members(filename, zf)
-                return zf.read(_top_level_pkg_info(filename, zf.namelist()))
-        except zipfile.BadZipFile as error:
+                return _read_zip_member(filename, zf, _top_level_pkg_info(filename, zf.namelist()))
+        except (zipfile.BadZipFile, EOFError) as error:
             raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
     try:
-        with tarfile.open(path, "r:gz") as tf:
-            members = tf.getmembers()
-            check_tar_members(filename, members)
-            handle = tf.extractfile(_top_level_pkg_info(filename, [m.name for m in members]))
-            assert handle is not None
-            return handle.read()
-    except (tarfile.TarError, EOFError, OSError) as error:
+        with gzip.open(path, "rb") as raw:
+            guard = InflationGuard(raw, filename, inflation_budget(path.stat().st_size))
+            with open_tar_stream(guard, filename) as tf:
+                return _scan_sdist_tar(filename, tf)
+    except (tarfile.TarError, EOFError, OSError, zlib.error) as error:
         raise InvalidDistribution(f"{filename}: corrupt tar.gz archive ({error})") from error
+
+
+def _scan_sdist_tar(filename: str, tf: tarfile.TarFile) -> bytes:
+    """Check every member of a streamed sdist; return its top-level PKG-INFO (the first)."""
+    pkg_info = None
+    for member in scan_members(tf, filename):
+        check_tar_members(filename, [member])
+        if pkg_info is None and member.isfile() and _is_top_level_pkg_info(member.name):
+            pkg_info = read_member(filename, member.name, tf.extractfile(member), member.size, MAX_CORE_METADATA)
+    if pkg_info is None:
+        raise InvalidDistribution(f"{filename}: no PKG-INFO at the top of the sdist")
+    return pkg_info
+
+
+def _is_top_level_pkg_info(name: str) -> bool:
+    parts = name.strip("/").split("/")
+    return len(parts) == 2 and parts[1] == "PKG-INFO"
 
 
 def _top_level_pkg_info(filename: str, names: list[str]) -> str:
     for name in names:
-        parts = name.strip("/").split("/")
-        if len(parts) == 2 and parts[1] == "PKG-INFO":
+        if _is_top_level_pkg_info(name):
             return name
     raise InvalidDistribution(f"{filename}: no PKG-INFO at the top of the sdist")

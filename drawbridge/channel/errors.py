@@ -29,3 +29,19 @@ class InvalidName(ChannelError):
 
 class HomeError(ChannelError):
     """The Drawbridge home is missing, unreadable or its configuration is invalid."""
+
+
+class ArchiveTooLarge(InvalidDistribution):
+    """An archive member, or the whole archive inflated, exceeds the bounds of `limits`."""
+
+
+class StorageFull(ChannelError):
+    """The disk (or the quota) holding the home is full; nothing was published."""
+
+
+class StorageFailure(ChannelError):
+    """The operating system refused a read or write in the home (permissions, I/O error)."""
+
+
+class IndexFailure(ChannelError):
+    """rattler's indexer failed on a channel for a reason no single package explains."""

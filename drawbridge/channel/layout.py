@@ -8,6 +8,8 @@ channels/<channel>/
   conda/<subdir>/    .conda and .tar.bz2 files, repodata (+ .zst, .gz), shards
   pypi/files/        wheels, sdists and their .metadata files
   pypi/simple/       PEP 503/691 pages, a folder per project
+  quarantine/        files the indexer or `drawbridge verify` refused, each with a
+                     `.reason.json`, under the path they had (never served)
 ```
 """
 
@@ -38,6 +40,10 @@ class ChannelLayout:
     @property
     def simple_dir(self) -> Path:
         return self.root / "pypi" / "simple"
+
+    @property
+    def quarantine_dir(self) -> Path:
+        return self.root / "quarantine"
 
     @property
     def indexing_marker(self) -> Path:

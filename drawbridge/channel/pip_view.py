@@ -1,7 +1,9 @@
 """Write a channel's pip view to disk: each project's PEP 503/691 pages and the root list.
 
 Every page is written atomically with a pre-compressed `.gz` twin, so servers (Drawbridge
-or a proxy in front of it) send pages as files. A stamp beside the pages says which
+or a proxy in front of it) send pages as files; a project's HTML and JSON pages (and
+their twins) are renamed into place together, after all four are written, so a full disk
+never leaves the HTML page without its JSON twin. A stamp beside the pages says which
 `simple_pages.PAGES_FORMAT` wrote them, so pages of an older format get rewritten.
 """
 
@@ -12,7 +14,7 @@ from pathlib import Path
 
 from drawbridge.channel import simple_pages
 from drawbridge.channel.database import DistributionRow
-from drawbridge.channel.storage import write_bytes_atomic, write_with_gzip_atomic
+from drawbridge.channel.storage import with_gzip_twin, write_bytes_atomic, write_files_atomic
 
 FORMAT_STAMP = ".pages-format"
 
@@ -20,14 +22,32 @@ FORMAT_STAMP = ".pages-format"
 def write_project_pages(folder: Path, files: Sequence[DistributionRow]) -> None:
     """`index.html` and `index.json` (with `.gz` twins) of one project, from its files."""
     name = files[0].display_name
-    write_with_gzip_atomic(folder / "index.html", simple_pages.project_page_html(name, files).encode())
-    write_with_gzip_atomic(folder / "index.json", simple_pages.project_page_json(name, files).encode())
+    write_files_atomic(
+        with_gzip_twin(folder / "index.html", simple_pages.project_page_html(name, files).encode())
+        | with_gzip_twin(folder / "index.json", simple_pages.project_page_json(name, files).encode())
+    )
 
 
 def write_root_pages(folder: Path, projects: Sequence[str]) -> None:
     """The channel's list of projects, in both formats."""
-    write_with_gzip_atomic(folder / "index.html", simple_pages.root_page_html(projects).encode())
-    write_with_gzip_atomic(folder / "index.json", simple_pages.root_page_json(projects).encode())
+    write_files_atomic(
+        with_gzip_twin(folder / "index.html", simple_pages.root_page_html(projects).encode())
+        | with_gzip_twin(folder / "index.json", simple_pages.root_page_json(projects).encode())
+    )
+
+
+PAGE_FILES = ("index.html", "index.html.gz", "index.json", "index.json.gz")
+
+
+def page_folders(folder: Path) -> list[str]:
+    """The project folders under the pip view's `folder`."""
+    return sorted(entry.name for entry in folder.iterdir() if entry.is_dir()) if folder.is_dir() else []
+
+
+def incomplete_pages(folder: Path) -> list[str]:
+    """The projects under `folder` whose pages are not all there (a page without its JSON
+    twin, say, as an older Drawbridge could leave after a full disk)."""
+    return [name for name in page_folders(folder) if not all((folder / name / page).is_file() for page in PAGE_FILES)]
 
 
 def pages_are_current(folder: Path) -> bool:

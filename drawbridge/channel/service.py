@@ -1,58 +1,55 @@
 """A home's channels: create them, publish files into them, keep their indexes current.
 
+`Channels` is the one entry point; each idea behind it has its module: `publishing` (check,
+intent, place, record), `indexes` (pages and repodata from the records), `recovery`
+(reconcile after a crash), `verify` (re-hash against the records), `quarantine`.
+
 Publishing checks a file completely before anything is written, places it without ever
 replacing a published file, records it, and rebuilds only what it touched: one project's
-pages, or one conda subdir (incrementally).
+pages, or one conda subdir (incrementally). A full disk or another OS failure after the
+file was recorded unpublishes it again, so the client's error (507, or a clear 5xx) means
+nothing was published; a 1 MiB reserve file in the home (`storage.ensure_reserve`) is
+freed for that, so the database can record the undoing on a disk full to the last byte.
 """
 
 from __future__ import annotations
 
-import json
+import logging
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass, field
+from contextlib import suppress
 from pathlib import Path
 
-from sqlalchemy import Select, select
+from sqlalchemy import select
 
-from drawbridge.channel import conda_index, pip_view
-from drawbridge.channel.conda_packages import inspect_conda_package, is_conda_package
-from drawbridge.channel.database import (
-    ChannelRow,
-    CondaPackageRow,
-    Database,
-    DistributionRow,
-)
-from drawbridge.channel.distributions import (
-    DistributionInfo,
-    ExpectedDigests,
-    FileDigests,
-    digest_bytes,
-    digest_file,
-    inspect_distribution,
-    is_python_distribution,
-)
+from drawbridge.channel import conda_index, pip_view, verify
+from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
+from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
     DuplicateFile,
+    IndexFailure,
     InvalidDistribution,
+    StorageFailure,
+    StorageFull,
     UnknownChannel,
     UnknownProject,
 )
 from drawbridge.channel.home import Home
+from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.storage import link_or_copy_new, write_bytes_atomic
+from drawbridge.channel.publishing import Placement, PublishedFile, Publisher, plan_placement, stage
+from drawbridge.channel.recovery import Reconciliation, reconcile
+from drawbridge.channel.storage import (
+    ensure_reserve,
+    remove_stale_incoming,
+    reserve_released,
+    storage_errors,
+)
 
+__all__ = ["Channels", "PublishedFile"]
 
-@dataclass(frozen=True)
-class PublishedFile:
-    """The outcome of publishing one file."""
-
-    channel: str
-    filename: str
-    kind: str  # "pypi" or "conda"
-    project: str  # PEP 503 name, or the conda package name
-    version: str
-    sha256: str
-    subdir: str | None = None
+log = logging.getLogger("drawbridge")
+#: what publishing one file of many may fail with, and the others still be published
+REFUSALS = (InvalidDistribution, DuplicateFile, StorageFull, StorageFailure)
 
 
 class Channels:
@@ -61,6 +58,8 @@ class Channels:
     def __init__(self, home: Home, database: Database) -> None:
         self.home = home
         self.db = database
+        self.indexes = ChannelIndexes(database)
+        self.publisher = Publisher(database)
 
     # -- channels -------------------------------------------------------------------------
 
@@ -75,7 +74,7 @@ class Channels:
                 conda_index.index_conda(layout, conda_index.CHANNEL_SUBDIRS)
                 conda_index.write_channeldata(layout, [])
             if not (layout.simple_dir / "index.html").exists():
-                self._write_root_pages(layout)
+                self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
 
     def names(self) -> list[str]:
@@ -113,165 +112,135 @@ class Channels:
         expected: ExpectedDigests | None = None,
         index: bool = True,
     ) -> PublishedFile:
-        """Check and publish one file; with `index`, refresh the indexes it touches."""
-        filename = filename or path.name
+        """Check and publish one file; with `index`, refresh the indexes it touches.
+
+        The same bytes published again are a success (`already_published`); other bytes
+        under a published name are DuplicateFile. StorageFull or StorageFailure mean
+        nothing was published.
+        """
+        return self._publish(channel, path, filename or path.name, uploaded_by, expected, index)[0]
+
+    def _publish(
+        self, channel: str, path: Path, filename: str, uploaded_by: str, expected: ExpectedDigests | None, index: bool
+    ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
         layout = self.layout(channel)
-        digests = digest_file(path)
-        (expected or ExpectedDigests()).check(filename, digests)
-        placement = self._placement(layout, path, filename, digests, uploaded_by)
-        with layout.lock():
-            self._place_and_record(placement)
-            if index:
-                self._refresh_locked(layout, [placement.published])
-        return placement.published
+        ensure_reserve(self.home.root)
+        with storage_errors(f"publishing {filename} into {channel!r}"):
+            staged = stage(path, self.home.incoming_dir, self.home.root)
+            try:
+                digests = digest_file(staged)
+                (expected or ExpectedDigests()).check(filename, digests)
+                placement = plan_placement(layout, staged, filename, digests, uploaded_by)
+                with layout.lock():
+                    published = self.publisher.place_and_record(placement)
+                    placed = [] if published.already_published else [placement]
+                    if index:
+                        self._index_or_roll_back(layout, placed, [published])
+            finally:
+                staged.unlink(missing_ok=True)
+        return published, (placed[0] if placed else None)
 
     def publish_many(
         self, channel: str, paths: Sequence[Path], uploaded_by: str = ""
     ) -> tuple[list[PublishedFile], list[tuple[Path, str]]]:
         """Publish several files, refreshing each touched index once at the end.
 
-        Returns what was published and, for each file refused, its path and the reason.
+        Returns what was published (or already was) and, for each file refused, its path
+        and the reason. If the final indexing fails on a full disk, every file this call
+        placed is unpublished again and StorageFull raised.
         """
         published: list[PublishedFile] = []
+        placed: list[Placement] = []
         refused: list[tuple[Path, str]] = []
         for path in paths:
             try:
-                published.append(self.publish(channel, path, uploaded_by=uploaded_by, index=False))
-            except (InvalidDistribution, DuplicateFile, OSError) as error:
+                item, placement = self._publish(channel, path, path.name, uploaded_by, None, index=False)
+            except REFUSALS as error:
                 refused.append((path, str(error)))
-        self.refresh(channel, published)
+                continue
+            published.append(item)
+            placed += [placement] if placement else []
+        layout = self.home.channel(channel)
+        with layout.lock():
+            self._index_or_roll_back(layout, placed, published)
         return published, refused
 
     def refresh(self, channel: str, published: Iterable[PublishedFile]) -> None:
         """Rebuild the pages and repodata that `published` files touched."""
         layout = self.home.channel(channel)
         with layout.lock():
-            self._refresh_locked(layout, list(published))
+            self._index_or_roll_back(layout, [], list(published))
 
-    def _refresh_locked(self, layout: ChannelLayout, published: Sequence[PublishedFile]) -> None:
+    def _index_or_roll_back(self, layout: ChannelLayout, placed: Sequence[Placement], published: Sequence[PublishedFile]) -> None:
+        """Index what `published` touched, then drop their intents. If the disk fills (or
+        the indexer fails) on the way, unpublish `placed` and rewrite what was touched, as
+        far as the disk allows (a marker left behind makes the next run finish the job)."""
         projects = {p.project for p in published if p.kind == "pypi"}
         subdirs = {p.subdir for p in published if p.kind == "conda" and p.subdir}
-        if projects:
-            self._write_pages(layout, projects)
-        if subdirs:
-            self._index_conda_locked(layout, subdirs)
-
-    def _placement(
-        self, layout: ChannelLayout, path: Path, filename: str, digests: FileDigests, uploaded_by: str
-    ) -> Placement:
-        """Where a checked file goes, the row that records it, and what else comes with it."""
-        if is_conda_package(filename):
-            return _conda_placement(layout, path, filename, digests, uploaded_by)
-        if is_python_distribution(filename):
-            return _pypi_placement(layout, path, inspect_distribution(path, filename), digests, uploaded_by)
-        raise InvalidDistribution(
-            f"{filename}: unsupported file type; publish wheels (.whl), sdists (.tar.gz, .zip) "
-            "or conda packages (.conda, .tar.bz2)"
-        )
-
-    def _place_and_record(self, placement: Placement) -> None:
-        """Place a file (and its companions) and record its row; nothing stays placed if it
-        fails. Raises DuplicateFile if the channel has a file of that name. Call with the
-        channel lock held."""
-        with self.db.session() as session:
-            if session.scalar(placement.existing):
-                raise DuplicateFile(placement.duplicate_message)
-            placement.target.unlink(missing_ok=True)  # an orphan of a crash, never recorded
-            link_or_copy_new(placement.source, placement.target)
-            written = [placement.target]
-            try:
-                for companion, data in placement.companions.items():
-                    write_bytes_atomic(companion, data)
-                    written.append(companion)
-                session.add(placement.row)
-                session.flush()
-            except BaseException:
-                for path in written:
-                    path.unlink(missing_ok=True)
-                raise
+        try:
+            with storage_errors(f"indexing channel {layout.name!r}"):
+                for item in self.indexes.refresh(layout, projects, subdirs):
+                    log.warning("quarantined %s", item)
+        except (StorageFull, StorageFailure, IndexFailure):
+            # best effort: the original error is what the caller needs; what cannot be undone
+            # stays recorded with its intent, and the next recovery indexes it
+            undoing = storage_errors(f"unpublishing from channel {layout.name!r}")
+            with suppress(Exception), reserve_released(self.home.root), undoing:
+                self.publisher.roll_back(placed)
+                self.indexes.refresh(layout, projects, subdirs)
+            raise
+        self.publisher.finish(layout, published)
 
     # -- indexes ----------------------------------------------------------------------------
 
-    def reindex(self, channel: str, force: bool = False) -> None:
-        """Rebuild every index of a channel: all pip pages and all conda subdirs."""
+    def reindex(self, channel: str, force: bool = False) -> Reconciliation:
+        """Reconcile a channel after any crash, then rebuild every index of it: all pip
+        pages and all conda subdirs. Packages rattler refuses are quarantined and named."""
         layout = self.layout(channel)
-        with layout.lock():
-            self._reindex_locked(layout, force)
+        with layout.lock(), storage_errors(f"indexing channel {channel!r}"):
+            return reconcile(self.db, self.indexes, layout, rebuild=True, force=force)
 
-    def _reindex_locked(self, layout: ChannelLayout, force: bool) -> None:
-        self._write_pages(layout, set(self.projects(layout.name)))
-        self._index_conda_locked(layout, None, force=force)
+    def recover(self, incoming_stale_after: float = 3600.0) -> list[Reconciliation]:
+        """Reconcile every channel (`recovery`), remove uploads a crash left in `incoming/`
+        (untouched for `incoming_stale_after` seconds), and return what was done for each
+        channel that needed anything.
 
-    def recover(self) -> list[str]:
-        """Finish the index runs a crash interrupted, and rewrite pip pages that an older
-        Drawbridge wrote in an older format; return the channels that needed either.
-
-        The markers are read with the channel lock held: a marker seen without it may
-        belong to a run another process is doing right now, not to a crash.
+        The markers and intents are read with the channel lock held: seen without it, they
+        may belong to a run another process is doing right now, not to a crash.
         """
-        recovered = []
+        remove_stale_incoming(self.home.incoming_dir, incoming_stale_after)
+        done = []
         for channel in self.names():
             layout = self.home.channel(channel)
             with layout.lock():
-                if conda_index.needs_recovery(layout) or layout.pages_marker.exists():
-                    self._reindex_locked(layout, force=True)
-                elif not pip_view.pages_are_current(layout.simple_dir):
-                    self._write_pages(layout, set(self.projects(channel)))
-                else:
-                    continue
-            recovered.append(channel)
-        return recovered
+                outcome = reconcile(self.db, self.indexes, layout)
+            if outcome.changed:
+                done.append(outcome)
+        return done
 
-    def _index_conda_locked(self, layout: ChannelLayout, subdirs: set[str] | None, force: bool = False) -> None:
-        conda_index.index_conda(layout, subdirs, force=force)
-        with self.db.session() as session:
-            rows = session.execute(
-                select(CondaPackageRow.name, CondaPackageRow.version, CondaPackageRow.subdir).where(
-                    CondaPackageRow.channel == layout.name
-                )
-            ).all()
-        conda_index.write_channeldata(layout, [tuple(row) for row in rows])
-
-    def _write_pages(self, layout: ChannelLayout, projects: set[str]) -> None:
-        write_bytes_atomic(layout.pages_marker, json.dumps(sorted(projects)).encode())
-        for project in sorted(projects):
-            files = self.project_files(layout.name, project, missing_ok=True)
-            if files:
-                pip_view.write_project_pages(layout.simple_dir / project, files)
-        self._write_root_pages(layout)
-        if projects >= set(self.projects(layout.name)):
-            pip_view.stamp_pages_format(layout.simple_dir)
-        layout.pages_marker.unlink()
-
-    def _write_root_pages(self, layout: ChannelLayout) -> None:
-        pip_view.write_root_pages(layout.simple_dir, self.projects(layout.name))
+    def verify(self, channel: str) -> verify.VerifyReport:
+        """Re-hash every recorded file of `channel`; quarantine (and unrecord) each that
+        does not match, rewrite damaged .metadata files, and refresh the indexes."""
+        layout = self.layout(channel)
+        report = verify.VerifyReport(channel)
+        suspects = verify.suspects(self.db, layout, report)
+        if suspects:
+            with layout.lock(), storage_errors(f"verifying channel {channel!r}"):
+                verify.settle(self.db, layout, suspects, report)
+                self.indexes.refresh(layout, report.projects, report.subdirs)
+        return report
 
     # -- queries ----------------------------------------------------------------------------
 
     def projects(self, channel: str) -> list[str]:
-        with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(DistributionRow.project)
-                    .where(DistributionRow.channel == channel)
-                    .distinct()
-                    .order_by(DistributionRow.project)
-                )
-            )
+        return self.indexes.projects(channel)
 
     def project_files(
         self, channel: str, project: str, missing_ok: bool = False
     ) -> list[DistributionRow]:
-        with self.db.session() as session:
-            rows = list(
-                session.scalars(
-                    select(DistributionRow).where(
-                        DistributionRow.channel == channel, DistributionRow.project == project
-                    )
-                )
-            )
+        rows = self.indexes.project_files(channel, project)
         if not rows and not missing_ok:
             raise UnknownProject(f"no project {project!r} in channel {channel!r}")
         return rows
@@ -309,86 +278,5 @@ class Channels:
             row.yanked, row.yanked_reason = (not undo), ("" if undo else reason)
             project = row.project
         layout = self.home.channel(channel)
-        with layout.lock():
-            self._write_pages(layout, {project})
-
-
-
-@dataclass(frozen=True)
-class Placement:
-    """One checked file ready to publish: where it goes, what records it, what comes with it."""
-
-    source: Path
-    target: Path
-    row: DistributionRow | CondaPackageRow
-    existing: Select  # finds a record of the same name, if there is one
-    duplicate_message: str
-    published: PublishedFile
-    companions: dict[Path, bytes] = field(default_factory=dict)  # e.g. the PEP 658 .metadata
-
-
-def _pypi_placement(
-    layout: ChannelLayout, path: Path, info: DistributionInfo, digests: FileDigests, uploaded_by: str
-) -> Placement:
-    target = layout.files_dir / info.filename
-    metadata = info.metadata_bytes
-    return Placement(
-        source=path,
-        target=target,
-        row=_distribution_row(layout.name, info, digests, digest_bytes(metadata) if metadata is not None else None, uploaded_by),
-        existing=select(DistributionRow.id).where(
-            DistributionRow.channel == layout.name, DistributionRow.filename == info.filename
-        ),
-        duplicate_message=f"{info.filename} is already in channel {layout.name!r}; published files are "
-        "immutable: bump the version or the build tag",
-        published=PublishedFile(layout.name, info.filename, "pypi", info.project, info.version, digests.sha256),
-        companions={target.with_name(target.name + ".metadata"): metadata} if metadata is not None else {},
-    )
-
-
-def _conda_placement(
-    layout: ChannelLayout, path: Path, filename: str, digests: FileDigests, uploaded_by: str
-) -> Placement:
-    info = inspect_conda_package(path, filename)
-    return Placement(
-        source=path,
-        target=layout.conda_dir / info.subdir / filename,
-        row=CondaPackageRow(
-            channel=layout.name, subdir=info.subdir, filename=filename, name=info.name, version=info.version,
-            build=info.build, sha256=digests.sha256, size=digests.size, uploaded_by=uploaded_by,
-        ),  # fmt: skip
-        existing=select(CondaPackageRow.id).where(
-            CondaPackageRow.channel == layout.name,
-            CondaPackageRow.subdir == info.subdir,
-            CondaPackageRow.filename == filename,
-        ),
-        duplicate_message=f"{info.subdir}/{filename} is already in channel {layout.name!r}; published packages "
-        "are immutable: bump the build number",
-        published=PublishedFile(layout.name, filename, "conda", info.name, info.version, digests.sha256, info.subdir),
-    )
-
-
-def _distribution_row(
-    channel: str,
-    info: DistributionInfo,
-    digests: FileDigests,
-    metadata_sha256: str | None,
-    uploaded_by: str,
-) -> DistributionRow:
-    return DistributionRow(
-        channel=channel,
-        project=info.project,
-        display_name=info.display_name,
-        version=info.version,
-        filename=info.filename,
-        packagetype=info.packagetype,
-        python_version=info.python_version,
-        sha256=digests.sha256,
-        md5=digests.md5,
-        blake2b_256=digests.blake2b_256,
-        size=digests.size,
-        requires_python=info.requires_python,
-        metadata_sha256=metadata_sha256,
-        core_metadata=info.core_metadata,
-        uploaded_by=uploaded_by,
-    )
+        with layout.lock(), storage_errors(f"rewriting the pages of {project!r}"):
+            self.indexes.write_pages(layout, {project})

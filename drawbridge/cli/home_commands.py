@@ -1,4 +1,4 @@
-"""`drawbridge init|serve|publish|index`, `channel create|list` and `token create|revoke`."""
+"""`drawbridge init|serve|publish|index|verify`, `channel create|list` and `token create|revoke`."""
 
 from __future__ import annotations
 
@@ -98,7 +98,8 @@ def publish(
         published, refused = context.channels.publish_many(target, files, uploaded_by="cli")
     for item in published:
         where = f"conda/{item.subdir}" if item.kind == "conda" else "simple"
-        console.print(f"[green]published[/] {item.filename} → {target}/{where}")
+        done = "already published" if item.already_published else "published"
+        console.print(f"[green]{done}[/] {item.filename} → {target}/{where}")
     for path, reason in refused:
         errors.print(f"[red]refused[/] {escape(str(path))}: {escape(reason)}")
     if refused:
@@ -110,12 +111,38 @@ def index(
     channel: ChannelOption = None,
     force: Annotated[bool, typer.Option(help="Re-read every conda package.")] = False,
 ) -> None:
-    """Rebuild a channel's indexes (all channels unless --channel)."""
+    """Reconcile and rebuild a channel's indexes (all channels unless --channel).
+
+    Files a crashed publish left are indexed or removed; packages rattler refuses are
+    quarantined and named, and the rest of the channel is indexed.
+    """
     channels = open_home(home).channels
     for name in [channel] if channel else channels.names():
         with console.status(f"indexing {name}…"):
-            channels.reindex(name, force=force)
+            outcome = channels.reindex(name, force=force)
+        for line in outcome.lines():
+            errors.print(f"[yellow]{escape(line)}[/]")
         console.print(f"[green]indexed[/] {name}")
+
+
+def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
+    """Re-hash every stored file against the database; quarantine and name each that differs.
+
+    Exits with 1 if any file was quarantined (see docs/operating.md, "Quarantine").
+    """
+    channels = open_home(home).channels
+    broken = 0
+    for name in [channel] if channel else channels.names():
+        with console.status(f"verifying {name}…"):
+            report = channels.verify(name)
+        for item in report.quarantined:
+            errors.print(f"[red]quarantined[/] {escape(str(item))}")
+        for repaired in report.repaired:
+            errors.print(f"[yellow]rewrote[/] {escape(repaired)} from its wheel")
+        broken += len(report.quarantined)
+        console.print(f"[green]verified[/] {name}: {report.checked} file(s), {len(report.quarantined)} quarantined")
+    if broken:
+        raise typer.Exit(1)
 
 
 @channel_app.command("create")

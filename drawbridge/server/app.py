@@ -12,6 +12,7 @@ from starlette.types import ASGIApp
 
 from drawbridge import __version__
 from drawbridge.channel.database import Database
+from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.server import (
@@ -33,8 +34,14 @@ log = logging.getLogger("drawbridge")
 
 def _recover_in_background(channels: Channels) -> None:
     def run() -> None:
-        for channel in channels.recover():
-            log.warning("channel %s: indexes redone (an interrupted run, or pages of an older format)", channel)
+        try:
+            outcomes = channels.recover()
+        except ChannelError as error:  # a full disk, say: the last complete indexes are served
+            log.error("recovery on start failed: %s", error)
+            return
+        for outcome in outcomes:
+            for line in outcome.lines():
+                log.warning("%s", line)
 
     threading.Thread(target=run, name="drawbridge-recover", daemon=True).start()
 

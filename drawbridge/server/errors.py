@@ -17,8 +17,11 @@ from drawbridge.channel.errors import (
     ChannelError,
     DuplicateFile,
     HomeError,
+    IndexFailure,
     InvalidDistribution,
     InvalidName,
+    StorageFailure,
+    StorageFull,
     UnknownChannel,
     UnknownProject,
 )
@@ -33,6 +36,9 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (InvalidDistribution, 400),
     (InvalidName, 400),
     (HomeError, 500),
+    (StorageFull, 507),  # Insufficient Storage: the disk or quota is full, nothing was published
+    (StorageFailure, 500),
+    (IndexFailure, 500),
     (ChannelError, 400),
     (BridgeError, 400),
 )

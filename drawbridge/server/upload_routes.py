@@ -57,7 +57,8 @@ async def upload(request: Request, channel: str) -> Response:
         )
     finally:
         incoming.unlink(missing_ok=True)
-    return Response(f"published {published.filename}\n", media_type="text/plain")
+    done = "already published" if published.already_published else "published"
+    return Response(f"{done} {published.filename}\n", media_type="text/plain")
 
 
 def _field(form, name: str) -> str | None:  # type: ignore[no-untyped-def]

@@ -1,0 +1,127 @@
+"""A channel's indexes, written from its database rows and files: pip pages, conda repodata
+and channeldata.json.
+
+Every method expects the channel lock held. Each run writes a marker first and removes it
+last, so a run a crash interrupts is redone in full (see `recovery`); a run that finds its
+marker from an interrupted run also redoes everything. A package rattler refuses is
+quarantined by `conda_index` and its database row removed here, so the database never
+records a file the indexes leave out.
+"""
+
+from __future__ import annotations
+
+import json
+import shutil
+from collections.abc import Iterable
+
+from sqlalchemy import delete, select
+
+from drawbridge.channel import conda_index, pip_view
+from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow
+from drawbridge.channel.faults import crash_point
+from drawbridge.channel.layout import ChannelLayout
+from drawbridge.channel.quarantine import QuarantinedFile, add_record
+from drawbridge.channel.storage import write_bytes_atomic
+
+
+class ChannelIndexes:
+    """Writes the indexes of any channel of one database."""
+
+    def __init__(self, database: Database) -> None:
+        self.db = database
+
+    def refresh(self, layout: ChannelLayout, projects: Iterable[str], subdirs: Iterable[str]) -> list[QuarantinedFile]:
+        """Rewrite the pages of `projects` and re-index `subdirs` (incrementally)."""
+        projects, subdirs = set(projects), set(subdirs)
+        if projects:
+            self.write_pages(layout, projects)
+        if subdirs:
+            return self.index_conda(layout, subdirs)
+        return []
+
+    def rebuild(self, layout: ChannelLayout, force: bool) -> list[QuarantinedFile]:
+        """Rewrite every page and index every conda subdir (`force`: re-read every package)."""
+        self.write_pages(layout, set(self.projects(layout.name)))
+        return self.index_conda(layout, None, force=force)
+
+    # -- conda ------------------------------------------------------------------------------
+
+    def index_conda(self, layout: ChannelLayout, subdirs: set[str] | None, force: bool = False) -> list[QuarantinedFile]:
+        """Index `subdirs` (None: all), drop the rows of packages rattler refused, and
+        rewrite channeldata.json; return the refused packages, now quarantined."""
+        quarantined = conda_index.index_conda(layout, subdirs, force=force)
+        for item in quarantined:
+            self._forget_conda_file(layout.name, item)
+        with self.db.session() as session:
+            rows = session.execute(
+                select(CondaPackageRow.name, CondaPackageRow.version, CondaPackageRow.subdir).where(
+                    CondaPackageRow.channel == layout.name
+                )
+            ).all()
+        conda_index.write_channeldata(layout, [tuple(row) for row in rows])
+        return quarantined
+
+    def _forget_conda_file(self, channel: str, item: QuarantinedFile) -> None:
+        _conda, subdir, filename = item.path.split("/", 2)
+        with self.db.session() as session:
+            row = session.scalar(
+                select(CondaPackageRow).where(
+                    CondaPackageRow.channel == channel,
+                    CondaPackageRow.subdir == subdir,
+                    CondaPackageRow.filename == filename,
+                )
+            )
+            if row is not None:
+                add_record(item, row_record(row))
+                session.execute(delete(CondaPackageRow).where(CondaPackageRow.id == row.id))
+
+    # -- pip ----------------------------------------------------------------------------------
+
+    def write_pages(self, layout: ChannelLayout, projects: set[str]) -> None:
+        """Rewrite the pages of `projects` and the root pages; a project with no files left
+        loses its pages. Everything is rewritten if an earlier run was interrupted."""
+        if layout.pages_marker.exists():
+            projects = projects | set(self.projects(layout.name)) | set(pip_view.page_folders(layout.simple_dir))
+        write_bytes_atomic(layout.pages_marker, json.dumps(sorted(projects)).encode())
+        crash_point("pages")
+        for project in sorted(projects):
+            files = self.project_files(layout.name, project)
+            if files:
+                pip_view.write_project_pages(layout.simple_dir / project, files)
+            elif (layout.simple_dir / project).is_dir():
+                shutil.rmtree(layout.simple_dir / project)
+        self.write_root_pages(layout)
+        if projects >= set(self.projects(layout.name)):
+            pip_view.stamp_pages_format(layout.simple_dir)
+        layout.pages_marker.unlink()
+
+    def write_root_pages(self, layout: ChannelLayout) -> None:
+        pip_view.write_root_pages(layout.simple_dir, self.projects(layout.name))
+
+    # -- queries ------------------------------------------------------------------------------
+
+    def projects(self, channel: str) -> list[str]:
+        """The PEP 503 names of the projects with files in `channel`, sorted."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(DistributionRow.project)
+                    .where(DistributionRow.channel == channel)
+                    .distinct()
+                    .order_by(DistributionRow.project)
+                )
+            )
+
+    def project_files(self, channel: str, project: str) -> list[DistributionRow]:
+        """The files of one project in `channel` (empty if it has none)."""
+        with self.db.session() as session:
+            return list(
+                session.scalars(
+                    select(DistributionRow).where(DistributionRow.channel == channel, DistributionRow.project == project)
+                )
+            )
+
+
+def row_record(row: CondaPackageRow | DistributionRow) -> dict:
+    """A database row as plain data, for a quarantine's reason file."""
+    return {column.name: getattr(row, column.name) for column in row.__table__.columns}

@@ -1,0 +1,71 @@
+"""What a channel serves, byte for byte, and an in-process client to ask the real app.
+
+`served_bytes` is the before/after comparison of issue 10: every file a channel serves
+(indexes, pages, packages, .metadata) with its bytes. `InProcess` drives
+`create_app(home)` through `httpx.ASGITransport`, the in-process tier of the tests.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+from pathlib import Path
+
+import httpx
+
+from drawbridge.channel.database import Database
+from drawbridge.channel.home import Home
+from drawbridge.channel.storage import is_temporary
+from drawbridge.channel.tokens import Role, create_token
+from drawbridge.server.app import create_app
+
+#: files in a channel's folder that are never served: the lock, the index markers (a run
+#: that failed keeps its marker, so the next one redoes everything), what is set aside
+NOT_SERVED = (".lock", ".indexing", ".pages-pending", "quarantine/")
+
+
+def served_bytes(home: Home, channel: str = "main") -> dict[str, bytes]:
+    """Every file the channel serves, by path relative to the channel, with its bytes
+    (temporary files, which recovery removes, are not served either)."""
+    root = home.channel(channel).root
+    found = {}
+    for path in sorted(root.rglob("*")):
+        relative = path.relative_to(root).as_posix()
+        temporary = any(is_temporary(part) for part in path.relative_to(root).parts)
+        if path.is_file() and not relative.startswith(NOT_SERVED) and not temporary:
+            found[relative] = path.read_bytes()
+    return found
+
+
+def changed(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
+    """The paths added, removed or rewritten with other bytes between two snapshots."""
+    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+
+
+class InProcess:
+    """The real application of a home, answered in this process (no lifespan: no recovery)."""
+
+    def __init__(self, home: Home) -> None:
+        self.home = home
+        self.app = create_app(home)
+        self.token = create_token(Database(home.database_url), "uploader", Role.uploader)
+
+    def request(self, method: str, path: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://drawbridge.test") as client:
+                return await client.request(method, path, **kwargs)
+
+        return asyncio.run(send())
+
+    def get(self, path: str) -> httpx.Response:
+        return self.request("GET", path)
+
+    def upload(self, path: Path, channel: str = "main", filename: str | None = None) -> httpx.Response:
+        """Upload a file as twine does, with its sha256."""
+        data = path.read_bytes()
+        fields = {":action": "file_upload", "protocol_version": "1", "sha256_digest": hashlib.sha256(data).hexdigest()}
+        return self.request(
+            "POST", f"/{channel}/upload/", data=fields, files={"content": (filename or path.name, data)},
+            auth=("__token__", self.token),
+        )  # fmt: skip

@@ -1,0 +1,395 @@
+"""Issue 10, items 3, 4 and 6: a crash, a full disk or a damaged file never breaks a channel.
+
+- SIGKILL of `drawbridge publish` or of the server at each step of a publish (the
+  `DRAWBRIDGE_TEST_CRASH_AT` hook of `drawbridge.channel.faults`); after a restart every
+  recorded file is indexed and downloadable with its recorded hash, nothing unrecorded is
+  left, and the same publish run again succeeds.
+- A full disk (a small tmpfs home, when run as root) and other OS failures: 507 or a
+  clear 5xx, nothing recorded, no orphan, no half page.
+- `drawbridge verify` and `drawbridge index --force` name and quarantine damaged files.
+"""
+
+from __future__ import annotations
+
+import errno
+import hashlib
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+from builders import make_conda_tar_bz2, make_sdist, make_wheel
+from conftest import start_server
+from served_state import InProcess, changed, served_bytes
+from sqlalchemy import select
+
+from drawbridge.channel import pip_view, publishing
+from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow, PublishIntentRow
+from drawbridge.channel.faults import CRASH_VARIABLE
+from drawbridge.channel.home import Home, initialise_home
+from drawbridge.channel.service import Channels
+from drawbridge.channel.storage import is_temporary
+from drawbridge.channel.tokens import Role
+
+BIN = Path(sys.executable).parent
+PACKAGE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".conda", ".tar.bz2")
+
+
+def _drawbridge(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "drawbridge"), *args], capture_output=True, text=True, timeout=300, check=False,
+        env={**os.environ, "COLUMNS": "1000", **(env or {})},
+    )  # fmt: skip
+
+
+def _batch(folder: Path) -> list[Path]:
+    """Wheels, an sdist and conda packages in two subdirs: every kind of file and index."""
+    return [
+        *(make_wheel(folder, f"crash{i}", "1.0") for i in range(3)),
+        make_sdist(folder, "crash0", "1.0"),
+        *(make_conda_tar_bz2(folder, f"tool{i}", "1.0", "0", "linux-64") for i in range(3)),
+        make_conda_tar_bz2(folder, "data", "1.0"),
+    ]
+
+
+def assert_consistent(home: Home, channel: str = "main") -> tuple[list[DistributionRow], list[CondaPackageRow]]:
+    """Store, database and indexes agree: every recorded file is stored with its recorded
+    hash, indexed with it and downloadable; nothing unrecorded is stored; no intent, marker
+    or temporary file is left. Returns the records."""
+    database = Database(home.database_url)
+    layout = home.channel(channel)
+    with database.session() as session:
+        wheels = list(session.scalars(select(DistributionRow).where(DistributionRow.channel == channel)))
+        packages = list(session.scalars(select(CondaPackageRow).where(CondaPackageRow.channel == channel)))
+        intents = list(session.scalars(select(PublishIntentRow)))
+    assert intents == [], [(i.path, i.state) for i in intents]
+    assert not layout.indexing_marker.exists() and not layout.pages_marker.exists()
+    leftovers = [p for p in layout.root.rglob("*") if p.is_file() and any(map(is_temporary, p.relative_to(layout.root).parts))]
+    assert leftovers == []  # rattler's empty conda/.tmp folder may stay
+    client = InProcess(home)
+    for row in wheels:
+        page = client.request("GET", f"/{channel}/simple/{row.project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
+        assert {f["filename"]: f["hashes"]["sha256"] for f in page.json()["files"]}.get(row.filename) == row.sha256
+        assert hashlib.sha256(client.get(f"/{channel}/files/{row.filename}").content).hexdigest() == row.sha256
+    for row in packages:
+        repodata = json.loads((layout.conda_dir / row.subdir / "repodata.json").read_bytes())
+        entries = {**repodata["packages"], **repodata["packages.conda"]}
+        assert entries[row.filename]["sha256"] == row.sha256, row.filename
+        assert hashlib.sha256(client.get(f"/{channel}/conda/{row.subdir}/{row.filename}").content).hexdigest() == row.sha256
+    recorded = {f"pypi/files/{r.filename}" for r in wheels} | {f"conda/{r.subdir}/{r.filename}" for r in packages}
+    stored = {
+        p.relative_to(layout.root).as_posix()
+        for p in [*layout.files_dir.iterdir(), *layout.conda_dir.rglob("*")]
+        if p.is_file() and p.name.endswith(PACKAGE_SUFFIXES) and "shards" not in p.parts
+    }
+    assert stored == recorded, "orphans or missing files"
+    metadata = {p.name for p in layout.files_dir.glob("*.metadata")}
+    assert metadata == {r.filename + ".metadata" for r in wheels if r.metadata_sha256}
+    return wheels, packages
+
+
+# -- item 3: crash-safe publishing --------------------------------------------------------
+
+CRASH_POINTS = ["placing#3", "placed#3", "recorded#3", "placed#6", "recorded#7", "pages", "indexing"]
+
+
+@pytest.mark.parametrize("point", CRASH_POINTS)
+def test_publish_killed_at_each_step_is_recovered_and_can_be_rerun(home: Home, tmp_path: Path, point: str):
+    files = [str(p) for p in _batch(tmp_path / "files")]
+    killed = _drawbridge("publish", "--home", str(home.root), *files, env={CRASH_VARIABLE: point})
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+
+    recovered = Channels(home, Database(home.database_url)).recover()  # what a server start runs
+    assert recovered, "a crash left nothing to reconcile?"
+    assert_consistent(home)
+
+    again = _drawbridge("publish", "--home", str(home.root), *files)
+    assert again.returncode == 0, again.stdout + again.stderr
+    wheels, packages = assert_consistent(home)
+    assert len(wheels) + len(packages) == len(files)
+
+
+def test_index_reconciles_what_a_killed_publish_left(home: Home, tmp_path: Path):
+    """`drawbridge index` settles intents too: the orphan is removed, the recorded file indexed."""
+    files = [str(p) for p in _batch(tmp_path / "files")]
+    assert _drawbridge("publish", "--home", str(home.root), *files[:5], env={CRASH_VARIABLE: "recorded#5"}).returncode == -9
+    assert _drawbridge("publish", "--home", str(home.root), files[5], env={CRASH_VARIABLE: "placed"}).returncode == -9
+    result = _drawbridge("index", "--home", str(home.root))
+    assert result.returncode == 0, result.stderr
+    assert "removed conda/linux-64/tool1-1.0-0.tar.bz2, placed by a publish that crashed" in result.stderr
+    assert "indexed conda/linux-64/tool0-1.0-0.tar.bz2, recorded by a publish that crashed" in result.stderr
+    wheels, packages = assert_consistent(home)
+    assert len(wheels) + len(packages) == 5
+
+
+@pytest.mark.parametrize("point", ["placed", "recorded", "indexing"])
+def test_server_killed_during_an_upload_recovers_on_restart(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str):
+    package = make_conda_tar_bz2(tmp_path, "uploaded", "1.0", "0", "linux-64")
+    monkeypatch.setenv(CRASH_VARIABLE, point)
+    server = start_server(home.root)
+    try:
+        token = server.token(Role.uploader)
+        with pytest.raises(httpx.HTTPError):
+            _upload(server.url, package, token)  # the worker SIGKILLs itself at `point`
+    finally:
+        server.kill()  # and the rest of the server with it
+    layout = home.channel("main")
+    with Database(home.database_url).session() as session:
+        recorded = session.scalar(select(CondaPackageRow.id)) is not None
+    left = {  # what each crash point leaves: proof the kill came where it was asked
+        "placed": (layout.conda_dir / "linux-64" / package.name).exists() and not recorded,
+        "recorded": recorded,
+        "indexing": recorded and layout.indexing_marker.exists(),
+    }
+    assert left[point]
+    monkeypatch.delenv(CRASH_VARIABLE)
+    restarted = start_server(home.root)
+    try:
+        deadline = time.monotonic() + 60
+        while _pending(home) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        assert_consistent(home)
+        again = _upload(restarted.url, package, restarted.token(Role.uploader))
+        assert again.status_code == 200, again.text
+        assert_consistent(home)
+        repodata = httpx.get(f"{restarted.url}/main/conda/linux-64/repodata.json").json()
+        assert "uploaded-1.0-0.tar.bz2" in repodata["packages"]
+    finally:
+        restarted.stop()
+
+
+def _pending(home: Home) -> bool:
+    """Whether recovery still has work: an intent or an index marker."""
+    layout = home.channel("main")
+    with Database(home.database_url).session() as session:
+        intents = session.scalar(select(PublishIntentRow.id))
+    return intents is not None or layout.indexing_marker.exists() or layout.pages_marker.exists()
+
+
+def _upload(url: str, path: Path, token: str) -> httpx.Response:
+    with path.open("rb") as handle:
+        return httpx.post(f"{url}/main/upload/", files={"content": (path.name, handle)}, auth=("__token__", token), timeout=60)
+
+
+def test_the_same_bytes_again_are_a_success_and_other_bytes_a_409(home: Home, tmp_path: Path):
+    client = InProcess(home)
+    wheel = make_wheel(tmp_path / "a", "again", "1.0")
+    assert client.upload(wheel).text == f"published {wheel.name}\n"
+    before = served_bytes(home)
+    response = client.upload(wheel)
+    assert response.status_code == 200 and response.text == f"already published {wheel.name}\n"
+    assert changed(before, served_bytes(home)) == []
+    other = make_wheel(tmp_path / "b", "again", "1.0", extra_entries={"again/x.py": b"2"})
+    assert client.upload(other).status_code == 409
+    result = _drawbridge("publish", "--home", str(home.root), str(wheel))
+    assert result.returncode == 0 and f"already published {wheel.name}" in result.stdout
+
+
+# -- item 4: full disks and other OS failures ---------------------------------------------
+
+
+def _mount_tmpfs(folder: Path, size: str) -> None:
+    if os.geteuid() != 0:
+        pytest.skip("mounting a small tmpfs home needs root")
+    folder.mkdir(parents=True)
+    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True, check=False)
+    if result.returncode != 0:
+        pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
+
+
+@pytest.fixture
+def small_home(tmp_path: Path):  # type: ignore[no-untyped-def]
+    """A home on a 24 MiB tmpfs, with a wheel and a conda package published."""
+    mount = tmp_path / "tmpfs"
+    _mount_tmpfs(mount, "24m")
+    try:
+        home = initialise_home(mount / "home")
+        Channels(home, Database(home.database_url)).create("main")
+        yield home
+    finally:
+        subprocess.run(["umount", "-l", str(mount)], check=False)
+
+
+def _leave_free(folder: Path, free: int) -> None:
+    """Fill the filesystem of `folder` to the last byte, then free `free` bytes of it."""
+    filler = folder / "filler"
+    with filler.open("ab", buffering=0) as handle:
+        for size in (1024 * 1024, 4096, 1):
+            try:
+                while True:
+                    handle.write(b"\0" * size)
+            except OSError as error:
+                assert error.errno == errno.ENOSPC
+    os.truncate(filler, max(filler.stat().st_size - free, 0))
+
+
+def _state(home: Home) -> tuple[dict[str, bytes], list[str]]:
+    with Database(home.database_url).session() as session:
+        rows = [r.filename for r in session.scalars(select(DistributionRow))] + [r.filename for r in session.scalars(select(CondaPackageRow))]
+    return served_bytes(home), sorted(rows)
+
+
+#: free bytes left for each attempt: from none to enough, so each fails somewhere else
+FREE_SPACE = [0, *(int(4096 * 1.3**k) for k in range(32))]
+
+
+def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path: Path):
+    """Uploads into a home filled to the last byte but for a little more room each time:
+    every answer is a success or a 507, and a 507 changes nothing the channel serves or
+    records. The attempts fail in different places: receiving the upload, staging and
+    trying it, the database, the pages, rattler's repodata."""
+    client = InProcess(small_home)
+    assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
+    assert client.upload(make_conda_tar_bz2(tmp_path, "basetool", "1.0", "0", "linux-64")).status_code == 200
+    candidates = [
+        make_wheel(tmp_path / "new", "newwheel", "1.0", extra_entries={"newwheel/blob": os.urandom(40_000)}),
+        make_conda_tar_bz2(tmp_path / "new", "newtool", "1.0", "0", "linux-64", members={"share/blob": os.urandom(40_000)}),
+    ]
+    failed_while: set[str] = set()
+    for free in FREE_SPACE:
+        for candidate in list(candidates):
+            _leave_free(small_home.root, free)
+            before = _state(small_home)
+            response = client.upload(candidate)
+            if response.status_code == 200:
+                candidates.remove(candidate)
+                continue
+            assert response.status_code == 507, response.text
+            detail = response.json()["detail"]
+            assert "no space left" in detail or "disk is full" in detail, detail
+            failed_while.add(detail.split(":")[0].replace(candidate.name, "<file>"))
+            after = _state(small_home)
+            assert changed(before[0], after[0]) == [] and before[1] == after[1], (candidate.name, detail)
+            assert not list(small_home.incoming_dir.iterdir()), "an upload left behind"
+        if not candidates:
+            break
+    assert not candidates, "never published, even with room"
+    assert {"receiving an upload", "publishing <file> into 'main'", "indexing channel 'main'"} <= failed_while, failed_while
+    (small_home.root / "filler").unlink()
+    Channels(small_home, Database(small_home.database_url)).recover()
+    wheels, packages = assert_consistent(small_home)
+    assert "newwheel-1.0-py3-none-any.whl" in {r.filename for r in wheels}
+    assert "newtool-1.0-0.tar.bz2" in {r.filename for r in packages}
+
+
+def test_a_permission_error_is_a_clear_500_and_leaves_nothing(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    client = InProcess(home)
+    assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
+    before = _state(home)
+
+    def refuse(_source: Path, target: Path) -> None:
+        raise PermissionError(errno.EACCES, "Permission denied", str(target))
+
+    monkeypatch.setattr(publishing, "link_or_copy_new", refuse)
+    response = client.upload(make_wheel(tmp_path, "denied", "1.0"))
+    assert response.status_code == 500
+    assert "the system refused it" in response.json()["detail"] and "Permission denied" in response.json()["detail"]
+    assert _state(home) == before
+    assert_consistent(home)
+
+
+def test_an_io_error_while_writing_pages_unpublishes_the_file(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+    """The file was placed and recorded when the pages failed: it is unpublished again."""
+    client = InProcess(home)
+    assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
+    before = _state(home)
+    real_write = pip_view.write_files_atomic
+
+    def failing(files: dict[Path, bytes]) -> None:
+        if any("late" in str(path) for path in files):
+            raise OSError(errno.EIO, "Input/output error")
+        real_write(files)
+
+    monkeypatch.setattr(pip_view, "write_files_atomic", failing)
+    response = client.upload(make_wheel(tmp_path, "late", "1.0"))
+    assert response.status_code == 500 and "Input/output error" in response.json()["detail"]
+    assert _state(home) == before
+    assert_consistent(home)
+
+
+def test_leftovers_and_half_pages_are_repaired_on_start(channels: Channels, tmp_path: Path):
+    channels.publish("main", make_wheel(tmp_path, "half", "1.0"))
+    layout = channels.home.channel("main")
+    page = layout.simple_dir / "half"
+    twin = (page / "index.json").read_bytes()
+    for name in ("index.json", "index.json.gz"):  # what an older Drawbridge left on a full disk
+        (page / name).unlink()
+    leftovers = [
+        layout.simple_dir / ".index.html.x1y2.tmp",
+        layout.conda_dir / "noarch" / ".repodata.json.abc.tmp",
+        layout.root / ".trial-123.tmp",
+    ]
+    for path in leftovers:
+        path.write_bytes(b"half written")
+    stale = channels.home.incoming_dir / ".incoming.stale"
+    stale.write_bytes(b"an upload a crash interrupted")
+    time.sleep(1.5)  # a ctime cannot be set: let the stale upload age for real
+    fresh = channels.home.incoming_dir / ".incoming.fresh"
+    fresh.write_bytes(b"an upload in progress")
+    outcome = {o.channel: o for o in channels.recover(incoming_stale_after=1.0)}["main"]
+    assert (page / "index.json").read_bytes() == twin and (page / "index.json.gz").exists()
+    assert outcome.repaired_pages == ["half"]
+    assert not any(path.exists() for path in leftovers)
+    assert len(outcome.temporaries) == len(leftovers)
+    assert not stale.exists() and fresh.exists()
+
+
+# -- item 6: damaged files ----------------------------------------------------------------
+
+
+def test_verify_names_and_quarantines_what_does_not_match(home: Home, tmp_path: Path):
+    channels = Channels(home, Database(home.database_url))
+    wheel, package, keep = (
+        make_wheel(tmp_path, "damaged", "1.0"),
+        make_conda_tar_bz2(tmp_path, "flipped", "1.0", "0", "linux-64"),
+        make_conda_tar_bz2(tmp_path, "intact", "1.0", "0", "linux-64"),
+    )
+    channels.publish_many("main", [wheel, package, keep])
+    stored_package = channels.conda_dir("main") / "linux-64" / package.name
+    data = bytearray(stored_package.read_bytes())
+    data[len(data) // 2] ^= 0xFF  # same size, other bytes
+    stored_package.write_bytes(bytes(data))
+    (channels.files_dir("main") / wheel.name).write_bytes(b"truncated")
+    metadata = channels.files_dir("main") / (wheel.name + ".metadata")
+
+    result = _drawbridge("verify", "--home", str(home.root))
+    assert result.returncode == 1, result.stdout + result.stderr
+    assert f"main/pypi/files/{wheel.name}: does not match its record: it is 9 bytes" in result.stderr
+    assert f"main/conda/linux-64/{package.name}: does not match its record: its sha256 is" in result.stderr
+    quarantine = home.channel("main").quarantine_dir
+    assert (quarantine / "conda" / "linux-64" / package.name).read_bytes() == bytes(data)
+    assert not metadata.exists()
+    wheels, packages = assert_consistent(home)
+    assert wheels == [] and [p.filename for p in packages] == [keep.name]
+    assert _drawbridge("verify", "--home", str(home.root)).returncode == 0
+    # the good bytes can be published again under the freed name
+    assert channels.publish("main", package).already_published is False
+
+
+def test_verify_rewrites_a_damaged_metadata_file_from_its_wheel(channels: Channels, tmp_path: Path):
+    wheel = make_wheel(tmp_path, "meta", "1.0")
+    channels.publish("main", wheel)
+    metadata = channels.files_dir("main") / (wheel.name + ".metadata")
+    good = metadata.read_bytes()
+    metadata.write_bytes(b"garbage")
+    report = channels.verify("main")
+    assert report.ok and report.repaired == [wheel.name + ".metadata"]
+    assert metadata.read_bytes() == good
+
+
+def test_index_force_names_a_broken_file_and_indexes_the_rest(home: Home, tmp_path: Path):
+    channels = Channels(home, Database(home.database_url))
+    broken, intact = (make_conda_tar_bz2(tmp_path, n, "1.0", "0", "linux-64") for n in ("broken", "intact"))
+    channels.publish_many("main", [broken, intact])
+    stored = channels.conda_dir("main") / "linux-64" / broken.name
+    stored.write_bytes(stored.read_bytes()[:100])  # the issue's crash: "No index.json found"
+    result = _drawbridge("index", "--force", "--home", str(home.root))
+    assert result.returncode == 0, result.stderr
+    assert f"quarantined main/conda/linux-64/{broken.name}: rattler's indexer refuses it" in result.stderr
+    assert not home.channel("main").indexing_marker.exists()
+    _wheels, packages = assert_consistent(home)
+    assert [p.filename for p in packages] == [intact.name]
