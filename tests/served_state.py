@@ -1,13 +1,12 @@
 """What a channel serves, byte for byte, and an in-process client to ask the real app.
 
 `served_bytes` is the before/after comparison of issue 10: every file a channel serves
-(indexes, pages, packages, .metadata) with its bytes. `InProcess` drives
-`create_app(home)` through `httpx.ASGITransport`, the in-process tier of the tests.
+(indexes, pages, packages, .metadata) with its bytes. `InProcess` is the in-process
+tier's `AppClient`, not started (no recovery), with twine-style uploads.
 """
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 from pathlib import Path
 
@@ -17,7 +16,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import is_temporary
 from drawbridge.channel.tokens import Role, create_token
-from drawbridge.server.app import create_app
+from servers import AppClient
 
 #: files in a channel's folder that are never served: the lock, the index markers (a run
 #: that failed keeps its marker, so the next one redoes everything), what is set aside
@@ -42,24 +41,13 @@ def changed(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
     return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
 
 
-class InProcess:
-    """The real application of a home, answered in this process (no lifespan: no recovery)."""
+class InProcess(AppClient):
+    """The real application of a home, answered in this process without starting it (no
+    recovery), with an uploader's token for twine-style uploads."""
 
     def __init__(self, home: Home) -> None:
-        self.home = home
-        self.app = create_app(home)
+        super().__init__(home, lifespan=False)
         self.token = create_token(Database(home.database_url), "uploader", Role.uploader)
-
-    def request(self, method: str, path: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
-        async def send() -> httpx.Response:
-            transport = httpx.ASGITransport(app=self.app)
-            async with httpx.AsyncClient(transport=transport, base_url="http://drawbridge.test") as client:
-                return await client.request(method, path, **kwargs)
-
-        return asyncio.run(send())
-
-    def get(self, path: str) -> httpx.Response:
-        return self.request("GET", path)
 
     def upload(self, path: Path, channel: str = "main", filename: str | None = None) -> httpx.Response:
         """Upload a file as twine does, with its sha256."""

@@ -133,13 +133,15 @@ class _Lifespan:
 class AppClient(Served):
     """The app `create_app(home)` returns (the `/t/<token>/` prefix, the fast path, the
     routes), called in-process through `httpx.ASGITransport`: no process, no port.
+    With `lifespan=False` the app never starts (no recovery runs), to look at a home as
+    a crash left it.
 
     Synchronous, so tests read like the real-server ones: one event loop lives as long as
     the client and runs each call. Responses are read in full and decoded as httpx decodes
     them (gzip included); `raw` gives a body as the app sent it. Close it, or use `with`.
     """
 
-    def __init__(self, home: Home, url: str = IN_PROCESS_URL) -> None:
+    def __init__(self, home: Home, url: str = IN_PROCESS_URL, lifespan: bool = True) -> None:
         # imported here, not at the top: conftest imports this module, and the web stack
         # should load only in tests that serve
         from drawbridge.server.app import create_app
@@ -147,8 +149,9 @@ class AppClient(Served):
         super().__init__(home=home, url=url)
         app = create_app(home)
         self._runner = asyncio.Runner()
-        self._lifespan = _Lifespan(app)
-        self._runner.run(self._lifespan.startup())
+        self._lifespan = _Lifespan(app) if lifespan else None
+        if self._lifespan:
+            self._runner.run(self._lifespan.startup())
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url)
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
@@ -176,7 +179,8 @@ class AppClient(Served):
     def close(self) -> None:
         try:
             self._runner.run(self._client.aclose())
-            self._runner.run(self._lifespan.shutdown())
+            if self._lifespan:
+                self._runner.run(self._lifespan.shutdown())
         finally:
             self._runner.close()
 

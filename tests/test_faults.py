@@ -23,7 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
-from conftest import start_server
+from servers import start_server
 from served_state import InProcess, changed, served_bytes
 from sqlalchemy import select
 

@@ -158,13 +158,19 @@ def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path
         env=client_env(), capture_output=True, text=True, timeout=120,
     )  # fmt: skip
     assert upload.returncode == 0, upload.stdout + upload.stderr
-    again = subprocess.run(
-        [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
-         "--repository-url", f"{index.url}/main/upload/", "-u", "__token__", "-p", token,
-         str(next(dist.glob("*.whl")))],
-        env=client_env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
-    assert again.returncode != 0 and "409" in again.stdout + again.stderr
+    def twine_upload(path: Path) -> subprocess.CompletedProcess:
+        return subprocess.run(
+            [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
+             "--repository-url", f"{index.url}/main/upload/", "-u", "__token__", "-p", token, str(path)],
+            env=client_env(), capture_output=True, text=True, timeout=120,
+        )  # fmt: skip
+
+    wheel = next(dist.glob("*.whl"))
+    again = twine_upload(wheel)  # the same bytes again: a retry after a lost answer succeeds
+    assert again.returncode == 0, again.stdout + again.stderr
+    other = make_wheel(tmp_path / "other", "twined", "0.1", requires_python=">=3.7")  # same name, other bytes
+    refused = twine_upload(other)
+    assert refused.returncode != 0 and "409" in refused.stdout + refused.stderr
     result = pip_install(Path(sys.executable), index, tmp_path / "t", "twined")
     assert result.returncode == 0, result.stdout + result.stderr
     assert imported_value(Path(sys.executable), tmp_path / "t", "twined") == "0.1"

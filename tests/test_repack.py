@@ -108,3 +108,20 @@ def test_names_are_mapped(tmp_path: Path):
     wheel = make_wheel(tmp_path / "w", "torch", "2.0.0", tag="cp311-cp311-manylinux_2_17_x86_64")
     package = repack(wheel, Target("linux-64", "3.11"), tmp_path / "out", NAMES, [])
     assert package.name == "pytorch" and package.path.name.startswith("pytorch-2.0.0-py311h")
+
+
+def test_repack_refuses_a_decompression_bomb_quickly(tmp_path: Path):
+    """A wheel whose payload inflates to 256 MiB (in a few hundred KB) is refused by the
+    bounded reader before anything is inflated, as publishing refuses it."""
+    import time
+
+    from bombs import wheel_data_bomb
+
+    from drawbridge.bridge.errors import InvalidWheel
+
+    bomb = wheel_data_bomb(tmp_path / "in")
+    started = time.monotonic()
+    with pytest.raises(InvalidWheel, match="bomb"):
+        repack(bomb, None, tmp_path / "out", default_table(), ["python >=3.8"])
+    assert time.monotonic() - started < 10
+    assert not list((tmp_path / "out").glob("*.conda"))

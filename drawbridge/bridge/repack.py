@@ -40,6 +40,7 @@ from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.schemes import destination_options
 from drawbridge.bridge.targets import Target
 from drawbridge.channel.distributions import read_wheel_metadata
+from drawbridge.channel.limits import open_zip
 from drawbridge.channel.errors import InvalidDistribution
 
 SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
@@ -189,7 +190,8 @@ def repack(
     staging = Path(tempfile.mkdtemp(prefix=f".repack-{conda_name}-", dir=output_dir))
     try:
         destination = CondaDestination(staging, target, metadata.name.replace("-", "_"))
-        with zipfile.ZipFile(wheel) as zf:
+        # read_metadata checked every member; open_zip bounds what the entries inflate to
+        with open_zip(wheel, wheel.name) as zf:
             source = WheelFile(zf)
             _validate_record(source, wheel.name)
             install(source, destination, {"INSTALLER": b"conda\n"})
