@@ -136,8 +136,7 @@ def test_python27_gets_what_pip19_installs_and_imports_it(upstream_with_python27
     Channels(home, Database(home.database_url)).create("main")
     bridged = subprocess.run(
         [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI,
-         "--upstream-conda", upstream_with_python27.as_uri(), "--platform", "linux-64",
-         "--python", "2.7", "--python", machine, *wanted],
+         "--upstream-conda", upstream_with_python27.as_uri(), "--platform", "linux-64", "--python", "2.7", *wanted],
         capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
     )  # fmt: skip
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
@@ -150,6 +149,9 @@ def test_python27_gets_what_pip19_installs_and_imports_it(upstream_with_python27
     probe = "import six, configparser, concurrent.futures, enum; print(enum.Enum('E', 'a b').b.value)"
     ran = subprocess.run([str(prefix / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=client_env())
     assert ran.returncode == 0 and ran.stdout.strip() == "2", ran.stderr
+    # the package made of enum34's py2-none-any wheel says python <3: no Python 3 takes it
+    enum34 = next(r for r in records if r.name.normalized == "enum34")
+    assert any(d.startswith("python ") and "<3" in d for d in enum34.depends), enum34.depends
     with pytest.raises(Exception, match="enum34"):
         solve(channels, [f"python {machine}.*", "enum34"])
 
