@@ -25,7 +25,7 @@ from drawbridge.server import (
     upload_routes,
     upstream_routes,
 )
-from drawbridge.server.access_log import AccessLog, open_destination
+from drawbridge.server.access_log import AccessLog
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
 from drawbridge.server.fast_path import IndexFastPath
@@ -49,9 +49,9 @@ async def _channel_error(_request: Request, error: Exception) -> JSONResponse:
 def create_app(home: Home) -> ASGIApp:
     """The application serving `home`; re-indexes what a crash left half-done on start.
 
-    The FastAPI application sits inside three plain ASGI layers: the access log, the
-    `/t/<token>/` prefix and the fast path, which answers the hottest reads before any
-    routing happens.
+    The FastAPI application sits inside plain ASGI layers: the `/t/<token>/` prefix, the
+    fast path, which answers the hottest reads before any routing happens (and logs them
+    itself), and the access log.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
@@ -71,9 +71,8 @@ def create_app(home: Home) -> ASGIApp:
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (upstream_routes, request_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
         app.include_router(module.router)
-    served = TokenPrefixMiddleware(IndexFastPath(app, context))
-    access_log = open_destination(home.server.access_log, home.root)
-    return AccessLog(served, access_log) if access_log else served
+    log = AccessLog.open(home.server.access_log, home.root)
+    return TokenPrefixMiddleware(IndexFastPath(log.wrap(app) if log else app, context, log))
 
 
 def app_from_environment() -> ASGIApp:

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import stat as stat_module
+import time
 from collections import OrderedDict
 from dataclasses import dataclass
 from email.utils import formatdate
@@ -23,6 +24,7 @@ from packaging.utils import canonicalize_name
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
+from drawbridge.server.access_log import AccessLog
 from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
 from drawbridge.server.index_files import Answer, answer_index_file
@@ -133,9 +135,10 @@ async def _send_chunks(send, path: str, start: int, length: int) -> None:  # typ
 class IndexFastPath:
     """Serve pages, repodata and package files without entering the router."""
 
-    def __init__(self, app, context: Context) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app, context: Context, log: AccessLog | None = None) -> None:  # type: ignore[no-untyped-def]
         self.app = app
         self.context = context
+        self.log = log
         self.files = StoredFiles()
         self._roots: dict[tuple[str, str], str] = {}
 
@@ -163,6 +166,7 @@ class IndexFastPath:
         ):
             await self.app(scope, receive, send)
             return
+        started = time.perf_counter()
         headers = {
             name.decode("latin-1"): value.decode("latin-1")
             for name, value in scope["headers"]
@@ -174,10 +178,15 @@ class IndexFastPath:
             await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
             body = b"" if scope["method"] == "HEAD" else answer.body
             await send({"type": "http.response.body", "body": body})
+            if self.log:
+                self.log.record(scope, answer.status, len(body), started)
             return
         file = self._package_file(parts)
-        if file is None or not await self._send_file(scope, send, headers, *file):
+        sent = None if file is None else await self._send_file(scope, send, headers, *file)
+        if sent is None:
             await self.app(scope, receive, send)
+        elif self.log:
+            self.log.record(scope, *sent, started)
 
     # -- pages and indexes, from memory ------------------------------------------------------
 
@@ -245,22 +254,25 @@ class IndexFastPath:
         media_type = METADATA_TYPE if name.endswith(".metadata") else OCTET_STREAM
         return f"{self._root(channel, view)}{folder}/{name}", media_type
 
-    async def _send_file(self, scope, send, headers: dict[str, str], path: str, media_type: str) -> bool:  # type: ignore[no-untyped-def]
-        """Answer with the file at `path`; False (nothing sent) if the route must answer."""
+    async def _send_file(  # type: ignore[no-untyped-def]
+        self, scope, send, headers: dict[str, str], path: str, media_type: str
+    ) -> tuple[int, int] | None:
+        """Answer with the file at `path`: (status, body bytes), or None (nothing sent) if the
+        route must answer."""
         stored = self.files.get(path, media_type)
         if stored is None:
-            return False
+            return None
         if ("if-none-match" in headers or "if-modified-since" in headers) and is_not_modified_headers(
             headers, stored.etag, stored.mtime
         ):
             await send({"type": "http.response.start", "status": 304, "headers": stored.validators})
             await send({"type": "http.response.body", "body": b""})
-            return True
+            return 304, 0
         head = scope["method"] == "HEAD"
         if "range" in headers:
             chosen = None if "if-range" in headers else single_range(headers["range"], stored.size)
             if chosen is None:
-                return False
+                return None
             start, end = chosen
             partial = [
                 *stored.validators,
@@ -271,14 +283,15 @@ class IndexFastPath:
             await send({"type": "http.response.start", "status": 206, "headers": partial})
             if head:
                 await send({"type": "http.response.body", "body": b""})
-            else:
-                await _send_chunks(send, path, start, end - start + 1)
-            return True
+                return 206, 0
+            await _send_chunks(send, path, start, end - start + 1)
+            return 206, end - start + 1
         await send({"type": "http.response.start", "status": 200, "headers": stored.headers})
         if head:
             await send({"type": "http.response.body", "body": b""})
-        elif "http.response.pathsend" in (scope.get("extensions") or ()):
+            return 200, 0
+        if "http.response.pathsend" in (scope.get("extensions") or ()):
             await send({"type": "http.response.pathsend", "path": path})
         else:
             await _send_chunks(send, path, 0, stored.size)
-        return True
+        return 200, stored.size
