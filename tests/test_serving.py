@@ -259,6 +259,36 @@ def test_rattler_sees_a_package_published_a_second_after_its_first_solve(tmp_pat
         server.stop()
 
 
+def test_pip_sees_a_release_published_after_its_first_download(tmp_path: Path):
+    """pip keeps simple pages in its HTTP cache (CacheControl): with a max-age it would
+    reuse the old page, with no-cache it revalidates and finds the new release."""
+    import subprocess
+    import sys
+
+    from conftest import client_env
+
+    server = start_server(tmp_path / "home")
+    try:
+        server.publish(make_wheel(tmp_path / "d", "soon", "1.0"))
+
+        def download(into: str) -> list[str]:
+            out = tmp_path / into
+            subprocess.run(
+                [sys.executable, "-m", "pip", "download", "soon", "--no-deps", "-d", str(out), "-q",
+                 "--index-url", f"{server.url}/main/simple/", "--cache-dir", str(tmp_path / "pip-cache"),
+                 "--trusted-host", "127.0.0.1"],  # pip caches plain HTTP only for a trusted host
+                check=True, env=client_env(), capture_output=True,
+            )  # fmt: skip
+            return sorted(p.name for p in out.iterdir())
+
+        assert download("first") == ["soon-1.0-py3-none-any.whl"]
+        assert any((tmp_path / "pip-cache" / "http-v2").rglob("*")), "pip cached nothing: the test proves nothing"
+        server.publish(make_wheel(tmp_path / "e", "soon", "2.0"))
+        assert download("second") == ["soon-2.0-py3-none-any.whl"]
+    finally:
+        server.stop()
+
+
 # -- access log -------------------------------------------------------------------------------
 
 

@@ -15,8 +15,8 @@ from fastapi.responses import FileResponse
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 #: indexes and pages change when something is published, so a client may keep them but must
 #: ask again every time (a conditional request, answered 304 while nothing changed): a
-#: publish is visible at once. conda reads no max-age as 0, rattler and uv treat no-cache as
-#: stale, pip asks with `Cache-Control: max-age=0` anyway.
+#: publish is visible at once. conda and pip (CacheControl) read no max-age as 0, rattler
+#: and uv treat no-cache as stale; all revalidate with the ETag.
 CACHE_INDEX = "no-cache"
 
 
