@@ -84,10 +84,12 @@ class StoredFiles:
         signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         cached = self._entries.get(path)
         if cached is not None and cached.signature == signature:
+            self._entries.move_to_end(path)
             return cached
+        etag = stat_etag(stat)
         validators = [
             (b"cache-control", CACHE_IMMUTABLE.encode()),
-            (b"etag", stat_etag(stat).encode()),
+            (b"etag", etag.encode()),
             (b"last-modified", formatdate(stat.st_mtime, usegmt=True).encode()),
         ]
         headers = [
@@ -96,7 +98,7 @@ class StoredFiles:
             (b"content-type", media_type.encode()),
             (b"content-length", str(stat.st_size).encode()),
         ]
-        fresh = StoredFile(signature, stat.st_size, stat_etag(stat), stat.st_mtime, headers, validators)
+        fresh = StoredFile(signature, stat.st_size, etag, stat.st_mtime, headers, validators)
         self._entries[path] = fresh
         if len(self._entries) > self._max:
             self._entries.popitem(last=False)
