@@ -32,6 +32,8 @@ max_upload_mb = 2048
 anonymous_read = true
 # The channel behind /simple/ and the default of every --channel option.
 default_channel = "main"
+# Access log (common log format + seconds taken): "-" stderr, a file (from the home), "" off.
+access_log = "-"
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -56,6 +58,7 @@ class ServerSettings:
     max_upload_mb: int = 2048
     anonymous_read: bool = True
     default_channel: str = "main"
+    access_log: str = "-"
 
     @property
     def max_upload_bytes(self) -> int:

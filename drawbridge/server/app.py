@@ -24,6 +24,7 @@ from drawbridge.server import (
     upload_routes,
     upstream_routes,
 )
+from drawbridge.server.access_log import AccessLog
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
 from drawbridge.server.errors import HANDLED_ERRORS, error_response
@@ -49,8 +50,9 @@ def _recover_in_background(channels: Channels) -> None:
 def create_app(home: Home) -> ASGIApp:
     """The application serving `home`; re-indexes what a crash left half-done on start.
 
-    The FastAPI application sits inside two plain ASGI layers: the `/t/<token>/` prefix and
-    the index fast path, which answers the hottest reads before any routing happens.
+    The FastAPI application sits inside plain ASGI layers: the `/t/<token>/` prefix, the
+    fast path, which answers the hottest reads before any routing happens (and logs them
+    itself), and the access log.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
@@ -71,7 +73,8 @@ def create_app(home: Home) -> ASGIApp:
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (upstream_routes, request_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
         app.include_router(module.router)
-    return TokenPrefixMiddleware(IndexFastPath(app, context))
+    log = AccessLog.open(home.server.access_log, home.root)
+    return TokenPrefixMiddleware(IndexFastPath(log.wrap(app) if log else app, context, log))
 
 
 def app_from_environment() -> ASGIApp:

@@ -15,7 +15,7 @@ from pathlib import Path
 
 from fastapi import Request, Response
 
-from drawbridge.server.responses import is_not_modified_headers
+from drawbridge.server.responses import is_not_modified_headers, stat_etag
 
 MAX_ENTRIES = 8192
 
@@ -29,8 +29,10 @@ class Representation:
     last_modified: str
     mtime: float
     signature: tuple[int, int, int]  # (inode, size, mtime_ns): changes on every atomic replace
-    #: finished 200 header lists, one per way of serving the file (type, caching, encoding)
-    headers_by_use: dict[tuple, list[tuple[bytes, bytes]]] = field(default_factory=dict, compare=False)
+    #: finished (200, 304) header lists, one pair per way of serving the file (type, caching, encoding)
+    headers_by_use: dict[tuple, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = field(
+        default_factory=dict, compare=False
+    )
 
 
 @dataclass(frozen=True)
@@ -65,7 +67,7 @@ class IndexFileCache:
             body = handle.read()
         fresh = Representation(
             body=body,
-            etag=f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{variant}"',
+            etag=stat_etag(stat, variant),
             last_modified=formatdate(stat.st_mtime, usegmt=True),
             mtime=stat.st_mtime,
             signature=signature,
@@ -98,17 +100,17 @@ def answer_index_file(
     use = (media_type, cache_control, vary, gzip_twin, encoding)
     headers = representation.headers_by_use.get(use)
     if headers is None:
-        headers = _validator_headers(representation, cache_control, vary, gzip_twin)
-        headers.append((b"content-type", media_type.encode()))
+        not_modified = _validator_headers(representation, cache_control, vary, gzip_twin)
+        full = [*not_modified, (b"content-type", media_type.encode())]
         if encoding:
-            headers.append((b"content-encoding", encoding))
-        headers.append((b"content-length", str(len(representation.body)).encode()))
-        representation.headers_by_use[use] = headers
+            full.append((b"content-encoding", encoding))
+        full.append((b"content-length", str(len(representation.body)).encode()))
+        headers = representation.headers_by_use[use] = (full, not_modified)
     if ("if-none-match" in request_headers or "if-modified-since" in request_headers) and (
         is_not_modified_headers(request_headers, representation.etag, representation.mtime)
     ):
-        return Answer(304, _validator_headers(representation, cache_control, vary, gzip_twin), b"")
-    return Answer(200, headers, representation.body)
+        return Answer(304, headers[1], b"")
+    return Answer(200, headers[0], representation.body)
 
 
 def _validator_headers(

@@ -13,16 +13,24 @@ from fastapi.responses import FileResponse
 
 #: immutable: a published file or a content-addressed shard never changes under its name
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
-#: indexes change when something is published; clients revalidate with ETag after this
-CACHE_INDEX = "public, max-age=60"
+#: indexes and pages change when something is published, so a client may keep them but must
+#: ask again every time (a conditional request, answered 304 while nothing changed): a
+#: publish is visible at once. conda and pip (CacheControl) read no max-age as 0, rattler
+#: and uv treat no-cache as stale; all revalidate with the ETag.
+CACHE_INDEX = "no-cache"
 
 
 def accepts_gzip(request: Request) -> bool:
     return "gzip" in request.headers.get("accept-encoding", "")
 
 
-def _etag(stat: os.stat_result) -> str:
-    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
+def stat_etag(stat: os.stat_result, variant: str = "") -> str:
+    """The ETag of a file on disk: its mtime and size, which every atomic replace changes.
+
+    The one formula for files served from disk, by the routes and by the fast path alike;
+    `variant` tells apart two representations of one document (its gzip twin).
+    """
+    return f'"{stat.st_mtime_ns:x}-{stat.st_size:x}{variant}"'
 
 
 def is_not_modified(request: Request, etag: str, mtime: float) -> bool:
@@ -49,7 +57,7 @@ def file_response(request: Request, path: Path, media_type: str, cache_control: 
     Raises FileNotFoundError if the file is absent.
     """
     stat = path.stat()
-    etag = _etag(stat)
+    etag = stat_etag(stat)
     headers = {
         "Cache-Control": cache_control,
         "ETag": etag,
