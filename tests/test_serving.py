@@ -16,7 +16,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
-from conftest import Server, start_server
+from servers import AppClient, Server, start_server
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, initialise_home
@@ -24,7 +24,7 @@ from drawbridge.channel.service import Channels
 from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.access_log import AccessLog
 from drawbridge.server.app import create_app
-from drawbridge.server.auth import Role, create_token
+from drawbridge.channel.tokens import Role, create_token
 from drawbridge.server.fast_path import single_range
 
 #: Common log format plus seconds: host ident user [time] "request" status bytes seconds
@@ -46,13 +46,8 @@ def publish(home: Home, *paths: Path) -> None:
 
 def fetch(home: Home, requests: list[tuple[str, str, dict]]) -> list[httpx.Response]:
     """Send (method, path, headers) requests, in order, to a fresh in-process application."""
-
-    async def run() -> list[httpx.Response]:
-        transport = httpx.ASGITransport(create_app(home))
-        async with httpx.AsyncClient(transport=transport, base_url="http://drawbridge") as client:
-            return [await client.request(m, path, headers=headers) for m, path, headers in requests]
-
-    return asyncio.run(run())
+    with AppClient(home, lifespan=False) as client:
+        return [client.request(method, path, headers=headers) for method, path, headers in requests]
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +66,7 @@ def stocked(tmp_path_factory: pytest.TempPathFactory) -> Home:
 
 
 def _file_paths(home: Home) -> list[str]:
-    conda = home.channel_dir("main") / "conda"
+    conda = home.channel("main").conda_dir
     shard = next((conda / "noarch" / "shards").iterdir()).name
     return [
         "/main/files/served-1.0-py3-none-any.whl",
@@ -100,7 +95,7 @@ def test_fast_path_answers_files_exactly_as_the_routes_do(stocked: Home):
         assert fast.content == route.content, path
         for header in ("etag", "last-modified", "cache-control", "content-type", "content-length"):
             assert fast.headers[header] == route.headers[header], (path, header)
-    wheel = stocked.channel_dir("main") / "pypi" / "files" / "served-1.0-py3-none-any.whl"
+    wheel = stocked.channel("main").files_dir / "served-1.0-py3-none-any.whl"
     assert responses[0].content == wheel.read_bytes()
     stat = wheel.stat()
     assert responses[0].headers["etag"] == f'"{stat.st_mtime_ns:x}-{stat.st_size:x}"'
@@ -265,7 +260,7 @@ def test_pip_sees_a_release_published_after_its_first_download(tmp_path: Path):
     import subprocess
     import sys
 
-    from conftest import client_env
+    from clients import client_env
 
     server = start_server(tmp_path / "home")
     try:
@@ -298,7 +293,7 @@ def test_access_log_lines(tmp_path: Path):
     token = create_token(Database(home.database_url), "reader", Role.reader)
     basic = {"Authorization": httpx.BasicAuth("__token__", token)._auth_header}
     wheel = "/main/files/logged-1.0-py3-none-any.whl"
-    size = (home.channel_dir("main") / "pypi" / "files" / "logged-1.0-py3-none-any.whl").stat().st_size
+    size = (home.channel("main").files_dir / "logged-1.0-py3-none-any.whl").stat().st_size
     fetch(home, [
         ("GET", wheel, {}),
         ("HEAD", wheel, {}),
