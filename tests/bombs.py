@@ -32,14 +32,20 @@ def _tar_bytes(members: dict[str, bytes]) -> bytes:
     return buffer.getvalue()
 
 
-def _tar_with_zeros(compress: Callable[[bytes], bytes], before: dict[str, bytes], name: str, size: int) -> bytes:
+def _tar_with_zeros(
+    compress: Callable[[bytes], bytes], before: dict[str, bytes], name: str, size: int
+) -> bytes:
     """A compressed tar: `before`, then member `name` of `size` zero bytes (a multiple of
     16 MiB), then the end of the archive; the zeros are one compressed block repeated."""
     head = _strip_end(_tar_bytes(before))
     info = tarfile.TarInfo(name)
     info.size = size
     block = compress(_ZEROS)
-    return compress(head + info.tobuf(format=tarfile.GNU_FORMAT)) + block * (size // len(_ZEROS)) + compress(b"\0" * 10240)
+    return (
+        compress(head + info.tobuf(format=tarfile.GNU_FORMAT))
+        + block * (size // len(_ZEROS))
+        + compress(b"\0" * 10240)
+    )
 
 
 def _strip_end(tar: bytes) -> bytes:
@@ -60,7 +66,10 @@ def wheel_metadata_bomb(folder: Path, size: int = 400 * MiB) -> Path:
             out.write(b"Metadata-Version: 2.1\nName: bomb\nVersion: 1.0\nSummary: ")
             for _ in range(size // len(_ZEROS)):
                 out.write(b"A" * len(_ZEROS))
-        zf.writestr("bomb-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            "bomb-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         zf.writestr("bomb-1.0.dist-info/RECORD", "")
     return path
 
@@ -70,8 +79,13 @@ def wheel_data_bomb(folder: Path, size: int = 256 * MiB) -> Path:
     folder.mkdir(parents=True, exist_ok=True)
     path = folder / "zeros-1.0-py3-none-any.whl"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
-        zf.writestr("zeros-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zeros\nVersion: 1.0\n")
-        zf.writestr("zeros-1.0.dist-info/WHEEL", "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n")
+        zf.writestr(
+            "zeros-1.0.dist-info/METADATA", "Metadata-Version: 2.1\nName: zeros\nVersion: 1.0\n"
+        )
+        zf.writestr(
+            "zeros-1.0.dist-info/WHEEL",
+            "Wheel-Version: 1.0\nRoot-Is-Purelib: true\nTag: py3-none-any\n",
+        )
         with zf.open("zeros/blob.bin", "w", force_zip64=True) as out:
             for _ in range(size // len(_ZEROS)):
                 out.write(_ZEROS)
@@ -91,8 +105,17 @@ def conda_payload_bomb(folder: Path, size: int = 1024 * MiB) -> Path:
     """A .conda with an honest info/index.json and a `size`-byte file of zeros in its pkg archive."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = "payload-1.0-0"
-    index = {"name": "payload", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch", "depends": []}
-    info = zstandard.ZstdCompressor().compress(_tar_bytes({"info/index.json": json.dumps(index).encode()}))
+    index = {
+        "name": "payload",
+        "version": "1.0",
+        "build": "0",
+        "build_number": 0,
+        "subdir": "noarch",
+        "depends": [],
+    }
+    info = zstandard.ZstdCompressor().compress(
+        _tar_bytes({"info/index.json": json.dumps(index).encode()})
+    )
     pkg = _tar_with_zeros(zstandard.ZstdCompressor().compress, {}, "share/zeros", size)
     path = folder / f"{stem}.conda"
     with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as zf:
@@ -126,7 +149,9 @@ def pax_header_bomb(folder: Path, size: int = 1024 * MiB) -> Path:
     info.type, info.size = tarfile.XHDTYPE, size
     path = folder / "paxbomb-1.0-0.tar.bz2"
     block = bz2.compress(_ZEROS)
-    path.write_bytes(bz2.compress(info.tobuf(format=tarfile.USTAR_FORMAT)) + block * (size // len(_ZEROS)))
+    path.write_bytes(
+        bz2.compress(info.tobuf(format=tarfile.USTAR_FORMAT)) + block * (size // len(_ZEROS))
+    )
     return path
 
 
@@ -134,7 +159,10 @@ def many_members_bomb(folder: Path, members: int = 2_000_000) -> Path:
     """A .tar.bz2 of `members` empty files (tarfile would keep a header object for each)."""
     folder.mkdir(parents=True, exist_ok=True)
     chunk = 8192
-    headers = b"".join(tarfile.TarInfo(f"share/f{i % chunk}").tobuf(format=tarfile.GNU_FORMAT) for i in range(chunk))
+    headers = b"".join(
+        tarfile.TarInfo(f"share/f{i % chunk}").tobuf(format=tarfile.GNU_FORMAT)
+        for i in range(chunk)
+    )
     block = bz2.compress(headers)
     path = folder / "many-1.0-0.tar.bz2"
     path.write_bytes(block * (members // chunk) + bz2.compress(b"\0" * 10240))
@@ -147,11 +175,22 @@ def zstd_window_bomb(folder: Path, size: int = 256 * MiB) -> Path:
     decompressor fills its whole window. The worst case of a publish's memory."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = "window-1.0-0"
-    index = {"name": "window", "version": "1.0", "build": "0", "build_number": 0, "subdir": "noarch", "depends": []}
-    info = zstandard.ZstdCompressor().compress(_tar_bytes({"info/index.json": json.dumps(index).encode()}))
+    index = {
+        "name": "window",
+        "version": "1.0",
+        "build": "0",
+        "build_number": 0,
+        "subdir": "noarch",
+        "depends": [],
+    }
+    info = zstandard.ZstdCompressor().compress(
+        _tar_bytes({"info/index.json": json.dumps(index).encode()})
+    )
     params = zstandard.ZstdCompressionParameters.from_level(1, window_log=27)
     payload = io.BytesIO()
-    writer = zstandard.ZstdCompressor(compression_params=params).stream_writer(payload, closefd=False)
+    writer = zstandard.ZstdCompressor(compression_params=params).stream_writer(
+        payload, closefd=False
+    )
     member = tarfile.TarInfo("share/noise")
     member.size = size
     writer.write(member.tobuf(format=tarfile.GNU_FORMAT))

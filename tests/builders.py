@@ -99,7 +99,7 @@ def make_wheel(
             zf.writestr(entry, data)
         for entry, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(entry)
-            info.external_attr = (0o120777 << 16)
+            info.external_attr = 0o120777 << 16
             zf.writestr(info, target)
     return path
 
@@ -120,11 +120,11 @@ def make_sdist(
     files = {
         f"{top}/PKG-INFO": metadata_text(metadata_name or name, version, list(requires)).encode(),
         f"{top}/pyproject.toml": (
-            "[build-system]\nrequires = [\"setuptools>=61\"]\n"
-            "build-backend = \"setuptools.build_meta\"\n\n"
-            f"[project]\nname = \"{name}\"\nversion = \"{version}\"\n"
-            f"description = \"{name}, a Drawbridge test project\"\n"
-            f"dependencies = [{requirement_list}]\nlicense = {{text = \"MIT\"}}\n"
+            '[build-system]\nrequires = ["setuptools>=61"]\n'
+            'build-backend = "setuptools.build_meta"\n\n'
+            f'[project]\nname = "{name}"\nversion = "{version}"\n'
+            f'description = "{name}, a Drawbridge test project"\n'
+            f'dependencies = [{requirement_list}]\nlicense = {{text = "MIT"}}\n'
         ).encode(),
         f"{top}/{dist}/__init__.py": f"VALUE = {version!r}\n".encode(),
     }
@@ -153,9 +153,14 @@ def make_conda_tar_bz2(
 ) -> Path:
     """A small .tar.bz2 conda package (hand-written; for indexing and bad-input tests)."""
     index_json = {
-        "name": name, "version": version, "build": build, "build_number": 0,
-        "subdir": subdir, "depends": list(depends), "license": "MIT",
-    }  # fmt: skip
+        "name": name,
+        "version": version,
+        "build": build,
+        "build_number": 0,
+        "subdir": subdir,
+        "depends": list(depends),
+        "license": "MIT",
+    }
     if subdir != "noarch":
         index_json["arch"], index_json["platform"] = "x86_64", subdir.split("-")[0]
     index_json.update(index or {})
@@ -163,12 +168,16 @@ def make_conda_tar_bz2(
     files.update(members or {})
     paths = {
         "paths": [
-            {"_path": p, "path_type": "hardlink", "sha256": hashlib.sha256(d).hexdigest(),
-             "size_in_bytes": len(d)}
+            {
+                "_path": p,
+                "path_type": "hardlink",
+                "sha256": hashlib.sha256(d).hexdigest(),
+                "size_in_bytes": len(d),
+            }
             for p, d in files.items()
         ],
         "paths_version": 1,
-    }  # fmt: skip
+    }
     info_files = {"info/paths.json": json.dumps(paths).encode()}
     if include_index:
         info_files["info/index.json"] = json.dumps(index_json).encode()
@@ -210,18 +219,32 @@ def make_noarch_python_tar_bz2(
 ) -> Path:
     """A hand-made `noarch: python` package claiming the Pythons `python` admits."""
     return make_conda_tar_bz2(
-        folder / "noarch", name, version, "pyh_0", "noarch",
-        index={"noarch": "python"}, depends=[f"python {python}", *depends],
-    )  # fmt: skip
+        folder / "noarch",
+        name,
+        version,
+        "pyh_0",
+        "noarch",
+        index={"noarch": "python"},
+        depends=[f"python {python}", *depends],
+    )
 
 
 def make_target_tar_bz2(
-    folder: Path, name: str, version: str, python: str, *, subdir: str = "linux-64", depends: list[str] = ()
+    folder: Path,
+    name: str,
+    version: str,
+    python: str,
+    *,
+    subdir: str = "linux-64",
+    depends: list[str] = (),
 ) -> Path:
     """A hand-made per-target package pinned to one CPython, as Drawbridge's binary ones are."""
     major, minor = (int(part) for part in python.split("."))
     tag = f"cp{major}{minor}" + ("mu" if major == 2 else "")
-    pins = [f"python >={major}.{minor},<{major}.{minor + 1}.0a0", f"python_abi {major}.{minor}.* *_{tag}"]
+    pins = [
+        f"python >={major}.{minor},<{major}.{minor + 1}.0a0",
+        f"python_abi {major}.{minor}.* *_{tag}",
+    ]
     return make_conda_tar_bz2(
         folder / subdir, name, version, f"py{major}{minor}_0", subdir, depends=[*pins, *depends]
     )

@@ -10,7 +10,13 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 import httpx
 
 #: headers that belong to one hop and are not passed on
-HOP_HEADERS = {"connection", "keep-alive", "transfer-encoding", "content-encoding", "content-length"}
+HOP_HEADERS = {
+    "connection",
+    "keep-alive",
+    "transfer-encoding",
+    "content-encoding",
+    "content-length",
+}
 
 
 @dataclass
@@ -67,4 +73,8 @@ class Relay:
 
     def page_types(self, project: str) -> set[str]:
         """The content types the relay passed on for `project`'s simple page."""
-        return {kind for path, _, kind in self.relayed if path.rstrip("/").endswith(f"/simple/{project}")}
+        return {
+            kind
+            for path, _, kind in self.relayed
+            if path.rstrip("/").endswith(f"/simple/{project}")
+        }

@@ -38,7 +38,9 @@ def served_bytes(home: Home, channel: str = "main") -> dict[str, bytes]:
 
 def changed(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:
     """The paths added, removed or rewritten with other bytes between two snapshots."""
-    return sorted(path for path in before.keys() | after.keys() if before.get(path) != after.get(path))
+    return sorted(
+        path for path in before.keys() | after.keys() if before.get(path) != after.get(path)
+    )
 
 
 class InProcess(AppClient):
@@ -49,11 +51,20 @@ class InProcess(AppClient):
         super().__init__(home, lifespan=False)
         self.token = create_token(Database(home.database_url), "uploader", Role.uploader)
 
-    def upload(self, path: Path, channel: str = "main", filename: str | None = None) -> httpx.Response:
+    def upload(
+        self, path: Path, channel: str = "main", filename: str | None = None
+    ) -> httpx.Response:
         """Upload a file as twine does, with its sha256."""
         data = path.read_bytes()
-        fields = {":action": "file_upload", "protocol_version": "1", "sha256_digest": hashlib.sha256(data).hexdigest()}
+        fields = {
+            ":action": "file_upload",
+            "protocol_version": "1",
+            "sha256_digest": hashlib.sha256(data).hexdigest(),
+        }
         return self.request(
-            "POST", f"/{channel}/upload/", data=fields, files={"content": (filename or path.name, data)},
+            "POST",
+            f"/{channel}/upload/",
+            data=fields,
+            files={"content": (filename or path.name, data)},
             auth=("__token__", self.token),
-        )  # fmt: skip
+        )

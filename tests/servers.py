@@ -84,7 +84,16 @@ def start_server(root: Path, port: int | None = None) -> Server:
     log_path = root.parent / f"server-{port}.log"
     with log_path.open("ab") as log:
         process = subprocess.Popen(
-            [str(BIN / "drawbridge"), "serve", "--home", str(root), "--port", str(port), "--workers", "2"],
+            [
+                str(BIN / "drawbridge"),
+                "serve",
+                "--home",
+                str(root),
+                "--port",
+                str(port),
+                "--workers",
+                "2",
+            ],
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,
@@ -127,7 +136,9 @@ class _Lifespan:
         await self._to_app.put({"type": f"lifespan.{phase}"})
         answer = await self._from_app.get()
         if answer["type"] != f"lifespan.{phase}.complete":
-            raise RuntimeError(f"the app's lifespan {phase} failed: {answer.get('message', answer)}")
+            raise RuntimeError(
+                f"the app's lifespan {phase} failed: {answer.get('message', answer)}"
+            )
 
 
 class AppClient(Served):
@@ -188,7 +199,10 @@ class AppClient(Served):
         return self
 
     def __exit__(
-        self, kind: type[BaseException] | None, error: BaseException | None, trace: TracebackType | None
+        self,
+        kind: type[BaseException] | None,
+        error: BaseException | None,
+        trace: TracebackType | None,
     ) -> None:
         self.close()
 

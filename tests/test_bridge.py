@@ -16,7 +16,16 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.home import initialise_home
 from drawbridge.channel.service import Channels
 
-TARGET_ARGS = ["--platform", "linux-64", "--platform", "win-64", "--python", "3.11", "--python", "3.12"]
+TARGET_ARGS = [
+    "--platform",
+    "linux-64",
+    "--platform",
+    "win-64",
+    "--python",
+    "3.11",
+    "--python",
+    "3.12",
+]
 
 
 def _bad_record_wheel(folder: Path) -> Path:
@@ -36,22 +45,36 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Server:
     folder = tmp_path_factory.mktemp("upstream-dists")
     server = start_server(tmp_path_factory.mktemp("upstream") / "home")
     server.publish(
-        make_wheel(folder, "app-tool", "1.0", requires_python=">=3.8",
-                   requires=["helper>=1.0", 'winonly; sys_platform == "win32"', 'oldpy; python_version < "3.10"',
-                             'fancy; extra == "fancy"'],
-                   entry_points={"console_scripts": {"app-tool": "app_tool:main"}}),
+        make_wheel(
+            folder,
+            "app-tool",
+            "1.0",
+            requires_python=">=3.8",
+            requires=[
+                "helper>=1.0",
+                'winonly; sys_platform == "win32"',
+                'oldpy; python_version < "3.10"',
+                'fancy; extra == "fancy"',
+            ],
+            entry_points={"console_scripts": {"app-tool": "app_tool:main"}},
+        ),
         make_wheel(folder, "helper", "1.0", requires_python=">=3.8"),
         make_wheel(folder, "helper", "2.0", requires_python=">=3.8"),
         make_wheel(folder, "winonly", "1.0"),
         make_wheel(folder, "oldpy", "1.0"),
-        make_wheel(folder, "twoway", "1.0", tag="py2.py3-none-any",
-                   entry_points={"console_scripts": {"twoway": "twoway:main"}}),
+        make_wheel(
+            folder,
+            "twoway",
+            "1.0",
+            tag="py2.py3-none-any",
+            entry_points={"console_scripts": {"twoway": "twoway:main"}},
+        ),
         make_wheel(folder, "binary-thing", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64"),
         make_wheel(folder, "binary-thing", "1.0", tag="cp311-cp311-win_amd64"),
         make_sdist(folder, "sdist-only", "1.0"),
         _bad_record_wheel(folder),
         make_wheel(folder, "tampered", "1.0"),
-    )  # fmt: skip
+    )
     tampered = server.channels.files_dir("main") / "tampered-1.0-py3-none-any.whl"
     tampered.write_bytes(tampered.read_bytes() + b"\0")  # the index still claims the old sha256
     yield server
@@ -68,9 +91,21 @@ def target_home(tmp_path: Path) -> Path:
 def bridge(home: Path, upstream_url: str, *args: str) -> subprocess.CompletedProcess:
     env = client_env(COLUMNS="200")
     return subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(home), "--upstream-pypi", upstream_url, *TARGET_ARGS, *args],
-        capture_output=True, text=True, env=env, timeout=300,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(home),
+            "--upstream-pypi",
+            upstream_url,
+            *TARGET_ARGS,
+            *args,
+        ],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=300,
+    )
 
 
 def channel_state(home: Path) -> tuple[dict[str, list[str]], list[str]]:
@@ -84,7 +119,9 @@ def channel_state(home: Path) -> tuple[dict[str, list[str]], list[str]]:
 
 def test_dry_run_prints_the_plan_and_changes_nothing(upstream: Server, target_home: Path):
     before = channel_state(target_home)
-    result = bridge(target_home, f"{upstream.url}/main/simple/", "--dry-run", "app-tool", "sdist-only")
+    result = bridge(
+        target_home, f"{upstream.url}/main/simple/", "--dry-run", "app-tool", "sdist-only"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for expected in ("app-tool", "helper", "winonly", "wheel", "sdist-only", "recipe", "oldpy"):
         assert expected in result.stdout
@@ -98,7 +135,9 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
     # winonly applies on win-64 only: app-tool is per platform, one package per subdir x Python,
     # and winonly is chosen for win-64 alone, so it is no noarch package (that would claim Linux)
     assert [n.split("-py")[0] for n in conda["linux-64"]] == ["app-tool-1.0"] * 2
-    assert [n.split("-py")[0] for n in conda["win-64"]] == ["app-tool-1.0"] * 2 + ["winonly-1.0"] * 2
+    assert [n.split("-py")[0] for n in conda["win-64"]] == ["app-tool-1.0"] * 2 + [
+        "winonly-1.0"
+    ] * 2
     assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"helper-2.0"}  # the newest helper
     assert "oldpy-1.0-py3-none-any.whl" not in wheels  # its marker is false on 3.11 and 3.12
     assert "app_tool-1.0-py3-none-any.whl" in wheels and "helper-2.0-py3-none-any.whl" in wheels
@@ -112,9 +151,15 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
 
 def test_bad_inputs_are_refused_and_the_rest_still_bridged(upstream: Server, target_home: Path):
     result = bridge(
-        target_home, f"{upstream.url}/main/simple/",
-        "helper", "broken-record", "tampered", "no-such-project", "winonly>=9", "sdist-only",
-    )  # fmt: skip
+        target_home,
+        f"{upstream.url}/main/simple/",
+        "helper",
+        "broken-record",
+        "tampered",
+        "no-such-project",
+        "winonly>=9",
+        "sdist-only",
+    )
     assert result.returncode == 1
     out = result.stdout
     assert "RECORD does not match" in out
@@ -125,14 +170,18 @@ def test_bad_inputs_are_refused_and_the_rest_still_bridged(upstream: Server, tar
     conda, wheels = channel_state(target_home)
     assert [n.rsplit("-", 1)[0] for n in conda["noarch"]] == ["helper-2.0"]
     assert wheels == ["helper-2.0-py3-none-any.whl"]
-    assert not any(n.startswith(("broken", "tampered")) for subdir in conda.values() for n in subdir)
+    assert not any(
+        n.startswith(("broken", "tampered")) for subdir in conda.values() for n in subdir
+    )
 
 
 def test_binary_wheels_cover_only_their_targets(upstream: Server, target_home: Path):
     result = bridge(target_home, f"{upstream.url}/main/simple/", "binary-thing")
     assert result.returncode == 0, result.stdout + result.stderr
     conda, _ = channel_state(target_home)
-    assert len(conda["linux-64"]) == 1 and conda["linux-64"][0].startswith("binary-thing-1.0-py311h")
+    assert len(conda["linux-64"]) == 1 and conda["linux-64"][0].startswith(
+        "binary-thing-1.0-py311h"
+    )
     assert len(conda["win-64"]) == 1
     assert "1.0 has no wheel for Python 3.12 on linux-64" in result.stdout  # no sdist either
     assert "1.0 has no wheel for Python 3.12 on win-64" in result.stdout
@@ -146,7 +195,9 @@ def test_upstream_conda_carries_it(upstream: Server, target_home: Path, tmp_path
     mirror = tmp_path / "mirror"
     make_conda_tar_bz2(mirror / "noarch", "helper", "2.0", "pyh0_0", "noarch")
     asyncio.run(index_fs(mirror, force=True))
-    result = bridge(target_home, f"{upstream.url}/main/simple/", "--upstream-conda", mirror.as_uri(), "app-tool")
+    result = bridge(
+        target_home, f"{upstream.url}/main/simple/", "--upstream-conda", mirror.as_uri(), "app-tool"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert "upstream conda has it" in result.stdout
     conda, wheels = channel_state(target_home)
@@ -164,38 +215,70 @@ def test_drop_folder_upstream(target_home: Path, tmp_path: Path):
     assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"dropped-in-0.5", "helper-1.0"}
 
 
-def test_bridged_package_installs_and_runs(upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path):
+def test_bridged_package_installs_and_runs(
+    upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path
+):
     result = bridge(target_home, f"{upstream.url}/main/simple/", "app-tool")
     assert result.returncode == 0, result.stdout + result.stderr
     server = start_server(target_home)
     try:
         prefix = tmp_path / "env"
-        installed = solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "app-tool"], tmp_path / "cache")
+        installed = solve_and_install(
+            server, upstream_channel, prefix, ["python 3.11.*", "app-tool"], tmp_path / "cache"
+        )
         assert {"app-tool=1.0", "helper=2.0"} <= set(installed)
-        run = subprocess.run([str(prefix / "bin" / "app-tool")], capture_output=True, text=True, env=client_env())
+        run = subprocess.run(
+            [str(prefix / "bin" / "app-tool")], capture_output=True, text=True, env=client_env()
+        )
         assert run.returncode == 0 and run.stdout.strip() == "app-tool 1.0 ok", run.stderr
     finally:
         server.stop()
 
 
 @pytest.mark.skipif(not (PYENV / PY27).is_dir(), reason="no pyenv Python 2.7.18")
-def test_bridged_py2_py3_wheel_in_a_python27_prefix(upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path):
+def test_bridged_py2_py3_wheel_in_a_python27_prefix(
+    upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path
+):
     result = subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(target_home), "--upstream-pypi", f"{upstream.url}/main/simple/",
-         "--platform", "linux-64", "--python", "2.7", "--python", "3.11", "twoway"],
-        capture_output=True, text=True, env=client_env(COLUMNS="200"), timeout=300,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(target_home),
+            "--upstream-pypi",
+            f"{upstream.url}/main/simple/",
+            "--platform",
+            "linux-64",
+            "--python",
+            "2.7",
+            "--python",
+            "3.11",
+            "twoway",
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="200"),
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     server = start_server(target_home)
     try:
         prefix = tmp_path / "env27"
-        installed = solve_and_install(server, upstream_channel, prefix, ["python 2.7.*", "twoway"], tmp_path / "cache")
+        installed = solve_and_install(
+            server, upstream_channel, prefix, ["python 2.7.*", "twoway"], tmp_path / "cache"
+        )
         assert "twoway=1.0" in installed and "python=2.7.18" in installed
-        imported = subprocess.run([str(prefix / "bin" / "python"), "-c", "import twoway; print(twoway.VALUE)"],
-                                  capture_output=True, text=True, env=client_env())  # fmt: skip
+        imported = subprocess.run(
+            [str(prefix / "bin" / "python"), "-c", "import twoway; print(twoway.VALUE)"],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+        )
         assert imported.stdout.strip() == "1.0", imported.stderr
         assert (prefix / "lib" / "python2.7" / "site-packages" / "twoway" / "__init__.py").exists()
-        launcher = subprocess.run([str(prefix / "bin" / "twoway")], capture_output=True, text=True, env=client_env())
+        launcher = subprocess.run(
+            [str(prefix / "bin" / "twoway")], capture_output=True, text=True, env=client_env()
+        )
         assert launcher.stdout.strip() == "twoway 1.0 ok", launcher.stderr
     finally:
         server.stop()
@@ -208,12 +291,18 @@ def test_manylinux_baseline_comes_from_the_configuration(target_home: Path, tmp_
     # the default baseline is 2_17, and the plan says how to change it
     assert "1.0 needs manylinux_2_28: raise manylinux_glibc_minor to 28 to get it" in refused.stdout
     config = target_home / "drawbridge.toml"
-    config.write_text(config.read_text().replace("manylinux_glibc_minor = 17", "manylinux_glibc_minor = 28"))
+    config.write_text(
+        config.read_text().replace("manylinux_glibc_minor = 17", "manylinux_glibc_minor = 28")
+    )
     allowed = bridge(target_home, str(drop), "--dry-run", "newglibc")
-    assert "│ wheel  │ linux-64: py3.11" in allowed.stdout and "manylinux_2_28" not in allowed.stdout
+    assert (
+        "│ wheel  │ linux-64: py3.11" in allowed.stdout and "manylinux_2_28" not in allowed.stdout
+    )
 
 
-def test_nothing_uninstallable_is_published(upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path):
+def test_nothing_uninstallable_is_published(
+    upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path
+):
     """A closure whose dependency cannot be made (its RECORD lies) leaves the dependent
     uninstallable: the installability check refuses it with the missing piece, and none of
     its conda packages is published, while an independent project still is."""
@@ -222,19 +311,52 @@ def test_nothing_uninstallable_is_published(upstream: Server, upstream_channel: 
     _bad_record_wheel(drop)
     make_wheel(drop, "standalone", "1.0")
     result = subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(target_home), "--upstream-pypi", str(drop),
-         "--upstream-conda", upstream_channel.as_uri(), "--platform", "linux-64", "--python", "3.11",
-         "needs-broken", "standalone"],
-        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=300,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(target_home),
+            "--upstream-pypi",
+            str(drop),
+            "--upstream-conda",
+            upstream_channel.as_uri(),
+            "--platform",
+            "linux-64",
+            "--python",
+            "3.11",
+            "needs-broken",
+            "standalone",
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=300,
+    )
     assert result.returncode == 1, result.stdout + result.stderr
-    assert "no solver could install them: needs-broken 1.0 (linux-64, py3.11): nothing provides broken-record" in result.stdout
+    assert (
+        "no solver could install them: needs-broken 1.0 (linux-64, py3.11): nothing provides broken-record"
+        in result.stdout
+    )
     conda, _ = channel_state(target_home)
     published = {n.rsplit("-", 1)[0] for subdir in conda.values() for n in subdir}
     assert published == {"standalone-1.0"}
     check = subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(target_home), "--check",
-         "--upstream-conda", upstream_channel.as_uri(), "--platform", "linux-64", "--python", "3.11"],
-        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=300,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(target_home),
+            "--check",
+            "--upstream-conda",
+            upstream_channel.as_uri(),
+            "--platform",
+            "linux-64",
+            "--python",
+            "3.11",
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=300,
+    )
     assert check.returncode == 0 and "0 failing" in check.stdout, check.stdout + check.stderr

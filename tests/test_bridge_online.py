@@ -34,25 +34,42 @@ def home(tmp_path: Path) -> Path:
 def bridge(home: Path, *args: str) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "drawbridge"), "bridge", "--home", str(home), "--upstream-pypi", PYPI, *args],
-        capture_output=True, text=True, env=client_env(COLUMNS="200"), timeout=600,
-    )  # fmt: skip
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="200"),
+        timeout=600,
+    )
 
 
 def test_requests_with_its_closure(home: Path):
-    result = bridge(home, "--platform", "linux-64", "--python", "3.11", "--python", "3.12", "requests")
+    result = bridge(
+        home, "--platform", "linux-64", "--python", "3.11", "--python", "3.12", "requests"
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     repodata = json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())
     names = {record["name"] for record in repodata["packages.conda"].values()}
     assert {"requests", "idna", "urllib3", "certifi"} <= names
     requests = next(r for r in repodata["packages.conda"].values() if r["name"] == "requests")
-    assert any(d.startswith("urllib3") for d in requests["depends"]) and any(d.startswith("python ") for d in requests["depends"])
+    assert any(d.startswith("urllib3") for d in requests["depends"]) and any(
+        d.startswith("python ") for d in requests["depends"]
+    )
 
 
 def test_binary_project_for_every_subdir(home: Path):
-    result = bridge(home, *[a for s in SUBDIRS for a in ("--platform", s)], "--python", "3.11", "--python", "3.12", "markupsafe")
+    result = bridge(
+        home,
+        *[a for s in SUBDIRS for a in ("--platform", s)],
+        "--python",
+        "3.11",
+        "--python",
+        "3.12",
+        "markupsafe",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     for subdir in SUBDIRS:
-        records = json.loads((home / "channels/main/conda" / subdir / "repodata.json").read_text())["packages.conda"]
+        records = json.loads((home / "channels/main/conda" / subdir / "repodata.json").read_text())[
+            "packages.conda"
+        ]
         assert len(records) == 2, (subdir, list(records))
         for record in records.values():
             assert record["name"] == "markupsafe" and record["subdir"] == subdir
@@ -60,10 +77,13 @@ def test_binary_project_for_every_subdir(home: Path):
             assert len(pins) == 2 and any("_cp311" in p or "_cp312" in p for p in pins)
 
 
-@pytest.mark.parametrize(("subdir", "site", "extension"), [
-    ("win-64", "Lib/site-packages/markupsafe/", ".pyd"),
-    ("osx-arm64", "lib/python3.12/site-packages/markupsafe/", ".so"),
-])  # fmt: skip
+@pytest.mark.parametrize(
+    ("subdir", "site", "extension"),
+    [
+        ("win-64", "Lib/site-packages/markupsafe/", ".pyd"),
+        ("osx-arm64", "lib/python3.12/site-packages/markupsafe/", ".so"),
+    ],
+)
 def test_layout_of_real_wheels(tmp_path: Path, subdir: str, site: str, extension: str):
     upstream = SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache"))
     files = [f for f in upstream.files("markupsafe") if f.version == "3.0.2"]
@@ -71,6 +91,8 @@ def test_layout_of_real_wheels(tmp_path: Path, subdir: str, site: str, extension
     chosen = next(f for f in files if f.filename == best_wheel([f.filename for f in files], target))
     package = repack(upstream.fetch(chosen), target, tmp_path / "out", default_table(), [])
     members = conda_members(package.path)
-    assert any(name.startswith(site) and name.endswith(extension) for name in members), sorted(members)
+    assert any(name.startswith(site) and name.endswith(extension) for name in members), sorted(
+        members
+    )
     assert members[f"{site.rsplit('/', 2)[0]}/MarkupSafe-3.0.2.dist-info/INSTALLER"] == b"conda\n"
     assert conda_json(package.path, "info/index.json")["subdir"] == subdir

@@ -62,7 +62,9 @@ def test_every_default_target_gets_a_package_wherever_a_wheel_exists(tmp_path: P
     unless no release has a wheel for it there (then a recipe, never nothing)."""
     upstream = SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache"))
     every = targets(DEFAULT_SUBDIRS, DEFAULT_PYTHONS)
-    plan, _names = make_plan(TOP_PROJECTS, upstream, None, every, default_table(), cache_dir=tmp_path / "cache")
+    plan, _names = make_plan(
+        TOP_PROJECTS, upstream, None, every, default_table(), cache_dir=tmp_path / "cache"
+    )
     assert not plan.problems
     for project in plan.projects:
         if project.project not in TOP_PROJECTS:
@@ -72,35 +74,87 @@ def test_every_default_target_gets_a_package_wherever_a_wheel_exists(tmp_path: P
         assert set(covered.values()) <= {"wheel", "recipe"}, project.groups
         recipes = [g for g in project.groups if g.route == "recipe"]
         assert all("no acceptable release has a wheel" in g.note for g in recipes), recipes
-    wheel_targets = {p.project: sum(len(g.targets) for g in p.groups if g.route == "wheel") for p in plan.projects}
-    assert all(wheel_targets[p] == 25 for p in ("numpy", "pandas", "pillow", "black")), wheel_targets
+    wheel_targets = {
+        p.project: sum(len(g.targets) for g in p.groups if g.route == "wheel")
+        for p in plan.projects
+    }
+    assert all(wheel_targets[p] == 25 for p in ("numpy", "pandas", "pillow", "black")), (
+        wheel_targets
+    )
 
 
-def test_top_projects_install_and_work_on_linux_for_python_39_and_312(upstream_with_pythons: Path, tmp_path: Path):
+def test_top_projects_install_and_work_on_linux_for_python_39_and_312(
+    upstream_with_pythons: Path, tmp_path: Path
+):
     home = initialise_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
-    target_args = ["--platform", "linux-64", "--python", "3.9", "--python", "3.12", "--upstream-conda", upstream_with_pythons.as_uri()]
+    target_args = [
+        "--platform",
+        "linux-64",
+        "--python",
+        "3.9",
+        "--python",
+        "3.12",
+        "--upstream-conda",
+        upstream_with_pythons.as_uri(),
+    ]
     bridged = subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI, *target_args, *TOP_PROJECTS],
-        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=1200,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(home.root),
+            "--upstream-pypi",
+            PYPI,
+            *target_args,
+            *TOP_PROJECTS,
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=1200,
+    )
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
     assert "not checked for installability" not in bridged.stderr  # both Pythons are upstream
     checked = subprocess.run(
         [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--check", *target_args],
-        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
-    )  # fmt: skip
-    assert checked.returncode == 0 and ", 0 failing" in checked.stdout, checked.stdout + checked.stderr
-    channels = [rattler.Channel(home.channel("main").conda_dir.as_uri()), rattler.Channel(upstream_with_pythons.as_uri())]
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=600,
+    )
+    assert checked.returncode == 0 and ", 0 failing" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )
+    channels = [
+        rattler.Channel(home.channel("main").conda_dir.as_uri()),
+        rattler.Channel(upstream_with_pythons.as_uri()),
+    ]
     for python in PYTHONS_UNDER_TEST:
         records = asyncio.run(
-            rattler.solve(channels, [f"python {python}.*", *TOP_PROJECTS], platforms=["linux-64", "noarch"],
-                          virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"))
-        )  # fmt: skip
+            rattler.solve(
+                channels,
+                [f"python {python}.*", *TOP_PROJECTS],
+                platforms=["linux-64", "noarch"],
+                virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"),
+            )
+        )
         prefix = tmp_path / f"env-{python}"
-        asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "pkgs", show_progress=False))
-        ran = subprocess.run([str(prefix / "bin" / "python"), "-c", WORKS], capture_output=True, text=True, env=client_env(), timeout=300)
-        assert ran.returncode == 0 and ran.stdout.startswith("works"), (python, ran.stdout, ran.stderr)
+        asyncio.run(
+            rattler.install(records, prefix, cache_dir=tmp_path / "pkgs", show_progress=False)
+        )
+        ran = subprocess.run(
+            [str(prefix / "bin" / "python"), "-c", WORKS],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+            timeout=300,
+        )
+        assert ran.returncode == 0 and ran.stdout.startswith("works"), (
+            python,
+            ran.stdout,
+            ran.stderr,
+        )
 
 
 @pytest.fixture(scope="module")
@@ -113,32 +167,71 @@ def upstream_with_python27() -> Path:
 
 def solve(channels: list[Path], specs: list[str]) -> list:
     return asyncio.run(
-        rattler.solve([rattler.Channel(c.as_uri()) for c in channels], specs, platforms=["linux-64", "noarch"],
-                      virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"))
-    )  # fmt: skip
+        rattler.solve(
+            [rattler.Channel(c.as_uri()) for c in channels],
+            specs,
+            platforms=["linux-64", "noarch"],
+            virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"),
+        )
+    )
 
 
-def test_python27_gets_what_pip19_installs_and_imports_it(upstream_with_python27: Path, tmp_path: Path):
+def test_python27_gets_what_pip19_installs_and_imports_it(
+    upstream_with_python27: Path, tmp_path: Path
+):
     """six, configparser, futures and enum34 for Python 2.7: the releases pip 19.2.3 installs
     there (checked against the real pip 19 first), installable and importable in a 2.7
     prefix; enum34, a py2-only wheel, is not installable into Python 3."""
     machine = f"{sys.version_info.major}.{sys.version_info.minor}"
     wanted = ["six", "configparser", "futures", "enum34"]
     pip19 = subprocess.run(
-        [str(PYENV / "2.7.18" / "bin" / "python"), "-m", "pip", "download", "--no-deps", "--only-binary", ":all:",
-         "--index-url", PYPI, "--dest", str(tmp_path / "pip19"), *wanted],
-        capture_output=True, text=True, env=client_env(), timeout=300,
-    )  # fmt: skip
+        [
+            str(PYENV / "2.7.18" / "bin" / "python"),
+            "-m",
+            "pip",
+            "download",
+            "--no-deps",
+            "--only-binary",
+            ":all:",
+            "--index-url",
+            PYPI,
+            "--dest",
+            str(tmp_path / "pip19"),
+            *wanted,
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=300,
+    )
     assert pip19.returncode == 0, pip19.stdout + pip19.stderr
-    expected = {p.name.split("-")[0].lower(): p.name.split("-")[1] for p in (tmp_path / "pip19").iterdir()}
+    expected = {
+        p.name.split("-")[0].lower(): p.name.split("-")[1] for p in (tmp_path / "pip19").iterdir()
+    }
     assert expected["configparser"] == "4.0.2"
     home = initialise_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
     bridged = subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI,
-         "--upstream-conda", upstream_with_python27.as_uri(), "--platform", "linux-64", "--python", "2.7", *wanted],
-        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(home.root),
+            "--upstream-pypi",
+            PYPI,
+            "--upstream-conda",
+            upstream_with_python27.as_uri(),
+            "--platform",
+            "linux-64",
+            "--python",
+            "2.7",
+            *wanted,
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=600,
+    )
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
     channels = [home.channel("main").conda_dir, upstream_with_python27]
     records = solve(channels, ["python 2.7.*", *wanted])
@@ -146,8 +239,15 @@ def test_python27_gets_what_pip19_installs_and_imports_it(upstream_with_python27
     assert {name: installed[name] for name in wanted} == expected
     prefix = tmp_path / "env27"
     asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "pkgs", show_progress=False))
-    probe = "import six, configparser, concurrent.futures, enum; print(enum.Enum('E', 'a b').b.value)"
-    ran = subprocess.run([str(prefix / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=client_env())
+    probe = (
+        "import six, configparser, concurrent.futures, enum; print(enum.Enum('E', 'a b').b.value)"
+    )
+    ran = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+    )
     assert ran.returncode == 0 and ran.stdout.strip() == "2", ran.stderr
     # the package made of enum34's py2-none-any wheel says python <3: no Python 3 takes it
     enum34 = next(r for r in records if r.name.normalized == "enum34")
@@ -163,14 +263,38 @@ def test_conda_forge_names_solve(upstream_with_python27: Path, tmp_path: Path):
     home = initialise_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
     bridged = subprocess.run(
-        [str(BIN / "drawbridge"), "bridge", "--home", str(home.root), "--upstream-pypi", PYPI,
-         "--upstream-conda", upstream_with_python27.as_uri(), "--platform", "linux-64", "--platform", "win-64",
-         "--python", machine, "zope.interface", "ruamel.yaml", "pywin32"],
-        capture_output=True, text=True, env=client_env(COLUMNS="250"), timeout=600,
-    )  # fmt: skip
+        [
+            str(BIN / "drawbridge"),
+            "bridge",
+            "--home",
+            str(home.root),
+            "--upstream-pypi",
+            PYPI,
+            "--upstream-conda",
+            upstream_with_python27.as_uri(),
+            "--platform",
+            "linux-64",
+            "--platform",
+            "win-64",
+            "--python",
+            machine,
+            "zope.interface",
+            "ruamel.yaml",
+            "pywin32",
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=600,
+    )
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
-    records = solve([home.channel("main").conda_dir, upstream_with_python27], [f"python {machine}.*", "zope.interface", "ruamel.yaml"])
+    records = solve(
+        [home.channel("main").conda_dir, upstream_with_python27],
+        [f"python {machine}.*", "zope.interface", "ruamel.yaml"],
+    )
     assert {"zope.interface", "ruamel.yaml"} <= {r.name.normalized for r in records}
-    windows = json.loads((home.channel("main").conda_dir / "win-64" / "repodata.json").read_text())["packages.conda"]
+    windows = json.loads((home.channel("main").conda_dir / "win-64" / "repodata.json").read_text())[
+        "packages.conda"
+    ]
     assert "pywin32" in {r["name"] for r in windows.values()}
     assert not any(r["name"].endswith("-on-windows") for r in windows.values())

@@ -18,7 +18,9 @@ def drawbridge(*args: str, env_home: Path | None = None) -> subprocess.Completed
     env.pop("DRAWBRIDGE_HOME", None)
     if env_home:
         env["DRAWBRIDGE_HOME"] = str(env_home)
-    return subprocess.run([str(BIN / "drawbridge"), *args], capture_output=True, text=True, env=env, timeout=120)
+    return subprocess.run(
+        [str(BIN / "drawbridge"), *args], capture_output=True, text=True, env=env, timeout=120
+    )
 
 
 def test_init_publish_list_index_through_the_environment(tmp_path: Path):
@@ -51,7 +53,11 @@ def test_publish_refusal_is_reported_without_traceback(tmp_path: Path):
 
 def test_errors_name_the_fix(tmp_path: Path):
     missing = drawbridge("publish", "--home", str(tmp_path / "none"), "x.whl")
-    assert missing.returncode == 1 and "drawbridge init" in missing.stderr and "Traceback" not in missing.stderr
+    assert (
+        missing.returncode == 1
+        and "drawbridge init" in missing.stderr
+        and "Traceback" not in missing.stderr
+    )
     drawbridge("init", "--home", str(tmp_path / "home"))
     unknown = drawbridge("publish", "--home", str(tmp_path / "home"), "--channel", "nope", "x.whl")
     assert "drawbridge channel create nope" in unknown.stderr
@@ -62,7 +68,9 @@ def test_errors_name_the_fix(tmp_path: Path):
 def test_token_create_prints_a_working_token_once(tmp_path: Path):
     home = tmp_path / "home"
     drawbridge("init", "--home", str(home))
-    result = drawbridge("token", "create", "--user", "alice", "--role", "maintainer", "--home", str(home))
+    result = drawbridge(
+        "token", "create", "--user", "alice", "--role", "maintainer", "--home", str(home)
+    )
     assert result.returncode == 0 and re.fullmatch(r"dbt-[A-Za-z0-9]{43}", result.stdout.strip())
     from drawbridge.channel.database import Database
     from drawbridge.channel.home import load_home

@@ -30,16 +30,27 @@ def mamba_accepts_token(token: str) -> bool:
     )
 
 
-def test_rattler_installs_a_noarch_python_package(server: Server, upstream_channel: Path, tmp_path: Path):
+def test_rattler_installs_a_noarch_python_package(
+    server: Server, upstream_channel: Path, tmp_path: Path
+):
     server.publish(make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.0", "demo_conda"))
     server.publish(make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.1", "demo_conda"))
     prefix = tmp_path / "env"
-    installed = solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "demo-conda"], tmp_path / "cache")
+    installed = solve_and_install(
+        server, upstream_channel, prefix, ["python 3.11.*", "demo-conda"], tmp_path / "cache"
+    )
     assert "demo-conda=1.1" in installed and any(p.startswith("python=3.11") for p in installed)
     result = subprocess.run(
-        [str(prefix / "bin" / "python"), "-c", "import demo_conda, sys; print(demo_conda.VALUE, sys.prefix)"],
-        capture_output=True, text=True, env=client_env(), check=True,
-    )  # fmt: skip
+        [
+            str(prefix / "bin" / "python"),
+            "-c",
+            "import demo_conda, sys; print(demo_conda.VALUE, sys.prefix)",
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        check=True,
+    )
     value, where = result.stdout.split()
     assert value == "1.1" and Path(where) == prefix
 
@@ -48,19 +59,25 @@ def test_rattler_pins_an_older_version(server: Server, upstream_channel: Path, t
     server.publish(make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.0", "demo_conda"))
     server.publish(make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "2.0", "demo_conda"))
     prefix = tmp_path / "env"
-    installed = solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "demo-conda <2"], tmp_path / "cache")
+    installed = solve_and_install(
+        server, upstream_channel, prefix, ["python 3.11.*", "demo-conda <2"], tmp_path / "cache"
+    )
     assert "demo-conda=1.0" in installed
 
 
 def test_unknown_package_fails_to_solve(server: Server, upstream_channel: Path, tmp_path: Path):
     with pytest.raises(Exception, match="no-such-package"):
-        solve_and_install(server, upstream_channel, tmp_path / "env", ["no-such-package"], tmp_path / "cache")
+        solve_and_install(
+            server, upstream_channel, tmp_path / "env", ["no-such-package"], tmp_path / "cache"
+        )
 
 
 def test_conda_token_url_with_a_real_token(tmp_path: Path):
     """A token from `drawbridge token create` survives conda's and mamba's token parsing,
     and py-rattler solves and installs through `/t/<token>/` from a private channel."""
-    initialise_home(tmp_path / "private").config_path.write_text("[server]\nanonymous_read = false\n")
+    initialise_home(tmp_path / "private").config_path.write_text(
+        "[server]\nanonymous_read = false\n"
+    )
     server = start_server(tmp_path / "private")
     try:
         server.publish(make_conda_tar_bz2(tmp_path / "pkgs", "private-tool", "1.0"))
@@ -71,14 +88,18 @@ def test_conda_token_url_with_a_real_token(tmp_path: Path):
 
         def solve(channel_url: str) -> list:
             channel = rattler.Channel(channel_url)
-            return asyncio.run(rattler.solve([channel], ["private-tool"], platforms=["linux-64", "noarch"]))
+            return asyncio.run(
+                rattler.solve([channel], ["private-tool"], platforms=["linux-64", "noarch"])
+            )
 
         with pytest.raises(Exception):
             solve(f"{server.url}/main/conda")  # no token: the channel does not answer
         records = solve(url)
         assert [f"{r.name.normalized}={r.version}" for r in records] == ["private-tool=1.0"]
         prefix = tmp_path / "env"
-        asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "cache", show_progress=False))
+        asyncio.run(
+            rattler.install(records, prefix, cache_dir=tmp_path / "cache", show_progress=False)
+        )
         assert (prefix / "share" / "private-tool" / "README").read_text() == "private-tool 1.0\n"
     finally:
         server.stop()

@@ -63,7 +63,8 @@ def _kill_while_indexing(server: Server, tmp_path: Path) -> None:
         make_conda_tar_bz2(subdir, f"bulk{i}", "1.0", "0", "linux-64")
     marker = server.home.channel("main").indexing_marker
     uploader = threading.Thread(
-        target=_upload_into_a_dying_server, args=(server, make_conda_tar_bz2(tmp_path / "p", "last", "1.0", "0", "linux-64"), token)
+        target=_upload_into_a_dying_server,
+        args=(server, make_conda_tar_bz2(tmp_path / "p", "last", "1.0", "0", "linux-64"), token),
     )
     uploader.start()
     deadline = time.monotonic() + 30
@@ -95,7 +96,11 @@ def test_server_killed_while_indexing_recovers(tmp_path: Path):
         while marker.exists() and time.monotonic() < deadline:
             time.sleep(0.2)
         assert not marker.exists(), "recovery did not finish"
-        packages = httpx.get(f"{restarted.url}/main/conda/linux-64/repodata.json").json()["packages"]
-        assert {"first-1.0-0.tar.bz2", "last-1.0-0.tar.bz2", "bulk2499-1.0-0.tar.bz2"} <= set(packages)
+        packages = httpx.get(f"{restarted.url}/main/conda/linux-64/repodata.json").json()[
+            "packages"
+        ]
+        assert {"first-1.0-0.tar.bz2", "last-1.0-0.tar.bz2", "bulk2499-1.0-0.tar.bz2"} <= set(
+            packages
+        )
     finally:
         restarted.stop()

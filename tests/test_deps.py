@@ -34,7 +34,10 @@ def test_requests_is_uniform_and_reports_its_extras():
         "idna <4,>=2.5",
         "urllib3 <3,>=1.21.1",
     )
-    assert [d.requirement.split(";")[0] for d in result.dropped] == ["PySocks!=1.5.7,>=1.5.6", "chardet<6,>=3.0.2"]
+    assert [d.requirement.split(";")[0] for d in result.dropped] == [
+        "PySocks!=1.5.7,>=1.5.6",
+        "chardet<6,>=3.0.2",
+    ]
     assert all("extra" in d.reason and not d.unexpressible for d in result.dropped)
 
 
@@ -49,7 +52,10 @@ def test_requested_extra_is_kept():
         ('colorama; sys_platform == "win32"', {"win-64"}),
         ('colorama; platform_system == "Windows"', {"win-64"}),
         ('appnope; sys_platform == "darwin"', {"osx-arm64"}),
-        ('uvloop; sys_platform != "win32" and platform_python_implementation == "CPython"', {"linux-64", "osx-arm64"}),
+        (
+            'uvloop; sys_platform != "win32" and platform_python_implementation == "CPython"',
+            {"linux-64", "osx-arm64"},
+        ),
         ('pywin32>=300; os_name == "nt"', {"win-64"}),
     ],
 )
@@ -60,15 +66,24 @@ def test_platform_markers_make_the_package_per_platform(requirement: str, holds_
 
 
 def test_python_version_markers_make_the_package_per_python():
-    result = translate(['tomli>=1.1; python_version < "3.11"', 'typing-extensions; python_version < "3.10"'], ALL, NAMES)
+    result = translate(
+        ['tomli>=1.1; python_version < "3.11"', 'typing-extensions; python_version < "3.10"'],
+        ALL,
+        NAMES,
+    )
     assert result.varies_by_python and not result.varies_by_platform
     old = Target("linux-64", "3.9")
-    assert result.depends[old] == ("tomli >=1.1", "typing_extensions")  # conda-forge's name, via grayskull
+    assert result.depends[old] == (
+        "tomli >=1.1",
+        "typing_extensions",
+    )  # conda-forge's name, via grayskull
     assert result.depends[Target("linux-64", "3.12")] == ()
 
 
 def test_marker_false_everywhere_is_reported_not_silent():
-    result = translate(['futures; python_version < "3"', 'enum34; python_version < "3.4"'], ALL, NAMES)
+    result = translate(
+        ['futures; python_version < "3"', 'enum34; python_version < "3.4"'], ALL, NAMES
+    )
     assert result.uniform and all(deps == () for deps in result.depends.values())
     assert len(result.dropped) == 2 and "false on every target" in result.dropped[0].reason
 
@@ -117,9 +132,17 @@ def test_default_table_gives_conda_forge_names(pypi_name: str, conda_name: str):
 def test_learnt_spellings_name_dependencies_as_the_projects_spell_themselves():
     """Requires-Dist says `zope-interface` or `ruamel-yaml`; the packages are named as the
     upstream mirror has them, else as the projects spell themselves."""
-    table = NAMES.with_spellings(["ruamel.yaml"]).with_spellings(["Zope.Interface", "zope-interface"])
-    result = translate(["zope-interface>=5", "ruamel-yaml", "pywin32"], [Target("win-64", "3.12")], table)
-    assert result.depends[Target("win-64", "3.12")] == ("pywin32", "ruamel.yaml", "zope.interface >=5")
+    table = NAMES.with_spellings(["ruamel.yaml"]).with_spellings(
+        ["Zope.Interface", "zope-interface"]
+    )
+    result = translate(
+        ["zope-interface>=5", "ruamel-yaml", "pywin32"], [Target("win-64", "3.12")], table
+    )
+    assert result.depends[Target("win-64", "3.12")] == (
+        "pywin32",
+        "ruamel.yaml",
+        "zope.interface >=5",
+    )
     assert table.pypi_name("zope.interface") == "zope-interface"
 
 

@@ -17,18 +17,32 @@ main()
 
 
 def run(*args: str) -> subprocess.CompletedProcess:
-    return subprocess.run([sys.executable, "-c", PROBE, *args], capture_output=True, text=True, env=client_env(), timeout=120)
+    return subprocess.run(
+        [sys.executable, "-c", PROBE, *args],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=120,
+    )
 
 
 def test_success_keeps_status_and_output_and_skips_finalization():
     result = run("--help")
     assert result.returncode == 0 and "Usage: drawbridge" in result.stdout
-    assert "finalized" not in result.stdout, "rattler's runtime threads must not meet a finalizing interpreter"
+    assert "finalized" not in result.stdout, (
+        "rattler's runtime threads must not meet a finalizing interpreter"
+    )
 
 
 def test_failures_keep_their_status_and_message(tmp_path):
-    result = run("env", "create", "--lock", str(tmp_path / "missing.lock"), "--prefix", str(tmp_path / "env"))
-    assert result.returncode == 1 and "no lock file" in result.stderr and "finalized" not in result.stdout
+    result = run(
+        "env", "create", "--lock", str(tmp_path / "missing.lock"), "--prefix", str(tmp_path / "env")
+    )
+    assert (
+        result.returncode == 1
+        and "no lock file" in result.stderr
+        and "finalized" not in result.stdout
+    )
     usage = run("lock", "--platform")
     assert usage.returncode == 2 and "requires an argument" in usage.stderr
 
@@ -40,6 +54,8 @@ def test_client_commands_start_without_the_server_stack():
         "import sys; import drawbridge.cli.entry, drawbridge.cli.env_commands; "
         "print(sorted(m for m in ('fastapi', 'starlette', 'sqlalchemy', 'rattler_build', 'granian') if m in sys.modules))"
     )
-    result = subprocess.run([sys.executable, "-c", probe], capture_output=True, text=True, env=client_env(), timeout=120)
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=client_env(), timeout=120
+    )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"

@@ -36,8 +36,12 @@ dependencies:
 
 def drawbridge(*args: str, **extra: str) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "drawbridge"), *args], capture_output=True, text=True, env=client_env(COLUMNS="200", **extra), timeout=600
-    )  # fmt: skip
+        [str(BIN / "drawbridge"), *args],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="200", **extra),
+        timeout=600,
+    )
 
 
 @pytest.fixture(scope="module")
@@ -50,33 +54,93 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     home = initialise_home(root / "home")
     drop = root / "drop"
     other_platforms = _other_platforms_mirror(root / "other-platforms")
-    config = home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{mirror}", "{other_platforms}"]')
-    config = config.replace('upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{drop}"')
-    config = config.replace('platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]', 'platforms = ["linux-64"]')
-    home.config_path.write_text(config.replace('pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', f'pythons = ["{MACHINE_PYTHON}"]'))
-    make_wheel(drop, "bridged-tool", "2.0", requires_python=">=3.8",
-               entry_points={"console_scripts": {"bridged-tool": "bridged_tool:main"}})
+    config = home.config_path.read_text().replace(
+        "upstream_conda = []", f'upstream_conda = ["{mirror}", "{other_platforms}"]'
+    )
+    config = config.replace(
+        'upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{drop}"'
+    )
+    config = config.replace(
+        'platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]',
+        'platforms = ["linux-64"]',
+    )
+    home.config_path.write_text(
+        config.replace(
+            'pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', f'pythons = ["{MACHINE_PYTHON}"]'
+        )
+    )
+    make_wheel(
+        drop,
+        "bridged-tool",
+        "2.0",
+        requires_python=">=3.8",
+        entry_points={"console_scripts": {"bridged-tool": "bridged_tool:main"}},
+    )
     make_wheel(drop, "pip-only", "1.0", requires=["pip-helper>=1", "bridged-tool>=2"])
-    make_wheel(drop, "pip-helper", "1.5", entry_points={"console_scripts": {"pip-helper": "pip_helper:main"}})
+    make_wheel(
+        drop,
+        "pip-helper",
+        "1.5",
+        entry_points={"console_scripts": {"pip-helper": "pip_helper:main"}},
+    )
     make_wheel(drop, "windows-wheel", "1.0", tag=f"{CP}-{CP}-win_amd64")
     make_wheel(drop, "twoway", "1.0", tag="py2.py3-none-any")
     make_wheel(drop / "not-yet", "wanted-later", "3.0")  # in upstream PyPI, not in Drawbridge
-    for platform_tag in ("win_amd64", "manylinux_2_17_x86_64", "macosx_11_0_arm64", "manylinux_2_17_aarch64"):
+    for platform_tag in (
+        "win_amd64",
+        "manylinux_2_17_x86_64",
+        "macosx_11_0_arm64",
+        "manylinux_2_17_aarch64",
+    ):
         tag = f"{CP}-{CP}-{platform_tag}"
-        make_wheel(drop, "platform-pick", "1.0", tag=tag, requires=['colorama; sys_platform == "win32"'])
+        make_wheel(
+            drop, "platform-pick", "1.0", tag=tag, requires=['colorama; sys_platform == "win32"']
+        )
     make_wheel(drop, "colorama", "0.4.6")
     make_wheel(drop, "new-glibc", "1.0", tag=f"{CP}-{CP}-manylinux_2_28_x86_64")
-    subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
-    bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
-                         "--platform", "linux-64", "--python", MACHINE_PYTHON, "bridged-tool")
+    subprocess.run(
+        [str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)],
+        check=True,
+        capture_output=True,
+    )
+    bridged = drawbridge(
+        "bridge",
+        "--home",
+        str(home.root),
+        "--upstream-pypi",
+        str(drop),
+        "--platform",
+        "linux-64",
+        "--python",
+        MACHINE_PYTHON,
+        "bridged-tool",
+    )
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
     # a noarch package claims only the Pythons it was bridged for: twoway for 2.7 and this one
-    bridged = drawbridge("bridge", "--home", str(home.root), "--upstream-pypi", str(drop),
-                         "--platform", "linux-64", "--python", "2.7", "--python", MACHINE_PYTHON, "twoway")
+    bridged = drawbridge(
+        "bridge",
+        "--home",
+        str(home.root),
+        "--upstream-pypi",
+        str(drop),
+        "--platform",
+        "linux-64",
+        "--python",
+        "2.7",
+        "--python",
+        MACHINE_PYTHON,
+        "twoway",
+    )
     assert bridged.returncode == 0, bridged.stdout + bridged.stderr
     server = start_server(home.root)
     server.publish(make_noarch_python_conda(root / "pkgs", "demo-conda", "1.0", "demo_conda"))
-    server.publish(*(w for w in sorted(drop.glob("*.whl")) if not w.name.startswith(("bridged_tool", "twoway"))))
+    server.publish(
+        *(
+            w
+            for w in sorted(drop.glob("*.whl"))
+            if not w.name.startswith(("bridged_tool", "twoway"))
+        )
+    )
     shutil.move(drop / "not-yet" / "wanted_later-3.0-py3-none-any.whl", drop)
     yield server
     server.stop()
@@ -121,17 +185,23 @@ def test_lock_pins_conda_and_pip_parts(locked: Path):
     conda = {r.name.normalized: str(r.version) for r in platform_lock.conda}
     assert conda["demo-conda"] == "1.0" and conda["bridged-tool"] == "2.0"
     assert conda["python"].startswith(MACHINE_PYTHON) and "pip" in conda
-    assert all(r.url.startswith("http://127.0.0.1:") for r in platform_lock.conda), "everything through Drawbridge"
+    assert all(r.url.startswith("http://127.0.0.1:") for r in platform_lock.conda), (
+        "everything through Drawbridge"
+    )
     assert any("/upstream/conda-forge/" in r.url for r in platform_lock.conda)
     pip = {p.name: p for p in platform_lock.pip}
     assert sorted(pip) == ["pip-helper", "pip-only"], "bridged-tool comes from conda, not pip"
     for package in pip.values():
         assert package.url.endswith(".whl") and len(package.sha256) == 64
     text = locked.read_text()
-    assert "#sha256=" not in text and f"sha256: {pip['pip-only'].sha256}" in text, "the hash is a field of its own"
+    assert "#sha256=" not in text and f"sha256: {pip['pip-only'].sha256}" in text, (
+        "the hash is a field of its own"
+    )
 
 
-def test_lock_for_three_platforms_picks_each_ones_wheels_and_markers(env_server: Server, tmp_path: Path):
+def test_lock_for_three_platforms_picks_each_ones_wheels_and_markers(
+    env_server: Server, tmp_path: Path
+):
     text = (
         f"channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n"
         "  - demo-conda\n  - pip:\n    - platform-pick\n"
@@ -143,16 +213,23 @@ def test_lock_for_three_platforms_picks_each_ones_wheels_and_markers(env_server:
     for platform in ("linux-64", "win-64", "osx-arm64"):
         platform_lock = read_lock(tmp_path / "drawbridge.lock", platform)
         python = next(r for r in platform_lock.conda if r.name.normalized == "python")
-        assert python.subdir == platform and "demo-conda" in {r.name.normalized for r in platform_lock.conda}
+        assert python.subdir == platform and "demo-conda" in {
+            r.name.normalized for r in platform_lock.conda
+        }
         wheels[platform] = sorted(p.url.rsplit("/", 1)[-1] for p in platform_lock.pip)
     assert wheels["linux-64"] == [f"platform_pick-1.0-{CP}-{CP}-manylinux_2_17_x86_64.whl"]
     assert wheels["osx-arm64"] == [f"platform_pick-1.0-{CP}-{CP}-macosx_11_0_arm64.whl"]
-    assert wheels["win-64"] == ["colorama-0.4.6-py3-none-any.whl", f"platform_pick-1.0-{CP}-{CP}-win_amd64.whl"]
+    assert wheels["win-64"] == [
+        "colorama-0.4.6-py3-none-any.whl",
+        f"platform_pick-1.0-{CP}-{CP}-win_amd64.whl",
+    ]
 
 
 def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Path):
     first = locked.read_bytes()
-    again = lock(env_server, locked.parent / "environment.yml", "-o", str(locked.parent / "again.lock"))
+    again = lock(
+        env_server, locked.parent / "environment.yml", "-o", str(locked.parent / "again.lock")
+    )
     assert again.returncode == 0, again.stderr
     assert (locked.parent / "again.lock").read_bytes() == first
 
@@ -178,7 +255,16 @@ def _tree_digest(prefix: Path) -> dict[str, str]:
 
 def test_env_create_installs_the_lock_the_same_way_every_time(locked: Path, tmp_path: Path):
     prefix = tmp_path / "env"
-    created = drawbridge("env", "create", "--lock", str(locked), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "cache"))
+    created = drawbridge(
+        "env",
+        "create",
+        "--lock",
+        str(locked),
+        "--prefix",
+        str(prefix),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert created.returncode == 0, created.stdout + created.stderr
     probe = (
         "import demo_conda, bridged_tool, pip_only, pip_helper, importlib.metadata as m;"
@@ -186,16 +272,41 @@ def test_env_create_installs_the_lock_the_same_way_every_time(locked: Path, tmp_
         "m.distribution('pip-only').read_text('INSTALLER').strip(),"
         "m.distribution('bridged-tool').read_text('INSTALLER').strip())"
     )
-    ran = subprocess.run([str(prefix / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=client_env())
+    ran = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+    )
     assert ran.stdout.split() == ["1.0", "2.0", "1.0", "1.5", "pip", "conda"], ran.stderr
-    tool = subprocess.run([str(prefix / "bin" / "bridged-tool")], capture_output=True, text=True, env=client_env())
+    tool = subprocess.run(
+        [str(prefix / "bin" / "bridged-tool")], capture_output=True, text=True, env=client_env()
+    )
     assert tool.stdout.strip() == "bridged-tool 2.0 ok", tool.stderr
     first = _tree_digest(prefix)
-    again = drawbridge("env", "create", "--lock", str(locked), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "cache"))
+    again = drawbridge(
+        "env",
+        "create",
+        "--lock",
+        str(locked),
+        "--prefix",
+        str(prefix),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
     assert again.returncode == 0, again.stderr
     assert _tree_digest(prefix) == first, "a second run changes nothing"
     shutil.rmtree(prefix)
-    fresh = drawbridge("env", "create", "--lock", str(locked), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "cache2"))
+    fresh = drawbridge(
+        "env",
+        "create",
+        "--lock",
+        str(locked),
+        "--prefix",
+        str(prefix),
+        "--cache-dir",
+        str(tmp_path / "cache2"),
+    )
     assert fresh.returncode == 0, fresh.stderr
     assert _tree_digest(prefix) == first, "a fresh install gives the same files"
 
@@ -207,15 +318,18 @@ def _lock_refused(env_server: Server, folder: Path, text: str, *args: str) -> st
     previous.write_text("the previous lock\n")
     result = lock(env_server, environment, *args)
     assert result.returncode == 1, result.stdout + result.stderr
-    assert previous.read_text() == "the previous lock\n" and sorted(p.name for p in folder.iterdir()) == [
-        "drawbridge.lock", "environment.yml"
-    ], "nothing written, no partial file left"
+    assert previous.read_text() == "the previous lock\n" and sorted(
+        p.name for p in folder.iterdir()
+    ) == ["drawbridge.lock", "environment.yml"], "nothing written, no partial file left"
     assert "Traceback" not in result.stderr
     return " ".join((result.stdout + result.stderr).split())
 
 
 def test_missing_packages_are_named_with_reasons(env_server: Server, tmp_path: Path):
-    text = ENVIRONMENT.replace("  - demo-conda\n", "  - demo-conda\n  - no-such-conda >=1\n") + "    - no-such-pip[extra]\n"
+    text = (
+        ENVIRONMENT.replace("  - demo-conda\n", "  - demo-conda\n  - no-such-conda >=1\n")
+        + "    - no-such-pip[extra]\n"
+    )
     said = _lock_refused(env_server, tmp_path, text)
     assert "no-such-conda >=1" in said and "not in any channel" in said
     assert "no-such-pip[extra]" in said and "not in Drawbridge's pip index" in said
@@ -223,7 +337,15 @@ def test_missing_packages_are_named_with_reasons(env_server: Server, tmp_path: P
 
 
 def test_no_build_for_the_platform(env_server: Server, tmp_path: Path):
-    said = _lock_refused(env_server, tmp_path / "conda", ENVIRONMENT, "--platform", "linux-64", "--platform", "osx-arm64")
+    said = _lock_refused(
+        env_server,
+        tmp_path / "conda",
+        ENVIRONMENT,
+        "--platform",
+        "linux-64",
+        "--platform",
+        "osx-arm64",
+    )
     assert "osx-arm64" in said and "no build for osx-arm64 (builds exist for linux-64)" in said
     text = ENVIRONMENT + "    - windows-wheel\n"
     said = _lock_refused(env_server, tmp_path / "pip", text)
@@ -231,9 +353,13 @@ def test_no_build_for_the_platform(env_server: Server, tmp_path: Path):
     newer_glibc = ENVIRONMENT + "    - new-glibc\n"
     said = _lock_refused(env_server, tmp_path / "glibc", newer_glibc)
     assert "no wheel for linux-64" in said and "manylinux_2_28_x86_64.whl" in said
-    allowed = lock(env_server, write_environment(tmp_path / "glibc-2.28", newer_glibc), "--glibc", "2.28")
+    allowed = lock(
+        env_server, write_environment(tmp_path / "glibc-2.28", newer_glibc), "--glibc", "2.28"
+    )
     assert allowed.returncode == 0, allowed.stderr
-    assert "new-glibc" in {p.name for p in read_lock(tmp_path / "glibc-2.28/drawbridge.lock", "linux-64").pip}
+    assert "new-glibc" in {
+        p.name for p in read_lock(tmp_path / "glibc-2.28/drawbridge.lock", "linux-64").pip
+    }
 
 
 @pytest.mark.parametrize(
@@ -242,7 +368,10 @@ def test_no_build_for_the_platform(env_server: Server, tmp_path: Path):
         ("dependencies: [python\n", "is not valid YAML"),
         ("- just\n- a list\n", "expected a mapping"),
         ("dependencies:\n  - pip:\n    - --index-url http://elsewhere/\n", "is not supported"),
-        ("channels: [nowhere]\ndependencies: [python]\n", "'nowhere' is neither a Drawbridge channel"),
+        (
+            "channels: [nowhere]\ndependencies: [python]\n",
+            "'nowhere' is neither a Drawbridge channel",
+        ),
         ("dependencies: [python]\nwhatever: 1\n", "unknown keys ['whatever']"),
     ],
 )
@@ -257,10 +386,17 @@ def test_python27_environment(env_server: Server, tmp_path: Path):
     locked = lock(env_server, environment)
     assert locked.returncode == 0, locked.stdout + locked.stderr
     prefix = tmp_path / "env27"
-    created = drawbridge("env", "create", "--lock", str(tmp_path / "py27/drawbridge.lock"), "--prefix", str(prefix))
+    created = drawbridge(
+        "env", "create", "--lock", str(tmp_path / "py27/drawbridge.lock"), "--prefix", str(prefix)
+    )
     assert created.returncode == 0, created.stdout + created.stderr
     probe = "import sys, twoway; sys.stdout.write('%d.%d %s' % (sys.version_info[0], sys.version_info[1], twoway.VALUE))"
-    ran = subprocess.run([str(prefix / "bin" / "python"), "-c", probe], capture_output=True, text=True, env=client_env())
+    ran = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", probe],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+    )
     assert ran.stdout.split() == ["2.7", "1.0"], ran.stderr
     said = _lock_refused(env_server, tmp_path / "py27-pip", text + "  - pip:\n    - pip-helper\n")
     assert "needs Python 3.6+" in said and "list those packages in the conda part" in said
@@ -271,7 +407,9 @@ def test_unknown_platform_is_refused(env_server: Server, tmp_path: Path):
     assert "'amiga-68k' is not a platform Drawbridge locks for" in said
 
 
-def test_request_files_bridging_requests_that_a_maintainer_approves(env_server: Server, tmp_path: Path):
+def test_request_files_bridging_requests_that_a_maintainer_approves(
+    env_server: Server, tmp_path: Path
+):
     text = ENVIRONMENT + "    - wanted-later>=3\n"
     said = _lock_refused(env_server, tmp_path, text, "--request")
     assert "request #" in said and "waiting for a maintainer" in said
@@ -281,18 +419,26 @@ def test_request_files_bridging_requests_that_a_maintainer_approves(env_server: 
     number = listed.stdout.split("wanted-later>=3")[0].rsplit("│", 3)[-3].strip()
     page = httpx.get(f"{env_server.url}/ui/requests").text
     assert "wanted-later&gt;=3" in page and "pending" in page and "not in Drawbridge" in page
-    refused = drawbridge("request", "approve", number, "--home", home, "--token", env_server.token(Role.reader))
+    refused = drawbridge(
+        "request", "approve", number, "--home", home, "--token", env_server.token(Role.reader)
+    )
     assert refused.returncode == 1 and "only maintainers and admins" in refused.stderr
-    approved = drawbridge("request", "approve", number, "--home", home, "--token", env_server.token(Role.maintainer))
+    approved = drawbridge(
+        "request", "approve", number, "--home", home, "--token", env_server.token(Role.maintainer)
+    )
     assert approved.returncode == 0, approved.stdout + approved.stderr
     assert "bridged" in drawbridge("request", "list", "--home", home, "--state", "bridged").stdout
     relocked = lock(env_server, tmp_path / "environment.yml")
     assert relocked.returncode == 0, relocked.stderr
-    assert "wanted-later" in {p.name for p in read_lock(tmp_path / "drawbridge.lock", "linux-64").pip}
+    assert "wanted-later" in {
+        p.name for p in read_lock(tmp_path / "drawbridge.lock", "linux-64").pip
+    }
 
 
 def _skopeo_inspect(archive: Path) -> dict:
-    result = subprocess.run(["skopeo", "inspect", f"oci-archive:{archive}"], capture_output=True, text=True)
+    result = subprocess.run(
+        ["skopeo", "inspect", f"oci-archive:{archive}"], capture_output=True, text=True
+    )
     assert result.returncode == 0, result.stderr
     return json.loads(result.stdout)
 
@@ -300,16 +446,25 @@ def _skopeo_inspect(archive: Path) -> dict:
 def _unpack(archive: Path, folder: Path) -> Path:
     """The image's root filesystem, unpacked by umoci (via an OCI layout skopeo copies to)."""
     layout = folder / "layout"
-    copied = subprocess.run(["skopeo", "copy", f"oci-archive:{archive}", f"oci:{layout}:latest"], capture_output=True, text=True)
+    copied = subprocess.run(
+        ["skopeo", "copy", f"oci-archive:{archive}", f"oci:{layout}:latest"],
+        capture_output=True,
+        text=True,
+    )
     assert copied.returncode == 0, copied.stderr
     bundle = folder / "bundle"
-    unpacked = subprocess.run(["umoci", "unpack", "--rootless", "--image", f"{layout}:latest", str(bundle)], capture_output=True, text=True)
+    unpacked = subprocess.run(
+        ["umoci", "unpack", "--rootless", "--image", f"{layout}:latest", str(bundle)],
+        capture_output=True,
+        text=True,
+    )
     assert unpacked.returncode == 0, unpacked.stderr
     return bundle / "rootfs"
 
 
 needs_oci_tools = pytest.mark.skipif(
-    not (shutil.which("skopeo") and shutil.which("umoci")), reason="skopeo and umoci (Debian packages) check the images"
+    not (shutil.which("skopeo") and shutil.which("umoci")),
+    reason="skopeo and umoci (Debian packages) check the images",
 )
 
 
@@ -318,9 +473,22 @@ def test_env_create_refuses_a_tampered_lock(locked: Path, tmp_path: Path):
     tampered = tmp_path / "tampered.lock"
     tampered.write_text(locked.read_text().replace(pip_only.sha256, "0" * 64))
     prefix = tmp_path / "env"
-    result = drawbridge("env", "create", "--lock", str(tampered), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "cache"))
-    assert result.returncode == 1 and "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr, result.stderr
-    assert not list(prefix.glob("lib/python*/site-packages/pip_only*")), "nothing of the tampered package installed"
+    result = drawbridge(
+        "env",
+        "create",
+        "--lock",
+        str(tampered),
+        "--prefix",
+        str(prefix),
+        "--cache-dir",
+        str(tmp_path / "cache"),
+    )
+    assert result.returncode == 1 and "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr, (
+        result.stderr
+    )
+    assert not list(prefix.glob("lib/python*/site-packages/pip_only*")), (
+        "nothing of the tampered package installed"
+    )
 
 
 @needs_oci_tools
@@ -329,25 +497,50 @@ def test_image_archive_holds_a_runnable_environment(locked: Path, tmp_path: Path
     made = drawbridge("image", "--lock", str(locked), "-o", str(archive), "--tag", "prod")
     assert made.returncode == 0, made.stdout + made.stderr
     inspected = _skopeo_inspect(archive)
-    assert inspected["Architecture"] == "amd64" and inspected["Os"] == "linux" and len(inspected["Layers"]) == 1
-    assert "PATH=/opt/env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin" in inspected["Env"]
+    assert (
+        inspected["Architecture"] == "amd64"
+        and inspected["Os"] == "linux"
+        and len(inspected["Layers"]) == 1
+    )
+    assert (
+        "PATH=/opt/env/bin:/usr/local/sbin:/usr/local/bin:/usr/sbin:/usr/bin:/sbin:/bin"
+        in inspected["Env"]
+    )
     rootfs = _unpack(archive, tmp_path)
     python = rootfs / "opt/env/bin/python"
     probe = "import demo_conda, bridged_tool, pip_only, pip_helper; print(demo_conda.VALUE, pip_only.VALUE)"
-    ran = subprocess.run([str(python), "-c", probe], capture_output=True, text=True, env=client_env())
+    ran = subprocess.run(
+        [str(python), "-c", probe], capture_output=True, text=True, env=client_env()
+    )
     assert ran.stdout.split() == ["1.0", "1.0"], ran.stderr
     pip_script = rootfs / "opt/env/bin/pip-helper"
-    assert pip_script.read_bytes().startswith(b"#!/opt/env/bin/python"), "pip's script points into the image"
-    ran = subprocess.run([str(python), str(pip_script)], capture_output=True, text=True, env=client_env())
+    assert pip_script.read_bytes().startswith(b"#!/opt/env/bin/python"), (
+        "pip's script points into the image"
+    )
+    ran = subprocess.run(
+        [str(python), str(pip_script)], capture_output=True, text=True, env=client_env()
+    )
     assert ran.stdout.strip() == "pip-helper 1.5 ok", ran.stderr
-    record = next((rootfs / "opt/env/lib").glob("python*/site-packages/pip_helper-1.5.dist-info/RECORD")).read_text()
-    script_row = next(line for line in record.splitlines() if line.split(",")[0].endswith("bin/pip-helper"))
+    record = next(
+        (rootfs / "opt/env/lib").glob("python*/site-packages/pip_helper-1.5.dist-info/RECORD")
+    ).read_text()
+    script_row = next(
+        line for line in record.splitlines() if line.split(",")[0].endswith("bin/pip-helper")
+    )
     assert script_row.split(",")[2] == str(pip_script.stat().st_size), "RECORD matches the script"
-    assert not any(str(tmp_path).encode() in p.read_bytes() for p in (rootfs / "opt/env/bin").iterdir() if p.is_file() and not p.is_symlink()), \
-        "no script points at the staging folder"
+    assert not any(
+        str(tmp_path).encode() in p.read_bytes()
+        for p in (rootfs / "opt/env/bin").iterdir()
+        if p.is_file() and not p.is_symlink()
+    ), "no script points at the staging folder"
     again = tmp_path / "again.tar"
-    assert drawbridge("image", "--lock", str(locked), "-o", str(again), "--tag", "prod").returncode == 0
-    assert _skopeo_inspect(again)["Digest"] == inspected["Digest"], "the same lock gives the same image"
+    assert (
+        drawbridge("image", "--lock", str(locked), "-o", str(again), "--tag", "prod").returncode
+        == 0
+    )
+    assert _skopeo_inspect(again)["Digest"] == inspected["Digest"], (
+        "the same lock gives the same image"
+    )
 
 
 @needs_oci_tools
@@ -360,11 +553,21 @@ def test_image_for_another_architecture(env_server: Server, tmp_path: Path):
     locked = lock(env_server, environment, "-p", "linux-aarch64")
     assert locked.returncode == 0, locked.stdout + locked.stderr
     archive = tmp_path / "arm.tar"
-    made = drawbridge("image", "--lock", str(tmp_path / "project/drawbridge.lock"), "-p", "linux-aarch64", "-o", str(archive))
+    made = drawbridge(
+        "image",
+        "--lock",
+        str(tmp_path / "project/drawbridge.lock"),
+        "-p",
+        "linux-aarch64",
+        "-o",
+        str(archive),
+    )
     assert made.returncode == 0, made.stdout + made.stderr
     assert _skopeo_inspect(archive)["Architecture"] == "arm64"
     site = next((_unpack(archive, tmp_path) / "opt/env/lib").glob("python*/site-packages"))
-    assert (site / "demo_conda/__init__.py").is_file() and (site / "platform_pick/__init__.py").is_file()
+    assert (site / "demo_conda/__init__.py").is_file() and (
+        site / "platform_pick/__init__.py"
+    ).is_file()
     wheel_tag = (site / "platform_pick-1.0.dist-info/WHEEL").read_text()
     assert "manylinux_2_17_aarch64" in wheel_tag and not (site / "colorama").exists()
 
@@ -375,23 +578,37 @@ def test_image_on_a_base_image(locked: Path, tmp_path: Path):
 
     base_files = tmp_path / "base-etc"
     base_files.mkdir()
-    (base_files / "os-release").write_text('ID=test-base\n')
+    (base_files / "os-release").write_text("ID=test-base\n")
     base = tmp_path / "base.tar"
-    write_image(ImageRequest(environment=base_files, prefix_in_image="/etc", platform="linux-64"), base)
+    write_image(
+        ImageRequest(environment=base_files, prefix_in_image="/etc", platform="linux-64"), base
+    )
     archive = tmp_path / "image.tar"
     made = drawbridge("image", "--lock", str(locked), "-o", str(archive), "--base", str(base))
     assert made.returncode == 0, made.stdout + made.stderr
     assert len(_skopeo_inspect(archive)["Layers"]) == 2
     rootfs = _unpack(archive, tmp_path)
-    assert (rootfs / "etc/os-release").read_text() == "ID=test-base\n" and (rootfs / "opt/env/bin/python").exists()
+    assert (rootfs / "etc/os-release").read_text() == "ID=test-base\n" and (
+        rootfs / "opt/env/bin/python"
+    ).exists()
 
 
 def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
     not_an_image = tmp_path / "base.tar"
     not_an_image.write_bytes(b"not a tar")
-    refused = drawbridge("image", "--lock", str(locked), "-o", str(tmp_path / "image.tar"), "--base", str(not_an_image))
+    refused = drawbridge(
+        "image",
+        "--lock",
+        str(locked),
+        "-o",
+        str(tmp_path / "image.tar"),
+        "--base",
+        str(not_an_image),
+    )
     assert refused.returncode == 1 and "cannot read base image" in refused.stderr
-    missing = drawbridge("image", "--lock", str(tmp_path / "nope.lock"), "-o", str(tmp_path / "image.tar"))
+    missing = drawbridge(
+        "image", "--lock", str(tmp_path / "nope.lock"), "-o", str(tmp_path / "image.tar")
+    )
     assert missing.returncode == 1 and "no lock file" in missing.stderr
     pip_helper = next(p for p in read_lock(locked, "linux-64").pip if p.name == "pip-helper")
     tampered = tmp_path / "tampered.lock"
@@ -403,26 +620,51 @@ def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
 
 def test_dockerfile_keeps_build_tools_out_of_the_final_stage(locked: Path, tmp_path: Path):
     target = tmp_path / "Dockerfile"
-    made = drawbridge("image", "--lock", str(locked), "--dockerfile", "-o", str(target), "--server", "http://drawbridge.corp:8080")
+    made = drawbridge(
+        "image",
+        "--lock",
+        str(locked),
+        "--dockerfile",
+        "-o",
+        str(target),
+        "--server",
+        "http://drawbridge.corp:8080",
+    )
     assert made.returncode == 0, made.stderr
     text = target.read_text()
     build, final = text.split("\nFROM ${BASE_IMAGE}\n")
-    assert "FROM ${BUILDER_IMAGE} AS build" in build and "drawbridge env create --lock /tmp/drawbridge.lock --prefix /opt/env" in build
-    assert f"COPY {locked.name} /tmp/drawbridge.lock" in build and "http://drawbridge.corp:8080" in build
+    assert (
+        "FROM ${BUILDER_IMAGE} AS build" in build
+        and "drawbridge env create --lock /tmp/drawbridge.lock --prefix /opt/env" in build
+    )
+    assert (
+        f"COPY {locked.name} /tmp/drawbridge.lock" in build
+        and "http://drawbridge.corp:8080" in build
+    )
     assert final.count("COPY") == 1 and "COPY --from=build /opt/env /opt/env" in final
     assert not any(word in final for word in ("RUN", "pip", "gcc", "compiler"))
 
 
-def test_private_server_needs_the_token_and_the_lock_keeps_none(upstream_channel: Path, tmp_path: Path):
+def test_private_server_needs_the_token_and_the_lock_keeps_none(
+    upstream_channel: Path, tmp_path: Path
+):
     mirror = tmp_path / "conda-forge"
     mirror.symlink_to(upstream_channel)
     home = initialise_home(tmp_path / "private")
-    home.config_path.write_text(f'[server]\nanonymous_read = false\n[bridge]\nupstream_conda = ["{mirror}"]\n')
-    subprocess.run([str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)], check=True, capture_output=True)
+    home.config_path.write_text(
+        f'[server]\nanonymous_read = false\n[bridge]\nupstream_conda = ["{mirror}"]\n'
+    )
+    subprocess.run(
+        [str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)],
+        check=True,
+        capture_output=True,
+    )
     server = start_server(home.root)
     try:
-        server.publish(make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.0", "demo_conda"),
-                       make_wheel(tmp_path / "w", "pip-helper", "1.5"))  # fmt: skip
+        server.publish(
+            make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.0", "demo_conda"),
+            make_wheel(tmp_path / "w", "pip-helper", "1.5"),
+        )
         text = f"channels: [main, conda-forge]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n  - demo-conda\n  - pip:\n    - pip-helper\n"
         environment = write_environment(tmp_path / "project", text)
         denied = lock(server, environment)
@@ -433,13 +675,39 @@ def test_private_server_needs_the_token_and_the_lock_keeps_none(upstream_channel
         lock_file = tmp_path / "project" / "drawbridge.lock"
         assert token not in lock_file.read_text(), "the lock never holds the token"
         prefix = tmp_path / "env"
-        refused = drawbridge("env", "create", "--lock", str(lock_file), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "c1"))
+        refused = drawbridge(
+            "env",
+            "create",
+            "--lock",
+            str(lock_file),
+            "--prefix",
+            str(prefix),
+            "--cache-dir",
+            str(tmp_path / "c1"),
+        )
         assert refused.returncode == 1 and "401" in refused.stderr, refused.stderr
-        created = drawbridge("env", "create", "--lock", str(lock_file), "--prefix", str(prefix), "--cache-dir", str(tmp_path / "c2"),
-                             DRAWBRIDGE_TOKEN=token)  # fmt: skip
+        created = drawbridge(
+            "env",
+            "create",
+            "--lock",
+            str(lock_file),
+            "--prefix",
+            str(prefix),
+            "--cache-dir",
+            str(tmp_path / "c2"),
+            DRAWBRIDGE_TOKEN=token,
+        )
         assert created.returncode == 0, created.stdout + created.stderr
-        ran = subprocess.run([str(prefix / "bin" / "python"), "-c", "import demo_conda, pip_helper; print(pip_helper.VALUE)"],
-                             capture_output=True, text=True, env=client_env())  # fmt: skip
+        ran = subprocess.run(
+            [
+                str(prefix / "bin" / "python"),
+                "-c",
+                "import demo_conda, pip_helper; print(pip_helper.VALUE)",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+        )
         assert ran.stdout.strip() == "1.5", ran.stderr
     finally:
         server.stop()

@@ -41,9 +41,13 @@ PACKAGE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".conda", ".tar.bz2")
 
 def _drawbridge(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(BIN / "drawbridge"), *args], capture_output=True, text=True, timeout=300, check=False,
+        [str(BIN / "drawbridge"), *args],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
         env={**os.environ, "COLUMNS": "1000", **(env or {})},
-    )  # fmt: skip
+    )
 
 
 def _batch(folder: Path) -> list[Path]:
@@ -56,31 +60,57 @@ def _batch(folder: Path) -> list[Path]:
     ]
 
 
-def assert_consistent(home: Home, channel: str = "main") -> tuple[list[DistributionRow], list[CondaPackageRow]]:
+def assert_consistent(
+    home: Home, channel: str = "main"
+) -> tuple[list[DistributionRow], list[CondaPackageRow]]:
     """Store, database and indexes agree: every recorded file is stored with its recorded
     hash, indexed with it and downloadable; nothing unrecorded is stored; no intent, marker
     or temporary file is left. Returns the records."""
     database = Database(home.database_url)
     layout = home.channel(channel)
     with database.session() as session:
-        wheels = list(session.scalars(select(DistributionRow).where(DistributionRow.channel == channel)))
-        packages = list(session.scalars(select(CondaPackageRow).where(CondaPackageRow.channel == channel)))
+        wheels = list(
+            session.scalars(select(DistributionRow).where(DistributionRow.channel == channel))
+        )
+        packages = list(
+            session.scalars(select(CondaPackageRow).where(CondaPackageRow.channel == channel))
+        )
         intents = list(session.scalars(select(PublishIntentRow)))
     assert intents == [], [(i.path, i.state) for i in intents]
     assert not layout.indexing_marker.exists() and not layout.pages_marker.exists()
-    leftovers = [p for p in layout.root.rglob("*") if p.is_file() and any(map(is_temporary, p.relative_to(layout.root).parts))]
+    leftovers = [
+        p
+        for p in layout.root.rglob("*")
+        if p.is_file() and any(map(is_temporary, p.relative_to(layout.root).parts))
+    ]
     assert leftovers == []  # rattler's empty conda/.tmp folder may stay
     client = InProcess(home)
     for row in wheels:
-        page = client.request("GET", f"/{channel}/simple/{row.project}/", headers={"Accept": "application/vnd.pypi.simple.v1+json"})
-        assert {f["filename"]: f["hashes"]["sha256"] for f in page.json()["files"]}.get(row.filename) == row.sha256
-        assert hashlib.sha256(client.get(f"/{channel}/files/{row.filename}").content).hexdigest() == row.sha256
+        page = client.request(
+            "GET",
+            f"/{channel}/simple/{row.project}/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        )
+        assert {f["filename"]: f["hashes"]["sha256"] for f in page.json()["files"]}.get(
+            row.filename
+        ) == row.sha256
+        assert (
+            hashlib.sha256(client.get(f"/{channel}/files/{row.filename}").content).hexdigest()
+            == row.sha256
+        )
     for row in packages:
         repodata = json.loads((layout.conda_dir / row.subdir / "repodata.json").read_bytes())
         entries = {**repodata["packages"], **repodata["packages.conda"]}
         assert entries[row.filename]["sha256"] == row.sha256, row.filename
-        assert hashlib.sha256(client.get(f"/{channel}/conda/{row.subdir}/{row.filename}").content).hexdigest() == row.sha256
-    recorded = {f"pypi/files/{r.filename}" for r in wheels} | {f"conda/{r.subdir}/{r.filename}" for r in packages}
+        assert (
+            hashlib.sha256(
+                client.get(f"/{channel}/conda/{row.subdir}/{row.filename}").content
+            ).hexdigest()
+            == row.sha256
+        )
+    recorded = {f"pypi/files/{r.filename}" for r in wheels} | {
+        f"conda/{r.subdir}/{r.filename}" for r in packages
+    }
     stored = {
         p.relative_to(layout.root).as_posix()
         for p in [*layout.files_dir.iterdir(), *layout.conda_dir.rglob("*")]
@@ -94,11 +124,21 @@ def assert_consistent(home: Home, channel: str = "main") -> tuple[list[Distribut
 
 # -- item 3: crash-safe publishing --------------------------------------------------------
 
-CRASH_POINTS = ["placing#3", "placed#3", "recorded#3", "placed#6", "recorded#7", "pages", "indexing"]
+CRASH_POINTS = [
+    "placing#3",
+    "placed#3",
+    "recorded#3",
+    "placed#6",
+    "recorded#7",
+    "pages",
+    "indexing",
+]
 
 
 @pytest.mark.parametrize("point", CRASH_POINTS)
-def test_publish_killed_at_each_step_is_recovered_and_can_be_rerun(home: Home, tmp_path: Path, point: str):
+def test_publish_killed_at_each_step_is_recovered_and_can_be_rerun(
+    home: Home, tmp_path: Path, point: str
+):
     files = [str(p) for p in _batch(tmp_path / "files")]
     killed = _drawbridge("publish", "--home", str(home.root), *files, env={CRASH_VARIABLE: point})
     assert killed.returncode == -9, killed.stdout + killed.stderr
@@ -116,18 +156,36 @@ def test_publish_killed_at_each_step_is_recovered_and_can_be_rerun(home: Home, t
 def test_index_reconciles_what_a_killed_publish_left(home: Home, tmp_path: Path):
     """`drawbridge index` settles intents too: the orphan is removed, the recorded file indexed."""
     files = [str(p) for p in _batch(tmp_path / "files")]
-    assert _drawbridge("publish", "--home", str(home.root), *files[:5], env={CRASH_VARIABLE: "recorded#5"}).returncode == -9
-    assert _drawbridge("publish", "--home", str(home.root), files[5], env={CRASH_VARIABLE: "placed"}).returncode == -9
+    assert (
+        _drawbridge(
+            "publish", "--home", str(home.root), *files[:5], env={CRASH_VARIABLE: "recorded#5"}
+        ).returncode
+        == -9
+    )
+    assert (
+        _drawbridge(
+            "publish", "--home", str(home.root), files[5], env={CRASH_VARIABLE: "placed"}
+        ).returncode
+        == -9
+    )
     result = _drawbridge("index", "--home", str(home.root))
     assert result.returncode == 0, result.stderr
-    assert "removed conda/linux-64/tool1-1.0-0.tar.bz2, placed by a publish that crashed" in result.stderr
-    assert "indexed conda/linux-64/tool0-1.0-0.tar.bz2, recorded by a publish that crashed" in result.stderr
+    assert (
+        "removed conda/linux-64/tool1-1.0-0.tar.bz2, placed by a publish that crashed"
+        in result.stderr
+    )
+    assert (
+        "indexed conda/linux-64/tool0-1.0-0.tar.bz2, recorded by a publish that crashed"
+        in result.stderr
+    )
     wheels, packages = assert_consistent(home)
     assert len(wheels) + len(packages) == 5
 
 
 @pytest.mark.parametrize("point", ["placed", "recorded", "indexing"])
-def test_server_killed_during_an_upload_recovers_on_restart(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str):
+def test_server_killed_during_an_upload_recovers_on_restart(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, point: str
+):
     package = make_conda_tar_bz2(tmp_path, "uploaded", "1.0", "0", "linux-64")
     monkeypatch.setenv(CRASH_VARIABLE, point)
     server = start_server(home.root)
@@ -172,7 +230,12 @@ def _pending(home: Home) -> bool:
 
 def _upload(url: str, path: Path, token: str) -> httpx.Response:
     with path.open("rb") as handle:
-        return httpx.post(f"{url}/main/upload/", files={"content": (path.name, handle)}, auth=("__token__", token), timeout=60)
+        return httpx.post(
+            f"{url}/main/upload/",
+            files={"content": (path.name, handle)},
+            auth=("__token__", token),
+            timeout=60,
+        )
 
 
 def test_the_same_bytes_again_are_a_success_and_other_bytes_a_409(home: Home, tmp_path: Path):
@@ -196,7 +259,12 @@ def _mount_tmpfs(folder: Path, size: str) -> None:
     if os.geteuid() != 0:
         pytest.skip("mounting a small tmpfs home needs root")
     folder.mkdir(parents=True)
-    result = subprocess.run(["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)], capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(folder)],
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     if result.returncode != 0:
         pytest.skip(f"cannot mount a tmpfs here: {result.stderr.strip()}")
 
@@ -229,7 +297,9 @@ def _leave_free(folder: Path, free: int) -> None:
 
 def _state(home: Home) -> tuple[dict[str, bytes], list[str]]:
     with Database(home.database_url).session() as session:
-        rows = [r.filename for r in session.scalars(select(DistributionRow))] + [r.filename for r in session.scalars(select(CondaPackageRow))]
+        rows = [r.filename for r in session.scalars(select(DistributionRow))] + [
+            r.filename for r in session.scalars(select(CondaPackageRow))
+        ]
     return served_bytes(home), sorted(rows)
 
 
@@ -244,10 +314,22 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
     trying it, the database, the pages, rattler's repodata."""
     client = InProcess(small_home)
     assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
-    assert client.upload(make_conda_tar_bz2(tmp_path, "basetool", "1.0", "0", "linux-64")).status_code == 200
+    assert (
+        client.upload(make_conda_tar_bz2(tmp_path, "basetool", "1.0", "0", "linux-64")).status_code
+        == 200
+    )
     candidates = [
-        make_wheel(tmp_path / "new", "newwheel", "1.0", extra_entries={"newwheel/blob": os.urandom(40_000)}),
-        make_conda_tar_bz2(tmp_path / "new", "newtool", "1.0", "0", "linux-64", members={"share/blob": os.urandom(40_000)}),
+        make_wheel(
+            tmp_path / "new", "newwheel", "1.0", extra_entries={"newwheel/blob": os.urandom(40_000)}
+        ),
+        make_conda_tar_bz2(
+            tmp_path / "new",
+            "newtool",
+            "1.0",
+            "0",
+            "linux-64",
+            members={"share/blob": os.urandom(40_000)},
+        ),
     ]
     failed_while: set[str] = set()
     for free in FREE_SPACE:
@@ -263,12 +345,19 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
             assert "no space left" in detail or "disk is full" in detail, detail
             failed_while.add(detail.split(":")[0].replace(candidate.name, "<file>"))
             after = _state(small_home)
-            assert changed(before[0], after[0]) == [] and before[1] == after[1], (candidate.name, detail)
+            assert changed(before[0], after[0]) == [] and before[1] == after[1], (
+                candidate.name,
+                detail,
+            )
             assert not list(small_home.incoming_dir.iterdir()), "an upload left behind"
         if not candidates:
             break
     assert not candidates, "never published, even with room"
-    assert {"receiving an upload", "publishing <file> into 'main'", "indexing channel 'main'"} <= failed_while, failed_while
+    assert {
+        "receiving an upload",
+        "publishing <file> into 'main'",
+        "indexing channel 'main'",
+    } <= failed_while, failed_while
     (small_home.root / "filler").unlink()
     Channels(small_home, Database(small_home.database_url)).recover()
     wheels, packages = assert_consistent(small_home)
@@ -276,7 +365,9 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
     assert "newtool-1.0-0.tar.bz2" in {r.filename for r in packages}
 
 
-def test_a_permission_error_is_a_clear_500_and_leaves_nothing(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_a_permission_error_is_a_clear_500_and_leaves_nothing(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     client = InProcess(home)
     assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
     before = _state(home)
@@ -287,12 +378,17 @@ def test_a_permission_error_is_a_clear_500_and_leaves_nothing(home: Home, tmp_pa
     monkeypatch.setattr(publishing, "link_or_copy_new", refuse)
     response = client.upload(make_wheel(tmp_path, "denied", "1.0"))
     assert response.status_code == 500
-    assert "the system refused it" in response.json()["detail"] and "Permission denied" in response.json()["detail"]
+    assert (
+        "the system refused it" in response.json()["detail"]
+        and "Permission denied" in response.json()["detail"]
+    )
     assert _state(home) == before
     assert_consistent(home)
 
 
-def test_an_io_error_while_writing_pages_unpublishes_the_file(home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
+def test_an_io_error_while_writing_pages_unpublishes_the_file(
+    home: Home, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
     """The file was placed and recorded when the pages failed: it is unpublished again."""
     client = InProcess(home)
     assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
@@ -358,8 +454,13 @@ def test_verify_names_and_quarantines_what_does_not_match(home: Home, tmp_path: 
 
     result = _drawbridge("verify", "--home", str(home.root))
     assert result.returncode == 1, result.stdout + result.stderr
-    assert f"main/pypi/files/{wheel.name}: does not match its record: it is 9 bytes" in result.stderr
-    assert f"main/conda/linux-64/{package.name}: does not match its record: its sha256 is" in result.stderr
+    assert (
+        f"main/pypi/files/{wheel.name}: does not match its record: it is 9 bytes" in result.stderr
+    )
+    assert (
+        f"main/conda/linux-64/{package.name}: does not match its record: its sha256 is"
+        in result.stderr
+    )
     quarantine = home.channel("main").quarantine_dir
     assert (quarantine / "conda" / "linux-64" / package.name).read_bytes() == bytes(data)
     assert not metadata.exists()
@@ -383,13 +484,18 @@ def test_verify_rewrites_a_damaged_metadata_file_from_its_wheel(channels: Channe
 
 def test_index_force_names_a_broken_file_and_indexes_the_rest(home: Home, tmp_path: Path):
     channels = Channels(home, Database(home.database_url))
-    broken, intact = (make_conda_tar_bz2(tmp_path, n, "1.0", "0", "linux-64") for n in ("broken", "intact"))
+    broken, intact = (
+        make_conda_tar_bz2(tmp_path, n, "1.0", "0", "linux-64") for n in ("broken", "intact")
+    )
     channels.publish_many("main", [broken, intact])
     stored = channels.conda_dir("main") / "linux-64" / broken.name
     stored.write_bytes(stored.read_bytes()[:100])  # the issue's crash: "No index.json found"
     result = _drawbridge("index", "--force", "--home", str(home.root))
     assert result.returncode == 0, result.stderr
-    assert f"quarantined main/conda/linux-64/{broken.name}: rattler's indexer refuses it" in result.stderr
+    assert (
+        f"quarantined main/conda/linux-64/{broken.name}: rattler's indexer refuses it"
+        in result.stderr
+    )
     assert not home.channel("main").indexing_marker.exists()
     _wheels, packages = assert_consistent(home)
     assert [p.filename for p in packages] == [intact.name]

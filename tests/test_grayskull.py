@@ -18,10 +18,24 @@ def test_grayskull_recipe_from_the_json_api(server: Server, tmp_path: Path):
     out = tmp_path / "recipes"
     out.mkdir()
     result = subprocess.run(
-        [str(BIN / "grayskull"), "pypi", "--pypi-metadata-url", f"{server.url}/main/pypi/",
-         "--pypi-mirror-url", f"{server.url}/main/", "--no-use-v1-format", "-o", str(out), "sdist-demo"],
-        env=client_env(), capture_output=True, text=True, timeout=300, cwd=tmp_path,
-    )  # fmt: skip
+        [
+            str(BIN / "grayskull"),
+            "pypi",
+            "--pypi-metadata-url",
+            f"{server.url}/main/pypi/",
+            "--pypi-mirror-url",
+            f"{server.url}/main/",
+            "--no-use-v1-format",
+            "-o",
+            str(out),
+            "sdist-demo",
+        ],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=tmp_path,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     recipe = (out / "sdist-demo" / "meta.yaml").read_text()
     assert hashlib.sha256(sdist.read_bytes()).hexdigest() in recipe

@@ -11,7 +11,7 @@ from drawbridge.channel.home import check_channel_name, initialise_home, load_ho
 def test_init_writes_defaults_and_keeps_existing_config(tmp_path: Path):
     home = initialise_home(tmp_path / "h")
     assert home.server.port == 8080 and home.server.default_channel == "main"
-    home.config_path.write_text('[server]\nport = 9000\n')
+    home.config_path.write_text("[server]\nport = 9000\n")
     assert initialise_home(tmp_path / "h").server.port == 9000
 
 

@@ -45,7 +45,9 @@ def _rezip(source: Path, folder: Path, method: int) -> Path:
 
 
 def _conda_with_deflated_entries(d: Path) -> Path:
-    return _rezip(make_noarch_python_conda(d / "src", "deflated", "1.0", "deflated"), d, zipfile.ZIP_DEFLATED)
+    return _rezip(
+        make_noarch_python_conda(d / "src", "deflated", "1.0", "deflated"), d, zipfile.ZIP_DEFLATED
+    )
 
 
 def _conda_with_gzip_inner_archive(d: Path) -> Path:
@@ -56,18 +58,32 @@ def _conda_with_gzip_inner_archive(d: Path) -> Path:
         for info in zf.infolist():
             data = zf.read(info)
             if info.filename.endswith(".tar.zst"):
-                data = gzip.compress(zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read())
+                data = gzip.compress(
+                    zstandard.ZstdDecompressor().stream_reader(io.BytesIO(data)).read()
+                )
             out.writestr(info.filename, data)
     return path
 
 
 #: what conda clients or rattler's indexer refuse, and the reason a publish must give
 REFUSED_CONDA = {
-    "space in the name": (lambda d: make_conda_tar_bz2(d, "sp ace", "1.0"), "package name 'sp ace'"),
+    "space in the name": (
+        lambda d: make_conda_tar_bz2(d, "sp ace", "1.0"),
+        "package name 'sp ace'",
+    ),
     "non-ASCII name": (lambda d: make_conda_tar_bz2(d, "ñame", "1.0"), "package name 'ñame'"),
-    "markup in the version": (lambda d: make_conda_tar_bz2(d, "xss", "<script>"), "version '<script>'"),
-    "space in the build": (lambda d: make_conda_tar_bz2(d, "spaced", "1.0", "a b"), "build string 'a b'"),
-    "markup in the build": (lambda d: make_conda_tar_bz2(d, "markup", "1.0", "<x>"), "build string '<x>'"),
+    "markup in the version": (
+        lambda d: make_conda_tar_bz2(d, "xss", "<script>"),
+        "version '<script>'",
+    ),
+    "space in the build": (
+        lambda d: make_conda_tar_bz2(d, "spaced", "1.0", "a b"),
+        "build string 'a b'",
+    ),
+    "markup in the build": (
+        lambda d: make_conda_tar_bz2(d, "markup", "1.0", "<x>"),
+        "build string '<x>'",
+    ),
     "deflated .conda entries": (_conda_with_deflated_entries, "rattler reads only stored entries"),
     "inner archive not zstd": (_conda_with_gzip_inner_archive, "corrupt inner archive"),
     "a dependency no solver parses": (
@@ -96,7 +112,9 @@ def populated(channels: Channels, tmp_path: Path) -> Channels:
 
 
 @pytest.mark.parametrize("case", REFUSED_CONDA, ids=list(REFUSED_CONDA))
-def test_what_rattler_refuses_is_refused_before_placing(populated: Channels, tmp_path: Path, case: str):
+def test_what_rattler_refuses_is_refused_before_placing(
+    populated: Channels, tmp_path: Path, case: str
+):
     build, reason = REFUSED_CONDA[case]
     before = served_bytes(populated.home)
     with pytest.raises(InvalidDistribution, match=reason):
@@ -104,28 +122,46 @@ def test_what_rattler_refuses_is_refused_before_placing(populated: Channels, tmp
     assert changed(before, served_bytes(populated.home)) == []
     assert not populated.home.channel("main").indexing_marker.exists()
     # the channel still takes conda packages: the issue's uploads after a bad one got 500s
-    populated.publish("main", make_conda_tar_bz2(tmp_path / "next", "after", "1.0", "0", "linux-64"))
+    populated.publish(
+        "main", make_conda_tar_bz2(tmp_path / "next", "after", "1.0", "0", "linux-64")
+    )
     repodata = json.loads((populated.conda_dir("main") / "linux-64" / "repodata.json").read_bytes())
     assert set(repodata["packages"]) == {"tool-1.0-0.tar.bz2", "after-1.0-0.tar.bz2"}
 
 
 def test_bad_uploads_are_400_with_the_reason_and_retries_stay_400(home: Home, tmp_path: Path):
     client = InProcess(home)
-    assert client.upload(make_conda_tar_bz2(tmp_path / "good", "tool", "1.0", "0", "linux-64")).status_code == 200
+    assert (
+        client.upload(
+            make_conda_tar_bz2(tmp_path / "good", "tool", "1.0", "0", "linux-64")
+        ).status_code
+        == 200
+    )
     before = served_bytes(home)
     for case in ("space in the name", "markup in the version", "deflated .conda entries"):
         build, reason = REFUSED_CONDA[case]
         bad = build(tmp_path / case.replace(" ", "-"))
         for _attempt in range(2):  # the issue's retry got a 409: the bad file had been recorded
             response = client.upload(bad)
-            assert response.status_code == 400 and reason in response.json()["detail"], response.text
+            assert response.status_code == 400 and reason in response.json()["detail"], (
+                response.text
+            )
     assert changed(before, served_bytes(home)) == []
     assert not list(home.incoming_dir.iterdir())
-    assert client.upload(make_conda_tar_bz2(tmp_path / "good", "later", "1.0", "0", "linux-64")).status_code == 200
-    assert "later-1.0-0.tar.bz2" in client.get("/main/conda/linux-64/repodata.json").json()["packages"]
+    assert (
+        client.upload(
+            make_conda_tar_bz2(tmp_path / "good", "later", "1.0", "0", "linux-64")
+        ).status_code
+        == 200
+    )
+    assert (
+        "later-1.0-0.tar.bz2" in client.get("/main/conda/linux-64/repodata.json").json()["packages"]
+    )
 
 
-def test_a_bad_file_at_index_time_is_quarantined_and_the_rest_indexed(populated: Channels, tmp_path: Path):
+def test_a_bad_file_at_index_time_is_quarantined_and_the_rest_indexed(
+    populated: Channels, tmp_path: Path
+):
     """A file placed by hand that rattler refuses: named, set aside, everything else indexed."""
     layout = populated.home.channel("main")
     subdir = populated.conda_dir("main") / "linux-64"
@@ -141,7 +177,9 @@ def test_a_bad_file_at_index_time_is_quarantined_and_the_rest_indexed(populated:
     moved = layout.quarantine_dir / "conda" / "linux-64" / "broken-1.0-0.tar.bz2"
     assert moved.read_bytes() == b"not a package"
     note = json.loads(moved.with_name(moved.name + ".reason.json").read_text())
-    assert note["file"] == "conda/linux-64/broken-1.0-0.tar.bz2" and "No index.json" in note["reason"]
+    assert (
+        note["file"] == "conda/linux-64/broken-1.0-0.tar.bz2" and "No index.json" in note["reason"]
+    )
 
 
 def test_a_channel_the_old_bug_broke_is_repaired_on_start(populated: Channels, tmp_path: Path):
@@ -153,14 +191,29 @@ def test_a_channel_the_old_bug_broke_is_repaired_on_start(populated: Channels, t
     layout = populated.home.channel("main")
     bad = make_conda_tar_bz2(layout.conda_dir / "linux-64", "sp ace", "1.0", "0", "linux-64")
     with populated.db.session() as session:
-        session.add(CondaPackageRow(channel="main", subdir="linux-64", filename=bad.name, name="sp ace",
-                                    version="1.0", build="0", sha256="0" * 64, size=bad.stat().st_size))  # fmt: skip
+        session.add(
+            CondaPackageRow(
+                channel="main",
+                subdir="linux-64",
+                filename=bad.name,
+                name="sp ace",
+                version="1.0",
+                build="0",
+                sha256="0" * 64,
+                size=bad.stat().st_size,
+            )
+        )
     write_text_atomic(layout.indexing_marker, '["linux-64"]')
     outcomes = populated.recover()
     assert [item.path for o in outcomes for item in o.quarantined] == [f"conda/linux-64/{bad.name}"]
     assert not layout.indexing_marker.exists()
-    assert [row.filename for row in populated.conda_packages("main")] == ["data-1.0-0.tar.bz2", "tool-1.0-0.tar.bz2"]
-    note = json.loads((layout.quarantine_dir / "conda" / "linux-64" / (bad.name + ".reason.json")).read_text())
+    assert [row.filename for row in populated.conda_packages("main")] == [
+        "data-1.0-0.tar.bz2",
+        "tool-1.0-0.tar.bz2",
+    ]
+    note = json.loads(
+        (layout.quarantine_dir / "conda" / "linux-64" / (bad.name + ".reason.json")).read_text()
+    )
     assert note["record"]["name"] == "sp ace" and "not a valid package name" in note["reason"]
     populated.publish("main", make_conda_tar_bz2(tmp_path, "after", "1.0", "0", "linux-64"))
     repodata = json.loads((layout.conda_dir / "linux-64" / "repodata.json").read_bytes())
@@ -172,7 +225,10 @@ def test_a_channel_the_old_bug_broke_is_repaired_on_start(populated: Channels, t
 BOMBS = {
     "wheel METADATA of 400 MiB": (bombs.wheel_metadata_bomb, "refused as a decompression bomb"),
     "wheel with 256 MiB of zeros": (bombs.wheel_data_bomb, "refused as a decompression bomb"),
-    "tar.bz2 info/index.json of 1 GiB": (bombs.conda_index_bomb, "info/index.json is 1,073,741,824 bytes"),
+    "tar.bz2 info/index.json of 1 GiB": (
+        bombs.conda_index_bomb,
+        "info/index.json is 1,073,741,824 bytes",
+    ),
     ".conda payload of 1 GiB": (bombs.conda_payload_bomb, "refused as a decompression bomb"),
     "sdist PKG-INFO of 1 GiB": (bombs.sdist_pkg_info_bomb, "PKG-INFO is 1,073,741,824 bytes"),
     "sdist payload of 1 GiB": (bombs.sdist_payload_bomb, "refused as a decompression bomb"),
@@ -189,7 +245,9 @@ def bomb_files(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
 
 
 @pytest.mark.parametrize("case", BOMBS, ids=list(BOMBS))
-def test_bombs_are_refused_quickly_with_the_reason(populated: Channels, bomb_files: dict[str, Path], case: str):
+def test_bombs_are_refused_quickly_with_the_reason(
+    populated: Channels, bomb_files: dict[str, Path], case: str
+):
     before = served_bytes(populated.home)
     started = time.monotonic()
     with pytest.raises(ArchiveTooLarge, match=BOMBS[case][1]):
@@ -220,13 +278,26 @@ os._exit(0)
 """
 
 
-def test_publishing_bombs_stays_under_the_stated_memory_bound(home: Home, bomb_files: dict[str, Path]):
+def test_publishing_bombs_stays_under_the_stated_memory_bound(
+    home: Home, bomb_files: dict[str, Path]
+):
     """One `drawbridge publish` of every bomb, measured in its own process. The issue's
     wheel took 4.5 GiB and its .tar.bz2 3.6 GiB."""
     result = subprocess.run(
-        [sys.executable, "-c", _MEASURED_PUBLISH, "--home", str(home.root), *map(str, bomb_files.values())],
-        capture_output=True, text=True, env={**os.environ, "COLUMNS": "1000"}, timeout=300, check=False,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-c",
+            _MEASURED_PUBLISH,
+            "--home",
+            str(home.root),
+            *map(str, bomb_files.values()),
+        ],
+        capture_output=True,
+        text=True,
+        env={**os.environ, "COLUMNS": "1000"},
+        timeout=300,
+        check=False,
+    )
     output = result.stdout + result.stderr
     refused = [line for line in output.splitlines() if line.startswith("refused ")]
     assert len(refused) == len(bomb_files), output

@@ -73,7 +73,10 @@ def test_metadata_file_matches_its_hash(served: AppClient):
 
 
 def test_html_variant_and_406(served: AppClient):
-    assert get(served, "/main/simple/", headers={"Accept": HTML_TYPE}).headers["content-type"] == HTML_TYPE
+    assert (
+        get(served, "/main/simple/", headers={"Accept": HTML_TYPE}).headers["content-type"]
+        == HTML_TYPE
+    )
     assert get(served, "/main/simple/", headers={"Accept": "image/png"}).status_code == 406
 
 
@@ -92,7 +95,9 @@ def test_non_normalised_names_redirect(served: AppClient, path: str, location: s
 
 
 def test_simple_alias_serves_main(served: AppClient):
-    assert get(served, "/simple/demo-project/").text == get(served, "/main/simple/demo-project/").text
+    assert (
+        get(served, "/simple/demo-project/").text == get(served, "/main/simple/demo-project/").text
+    )
 
 
 def test_unknown_channel_and_project_are_404(served: AppClient):
@@ -141,12 +146,18 @@ def test_range_request_on_a_file(served: AppClient):
 
 def test_cache_control(served: AppClient):
     page = get(served, "/main/simple/demo-project/", headers={"Accept": JSON_TYPE}).json()
-    assert "immutable" in get(served, f"/main/files/{page['files'][0]['filename']}").headers["cache-control"]
+    assert (
+        "immutable"
+        in get(served, f"/main/files/{page['files'][0]['filename']}").headers["cache-control"]
+    )
     assert get(served, "/main/conda/noarch/repodata.json").headers["cache-control"] == "no-cache"
     shards_index = get(served, "/main/conda/noarch/repodata_shards.msgpack.zst")
     assert shards_index.status_code == 200 and shards_index.headers["cache-control"] == "no-cache"
     shard = next((served.home.channel("main").conda_dir / "noarch" / "shards").iterdir())
-    assert "immutable" in get(served, f"/main/conda/noarch/shards/{shard.name}").headers["cache-control"]
+    assert (
+        "immutable"
+        in get(served, f"/main/conda/noarch/shards/{shard.name}").headers["cache-control"]
+    )
 
 
 def test_repodata_zst_head_and_channeldata(served: AppClient):
@@ -174,12 +185,20 @@ def test_json_api_fields(served: AppClient):
 # -- uploads ---------------------------------------------------------------------------------
 
 
-def _upload(served: AppClient, path: Path, token: str | None, channel: str = "main", **fields) -> httpx.Response:
-    data = {":action": "file_upload", "protocol_version": "1", "sha256_digest": hashlib.sha256(path.read_bytes()).hexdigest()}
+def _upload(
+    served: AppClient, path: Path, token: str | None, channel: str = "main", **fields
+) -> httpx.Response:
+    data = {
+        ":action": "file_upload",
+        "protocol_version": "1",
+        "sha256_digest": hashlib.sha256(path.read_bytes()).hexdigest(),
+    }
     data.update(fields)
     auth = ("__token__", token) if token else None
     with path.open("rb") as handle:
-        return served.post(f"/{channel}/upload/", data=data, files={"content": (path.name, handle)}, auth=auth)
+        return served.post(
+            f"/{channel}/upload/", data=data, files={"content": (path.name, handle)}, auth=auth
+        )
 
 
 def test_upload_needs_an_uploader(served: AppClient, tmp_path: Path):
@@ -214,7 +233,9 @@ def test_bad_uploads_get_clear_errors(served: AppClient, tmp_path: Path):
     liar = make_wheel(tmp_path, "liar", "1.0", metadata_name="truth")
     response = _upload(served, liar, token)
     assert response.status_code == 400 and "metadata says 'truth'" in response.json()["detail"]
-    assert _upload(served, make_wheel(tmp_path, "ok", "1.0"), token, channel="nope").status_code == 404
+    assert (
+        _upload(served, make_wheel(tmp_path, "ok", "1.0"), token, channel="nope").status_code == 404
+    )
     bad_conda = make_conda_tar_bz2(tmp_path, "honest", "1.0", index={"name": "liar"})
     assert _upload(served, bad_conda, token).status_code == 400
     assert not list(served.home.incoming_dir.iterdir())  # nothing left behind
@@ -225,7 +246,10 @@ def test_conda_package_upload_is_indexed(served: AppClient, tmp_path: Path):
     assert _upload(served, package, served.token(Role.uploader)).status_code == 200
     repodata = get(served, "/main/conda/linux-64/repodata.json").json()
     assert "uploaded-tool-1.0-0.tar.bz2" in repodata["packages"]
-    assert get(served, "/main/conda/linux-64/uploaded-tool-1.0-0.tar.bz2").content == package.read_bytes()
+    assert (
+        get(served, "/main/conda/linux-64/uploaded-tool-1.0-0.tar.bz2").content
+        == package.read_bytes()
+    )
 
 
 def test_upload_over_the_limit_is_413(tmp_path: Path):
@@ -234,7 +258,9 @@ def test_upload_over_the_limit_is_413(tmp_path: Path):
     home = initialise_home(tmp_path / "small")
     home.config_path.write_text("[server]\nmax_upload_mb = 1\n")
     with serve_in_process(tmp_path / "small") as server:
-        big = make_wheel(tmp_path, "big", "1.0", extra_entries={"big/blob.bin": os.urandom(2 * 1024 * 1024)})
+        big = make_wheel(
+            tmp_path, "big", "1.0", extra_entries={"big/blob.bin": os.urandom(2 * 1024 * 1024)}
+        )
         response = _upload(server, big, server.token(Role.uploader))
         assert response.status_code == 413
         assert get(server, "/main/simple/big/").status_code == 404
@@ -258,7 +284,11 @@ def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
 
         old = "dbt_" + "Ab_-" * 10
         with Database(server.home.database_url).session() as session:
-            session.add(TokenRow(user="old", role="reader", token_sha256=hashlib.sha256(old.encode()).hexdigest()))
+            session.add(
+                TokenRow(
+                    user="old", role="reader", token_sha256=hashlib.sha256(old.encode()).hexdigest()
+                )
+            )
         assert get(server, "/main/simple/", auth=("__token__", old)).status_code == 200
         assert get(server, f"/t/{old}/main/conda/noarch/repodata.json").status_code == 200
 
@@ -277,4 +307,7 @@ def test_repodata_zst_is_the_same_document(served: AppClient):
 
     plain = get(served, "/main/conda/noarch/repodata.json", headers={"Accept-Encoding": "identity"})
     zst = get(served, "/main/conda/noarch/repodata.json.zst")
-    assert zstandard.ZstdDecompressor().decompress(zst.content, max_output_size=1 << 26) == plain.content
+    assert (
+        zstandard.ZstdDecompressor().decompress(zst.content, max_output_size=1 << 26)
+        == plain.content
+    )

@@ -16,9 +16,15 @@ from drawbridge.channel.errors import InvalidDistribution
 
 
 def test_wheel_metadata_is_read(tmp_path: Path):
-    path = make_wheel(tmp_path, "Demo.Project", "1.0.post1", requires=["six>=1"], requires_python=">=3.8")
+    path = make_wheel(
+        tmp_path, "Demo.Project", "1.0.post1", requires=["six>=1"], requires_python=">=3.8"
+    )
     info = inspect_distribution(path)
-    assert (info.project, info.display_name, info.version) == ("demo-project", "Demo.Project", "1.0.post1")
+    assert (info.project, info.display_name, info.version) == (
+        "demo-project",
+        "Demo.Project",
+        "1.0.post1",
+    )
     assert info.requires_python == ">=3.8"
     assert info.core_metadata["requires_dist"] == ["six>=1"]
     assert info.metadata_bytes.startswith(b"Metadata-Version: 2.1")
@@ -50,7 +56,10 @@ BAD_DISTRIBUTIONS = {
         "metadata says 'other'",
     ),
     "filename and METADATA version disagree": (
-        lambda d: (make_wheel(d, "demo", "1.0").rename(d / "demo-1.1-py3-none-any.whl"), d / "demo-1.1-py3-none-any.whl")[1],
+        lambda d: (
+            make_wheel(d, "demo", "1.0").rename(d / "demo-1.1-py3-none-any.whl"),
+            d / "demo-1.1-py3-none-any.whl",
+        )[1],
         "no demo-1.1.dist-info/METADATA",
     ),
     "corrupt zip (bad CRC)": (_corrupt_zip, "corrupt zip"),
@@ -72,7 +81,10 @@ BAD_DISTRIBUTIONS = {
         "invalid wheel filename",
     ),
     "project name not PEP 508": (
-        lambda d: (make_wheel(d, "demo", "1.0").rename(d / "-demo-1.0-py3-none-any.whl"), d / "-demo-1.0-py3-none-any.whl")[1],
+        lambda d: (
+            make_wheel(d, "demo", "1.0").rename(d / "-demo-1.0-py3-none-any.whl"),
+            d / "-demo-1.0-py3-none-any.whl",
+        )[1],
         "invalid wheel filename",
     ),
     "sdist with a .. member": (

@@ -66,8 +66,9 @@ def test_broken_closure_is_refused_with_the_missing_piece_and_the_fixed_point(
     )
     assert found[("app", f"linux-64/py{NEW}")] == (True, "")
     assert found[("also", f"linux-64/py{OLD}")] == (
-        False, f"nothing provides lib >=1.0 for python {OLD} (needed by app 2.0)"
-    )  # fmt: skip
+        False,
+        f"nothing provides lib >=1.0 for python {OLD} (needed by app 2.0)",
+    )
     assert ("top", f"linux-64/py{OLD}") not in found
     refused_app = f"app 2.0 is refused: nothing provides lib >=1.0 for python {OLD}"
     assert found[("top", f"linux-64/py{NEW}")] == (False, f"nothing provides app ({refused_app})")
@@ -102,9 +103,11 @@ def test_a_good_closure_passes_with_one_solve_per_target(
 
     assert report.failures == ()
     assert sorted(verdicts(report)) == [
-        ("core", f"linux-64/py{OLD}"), ("core", f"linux-64/py{NEW}"),
-        ("tool", f"linux-64/py{OLD}"), ("tool", f"linux-64/py{NEW}"),
-    ]  # fmt: skip
+        ("core", f"linux-64/py{OLD}"),
+        ("core", f"linux-64/py{NEW}"),
+        ("tool", f"linux-64/py{OLD}"),
+        ("tool", f"linux-64/py{NEW}"),
+    ]
     assert report.solves == 2
 
 
@@ -212,11 +215,14 @@ def test_check_channel_reports_what_a_channel_cannot_install(
     """Over a real Drawbridge channel: `app` needs `lib`, published for the newer Python
     only, so `app` fails on the older; nothing is left out, so `app` passes on the newer."""
     made = tmp_path / "made"
-    published, refused = channels.publish_many("main", [
-        make_target_tar_bz2(made, "lib", "1.0", NEW),
-        make_noarch_python_tar_bz2(made, "app", "2.0", python=">=2.7", depends=["lib"]),
-        make_noarch_python_tar_bz2(made, "ancient", "1.0", python=">=3.5,<3.6"),
-    ])  # fmt: skip
+    published, refused = channels.publish_many(
+        "main",
+        [
+            make_target_tar_bz2(made, "lib", "1.0", NEW),
+            make_noarch_python_tar_bz2(made, "app", "2.0", python=">=2.7", depends=["lib"]),
+            make_noarch_python_tar_bz2(made, "ancient", "1.0", python=">=3.5,<3.6"),
+        ],
+    )
     assert not refused and len(published) == 3
 
     report = check_channel([channels.conda_dir("main"), upstream], linux(OLD, NEW))

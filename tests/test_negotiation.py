@@ -39,7 +39,9 @@ def test_format_query_parameter_wins():
     assert choose_simple_format(None, "application/vnd.pypi.simple.latest+html") == HTML_TYPE
 
 
-@pytest.mark.parametrize("unknown", ["foo", "text/plain", "application/vnd.pypi.simple.v2+json", "<script>"])
+@pytest.mark.parametrize(
+    "unknown", ["foo", "text/plain", "application/vnd.pypi.simple.v2+json", "<script>"]
+)
 def test_unknown_format_parameter_is_refused(unknown):
     """Never answer with a Content-Type the client made up (it was echoed back before)."""
     assert choose_simple_format("text/html", unknown) is None

@@ -29,7 +29,13 @@ PYENV_PYTHONS = _pyenv_pythons()
 PY3 = [v for v in PYENV_PYTHONS if v.startswith("3.")]
 MACHINE = f"{sys.version_info.major}.{sys.version_info.minor}.{sys.version_info.micro}"
 #: the machine's Python, the newest and the oldest pyenv Pythons present
-CLIENT_PYTHONS = sorted({v for v in (MACHINE, PY3[-1] if PY3 else None, PY3[0] if PY3 else None) if v and (PYENV / v).exists()})
+CLIENT_PYTHONS = sorted(
+    {
+        v
+        for v in (MACHINE, PY3[-1] if PY3 else None, PY3[0] if PY3 else None)
+        if v and (PYENV / v).exists()
+    }
+)
 PY27_PYTHON = pyenv_python(PY27)
 #: the clients of the matrix: each pyenv Python's own pip, and the newest pip (this venv's)
 PIP_CLIENTS = [*PYENV_PYTHONS, "newest"]
@@ -42,7 +48,13 @@ def client_python(client: str) -> Path:
 
 
 def pip_version(python: Path) -> Version:
-    result = subprocess.run([str(python), "-m", "pip", "--version"], env=client_env(), capture_output=True, text=True, check=True)
+    result = subprocess.run(
+        [str(python), "-m", "pip", "--version"],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return Version(result.stdout.split()[1])
 
 
@@ -51,37 +63,61 @@ def index(module_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Se
     folder = tmp_path_factory.mktemp("dists")
     module_server.publish(
         make_wheel(folder, "pure-demo", "1.0", requires_python=">=3.6"),
-        make_wheel(folder, "with-deps", "1.0", requires=["pure-demo>=1.0"], requires_python=">=3.6"),
+        make_wheel(
+            folder, "with-deps", "1.0", requires=["pure-demo>=1.0"], requires_python=">=3.6"
+        ),
         make_wheel(folder, "picky", "1.0", tag="py2.py3-none-any"),
         make_wheel(folder, "picky", "2.0", tag="py2.py3-none-any", requires_python=">=3.99"),
         make_wheel(folder, "pair-lib", "1.0", tag="py2.py3-none-any"),
         make_wheel(folder, "pair-lib", "2.0", tag="py2.py3-none-any"),
-        make_wheel(folder, "pair-app", "1.0", tag="py2.py3-none-any", requires=["pair-lib>=1.0,<2"]),
+        make_wheel(
+            folder, "pair-app", "1.0", tag="py2.py3-none-any", requires=["pair-lib>=1.0,<2"]
+        ),
         make_wheel(folder, "only-future", "1.0", requires_python=">=3.99"),
         make_wheel(folder, "twoway", "1.0", tag="py2.py3-none-any"),
     )
     return module_server
 
 
-def pip_install(python: Path, server: Server | Relay, target: Path, *requirements: str) -> subprocess.CompletedProcess:
+def pip_install(
+    python: Path, server: Server | Relay, target: Path, *requirements: str
+) -> subprocess.CompletedProcess:
     return subprocess.run(
-        [str(python), "-m", "pip", "install", "--no-cache-dir", "--target", str(target), "--index-url",
-         f"{server.url}/main/simple/", *requirements],
-        env=client_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--target",
+            str(target),
+            "--index-url",
+            f"{server.url}/main/simple/",
+            *requirements,
+        ],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
 
 
 def imported_value(python: Path, target: Path, module: str) -> str:
     result = subprocess.run(
         [str(python), "-c", f"import {module}; print({module}.VALUE)"],
-        env=client_env(PYTHONPATH=str(target)), capture_output=True, text=True, check=True,
-    )  # fmt: skip
+        env=client_env(PYTHONPATH=str(target)),
+        capture_output=True,
+        text=True,
+        check=True,
+    )
     return result.stdout.strip()
 
 
 @pytest.mark.parametrize("pages", ["negotiated", "html"])
 @pytest.mark.parametrize("client", PIP_CLIENTS)
-def test_every_pip_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, client: str, pages: str):
+def test_every_pip_installs_a_wheel_with_a_dependency(
+    index: Server, tmp_path: Path, client: str, pages: str
+):
     """Each pip people have installs from the pages it asks for (PEP 691 JSON from pip 22.2
     on) and from the PEP 503 HTML pages, honouring the dependency's range and
     Requires-Python. pip 22.3 to 23.0.1 crashed on a JSON page carrying `dist-info-metadata`."""
@@ -102,10 +138,24 @@ def test_every_pip_installs_a_wheel_with_a_dependency(index: Server, tmp_path: P
 def test_uv_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, pages: str):
     with Relay(index.url, accept=HTML_ONLY if pages == "html" else None) as relay:
         result = subprocess.run(
-            [str(BIN / "uv"), "pip", "install", "--python", sys.executable, "--target", str(tmp_path / "t"),
-             "--index-url", f"{relay.url}/main/simple/", "pair-app", "picky"],
-            env=client_env(), capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                str(BIN / "uv"),
+                "pip",
+                "install",
+                "--python",
+                sys.executable,
+                "--target",
+                str(tmp_path / "t"),
+                "--index-url",
+                f"{relay.url}/main/simple/",
+                "pair-app",
+                "picky",
+            ],
+            env=client_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     assert imported_value(Path(sys.executable), tmp_path / "t", "pair_lib") == "1.0"
     assert imported_value(Path(sys.executable), tmp_path / "t", "picky") == "1.0"
@@ -126,7 +176,12 @@ def test_pip_honours_requires_python(index: Server, tmp_path: Path, version: str
 
 @pytest.mark.skipif(not PY27_PYTHON.exists(), reason=f"no pyenv Python {PY27}")
 def test_python27_pip19_installs_py2_py3_wheel(index: Server, tmp_path: Path):
-    version = subprocess.run([str(PY27_PYTHON), "-m", "pip", "--version"], capture_output=True, text=True, env=client_env())
+    version = subprocess.run(
+        [str(PY27_PYTHON), "-m", "pip", "--version"],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+    )
     assert version.stdout.startswith("pip 19"), version.stdout + version.stderr
     result = pip_install(PY27_PYTHON, index, tmp_path / "t", "twoway")
     assert result.returncode == 0, result.stdout + result.stderr
@@ -137,10 +192,24 @@ def test_python27_pip19_installs_py2_py3_wheel(index: Server, tmp_path: Path):
 
 def test_uv_installs_from_the_index(index: Server, tmp_path: Path):
     result = subprocess.run(
-        [str(BIN / "uv"), "pip", "install", "--python", sys.executable, "--target", str(tmp_path / "t"),
-         "--index-url", f"{index.url}/main/simple/", "with-deps", "picky"],
-        env=client_env(), capture_output=True, text=True, timeout=300,
-    )  # fmt: skip
+        [
+            str(BIN / "uv"),
+            "pip",
+            "install",
+            "--python",
+            sys.executable,
+            "--target",
+            str(tmp_path / "t"),
+            "--index-url",
+            f"{index.url}/main/simple/",
+            "with-deps",
+            "picky",
+        ],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert imported_value(Path(sys.executable), tmp_path / "t", "with_deps") == "1.0"
     assert imported_value(Path(sys.executable), tmp_path / "t", "picky") == "1.0"
@@ -152,23 +221,53 @@ def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path
     make_sdist(dist, "twined", "0.1")
     token = index.token(Role.uploader, "ci-bot")
     upload = subprocess.run(
-        [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
-         "--repository-url", f"{index.url}/main/upload/", "-u", "__token__", "-p", token,
-         *map(str, sorted(dist.iterdir()))],
-        env=client_env(), capture_output=True, text=True, timeout=120,
-    )  # fmt: skip
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{index.url}/main/upload/",
+            "-u",
+            "__token__",
+            "-p",
+            token,
+            *map(str, sorted(dist.iterdir())),
+        ],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
     assert upload.returncode == 0, upload.stdout + upload.stderr
+
     def twine_upload(path: Path) -> subprocess.CompletedProcess:
         return subprocess.run(
-            [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar",
-             "--repository-url", f"{index.url}/main/upload/", "-u", "__token__", "-p", token, str(path)],
-            env=client_env(), capture_output=True, text=True, timeout=120,
-        )  # fmt: skip
+            [
+                str(BIN / "twine"),
+                "upload",
+                "--non-interactive",
+                "--disable-progress-bar",
+                "--repository-url",
+                f"{index.url}/main/upload/",
+                "-u",
+                "__token__",
+                "-p",
+                token,
+                str(path),
+            ],
+            env=client_env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
 
     wheel = next(dist.glob("*.whl"))
     again = twine_upload(wheel)  # the same bytes again: a retry after a lost answer succeeds
     assert again.returncode == 0, again.stdout + again.stderr
-    other = make_wheel(tmp_path / "other", "twined", "0.1", requires_python=">=3.7")  # same name, other bytes
+    other = make_wheel(
+        tmp_path / "other", "twined", "0.1", requires_python=">=3.7"
+    )  # same name, other bytes
     refused = twine_upload(other)
     assert refused.returncode != 0 and "409" in refused.stdout + refused.stderr
     result = pip_install(Path(sys.executable), index, tmp_path / "t", "twined")
@@ -179,7 +278,9 @@ def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path
 def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
     from drawbridge.channel.home import initialise_home
 
-    initialise_home(tmp_path / "private").config_path.write_text("[server]\nanonymous_read = false\n")
+    initialise_home(tmp_path / "private").config_path.write_text(
+        "[server]\nanonymous_read = false\n"
+    )
     server = start_server(tmp_path / "private")
     try:
         server.publish(make_wheel(tmp_path / "d", "secret-sauce", "1.0"))
@@ -187,10 +288,23 @@ def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
         denied = pip_install(Path(sys.executable), server, tmp_path / "a", "secret-sauce")
         assert denied.returncode != 0
         authed = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(tmp_path / "t"), "--index-url",
-             server.url.replace("http://", f"http://__token__:{token}@") + "/main/simple/", "secret-sauce"],
-            env=client_env(), capture_output=True, text=True, timeout=300,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--target",
+                str(tmp_path / "t"),
+                "--index-url",
+                server.url.replace("http://", f"http://__token__:{token}@") + "/main/simple/",
+                "secret-sauce",
+            ],
+            env=client_env(),
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         assert authed.returncode == 0, authed.stdout + authed.stderr
     finally:
         server.stop()

@@ -53,7 +53,10 @@ def test_same_conda_package_twice_is_refused(channels: Channels, tmp_path: Path)
     channels.publish("main", first)
     assert channels.publish("main", first).already_published  # the same bytes: a success
     with pytest.raises(DuplicateFile):
-        channels.publish("main", make_conda_tar_bz2(tmp_path / "b", "tool", "1.0", "0", "linux-64", members={"x": b"2"}))
+        channels.publish(
+            "main",
+            make_conda_tar_bz2(tmp_path / "b", "tool", "1.0", "0", "linux-64", members={"x": b"2"}),
+        )
 
 
 @pytest.mark.parametrize(
@@ -102,4 +105,7 @@ def test_yank_shows_in_pages(channels: Channels, tmp_path: Path):
     channels.yank("main", wheel.name, "broken build")
     page = json.loads((channels.simple_dir("main") / "demo" / "index.json").read_text())
     assert page["files"][0]["yanked"] == "broken build"
-    assert 'data-yanked="broken build"' in (channels.simple_dir("main") / "demo" / "index.html").read_text()
+    assert (
+        'data-yanked="broken build"'
+        in (channels.simple_dir("main") / "demo" / "index.html").read_text()
+    )

@@ -34,7 +34,11 @@ WAREHOUSE_HTML = """<!DOCTYPE html>
 
 def test_parse_warehouse_html():
     files = parse_simple_html("six", "https://pypi.org/simple/six/", WAREHOUSE_HTML)
-    assert [f.filename for f in files] == ["six-1.16.0-py2.py3-none-any.whl", "six-1.16.0.tar.gz", "six-1.0.0-py2-none-any.whl"]
+    assert [f.filename for f in files] == [
+        "six-1.16.0-py2.py3-none-any.whl",
+        "six-1.16.0.tar.gz",
+        "six-1.0.0-py2-none-any.whl",
+    ]
     wheel, sdist, old = files
     assert wheel.sha256.startswith("8abb2f1d") and wheel.has_metadata and wheel.version == "1.16.0"
     assert wheel.requires_python == ">=2.7, !=3.0.*, !=3.1.*, !=3.2.*"
@@ -48,14 +52,28 @@ def test_parse_pep691_json():
         "meta": {"api-version": "1.1"},
         "name": "six",
         "files": [
-            {"filename": "six-1.16.0-py2.py3-none-any.whl", "url": "../../files/six-1.16.0-py2.py3-none-any.whl",
-             "hashes": {"sha256": "ab"}, "requires-python": ">=2.7", "core-metadata": {"sha256": "cd"}, "yanked": False},
-            {"filename": "six-1.15.0-py2.py3-none-any.whl", "url": "https://x.invalid/six-1.15.0-py2.py3-none-any.whl",
-             "hashes": {"sha256": "ef"}, "dist-info-metadata": False, "yanked": "bad release"},
+            {
+                "filename": "six-1.16.0-py2.py3-none-any.whl",
+                "url": "../../files/six-1.16.0-py2.py3-none-any.whl",
+                "hashes": {"sha256": "ab"},
+                "requires-python": ">=2.7",
+                "core-metadata": {"sha256": "cd"},
+                "yanked": False,
+            },
+            {
+                "filename": "six-1.15.0-py2.py3-none-any.whl",
+                "url": "https://x.invalid/six-1.15.0-py2.py3-none-any.whl",
+                "hashes": {"sha256": "ef"},
+                "dist-info-metadata": False,
+                "yanked": "bad release",
+            },
         ],
-    }  # fmt: skip
+    }
     new, old = parse_simple_json("six", "http://mirror.invalid/main/simple/six/", document)
-    assert new.url == "http://mirror.invalid/main/files/six-1.16.0-py2.py3-none-any.whl" and new.has_metadata
+    assert (
+        new.url == "http://mirror.invalid/main/files/six-1.16.0-py2.py3-none-any.whl"
+        and new.has_metadata
+    )
     assert old.yanked and not old.has_metadata
 
 
@@ -65,11 +83,18 @@ def test_folder_upstream(tmp_path: Path):
     upstream = FolderUpstream(tmp_path)
     files = upstream.files("DEMO.pkg")
     assert sorted(f.version for f in files) == ["1.0", "2.0"]
-    assert b"Name: Demo_Pkg" in upstream.metadata(files[0]) or b"Name: demo-pkg" in upstream.metadata(files[0])
+    assert b"Name: Demo_Pkg" in upstream.metadata(
+        files[0]
+    ) or b"Name: demo-pkg" in upstream.metadata(files[0])
     with pytest.raises(UnknownUpstreamProject, match="no project 'other'"):
         upstream.files("other")
 
 
 def test_read_wheel_metadata_finds_the_right_dist_info(tmp_path: Path):
-    wheel = make_wheel(tmp_path, "demo", "1.0", extra_entries={"vendored-2.0.dist-info/METADATA": b"Name: vendored\n"})
+    wheel = make_wheel(
+        tmp_path,
+        "demo",
+        "1.0",
+        extra_entries={"vendored-2.0.dist-info/METADATA": b"Name: vendored\n"},
+    )
     assert b"Name: demo" in read_wheel_metadata(wheel)

@@ -37,7 +37,11 @@ def test_every_fixture_parses_as_a_v1_recipe(name: str):
     ("name", "path", "expected"),
     [
         ("black", ("build", "skip"), ['match(python, "<3.10")']),
-        ("black", ("build", "python", "entry_points"), ["black = black:patched_main", "blackd = blackd:patched_main"]),
+        (
+            "black",
+            ("build", "python", "entry_points"),
+            ["black = black:patched_main", "blackd = blackd:patched_main"],
+        ),
         ("black", ("about", "license_file"), ["LICENSE", "src/blib2to3/LICENSE"]),
         ("black", ("about", "documentation"), "https://black.readthedocs.io/"),
         ("tomli", ("build", "noarch"), "python"),
@@ -134,13 +138,21 @@ def test_undefined_python_min_is_defined():
 
 
 def test_setuptools_is_added_when_no_build_backend_is_listed():
-    assert convert(DOCOPT)["requirements"]["host"] == ["python ${{ python_min }}.*", "pip", "setuptools"]
-    assert "setuptools" not in converted("tomli")["requirements"]["host"]  # flit-core is its backend
+    assert convert(DOCOPT)["requirements"]["host"] == [
+        "python ${{ python_min }}.*",
+        "pip",
+        "setuptools",
+    ]
+    assert (
+        "setuptools" not in converted("tomli")["requirements"]["host"]
+    )  # flit-core is its backend
 
 
 def test_a_compiler_means_not_noarch():
     meta = DOCOPT.replace("requirements:\n", "requirements:\n  build:\n    - {{ compiler('c') }}\n")
     recipe = convert(meta)
     assert "noarch" not in recipe["build"]  # grayskull said noarch: python beside a C compiler
-    assert recipe["requirements"]["host"][0] == "python" and recipe["requirements"]["run"] == ["python"]
+    assert recipe["requirements"]["host"][0] == "python" and recipe["requirements"]["run"] == [
+        "python"
+    ]
     assert convert(DOCOPT)["build"]["noarch"] == "python"

@@ -25,7 +25,13 @@ def drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.C
     env = client_env(COLUMNS="250")
     if token:
         env["DRAWBRIDGE_TOKEN"] = token
-    return subprocess.run([str(BIN / "drawbridge"), *args, "--home", str(home)], capture_output=True, text=True, env=env, timeout=600)
+    return subprocess.run(
+        [str(BIN / "drawbridge"), *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=600,
+    )
 
 
 @pytest.fixture
@@ -33,9 +39,15 @@ def site(tmp_path: Path, upstream_channel: Path) -> dict:
     """A home whose upstream conda is the test upstream and whose drop folder holds sdists."""
     home = initialise_home(tmp_path / "home")
     config = home.config_path.read_text()
-    config = config.replace("upstream_conda = []", f'upstream_conda = ["{upstream_channel.as_uri()}"]')
-    config = config.replace('pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', 'pythons = ["3.11"]')
-    config = config.replace('upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{tmp_path / "drop"}"')
+    config = config.replace(
+        "upstream_conda = []", f'upstream_conda = ["{upstream_channel.as_uri()}"]'
+    )
+    config = config.replace(
+        'pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', 'pythons = ["3.11"]'
+    )
+    config = config.replace(
+        'upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{tmp_path / "drop"}"'
+    )
     home.config_path.write_text(config)
     Channels(home, Database(home.database_url)).create("main")
     make_sdist(tmp_path / "drop", "sdist-demo", "1.0")
@@ -50,7 +62,11 @@ def site(tmp_path: Path, upstream_channel: Path) -> dict:
 
 
 def repodata(home: Path) -> list[str]:
-    return sorted(json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())["packages.conda"])
+    return sorted(
+        json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())[
+            "packages.conda"
+        ]
+    )
 
 
 def edit_recipe(home: Path, old: str, new: str) -> None:
@@ -66,7 +82,9 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     assert generated.returncode == 0, generated.stdout + generated.stderr
     recipe = (home / "recipes/sdist-demo/recipe.yaml").read_text()
     assert (home / "recipes/sdist-demo/meta.yaml").exists()
-    assert f"url: file://{home}/cache/sha256/" in recipe  # the sdist in Drawbridge's cache, never the internet
+    assert (
+        f"url: file://{home}/cache/sha256/" in recipe
+    )  # the sdist in Drawbridge's cache, never the internet
     assert "pending" in drawbridge(home, "recipe", "list").stdout
 
     assert drawbridge(home, "build").stdout.count("built") == 0  # nothing approved, nothing built
@@ -75,28 +93,60 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
         assert refused.returncode == 1 and "only maintainers and admins" in refused.stderr
     assert drawbridge(home, "recipe", "approve", "sdist-demo").returncode == 1  # no token at all
 
-    approved = drawbridge(home, "recipe", "approve", "sdist-demo", "--comment", "reviewed the setup", token=site["maintainer"])
+    approved = drawbridge(
+        home,
+        "recipe",
+        "approve",
+        "sdist-demo",
+        "--comment",
+        "reviewed the setup",
+        token=site["maintainer"],
+    )
     assert approved.returncode == 0 and "approved by mia" in approved.stdout
     built = drawbridge(home, "build")
     assert built.returncode == 0, built.stdout + built.stderr
     assert repodata(home) == ["sdist-demo-1.0-pyh4616a5c_0.conda"]
     assert "built" in drawbridge(home, "recipe", "list").stdout
-    assert "[info]" in drawbridge(home, "recipe", "log", "sdist-demo").stdout  # rattler-build's own log
+    assert (
+        "[info]" in drawbridge(home, "recipe", "log", "sdist-demo").stdout
+    )  # rattler-build's own log
 
-    assert (home / "channels/main/pypi/files/sdist_demo-1.0-py3-none-any.whl").exists()  # the wheel it built
+    assert (
+        home / "channels/main/pypi/files/sdist_demo-1.0-py3-none-any.whl"
+    ).exists()  # the wheel it built
     server = start_server(home)
     try:
         prefix = tmp_path / "env"
-        solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "sdist-demo"], tmp_path / "cache")
-        result = subprocess.run([str(prefix / "bin/python"), "-c", "import sdist_demo; print(sdist_demo.VALUE)"],
-                                capture_output=True, text=True, env=client_env())  # fmt: skip
+        solve_and_install(
+            server, upstream_channel, prefix, ["python 3.11.*", "sdist-demo"], tmp_path / "cache"
+        )
+        result = subprocess.run(
+            [str(prefix / "bin/python"), "-c", "import sdist_demo; print(sdist_demo.VALUE)"],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+        )
         assert result.stdout.strip() == "1.0", result.stderr
         pip = subprocess.run(
-            [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(tmp_path / "pip"),
-             "--index-url", f"{server.url}/main/simple/", "sdist-demo"],
-            capture_output=True, text=True, env=client_env(),
-        )  # fmt: skip
-        assert pip.returncode == 0 and "sdist_demo-1.0-py3-none-any.whl" in pip.stdout, pip.stdout + pip.stderr
+            [
+                sys.executable,
+                "-m",
+                "pip",
+                "install",
+                "--no-cache-dir",
+                "--target",
+                str(tmp_path / "pip"),
+                "--index-url",
+                f"{server.url}/main/simple/",
+                "sdist-demo",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+        )
+        assert pip.returncode == 0 and "sdist_demo-1.0-py3-none-any.whl" in pip.stdout, (
+            pip.stdout + pip.stderr
+        )
     finally:
         server.stop()
 
@@ -107,10 +157,16 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     assert "-  number: 0" in diff and "+  number: 1" in diff
     refused = drawbridge(home, "build", "sdist-demo")
     assert refused.returncode == 1 and "not the approved ones" in refused.stderr
-    assert drawbridge(home, "recipe", "approve", "sdist-demo", token=site["maintainer"]).returncode == 0
+    assert (
+        drawbridge(home, "recipe", "approve", "sdist-demo", token=site["maintainer"]).returncode
+        == 0
+    )
     rebuilt = drawbridge(home, "build", "sdist-demo")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert repodata(home) == ["sdist-demo-1.0-pyh4616a5c_0.conda", "sdist-demo-1.0-pyh4616a5c_1.conda"]
+    assert repodata(home) == [
+        "sdist-demo-1.0-pyh4616a5c_0.conda",
+        "sdist-demo-1.0-pyh4616a5c_1.conda",
+    ]
 
     audit = drawbridge(home, "audit").stdout
     for action in ("generate", "approve", "built", "edited"):
@@ -123,15 +179,24 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     [
         ("package:", "package: [unclosed", "not valid YAML"),
         ("sha256: ", "sha256: 00", "sha256"),
-        ("- sdist_demo", "- no_such_module", "ModuleNotFoundError: No module named 'no_such_module'"),
+        (
+            "- sdist_demo",
+            "- no_such_module",
+            "ModuleNotFoundError: No module named 'no_such_module'",
+        ),
     ],
     ids=["invalid YAML", "source hash mismatch", "failing tests"],
 )
-def test_bad_recipes_fail_with_a_log_and_publish_nothing(site: dict, old: str, new: str, message: str):
+def test_bad_recipes_fail_with_a_log_and_publish_nothing(
+    site: dict, old: str, new: str, message: str
+):
     home = site["home"]
     assert drawbridge(home, "recipe", "generate", "sdist-demo").returncode == 0
     edit_recipe(home, old, new)
-    assert drawbridge(home, "recipe", "approve", "sdist-demo", token=site["maintainer"]).returncode == 0
+    assert (
+        drawbridge(home, "recipe", "approve", "sdist-demo", token=site["maintainer"]).returncode
+        == 0
+    )
     failed = drawbridge(home, "build", "sdist-demo")
     assert failed.returncode == 1
     assert "failed" in drawbridge(home, "recipe", "list").stdout
@@ -154,11 +219,19 @@ def test_grayskull_failure_is_reported(site: dict):
 def test_curated_recipe_wins(site: dict, tmp_path: Path):
     curated = tmp_path / "curated"
     (curated / "sdist-demo").mkdir(parents=True)
-    (curated / "sdist-demo" / "recipe.yaml").write_text("package:\n  name: sdist-demo\n  version: '1.0'\n# curated by hand\n")
+    (curated / "sdist-demo" / "recipe.yaml").write_text(
+        "package:\n  name: sdist-demo\n  version: '1.0'\n# curated by hand\n"
+    )
     home = load_home(site["home"])
     book = RecipeBook(home, Database(home.database_url), curated_dir=curated)
-    recipe = book.generate("sdist-demo", "1.0", FolderUpstream(site["tmp"] / "drop"), default_table(), "tester")
-    assert recipe.curated and "curated by hand" in recipe.path.read_text() and recipe.state == "pending"
+    recipe = book.generate(
+        "sdist-demo", "1.0", FolderUpstream(site["tmp"] / "drop"), default_table(), "tester"
+    )
+    assert (
+        recipe.curated
+        and "curated by hand" in recipe.path.read_text()
+        and recipe.state == "pending"
+    )
     with pytest.raises(RecipeError, match="no recipe 'other'"):
         book.get("other")
 
@@ -167,7 +240,9 @@ def test_curated_recipe_wins(site: dict, tmp_path: Path):
 def test_real_sdist_only_project_from_pypi(site: dict):
     """docopt 0.6.2 ships only an sdist (setup.py, no pyproject): generate, approve, build."""
     home = site["home"]
-    generated = drawbridge(home, "recipe", "generate", "docopt==0.6.2", "--upstream-pypi", "https://pypi.org/simple/")
+    generated = drawbridge(
+        home, "recipe", "generate", "docopt==0.6.2", "--upstream-pypi", "https://pypi.org/simple/"
+    )
     assert generated.returncode == 0, generated.stdout + generated.stderr
     assert drawbridge(home, "recipe", "approve", "docopt", token=site["maintainer"]).returncode == 0
     built = drawbridge(home, "build", "docopt")
@@ -188,24 +263,54 @@ def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, t
     home = site["home"]
     # the project is cext-demo (a python package of that name); its C extension is `fastadd`
     setup = b'from setuptools import Extension, setup\nsetup(name="cext-demo", version="0.1", ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
-    make_sdist(site["tmp"] / "drop", "cext-demo", "0.1", members={"cext_demo-0.1/fastadd.c": C_SOURCE.encode(), "cext_demo-0.1/setup.py": setup})
+    make_sdist(
+        site["tmp"] / "drop",
+        "cext-demo",
+        "0.1",
+        members={"cext_demo-0.1/fastadd.c": C_SOURCE.encode(), "cext_demo-0.1/setup.py": setup},
+    )
     assert drawbridge(home, "recipe", "generate", "cext-demo").returncode == 0
     assert "noarch" not in (home / "recipes/cext-demo/recipe.yaml").read_text()
-    assert drawbridge(home, "recipe", "approve", "cext-demo", token=site["maintainer"]).returncode == 0
+    assert (
+        drawbridge(home, "recipe", "approve", "cext-demo", token=site["maintainer"]).returncode == 0
+    )
     built = drawbridge(home, "build", "cext-demo")
     assert built.returncode == 0, built.stdout + built.stderr
-    assert "linux-aarch64, osx-64, osx-arm64, win-64" in drawbridge(home, "recipe", "list").stdout  # needs builders
-    plan = drawbridge(home, "bridge", "--dry-run", "--platform", "linux-64", "--platform", "osx-arm64", "cext-demo")
-    assert "recipe 0.1: built" in plan.stdout and "needs a builder for" in plan.stdout and "osx-arm64" in plan.stdout
-    records = json.loads((home / "channels/main/conda/linux-64/repodata.json").read_text())["packages.conda"]
+    assert (
+        "linux-aarch64, osx-64, osx-arm64, win-64" in drawbridge(home, "recipe", "list").stdout
+    )  # needs builders
+    plan = drawbridge(
+        home,
+        "bridge",
+        "--dry-run",
+        "--platform",
+        "linux-64",
+        "--platform",
+        "osx-arm64",
+        "cext-demo",
+    )
+    assert (
+        "recipe 0.1: built" in plan.stdout
+        and "needs a builder for" in plan.stdout
+        and "osx-arm64" in plan.stdout
+    )
+    records = json.loads((home / "channels/main/conda/linux-64/repodata.json").read_text())[
+        "packages.conda"
+    ]
     (record,) = records.values()
     assert "python_abi 3.11.* *_cp311" in record["depends"]
     server = start_server(home)
     try:
         prefix = tmp_path / "env"
-        solve_and_install(server, upstream_channel, prefix, ["python 3.11.*", "cext-demo"], tmp_path / "cache")
-        result = subprocess.run([str(prefix / "bin/python"), "-c", "import fastadd; print(fastadd.add(20, 22))"],
-                                capture_output=True, text=True, env=client_env())  # fmt: skip
+        solve_and_install(
+            server, upstream_channel, prefix, ["python 3.11.*", "cext-demo"], tmp_path / "cache"
+        )
+        result = subprocess.run(
+            [str(prefix / "bin/python"), "-c", "import fastadd; print(fastadd.add(20, 22))"],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+        )
         assert result.stdout.strip() == "42", result.stderr
     finally:
         server.stop()
@@ -227,10 +332,24 @@ def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp
         out = tmp_path / "out"
         out.mkdir()
         result = subprocess.run(
-            [str(BIN / "grayskull"), "pypi", "--no-use-v1-format", "--pypi-metadata-url", f"{server.url}/main/pypi/",
-             "--pypi-mirror-url", f"{server.url}/main/", "-o", str(out), "docopt"],
-            capture_output=True, text=True, env=client_env(), timeout=300, cwd=out,
-        )  # fmt: skip
+            [
+                str(BIN / "grayskull"),
+                "pypi",
+                "--no-use-v1-format",
+                "--pypi-metadata-url",
+                f"{server.url}/main/pypi/",
+                "--pypi-mirror-url",
+                f"{server.url}/main/",
+                "-o",
+                str(out),
+                "docopt",
+            ],
+            capture_output=True,
+            text=True,
+            env=client_env(),
+            timeout=300,
+            cwd=out,
+        )
         assert result.returncode == 0, result.stdout + result.stderr
         meta = (out / "docopt" / "meta.yaml").read_text()
         assert f"{server.url}/main/packages/source/d/docopt/" in meta and sdist.sha256 in meta

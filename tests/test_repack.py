@@ -15,15 +15,22 @@ from drawbridge.bridge.repack import repack
 from drawbridge.bridge.targets import Target
 
 NAMES = default_table()
-ENTRY_POINTS = {"console_scripts": {"demo-cli": "demo_tool:main"}, "gui_scripts": {"demo-gui": "demo_tool:main"}}
+ENTRY_POINTS = {
+    "console_scripts": {"demo-cli": "demo_tool:main"},
+    "gui_scripts": {"demo-gui": "demo_tool:main"},
+}
 
 
 @pytest.fixture
 def pure_wheel(tmp_path: Path) -> Path:
     return make_wheel(
-        tmp_path / "w", "demo-tool", "1.2", requires_python=">=3.8",
-        entry_points=ENTRY_POINTS, license_text="MIT License\n",
-    )  # fmt: skip
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        requires_python=">=3.8",
+        entry_points=ENTRY_POINTS,
+        license_text="MIT License\n",
+    )
 
 
 def test_pure_wheel_becomes_noarch_python(pure_wheel: Path, tmp_path: Path):
@@ -32,7 +39,10 @@ def test_pure_wheel_becomes_noarch_python(pure_wheel: Path, tmp_path: Path):
     index = conda_json(package.path, "info/index.json")
     assert index["noarch"] == "python" and index["depends"] == ["python >=3.8", "six"]
     link = conda_json(package.path, "info/link.json")
-    assert sorted(link["noarch"]["entry_points"]) == ["demo-cli = demo_tool:main", "demo-gui = demo_tool:main"]
+    assert sorted(link["noarch"]["entry_points"]) == [
+        "demo-cli = demo_tool:main",
+        "demo-gui = demo_tool:main",
+    ]
     members = conda_members(package.path)
     assert "site-packages/demo_tool/__init__.py" in members
     assert members["site-packages/demo_tool-1.2.dist-info/INSTALLER"] == b"conda\n"
@@ -44,19 +54,44 @@ def test_pure_wheel_becomes_noarch_python(pure_wheel: Path, tmp_path: Path):
     assert any(name.startswith("info/licenses/") for name in members)
     listed = [entry["_path"] for entry in conda_json(package.path, "info/paths.json")["paths"]]
     assert "site-packages/demo_tool/__init__.py" in listed
-    assert not any(path.startswith("info/") for path in listed), "info/link.json is metadata, not payload"
+    assert not any(path.startswith("info/") for path in listed), (
+        "info/link.json is metadata, not payload"
+    )
 
 
 @pytest.mark.parametrize(
     ("target", "tag", "site", "script"),
     [
-        (Target("win-64", "3.11"), "cp311-cp311-win_amd64", "Lib/site-packages", "Scripts/demo-cli-script.py"),
-        (Target("osx-arm64", "3.12"), "cp312-cp312-macosx_11_0_arm64", "lib/python3.12/site-packages", "bin/demo-cli"),
-        (Target("linux-aarch64", "3.9"), "cp39-cp39-manylinux_2_17_aarch64", "lib/python3.9/site-packages", "bin/demo-cli"),
+        (
+            Target("win-64", "3.11"),
+            "cp311-cp311-win_amd64",
+            "Lib/site-packages",
+            "Scripts/demo-cli-script.py",
+        ),
+        (
+            Target("osx-arm64", "3.12"),
+            "cp312-cp312-macosx_11_0_arm64",
+            "lib/python3.12/site-packages",
+            "bin/demo-cli",
+        ),
+        (
+            Target("linux-aarch64", "3.9"),
+            "cp39-cp39-manylinux_2_17_aarch64",
+            "lib/python3.9/site-packages",
+            "bin/demo-cli",
+        ),
     ],
 )
-def test_binary_wheel_layout_per_target(tmp_path: Path, target: Target, tag: str, site: str, script: str):
-    wheel = make_wheel(tmp_path / "w", "demo-tool", "1.2", tag=tag, entry_points={"console_scripts": ENTRY_POINTS["console_scripts"]})
+def test_binary_wheel_layout_per_target(
+    tmp_path: Path, target: Target, tag: str, site: str, script: str
+):
+    wheel = make_wheel(
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        tag=tag,
+        entry_points={"console_scripts": ENTRY_POINTS["console_scripts"]},
+    )
     package = repack(wheel, target, tmp_path / "out", NAMES, ["six"])
     assert package.subdir == target.subdir
     index = conda_json(package.path, "info/index.json")

@@ -22,25 +22,48 @@ MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 
 def run(prefix: Path, *args: str) -> str:
     result = subprocess.run(
-        [str(prefix / "bin" / "python"), *args], capture_output=True, text=True, env=client_env(), timeout=60
+        [str(prefix / "bin" / "python"), *args],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=60,
     )
     assert result.returncode == 0, result.stdout + result.stderr
     return result.stdout.strip()
 
 
-def test_noarch_package_imports_and_runs_its_entry_point(server: Server, upstream_channel: Path, tmp_path: Path):
+def test_noarch_package_imports_and_runs_its_entry_point(
+    server: Server, upstream_channel: Path, tmp_path: Path
+):
     wheel = make_wheel(
-        tmp_path / "w", "demo-tool", "1.2", requires_python=">=3.8",
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        requires_python=">=3.8",
         entry_points={"console_scripts": {"demo-cli": "demo_tool:main"}},
-    )  # fmt: skip
+    )
     package = repack(wheel, None, tmp_path / "out", NAMES, ["python >=3.8"])
     server.publish(package.path)
     prefix = tmp_path / "env"
-    solve_and_install(server, upstream_channel, prefix, [f"python {MACHINE_PYTHON}.*", "demo-tool"], tmp_path / "cache")
+    solve_and_install(
+        server,
+        upstream_channel,
+        prefix,
+        [f"python {MACHINE_PYTHON}.*", "demo-tool"],
+        tmp_path / "cache",
+    )
     assert run(prefix, "-c", "import demo_tool; print(demo_tool.VALUE)") == "1.2"
-    launcher = subprocess.run([str(prefix / "bin" / "demo-cli")], capture_output=True, text=True, env=client_env())
-    assert launcher.returncode == 0 and launcher.stdout.strip() == "demo-tool 1.2 ok", launcher.stderr
-    installer = run(prefix, "-c", "import importlib.metadata as m; print(m.distribution('demo-tool').read_text('INSTALLER').strip())")
+    launcher = subprocess.run(
+        [str(prefix / "bin" / "demo-cli")], capture_output=True, text=True, env=client_env()
+    )
+    assert launcher.returncode == 0 and launcher.stdout.strip() == "demo-tool 1.2 ok", (
+        launcher.stderr
+    )
+    installer = run(
+        prefix,
+        "-c",
+        "import importlib.metadata as m; print(m.distribution('demo-tool').read_text('INSTALLER').strip())",
+    )
     assert installer == "conda"
 
 
@@ -52,22 +75,46 @@ def build_c_wheel(project: Path, limited_api: bool) -> Path:
         if limited_api
         else 'Extension("fastadd", ["fastadd.c"])'
     )
-    (project / "setup.py").write_text(textwrap.dedent(f"""
+    (project / "setup.py").write_text(
+        textwrap.dedent(f"""
         from setuptools import Extension, setup
         setup(name="fastadd", version="0.1", ext_modules=[{extension}])
-    """))
+    """)
+    )
     if limited_api:
         (project / "setup.cfg").write_text("[bdist_wheel]\npy_limited_api = cp37\n")
     out = project / "dist"
     subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--no-build-isolation", "-w", str(out), str(project)],
-        check=True, capture_output=True, env=client_env(),
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "wheel",
+            "--no-deps",
+            "--no-build-isolation",
+            "-w",
+            str(out),
+            str(project),
+        ],
+        check=True,
+        capture_output=True,
+        env=client_env(),
+    )
     built = next(out.glob("fastadd-0.1-*.whl"))
     subprocess.run(
-        [sys.executable, "-m", "wheel", "tags", "--remove", "--platform-tag", "manylinux_2_17_x86_64", str(built)],
-        check=True, capture_output=True,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "wheel",
+            "tags",
+            "--remove",
+            "--platform-tag",
+            "manylinux_2_17_x86_64",
+            str(built),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return next(out.glob("fastadd-0.1-*manylinux_2_17_x86_64.whl"))
 
 
@@ -83,7 +130,9 @@ def abi3_wheel(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return build_c_wheel(tmp_path_factory.mktemp("fastadd-abi3"), limited_api=True)
 
 
-def test_compiled_extension_installs_and_runs(compiled_wheel: Path, server: Server, upstream_channel: Path, tmp_path: Path):
+def test_compiled_extension_installs_and_runs(
+    compiled_wheel: Path, server: Server, upstream_channel: Path, tmp_path: Path
+):
     target = Target("linux-64", MACHINE_PYTHON)
     assert best_wheel([compiled_wheel.name], target) == compiled_wheel.name
     package = repack(compiled_wheel, target, tmp_path / "out", NAMES, [])
@@ -94,12 +143,27 @@ def test_compiled_extension_installs_and_runs(compiled_wheel: Path, server: Serv
     assert run(prefix, "-c", "import fastadd; print(fastadd.add(40, 2))") == "42"
 
 
-def test_abi3_wheel_serves_a_later_python(abi3_wheel: Path, server: Server, upstream_channel: Path, tmp_path: Path):
+def test_abi3_wheel_serves_a_later_python(
+    abi3_wheel: Path, server: Server, upstream_channel: Path, tmp_path: Path
+):
     assert "-cp37-abi3-" in abi3_wheel.name
     target = Target("linux-64", MACHINE_PYTHON)  # 3.11: four minor versions after cp37
     assert best_wheel([abi3_wheel.name], target) == abi3_wheel.name
     package = repack(abi3_wheel, target, tmp_path / "out", NAMES, [])
     server.publish(package.path)
     prefix = tmp_path / "env"
-    solve_and_install(server, upstream_channel, prefix, [f"python {MACHINE_PYTHON}.*", "fastadd"], tmp_path / "cache")
-    assert run(prefix, "-c", "import fastadd; print(fastadd.add(2, 3), fastadd.__file__.endswith('.abi3.so'))") == "5 True"
+    solve_and_install(
+        server,
+        upstream_channel,
+        prefix,
+        [f"python {MACHINE_PYTHON}.*", "fastadd"],
+        tmp_path / "cache",
+    )
+    assert (
+        run(
+            prefix,
+            "-c",
+            "import fastadd; print(fastadd.add(2, 3), fastadd.__file__.endswith('.abi3.so'))",
+        )
+        == "5 True"
+    )

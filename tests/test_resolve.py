@@ -52,11 +52,26 @@ def binary(
 def drop(tmp_path_factory: pytest.TempPathFactory) -> FolderUpstream:
     folder = tmp_path_factory.mktemp("drop")
     # bignum 2.0 dropped manylinux2014 and macOS 11 (numpy 2.3's story)
-    old_platforms = ["manylinux_2_17_x86_64.manylinux2014_x86_64", "manylinux_2_17_aarch64.manylinux2014_aarch64",
-                     "win_amd64", "macosx_10_9_x86_64", "macosx_11_0_arm64"]  # fmt: skip
+    old_platforms = [
+        "manylinux_2_17_x86_64.manylinux2014_x86_64",
+        "manylinux_2_17_aarch64.manylinux2014_aarch64",
+        "win_amd64",
+        "macosx_10_9_x86_64",
+        "macosx_11_0_arm64",
+    ]
     binary(folder, "bignum", "1.0", old_platforms)
-    binary(folder, "bignum", "2.0", ["manylinux_2_28_x86_64", "manylinux_2_28_aarch64", "win_amd64",
-                                     "macosx_10_13_x86_64", "macosx_14_0_arm64"])  # fmt: skip
+    binary(
+        folder,
+        "bignum",
+        "2.0",
+        [
+            "manylinux_2_28_x86_64",
+            "manylinux_2_28_aarch64",
+            "win_amd64",
+            "macosx_10_13_x86_64",
+            "macosx_14_0_arm64",
+        ],
+    )
     # prerel: no final release fits glibc 2.17, so pip takes the pre-release that does
     binary(folder, "prerel", "2.0", ["manylinux_2_28_x86_64", "win_amd64"])
     make_sdist(folder, "prerel", "2.0")
@@ -258,7 +273,10 @@ def test_requests_that_conflict_are_resolved_alone_and_the_clash_named(drop, tmp
     fail, and a request whose closure clashes with an earlier one's says so."""
     [result] = resolve(["first", "second", "enumish"], drop, [LINUX_311], cache_dir=tmp_path)
     assert set(result.pins) == {"first", "shared"} and not result.problem
-    assert result.unmet["second"] == "needs shared 2.0, but first needs shared 1.0 here: bridge them in separate runs"
+    assert (
+        result.unmet["second"]
+        == "needs shared 2.0, but first needs shared 1.0 here: bridge them in separate runs"
+    )
     assert "enumish" in result.unmet  # a py2-only wheel: nothing for 3.11
 
 

@@ -53,8 +53,12 @@ def run_pip_download(
     command = [python, "-m", "pip", "download", "--only-binary", ":all:", "-d", str(destination)]
     return subprocess.run(
         [*command, "--index-url", PYPI, *arguments],
-        check=False, capture_output=True, text=True, env=client_env(), timeout=600,
-    )  # fmt: skip
+        check=False,
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=600,
+    )
 
 
 def pip_download(python: str, destination: Path, *arguments: str) -> list[str]:
@@ -67,8 +71,16 @@ def pip_download(python: str, destination: Path, *arguments: str) -> list[str]:
 def pip3_arguments(target: Target) -> list[str]:
     """How pip 23 (pyenv Python 3.11) is told about the target's machine."""
     nodot = target.python.replace(".", "")
-    return ["--platform", PIP_PLATFORM[target.subdir], "--python-version", target.python,
-            "--implementation", "cp", "--abi", f"cp{nodot}"]  # fmt: skip
+    return [
+        "--platform",
+        PIP_PLATFORM[target.subdir],
+        "--python-version",
+        target.python,
+        "--implementation",
+        "cp",
+        "--abi",
+        f"cp{nodot}",
+    ]
 
 
 PIP3 = str(PYENV / "3.11.7" / "bin" / "python")
@@ -160,8 +172,20 @@ def test_python27_gets_what_pip19_gets(upstream, subdir, tmp_path):
     python27 = PYENV / "2.7.18" / "bin" / "python"
     if not python27.exists():
         pytest.skip("no pyenv Python 2.7.18")
-    foreign = [] if subdir == "linux-64" else ["--platform", "win_amd64", "--python-version", "27",
-                                               "--implementation", "cp", "--abi", "cp27m"]  # fmt: skip
+    foreign = (
+        []
+        if subdir == "linux-64"
+        else [
+            "--platform",
+            "win_amd64",
+            "--python-version",
+            "27",
+            "--implementation",
+            "cp",
+            "--abi",
+            "cp27m",
+        ]
+    )
     downloaded = pip_download(str(python27), tmp_path / "pip", *foreign, *PYTHON2_PROJECTS)
     [result] = resolve(
         PYTHON2_PROJECTS, upstream, [Target(subdir, "2.7")], cache_dir=tmp_path / "cache"

@@ -18,15 +18,30 @@ from drawbridge.channel.tokens import Role
 def test_review_in_the_web_ui(app_client: AppClient, tmp_path: Path):
     make_sdist(tmp_path / "drop", "sdist-demo", "1.0")
     book = RecipeBook(app_client.home, Database(app_client.home.database_url))
-    recipe = book.generate("sdist-demo", None, FolderUpstream(tmp_path / "drop"), default_table(), "tester")
+    recipe = book.generate(
+        "sdist-demo", None, FolderUpstream(tmp_path / "drop"), default_table(), "tester"
+    )
 
     listing = app_client.get("/ui/recipes")
-    assert listing.status_code == 200 and "1 waiting for review" in listing.text and "sdist-demo" in listing.text
+    assert (
+        listing.status_code == 200
+        and "1 waiting for review" in listing.text
+        and "sdist-demo" in listing.text
+    )
     page = app_client.get("/ui/recipes/sdist-demo")
-    assert "name: sdist-demo" in page.text and recipe.sha256 in page.text and "<form method='post'" in page.text
+    assert (
+        "name: sdist-demo" in page.text
+        and recipe.sha256 in page.text
+        and "<form method='post'" in page.text
+    )
 
     def post(token: str, decision: str = "approve", sha256: str = recipe.sha256) -> httpx.Response:
-        form = {"token": token, "comment": "checked the sources", "decision": decision, "sha256": sha256}
+        form = {
+            "token": token,
+            "comment": "checked the sources",
+            "decision": decision,
+            "sha256": sha256,
+        }
         return app_client.post("/ui/recipes/sdist-demo/decision", data=form)
 
     assert post("dbt_nonsense").status_code == 401
@@ -38,7 +53,11 @@ def test_review_in_the_web_ui(app_client: AppClient, tmp_path: Path):
     decided = post(maintainer)
     assert decided.status_code == 303 and decided.headers["location"] == "/ui/recipes/sdist-demo"
     after = book.get("sdist-demo")
-    assert (after.state, after.decided_by, after.comment) == ("approved", "mia", "checked the sources")
+    assert (after.state, after.decided_by, after.comment) == (
+        "approved",
+        "mia",
+        "checked the sources",
+    )
     assert "approved by mia: checked the sources" in app_client.get("/ui/recipes/sdist-demo").text
     assert any(row.action == "approve" and row.user == "mia" for row in book.audit())
 

@@ -28,7 +28,9 @@ from drawbridge.channel.tokens import Role, create_token
 from drawbridge.server.fast_path import single_range
 
 #: Common log format plus seconds: host ident user [time] "request" status bytes seconds
-CLF = re.compile(r'^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+|-) (\d+\.\d{6})$')
+CLF = re.compile(
+    r'^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+|-) (\d+\.\d{6})$'
+)
 
 
 def make_home(root: Path, config: str = "") -> Home:
@@ -57,7 +59,9 @@ def stocked(tmp_path_factory: pytest.TempPathFactory) -> Home:
     home = make_home(root / "home", '[server]\naccess_log = ""\n')
     publish(
         home,
-        make_wheel(root / "d", "served", "1.0", extra_entries={"served/blob.bin": os.urandom(300_000)}),
+        make_wheel(
+            root / "d", "served", "1.0", extra_entries={"served/blob.bin": os.urandom(300_000)}
+        ),
         make_sdist(root / "d", "served", "1.0"),
         make_noarch_python_conda(root / "d", "served-conda", "1.0", "served_conda"),
         make_conda_tar_bz2(root / "d", "served-bz2", "1.0", "0", "linux-64"),
@@ -89,7 +93,9 @@ def test_fast_path_answers_files_exactly_as_the_routes_do(stocked: Home):
     """A query string sends a request past the fast path to the FastAPI route: both agree
     on status, bytes and every caching header, so there is one ETag formula."""
     paths = _file_paths(stocked)
-    responses = fetch(stocked, [("GET", p + suffix, {}) for p in paths for suffix in ("", "?via=route")])
+    responses = fetch(
+        stocked, [("GET", p + suffix, {}) for p in paths for suffix in ("", "?via=route")]
+    )
     for path, fast, route in zip(paths, responses[::2], responses[1::2]):
         assert fast.status_code == route.status_code == 200, path
         assert fast.content == route.content, path
@@ -102,7 +108,9 @@ def test_fast_path_answers_files_exactly_as_the_routes_do(stocked: Home):
 
 
 def test_package_files_are_immutable_and_indexes_revalidate(stocked: Home):
-    for path, response in zip(_file_paths(stocked), fetch(stocked, [("GET", p, {}) for p in _file_paths(stocked)])):
+    for path, response in zip(
+        _file_paths(stocked), fetch(stocked, [("GET", p, {}) for p in _file_paths(stocked)])
+    ):
         index = path.endswith((".json", "repodata_shards.msgpack.zst"))
         expected = "no-cache" if index else "public, max-age=31536000, immutable"
         assert response.headers["cache-control"] == expected, path
@@ -110,26 +118,35 @@ def test_package_files_are_immutable_and_indexes_revalidate(stocked: Home):
 
 def test_range_head_and_conditional_requests_on_files(stocked: Home):
     url = "/main/conda/noarch/served-conda-1.0-pyh4616a5c_0.conda"
-    whole, = fetch(stocked, [("GET", url, {})])
+    (whole,) = fetch(stocked, [("GET", url, {})])
     size, etag = len(whole.content), whole.headers["etag"]
-    part, suffix, tail, multi, beyond, head, by_etag, by_date, changed = fetch(stocked, [
-        ("GET", url, {"Range": "bytes=10-19"}),
-        ("GET", url, {"Range": "bytes=-7"}),
-        ("GET", url, {"Range": f"bytes={size - 5}-"}),
-        ("GET", url, {"Range": "bytes=0-1,4-5"}),  # the route answers several ranges
-        ("GET", url, {"Range": f"bytes={size + 5}-"}),  # and unsatisfiable ones
-        ("HEAD", url, {}),
-        ("GET", url, {"If-None-Match": etag}),
-        ("GET", url, {"If-Modified-Since": whole.headers["last-modified"]}),
-        ("GET", url, {"If-None-Match": '"other"'}),
-    ])  # fmt: skip
+    part, suffix, tail, multi, beyond, head, by_etag, by_date, changed = fetch(
+        stocked,
+        [
+            ("GET", url, {"Range": "bytes=10-19"}),
+            ("GET", url, {"Range": "bytes=-7"}),
+            ("GET", url, {"Range": f"bytes={size - 5}-"}),
+            ("GET", url, {"Range": "bytes=0-1,4-5"}),  # the route answers several ranges
+            ("GET", url, {"Range": f"bytes={size + 5}-"}),  # and unsatisfiable ones
+            ("HEAD", url, {}),
+            ("GET", url, {"If-None-Match": etag}),
+            ("GET", url, {"If-Modified-Since": whole.headers["last-modified"]}),
+            ("GET", url, {"If-None-Match": '"other"'}),
+        ],
+    )
     assert part.status_code == 206 and part.content == whole.content[10:20]
     assert part.headers["content-range"] == f"bytes 10-19/{size}" and part.headers["etag"] == etag
     assert suffix.status_code == 206 and suffix.content == whole.content[-7:]
     assert tail.status_code == 206 and tail.content == whole.content[-5:]
-    assert multi.status_code == 206 and multi.headers["content-type"].startswith("multipart/byteranges")
+    assert multi.status_code == 206 and multi.headers["content-type"].startswith(
+        "multipart/byteranges"
+    )
     assert beyond.status_code == 416
-    assert head.status_code == 200 and head.content == b"" and int(head.headers["content-length"]) == size
+    assert (
+        head.status_code == 200
+        and head.content == b""
+        and int(head.headers["content-length"]) == size
+    )
     assert by_etag.status_code == 304 and by_etag.content == b"" and by_etag.headers["etag"] == etag
     assert by_date.status_code == 304
     assert changed.status_code == 200 and changed.content == whole.content
@@ -160,28 +177,46 @@ def test_single_range(header: str, size: int, expected: tuple[int, int] | None):
 
 
 def test_unknown_files_and_odd_names_go_to_the_routes(stocked: Home):
-    answers = fetch(stocked, [
-        ("GET", "/main/files/missing-1.0.tar.gz", {}),
-        ("GET", "/main/files/.hidden", {}),
-        ("GET", "/nochannel/files/served-1.0.tar.gz", {}),
-        ("GET", "/main/conda/noarch/repodata.json.bak", {}),
-        ("GET", "/main/conda/nosubdir/served-bz2-1.0-0.tar.bz2", {}),
-        ("GET", "/main/conda/linux-64/shards/0000.msgpack.zst", {}),
-    ])  # fmt: skip
+    answers = fetch(
+        stocked,
+        [
+            ("GET", "/main/files/missing-1.0.tar.gz", {}),
+            ("GET", "/main/files/.hidden", {}),
+            ("GET", "/nochannel/files/served-1.0.tar.gz", {}),
+            ("GET", "/main/conda/noarch/repodata.json.bak", {}),
+            ("GET", "/main/conda/nosubdir/served-bz2-1.0-0.tar.bz2", {}),
+            ("GET", "/main/conda/linux-64/shards/0000.msgpack.zst", {}),
+        ],
+    )
     assert [a.status_code for a in answers] == [404] * len(answers)
     assert all("detail" in a.json() for a in answers)  # FastAPI's 404s, not the fast path's
 
 
 def test_private_channel_files_need_a_token(tmp_path: Path):
     home = make_home(tmp_path / "home", '[server]\nanonymous_read = false\naccess_log = ""\n')
-    publish(home, make_wheel(tmp_path / "d", "secret", "1.0"), make_conda_tar_bz2(tmp_path / "d", "hidden", "1.0"))
+    publish(
+        home,
+        make_wheel(tmp_path / "d", "secret", "1.0"),
+        make_conda_tar_bz2(tmp_path / "d", "hidden", "1.0"),
+    )
     token = create_token(Database(home.database_url), "reader", Role.reader)
     basic = {"Authorization": httpx.BasicAuth("__token__", token)._auth_header}
-    wheel, package = "/main/files/secret-1.0-py3-none-any.whl", "/main/conda/noarch/hidden-1.0-0.tar.bz2"
-    answers = fetch(home, [
-        ("GET", wheel, {}), ("HEAD", wheel, {}), ("GET", package, {}), ("GET", package, {"Range": "bytes=0-3"}),
-        ("GET", wheel, basic), ("GET", f"/t/{token}{package}", {}), ("GET", "/t/dbt-wrong" + package, {}),
-    ])  # fmt: skip
+    wheel, package = (
+        "/main/files/secret-1.0-py3-none-any.whl",
+        "/main/conda/noarch/hidden-1.0-0.tar.bz2",
+    )
+    answers = fetch(
+        home,
+        [
+            ("GET", wheel, {}),
+            ("HEAD", wheel, {}),
+            ("GET", package, {}),
+            ("GET", package, {"Range": "bytes=0-3"}),
+            ("GET", wheel, basic),
+            ("GET", f"/t/{token}{package}", {}),
+            ("GET", "/t/dbt-wrong" + package, {}),
+        ],
+    )
     assert [a.status_code for a in answers] == [401, 401, 401, 401, 200, 200, 401]
     assert answers[4].content[:2] == b"PK" and answers[5].content[:3] == b"BZh"
 
@@ -205,23 +240,45 @@ def test_a_publish_is_visible_to_the_next_conditional_request(tmp_path: Path):
     """What a caching client (conda, rattler, pip, uv) does: keep the index, revalidate it
     on every use as `no-cache` says, and send If-None-Match/If-Modified-Since."""
     home = make_home(tmp_path / "home", '[server]\naccess_log = ""\n')
-    publish(home, make_wheel(tmp_path / "d", "fresh", "1.0"), make_conda_tar_bz2(tmp_path / "d", "fresh", "1.0"))
+    publish(
+        home,
+        make_wheel(tmp_path / "d", "fresh", "1.0"),
+        make_conda_tar_bz2(tmp_path / "d", "fresh", "1.0"),
+    )
     first = fetch(home, [("GET", path, headers) for path, headers in _pages(home)])
     assert [r.status_code for r in first] == [200] * len(first)
     for response in first:
         assert response.headers["cache-control"] == "no-cache"
 
     def conditional() -> list[httpx.Response]:
-        return fetch(home, [
-            ("GET", path, {**headers, "If-None-Match": old.headers["etag"], "If-Modified-Since": old.headers["last-modified"]})
-            for (path, headers), old in zip(_pages(home), first)
-        ])  # fmt: skip
+        return fetch(
+            home,
+            [
+                (
+                    "GET",
+                    path,
+                    {
+                        **headers,
+                        "If-None-Match": old.headers["etag"],
+                        "If-Modified-Since": old.headers["last-modified"],
+                    },
+                )
+                for (path, headers), old in zip(_pages(home), first)
+            ],
+        )
 
     unchanged = conditional()
     assert [r.status_code for r in unchanged] == [304] * len(first)
-    assert all(r.content == b"" and r.headers["etag"] == old.headers["etag"] for r, old in zip(unchanged, first))
+    assert all(
+        r.content == b"" and r.headers["etag"] == old.headers["etag"]
+        for r, old in zip(unchanged, first)
+    )
     time.sleep(0.01)
-    publish(home, make_wheel(tmp_path / "e", "fresh", "2.0"), make_conda_tar_bz2(tmp_path / "e", "fresh", "2.0"))
+    publish(
+        home,
+        make_wheel(tmp_path / "e", "fresh", "2.0"),
+        make_conda_tar_bz2(tmp_path / "e", "fresh", "2.0"),
+    )
     changed = conditional()
     statuses = {path: r.status_code for (path, _), r in zip(_pages(home), changed)}
     # every index that lists versions changed; the root page lists names only and may not
@@ -242,7 +299,9 @@ def test_rattler_sees_a_package_published_a_second_after_its_first_solve(tmp_pat
         def newest() -> str:
             gateway = rattler.Gateway(cache_dir=cache)
             channel = rattler.Channel(f"{server.url}/main/conda")
-            records = asyncio.run(rattler.solve([channel], ["late"], gateway=gateway, platforms=["noarch"]))
+            records = asyncio.run(
+                rattler.solve([channel], ["late"], gateway=gateway, platforms=["noarch"])
+            )
             return str(records[0].version)
 
         assert newest() == "1.0"
@@ -269,15 +328,33 @@ def test_pip_sees_a_release_published_after_its_first_download(tmp_path: Path):
         def download(into: str) -> list[str]:
             out = tmp_path / into
             subprocess.run(
-                [sys.executable, "-m", "pip", "download", "soon", "--no-deps", "-d", str(out), "-q",
-                 "--index-url", f"{server.url}/main/simple/", "--cache-dir", str(tmp_path / "pip-cache"),
-                 "--trusted-host", "127.0.0.1"],  # pip caches plain HTTP only for a trusted host
-                check=True, env=client_env(), capture_output=True,
-            )  # fmt: skip
+                [
+                    sys.executable,
+                    "-m",
+                    "pip",
+                    "download",
+                    "soon",
+                    "--no-deps",
+                    "-d",
+                    str(out),
+                    "-q",
+                    "--index-url",
+                    f"{server.url}/main/simple/",
+                    "--cache-dir",
+                    str(tmp_path / "pip-cache"),
+                    "--trusted-host",
+                    "127.0.0.1",
+                ],  # pip caches plain HTTP only for a trusted host
+                check=True,
+                env=client_env(),
+                capture_output=True,
+            )
             return sorted(p.name for p in out.iterdir())
 
         assert download("first") == ["soon-1.0-py3-none-any.whl"]
-        assert any((tmp_path / "pip-cache" / "http-v2").rglob("*")), "pip cached nothing: the test proves nothing"
+        assert any((tmp_path / "pip-cache" / "http-v2").rglob("*")), (
+            "pip cached nothing: the test proves nothing"
+        )
         server.publish(make_wheel(tmp_path / "e", "soon", "2.0"))
         assert download("second") == ["soon-2.0-py3-none-any.whl"]
     finally:
@@ -294,14 +371,17 @@ def test_access_log_lines(tmp_path: Path):
     basic = {"Authorization": httpx.BasicAuth("__token__", token)._auth_header}
     wheel = "/main/files/logged-1.0-py3-none-any.whl"
     size = (home.channel("main").files_dir / "logged-1.0-py3-none-any.whl").stat().st_size
-    fetch(home, [
-        ("GET", wheel, {}),
-        ("HEAD", wheel, {}),
-        ("GET", f"/t/{token}/main/simple/", {}),
-        ("GET", "/main/simple/logged/?format=json", basic),
-        ("GET", "/nothing/here", {}),
-        ("GET", f"/%74/{token}/main/simple/logged/", {}),  # the prefix, percent-encoded
-    ])  # fmt: skip
+    fetch(
+        home,
+        [
+            ("GET", wheel, {}),
+            ("HEAD", wheel, {}),
+            ("GET", f"/t/{token}/main/simple/", {}),
+            ("GET", "/main/simple/logged/?format=json", basic),
+            ("GET", "/nothing/here", {}),
+            ("GET", f"/%74/{token}/main/simple/logged/", {}),  # the prefix, percent-encoded
+        ],
+    )
     text = (home.root / "logs" / "access.log").read_text()
     assert token not in text
     lines = [CLF.match(line) for line in text.splitlines()]
@@ -325,20 +405,30 @@ def test_access_log_escapes_what_would_forge_a_line():
         await send({"type": "http.response.body", "body": b"gone"})
 
     stream = io.BytesIO()
-    scope = {"type": "http", "method": "GET", "path": "/x", "raw_path": b'/a"b\\c\n1.2.3.4 - - \xff',
-             "query_string": b"", "http_version": "1.1", "client": ("10.0.0.1", 5), "headers": []}  # fmt: skip
+    scope = {
+        "type": "http",
+        "method": "GET",
+        "path": "/x",
+        "raw_path": b'/a"b\\c\n1.2.3.4 - - \xff',
+        "query_string": b"",
+        "http_version": "1.1",
+        "client": ("10.0.0.1", 5),
+        "headers": [],
+    }
     asyncio.run(AccessLog(stream).wrap(app)(scope, None, lambda message: asyncio.sleep(0)))
     line = stream.getvalue().decode("ascii")
     assert line.count("\n") == 1 and line.endswith("\n")
     match = CLF.match(line.rstrip("\n"))
     assert match and match.group(1) == "10.0.0.1" and match.group(4, 5) == ("404", "4")
-    assert match.group(3) == 'GET /a\\x22b\\x5cc\\x0a1.2.3.4 - - \\xff HTTP/1.1'
+    assert match.group(3) == "GET /a\\x22b\\x5cc\\x0a1.2.3.4 - - \\xff HTTP/1.1"
 
 
 def test_access_log_is_on_by_default_on_stderr(tmp_path: Path):
     server = start_server(tmp_path / "home")
     try:
-        package = make_wheel(tmp_path / "d", "big", "1.0", extra_entries={"big/blob.bin": os.urandom(3_000_000)})
+        package = make_wheel(
+            tmp_path / "d", "big", "1.0", extra_entries={"big/blob.bin": os.urandom(3_000_000)}
+        )
         server.publish(package)
         url = f"{server.url}/main/files/{package.name}"
         body = httpx.get(url).content  # granian sends it with pathsend

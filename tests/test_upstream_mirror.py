@@ -20,7 +20,9 @@ from drawbridge.channel.home import initialise_home
 
 
 @pytest.fixture
-def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
+def http_mirror(
+    tmp_path: Path, upstream_channel: Path
+) -> Iterator[tuple[str, http.server.ThreadingHTTPServer]]:
     """The test upstream served by a plain HTTP server at /conda-forge/."""
     root = tmp_path / "mirror-root"
     root.mkdir()
@@ -34,7 +36,11 @@ def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[tuple[str, h
 
 def _home_with_mirror(tmp_path: Path, location: str) -> Path:
     home = initialise_home(tmp_path / "home")
-    home.config_path.write_text(home.config_path.read_text().replace("upstream_conda = []", f'upstream_conda = ["{location}"]'))
+    home.config_path.write_text(
+        home.config_path.read_text().replace(
+            "upstream_conda = []", f'upstream_conda = ["{location}"]'
+        )
+    )
     return home.root
 
 
@@ -43,9 +49,15 @@ def test_http_mirror_is_relayed_and_its_packages_cached(tmp_path: Path, http_mir
     server = start_server(_home_with_mirror(tmp_path, location))
     try:
         listing = httpx.get(f"{server.url}/api/channels").json()
-        assert listing["upstream"] == {"conda-forge": {"conda": f"{server.url}/upstream/conda-forge"}}
+        assert listing["upstream"] == {
+            "conda-forge": {"conda": f"{server.url}/upstream/conda-forge"}
+        }
         records = asyncio.run(
-            rattler.solve([rattler.Channel(f"{server.url}/upstream/conda-forge")], ["python 3.11.*"], platforms=["linux-64", "noarch"])
+            rattler.solve(
+                [rattler.Channel(f"{server.url}/upstream/conda-forge")],
+                ["python 3.11.*"],
+                platforms=["linux-64", "noarch"],
+            )
         )
         python = next(r for r in records if r.name.normalized == "python")
         assert python.url.startswith(f"{server.url}/upstream/conda-forge/linux-64/")
@@ -54,15 +66,24 @@ def test_http_mirror_is_relayed_and_its_packages_cached(tmp_path: Path, http_mir
         repodata_url = f"{server.url}/upstream/conda-forge/linux-64/repodata.json"
         repodata = httpx.get(repodata_url)
         assert repodata.status_code == 200 and "Warning" not in repodata.headers
-        assert httpx.get(repodata_url, headers={"If-None-Match": repodata.headers["etag"]}).status_code == 304
+        assert (
+            httpx.get(repodata_url, headers={"If-None-Match": repodata.headers["etag"]}).status_code
+            == 304
+        )
         httpd.shutdown()
         httpd.server_close()  # the mirror goes away: Drawbridge still serves what it has
         again = httpx.get(python.url)
         assert again.status_code == 200 and again.content == first.content
         stale = httpx.get(repodata_url)
-        assert stale.status_code == 200 and stale.content == repodata.content and "stale" in stale.headers["Warning"]
+        assert (
+            stale.status_code == 200
+            and stale.content == repodata.content
+            and "stale" in stale.headers["Warning"]
+        )
         never_fetched = httpx.get(f"{server.url}/upstream/conda-forge/noarch/repodata.json")
-        assert never_fetched.status_code == 502 and "nothing cached" in never_fetched.json()["detail"]
+        assert (
+            never_fetched.status_code == 502 and "nothing cached" in never_fetched.json()["detail"]
+        )
     finally:
         server.stop()
 
@@ -71,9 +92,16 @@ def test_local_mirror_refusals(tmp_path: Path, upstream_channel: Path):
     name = upstream_channel.name
     with serve_in_process(_home_with_mirror(tmp_path, str(upstream_channel))) as app:
         assert app.get(f"/upstream/{name}/linux-64/repodata.json").status_code == 200
-        for path in (f"/upstream/nope/linux-64/repodata.json", f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda",
-                     f"/upstream/{name}/not-a-subdir/repodata.json", f"/upstream/{name}/linux-64/notes.txt",
-                     f"/upstream/{name}/linux-64/missing-1.0-0.conda"):  # fmt: skip
+        for path in (
+            f"/upstream/nope/linux-64/repodata.json",
+            f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda",
+            f"/upstream/{name}/not-a-subdir/repodata.json",
+            f"/upstream/{name}/linux-64/notes.txt",
+            f"/upstream/{name}/linux-64/missing-1.0-0.conda",
+        ):
             answer = app.get(path)
             assert answer.status_code == 404, (path, answer.status_code)
-        assert "no upstream conda channel 'nope'" in app.get("/upstream/nope/linux-64/repodata.json").text
+        assert (
+            "no upstream conda channel 'nope'"
+            in app.get("/upstream/nope/linux-64/repodata.json").text
+        )

@@ -23,8 +23,19 @@ from clients import BIN, PYENV
 
 #: bump when the way the channel is built changes, to rebuild cached copies
 RECIPE_REVISION = "8"
-CACHE_ROOT = Path(os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests"))
-SKIPPED_PARTS = {"site-packages", "test", "tests", "idlelib", "tkinter", "turtledemo", "ensurepip", "__pycache__"}
+CACHE_ROOT = Path(
+    os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests")
+)
+SKIPPED_PARTS = {
+    "site-packages",
+    "test",
+    "tests",
+    "idlelib",
+    "tkinter",
+    "turtledemo",
+    "ensurepip",
+    "__pycache__",
+}
 
 
 def interpreter_versions() -> list[str]:
@@ -44,7 +55,12 @@ def _stage_python(version: str, staging: Path) -> None:
     shutil.copy2(source / "bin" / binary, staging / "bin" / binary)
     for alias in ("python", "python3") if short.startswith("3") else ("python", "python2"):
         os.symlink(binary, staging / "bin" / alias)
-    shutil.copytree(source / "lib" / f"python{short}", staging / "lib" / f"python{short}", ignore=_ignore, symlinks=True)
+    shutil.copytree(
+        source / "lib" / f"python{short}",
+        staging / "lib" / f"python{short}",
+        ignore=_ignore,
+        symlinks=True,
+    )
     (staging / "lib" / f"python{short}" / "site-packages").mkdir()
     for library in source.joinpath("lib").glob("libpython*.so*"):
         shutil.copy2(library, staging / "lib" / library.name, follow_symlinks=False)
@@ -58,7 +74,9 @@ def _stage_python(version: str, staging: Path) -> None:
     # as conda-forge's python does: what links against it depends on its ABI
     abi = "cp" + short.replace(".", "") + ("mu" if short.startswith("2") else "")
     (staging / "info").mkdir()
-    (staging / "info" / "run_exports.json").write_text(json.dumps({"weak": [f"python_abi {short}.* *_{abi}"]}))
+    (staging / "info" / "run_exports.json").write_text(
+        json.dumps({"weak": [f"python_abi {short}.* *_{abi}"]})
+    )
 
 
 def build_python_package(version: str, output: Path) -> Path:
@@ -120,17 +138,28 @@ def build_gcc_standin(output: Path) -> Path:
         'export CC="$(command -v gcc)"\nexport CXX="$(command -v g++)"\n'
     )
     result = rattler_build.assemble_package(
-        name="gcc_linux-64", version="12.2.0", target_platform="linux-64", build_string="h0_0",
-        output_dir=output / "linux-64", files_dir=staging, summary="Stand-in: the machine's own gcc",
-        license="GPL-3.0-only", compression_level=1, detect_prefix=False,
-    )  # fmt: skip
+        name="gcc_linux-64",
+        version="12.2.0",
+        target_platform="linux-64",
+        build_string="h0_0",
+        output_dir=output / "linux-64",
+        files_dir=staging,
+        summary="Stand-in: the machine's own gcc",
+        license="GPL-3.0-only",
+        compression_level=1,
+        detect_prefix=False,
+    )
     shutil.rmtree(staging)
     return Path(result.path)
 
 
 BUILD_TOOLS = ("pip", "setuptools", "wheel")
 #: where this machine keeps wheels of them, offline: its PyPI mirror, then pyenv's bundles
-TOOL_WHEEL_FOLDERS = (Path("/opt/pypi/files"), *PYENV.glob("*/lib/python*/ensurepip/_bundled"), *PYENV.glob("*/lib/python*/test/wheeldata"))
+TOOL_WHEEL_FOLDERS = (
+    Path("/opt/pypi/files"),
+    *PYENV.glob("*/lib/python*/ensurepip/_bundled"),
+    *PYENV.glob("*/lib/python*/test/wheeldata"),
+)
 
 
 def build_tool_wheels() -> list[Path]:
@@ -166,7 +195,9 @@ def repack_python2_pip(channel: Path) -> bool:
     from drawbridge.bridge.repack import repack
 
     wheels = sorted(PYENV.glob("2.7.*/lib/python2.7/ensurepip/_bundled/pip-*-py2.py3-none-any.whl"))
-    if not wheels or list((channel / "noarch").glob(f"pip-{wheels[-1].name.split('-')[1]}-*.conda")):
+    if not wheels or list(
+        (channel / "noarch").glob(f"pip-{wheels[-1].name.split('-')[1]}-*.conda")
+    ):
         return False
     repack(wheels[-1], None, channel / "noarch", default_table(), ["python >=2.7,<3"])
     return True

@@ -41,10 +41,18 @@ class BridgeRequest:
     @classmethod
     def of(cls, row: BridgeRequestRow) -> BridgeRequest:
         return cls(
-            id=row.id, kind=row.kind, name=row.name, spec=row.spec,
-            platforms=[p for p in row.platforms.split(",") if p], reason=row.reason, source=row.source,
-            requested_by=row.requested_by, state=row.state, decided_by=row.decided_by, comment=row.comment,
-        )  # fmt: skip
+            id=row.id,
+            kind=row.kind,
+            name=row.name,
+            spec=row.spec,
+            platforms=[p for p in row.platforms.split(",") if p],
+            reason=row.reason,
+            source=row.source,
+            requested_by=row.requested_by,
+            state=row.state,
+            decided_by=row.decided_by,
+            comment=row.comment,
+        )
 
 
 class RequestBook:
@@ -54,7 +62,16 @@ class RequestBook:
         self.db = database
         database.ensure_tables()
 
-    def file(self, kind: str, name: str, spec: str, platforms: list[str], reason: str, source: str, user: str) -> BridgeRequest:
+    def file(
+        self,
+        kind: str,
+        name: str,
+        spec: str,
+        platforms: list[str],
+        reason: str,
+        source: str,
+        user: str,
+    ) -> BridgeRequest:
         """Record a request; one still pending for the same package gains the new platforms."""
         if kind not in KINDS:
             raise BridgeError(f"request kind must be one of {KINDS}, not {kind!r}")
@@ -64,15 +81,28 @@ class RequestBook:
         with self.db.session() as session:
             row = session.scalars(
                 select(BridgeRequestRow).where(
-                    BridgeRequestRow.kind == kind, BridgeRequestRow.name == name, BridgeRequestRow.state == "pending"
+                    BridgeRequestRow.kind == kind,
+                    BridgeRequestRow.name == name,
+                    BridgeRequestRow.state == "pending",
                 )
             ).first()
             if row is None:
-                row = BridgeRequestRow(kind=kind, name=name, spec=spec, reason=reason, source=source, requested_by=user)
+                row = BridgeRequestRow(
+                    kind=kind, name=name, spec=spec, reason=reason, source=source, requested_by=user
+                )
                 session.add(row)
-            row.platforms = ",".join(sorted(set(row.platforms.split(",") if row.platforms else []) | set(platforms)))
+            row.platforms = ",".join(
+                sorted(set(row.platforms.split(",") if row.platforms else []) | set(platforms))
+            )
             session.flush()
-            session.add(AuditRow(user=user, action="request", subject=name, detail=f"#{row.id} {kind} {spec}: {reason}"))
+            session.add(
+                AuditRow(
+                    user=user,
+                    action="request",
+                    subject=name,
+                    detail=f"#{row.id} {kind} {spec}: {reason}",
+                )
+            )
             return BridgeRequest.of(row)
 
     def all(self, state: str | None = None) -> list[BridgeRequest]:
@@ -93,7 +123,14 @@ class RequestBook:
             row = _row(session, number)
             row.state, row.decided_by = state, user
             row.comment = comment or row.comment
-            session.add(AuditRow(user=user, action=f"request-{state}", subject=row.name, detail=f"#{number} {comment}"))
+            session.add(
+                AuditRow(
+                    user=user,
+                    action=f"request-{state}",
+                    subject=row.name,
+                    detail=f"#{number} {comment}",
+                )
+            )
             return BridgeRequest.of(row)
 
 

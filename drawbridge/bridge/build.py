@@ -100,7 +100,10 @@ def build_recipe(
 ) -> BuildResult:
     """Build `recipe` if its current bytes are the approved ones; log everything."""
     text = recipe.path.read_text("utf-8")
-    if recipe.state not in ("approved", "built", "failed") or sha256_text(text) != recipe.approved_sha256:
+    if (
+        recipe.state not in ("approved", "built", "failed")
+        or sha256_text(text) != recipe.approved_sha256
+    ):
         raise RecipeError(
             f"{recipe.name}: the recipe is {recipe.state} and its bytes are not the approved ones; "
             "a maintainer must approve it first (`drawbridge recipe approve`)"
@@ -116,13 +119,18 @@ def build_recipe(
     work = Path(tempfile.mkdtemp(prefix=f".build-{recipe.name}-", dir=output_dir))
     try:
         with log.open("w") as handle:
-            handle.write(f"# building {recipe.name} {recipe.version} sha256={recipe.sha256}\n# channels: {channels}\n")
+            handle.write(
+                f"# building {recipe.name} {recipe.version} sha256={recipe.sha256}\n# channels: {channels}\n"
+            )
             handle.flush()
             try:
                 result = subprocess.run(
                     [sys.executable, "-c", BUILD_SCRIPT, str(recipe.path), str(work), *channels],
-                    stdout=handle, stderr=subprocess.STDOUT, timeout=timeout, cwd=work,
-                )  # fmt: skip
+                    stdout=handle,
+                    stderr=subprocess.STDOUT,
+                    timeout=timeout,
+                    cwd=work,
+                )
                 ok = result.returncode == 0
             except subprocess.TimeoutExpired:
                 handle.write(f"\n# build timed out after {timeout} s\n")
@@ -130,7 +138,13 @@ def build_recipe(
         built = sorted(work.rglob("*.conda")) if ok else []
         if not built:
             tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-3:])
-            return BuildResult(recipe.name, False, log, needs_builder=needs_builder, message=f"build failed: {tail}")
+            return BuildResult(
+                recipe.name,
+                False,
+                log,
+                needs_builder=needs_builder,
+                message=f"build failed: {tail}",
+            )
         kept = [_keep(package, output_dir) for package in built]
         wheels = [_keep(wheel, output_dir) for wheel in sorted(work.rglob(f"{WHEEL_DIR}/*.whl"))]
         return BuildResult(recipe.name, True, log, tuple(kept), tuple(wheels), needs_builder)

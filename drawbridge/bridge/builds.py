@@ -54,16 +54,22 @@ def plan_builds(
         by_key.setdefault((choice.wheel.filename, choice.depends), []).append(target)
     for (_filename, depends), group in by_key.items():
         choice = choices[group[0]]
-        python_run = _noarch_pythons(group, subdirs, pythons) if is_pure(choice.wheel.filename) else None
+        python_run = (
+            _noarch_pythons(group, subdirs, pythons) if is_pure(choice.wheel.filename) else None
+        )
         if python_run is not None:
-            bound = noarch_python_spec(choice.requires_python, choice.wheel.filename, python_run, pythons)
+            bound = noarch_python_spec(
+                choice.requires_python, choice.wheel.filename, python_run, pythons
+            )
             builds.append(Build(None, choice.wheel, tuple(sorted({bound, *depends})), tuple(group)))
         else:
             builds += [Build(target, choice.wheel, depends, (target,)) for target in group]
     return builds
 
 
-def _noarch_pythons(group: Sequence[Target], subdirs: Sequence[str], pythons: Sequence[str]) -> list[str] | None:
+def _noarch_pythons(
+    group: Sequence[Target], subdirs: Sequence[str], pythons: Sequence[str]
+) -> list[str] | None:
     """The Pythons of `group` if it covers every subdir for each of them and they are
     consecutive among the configured ones; else None (no noarch package)."""
     chosen = set(group)
@@ -72,7 +78,9 @@ def _noarch_pythons(group: Sequence[Target], subdirs: Sequence[str], pythons: Se
         return None
     ordered = sorted(pythons, key=_python_key)
     positions = [ordered.index(python) for python in covered if python in ordered]
-    if len(positions) != len(covered) or positions != list(range(positions[0], positions[0] + len(positions))):
+    if len(positions) != len(covered) or positions != list(
+        range(positions[0], positions[0] + len(positions))
+    ):
         return None
     return covered
 
@@ -100,7 +108,9 @@ def noarch_python_spec(
 
 def tag_python_bounds(wheel: str) -> list[str]:
     """What a pure wheel's tags say of the Python: `py2-none-any` → `<3`, `py3-…` → `>=3`."""
-    majors = {tag.interpreter[2] for tag in wheel_tags(wheel) if tag.interpreter[:2] in ("py", "cp")}
+    majors = {
+        tag.interpreter[2] for tag in wheel_tags(wheel) if tag.interpreter[:2] in ("py", "cp")
+    }
     if majors == {"2"}:
         return ["<3"]
     if majors == {"3"}:

@@ -19,9 +19,12 @@ from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 
 #: conda's name for each subdir's CPU family (the `__archspec` build string)
 ARCHSPEC = {
-    "linux-64": "x86_64", "linux-aarch64": "aarch64",
-    "osx-64": "x86_64", "osx-arm64": "arm64", "win-64": "x86_64",
-}  # fmt: skip
+    "linux-64": "x86_64",
+    "linux-aarch64": "aarch64",
+    "osx-64": "x86_64",
+    "osx-arm64": "arm64",
+    "win-64": "x86_64",
+}
 #: virtual packages that say which OS a noarch package is for (conda-forge's noarch-per-OS)
 _OS_VIRTUALS = ("__unix", "__linux", "__osx", "__win")
 

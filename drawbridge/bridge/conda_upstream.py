@@ -35,7 +35,9 @@ class CondaUpstream:
         if conda_name not in self._records:
             found = []
             if self.channels and conda_name in set(self.names):
-                result = asyncio.run(self.gateway.query(self.channels, self.subdirs, [conda_name], recursive=False))
+                result = asyncio.run(
+                    self.gateway.query(self.channels, self.subdirs, [conda_name], recursive=False)
+                )
                 found = [record for records in result for record in records]
             self._records[conda_name] = found
         return self._records[conda_name]
@@ -48,7 +50,9 @@ class CondaUpstream:
         for record in self.records(conda_name):
             if not matcher.matches(record):
                 continue
-            if target is None or (record.subdir in (target.subdir, "noarch") and _admits_python(record, target)):
+            if target is None or (
+                record.subdir in (target.subdir, "noarch") and _admits_python(record, target)
+            ):
                 return True
         return False
 
@@ -61,7 +65,11 @@ def _admits_python(record, target: Target) -> bool:  # type: ignore[no-untyped-d
             spec = rattler.MatchSpec(dependency)
         except Exception:
             continue
-        if spec.name and spec.name.normalized in ("python", "python_abi") and spec.version is not None:
+        if (
+            spec.name
+            and spec.name.normalized in ("python", "python_abi")
+            and spec.version is not None
+        ):
             if not rattler.VersionSpec(str(spec.version)).matches(python):
                 return False
     return True

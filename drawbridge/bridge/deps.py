@@ -105,7 +105,9 @@ def _check_spec(spec: str, requirement: str) -> str:
     try:
         rattler.MatchSpec(spec)
     except Exception as error:
-        raise UnexpressibleRequirement(f"{requirement!r} gives {spec!r}, not a conda spec") from error
+        raise UnexpressibleRequirement(
+            f"{requirement!r} gives {spec!r}, not a conda spec"
+        ) from error
     return spec
 
 
@@ -114,11 +116,15 @@ def conda_version_spec(specifier: SpecifierSet, requirement: str) -> str:
     parts = []
     for item in sorted(specifier, key=str):
         if item.operator == "===":
-            raise UnexpressibleRequirement(f"{requirement!r}: conda has no arbitrary equality (===)")
+            raise UnexpressibleRequirement(
+                f"{requirement!r}: conda has no arbitrary equality (===)"
+            )
         if "+" in item.version:
             raise UnexpressibleRequirement(f"{requirement!r}: conda has no local versions (+...)")
         if item.operator == "==" and item.version.endswith(".*"):
-            parts.append(item.version)  # conda writes a prefix match as `1.4.*`; strict parsers refuse `==1.4.*`
+            parts.append(
+                item.version
+            )  # conda writes a prefix match as `1.4.*`; strict parsers refuse `==1.4.*`
         else:
             parts.append(f"{item.operator}{item.version}")
     return ",".join(parts)
@@ -128,7 +134,9 @@ def conda_dependency(requirement: Requirement, names: NameTable) -> str:
     """One PEP 508 requirement (markers already decided) as a conda match spec."""
     text = str(requirement)
     if requirement.url:
-        raise UnexpressibleRequirement(f"{text!r}: a direct URL reference cannot be a conda dependency")
+        raise UnexpressibleRequirement(
+            f"{text!r}: a direct URL reference cannot be a conda dependency"
+        )
     version = conda_version_spec(requirement.specifier, text)
     spec = f"{names.conda_name(requirement.name)} {version}".strip()
     return _check_spec(spec, text)
@@ -141,7 +149,9 @@ def python_dependency(requires_python: str | None) -> str | None:
     try:
         specifier = SpecifierSet(requires_python)
     except InvalidSpecifier as error:
-        raise UnexpressibleRequirement(f"Requires-Python {requires_python!r} is not valid") from error
+        raise UnexpressibleRequirement(
+            f"Requires-Python {requires_python!r} is not valid"
+        ) from error
     version = conda_version_spec(specifier, f"Requires-Python {requires_python}")
     return _check_spec(f"python {version}", requires_python) if version else None
 

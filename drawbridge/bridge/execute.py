@@ -54,7 +54,9 @@ def execute(
     step = on_step or (lambda _label: None)
     wheel_plans = [p for p in plans if p.builds]
     files = [w for p in wheel_plans for w in p.wheels]
-    fetched, fetch_errors = fetch_all(upstream, files, on_done=lambda f: step(f"fetched {f.filename}"))
+    fetched, fetch_errors = fetch_all(
+        upstream, files, on_done=lambda f: step(f"fetched {f.filename}")
+    )
     work_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bridge-", dir=work_dir))
     outcomes: dict[str, Outcome] = {}
@@ -66,21 +68,42 @@ def execute(
                 outcomes[plan.project] = Outcome(plan.project, plan.version, "wheel", False, error)
             else:
                 made_by[plan.project] = made
-        refusals = _check(check, [p for made in made_by.values() for p in made if not channels.has_file(channel, p.name)], step)
+        refusals = _check(
+            check,
+            [
+                p
+                for made in made_by.values()
+                for p in made
+                if not channels.has_file(channel, p.name)
+            ],
+            step,
+        )
         owner: dict[Path, str] = {}  # each file to publish -> its project
         for plan in wheel_plans:
             if plan.project not in made_by:
                 continue
             made = made_by[plan.project]
             refused_here = {path: refusals[path] for path in made if path in refusals}
-            fresh = [p for p in made if p not in refused_here and not channels.has_file(channel, p.name)]
-            fresh += [fetched[w.filename] for w in plan.wheels if not channels.has_file(channel, w.filename)]
+            fresh = [
+                p for p in made if p not in refused_here and not channels.has_file(channel, p.name)
+            ]
+            fresh += [
+                fetched[w.filename]
+                for w in plan.wheels
+                if not channels.has_file(channel, w.filename)
+            ]
             owner.update({path: plan.project for path in fresh})
             outcomes[plan.project] = _outcome(plan, made, refused_here, bool(fresh))
         _, refused = channels.publish_many(channel, list(owner), uploaded_by="bridge")
         for path, reason in refused:
             before = outcomes[owner[path]]
-            outcomes[owner[path]] = Outcome(before.project, before.version, before.route, False, f"refused by the channel: {reason}")
+            outcomes[owner[path]] = Outcome(
+                before.project,
+                before.version,
+                before.route,
+                False,
+                f"refused by the channel: {reason}",
+            )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [outcomes.get(p.project) or _not_bridged(p) for p in plans]
@@ -104,7 +127,9 @@ def _outcome(plan: ProjectPlan, made: list[Path], refused: dict[Path, str], fres
     if refused:
         reasons = "; ".join(dict.fromkeys(refused.values()))
         summary = f"{len(kept)} conda package(s); {len(refused)} not published, no solver could install them: {reasons}"
-        return Outcome(plan.project, plan.version, "wheel", False, summary, tuple(p.name for p in kept))
+        return Outcome(
+            plan.project, plan.version, "wheel", False, summary, tuple(p.name for p in kept)
+        )
     summary = f"{len(made)} conda package(s)" + ("" if fresh else ", all already in the channel")
     if plan.needs_recipe:
         summary += f"; {len(plan.needs_recipe)} target(s) need a recipe"
@@ -122,7 +147,13 @@ def _repack_project(plan, fetched, fetch_errors, staging, names, step):  # type:
         # one folder per subdir: the same package name can be built for several subdirs
         subdir = build.target.subdir if build.target else "noarch"
         try:
-            package = repack(fetched[build.wheel.filename], build.target, staging / plan.project / subdir, names, build.depends)
+            package = repack(
+                fetched[build.wheel.filename],
+                build.target,
+                staging / plan.project / subdir,
+                names,
+                build.depends,
+            )
         except BridgeError as error:
             return made, str(error)
         made.append(package.path)
@@ -136,4 +167,10 @@ def _not_bridged(plan: ProjectPlan) -> Outcome:
         "recipe": f"needs a recipe ({plan.reason})" if plan.reason else "needs a recipe",
         "cannot": plan.reason,
     }
-    return Outcome(plan.project, plan.version, plan.route, plan.route != "cannot", results.get(plan.route, plan.reason))
+    return Outcome(
+        plan.project,
+        plan.version,
+        plan.route,
+        plan.route != "cannot",
+        results.get(plan.route, plan.reason),
+    )

@@ -231,9 +231,12 @@ def explain(
     """
     releases = catalogue.releases(project)
     newer = [
-        v for v, files in releases.items()
-        if v > pinned and (pinned.is_prerelease or not v.is_prerelease) and any(not f.yanked for f in files)
-    ][:MAX_RELEASES]  # fmt: skip
+        v
+        for v, files in releases.items()
+        if v > pinned
+        and (pinned.is_prerelease or not v.is_prerelease)
+        and any(not f.yanked for f in files)
+    ][:MAX_RELEASES]
     found = {v: release_obstacle(project, v, target, catalogue, baselines, holders) for v in newer}
     unexplained = {v: wheel for v, (wheel, obstacle) in found.items() if obstacle is None and wheel}
     if unexplained:

@@ -32,9 +32,15 @@ from drawbridge.bridge.solver_messages import Reason, condense
 from drawbridge.bridge.targets import Target
 
 __all__ = [
-    "Baseline", "CondaFile", "InstallabilityError", "Report", "Verdict",
-    "check_channel", "check_installable", "serves",
-]  # fmt: skip
+    "Baseline",
+    "CondaFile",
+    "InstallabilityError",
+    "Report",
+    "Verdict",
+    "check_channel",
+    "check_installable",
+    "serves",
+]
 
 Found = dict[CondaFile, Reason | None]  # each package's reason to fail on a target, or None
 
@@ -249,9 +255,12 @@ class _Checker:
         specs = [f"python {target.python}.*", *(m.spec for m in members)]
         try:
             records = await rattler.solve(
-                self.sources, specs, gateway=self.gateway, platforms=[target.subdir, "noarch"],
+                self.sources,
+                specs,
+                gateway=self.gateway,
+                platforms=[target.subdir, "noarch"],
                 virtual_packages=self.baseline.virtual_packages(target.subdir),
-            )  # fmt: skip
+            )
         except SolverError as error:
             return str(error)
         except Exception as error:  # rattler's GatewayError and friends: an unreadable channel

@@ -11,7 +11,6 @@ from drawbridge.bridge.deps import PYTHON2_FULL_VERSION, marker_environment
 from drawbridge.bridge.targets import Target
 
 
-
 def interpreter_version(target: Target) -> str:
     """The Python version a resolver for `target` checks Requires-Python against.
 

@@ -62,9 +62,12 @@ class TargetResolution:
 def sdist_for(files: Sequence[UpstreamFile], target: Target) -> UpstreamFile | None:
     """The release's sdist a recipe would build for `target` (.tar.gz before .zip)."""
     sdists = [
-        f for f in files
-        if not f.is_wheel and not f.yanked and python_admits(f.requires_python, interpreter_version(target))
-    ]  # fmt: skip
+        f
+        for f in files
+        if not f.is_wheel
+        and not f.yanked
+        and python_admits(f.requires_python, interpreter_version(target))
+    ]
     return min(sdists, key=lambda f: (not f.filename.endswith(".tar.gz"), f.filename), default=None)
 
 
@@ -102,10 +105,15 @@ class Pinner:
         pins = {}
         for project, wheel in wheels.items():
             pins[project] = Pin(
-                project, metadata[project].name, wheel.version, wheel,
-                metadata[project].requires_dist, self.catalogue.requires_python(wheel),
-                self._held_back(project, wheel.version, holders, extras), self._required_by(project, requires),
-            )  # fmt: skip
+                project,
+                metadata[project].name,
+                wheel.version,
+                wheel,
+                metadata[project].requires_dist,
+                self.catalogue.requires_python(wheel),
+                self._held_back(project, wheel.version, holders, extras),
+                self._required_by(project, requires),
+            )
         for project in sorted(recipes):
             pin = self._recipe_pin(project, holders.get(project, []), extras, requires, warnings)
             if pin:
@@ -161,9 +169,14 @@ class Pinner:
         extras: dict[str, set[str]],
     ) -> str:
         return explain(
-            project, Version(version), self.target, self.catalogue, self.baselines,
-            holders.get(project, []), sorted(extras.get(project, ())),
-        )  # fmt: skip
+            project,
+            Version(version),
+            self.target,
+            self.catalogue,
+            self.baselines,
+            holders.get(project, []),
+            sorted(extras.get(project, ())),
+        )
 
     def _recipe_pin(
         self,
@@ -196,8 +209,15 @@ class Pinner:
         _, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
         reason = f"{version} {obstacle.one}" if obstacle else f"no wheel of {version} fits"
         return Pin(
-            project, spelled, str(version), None, None, sdist.requires_python,
-            explain_recipe(project, version, self.target, self.catalogue, holders), required_by, sdist,
+            project,
+            spelled,
+            str(version),
+            None,
+            None,
+            sdist.requires_python,
+            explain_recipe(project, version, self.target, self.catalogue, holders),
+            required_by,
+            sdist,
             f"no acceptable release has a wheel for {self.target} ({reason}): a recipe must build "
             f"the sdist; its dependencies are unknown until then",
-        )  # fmt: skip
+        )

@@ -33,7 +33,15 @@ from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 
 Route = Literal["upstream", "wheel", "recipe", "cannot"]
 
-__all__ = ["Build", "BridgePlan", "CondaUpstream", "ProjectPlan", "Route", "TargetGroup", "make_plan"]
+__all__ = [
+    "Build",
+    "BridgePlan",
+    "CondaUpstream",
+    "ProjectPlan",
+    "Route",
+    "TargetGroup",
+    "make_plan",
+]
 
 
 @dataclass(frozen=True)
@@ -87,7 +95,9 @@ class ProjectPlan:
         """Why nothing can be done, or the notes of the groups that are not repacked."""
         if self.problem:
             return self.problem
-        return "; ".join(dict.fromkeys(g.note for g in self.groups if g.note and g.route != "wheel"))
+        return "; ".join(
+            dict.fromkeys(g.note for g in self.groups if g.note and g.route != "wheel")
+        )
 
 
 @dataclass(frozen=True)
@@ -121,19 +131,34 @@ def make_plan(
     refused = [plan for plan in screened.values() if plan is not None]
     wanted = [text for text, plan in screened.items() if plan is None]
     requests = {canonicalize_name(r.name): r for r in parse_requests(wanted, extras)}
-    resolutions = resolve(
-        wanted, upstream, targets, cache_dir=cache_dir, manylinux=manylinux, macos=macos,
-        extras=extras, on_progress=on_target,
-    ) if wanted else []  # fmt: skip
+    resolutions = (
+        resolve(
+            wanted,
+            upstream,
+            targets,
+            cache_dir=cache_dir,
+            manylinux=manylinux,
+            macos=macos,
+            extras=extras,
+            on_progress=on_target,
+        )
+        if wanted
+        else []
+    )
     names = names.with_spellings(conda_upstream.names if conda_upstream else [])
     names = names.with_spellings(pin.name for r in resolutions for pin in r.pins.values())
     planner = _Planner(requests, conda_upstream, names, extras, targets)
     projects = sorted(
-        {project for r in resolutions for project in (*r.pins, *r.unmet)}, key=_discovery_order(resolutions)
+        {project for r in resolutions for project in (*r.pins, *r.unmet)},
+        key=_discovery_order(resolutions),
     )
     plan = BridgePlan(
         projects=[*(planner.plan_project(project, resolutions) for project in projects), *refused],
-        problems=[(r.target, condense_problem(r.problem)) for r in resolutions if r.problem and not r.unmet],
+        problems=[
+            (r.target, condense_problem(r.problem))
+            for r in resolutions
+            if r.problem and not r.unmet
+        ],
         warnings=[(r.target, w) for r in resolutions for w in r.warnings],
     )
     return plan, names
@@ -155,7 +180,9 @@ def _refused_request(text: str, upstream: Upstream, names: NameTable) -> Project
     versions = sorted({f.version for f in files}, key=Version, reverse=True)
     if not any(requirement.specifier.contains(v, prereleases=True) for v in versions):
         offered = ", ".join(versions[:5]) or "nothing"
-        return ProjectPlan(**base, problem=f"no version satisfies {requirement}; upstream has {offered}")
+        return ProjectPlan(
+            **base, problem=f"no version satisfies {requirement}; upstream has {offered}"
+        )
     return None
 
 
@@ -192,7 +219,9 @@ class _Planner:
         for resolution in resolutions:
             pin = resolution.pins.get(project)
             if project in resolution.unmet:
-                statuses.setdefault(("", "cannot", resolution.unmet[project]), []).append(resolution.target)
+                statuses.setdefault(("", "cannot", resolution.unmet[project]), []).append(
+                    resolution.target
+                )
             if pin is None:
                 continue
             target = resolution.target
@@ -200,16 +229,24 @@ class _Planner:
             route, note = self._route(pin, resolution)
             if route == "wheel":
                 assert pin.wheel is not None and pin.requires_dist is not None
-                translation = translate(pin.requires_dist, [target], self.names, self._extras_of(project))
-                choices[target] = WheelChoice(pin.wheel, translation.depends[target], pin.requires_python)
+                translation = translate(
+                    pin.requires_dist, [target], self.names, self._extras_of(project)
+                )
+                choices[target] = WheelChoice(
+                    pin.wheel, translation.depends[target], pin.requires_python
+                )
                 dropped.update({d.requirement: d for d in translation.dropped if d.unexpressible})
-                left_out.append({d.requirement: d for d in translation.dropped if not d.unexpressible})
+                left_out.append(
+                    {d.requirement: d for d in translation.dropped if not d.unexpressible}
+                )
             elif route == "recipe":
                 recipe_versions.append(pin.version)
             statuses.setdefault((pin.version, route, note), []).append(target)
         if left_out:  # false on every target: reported once, as left out
             common = set(left_out[0]).intersection(*left_out[1:])
-            dropped.update({requirement: left_out[0][requirement] for requirement in sorted(common)})
+            dropped.update(
+                {requirement: left_out[0][requirement] for requirement in sorted(common)}
+            )
         groups = tuple(
             TargetGroup(version, route, tuple(sorted(members)), note)
             for (version, route, note), members in sorted(statuses.items(), key=_group_order)
@@ -239,7 +276,9 @@ class _Planner:
         ('' for any version), or None when one of them cannot be said in conda's terms."""
         wanted = [self.requests[project]] if project in self.requests else []
         for pin in resolution.pins.values():
-            active = active_requirements(pin.requires_dist or (), resolution.target, self._extras_of(pin.project))
+            active = active_requirements(
+                pin.requires_dist or (), resolution.target, self._extras_of(pin.project)
+            )
             wanted += [r for r in active if canonicalize_name(r.name) == project]
         try:
             parts = [conda_version_spec(r.specifier, str(r)) for r in wanted]

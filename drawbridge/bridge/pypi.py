@@ -155,7 +155,9 @@ def parse_simple_json(project: str, page_url: str, document: dict) -> list[Upstr
 class SimpleIndexUpstream:
     """A PEP 503/691 index: pypi.org, a company mirror, or another Drawbridge."""
 
-    def __init__(self, index_url: str, cache: DownloadCache, client: httpx.Client | None = None) -> None:
+    def __init__(
+        self, index_url: str, cache: DownloadCache, client: httpx.Client | None = None
+    ) -> None:
         self.index_url = index_url.rstrip("/") + "/"
         self.cache = cache
         self.client = client or httpx.Client(timeout=60, follow_redirects=True)
@@ -235,7 +237,9 @@ class FolderUpstream:
     def fetch(self, file: UpstreamFile) -> Path:
         path = Path(file.url)
         if sha256_file(path) != file.sha256:
-            raise HashMismatch(f"{file.filename} changed in the drop folder while Drawbridge read it")
+            raise HashMismatch(
+                f"{file.filename} changed in the drop folder while Drawbridge read it"
+            )
         return path
 
 

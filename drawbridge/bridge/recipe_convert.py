@@ -26,8 +26,20 @@ UNKNOWN_LICENSE = "IT-WAS-NOT-POSSIBLE-TO-RECOVER-LICENCE"
 #: the conda-forge default grayskull assumes when it writes ${{ python_min }} undefined
 DEFAULT_PYTHON_MIN = "3.9"
 #: PEP 517 build backends; with none in host, pip falls back to setuptools
-BUILD_BACKENDS = ("setuptools", "flit-core", "flit_core", "hatchling", "poetry-core", "pdm-backend",
-                  "scikit-build-core", "meson-python", "maturin", "setuptools-scm", "whey", "sipbuild")  # fmt: skip
+BUILD_BACKENDS = (
+    "setuptools",
+    "flit-core",
+    "flit_core",
+    "hatchling",
+    "poetry-core",
+    "pdm-backend",
+    "scikit-build-core",
+    "meson-python",
+    "maturin",
+    "setuptools-scm",
+    "whey",
+    "sipbuild",
+)
 
 
 class RecipeConversionError(BridgeError):
@@ -36,7 +48,9 @@ class RecipeConversionError(BridgeError):
 
 def v1_condition(selector: str) -> str:
     """A conda-build selector as a v1 `if:` expression (`py<310` -> match(python, "<3.10"))."""
-    expression = PY_COMPARISON.sub(lambda m: f'match(python, "{m.group(1)}{m.group(2)}.{m.group(3)}")', selector)
+    expression = PY_COMPARISON.sub(
+        lambda m: f'match(python, "{m.group(1)}{m.group(2)}.{m.group(3)}")', selector
+    )
     expression = re.sub(r"\bpy2k\b", 'match(python, "<3")', expression)
     return re.sub(r"\bpy3k\b", 'match(python, ">=3")', expression)
 
@@ -55,7 +69,11 @@ def _mark_selectors(text: str) -> tuple[str, dict[str, str]]:
         if not match:
             lines.append(line)
             continue
-        indent, body, condition = match["indent"], match["body"], v1_condition(match["selector"].strip())
+        indent, body, condition = (
+            match["indent"],
+            match["body"],
+            v1_condition(match["selector"].strip()),
+        )
         if body.startswith("- "):
             lines.append(f"{indent}- if: '{condition}'")
             lines.append(f"{indent}  then: {body[2:]}")
@@ -63,7 +81,9 @@ def _mark_selectors(text: str) -> tuple[str, dict[str, str]]:
             lines.append(f"{indent}skip: ['{condition}']")
             skip[condition] = condition
         else:
-            raise RecipeConversionError(f"line {number}: a selector on {body!r} has no v1 equivalent here")
+            raise RecipeConversionError(
+                f"line {number}: a selector on {body!r} has no v1 equivalent here"
+            )
     return "\n".join(lines) + "\n", skip
 
 
@@ -80,7 +100,9 @@ def parse_v0(meta_yaml: str) -> tuple[dict[str, Any], dict[str, str]]:
     try:
         document = YAML(typ="safe").load(text)
     except Exception as error:
-        raise RecipeConversionError(f"the recipe is not valid YAML after rendering: {error}") from error
+        raise RecipeConversionError(
+            f"the recipe is not valid YAML after rendering: {error}"
+        ) from error
     if not isinstance(document, dict) or "package" not in document:
         raise RecipeConversionError("the recipe has no package section")
     return document, context
@@ -115,7 +137,11 @@ def _entry_point(text: str) -> str:
 
 
 def _plain_python(item: Any) -> Any:
-    return "python" if isinstance(item, str) and item.split()[0] == "python" and "python_min" in item else item
+    return (
+        "python"
+        if isinstance(item, str) and item.split()[0] == "python" and "python_min" in item
+        else item
+    )
 
 
 def _with_build_backend(host: list[Any]) -> list[Any]:
@@ -129,10 +155,14 @@ def _tests(test: dict[str, Any]) -> list[dict[str, Any]]:
     tests: list[dict[str, Any]] = []
     commands = [c for c in test.get("commands") or [] if isinstance(c, str)]
     if test.get("imports"):
-        tests.append({"python": {"imports": list(test["imports"]), "pip_check": "pip check" in commands}})
+        tests.append(
+            {"python": {"imports": list(test["imports"]), "pip_check": "pip check" in commands}}
+        )
     others = [c for c in commands if c != "pip check"]
     if others:
-        requires = [r for r in test.get("requires") or [] if not str(r).startswith(("pip", "python"))]
+        requires = [
+            r for r in test.get("requires") or [] if not str(r).startswith(("pip", "python"))
+        ]
         script: dict[str, Any] = {"script": others}
         if requires:
             script["requirements"] = {"run": requires}
@@ -141,8 +171,15 @@ def _tests(test: dict[str, Any]) -> list[dict[str, Any]]:
 
 
 def _about(about: dict[str, Any]) -> dict[str, Any]:
-    names = {"home": "homepage", "summary": "summary", "description": "description", "license": "license",
-             "license_family": "license_family", "doc_url": "documentation", "dev_url": "repository"}  # fmt: skip
+    names = {
+        "home": "homepage",
+        "summary": "summary",
+        "description": "description",
+        "license": "license",
+        "license_family": "license_family",
+        "doc_url": "documentation",
+        "dev_url": "repository",
+    }
     converted = {new: about[old] for old, new in names.items() if about.get(old)}
     if converted.get("license") == UNKNOWN_LICENSE:
         converted["license"] = "LicenseRef-Unknown"  # valid SPDX; a reviewer sees it at once
@@ -154,7 +191,9 @@ def _about(about: dict[str, Any]) -> dict[str, Any]:
     return converted
 
 
-def convert(meta_yaml: str, source_url: str | None = None, python_min: str | None = None) -> dict[str, Any]:
+def convert(
+    meta_yaml: str, source_url: str | None = None, python_min: str | None = None
+) -> dict[str, Any]:
     """The v1 recipe for grayskull's `meta_yaml`.
 
     `source_url` replaces the source URL; `python_min` replaces grayskull's (conda-forge's)
@@ -177,14 +216,20 @@ def convert(meta_yaml: str, source_url: str | None = None, python_min: str | Non
     if build.get("noarch"):
         converted_build["noarch"] = build["noarch"]
     if "skip" in build:
-        converted_build["skip"] = build["skip"] if isinstance(build["skip"], list) else [str(build["skip"]).lower()]
+        converted_build["skip"] = (
+            build["skip"] if isinstance(build["skip"], list) else [str(build["skip"]).lower()]
+        )
     if build.get("script"):
         converted_build["script"] = _pip_script(build["script"])
     if build.get("entry_points"):
-        converted_build["python"] = {"entry_points": [_entry_point(e) for e in build["entry_points"]]}
+        converted_build["python"] = {
+            "entry_points": [_entry_point(e) for e in build["entry_points"]]
+        }
     recipe["build"] = converted_build
     requirements = {k: v for k, v in (v0.get("requirements") or {}).items() if v}
-    if any("compiler(" in str(item) for item in requirements.get("build", [])) and converted_build.pop("noarch", None):
+    if any(
+        "compiler(" in str(item) for item in requirements.get("build", [])
+    ) and converted_build.pop("noarch", None):
         # compiled code is never noarch (grayskull sometimes says both): build per platform,
         # against plain `python`, whose run_exports pin the ABI
         requirements = {k: [_plain_python(i) for i in v] for k, v in requirements.items()}

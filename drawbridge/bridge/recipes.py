@@ -34,6 +34,7 @@ from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import write_text_atomic
 
+
 class RecipeError(BridgeError):
     """A recipe that cannot be generated, found, decided on or built."""
 
@@ -72,13 +73,28 @@ def run_grayskull(sdist: Path, work: Path) -> str:
     out = Path(tempfile.mkdtemp(prefix=".grayskull-", dir=work))
     try:
         result = subprocess.run(
-            [sys.executable, "-m", "grayskull", "pypi", "--no-use-v1-format", "--strict-conda-forge", "-o", str(out), str(sdist.resolve())],
-            capture_output=True, text=True, timeout=600, cwd=out,
-        )  # fmt: skip
+            [
+                sys.executable,
+                "-m",
+                "grayskull",
+                "pypi",
+                "--no-use-v1-format",
+                "--strict-conda-forge",
+                "-o",
+                str(out),
+                str(sdist.resolve()),
+            ],
+            capture_output=True,
+            text=True,
+            timeout=600,
+            cwd=out,
+        )
         generated = list(out.glob("*/meta.yaml"))
         if result.returncode != 0 or not generated:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
-            raise RecipeError(f"grayskull could not write a recipe for {sdist.name}: {tail or 'no output'}")
+            raise RecipeError(
+                f"grayskull could not write a recipe for {sdist.name}: {tail or 'no output'}"
+            )
         return generated[0].read_text("utf-8")
     finally:
         shutil.rmtree(out, ignore_errors=True)
@@ -137,9 +153,13 @@ class RecipeBook:
         folder = self.root / conda_name
         if meta is not None:
             write_text_atomic(folder / "meta.yaml", meta)
-        return self._store(conda_name, project, chosen, text, user, "generate", curated=curated.is_file())
+        return self._store(
+            conda_name, project, chosen, text, user, "generate", curated=curated.is_file()
+        )
 
-    def _fetch_sdist(self, project: str, version: str | None, upstream: Upstream) -> tuple[Path, str]:
+    def _fetch_sdist(
+        self, project: str, version: str | None, upstream: Upstream
+    ) -> tuple[Path, str]:
         sdists = [f for f in upstream.files(project) if not f.is_wheel and not f.yanked]
         if version:
             sdists = [f for f in sdists if Version(f.version) == Version(version)]
@@ -163,7 +183,16 @@ class RecipeBook:
 
     # -- the store --------------------------------------------------------------------------
 
-    def _store(self, name: str, project: str, version: str, text: str, user: str, action: str, curated: bool = False) -> Recipe:
+    def _store(
+        self,
+        name: str,
+        project: str,
+        version: str,
+        text: str,
+        user: str,
+        action: str,
+        curated: bool = False,
+    ) -> Recipe:
         folder = self.root / name
         digest = sha256_text(text)
         write_text_atomic(folder / "history" / f"{digest}.yaml", text)
@@ -175,7 +204,11 @@ class RecipeBook:
                 session.add(row)
             row.project, row.version, row.sha256, row.curated = project, version, digest, curated
             row.state, row.updated = "pending", utcnow()
-            session.add(AuditRow(user=user, action=action, subject=name, detail=f"{version} sha256={digest}"))
+            session.add(
+                AuditRow(
+                    user=user, action=action, subject=name, detail=f"{version} sha256={digest}"
+                )
+            )
         return self.get(name)
 
     def get(self, name: str) -> Recipe:
@@ -184,7 +217,9 @@ class RecipeBook:
         with self.db.session() as session:
             row = session.get(RecipeRow, name)
             if row is None:
-                raise UnknownRecipe(f"no recipe {name!r}; create one with `drawbridge recipe generate`")
+                raise UnknownRecipe(
+                    f"no recipe {name!r}; create one with `drawbridge recipe generate`"
+                )
             return _recipe(row, self.root / name)
 
     def names(self) -> list[str]:
@@ -211,8 +246,14 @@ class RecipeBook:
             previous = row.state
             row.sha256, row.updated = digest, utcnow()
             row.state = "pending"
-            session.add(AuditRow(user="(file)", action="edited", subject=name,
-                                 detail=f"sha256={digest}; was {previous}, now pending"))  # fmt: skip
+            session.add(
+                AuditRow(
+                    user="(file)",
+                    action="edited",
+                    subject=name,
+                    detail=f"sha256={digest}; was {previous}, now pending",
+                )
+            )
 
     def diff(self, name: str) -> str:
         """The recipe against the version last approved (or, if none, the one before it)."""
@@ -226,10 +267,12 @@ class RecipeBook:
         base = (history / f"{base_digest}.yaml").read_text("utf-8") if base_digest else ""
         return "".join(
             difflib.unified_diff(
-                base.splitlines(True), self.text(name).splitlines(True),
-                f"{name}/recipe.yaml@{base_digest[:12] or 'nothing'}", f"{name}/recipe.yaml@{recipe.sha256[:12]}",
+                base.splitlines(True),
+                self.text(name).splitlines(True),
+                f"{name}/recipe.yaml@{base_digest[:12] or 'nothing'}",
+                f"{name}/recipe.yaml@{recipe.sha256[:12]}",
             )
-        )  # fmt: skip
+        )
 
     # -- review -----------------------------------------------------------------------------
 
@@ -242,16 +285,34 @@ class RecipeBook:
             row.state = "approved" if approve else "rejected"
             row.approved_sha256 = recipe.sha256 if approve else ""
             row.decided_by, row.decided_at, row.comment = user, utcnow(), comment
-            session.add(AuditRow(user=user, action="approve" if approve else "reject", subject=name,
-                                 detail=f"sha256={recipe.sha256} comment={comment!r}"))  # fmt: skip
+            session.add(
+                AuditRow(
+                    user=user,
+                    action="approve" if approve else "reject",
+                    subject=name,
+                    detail=f"sha256={recipe.sha256} comment={comment!r}",
+                )
+            )
         return self.get(name)
 
     def record_build(self, name: str, ok: bool, log: Path, needs_builder: str = "") -> None:
         with self.db.session() as session:
             row = session.get(RecipeRow, name)
             assert row is not None
-            row.state, row.last_log, row.needs_builder, row.updated = ("built" if ok else "failed"), str(log), needs_builder, utcnow()
-            session.add(AuditRow(user="(build)", action="built" if ok else "build-failed", subject=name, detail=str(log)))
+            row.state, row.last_log, row.needs_builder, row.updated = (
+                ("built" if ok else "failed"),
+                str(log),
+                needs_builder,
+                utcnow(),
+            )
+            session.add(
+                AuditRow(
+                    user="(build)",
+                    action="built" if ok else "build-failed",
+                    subject=name,
+                    detail=str(log),
+                )
+            )
 
     def audit(self) -> list[AuditRow]:
         with self.db.session() as session:
@@ -260,7 +321,15 @@ class RecipeBook:
 
 def _recipe(row: RecipeRow, folder: Path) -> Recipe:
     return Recipe(
-        name=row.name, project=row.project, version=row.version, state=row.state, sha256=row.sha256,
-        curated=row.curated, approved_sha256=row.approved_sha256, decided_by=row.decided_by,
-        comment=row.comment, needs_builder=row.needs_builder, folder=folder,
-    )  # fmt: skip
+        name=row.name,
+        project=row.project,
+        version=row.version,
+        state=row.state,
+        sha256=row.sha256,
+        curated=row.curated,
+        approved_sha256=row.approved_sha256,
+        decided_by=row.decided_by,
+        comment=row.comment,
+        needs_builder=row.needs_builder,
+        folder=folder,
+    )

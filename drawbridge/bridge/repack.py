@@ -105,8 +105,12 @@ class CondaDestination(SchemeDictionaryDestination):
             f"import sys\nfrom {module} import {attr.split('.')[0]}\n"
             f"if __name__ == '__main__':\n    sys.exit({attr}())\n"
         ).encode()
-        self.notes.append(f"win-64 entry point {name!r}: Scripts/{name}-script.py only, no .exe launcher")
-        return self.write_file(Scheme("scripts"), f"{name}-script.py", BytesIO(body), is_executable=False)
+        self.notes.append(
+            f"win-64 entry point {name!r}: Scripts/{name}-script.py only, no .exe launcher"
+        )
+        return self.write_file(
+            Scheme("scripts"), f"{name}-script.py", BytesIO(body), is_executable=False
+        )
 
     def finalize_installation(self, scheme, record_file_path, records) -> None:  # type: ignore[no-untyped-def]
         kept = [(s, r) for s, r in records if not r.path.endswith(".drawbridge-entry-point")]
@@ -158,14 +162,20 @@ def binary_pins(target: Target) -> list[str]:
     """`python` and `python_abi` pins of a package built for one CPython."""
     major, minor = target.python_tuple
     abi = f"cp{major}{minor}" + ("mu" if (major, minor) < (3, 0) and target.os != "win" else "")
-    return [f"python >={major}.{minor},<{major}.{minor + 1}.0a0", f"python_abi {major}.{minor}.* *_{abi}"]
+    return [
+        f"python >={major}.{minor},<{major}.{minor + 1}.0a0",
+        f"python_abi {major}.{minor}.* *_{abi}",
+    ]
 
 
 def _license_files(root: Path) -> list[Path]:
     found = []
     for dist_info in root.rglob("*.dist-info"):
         for path in dist_info.rglob("*"):
-            if path.is_file() and (path.parent.name == "licenses" or path.name.upper().startswith(("LICENSE", "LICENCE", "COPYING"))):
+            if path.is_file() and (
+                path.parent.name == "licenses"
+                or path.name.upper().startswith(("LICENSE", "LICENCE", "COPYING"))
+            ):
                 found.append(path)
     return sorted(found)
 
@@ -196,7 +206,10 @@ def repack(
             _validate_record(source, wheel.name)
             install(source, destination, {"INSTALLER": b"conda\n"})
         if target is None:
-            link = {"noarch": {"type": "python", "entry_points": destination.entry_points}, "package_metadata_version": 1}
+            link = {
+                "noarch": {"type": "python", "entry_points": destination.entry_points},
+                "package_metadata_version": 1,
+            }
             (staging / "info").mkdir()
             (staging / "info" / "link.json").write_text(json.dumps(link))
         output = rattler_build.assemble_package(
@@ -237,7 +250,9 @@ def _validate_record(source: WheelFile, filename: str) -> None:
     try:
         source.validate_record(validate_contents=True)
     except Exception as error:  # installer's _WheelFileValidationError
-        raise InvalidWheel(f"{filename}: its RECORD does not match its contents ({error})") from error
+        raise InvalidWheel(
+            f"{filename}: its RECORD does not match its contents ({error})"
+        ) from error
 
 
 def drop_info_from_paths(package: Path) -> None:

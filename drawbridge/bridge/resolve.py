@@ -136,7 +136,11 @@ def condense_problem(text: str) -> str:
     first reason, without uv's banner and indentation."""
     lines = [" ".join(line.split()) for line in text.splitlines() if line.strip()]
     hints = [line.removeprefix("hint: ") for line in lines if line.startswith("hint:")]
-    reasons = [line.removeprefix("cause: ") for line in lines if not line.startswith(("hint:", "No solution found"))]
+    reasons = [
+        line.removeprefix("cause: ")
+        for line in lines
+        if not line.startswith(("hint:", "No solution found"))
+    ]
     return hints[0] if hints else " ".join(reasons) or text.strip()
 
 
@@ -190,7 +194,12 @@ class _TargetResolver:
             return joint
         if len(self.requests) == 1:
             [request] = self.requests
-            return replace(joint, unmet={canonicalize_name(request.name): self._why_unmet(request, target, joint.problem)})
+            return replace(
+                joint,
+                unmet={
+                    canonicalize_name(request.name): self._why_unmet(request, target, joint.problem)
+                },
+            )
         merged = _Choice({}, set())
         owners: dict[str, str] = {}  # project -> the request whose closure pinned it
         for request in self.requests:
@@ -199,7 +208,9 @@ class _TargetResolver:
             if alone.problem:
                 merged.unmet[name] = self._why_unmet(request, target, alone.problem)
                 continue
-            clash = next((p for p, v in alone.versions.items() if merged.versions.get(p, v) != v), None)
+            clash = next(
+                (p for p, v in alone.versions.items() if merged.versions.get(p, v) != v), None
+            )
             if clash is not None:
                 merged.unmet[name] = (
                     f"needs {clash} {alone.versions[clash]}, but {owners[clash]} needs {clash} "
@@ -227,7 +238,9 @@ class _TargetResolver:
         releases = self.catalogue.releases(canonicalize_name(request.name))
         allowed = sorted(request.specifier.filter(releases, prereleases=True), reverse=True)
         if allowed:
-            _wheel, obstacle = wheel_obstacle(releases[allowed[0]], target, self.catalogue, self.baselines)
+            _wheel, obstacle = wheel_obstacle(
+                releases[allowed[0]], target, self.catalogue, self.baselines
+            )
             if obstacle is not None:
                 return obstacle.one if obstacle.standalone else f"{allowed[0]} {obstacle.one}"
         return condense_problem(problem)
@@ -245,7 +258,9 @@ class _TargetResolver:
             return TargetResolution(target, {}, str(error))
         return TargetResolution(target, pins, "", tuple(warnings), choice.unmet)
 
-    def _with_uv(self, target: Target, requests: list[Requirement]) -> tuple[dict[str, str], set[str], str]:
+    def _with_uv(
+        self, target: Target, requests: list[Requirement]
+    ) -> tuple[dict[str, str], set[str], str]:
         """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
 
         Three corrections make uv answer as pip would: a project uv names in "no solution"
@@ -264,10 +279,15 @@ class _TargetResolver:
             if not remaining:
                 return {}, excluded, ""
             compiled = compile_target(
-                remaining, target, self.source, cache_dir=self.uv_cache,
-                manylinux=self.baselines.manylinux, macos=dict(self.baselines.macos),
-                excluded=excluded, constraints=constraints,
-            )  # fmt: skip
+                remaining,
+                target,
+                self.source,
+                cache_dir=self.uv_cache,
+                manylinux=self.baselines.manylinux,
+                macos=dict(self.baselines.macos),
+                excluded=excluded,
+                constraints=constraints,
+            )
             if not compiled.no_solution:
                 versions = dict(compiled.versions)
                 self.catalogue.prefetch(projects=versions)

@@ -117,16 +117,26 @@ def run_bridge(
     report = progress or QuietProgress()
     settings = home.bridge
     channels.layout(options.channel)
-    targets = all_targets(options.platforms or settings.platforms, options.pythons or settings.pythons)
+    targets = all_targets(
+        options.platforms or settings.platforms, options.pythons or settings.pythons
+    )
     upstream = open_upstream(options.upstream_pypi or settings.upstream_pypi, home.cache_dir)
     conda_channels = upstream_conda_channels(home, options)
-    conda_upstream = CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None
+    conda_upstream = (
+        CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None
+    )
     report.planning(len(targets))
     plan, names = make_plan(
-        options.requirements, upstream, conda_upstream, targets, default_table(),
-        cache_dir=home.cache_dir, extras=options.extras, manylinux=(2, settings.manylinux_glibc_minor),
+        options.requirements,
+        upstream,
+        conda_upstream,
+        targets,
+        default_table(),
+        cache_dir=home.cache_dir,
+        extras=options.extras,
+        manylinux=(2, settings.manylinux_glibc_minor),
         on_target=report.resolved,
-    )  # fmt: skip
+    )
     report.planned(plan, {r.name: r for r in recipes.all()})
     if options.dry_run:
         return BridgeReport(plan)
@@ -139,31 +149,48 @@ def run_bridge(
         baseline=Baseline.from_manylinux(settings.manylinux_glibc_minor),
     )
     outcomes = execute(
-        plan.projects, upstream, channels, options.channel, names, home.cache_dir / "work", check, report.step
+        plan.projects,
+        upstream,
+        channels,
+        options.channel,
+        names,
+        home.cache_dir / "work",
+        check,
+        report.step,
     )
     written, failed = write_pending_recipes(home, recipes, plan.projects, upstream, names, actor)
-    return BridgeReport(plan, outcomes, recipes_written=written, recipes_failed=failed, unchecked=unchecked)
+    return BridgeReport(
+        plan, outcomes, recipes_written=written, recipes_failed=failed, unchecked=unchecked
+    )
 
 
-def targets_without_python(conda_upstream: CondaUpstream | None, targets: Sequence[Target]) -> list[Target]:
+def targets_without_python(
+    conda_upstream: CondaUpstream | None, targets: Sequence[Target]
+) -> list[Target]:
     """The targets no upstream conda channel has a `python` for: packages cannot be checked
     (nor installed) there until the company's conda mirror is connected."""
     return [
-        target for target in targets
-        if conda_upstream is None or not conda_upstream.carries("python", f"{target.python}.*", target)
-    ]  # fmt: skip
+        target
+        for target in targets
+        if conda_upstream is None
+        or not conda_upstream.carries("python", f"{target.python}.*", target)
+    ]
 
 
 def upstream_conda_channels(home: Home, options: BridgeOptions) -> tuple[str, ...]:
     """The upstream conda channels of a run: the options', else the home's."""
-    return tuple(home.bridge.upstream_conda if options.upstream_conda is None else options.upstream_conda)
+    return tuple(
+        home.bridge.upstream_conda if options.upstream_conda is None else options.upstream_conda
+    )
 
 
 def check_bridged_channel(home: Home, channels: Channels, options: BridgeOptions) -> Report:
     """`bridge --check`: every package of the channel that no solver could install on a
     target it claims (against the channel and the upstream conda channels), and why."""
     settings = home.bridge
-    targets: list[Target] = all_targets(options.platforms or settings.platforms, options.pythons or settings.pythons)
+    targets: list[Target] = all_targets(
+        options.platforms or settings.platforms, options.pythons or settings.pythons
+    )
     return check_channel(
         [channels.layout(options.channel).conda_dir, *upstream_conda_channels(home, options)],
         targets,
@@ -189,7 +216,14 @@ def write_pending_recipes(
             continue
         try:
             written.append(
-                recipes.generate(plan.project, plan.recipe_version, upstream, names, actor, home.bridge.oldest_python3)
+                recipes.generate(
+                    plan.project,
+                    plan.recipe_version,
+                    upstream,
+                    names,
+                    actor,
+                    home.bridge.oldest_python3,
+                )
             )
         except BridgeError as error:
             failed.append((plan.project, str(error)))

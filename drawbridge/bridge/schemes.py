@@ -14,12 +14,24 @@ from drawbridge.bridge.targets import Target
 def scheme_paths(root: Path, target: Target | None, distribution: str) -> dict[str, str]:
     """Where each wheel scheme lands inside the package for `target` (None: noarch)."""
     if target is None:
-        site, scripts, headers = root / "site-packages", root / "python-scripts", root / "include" / distribution
+        site, scripts, headers = (
+            root / "site-packages",
+            root / "python-scripts",
+            root / "include" / distribution,
+        )
     elif target.os == "win":
-        site, scripts, headers = root / "Lib" / "site-packages", root / "Scripts", root / "Include" / distribution
+        site, scripts, headers = (
+            root / "Lib" / "site-packages",
+            root / "Scripts",
+            root / "Include" / distribution,
+        )
     else:
         python = f"python{target.python}"
-        site, scripts, headers = root / "lib" / python / "site-packages", root / "bin", root / "include" / python / distribution
+        site, scripts, headers = (
+            root / "lib" / python / "site-packages",
+            root / "bin",
+            root / "include" / python / distribution,
+        )
     return {
         "purelib": str(site),
         "platlib": str(site),

@@ -54,13 +54,18 @@ class UvSource:
     """Where uv reads distributions: a simple index, or a folder of files (find-links)."""
 
     index_url: str | None = None
-    folders: tuple[Path, ...] = ()  # every folder holding distributions (find-links does not recurse)
+    folders: tuple[
+        Path, ...
+    ] = ()  # every folder holding distributions (find-links does not recurse)
 
     def arguments(self) -> list[str]:
         """uv's index arguments for this source."""
         if self.index_url:
             return ["--index-url", self.index_url]
-        return ["--no-index", *(argument for folder in self.folders for argument in ("--find-links", str(folder)))]
+        return [
+            "--no-index",
+            *(argument for folder in self.folders for argument in ("--find-links", str(folder))),
+        ]
 
 
 def uv_source(upstream: Upstream) -> UvSource:
@@ -142,16 +147,29 @@ def uv_command(
 ) -> list[str]:
     """The `uv pip compile` command line for one target (see the module docstring)."""
     command = [
-        uv_binary(), "pip", "compile", str(requirements_file),
-        "--only-binary", ":all:",
-        "--python-version", target.python,
-        "--python-platform", uv_platform(target.subdir, manylinux),
+        uv_binary(),
+        "pip",
+        "compile",
+        str(requirements_file),
+        "--only-binary",
+        ":all:",
+        "--python-version",
+        target.python,
+        "--python-platform",
+        uv_platform(target.subdir, manylinux),
         # any interpreter will do (nothing is built); without one uv looks for, or downloads, X.Y
-        "--python", sys.executable, "--no-python-downloads",
-        "--cache-dir", str(cache_dir),
-        "--no-header", "--no-annotate", "--color", "never", "--quiet",
+        "--python",
+        sys.executable,
+        "--no-python-downloads",
+        "--cache-dir",
+        str(cache_dir),
+        "--no-header",
+        "--no-annotate",
+        "--color",
+        "never",
+        "--quiet",
         *source.arguments(),
-    ]  # fmt: skip
+    ]
     if overrides_file:
         command += ["--overrides", str(overrides_file)]
     if constraints_file:

@@ -40,7 +40,9 @@ def check_zip_members(archive: str, zf: zipfile.ZipFile) -> None:
         mode = info.external_attr >> 16
         if stat.S_ISLNK(mode):
             with zf.open(info) as handle:
-                target = read_member(archive, info.filename, handle, info.file_size, MAX_LINK_TARGET)
+                target = read_member(
+                    archive, info.filename, handle, info.file_size, MAX_LINK_TARGET
+                )
             check_link_target(archive, info.filename, target.decode("utf-8", "replace"))
     try:
         broken = zf.testzip()

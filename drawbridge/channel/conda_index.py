@@ -57,7 +57,9 @@ def needs_recovery(layout: ChannelLayout) -> bool:
     return layout.indexing_marker.exists()
 
 
-def index_conda(layout: ChannelLayout, subdirs: Iterable[str] | None = None, force: bool = False) -> list[QuarantinedFile]:
+def index_conda(
+    layout: ChannelLayout, subdirs: Iterable[str] | None = None, force: bool = False
+) -> list[QuarantinedFile]:
     """Bring the repodata of `subdirs` (default: all in use) up to date with the files on disk;
     return the packages rattler refused, now quarantined.
 
@@ -89,7 +91,11 @@ def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[Quara
         try:
             # rattler's own .zst uses a slow, high level: on 4,000 packages it was 550 of the
             # 1,000 ms an incremental run took. The same file at level 3 costs ~10 ms.
-            asyncio.run(index_fs(layout.conda_dir, target_platform=Subdir(subdir), force=force, write_zst=False))
+            asyncio.run(
+                index_fs(
+                    layout.conda_dir, target_platform=Subdir(subdir), force=force, write_zst=False
+                )
+            )
             return quarantined
         except Exception as error:  # rattler raises its own types; the message says what
             shutil.rmtree(layout.conda_dir / ".tmp", ignore_errors=True)  # what it was writing
@@ -100,17 +106,27 @@ def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[Quara
                     f"rattler could not index {layout.name}/conda/{subdir} ({failure}), and no single "
                     "package explains it; the last complete index is still served"
                 ) from error
-            quarantined += [quarantine(layout, path, f"rattler's indexer refuses it: {reason}") for path, reason in refused]
+            quarantined += [
+                quarantine(layout, path, f"rattler's indexer refuses it: {reason}")
+                for path, reason in refused
+            ]
 
 
-def _refused_packages(layout: ChannelLayout, subdir: str, everything: bool) -> list[tuple[Path, str]]:
+def _refused_packages(
+    layout: ChannelLayout, subdir: str, everything: bool
+) -> list[tuple[Path, str]]:
     """The packages of `subdir` rattler refuses, each tried alone: those not in the current
     repodata, or all of them when `everything`."""
     folder = layout.conda_dir / subdir
     known = set() if everything else _indexed_names(folder / "repodata.json")
     refused = []
     for path in sorted(folder.iterdir()):
-        if path.name in known or not is_conda_package(path.name) or is_temporary(path.name) or not path.is_file():
+        if (
+            path.name in known
+            or not is_conda_package(path.name)
+            or is_temporary(path.name)
+            or not path.is_file()
+        ):
             continue
         problem = indexer_problem(path, path.name, subdir, layout.root)
         if problem:
@@ -177,7 +193,9 @@ def _reason(error: BaseException) -> str:
 def write_compressed_twins(repodata: Path) -> None:
     """Write repodata.json.zst (CEP clients) and repodata.json.gz (gzip HTTP clients)."""
     data = repodata.read_bytes()
-    write_bytes_atomic(repodata.with_name("repodata.json.zst"), zstandard.ZstdCompressor(level=3).compress(data))
+    write_bytes_atomic(
+        repodata.with_name("repodata.json.zst"), zstandard.ZstdCompressor(level=3).compress(data)
+    )
     write_bytes_atomic(repodata.with_name("repodata.json.gz"), gzip.compress(data, 6, mtime=0))
 
 

@@ -27,13 +27,25 @@ CONDA_SUFFIXES = (".conda", ".tar.bz2")
 KNOWN_SUBDIRS = frozenset(
     {
         "noarch",
-        "linux-32", "linux-64", "linux-aarch64", "linux-armv6l", "linux-armv7l",
-        "linux-ppc64le", "linux-ppc64", "linux-s390x", "linux-riscv64",
-        "osx-64", "osx-arm64",
-        "win-32", "win-64", "win-arm64",
-        "emscripten-wasm32", "wasi-wasm32", "zos-z",
+        "linux-32",
+        "linux-64",
+        "linux-aarch64",
+        "linux-armv6l",
+        "linux-armv7l",
+        "linux-ppc64le",
+        "linux-ppc64",
+        "linux-s390x",
+        "linux-riscv64",
+        "osx-64",
+        "osx-arm64",
+        "win-32",
+        "win-64",
+        "win-arm64",
+        "emscripten-wasm32",
+        "wasi-wasm32",
+        "zos-z",
     }
-)  # fmt: skip
+)
 
 
 @dataclass(frozen=True)
@@ -84,12 +96,18 @@ def _identity_from_index(filename: str, stem: str, index: dict) -> CondaPackageI
     subdir = str(index["subdir"])
     if subdir not in KNOWN_SUBDIRS:
         raise InvalidDistribution(f"{filename}: unknown subdir {subdir!r} in info/index.json")
-    return CondaPackageInfo(filename=filename, name=name, version=version, build=build, subdir=subdir)
+    return CondaPackageInfo(
+        filename=filename, name=name, version=version, build=build, subdir=subdir
+    )
 
 
 def _check_conda_identity(filename: str, name: str, version: str, build: str) -> None:
     """Parse name, version and build as rattler (and so conda's solvers) parse them."""
-    for what, value, parse in (("package name", name, PackageName), ("version", version, Version), ("build string", build, BuildString)):
+    for what, value, parse in (
+        ("package name", name, PackageName),
+        ("version", version, Version),
+        ("build string", build, BuildString),
+    ):
         try:
             parse(value)
         except Exception as error:  # rattler raises its own exception types, and ValueError
@@ -123,7 +141,9 @@ def _scan_tar(filename: str, tf: tarfile.TarFile) -> bytes | None:
         if not path.startswith("info/") or not member.isfile():
             continue
         if path == "info/index.json":
-            index_json = limits.read_member(filename, path, tf.extractfile(member), member.size, limits.MAX_INDEX_JSON)
+            index_json = limits.read_member(
+                filename, path, tf.extractfile(member), member.size, limits.MAX_INDEX_JSON
+            )
         elif member.size > limits.MAX_INFO_MEMBER:
             raise limits.too_large(filename, path, member.size, limits.MAX_INFO_MEMBER)
     return index_json
@@ -132,7 +152,9 @@ def _scan_tar(filename: str, tf: tarfile.TarFile) -> bytes | None:
 def _read_tar_bz2(path: Path, filename: str, budget: int) -> dict:
     try:
         with bz2.open(path, "rb") as raw:
-            with limits.open_tar_stream(limits.InflationGuard(raw, filename, budget), filename) as tf:
+            with limits.open_tar_stream(
+                limits.InflationGuard(raw, filename, budget), filename
+            ) as tf:
                 return _parse_index_json(filename, _scan_tar(filename, tf))
     except (tarfile.TarError, EOFError, OSError, ValueError) as error:
         raise InvalidDistribution(f"{filename}: corrupt tar.bz2 archive ({error})") from error
@@ -156,7 +178,9 @@ def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
                 raise InvalidDistribution(
                     f"{filename}: a .conda must hold {sorted(expected)}; it holds {names}"
                 )
-            guard = limits.InflationGuard(None, filename, budget)  # one budget for both inner archives
+            guard = limits.InflationGuard(
+                None, filename, budget
+            )  # one budget for both inner archives
             index_json = _scan_zst_tar(filename, zf, f"info-{stem}.tar.zst", guard)
             _scan_zst_tar(filename, zf, f"pkg-{stem}.tar.zst", guard)
     except (zipfile.BadZipFile, EOFError) as error:
@@ -164,11 +188,17 @@ def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
     return _parse_index_json(filename, index_json)
 
 
-def _scan_zst_tar(filename: str, zf: zipfile.ZipFile, member: str, guard: limits.InflationGuard) -> bytes | None:
+def _scan_zst_tar(
+    filename: str, zf: zipfile.ZipFile, member: str, guard: limits.InflationGuard
+) -> bytes | None:
     try:
         with zf.open(member) as compressed:
-            guard.inner = zstandard.ZstdDecompressor(max_window_size=limits.MAX_ZSTD_WINDOW).stream_reader(compressed)
+            guard.inner = zstandard.ZstdDecompressor(
+                max_window_size=limits.MAX_ZSTD_WINDOW
+            ).stream_reader(compressed)
             with limits.open_tar_stream(guard, filename) as tf:
                 return _scan_tar(filename, tf)
     except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError) as error:
-        raise InvalidDistribution(f"{filename}: corrupt inner archive {member} ({error})") from error
+        raise InvalidDistribution(
+            f"{filename}: corrupt inner archive {member} ({error})"
+        ) from error

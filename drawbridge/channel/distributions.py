@@ -169,7 +169,9 @@ def read_wheel_metadata(path: Path, filename: str | None = None) -> bytes:
     try:
         with open_zip(path, filename) as zf:
             check_zip_members(filename, zf)
-            return _read_zip_member(filename, zf, _find_wheel_metadata(filename, zf, project, version))
+            return _read_zip_member(
+                filename, zf, _find_wheel_metadata(filename, zf, project, version)
+            )
     except (zipfile.BadZipFile, EOFError) as error:
         raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
 
@@ -269,7 +271,9 @@ def _scan_sdist_tar(filename: str, tf: tarfile.TarFile) -> bytes:
     for member in scan_members(tf, filename):
         check_tar_members(filename, [member])
         if pkg_info is None and member.isfile() and _is_top_level_pkg_info(member.name):
-            pkg_info = read_member(filename, member.name, tf.extractfile(member), member.size, MAX_CORE_METADATA)
+            pkg_info = read_member(
+                filename, member.name, tf.extractfile(member), member.size, MAX_CORE_METADATA
+            )
     if pkg_info is None:
         raise InvalidDistribution(f"{filename}: no PKG-INFO at the top of the sdist")
     return pkg_info

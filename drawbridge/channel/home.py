@@ -16,7 +16,9 @@ DEFAULT_HOME = Path("drawbridge-home")
 CONFIG_NAME = "drawbridge.toml"
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: URL segments a channel may not be named after, because the server routes them itself
-RESERVED_CHANNEL_NAMES = frozenset({"simple", "t", "ui", "api", "health", "metrics", "static", "upstream"})
+RESERVED_CHANNEL_NAMES = frozenset(
+    {"simple", "t", "ui", "api", "health", "metrics", "static", "upstream"}
+)
 
 DEFAULT_CONFIG = """\
 # Drawbridge configuration. Every key is optional; these are the defaults.
@@ -148,7 +150,9 @@ def load_home(home: Path | str | None = None) -> Home:
         raise HomeError(f"cannot read {config_path}: {error}") from error
     unknown_tables = sorted(set(document) - {"server", "bridge"})
     if unknown_tables:
-        raise HomeError(f"{config_path}: unknown tables {unknown_tables}; known: ['bridge', 'server']")
+        raise HomeError(
+            f"{config_path}: unknown tables {unknown_tables}; known: ['bridge', 'server']"
+        )
     server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
     check_channel_name(server.default_channel)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)

@@ -30,7 +30,9 @@ class ChannelIndexes:
     def __init__(self, database: Database) -> None:
         self.db = database
 
-    def refresh(self, layout: ChannelLayout, projects: Iterable[str], subdirs: Iterable[str]) -> list[QuarantinedFile]:
+    def refresh(
+        self, layout: ChannelLayout, projects: Iterable[str], subdirs: Iterable[str]
+    ) -> list[QuarantinedFile]:
         """Rewrite the pages of `projects` and re-index `subdirs` (incrementally)."""
         projects, subdirs = set(projects), set(subdirs)
         if projects:
@@ -46,7 +48,9 @@ class ChannelIndexes:
 
     # -- conda ------------------------------------------------------------------------------
 
-    def index_conda(self, layout: ChannelLayout, subdirs: set[str] | None, force: bool = False) -> list[QuarantinedFile]:
+    def index_conda(
+        self, layout: ChannelLayout, subdirs: set[str] | None, force: bool = False
+    ) -> list[QuarantinedFile]:
         """Index `subdirs` (None: all), drop the rows of packages rattler refused, and
         rewrite channeldata.json; return the refused packages, now quarantined."""
         quarantined = conda_index.index_conda(layout, subdirs, force=force)
@@ -81,7 +85,11 @@ class ChannelIndexes:
         """Rewrite the pages of `projects` and the root pages; a project with no files left
         loses its pages. Everything is rewritten if an earlier run was interrupted."""
         if layout.pages_marker.exists():
-            projects = projects | set(self.projects(layout.name)) | set(pip_view.page_folders(layout.simple_dir))
+            projects = (
+                projects
+                | set(self.projects(layout.name))
+                | set(pip_view.page_folders(layout.simple_dir))
+            )
         write_bytes_atomic(layout.pages_marker, json.dumps(sorted(projects)).encode())
         crash_point("pages")
         for project in sorted(projects):
@@ -117,7 +125,9 @@ class ChannelIndexes:
         with self.db.session() as session:
             return list(
                 session.scalars(
-                    select(DistributionRow).where(DistributionRow.channel == channel, DistributionRow.project == project)
+                    select(DistributionRow).where(
+                        DistributionRow.channel == channel, DistributionRow.project == project
+                    )
                 )
             )
 

@@ -47,9 +47,13 @@ def inflation_budget(compressed_size: int) -> int:
     return max(INFLATION_FLOOR, INFLATION_RATIO * compressed_size)
 
 
-def too_large(archive: str, what: str, size: int, limit: int, unit: str = " bytes") -> ArchiveTooLarge:
+def too_large(
+    archive: str, what: str, size: int, limit: int, unit: str = " bytes"
+) -> ArchiveTooLarge:
     """The error for a member or an archive over its limit, naming both sizes."""
-    return ArchiveTooLarge(f"{archive}: {what} is {size:,}{unit}, over the limit of {limit:,}{unit}")
+    return ArchiveTooLarge(
+        f"{archive}: {what} is {size:,}{unit}, over the limit of {limit:,}{unit}"
+    )
 
 
 class InflationGuard:
@@ -86,7 +90,13 @@ class BoundedTarInfo(tarfile.TarInfo):
     which tarfile would otherwise read into memory whole, whatever size they claim."""
 
     archive = "the archive"
-    _EXTENDED = (tarfile.XHDTYPE, tarfile.XGLTYPE, tarfile.SOLARIS_XHDTYPE, tarfile.GNUTYPE_LONGNAME, tarfile.GNUTYPE_LONGLINK)
+    _EXTENDED = (
+        tarfile.XHDTYPE,
+        tarfile.XGLTYPE,
+        tarfile.SOLARIS_XHDTYPE,
+        tarfile.GNUTYPE_LONGNAME,
+        tarfile.GNUTYPE_LONGLINK,
+    )
 
     def _proc_member(self, tarfile_: tarfile.TarFile):  # type: ignore[no-untyped-def]
         if self.type in self._EXTENDED and self.size > MAX_EXTENDED_HEADER:
@@ -111,7 +121,9 @@ def scan_members(tf: tarfile.TarFile, archive: str) -> Iterator[tarfile.TarInfo]
         tf.members.clear()
 
 
-def read_member(archive: str, name: str, handle: BinaryIO | None, declared: int, limit: int) -> bytes:
+def read_member(
+    archive: str, name: str, handle: BinaryIO | None, declared: int, limit: int
+) -> bytes:
     """Read one member whose header declares `declared` bytes, refusing it over `limit`
     before reading; a member longer than it declared is refused too."""
     if declared > limit:
@@ -133,7 +145,13 @@ def open_zip(path: Path, archive: str) -> zipfile.ZipFile:
     except OSError as error:
         raise InvalidDistribution(f"{archive}: cannot read it ({error})") from error
     if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES:  # type: ignore[attr-defined]
-        raise too_large(archive, "the number of entries", end[zipfile._ECD_ENTRIES_TOTAL], MAX_ZIP_ENTRIES, unit="")  # type: ignore[attr-defined]
+        raise too_large(
+            archive,
+            "the number of entries",
+            end[zipfile._ECD_ENTRIES_TOTAL],
+            MAX_ZIP_ENTRIES,
+            unit="",
+        )  # type: ignore[attr-defined]
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:

@@ -24,7 +24,9 @@ def write_project_pages(folder: Path, files: Sequence[DistributionRow]) -> None:
     name = files[0].display_name
     write_files_atomic(
         with_gzip_twin(folder / "index.html", simple_pages.project_page_html(name, files).encode())
-        | with_gzip_twin(folder / "index.json", simple_pages.project_page_json(name, files).encode())
+        | with_gzip_twin(
+            folder / "index.json", simple_pages.project_page_json(name, files).encode()
+        )
     )
 
 
@@ -41,13 +43,21 @@ PAGE_FILES = ("index.html", "index.html.gz", "index.json", "index.json.gz")
 
 def page_folders(folder: Path) -> list[str]:
     """The project folders under the pip view's `folder`."""
-    return sorted(entry.name for entry in folder.iterdir() if entry.is_dir()) if folder.is_dir() else []
+    return (
+        sorted(entry.name for entry in folder.iterdir() if entry.is_dir())
+        if folder.is_dir()
+        else []
+    )
 
 
 def incomplete_pages(folder: Path) -> list[str]:
     """The projects under `folder` whose pages are not all there (a page without its JSON
     twin, say, as an older Drawbridge could leave after a full disk)."""
-    return [name for name in page_folders(folder) if not all((folder / name / page).is_file() for page in PAGE_FILES)]
+    return [
+        name
+        for name in page_folders(folder)
+        if not all((folder / name / page).is_file() for page in PAGE_FILES)
+    ]
 
 
 def pages_are_current(folder: Path) -> bool:

@@ -112,7 +112,9 @@ def plan_placement(
         conda_index.check_with_indexer(staged, filename, subdir, staged.parent)
         return placement
     if is_python_distribution(filename):
-        return _pypi_placement(layout, staged, inspect_distribution(staged, filename), digests, uploaded_by)
+        return _pypi_placement(
+            layout, staged, inspect_distribution(staged, filename), digests, uploaded_by
+        )
     raise InvalidDistribution(
         f"{filename}: unsupported file type; publish wheels (.whl), sdists (.tar.gz, .zip) "
         "or conda packages (.conda, .tar.bz2)"
@@ -137,15 +139,25 @@ class Publisher:
                     return replace(p.published, already_published=True)
                 raise DuplicateFile(p.duplicate_message)
             # under the lock, an intent for this path can only be a crashed publish's
-            session.execute(delete(PublishIntentRow).where(PublishIntentRow.channel == channel, PublishIntentRow.path == p.relative(p.target)))
+            session.execute(
+                delete(PublishIntentRow).where(
+                    PublishIntentRow.channel == channel,
+                    PublishIntentRow.path == p.relative(p.target),
+                )
+            )
             session.add(
                 PublishIntentRow(
-                    channel=channel, path=p.relative(p.target), companions=[p.relative(c) for c in p.companions],
-                    sha256=p.published.sha256, kind=p.published.kind,
-                    touches=p.published.subdir if p.published.kind == "conda" else p.published.project,
+                    channel=channel,
+                    path=p.relative(p.target),
+                    companions=[p.relative(c) for c in p.companions],
+                    sha256=p.published.sha256,
+                    kind=p.published.kind,
+                    touches=p.published.subdir
+                    if p.published.kind == "conda"
+                    else p.published.project,
                     state="placing",
                 )
-            )  # fmt: skip
+            )
         crash_point("placing")
         written: list[Path] = []
         try:
@@ -161,7 +173,10 @@ class Publisher:
                 session.add(p.row)
                 session.execute(
                     update(PublishIntentRow)
-                    .where(PublishIntentRow.channel == channel, PublishIntentRow.path == p.relative(p.target))
+                    .where(
+                        PublishIntentRow.channel == channel,
+                        PublishIntentRow.path == p.relative(p.target),
+                    )
                     .values(state="recorded")
                 )
         except BaseException:
@@ -177,7 +192,11 @@ class Publisher:
         paths = [relative_path(item) for item in published]
         if paths:
             with self.db.session() as session:
-                session.execute(delete(PublishIntentRow).where(PublishIntentRow.channel == layout.name, PublishIntentRow.path.in_(paths)))
+                session.execute(
+                    delete(PublishIntentRow).where(
+                        PublishIntentRow.channel == layout.name, PublishIntentRow.path.in_(paths)
+                    )
+                )
 
     def roll_back(self, placements: Sequence[Placement]) -> None:
         """Unpublish `placements` (recorded, maybe half indexed): their records and intents
@@ -188,7 +207,12 @@ class Publisher:
         with self.db.session() as session:
             for p in placements:
                 session.execute(delete(type(p.row)).where(type(p.row).id == p.row.id))
-                session.execute(delete(PublishIntentRow).where(PublishIntentRow.channel == p.layout.name, PublishIntentRow.path == p.relative(p.target)))
+                session.execute(
+                    delete(PublishIntentRow).where(
+                        PublishIntentRow.channel == p.layout.name,
+                        PublishIntentRow.path == p.relative(p.target),
+                    )
+                )
         for p in placements:
             for path in p.paths:
                 path.unlink(missing_ok=True)
@@ -196,7 +220,11 @@ class Publisher:
     def _drop_intents_quietly(self, channel: str, paths: list[str]) -> None:
         try:
             with self.db.session() as session:
-                session.execute(delete(PublishIntentRow).where(PublishIntentRow.channel == channel, PublishIntentRow.path.in_(paths)))
+                session.execute(
+                    delete(PublishIntentRow).where(
+                        PublishIntentRow.channel == channel, PublishIntentRow.path.in_(paths)
+                    )
+                )
         except Exception:  # a full disk, say: the intent stays, and recovery drops it
             pass
 
@@ -209,7 +237,11 @@ def relative_path(item: PublishedFile) -> str:
 
 
 def _pypi_placement(
-    layout: ChannelLayout, path: Path, info: DistributionInfo, digests: FileDigests, uploaded_by: str
+    layout: ChannelLayout,
+    path: Path,
+    info: DistributionInfo,
+    digests: FileDigests,
+    uploaded_by: str,
 ) -> Placement:
     target = layout.files_dir / info.filename
     metadata = info.metadata_bytes
@@ -218,20 +250,33 @@ def _pypi_placement(
         source=path,
         target=target,
         row=DistributionRow(
-            channel=layout.name, project=info.project, display_name=info.display_name, version=info.version,
-            filename=info.filename, packagetype=info.packagetype, python_version=info.python_version,
-            sha256=digests.sha256, md5=digests.md5, blake2b_256=digests.blake2b_256, size=digests.size,
+            channel=layout.name,
+            project=info.project,
+            display_name=info.display_name,
+            version=info.version,
+            filename=info.filename,
+            packagetype=info.packagetype,
+            python_version=info.python_version,
+            sha256=digests.sha256,
+            md5=digests.md5,
+            blake2b_256=digests.blake2b_256,
+            size=digests.size,
             requires_python=info.requires_python,
             metadata_sha256=digest_bytes(metadata) if metadata is not None else None,
-            core_metadata=info.core_metadata, uploaded_by=uploaded_by,
-        ),  # fmt: skip
+            core_metadata=info.core_metadata,
+            uploaded_by=uploaded_by,
+        ),
         existing=select(DistributionRow.sha256).where(
             DistributionRow.channel == layout.name, DistributionRow.filename == info.filename
         ),
         duplicate_message=f"{info.filename} is already in channel {layout.name!r} with other contents; published "
         "files are immutable: bump the version or the build tag",
-        published=PublishedFile(layout.name, info.filename, "pypi", info.project, info.version, digests.sha256),
-        companions={target.with_name(target.name + ".metadata"): metadata} if metadata is not None else {},
+        published=PublishedFile(
+            layout.name, info.filename, "pypi", info.project, info.version, digests.sha256
+        ),
+        companions={target.with_name(target.name + ".metadata"): metadata}
+        if metadata is not None
+        else {},
     )
 
 
@@ -244,9 +289,16 @@ def _conda_placement(
         source=path,
         target=layout.conda_dir / info.subdir / filename,
         row=CondaPackageRow(
-            channel=layout.name, subdir=info.subdir, filename=filename, name=info.name, version=info.version,
-            build=info.build, sha256=digests.sha256, size=digests.size, uploaded_by=uploaded_by,
-        ),  # fmt: skip
+            channel=layout.name,
+            subdir=info.subdir,
+            filename=filename,
+            name=info.name,
+            version=info.version,
+            build=info.build,
+            sha256=digests.sha256,
+            size=digests.size,
+            uploaded_by=uploaded_by,
+        ),
         existing=select(CondaPackageRow.sha256).where(
             CondaPackageRow.channel == layout.name,
             CondaPackageRow.subdir == info.subdir,
@@ -254,5 +306,7 @@ def _conda_placement(
         ),
         duplicate_message=f"{info.subdir}/{filename} is already in channel {layout.name!r} with other contents; "
         "published packages are immutable: bump the build number",
-        published=PublishedFile(layout.name, filename, "conda", info.name, info.version, digests.sha256, info.subdir),
+        published=PublishedFile(
+            layout.name, filename, "conda", info.name, info.version, digests.sha256, info.subdir
+        ),
     )

@@ -36,7 +36,9 @@ class QuarantinedFile:
         return f"{self.channel}/{self.path}: {self.reason}{where}"
 
 
-def quarantine(layout: ChannelLayout, path: Path, reason: str, record: dict | None = None) -> QuarantinedFile:
+def quarantine(
+    layout: ChannelLayout, path: Path, reason: str, record: dict | None = None
+) -> QuarantinedFile:
     """Move `path` (inside the channel) to the quarantine with a reason file; return what
     was done. A missing `path` only gets its reason file. Call with the channel lock held."""
     relative = path.relative_to(layout.root).as_posix()

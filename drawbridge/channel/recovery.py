@@ -43,25 +43,50 @@ class Reconciliation:
     def changed(self) -> bool:
         """Whether anything needed doing."""
         return bool(
-            self.temporaries or self.orphans or self.indexed or self.dropped_intents
-            or self.reindexed or self.repaired_pages or self.quarantined
-        )  # fmt: skip
+            self.temporaries
+            or self.orphans
+            or self.indexed
+            or self.dropped_intents
+            or self.reindexed
+            or self.repaired_pages
+            or self.quarantined
+        )
 
     def lines(self) -> list[str]:
         """One line per thing done, for the log and the command line."""
-        said = [f"channel {self.channel}: {len(self.temporaries)} temporary file(s) of a crash removed"] if self.temporaries else []
-        said += [f"channel {self.channel}: removed {path}, placed by a publish that crashed before recording it" for path in self.orphans]
-        said += [f"channel {self.channel}: indexed {path}, recorded by a publish that crashed before indexing it" for path in self.indexed]
+        said = (
+            [
+                f"channel {self.channel}: {len(self.temporaries)} temporary file(s) of a crash removed"
+            ]
+            if self.temporaries
+            else []
+        )
+        said += [
+            f"channel {self.channel}: removed {path}, placed by a publish that crashed before recording it"
+            for path in self.orphans
+        ]
+        said += [
+            f"channel {self.channel}: indexed {path}, recorded by a publish that crashed before indexing it"
+            for path in self.indexed
+        ]
         if self.reindexed:
-            said.append(f"channel {self.channel}: indexes rebuilt (an interrupted index run, or pages of an older format)")
+            said.append(
+                f"channel {self.channel}: indexes rebuilt (an interrupted index run, or pages of an older format)"
+            )
         if self.repaired_pages:
-            said.append(f"channel {self.channel}: pages rewritten for {', '.join(self.repaired_pages)} (some were missing)")
+            said.append(
+                f"channel {self.channel}: pages rewritten for {', '.join(self.repaired_pages)} (some were missing)"
+            )
         said += [f"quarantined {item}" for item in self.quarantined]
         return said
 
 
 def reconcile(
-    database: Database, indexes: ChannelIndexes, layout: ChannelLayout, rebuild: bool = False, force: bool = False
+    database: Database,
+    indexes: ChannelIndexes,
+    layout: ChannelLayout,
+    rebuild: bool = False,
+    force: bool = False,
 ) -> Reconciliation:
     """Bring one channel's files, records and indexes back into agreement (see the module);
     with `rebuild`, rewrite every index afterwards (`force`: re-read every package)."""
@@ -86,11 +111,15 @@ def reconcile(
     return outcome
 
 
-def _settle_intents(database: Database, layout: ChannelLayout, outcome: Reconciliation) -> tuple[set[str], set[str]]:
+def _settle_intents(
+    database: Database, layout: ChannelLayout, outcome: Reconciliation
+) -> tuple[set[str], set[str]]:
     """Remove what unrecorded intents placed; return the projects and subdirs that recorded
     ones touched (to index). The intents are deleted once the indexes are written."""
     with database.session() as session:
-        intents = list(session.scalars(select(PublishIntentRow).where(PublishIntentRow.channel == layout.name)))
+        intents = list(
+            session.scalars(select(PublishIntentRow).where(PublishIntentRow.channel == layout.name))
+        )
     projects: set[str] = set()
     subdirs: set[str] = set()
     for intent in intents:

@@ -121,7 +121,13 @@ class Channels:
         return self._publish(channel, path, filename or path.name, uploaded_by, expected, index)[0]
 
     def _publish(
-        self, channel: str, path: Path, filename: str, uploaded_by: str, expected: ExpectedDigests | None, index: bool
+        self,
+        channel: str,
+        path: Path,
+        filename: str,
+        uploaded_by: str,
+        expected: ExpectedDigests | None,
+        index: bool,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -156,7 +162,9 @@ class Channels:
         refused: list[tuple[Path, str]] = []
         for path in paths:
             try:
-                item, placement = self._publish(channel, path, path.name, uploaded_by, None, index=False)
+                item, placement = self._publish(
+                    channel, path, path.name, uploaded_by, None, index=False
+                )
             except REFUSALS as error:
                 refused.append((path, str(error)))
                 continue
@@ -173,7 +181,9 @@ class Channels:
         with layout.lock():
             self._index_or_roll_back(layout, [], list(published))
 
-    def _index_or_roll_back(self, layout: ChannelLayout, placed: Sequence[Placement], published: Sequence[PublishedFile]) -> None:
+    def _index_or_roll_back(
+        self, layout: ChannelLayout, placed: Sequence[Placement], published: Sequence[PublishedFile]
+    ) -> None:
         """Index what `published` touched, then drop their intents. If the disk fills (or
         the indexer fails) on the way, unpublish `placed` and rewrite what was touched, as
         far as the disk allows (a marker left behind makes the next run finish the job)."""
@@ -250,7 +260,9 @@ class Channels:
         with self.db.session() as session:
             for row_type in (DistributionRow, CondaPackageRow):
                 if session.scalar(
-                    select(row_type.id).where(row_type.channel == channel, row_type.filename == filename)
+                    select(row_type.id).where(
+                        row_type.channel == channel, row_type.filename == filename
+                    )
                 ):
                     return True
         return False

@@ -161,7 +161,11 @@ def remove_stale_incoming(folder: Path, older_than: float = 3600.0) -> list[Path
     live publish loses its file, whichever process runs this."""
     removed = []
     cutoff = time.time() - older_than
-    entries = [p for p in folder.iterdir() if p.name.startswith(INCOMING_PREFIX) or is_temporary(p.name)] if folder.is_dir() else []
+    entries = (
+        [p for p in folder.iterdir() if p.name.startswith(INCOMING_PREFIX) or is_temporary(p.name)]
+        if folder.is_dir()
+        else []
+    )
     for path in entries:
         try:
             if path.lstat().st_ctime < cutoff:
@@ -219,9 +223,13 @@ def storage_errors(doing: str) -> Iterator[None]:
         yield
     except OSError as error:
         if is_full(error):
-            raise StorageFull(f"{doing}: no space left in the Drawbridge home ({error.strerror}); free some space and retry") from error
+            raise StorageFull(
+                f"{doing}: no space left in the Drawbridge home ({error.strerror}); free some space and retry"
+            ) from error
         raise StorageFailure(f"{doing}: the system refused it ({error})") from error
     except Exception as error:
         if type(error).__name__ == "OperationalError" and is_full(error):
-            raise StorageFull(f"{doing}: the database cannot grow, the disk is full; free some space and retry") from error
+            raise StorageFull(
+                f"{doing}: the database cannot grow, the disk is full; free some space and retry"
+            ) from error
         raise

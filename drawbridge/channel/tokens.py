@@ -68,7 +68,9 @@ def create_token(database: Database, user: str, role: Role) -> str:
 def revoke_tokens(database: Database, user: str) -> int:
     """Revoke every token of `user`; return how many were revoked."""
     with database.session() as session:
-        rows = list(session.scalars(select(TokenRow).where(TokenRow.user == user, ~TokenRow.revoked)))
+        rows = list(
+            session.scalars(select(TokenRow).where(TokenRow.user == user, ~TokenRow.revoked))
+        )
         for row in rows:
             row.revoked = True
         return len(rows)

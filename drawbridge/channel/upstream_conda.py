@@ -20,7 +20,12 @@ from drawbridge.channel.errors import HomeError
 UPSTREAM_PREFIX = "upstream"
 _FILE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._+-]*$")
 #: the files of a subdir a client may ask a mirror for
-INDEX_NAMES = ("repodata.json", "repodata.json.zst", "repodata.json.bz2", "repodata_shards.msgpack.zst")
+INDEX_NAMES = (
+    "repodata.json",
+    "repodata.json.zst",
+    "repodata.json.bz2",
+    "repodata_shards.msgpack.zst",
+)
 
 
 @dataclass(frozen=True)

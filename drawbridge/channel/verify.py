@@ -73,14 +73,22 @@ def metadata_problem(layout: ChannelLayout, row: Row) -> str | None:
         actual = sha256_file(path)
     except FileNotFoundError:
         return "its .metadata file is missing"
-    return None if actual == row.metadata_sha256 else f"its .metadata file's sha256 is {actual}, the record says {row.metadata_sha256}"
+    return (
+        None
+        if actual == row.metadata_sha256
+        else f"its .metadata file's sha256 is {actual}, the record says {row.metadata_sha256}"
+    )
 
 
 def rows(database: Database, channel: str) -> list[Row]:
     """Every file recorded in `channel`."""
     with database.session() as session:
-        found: list[Row] = list(session.scalars(select(CondaPackageRow).where(CondaPackageRow.channel == channel)))
-        found += list(session.scalars(select(DistributionRow).where(DistributionRow.channel == channel)))
+        found: list[Row] = list(
+            session.scalars(select(CondaPackageRow).where(CondaPackageRow.channel == channel))
+        )
+        found += list(
+            session.scalars(select(DistributionRow).where(DistributionRow.channel == channel))
+        )
     return found
 
 
@@ -94,7 +102,9 @@ def suspects(database: Database, layout: ChannelLayout, report: VerifyReport) ->
     return found
 
 
-def settle(database: Database, layout: ChannelLayout, suspect_rows: list[Row], report: VerifyReport) -> None:
+def settle(
+    database: Database, layout: ChannelLayout, suspect_rows: list[Row], report: VerifyReport
+) -> None:
     """With the channel lock held: look at each suspect again, quarantine the file (and
     drop its record) or rewrite its .metadata; note what the indexes must then show."""
     for row in suspect_rows:
@@ -109,7 +119,9 @@ def settle(database: Database, layout: ChannelLayout, suspect_rows: list[Row], r
         if isinstance(row, DistributionRow):
             metadata = path.with_name(path.name + ".metadata")
             if metadata.exists():
-                quarantine(layout, metadata, f"the .metadata of {row.filename}, quarantined with it")
+                quarantine(
+                    layout, metadata, f"the .metadata of {row.filename}, quarantined with it"
+                )
             report.projects.add(row.project)
         else:
             report.subdirs.add(row.subdir)

@@ -8,7 +8,13 @@ from __future__ import annotations
 
 import typer
 
-from drawbridge.cli import bridge_command, env_commands, home_commands, recipe_commands, request_commands
+from drawbridge.cli import (
+    bridge_command,
+    env_commands,
+    home_commands,
+    recipe_commands,
+    request_commands,
+)
 
 app = typer.Typer(
     help="Drawbridge: conda channels and a pip index of approved PyPI packages.",

@@ -9,7 +9,14 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 from packaging.version import Version
-from rich.progress import BarColumn, MofNCompleteColumn, Progress, TaskID, TextColumn, TimeElapsedColumn
+from rich.progress import (
+    BarColumn,
+    MofNCompleteColumn,
+    Progress,
+    TaskID,
+    TextColumn,
+    TimeElapsedColumn,
+)
 from rich.table import Table
 
 from drawbridge.bridge.execute import Outcome
@@ -33,7 +40,11 @@ def describe_targets(targets: Sequence[Target], all_subdirs: Sequence[str]) -> s
         by_pythons.setdefault(tuple(sorted(pythons, key=Version)), []).append(subdir)
     parts = []
     for pythons, subdirs in by_pythons.items():
-        where = "all platforms" if all_subdirs and set(subdirs) >= set(all_subdirs) else ", ".join(subdirs)
+        where = (
+            "all platforms"
+            if all_subdirs and set(subdirs) >= set(all_subdirs)
+            else ", ".join(subdirs)
+        )
         parts.append(f"{where}: {_python_run(pythons)}")
     return "; ".join(parts)
 
@@ -53,26 +64,51 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
             extra_notes.append(f"recipe {recipe.version}: {recipe.state}")
             if recipe.needs_builder:
                 extra_notes.append(f"needs a builder for {recipe.needs_builder}")
-        extra_notes += [f"cannot express {d.requirement}: {d.reason}" for d in project.dropped if d.unexpressible]
-        left_out = sorted({d.requirement.split(";")[0].split("[")[0].strip() for d in project.dropped if not d.unexpressible})
+        extra_notes += [
+            f"cannot express {d.requirement}: {d.reason}"
+            for d in project.dropped
+            if d.unexpressible
+        ]
+        left_out = sorted(
+            {
+                d.requirement.split(";")[0].split("[")[0].strip()
+                for d in project.dropped
+                if not d.unexpressible
+            }
+        )
         if left_out:
-            extra_notes.append(f"left out (extras or markers false on every target): {', '.join(left_out)}")
+            extra_notes.append(
+                f"left out (extras or markers false on every target): {', '.join(left_out)}"
+            )
         if project.requested_by:
             extra_notes.append(f"needed by {project.requested_by}")
-        name = project.project if project.conda_name == project.project else f"{project.project}\n(conda: {project.conda_name})"
+        name = (
+            project.project
+            if project.conda_name == project.project
+            else f"{project.project}\n(conda: {project.conda_name})"
+        )
         if project.problem:
-            table.add_row(escape(name), "", "cannot", "", escape("\n".join([project.problem, *extra_notes])))
+            table.add_row(
+                escape(name), "", "cannot", "", escape("\n".join([project.problem, *extra_notes]))
+            )
         for index, group in enumerate(project.groups):
             notes = [group.note] if group.note else []
             if group.route == "wheel":
-                kinds = {("noarch" if b.target is None else "per target") for b in project.builds if b.version == group.version}
+                kinds = {
+                    ("noarch" if b.target is None else "per target")
+                    for b in project.builds
+                    if b.version == group.version
+                }
                 notes.append(" + ".join(sorted(kinds)))
             if index == len(project.groups) - 1:
                 notes += extra_notes
             table.add_row(
-                escape(name) if index == 0 else "", group.version, group.route,
-                describe_targets(group.targets, subdirs), escape("\n".join(notes)),
-            )  # fmt: skip
+                escape(name) if index == 0 else "",
+                group.version,
+                group.route,
+                describe_targets(group.targets, subdirs),
+                escape("\n".join(notes)),
+            )
     for target, problem in plan.problems:
         table.add_row("", "", "[red]unresolved[/]", str(target), escape(problem))
     return table
@@ -81,9 +117,18 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
 def outcome_table(outcomes: Sequence[Outcome]) -> Table:
     table = Table("project", "version", "route", "result", title="Bridge result")
     for outcome in outcomes:
-        style = "green" if outcome.ok and outcome.route == "wheel" else ("red" if not outcome.ok else "")
+        style = (
+            "green"
+            if outcome.ok and outcome.route == "wheel"
+            else ("red" if not outcome.ok else "")
+        )
         result = escape(outcome.result)
-        table.add_row(outcome.project, outcome.version or "", outcome.route, f"[{style}]{result}[/]" if style else result)
+        table.add_row(
+            outcome.project,
+            outcome.version or "",
+            outcome.route,
+            f"[{style}]{result}[/]" if style else result,
+        )
     return table
 
 
@@ -97,7 +142,13 @@ class TerminalProgress:
 
     def _start(self, description: str, total: int) -> None:
         self.close()
-        self._bar = Progress(TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), TimeElapsedColumn(), console=console)
+        self._bar = Progress(
+            TextColumn("{task.description}"),
+            BarColumn(),
+            MofNCompleteColumn(),
+            TimeElapsedColumn(),
+            console=console,
+        )
         self._bar.start()
         self._task = self._bar.add_task(description, total=total)
 
@@ -128,7 +179,9 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
     """Run the bridge with a terminal progress display and print its results."""
     progress = TerminalProgress()
     try:
-        report = run_bridge(context.home, context.channels, context.recipes, options, getpass.getuser(), progress)
+        report = run_bridge(
+            context.home, context.channels, context.recipes, options, getpass.getuser(), progress
+        )
     finally:
         progress.close()
     if not options.dry_run:
@@ -140,29 +193,53 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
             "connect the company's conda mirror (upstream_conda in drawbridge.toml, or --upstream-conda)"
         )
     for recipe in report.recipes_written:
-        console.print(f"recipe for {recipe.name} {recipe.version} written, pending review: `drawbridge recipe show {recipe.name}`")
+        console.print(
+            f"recipe for {recipe.name} {recipe.version} written, pending review: `drawbridge recipe show {recipe.name}`"
+        )
     for project, why in report.recipes_failed:
         errors.print(f"[yellow]no recipe for {escape(project)}:[/] {escape(why)}")
     return report
 
 
 def bridge(
-    requirements: Annotated[Optional[list[str]], typer.Argument(help="PEP 508 requirements, e.g. 'requests>=2'.")] = None,
+    requirements: Annotated[
+        Optional[list[str]], typer.Argument(help="PEP 508 requirements, e.g. 'requests>=2'.")
+    ] = None,
     home: HomeOption = None,
     channel: ChannelOption = None,
-    platform: Annotated[Optional[list[str]], typer.Option("--platform", help="Conda subdir (repeatable).")] = None,
-    python: Annotated[Optional[list[str]], typer.Option("--python", help="Python X.Y (repeatable).")] = None,
-    upstream_pypi: Annotated[Optional[str], typer.Option(help="Simple index URL or drop folder.")] = None,
-    upstream_conda: Annotated[Optional[list[str]], typer.Option(help="Upstream conda channel (repeatable).")] = None,
-    extra: Annotated[Optional[list[str]], typer.Option(help="Extras of the requested projects to include.")] = None,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Print the plan; change nothing.")] = False,
-    check: Annotated[bool, typer.Option("--check", help="Report every package of the channel no solver could install, and why.")] = False,
+    platform: Annotated[
+        Optional[list[str]], typer.Option("--platform", help="Conda subdir (repeatable).")
+    ] = None,
+    python: Annotated[
+        Optional[list[str]], typer.Option("--python", help="Python X.Y (repeatable).")
+    ] = None,
+    upstream_pypi: Annotated[
+        Optional[str], typer.Option(help="Simple index URL or drop folder.")
+    ] = None,
+    upstream_conda: Annotated[
+        Optional[list[str]], typer.Option(help="Upstream conda channel (repeatable).")
+    ] = None,
+    extra: Annotated[
+        Optional[list[str]], typer.Option(help="Extras of the requested projects to include.")
+    ] = None,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Print the plan; change nothing.")
+    ] = False,
+    check: Annotated[
+        bool,
+        typer.Option(
+            "--check", help="Report every package of the channel no solver could install, and why."
+        ),
+    ] = False,
 ) -> None:
     """Turn PyPI projects (and their dependencies) into conda packages for every target."""
     context = open_home(home)
     if check:
         if requirements:
-            raise typer.BadParameter("--check looks at what the channel holds; give no requirements", param_hint="--check")
+            raise typer.BadParameter(
+                "--check looks at what the channel holds; give no requirements",
+                param_hint="--check",
+            )
     options = BridgeOptions(
         requirements=tuple(requirements or ()),
         channel=context.channel(channel),
@@ -181,14 +258,25 @@ def bridge(
             raise typer.Exit(1)
         return
     if not requirements:
-        raise typer.BadParameter("name at least one requirement, e.g. 'requests>=2'", param_hint="REQUIREMENTS")
+        raise typer.BadParameter(
+            "name at least one requirement, e.g. 'requests>=2'", param_hint="REQUIREMENTS"
+        )
     if not run_and_render(context, options).ok:
         raise typer.Exit(1)
 
 
 def check_table(report: Report) -> Table:
     """What `bridge --check` found: every package and target that does not install, and why."""
-    table = Table("package", "target", "why it cannot be installed", title=f"Installability: {len(report.verdicts)} checks, {len(report.failures)} failing")
+    table = Table(
+        "package",
+        "target",
+        "why it cannot be installed",
+        title=f"Installability: {len(report.verdicts)} checks, {len(report.failures)} failing",
+    )
     for verdict in report.failures:
-        table.add_row(verdict.package.filename, f"{verdict.target.subdir}/py{verdict.target.python}", escape(verdict.reason))
+        table.add_row(
+            verdict.package.filename,
+            f"{verdict.target.subdir}/py{verdict.target.python}",
+            escape(verdict.reason),
+        )
     return table

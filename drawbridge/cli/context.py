@@ -50,7 +50,9 @@ class CliContext:
     def decider(self, token: str | None, what: str) -> str:
         """The user a token names, if it may decide on `what` (maintainer or admin)."""
         if not token:
-            raise ChannelError(f"deciding on {what} needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN")
+            raise ChannelError(
+                f"deciding on {what} needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN"
+            )
         identity = identify_token(self.database, token)
         if identity is None:
             raise ChannelError("the token is unknown or revoked")

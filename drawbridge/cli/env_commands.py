@@ -27,13 +27,17 @@ env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
 ServerOption = Annotated[
     Optional[str],
-    typer.Option("--server", envvar=SERVER_VARIABLE, help="Drawbridge's URL (default http://127.0.0.1:8080)."),
+    typer.Option(
+        "--server", envvar=SERVER_VARIABLE, help="Drawbridge's URL (default http://127.0.0.1:8080)."
+    ),
 ]
 LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbridge lock` wrote.")]
 
 
 def missing_table(missing: list[Missing]) -> Table:
-    table = Table("platform", "kind", "asked for", "why not", title="What Drawbridge cannot provide")
+    table = Table(
+        "platform", "kind", "asked for", "why not", title="What Drawbridge cannot provide"
+    )
     for item in missing:
         table.add_row(item.platform, item.kind, escape(item.spec), escape(item.reason))
     return table
@@ -55,32 +59,59 @@ def file_requests(server: DrawbridgeClient, missing: list[Missing], environment:
                 "source": environment.name,
             }
         )
-        console.print(f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a maintainer")
+        console.print(
+            f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a maintainer"
+        )
 
 
 def lock(
     environment: Annotated[Path, typer.Argument(help="The environment file (environment.yml).")],
     server: ServerOption = None,
     platform: Annotated[
-        Optional[list[str]], typer.Option("--platform", "-p", help="Conda subdir to lock for (repeatable; default: this machine's).")
+        Optional[list[str]],
+        typer.Option(
+            "--platform",
+            "-p",
+            help="Conda subdir to lock for (repeatable; default: this machine's).",
+        ),
     ] = None,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="Lock file (default: drawbridge.lock beside the environment file).")] = None,
-    request: Annotated[bool, typer.Option("--request", help="File bridging requests for what is missing.")] = False,
-    glibc: Annotated[str, typer.Option(help="Oldest glibc of the Linux machines (2.17 to 2.40); sets __glibc and the manylinux wheels allowed.")] = SystemBaseline.glibc,
+    output: Annotated[
+        Optional[Path],
+        typer.Option(
+            "--output",
+            "-o",
+            help="Lock file (default: drawbridge.lock beside the environment file).",
+        ),
+    ] = None,
+    request: Annotated[
+        bool, typer.Option("--request", help="File bridging requests for what is missing.")
+    ] = False,
+    glibc: Annotated[
+        str,
+        typer.Option(
+            help="Oldest glibc of the Linux machines (2.17 to 2.40); sets __glibc and the manylinux wheels allowed."
+        ),
+    ] = SystemBaseline.glibc,
     token: TokenOption = None,
 ) -> None:
     """Solve an environment file against Drawbridge into a hash-pinned rattler lock file."""
     target = output or environment.parent / "drawbridge.lock"
     if not re.fullmatch(r"2\.(1[7-9]|[23][0-9]|40)", glibc):
-        raise typer.BadParameter(f"{glibc!r}: give a glibc version from 2.17 to 2.40", param_hint="--glibc")
+        raise typer.BadParameter(
+            f"{glibc!r}: give a glibc version from 2.17 to 2.40", param_hint="--glibc"
+        )
     drawbridge = DrawbridgeClient(server_url(server), token)
     try:
         parsed = read_environment_file(environment)
         with console.status("solving…") as status:
             locked = lock_environment(
-                parsed, drawbridge, platform or [host_platform()], uv.find_uv_bin(),
-                SystemBaseline(glibc=glibc), on_step=lambda label: status.update(f"solving {label}…"),
-            )  # fmt: skip
+                parsed,
+                drawbridge,
+                platform or [host_platform()],
+                uv.find_uv_bin(),
+                SystemBaseline(glibc=glibc),
+                on_step=lambda label: status.update(f"solving {label}…"),
+            )
         write_lock(locked, target)
     except Unresolvable as error:
         if error.missing:
@@ -91,7 +122,9 @@ def lock(
             file_requests(drawbridge, error.missing, environment)
         elif error.missing:
             errors.print("file bridging requests for these with --request")
-        errors.print(f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written")
+        errors.print(
+            f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written"
+        )
         raise typer.Exit(1) from None
     for item in locked.platforms:
         console.print(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
@@ -101,7 +134,9 @@ def lock(
 @env_app.command("create")
 def env_create(
     lock_path: LockOption,
-    prefix: Annotated[Path, typer.Option("--prefix", help="Where to create (or update) the environment.")],
+    prefix: Annotated[
+        Path, typer.Option("--prefix", help="Where to create (or update) the environment.")
+    ],
     cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
     token: TokenOption = None,
 ) -> None:
@@ -115,16 +150,40 @@ def env_create(
 
 def image(
     lock_path: LockOption,
-    output: Annotated[Optional[Path], typer.Option("--output", "-o", help="The OCI archive (or Dockerfile) to write.")] = None,
-    dockerfile: Annotated[bool, typer.Option("--dockerfile", help="Write a Dockerfile instead of an image.")] = False,
-    base: Annotated[Optional[Path], typer.Option(help="Base image as an OCI archive (default: none, the environment alone).")] = None,
-    prefix: Annotated[str, typer.Option("--prefix-in-image", help="Where the environment lives in the image.")] = DEFAULT_PREFIX_IN_IMAGE,
+    output: Annotated[
+        Optional[Path],
+        typer.Option("--output", "-o", help="The OCI archive (or Dockerfile) to write."),
+    ] = None,
+    dockerfile: Annotated[
+        bool, typer.Option("--dockerfile", help="Write a Dockerfile instead of an image.")
+    ] = False,
+    base: Annotated[
+        Optional[Path],
+        typer.Option(help="Base image as an OCI archive (default: none, the environment alone)."),
+    ] = None,
+    prefix: Annotated[
+        str, typer.Option("--prefix-in-image", help="Where the environment lives in the image.")
+    ] = DEFAULT_PREFIX_IN_IMAGE,
     tag: Annotated[str, typer.Option(help="The image reference stored in the archive.")] = "latest",
-    base_image: Annotated[str, typer.Option(help="--dockerfile: the final stage's FROM.")] = "debian:12-slim",
-    builder_image: Annotated[str, typer.Option(help="--dockerfile: the build stage's FROM (needs Python and pip).")] = "python:3.12-slim",
+    base_image: Annotated[
+        str, typer.Option(help="--dockerfile: the final stage's FROM.")
+    ] = "debian:12-slim",
+    builder_image: Annotated[
+        str, typer.Option(help="--dockerfile: the build stage's FROM (needs Python and pip).")
+    ] = "python:3.12-slim",
     server: ServerOption = None,
-    channel: Annotated[str, typer.Option("--channel", "-c", help="--dockerfile: the channel holding Drawbridge's own wheel.")] = "main",
-    platform: Annotated[str, typer.Option("--platform", "-p", help="linux-64 or linux-aarch64 (default: this machine's).")] = "",
+    channel: Annotated[
+        str,
+        typer.Option(
+            "--channel", "-c", help="--dockerfile: the channel holding Drawbridge's own wheel."
+        ),
+    ] = "main",
+    platform: Annotated[
+        str,
+        typer.Option(
+            "--platform", "-p", help="linux-64 or linux-aarch64 (default: this machine's)."
+        ),
+    ] = "",
     cache_dir: Annotated[Optional[Path], typer.Option(help="rattler's package cache.")] = None,
     token: TokenOption = None,
 ) -> None:
@@ -133,17 +192,26 @@ def image(
     if dockerfile:
         target = output or Path("Dockerfile")
         target.write_text(
-            make_dockerfile(lock_path.name, server_url(server), channel, base_image, builder_image, prefix, tag), "utf-8"
+            make_dockerfile(
+                lock_path.name, server_url(server), channel, base_image, builder_image, prefix, tag
+            ),
+            "utf-8",
         )
-        console.print(f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} {target.parent}")
+        console.print(
+            f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} {target.parent}"
+        )
         return
     if output is None:
         raise ImageError("say where to write the image: -o image.tar")
-    labels = {"org.opencontainers.image.description": f"environment from {lock_path.name}",
-              "io.drawbridge.lock.sha256": sha256_file(lock_path)}  # fmt: skip
+    labels = {
+        "org.opencontainers.image.description": f"environment from {lock_path.name}",
+        "io.drawbridge.lock.sha256": sha256_file(lock_path),
+    }
     digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
-    console.print(f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or podman load -i {output})")
+    console.print(
+        f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or podman load -i {output})"
+    )
 
 
 #: the client commands alone, for drawbridge.cli.entry (the full CLI registers them too)

@@ -48,7 +48,9 @@ def init(home: HomeOption = None) -> None:
 
 def serve(
     home: HomeOption = None,
-    host: Annotated[Optional[str], typer.Option(help="Address to bind (default from config).")] = None,
+    host: Annotated[
+        Optional[str], typer.Option(help="Address to bind (default from config).")
+    ] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default from config).")] = None,
     workers: Annotated[
         int, typer.Option(help="Worker processes (default: one per CPU).")
@@ -144,7 +146,9 @@ def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
         for repaired in report.repaired:
             errors.print(f"[yellow]rewrote[/] {escape(repaired)} from its wheel")
         broken += len(report.quarantined)
-        console.print(f"[green]verified[/] {name}: {report.checked} file(s), {len(report.quarantined)} quarantined")
+        console.print(
+            f"[green]verified[/] {name}: {report.checked} file(s), {len(report.quarantined)} quarantined"
+        )
     if broken:
         raise typer.Exit(1)
 
@@ -166,7 +170,9 @@ def channel_list(home: HomeOption = None) -> None:
     channels = open_home(home).channels
     table = Table("channel", "python projects", "conda packages")
     for name in channels.names():
-        table.add_row(name, str(len(channels.projects(name))), str(len(channels.conda_packages(name))))
+        table.add_row(
+            name, str(len(channels.projects(name))), str(len(channels.conda_packages(name)))
+        )
     console.print(table)
 
 
@@ -183,7 +189,9 @@ def token_create(
 
 
 @token_app.command("revoke")
-def token_revoke(user: Annotated[str, typer.Option(help="Whose tokens to revoke.")], home: HomeOption = None) -> None:
+def token_revoke(
+    user: Annotated[str, typer.Option(help="Whose tokens to revoke.")], home: HomeOption = None
+) -> None:
     """Revoke every token of a user."""
     count = revoke_tokens(open_home(home).database, user)
     console.print(f"revoked {count} token(s) of {user}")

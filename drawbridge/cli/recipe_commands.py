@@ -19,14 +19,18 @@ from drawbridge.bridge.run import open_upstream
 from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
 from drawbridge.cli.context import open_home
 
-recipe_app = typer.Typer(help="Generate and review recipes for sdist-only projects.", no_args_is_help=True)
+recipe_app = typer.Typer(
+    help="Generate and review recipes for sdist-only projects.", no_args_is_help=True
+)
 
 
 @recipe_app.command("generate")
 def generate(
     requirement: Annotated[str, typer.Argument(help="PROJECT or PROJECT==VERSION")],
     home: HomeOption = None,
-    upstream_pypi: Annotated[Optional[str], typer.Option(help="Simple index URL or drop folder.")] = None,
+    upstream_pypi: Annotated[
+        Optional[str], typer.Option(help="Simple index URL or drop folder.")
+    ] = None,
 ) -> None:
     """Write a recipe for a project's sdist (a curated one from recipes/ wins); it waits for review."""
     project, _, version = requirement.partition("==")
@@ -35,10 +39,17 @@ def generate(
     upstream = open_upstream(upstream_pypi or settings.upstream_pypi, context.home.cache_dir)
     with console.status(f"generating a recipe for {requirement}…"):
         recipe = context.recipes.generate(
-            project, version or None, upstream, default_table(), getpass.getuser(), settings.oldest_python3
+            project,
+            version or None,
+            upstream,
+            default_table(),
+            getpass.getuser(),
+            settings.oldest_python3,
         )
     origin = "curated" if recipe.curated else "generated"
-    console.print(f"[green]{origin}[/] {recipe.name} {recipe.version} → {recipe.path} (pending review)")
+    console.print(
+        f"[green]{origin}[/] {recipe.name} {recipe.version} → {recipe.path} (pending review)"
+    )
 
 
 @recipe_app.command("list")
@@ -46,7 +57,14 @@ def list_recipes(home: HomeOption = None) -> None:
     """Every recipe with its review state."""
     table = Table("recipe", "project", "version", "state", "decided by", "needs a builder for")
     for recipe in open_home(home).recipes.all():
-        table.add_row(recipe.name, recipe.project, recipe.version, recipe.state, recipe.decided_by, recipe.needs_builder)
+        table.add_row(
+            recipe.name,
+            recipe.project,
+            recipe.version,
+            recipe.state,
+            recipe.decided_by,
+            recipe.needs_builder,
+        )
     console.print(table)
 
 
@@ -70,17 +88,29 @@ def diff(name: str, home: HomeOption = None) -> None:
 def _decide(name: str, approve: bool, comment: str, home, token: str | None) -> None:  # type: ignore[no-untyped-def]
     context = open_home(home)
     recipe = context.recipes.decide(name, approve, context.decider(token, "a recipe"), comment)
-    console.print(f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 {recipe.sha256[:12]})")
+    console.print(
+        f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 {recipe.sha256[:12]})"
+    )
 
 
 @recipe_app.command("approve")
-def approve(name: str, comment: Annotated[str, typer.Option(help="Why.")] = "", home: HomeOption = None, token: TokenOption = None) -> None:
+def approve(
+    name: str,
+    comment: Annotated[str, typer.Option(help="Why.")] = "",
+    home: HomeOption = None,
+    token: TokenOption = None,
+) -> None:
     """Approve the recipe's current bytes (maintainers and admins)."""
     _decide(name, True, comment, home, token)
 
 
 @recipe_app.command("reject")
-def reject(name: str, comment: Annotated[str, typer.Option(help="Why.")] = "", home: HomeOption = None, token: TokenOption = None) -> None:
+def reject(
+    name: str,
+    comment: Annotated[str, typer.Option(help="Why.")] = "",
+    home: HomeOption = None,
+    token: TokenOption = None,
+) -> None:
     """Reject the recipe (maintainers and admins)."""
     _decide(name, False, comment, home, token)
 
@@ -98,14 +128,19 @@ def log(name: str, home: HomeOption = None) -> None:
     """The log of the recipe's last build."""
     context = open_home(home)
     context.recipes.get(name)
-    logs = sorted((context.home.root / "recipes" / name / "logs").glob("*.log"), key=lambda p: p.stat().st_mtime)
+    logs = sorted(
+        (context.home.root / "recipes" / name / "logs").glob("*.log"),
+        key=lambda p: p.stat().st_mtime,
+    )
     if not logs:
         raise BridgeError(f"{name} has not been built yet")
     console.print(logs[-1].read_text(errors="replace"), markup=False, highlight=False)
 
 
 def build(
-    names: Annotated[Optional[list[str]], typer.Argument(help="Recipes to build (default: every approved one).")] = None,
+    names: Annotated[
+        Optional[list[str]], typer.Argument(help="Recipes to build (default: every approved one).")
+    ] = None,
     home: HomeOption = None,
     channel: ChannelOption = None,
 ) -> None:
@@ -114,28 +149,47 @@ def build(
     book, channels, settings = context.recipes, context.channels, context.home.bridge
     target = context.channel(channel)
     # approved and not built yet, or failed with bytes still the approved ones: retried
-    wanted = names or [r.name for r in book.all() if r.state in ("approved", "failed") and r.approved_sha256 == r.sha256]
-    build_channels = [*settings.upstream_conda, channels.layout(target).conda_dir.resolve().as_uri()]
+    wanted = names or [
+        r.name
+        for r in book.all()
+        if r.state in ("approved", "failed") and r.approved_sha256 == r.sha256
+    ]
+    build_channels = [
+        *settings.upstream_conda,
+        channels.layout(target).conda_dir.resolve().as_uri(),
+    ]
     outputs = context.home.cache_dir / "builds"
     outputs.mkdir(parents=True, exist_ok=True)
     results = []
     for name in wanted:
         recipe = book.get(name)
         with console.status(f"building {name}…"):
-            result = build_recipe(recipe, build_channels, outputs, recipe.folder / "logs", settings.platforms)
+            result = build_recipe(
+                recipe, build_channels, outputs, recipe.folder / "logs", settings.platforms
+            )
         if result.ok:
             # the wheel may already be there from an earlier build of the same version
-            fresh = [*result.packages, *(w for w in result.wheels if not channels.has_file(target, w.name))]
+            fresh = [
+                *result.packages,
+                *(w for w in result.wheels if not channels.has_file(target, w.name)),
+            ]
             _published, refused = channels.publish_many(target, fresh, uploaded_by="build")
             if refused:
-                result = replace(result, ok=False, message=f"refused by the channel: {refused[0][1]}")
+                result = replace(
+                    result, ok=False, message=f"refused by the channel: {refused[0][1]}"
+                )
         book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
         results.append(result)
     table = Table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
-        table.add_row(result.name, "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
-                      ", ".join(made), ", ".join(result.needs_builder), str(result.log))  # fmt: skip
+        table.add_row(
+            result.name,
+            "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
+            ", ".join(made),
+            ", ".join(result.needs_builder),
+            str(result.log),
+        )
     console.print(table)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
@@ -145,5 +199,7 @@ def audit(home: HomeOption = None) -> None:
     """Every recorded decision and build, oldest first."""
     table = Table("time", "user", "action", "subject", "detail")
     for row in open_home(home).recipes.audit():
-        table.add_row(row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail)
+        table.add_row(
+            row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail
+        )
     console.print(table)

@@ -15,14 +15,26 @@ from drawbridge.cli.bridge_command import run_and_render
 from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
 from drawbridge.cli.context import open_home
 
-request_app = typer.Typer(help="Bridging requests that `drawbridge lock --request` filed.", no_args_is_help=True)
+request_app = typer.Typer(
+    help="Bridging requests that `drawbridge lock --request` filed.", no_args_is_help=True
+)
 
 
 def request_table(requests: list[BridgeRequest]) -> Table:
-    table = Table("#", "kind", "asked for", "platforms", "why", "by", "state", title="Bridging requests")
+    table = Table(
+        "#", "kind", "asked for", "platforms", "why", "by", "state", title="Bridging requests"
+    )
     for item in requests:
         state = item.state + (f" by {item.decided_by}" if item.decided_by else "")
-        table.add_row(str(item.id), item.kind, escape(item.spec), ", ".join(item.platforms), escape(item.reason), escape(item.requested_by), state)
+        table.add_row(
+            str(item.id),
+            item.kind,
+            escape(item.spec),
+            ", ".join(item.platforms),
+            escape(item.reason),
+            escape(item.requested_by),
+            state,
+        )
     return table
 
 
@@ -35,7 +47,9 @@ def bridge_requirement(item: BridgeRequest) -> str:
 
 @request_app.command("list")
 def list_requests(
-    state: Annotated[Optional[str], typer.Option(help="Only this state: pending, approved, rejected, bridged.")] = None,
+    state: Annotated[
+        Optional[str], typer.Option(help="Only this state: pending, approved, rejected, bridged.")
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Show the requests (all, or those in one state)."""
@@ -60,7 +74,9 @@ def approve(
     console.print(f"request #{number}: approved by {user}; bridging {escape(requirement)}")
     report = run_and_render(context, BridgeOptions(requirements=(requirement,), channel=target))
     if not report.ok:
-        console.print(f"request #{number} stays approved: bridging {escape(requirement)} failed (see above)")
+        console.print(
+            f"request #{number} stays approved: bridging {escape(requirement)} failed (see above)"
+        )
         raise typer.Exit(1)
     context.requests.set_state(number, "bridged", user, comment)
     console.print(f"request #{number}: bridged")
@@ -76,5 +92,7 @@ def reject(
     """Reject a request."""
     context = open_home(home)
     context.requests.get(number)  # an unknown number is said before the token is checked
-    item = context.requests.set_state(number, "rejected", context.decider(token, "a bridging request"), comment)
+    item = context.requests.set_state(
+        number, "rejected", context.decider(token, "a bridging request"), comment
+    )
     console.print(f"request #{number} ({escape(item.spec)}): rejected by {item.decided_by}")

@@ -25,5 +25,7 @@ def url_with_token(url: str, token: str | None) -> str:
     if not token:
         return url
     parts = urlsplit(url)
-    netloc = f"__token__:{quote(token, safe='')}@{parts.hostname}" + (f":{parts.port}" if parts.port else "")
+    netloc = f"__token__:{quote(token, safe='')}@{parts.hostname}" + (
+        f":{parts.port}" if parts.port else ""
+    )
     return urlunsplit(parts._replace(netloc=netloc))

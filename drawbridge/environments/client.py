@@ -55,7 +55,9 @@ class DrawbridgeClient:
         if response.status_code == 404:
             return None
         if response.status_code in (401, 403):
-            raise RemoteError(f"{url}: {response.status_code}: pass a reader token with --token or $DRAWBRIDGE_TOKEN")
+            raise RemoteError(
+                f"{url}: {response.status_code}: pass a reader token with --token or $DRAWBRIDGE_TOKEN"
+            )
         if response.status_code != 200:
             raise RemoteError(f"{url} answered {response.status_code}: {response.text[:200]}")
         return response.json()
@@ -63,7 +65,9 @@ class DrawbridgeClient:
     def channel_list(self) -> dict:
         document = self.get_json("/api/channels")
         if document is None:
-            raise RemoteError(f"{self.url} has no /api/channels: is it a Drawbridge server, and new enough?")
+            raise RemoteError(
+                f"{self.url} has no /api/channels: is it a Drawbridge server, and new enough?"
+            )
         return document
 
     def resolve_channels(self, names: list[str]) -> ResolvedChannels:
@@ -101,5 +105,7 @@ class DrawbridgeClient:
         except httpx.HTTPError as error:
             raise RemoteError(f"cannot reach Drawbridge at {self.url}: {error}") from None
         if response.status_code not in (200, 201):
-            raise RemoteError(f"filing a request for {body.get('name')}: {response.status_code}: {response.text[:200]}")
+            raise RemoteError(
+                f"filing a request for {body.get('name')}: {response.status_code}: {response.text[:200]}"
+            )
         return response.json()

@@ -27,31 +27,45 @@ class SystemBaseline:
     macos_arm: str = "11.0"
 
 
-def virtual_packages(platform: str, baseline: SystemBaseline) -> list[rattler.GenericVirtualPackage]:
+def virtual_packages(
+    platform: str, baseline: SystemBaseline
+) -> list[rattler.GenericVirtualPackage]:
     """The virtual packages a machine of `platform` offers, from the baseline only."""
     found: list[tuple[str, str]] = []
     if platform.startswith("linux-"):
         found += [("__unix", "0"), ("__linux", "0"), ("__glibc", baseline.glibc)]
     elif platform.startswith("osx-"):
-        found += [("__unix", "0"), ("__osx", baseline.macos_arm if platform == "osx-arm64" else baseline.macos_x86)]
+        found += [
+            ("__unix", "0"),
+            ("__osx", baseline.macos_arm if platform == "osx-arm64" else baseline.macos_x86),
+        ]
     elif platform.startswith("win-"):
         found += [("__win", "0")]
     return [
-        rattler.GenericVirtualPackage(rattler.PackageName(name), rattler.Version(version), rattler.BuildString("0"))
+        rattler.GenericVirtualPackage(
+            rattler.PackageName(name), rattler.Version(version), rattler.BuildString("0")
+        )
         for name, version in found
     ]
 
 
 def check_platform(platform: str) -> str:
     if platform not in LOCKABLE_PLATFORMS:
-        raise ValueError(f"{platform!r} is not a platform Drawbridge locks for; use one of {', '.join(LOCKABLE_PLATFORMS)}")
+        raise ValueError(
+            f"{platform!r} is not a platform Drawbridge locks for; use one of {', '.join(LOCKABLE_PLATFORMS)}"
+        )
     return platform
 
 
 class CondaSolver:
     """Solve specs against a fixed list of channel URLs, one platform at a time."""
 
-    def __init__(self, channels: list[str], baseline: SystemBaseline | None = None, client: rattler.Client | None = None) -> None:
+    def __init__(
+        self,
+        channels: list[str],
+        baseline: SystemBaseline | None = None,
+        client: rattler.Client | None = None,
+    ) -> None:
         self.channels = [rattler.Channel(url) for url in channels]
         self.baseline = baseline or SystemBaseline()
         self.gateway = rattler.Gateway(show_progress=False, client=client)
@@ -72,7 +86,9 @@ class CondaSolver:
                 )
             )
         except Exception as error:  # rattler's SolverError and friends
-            raise Unresolvable([], f"{platform}: the conda dependencies cannot be solved together:\n{error}") from None
+            raise Unresolvable(
+                [], f"{platform}: the conda dependencies cannot be solved together:\n{error}"
+            ) from None
         return sorted(records, key=lambda record: record.name.normalized)
 
     def find_missing(self, specs: list[str], platform: str) -> list[Missing]:
@@ -85,7 +101,9 @@ class CondaSolver:
                 continue
             here = self._records(name, [platform, "noarch"])
             if not here:
-                elsewhere = sorted({r.subdir for r in self._records(name, list(LOCKABLE_PLATFORMS))})
+                elsewhere = sorted(
+                    {r.subdir for r in self._records(name, list(LOCKABLE_PLATFORMS))}
+                )
                 reason = (
                     f"no build for {platform} (builds exist for {', '.join(elsewhere)})"
                     if elsewhere
@@ -94,13 +112,27 @@ class CondaSolver:
                 missing.append(Missing("conda", name, spec, platform, reason))
             elif not any(match_spec.matches(record) for record in here):
                 versions = sorted({str(r.version) for r in here}, key=rattler.Version)
-                missing.append(Missing("conda", name, spec, platform, f"no version matches (available: {', '.join(versions[-8:])})"))
+                missing.append(
+                    Missing(
+                        "conda",
+                        name,
+                        spec,
+                        platform,
+                        f"no version matches (available: {', '.join(versions[-8:])})",
+                    )
+                )
         return missing
 
     def _records(self, name: str, platforms: list[str]) -> list[rattler.RepoDataRecord]:
         try:
-            result = asyncio.run(self.gateway.query(self.channels, platforms, [name], recursive=False))
+            result = asyncio.run(
+                self.gateway.query(self.channels, platforms, [name], recursive=False)
+            )
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read
-            hint = "; pass a reader token with --token or $DRAWBRIDGE_TOKEN" if "401" in str(error) else ""
+            hint = (
+                "; pass a reader token with --token or $DRAWBRIDGE_TOKEN"
+                if "401" in str(error)
+                else ""
+            )
             raise RemoteError(f"cannot read the channels' repodata: {error}{hint}") from None
         return [record for per_channel in result for record in per_channel]

@@ -40,7 +40,9 @@ def read_environment_file(path: Path) -> EnvironmentFile:
     except YAMLError as error:
         raise EnvironmentFileError(f"{path} is not valid YAML: {error}") from None
     if not isinstance(document, dict):
-        raise EnvironmentFileError(f"{path}: expected a mapping with 'dependencies', got {type(document).__name__}")
+        raise EnvironmentFileError(
+            f"{path}: expected a mapping with 'dependencies', got {type(document).__name__}"
+        )
     unknown = sorted(set(document) - KNOWN_KEYS)
     if unknown:
         raise EnvironmentFileError(f"{path}: unknown keys {unknown}; known: {sorted(KNOWN_KEYS)}")
@@ -65,11 +67,16 @@ def _dependencies(path: Path, value: object) -> tuple[list[str], list[str]]:
     pip: list[str] = []
     for item in value:
         if isinstance(item, dict) and set(item) == {"pip"}:
-            pip += [_pip_requirement(path, line) for line in _string_list(path, item["pip"] or [], "pip")]
+            pip += [
+                _pip_requirement(path, line)
+                for line in _string_list(path, item["pip"] or [], "pip")
+            ]
         elif isinstance(item, str):
             conda.append(_conda_spec(path, item))
         else:
-            raise EnvironmentFileError(f"{path}: dependency {item!r} is neither a conda spec nor a 'pip:' list")
+            raise EnvironmentFileError(
+                f"{path}: dependency {item!r} is neither a conda spec nor a 'pip:' list"
+            )
     return conda, pip
 
 
@@ -90,7 +97,9 @@ def _pip_requirement(path: Path, line: str) -> str:
     try:
         requirement = Requirement(line)
     except InvalidRequirement as error:
-        raise EnvironmentFileError(f"{path}: pip requirement {line!r} is invalid: {error}") from None
+        raise EnvironmentFileError(
+            f"{path}: pip requirement {line!r} is invalid: {error}"
+        ) from None
     if requirement.url:
         raise EnvironmentFileError(
             f"{path}: pip requirement {line!r} names a URL; inside the air gap everything "

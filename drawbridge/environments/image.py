@@ -37,15 +37,25 @@ def build_image(
         staging = Path(scratch) / "env"
         conda_part = PlatformLock(platform=lock.platform, conda=lock.conda, pip=[])
         create_environment(
-            conda_part, staging, cache_dir=cache_dir, show_progress=show_progress,
-            target_prefix=prefix_in_image, token=token,
-        )  # fmt: skip
+            conda_part,
+            staging,
+            cache_dir=cache_dir,
+            show_progress=show_progress,
+            target_prefix=prefix_in_image,
+            token=token,
+        )
         if lock.pip:
-            install_wheels(lock.pip, staging, lock.platform, python_version(lock.conda), prefix_in_image, token)
+            install_wheels(
+                lock.pip, staging, lock.platform, python_version(lock.conda), prefix_in_image, token
+            )
         request = ImageRequest(
-            environment=staging, prefix_in_image=prefix_in_image, platform=lock.platform,
-            reference=reference, base=base, labels=labels or {},
-        )  # fmt: skip
+            environment=staging,
+            prefix_in_image=prefix_in_image,
+            platform=lock.platform,
+            reference=reference,
+            base=base,
+            labels=labels or {},
+        )
         return write_image(request, output)
 
 
@@ -77,6 +87,11 @@ def dockerfile(
 ) -> str:
     """A two-stage Dockerfile that installs the lock the way `drawbridge env create` does."""
     return DOCKERFILE.format(
-        lock_name=lock_name, server=server, channel=channel, base=base, builder=builder,
-        prefix=prefix, reference=reference,
-    )  # fmt: skip
+        lock_name=lock_name,
+        server=server,
+        channel=channel,
+        base=base,
+        builder=builder,
+        prefix=prefix,
+        reference=reference,
+    )

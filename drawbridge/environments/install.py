@@ -31,7 +31,9 @@ def prefix_python(prefix: Path, platform: str) -> Path:
 
 def pip_requirements(lock: PlatformLock, token: str | None = None) -> str:
     """The pip part as a hash-pinned requirements file (direct URLs, so --no-index works)."""
-    return "".join(f"{p.name} @ {url_with_token(p.url, token)} --hash=sha256:{p.sha256}\n" for p in lock.pip)
+    return "".join(
+        f"{p.name} @ {url_with_token(p.url, token)} --hash=sha256:{p.sha256}\n" for p in lock.pip
+    )
 
 
 def create_environment(
@@ -74,20 +76,34 @@ def create_environment(
 def install_pip_part(lock: PlatformLock, prefix: Path, token: str | None = None) -> None:
     python = prefix_python(prefix, lock.platform)
     if not python.exists():
-        raise InstallError(f"the lock installs pip packages but its conda part has no Python ({python} is missing)")
+        raise InstallError(
+            f"the lock installs pip packages but its conda part has no Python ({python} is missing)"
+        )
     with tempfile.TemporaryDirectory(prefix="drawbridge-env-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
         requirements.write_text(pip_requirements(lock, token), "utf-8")
         requirements.chmod(0o600)
         command = [
-            str(python), "-m", "pip", "install", "--no-index", "--require-hashes", "--no-deps",
-            "--no-cache-dir", "--no-input", "--disable-pip-version-check", "--no-warn-script-location",
-            "-r", str(requirements),
-        ]  # fmt: skip
+            str(python),
+            "-m",
+            "pip",
+            "install",
+            "--no-index",
+            "--require-hashes",
+            "--no-deps",
+            "--no-cache-dir",
+            "--no-input",
+            "--disable-pip-version-check",
+            "--no-warn-script-location",
+            "-r",
+            str(requirements),
+        ]
         result = subprocess.run(command, capture_output=True, text=True, env=_pip_environment())
     if result.returncode != 0:
         output = result.stdout[-2000:] + result.stderr[-4000:]
-        raise InstallError(f"pip could not install the lock's pip packages:\n{output.replace(token, '****') if token else output}")
+        raise InstallError(
+            f"pip could not install the lock's pip packages:\n{output.replace(token, '****') if token else output}"
+        )
 
 
 def _pip_environment() -> dict[str, str]:

@@ -74,7 +74,9 @@ def lock_environment(
     baseline = baseline or SystemBaseline()
     solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
     resolver = (
-        PipResolver(server.simple_indexes(channels.simple), uv, token=server.token, glibc=baseline.glibc)
+        PipResolver(
+            server.simple_indexes(channels.simple), uv, token=server.token, glibc=baseline.glibc
+        )
         if environment.pip
         else None
     )
@@ -129,7 +131,9 @@ def write_lock(lock: Lock, path: Path) -> None:
         for record in locked.conda:
             lock_file.add_conda_package(LOCK_ENVIRONMENT, platform, record)
         for package in locked.pip:
-            lock_file.add_pypi_package(LOCK_ENVIRONMENT, platform, package.name, package.version, package.location)
+            lock_file.add_pypi_package(
+                LOCK_ENVIRONMENT, platform, package.name, package.version, package.location
+            )
     lock_file.set_channels(LOCK_ENVIRONMENT, [rattler.LockChannel(url) for url in lock.channels])
     path.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")

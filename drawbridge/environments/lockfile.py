@@ -34,9 +34,14 @@ def read_lock(path: Path, platform: str) -> PlatformLock:
         raise LockFileError(f"{path} has no {LOCK_ENVIRONMENT!r} environment")
     owned = {str(p): p for p in lock_file.platforms()}
     if platform not in owned:
-        raise LockFileError(f"{path} locks {', '.join(sorted(owned))}, not {platform}; lock again with --platform {platform}")
+        raise LockFileError(
+            f"{path} locks {', '.join(sorted(owned))}, not {platform}; lock again with --platform {platform}"
+        )
     conda = environment.conda_repodata_records_for_platform(owned[platform]) or []
-    pip = [_pip_package(path, entry) for entry in environment.pypi_packages_for_platform(owned[platform]) or []]
+    pip = [
+        _pip_package(path, entry)
+        for entry in environment.pypi_packages_for_platform(owned[platform]) or []
+    ]
     return PlatformLock(platform=platform, conda=list(conda), pip=pip)
 
 
@@ -44,5 +49,9 @@ def _pip_package(path: Path, entry) -> PipPackage:  # type: ignore[no-untyped-de
     """A locked wheel with its sha256 from the lock format's `sha256` field."""
     digest = entry.hashes.sha256.hex() if entry.hashes and entry.hashes.sha256 else ""
     if len(digest) != 64:
-        raise LockFileError(f"{path}: pip package {entry.name} has no sha256; lock again with `drawbridge lock`")
-    return PipPackage(name=str(entry.name), version=str(entry.version), url=str(entry.location), sha256=digest)
+        raise LockFileError(
+            f"{path}: pip package {entry.name} has no sha256; lock again with `drawbridge lock`"
+        )
+    return PipPackage(
+        name=str(entry.name), version=str(entry.version), url=str(entry.location), sha256=digest
+    )

@@ -92,7 +92,9 @@ def _tar_info(path: Path, name: str, mtime: int) -> tarfile.TarInfo:
     elif stat.S_ISREG(status.st_mode):
         info.size = status.st_size
     else:
-        raise ImageError(f"{path} is neither a file, a folder nor a symlink; it cannot go into an image")
+        raise ImageError(
+            f"{path} is neither a file, a folder nor a symlink; it cannot go into an image"
+        )
     return info
 
 
@@ -127,12 +129,20 @@ def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:
                     info.type, info.mode, info.mtime = tarfile.DIRTYPE, 0o755, mtime
                     tar.addfile(info)
                 tar.addfile(_tar_info(source, under, mtime))
-                for path in sorted(source.rglob("*"), key=lambda p: p.relative_to(source).as_posix()):
-                    _add_entry(tar, path, _tar_info(path, f"{under}/{path.relative_to(source).as_posix()}", mtime))
+                for path in sorted(
+                    source.rglob("*"), key=lambda p: p.relative_to(source).as_posix()
+                ):
+                    _add_entry(
+                        tar,
+                        path,
+                        _tar_info(path, f"{under}/{path.relative_to(source).as_posix()}", mtime),
+                    )
     digest = compressed.sha256.hexdigest()
     target = blobs / digest
     os.replace(partial, target)
-    return Blob(f"sha256:{digest}", compressed.size, LAYER_TYPE, target), f"sha256:{plain.sha256.hexdigest()}"
+    return Blob(
+        f"sha256:{digest}", compressed.size, LAYER_TYPE, target
+    ), f"sha256:{plain.sha256.hexdigest()}"
 
 
 def write_json_blob(document: dict, media_type: str, blobs: Path) -> Blob:
@@ -159,14 +169,21 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
     except (OSError, tarfile.TarError) as error:
         raise ImageError(f"cannot read base image {archive}: {error}") from None
     if index is None:
-        raise ImageError(f"{archive} is not an OCI image archive (no index.json); make one with `skopeo copy ... oci-archive:{archive.name}`")
+        raise ImageError(
+            f"{archive} is not an OCI image archive (no index.json); make one with `skopeo copy ... oci-archive:{archive.name}`"
+        )
     manifest = _pick_manifest(archive, index, architecture, blobs)
     config = _blob_json(blobs, manifest["config"]["digest"])
     layers = []
     for layer in manifest["layers"]:
         path = blobs / layer["digest"].split(":", 1)[1]
-        if not path.is_file() or hashlib.sha256(path.read_bytes()).hexdigest() != layer["digest"].split(":", 1)[1]:
-            raise ImageError(f"{archive}: layer {layer['digest']} is missing or does not match its digest")
+        if (
+            not path.is_file()
+            or hashlib.sha256(path.read_bytes()).hexdigest() != layer["digest"].split(":", 1)[1]
+        ):
+            raise ImageError(
+                f"{archive}: layer {layer['digest']} is missing or does not match its digest"
+            )
         layers.append(Blob(layer["digest"], layer["size"], layer["mediaType"], path))
     return BaseImage(layers=layers, config=config)
 
@@ -181,9 +198,15 @@ def _pick_manifest(archive: Path, index: dict, architecture: str, blobs: Path) -
             except ImageError:
                 continue
         platform = entry.get("platform")
-        if platform and (platform.get("os"), platform.get("architecture")) != ("linux", architecture):
+        if platform and (platform.get("os"), platform.get("architecture")) != (
+            "linux",
+            architecture,
+        ):
             continue
-        if _blob_json(blobs, document["config"]["digest"]).get("architecture", architecture) == architecture:
+        if (
+            _blob_json(blobs, document["config"]["digest"]).get("architecture", architecture)
+            == architecture
+        ):
             return document
     raise ImageError(f"{archive} has no linux/{architecture} image")
 
@@ -207,25 +230,40 @@ def image_config(base: BaseImage, request: ImageRequest, diff_id: str) -> dict:
     config.update(architecture=ARCHITECTURES[request.platform], os="linux", created=created)
     runtime = config.setdefault("config", {})
     env = [e for e in runtime.get("Env") or [] if not e.startswith(("PATH=", "CONDA_PREFIX="))]
-    base_path = next((e[5:] for e in runtime.get("Env") or [] if e.startswith("PATH=")), DEFAULT_PATH)
-    runtime["Env"] = [f"PATH={request.prefix_in_image}/bin:{base_path}", f"CONDA_PREFIX={request.prefix_in_image}", *env]
+    base_path = next(
+        (e[5:] for e in runtime.get("Env") or [] if e.startswith("PATH=")), DEFAULT_PATH
+    )
+    runtime["Env"] = [
+        f"PATH={request.prefix_in_image}/bin:{base_path}",
+        f"CONDA_PREFIX={request.prefix_in_image}",
+        *env,
+    ]
     runtime["Cmd"] = [f"{request.prefix_in_image}/bin/python"]
     runtime["Labels"] = {**(runtime.get("Labels") or {}), **request.labels}
     rootfs = config.setdefault("rootfs", {"type": "layers", "diff_ids": []})
     rootfs["diff_ids"] = [*rootfs.get("diff_ids", []), diff_id]
     history = config.setdefault("history", [])
-    history.append({"created": created, "created_by": f"drawbridge image: environment at {request.prefix_in_image}"})
+    history.append(
+        {
+            "created": created,
+            "created_by": f"drawbridge image: environment at {request.prefix_in_image}",
+        }
+    )
     return config
 
 
 def _timestamp() -> str:
-    return dt.datetime.fromtimestamp(source_date_epoch(), dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return dt.datetime.fromtimestamp(source_date_epoch(), dt.timezone.utc).strftime(
+        "%Y-%m-%dT%H:%M:%SZ"
+    )
 
 
 def write_image(request: ImageRequest, output: Path) -> str:
     """Write the OCI archive atomically; return the manifest digest."""
     if request.platform not in ARCHITECTURES:
-        raise ImageError(f"images are Linux images; {request.platform} is not one of {', '.join(ARCHITECTURES)}")
+        raise ImageError(
+            f"images are Linux images; {request.platform} is not one of {', '.join(ARCHITECTURES)}"
+        )
     with tempfile.TemporaryDirectory(prefix="drawbridge-image-", dir=output.parent) as scratch:
         layout = Path(scratch) / "layout"
         blobs = layout / "blobs" / "sha256"
@@ -251,11 +289,13 @@ def write_image(request: ImageRequest, output: Path) -> str:
         index = {
             "schemaVersion": 2,
             "mediaType": INDEX_TYPE,
-            "manifests": [manifest.descriptor(
-                annotations={"org.opencontainers.image.ref.name": request.reference},
-                platform={"architecture": architecture, "os": "linux"},
-            )],
-        }  # fmt: skip
+            "manifests": [
+                manifest.descriptor(
+                    annotations={"org.opencontainers.image.ref.name": request.reference},
+                    platform={"architecture": architecture, "os": "linux"},
+                )
+            ],
+        }
         (layout / "index.json").write_text(json.dumps(index, sort_keys=True), "utf-8")
         (layout / "oci-layout").write_text(json.dumps({"imageLayoutVersion": "1.0.0"}), "utf-8")
         partial = Path(scratch) / "image.tar"

@@ -19,8 +19,12 @@ WINDOW = 1 << 15
 
 
 def _deflate_block(block: bytes, dictionary: bytes, level: int, last: bool) -> bytes:
-    compressor = zlib.compressobj(level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, *([dictionary] if dictionary else []))
-    return compressor.compress(block) + compressor.flush(zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH)
+    compressor = zlib.compressobj(
+        level, zlib.DEFLATED, -15, 9, zlib.Z_DEFAULT_STRATEGY, *([dictionary] if dictionary else [])
+    )
+    return compressor.compress(block) + compressor.flush(
+        zlib.Z_FINISH if last else zlib.Z_SYNC_FLUSH
+    )
 
 
 class ParallelGzipWriter(io.RawIOBase):
@@ -52,7 +56,9 @@ class ParallelGzipWriter(io.RawIOBase):
     def _submit(self, block: bytes, last: bool) -> None:
         self.crc = zlib.crc32(block, self.crc)
         self.size += len(block)
-        self.pending.append(self.pool.submit(_deflate_block, block, self.previous_tail, self.level, last))
+        self.pending.append(
+            self.pool.submit(_deflate_block, block, self.previous_tail, self.level, last)
+        )
         self.previous_tail = block[-WINDOW:]
         while len(self.pending) > self.max_pending:
             self.target.write(self.pending.popleft().result())

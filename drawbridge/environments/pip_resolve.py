@@ -56,7 +56,9 @@ class PipPackage:
         return f"{self.url}#sha256={self.sha256}"
 
 
-def conda_provided_projects(records: list[rattler.RepoDataRecord], names: NameTable) -> dict[str, str]:
+def conda_provided_projects(
+    records: list[rattler.RepoDataRecord], names: NameTable
+) -> dict[str, str]:
     """PyPI project → version for the Python packages the conda part installs."""
     provided = {}
     for record in records:
@@ -73,15 +75,25 @@ def python_version(records: list[rattler.RepoDataRecord]) -> str:
     for record in records:
         if record.name.normalized == "python":
             return str(record.version)
-    raise Unresolvable([], "the environment has a pip: section but its conda part installs no python")
+    raise Unresolvable(
+        [], "the environment has a pip: section but its conda part installs no python"
+    )
 
 
 class PipResolver:
     """Resolve pip requirements for one target against Drawbridge's simple indexes."""
 
-    def __init__(self, indexes: list[SimpleIndexUpstream], uv: str, token: str | None = None, glibc: str = "2.17") -> None:
+    def __init__(
+        self,
+        indexes: list[SimpleIndexUpstream],
+        uv: str,
+        token: str | None = None,
+        glibc: str = "2.17",
+    ) -> None:
         if not indexes:
-            raise RemoteError("the server has no channel whose simple index could serve the pip: section")
+            raise RemoteError(
+                "the server has no channel whose simple index could serve the pip: section"
+            )
         self.simple_urls = [index.index_url for index in indexes]
         self.indexes = indexes
         self.uv = uv
@@ -89,13 +101,16 @@ class PipResolver:
         self.glibc_minor = int(glibc.split(".")[1])
         self._files: dict[str, list[UpstreamFile]] = {}
 
-    def resolve(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[PipPackage]:
+    def resolve(
+        self, requirements: list[str], platform: str, python: str, provided: dict[str, str]
+    ) -> list[PipPackage]:
         if Version(python) < OLDEST_UV_PYTHON:
             raise Unresolvable(
-                [], f"{platform}: the pip: section needs Python {OLDEST_UV_PYTHON}+ to be resolved (uv's floor); "
+                [],
+                f"{platform}: the pip: section needs Python {OLDEST_UV_PYTHON}+ to be resolved (uv's floor); "
                 f"this environment's Python is {python}: list those packages in the conda part "
                 "instead (drawbridge bridge makes conda packages for Python 2.7 too)",
-            )  # fmt: skip
+            )
         missing = self.find_missing(requirements, platform, python)
         if missing:
             raise Unresolvable(missing)
@@ -103,10 +118,16 @@ class PipResolver:
         target = Target(platform, ".".join(python.split(".")[:2]))
         return [self._pick_wheel(name, version, target) for name, version in pins]
 
-    def find_missing(self, requirements: list[str], platform: str, python: str | None) -> list[Missing]:
+    def find_missing(
+        self, requirements: list[str], platform: str, python: str | None
+    ) -> list[Missing]:
         """The requested projects the index cannot serve; wheels are checked when `python` is known."""
         target = Target(platform, ".".join(python.split(".")[:2])) if python else None
-        return [m for line in requirements if (m := self._check_requirement(line, platform, target)) is not None]
+        return [
+            m
+            for line in requirements
+            if (m := self._check_requirement(line, platform, target)) is not None
+        ]
 
     def files(self, project: str) -> list[UpstreamFile]:
         """The project's files in the first index that has it; [] in none."""
@@ -134,21 +155,48 @@ class PipResolver:
         matching = [f for f in files if _version_in(f.version, requirement.specifier)]
         if not matching:
             versions = sorted({f.version for f in files}, key=_sort_key)
-            return Missing("pip", name, line, platform, f"no version matches (available: {', '.join(versions[-8:])})")
-        if target is not None and self._best_wheel([f.filename for f in matching], target) is None:
-            kinds = sorted({f.filename.rsplit("-", 3)[-1] if f.is_wheel else "sdist" for f in matching})
             return Missing(
-                "pip", name, line, target.subdir,
+                "pip",
+                name,
+                line,
+                platform,
+                f"no version matches (available: {', '.join(versions[-8:])})",
+            )
+        if target is not None and self._best_wheel([f.filename for f in matching], target) is None:
+            kinds = sorted(
+                {f.filename.rsplit("-", 3)[-1] if f.is_wheel else "sdist" for f in matching}
+            )
+            return Missing(
+                "pip",
+                name,
+                line,
+                target.subdir,
                 f"no wheel for {target.subdir} with Python {target.python} (has: {', '.join(kinds)})",
-            )  # fmt: skip
+            )
         return None
 
-    def _run_uv(self, requirements: list[str], platform: str, python: str, provided: dict[str, str]) -> list[tuple[str, str]]:
+    def _run_uv(
+        self, requirements: list[str], platform: str, python: str, provided: dict[str, str]
+    ) -> list[tuple[str, str]]:
         command = [
-            self.uv, "pip", "compile", "-", "--quiet", "--no-config", "--no-header", "--no-annotate",
-            "--no-strip-extras", "--only-binary", ":all:", "--index-url", url_with_token(self.simple_urls[0], self.token),
-            "--python-version", python, "--python-platform", UV_PLATFORMS[platform].format(glibc=self.glibc_minor),
-        ]  # fmt: skip
+            self.uv,
+            "pip",
+            "compile",
+            "-",
+            "--quiet",
+            "--no-config",
+            "--no-header",
+            "--no-annotate",
+            "--no-strip-extras",
+            "--only-binary",
+            ":all:",
+            "--index-url",
+            url_with_token(self.simple_urls[0], self.token),
+            "--python-version",
+            python,
+            "--python-platform",
+            UV_PLATFORMS[platform].format(glibc=self.glibc_minor),
+        ]
         for url in self.simple_urls[1:]:
             command += ["--extra-index-url", url_with_token(url, self.token)]
         constraints = "".join(f"{name}=={version}\n" for name, version in sorted(provided.items()))
@@ -158,11 +206,18 @@ class PipResolver:
             path = Path(scratch) / "constraints.txt"
             path.write_text(constraints, "utf-8")
             result = subprocess.run(
-                command + ["--constraints", str(path)], input="\n".join(requirements) + "\n",
-                capture_output=True, text=True, env=_uv_environment(),
-            )  # fmt: skip
+                command + ["--constraints", str(path)],
+                input="\n".join(requirements) + "\n",
+                capture_output=True,
+                text=True,
+                env=_uv_environment(),
+            )
         if result.returncode != 0:
-            message = result.stderr.strip().replace(self.token, "****") if self.token else result.stderr.strip()
+            message = (
+                result.stderr.strip().replace(self.token, "****")
+                if self.token
+                else result.stderr.strip()
+            )
             raise Unresolvable([], f"{platform}: the pip: section cannot be resolved:\n{message}")
         pins = []
         for line in result.stdout.splitlines():
@@ -176,10 +231,20 @@ class PipResolver:
         return best_wheel(filenames, target, manylinux=(2, self.glibc_minor))
 
     def _pick_wheel(self, name: str, version: str, target: Target) -> PipPackage:
-        candidates = [f for f in self.files(name) if f.is_wheel and _same_version(f.version, version) and not f.yanked]
+        candidates = [
+            f
+            for f in self.files(name)
+            if f.is_wheel and _same_version(f.version, version) and not f.yanked
+        ]
         chosen = self._best_wheel([f.filename for f in candidates], target)
         if chosen is None:
-            raise Unresolvable([Missing("pip", name, f"{name}=={version}", target.subdir, f"no wheel for {target}")])
+            raise Unresolvable(
+                [
+                    Missing(
+                        "pip", name, f"{name}=={version}", target.subdir, f"no wheel for {target}"
+                    )
+                ]
+            )
         file = next(f for f in candidates if f.filename == chosen)
         if not file.sha256:
             raise RemoteError(f"the index gives no sha256 for {file.filename}")

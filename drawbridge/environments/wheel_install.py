@@ -52,9 +52,10 @@ def install_wheels(
     `runtime_prefix`'s Python; nothing is compiled (the target's Python may not run here)."""
     target = Target(platform, ".".join(python.split(".")[:2]))
     headers = {"Authorization": f"Bearer {token}"} if token else {}
-    with tempfile.TemporaryDirectory(prefix="drawbridge-wheels-") as scratch, httpx.Client(
-        timeout=DOWNLOAD_TIMEOUT, headers=headers, follow_redirects=True
-    ) as client:
+    with (
+        tempfile.TemporaryDirectory(prefix="drawbridge-wheels-") as scratch,
+        httpx.Client(timeout=DOWNLOAD_TIMEOUT, headers=headers, follow_redirects=True) as client,
+    ):
         cache = DownloadCache(Path(scratch))
         for package in packages:
             wheel = download_verified(package, client, cache)

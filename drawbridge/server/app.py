@@ -71,7 +71,15 @@ def create_app(home: Home) -> ASGIApp:
         app.add_exception_handler(family, error_response)
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
-    for module in (upstream_routes, request_routes, pip_routes, conda_routes, upload_routes, review_routes, ui_routes):
+    for module in (
+        upstream_routes,
+        request_routes,
+        pip_routes,
+        conda_routes,
+        upload_routes,
+        review_routes,
+        ui_routes,
+    ):
         app.include_router(module.router)
     log = AccessLog.open(home.server.access_log, home.root)
     return TokenPrefixMiddleware(IndexFastPath(log.wrap(app) if log else app, context, log))

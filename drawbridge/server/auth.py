@@ -15,7 +15,6 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.tokens import ANONYMOUS, Identity, Role, identify_token
 
 
-
 def token_from_request(request: Request) -> str | None:
     """The token a request carries: from a `/t/<token>/` prefix, else from basic auth."""
     if token := request.scope.get("drawbridge.token"):

@@ -19,7 +19,9 @@ INDEX_FILES = {
 }
 
 
-@router.api_route("/{channel}/conda/channeldata.json", methods=["GET", "HEAD"], summary="conda channeldata.json")
+@router.api_route(
+    "/{channel}/conda/channeldata.json", methods=["GET", "HEAD"], summary="conda channeldata.json"
+)
 def channeldata(request: Request, channel: str) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)
@@ -27,7 +29,11 @@ def channeldata(request: Request, channel: str) -> Response:
     return file_response(request, path, "application/json", CACHE_INDEX)
 
 
-@router.api_route("/{channel}/conda/{subdir}/shards/{name}", methods=["GET", "HEAD"], summary="A CEP-16 repodata shard")
+@router.api_route(
+    "/{channel}/conda/{subdir}/shards/{name}",
+    methods=["GET", "HEAD"],
+    summary="A CEP-16 repodata shard",
+)
 def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)
@@ -40,7 +46,11 @@ def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
         raise HTTPException(404, f"no shard {name!r} in {channel}/{subdir}") from None
 
 
-@router.api_route("/{channel}/conda/{subdir}/{name}", methods=["GET", "HEAD"], summary="Repodata or a conda package")
+@router.api_route(
+    "/{channel}/conda/{subdir}/{name}",
+    methods=["GET", "HEAD"],
+    summary="Repodata or a conda package",
+)
 def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)

@@ -30,7 +30,12 @@ from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
 from drawbridge.server.index_files import Answer, answer_index_file
 from drawbridge.server.negotiation import choose_simple_format
-from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, is_not_modified_headers, stat_etag
+from drawbridge.server.responses import (
+    CACHE_IMMUTABLE,
+    CACHE_INDEX,
+    is_not_modified_headers,
+    stat_etag,
+)
 
 #: the only request headers an answer depends on
 CONSULTED_HEADERS = frozenset(
@@ -182,7 +187,9 @@ class IndexFastPath:
         parts = scope["path"].split("/")
         answer = self._answer(parts, headers)
         if answer is not None:
-            await send({"type": "http.response.start", "status": answer.status, "headers": answer.headers})
+            await send(
+                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+            )
             body = b"" if scope["method"] == "HEAD" else answer.body
             await send({"type": "http.response.body", "body": body})
             if self.log:
@@ -216,7 +223,9 @@ class IndexFastPath:
             )
         if len(parts) == 4 and parts[3] == "channeldata.json":
             path = f"{self._root(parts[1], 'conda')}/channeldata.json"
-            return answer_index_file(self.context.index_cache, path, "application/json", CACHE_INDEX, headers)
+            return answer_index_file(
+                self.context.index_cache, path, "application/json", CACHE_INDEX, headers
+            )
         return None
 
     def _simple(self, channel: str, rest: list[str], headers: dict[str, str]) -> Answer | None:
@@ -232,7 +241,13 @@ class IndexFastPath:
             return None
         page = f"{folder}/index.json" if media_type == JSON_TYPE else f"{folder}/index.html"
         return answer_index_file(
-            self.context.index_cache, page, media_type, CACHE_INDEX, headers, vary="Accept", gzip_twin=True
+            self.context.index_cache,
+            page,
+            media_type,
+            CACHE_INDEX,
+            headers,
+            vary="Accept",
+            gzip_twin=True,
         )
 
     # -- package files, from disk ------------------------------------------------------------
@@ -269,9 +284,9 @@ class IndexFastPath:
         stored = self.files.get(path, media_type)
         if stored is None:
             return None
-        if ("if-none-match" in headers or "if-modified-since" in headers) and is_not_modified_headers(
-            headers, stored.etag, stored.mtime
-        ):
+        if (
+            "if-none-match" in headers or "if-modified-since" in headers
+        ) and is_not_modified_headers(headers, stored.etag, stored.mtime):
             await send({"type": "http.response.start", "status": 304, "headers": stored.validators})
             await send({"type": "http.response.body", "body": b""})
             return 304, 0

@@ -30,8 +30,8 @@ class Representation:
     mtime: float
     signature: tuple[int, int, int]  # (inode, size, mtime_ns): changes on every atomic replace
     #: finished (200, 304) header lists, one pair per way of serving the file (type, caching, encoding)
-    headers_by_use: dict[tuple, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = field(
-        default_factory=dict, compare=False
+    headers_by_use: dict[tuple, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = (
+        field(default_factory=dict, compare=False)
     )
 
 
@@ -125,6 +125,7 @@ def _validator_headers(
     if vary_on:
         headers.append((b"vary", vary_on.encode()))
     return headers
+
 
 def index_file_response(
     cache: IndexFileCache,

@@ -23,7 +23,9 @@ def choose_simple_format(accept: str | None, format_parameter: str | None = None
     (json, html, or a media type we serve) overrides Accept; anything else is a 406.
     """
     if format_parameter:
-        chosen = FORMAT_PARAMETER.get(format_parameter) or ALIASES.get(format_parameter, format_parameter)
+        chosen = FORMAT_PARAMETER.get(format_parameter) or ALIASES.get(
+            format_parameter, format_parameter
+        )
         return chosen if chosen in OFFERS else None
     if not accept:
         return "text/html"

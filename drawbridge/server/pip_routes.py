@@ -60,12 +60,16 @@ def default_simple_project(request: Request, project: str) -> Response:
     return _project(request, context(request).default_channel, project, alias=True)
 
 
-@router.api_route("/{channel}/simple/", methods=["GET", "HEAD"], summary="PEP 503/691 list of projects")
+@router.api_route(
+    "/{channel}/simple/", methods=["GET", "HEAD"], summary="PEP 503/691 list of projects"
+)
 def simple_root(request: Request, channel: str) -> Response:
     return _simple_page(request, context(request), channel, None)
 
 
-@router.api_route("/{channel}/simple/{project}/", methods=["GET", "HEAD"], summary="PEP 503/691 project page")
+@router.api_route(
+    "/{channel}/simple/{project}/", methods=["GET", "HEAD"], summary="PEP 503/691 project page"
+)
 @router.api_route("/{channel}/simple/{project}", methods=["GET", "HEAD"], include_in_schema=False)
 def simple_project(request: Request, channel: str, project: str) -> Response:
     return _project(request, channel, project, alias=False)
@@ -76,7 +80,11 @@ def _file(request: Request, channel: str, filename: str) -> Response:
     ctx.check_read(request, channel)
     if "/" in filename or filename.startswith("."):
         raise HTTPException(404, "no such file")
-    media_type = "text/plain; charset=utf-8" if filename.endswith(".metadata") else "application/octet-stream"
+    media_type = (
+        "text/plain; charset=utf-8"
+        if filename.endswith(".metadata")
+        else "application/octet-stream"
+    )
     try:
         return file_response(
             request, ctx.channels.files_dir(channel) / filename, media_type, CACHE_IMMUTABLE
@@ -90,7 +98,11 @@ def default_file(request: Request, filename: str) -> Response:
     return _file(request, context(request).default_channel, filename)
 
 
-@router.api_route("/{channel}/files/{filename}", methods=["GET", "HEAD"], summary="A wheel, sdist or .metadata file")
+@router.api_route(
+    "/{channel}/files/{filename}",
+    methods=["GET", "HEAD"],
+    summary="A wheel, sdist or .metadata file",
+)
 def channel_file(request: Request, channel: str, filename: str) -> Response:
     return _file(request, channel, filename)
 
@@ -100,7 +112,9 @@ def channel_file(request: Request, channel: str, filename: str) -> Response:
     methods=["GET", "HEAD"],
     summary="A file under PyPI's legacy source layout (grayskull's --pypi-mirror-url)",
 )
-def legacy_source_file(request: Request, channel: str, letter: str, project: str, filename: str) -> Response:
+def legacy_source_file(
+    request: Request, channel: str, letter: str, project: str, filename: str
+) -> Response:
     return _file(request, channel, filename)
 
 
@@ -118,11 +132,17 @@ def _json_api(request: Request, channel: str, project: str, version: str | None)
     return bytes_response(request, body, "application/json", etag)
 
 
-@router.api_route("/{channel}/pypi/{project}/json", methods=["GET", "HEAD"], summary="PyPI JSON API: a project")
+@router.api_route(
+    "/{channel}/pypi/{project}/json", methods=["GET", "HEAD"], summary="PyPI JSON API: a project"
+)
 def json_project(request: Request, channel: str, project: str) -> Response:
     return _json_api(request, channel, project, None)
 
 
-@router.api_route("/{channel}/pypi/{project}/{version}/json", methods=["GET", "HEAD"], summary="PyPI JSON API: a release")
+@router.api_route(
+    "/{channel}/pypi/{project}/{version}/json",
+    methods=["GET", "HEAD"],
+    summary="PyPI JSON API: a release",
+)
 def json_release(request: Request, channel: str, project: str, version: str) -> Response:
     return _json_api(request, channel, project, version)

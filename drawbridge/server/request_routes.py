@@ -35,9 +35,14 @@ def file_request(request: Request, body: NewRequest) -> JSONResponse:
     identity = ctx.identity(request)
     try:
         filed = ctx.requests.file(
-            body.kind, body.name, body.spec, body.platforms, body.reason, body.source,
+            body.kind,
+            body.name,
+            body.spec,
+            body.platforms,
+            body.reason,
+            body.source,
             identity.user if not identity.anonymous else "anonymous",
-        )  # fmt: skip
+        )
     except BridgeError as error:
         raise HTTPException(400, str(error)) from None
     return JSONResponse(asdict(filed), status_code=201)
@@ -50,7 +55,11 @@ def list_requests(request: Request, state: str | None = None) -> JSONResponse:
     return JSONResponse([asdict(r) for r in ctx.requests.all(state)])
 
 
-@router.get("/ui/requests", response_class=HTMLResponse, summary="Bridging requests, for maintainers to decide")
+@router.get(
+    "/ui/requests",
+    response_class=HTMLResponse,
+    summary="Bridging requests, for maintainers to decide",
+)
 def request_page(request: Request) -> HTMLResponse:
     ctx = context(request)
     ctx.check_read_any(request, "the bridging requests")

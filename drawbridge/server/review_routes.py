@@ -44,7 +44,11 @@ def recipe_list(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title="Drawbridge: recipes", body=body))
 
 
-@router.get("/ui/recipes/{name}", response_class=HTMLResponse, summary="One recipe, its diff and the review form")
+@router.get(
+    "/ui/recipes/{name}",
+    response_class=HTMLResponse,
+    summary="One recipe, its diff and the review form",
+)
 def recipe_page(request: Request, name: str) -> HTMLResponse:
     book = _book(context(request))
     recipe = _recipe_or_404(book, name)
@@ -55,8 +59,16 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         if recipe.approved_sha256 and recipe.approved_sha256 != recipe.sha256
         else ""
     )
-    decided = f"<p>{decision}{earlier} by {html.escape(recipe.decided_by)}{comment}</p>" if recipe.decided_by else ""
-    log_link = f"<p><a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>" if recipe.state in ("built", "failed") else ""
+    decided = (
+        f"<p>{decision}{earlier} by {html.escape(recipe.decided_by)}{comment}</p>"
+        if recipe.decided_by
+        else ""
+    )
+    log_link = (
+        f"<p><a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>"
+        if recipe.state in ("built", "failed")
+        else ""
+    )
     body = (
         f"<h1>{html.escape(recipe.name)} {html.escape(recipe.version)}</h1>"
         f"<p>state: <b>{recipe.state}</b> · sha256 <code>{recipe.sha256}</code>"
@@ -76,12 +88,22 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
 def _coloured_diff(diff: str) -> str:
     lines = []
     for line in diff.splitlines():
-        kind = "add" if line.startswith("+") and not line.startswith("+++") else "del" if line.startswith("-") and not line.startswith("---") else ""
-        lines.append(f"<span class='{kind}'>{html.escape(line)}</span>" if kind else html.escape(line))
+        kind = (
+            "add"
+            if line.startswith("+") and not line.startswith("+++")
+            else "del"
+            if line.startswith("-") and not line.startswith("---")
+            else ""
+        )
+        lines.append(
+            f"<span class='{kind}'>{html.escape(line)}</span>" if kind else html.escape(line)
+        )
     return "\n".join(lines)
 
 
-@router.post("/ui/recipes/{name}/decision", summary="Approve or reject a recipe (maintainers and admins)")
+@router.post(
+    "/ui/recipes/{name}/decision", summary="Approve or reject a recipe (maintainers and admins)"
+)
 async def decide(request: Request, name: str) -> Response:
     ctx = context(request)
     book = _book(ctx)
@@ -92,7 +114,10 @@ async def decide(request: Request, name: str) -> Response:
         raise HTTPException(401, "the token is unknown or revoked")
     assert identity.role is not None
     if identity.role < Role.maintainer:
-        raise HTTPException(403, f"only maintainers and admins may approve or reject; {identity.user} is a {identity.role.name}")
+        raise HTTPException(
+            403,
+            f"only maintainers and admins may approve or reject; {identity.user} is a {identity.role.name}",
+        )
     if form.get("sha256") != recipe.sha256:  # the page showed other bytes than the file now holds
         raise HTTPException(409, "the recipe changed since the page was loaded; review it again")
     decision = form.get("decision")
@@ -102,7 +127,11 @@ async def decide(request: Request, name: str) -> Response:
     return RedirectResponse(f"/ui/recipes/{name}", status_code=303)
 
 
-@router.get("/ui/recipes/{name}/log", response_class=PlainTextResponse, summary="The recipe's last build log")
+@router.get(
+    "/ui/recipes/{name}/log",
+    response_class=PlainTextResponse,
+    summary="The recipe's last build log",
+)
 def build_log(request: Request, name: str) -> PlainTextResponse:
     book = _book(context(request))
     recipe = _recipe_or_404(book, name)

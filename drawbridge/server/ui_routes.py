@@ -28,7 +28,9 @@ def health(request: Request) -> JSONResponse:
     return JSONResponse({"status": "ok", "version": __version__, "channels": ctx.channels.names()})
 
 
-@router.api_route("/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+@router.api_route(
+    "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+)
 def home_page(request: Request) -> HTMLResponse:
     ctx = context(request)
     base = str(request.base_url).rstrip("/")
@@ -46,7 +48,9 @@ def home_page(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title="Drawbridge", body=body))
 
 
-@router.api_route("/{channel}/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False)
+@router.api_route(
+    "/{channel}/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+)
 def channel_page(request: Request, channel: str) -> HTMLResponse:
     ctx = context(request)
     ctx.check_read(request, channel)

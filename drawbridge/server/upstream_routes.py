@@ -41,7 +41,9 @@ def _mirror(ctx: Context, name: str) -> UpstreamConda:
     return mirrors[name]
 
 
-@router.get("/api/channels", summary="Drawbridge's channels and the upstream conda mirrors it passes on")
+@router.get(
+    "/api/channels", summary="Drawbridge's channels and the upstream conda mirrors it passes on"
+)
 def channel_list(request: Request) -> JSONResponse:
     ctx = context(request)
     ctx.check_read_any(request, "the channel list")
@@ -53,8 +55,7 @@ def channel_list(request: Request) -> JSONResponse:
                 for name in ctx.channels.names()
             },
             "upstream": {
-                name: {"conda": f"{base}/{UPSTREAM_PREFIX}/{name}"}
-                for name in ctx.upstream_mirrors
+                name: {"conda": f"{base}/{UPSTREAM_PREFIX}/{name}"} for name in ctx.upstream_mirrors
             },
         }
     )
@@ -109,11 +110,16 @@ def _download(url: str, target: Path) -> None:
     target.parent.mkdir(parents=True, exist_ok=True)
     handle, partial = tempfile.mkstemp(dir=target.parent, prefix=".part-")
     try:
-        with os.fdopen(handle, "wb") as out, httpx.stream("GET", url, timeout=UPSTREAM_TIMEOUT) as response:
+        with (
+            os.fdopen(handle, "wb") as out,
+            httpx.stream("GET", url, timeout=UPSTREAM_TIMEOUT) as response,
+        ):
             if response.status_code == 404:
                 raise HTTPException(404, f"the upstream mirror has no {url.rsplit('/', 2)[-2:]}")
             if response.status_code != 200:
-                raise HTTPException(502, f"upstream mirror answered {response.status_code} for {url}")
+                raise HTTPException(
+                    502, f"upstream mirror answered {response.status_code} for {url}"
+                )
             for chunk in response.iter_bytes(1 << 20):
                 out.write(chunk)
         os.replace(partial, target)
@@ -131,8 +137,19 @@ def _refresh_index(url: str, cached: Path) -> bool:
     A 404 is passed on; a mirror that cannot be reached leaves the last copy in place.
     """
     validators_path = cached.with_name(cached.name + ".validators.json")
-    validators = json.loads(validators_path.read_text()) if cached.is_file() and validators_path.is_file() else {}
-    headers = {k: v for k, v in (("If-None-Match", validators.get("etag")), ("If-Modified-Since", validators.get("last-modified"))) if v}
+    validators = (
+        json.loads(validators_path.read_text())
+        if cached.is_file() and validators_path.is_file()
+        else {}
+    )
+    headers = {
+        k: v
+        for k, v in (
+            ("If-None-Match", validators.get("etag")),
+            ("If-Modified-Since", validators.get("last-modified")),
+        )
+        if v
+    }
     try:
         answer = httpx.get(url, headers=headers, timeout=UPSTREAM_TIMEOUT)
     except httpx.HTTPError:
@@ -150,7 +167,14 @@ def _refresh_index(url: str, cached: Path) -> bool:
     return True
 
 
-def _index_response(request: Request, mirror: UpstreamConda, ctx: Context, subdir: str, filename: str, media_type: str) -> Response:
+def _index_response(
+    request: Request,
+    mirror: UpstreamConda,
+    ctx: Context,
+    subdir: str,
+    filename: str,
+    media_type: str,
+) -> Response:
     """A mirror's index file, fresh when the mirror answers, the last copy (marked stale) when not."""
     url = mirror.remote_url(subdir, filename)
     cached = ctx.home.cache_dir / "upstream-conda" / mirror.name / subdir / filename
@@ -160,5 +184,10 @@ def _index_response(request: Request, mirror: UpstreamConda, ctx: Context, subdi
     response = file_response(request, cached, media_type, CACHE_INDEX)
     if not fresh:
         response.headers["Warning"] = '110 drawbridge "stale: the upstream mirror did not answer"'
-        log.warning("upstream mirror %s did not answer for %s/%s; served the last copy", mirror.name, subdir, filename)
+        log.warning(
+            "upstream mirror %s did not answer for %s/%s; served the last copy",
+            mirror.name,
+            subdir,
+            filename,
+        )
     return response
