@@ -102,7 +102,7 @@ def conda_index_bomb(folder: Path, size: int = 1024 * MiB) -> Path:
 
 
 def conda_payload_bomb(folder: Path, size: int = 1024 * MiB) -> Path:
-    """A .conda with an honest info/index.json and a `size`-byte file of zeros in its pkg archive."""
+    """A .conda with an honest info/index.json and `size` bytes of zeros in its pkg archive."""
     folder.mkdir(parents=True, exist_ok=True)
     stem = "payload-1.0-0"
     index = {

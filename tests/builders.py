@@ -258,7 +258,9 @@ static PyObject *add(PyObject *self, PyObject *args) {
     if (!PyArg_ParseTuple(args, "ll", &a, &b)) return NULL;
     return PyLong_FromLong(a + b);
 }
-static PyMethodDef methods[] = {{"add", add, METH_VARARGS, "Add two integers."}, {NULL, NULL, 0, NULL}};
+static PyMethodDef methods[] = {
+    {"add", add, METH_VARARGS, "Add two integers."}, {NULL, NULL, 0, NULL}
+};
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fastadd", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_fastadd(void) { return PyModule_Create(&module); }
 """

@@ -334,8 +334,8 @@ def test_nothing_uninstallable_is_published(
     )
     assert result.returncode == 1, result.stdout + result.stderr
     assert (
-        "no solver could install them: needs-broken 1.0 (linux-64, py3.11): nothing provides broken-record"
-        in result.stdout
+        "no solver could install them: needs-broken 1.0 (linux-64, py3.11): nothing provides "
+        "broken-record" in result.stdout
     )
     conda, _ = channel_state(target_home)
     published = {n.rsplit("-", 1)[0] for subdir in conda.values() for n in subdir}

@@ -52,7 +52,8 @@ def test_client_commands_start_without_the_server_stack():
     pull in the web stack, the database or rattler-build (seconds of imports each time)."""
     probe = (
         "import sys; import drawbridge.cli.entry, drawbridge.cli.env_commands; "
-        "print(sorted(m for m in ('fastapi', 'starlette', 'sqlalchemy', 'rattler_build', 'granian') if m in sys.modules))"
+        "print(sorted(m for m in ('fastapi', 'starlette', 'sqlalchemy', 'rattler_build', "
+        "'granian') if m in sys.modules))"
     )
     result = subprocess.run(
         [sys.executable, "-c", probe], capture_output=True, text=True, env=client_env(), timeout=120

@@ -203,7 +203,8 @@ def test_lock_for_three_platforms_picks_each_ones_wheels_and_markers(
     env_server: Server, tmp_path: Path
 ):
     text = (
-        f"channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n"
+        "channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python "
+        f"{MACHINE_PYTHON}.*\n"
         "  - demo-conda\n  - pip:\n    - platform-pick\n"
     )
     environment = write_environment(tmp_path, text)
@@ -390,7 +391,10 @@ def test_python27_environment(env_server: Server, tmp_path: Path):
         "env", "create", "--lock", str(tmp_path / "py27/drawbridge.lock"), "--prefix", str(prefix)
     )
     assert created.returncode == 0, created.stdout + created.stderr
-    probe = "import sys, twoway; sys.stdout.write('%d.%d %s' % (sys.version_info[0], sys.version_info[1], twoway.VALUE))"
+    probe = (
+        "import sys, twoway; "
+        "sys.stdout.write('%d.%d %s' % (sys.version_info[0], sys.version_info[1], twoway.VALUE))"
+    )
     ran = subprocess.run(
         [str(prefix / "bin" / "python"), "-c", probe],
         capture_output=True,
@@ -508,7 +512,10 @@ def test_image_archive_holds_a_runnable_environment(locked: Path, tmp_path: Path
     )
     rootfs = _unpack(archive, tmp_path)
     python = rootfs / "opt/env/bin/python"
-    probe = "import demo_conda, bridged_tool, pip_only, pip_helper; print(demo_conda.VALUE, pip_only.VALUE)"
+    probe = (
+        "import demo_conda, bridged_tool, pip_only, pip_helper; "
+        "print(demo_conda.VALUE, pip_only.VALUE)"
+    )
     ran = subprocess.run(
         [str(python), "-c", probe], capture_output=True, text=True, env=client_env()
     )
@@ -546,7 +553,8 @@ def test_image_archive_holds_a_runnable_environment(locked: Path, tmp_path: Path
 @needs_oci_tools
 def test_image_for_another_architecture(env_server: Server, tmp_path: Path):
     text = (
-        f"channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n"
+        "channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python "
+        f"{MACHINE_PYTHON}.*\n"
         "  - demo-conda\n  - pip:\n    - platform-pick\n"
     )
     environment = write_environment(tmp_path / "project", text)
@@ -665,7 +673,10 @@ def test_private_server_needs_the_token_and_the_lock_keeps_none(
             make_noarch_python_conda(tmp_path / "pkgs", "demo-conda", "1.0", "demo_conda"),
             make_wheel(tmp_path / "w", "pip-helper", "1.5"),
         )
-        text = f"channels: [main, conda-forge]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n  - demo-conda\n  - pip:\n    - pip-helper\n"
+        text = (
+            f"channels: [main, conda-forge]\ndependencies:\n  - python {MACHINE_PYTHON}.*\n"
+            "  - demo-conda\n  - pip:\n    - pip-helper\n"
+        )
         environment = write_environment(tmp_path / "project", text)
         denied = lock(server, environment)
         assert denied.returncode == 1 and "pass a reader token" in denied.stderr, denied.stderr

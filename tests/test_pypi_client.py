@@ -1,4 +1,4 @@
-"""Upstream index parsing (PEP 503 HTML and PEP 691 JSON, as warehouse writes them) and the cache."""
+"""Upstream index parsing (PEP 503 HTML, PEP 691 JSON, as warehouse writes them), the cache."""
 
 from __future__ import annotations
 

@@ -262,7 +262,11 @@ def test_bridge_writes_recipes_for_sdist_only_projects(site: dict):
 def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, tmp_path: Path):
     home = site["home"]
     # the project is cext-demo (a python package of that name); its C extension is `fastadd`
-    setup = b'from setuptools import Extension, setup\nsetup(name="cext-demo", version="0.1", ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
+    setup = (
+        b"from setuptools import Extension, setup\n"
+        b'setup(name="cext-demo", version="0.1",\n'
+        b'      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
+    )
     make_sdist(
         site["tmp"] / "drop",
         "cext-demo",

@@ -62,7 +62,8 @@ def test_noarch_package_imports_and_runs_its_entry_point(
     installer = run(
         prefix,
         "-c",
-        "import importlib.metadata as m; print(m.distribution('demo-tool').read_text('INSTALLER').strip())",
+        "import importlib.metadata as m; "
+        "print(m.distribution('demo-tool').read_text('INSTALLER').strip())",
     )
     assert installer == "conda"
 
@@ -71,7 +72,8 @@ def build_c_wheel(project: Path, limited_api: bool) -> Path:
     """Compile fastadd with gcc into a wheel, tagged manylinux as auditwheel would tag it."""
     (project / "fastadd.c").write_text(C_SOURCE)
     extension = (
-        'Extension("fastadd", ["fastadd.c"], py_limited_api=True, define_macros=[("Py_LIMITED_API", "0x03070000")])'
+        'Extension("fastadd", ["fastadd.c"], py_limited_api=True, '
+        'define_macros=[("Py_LIMITED_API", "0x03070000")])'
         if limited_api
         else 'Extension("fastadd", ["fastadd.c"])'
     )

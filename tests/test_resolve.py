@@ -353,16 +353,19 @@ def test_a_dependency_the_upstream_lacks_is_a_problem_naming_it(drop, tmp_path):
 UV_NO_SOLUTION = [
     (
         (
-            "Because all versions of srconly have no usable wheels and all versions of app depend on "
+            "Because all versions of srconly have no usable wheels and all versions of app depend "
+            "on "
             "srconly, we can conclude that all versions of app cannot be used.\n And because you "
-            "require app, we can conclude that your requirements are unsatisfiable.\n\nhint: Wheels "
+            "require app, we can conclude that your requirements are unsatisfiable.\n\nhint: "
+            "Wheels "
             "are required for `srconly` because building from source is disabled for all packages"
         ),
         {"srconly": "", "app": ""},
     ),
     (
         (
-            "Because lib>=2.0 has no wheels with a matching platform tag (e.g., `manylinux_2_17_x86_64`)"
+            "Because lib>=2.0 has no wheels with a matching platform tag (e.g., "
+            "`manylinux_2_17_x86_64`)"
             " and you require lib>=2, we can conclude that your requirements are unsatisfiable.\n\n"
             "hint: Wheels are available for `lib` (v2.1) on the following platform: "
             "`manylinux_2_24_x86_64`"
@@ -382,14 +385,16 @@ UV_NO_SOLUTION = [
     ),
     (
         (
-            "Because only the following versions of zope-interface are available:\n zope-interface<=4.0"
+            "Because only the following versions of zope-interface are available:\n "
+            "zope-interface<=4.0"
             "\n and zope.interface>=5,<6 depends on Foo_Bar[extra]>=1.0,<2"
         ),
         {"zope-interface": "<=4.0", "foo-bar": "<2,>=1.0"},
     ),
     (
         (
-            "hint: You require CPython 3.12 (`cp312`), but we only found wheels for `mac` (v2.0) with "
+            "hint: You require CPython 3.12 (`cp312`), but we only found wheels for `mac` (v2.0) "
+            "with "
             "the following Python ABI tag: `cp311`"
         ),
         {"mac": ""},
@@ -445,7 +450,7 @@ def test_uv_gets_the_macos_baseline_and_none_of_the_callers_uv_settings(monkeypa
     ],
 )
 def test_uv_itself_gets_the_targets_baselines(drop, tmp_path, project, target, baseline, expected):
-    """uv alone, without the resolver's checks: MACOSX_DEPLOYMENT_TARGET and the manylinux triple."""
+    """uv alone, without the resolver's checks: MACOSX_DEPLOYMENT_TARGET, the manylinux triple."""
     options = {"manylinux": (2, 17), **baseline}
     compiled = compile_target(
         [project], target, UvSource(folders=(drop.folder,)), cache_dir=tmp_path, **options

@@ -16,20 +16,20 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
-from servers import AppClient, Server, start_server
+from servers import AppClient, start_server
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, initialise_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.access_log import AccessLog
-from drawbridge.server.app import create_app
 from drawbridge.channel.tokens import Role, create_token
 from drawbridge.server.fast_path import single_range
 
 #: Common log format plus seconds: host ident user [time] "request" status bytes seconds
 CLF = re.compile(
-    r'^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "([^"]*)" (\d{3}) (\d+|-) (\d+\.\d{6})$'
+    r"^(\S+) - - \[(\d\d/\w{3}/\d{4}:\d\d:\d\d:\d\d [+-]\d{4})\] "  # host ident user [time]
+    r'"([^"]*)" (\d{3}) (\d+|-) (\d+\.\d{6})$'  # "request" status bytes seconds
 )
 
 

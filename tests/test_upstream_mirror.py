@@ -93,7 +93,7 @@ def test_local_mirror_refusals(tmp_path: Path, upstream_channel: Path):
     with serve_in_process(_home_with_mirror(tmp_path, str(upstream_channel))) as app:
         assert app.get(f"/upstream/{name}/linux-64/repodata.json").status_code == 200
         for path in (
-            f"/upstream/nope/linux-64/repodata.json",
+            "/upstream/nope/linux-64/repodata.json",
             f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda",
             f"/upstream/{name}/not-a-subdir/repodata.json",
             f"/upstream/{name}/linux-64/notes.txt",

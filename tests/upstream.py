@@ -204,7 +204,7 @@ def repack_python2_pip(channel: Path) -> bool:
 
 
 def build_upstream_channel(versions: list[str], name: str = "upstream") -> Path:
-    """A file channel holding `python` for each version; cached (one per `name`), built under a lock."""
+    """A file channel with `python` for each version; cached (one per `name`), built locked."""
     channel = CACHE_ROOT / f"{name}-r{RECIPE_REVISION}"
     CACHE_ROOT.mkdir(parents=True, exist_ok=True)
     with (CACHE_ROOT / ".lock").open("a") as lock:

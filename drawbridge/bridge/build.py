@@ -50,7 +50,9 @@ class Log:
 recipe, output, *channels = sys.argv[1:]
 # keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively
 tools = ToolConfiguration(keep_build=True, test_strategy="native")
-Stage0Recipe.from_file(recipe).run_build(output_dir=output, channels=channels, progress_callback=Log(), tool_config=tools)
+Stage0Recipe.from_file(recipe).run_build(
+    output_dir=output, channels=channels, progress_callback=Log(), tool_config=tools
+)
 """
 HOST_SUBDIR = "linux-64"
 
@@ -120,7 +122,8 @@ def build_recipe(
     try:
         with log.open("w") as handle:
             handle.write(
-                f"# building {recipe.name} {recipe.version} sha256={recipe.sha256}\n# channels: {channels}\n"
+                f"# building {recipe.name} {recipe.version} sha256={recipe.sha256}\n"
+                f"# channels: {channels}\n"
             )
             handle.flush()
             try:

@@ -86,7 +86,7 @@ class _OncePerKey:
         self._guard = threading.Lock()
 
     def get(self, key: str, compute: Callable[[], Value]) -> Value:
-        """The value for `key`, computed by the first caller; a BridgeError is kept and re-raised."""
+        """The value for `key`, computed by its first caller; a BridgeError is kept, re-raised."""
         with self._guard:
             lock = self._locks.setdefault(key, threading.Lock())
         with lock:
@@ -168,16 +168,6 @@ class Catalogue:
 
     def _fetch_metadata(self, file: UpstreamFile) -> bytes:
         """The wheel's METADATA from the upstream (which probes PEP 658 `.metadata` first)."""
-        return self.upstream.metadata(file)
-        try:
-            raw = self.upstream.metadata(dataclasses.replace(file, has_metadata=True))
-            parsed = parse_core_metadata(raw, file)
-            if canonicalize_name(parsed.name) == file.project and Version(
-                parsed.version
-            ) == Version(file.version):
-                return raw
-        except (BridgeError, InvalidVersion, ValueError):
-            pass
         return self.upstream.metadata(file)
 
     def _cache_path(self, file: UpstreamFile) -> Path | None:

@@ -126,7 +126,10 @@ def _outcome(plan: ProjectPlan, made: list[Path], refused: dict[Path, str], fres
     kept = [p for p in made if p not in refused]
     if refused:
         reasons = "; ".join(dict.fromkeys(refused.values()))
-        summary = f"{len(kept)} conda package(s); {len(refused)} not published, no solver could install them: {reasons}"
+        summary = (
+            f"{len(kept)} conda package(s); {len(refused)} not published, "
+            f"no solver could install them: {reasons}"
+        )
         return Outcome(
             plan.project, plan.version, "wheel", False, summary, tuple(p.name for p in kept)
         )
@@ -139,7 +142,14 @@ def _outcome(plan: ProjectPlan, made: list[Path], refused: dict[Path, str], fres
     return Outcome(plan.project, plan.version, "wheel", True, summary, tuple(p.name for p in made))
 
 
-def _repack_project(plan, fetched, fetch_errors, staging, names, step):  # type: ignore[no-untyped-def]
+def _repack_project(
+    plan: ProjectPlan,
+    fetched: dict[str, Path],
+    fetch_errors: dict[str, str],
+    staging: Path,
+    names: NameTable,
+    step: Step,
+) -> tuple[list[Path], str | None]:
     made: list[Path] = []
     for build in plan.builds:
         if build.wheel.filename in fetch_errors:

@@ -1,4 +1,4 @@
-"""The versions pip 19.2 (the last pip most Python 2.7 machines have) installs with `--only-binary :all:`.
+"""What pip 19.2 (the pip most Python 2.7 machines have) installs with `--only-binary :all:`.
 
 pip 19's legacy resolver does not backtrack: it walks the requirements breadth first, the
 first requirement registered for a project wins (later ones are not merged, only their
@@ -51,7 +51,7 @@ class _Pip19:
         self.python = interpreter_version(target)
 
     def best_wheel(self, requirement: Requirement) -> UpstreamFile | None:
-        """pip 19's best candidate: newest fitting non-yanked wheel, yanked only as a last resort."""
+        """pip 19's best candidate: the newest fitting wheel not yanked, a yanked one last."""
         candidates = []
         for version, files in self.catalogue.releases(requirement.name).items():
             for file in files:
@@ -90,13 +90,16 @@ class _Pip19:
             releases[max(allowed)], self.target, self.catalogue, self.baselines
         )
         reason = f"{max(allowed)} {obstacle.one}" if obstacle else "no release fits"
-        return f"{who} {short(requirement)} cannot be met on {self.target}: {reason}, and no release has a usable wheel or sdist"
+        return (
+            f"{who} {short(requirement)} cannot be met on {self.target}: {reason}, "
+            "and no release has a usable wheel or sdist"
+        )
 
 
 def resolve_like_pip19(
     requests: Sequence[Requirement], target: Target, catalogue: Catalogue, baselines: Baselines
 ) -> LegacyResult:
-    """What `pip install --only-binary :all:` 19.2 on a machine of `target` installs (see the module docstring).
+    """What `pip install --only-binary :all:` 19.2 installs on a machine of `target`.
 
     Projects with no fitting wheel but an sdist pip 19 could build are returned as recipes;
     their dependencies are unknown and not followed.
@@ -116,7 +119,10 @@ def resolve_like_pip19(
             and "" in entry.parents
             and entry.requirement.specifier != requirement.specifier
         ):
-            return f"Double requirement given: {requirement} (already in {entry.requirement}, name={requirement.name!r})"
+            return (
+                f"Double requirement given: {requirement} "
+                f"(already in {entry.requirement}, name={requirement.name!r})"
+            )
         else:
             entry.parents.append(parent)
             if not set(requirement.extras) <= entry.extras:

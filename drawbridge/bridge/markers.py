@@ -27,7 +27,7 @@ def target_environment(target: Target, extra: str = "") -> dict[str, str]:
 
 
 def applies(requirement: Requirement, target: Target, extras: Iterable[str] = ()) -> bool:
-    """True if the requirement's marker holds on `target` with any of `extras` (or none) asked for."""
+    """True if the requirement's marker holds on `target` with any of `extras`, or none."""
     if requirement.marker is None:
         return True
     for extra in ("", *extras):
@@ -42,7 +42,7 @@ def applies(requirement: Requirement, target: Target, extras: Iterable[str] = ()
 def active_requirements(
     requires_dist: Iterable[str], target: Target, extras: Iterable[str] = ()
 ) -> list[Requirement]:
-    """The Requires-Dist entries that apply on `target`; unparsable ones are left out, as pip does."""
+    """The Requires-Dist entries that apply on `target`; pip's way: unparsable ones left out."""
     extras = tuple(extras)
     active = []
     for text in requires_dist:

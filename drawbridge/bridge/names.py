@@ -77,7 +77,7 @@ def grayskull_mapping() -> dict[str, str]:
 
     spec = importlib.util.find_spec("grayskull")
     if spec is None or not spec.submodule_search_locations:
-        raise RuntimeError("grayskull is not installed; Drawbridge needs its PyPI→conda name table")
+        raise RuntimeError("grayskull is missing: Drawbridge needs its PyPI→conda name table")
     config = Path(next(iter(spec.submodule_search_locations))) / "strategy" / "config.yaml"
     document = YAML(typ="safe").load(config.read_text("utf-8")) or {}
     mapping = {}

@@ -87,7 +87,7 @@ class Pinner:
     def pins(
         self, versions: dict[str, str], recipes: set[str], warnings: list[str]
     ) -> dict[str, Pin]:
-        """Pins for `versions` (wheels) and `recipes` (no wheel); left-out recipes go to `warnings`."""
+        """Pins for `versions` (wheels) and `recipes` (no wheel); recipes left out: `warnings`."""
         self.catalogue.prefetch(projects=[*versions, *recipes])
         wheels: dict[str, UpstreamFile] = {}
         for project, version in versions.items():
@@ -95,7 +95,8 @@ class Pinner:
             wheel, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
             if wheel is None:
                 raise Disagreement(
-                    f"{project} {version} was chosen for {self.target} but no wheel of it fits ({obstacle})"
+                    f"{project} {version} was chosen for {self.target} but no wheel of it fits "
+                    f"({obstacle})"
                 )
             wheels[project] = wheel
         self.catalogue.prefetch(wheels=wheels.values())
@@ -202,7 +203,8 @@ class Pinner:
         else:
             wants = ", ".join(str(h.requirement) for h in holders)
             warnings.append(
-                f"{project} has no wheel for {self.target} and no sdist meets {wants}: it is left out"
+                f"{project} has no wheel for {self.target} and no sdist meets {wants}: it is left "
+                "out"
             )
             return None
         spelled = next((h.requirement.name for h in holders), project)

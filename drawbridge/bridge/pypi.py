@@ -32,7 +32,10 @@ from drawbridge.channel import distributions
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.errors import InvalidDistribution
 
-JSON_ACCEPT = "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, text/html;q=0.01"
+JSON_ACCEPT = (
+    "application/vnd.pypi.simple.v1+json, application/vnd.pypi.simple.v1+html;q=0.2, "
+    "text/html;q=0.01"
+)
 
 
 class UnknownUpstreamProject(BridgeError):

@@ -112,7 +112,9 @@ class CondaDestination(SchemeDictionaryDestination):
             Scheme("scripts"), f"{name}-script.py", BytesIO(body), is_executable=False
         )
 
-    def finalize_installation(self, scheme, record_file_path, records) -> None:  # type: ignore[no-untyped-def]
+    def finalize_installation(
+        self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]
+    ) -> None:
         kept = [(s, r) for s, r in records if not r.path.endswith(".drawbridge-entry-point")]
         super().finalize_installation(scheme, record_file_path, kept)
 
@@ -281,7 +283,8 @@ def _unlist_info_paths(compressed: bytes) -> bytes:
     output = BytesIO()
     with source, tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as tar:
         for member in source.getmembers():
-            data = source.extractfile(member).read() if member.isfile() else None  # type: ignore[union-attr]
+            handle = source.extractfile(member) if member.isfile() else None
+            data = handle.read() if handle is not None else None
             if member.name == "info/paths.json" and data is not None:
                 paths = json.loads(data)
                 paths["paths"] = [p for p in paths["paths"] if not p["_path"].startswith("info/")]

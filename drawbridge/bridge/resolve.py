@@ -338,6 +338,6 @@ class _TargetResolver:
             excluded.add(name)
 
     def _fits(self, project: str, version: str, target: Target) -> bool:
-        """True if a wheel of `project` `version` fits `target`, Requires-Python in full included."""
+        """True if a wheel of `project` `version` fits `target`, all of Requires-Python too."""
         files = self.catalogue.releases(project).get(Version(version), [])
         return wheel_obstacle(files, target, self.catalogue, self.baselines)[0] is not None

@@ -7,6 +7,7 @@ the wheel with the lowest index is the one pip would pick on that machine.
 from __future__ import annotations
 
 import functools
+from typing import Any
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -14,7 +15,10 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.channel.platforms import DEFAULT_PYTHONS, DEFAULT_SUBDIRS  # noqa: F401 (re-exported)
+from drawbridge.channel.platforms import (  # noqa: F401 (re-exported)
+    DEFAULT_PYTHONS,
+    DEFAULT_SUBDIRS,
+)
 
 #: the oldest glibc conda's linux packages may assume (manylinux_2_17 = CentOS 7)
 DEFAULT_MANYLINUX = (2, 17)
@@ -70,7 +74,8 @@ def platform_tags(
     if subdir == "win-64":
         return ["win_amd64"]
     raise UnsupportedTarget(
-        f"no wheel platform tags known for subdir {subdir!r}; use one of {', '.join(DEFAULT_SUBDIRS)}"
+        f"no wheel platform tags known for subdir {subdir!r}; use one of "
+        f"{', '.join(DEFAULT_SUBDIRS)}"
     )
 
 
@@ -111,7 +116,7 @@ def is_pure(filename: str) -> bool:
     return bool(tags) and all(t.abi == "none" and t.platform == "any" for t in tags)
 
 
-def best_wheel(filenames: Sequence[str], target: Target, **platform_options) -> str | None:  # type: ignore[no-untyped-def]
+def best_wheel(filenames: Sequence[str], target: Target, **platform_options: Any) -> str | None:
     """The wheel pip would install on `target`, or None if no wheel fits it."""
     priority = {tag: index for index, tag in enumerate(supported_tags(target, **platform_options))}
     best: tuple[int, str] | None = None

@@ -99,7 +99,8 @@ def uv_platform(subdir: str, manylinux: tuple[int, int]) -> str:
     if subdir in _UV_TRIPLES:
         return _UV_TRIPLES[subdir]
     raise UnsupportedTarget(
-        f"uv has no platform for subdir {subdir!r}; use one of {', '.join(sorted([*_UV_LINUX_ARCH, *_UV_TRIPLES]))}"
+        f"uv has no platform for subdir {subdir!r}; use one of "
+        f"{', '.join(sorted([*_UV_LINUX_ARCH, *_UV_TRIPLES]))}"
     )
 
 
@@ -251,7 +252,8 @@ def parse_pins(output: str) -> dict[str, str]:
 _OPERATOR = r"(?:===|==|!=|<=|>=|~=|<|>)"
 _NAME = r"[A-Za-z0-9](?:[A-Za-z0-9._-]*[A-Za-z0-9])?"
 _SPECIFIED = re.compile(
-    rf"(?<![\w.`-])({_NAME})(?:\[[^\]]*\])?(?:\{{[^}}]*\}})?((?:{_OPERATOR}[^\s,`]+)(?:,\s?{_OPERATOR}[^\s,`]+)*)"
+    rf"(?<![\w.`-])({_NAME})(?:\[[^\]]*\])?(?:\{{[^}}]*\}})?"  # a name, [extras], {marker}
+    rf"((?:{_OPERATOR}[^\s,`]+)(?:,\s?{_OPERATOR}[^\s,`]+)*)"  # and its specifiers
 )
 _PHRASED = re.compile(
     rf"(?:versions of|depends on|depend on|you require|required for|available for) `?({_NAME})`?"

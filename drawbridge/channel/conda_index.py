@@ -1,6 +1,7 @@
 """Index a channel's conda view with rattler: repodata.json, .zst and CEP-16 shards.
 
-A run is crash-safe: a marker file (`ChannelLayout.indexing_marker`) says an index is under way, rattler replaces each index
+A run is crash-safe: a marker file (`ChannelLayout.indexing_marker`) says an index is under way,
+rattler replaces each index
 file atomically, and a channel found with the marker (a killed run) is re-indexed in full
 while the last complete files keep being served.
 
@@ -103,7 +104,8 @@ def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[Quara
             refused = _refused_packages(layout, subdir, force)
             if not refused:
                 raise IndexFailure(
-                    f"rattler could not index {layout.name}/conda/{subdir} ({failure}), and no single "
+                    f"rattler could not index {layout.name}/conda/{subdir} ({failure}), and no "
+                    "single "
                     "package explains it; the last complete index is still served"
                 ) from error
             quarantined += [

@@ -112,7 +112,8 @@ def _check_conda_identity(filename: str, name: str, version: str, build: str) ->
             parse(value)
         except Exception as error:  # rattler raises its own exception types, and ValueError
             raise InvalidDistribution(
-                f"{filename}: info/index.json has {what} {value!r}, which conda clients cannot parse ({error})"
+                f"{filename}: info/index.json has {what} {value!r}, which conda clients cannot "
+                f"parse ({error})"
             ) from error
 
 
@@ -169,8 +170,10 @@ def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
                 check_member_name(filename, info.filename)
                 if info.compress_type != zipfile.ZIP_STORED:
                     raise InvalidDistribution(
-                        f"{filename}: entry {info.filename!r} is compressed (zip method {info.compress_type}); "
-                        "rattler reads only stored entries in a .conda: rebuild it with conda-package-handling or rattler-build"
+                        f"{filename}: entry {info.filename!r} is compressed (zip method "
+                        f"{info.compress_type}); "
+                        "rattler reads only stored entries in a .conda: rebuild it with "
+                        "conda-package-handling or rattler-build"
                     )
             names = [info.filename for info in infos]
             expected = {f"info-{stem}.tar.zst", f"pkg-{stem}.tar.zst"}

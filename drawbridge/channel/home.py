@@ -5,6 +5,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -12,6 +13,7 @@ from drawbridge.channel.errors import HomeError, InvalidName
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.platforms import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, toml_list
 
+T = TypeVar("T")
 DEFAULT_HOME = Path("drawbridge-home")
 CONFIG_NAME = "drawbridge.toml"
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
@@ -159,7 +161,7 @@ def load_home(home: Path | str | None = None) -> Home:
     return Home(root=root.resolve(), server=server, bridge=bridge)
 
 
-def _parse_table(config_path: Path, name: str, table: dict, settings_type: type):  # type: ignore[no-untyped-def]
+def _parse_table(config_path: Path, name: str, table: dict, settings_type: type[T]) -> T:
     """Build `settings_type` from a TOML table; unknown keys and wrong types are errors."""
     known = settings_type.__dataclass_fields__
     unknown = sorted(set(table) - set(known))

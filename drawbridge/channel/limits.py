@@ -161,7 +161,9 @@ def open_zip(path: Path, archive: str) -> zipfile.ZipFile:
     if declared > budget:
         zf.close()
         raise ArchiveTooLarge(
-            f"{archive}: its entries declare {declared:,} bytes inflated, over the limit of {budget:,} "
-            f"({INFLATION_RATIO}x its size, at least {INFLATION_FLOOR // MiB} MiB); refused as a decompression bomb"
+            f"{archive}: its entries declare {declared:,} bytes inflated, over the limit of "
+            f"{budget:,} "
+            f"({INFLATION_RATIO}x its size, at least {INFLATION_FLOOR // MiB} MiB); refused as a "
+            "decompression bomb"
         )
     return zf

@@ -269,8 +269,8 @@ def _pypi_placement(
         existing=select(DistributionRow.sha256).where(
             DistributionRow.channel == layout.name, DistributionRow.filename == info.filename
         ),
-        duplicate_message=f"{info.filename} is already in channel {layout.name!r} with other contents; published "
-        "files are immutable: bump the version or the build tag",
+        duplicate_message=f"{info.filename} is already in channel {layout.name!r} with other "
+        "contents; published files are immutable: bump the version or the build tag",
         published=PublishedFile(
             layout.name, info.filename, "pypi", info.project, info.version, digests.sha256
         ),
@@ -304,8 +304,8 @@ def _conda_placement(
             CondaPackageRow.subdir == info.subdir,
             CondaPackageRow.filename == filename,
         ),
-        duplicate_message=f"{info.subdir}/{filename} is already in channel {layout.name!r} with other contents; "
-        "published packages are immutable: bump the build number",
+        duplicate_message=f"{info.subdir}/{filename} is already in channel {layout.name!r} with "
+        "other contents; published packages are immutable: bump the build number",
         published=PublishedFile(
             layout.name, filename, "conda", info.name, info.version, digests.sha256, info.subdir
         ),

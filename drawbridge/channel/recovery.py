@@ -56,26 +56,31 @@ class Reconciliation:
         """One line per thing done, for the log and the command line."""
         said = (
             [
-                f"channel {self.channel}: {len(self.temporaries)} temporary file(s) of a crash removed"
+                f"channel {self.channel}: {len(self.temporaries)} temporary file(s) of a crash "
+                "removed"
             ]
             if self.temporaries
             else []
         )
         said += [
-            f"channel {self.channel}: removed {path}, placed by a publish that crashed before recording it"
+            f"channel {self.channel}: removed {path}, placed by a publish that crashed before "
+            "recording it"
             for path in self.orphans
         ]
         said += [
-            f"channel {self.channel}: indexed {path}, recorded by a publish that crashed before indexing it"
+            f"channel {self.channel}: indexed {path}, recorded by a publish that crashed before "
+            "indexing it"
             for path in self.indexed
         ]
         if self.reindexed:
             said.append(
-                f"channel {self.channel}: indexes rebuilt (an interrupted index run, or pages of an older format)"
+                f"channel {self.channel}: indexes rebuilt (an interrupted index run, or pages of "
+                "an older format)"
             )
         if self.repaired_pages:
             said.append(
-                f"channel {self.channel}: pages rewritten for {', '.join(self.repaired_pages)} (some were missing)"
+                f"channel {self.channel}: pages rewritten for {', '.join(self.repaired_pages)} "
+                "(some were missing)"
             )
         said += [f"quarantined {item}" for item in self.quarantined]
         return said

@@ -2,7 +2,8 @@
 
 Pages carry PEP 592 yanks, PEP 658/714 core-metadata hashes and PEP 700 versions, size and
 upload-time, the way warehouse writes them. The JSON pages never carry the pre-PEP 714 key
-`dist-info-metadata`: pip 22.3 to 23.0.1 (the pip of Python 3.8 to 3.10) crash on it. File links are relative (`../../files/NAME`), so
+`dist-info-metadata`: pip 22.3 to 23.0.1 (the pip of Python 3.8 to 3.10) crash on it. File links are
+relative (`../../files/NAME`), so
 a page works under `/<channel>/simple/`, the `/simple/` alias and `/t/<token>/` alike.
 """
 

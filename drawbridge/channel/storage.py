@@ -224,7 +224,8 @@ def storage_errors(doing: str) -> Iterator[None]:
     except OSError as error:
         if is_full(error):
             raise StorageFull(
-                f"{doing}: no space left in the Drawbridge home ({error.strerror}); free some space and retry"
+                f"{doing}: no space left in the Drawbridge home ({error.strerror}); free some "
+                "space and retry"
             ) from error
         raise StorageFailure(f"{doing}: the system refused it ({error})") from error
     except Exception as error:

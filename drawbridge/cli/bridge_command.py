@@ -188,13 +188,17 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
         console.print(outcome_table(report.outcomes))
     if report.unchecked:
         errors.print(
-            f"[yellow]not checked for installability on {describe_targets(report.unchecked, [])}:[/] no upstream "
-            "conda channel provides python there, so no solver could install anything for those targets yet; "
-            "connect the company's conda mirror (upstream_conda in drawbridge.toml, or --upstream-conda)"
+            "[yellow]not checked for installability on "
+            f"{describe_targets(report.unchecked, [])}:[/] no upstream "
+            "conda channel provides python there, so no solver could install anything for those "
+            "targets yet; "
+            "connect the company's conda mirror (upstream_conda in drawbridge.toml, or "
+            "--upstream-conda)"
         )
     for recipe in report.recipes_written:
         console.print(
-            f"recipe for {recipe.name} {recipe.version} written, pending review: `drawbridge recipe show {recipe.name}`"
+            f"recipe for {recipe.name} {recipe.version} written, pending review: `drawbridge "
+            f"recipe show {recipe.name}`"
         )
     for project, why in report.recipes_failed:
         errors.print(f"[yellow]no recipe for {escape(project)}:[/] {escape(why)}")

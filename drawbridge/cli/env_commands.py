@@ -60,7 +60,8 @@ def file_requests(server: DrawbridgeClient, missing: list[Missing], environment:
             }
         )
         console.print(
-            f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a maintainer"
+            f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a "
+            "maintainer"
         )
 
 
@@ -89,7 +90,8 @@ def lock(
     glibc: Annotated[
         str,
         typer.Option(
-            help="Oldest glibc of the Linux machines (2.17 to 2.40); sets __glibc and the manylinux wheels allowed."
+            help="Oldest glibc of the Linux machines (2.17 to 2.40); sets __glibc and the "
+            "manylinux wheels allowed."
         ),
     ] = SystemBaseline.glibc,
     token: TokenOption = None,
@@ -144,7 +146,8 @@ def env_create(
     platform_lock = read_lock(lock_path, host_platform())
     create_environment(platform_lock, prefix, cache_dir=cache_dir, token=token)
     console.print(
-        f"{prefix}: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages from {lock_path}"
+        f"{prefix}: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages "
+        f"from {lock_path}"
     )
 
 
@@ -198,7 +201,8 @@ def image(
             "utf-8",
         )
         console.print(
-            f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} {target.parent}"
+            f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} "
+            f"{target.parent}"
         )
         return
     if output is None:
@@ -210,7 +214,8 @@ def image(
     digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
     console.print(
-        f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or podman load -i {output})"
+        f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or "
+        f"podman load -i {output})"
     )
 
 

@@ -147,7 +147,8 @@ def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
             errors.print(f"[yellow]rewrote[/] {escape(repaired)} from its wheel")
         broken += len(report.quarantined)
         console.print(
-            f"[green]verified[/] {name}: {report.checked} file(s), {len(report.quarantined)} quarantined"
+            f"[green]verified[/] {name}: {report.checked} file(s), {len(report.quarantined)} "
+            "quarantined"
         )
     if broken:
         raise typer.Exit(1)

@@ -6,6 +6,7 @@ import getpass
 import os
 import subprocess
 from dataclasses import replace
+from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
@@ -32,7 +33,7 @@ def generate(
         Optional[str], typer.Option(help="Simple index URL or drop folder.")
     ] = None,
 ) -> None:
-    """Write a recipe for a project's sdist (a curated one from recipes/ wins); it waits for review."""
+    """Write a recipe for a project's sdist (a curated one wins); it waits for review."""
     project, _, version = requirement.partition("==")
     context = open_home(home)
     settings = context.home.bridge
@@ -85,11 +86,12 @@ def diff(name: str, home: HomeOption = None) -> None:
     console.print(Syntax(open_home(home).recipes.diff(name) or "(no difference)\n", "diff"))
 
 
-def _decide(name: str, approve: bool, comment: str, home, token: str | None) -> None:  # type: ignore[no-untyped-def]
+def _decide(name: str, approve: bool, comment: str, home: Path | None, token: str | None) -> None:
     context = open_home(home)
     recipe = context.recipes.decide(name, approve, context.decider(token, "a recipe"), comment)
     console.print(
-        f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 {recipe.sha256[:12]})"
+        f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 "
+        f"{recipe.sha256[:12]})"
     )
 
 
@@ -144,7 +146,8 @@ def build(
     home: HomeOption = None,
     channel: ChannelOption = None,
 ) -> None:
-    """Build approved recipes with rattler-build against the upstream conda channels and the channel itself."""
+    """Build approved recipes with rattler-build against the upstream conda channels and the
+    channel itself."""
     context = open_home(home)
     book, channels, settings = context.recipes, context.channels, context.home.bridge
     target = context.channel(channel)

@@ -20,7 +20,7 @@ TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
 def server_url(given: str | None) -> str:
-    """The server: the option (or $DRAWBRIDGE_URL, which the option reads), else the local default."""
+    """The server: the option (or $DRAWBRIDGE_URL, which it reads), else the local default."""
     return (given or DEFAULT_SERVER).rstrip("/")
 
 
@@ -43,7 +43,10 @@ class DrawbridgeClient:
 
     def simple_indexes(self, urls: list[str]) -> list[SimpleIndexUpstream]:
         """The server's simple indexes at `urls`, read with this client's session and token."""
-        return [SimpleIndexUpstream(url, cache=None, client=self._http) for url in urls]  # type: ignore[arg-type]
+        return [
+            SimpleIndexUpstream(url, cache=None, client=self._http)  # type: ignore[arg-type]
+            for url in urls
+        ]
 
     def get_json(self, path: str, accept: str = "application/json") -> dict | None:
         """GET a JSON document from the server; None for a 404, RemoteError otherwise."""
@@ -56,7 +59,8 @@ class DrawbridgeClient:
             return None
         if response.status_code in (401, 403):
             raise RemoteError(
-                f"{url}: {response.status_code}: pass a reader token with --token or $DRAWBRIDGE_TOKEN"
+                f"{url}: {response.status_code}: pass a reader token with --token or "
+                "$DRAWBRIDGE_TOKEN"
             )
         if response.status_code != 200:
             raise RemoteError(f"{url} answered {response.status_code}: {response.text[:200]}")
@@ -91,8 +95,10 @@ class DrawbridgeClient:
                 conda.append(upstream[name]["conda"])
             else:
                 raise EnvironmentFileError(
-                    f"channel {name!r} is neither a Drawbridge channel ({', '.join(own) or 'none'}) "
-                    f"nor an upstream mirror that {self.url} passes on ({', '.join(upstream) or 'none'})"
+                    f"channel {name!r} is neither a Drawbridge channel "
+                    f"({', '.join(own) or 'none'}) "
+                    f"nor an upstream mirror that {self.url} passes on "
+                    f"({', '.join(upstream) or 'none'})"
                 )
         if not simple:
             simple = [entry["simple"] for entry in own.values()][:1]
@@ -106,6 +112,7 @@ class DrawbridgeClient:
             raise RemoteError(f"cannot reach Drawbridge at {self.url}: {error}") from None
         if response.status_code not in (200, 201):
             raise RemoteError(
-                f"filing a request for {body.get('name')}: {response.status_code}: {response.text[:200]}"
+                f"filing a request for {body.get('name')}: {response.status_code}: "
+                f"{response.text[:200]}"
             )
         return response.json()

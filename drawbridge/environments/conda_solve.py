@@ -52,7 +52,8 @@ def virtual_packages(
 def check_platform(platform: str) -> str:
     if platform not in LOCKABLE_PLATFORMS:
         raise ValueError(
-            f"{platform!r} is not a platform Drawbridge locks for; use one of {', '.join(LOCKABLE_PLATFORMS)}"
+            f"{platform!r} is not a platform Drawbridge locks for; use one of "
+            f"{', '.join(LOCKABLE_PLATFORMS)}"
         )
     return platform
 

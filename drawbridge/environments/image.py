@@ -71,7 +71,8 @@ ARG BUILDER_IMAGE={builder}
 
 FROM ${{BUILDER_IMAGE}} AS build
 ARG DRAWBRIDGE_URL={server}
-RUN python -m pip install --no-cache-dir --index-url "${{DRAWBRIDGE_URL}}/{channel}/simple/" drawbridge
+RUN python -m pip install --no-cache-dir \\
+    --index-url "${{DRAWBRIDGE_URL}}/{channel}/simple/" drawbridge
 COPY {lock_name} /tmp/drawbridge.lock
 RUN drawbridge env create --lock /tmp/drawbridge.lock --prefix {prefix}
 

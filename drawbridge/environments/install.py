@@ -52,7 +52,8 @@ def create_environment(
     if lock.platform != host_platform() and lock.pip:
         raise InstallError(
             f"the lock's {lock.platform} part has pip packages, which need the environment's "
-            f"own Python to install: run this on a {lock.platform} machine (this is {host_platform()})"
+            f"own Python to install: run this on a {lock.platform} machine (this is "
+            f"{host_platform()})"
         )
     prefix = prefix.absolute()
     try:
@@ -102,7 +103,8 @@ def install_pip_part(lock: PlatformLock, prefix: Path, token: str | None = None)
     if result.returncode != 0:
         output = result.stdout[-2000:] + result.stderr[-4000:]
         raise InstallError(
-            f"pip could not install the lock's pip packages:\n{output.replace(token, '****') if token else output}"
+            "pip could not install the lock's pip "
+            f"packages:\n{output.replace(token, '****') if token else output}"
         )
 
 

@@ -35,7 +35,8 @@ def read_lock(path: Path, platform: str) -> PlatformLock:
     owned = {str(p): p for p in lock_file.platforms()}
     if platform not in owned:
         raise LockFileError(
-            f"{path} locks {', '.join(sorted(owned))}, not {platform}; lock again with --platform {platform}"
+            f"{path} locks {', '.join(sorted(owned))}, not {platform}; lock again with --platform "
+            f"{platform}"
         )
     conda = environment.conda_repodata_records_for_platform(owned[platform]) or []
     pip = [

@@ -170,7 +170,8 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
         raise ImageError(f"cannot read base image {archive}: {error}") from None
     if index is None:
         raise ImageError(
-            f"{archive} is not an OCI image archive (no index.json); make one with `skopeo copy ... oci-archive:{archive.name}`"
+            f"{archive} is not an OCI image archive (no index.json); make one with `skopeo copy "
+            f"... oci-archive:{archive.name}`"
         )
     manifest = _pick_manifest(archive, index, architecture, blobs)
     config = _blob_json(blobs, manifest["config"]["digest"])

@@ -13,6 +13,7 @@ import struct
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
+from typing import BinaryIO
 
 BLOCK_SIZE = 1 << 20
 WINDOW = 1 << 15
@@ -30,7 +31,7 @@ def _deflate_block(block: bytes, dictionary: bytes, level: int, last: bool) -> b
 class ParallelGzipWriter(io.RawIOBase):
     """A writable file object that gzips what it is given into `target`."""
 
-    def __init__(self, target, level: int = 6, threads: int | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, target: BinaryIO, level: int = 6, threads: int | None = None) -> None:
         self.target = target
         self.level = level
         self.pool = ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1)

@@ -52,7 +52,7 @@ class PipPackage:
 
     @property
     def location(self) -> str:
-        """The URL with the hash in a fragment, as py-rattler takes it (see lock.hashes_into_fields)."""
+        """The URL with the hash in a fragment, as py-rattler takes it (lock.hashes_into_fields)."""
         return f"{self.url}#sha256={self.sha256}"
 
 
@@ -107,7 +107,8 @@ class PipResolver:
         if Version(python) < OLDEST_UV_PYTHON:
             raise Unresolvable(
                 [],
-                f"{platform}: the pip: section needs Python {OLDEST_UV_PYTHON}+ to be resolved (uv's floor); "
+                f"{platform}: the pip: section needs Python {OLDEST_UV_PYTHON}+ to be resolved "
+                "(uv's floor); "
                 f"this environment's Python is {python}: list those packages in the conda part "
                 "instead (drawbridge bridge makes conda packages for Python 2.7 too)",
             )
@@ -121,7 +122,7 @@ class PipResolver:
     def find_missing(
         self, requirements: list[str], platform: str, python: str | None
     ) -> list[Missing]:
-        """The requested projects the index cannot serve; wheels are checked when `python` is known."""
+        """The requested projects the index cannot serve (wheels checked when `python` is known)."""
         target = Target(platform, ".".join(python.split(".")[:2])) if python else None
         return [
             m
@@ -171,7 +172,8 @@ class PipResolver:
                 name,
                 line,
                 target.subdir,
-                f"no wheel for {target.subdir} with Python {target.python} (has: {', '.join(kinds)})",
+                f"no wheel for {target.subdir} with Python {target.python} (has: "
+                f"{', '.join(kinds)})",
             )
         return None
 

@@ -1,6 +1,6 @@
 """The access log: one line per request, common log format plus seconds taken, tokens masked.
 
-    127.0.0.1 - - [29/Nov/2026:05:14:00 +0000] "GET /t/***/main/conda/noarch/repodata.json HTTP/1.1" 200 5120 0.000231
+    127.0.0.1 - - [29/Nov/2026:05:14:00 +0000] "GET /t/***/main/simple/ HTTP/1.1" 200 512 0.000231
 
 The last field is the time from the request's arrival to the response being handed to the
 server (a file sent with `pathsend` is still streaming then). A `/t/<token>/` prefix is
@@ -20,6 +20,8 @@ import re
 import time
 from pathlib import Path
 from typing import BinaryIO
+
+from starlette.types import Scope
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: what a request line may not carry into the log as is: quotes, backslashes, controls, non-ASCII
@@ -83,7 +85,7 @@ class AccessLog:
         """`app` with each HTTP request it answers logged."""
         return _LoggedApp(app, self)
 
-    def record(self, scope, status: int, size: int, started: float) -> None:  # type: ignore[no-untyped-def]
+    def record(self, scope: Scope, status: int, size: int, started: float) -> None:
         """Log one request that began at `perf_counter()` `started` and sent `size` body bytes."""
         seconds = time.perf_counter() - started
         raw = scope.get("raw_path")

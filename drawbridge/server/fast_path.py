@@ -22,6 +22,7 @@ from email.utils import formatdate
 from functools import lru_cache
 
 from packaging.utils import canonicalize_name
+from starlette.types import ASGIApp, Send
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
@@ -132,7 +133,7 @@ def single_range(value: str, size: int) -> tuple[int, int] | None:
     return start, min(end, size - 1)
 
 
-async def _send_chunks(send, path: str, start: int, length: int) -> None:  # type: ignore[no-untyped-def]
+async def _send_chunks(send: Send, path: str, start: int, length: int) -> None:
     with open(path, "rb") as handle:
         handle.seek(start)
         while True:
@@ -147,7 +148,7 @@ async def _send_chunks(send, path: str, start: int, length: int) -> None:  # typ
 class IndexFastPath:
     """Serve pages, repodata and package files without entering the router."""
 
-    def __init__(self, app, context: Context, log: AccessLog | None = None) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, context: Context, log: AccessLog | None = None) -> None:
         self.app = app
         self.context = context
         self.log = log

@@ -29,7 +29,8 @@ class Representation:
     last_modified: str
     mtime: float
     signature: tuple[int, int, int]  # (inode, size, mtime_ns): changes on every atomic replace
-    #: finished (200, 304) header lists, one pair per way of serving the file (type, caching, encoding)
+    #: finished (200, 304) header lists, one pair per way of serving the file
+    #: (type, caching, encoding)
     headers_by_use: dict[tuple, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = (
         field(default_factory=dict, compare=False)
     )

@@ -76,7 +76,8 @@ def request_page(request: Request) -> HTMLResponse:
         f"<h1>Bridging requests</h1><p>{pending} waiting. Decide with "
         "<code>drawbridge request approve N</code> (bridges it now) or "
         "<code>drawbridge request reject N --comment WHY</code>.</p>"
-        "<table><tr><th>#</th><th>kind</th><th>asked for</th><th>platforms</th><th>why it was missing</th>"
+        "<table><tr><th>#</th><th>kind</th><th>asked for</th><th>platforms</th><th>why it was "
+        "missing</th>"
         f"<th>by</th><th>state</th><th>comment</th></tr>{rows}</table>"
     )
     return HTMLResponse(PAGE.format(title="Drawbridge: requests", body=body))

@@ -73,7 +73,8 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         f"<h1>{html.escape(recipe.name)} {html.escape(recipe.version)}</h1>"
         f"<p>state: <b>{recipe.state}</b> · sha256 <code>{recipe.sha256}</code>"
         f"{' · curated' if recipe.curated else ''}</p>{decided}{log_link}"
-        f"<h2>Changes</h2><pre class='diff'>{_coloured_diff(book.diff(name)) or '(no earlier version)'}</pre>"
+        f"<h2>Changes</h2><pre class='diff'>"
+        f"{_coloured_diff(book.diff(name)) or '(no earlier version)'}</pre>"
         f"<h2>recipe.yaml</h2><pre>{html.escape(book.text(name))}</pre>"
         f"<h2>Decision</h2><form method='post' action='/ui/recipes/{html.escape(name)}/decision'>"
         "<p><label>Your token <input type='password' name='token' required></label></p>"
@@ -116,7 +117,8 @@ async def decide(request: Request, name: str) -> Response:
     if identity.role < Role.maintainer:
         raise HTTPException(
             403,
-            f"only maintainers and admins may approve or reject; {identity.user} is a {identity.role.name}",
+            f"only maintainers and admins may approve or reject; {identity.user} is a "
+            f"{identity.role.name}",
         )
     if form.get("sha256") != recipe.sha256:  # the page showed other bytes than the file now holds
         raise HTTPException(409, "the recipe changed since the page was loaded; review it again")

@@ -41,7 +41,8 @@ def home_page(request: Request) -> HTMLResponse:
     )
     body = (
         "<h1>Drawbridge</h1><p>Approved PyPI packages for conda and pip, inside the air gap.</p>"
-        "<p><a href='/ui/recipes'>Recipes and review</a> · <a href='/ui/requests'>Bridging requests</a></p>"
+        "<p><a href='/ui/recipes'>Recipes and review</a> · <a href='/ui/requests'>Bridging "
+        "requests</a></p>"
         "<table><tr><th>channel</th><th>pip index</th><th>conda channel</th></tr>"
         f"{rows}</table>"
     )

@@ -1,4 +1,5 @@
-"""Uploads: twine's legacy upload API at `/<channel>/upload/`, for wheels, sdists and conda packages."""
+"""Uploads: twine's legacy upload API at `/<channel>/upload/`, for wheels, sdists and conda
+packages."""
 
 from __future__ import annotations
 

@@ -175,7 +175,7 @@ def _index_response(
     filename: str,
     media_type: str,
 ) -> Response:
-    """A mirror's index file, fresh when the mirror answers, the last copy (marked stale) when not."""
+    """A mirror's index file: fresh when the mirror answers, else the last copy, marked stale."""
     url = mirror.remote_url(subdir, filename)
     cached = ctx.home.cache_dir / "upstream-conda" / mirror.name / subdir / filename
     fresh = _refresh_index(url, cached)
