@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 
 import httpx
 from clients import BIN
+from databases import new_home
 
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import Home, initialise_home, load_home
+from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -79,7 +80,9 @@ class Server(Served):
 
 
 def start_server(root: Path, port: int | None = None) -> Server:
-    """`drawbridge serve --home root` (two workers), once it answers /health."""
+    """`drawbridge serve --home root` (two workers), once it answers /health. A home that
+    does not exist yet is made first (`databases.new_home`: on this run's database)."""
+    new_home(root)
     port = port or free_port()
     log_path = root.parent / f"server-{port}.log"
     with log_path.open("ab") as log:
@@ -210,7 +213,7 @@ class AppClient(Served):
 def serve_in_process(root: Path) -> AppClient:
     """What `drawbridge serve --home root` would serve, in-process: the home created if it
     is missing, with its default channel, as the serve command does."""
-    home = initialise_home(root)
+    home = new_home(root)
     database = Database(home.database_url)
     try:
         Channels(home, database).create(home.server.default_channel)

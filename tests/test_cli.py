@@ -9,6 +9,7 @@ from pathlib import Path
 
 from builders import make_conda_tar_bz2, make_wheel
 from clients import BIN
+from databases import init_arguments
 
 
 def drawbridge(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess:
@@ -25,7 +26,7 @@ def drawbridge(*args: str, env_home: Path | None = None) -> subprocess.Completed
 
 def test_init_publish_list_index_through_the_environment(tmp_path: Path):
     home = tmp_path / "home"
-    assert drawbridge("init", env_home=home).returncode == 0
+    assert drawbridge("init", *init_arguments(), env_home=home).returncode == 0
     wheel = make_wheel(tmp_path / "d", "cli-demo", "1.0")
     package = make_conda_tar_bz2(tmp_path / "d", "cli-tool", "1.0", "0", "linux-64")
     result = drawbridge("publish", str(wheel), str(package), env_home=home)
@@ -41,7 +42,7 @@ def test_init_publish_list_index_through_the_environment(tmp_path: Path):
 
 def test_publish_refusal_is_reported_without_traceback(tmp_path: Path):
     home = tmp_path / "home"
-    drawbridge("init", "--home", str(home))
+    drawbridge("init", "--home", str(home), *init_arguments())
     liar = make_wheel(tmp_path / "d", "liar", "1.0", metadata_name="truth")
     good = make_wheel(tmp_path / "d", "good", "1.0")
     result = drawbridge("publish", "--home", str(home), str(liar), str(good))
@@ -58,7 +59,7 @@ def test_errors_name_the_fix(tmp_path: Path):
         and "drawbridge init" in missing.stderr
         and "Traceback" not in missing.stderr
     )
-    drawbridge("init", "--home", str(tmp_path / "home"))
+    drawbridge("init", "--home", str(tmp_path / "home"), *init_arguments())
     unknown = drawbridge("publish", "--home", str(tmp_path / "home"), "--channel", "nope", "x.whl")
     assert "drawbridge channel create nope" in unknown.stderr
     bad_name = drawbridge("channel", "create", "Bad/Name", "--home", str(tmp_path / "home"))
@@ -67,7 +68,7 @@ def test_errors_name_the_fix(tmp_path: Path):
 
 def test_token_create_prints_a_working_token_once(tmp_path: Path):
     home = tmp_path / "home"
-    drawbridge("init", "--home", str(home))
+    drawbridge("init", "--home", str(home), *init_arguments())
     result = drawbridge(
         "token", "create", "--user", "alice", "--role", "maintainer", "--home", str(home)
     )

@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
+from databases import new_home
 from servers import start_server
 from served_state import InProcess, changed, served_bytes
 from sqlalchemy import select
@@ -30,7 +31,7 @@ from sqlalchemy import select
 from drawbridge.channel import pip_view, publishing
 from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow, PublishIntentRow
 from drawbridge.channel.faults import CRASH_VARIABLE
-from drawbridge.channel.home import Home, initialise_home
+from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.storage import is_temporary
 from drawbridge.channel.tokens import Role
@@ -275,7 +276,7 @@ def small_home(tmp_path: Path):  # type: ignore[no-untyped-def]
     mount = tmp_path / "tmpfs"
     _mount_tmpfs(mount, "24m")
     try:
-        home = initialise_home(mount / "home")
+        home = new_home(mount / "home")
         Channels(home, Database(home.database_url)).create("main")
         yield home
     finally:

@@ -10,13 +10,14 @@ from pathlib import Path
 import pytest
 from builders import C_SOURCE, make_sdist
 from clients import BIN, client_env, solve_and_install
+from databases import new_home
 from servers import start_server
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import initialise_home, load_home
+from drawbridge.channel.home import load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -37,7 +38,7 @@ def drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.C
 @pytest.fixture
 def site(tmp_path: Path, upstream_channel: Path) -> dict:
     """A home whose upstream conda is the test upstream and whose drop folder holds sdists."""
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     config = home.config_path.read_text()
     config = config.replace(
         "upstream_conda = []", f'upstream_conda = ["{upstream_channel.as_uri()}"]'

@@ -1,9 +1,11 @@
 """The database: channels, published files, publish intents and API tokens (SQLAlchemy;
-SQLite by default).
+SQLite by default, PostgreSQL through psycopg 3).
 
 Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
-and audit trail are in `drawbridge.bridge.records`); a layer that brings tables calls
-`Database.ensure_tables()` before using them.
+and audit trail are in `drawbridge.bridge.records`). The schema itself is Alembic's: opening
+a `Database` upgrades it to the newest migration first (`drawbridge.channel.schema`), so a
+change to a table here needs a migration in `channel/migrations/versions/` too
+(`tests/test_migrations.py` fails until the two agree).
 """
 
 from __future__ import annotations
@@ -22,15 +24,41 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    TypeDecorator,
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from drawbridge.channel.schema import upgrade
+
+#: the longest channel name: `owner/name`, each part at most 64 characters
+CHANNEL_NAME_LENGTH = 129
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class UTCDateTime(TypeDecorator):
+    """A moment, always read back as an aware UTC datetime: SQLite keeps no zone (and gives
+    naive values back), PostgreSQL answers in the session's zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -38,12 +66,13 @@ class Base(DeclarativeBase):
 
 
 class ChannelRow(Base):
-    """A channel: one conda channel and one pip index under the same name."""
+    """A channel: one conda channel and one pip index under the same name (`name` or
+    `owner/name`)."""
 
     __tablename__ = "channels"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DistributionRow(Base):
@@ -69,7 +98,7 @@ class DistributionRow(Base):
     yanked: Mapped[bool] = mapped_column(Boolean, default=False)
     yanked_reason: Mapped[str] = mapped_column(Text, default="")
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
-    upload_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CondaPackageRow(Base):
@@ -87,7 +116,7 @@ class CondaPackageRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
-    upload_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PublishIntentRow(Base):
@@ -105,7 +134,7 @@ class PublishIntentRow(Base):
     kind: Mapped[str] = mapped_column(String(10))  # "pypi" or "conda"
     touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
     state: Mapped[str] = mapped_column(String(20), default="placing")  # placing | recorded
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TokenRow(Base):
@@ -116,7 +145,7 @@ class TokenRow(Base):
     user: Mapped[str] = mapped_column(String(100), index=True)
     role: Mapped[str] = mapped_column(String(20))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
 
 
@@ -128,20 +157,28 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def database_url(url: str) -> str:
+    """`url` with a driver: `postgresql://` and `postgres://` mean psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
 class Database:
-    """An engine and a session factory for one database URL; creates the schema on open."""
+    """An engine and a session factory for one database URL; on open, the schema is
+    upgraded to the newest migration (one process at a time; see `schema.upgrade`)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = create_engine(url)
-        if url.startswith("sqlite"):
+        self.url = database_url(url)
+        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
+        if self.is_sqlite:
+            self.engine: Engine = create_engine(self.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.ensure_tables()
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    def ensure_tables(self) -> None:
-        """Create every table declared so far that the database lacks (idempotent)."""
-        Base.metadata.create_all(self.engine)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

@@ -5,9 +5,10 @@ from __future__ import annotations
 import html
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
 from drawbridge import __version__
+from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import context
 
 router = APIRouter()
@@ -49,8 +50,16 @@ def home_page(request: Request) -> HTMLResponse:
     return HTMLResponse(PAGE.format(title="Drawbridge", body=body))
 
 
+@router.api_route(CHANNEL, methods=["GET", "HEAD"], include_in_schema=False)
+def channel_page_without_slash(request: Request, channel: str) -> RedirectResponse:
+    """`/<channel>` to its page; 404 here for an unknown one (Starlette's slash redirect
+    would send any two-segment path to `/<a>/<b>/` first)."""
+    context(request).check_read(request, channel)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/{channel}/", 307)
+
+
 @router.api_route(
-    "/{channel}/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    CHANNEL + "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
 )
 def channel_page(request: Request, channel: str) -> HTMLResponse:
     ctx = context(request)
