@@ -177,7 +177,8 @@ class Database:
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True)
-        upgrade(self.engine)
+        #: the migrations this open applied (usually none)
+        self.upgraded = upgrade(self.engine)
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

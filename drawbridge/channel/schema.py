@@ -27,7 +27,6 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.exc import SQLAlchemyError
 from sqlalchemy.pool import NullPool
 
 from drawbridge.channel.errors import ChannelError
@@ -44,17 +43,16 @@ class SchemaError(ChannelError):
     """The database's schema cannot be brought to what this Drawbridge needs."""
 
 
-@lru_cache(maxsize=1)
-def _config() -> Config:
+@lru_cache(maxsize=4)
+def _scripts(migrations: Path) -> tuple[Config, ScriptDirectory]:
     config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    return config
+    config.set_main_option("script_location", str(migrations))
+    return config, ScriptDirectory.from_config(config)
 
 
-@lru_cache(maxsize=1)
-def head() -> str:
+def head(migrations: Path = MIGRATIONS) -> str:
     """The newest revision this Drawbridge knows."""
-    revision = ScriptDirectory.from_config(_config()).get_current_head()
+    revision = _scripts(migrations)[1].get_current_head()
     assert revision is not None
     return revision
 
@@ -64,16 +62,18 @@ def current_revision(connection: Connection) -> str | None:
     return MigrationContext.configure(connection).get_current_revision()
 
 
-def upgrade(engine: Engine) -> list[str]:
-    """Bring the database behind `engine` to the newest revision; return the revisions
-    applied (none when it is already there: one query, no lock). SchemaError if the
-    database is newer than this Drawbridge or a migration fails."""
+def upgrade(engine: Engine, migrations: Path = MIGRATIONS) -> list[str]:
+    """Bring the database behind `engine` to the newest revision of `migrations`; return
+    the revisions applied (none when it is already there: one query, no lock). SchemaError
+    if the database is newer than this Drawbridge or a migration fails."""
+    config, scripts = _scripts(migrations)
+    target = head(migrations)
     with engine.connect() as connection:
         before = current_revision(connection)
         existing = before is not None or bool(inspect(connection).get_table_names())
-    if before == head():
+    if before == target:
         return []
-    _check_known(before, engine)
+    _check_known(scripts, before, engine, target)
     migrator = _migration_engine(engine)
     try:
         with migrator.begin() as connection:
@@ -82,22 +82,26 @@ def upgrade(engine: Engine) -> list[str]:
                     text("SELECT pg_advisory_xact_lock(:key)"), {"key": ADVISORY_LOCK}
                 )
             start = current_revision(connection)
-            _check_known(start, engine)
-            config = _config()
+            _check_known(scripts, start, engine, target)
             config.attributes["connection"] = connection
             try:
-                command.upgrade(config, "head")
+                command.upgrade(config, target)
             finally:
                 config.attributes.pop("connection", None)
             if connection.dialect.name == "sqlite":
                 _check_foreign_keys(connection)
-    except (CommandError, SQLAlchemyError) as error:
-        raise SchemaError(f"upgrading the database {_shown(engine)} failed: {error}") from error
+    except SchemaError:
+        raise
+    except Exception as error:  # a migration's own failure, whatever it is: nothing changed
+        raise SchemaError(
+            f"upgrading the database {_shown(engine)} failed, and nothing was changed: "
+            f"{type(error).__name__}: {error}"
+        ) from error
     finally:
         migrator.dispose()
-    applied = _between(start, head())
+    applied = [r.revision for r in scripts.iterate_revisions(target, start or "base")][::-1]
     if applied and existing:
-        log.warning("database %s upgraded from %s to %s", _shown(engine), start or "0.1.0", head())
+        log.warning("database %s upgraded from %s to %s", _shown(engine), start or "0.1.0", target)
     return applied
 
 
@@ -125,15 +129,17 @@ def _migration_engine(engine: Engine) -> Engine:
     return migrator
 
 
-def _check_known(revision: str | None, engine: Engine) -> None:
+def _check_known(
+    scripts: ScriptDirectory, revision: str | None, engine: Engine, target: str
+) -> None:
     if revision is None:
         return
     try:
-        ScriptDirectory.from_config(_config()).get_revision(revision)
+        scripts.get_revision(revision)
     except CommandError:
         raise SchemaError(
             f"the database {_shown(engine)} is at revision {revision!r}, made by a newer "
-            f"Drawbridge (this one knows up to {head()!r}); run that Drawbridge, or restore "
+            f"Drawbridge (this one knows up to {target!r}); run that Drawbridge, or restore "
             "the backup taken before it upgraded the database"
         ) from None
 
@@ -143,14 +149,7 @@ def _check_foreign_keys(connection: Connection) -> None:
     are off while tables are rebuilt, so nothing else would notice)."""
     broken = connection.exec_driver_sql("PRAGMA foreign_key_check").fetchall()
     if broken:
-        raise CommandError(f"rows without their parent after the upgrade: {broken[:5]}")
-
-
-def _between(start: str | None, end: str) -> list[str]:
-    """The revisions after `start` up to `end`, oldest first."""
-    scripts = ScriptDirectory.from_config(_config())
-    revisions = [r.revision for r in scripts.iterate_revisions(end, start or "base")]
-    return list(reversed(revisions))
+        raise SchemaError(f"rows without their parent after the upgrade: {broken[:5]}")
 
 
 def _shown(engine: Engine) -> str:
