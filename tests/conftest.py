@@ -110,7 +110,9 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     base = session.config._tmp_path_factory.getbasetemp()
     strays = sorted(str(p.relative_to(base)) for p in base.rglob("drawbridge.db"))
     if strays:
-        session.config.get_terminal_writer().line(
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(
             "homes on SQLite in a PostgreSQL run (make them with databases.new_home): "
             + ", ".join(strays),
             red=True,

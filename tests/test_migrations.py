@@ -342,3 +342,30 @@ def _solve(channel: str, specs: list[str]) -> list[str]:
         rattler.solve([rattler.Channel(channel)], specs, platforms=["linux-64", "noarch"])
     )
     return sorted(f"{r.name.normalized}={r.version}" for r in records)
+
+
+def test_an_unreachable_database_is_named_with_the_fix(tmp_path: Path):
+    from databases import new_home, write_config
+    from servers import free_port
+
+    home = new_home(tmp_path / "home")
+    url = f"postgresql://drawbridge:s3cret@127.0.0.1:{free_port()}/drawbridge"
+    write_config(home, f'[server]\ndatabase_url = "{url}"\n')
+    result = subprocess.run(
+        [
+            str(Path(sys.executable).parent / "drawbridge"),
+            "channel",
+            "list",
+            "--home",
+            str(home.root),
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=120,
+    )
+    said = " ".join(result.stderr.split())  # Rich wraps long lines
+    assert result.returncode == 1
+    assert "cannot open the database postgresql+psycopg://drawbridge:***@127.0.0.1" in said
+    assert "check database_url in drawbridge.toml" in said
+    assert "s3cret" not in said and "Traceback" not in said

@@ -29,8 +29,10 @@ from sqlalchemy import (
     event,
 )
 from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
+from drawbridge.channel.errors import DatabaseUnavailable
 from drawbridge.channel.schema import upgrade
 
 #: the longest channel name: `owner/name`, each part at most 64 characters
@@ -171,14 +173,21 @@ class Database:
 
     def __init__(self, url: str) -> None:
         self.url = database_url(url)
-        self.is_sqlite = make_url(self.url).get_backend_name() == "sqlite"
-        if self.is_sqlite:
+        if make_url(self.url).get_backend_name() == "sqlite":
             self.engine: Engine = create_engine(self.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
         else:
             self.engine = create_engine(self.url, pool_pre_ping=True)
-        #: the migrations this open applied (usually none)
-        self.upgraded = upgrade(self.engine)
+        try:
+            #: the migrations this open applied (usually none)
+            self.upgraded = upgrade(self.engine)
+        except OperationalError as error:
+            self.engine.dispose()
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(
+                f"cannot open the database {shown}: {str(error.orig).strip()}; check "
+                "database_url in drawbridge.toml and that the database server is up"
+            ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
 
     @contextmanager

@@ -45,3 +45,7 @@ class StorageFailure(ChannelError):
 
 class IndexFailure(ChannelError):
     """rattler's indexer failed on a channel for a reason no single package explains."""
+
+
+class DatabaseUnavailable(ChannelError):
+    """The database `database_url` names cannot be reached or opened."""
