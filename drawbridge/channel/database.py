@@ -32,7 +32,7 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from drawbridge.channel.errors import DatabaseUnavailable
+from drawbridge.channel.errors import DatabaseUnavailable, ValueRefused
 from drawbridge.channel.schema import upgrade
 
 #: the longest channel name: `owner/name`, each part at most 64 characters
@@ -149,6 +149,31 @@ class TokenRow(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def check_values(row: Base) -> None:
+    """ValueRefused if a text value of `row` is longer than its column or holds a NUL:
+    PostgreSQL refuses both, so they are refused on SQLite too, and before the database
+    is asked (an event runs this on every insert and update; callers may run it first)."""
+    for column in row.__table__.columns:
+        value = getattr(row, column.key, None)
+        if not isinstance(value, str):
+            continue
+        length = getattr(column.type, "length", None)
+        if length is not None and len(value) > length:
+            shown = value[:60] + ("…" if len(value) > 60 else "")
+            raise ValueRefused(
+                f"its {column.key} is {len(value)} characters long, more than the {length} "
+                f"Drawbridge keeps: {shown!r}"
+            )
+        if "\x00" in value:
+            raise ValueRefused(f"its {column.key} holds a NUL character: {value[:60]!r}")
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _check_before_writing(_mapper, _connection, row: Base) -> None:  # type: ignore[no-untyped-def]
+    check_values(row)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]

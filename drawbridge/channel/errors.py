@@ -49,3 +49,8 @@ class IndexFailure(ChannelError):
 
 class DatabaseUnavailable(ChannelError):
     """The database `database_url` names cannot be reached or opened."""
+
+
+class ValueRefused(ChannelError):
+    """A value the database cannot keep as given: longer than its column, or holding a NUL
+    character (PostgreSQL refuses both; SQLite would keep them, so neither does)."""
