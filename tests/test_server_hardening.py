@@ -579,6 +579,8 @@ EXPECTED = [
     (b"/main/pypi/" + b"a" * 225 + b"/json", 404),
     (b"/main/simple/" + b"a" * 256 + b"/", 404),
     (b"/main/files/" + b"a" * 300 + b".whl", 404),
+    # issue 10's 225+-character project: its wheel's .metadata name passes 255 bytes
+    (b"/main/files/" + b"a" * 226 + b"-1.0-py3-none-any.whl.metadata", 404),
     (b"/main/simple/%zz/", 404),
     (b"/main/simple/e%cc%81/", 404),
 ]
