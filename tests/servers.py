@@ -217,10 +217,16 @@ class AppClient(Served):
         return self.request("POST", path, **kwargs)
 
     def raw_request(
-        self, method: str, target: bytes, headers: list[tuple[bytes, bytes]] = ()
+        self,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]] = (),
+        raise_exceptions: bool = True,
     ) -> RawAnswer:
         """`target` handed to the app as granian hands it over: `path` %-decoded with
-        invalid UTF-8 replaced (U+FFFD), `raw_path` as sent. Exceptions propagate."""
+        invalid UTF-8 replaced (U+FFFD), `raw_path` as sent. An exception the app raises
+        propagates, unless `raise_exceptions` is False: then the answer the app sent before
+        raising it (Starlette's 500) is returned, as a server would send it."""
         raw_path, _, query = target.partition(b"?")
         scope = {
             "type": "http",
@@ -245,7 +251,11 @@ class AppClient(Served):
         async def send(message: dict[str, Any]) -> None:
             sent.append(message)
 
-        self._runner.run(self.app(scope, receive, send))
+        try:
+            self._runner.run(self.app(scope, receive, send))
+        except Exception:
+            if raise_exceptions:
+                raise
         start = next(m for m in sent if m["type"] == "http.response.start")
         body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
         headers_sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}

@@ -4,6 +4,7 @@ valid HTML, errors are pages for browsers and JSON for tools, uploads close thei
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import gc
 import hashlib
@@ -19,14 +20,18 @@ import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from servers import AppClient, RawAnswer, serve_in_process, start_server
+from starlette.requests import Request
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database
+from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home
 from drawbridge.channel.tokens import Role
+from drawbridge.cli.context import CliContext
 from drawbridge.server.context import LIVENESS_PATH
+from drawbridge.server.errors import internal_error_response
 from drawbridge.server.gate import malformed
 from drawbridge.server.pages import prefers_html
 
@@ -321,6 +326,27 @@ def test_a_browser_without_a_token_gets_a_page_that_says_how_to_sign_in(stocked:
     assert refused.status_code == 401 and refused.headers["content-type"].startswith("text/html")
 
 
+def test_an_unexpected_error_is_a_500_page_without_a_traceback(tmp_path: Path):
+    """A build log that cannot be read (a folder where a log should be) is a bug's 500."""
+    with serve_in_process(tmp_path / "home") as server:
+        make_sdist(tmp_path / "sdists", RECIPE, "1.0")
+        book = RecipeBook(server.home, Database(server.home.database_url))
+        book.generate(RECIPE, None, FolderUpstream(tmp_path / "sdists"), default_table(), "t")
+        (server.home.root / "recipes" / RECIPE / "logs" / "broken.log").mkdir(parents=True)
+        page = server.raw_request("GET", f"/ui/recipes/{RECIPE}/log".encode(), [], False)
+    assert page.status == 500 and page.headers["content-type"] == "text/html; charset=utf-8"
+    assert b"internal server error: the server&#x27;s log names the cause" in page.body
+    assert page.headers["content-security-policy"].startswith("default-src 'self'")
+    assert b"Traceback" not in page.body and b"IsADirectoryError" not in page.body
+
+
+def test_an_unexpected_error_is_json_for_a_tool():
+    scope = {"type": "http", "method": "GET", "path": "/main/pypi/x/json", "headers": []}
+    answer = asyncio.run(internal_error_response(Request(scope), OSError("secret path")))
+    assert answer.status_code == 500 and answer.media_type == "application/json"
+    assert answer.body == b'{"detail":"internal server error: the server\'s log names the cause"}'
+
+
 def test_an_error_page_links_home_through_the_token_prefix(stocked: Stocked):
     token = stocked.reader
     answer = stocked.private.get(f"/t/{token}/ui/recipes/missing")
@@ -410,9 +436,6 @@ def test_role_names_take_the_right_article(tmp_path: Path):
 
 
 def test_the_command_line_names_an_uploader_as_such(tmp_path: Path):
-    from drawbridge.channel.errors import ChannelError
-    from drawbridge.cli.context import CliContext
-
     with serve_in_process(tmp_path / "home") as server:
         uploader = server.token(Role.uploader, "ulla")
     with pytest.raises(ChannelError, match="ulla is an uploader$"):
