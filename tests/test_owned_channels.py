@@ -187,7 +187,6 @@ AMBIGUOUS = [
     ("/company/dev/conda/linux-64/repodata.json", 200, b"tool-bin-1.0"),
     ("/dev/conda/linux-64/repodata.json", 200, b'"packages":{}'),
     ("/api/channels", 200, b'"company/dev":{"conda":"http://testserver/company/dev/conda"'),
-    ("/health", 200, b'"company/dev"'),
 ]
 
 
