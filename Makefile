@@ -42,6 +42,6 @@ postgresql:
 test: $(VENV)/.test oci-tools postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
 	$(VENV)/bin/python -m pytest
 	@if $(PG_CTL); then \
-	  echo "== the suite again, every home on PostgreSQL =="; \
-	  DRAWBRIDGE_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest; \
+	  echo "== the suite again, every home on PostgreSQL (the online tests ran above) =="; \
+	  DRAWBRIDGE_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest -m "not online"; \
 	else echo "note: no PostgreSQL: the PostgreSQL pass is skipped"; fi
