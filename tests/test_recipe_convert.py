@@ -137,11 +137,13 @@ def test_undefined_python_min_is_defined():
     assert "python_min" not in convert((FIXTURES / "black.meta.yaml").read_text())["context"]
 
 
-def test_setuptools_is_added_when_no_build_backend_is_listed():
+def test_setuptools_and_wheel_are_added_when_no_build_backend_is_listed():
+    """setuptools before 70.1 has no bdist_wheel of its own: `wheel` goes with it."""
     assert convert(DOCOPT)["requirements"]["host"] == [
         "python ${{ python_min }}.*",
         "pip",
         "setuptools",
+        "wheel",
     ]
     assert (
         "setuptools" not in converted("tomli")["requirements"]["host"]

@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import difflib
 import hashlib
+import os
 import shutil
 import subprocess
 import sys
@@ -24,10 +25,12 @@ from packaging.version import Version
 from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.names import CURATED_DIR, NameTable
 from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import Upstream
-from drawbridge.bridge.recipe_convert import convert, dump
+from drawbridge.bridge.names import CURATED_DIR, NameTable
+from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.recipe_compose import Origin, compose_recipe
+from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN
+from drawbridge.bridge.sdist_facts import read_sdist_facts
 from drawbridge.bridge.records import AuditRow, RecipeRow
 from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
@@ -69,14 +72,15 @@ def sha256_text(text: str) -> str:
 
 
 def run_grayskull(sdist: Path, work: Path) -> str:
-    """grayskull's meta.yaml for a local sdist; RecipeError with grayskull's words if it fails."""
+    """grayskull's meta.yaml for a local sdist, run sealed off the network
+    (`grayskull_offline`); RecipeError with grayskull's words if it fails."""
     out = Path(tempfile.mkdtemp(prefix=".grayskull-", dir=work))
     try:
         result = subprocess.run(
             [
                 sys.executable,
                 "-m",
-                "grayskull",
+                "drawbridge.bridge.grayskull_offline",
                 "pypi",
                 "--no-use-v1-format",
                 "--strict-conda-forge",
@@ -88,6 +92,7 @@ def run_grayskull(sdist: Path, work: Path) -> str:
             text=True,
             timeout=600,
             cwd=out,
+            env={**os.environ, "PYTHONNOUSERSITE": "1"},
         )
         generated = list(out.glob("*/meta.yaml"))
         if result.returncode != 0 or not generated:
@@ -100,20 +105,9 @@ def run_grayskull(sdist: Path, work: Path) -> str:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def rename_requirements(recipe: dict, names: NameTable) -> dict:
-    """Map requirement names through Drawbridge's table (its overrides beat grayskull's)."""
-
-    def rename(item):  # type: ignore[no-untyped-def]
-        if isinstance(item, dict) and "then" in item:
-            return {**item, "then": rename(item["then"])}
-        if not isinstance(item, str) or item.startswith("$"):
-            return item
-        name, _, rest = item.partition(" ")
-        return f"{names.conda_name(name)} {rest}".strip()
-
-    for section, items in (recipe.get("requirements") or {}).items():
-        recipe["requirements"][section] = [rename(i) for i in items]
-    return recipe
+def _origin_url(file: UpstreamFile) -> str:
+    """The sdist's address upstream: its URL, or a drop folder's file as a file:// URL."""
+    return file.url if "://" in file.url else Path(file.url).resolve().as_uri()
 
 
 class RecipeBook:
@@ -121,6 +115,7 @@ class RecipeBook:
 
     def __init__(self, home: Home, database: Database, curated_dir: Path = CURATED_DIR) -> None:
         self.root = home.root / "recipes"
+        self.settings = home
         self.cache_dir = home.cache_dir
         self.work = home.cache_dir / "work"
         self.db = database
@@ -138,18 +133,32 @@ class RecipeBook:
         user: str,
         python_min: str | None = None,
     ) -> Recipe:
-        """Write a recipe for a project's sdist: the curated one if Drawbridge ships one."""
+        """Write a recipe for a project's sdist: the curated one if Drawbridge ships one.
+
+        A generated recipe names the upstream URL and sha256 of the sdist (the build reads the
+        copy in Drawbridge's cache), the maintainers of `[recipes]`, and is built for the
+        Pythons of `[bridge]` (`python_min`, default the oldest, for noarch ones)."""
         project = canonicalize_name(requirement_name)
         conda_name = names.conda_name(project)
         curated = self.curated_dir / conda_name / "recipe.yaml"
         if curated.is_file():
             text, meta, chosen = curated.read_text("utf-8"), None, version or ""
         else:
-            sdist, chosen = self._fetch_sdist(project, version, upstream)
+            file, sdist = self._fetch_sdist(project, version, upstream)
+            chosen = file.version
+            facts = read_sdist_facts(sdist)
             self.work.mkdir(parents=True, exist_ok=True)
             meta = run_grayskull(sdist, self.work)
-            recipe = convert(meta, source_url=sdist.resolve().as_uri(), python_min=python_min)
-            text = dump(rename_requirements(recipe, names))
+            python_min = python_min or self.settings.bridge.oldest_python3
+            text = compose_recipe(
+                meta,
+                facts,
+                Origin(_origin_url(file), sha256_file(sdist)),
+                names,
+                python_min,
+                self.settings.bridge.python3s or [python_min or DEFAULT_PYTHON_MIN],
+                self.settings.recipes.maintainers,
+            )
         folder = self.root / conda_name
         if meta is not None:
             write_text_atomic(folder / "meta.yaml", meta)
@@ -159,7 +168,7 @@ class RecipeBook:
 
     def _fetch_sdist(
         self, project: str, version: str | None, upstream: Upstream
-    ) -> tuple[Path, str]:
+    ) -> tuple[UpstreamFile, Path]:
         sdists = [f for f in upstream.files(project) if not f.is_wheel and not f.yanked]
         if version:
             sdists = [f for f in sdists if Version(f.version) == Version(version)]
@@ -167,7 +176,7 @@ class RecipeBook:
             wanted = f"{project}=={version}" if version else project
             raise RecipeError(f"the upstream has no sdist for {wanted}")
         newest = max(sdists, key=lambda f: Version(f.version))
-        return self._cached(upstream.fetch(newest)), newest.version
+        return newest, self._cached(upstream.fetch(newest))
 
     def _cached(self, sdist: Path) -> Path:
         """The sdist inside Drawbridge's download cache (a drop folder may be emptied later)."""
