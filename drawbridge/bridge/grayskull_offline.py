@@ -16,8 +16,9 @@ does when the call fails, or by local data:
   copy, which colours the summary): "no", so names stay PyPI's; Drawbridge maps them with
   its own table;
 - `strategy.py_base.pip_install_dep` (`pip install` from PyPI of what setup.py imports):
-  nothing installed; the module is recorded as a build requirement, as grayskull does after
-  installing it;
+  nothing installed; a module installed here is recorded as a build requirement, as grayskull
+  does after installing it; any other is reported for the reviewer (a module is not always
+  a project, and `try: import` is often optional);
 - `main.get_git_current_user` (api.github.com, for the maintainer): a placeholder;
   Drawbridge writes the maintainers of drawbridge.toml.
 
@@ -27,24 +28,33 @@ internet connections and `git`/`pip` child processes, and says so on stderr with
 `REFUSED_MARK`, so a caller (and a test) sees every attempt.
 
 Run as `python -m drawbridge.bridge.grayskull_offline pypi … SDIST`: the patches live only in
-that child process.
+that child process. `command` also runs it without proxy settings and, where the system
+allows it (`unshare --net`, as root or in a user namespace), in a network namespace of its
+own, which has no route anywhere: the patches make grayskull work offline, the namespace
+makes sure of it.
 """
 
 from __future__ import annotations
 
 import functools
 import importlib.util
+import os
+import shutil
 import socket
+import subprocess
 import sys
 from pathlib import Path
 from typing import Any
 
 #: printed on stderr for every network attempt refused
 REFUSED_MARK = "drawbridge-offline: refused"
+#: printed on stderr for each module setup.py imports that nothing here provides
+UNRESOLVED_MARK = "drawbridge-offline: setup.py imports a module not installed here:"
 #: what grayskull writes as the maintainer; Drawbridge replaces the whole list
 NO_MAINTAINER = "drawbridge-maintainers"
 _INTERNET = (socket.AF_INET, socket.AF_INET6)
 _REFUSED_PROGRAMS = {"git", "pip", "pip3"}
+__spec_name__ = "drawbridge.bridge.grayskull_offline"
 
 
 @functools.cache
@@ -66,14 +76,16 @@ def spdx_licenses() -> list[dict[str, Any]]:
 
 
 def _record_requirement(data_dist: dict, dep_name: str, pip_dir: str) -> None:
-    """In place of `pip install` for a module setup.py imports: record it as grayskull does
-    after a successful install (setuptools aside), install nothing."""
-    requires = data_dist.setdefault("setup_requires", [])
+    """In place of `pip install` of a module setup.py imports: install nothing; record it as
+    a build requirement if it is installed here (grayskull records what it could install),
+    else report it (`UNRESOLVED_MARK`) for the reviewer to decide."""
     name = "setuptools" if dep_name == "pkg_resources" else dep_name
+    if importlib.util.find_spec(name.split(".")[0]) is None:
+        print(f"{UNRESOLVED_MARK} {name}", file=sys.stderr, flush=True)
+        return
+    requires = data_dist.setdefault("setup_requires", [])
     if name.lower() not in requires and name.lower() != "setuptools":
         requires.append(name.lower())
-    if importlib.util.find_spec(name.split(".")[0]) is None:
-        print(f"drawbridge-offline: setup.py imports {name}, not installed here", file=sys.stderr)
 
 
 def _refuse(event: str, args: tuple) -> None:
@@ -125,6 +137,37 @@ def run(argv: list[str]) -> int:
     except SystemExit as stop:
         return stop.code if isinstance(stop.code, int) else 1
     return 0
+
+
+@functools.cache
+def network_namespace() -> tuple[str, ...]:
+    """The `unshare` prefix that runs a command with no network here, or () if none works."""
+    unshare = shutil.which("unshare")
+    for prefix in ((unshare, "--net"), (unshare, "--net", "--map-root-user")) if unshare else ():
+        try:
+            probe = subprocess.run([*prefix, "true"], capture_output=True, timeout=30)
+        except (OSError, subprocess.TimeoutExpired):
+            continue
+        if probe.returncode == 0:
+            return prefix
+    return ()
+
+
+def command(args: list[str]) -> tuple[list[str], dict[str, str]]:
+    """The command line and environment that run grayskull `args` sealed, in a network
+    namespace where one can be had, with no proxy."""
+    env = {k: v for k, v in os.environ.items() if not k.lower().endswith("_proxy")}
+    env["PYTHONNOUSERSITE"] = "1"
+    return [*network_namespace(), sys.executable, "-m", __spec_name__, *args], env
+
+
+def unresolved_imports(stderr: str) -> list[str]:
+    """The modules setup.py imports that a sealed grayskull could not find (`UNRESOLVED_MARK`)."""
+    return [
+        line[len(UNRESOLVED_MARK) :].strip()
+        for line in stderr.splitlines()
+        if line.startswith(UNRESOLVED_MARK)
+    ]
 
 
 def refused_attempts(stderr: str) -> list[str]:

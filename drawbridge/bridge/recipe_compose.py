@@ -131,9 +131,15 @@ def compose_recipe(
     python_min: str | None,
     pythons: list[str],
     maintainers: list[str],
+    unresolved_imports: tuple[str, ...] | list[str] = (),
 ) -> str:
-    """The recipe text for grayskull's `meta_yaml` of the sdist `facts` describe."""
-    notes: list[str] = []
+    """The recipe text for grayskull's `meta_yaml` of the sdist `facts` describe;
+    `unresolved_imports` are modules its setup.py imports that nothing here provides."""
+    notes: list[str] = [
+        f"setup.py imports {module}, which is not installed here: if the build needs it, "
+        "add the conda package that provides it to requirements.host."
+        for module in unresolved_imports
+    ]
     # host's build requirements come from the sdist below, not from convert's fallback
     recipe = convert(meta_yaml, python_min=python_min, build_requirements=[])
     noarch = bool((recipe.get("build") or {}).get("noarch"))

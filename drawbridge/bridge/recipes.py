@@ -12,10 +12,8 @@ from __future__ import annotations
 
 import difflib
 import hashlib
-import os
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -26,6 +24,8 @@ from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.grayskull_offline import command as grayskull_command
+from drawbridge.bridge.grayskull_offline import unresolved_imports
 from drawbridge.bridge.names import CURATED_DIR, NameTable
 from drawbridge.bridge.pypi import Upstream, UpstreamFile
 from drawbridge.bridge.recipe_compose import Origin, compose_recipe
@@ -71,36 +71,22 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def run_grayskull(sdist: Path, work: Path) -> str:
+def run_grayskull(sdist: Path, work: Path) -> tuple[str, list[str]]:
     """grayskull's meta.yaml for a local sdist, run sealed off the network
-    (`grayskull_offline`); RecipeError with grayskull's words if it fails."""
+    (`grayskull_offline`), and the modules its setup.py imports that nothing here provides;
+    RecipeError with grayskull's words if it fails."""
     out = Path(tempfile.mkdtemp(prefix=".grayskull-", dir=work))
+    args = ["pypi", "--no-use-v1-format", "--strict-conda-forge", "-o", str(out)]
+    argv, env = grayskull_command([*args, str(sdist.resolve())])
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "drawbridge.bridge.grayskull_offline",
-                "pypi",
-                "--no-use-v1-format",
-                "--strict-conda-forge",
-                "-o",
-                str(out),
-                str(sdist.resolve()),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=out,
-            env={**os.environ, "PYTHONNOUSERSITE": "1"},
-        )
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=out, env=env)
         generated = list(out.glob("*/meta.yaml"))
         if result.returncode != 0 or not generated:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
             raise RecipeError(
                 f"grayskull could not write a recipe for {sdist.name}: {tail or 'no output'}"
             )
-        return generated[0].read_text("utf-8")
+        return generated[0].read_text("utf-8"), unresolved_imports(result.stderr)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
@@ -148,7 +134,7 @@ class RecipeBook:
             chosen = file.version
             facts = read_sdist_facts(sdist)
             self.work.mkdir(parents=True, exist_ok=True)
-            meta = run_grayskull(sdist, self.work)
+            meta, unresolved = run_grayskull(sdist, self.work)
             python_min = python_min or self.settings.bridge.oldest_python3
             text = compose_recipe(
                 meta,
@@ -158,6 +144,7 @@ class RecipeBook:
                 python_min,
                 self.settings.bridge.python3s or [python_min or DEFAULT_PYTHON_MIN],
                 self.settings.recipes.maintainers,
+                unresolved,
             )
         folder = self.root / conda_name
         if meta is not None:
