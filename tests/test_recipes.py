@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from builders import C_SOURCE, make_sdist
 from clients import BIN, client_env, solve_and_install
+from clients import run_drawbridge as drawbridge
 from servers import start_server
 
 from drawbridge.bridge.names import default_table
@@ -20,19 +21,6 @@ from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import initialise_home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
-
-
-def drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
-    env = client_env(COLUMNS="250")
-    if token:
-        env["DRAWBRIDGE_TOKEN"] = token
-    return subprocess.run(
-        [str(BIN / "drawbridge"), *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 @pytest.fixture
