@@ -17,11 +17,10 @@ from pathlib import Path
 
 import pytest
 from builders import C_SOURCE, make_sdist
-from clients import PYENV, client_env, install_from_channels
+from clients import client_env, install_from_channels
 from clients import run_drawbridge as drawbridge
 from servers import serve_in_process
 from ruamel.yaml import YAML
-from upstream import build_upstream_channel
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import initialise_home
@@ -29,15 +28,6 @@ from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
 PYTHONS = {"3.9": "3.9.18", "3.12": "3.12.1"}
-
-
-@pytest.fixture(scope="session")
-def upstream_39_312() -> Path:
-    """The stand-in upstream with Pythons 3.9 and 3.12 (and this machine's 3.11)."""
-    versions = [*PYTHONS.values(), "3.11.7"]
-    if not all((PYENV / v).is_dir() for v in versions):
-        pytest.skip(f"needs pyenv Pythons {', '.join(versions)}")
-    return build_upstream_channel(versions, name="upstream-py39-py312")
 
 
 @pytest.fixture

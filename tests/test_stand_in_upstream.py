@@ -11,17 +11,11 @@ from pathlib import Path
 import pytest
 import rattler
 from rattler.exceptions import SolverError
-from clients import PYENV
-from upstream import build_upstream_channel
-
-VERSIONS = ["3.9.18", "3.12.1", "3.11.7"]
 
 
-@pytest.fixture(scope="module")
-def upstream() -> Path:
-    if not all((PYENV / v).is_dir() for v in VERSIONS):
-        pytest.skip(f"needs pyenv Pythons {', '.join(VERSIONS)}")
-    return build_upstream_channel(VERSIONS, name="upstream-py39-py312")
+@pytest.fixture
+def upstream(upstream_39_312: Path) -> Path:
+    return upstream_39_312
 
 
 def solve(upstream: Path, specs: list[str]) -> dict[str, str]:
