@@ -158,3 +158,13 @@ def test_a_compiler_means_not_noarch():
         "python"
     ]
     assert convert(DOCOPT)["build"]["noarch"] == "python"
+
+
+def test_a_native_recipe_pinned_to_python_min_builds_for_each_python():
+    """sgmllib3k: grayskull wrote no noarch but pinned python to python_min, which made a
+    package for Python 3.9 alone (python_abi 3.9) that a 3.12 environment could not take."""
+    meta = DOCOPT.replace("  noarch: python\n", "")
+    recipe = convert(meta)
+    assert "noarch" not in recipe["build"]
+    assert recipe["requirements"]["host"][0] == "python"
+    assert recipe["requirements"]["run"] == ["python"]

@@ -285,6 +285,10 @@ def convert(
         recipe["tests"] = tests
     if any("compiler(" in str(item) for item in requirements.get("build", [])):
         make_native(recipe)  # compiled code is never noarch (grayskull sometimes says both)
+    elif "noarch" not in converted_build:
+        # a per-Python recipe pinned to python_min (grayskull writes it, sgmllib3k) would
+        # build for python_min alone and pin its ABI: it builds against each Python instead
+        make_native(recipe)
     about = _about(v0.get("about") or {})
     if about:
         recipe["about"] = about
