@@ -176,15 +176,23 @@ class PostgresCluster:
             connection.execute(f'CREATE DATABASE "{name}"')
         return self.url(name)
 
-    def create_schema(self, prefix: str = "home") -> str:
+    def create_schema(self, prefix: str = "home", unix_socket: bool = False) -> str:
         """A new, empty schema in the homes' shared database (a few ms), as a URL whose
-        connections put it first on their search_path: a home sees only its own tables."""
+        connections put it first on their search_path: a home sees only its own tables.
+        With `unix_socket`, the URL reaches the cluster through its socket file, as a
+        process in a network namespace of its own still can."""
         if not self._homes_database:
             self._homes_database = self.create_database("homes").rsplit("/", 1)[1]
         name = self._unique(prefix)
         with self._admin(self._homes_database) as connection:
             connection.execute(f'CREATE SCHEMA "{name}"')
-        return f"{self.url(self._homes_database)}?options=-csearch_path%3D{name}"
+        search_path = f"options=-csearch_path%3D{name}"
+        if unix_socket:
+            return (
+                f"postgresql+psycopg://postgres@/{self._homes_database}"
+                f"?host={self.folder}&port={self.port}&{search_path}"
+            )
+        return f"{self.url(self._homes_database)}?{search_path}"
 
     def restore(self, url: str, sql: Path) -> None:
         """Run `sql` (a pg_dump's plain script) with psql in the database at `url`."""
@@ -258,11 +266,12 @@ def stop_cluster() -> None:
         _cluster = None
 
 
-def new_database_url() -> str:
+def new_database_url(unix_socket: bool = False) -> str:
     """A URL for a new home's database: "" (SQLite in the home) unless this is a
-    PostgreSQL run, where it names a fresh database."""
+    PostgreSQL run, where it names a fresh schema (through the socket file with
+    `unix_socket`: for commands run in a network namespace)."""
     if MODE == "postgresql":
-        return cluster().create_schema()
+        return cluster().create_schema(unix_socket=unix_socket)
     if MODE != "sqlite":
         raise ValueError(f"DRAWBRIDGE_TEST_DATABASE={MODE!r}: use one of {MODES}")
     return ""
@@ -276,9 +285,9 @@ def new_home(root: Path) -> Home:
     return initialise_home(root, database_url=new_database_url())
 
 
-def init_arguments() -> list[str]:
-    """What to add to `drawbridge init` (or `serve`) for this run's kind of database."""
-    url = new_database_url()
+def init_arguments(unix_socket: bool = False) -> list[str]:
+    """What to add to `drawbridge init` for this run's kind of database."""
+    url = new_database_url(unix_socket)
     return ["--database-url", url] if url else []
 
 

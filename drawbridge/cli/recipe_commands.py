@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 from rich.syntax import Syntax
 from rich.table import Table
 
@@ -168,7 +169,13 @@ def build(
         recipe = book.get(name)
         with console.status(f"building {name}…"):
             result = build_recipe(
-                recipe, build_channels, outputs, recipe.folder / "logs", settings.platforms
+                recipe,
+                build_channels,
+                outputs,
+                recipe.folder / "logs",
+                settings.platforms,
+                pythons=settings.python3s,
+                cache_dir=context.home.cache_dir,
             )
         if result.ok:
             # the wheel may already be there from an earlier build of the same version
@@ -186,9 +193,10 @@ def build(
     table = Table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
+        notes = "".join(f"\n[yellow]note[/] {escape(note)}" for note in result.notes)
         table.add_row(
             result.name,
-            "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
+            ("[green]built[/]" if result.ok else f"[red]failed[/] {result.message}") + notes,
             ", ".join(made),
             ", ".join(result.needs_builder),
             str(result.log),
