@@ -11,6 +11,7 @@ change to a table here needs a migration in `channel/migrations/versions/` too
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -214,6 +215,9 @@ class Database:
                 "database_url in drawbridge.toml and that the database server is up"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        # a Database dropped unclosed closes its connections (psycopg warns of any left
+        # for the garbage collector)
+        self._finalizer = weakref.finalize(self, self.engine.dispose)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -223,4 +227,4 @@ class Database:
                 yield session
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._finalizer()
