@@ -17,6 +17,7 @@ from drawbridge.bridge.build import build_recipe
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.run import open_upstream
+from drawbridge.channel.upstream_conda import upstream_locations
 from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
 from drawbridge.cli.context import open_home
 
@@ -158,7 +159,7 @@ def build(
         if r.state in ("approved", "failed") and r.approved_sha256 == r.sha256
     ]
     build_channels = [
-        *settings.upstream_conda,
+        *upstream_locations(settings.upstream_conda),
         channels.layout(target).conda_dir.resolve().as_uri(),
     ]
     outputs = context.home.cache_dir / "builds"
