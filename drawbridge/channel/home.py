@@ -146,9 +146,10 @@ def no_home_message(home: Path | str | None) -> str:
     """Why `home` (as a command was given it) names no home: where it looked, and the fix."""
     root = resolve_home_path(home)
     where = root.absolute()
-    if home:
+    from_environment = os.environ.get(HOME_VARIABLE)  # the CLI passes it on as `home`
+    if home and not (from_environment and Path(from_environment) == Path(home)):
         looked = f"{where} (from --home) is not a Drawbridge home: it has no {CONFIG_NAME}"
-    elif os.environ.get(HOME_VARIABLE):
+    elif from_environment:
         looked = (
             f"{where} (from ${HOME_VARIABLE}) is not a Drawbridge home: it has no {CONFIG_NAME}"
         )

@@ -21,7 +21,7 @@ from drawbridge.environments.install import create_environment, host_platform
 from drawbridge.environments.lock import lock_environment, write_lock
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.client import SERVER_VARIABLE, DrawbridgeClient, server_url
-from drawbridge.cli.common import TokenOption, console, errors
+from drawbridge.cli.common import TokenOption, console, errors, table
 
 env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
@@ -35,12 +35,12 @@ LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbri
 
 
 def missing_table(missing: list[Missing]) -> Table:
-    table = Table(
+    shown = table(
         "platform", "kind", "asked for", "why not", title="What Drawbridge cannot provide"
     )
     for item in missing:
-        table.add_row(item.platform, item.kind, escape(item.spec), escape(item.reason))
-    return table
+        shown.add_row(item.platform, item.kind, escape(item.spec), escape(item.reason))
+    return shown
 
 
 def file_requests(server: DrawbridgeClient, missing: list[Missing], environment: Path) -> None:

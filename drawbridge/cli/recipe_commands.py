@@ -10,15 +10,20 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
-from rich.syntax import Syntax
-from rich.table import Table
 
 from drawbridge.bridge.build import build_recipe
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.run import open_upstream
 from drawbridge.channel.upstream_conda import upstream_locations
-from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
+from drawbridge.cli.common import (
+    ChannelOption,
+    HomeOption,
+    TokenOption,
+    console,
+    print_code,
+    table,
+)
 from drawbridge.cli.context import open_home
 
 recipe_app = typer.Typer(
@@ -57,9 +62,9 @@ def generate(
 @recipe_app.command("list")
 def list_recipes(home: HomeOption = None) -> None:
     """Every recipe with its review state."""
-    table = Table("recipe", "project", "version", "state", "decided by", "needs a builder for")
+    shown = table("recipe", "project", "version", "state", "decided by", "needs a builder for")
     for recipe in open_home(home).recipes.all():
-        table.add_row(
+        shown.add_row(
             recipe.name,
             recipe.project,
             recipe.version,
@@ -67,7 +72,7 @@ def list_recipes(home: HomeOption = None) -> None:
             recipe.decided_by,
             recipe.needs_builder,
         )
-    console.print(table)
+    console.print(shown)
 
 
 @recipe_app.command("show")
@@ -78,13 +83,13 @@ def show(name: str, home: HomeOption = None) -> None:
     console.print(f"{recipe.name} {recipe.version}: [bold]{recipe.state}[/] sha256={recipe.sha256}")
     if recipe.decided_by:
         console.print(f"decided by {recipe.decided_by}: {recipe.comment}")
-    console.print(Syntax(book.text(name), "yaml"))
+    print_code(book.text(name), "yaml")
 
 
 @recipe_app.command("diff")
 def diff(name: str, home: HomeOption = None) -> None:
     """The recipe against the version last approved (or the one before it)."""
-    console.print(Syntax(open_home(home).recipes.diff(name) or "(no difference)\n", "diff"))
+    print_code(open_home(home).recipes.diff(name) or "(no difference)\n", "diff")
 
 
 def _decide(name: str, approve: bool, comment: str, home: Path | None, token: str | None) -> None:
@@ -184,26 +189,26 @@ def build(
                 )
         book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
         results.append(result)
-    table = Table("recipe", "result", "packages", "needs a builder for", "log")
+    shown = table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
-        table.add_row(
+        shown.add_row(
             result.name,
             "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
             ", ".join(made),
             ", ".join(result.needs_builder),
             str(result.log),
         )
-    console.print(table)
+    console.print(shown)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
 
 
 def audit(home: HomeOption = None) -> None:
     """Every recorded decision and build, oldest first."""
-    table = Table("time", "user", "action", "subject", "detail")
+    shown = table("time", "user", "action", "subject", "detail")
     for row in open_home(home).recipes.audit():
-        table.add_row(
+        shown.add_row(
             row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail
         )
-    console.print(table)
+    console.print(shown)

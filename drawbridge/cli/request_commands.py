@@ -12,7 +12,7 @@ from drawbridge.bridge.bridging_requests import BridgeRequest
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.run import BridgeOptions
 from drawbridge.cli.bridge_command import run_and_render
-from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
+from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console, table
 from drawbridge.cli.context import open_home
 
 request_app = typer.Typer(
@@ -21,12 +21,12 @@ request_app = typer.Typer(
 
 
 def request_table(requests: list[BridgeRequest]) -> Table:
-    table = Table(
+    shown = table(
         "#", "kind", "asked for", "platforms", "why", "by", "state", title="Bridging requests"
     )
     for item in requests:
         state = item.state + (f" by {item.decided_by}" if item.decided_by else "")
-        table.add_row(
+        shown.add_row(
             str(item.id),
             item.kind,
             escape(item.spec),
@@ -35,7 +35,7 @@ def request_table(requests: list[BridgeRequest]) -> Table:
             escape(item.requested_by),
             state,
         )
-    return table
+    return shown
 
 
 def bridge_requirement(item: BridgeRequest) -> str:
