@@ -14,7 +14,8 @@ from rich.table import Table
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
 from drawbridge.channel.distributions import sha256_file
-from drawbridge.environments.errors import ImageError, Missing, Unresolvable
+from drawbridge.bridge.provide import CONNECT_MIRROR, comes_from_a_mirror
+from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
 from drawbridge.environments.image import DEFAULT_PREFIX_IN_IMAGE, build_image
 from drawbridge.environments.image import dockerfile as make_dockerfile
 from drawbridge.environments.install import create_environment, host_platform
@@ -63,6 +64,39 @@ def file_requests(server: DrawbridgeClient, missing: list[Missing], environment:
             f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a "
             "maintainer"
         )
+
+
+def needs_a_mirror(item: Missing, missing: list[Missing]) -> bool:
+    """Whether only a conda mirror can provide `item`: an interpreter or compiler, or pip and
+    friends on a platform that lacks python itself (no bridging request can help)."""
+    if item.kind != "conda":
+        return False
+    python_missing = any(
+        m.kind == "conda" and m.name == "python" and m.platform == item.platform for m in missing
+    )
+    return comes_from_a_mirror(item.name) or (
+        python_missing and item.name in ("pip", "setuptools", "wheel")
+    )
+
+
+def mirror_advice(server: DrawbridgeClient, missing: list[Missing]) -> str:
+    """What to do when packages only a conda mirror provides are missing."""
+    specs = ", ".join(dict.fromkeys(m.spec for m in missing))
+    try:
+        mirrors = list(server.channel_list()["upstream"])
+    except EnvironmentFailure:
+        mirrors = []
+    passed_on = (
+        f"it passes on the conda mirrors {', '.join(mirrors)}, which lack them"
+        if mirrors
+        else "it passes on no conda mirror yet"
+    )
+    return (
+        f"{specs}: a Python interpreter (and what comes with it) is provided by a conda "
+        f"mirror, never bridged from PyPI, so no --request can help; {server.url} must have "
+        f"one that carries them ({passed_on}): on the Drawbridge server, connect a conda "
+        f"mirror that has python: `{CONNECT_MIRROR}`"
+    )
 
 
 def lock(
@@ -120,10 +154,15 @@ def lock(
             errors.print(missing_table(error.missing))
         if error.detail:
             errors.print(error.detail, markup=False, highlight=False)
-        if request and error.missing:
-            file_requests(drawbridge, error.missing, environment)
-        elif error.missing:
-            errors.print("file bridging requests for these with --request")
+        from_mirror = [m for m in error.missing if needs_a_mirror(m, error.missing)]
+        if from_mirror:
+            errors.print(f"[yellow]{escape(mirror_advice(drawbridge, from_mirror))}[/]")
+        requestable = [m for m in error.missing if m not in from_mirror]
+        if request and requestable:
+            file_requests(drawbridge, requestable, environment)
+        elif requestable:
+            names = ", ".join(sorted({m.name for m in requestable}))
+            errors.print(f"ask the maintainers to bridge {escape(names)} with --request")
         errors.print(
             f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written"
         )

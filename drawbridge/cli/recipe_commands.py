@@ -10,12 +10,15 @@ from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
+from rich.markup import escape
 
-from drawbridge.bridge.build import build_recipe
+from drawbridge.bridge.build import HOST_SUBDIR, BuildResult, build_recipe
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
+from drawbridge.bridge.provide import how_to_provide, missing_from, recipe_requirements
+from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import open_upstream
-from drawbridge.channel.upstream_conda import upstream_locations
+from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
 from drawbridge.cli.common import (
     ChannelOption,
     HomeOption,
@@ -170,10 +173,12 @@ def build(
     outputs = context.home.cache_dir / "builds"
     outputs.mkdir(parents=True, exist_ok=True)
     results = []
+    mirrors = upstream_channels(settings.upstream_conda)
     for name in wanted:
         recipe = book.get(name)
         with console.status(f"building {name}…"):
-            result = build_recipe(
+            result = _lacking_requirements(recipe, build_channels, list(mirrors), target)
+            result = result or build_recipe(
                 recipe, build_channels, outputs, recipe.folder / "logs", settings.platforms
             )
         if result.ok:
@@ -194,7 +199,7 @@ def build(
         made = [p.name for p in (*result.packages, *result.wheels)]
         shown.add_row(
             result.name,
-            "[green]built[/]" if result.ok else f"[red]failed[/] {result.message}",
+            "[green]built[/]" if result.ok else f"[red]failed[/] {escape(result.message)}",
             ", ".join(made),
             ", ".join(result.needs_builder),
             str(result.log),
@@ -202,6 +207,32 @@ def build(
     console.print(shown)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
+
+
+def _lacking_requirements(
+    recipe: Recipe, channels: list[str], mirrors: list[str], channel: str
+) -> BuildResult | None:
+    """A failed result naming what the recipe needs that no channel has, and how to provide
+    it, before rattler-build would fail with "Failed to resolve dependencies"; else None."""
+    try:
+        needed = recipe_requirements(recipe.path.read_text("utf-8"), HOST_SUBDIR)
+    except Exception:  # noqa: BLE001 - an unreadable recipe: build_recipe says why
+        return None
+    lacking = missing_from(channels, needed, [HOST_SUBDIR])
+    if not lacking:
+        return None
+    where = (
+        f"the conda mirrors ({', '.join(mirrors)}) and channel {channel}"
+        if mirrors
+        else f"channel {channel}, and no conda mirror is connected"
+    )
+    message = f"needs {', '.join(lacking)}, which no channel has ({where}); " + "; ".join(
+        how_to_provide(lacking, python_missing="python" in lacking)
+    )
+    log = recipe.folder / "logs" / f"{recipe.name}-{recipe.sha256[:12]}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"# not built: {message}\n", "utf-8")
+    return BuildResult(recipe.name, False, log, message=message)
 
 
 def audit(home: HomeOption = None) -> None:
