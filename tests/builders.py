@@ -264,3 +264,36 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fastadd", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_fastadd(void) { return PyModule_Create(&module); }
 """
+
+
+def wheel_from_installed(distribution: str, folder: Path) -> Path:
+    """The wheel of an installed distribution, rebuilt from its files (offline: for a real
+    binary wheel such as py-rattler's when no copy of it is on disk); cached in `folder`."""
+    from importlib.metadata import distribution as installed
+
+    dist = installed(distribution)
+    tags = [
+        line.split(":", 1)[1].strip()
+        for line in dist.read_text("WHEEL").splitlines()
+        if line.startswith("Tag:")
+    ]
+    name = f"{escaped_name(dist.metadata['Name'])}-{dist.version}-{tags[0]}.whl"
+    target = folder / name
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.part"
+    record_name = next(str(f) for f in dist.files if str(f).endswith(".dist-info/RECORD"))
+    lines = []
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+        for file in dist.files:
+            member = str(file)
+            if member == record_name or member.startswith("..") or "__pycache__" in member:
+                continue
+            data = file.locate().read_bytes()
+            archive.writestr(member, data)
+            lines.append(f"{member},{_record_hash(data)},{len(data)}")
+        lines.append(f"{record_name},,")
+        archive.writestr(record_name, "\n".join(lines) + "\n")
+    partial.rename(target)
+    return target
