@@ -191,7 +191,9 @@ def make_conda_tar_bz2(
     return path
 
 
-def make_noarch_python_conda(folder: Path, name: str, version: str, module: str) -> Path:
+def make_noarch_python_conda(
+    folder: Path, name: str, version: str, module: str, build: str = "pyh4616a5c_0"
+) -> Path:
     """A real `noarch: python` .conda (rattler-build's assembler) importing as `module`."""
     import rattler_build
 
@@ -202,7 +204,7 @@ def make_noarch_python_conda(folder: Path, name: str, version: str, module: str)
         name=name,
         version=version,
         target_platform="noarch",
-        build_string="pyh4616a5c_0",
+        build_string=build,
         output_dir=folder,
         files_dir=staging,
         noarch="python",
@@ -290,6 +292,8 @@ def wheel_from_installed(distribution: str, folder: Path) -> Path:
             member = str(file)
             if member == record_name or member.startswith("..") or "__pycache__" in member:
                 continue
+            if member.endswith(("/INSTALLER", "/REQUESTED", "/direct_url.json")):
+                continue  # written by the installer, not part of the wheel
             data = file.locate().read_bytes()
             archive.writestr(member, data)
             lines.append(f"{member},{_record_hash(data)},{len(data)}")

@@ -17,7 +17,7 @@ from builders import (
     make_wheel,
     wheel_from_installed,
 )
-from clients import BIN, PY27, PYENV, client_env
+from clients import BIN, PY27, PYENV, client_env, run_build_stage
 from servers import Server, start_server
 
 from drawbridge.channel.home import initialise_home
@@ -695,36 +695,6 @@ def test_dockerfile_builds_from_the_lock_s_server_alone(
     )
     assert probe.returncode == 0 and probe.stdout.strip() == str(prefix), probe.stderr
     assert not (prefix / "lib" / f"python{MACHINE_PYTHON}" / "site-packages" / "rattler").exists()
-
-
-def run_build_stage(stage: str, context: Path, root: Path, python: Path) -> None:
-    """ARG, COPY and RUN of a Dockerfile stage, with `root` as the container's `/` and
-    `python` as its Python: the build-arg defaults as environment, nothing else."""
-    import shlex
-
-    env = client_env()
-    env.pop("DRAWBRIDGE_URL", None)
-    for line in stage.splitlines():
-        word, _, rest = line.partition(" ")
-        if word == "ARG":
-            name, _, value = rest.partition("=")
-            env[name] = value
-        elif word == "COPY":
-            *sources, target = rest.split()
-            (root / target.lstrip("/")).mkdir(parents=True, exist_ok=True)
-            for source in sources:
-                shutil.copy(context / source, root / target.lstrip("/"))
-        elif word == "RUN":
-            command = [
-                str(python)
-                if token == "python"
-                else str(root / token.lstrip("/"))
-                if token.startswith("/")
-                else token
-                for token in shlex.split(rest)
-            ]
-            ran = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
-            assert ran.returncode == 0, ran.stdout + ran.stderr
 
 
 def test_private_server_needs_the_token_and_the_lock_keeps_none(

@@ -68,13 +68,13 @@ class Context:
         except OSError:
             stamp = 0
         if self._mirrors is None or self._mirrors[0] != stamp:
-            entries = self.home.bridge.upstream_conda
-            if self._mirrors is not None:
-                try:
-                    entries = load_home(self.home.root).bridge.upstream_conda
-                except HomeError as error:  # a half-edited file: keep serving what was read
-                    log.warning("drawbridge.toml not re-read: %s", error)
+            try:
+                entries = load_home(self.home.root).bridge.upstream_conda
+            except HomeError as error:  # a broken edit: keep serving what was read before
+                log.warning("drawbridge.toml not re-read: %s", error)
+                if self._mirrors is not None:
                     return self._mirrors[1]
+                entries = self.home.bridge.upstream_conda
             self._mirrors = (stamp, upstream_channels(entries))
         return self._mirrors[1]
 
