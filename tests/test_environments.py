@@ -619,6 +619,18 @@ def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
         str(not_an_image),
     )
     assert refused.returncode == 1 and "cannot read base image" in refused.stderr
+    absent = drawbridge(
+        "image",
+        "--lock",
+        str(locked),
+        "-o",
+        str(tmp_path / "image.tar"),
+        "--base",
+        str(tmp_path / "debian-12-slim.tar"),
+    )
+    said = " ".join(absent.stderr.split())
+    assert absent.returncode == 1 and "no base image archive at" in said, said
+    assert "skopeo copy docker://debian:12-slim oci-archive:debian-12-slim.tar" in said
     missing = drawbridge(
         "image", "--lock", str(tmp_path / "nope.lock"), "-o", str(tmp_path / "image.tar")
     )
