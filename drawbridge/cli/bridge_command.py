@@ -192,8 +192,8 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
             f"{describe_targets(report.unchecked, [])}:[/] no upstream "
             "conda channel provides python there, so no solver could install anything for those "
             "targets yet; "
-            "connect the company's conda mirror (upstream_conda in drawbridge.toml, or "
-            "--upstream-conda)"
+            "connect the company's conda mirror: `drawbridge upstream add NAME URL|FOLDER` "
+            "(or --upstream-conda for one run)"
         )
     for recipe in report.recipes_written:
         console.print(
