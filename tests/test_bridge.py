@@ -360,3 +360,25 @@ def test_nothing_uninstallable_is_published(
         timeout=300,
     )
     assert check.returncode == 0 and "0 failing" in check.stdout, check.stdout + check.stderr
+
+
+def test_targets_without_a_wheel_get_a_pending_recipe(target_home: Path, tmp_path: Path):
+    """A release with a Linux wheel and only an sdist for Windows: Linux gets its package,
+    Windows a recipe that waits for review, named in the plan and in `recipe list`."""
+    drop = tmp_path / "drop"
+    make_wheel(drop, "partly", "1.0", tag="cp311-cp311-manylinux_2_17_x86_64")
+    make_sdist(drop, "partly", "1.0")
+    result = bridge(target_home, str(drop), "partly")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "│ recipe │ win-64: py3.11" in result.stdout
+    assert "recipe for partly 1.0 written, pending review" in result.stdout
+    conda, _ = channel_state(target_home)
+    assert [n.split("-py")[0] for n in conda["linux-64"]] == ["partly-1.0"]
+    assert conda["win-64"] == []
+    listed = subprocess.run(
+        [str(BIN / "drawbridge"), "recipe", "list", "--home", str(target_home)],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="200"),
+    )
+    assert "partly" in listed.stdout and "pending" in listed.stdout, listed.stdout

@@ -456,3 +456,23 @@ def test_uv_itself_gets_the_targets_baselines(drop, tmp_path, project, target, b
         [project], target, UvSource(folders=(drop.folder,)), cache_dir=tmp_path, **options
     )
     assert compiled.versions == {project: expected}
+
+
+def test_an_unmet_request_is_set_aside_and_the_rest_resolved_together(tmp_path):
+    """`onlypy2` cannot be met on 3.11 and fails the batch; `wide` and `narrow` resolved one
+    by one would take shared 2.0 and 1.0 and clash, but together they agree on 1.0."""
+    folder = tmp_path / "drop"
+    make_wheel(folder, "shared", "1.0")
+    make_wheel(folder, "shared", "2.0")
+    make_wheel(folder, "wide", "1.0", requires=["shared>=1"])
+    make_wheel(folder, "narrow", "1.0", requires=["shared<2"])
+    make_wheel(folder, "onlypy2", "1.0", tag="py2-none-any")
+    [result] = resolve(
+        ["wide", "onlypy2", "narrow"], FolderUpstream(folder), [LINUX_311], cache_dir=tmp_path / "c"
+    )
+    assert {p: pin.version for p, pin in result.pins.items()} == {
+        "wide": "1.0",
+        "narrow": "1.0",
+        "shared": "1.0",
+    }
+    assert set(result.unmet) == {"onlypy2"} and not result.problem

@@ -185,9 +185,10 @@ class _TargetResolver:
     def choose(self, target: Target) -> _Choice:
         """The versions for `target` (uv, or pip 19's rules for Python 2), before any pinning.
 
-        When the requests cannot be met together, each is resolved alone: a request that
-        cannot be met on this target must not take the others down with it (a batch of
-        projects is bridged as far as it can be). What cannot be met alone says why.
+        A request that cannot be met on this target must not take the others down with it
+        (a batch is bridged as far as it can be): when the requests fail together, those that
+        fail alone are set aside, each saying why, and the rest are resolved together again;
+        only if they still conflict are they merged one by one, the clash named.
         """
         joint = self._choose(target, self.requests)
         if not joint.problem:
@@ -200,14 +201,32 @@ class _TargetResolver:
                     canonicalize_name(request.name): self._why_unmet(request, target, joint.problem)
                 },
             )
-        merged = _Choice({}, set())
+        alone = {canonicalize_name(r.name): (r, self._choose(target, [r])) for r in self.requests}
+        unmet = {
+            name: self._why_unmet(request, target, choice.problem)
+            for name, (request, choice) in alone.items()
+            if choice.problem
+        }
+        met = [request for name, (request, _choice) in alone.items() if name not in unmet]
+        if unmet and len(met) > 1:  # the others together, as they would be without the unmet
+            together = self._choose(target, met)
+            if not together.problem:
+                return replace(together, unmet=unmet)
+        if not met:
+            return replace(joint, unmet=unmet)
+        return self._merge(
+            [(request, alone[canonicalize_name(request.name)][1]) for request in met], unmet, joint
+        )
+
+    def _merge(
+        self, chosen: list[tuple[Requirement, _Choice]], unmet: dict[str, str], joint: _Choice
+    ) -> _Choice:
+        """Requests resolved alone, merged in order: a request whose closure clashes with an
+        earlier one's is unmet, named with the clash."""
+        merged = _Choice({}, set(), unmet=dict(unmet))
         owners: dict[str, str] = {}  # project -> the request whose closure pinned it
-        for request in self.requests:
+        for request, alone in chosen:
             name = canonicalize_name(request.name)
-            alone = self._choose(target, [request])
-            if alone.problem:
-                merged.unmet[name] = self._why_unmet(request, target, alone.problem)
-                continue
             clash = next(
                 (p for p, v in alone.versions.items() if merged.versions.get(p, v) != v), None
             )
@@ -221,8 +240,6 @@ class _TargetResolver:
                 merged.versions.setdefault(project, version)
                 owners.setdefault(project, name)
             merged.recipes.update(alone.recipes - set(merged.versions))
-        if not merged.versions and not merged.recipes:
-            return replace(joint, unmet=merged.unmet)
         return replace(merged, warnings=joint.warnings)
 
     def _choose(self, target: Target, requests: list[Requirement]) -> _Choice:
