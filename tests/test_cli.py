@@ -190,6 +190,7 @@ def test_serve_refuses_a_port_already_taken_naming_it(tmp_path: Path):
         said = " ".join(second.stderr.split())
         assert f"port {port} on 127.0.0.1 is taken" in said and "--port" in said
         assert "Traceback" not in said
+        assert not (tmp_path / "second").exists(), "a refused serve creates no home"
         import httpx
 
         for _ in range(6):  # every request still reaches the first home, none the second

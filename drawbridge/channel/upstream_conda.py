@@ -15,11 +15,16 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 from urllib.parse import unquote, urlparse
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.errors import HomeError
 from drawbridge.channel.storage import write_text_atomic
+
+if TYPE_CHECKING:  # tomlkit is imported where the file is edited, not by every reader
+    from tomlkit import TOMLDocument
+    from tomlkit.items import Array
 
 #: the URL segment the mirrors are served under
 UPSTREAM_PREFIX = "upstream"
@@ -170,7 +175,7 @@ def remove_upstream(config_path: Path, name: str) -> UpstreamConda:
     raise HomeError(f"no upstream mirror named {name!r} ({known}); see `drawbridge upstream list`")
 
 
-def _upstream_list(config_path: Path):  # noqa: ANN202 - tomlkit's document and array
+def _upstream_list(config_path: Path) -> tuple[TOMLDocument, Array]:
     """The parsed file and its `[bridge] upstream_conda` array, created when missing."""
     import tomlkit
 
@@ -185,6 +190,6 @@ def _upstream_list(config_path: Path):  # noqa: ANN202 - tomlkit's document and 
         bridge.add(tomlkit.comment(LIST_COMMENT))
         bridge.add("upstream_conda", tomlkit.array())
     entries = bridge["upstream_conda"]
-    if not isinstance(entries, list):
+    if not isinstance(entries, tomlkit.items.Array):
         raise HomeError(f"{config_path}: [bridge] upstream_conda must be a list")
     return document, entries

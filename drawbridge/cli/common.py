@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import sys
+from collections.abc import Callable
 from pathlib import Path
 from typing import Annotated, Optional, TextIO
 
@@ -51,7 +52,10 @@ def print_code(text: str, lexer: str) -> None:
         console.print(text, markup=False, highlight=False, end="")
 
 
-def _flags_take_no_value(display_type_rich):  # noqa: ANN001, ANN202 - typer's own signature
+TypeColumn = Callable[[TyperOption, click.Context], Optional[str]]
+
+
+def _flags_take_no_value(display_type_rich: TypeColumn) -> TypeColumn:
     """Typer prints a `<type>` placeholder beside every option; a flag takes none."""
 
     def display(self: TyperOption, ctx: click.Context) -> str | None:

@@ -13,7 +13,13 @@ import typer
 from rich.markup import escape
 
 from drawbridge.channel.errors import ChannelError
-from drawbridge.channel.home import initialise_home
+from drawbridge.channel.home import (
+    CONFIG_NAME,
+    ServerSettings,
+    initialise_home,
+    load_home,
+    resolve_home_path,
+)
 from drawbridge.channel.tokens import Role, create_token, revoke_tokens
 from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
 from drawbridge.cli.context import CliContext, forget_home, open_home
@@ -89,10 +95,13 @@ def serve(
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
+    # the port is checked before anything is created: a refused serve leaves no home behind
+    existing = resolve_home_path(home) / CONFIG_NAME
+    settings = load_home(home).server if existing.is_file() else ServerSettings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    check_port_free(bind_host, bind_port)
     loaded = (_initialise(home) if init_home else open_home(home)).home
     os.environ["DRAWBRIDGE_HOME"] = str(loaded.root)
-    bind_host, bind_port = host or loaded.server.host, port or loaded.server.port
-    check_port_free(bind_host, bind_port)
     console.print(f"Serving {loaded.root} on [bold]http://{bind_host}:{bind_port}/[/]")
     # Workers start as fresh interpreters: a forked worker would inherit the tokio runtime
     # that rattler started in this process (init indexes), without its threads, and hang.

@@ -216,7 +216,7 @@ def _lacking_requirements(
     it, before rattler-build would fail with "Failed to resolve dependencies"; else None."""
     try:
         needed = recipe_requirements(recipe.path.read_text("utf-8"), HOST_SUBDIR)
-    except Exception:  # noqa: BLE001 - an unreadable recipe: build_recipe says why
+    except Exception:  # an unreadable recipe: build_recipe says why
         return None
     lacking = missing_from(channels, needed, [HOST_SUBDIR])
     if not lacking:

@@ -10,6 +10,7 @@ from typing import Annotated
 
 import typer
 from rich.markup import escape
+from rich.table import Table
 
 from drawbridge.bridge.mirror_check import MirrorCheck, check_mirror
 from drawbridge.channel.upstream_conda import (
@@ -31,7 +32,8 @@ upstream_app = typer.Typer(
 )
 
 
-def contents_table(check: MirrorCheck) -> object:
+def contents_table(check: MirrorCheck) -> Table:
+    """What `upstream add` found, subdir by subdir."""
     shown = table("subdir", "packages", "python", title=f"{check.mirror.name}: what it holds")
     for contents in check.subdirs:
         shown.add_row(contents.subdir, str(contents.packages), ", ".join(contents.pythons) or "-")
