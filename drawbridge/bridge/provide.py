@@ -70,7 +70,7 @@ def recipe_requirements(recipe_text: str, subdir: str = "linux-64") -> list[str]
     for section in ("build", "host", "run"):
         for item in _flatten(requirements.get(section) or []):
             name = _requirement_name(item, subdir)
-            if name:
+            if name and not name.startswith("__"):  # virtual packages: the machine's
                 names[name] = None
     return list(names)
 
