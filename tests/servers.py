@@ -5,6 +5,7 @@ HTTP behaviour that needs no real client: faster, and no port)."""
 from __future__ import annotations
 
 import asyncio
+import http.client
 import os
 import signal
 import socket
@@ -14,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
 from clients import BIN
@@ -36,6 +38,35 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+@dataclass(frozen=True)
+class RawAnswer:
+    """An answer to a request sent byte for byte as given (`raw_request`)."""
+
+    status: int
+    headers: dict[str, str]  # names in lower case
+    body: bytes
+
+
+def raw_request_over_tcp(
+    url: str, method: str, target: bytes, headers: list[tuple[bytes, bytes]] = ()
+) -> RawAnswer:
+    """Send `method target HTTP/1.1` to the server at `url` exactly as given: no client
+    normalises the path (`..`, `%2e`) or refuses a malformed escape first."""
+    parts = urlsplit(url)
+    with socket.create_connection((parts.hostname, parts.port), timeout=30) as sock:
+        lines = [
+            method.encode() + b" " + target + b" HTTP/1.1",
+            b"Host: " + parts.netloc.encode(),
+            b"Connection: close",
+            *(name + b": " + value for name, value in headers),
+        ]
+        sock.sendall(b"\r\n".join(lines) + b"\r\n\r\n")
+        response = http.client.HTTPResponse(sock, method=method)
+        response.begin()
+        body = response.read()
+        return RawAnswer(response.status, {k.lower(): v for k, v in response.getheaders()}, body)
+
+
 @dataclass
 class Served:
     """A home being served at `url`, and what tests do to it behind the server's back."""
@@ -46,6 +77,12 @@ class Served:
     @property
     def channels(self) -> Channels:
         return Channels(self.home, Database(self.home.database_url))
+
+    def raw_request(
+        self, method: str, target: bytes, headers: list[tuple[bytes, bytes]] = ()
+    ) -> RawAnswer:
+        """`target` (a path and query, %-escapes and all) sent as is."""
+        return raw_request_over_tcp(self.url, method, target, headers)
 
     def token(self, role: Role, user: str | None = None) -> str:
         return create_token(Database(self.home.database_url), user or f"{role.name}-user", role)
@@ -164,6 +201,7 @@ class AppClient(Served):
         if self._lifespan:
             self._runner.run(self._lifespan.startup())
         self._client = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url=url)
+        self.app = app
 
     def request(self, method: str, path: str, **kwargs: Any) -> httpx.Response:
         """`path` (below `url`) answered; redirects are not followed."""
@@ -177,6 +215,51 @@ class AppClient(Served):
 
     def post(self, path: str, **kwargs: Any) -> httpx.Response:
         return self.request("POST", path, **kwargs)
+
+    def raw_request(
+        self,
+        method: str,
+        target: bytes,
+        headers: list[tuple[bytes, bytes]] = (),
+        raise_exceptions: bool = True,
+    ) -> RawAnswer:
+        """`target` handed to the app as granian hands it over: `path` %-decoded with
+        invalid UTF-8 replaced (U+FFFD), `raw_path` as sent. An exception the app raises
+        propagates, unless `raise_exceptions` is False: then the answer the app sent before
+        raising it (Starlette's 500) is returned, as a server would send it."""
+        raw_path, _, query = target.partition(b"?")
+        scope = {
+            "type": "http",
+            "asgi": {"version": "3.0", "spec_version": "2.3"},
+            "http_version": "1.1",
+            "method": method,
+            "scheme": "http",
+            "path": unquote_to_bytes(raw_path).decode("utf-8", "replace"),
+            "raw_path": raw_path,
+            "query_string": query,
+            "root_path": "",
+            "headers": [(b"host", b"testserver"), *headers],
+            "client": ("127.0.0.1", 50000),
+            "server": ("testserver", 80),
+            "extensions": {},
+        }
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            return {"type": "http.request", "body": b"", "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        try:
+            self._runner.run(self.app(scope, receive, send))
+        except Exception:
+            if raise_exceptions:
+                raise
+        start = next(m for m in sent if m["type"] == "http.response.start")
+        body = b"".join(m.get("body", b"") for m in sent if m["type"] == "http.response.body")
+        headers_sent = {k.decode("latin-1"): v.decode("latin-1") for k, v in start["headers"]}
+        return RawAnswer(start["status"], headers_sent, body)
 
     def raw(self, method: str, path: str, **kwargs: Any) -> bytes:
         """The body of the answer as the app sent it: not decoded (a gzip body stays gzip)."""

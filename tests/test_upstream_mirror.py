@@ -92,15 +92,15 @@ def test_local_mirror_refusals(tmp_path: Path, upstream_channel: Path):
     name = upstream_channel.name
     with serve_in_process(_home_with_mirror(tmp_path, str(upstream_channel))) as app:
         assert app.get(f"/upstream/{name}/linux-64/repodata.json").status_code == 200
-        for path in (
-            "/upstream/nope/linux-64/repodata.json",
-            f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda",
-            f"/upstream/{name}/not-a-subdir/repodata.json",
-            f"/upstream/{name}/linux-64/notes.txt",
-            f"/upstream/{name}/linux-64/missing-1.0-0.conda",
+        for path, status in (
+            ("/upstream/nope/linux-64/repodata.json", 404),
+            (f"/upstream/{name}/linux-64/..%2F..%2Fsecret.conda", 400),  # a '..' segment
+            (f"/upstream/{name}/not-a-subdir/repodata.json", 404),
+            (f"/upstream/{name}/linux-64/notes.txt", 404),
+            (f"/upstream/{name}/linux-64/missing-1.0-0.conda", 404),
         ):
             answer = app.get(path)
-            assert answer.status_code == 404, (path, answer.status_code)
+            assert answer.status_code == status, (path, answer.status_code)
         assert (
             "no upstream conda channel 'nope'"
             in app.get("/upstream/nope/linux-64/repodata.json").text

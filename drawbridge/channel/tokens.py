@@ -25,6 +25,8 @@ USER_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._@-]{0,99}$")
 TOKEN_PREFIX = "dbt-"
 TOKEN_ALPHABET = string.ascii_letters + string.digits
 TOKEN_LENGTH = 43  # 62**43 > 2**256
+#: longer than any token made now or before (`dbt_` + 43 URL-safe base64 characters)
+MAX_TOKEN_LENGTH = 256
 
 
 class Role(IntEnum):
@@ -34,6 +36,11 @@ class Role(IntEnum):
     uploader = 2
     maintainer = 3
     admin = 4
+
+    @property
+    def with_article(self) -> str:
+        """The role's name after its article, for messages: "a reader", "an uploader"."""
+        return ("an " if self.name[0] in "aeiou" else "a ") + self.name
 
 
 @dataclass(frozen=True)
@@ -77,7 +84,13 @@ def revoke_tokens(database: Database, user: str) -> int:
 
 
 def identify_token(database: Database, token: str) -> Identity | None:
-    """The identity a token stands for, or None if it is unknown or revoked."""
+    """The identity a token stands for, or None if it is unknown or revoked.
+
+    A string no token can be (not printable ASCII, or longer than any) is unknown without a
+    query: a NUL byte would make PostgreSQL fail rather than find nothing.
+    """
+    if not (token.isascii() and token.isprintable()) or len(token) > MAX_TOKEN_LENGTH:
+        return None
     with database.session() as session:
         row = session.scalar(
             select(TokenRow).where(TokenRow.token_sha256 == _hash(token), ~TokenRow.revoked)

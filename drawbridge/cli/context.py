@@ -64,8 +64,8 @@ class CliContext:
         assert identity.role is not None
         if identity.role < Role.maintainer:
             raise ChannelError(
-                f"only maintainers and admins may decide on {what}; {identity.user} is a "
-                f"{identity.role.name}"
+                f"only maintainers and admins may decide on {what}; {identity.user} is "
+                f"{identity.role.with_article}"
             )
         return identity.user
 

@@ -27,8 +27,9 @@ from drawbridge.server import (
 from drawbridge.server.access_log import AccessLog
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
-from drawbridge.server.errors import HANDLED_ERRORS, error_response
+from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.fast_path import IndexFastPath
+from drawbridge.server.gate import Gate
 
 log = logging.getLogger("drawbridge")
 
@@ -50,9 +51,11 @@ def _recover_in_background(channels: Channels) -> None:
 def create_app(home: Home) -> ASGIApp:
     """The application serving `home`; re-indexes what a crash left half-done on start.
 
-    The FastAPI application sits inside plain ASGI layers: the `/t/<token>/` prefix, the
-    fast path, which answers the hottest reads before any routing happens (and logs them
-    itself), and the access log.
+    The FastAPI application sits inside plain ASGI layers, outermost first: the
+    `/t/<token>/` prefix, the fast path, which answers the hottest anonymous reads before
+    any routing happens (and logs them itself), the access log, and the read gate, which
+    refuses malformed URLs and requests without the token reading needs before a route
+    runs. /docs and /openapi.json are routes like the others, behind the gate.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
@@ -67,8 +70,8 @@ def create_app(home: Home) -> ASGIApp:
     context = Context(home=home, database=database, channels=channels)
     context.known_channels = set(channels.names())
     app.state.context = context
-    for family in HANDLED_ERRORS:
-        app.add_exception_handler(family, error_response)
+    for family, handler in EXCEPTION_HANDLERS:
+        app.add_exception_handler(family, handler)
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (
@@ -81,8 +84,9 @@ def create_app(home: Home) -> ASGIApp:
         ui_routes,
     ):
         app.include_router(module.router)
+    gated = Gate(app, context)
     log = AccessLog.open(home.server.access_log, home.root)
-    return TokenPrefixMiddleware(IndexFastPath(log.wrap(app) if log else app, context, log))
+    return TokenPrefixMiddleware(IndexFastPath(log.wrap(gated) if log else gated, context, log))
 
 
 def app_from_environment() -> ASGIApp:

@@ -32,8 +32,18 @@ def token_from_request(request: Request) -> str | None:
     return None
 
 
+#: where a request's identity is kept once looked up (the gate looks first when reads are private)
+IDENTITY_KEY = "drawbridge.identity"
+
+
 def identify(request: Request, database: Database) -> Identity:
-    """The identity of a request; 401 if it carries a token that is not valid."""
+    """The identity of a request; 401 if it carries a token that is not valid.
+
+    Looked up once per request: the answer is kept in the request's scope.
+    """
+    known = request.scope.get(IDENTITY_KEY)
+    if known is not None:
+        return known
     token = token_from_request(request)
     if token is None:
         return ANONYMOUS
@@ -42,6 +52,7 @@ def identify(request: Request, database: Database) -> Identity:
         raise HTTPException(
             401, "the token is unknown or revoked", {"WWW-Authenticate": 'Basic realm="drawbridge"'}
         )
+    request.scope[IDENTITY_KEY] = identity
     return identity
 
 
@@ -57,7 +68,8 @@ def require(identity: Identity, role: Role, action: str) -> None:
     assert identity.role is not None
     if identity.role < role:
         raise HTTPException(
-            403, f"{action} needs the {role.name} role; {identity.user} is a {identity.role.name}"
+            403,
+            f"{action} needs the {role.name} role; {identity.user} is {identity.role.with_article}",
         )
 
 
@@ -71,9 +83,12 @@ class TokenPrefixMiddleware:
         if scope["type"] == "http" and scope["path"].startswith("/t/"):
             _, _, rest = scope["path"].partition("/t/")
             token, slash, path = rest.partition("/")
+            raw = scope.get("raw_path")
             scope = dict(scope)
             scope["path"] = slash + path
-            scope["raw_path"] = (slash + path).encode()
+            # the rest of the path as the client sent it, %-escapes kept (the access log)
+            raw_rest = raw.split(b"/", 3)[3] if raw and raw.count(b"/") >= 3 else b""
+            scope["raw_path"] = slash.encode() + raw_rest if raw else (slash + path).encode()
             scope["root_path"] = scope.get("root_path", "") + f"/t/{token}"
             scope["drawbridge.token"] = token
         await self.app(scope, receive, send)

@@ -1,4 +1,4 @@
-"""What every route needs: the home, the database, the channels, and the read check."""
+"""What every route needs: the home, the database, the channels, and the read rule."""
 
 from __future__ import annotations
 
@@ -16,10 +16,12 @@ from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
-from drawbridge.server.auth import identify, require
+from drawbridge.server.auth import identify
 from drawbridge.server.index_files import IndexFileCache
 
 log = logging.getLogger("drawbridge")
+#: the one route that answers without a token when reading is private: a bare liveness check
+LIVENESS_PATH = "/health"
 
 
 @dataclass
@@ -45,11 +47,21 @@ class Context:
         if channel not in self.known_channels:
             raise HTTPException(404, f"no channel {channel!r}")
 
+    def role_to_read(self, path: str) -> Role | None:
+        """The read rule: the role a request for `path` needs before any route sees it, or
+        None if it needs none. The read gate (`server/gate.py`) applies it to every request.
+
+        With `anonymous_read = false` that is a reader token for everything (pages, files,
+        the web UI, the APIs, the upstream mirrors, /docs and /openapi.json) except the
+        bare liveness check. Per-channel permissions would replace this one method.
+        """
+        if self.home.server.anonymous_read or path == LIVENESS_PATH:
+            return None
+        return Role.reader
+
     def check_read(self, request: Request, channel: str) -> None:
-        """404 for an unknown channel; 401/403 when reading needs a token and has none."""
+        """404 for an unknown channel (the read gate has checked the token already)."""
         self.check_channel(channel)
-        if not self.home.server.anonymous_read:
-            require(identify(request, self.database), Role.reader, f"reading channel {channel!r}")
 
     @cached_property
     def recipes(self) -> RecipeBook:
@@ -77,11 +89,6 @@ class Context:
                 entries = self.home.bridge.upstream_conda
             self._mirrors = (stamp, upstream_channels(entries))
         return self._mirrors[1]
-
-    def check_read_any(self, request: Request, what: str) -> None:
-        """401/403 unless reading is anonymous or the request carries a reader token."""
-        if not self.home.server.anonymous_read:
-            require(identify(request, self.database), Role.reader, f"reading {what}")
 
     def identity(self, request: Request) -> Identity:
         return identify(request, self.database)

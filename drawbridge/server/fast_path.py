@@ -29,7 +29,7 @@ from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.access_log import AccessLog
 from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
-from drawbridge.server.index_files import Answer, answer_index_file
+from drawbridge.server.index_files import NOSNIFF, Answer, answer_index_file
 from drawbridge.server.negotiation import choose_simple_format
 from drawbridge.server.responses import (
     CACHE_IMMUTABLE,
@@ -102,6 +102,7 @@ class StoredFiles:
             *validators,
             (b"accept-ranges", b"bytes"),
             (b"content-type", media_type.encode()),
+            NOSNIFF,
             (b"content-length", str(stat.st_size).encode()),
         ]
         fresh = StoredFile(signature, stat.st_size, etag, stat.st_mtime, headers, validators)
@@ -300,6 +301,7 @@ class IndexFastPath:
             partial = [
                 *stored.validators,
                 (b"content-type", media_type.encode()),
+                NOSNIFF,
                 (b"content-range", f"bytes {start}-{end}/{stored.size}".encode()),
                 (b"content-length", str(end - start + 1).encode()),
             ]

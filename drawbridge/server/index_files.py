@@ -7,6 +7,7 @@ ASGI fast path and the FastAPI routes answer through `answer_index_file`.
 
 from __future__ import annotations
 
+import errno
 import os
 from collections import OrderedDict
 from dataclasses import dataclass, field
@@ -18,6 +19,11 @@ from fastapi import Request, Response
 from drawbridge.server.responses import is_not_modified_headers, stat_etag
 
 MAX_ENTRIES = 8192
+#: sent with every 200 and 206: a browser takes the content type as given (it costs one
+#: entry in a cached header list; see docs/performance.md)
+NOSNIFF = (b"x-content-type-options", b"nosniff")
+#: what `stat` says of a name that cannot be there
+ABSENT = frozenset({errno.ENOENT, errno.ENOTDIR, errno.ENAMETOOLONG})
 
 
 @dataclass(frozen=True)
@@ -53,10 +59,13 @@ class IndexFileCache:
         self._max = max_entries
 
     def get(self, path: str, variant: str = "") -> Representation | None:
-        """The file's current representation, or None if it does not exist."""
+        """The file's current representation, or None if it does not exist (or no file can
+        have its name: a NUL byte, a name too long), for the route to say why."""
         try:
             stat = os.stat(path)
-        except (FileNotFoundError, NotADirectoryError):
+        except (OSError, ValueError) as error:  # ValueError: a NUL byte
+            if isinstance(error, OSError) and error.errno not in ABSENT:
+                raise  # a permission or I/O error is the operator's: a 500 that names it
             self._entries.pop(path, None)
             return None
         signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
@@ -102,7 +111,7 @@ def answer_index_file(
     headers = representation.headers_by_use.get(use)
     if headers is None:
         not_modified = _validator_headers(representation, cache_control, vary, gzip_twin)
-        full = [*not_modified, (b"content-type", media_type.encode())]
+        full = [*not_modified, (b"content-type", media_type.encode()), NOSNIFF]
         if encoding:
             full.append((b"content-encoding", encoding))
         full.append((b"content-length", str(len(representation.body)).encode()))

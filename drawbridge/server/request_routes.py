@@ -1,4 +1,4 @@
-"""Bridging requests over HTTP: `drawbridge lock --request` files them, anyone may list them."""
+"""Bridging requests over HTTP: `drawbridge lock --request` files them, readers list them."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from pydantic import BaseModel, Field
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.server.context import context
-from drawbridge.server.ui_routes import PAGE
+from drawbridge.server.pages import UI_TAG, page_response
 
 router = APIRouter()
 
@@ -31,7 +31,6 @@ class NewRequest(BaseModel):
 @router.post("/api/requests", status_code=201, summary="Ask the maintainers to bridge a package")
 def file_request(request: Request, body: NewRequest) -> JSONResponse:
     ctx = context(request)
-    ctx.check_read_any(request, "filing a bridging request")
     identity = ctx.identity(request)
     try:
         filed = ctx.requests.file(
@@ -51,7 +50,6 @@ def file_request(request: Request, body: NewRequest) -> JSONResponse:
 @router.get("/api/requests", summary="Bridging requests and where they stand")
 def list_requests(request: Request, state: str | None = None) -> JSONResponse:
     ctx = context(request)
-    ctx.check_read_any(request, "the bridging requests")
     return JSONResponse([asdict(r) for r in ctx.requests.all(state)])
 
 
@@ -59,10 +57,10 @@ def list_requests(request: Request, state: str | None = None) -> JSONResponse:
     "/ui/requests",
     response_class=HTMLResponse,
     summary="Bridging requests, for maintainers to decide",
+    tags=[UI_TAG],
 )
 def request_page(request: Request) -> HTMLResponse:
     ctx = context(request)
-    ctx.check_read_any(request, "the bridging requests")
     requests = ctx.requests.all()
     rows = "".join(
         f"<tr><td>{r.id}</td><td>{r.kind}</td><td><code>{html.escape(r.spec)}</code></td>"
@@ -80,4 +78,4 @@ def request_page(request: Request) -> HTMLResponse:
         "missing</th>"
         f"<th>by</th><th>state</th><th>comment</th></tr>{rows}</table>"
     )
-    return HTMLResponse(PAGE.format(title="Drawbridge: requests", body=body))
+    return page_response("Drawbridge: requests", body)

@@ -10,9 +10,9 @@ from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse,
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.tokens import Role, identify_token
 from drawbridge.server.context import Context, context
-from drawbridge.server.ui_routes import PAGE
+from drawbridge.server.pages import UI_TAG, page_response
 
-router = APIRouter()
+router = APIRouter(tags=[UI_TAG])
 
 
 def _book(ctx: Context) -> RecipeBook:
@@ -41,7 +41,7 @@ def recipe_list(request: Request) -> HTMLResponse:
         "<table><tr><th>recipe</th><th>version</th><th>state</th><th>decided by</th>"
         f"<th>needs a builder for</th></tr>{rows}</table>"
     )
-    return HTMLResponse(PAGE.format(title="Drawbridge: recipes", body=body))
+    return page_response("Drawbridge: recipes", body)
 
 
 @router.get(
@@ -83,7 +83,7 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         "<button name='decision' value='approve'>Approve</button> "
         "<button name='decision' value='reject'>Reject</button></form>"
     )
-    return HTMLResponse(PAGE.format(title=f"Drawbridge: {html.escape(name)}", body=body))
+    return page_response(f"Drawbridge: {html.escape(name)}", body)
 
 
 def _coloured_diff(diff: str) -> str:
@@ -109,23 +109,24 @@ async def decide(request: Request, name: str) -> Response:
     ctx = context(request)
     book = _book(ctx)
     recipe = _recipe_or_404(book, name)
-    form = await request.form()
-    identity = identify_token(ctx.database, str(form.get("token") or ""))
+    async with request.form(max_files=0, max_fields=20) as form:
+        token, sha256 = str(form.get("token") or ""), form.get("sha256")
+        decision, comment = form.get("decision"), str(form.get("comment") or "")
+    identity = identify_token(ctx.database, token)
     if identity is None:
         raise HTTPException(401, "the token is unknown or revoked")
     assert identity.role is not None
     if identity.role < Role.maintainer:
         raise HTTPException(
             403,
-            f"only maintainers and admins may approve or reject; {identity.user} is a "
-            f"{identity.role.name}",
+            f"only maintainers and admins may approve or reject; {identity.user} is "
+            f"{identity.role.with_article}",
         )
-    if form.get("sha256") != recipe.sha256:  # the page showed other bytes than the file now holds
+    if sha256 != recipe.sha256:  # the page showed other bytes than the file now holds
         raise HTTPException(409, "the recipe changed since the page was loaded; review it again")
-    decision = form.get("decision")
     if decision not in ("approve", "reject"):
         raise HTTPException(400, "decision must be approve or reject")
-    book.decide(name, decision == "approve", identity.user, str(form.get("comment") or ""))
+    book.decide(name, decision == "approve", identity.user, comment)
     return RedirectResponse(f"/ui/recipes/{name}", status_code=303)
 
 

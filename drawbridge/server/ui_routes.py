@@ -1,4 +1,4 @@
-"""The web UI's pages and the health endpoint."""
+"""The web UI's front and channel pages, and the bare liveness check."""
 
 from __future__ import annotations
 
@@ -7,29 +7,26 @@ import html
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 
-from drawbridge import __version__
-from drawbridge.server.context import context
+from drawbridge.server.context import LIVENESS_PATH, context
+from drawbridge.server.pages import UI_TAG, page_response
 
 router = APIRouter()
 
-PAGE = """<!DOCTYPE html>
-<html><head><meta charset="utf-8"><title>{title}</title>
-<style>body{{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}}
-code{{background:#f3f3f3;padding:.1rem .3rem}}td,th{{text-align:left;padding:.2rem .8rem}}
-pre{{background:#f7f7f7;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}}
-.add{{color:#116611;background:#e6ffe6}}.del{{color:#aa1111;background:#ffe6e6}}
-.pending{{color:#9a6700}}.approved,.built{{color:#116611}}.rejected,.failed{{color:#aa1111}}</style>
-</head><body>{body}</body></html>"""
 
-
-@router.api_route("/health", methods=["GET", "HEAD"], summary="Liveness and version")
-def health(request: Request) -> JSONResponse:
-    ctx = context(request)
-    return JSONResponse({"status": "ok", "version": __version__, "channels": ctx.channels.names()})
+@router.api_route(
+    LIVENESS_PATH, methods=["GET", "HEAD"], summary="Liveness: answers while the server runs"
+)
+def health() -> JSONResponse:
+    """The one route that needs no token when reading is private, so it says nothing else."""
+    return JSONResponse({"status": "ok"})
 
 
 @router.api_route(
-    "/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    "/",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    tags=[UI_TAG],
 )
 def home_page(request: Request) -> HTMLResponse:
     ctx = context(request)
@@ -46,11 +43,15 @@ def home_page(request: Request) -> HTMLResponse:
         "<table><tr><th>channel</th><th>pip index</th><th>conda channel</th></tr>"
         f"{rows}</table>"
     )
-    return HTMLResponse(PAGE.format(title="Drawbridge", body=body))
+    return page_response("Drawbridge", body)
 
 
 @router.api_route(
-    "/{channel}/", methods=["GET", "HEAD"], response_class=HTMLResponse, include_in_schema=False
+    "/{channel}/",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    tags=[UI_TAG],
 )
 def channel_page(request: Request, channel: str) -> HTMLResponse:
     ctx = context(request)
@@ -73,4 +74,4 @@ def channel_page(request: Request, channel: str) -> HTMLResponse:
         "<h2>Conda packages</h2><table><tr><th>name</th><th>version</th><th>build</th>"
         f"<th>subdir</th></tr>{packages}</table>"
     )
-    return HTMLResponse(PAGE.format(title=f"Drawbridge: {html.escape(channel)}", body=body))
+    return page_response(f"Drawbridge: {html.escape(channel)}", body)

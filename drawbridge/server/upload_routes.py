@@ -27,32 +27,38 @@ async def upload(request: Request, channel: str) -> Response:
     length = request.headers.get("content-length")
     if length is None:
         raise HTTPException(411, "send a Content-Length header")
+    if not (length.isascii() and length.isdigit()):
+        raise HTTPException(400, f"Content-Length {length!r} is not a number of bytes")
     if int(length) > limit + 64 * 1024:
         raise HTTPException(413, f"upload of {length} bytes exceeds the limit of {limit} bytes")
-    form = await request.form(max_files=1, max_fields=200)
-    content = form.get("content")
-    if not isinstance(content, UploadFile) or not content.filename:
-        raise HTTPException(400, "the form has no 'content' file")
-    action = form.get(":action", "file_upload")
-    if action != "file_upload":
-        raise HTTPException(400, f"unsupported :action {action!r}; only file_upload")
-    expected = ExpectedDigests(
-        sha256=_field(form, "sha256_digest"),
-        md5=_field(form, "md5_digest"),
-        blake2b_256=_field(form, "blake2_256_digest"),
-    )
-    try:
-        incoming = await run_in_threadpool(
-            copy_stream_to_temporary, content.file, ctx.home.incoming_dir, limit
+    # closed on the way out: a parsed upload is a SpooledTemporaryFile (on disk past 1 MiB)
+    async with request.form(max_files=1, max_fields=200) as form:
+        content = form.get("content")
+        if not isinstance(content, UploadFile) or not content.filename:
+            raise HTTPException(400, "the form has no 'content' file")
+        action = form.get(":action", "file_upload")
+        if action != "file_upload":
+            raise HTTPException(400, f"unsupported :action {action!r}; only file_upload")
+        expected = ExpectedDigests(
+            sha256=_field(form, "sha256_digest"),
+            md5=_field(form, "md5_digest"),
+            blake2b_256=_field(form, "blake2_256_digest"),
         )
-    except ValueError:
-        raise HTTPException(413, f"the file exceeds the upload limit of {limit} bytes") from None
+        filename = content.filename
+        try:
+            incoming = await run_in_threadpool(
+                copy_stream_to_temporary, content.file, ctx.home.incoming_dir, limit
+            )
+        except ValueError:
+            raise HTTPException(
+                413, f"the file exceeds the upload limit of {limit} bytes"
+            ) from None
     try:
         published = await run_in_threadpool(
             ctx.channels.publish,
             channel,
             incoming,
-            content.filename,
+            filename,
             identity.user,
             expected,
         )

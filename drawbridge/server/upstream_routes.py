@@ -46,7 +46,6 @@ def _mirror(ctx: Context, name: str) -> UpstreamConda:
 )
 def channel_list(request: Request) -> JSONResponse:
     ctx = context(request)
-    ctx.check_read_any(request, "the channel list")
     base = str(request.base_url).rstrip("/")
     return JSONResponse(
         {
@@ -82,7 +81,6 @@ def upstream_file(request: Request, name: str, subdir: str, filename: str) -> Re
 def _serve(request: Request, name: str, subdir: str, filename: str, shard: bool) -> Response:
     """A mirror's file: from disk, from the package cache, or relayed."""
     ctx = context(request)
-    ctx.check_read_any(request, f"upstream channel {name!r}")
     mirror = _mirror(ctx, name)
     if not check_upstream_file(subdir, filename, shard):
         raise HTTPException(404, f"{subdir}/{filename} is not a conda index file, shard or package")

@@ -1,0 +1,134 @@
+"""The gate between the fast path and the routes: every request the routes answer passes it.
+
+It refuses what no route should see: a malformed URL (400/404, before anything touches the
+disk or the database) and, by the read rule (`Context.role_to_read`), a request without
+the token reading needs (401/403). On the way out it marks every answer `nosniff`, and
+an answer that needed a token `private`, so no shared proxy keeps a private channel's
+files. The fast path answers only anonymous reads of public channels; it hands everything
+else, private channels included, to this gate.
+"""
+
+from __future__ import annotations
+
+from urllib.parse import unquote
+
+from starlette.concurrency import run_in_threadpool
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from drawbridge.channel.tokens import ANONYMOUS
+from drawbridge.server.auth import identify, require, token_from_request
+from drawbridge.server.context import Context
+from drawbridge.server.errors import error_answer
+from drawbridge.server.index_files import NOSNIFF
+
+#: no channel, project, file or recipe has a longer name (NAME_MAX)
+MAX_SEGMENT_BYTES = 255
+
+
+def malformed(path: str, query_string: bytes = b"") -> tuple[int, str] | None:
+    """(status, reason) if a request's decoded path or query cannot name anything we
+    serve, else None.
+
+    Refused: a control character (`%00`, a newline) or any other character Python does not
+    call printable (format characters such as U+202E, surrogates, unassigned code points),
+    `%`-escapes that do not decode as UTF-8, and `.`/`..` segments (all 400); a segment
+    longer than 255 bytes (404: no name is that long).
+    """
+    query = unquote(query_string.decode("latin-1"), errors="replace") if query_string else ""
+    for where, text in (("path", path), ("query", query)):
+        if "\ufffd" in text:
+            return 400, f"the URL's {where} is not UTF-8 once its %-escapes are decoded"
+        if not text.isprintable():
+            odd = next(char for char in text if not char.isprintable())
+            return 400, f"the URL's {where} holds U+{ord(odd):04X}, which no name here contains"
+    for segment in path.split("/"):
+        if segment in (".", ".."):
+            return 400, f"the URL's path holds a {segment!r} segment; send the path it leads to"
+        if len(segment) > MAX_SEGMENT_BYTES // 4 and len(segment.encode()) > MAX_SEGMENT_BYTES:
+            return 404, (
+                f"no name here is longer than {MAX_SEGMENT_BYTES} bytes; the URL has a segment "
+                f"of {len(segment.encode())} bytes"
+            )
+    return None
+
+
+class Gate:
+    """ASGI middleware around the FastAPI application: well-formed URLs, the read rule."""
+
+    def __init__(self, app: ASGIApp, context: Context) -> None:
+        self.app = app
+        self.context = context
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        # root_path holds a /t/<token> prefix (the token is checked like a segment)
+        target = scope.get("root_path", "") + scope["path"]
+        problem = malformed(target, scope.get("query_string", b""))
+        if problem is not None:
+            await self._refuse(scope, receive, send, *problem)
+            return
+        role = self.context.role_to_read(scope["path"])
+        if role is not None:
+            request = Request(scope)
+            try:
+                identity = (
+                    ANONYMOUS
+                    if token_from_request(request) is None
+                    else await run_in_threadpool(identify, request, self.context.database)
+                )
+                require(identity, role, "reading from this server")
+            except HTTPException as refusal:
+                await self._refuse(
+                    scope, receive, send, refusal.status_code, refusal.detail, refusal.headers
+                )
+                return
+        await self.app(scope, receive, _marking(send, private=role is not None))
+
+    async def _refuse(
+        self,
+        scope: Scope,
+        receive: Receive,
+        send: Send,
+        status: int,
+        detail: str,
+        headers: dict[str, str] | None = None,
+    ) -> None:
+        answer = error_answer(Request(scope), status, detail, headers)
+        await answer(scope, receive, _marking(send, private=False))
+
+
+def _marking(send: Send, private: bool) -> Send:
+    """`send`, with nosniff added to the answer's headers (and `private` to its caching)."""
+
+    async def marked(message: Message) -> None:
+        if message["type"] == "http.response.start":
+            headers = list(message.get("headers", ()))
+            names = {name.lower() for name, _ in headers}
+            if b"x-content-type-options" not in names:
+                headers.append(NOSNIFF)
+            if private:
+                headers = _private(headers, b"cache-control" in names)
+            message = {**message, "headers": headers}
+        await send(message)
+
+    return marked
+
+
+def _private(headers: list[tuple[bytes, bytes]], has_cache_control: bool) -> list:
+    """The headers with `Cache-Control` made `private` (`public` replaced, or prepended)."""
+    if not has_cache_control:
+        return [*headers, (b"cache-control", b"private")]
+    marked = []
+    for name, value in headers:
+        if name.lower() == b"cache-control" and b"private" not in value:
+            value = (
+                b"private" + value[len(b"public") :]
+                if value.startswith(b"public")
+                else b"private, " + value
+            )
+        marked.append((name, value))
+    return marked

@@ -1,0 +1,110 @@
+"""The web UI's page shell: one template, the security headers every page carries, and the
+HTML error page a browser gets instead of JSON.
+
+The pages need no script, no image, no font and no frame: one inline stylesheet (allowed by
+its hash, so no `'unsafe-inline'`), links, and the review form posting to this server. The
+Content-Security-Policy says exactly that, so markup that slipped past escaping could
+still run nothing.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import html
+from http import HTTPStatus
+
+from fastapi.responses import HTMLResponse
+
+#: routes tagged with it are pages of the web UI: their errors are HTML pages too
+UI_TAG = "web UI"
+
+STYLE = (
+    "body{font-family:system-ui,sans-serif;max-width:60rem;margin:2rem auto;padding:0 1rem}"
+    "code{background:#f3f3f3;padding:.1rem .3rem}td,th{text-align:left;padding:.2rem .8rem}"
+    "pre{background:#f7f7f7;padding:.6rem;white-space:pre-wrap;overflow-wrap:anywhere}"
+    ".add{color:#116611;background:#e6ffe6}.del{color:#aa1111;background:#ffe6e6}"
+    ".pending{color:#9a6700}.approved,.built{color:#116611}.rejected,.failed{color:#aa1111}"
+    ".error{color:#aa1111}"
+)
+STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
+
+CONTENT_SECURITY_POLICY = (
+    "default-src 'self'; script-src 'none'; object-src 'none'; "
+    f"style-src 'sha256-{STYLE_HASH}'; form-action 'self'; base-uri 'none'; "
+    "frame-ancestors 'none'"
+)
+#: what every page of the web UI is sent with (error pages included)
+PAGE_HEADERS = {
+    "Content-Security-Policy": CONTENT_SECURITY_POLICY,
+    "X-Frame-Options": "DENY",
+    "X-Content-Type-Options": "nosniff",
+    # a page reached through /t/<token>/ must not hand its URL to the next site
+    "Referrer-Policy": "no-referrer",
+}
+
+
+def render_page(title: str, body: str) -> str:
+    """A whole page; `title` and `body` are HTML already (escape what they quote)."""
+    return (
+        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
+        f"<title>{title}</title>\n<style>{STYLE}</style>\n</head><body>{body}</body></html>"
+    )
+
+
+def page_response(
+    title: str, body: str, status: int = 200, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """A page of the web UI with its security headers."""
+    return HTMLResponse(
+        render_page(title, body), status_code=status, headers={**PAGE_HEADERS, **(headers or {})}
+    )
+
+
+def error_page(
+    status: int, detail: str, home: str, headers: dict[str, str] | None = None
+) -> HTMLResponse:
+    """A browser's answer to a failed request: the status kept, the message escaped, and a
+    link to `home` (the front page, under the `/t/<token>/` prefix if the request had one)."""
+    try:
+        phrase = HTTPStatus(status).phrase
+    except ValueError:
+        phrase = "Error"
+    hint = (
+        "<p>Sign in with the user name <code>__token__</code> and your token as the "
+        "password, or open this server through <code>/t/&lt;token&gt;/</code>.</p>"
+        if status == 401
+        else ""
+    )
+    body = (
+        f"<h1>{status} {html.escape(phrase)}</h1><p class='error'>{html.escape(detail)}</p>"
+        f"{hint}<p><a href='{html.escape(home, quote=True)}'>Drawbridge home</a></p>"
+    )
+    return page_response(f"Drawbridge: {status} {html.escape(phrase)}", body, status, headers)
+
+
+def prefers_html(accept: str | None) -> bool:
+    """Whether the type a client ranks first is HTML, as a browser's navigation does.
+
+    Only types named outright count: `*/*` (curl, requests, conda) is not a preference, and
+    pip and uv name the PEP 691 JSON type first. Equal qualities go to the first named.
+    """
+    if not accept:
+        return False
+    best_quality, best = 0.0, ""
+    for item in accept.split(","):
+        media, _, parameters = item.partition(";")
+        media = media.strip().lower()
+        if not media or "*" in media:
+            continue
+        quality = 1.0
+        for parameter in parameters.split(";"):
+            key, _, value = parameter.strip().partition("=")
+            if key.strip().lower() == "q":
+                try:
+                    quality = float(value)
+                except ValueError:
+                    quality = 0.0
+        if quality > best_quality:
+            best_quality, best = quality, media
+    return best in ("text/html", "application/xhtml+xml")
