@@ -72,6 +72,35 @@ def solve_and_install(
     return sorted(f"{r.name.normalized}={r.version}" for r in records)
 
 
+def run_drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
+    """The `drawbridge` command on `home`, wide output, with `token` as $DRAWBRIDGE_TOKEN."""
+    env = client_env(COLUMNS="250")
+    if token:
+        env["DRAWBRIDGE_TOKEN"] = token
+    return subprocess.run(
+        [str(BIN / "drawbridge"), *args, "--home", str(home)],
+        capture_output=True,
+        text=True,
+        env=env,
+        timeout=1800,
+    )
+
+
+def install_from_channels(
+    channels: list[Path | str], specs: list[str], prefix: Path, cache: Path
+) -> list[str]:
+    """Solve `specs` with py-rattler from `channels` (folders or URLs) for linux-64, install
+    them into `prefix`; the installed records as sorted `name=version`."""
+    import rattler
+
+    urls = [c.as_uri() if isinstance(c, Path) else c for c in channels]
+    records = asyncio.run(
+        rattler.solve([rattler.Channel(u) for u in urls], specs, platforms=["linux-64", "noarch"])
+    )
+    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
+    return sorted(f"{r.name.normalized}={r.version}" for r in records)
+
+
 def run_build_stage(stage: str, context: Path, root: Path, python: Path) -> None:
     """ARG, COPY and RUN of a Dockerfile stage, with `root` as the container's `/` and
     `python` as its Python: the build-arg defaults as environment, nothing else."""

@@ -70,6 +70,15 @@ def upstream_channel() -> Path:
     return build_upstream_channel([version] + ([PY27] if (PYENV / PY27).is_dir() else []))
 
 
+@pytest.fixture(scope="session")
+def upstream_39_312() -> Path:
+    """The stand-in upstream with Pythons 3.9 and 3.12 (and this machine's 3.11) for linux-64."""
+    versions = ["3.9.18", "3.12.1", "3.11.7"]
+    if not all((PYENV / v).is_dir() for v in versions):
+        pytest.skip(f"needs pyenv Pythons {', '.join(versions)}")
+    return build_upstream_channel(versions, name="upstream-py39-py312")
+
+
 def _pypi_reachable() -> bool:
     try:
         return httpx.head("https://pypi.org/simple/", timeout=5).status_code < 500

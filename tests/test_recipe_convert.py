@@ -137,11 +137,13 @@ def test_undefined_python_min_is_defined():
     assert "python_min" not in convert((FIXTURES / "black.meta.yaml").read_text())["context"]
 
 
-def test_setuptools_is_added_when_no_build_backend_is_listed():
+def test_setuptools_and_wheel_are_added_when_no_build_backend_is_listed():
+    """setuptools before 70.1 has no bdist_wheel of its own: `wheel` goes with it."""
     assert convert(DOCOPT)["requirements"]["host"] == [
         "python ${{ python_min }}.*",
         "pip",
         "setuptools",
+        "wheel",
     ]
     assert (
         "setuptools" not in converted("tomli")["requirements"]["host"]
@@ -156,3 +158,13 @@ def test_a_compiler_means_not_noarch():
         "python"
     ]
     assert convert(DOCOPT)["build"]["noarch"] == "python"
+
+
+def test_a_native_recipe_pinned_to_python_min_builds_for_each_python():
+    """sgmllib3k: grayskull wrote no noarch but pinned python to python_min, which made a
+    package for Python 3.9 alone (python_abi 3.9) that a 3.12 environment could not take."""
+    meta = DOCOPT.replace("  noarch: python\n", "")
+    recipe = convert(meta)
+    assert "noarch" not in recipe["build"]
+    assert recipe["requirements"]["host"][0] == "python"
+    assert recipe["requirements"]["run"] == ["python"]

@@ -10,28 +10,17 @@ from pathlib import Path
 import pytest
 from builders import C_SOURCE, make_sdist
 from clients import BIN, client_env, solve_and_install
+from clients import run_drawbridge as drawbridge
 from servers import start_server
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.database import Database
+from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import initialise_home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
-
-
-def drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
-    env = client_env(COLUMNS="250")
-    if token:
-        env["DRAWBRIDGE_TOKEN"] = token
-    return subprocess.run(
-        [str(BIN / "drawbridge"), *args, "--home", str(home)],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=600,
-    )
 
 
 @pytest.fixture
@@ -82,9 +71,10 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     assert generated.returncode == 0, generated.stdout + generated.stderr
     recipe = (home / "recipes/sdist-demo/recipe.yaml").read_text()
     assert (home / "recipes/sdist-demo/meta.yaml").exists()
-    assert (
-        f"url: file://{home}/cache/sha256/" in recipe
-    )  # the sdist in Drawbridge's cache, never the internet
+    # the reviewer sees where the sdist came from and its sha256, not a server path
+    sdist = tmp_path / "drop" / "sdist_demo-1.0.tar.gz"
+    assert f"url: {sdist.as_uri()}\n" in recipe and f"sha256: {sha256_file(sdist)}" in recipe
+    assert "/cache/" not in recipe and "AddYourGitHubIdHere" not in recipe
     assert "pending" in drawbridge(home, "recipe", "list").stdout
 
     assert drawbridge(home, "build").stdout.count("built") == 0  # nothing approved, nothing built
@@ -103,9 +93,11 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
         token=site["maintainer"],
     )
     assert approved.returncode == 0 and "approved by mia" in approved.stdout
+    sdist.unlink()  # the drop folder emptied: the build reads Drawbridge's cached copy
     built = drawbridge(home, "build")
     assert built.returncode == 0, built.stdout + built.stderr
-    assert repodata(home) == ["sdist-demo-1.0-pyh4616a5c_0.conda"]
+    (first,) = repodata(home)
+    assert first.startswith("sdist-demo-1.0-pyh") and first.endswith("_0.conda")
     assert "built" in drawbridge(home, "recipe", "list").stdout
     assert (
         "[info]" in drawbridge(home, "recipe", "log", "sdist-demo").stdout
@@ -163,10 +155,7 @@ def test_review_flow_end_to_end(site: dict, upstream_channel: Path, tmp_path: Pa
     )
     rebuilt = drawbridge(home, "build", "sdist-demo")
     assert rebuilt.returncode == 0, rebuilt.stdout + rebuilt.stderr
-    assert repodata(home) == [
-        "sdist-demo-1.0-pyh4616a5c_0.conda",
-        "sdist-demo-1.0-pyh4616a5c_1.conda",
-    ]
+    assert repodata(home) == [first, first.replace("_0.conda", "_1.conda")]
 
     audit = drawbridge(home, "audit").stdout
     for action in ("generate", "approve", "built", "edited"):
@@ -205,12 +194,13 @@ def test_bad_recipes_fail_with_a_log_and_publish_nothing(
     assert repodata(home) == []
 
 
-def test_grayskull_failure_is_reported(site: dict):
+def test_a_broken_sdist_is_reported(site: dict):
     home, drop = site["home"], site["tmp"] / "drop"
     broken = make_sdist(drop, "broken-sdist", "1.0")
     broken.write_bytes(broken.read_bytes()[:300])
     result = drawbridge(home, "recipe", "generate", "broken-sdist")
-    assert result.returncode == 1 and "grayskull could not write a recipe" in result.stderr
+    assert result.returncode == 1
+    assert "broken_sdist-1.0.tar.gz: cannot read the sdist" in result.stderr, result.stderr
     assert not (home / "recipes" / "broken-sdist").exists()
     unknown = drawbridge(home, "recipe", "generate", "no-such-project")
     assert unknown.returncode == 1 and "no project 'no-such-project'" in unknown.stderr

@@ -1,8 +1,10 @@
 """The stand-in for the company's upstream conda mirror (DESIGN.md, "Test upstream").
 
-It holds `python`, the `python_abi` metapackage binary packages pin, the build tools
-`pip`, `setuptools` and `wheel`, whose wheels (found on this machine's disk, offline)
-Drawbridge itself repacks, and `gcc_linux-64`, a stand-in that activates the machine's gcc.
+It holds `python` (depending on its `python_abi`), the `python_abi` metapackage binary
+packages pin (constraining `python` to its minor version, as conda-forge's does), the build
+tools `pip`, `setuptools`, `wheel` and `flit-core`, chosen per Python by Drawbridge's own
+bridge run from the wheels on this machine's disk (offline) with the Python bounds their
+metadata declares, and `gcc_linux-64`, a stand-in that activates the machine's gcc.
 
 The pyenv interpreter is copied without site-packages and tests, its binary's RUNPATH set
 to `$ORIGIN/../lib`, and packed as a `python` package for linux-64 with rattler-build's
@@ -22,7 +24,7 @@ from pathlib import Path
 from clients import BIN, PYENV
 
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "8"
+RECIPE_REVISION = "9"
 CACHE_ROOT = Path(
     os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests")
 )
@@ -72,11 +74,15 @@ def _stage_python(version: str, staging: Path) -> None:
     if (source / "include").is_dir():
         shutil.copytree(source / "include", staging / "include", symlinks=True)
     # as conda-forge's python does: what links against it depends on its ABI
-    abi = "cp" + short.replace(".", "") + ("mu" if short.startswith("2") else "")
     (staging / "info").mkdir()
     (staging / "info" / "run_exports.json").write_text(
-        json.dumps({"weak": [f"python_abi {short}.* *_{abi}"]})
+        json.dumps({"weak": [f"python_abi {short}.* *_{_abi_tag(short)}"]})
     )
+
+
+def _abi_tag(short: str) -> str:
+    """CPython's ABI tag for version `short` ("3.12" -> cp312, "2.7" -> cp27mu)."""
+    return "cp" + short.replace(".", "") + ("mu" if short.startswith("2") else "")
 
 
 def build_python_package(version: str, output: Path) -> Path:
@@ -90,9 +96,10 @@ def build_python_package(version: str, output: Path) -> Path:
         name="python",
         version=version,
         target_platform="linux-64",
-        build_string=f"h0_0_cp{short.replace('.', '')}",
+        build_string="h0_0_cpython",  # conda-forge's: python_abi's constraint names it
         output_dir=output / "linux-64",
         files_dir=staging,
+        depends=[f"python_abi {short}.* *_{_abi_tag(short)}"],
         summary=f"CPython {version} (pyenv build, test upstream)",
         license="Python-2.0",
         compression_level=1,
@@ -103,11 +110,13 @@ def build_python_package(version: str, output: Path) -> Path:
 
 
 def build_python_abi_package(version: str, output: Path) -> Path:
-    """The `python_abi X.Y <n>_cpXY` metapackage binary packages pin (as conda-forge has)."""
+    """The `python_abi X.Y <n>_cpXY` metapackage binary packages pin; as conda-forge's, it
+    constrains `python` to its minor version (and python depends on it), so no environment
+    pairs a Python with another's ABI."""
     import rattler_build
 
     short = ".".join(version.split(".")[:2])
-    tag = "cp" + short.replace(".", "") + ("mu" if short.startswith("2") else "")
+    tag = _abi_tag(short)
     staging = output / f".staging-python_abi-{short}"
     (staging / "conda-meta").mkdir(parents=True, exist_ok=True)
     (staging / "conda-meta" / f".python_abi-{short}").write_text("")
@@ -118,6 +127,7 @@ def build_python_abi_package(version: str, output: Path) -> Path:
         build_string=f"5_{tag}",
         output_dir=output / "linux-64",
         files_dir=staging,
+        constrains=[f"python {short}.* *_cpython"],
         summary=f"Pins CPython {short}'s ABI",
         license="BSD-3-Clause",
         compression_level=1,
@@ -153,40 +163,75 @@ def build_gcc_standin(output: Path) -> Path:
     return Path(result.path)
 
 
-BUILD_TOOLS = ("pip", "setuptools", "wheel")
+#: the build tools recipes need, bridged per Python into the upstream
+BUILD_TOOLS = ("pip", "setuptools", "wheel", "flit-core")
+#: the wheels they are chosen from (with what they require: wheel needs packaging)
+TOOL_PROJECTS = {*BUILD_TOOLS, "packaging"}
 #: where this machine keeps wheels of them, offline: its PyPI mirror, then pyenv's bundles
 TOOL_WHEEL_FOLDERS = (
     Path("/opt/pypi/files"),
     *PYENV.glob("*/lib/python*/ensurepip/_bundled"),
     *PYENV.glob("*/lib/python*/test/wheeldata"),
 )
+#: which Pythons the tools in a cached channel were bridged for
+TOOLS_STAMP = ".tools-for.json"
 
 
-def build_tool_wheels() -> list[Path]:
-    """The newest pure wheel of each build tool found on this machine's disk."""
-    from packaging.utils import parse_wheel_filename
+def tool_wheel_folder(folder: Path) -> Path:
+    """A drop folder of every pure Python 3 wheel of the tools found on this machine's disk:
+    several versions, so each Python can get the newest one that supports it."""
+    from packaging.utils import canonicalize_name, parse_wheel_filename
 
-    newest: dict[str, tuple[object, Path]] = {}
-    for folder in TOOL_WHEEL_FOLDERS:
-        for wheel in folder.glob("*-py3-none-any.whl") if folder.is_dir() else ():
-            name, version, _, _ = parse_wheel_filename(wheel.name)
-            if name in BUILD_TOOLS and (name not in newest or version > newest[name][0]):
-                newest[name] = (version, wheel)
-    return [path for _, path in newest.values()]
+    folder.mkdir(parents=True, exist_ok=True)
+    for source in TOOL_WHEEL_FOLDERS:
+        for wheel in sorted(source.glob("*-none-any.whl")) if source.is_dir() else ():
+            name, _version, _build, tags = parse_wheel_filename(wheel.name)
+            python3 = any(tag.interpreter.startswith("py3") for tag in tags)
+            if canonicalize_name(name) in TOOL_PROJECTS and python3:
+                shutil.copy2(wheel, folder / wheel.name)
+    return folder
 
 
-def repack_build_tools(channel: Path) -> bool:
-    """Repack pip, setuptools and wheel into noarch packages; True if any was made."""
-    from drawbridge.bridge.names import default_table
-    from drawbridge.bridge.repack import repack
+def bridge_build_tools(channel: Path, pythons: list[str]) -> None:
+    """pip, setuptools, wheel and flit-core for each Python 3 in `pythons` ("3.9"), chosen
+    per Python by Drawbridge's own bridge run from the wheels on this machine's disk, with
+    the Python bounds their metadata declares (pip 26 and setuptools 84 need Python 3.10:
+    3.9 gets the newest that support it), copied into `channel`."""
+    import tempfile
 
-    made = False
-    for wheel in build_tool_wheels():
-        name, version = wheel.name.split("-")[:2]
-        if wheel.exists() and not list((channel / "noarch").glob(f"{name}-{version}-*.conda")):
-            repack(wheel, None, channel / "noarch", default_table(), ["python >=3.7"])
-            made = True
-    return made
+    from drawbridge.bridge.recipes import RecipeBook
+    from drawbridge.bridge.run import BridgeOptions, run_bridge
+    from drawbridge.channel.database import Database
+    from drawbridge.channel.home import initialise_home
+    from drawbridge.channel.service import Channels
+
+    with tempfile.TemporaryDirectory(prefix="upstream-tools-") as temporary:
+        drop = tool_wheel_folder(Path(temporary) / "drop")
+        home = initialise_home(Path(temporary) / "home")
+        database = Database(home.database_url)
+        channels = Channels(home, database)
+        channels.create("tools")
+        options = BridgeOptions(
+            requirements=BUILD_TOOLS,
+            channel="tools",
+            platforms=("linux-64",),
+            pythons=tuple(pythons),
+            upstream_pypi=str(drop),
+            upstream_conda=(channel.as_uri(),),
+        )
+        report = run_bridge(home, channels, RecipeBook(home, database), options, "test upstream")
+        problems = [o for o in report.outcomes if not o.ok] + list(report.plan.problems)
+        if problems or report.recipes_written:
+            raise RuntimeError(f"bridging the build tools failed: {problems or 'recipes'}")
+        for package in channels.layout("tools").conda_dir.rglob("*.conda"):
+            shutil.copy2(package, channel / package.parent.name / package.name)
+        database.close()
+
+
+def _remove_tools(channel: Path) -> None:
+    for package in (channel / "noarch").glob("*.conda"):
+        if package.name.rsplit("-", 2)[0].replace("_", "-") in TOOL_PROJECTS:
+            package.unlink()
 
 
 def repack_python2_pip(channel: Path) -> bool:
@@ -220,14 +265,31 @@ def build_upstream_channel(versions: list[str], name: str = "upstream") -> Path:
             if not list((channel / "linux-64").glob(f"python_abi-{short}-*.conda")):
                 build_python_abi_package(version, channel)
                 changed = True
-        changed = repack_build_tools(channel) or changed
-        if any(v.startswith("2.") for v in versions):
-            changed = repack_python2_pip(channel) or changed
         if not list((channel / "linux-64").glob("gcc_linux-64-*.conda")):
             build_gcc_standin(channel)
             changed = True
         if changed or not (channel / "linux-64" / "repodata.json").exists():
-            from rattler.index import index_fs
-
             asyncio.run(index_fs(channel, force=True))
+        pythons = sorted(
+            {
+                ".".join(p.name.split("-")[1].split(".")[:2])
+                for p in (channel / "linux-64").glob("python-[0-9]*")
+            }
+        )
+        stamp = channel / TOOLS_STAMP
+        if not stamp.exists() or json.loads(stamp.read_text()) != pythons:
+            _remove_tools(channel)
+            asyncio.run(index_fs(channel, force=True))
+            bridge_build_tools(channel, [p for p in pythons if not p.startswith("2.")])
+            if any(p.startswith("2.") for p in pythons):
+                repack_python2_pip(channel)
+            asyncio.run(index_fs(channel, force=True))
+            stamp.write_text(json.dumps(pythons))
     return channel
+
+
+def index_fs(channel: Path, force: bool = True):  # type: ignore[no-untyped-def]
+    """rattler's indexer over the channel folder (a coroutine)."""
+    from rattler.index import index_fs as rattler_index_fs
+
+    return rattler_index_fs(channel, force=force)

@@ -1,33 +1,49 @@
-"""Build approved recipes with rattler-build; keep every build's log.
+"""Build approved recipes with rattler-build, for every Python the site serves; keep the logs.
 
-The build runs in a child process so its whole output lands in the log, and so a crash
-or hang of the builder cannot take Drawbridge down with it. Only the exact bytes a
-maintainer approved are built. A `noarch` recipe builds here for everyone; a native one
-builds for this box's subdir, and the others are recorded as needing a builder.
+Only the exact bytes a maintainer approved are built. A `noarch` recipe builds once, here,
+for everyone; a native one builds here (linux-64) once per Python 3 of drawbridge.toml,
+each in its own child process (so a crash or hang of the builder cannot take Drawbridge
+down, and one Python's failure names that Python), and the other subdirs are recorded as
+needing a builder.
+
+The build reads the sdist from Drawbridge's download cache: the reviewed recipe names the
+upstream URL and sha256, and the copy built from (`stage_recipe`) points its source at the
+cached file of that sha256, which rattler-build checks again.
+
+A noarch recipe whose build makes platform-specific files (a wheel tagged for an
+interpreter or platform, or compiled extensions in the package) is not a failure: it is
+built again per platform and Python from the same recipe made native (`make_native`,
+with a C compiler), and the result says so, for the reviewer.
 """
 
 from __future__ import annotations
 
+import io
+import json
 import shutil
 import subprocess
 import sys
+import tarfile
 import tempfile
+import zipfile
+from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import IO
 
 import rattler_build
+import zstandard
+from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from ruamel.yaml import YAML
 
-from drawbridge.bridge.recipe_convert import WHEEL_DIR
+from drawbridge.bridge.recipe_convert import WHEEL_DIR, make_native
 from drawbridge.bridge.recipes import Recipe, RecipeError, sha256_text
 
 BUILD_SCRIPT = """
+import json
 import sys
 
-from rattler_build import Stage0Recipe
-
-
-from rattler_build import ToolConfiguration
+from rattler_build import Stage0Recipe, ToolConfiguration, VariantConfig
 
 
 class Log:
@@ -47,14 +63,23 @@ class Log:
         pass
 
 
-recipe, output, *channels = sys.argv[1:]
+recipe, output, variants, *channels = sys.argv[1:]
+variants = json.loads(variants)
 # keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively
 tools = ToolConfiguration(keep_build=True, test_strategy="native")
 Stage0Recipe.from_file(recipe).run_build(
-    output_dir=output, channels=channels, progress_callback=Log(), tool_config=tools
+    variant_config=VariantConfig(variants) if variants else None,
+    output_dir=output,
+    channels=channels,
+    progress_callback=Log(),
+    tool_config=tools,
 )
 """
 HOST_SUBDIR = "linux-64"
+#: files in a package that only one platform (and Python) can load
+COMPILED_SUFFIXES = (".so", ".pyd", ".dylib", ".dll")
+#: what a recipe folder holds that is not part of the recipe
+NOT_RECIPE = {"history", "logs", "meta.yaml"}
 
 
 @dataclass(frozen=True)
@@ -68,6 +93,7 @@ class BuildResult:
     wheels: tuple[Path, ...] = ()  # built from the sdist on the way, for the pip view
     needs_builder: tuple[str, ...] = ()
     message: str = ""
+    notes: tuple[str, ...] = ()  # what the reviewer should know about how it was built
 
 
 def _keep(path: Path, folder: Path) -> Path:
@@ -92,15 +118,117 @@ def check_recipe(recipe_text: str) -> bool:
     return bool((document.get("build") or {}).get("noarch"))
 
 
+def cached_source(cache_dir: Path | None, sha256: str) -> Path | None:
+    """The file of `sha256` in Drawbridge's download cache, if it holds one."""
+    folder = cache_dir / "sha256" / sha256[:2] / sha256 if cache_dir and sha256 else None
+    files = sorted(p for p in folder.iterdir() if p.is_file()) if folder and folder.is_dir() else []
+    return files[0] if files else None
+
+
+def _round_trip() -> YAML:
+    yaml = YAML()
+    yaml.width = 4096
+    yaml.preserve_quotes = True
+    return yaml
+
+
+def stage_recipe(
+    recipe: Recipe, text: str, folder: Path, cache_dir: Path | None, native: bool = False
+) -> Path:
+    """The recipe folder as rattler-build reads it: the approved `text`, each source whose
+    sha256 the cache holds pointed at the cached file, and, if `native`, made per platform."""
+    shutil.copytree(
+        recipe.folder, folder, ignore=lambda _d, names: [n for n in names if n in NOT_RECIPE]
+    )
+    yaml = _round_trip()
+    document = yaml.load(text)
+    sources = document.get("source")
+    for source in sources if isinstance(sources, list) else [sources]:
+        if isinstance(source, dict) and "url" in source:
+            local = cached_source(cache_dir, str(source.get("sha256") or ""))
+            if local:
+                source["url"] = local.resolve().as_uri()
+    if native:
+        make_native(document, ("c",))
+    buffer = io.StringIO()
+    yaml.dump(document, buffer)
+    (folder / "recipe.yaml").write_text(buffer.getvalue(), "utf-8")
+    return folder / "recipe.yaml"
+
+
+def _compiled_members(package: Path) -> list[str]:
+    """Compiled extension files inside a .conda package."""
+    found = []
+    with zipfile.ZipFile(package) as archive:
+        for member in archive.namelist():
+            if not member.startswith("pkg-"):
+                continue
+            reader = zstandard.ZstdDecompressor().stream_reader(archive.open(member))
+            with tarfile.open(fileobj=reader, mode="r|") as tf:
+                found += [m.name for m in tf if m.name.endswith(COMPILED_SUFFIXES)]
+    return found
+
+
+def platform_specific_output(out: Path) -> list[str]:
+    """What a noarch build in `out` made that only one platform can use: wheels tagged for
+    an interpreter ABI or platform, compiled files in the packages."""
+    found = []
+    for wheel in sorted(out.rglob(f"{WHEEL_DIR}/*.whl")):
+        try:
+            tags = parse_wheel_filename(wheel.name)[3]
+        except InvalidWheelFilename:
+            continue
+        if any(tag.platform != "any" or tag.abi != "none" for tag in tags):
+            found.append(wheel.name)
+    for package in sorted(out.rglob("*.conda")):
+        found += [f"{package.name}: {member}" for member in _compiled_members(package)[:3]]
+    return found
+
+
+def _run(
+    recipe_path: Path,
+    out: Path,
+    variants: dict[str, list[str]],
+    channels: list[str],
+    handle: IO[str],
+    timeout: int,
+) -> bool:
+    """One rattler-build run in a child process, its output in the log; True if it made
+    packages."""
+    out.mkdir(parents=True)
+    handle.write(f"\n# rattler-build {recipe_path.name} variants={json.dumps(variants)}\n")
+    handle.flush()
+    command = [sys.executable, "-c", BUILD_SCRIPT, str(recipe_path), str(out)]
+    try:
+        result = subprocess.run(
+            [*command, json.dumps(variants), *channels],
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            timeout=timeout,
+            cwd=out,
+        )
+    except subprocess.TimeoutExpired:
+        handle.write(f"\n# build timed out after {timeout} s\n")
+        return False
+    return result.returncode == 0 and any(out.rglob("*.conda"))
+
+
+def _tail(log: Path, lines: int = 3) -> str:
+    return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+
+
 def build_recipe(
     recipe: Recipe,
     channels: list[str],
     output_dir: Path,
     log_dir: Path,
-    platforms: list[str],
+    platforms: Sequence[str],
+    pythons: Sequence[str] = (),
+    cache_dir: Path | None = None,
     timeout: int = 3600,
 ) -> BuildResult:
-    """Build `recipe` if its current bytes are the approved ones; log everything."""
+    """Build `recipe` if its current bytes are the approved ones: once if noarch, else once
+    for each of `pythons` (Python 3 versions; none: the channels' newest); log everything."""
     text = recipe.path.read_text("utf-8")
     if (
         recipe.state not in ("approved", "built", "failed")
@@ -117,39 +245,58 @@ def build_recipe(
     except RecipeError as error:
         log.write_text(f"{error}\n")
         return BuildResult(recipe.name, False, log, message=str(error))
-    needs_builder = () if noarch else tuple(p for p in platforms if p != HOST_SUBDIR)
     work = Path(tempfile.mkdtemp(prefix=f".build-{recipe.name}-", dir=output_dir))
+    notes: list[str] = []
     try:
         with log.open("w") as handle:
             handle.write(
                 f"# building {recipe.name} {recipe.version} sha256={recipe.sha256}\n"
                 f"# channels: {channels}\n"
             )
-            handle.flush()
-            try:
-                result = subprocess.run(
-                    [sys.executable, "-c", BUILD_SCRIPT, str(recipe.path), str(work), *channels],
-                    stdout=handle,
-                    stderr=subprocess.STDOUT,
-                    timeout=timeout,
-                    cwd=work,
-                )
-                ok = result.returncode == 0
-            except subprocess.TimeoutExpired:
-                handle.write(f"\n# build timed out after {timeout} s\n")
-                ok = False
-        built = sorted(work.rglob("*.conda")) if ok else []
-        if not built:
-            tail = "\n".join(log.read_text(errors="replace").strip().splitlines()[-3:])
+            recipe_path = stage_recipe(recipe, text, work / "recipe", cache_dir)
+            outs: dict[str, Path] = {}
+            failed: list[str] = []
+            if noarch:
+                outs["noarch"] = work / "out-noarch"
+                made = _run(recipe_path, outs["noarch"], {}, channels, handle, timeout)
+                specific = platform_specific_output(outs["noarch"])
+                if specific:
+                    notes.append(
+                        f"built per platform and Python: the noarch recipe's build made "
+                        f"platform-specific files ({', '.join(specific[:3])}); "
+                        "make the recipe native (no noarch, a compiler in build) to say so"
+                    )
+                    handle.write(f"\n# {notes[-1]}\n")
+                    shutil.rmtree(outs.pop("noarch"))
+                    recipe_path = stage_recipe(recipe, text, work / "native", cache_dir, True)
+                    noarch = False
+                elif not made:
+                    failed.append("noarch")
+            if not noarch:
+                for python in pythons or [""]:
+                    label = f"python {python}" if python else "python"
+                    outs[label] = work / f"out-{python or 'newest'}"
+                    variants = {"python": [python]} if python else {}
+                    if not _run(recipe_path, outs[label], variants, channels, handle, timeout):
+                        failed.append(label)
+        needs_builder = () if noarch else tuple(p for p in platforms if p != HOST_SUBDIR)
+        if failed:
             return BuildResult(
                 recipe.name,
                 False,
                 log,
                 needs_builder=needs_builder,
-                message=f"build failed: {tail}",
+                message=f"build failed for {', '.join(failed)}: {_tail(log)}",
+                notes=tuple(notes),
             )
-        kept = [_keep(package, output_dir) for package in built]
-        wheels = [_keep(wheel, output_dir) for wheel in sorted(work.rglob(f"{WHEEL_DIR}/*.whl"))]
-        return BuildResult(recipe.name, True, log, tuple(kept), tuple(wheels), needs_builder)
+        kept = [_keep(p, output_dir) for out in outs.values() for p in sorted(out.rglob("*.conda"))]
+        wheels = [
+            _keep(w, output_dir)
+            for out in outs.values()
+            for w in sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))
+        ]
+        return BuildResult(
+            recipe.name, True, log, tuple(kept), tuple(wheels), needs_builder, notes=tuple(notes)
+        )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -144,11 +144,56 @@ def _plain_python(item: Any) -> Any:
     )
 
 
-def _with_build_backend(host: list[Any]) -> list[Any]:
-    """Add setuptools when no build backend is listed: pip's fallback for setup.py projects,
-    which must be installed because builds run without isolation."""
-    names = {str(item).split()[0].lower() for item in host if isinstance(item, str)}
-    return host if names & set(BUILD_BACKENDS) else [*host, "setuptools"]
+def requirement_name(item: Any) -> str:
+    """The package name of a requirement item (`if`/`then` items by their `then`)."""
+    if isinstance(item, dict) and "then" in item:
+        return requirement_name(item["then"])
+    return str(item).split()[0].lower() if isinstance(item, str) and item.strip() else ""
+
+
+def merge_requirements(items: list[Any], extra: list[Any]) -> list[Any]:
+    """`items` plus each of `extra` it lacks; an extra with a version replaces a bare name."""
+    merged = list(items)
+    for item in extra:
+        name = requirement_name(item)
+        same = [i for i, old in enumerate(merged) if requirement_name(old) == name]
+        if not same:
+            merged.append(item)
+        elif isinstance(item, str) and merged[same[0]] == name and item != name:
+            merged[same[0]] = item
+    return merged
+
+
+def _with_build_backend(host: list[Any], build_requirements: list[Any] | None) -> list[Any]:
+    """Host gets what builds the sdist without isolation: `build_requirements` (from the
+    sdist's `[build-system]`) when known; else setuptools when no backend is listed (pip's
+    fallback for setup.py projects). setuptools before 70.1 needs `wheel` for bdist_wheel."""
+    if build_requirements is not None:
+        return merge_requirements(host, build_requirements)
+    names = {requirement_name(item) for item in host}
+    if not names & set(BUILD_BACKENDS):
+        return [*host, "setuptools", "wheel"]
+    return host if "setuptools" not in names else merge_requirements(host, ["wheel"])
+
+
+def make_native(recipe: dict[str, Any], compilers: tuple[str, ...] = ()) -> bool:
+    """Turn a noarch recipe into a per-platform one, in place: no `noarch`, plain `python`
+    (whose run_exports pin the ABI) where `python_min` pinned it, and a `compiler(...)` in
+    build for each of `compilers`. True if it was noarch."""
+    build = recipe.setdefault("build", {})
+    was_noarch = bool(build.pop("noarch", None))
+    requirements = recipe.get("requirements") or {}
+    for section, items in requirements.items():
+        requirements[section] = [_plain_python(i) for i in items]
+    for test in recipe.get("tests") or []:
+        run = (test.get("requirements") or {}).get("run") if isinstance(test, dict) else None
+        if run:
+            test["requirements"]["run"] = [_plain_python(i) for i in run]
+    wanted = [f"${{{{ compiler('{language}') }}}}" for language in compilers]
+    if wanted:
+        build_section = merge_requirements(requirements.pop("build", None) or [], wanted)
+        recipe["requirements"] = {"build": build_section, **requirements}
+    return was_noarch
 
 
 def _tests(test: dict[str, Any]) -> list[dict[str, Any]]:
@@ -192,12 +237,16 @@ def _about(about: dict[str, Any]) -> dict[str, Any]:
 
 
 def convert(
-    meta_yaml: str, source_url: str | None = None, python_min: str | None = None
+    meta_yaml: str,
+    source_url: str | None = None,
+    python_min: str | None = None,
+    build_requirements: list[Any] | None = None,
 ) -> dict[str, Any]:
     """The v1 recipe for grayskull's `meta_yaml`.
 
     `source_url` replaces the source URL; `python_min` replaces grayskull's (conda-forge's)
-    oldest Python for noarch builds with the oldest one this site builds for.
+    oldest Python for noarch builds with the oldest one this site builds for;
+    `build_requirements` (from the sdist's `[build-system]`) join host.
     """
     v0, context = parse_v0(meta_yaml)
     if "python_min" in context or "python_min" in meta_yaml:  # conda-forge defines it globally
@@ -227,19 +276,19 @@ def convert(
         }
     recipe["build"] = converted_build
     requirements = {k: v for k, v in (v0.get("requirements") or {}).items() if v}
-    if any(
-        "compiler(" in str(item) for item in requirements.get("build", [])
-    ) and converted_build.pop("noarch", None):
-        # compiled code is never noarch (grayskull sometimes says both): build per platform,
-        # against plain `python`, whose run_exports pin the ABI
-        requirements = {k: [_plain_python(i) for i in v] for k, v in requirements.items()}
     if "pip install" in str(converted_build.get("script", "")):
-        requirements["host"] = _with_build_backend(requirements.get("host", []))
+        requirements["host"] = _with_build_backend(requirements.get("host", []), build_requirements)
     if requirements:
         recipe["requirements"] = requirements
     tests = _tests(v0.get("test") or {})
     if tests:
         recipe["tests"] = tests
+    if any("compiler(" in str(item) for item in requirements.get("build", [])):
+        make_native(recipe)  # compiled code is never noarch (grayskull sometimes says both)
+    elif "noarch" not in converted_build:
+        # a per-Python recipe pinned to python_min (grayskull writes it, sgmllib3k) would
+        # build for python_min alone and pin its ABI: it builds against each Python instead
+        make_native(recipe)
     about = _about(v0.get("about") or {})
     if about:
         recipe["about"] = about

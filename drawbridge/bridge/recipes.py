@@ -14,7 +14,6 @@ import difflib
 import hashlib
 import shutil
 import subprocess
-import sys
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,10 +23,14 @@ from packaging.version import Version
 from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.names import CURATED_DIR, NameTable
 from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import Upstream
-from drawbridge.bridge.recipe_convert import convert, dump
+from drawbridge.bridge.grayskull_offline import command as grayskull_command
+from drawbridge.bridge.grayskull_offline import unresolved_imports
+from drawbridge.bridge.names import CURATED_DIR, NameTable
+from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.recipe_compose import Origin, compose_recipe
+from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN
+from drawbridge.bridge.sdist_facts import read_sdist_facts
 from drawbridge.bridge.records import AuditRow, RecipeRow
 from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
@@ -68,52 +71,29 @@ def sha256_text(text: str) -> str:
     return hashlib.sha256(text.encode("utf-8")).hexdigest()
 
 
-def run_grayskull(sdist: Path, work: Path) -> str:
-    """grayskull's meta.yaml for a local sdist; RecipeError with grayskull's words if it fails."""
+def run_grayskull(sdist: Path, work: Path) -> tuple[str, list[str]]:
+    """grayskull's meta.yaml for a local sdist, run sealed off the network
+    (`grayskull_offline`), and the modules its setup.py imports that nothing here provides;
+    RecipeError with grayskull's words if it fails."""
     out = Path(tempfile.mkdtemp(prefix=".grayskull-", dir=work))
+    args = ["pypi", "--no-use-v1-format", "--strict-conda-forge", "-o", str(out)]
+    argv, env = grayskull_command([*args, str(sdist.resolve())])
     try:
-        result = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "grayskull",
-                "pypi",
-                "--no-use-v1-format",
-                "--strict-conda-forge",
-                "-o",
-                str(out),
-                str(sdist.resolve()),
-            ],
-            capture_output=True,
-            text=True,
-            timeout=600,
-            cwd=out,
-        )
+        result = subprocess.run(argv, capture_output=True, text=True, timeout=600, cwd=out, env=env)
         generated = list(out.glob("*/meta.yaml"))
         if result.returncode != 0 or not generated:
             tail = "\n".join((result.stderr or result.stdout).strip().splitlines()[-5:])
             raise RecipeError(
                 f"grayskull could not write a recipe for {sdist.name}: {tail or 'no output'}"
             )
-        return generated[0].read_text("utf-8")
+        return generated[0].read_text("utf-8"), unresolved_imports(result.stderr)
     finally:
         shutil.rmtree(out, ignore_errors=True)
 
 
-def rename_requirements(recipe: dict, names: NameTable) -> dict:
-    """Map requirement names through Drawbridge's table (its overrides beat grayskull's)."""
-
-    def rename(item):  # type: ignore[no-untyped-def]
-        if isinstance(item, dict) and "then" in item:
-            return {**item, "then": rename(item["then"])}
-        if not isinstance(item, str) or item.startswith("$"):
-            return item
-        name, _, rest = item.partition(" ")
-        return f"{names.conda_name(name)} {rest}".strip()
-
-    for section, items in (recipe.get("requirements") or {}).items():
-        recipe["requirements"][section] = [rename(i) for i in items]
-    return recipe
+def _origin_url(file: UpstreamFile) -> str:
+    """The sdist's address upstream: its URL, or a drop folder's file as a file:// URL."""
+    return file.url if "://" in file.url else Path(file.url).resolve().as_uri()
 
 
 class RecipeBook:
@@ -121,6 +101,7 @@ class RecipeBook:
 
     def __init__(self, home: Home, database: Database, curated_dir: Path = CURATED_DIR) -> None:
         self.root = home.root / "recipes"
+        self.settings = home
         self.cache_dir = home.cache_dir
         self.work = home.cache_dir / "work"
         self.db = database
@@ -138,18 +119,33 @@ class RecipeBook:
         user: str,
         python_min: str | None = None,
     ) -> Recipe:
-        """Write a recipe for a project's sdist: the curated one if Drawbridge ships one."""
+        """Write a recipe for a project's sdist: the curated one if Drawbridge ships one.
+
+        A generated recipe names the upstream URL and sha256 of the sdist (the build reads the
+        copy in Drawbridge's cache), the maintainers of `[recipes]`, and is built for the
+        Pythons of `[bridge]` (`python_min`, default the oldest, for noarch ones)."""
         project = canonicalize_name(requirement_name)
         conda_name = names.conda_name(project)
         curated = self.curated_dir / conda_name / "recipe.yaml"
         if curated.is_file():
             text, meta, chosen = curated.read_text("utf-8"), None, version or ""
         else:
-            sdist, chosen = self._fetch_sdist(project, version, upstream)
+            file, sdist = self._fetch_sdist(project, version, upstream)
+            chosen = file.version
+            facts = read_sdist_facts(sdist)
             self.work.mkdir(parents=True, exist_ok=True)
-            meta = run_grayskull(sdist, self.work)
-            recipe = convert(meta, source_url=sdist.resolve().as_uri(), python_min=python_min)
-            text = dump(rename_requirements(recipe, names))
+            meta, unresolved = run_grayskull(sdist, self.work)
+            python_min = python_min or self.settings.bridge.oldest_python3
+            text = compose_recipe(
+                meta,
+                facts,
+                Origin(_origin_url(file), sha256_file(sdist)),
+                names,
+                python_min,
+                self.settings.bridge.python3s or [python_min or DEFAULT_PYTHON_MIN],
+                self.settings.recipes.maintainers,
+                unresolved,
+            )
         folder = self.root / conda_name
         if meta is not None:
             write_text_atomic(folder / "meta.yaml", meta)
@@ -159,7 +155,7 @@ class RecipeBook:
 
     def _fetch_sdist(
         self, project: str, version: str | None, upstream: Upstream
-    ) -> tuple[Path, str]:
+    ) -> tuple[UpstreamFile, Path]:
         sdists = [f for f in upstream.files(project) if not f.is_wheel and not f.yanked]
         if version:
             sdists = [f for f in sdists if Version(f.version) == Version(version)]
@@ -167,7 +163,7 @@ class RecipeBook:
             wanted = f"{project}=={version}" if version else project
             raise RecipeError(f"the upstream has no sdist for {wanted}")
         newest = max(sdists, key=lambda f: Version(f.version))
-        return self._cached(upstream.fetch(newest)), newest.version
+        return newest, self._cached(upstream.fetch(newest))
 
     def _cached(self, sdist: Path) -> Path:
         """The sdist inside Drawbridge's download cache (a drop folder may be emptied later)."""

@@ -18,6 +18,8 @@ DEFAULT_HOME = Path("drawbridge-home")
 #: the environment variable naming the home (every --home option reads it)
 HOME_VARIABLE = "DRAWBRIDGE_HOME"
 CONFIG_NAME = "drawbridge.toml"
+#: the tables drawbridge.toml may have
+TABLES = ["bridge", "recipes", "server"]
 CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: URL segments a channel may not be named after, because the server routes them itself
 RESERVED_CHANNEL_NAMES = frozenset(
@@ -53,6 +55,11 @@ upstream_pypi = "https://pypi.org/simple/"
 upstream_conda = []
 # Oldest glibc the Linux packages may need, as manylinux_2_<N>.
 manylinux_glibc_minor = 17
+
+[recipes]
+# Who maintains the recipes Drawbridge generates (written as extra.recipe-maintainers).
+# Empty: each generated recipe says none is configured, and its reviewer is told.
+maintainers = []
 """.format(platforms=toml_list(DEFAULT_SUBDIRS), pythons=toml_list(DEFAULT_PYTHONS))
 
 
@@ -85,10 +92,22 @@ class BridgeSettings:
     manylinux_glibc_minor: int = 17
 
     @property
+    def python3s(self) -> list[str]:
+        """The Python 3 versions the site builds for, oldest first: recipes build for each."""
+        pythons = [p for p in self.pythons if not p.startswith("2")]
+        return sorted(pythons, key=lambda v: tuple(map(int, v.split("."))))
+
+    @property
     def oldest_python3(self) -> str | None:
         """The oldest Python 3 the site builds for: noarch recipes build against it."""
-        pythons = [p for p in self.pythons if not p.startswith("2")]
-        return min(pythons, key=lambda v: tuple(map(int, v.split("."))), default=None)
+        return self.python3s[0] if self.python3s else None
+
+
+@dataclass(frozen=True)
+class RecipeSettings:
+    """The `[recipes]` table of drawbridge.toml."""
+
+    maintainers: list[str] = field(default_factory=list)
 
 
 @dataclass(frozen=True)
@@ -98,6 +117,7 @@ class Home:
     root: Path
     server: ServerSettings = field(default_factory=ServerSettings)
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
+    recipes: RecipeSettings = field(default_factory=RecipeSettings)
 
     @property
     def config_path(self) -> Path:
@@ -176,18 +196,19 @@ def load_home(home: Path | str | None = None) -> Home:
         document = tomllib.loads(config_path.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
         raise HomeError(f"cannot read {config_path}: {error}") from error
-    unknown_tables = sorted(set(document) - {"server", "bridge"})
+    unknown_tables = sorted(set(document) - set(TABLES))
     if unknown_tables:
-        raise HomeError(
-            f"{config_path}: unknown tables {unknown_tables}; known: ['bridge', 'server']"
-        )
+        raise HomeError(f"{config_path}: unknown tables {unknown_tables}; known: {TABLES}")
     server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
     check_channel_name(server.default_channel)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
     from drawbridge.channel.upstream_conda import upstream_channels
 
     upstream_channels(bridge.upstream_conda)  # a malformed entry or a name clash, said now
-    return Home(root=root.resolve(), server=server, bridge=bridge)
+    recipes = _parse_table(config_path, "recipes", document.get("recipes", {}), RecipeSettings)
+    if not all(isinstance(name, str) and name for name in recipes.maintainers):
+        raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
+    return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
 
 
 def _parse_table(config_path: Path, name: str, table: dict, settings_type: type[T]) -> T:

@@ -179,7 +179,13 @@ def build(
         with console.status(f"building {name}…"):
             result = _lacking_requirements(recipe, build_channels, list(mirrors), target)
             result = result or build_recipe(
-                recipe, build_channels, outputs, recipe.folder / "logs", settings.platforms
+                recipe,
+                build_channels,
+                outputs,
+                recipe.folder / "logs",
+                settings.platforms,
+                pythons=settings.python3s,
+                cache_dir=context.home.cache_dir,
             )
         if result.ok:
             # the wheel may already be there from an earlier build of the same version
@@ -197,9 +203,11 @@ def build(
     shown = table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
+        notes = "".join(f"\n[yellow]note[/] {escape(note)}" for note in result.notes)
         shown.add_row(
             result.name,
-            "[green]built[/]" if result.ok else f"[red]failed[/] {escape(result.message)}",
+            ("[green]built[/]" if result.ok else f"[red]failed[/] {escape(result.message)}")
+            + notes,
             ", ".join(made),
             ", ".join(result.needs_builder),
             str(result.log),

@@ -1,0 +1,182 @@
+"""The recipe a reviewer reads: grayskull's, converted, corrected by what the sdist says, with
+the upstream's URL and sha256, the site's maintainers and notes for the reviewer (pure).
+
+grayskull guesses from metadata; the sdist itself is the truth for three things it gets
+wrong: what builds it (`[build-system] requires`, or setuptools + wheel for a setup.py),
+whether a compiler runs (C, C++, Cython, Fortran or Rust sources: then the recipe is built
+per platform and Python, never noarch), and whether a licence file ships. What the
+reviewer must decide is written at the top of the recipe as `# REVIEW:` comments, which
+`recipe show` and the review page show with the recipe.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from packaging.requirements import InvalidRequirement, Requirement
+from packaging.utils import canonicalize_name
+
+from drawbridge.bridge.deps import conda_version_spec
+from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.markers import applies
+from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.recipe_convert import convert, dump, make_native, merge_requirements
+from drawbridge.bridge.sdist_facts import SdistFacts
+from drawbridge.bridge.targets import Target
+
+#: the backends that are setuptools; before setuptools 70.1 they need `wheel` for bdist_wheel
+SETUPTOOLS_BACKENDS = ("setuptools.build_meta", "setuptools.build_meta:__legacy__", "")
+#: build requirements conda-forge spells otherwise than their PyPI names
+BUILD_REQUIREMENT_NAMES = {"oldest-supported-numpy": "numpy"}
+NOTE_PREFIX = "# REVIEW: "
+#: the subdir builds run on (markers in build requirements are decided for it)
+BUILD_SUBDIR = "linux-64"
+
+
+class BuildRequirementError(BridgeError):
+    """A `[build-system] requires` entry that cannot become a conda requirement."""
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where the sdist came from: what the reviewer sees as the recipe's source."""
+
+    url: str
+    sha256: str
+
+
+def _condition(pythons: list[str]) -> str:
+    return " or ".join(f'match(python, "{python}.*")' for python in pythons)
+
+
+def build_requirements(facts: SdistFacts, names: NameTable, pythons: list[str]) -> list[Any]:
+    """Host requirements that build the sdist without isolation, decided for `pythons`.
+
+    A marker that holds for some of them only becomes an `if:` item on those Pythons.
+    """
+    requires = list(facts.build_requires) if facts.build_requires is not None else []
+    if facts.build_requires is None or (not requires and not facts.build_backend):
+        requires = ["setuptools"]  # pip's fallback: setup.py with setuptools' legacy backend
+    parsed = []
+    for text in requires:
+        try:
+            parsed.append(Requirement(text))
+        except InvalidRequirement as error:
+            raise BuildRequirementError(
+                f"{facts.filename}: [build-system] requires {text!r} is not PEP 508 ({error})"
+            ) from error
+    if facts.build_backend in SETUPTOOLS_BACKENDS and "wheel" not in {
+        canonicalize_name(r.name) for r in parsed
+    }:
+        parsed.append(Requirement("wheel"))
+    items: list[Any] = []
+    for requirement in parsed:
+        name = canonicalize_name(requirement.name)
+        conda = BUILD_REQUIREMENT_NAMES.get(name) or names.mapping.get(name) or name
+        spec = f"{conda} {conda_version_spec(requirement.specifier, str(requirement))}".strip()
+        holds = [p for p in pythons if applies(requirement, Target(BUILD_SUBDIR, p))]
+        if holds == pythons:
+            items.append(spec)
+        elif holds:
+            items.append({"if": _condition(holds), "then": spec})
+    return items
+
+
+def rename_requirements(recipe: dict, names: NameTable) -> dict:
+    """Map requirement names through Drawbridge's table (its overrides beat grayskull's)."""
+
+    def rename(item):  # type: ignore[no-untyped-def]
+        if isinstance(item, dict) and "then" in item:
+            return {**item, "then": rename(item["then"])}
+        if not isinstance(item, str) or item.startswith("$"):
+            return item
+        name, _, rest = item.partition(" ")
+        return f"{names.conda_name(name)} {rest}".strip()
+
+    for section, items in (recipe.get("requirements") or {}).items():
+        recipe["requirements"][section] = [rename(i) for i in items]
+    return recipe
+
+
+def _licence_notes(recipe: dict, facts: SdistFacts) -> list[str]:
+    about = recipe.get("about") or {}
+    licence = about.get("license", "")
+    said = (
+        f"its metadata says {facts.licence_metadata!r}"
+        if facts.licence_metadata
+        else ("its metadata names none")
+    )
+    notes = []
+    if licence in ("", "LicenseRef-Unknown"):
+        notes.append(
+            f"licence unknown: grayskull could not name it ({said}); set about.license "
+            "to the project's SPDX licence before approving."
+        )
+    if not about.get("license_file"):
+        notes.append(
+            f"licence file missing: the sdist ships none ({said}; the recipe says "
+            f"license: {licence or 'nothing'}), and nothing was looked up on the internet. "
+            "Check the licence at the project's home and add about.license_file (a file in "
+            "the sdist, or one beside this recipe) before approving."
+        )
+    return notes
+
+
+def compose_recipe(
+    meta_yaml: str,
+    facts: SdistFacts,
+    origin: Origin,
+    names: NameTable,
+    python_min: str | None,
+    pythons: list[str],
+    maintainers: list[str],
+    unresolved_imports: tuple[str, ...] | list[str] = (),
+) -> str:
+    """The recipe text for grayskull's `meta_yaml` of the sdist `facts` describe;
+    `unresolved_imports` are modules its setup.py imports that nothing here provides."""
+    notes: list[str] = [
+        f"setup.py imports {module}, which is not installed here: if the build needs it, "
+        "add the conda package that provides it to requirements.host."
+        for module in unresolved_imports
+    ]
+    # host's build requirements come from the sdist below, not from convert's fallback
+    recipe = convert(meta_yaml, python_min=python_min, build_requirements=[])
+    noarch = bool((recipe.get("build") or {}).get("noarch"))
+    if facts.compilers and noarch:
+        make_native(recipe, facts.compilers)
+        shown = ", ".join(facts.compiled_sources[:3]) + (
+            ", …" if len(facts.compiled_sources) > 3 else ""
+        )
+        notes.append(
+            f"built per platform and Python: grayskull wrote noarch: python, but the sdist "
+            f"has compiled sources ({shown})."
+        )
+        noarch = False
+    elif facts.compilers:
+        make_native(recipe, facts.compilers)
+    host_pythons = [python_min] if noarch and python_min else pythons
+    extra = build_requirements(facts, names, host_pythons)
+    if facts.uses_cython:
+        extra.append("cython")
+    requirements = recipe.setdefault("requirements", {})
+    requirements["host"] = merge_requirements(requirements.get("host") or [], extra)
+    recipe["source"] = {"url": origin.url, "sha256": origin.sha256}
+    recipe["extra"] = {"recipe-maintainers": list(maintainers)}
+    if not maintainers:
+        notes.append(
+            "no maintainers: none are configured; set [recipes] maintainers in "
+            "drawbridge.toml to have them written here."
+        )
+    notes.extend(_licence_notes(recipe, facts))
+    text = dump(rename_requirements(recipe, names))
+    return "".join(f"{NOTE_PREFIX}{note}\n" for note in notes) + text
+
+
+def review_notes(recipe_text: str) -> list[str]:
+    """The `# REVIEW:` notes at the top of a recipe."""
+    return [
+        line[len(NOTE_PREFIX) :].strip()
+        for line in recipe_text.splitlines()
+        if line.startswith(NOTE_PREFIX)
+    ]
