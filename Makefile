@@ -13,9 +13,14 @@ $(VENV)/.test: $(VENV)/.runtime pyproject.toml
 	$(PIP) install --quiet -e '.[test]'
 	touch $@
 
+# `make serve HOST=0.0.0.0 PORT=9000`: unset, the home's drawbridge.toml decides
+# (127.0.0.1:8080 in a new home).
+HOST ?=
+PORT ?=
+
 .PHONY: serve test
-serve: $(VENV)/.runtime  ## set up, then serve ./drawbridge-home on http://127.0.0.1:8080/
-	$(VENV)/bin/drawbridge serve
+serve: $(VENV)/.runtime  ## set up, then serve ./drawbridge-home (http://127.0.0.1:8080/)
+	$(VENV)/bin/drawbridge serve $(if $(HOST),--host $(HOST)) $(if $(PORT),--port $(PORT))
 
 # skopeo and umoci (Debian) check the OCI images in the tests; installed when missing and
 # this is a Debian/Ubuntu machine run as root, else those tests say they are skipped.

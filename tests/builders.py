@@ -191,7 +191,9 @@ def make_conda_tar_bz2(
     return path
 
 
-def make_noarch_python_conda(folder: Path, name: str, version: str, module: str) -> Path:
+def make_noarch_python_conda(
+    folder: Path, name: str, version: str, module: str, build: str = "pyh4616a5c_0"
+) -> Path:
     """A real `noarch: python` .conda (rattler-build's assembler) importing as `module`."""
     import rattler_build
 
@@ -202,7 +204,7 @@ def make_noarch_python_conda(folder: Path, name: str, version: str, module: str)
         name=name,
         version=version,
         target_platform="noarch",
-        build_string="pyh4616a5c_0",
+        build_string=build,
         output_dir=folder,
         files_dir=staging,
         noarch="python",
@@ -264,3 +266,38 @@ static PyMethodDef methods[] = {
 static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "fastadd", NULL, -1, methods};
 PyMODINIT_FUNC PyInit_fastadd(void) { return PyModule_Create(&module); }
 """
+
+
+def wheel_from_installed(distribution: str, folder: Path) -> Path:
+    """The wheel of an installed distribution, rebuilt from its files (offline: for a real
+    binary wheel such as py-rattler's when no copy of it is on disk); cached in `folder`."""
+    from importlib.metadata import distribution as installed
+
+    dist = installed(distribution)
+    tags = [
+        line.split(":", 1)[1].strip()
+        for line in dist.read_text("WHEEL").splitlines()
+        if line.startswith("Tag:")
+    ]
+    name = f"{escaped_name(dist.metadata['Name'])}-{dist.version}-{tags[0]}.whl"
+    target = folder / name
+    if target.exists():
+        return target
+    folder.mkdir(parents=True, exist_ok=True)
+    partial = folder / f".{name}.part"
+    record_name = next(str(f) for f in dist.files if str(f).endswith(".dist-info/RECORD"))
+    lines = []
+    with zipfile.ZipFile(partial, "w", zipfile.ZIP_STORED) as archive:
+        for file in dist.files:
+            member = str(file)
+            if member == record_name or member.startswith("..") or "__pycache__" in member:
+                continue
+            if member.endswith(("/INSTALLER", "/REQUESTED", "/direct_url.json")):
+                continue  # written by the installer, not part of the wheel
+            data = file.locate().read_bytes()
+            archive.writestr(member, data)
+            lines.append(f"{member},{_record_hash(data)},{len(data)}")
+        lines.append(f"{record_name},,")
+        archive.writestr(record_name, "\n".join(lines) + "\n")
+    partial.rename(target)
+    return target

@@ -1,10 +1,13 @@
 """What real clients need on this machine: the venv's console scripts, pyenv's Pythons (found
-in one place), a clean client environment, and rattler solving from a running Drawbridge."""
+in one place), a clean client environment, rattler solving from a running Drawbridge, and
+a Dockerfile's build stage run without Docker (there is no engine here)."""
 
 from __future__ import annotations
 
 import asyncio
 import os
+import shlex
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -104,3 +107,31 @@ def install_from_channels(
     )
     asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
     return sorted(f"{r.name.normalized}={r.version}" for r in records)
+
+
+def run_build_stage(stage: str, context: Path, root: Path, python: Path) -> None:
+    """ARG, COPY and RUN of a Dockerfile stage, with `root` as the container's `/` and
+    `python` as its Python: the build-arg defaults as environment, nothing else."""
+    env = client_env()
+    env.pop("DRAWBRIDGE_URL", None)
+    for line in stage.splitlines():
+        word, _, rest = line.partition(" ")
+        if word == "ARG":
+            name, _, value = rest.partition("=")
+            env[name] = value
+        elif word == "COPY":
+            *sources, target = rest.split()
+            (root / target.lstrip("/")).mkdir(parents=True, exist_ok=True)
+            for source in sources:
+                shutil.copy(context / source, root / target.lstrip("/"))
+        elif word == "RUN":
+            command = [
+                str(python)
+                if token == "python"
+                else str(root / token.lstrip("/"))
+                if token.startswith("/")
+                else token
+                for token in shlex.split(rest)
+            ]
+            ran = subprocess.run(command, capture_output=True, text=True, env=env, timeout=600)
+            assert ran.returncode == 0, ran.stdout + ran.stderr

@@ -83,3 +83,119 @@ def test_token_create_prints_a_working_token_once(tmp_path: Path):
     assert identify_token(Database(load_home(home).database_url), result.stdout.strip()) is None
     bad_role = drawbridge("token", "create", "--user", "bob", "--role", "king", "--home", str(home))
     assert bad_role.returncode != 0 and "king" in bad_role.stderr
+
+
+def run_in(folder: Path, *args: str, **env: str) -> subprocess.CompletedProcess:
+    """`drawbridge ARGS` as an operator runs it in `folder`: no $DRAWBRIDGE_HOME, no $COLUMNS
+    (so piped output takes its own width), output captured (not a terminal)."""
+    import os
+
+    clean = {k: v for k, v in os.environ.items() if k not in ("DRAWBRIDGE_HOME", "COLUMNS")}
+    return subprocess.run(
+        [str(BIN / "drawbridge"), *args],
+        capture_output=True,
+        text=True,
+        env={**clean, **env},
+        cwd=folder,
+        timeout=120,
+    )
+
+
+def test_a_command_outside_the_home_folder_says_where_it_looked_and_how_to_point(tmp_path: Path):
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    said = " ".join(run_in(elsewhere, "publish", "x.whl").stderr.split())
+    assert f"looked for ./drawbridge-home in {elsewhere}" in said, said
+    assert "--home PATH" in said and "DRAWBRIDGE_HOME" in said and "Traceback" not in said
+    from_env = " ".join(
+        run_in(elsewhere, "publish", "x.whl", DRAWBRIDGE_HOME=str(tmp_path / "gone")).stderr.split()
+    )
+    assert f"{tmp_path / 'gone'} (from $DRAWBRIDGE_HOME) is not a Drawbridge home" in from_env
+    from_option = " ".join(run_in(elsewhere, "index", "--home", "typo").stderr.split())
+    assert f"{elsewhere / 'typo'} (from --home) is not a Drawbridge home" in from_option
+    home = tmp_path / "home"
+    assert run_in(tmp_path, "init", "--home", str(home), *init_arguments()).returncode == 0
+    found = run_in(elsewhere, "channel", "list", DRAWBRIDGE_HOME=str(home))
+    assert found.returncode == 0 and "main" in found.stdout
+
+
+def test_deciding_without_a_token_says_where_tokens_come_from(tmp_path: Path):
+    home = tmp_path / "home"
+    run_in(tmp_path, "init", "--home", str(home), *init_arguments())
+    said = " ".join(run_in(tmp_path, "request", "reject", "1", "--home", str(home)).stderr.split())
+    assert "no bridging request #1" in said  # an unknown number first
+    said = " ".join(
+        run_in(tmp_path, "recipe", "approve", "docopt", "--home", str(home)).stderr.split()
+    )
+    assert "needs a maintainer's token" in said
+    assert "drawbridge token create --user NAME --role maintainer" in said
+
+
+def _help(*command: str) -> str:
+    result = run_in(Path.cwd(), *command, "--help", COLUMNS="120")
+    assert result.returncode == 0, result.stderr
+    return result.stdout
+
+
+def test_help_shows_no_placeholder_for_flags_and_one_default_each():
+    import typer.main
+
+    from drawbridge.cli.app import app
+
+    group = typer.main.get_command(app)
+    commands = [[name] for name in group.commands]
+    commands += [
+        [name, sub] for name, cmd in group.commands.items() for sub in getattr(cmd, "commands", {})
+    ]
+    for command in commands:
+        text = _help(*command)
+        assert "<bool>" not in text, (command, text)
+    serve = " ".join(_help("serve").split())
+    assert (
+        "Worker processes (default: one per CPU)" in serve
+        and "[default: " not in serve.split("Worker processes")[1].split("--init")[0]
+    ), serve
+    assert "--dry-run" in _help("bridge") and "--init --no-init" in serve
+    assert "default: ./drawbridge-home" in " ".join(_help("publish").split())
+
+
+def test_tables_piped_to_a_file_are_not_cut(tmp_path: Path):
+    home = tmp_path / "home"
+    run_in(tmp_path, "init", "--home", str(home), *init_arguments())
+    long_url = "https://mirror.example.corp/" + "/".join(["conda-forge-nightly-snapshot"] * 6)
+    config = home / "drawbridge.toml"
+    config.write_text(
+        config.read_text().replace(
+            "upstream_conda = []", f'upstream_conda = [{{ name = "nightly", url = "{long_url}" }}]'
+        )
+    )
+    piped = run_in(tmp_path, "upstream", "list", "--home", str(home))
+    assert long_url in piped.stdout and "…" not in piped.stdout, piped.stdout
+    narrow = run_in(tmp_path, "upstream", "list", "--home", str(home), COLUMNS="60")
+    assert "…" not in narrow.stdout and max(map(len, narrow.stdout.splitlines())) <= 60
+    cells = "".join(
+        line.split("│")[2].strip() for line in narrow.stdout.splitlines() if line.count("│") == 4
+    )
+    assert long_url in cells, narrow.stdout  # folded onto several lines, every character kept
+
+
+def test_serve_refuses_a_port_already_taken_naming_it(tmp_path: Path):
+    from servers import start_server
+
+    first = start_server(tmp_path / "first")
+    first.channels.create("only-first")
+    try:
+        port = first.url.rsplit(":", 1)[1]
+        second = run_in(tmp_path, "serve", "--home", str(tmp_path / "second"), "--port", port)
+        assert second.returncode == 1, second.stdout + second.stderr
+        said = " ".join(second.stderr.split())
+        assert f"port {port} on 127.0.0.1 is taken" in said and "--port" in said
+        assert "Traceback" not in said
+        assert not (tmp_path / "second").exists(), "a refused serve creates no home"
+        import httpx
+
+        for _ in range(6):  # every request still reaches the first home, none the second
+            listed = httpx.get(f"{first.url}/api/channels").json()["channels"]
+            assert sorted(listed) == ["main", "only-first"]
+    finally:
+        first.stop()

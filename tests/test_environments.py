@@ -11,8 +11,13 @@ from pathlib import Path
 
 import httpx
 import pytest
-from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
-from clients import BIN, PY27, PYENV, client_env
+from builders import (
+    make_conda_tar_bz2,
+    make_noarch_python_conda,
+    make_wheel,
+    wheel_from_installed,
+)
+from clients import BIN, PY27, PYENV, client_env, run_build_stage
 from databases import new_home, write_config
 from servers import Server, start_server
 
@@ -614,6 +619,18 @@ def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
         str(not_an_image),
     )
     assert refused.returncode == 1 and "cannot read base image" in refused.stderr
+    absent = drawbridge(
+        "image",
+        "--lock",
+        str(locked),
+        "-o",
+        str(tmp_path / "image.tar"),
+        "--base",
+        str(tmp_path / "debian-12-slim.tar"),
+    )
+    said = " ".join(absent.stderr.split())
+    assert absent.returncode == 1 and "no base image archive at" in said, said
+    assert "skopeo copy docker://debian:12-slim oci-archive:debian-12-slim.tar" in said
     missing = drawbridge(
         "image", "--lock", str(tmp_path / "nope.lock"), "-o", str(tmp_path / "image.tar")
     )
@@ -626,31 +643,70 @@ def test_image_refusals_leave_nothing(locked: Path, tmp_path: Path):
     assert sorted(p.name for p in tmp_path.iterdir()) == ["base.tar", "tampered.lock"]
 
 
-def test_dockerfile_keeps_build_tools_out_of_the_final_stage(locked: Path, tmp_path: Path):
-    target = tmp_path / "Dockerfile"
+def test_dockerfile_builds_from_the_lock_s_server_alone(
+    env_server: Server, locked: Path, tmp_path: Path
+):
+    """No Docker engine here: the build stage's instructions run as Docker would run them,
+    in a fresh venv of a pyenv Python (python:3.12-slim's stand-in) and a scratch root,
+    reaching nothing but the server the lock came from."""
+    context = tmp_path / "context"
+    refused = drawbridge(
+        "image", "--lock", str(locked), "--dockerfile", "-o", f"{context}/Dockerfile"
+    )
+    assert refused.returncode == 1 and "lacks it" in refused.stderr, refused.stderr
+    assert "drawbridge bridge py-rattler" in " ".join(refused.stderr.split())
+    assert not context.exists(), "nothing written when the build could not work"
+    env_server.channels.create("tools")
+    env_server.publish(wheel_from_installed("py-rattler", tmp_path / "wheels"), channel="tools")
     made = drawbridge(
         "image",
         "--lock",
         str(locked),
         "--dockerfile",
         "-o",
-        str(target),
-        "--server",
-        "http://drawbridge.corp:8080",
+        f"{context}/Dockerfile",
+        "--channel",
+        "tools",
+        "--tag",
+        "2026.1",
     )
     assert made.returncode == 0, made.stderr
-    text = target.read_text()
+    assert "docker build -t drawbridge-env:2026.1 " in made.stdout, made.stdout
+    assert sorted(p.name for p in context.iterdir()) == [
+        "Dockerfile",
+        "drawbridge-install.py",
+        locked.name,
+    ]
+    text = (context / "Dockerfile").read_text()
+    assert "# syntax=" not in text, "a frontend image from Docker Hub cannot be pulled"
     build, final = text.split("\nFROM ${BASE_IMAGE}\n")
-    assert (
-        "FROM ${BUILDER_IMAGE} AS build" in build
-        and "drawbridge env create --lock /tmp/drawbridge.lock --prefix /opt/env" in build
-    )
-    assert (
-        f"COPY {locked.name} /tmp/drawbridge.lock" in build
-        and "http://drawbridge.corp:8080" in build
-    )
+    assert f"ARG DRAWBRIDGE_URL={env_server.url}\n" in build, "the lock's server, not 8080"
+    assert "pip install" not in build and "drawbridge env create" not in build
     assert final.count("COPY") == 1 and "COPY --from=build /opt/env /opt/env" in final
     assert not any(word in final for word in ("RUN", "pip", "gcc", "compiler"))
+
+    builder = next(
+        (v for v in ("3.12.1", "3.13.0", "3.11.7", "3.10.13") if (PYENV / v).is_dir()), None
+    )
+    if builder is None:
+        pytest.skip("no pyenv Python 3.10+ to stand in for the builder image")
+    root = tmp_path / "root"
+    venv = tmp_path / "builder"
+    subprocess.run([str(PYENV / builder / "bin" / "python"), "-m", "venv", str(venv)], check=True)
+    run_build_stage(build, context, root, venv / "bin" / "python")
+    prefix = root / "opt" / "env"
+    probe = subprocess.run(
+        [
+            str(prefix / "bin" / "python"),
+            "-c",
+            "import demo_conda, bridged_tool, pip_only, pip_helper, sys; print(sys.prefix)",
+        ],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+    )
+    assert probe.returncode == 0 and probe.stdout.strip() == str(prefix), probe.stderr
+    assert not (prefix / "lib" / f"python{MACHINE_PYTHON}" / "site-packages" / "rattler").exists()
 
 
 def test_private_server_needs_the_token_and_the_lock_keeps_none(

@@ -17,7 +17,8 @@ from drawbridge.bridge.records import AuditRow, BridgeRequestRow
 from drawbridge.channel.database import Database
 
 KINDS = ("conda", "pip")
-STATES = ("pending", "approved", "rejected", "bridged")
+#: `failed`: approved, but bridging could not provide it (the comment says why)
+STATES = ("pending", "approved", "rejected", "bridged", "failed")
 
 
 class UnknownRequest(BridgeError):

@@ -28,6 +28,7 @@ from drawbridge.bridge.targets import Target
 from drawbridge.bridge.targets import targets as all_targets
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
+from drawbridge.channel.upstream_conda import upstream_locations
 
 
 @dataclass(frozen=True)
@@ -179,9 +180,9 @@ def targets_without_python(
 
 def upstream_conda_channels(home: Home, options: BridgeOptions) -> tuple[str, ...]:
     """The upstream conda channels of a run: the options', else the home's."""
-    return tuple(
-        home.bridge.upstream_conda if options.upstream_conda is None else options.upstream_conda
-    )
+    if options.upstream_conda is not None:
+        return options.upstream_conda
+    return tuple(upstream_locations(home.bridge.upstream_conda))
 
 
 def check_bridged_channel(home: Home, channels: Channels, options: BridgeOptions) -> Report:

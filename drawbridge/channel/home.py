@@ -16,6 +16,8 @@ from drawbridge.channel.platforms import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, toml_
 
 T = TypeVar("T")
 DEFAULT_HOME = Path("drawbridge-home")
+#: the environment variable naming the home (every --home option reads it)
+HOME_VARIABLE = "DRAWBRIDGE_HOME"
 CONFIG_NAME = "drawbridge.toml"
 #: the tables drawbridge.toml may have
 TABLES = ["bridge", "recipes", "server"]
@@ -55,7 +57,9 @@ platforms = {platforms}
 pythons = {pythons}
 # A PEP 503/691 index URL, or a local folder of wheels and sdists (a drop folder).
 upstream_pypi = "https://pypi.org/simple/"
-# The company's conda mirror(s): projects they already carry are not bridged.
+# The company's conda mirror(s), in priority order: python, pip and what else they carry
+# come from them (projects they carry are not bridged). `drawbridge upstream add NAME
+# URL|FOLDER` checks and adds one: {{ name = "corp", url = "https://mirror.corp/conda" }}.
 upstream_conda = []
 # Oldest glibc the Linux packages may need, as manylinux_2_<N>.
 manylinux_glibc_minor = 17
@@ -91,7 +95,8 @@ class BridgeSettings:
     platforms: list[str] = field(default_factory=lambda: list(DEFAULT_SUBDIRS))
     pythons: list[str] = field(default_factory=lambda: list(DEFAULT_PYTHONS))
     upstream_pypi: str = "https://pypi.org/simple/"
-    upstream_conda: list[str] = field(default_factory=list)
+    #: mirror locations or `{name, url}` tables: see `channel.upstream_conda`
+    upstream_conda: list = field(default_factory=list)
     manylinux_glibc_minor: int = 17
 
     @property
@@ -171,18 +176,39 @@ def resolve_home_path(home: Path | str | None) -> Path:
     """The home folder: the argument, else $DRAWBRIDGE_HOME, else ./drawbridge-home."""
     if home:
         return Path(home)
-    return Path(os.environ.get("DRAWBRIDGE_HOME") or DEFAULT_HOME)
+    return Path(os.environ.get(HOME_VARIABLE) or DEFAULT_HOME)
+
+
+def no_home_message(home: Path | str | None) -> str:
+    """Why `home` (as a command was given it) names no home: where it looked, and the fix."""
+    root = resolve_home_path(home)
+    where = root.absolute()
+    from_environment = os.environ.get(HOME_VARIABLE)  # the CLI passes it on as `home`
+    if home and not (from_environment and Path(from_environment) == Path(home)):
+        looked = f"{where} (from --home) is not a Drawbridge home: it has no {CONFIG_NAME}"
+    elif from_environment:
+        looked = (
+            f"{where} (from ${HOME_VARIABLE}) is not a Drawbridge home: it has no {CONFIG_NAME}"
+        )
+    else:
+        looked = (
+            f"no Drawbridge home here: looked for ./{DEFAULT_HOME} in {Path.cwd()}, since "
+            f"neither --home nor ${HOME_VARIABLE} was given"
+        )
+    return (
+        f"{looked}. Point to your home with --home PATH or `export {HOME_VARIABLE}=PATH` "
+        f"(`make serve` creates it as drawbridge-home in the checkout), or create one with "
+        f"`drawbridge init --home {root}`"
+    )
 
 
 def load_home(home: Path | str | None = None) -> Home:
-    """Read an initialised home; raise HomeError (saying to run `drawbridge init`) if absent."""
+    """Read an initialised home; raise HomeError (saying where it looked and how to point to
+    a home, or make one) if absent."""
     root = resolve_home_path(home)
     config_path = root / CONFIG_NAME
     if not config_path.is_file():
-        raise HomeError(
-            f"{root} is not a Drawbridge home (no {CONFIG_NAME}); "
-            f"create it with `drawbridge init --home {root}`"
-        )
+        raise HomeError(no_home_message(home))
     try:
         document = tomllib.loads(config_path.read_text("utf-8"))
     except (OSError, tomllib.TOMLDecodeError) as error:
@@ -193,6 +219,9 @@ def load_home(home: Path | str | None = None) -> Home:
     server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
     check_channel_name(server.default_channel)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
+    from drawbridge.channel.upstream_conda import upstream_channels
+
+    upstream_channels(bridge.upstream_conda)  # a malformed entry or a name clash, said now
     recipes = _parse_table(config_path, "recipes", document.get("recipes", {}), RecipeSettings)
     if not all(isinstance(name, str) and name for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")

@@ -14,6 +14,7 @@ from drawbridge.cli import (
     home_commands,
     recipe_commands,
     request_commands,
+    upstream_commands,
 )
 
 app = typer.Typer(
@@ -28,6 +29,7 @@ app.command("index")(home_commands.index)
 app.command("verify")(home_commands.verify)
 app.add_typer(home_commands.channel_app, name="channel")
 app.add_typer(home_commands.token_app, name="token")
+app.add_typer(upstream_commands.upstream_app, name="upstream")
 app.command("bridge")(bridge_command.bridge)
 app.add_typer(recipe_commands.recipe_app, name="recipe")
 app.command("build")(recipe_commands.build)

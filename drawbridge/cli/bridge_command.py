@@ -26,7 +26,7 @@ from drawbridge.bridge.plan import BridgePlan
 from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import BridgeOptions, BridgeReport, check_bridged_channel, run_bridge
 from drawbridge.bridge.targets import Target
-from drawbridge.cli.common import ChannelOption, HomeOption, console, errors
+from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
 from drawbridge.cli.context import CliContext, open_home
 
 
@@ -56,7 +56,7 @@ def _python_run(pythons: Sequence[str]) -> str:
 def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Table:
     """One row per project and group of targets that get the same release the same way."""
     subdirs = sorted({t.subdir for p in plan.projects for g in p.groups for t in g.targets})
-    table = Table("project", "version", "route", "targets", "notes", title="Bridge plan")
+    shown = table("project", "version", "route", "targets", "notes", title="Bridge plan")
     for project in plan.projects:
         recipe = (recipes or {}).get(project.conda_name)
         extra_notes = []
@@ -88,7 +88,7 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
             else f"{project.project}\n(conda: {project.conda_name})"
         )
         if project.problem:
-            table.add_row(
+            shown.add_row(
                 escape(name), "", "cannot", "", escape("\n".join([project.problem, *extra_notes]))
             )
         for index, group in enumerate(project.groups):
@@ -102,7 +102,7 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
                 notes.append(" + ".join(sorted(kinds)))
             if index == len(project.groups) - 1:
                 notes += extra_notes
-            table.add_row(
+            shown.add_row(
                 escape(name) if index == 0 else "",
                 group.version,
                 group.route,
@@ -110,12 +110,12 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
                 escape("\n".join(notes)),
             )
     for target, problem in plan.problems:
-        table.add_row("", "", "[red]unresolved[/]", str(target), escape(problem))
-    return table
+        shown.add_row("", "", "[red]unresolved[/]", str(target), escape(problem))
+    return shown
 
 
 def outcome_table(outcomes: Sequence[Outcome]) -> Table:
-    table = Table("project", "version", "route", "result", title="Bridge result")
+    shown = table("project", "version", "route", "result", title="Bridge result")
     for outcome in outcomes:
         style = (
             "green"
@@ -123,13 +123,13 @@ def outcome_table(outcomes: Sequence[Outcome]) -> Table:
             else ("red" if not outcome.ok else "")
         )
         result = escape(outcome.result)
-        table.add_row(
+        shown.add_row(
             outcome.project,
             outcome.version or "",
             outcome.route,
             f"[{style}]{result}[/]" if style else result,
         )
-    return table
+    return shown
 
 
 class TerminalProgress:
@@ -192,8 +192,8 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
             f"{describe_targets(report.unchecked, [])}:[/] no upstream "
             "conda channel provides python there, so no solver could install anything for those "
             "targets yet; "
-            "connect the company's conda mirror (upstream_conda in drawbridge.toml, or "
-            "--upstream-conda)"
+            "connect the company's conda mirror: `drawbridge upstream add NAME URL|FOLDER` "
+            "(or --upstream-conda for one run)"
         )
     for recipe in report.recipes_written:
         console.print(
@@ -271,16 +271,16 @@ def bridge(
 
 def check_table(report: Report) -> Table:
     """What `bridge --check` found: every package and target that does not install, and why."""
-    table = Table(
+    shown = table(
         "package",
         "target",
         "why it cannot be installed",
         title=f"Installability: {len(report.verdicts)} checks, {len(report.failures)} failing",
     )
     for verdict in report.failures:
-        table.add_row(
+        shown.add_row(
             verdict.package.filename,
             f"{verdict.target.subdir}/py{verdict.target.python}",
             escape(verdict.reason),
         )
-    return table
+    return shown

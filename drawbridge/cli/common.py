@@ -1,23 +1,79 @@
-"""What every `drawbridge` command shares: the consoles and the common options.
+"""What every `drawbridge` command shares: the consoles, tables and the common options.
 
 Light on purpose: the client commands (`lock`, `env`, `image`) import this and must not
 pull in the server's database or web stack.
+
+Output piped to a file or another program is never cut: a console that is not a terminal
+is as wide as its longest line (unless $COLUMNS says otherwise), and table cells fold
+rather than end in "…", so build errors and version strings arrive whole.
 """
 
 from __future__ import annotations
 
+import os
+import sys
+from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import Annotated, Optional, TextIO
 
+import click
 import typer
 from rich.console import Console
+from rich.syntax import Syntax
+from rich.table import Column, Table
+from typer.core import TyperOption
 
-console = Console()
-errors = Console(stderr=True)
+from drawbridge.channel.home import DEFAULT_HOME, HOME_VARIABLE
+
+#: the width of a console that is not a terminal and has no $COLUMNS: no line is cut
+UNBOUNDED_WIDTH = 100_000
+
+
+def _console(stream: TextIO, stderr: bool = False) -> Console:
+    """A console on `stream`: the terminal's width, else $COLUMNS, else unbounded."""
+    piped = not stream.isatty() and not os.environ.get("COLUMNS")
+    return Console(stderr=stderr, width=UNBOUNDED_WIDTH if piped else None)
+
+
+console = _console(sys.stdout)
+errors = _console(sys.stderr, stderr=True)
+
+
+def table(*headers: str, title: str | None = None) -> Table:
+    """A table whose cells fold long words onto more lines instead of cutting them."""
+    return Table(*(Column(header, overflow="fold") for header in headers), title=title)
+
+
+def print_code(text: str, lexer: str) -> None:
+    """Source text highlighted on a terminal, as it is (no padding) anywhere else."""
+    if console.is_terminal:
+        console.print(Syntax(text, lexer))
+    else:
+        console.print(text, markup=False, highlight=False, end="")
+
+
+TypeColumn = Callable[[TyperOption, click.Context], Optional[str]]
+
+
+def _flags_take_no_value(display_type_rich: TypeColumn) -> TypeColumn:
+    """Typer prints a `<type>` placeholder beside every option; a flag takes none."""
+
+    def display(self: TyperOption, ctx: click.Context) -> str | None:
+        return None if self.is_flag else display_type_rich(self, ctx)
+
+    return display
+
+
+TyperOption.display_type_rich = _flags_take_no_value(TyperOption.display_type_rich)
 
 HomeOption = Annotated[
     Optional[Path],
-    typer.Option("--home", envvar="DRAWBRIDGE_HOME", help="The Drawbridge home folder."),
+    typer.Option(
+        "--home",
+        envvar=HOME_VARIABLE,
+        help=f"The Drawbridge home folder (default: ./{DEFAULT_HOME} in the current folder).",
+        show_default=False,
+    ),
 ]
 TokenOption = Annotated[
     Optional[str], typer.Option("--token", envvar="DRAWBRIDGE_TOKEN", help="Your API token.")

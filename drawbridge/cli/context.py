@@ -51,11 +51,16 @@ class CliContext:
         """The user a token names, if it may decide on `what` (maintainer or admin)."""
         if not token:
             raise ChannelError(
-                f"deciding on {what} needs a maintainer's token: --token or $DRAWBRIDGE_TOKEN"
+                f"deciding on {what} needs a maintainer's token: --token TOKEN or "
+                "$DRAWBRIDGE_TOKEN; an admin makes one on the server with `drawbridge token "
+                "create --user NAME --role maintainer` (it is printed once)"
             )
         identity = identify_token(self.database, token)
         if identity is None:
-            raise ChannelError("the token is unknown or revoked")
+            raise ChannelError(
+                "the token is unknown or revoked; make a new one with `drawbridge token create "
+                "--user NAME --role maintainer`"
+            )
         assert identity.role is not None
         if identity.role < Role.maintainer:
             raise ChannelError(
@@ -72,7 +77,7 @@ def open_home(home: Path | None) -> CliContext:
     """The context of the home at `home` (or $DRAWBRIDGE_HOME, or ./drawbridge-home)."""
     root = resolve_home_path(home).resolve()
     if root not in _opened:
-        _opened[root] = CliContext(load_home(root))
+        _opened[root] = CliContext(load_home(home))
     return _opened[root]
 
 

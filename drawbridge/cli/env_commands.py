@@ -14,14 +14,21 @@ from rich.table import Table
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
 from drawbridge.channel.distributions import sha256_file
-from drawbridge.environments.errors import ImageError, Missing, Unresolvable
-from drawbridge.environments.image import DEFAULT_PREFIX_IN_IMAGE, build_image
-from drawbridge.environments.image import dockerfile as make_dockerfile
+from drawbridge.bridge.provide import CONNECT_MIRROR, comes_from_a_mirror
+from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
+from drawbridge.environments.image import (
+    DEFAULT_PREFIX_IN_IMAGE,
+    LockOrigin,
+    build_image,
+    image_name,
+    lock_origin,
+    write_docker_context,
+)
 from drawbridge.environments.install import create_environment, host_platform
 from drawbridge.environments.lock import lock_environment, write_lock
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.client import SERVER_VARIABLE, DrawbridgeClient, server_url
-from drawbridge.cli.common import TokenOption, console, errors
+from drawbridge.cli.common import TokenOption, console, errors, table
 
 env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
@@ -35,12 +42,12 @@ LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbri
 
 
 def missing_table(missing: list[Missing]) -> Table:
-    table = Table(
+    shown = table(
         "platform", "kind", "asked for", "why not", title="What Drawbridge cannot provide"
     )
     for item in missing:
-        table.add_row(item.platform, item.kind, escape(item.spec), escape(item.reason))
-    return table
+        shown.add_row(item.platform, item.kind, escape(item.spec), escape(item.reason))
+    return shown
 
 
 def file_requests(server: DrawbridgeClient, missing: list[Missing], environment: Path) -> None:
@@ -63,6 +70,39 @@ def file_requests(server: DrawbridgeClient, missing: list[Missing], environment:
             f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a "
             "maintainer"
         )
+
+
+def needs_a_mirror(item: Missing, missing: list[Missing]) -> bool:
+    """Whether only a conda mirror can provide `item`: an interpreter or compiler, or pip and
+    friends on a platform that lacks python itself (no bridging request can help)."""
+    if item.kind != "conda":
+        return False
+    python_missing = any(
+        m.kind == "conda" and m.name == "python" and m.platform == item.platform for m in missing
+    )
+    return comes_from_a_mirror(item.name) or (
+        python_missing and item.name in ("pip", "setuptools", "wheel")
+    )
+
+
+def mirror_advice(server: DrawbridgeClient, missing: list[Missing]) -> str:
+    """What to do when packages only a conda mirror provides are missing."""
+    specs = ", ".join(dict.fromkeys(m.spec for m in missing))
+    try:
+        mirrors = list(server.channel_list()["upstream"])
+    except EnvironmentFailure:
+        mirrors = []
+    passed_on = (
+        f"it passes on the conda mirrors {', '.join(mirrors)}, which lack them"
+        if mirrors
+        else "it passes on no conda mirror yet"
+    )
+    return (
+        f"{specs}: a Python interpreter (and what comes with it) is provided by a conda "
+        f"mirror, never bridged from PyPI, so no --request can help; {server.url} must have "
+        f"one that carries them ({passed_on}): on the Drawbridge server, connect a conda "
+        f"mirror that has python: `{CONNECT_MIRROR}`"
+    )
 
 
 def lock(
@@ -120,10 +160,15 @@ def lock(
             errors.print(missing_table(error.missing))
         if error.detail:
             errors.print(error.detail, markup=False, highlight=False)
-        if request and error.missing:
-            file_requests(drawbridge, error.missing, environment)
-        elif error.missing:
-            errors.print("file bridging requests for these with --request")
+        from_mirror = [m for m in error.missing if needs_a_mirror(m, error.missing)]
+        if from_mirror:
+            errors.print(f"[yellow]{escape(mirror_advice(drawbridge, from_mirror))}[/]")
+        requestable = [m for m in error.missing if m not in from_mirror]
+        if request and requestable:
+            file_requests(drawbridge, requestable, environment)
+        elif requestable:
+            names = ", ".join(sorted({m.name for m in requestable}))
+            errors.print(f"ask the maintainers to bridge {escape(names)} with --request")
         errors.print(
             f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written"
         )
@@ -151,6 +196,40 @@ def env_create(
     )
 
 
+def dockerfile_origin(
+    lock_path: Path, server: str | None, channel: str | None, token: str | None
+) -> LockOrigin:
+    """The server and channel the Dockerfile's build stage installs py-rattler from: the
+    options, else the lock's; ImageError if that pip index lacks py-rattler."""
+    found = lock_origin(lock_path)
+    if found is None and not (server and channel):
+        raise ImageError(
+            f"{lock_path} names no Drawbridge channel URL; say where the build stage installs "
+            "from: --server URL --channel NAME"
+        )
+    origin = LockOrigin(
+        server_url(server) if server else found.server,  # type: ignore[union-attr]
+        channel or found.channel,  # type: ignore[union-attr]
+    )
+    index = f"{origin.server}/{origin.channel}/simple/"
+    try:
+        listed = DrawbridgeClient(origin.server, token).get_json(
+            f"/{origin.channel}/simple/py-rattler/", accept="application/vnd.pypi.simple.v1+json"
+        )
+    except EnvironmentFailure as error:
+        errors.print(
+            f"[yellow]could not check that {index} has py-rattler:[/] {escape(str(error))}"
+        )
+        return origin
+    if listed is None or not listed.get("files"):
+        raise ImageError(
+            f"the Dockerfile's build stage installs py-rattler from {index}, which lacks it: on "
+            "the Drawbridge server, bridge it first (`drawbridge bridge py-rattler`) or publish "
+            "its wheels there, or name another channel with --channel"
+        )
+    return origin
+
+
 def image(
     lock_path: LockOption,
     output: Annotated[
@@ -162,25 +241,41 @@ def image(
     ] = False,
     base: Annotated[
         Optional[Path],
-        typer.Option(help="Base image as an OCI archive (default: none, the environment alone)."),
+        typer.Option(
+            help="Base image as an OCI archive (skopeo copy docker://debian:12-slim "
+            "oci-archive:base.tar); default: none, the environment alone."
+        ),
     ] = None,
     prefix: Annotated[
         str, typer.Option("--prefix-in-image", help="Where the environment lives in the image.")
     ] = DEFAULT_PREFIX_IN_IMAGE,
-    tag: Annotated[str, typer.Option(help="The image reference stored in the archive.")] = "latest",
+    tag: Annotated[
+        str, typer.Option(help="The image's tag (a bare tag means drawbridge-env:TAG).")
+    ] = "latest",
     base_image: Annotated[
         str, typer.Option(help="--dockerfile: the final stage's FROM.")
     ] = "debian:12-slim",
     builder_image: Annotated[
-        str, typer.Option(help="--dockerfile: the build stage's FROM (needs Python and pip).")
+        str, typer.Option(help="--dockerfile: the build stage's FROM (Python 3.10+ and pip).")
     ] = "python:3.12-slim",
-    server: ServerOption = None,
-    channel: Annotated[
-        str,
+    server: Annotated[
+        Optional[str],
         typer.Option(
-            "--channel", "-c", help="--dockerfile: the channel holding Drawbridge's own wheel."
+            "--server",
+            envvar=SERVER_VARIABLE,
+            help="--dockerfile: the Drawbridge the build stage installs from (default: the "
+            "lock's).",
         ),
-    ] = "main",
+    ] = None,
+    channel: Annotated[
+        Optional[str],
+        typer.Option(
+            "--channel",
+            "-c",
+            help="--dockerfile: the channel whose pip index has py-rattler (default: the "
+            "lock's first).",
+        ),
+    ] = None,
     platform: Annotated[
         str,
         typer.Option(
@@ -194,19 +289,31 @@ def image(
     platform_lock = read_lock(lock_path, platform or host_platform())
     if dockerfile:
         target = output or Path("Dockerfile")
-        target.write_text(
-            make_dockerfile(
-                lock_path.name, server_url(server), channel, base_image, builder_image, prefix, tag
-            ),
-            "utf-8",
+        origin = dockerfile_origin(lock_path, server, channel, token)
+        written = write_docker_context(
+            lock_path,
+            target,
+            platform_lock.platform,
+            origin,
+            base_image,
+            builder_image,
+            prefix,
+            tag,
         )
+        console.print(f"wrote {', '.join(str(p) for p in written)}")
         console.print(
-            f"wrote {target}; build it next to {lock_path.name}: docker build -t {tag} "
-            f"{target.parent}"
+            f"build it with: docker build -t {image_name(tag)} {target.parent}  (the build "
+            f"stage reaches {origin.server} only)"
         )
         return
     if output is None:
         raise ImageError("say where to write the image: -o image.tar")
+    if base is not None and not base.is_file():
+        raise ImageError(
+            f"no base image archive at {base}: make one on a machine that reaches a registry, "
+            f"e.g. `skopeo copy docker://debian:12-slim oci-archive:{base.name}`, and bring it "
+            "here; or leave --base out (the image is then the environment alone)"
+        )
     labels = {
         "org.opencontainers.image.description": f"environment from {lock_path.name}",
         "io.drawbridge.lock.sha256": sha256_file(lock_path),
@@ -214,7 +321,7 @@ def image(
     digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
     console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
     console.print(
-        f"load it with: skopeo copy oci-archive:{output} docker-daemon:drawbridge-env:{tag}  (or "
+        f"load it with: skopeo copy oci-archive:{output} docker-daemon:{image_name(tag)}  (or "
         f"podman load -i {output})"
     )
 

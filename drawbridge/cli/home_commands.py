@@ -4,18 +4,24 @@ from __future__ import annotations
 
 import multiprocessing
 import os
+import socket
 from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.table import Table
 
 from drawbridge.channel.errors import ChannelError
-from drawbridge.channel.home import initialise_home
+from drawbridge.channel.home import (
+    CONFIG_NAME,
+    ServerSettings,
+    initialise_home,
+    load_home,
+    resolve_home_path,
+)
 from drawbridge.channel.tokens import Role, create_token, revoke_tokens
-from drawbridge.cli.common import ChannelOption, HomeOption, console, errors
+from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
 from drawbridge.cli.context import CliContext, forget_home, open_home
 
 channel_app = typer.Typer(help="Create and list channels.", no_args_is_help=True)
@@ -29,6 +35,30 @@ class RoleChoice(str, Enum):
     uploader = "uploader"
     maintainer = "maintainer"
     admin = "admin"
+
+
+class PortTaken(ChannelError):
+    """The address `drawbridge serve` should listen on is in use."""
+
+
+def check_port_free(host: str, port: int) -> None:
+    """PortTaken, naming the port, if something already listens on `host:port`.
+
+    granian binds with SO_REUSEPORT, so a second server on the same port would start
+    silently and share the requests with the first; a socket bound without it fails
+    where any other listener already is.
+    """
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    with socket.socket(family, socket.SOCK_STREAM) as probe:
+        probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)  # TIME_WAIT is no owner
+        try:
+            probe.bind((host, port))
+        except OSError as error:
+            raise PortTaken(
+                f"port {port} on {host} is taken ({error.strerror}): another server, perhaps "
+                "another `drawbridge serve`, listens there; stop it, or serve on another port "
+                "with --port N (or [server] port in drawbridge.toml)"
+            ) from None
 
 
 def _initialise(home: Path | None, database_url: str = "") -> CliContext:
@@ -63,8 +93,9 @@ def serve(
     ] = None,
     port: Annotated[Optional[int], typer.Option(help="Port (default from config).")] = None,
     workers: Annotated[
-        int, typer.Option(help="Worker processes (default: one per CPU).")
-    ] = os.cpu_count() or 1,
+        Optional[int],
+        typer.Option(help="Worker processes (default: one per CPU).", show_default=False),
+    ] = None,
     init_home: Annotated[
         bool, typer.Option("--init/--no-init", help="Create the home first if it is missing.")
     ] = True,
@@ -74,9 +105,13 @@ def serve(
     from granian.constants import Interfaces
     from granian.log import LogLevels
 
+    # the port is checked before anything is created: a refused serve leaves no home behind
+    existing = resolve_home_path(home) / CONFIG_NAME
+    settings = load_home(home).server if existing.is_file() else ServerSettings()
+    bind_host, bind_port = host or settings.host, port or settings.port
+    check_port_free(bind_host, bind_port)
     loaded = (_initialise(home) if init_home else open_home(home)).home
     os.environ["DRAWBRIDGE_HOME"] = str(loaded.root)
-    bind_host, bind_port = host or loaded.server.host, port or loaded.server.port
     console.print(f"Serving {loaded.root} on [bold]http://{bind_host}:{bind_port}/[/]")
     # Workers start as fresh interpreters: a forked worker would inherit the tokio runtime
     # that rattler started in this process (init indexes), without its threads, and hang.
@@ -88,7 +123,7 @@ def serve(
         port=bind_port,
         interface=Interfaces.ASGI,
         factory=True,
-        workers=workers,
+        workers=workers or os.cpu_count() or 1,
         websockets=False,
         # At most 32 requests in each worker's event loop, the rest wait in granian's queue:
         # the default (backlog/workers = 512) gave p99 of 60-170 ms at 256 connections on
@@ -179,12 +214,12 @@ def channel_create(
 def channel_list(home: HomeOption = None) -> None:
     """List the channels with their Python projects and conda packages."""
     channels = open_home(home).channels
-    table = Table("channel", "python projects", "conda packages")
+    shown = table("channel", "python projects", "conda packages")
     for name in channels.names():
-        table.add_row(
+        shown.add_row(
             name, str(len(channels.projects(name))), str(len(channels.conda_packages(name)))
         )
-    console.print(table)
+    console.print(shown)
 
 
 @token_app.command("create")

@@ -11,14 +11,22 @@ from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
-from rich.syntax import Syntax
-from rich.table import Table
 
-from drawbridge.bridge.build import build_recipe
+from drawbridge.bridge.build import HOST_SUBDIR, BuildResult, build_recipe
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
+from drawbridge.bridge.provide import how_to_provide, missing_from, recipe_requirements
+from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import open_upstream
-from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console
+from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
+from drawbridge.cli.common import (
+    ChannelOption,
+    HomeOption,
+    TokenOption,
+    console,
+    print_code,
+    table,
+)
 from drawbridge.cli.context import open_home
 
 recipe_app = typer.Typer(
@@ -57,9 +65,9 @@ def generate(
 @recipe_app.command("list")
 def list_recipes(home: HomeOption = None) -> None:
     """Every recipe with its review state."""
-    table = Table("recipe", "project", "version", "state", "decided by", "needs a builder for")
+    shown = table("recipe", "project", "version", "state", "decided by", "needs a builder for")
     for recipe in open_home(home).recipes.all():
-        table.add_row(
+        shown.add_row(
             recipe.name,
             recipe.project,
             recipe.version,
@@ -67,7 +75,7 @@ def list_recipes(home: HomeOption = None) -> None:
             recipe.decided_by,
             recipe.needs_builder,
         )
-    console.print(table)
+    console.print(shown)
 
 
 @recipe_app.command("show")
@@ -78,13 +86,13 @@ def show(name: str, home: HomeOption = None) -> None:
     console.print(f"{recipe.name} {recipe.version}: [bold]{recipe.state}[/] sha256={recipe.sha256}")
     if recipe.decided_by:
         console.print(f"decided by {recipe.decided_by}: {recipe.comment}")
-    console.print(Syntax(book.text(name), "yaml"))
+    print_code(book.text(name), "yaml")
 
 
 @recipe_app.command("diff")
 def diff(name: str, home: HomeOption = None) -> None:
     """The recipe against the version last approved (or the one before it)."""
-    console.print(Syntax(open_home(home).recipes.diff(name) or "(no difference)\n", "diff"))
+    print_code(open_home(home).recipes.diff(name) or "(no difference)\n", "diff")
 
 
 def _decide(name: str, approve: bool, comment: str, home: Path | None, token: str | None) -> None:
@@ -159,16 +167,18 @@ def build(
         if r.state in ("approved", "failed") and r.approved_sha256 == r.sha256
     ]
     build_channels = [
-        *settings.upstream_conda,
+        *upstream_locations(settings.upstream_conda),
         channels.layout(target).conda_dir.resolve().as_uri(),
     ]
     outputs = context.home.cache_dir / "builds"
     outputs.mkdir(parents=True, exist_ok=True)
     results = []
+    mirrors = upstream_channels(settings.upstream_conda)
     for name in wanted:
         recipe = book.get(name)
         with console.status(f"building {name}…"):
-            result = build_recipe(
+            result = _lacking_requirements(recipe, build_channels, list(mirrors), target)
+            result = result or build_recipe(
                 recipe,
                 build_channels,
                 outputs,
@@ -190,27 +200,54 @@ def build(
                 )
         book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
         results.append(result)
-    table = Table("recipe", "result", "packages", "needs a builder for", "log")
+    shown = table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
         notes = "".join(f"\n[yellow]note[/] {escape(note)}" for note in result.notes)
-        table.add_row(
+        shown.add_row(
             result.name,
-            ("[green]built[/]" if result.ok else f"[red]failed[/] {result.message}") + notes,
+            ("[green]built[/]" if result.ok else f"[red]failed[/] {escape(result.message)}")
+            + notes,
             ", ".join(made),
             ", ".join(result.needs_builder),
             str(result.log),
         )
-    console.print(table)
+    console.print(shown)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
 
 
+def _lacking_requirements(
+    recipe: Recipe, channels: list[str], mirrors: list[str], channel: str
+) -> BuildResult | None:
+    """A failed result naming what the recipe needs that no channel has, and how to provide
+    it, before rattler-build would fail with "Failed to resolve dependencies"; else None."""
+    try:
+        needed = recipe_requirements(recipe.path.read_text("utf-8"), HOST_SUBDIR)
+    except Exception:  # an unreadable recipe: build_recipe says why
+        return None
+    lacking = missing_from(channels, needed, [HOST_SUBDIR])
+    if not lacking:
+        return None
+    where = (
+        f"the conda mirrors ({', '.join(mirrors)}) and channel {channel}"
+        if mirrors
+        else f"channel {channel}, and no conda mirror is connected"
+    )
+    message = f"needs {', '.join(lacking)}, which no channel has ({where}); " + "; ".join(
+        how_to_provide(lacking, python_missing="python" in lacking)
+    )
+    log = recipe.folder / "logs" / f"{recipe.name}-{recipe.sha256[:12]}.log"
+    log.parent.mkdir(parents=True, exist_ok=True)
+    log.write_text(f"# not built: {message}\n", "utf-8")
+    return BuildResult(recipe.name, False, log, message=message)
+
+
 def audit(home: HomeOption = None) -> None:
     """Every recorded decision and build, oldest first."""
-    table = Table("time", "user", "action", "subject", "detail")
+    shown = table("time", "user", "action", "subject", "detail")
     for row in open_home(home).recipes.audit():
-        table.add_row(
+        shown.add_row(
             row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail
         )
-    console.print(table)
+    console.print(shown)

@@ -1,5 +1,10 @@
 """`drawbridge image`: a locked environment as an OCI image archive, or as a Dockerfile.
 
+The Dockerfile's build stage needs only the Drawbridge server the lock came from: it runs
+`lock_installer.py` (copied beside it), which installs py-rattler from the server's pip
+index and then the lock. Drawbridge itself is not installed there: its own wheel is not
+in the channels.
+
 The environment is installed on this machine into a staging folder laid out for the
 image's platform (which may be another architecture), with conda's prefix placeholders
 and the scripts' headers pointing at where it will live in the image. Nothing in it is
@@ -8,10 +13,16 @@ run: rattler links the conda packages, installer writes the wheels.
 
 from __future__ import annotations
 
+import shutil
 import tempfile
+from dataclasses import dataclass
 from pathlib import Path
+from urllib.parse import urlsplit
+
+from ruamel.yaml import YAML
 
 from drawbridge.environments.install import create_environment
+from drawbridge.environments.lock import LOCK_ENVIRONMENT
 from drawbridge.environments.lockfile import PlatformLock
 from drawbridge.environments.oci import ImageRequest, write_image
 from drawbridge.environments.pip_resolve import python_version
@@ -59,22 +70,28 @@ def build_image(
         return write_image(request, output)
 
 
+#: the file the build stage runs, written beside the Dockerfile
+INSTALLER_NAME = "drawbridge-install.py"
+
 DOCKERFILE = """\
-# syntax=docker/dockerfile:1
-# Written by `drawbridge image --dockerfile` for {lock_name}.
-# Build it in a folder holding {lock_name}: docker build -t {reference} .
-# The build stage installs the lock from Drawbridge only; the final stage copies the
-# finished environment onto the base image, so nothing else (no compiler, no pip cache,
-# no Drawbridge) reaches it.
+# Written by `drawbridge image --dockerfile` for {lock_name} ({platform}).
+# Build it in this folder, which holds {lock_name} and {installer}:
+#   docker build -t {reference} .
+# The build stage needs nothing but the Drawbridge server: it installs py-rattler from
+#   {index}
+# and the lock's packages from the lock's own URLs, each checked against its sha256.
+# A private server: --build-arg DRAWBRIDGE_TOKEN=<reader token> (it stays in the build
+# stage). The final stage copies the finished environment onto the base image: no pip
+# cache, no py-rattler, no build tool reaches it.
 ARG BASE_IMAGE={base}
 ARG BUILDER_IMAGE={builder}
 
 FROM ${{BUILDER_IMAGE}} AS build
 ARG DRAWBRIDGE_URL={server}
-RUN python -m pip install --no-cache-dir \\
-    --index-url "${{DRAWBRIDGE_URL}}/{channel}/simple/" drawbridge
-COPY {lock_name} /tmp/drawbridge.lock
-RUN drawbridge env create --lock /tmp/drawbridge.lock --prefix {prefix}
+ARG DRAWBRIDGE_CHANNEL={channel}
+ARG DRAWBRIDGE_TOKEN=
+COPY {lock_name} {installer} /tmp/drawbridge/
+RUN python /tmp/drawbridge/{installer} /tmp/drawbridge/{lock_name} {platform} {prefix}
 
 FROM ${{BASE_IMAGE}}
 COPY --from=build {prefix} {prefix}
@@ -83,16 +100,83 @@ CMD ["{prefix}/bin/python"]
 """
 
 
+@dataclass(frozen=True)
+class LockOrigin:
+    """Where a lock was made: the server, and the Drawbridge channel first in its list."""
+
+    server: str
+    channel: str
+
+
+def lock_origin(lock_path: Path) -> LockOrigin | None:
+    """The server and first Drawbridge channel of the lock's channel URLs, if it names any.
+
+    A channel URL is `<server>/<channel>/conda`; mirrors are `<server>/upstream/<name>`.
+    """
+    document = YAML(typ="safe").load(lock_path.read_text("utf-8")) or {}
+    environment = (document.get("environments") or {}).get(LOCK_ENVIRONMENT) or {}
+    urls = [c.get("url", "") for c in environment.get("channels") or [] if isinstance(c, dict)]
+    for url in urls:
+        parts = urlsplit(url)
+        path = parts.path.strip("/")
+        if parts.scheme in ("http", "https") and path.endswith("/conda"):
+            return LockOrigin(f"{parts.scheme}://{parts.netloc}", path.removesuffix("/conda"))
+    return None
+
+
+def image_name(tag: str) -> str:
+    """A reference Docker accepts for `tag`: `name:tag` (a bare tag is not an image name)."""
+    return tag if ":" in tag or "/" in tag else f"drawbridge-env:{tag}"
+
+
 def dockerfile(
-    lock_name: str, server: str, channel: str, base: str, builder: str, prefix: str, reference: str
+    lock_name: str,
+    platform: str,
+    server: str,
+    channel: str,
+    base: str,
+    builder: str,
+    prefix: str,
+    reference: str,
 ) -> str:
-    """A two-stage Dockerfile that installs the lock the way `drawbridge env create` does."""
+    """A two-stage Dockerfile whose build stage installs the lock with `INSTALLER_NAME`."""
     return DOCKERFILE.format(
         lock_name=lock_name,
+        platform=platform,
+        installer=INSTALLER_NAME,
+        index=f"{server}/{channel}/simple/",
         server=server,
         channel=channel,
         base=base,
         builder=builder,
         prefix=prefix,
-        reference=reference,
+        reference=image_name(reference),
     )
+
+
+def write_docker_context(
+    lock_path: Path,
+    dockerfile_path: Path,
+    platform: str,
+    origin: LockOrigin,
+    base: str,
+    builder: str,
+    prefix: str,
+    reference: str,
+) -> list[Path]:
+    """The Dockerfile, the installer beside it and the lock (copied there unless it is
+    already), so the folder is a build context of its own; the files written."""
+    from drawbridge.environments import lock_installer
+
+    folder = dockerfile_path.parent
+    folder.mkdir(parents=True, exist_ok=True)
+    written = [dockerfile_path, folder / INSTALLER_NAME]
+    if lock_path.absolute().parent != folder.absolute():
+        shutil.copyfile(lock_path, folder / lock_path.name)
+        written.append(folder / lock_path.name)
+    text = dockerfile(
+        lock_path.name, platform, origin.server, origin.channel, base, builder, prefix, reference
+    )
+    dockerfile_path.write_text(text, "utf-8")
+    (folder / INSTALLER_NAME).write_text(Path(lock_installer.__file__).read_text("utf-8"), "utf-8")
+    return written

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
@@ -10,13 +11,15 @@ from fastapi import HTTPException, Request
 from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import Home
+from drawbridge.channel.errors import HomeError
+from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
 from drawbridge.server.auth import identify
 from drawbridge.server.index_files import IndexFileCache
 
+log = logging.getLogger("drawbridge")
 #: the one route that answers without a token when reading is private: a bare liveness check
 LIVENESS_PATH = "/health"
 
@@ -30,6 +33,7 @@ class Context:
     channels: Channels
     known_channels: set[str] = field(default_factory=set)
     index_cache: IndexFileCache = field(default_factory=IndexFileCache)
+    _mirrors: tuple[int, dict[str, UpstreamConda]] | None = None
 
     @property
     def default_channel(self) -> str:
@@ -67,10 +71,24 @@ class Context:
     def requests(self) -> RequestBook:
         return RequestBook(self.database)
 
-    @cached_property
+    @property
     def upstream_mirrors(self) -> dict[str, UpstreamConda]:
-        """The upstream conda mirrors by served name (the configuration is read once)."""
-        return upstream_channels(self.home.bridge.upstream_conda)
+        """The upstream conda mirrors by served name, read again when drawbridge.toml changes:
+        a mirror `drawbridge upstream add` connects is served without a restart."""
+        try:
+            stamp = self.home.config_path.stat().st_mtime_ns
+        except OSError:
+            stamp = 0
+        if self._mirrors is None or self._mirrors[0] != stamp:
+            try:
+                entries = load_home(self.home.root).bridge.upstream_conda
+            except HomeError as error:  # a broken edit: keep serving what was read before
+                log.warning("drawbridge.toml not re-read: %s", error)
+                if self._mirrors is not None:
+                    return self._mirrors[1]
+                entries = self.home.bridge.upstream_conda
+            self._mirrors = (stamp, upstream_channels(entries))
+        return self._mirrors[1]
 
     def identity(self, request: Request) -> Identity:
         return identify(request, self.database)
