@@ -2,7 +2,9 @@
 
 `Channels` is the one entry point; each idea behind it has its module: `publishing` (check,
 intent, place, record), `indexes` (pages and repodata from the records), `recovery`
-(reconcile after a crash), `verify` (re-hash against the records), `quarantine`.
+(reconcile after a crash), `verify` (re-hash against the records), `quarantine`,
+`releases` and `promotion` (copy or move releases between channels, delete them from
+volatile ones), `mutability` (which channels let files go).
 
 Publishing checks a file completely before anything is written, places it without ever
 replacing a published file, records it, and rebuilds only what it touched: one project's
@@ -15,7 +17,7 @@ freed for that, so the database can record the undoing on a disk full to the las
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -38,8 +40,24 @@ from drawbridge.channel.errors import (
 from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.publishing import Placement, PublishedFile, Publisher, plan_placement, stage
+from drawbridge.channel.mutability import Mutability, check_change, check_deletion
+from drawbridge.channel.promotion import (
+    PromotionFailure,
+    PromotionOutcome,
+    Promoter,
+    mutability_of,
+)
+from drawbridge.channel.publishing import (
+    UPLOADED,
+    Placement,
+    Provenance,
+    PublishedFile,
+    Publisher,
+    plan_placement,
+    stage,
+)
 from drawbridge.channel.recovery import Reconciliation, reconcile
+from drawbridge.channel.releases import ReleaseSpec, release_rows
 from drawbridge.channel.storage import (
     ensure_reserve,
     remove_stale_incoming,
@@ -47,7 +65,9 @@ from drawbridge.channel.storage import (
     storage_errors,
 )
 
-__all__ = ["Channels", "PublishedFile"]
+__all__ = ["Channels", "PublishedFile", "Provenance", "ReleaseSpec", "PromotionOutcome"]
+#: a database record of a file in a channel
+FileRow = DistributionRow | CondaPackageRow
 
 log = logging.getLogger("drawbridge")
 #: what publishing one file of many may fail with, and the others still be published
@@ -62,17 +82,22 @@ class Channels:
         self.db = database
         self.indexes = ChannelIndexes(database)
         self.publisher = Publisher(database)
+        self.promoter = Promoter(home, database, self.indexes, self.publisher)
 
     # -- channels -------------------------------------------------------------------------
 
-    def create(self, name: str, description: str = "") -> None:
+    def create(
+        self, name: str, description: str = "", mutability: Mutability = Mutability.standard
+    ) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
         half-made. InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
                 _check_owner_clash(session, name)
-                session.add(ChannelRow(name=name, description=description))
+                session.add(
+                    ChannelRow(name=name, description=description, mutability=mutability.value)
+                )
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
@@ -81,6 +106,18 @@ class Channels:
             if not (layout.simple_dir / "index.html").exists():
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
+
+    def mutability(self, name: str) -> Mutability:
+        """Whether files may leave channel `name` (`mutability`); UnknownChannel if none."""
+        return mutability_of(self.db, name)
+
+    def set_mutability(self, name: str, mutability: Mutability) -> None:
+        """Make a channel standard, immutable or volatile; an immutable one stays so."""
+        check_change(name, self.mutability(name), mutability)
+        with self.db.session() as session:
+            row = session.get(ChannelRow, name)
+            assert row is not None
+            row.mutability = mutability.value
 
     def names(self) -> list[str]:
         """Every channel's name, sorted by code point (as on every database: PostgreSQL's
@@ -118,14 +155,18 @@ class Channels:
         uploaded_by: str = "",
         expected: ExpectedDigests | None = None,
         index: bool = True,
+        provenance: Provenance = UPLOADED,
     ) -> PublishedFile:
         """Check and publish one file; with `index`, refresh the indexes it touches.
+        `provenance` says where a conda package came from (an upload, by default).
 
         The same bytes published again are a success (`already_published`); other bytes
         under a published name are DuplicateFile. StorageFull or StorageFailure mean
         nothing was published.
         """
-        return self._publish(channel, path, filename or path.name, uploaded_by, expected, index)[0]
+        return self._publish(
+            channel, path, filename or path.name, uploaded_by, expected, index, provenance
+        )[0]
 
     def _publish(
         self,
@@ -135,6 +176,7 @@ class Channels:
         uploaded_by: str,
         expected: ExpectedDigests | None,
         index: bool,
+        provenance: Provenance,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -145,7 +187,9 @@ class Channels:
             try:
                 digests = digest_file(staged)
                 (expected or ExpectedDigests()).check(filename, digests)
-                placement = plan_placement(layout, staged, filename, digests, uploaded_by)
+                placement = plan_placement(
+                    layout, staged, filename, digests, uploaded_by, provenance
+                )
                 with layout.lock():
                     published = self.publisher.place_and_record(placement)
                     placed = [] if published.already_published else [placement]
@@ -156,9 +200,14 @@ class Channels:
         return published, (placed[0] if placed else None)
 
     def publish_many(
-        self, channel: str, paths: Sequence[Path], uploaded_by: str = ""
+        self,
+        channel: str,
+        paths: Sequence[Path],
+        uploaded_by: str = "",
+        provenance: Mapping[Path, Provenance] | None = None,
     ) -> tuple[list[PublishedFile], list[tuple[Path, str]]]:
-        """Publish several files, refreshing each touched index once at the end.
+        """Publish several files, refreshing each touched index once at the end; a conda
+        package's provenance is looked up in `provenance` (an upload if it is not there).
 
         Returns what was published (or already was) and, for each file refused, its path
         and the reason. If the final indexing fails on a full disk, every file this call
@@ -169,8 +218,9 @@ class Channels:
         refused: list[tuple[Path, str]] = []
         for path in paths:
             try:
+                made = (provenance or {}).get(path, UPLOADED)
                 item, placement = self._publish(
-                    channel, path, path.name, uploaded_by, None, index=False
+                    channel, path, path.name, uploaded_by, None, False, made
                 )
             except REFUSALS as error:
                 refused.append((path, str(error)))
@@ -210,6 +260,60 @@ class Channels:
             raise
         self.publisher.finish(layout, published)
 
+    # -- promotion and deletion --------------------------------------------------------------
+
+    def release_rows(self, channel: str, specs: Sequence[ReleaseSpec]) -> list[FileRow]:
+        """The records of the releases `specs` in `channel` (`releases`), each file once;
+        UnknownProject naming the first release the channel lacks."""
+        self.layout(channel)
+        with self.db.session() as session:
+            found = [row for spec in specs for row in release_rows(session, channel, spec)]
+        unique = {(type(row).__name__, row.id): row for row in found}
+        return list(unique.values())
+
+    def promote(
+        self,
+        source: str,
+        target: str,
+        rows: Sequence[FileRow],
+        move: bool,
+        user: str,
+        comment: str,
+        also_record: Sequence[object] = (),
+    ) -> PromotionOutcome:
+        """Copy (or move) `rows`' files from `source` into `target`, byte for byte, and
+        index both; `also_record` (the audit row) is committed with the promotion's record.
+        Crash-safe and idempotent (`promotion`)."""
+        ensure_reserve(self.home.root)
+        promotion = self.promoter.begin(source, target, rows, move, user, comment, also_record)
+        return self.promoter.run(promotion)
+
+    def delete(
+        self, channel: str, rows: Sequence[FileRow], also_record: Sequence[object] = ()
+    ) -> list[PublishedFile]:
+        """Remove `rows`' files from a volatile channel and rewrite its indexes;
+        RemovalRefused for any other channel. `also_record` is committed with the removal."""
+        check_deletion(channel, self.mutability(channel))
+        layout = self.layout(channel)
+        with layout.lock(), storage_errors(f"deleting from channel {channel!r}"):
+            return self.promoter.remove(layout, rows, also_record)
+
+    def finish_promotions(self) -> list[str]:
+        """Run again every promotion a crash left unfinished; one line for each."""
+        said = []
+        for promotion in self.promoter.pending():
+            try:
+                outcome = self.promoter.run(promotion)
+            except PromotionFailure as error:
+                self.promoter.abandon(promotion)
+                said.append(f"promotion {promotion} abandoned: {error}")
+                continue
+            said.append(
+                f"promotion {outcome.source} → {outcome.target} finished after a crash: "
+                f"{len(outcome.copied)} file(s) copied, {len(outcome.removed)} removed"
+            )
+        return said
+
     # -- indexes ----------------------------------------------------------------------------
 
     def reindex(self, channel: str, force: bool = False) -> Reconciliation:
@@ -235,6 +339,8 @@ class Channels:
                 outcome = reconcile(self.db, self.indexes, layout)
             if outcome.changed:
                 done.append(outcome)
+        for line in self.finish_promotions():
+            log.warning("%s", line)
         return done
 
     def verify(self, channel: str) -> verify.VerifyReport:

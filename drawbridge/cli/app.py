@@ -12,6 +12,7 @@ from drawbridge.cli import (
     bridge_command,
     env_commands,
     home_commands,
+    promote_commands,
     recipe_commands,
     request_commands,
     upstream_commands,
@@ -34,6 +35,8 @@ app.command("bridge")(bridge_command.bridge)
 app.add_typer(recipe_commands.recipe_app, name="recipe")
 app.command("build")(recipe_commands.build)
 app.command("audit")(recipe_commands.audit)
+app.command("promote")(promote_commands.promote)
+app.command("delete")(promote_commands.delete)
 app.command("lock")(env_commands.lock)
 app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)

@@ -1,4 +1,5 @@
-"""`drawbridge init|serve|publish|index|verify`, `channel create|list` and `token create|revoke`."""
+"""`drawbridge init|serve|publish|index|verify`, `channel create|set|list` and `token
+create|revoke`."""
 
 from __future__ import annotations
 
@@ -13,6 +14,7 @@ import typer
 from rich.markup import escape
 
 from drawbridge.channel.errors import ChannelError
+from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.home import (
     CONFIG_NAME,
     ServerSettings,
@@ -174,6 +176,8 @@ def index(
         for line in outcome.lines():
             errors.print(f"[yellow]{escape(line)}[/]")
         console.print(f"[green]indexed[/] {name}")
+    for line in channels.finish_promotions():
+        errors.print(f"[yellow]{escape(line)}[/]")
 
 
 def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
@@ -199,25 +203,80 @@ def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
         raise typer.Exit(1)
 
 
+ImmutableOption = Annotated[
+    bool,
+    typer.Option(
+        "--immutable", help="Nothing is ever removed or replaced, only yanked; no --move out."
+    ),
+]
+VolatileOption = Annotated[
+    bool,
+    typer.Option("--volatile", help="A sandbox: its owner may delete files (`drawbridge delete`)."),
+]
+
+
+def _mutability(immutable: bool, volatile: bool, standard: bool = False) -> Mutability | None:
+    """The one mutability the flags ask for, if any; ChannelError if they disagree."""
+    chosen = [
+        m
+        for m, wanted in (
+            (Mutability.immutable, immutable),
+            (Mutability.volatile, volatile),
+            (Mutability.standard, standard),
+        )
+        if wanted
+    ]
+    if len(chosen) > 1:
+        raise ChannelError(
+            "choose one of " + ", ".join(f"--{m.value}" for m in chosen) + ", not several"
+        )
+    return chosen[0] if chosen else None
+
+
 @channel_app.command("create")
 def channel_create(
     name: str,
     home: HomeOption = None,
     description: Annotated[str, typer.Option(help="What the channel is for.")] = "",
+    immutable: ImmutableOption = False,
+    volatile: VolatileOption = False,
 ) -> None:
-    """Create a channel (a conda channel and a pip index of the same name)."""
-    open_home(home).channels.create(name, description)
-    console.print(f"[green]channel[/] {name} ready")
+    """Create a channel (a conda channel and a pip index of the same name); standard
+    unless --immutable or --volatile (files never deleted, but promotion may move them)."""
+    mutability = _mutability(immutable, volatile) or Mutability.standard
+    open_home(home).channels.create(name, description, mutability)
+    console.print(f"[green]channel[/] {name} ready ({mutability.value})")
+
+
+@channel_app.command("set")
+def channel_set(
+    name: str,
+    home: HomeOption = None,
+    immutable: ImmutableOption = False,
+    volatile: VolatileOption = False,
+    standard: Annotated[
+        bool, typer.Option("--standard", help="Files never deleted; promotion may move them.")
+    ] = False,
+) -> None:
+    """Make a channel immutable, volatile or standard (an immutable channel stays so)."""
+    mutability = _mutability(immutable, volatile, standard)
+    if mutability is None:
+        raise ChannelError("say what to set: --immutable, --volatile or --standard")
+    open_home(home).channels.set_mutability(name, mutability)
+    console.print(f"[green]channel[/] {name} is {mutability.value}")
 
 
 @channel_app.command("list")
 def channel_list(home: HomeOption = None) -> None:
     """List the channels with their Python projects and conda packages."""
     channels = open_home(home).channels
-    shown = table("channel", "python projects", "conda packages")
+    shown = table("channel", "mutability", "python projects", "conda packages")
     for name in channels.names():
         shown.add_row(
-            name, str(len(channels.projects(name))), str(len(channels.conda_packages(name)))
+            name,
+            channels.mutability(name).value,
+            str(len(channels.projects(name))),
+            str(len(channels.conda_packages(name))),
         )
     console.print(shown)
 

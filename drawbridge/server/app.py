@@ -18,6 +18,7 @@ from drawbridge.channel.service import Channels
 from drawbridge.server import (
     conda_routes,
     pip_routes,
+    promote_routes,
     request_routes,
     review_routes,
     ui_routes,
@@ -77,6 +78,7 @@ def create_app(home: Home) -> ASGIApp:
     for module in (
         upstream_routes,
         request_routes,
+        promote_routes,
         pip_routes,
         conda_routes,
         upload_routes,

@@ -18,7 +18,7 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drawbridge.bridge.bridging_requests import UnknownRequest
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.errors import BridgeError, NotPermitted
 from drawbridge.bridge.recipes import UnknownRecipe
 from drawbridge.channel.errors import (
     ChannelError,
@@ -32,11 +32,14 @@ from drawbridge.channel.errors import (
     UnknownChannel,
     UnknownProject,
 )
+from drawbridge.channel.mutability import RemovalRefused
 from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 
 #: most specific first: the first class an error is an instance of decides its status
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
+    (RemovalRefused, 409),  # the channel's mutability keeps its files
+    (NotPermitted, 403),
     (UnknownChannel, 404),
     (UnknownProject, 404),
     (UnknownRequest, 404),
