@@ -93,10 +93,10 @@ class BuildResult:
     log: Path
     packages: tuple[Path, ...] = ()
     wheels: tuple[Path, ...] = ()  # built from the sdist on the way, for the pip view
-    made_from: str = ""  # the sdist's file name (the packages' provenance)
     needs_builder: tuple[str, ...] = ()
     message: str = ""
     notes: tuple[str, ...] = ()  # what the reviewer should know about how it was built
+    made_from: str = ""  # the sdist's file name (the packages' provenance)
 
 
 def _keep(path: Path, folder: Path) -> Path:
