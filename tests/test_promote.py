@@ -309,6 +309,8 @@ def test_a_volatile_channel_lets_its_owner_delete(tmp_path: Path):
         )
 
     with AppClient(home) as app:
+        assert app.get("/alice/sandbox/simple/toy/").status_code == 200  # cached by the app
+        assert app.get("/alice/sandbox/files/toy-1.0-py3-none-any.whl").status_code == 200
         assert delete("alice/sandbox", "toy==1.0", None).status_code == 401
         refused = delete("alice/sandbox", "toy==1.0", bob)
         assert refused.status_code == 403 and "bob is none of them" in refused.json()["detail"]
@@ -323,6 +325,8 @@ def test_a_volatile_channel_lets_its_owner_delete(tmp_path: Path):
             headers={"Accept": "application/vnd.pypi.simple.v1+json"},
         ).json()
         assert [f["filename"] for f in page["files"]] == ["toy-2.0-py3-none-any.whl"]
+        assert "toy-1.0" not in app.get("/alice/sandbox/simple/toy/").text
+        assert app.get("/alice/sandbox/files/toy-1.0-py3-none-any.whl").status_code == 404
         assert app.get("/alice/sandbox/conda/noarch/repodata.json").json()["packages"] == {}
         standard = delete("company/dev", "toy", admin)
         assert standard.status_code == 409 and "only volatile channels" in standard.json()["detail"]
@@ -522,3 +526,34 @@ def test_a_channel_is_created_with_one_mutability(promo: Home):
     assert _drawbridge(promo, "channel", "create", "qa/tools", "--volatile").returncode == 0
     assert _channels(promo).mutability("qa/tools").value == "volatile"
     assert _channels(promo).mutability(DEV).value == "standard"
+
+
+def test_mutability_over_http_needs_an_admin(promo: Home):
+    path = f"/api/channels/{DEV}/mutability"
+    with AppClient(promo) as app:
+        maintainer = ("__token__", _token(promo, Role.maintainer))
+        admin = ("__token__", _token(promo, Role.admin))
+        assert app.request("PUT", path, json={"mutability": "volatile"}).status_code == 401
+        assert (
+            app.request("PUT", path, json={"mutability": "volatile"}, auth=maintainer).status_code
+            == 403
+        )
+        assert (
+            app.request("PUT", path, json={"mutability": "sticky"}, auth=admin).status_code == 422
+        )
+        done = app.request("PUT", path, json={"mutability": "immutable"}, auth=admin)
+        assert done.json() == {"channel": DEV, "mutability": "immutable"}
+        again = app.request("PUT", path, json={"mutability": "standard"}, auth=admin)
+        assert again.status_code == 409 and "stays so" in again.json()["detail"]
+        missing = app.request(
+            "PUT", "/api/channels/company/nowhere/mutability", json={}, auth=admin
+        )
+        assert missing.status_code == 422
+        unknown = app.request(
+            "PUT",
+            "/api/channels/company/nowhere/mutability",
+            json={"mutability": "volatile"},
+            auth=admin,
+        )
+        assert unknown.status_code == 404
+    assert _channels(promo).mutability(DEV).value == "immutable"

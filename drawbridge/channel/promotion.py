@@ -18,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from drawbridge.channel.database import (
     ChannelRow,
@@ -138,12 +138,27 @@ class Promoter:
         with self.db.session() as session:
             return list(session.scalars(select(PromotionRow.id).order_by(PromotionRow.id)))
 
+    def finish_pending(self) -> list[str]:
+        """Run again every promotion a crash left unfinished; one line for each. One whose
+        source no longer has what it recorded is abandoned (what it copied stays)."""
+        said = []
+        for promotion in self.pending():
+            try:
+                outcome = self.run(promotion)
+            except PromotionFailure as error:
+                self.abandon(promotion)
+                said.append(f"promotion {promotion} abandoned: {error}")
+                continue
+            said.append(
+                f"promotion {outcome.source} → {outcome.target} finished after a crash: "
+                f"{len(outcome.copied)} file(s) copied, {len(outcome.removed)} removed"
+            )
+        return said
+
     def abandon(self, promotion_id: int) -> None:
-        """Forget a promotion that cannot be finished (what it copied stays, recorded)."""
+        """Forget a promotion: finished, or one that cannot be (what it copied stays)."""
         with self.db.session() as session:
-            row = session.get(PromotionRow, promotion_id)
-            if row is not None:
-                session.delete(row)
+            session.execute(delete(PromotionRow).where(PromotionRow.id == promotion_id))
 
     def run(self, promotion_id: int) -> PromotionOutcome:
         """Carry out (or finish) a recorded promotion, then forget it (see the module)."""
@@ -158,8 +173,7 @@ class Promoter:
             self._copy(source, target, files, progress)
             if promotion.move:
                 self._remove_moved(source, files, progress)
-        with self.db.session() as session:
-            session.delete(session.get(PromotionRow, promotion_id))
+        self.abandon(promotion_id)  # done: forget it (another process may have already)
         return PromotionOutcome(
             promotion.source,
             promotion.target,

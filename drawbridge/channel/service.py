@@ -41,12 +41,7 @@ from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.mutability import Mutability, check_change, check_deletion
-from drawbridge.channel.promotion import (
-    PromotionFailure,
-    PromotionOutcome,
-    Promoter,
-    mutability_of,
-)
+from drawbridge.channel.promotion import PromotionOutcome, Promoter, mutability_of
 from drawbridge.channel.publishing import (
     UPLOADED,
     Placement,
@@ -300,19 +295,7 @@ class Channels:
 
     def finish_promotions(self) -> list[str]:
         """Run again every promotion a crash left unfinished; one line for each."""
-        said = []
-        for promotion in self.promoter.pending():
-            try:
-                outcome = self.promoter.run(promotion)
-            except PromotionFailure as error:
-                self.promoter.abandon(promotion)
-                said.append(f"promotion {promotion} abandoned: {error}")
-                continue
-            said.append(
-                f"promotion {outcome.source} → {outcome.target} finished after a crash: "
-                f"{len(outcome.copied)} file(s) copied, {len(outcome.removed)} removed"
-            )
-        return said
+        return self.promoter.finish_pending()
 
     # -- indexes ----------------------------------------------------------------------------
 

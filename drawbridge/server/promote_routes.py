@@ -1,5 +1,6 @@
-"""Promotion and deletion over HTTP: `POST /api/promote` and `POST /api/delete`, the same
-library calls as `drawbridge promote` and `drawbridge delete` (`bridge/promotion.py`).
+"""Promotion, deletion and channel mutability over HTTP: `POST /api/promote`, `POST
+/api/delete` and `PUT /api/channels/<channel>/mutability`, the same library calls as
+`drawbridge promote`, `drawbridge delete` (`bridge/promotion.py`) and `channel set`.
 
 Anonymous requests get 401; a token whose user may not do it gets 403 (`NotPermitted`, in
 the status table); refusals by the channel (an immutable source, other bytes in the
@@ -13,8 +14,10 @@ from fastapi.concurrency import run_in_threadpool
 from pydantic import BaseModel, Field
 
 from drawbridge.bridge import promotion
+from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.tokens import Role
 from drawbridge.server.auth import require
+from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import context
 
 router = APIRouter()
@@ -74,3 +77,20 @@ async def delete(request: Request, body: DeletionRequest) -> dict:
         promotion.delete, ctx.channels, identity, body.channel, body.releases, body.comment
     )
     return {"channel": outcome.channel, "removed": list(outcome.removed)}
+
+
+class MutabilityRequest(BaseModel):
+    """What a channel should become."""
+
+    mutability: Mutability
+
+
+@router.put(
+    "/api/channels" + CHANNEL + "/mutability",
+    summary="Make a channel standard, immutable or volatile",
+)
+async def set_mutability(request: Request, channel: str, body: MutabilityRequest) -> dict:
+    ctx = context(request)
+    require(ctx.identity(request), Role.admin, "changing a channel's mutability")
+    await run_in_threadpool(ctx.channels.set_mutability, channel, body.mutability)
+    return {"channel": channel, "mutability": body.mutability.value}
