@@ -557,3 +557,23 @@ def test_mutability_over_http_needs_an_admin(promo: Home):
         )
         assert unknown.status_code == 404
     assert _channels(promo).mutability(DEV).value == "immutable"
+
+
+def test_a_killed_promotion_whose_files_were_deleted_meanwhile_is_abandoned(promo: Home):
+    assert _drawbridge(promo, "channel", "set", DEV, "--volatile").returncode == 0
+    token = _token(promo, Role.maintainer, "mia")
+    killed = _drawbridge(
+        promo,
+        *["promote", DEV, BASE, "greet==1.0", "--comment", "x", "--token", token],
+        env={CRASH_VARIABLE: "promoting"},
+    )
+    assert killed.returncode == -9
+    gone = _drawbridge(promo, "delete", DEV, "greet==1.0", "--comment", "oops", "--token", token)
+    assert gone.returncode == 0, gone.stderr
+    indexed = _drawbridge(promo, "index")
+    assert indexed.returncode == 0, indexed.stderr
+    assert "abandoned" in indexed.stderr and "is no longer in channel 'company/dev'" in (
+        indexed.stderr
+    )
+    assert _stored(promo, BASE) == {}
+    _no_leftovers(promo)

@@ -139,15 +139,22 @@ class Promoter:
             return list(session.scalars(select(PromotionRow.id).order_by(PromotionRow.id)))
 
     def finish_pending(self) -> list[str]:
-        """Run again every promotion a crash left unfinished; one line for each. One whose
-        source no longer has what it recorded is abandoned (what it copied stays)."""
+        """Run again every promotion a crash left unfinished; one line for each. One that
+        can no longer be carried out (its source lost the files, its target got other bytes
+        under their names) is abandoned, what it copied staying; one that fails otherwise
+        (a full disk) is left for the next start."""
         said = []
         for promotion in self.pending():
             try:
                 outcome = self.run(promotion)
-            except PromotionFailure as error:
+            except (PromotionFailure, DuplicateFile) as error:
                 self.abandon(promotion)
                 said.append(f"promotion {promotion} abandoned: {error}")
+                continue
+            except ChannelError as error:
+                said.append(
+                    f"promotion {promotion} not finished, tried again on the next start: {error}"
+                )
                 continue
             said.append(
                 f"promotion {outcome.source} → {outcome.target} finished after a crash: "
