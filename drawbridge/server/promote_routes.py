@@ -2,9 +2,10 @@
 /api/delete` and `PUT /api/channels/<channel>/mutability`, the same library calls as
 `drawbridge promote`, `drawbridge delete` (`bridge/promotion.py`) and `channel set`.
 
-Anonymous requests get 401; a token whose user may not do it gets 403 (`NotPermitted`, in
-the status table); refusals by the channel (an immutable source, other bytes in the
-target) are 4xx from the same table. Both answer what was done, as JSON.
+Anonymous requests get 401; a token whose role is too weak, or whose user may not do it,
+403 (`require`, and `NotPermitted` in the status table); refusals by the channel (an
+immutable source, other bytes in the target) are 4xx from the same table. Each answers
+what was done, as JSON.
 """
 
 from __future__ import annotations
@@ -47,7 +48,7 @@ class DeletionRequest(BaseModel):
 async def promote(request: Request, body: PromotionRequest) -> dict:
     ctx = context(request)
     identity = ctx.identity(request)
-    require(identity, Role.uploader, "promotion")
+    require(identity, Role.maintainer, "promotion")
     outcome = await run_in_threadpool(
         promotion.promote,
         ctx.channels,
