@@ -32,5 +32,21 @@ oci-tools:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq skopeo umoci >/dev/null 2>&1; }; }; } || \
 	  echo "note: skopeo/umoci not available; the image checks will be skipped"
 
-test: $(VENV)/.test oci-tools  ## set up, then run the whole test suite
+# PostgreSQL (Debian's server binaries) for the suite's second pass, which puts every test
+# home on a cluster the tests start themselves (tests/databases.py); installed when missing
+# and this is a Debian/Ubuntu machine run as root, else that pass says it is skipped.
+PG_CTL = ls /usr/lib/postgresql/*/bin/pg_ctl >/dev/null 2>&1 || command -v pg_ctl >/dev/null
+.PHONY: postgresql
+postgresql:
+	@$(PG_CTL) || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq postgresql >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } || \
+	  echo "note: PostgreSQL not available; the PostgreSQL pass will be skipped"
+
+test: $(VENV)/.test oci-tools postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
 	$(VENV)/bin/python -m pytest
+	@if $(PG_CTL); then \
+	  echo "== the suite again, every home on PostgreSQL (the online tests ran above) =="; \
+	  DRAWBRIDGE_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest -m "not online"; \
+	else echo "note: no PostgreSQL: the PostgreSQL pass is skipped"; fi

@@ -60,13 +60,21 @@ def client_env(**extra: str) -> dict[str, str]:
 
 
 def solve_and_install(
-    server: Server, upstream: Path, prefix: Path, specs: list[str], cache: Path
+    server: Server,
+    upstream: Path,
+    prefix: Path,
+    specs: list[str],
+    cache: Path,
+    channel: str = "main",
 ) -> list[str]:
-    """Solve `specs` with py-rattler from the server's main channel and `upstream`, install
+    """Solve `specs` with py-rattler from the server's `channel` and `upstream`, install
     them into `prefix`; the installed records as sorted `name=version`."""
     import rattler
 
-    channels = [rattler.Channel(f"{server.url}/main/conda"), rattler.Channel(upstream.as_uri())]
+    channels = [
+        rattler.Channel(f"{server.url}/{channel}/conda"),
+        rattler.Channel(upstream.as_uri()),
+    ]
     records = asyncio.run(rattler.solve(channels, specs, platforms=["linux-64", "noarch"]))
     asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
     return sorted(f"{r.name.normalized}={r.version}" for r in records)

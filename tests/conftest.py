@@ -13,17 +13,29 @@ from pathlib import Path
 import httpx
 import pytest
 from clients import PY27, PYENV
+import databases
+from databases import new_home
 from servers import AppClient, Server, serve_in_process, start_server
 from upstream import build_upstream_channel
 
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import Home, initialise_home
+from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
+
+
+@pytest.fixture(scope="session", autouse=True)
+def database_cluster() -> Iterator[None]:
+    """In a PostgreSQL run (DRAWBRIDGE_TEST_DATABASE=postgresql), the cluster every home's
+    database lives on, started once and stopped at the end."""
+    if databases.MODE == "postgresql":
+        databases.cluster()
+    yield
+    databases.stop_cluster()
 
 
 @pytest.fixture
 def home(tmp_path: Path) -> Home:
-    loaded = initialise_home(tmp_path / "home")
+    loaded = new_home(tmp_path / "home")
     Channels(loaded, Database(loaded.database_url)).create("main")
     return loaded
 
@@ -93,3 +105,25 @@ def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item
         skip = pytest.mark.skip(reason="pypi.org is not reachable (online test)")
         for item in online:
             item.add_marker(skip)
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"drawbridge homes on: {databases.MODE} (DRAWBRIDGE_TEST_DATABASE)"
+
+
+def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
+    """A PostgreSQL run fails if some home still made an SQLite database: that test made
+    its home without `databases.new_home` and so never ran on PostgreSQL."""
+    if databases.MODE != "postgresql" or not hasattr(session.config, "_tmp_path_factory"):
+        return
+    base = session.config._tmp_path_factory.getbasetemp()
+    strays = sorted(str(p.relative_to(base)) for p in base.rglob("drawbridge.db"))
+    if strays:
+        writer = session.config.get_terminal_writer()
+        writer.line()
+        writer.line(
+            "homes on SQLite in a PostgreSQL run (make them with databases.new_home): "
+            + ", ".join(strays),
+            red=True,
+        )
+        session.exitstatus = pytest.ExitCode.TESTS_FAILED

@@ -19,9 +19,10 @@ from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
 from clients import BIN
+from databases import new_home
 
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import Home, initialise_home, load_home
+from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -115,8 +116,15 @@ class Server(Served):
         self.process.wait(10)
 
 
+# A server starts in about a second; on a machine loaded with other test runs (load average
+# 12 on two cores was seen) its two workers took over 30 s.
+SERVER_START_SECONDS = 120
+
+
 def start_server(root: Path, port: int | None = None) -> Server:
-    """`drawbridge serve --home root` (two workers), once it answers /health."""
+    """`drawbridge serve --home root` (two workers), once it answers /health. A home that
+    does not exist yet is made first (`databases.new_home`: on this run's database)."""
+    new_home(root)
     port = port or free_port()
     log_path = root.parent / f"server-{port}.log"
     with log_path.open("ab") as log:
@@ -136,7 +144,7 @@ def start_server(root: Path, port: int | None = None) -> Server:
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()}")
@@ -146,7 +154,7 @@ def start_server(root: Path, port: int | None = None) -> Server:
         except httpx.HTTPError:
             time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError("server did not start in 30 s")
+    raise RuntimeError(f"server did not start in {SERVER_START_SECONDS} s")
 
 
 class _Lifespan:
@@ -293,7 +301,7 @@ class AppClient(Served):
 def serve_in_process(root: Path) -> AppClient:
     """What `drawbridge serve --home root` would serve, in-process: the home created if it
     is missing, with its default channel, as the serve command does."""
-    home = initialise_home(root)
+    home = new_home(root)
     database = Database(home.database_url)
     try:
         Channels(home, database).create(home.server.default_channel)

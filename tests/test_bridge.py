@@ -10,10 +10,10 @@ from pathlib import Path
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from clients import BIN, PY27, PYENV, client_env, solve_and_install
+from databases import new_home
 from servers import Server, start_server
 
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.service import Channels
 
 TARGET_ARGS = [
@@ -83,7 +83,7 @@ def upstream(tmp_path_factory: pytest.TempPathFactory) -> Server:
 
 @pytest.fixture
 def target_home(tmp_path: Path) -> Path:
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
     return home.root
 

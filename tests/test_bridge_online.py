@@ -10,13 +10,13 @@ import pytest
 from conda_archive import conda_json, conda_members
 from clients import BIN, client_env
 
+from databases import new_home
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.downloads import DownloadCache
 from drawbridge.bridge.pypi import SimpleIndexUpstream
 from drawbridge.bridge.repack import repack
 from drawbridge.bridge.targets import Target, best_wheel
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.service import Channels
 
 pytestmark = pytest.mark.online
@@ -26,7 +26,7 @@ SUBDIRS = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]
 
 @pytest.fixture
 def home(tmp_path: Path) -> Path:
-    loaded = initialise_home(tmp_path / "home")
+    loaded = new_home(tmp_path / "home")
     Channels(loaded, Database(loaded.database_url)).create("main")
     return loaded.root
 

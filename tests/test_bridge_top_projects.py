@@ -16,6 +16,7 @@ from pathlib import Path
 import pytest
 import rattler
 from clients import BIN, PYENV, client_env
+from databases import new_home
 from upstream import build_upstream_channel
 
 from drawbridge.bridge.claims import DEFAULT_BASELINE
@@ -25,7 +26,6 @@ from drawbridge.bridge.plan import make_plan
 from drawbridge.bridge.pypi import SimpleIndexUpstream
 from drawbridge.bridge.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, targets
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.service import Channels
 
 pytestmark = pytest.mark.online
@@ -86,7 +86,7 @@ def test_every_default_target_gets_a_package_wherever_a_wheel_exists(tmp_path: P
 def test_top_projects_install_and_work_on_linux_for_python_39_and_312(
     upstream_with_pythons: Path, tmp_path: Path
 ):
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
     target_args = [
         "--platform",
@@ -209,7 +209,7 @@ def test_python27_gets_what_pip19_installs_and_imports_it(
         p.name.split("-")[0].lower(): p.name.split("-")[1] for p in (tmp_path / "pip19").iterdir()
     }
     assert expected["configparser"] == "4.0.2"
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
     bridged = subprocess.run(
         [
@@ -260,7 +260,7 @@ def test_conda_forge_names_solve(upstream_with_python27: Path, tmp_path: Path):
     """`conda install zope.interface` finds the bridged zope.interface; ruamel.yaml and
     pywin32 carry their conda-forge names (pywin32, not the alias pywin32-on-windows)."""
     machine = f"{sys.version_info.major}.{sys.version_info.minor}"
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     Channels(home, Database(home.database_url)).create("main")
     bridged = subprocess.run(
         [

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from builders import make_conda_tar_bz2, make_wheel
 from clients import BIN
+from databases import init_arguments
 
 
 def drawbridge(*args: str, env_home: Path | None = None) -> subprocess.CompletedProcess:
@@ -25,7 +26,7 @@ def drawbridge(*args: str, env_home: Path | None = None) -> subprocess.Completed
 
 def test_init_publish_list_index_through_the_environment(tmp_path: Path):
     home = tmp_path / "home"
-    assert drawbridge("init", env_home=home).returncode == 0
+    assert drawbridge("init", *init_arguments(), env_home=home).returncode == 0
     wheel = make_wheel(tmp_path / "d", "cli-demo", "1.0")
     package = make_conda_tar_bz2(tmp_path / "d", "cli-tool", "1.0", "0", "linux-64")
     result = drawbridge("publish", str(wheel), str(package), env_home=home)
@@ -41,7 +42,7 @@ def test_init_publish_list_index_through_the_environment(tmp_path: Path):
 
 def test_publish_refusal_is_reported_without_traceback(tmp_path: Path):
     home = tmp_path / "home"
-    drawbridge("init", "--home", str(home))
+    drawbridge("init", "--home", str(home), *init_arguments())
     liar = make_wheel(tmp_path / "d", "liar", "1.0", metadata_name="truth")
     good = make_wheel(tmp_path / "d", "good", "1.0")
     result = drawbridge("publish", "--home", str(home), str(liar), str(good))
@@ -58,7 +59,7 @@ def test_errors_name_the_fix(tmp_path: Path):
         and "drawbridge init" in missing.stderr
         and "Traceback" not in missing.stderr
     )
-    drawbridge("init", "--home", str(tmp_path / "home"))
+    drawbridge("init", "--home", str(tmp_path / "home"), *init_arguments())
     unknown = drawbridge("publish", "--home", str(tmp_path / "home"), "--channel", "nope", "x.whl")
     assert "drawbridge channel create nope" in unknown.stderr
     bad_name = drawbridge("channel", "create", "Bad/Name", "--home", str(tmp_path / "home"))
@@ -67,7 +68,7 @@ def test_errors_name_the_fix(tmp_path: Path):
 
 def test_token_create_prints_a_working_token_once(tmp_path: Path):
     home = tmp_path / "home"
-    drawbridge("init", "--home", str(home))
+    drawbridge("init", "--home", str(home), *init_arguments())
     result = drawbridge(
         "token", "create", "--user", "alice", "--role", "maintainer", "--home", str(home)
     )
@@ -113,14 +114,14 @@ def test_a_command_outside_the_home_folder_says_where_it_looked_and_how_to_point
     from_option = " ".join(run_in(elsewhere, "index", "--home", "typo").stderr.split())
     assert f"{elsewhere / 'typo'} (from --home) is not a Drawbridge home" in from_option
     home = tmp_path / "home"
-    assert run_in(tmp_path, "init", "--home", str(home)).returncode == 0
+    assert run_in(tmp_path, "init", "--home", str(home), *init_arguments()).returncode == 0
     found = run_in(elsewhere, "channel", "list", DRAWBRIDGE_HOME=str(home))
     assert found.returncode == 0 and "main" in found.stdout
 
 
 def test_deciding_without_a_token_says_where_tokens_come_from(tmp_path: Path):
     home = tmp_path / "home"
-    run_in(tmp_path, "init", "--home", str(home))
+    run_in(tmp_path, "init", "--home", str(home), *init_arguments())
     said = " ".join(run_in(tmp_path, "request", "reject", "1", "--home", str(home)).stderr.split())
     assert "no bridging request #1" in said  # an unknown number first
     said = " ".join(
@@ -160,7 +161,7 @@ def test_help_shows_no_placeholder_for_flags_and_one_default_each():
 
 def test_tables_piped_to_a_file_are_not_cut(tmp_path: Path):
     home = tmp_path / "home"
-    run_in(tmp_path, "init", "--home", str(home))
+    run_in(tmp_path, "init", "--home", str(home), *init_arguments())
     long_url = "https://mirror.example.corp/" + "/".join(["conda-forge-nightly-snapshot"] * 6)
     config = home / "drawbridge.toml"
     config.write_text(

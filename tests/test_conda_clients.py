@@ -11,9 +11,9 @@ import pytest
 import rattler
 from builders import make_conda_tar_bz2, make_noarch_python_conda
 from clients import client_env, solve_and_install
+from databases import new_home, write_config
 from servers import Server, start_server
 
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.tokens import Role
 
 #: conda's own reading of a token in a channel URL (conda/common/url.py, split_anaconda_token)
@@ -75,9 +75,7 @@ def test_unknown_package_fails_to_solve(server: Server, upstream_channel: Path, 
 def test_conda_token_url_with_a_real_token(tmp_path: Path):
     """A token from `drawbridge token create` survives conda's and mamba's token parsing,
     and py-rattler solves and installs through `/t/<token>/` from a private channel."""
-    initialise_home(tmp_path / "private").config_path.write_text(
-        "[server]\nanonymous_read = false\n"
-    )
+    write_config(new_home(tmp_path / "private"), "[server]\nanonymous_read = false\n")
     server = start_server(tmp_path / "private")
     try:
         server.publish(make_conda_tar_bz2(tmp_path / "pkgs", "private-tool", "1.0"))

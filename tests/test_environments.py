@@ -18,9 +18,9 @@ from builders import (
     wheel_from_installed,
 )
 from clients import BIN, PY27, PYENV, client_env, run_build_stage
+from databases import new_home, write_config
 from servers import Server, start_server
 
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.tokens import Role
 from drawbridge.environments.lockfile import read_lock
 
@@ -56,7 +56,7 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
     root = tmp_path_factory.mktemp("env-server")
     mirror = root / "conda-forge"
     mirror.symlink_to(upstream_channel)
-    home = initialise_home(root / "home")
+    home = new_home(root / "home")
     drop = root / "drop"
     other_platforms = _other_platforms_mirror(root / "other-platforms")
     config = home.config_path.read_text().replace(
@@ -714,9 +714,9 @@ def test_private_server_needs_the_token_and_the_lock_keeps_none(
 ):
     mirror = tmp_path / "conda-forge"
     mirror.symlink_to(upstream_channel)
-    home = initialise_home(tmp_path / "private")
-    home.config_path.write_text(
-        f'[server]\nanonymous_read = false\n[bridge]\nupstream_conda = ["{mirror}"]\n'
+    home = new_home(tmp_path / "private")
+    write_config(
+        home, f'[server]\nanonymous_read = false\n[bridge]\nupstream_conda = ["{mirror}"]\n'
     )
     subprocess.run(
         [str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)],

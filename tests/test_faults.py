@@ -23,6 +23,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
+from databases import new_home
 from servers import start_server
 from served_state import InProcess, changed, served_bytes
 from sqlalchemy import select
@@ -30,7 +31,7 @@ from sqlalchemy import select
 from drawbridge.channel import pip_view, publishing
 from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow, PublishIntentRow
 from drawbridge.channel.faults import CRASH_VARIABLE
-from drawbridge.channel.home import Home, initialise_home
+from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.storage import is_temporary
 from drawbridge.channel.tokens import Role
@@ -198,8 +199,15 @@ def test_server_killed_during_an_upload_recovers_on_restart(
     layout = home.channel("main")
     with Database(home.database_url).session() as session:
         recorded = session.scalar(select(CondaPackageRow.id)) is not None
+    # granian respawns the killed worker, and the new one recovers at once: on a slow
+    # machine it may remove the placed file before server.kill() comes. Its log says so.
+    log = (home.root.parent / f"server-{server.url.rsplit(':', 1)[1]}.log").read_text()
+    placed = layout.conda_dir / "linux-64" / package.name
+    recovered_placed = f"removed {placed.relative_to(layout.root)}, placed by" in log
     left = {  # what each crash point leaves: proof the kill came where it was asked
-        "placed": (layout.conda_dir / "linux-64" / package.name).exists() and not recorded,
+        "placed": (layout.conda_dir / "linux-64" / package.name).exists()
+        and not recorded
+        or recovered_placed,
         "recorded": recorded,
         "indexing": recorded and layout.indexing_marker.exists(),
     }
@@ -275,7 +283,7 @@ def small_home(tmp_path: Path):  # type: ignore[no-untyped-def]
     mount = tmp_path / "tmpfs"
     _mount_tmpfs(mount, "24m")
     try:
-        home = initialise_home(mount / "home")
+        home = new_home(mount / "home")
         Channels(home, Database(home.database_url)).create("main")
         yield home
     finally:
@@ -353,11 +361,12 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
         if not candidates:
             break
     assert not candidates, "never published, even with room"
-    assert {
-        "receiving an upload",
-        "publishing <file> into 'main'",
-        "indexing channel 'main'",
-    } <= failed_while, failed_while
+    # recording the file fails for want of room only when the database is on this disk
+    # (SQLite in the home), not when it is a PostgreSQL server's
+    recording = {"publishing <file> into 'main'"} if not small_home.server.database_url else set()
+    assert {"receiving an upload", "indexing channel 'main'", *recording} <= failed_while, (
+        failed_while
+    )
     (small_home.root / "filler").unlink()
     Channels(small_home, Database(small_home.database_url)).recover()
     wheels, packages = assert_consistent(small_home)

@@ -18,6 +18,7 @@ from pathlib import Path
 import pytest
 from builders import make_sdist
 from clients import BIN, client_env
+from databases import init_arguments
 
 from drawbridge.bridge.grayskull_offline import (
     REFUSED_MARK,
@@ -163,7 +164,9 @@ def test_recipe_generate_runs_with_no_network(tmp_path: Path, reachout: Path):
     with no network: a recipe, its licence left for the reviewer, marked."""
     home = tmp_path / "home"
     init = subprocess.run(
-        [str(BIN / "drawbridge"), "init", "--home", str(home)], capture_output=True, text=True
+        [str(BIN / "drawbridge"), "init", "--home", str(home), *init_arguments(unix_socket=True)],
+        capture_output=True,
+        text=True,
     )
     assert init.returncode == 0, init.stderr
     result = offline(

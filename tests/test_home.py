@@ -41,12 +41,79 @@ def test_bad_config_is_reported(tmp_path: Path, text: str, message: str):
         load_home(tmp_path / "h")
 
 
-@pytest.mark.parametrize("name", ["main", "team-a", "ml_2024", "x.y"])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "main",
+        "team-a",
+        "ml_2024",
+        "x.y",
+        "a" * 64,
+        "company/dev",
+        "alice/sandbox",
+        "company/main",
+        "team-a/ml_2024.x",
+        f"{'o' * 64}/{'n' * 64}",
+        # plain names that were valid before owners existed stay valid (a plain channel's
+        # URLs are never ambiguous: its view word comes right after it)
+        "conda",
+        "pypi",
+        "files",
+    ],
+)
 def test_valid_channel_names(name: str):
     assert check_channel_name(name) == name
 
 
-@pytest.mark.parametrize("name", ["", "Main", "../etc", "a/b", "simple", "t", "-x", "a" * 65])
+@pytest.mark.parametrize(
+    "name",
+    [
+        "",
+        "Main",
+        "../etc",
+        "simple",
+        "t",
+        "-x",
+        "a" * 65,
+        "a/b/c",
+        "company/",
+        "/dev",
+        "company//dev",
+        "Company/dev",
+        "company/.hidden",
+        "company/..",
+        f"company/{'n' * 65}",
+        # neither part of owner/name may be a route of the server or a view word
+        "simple/dev",
+        "t/dev",
+        "ui/dev",
+        "api/dev",
+        "upstream/dev",
+        "company/simple",
+        "company/conda",
+        "company/files",
+        "company/pypi",
+        "company/upload",
+        "company/packages",
+        "conda/dev",
+    ],
+)
 def test_invalid_channel_names(name: str):
-    with pytest.raises(InvalidName):
+    with pytest.raises(InvalidName, match="owner/name"):
         check_channel_name(name)
+
+
+def test_an_owned_channel_lives_in_its_owners_folder(tmp_path: Path):
+    home = initialise_home(tmp_path / "h")
+    assert home.channel("company/dev").root == home.channels_dir / "company" / "dev"
+    assert home.channel("main").root == home.channels_dir / "main"
+
+
+def test_init_writes_the_database_url_and_keeps_it(tmp_path: Path):
+    url = "postgresql://drawbridge@db.example/drawbridge"
+    assert initialise_home(tmp_path / "h", database_url=url).server.database_url == url
+    assert initialise_home(tmp_path / "h").server.database_url == url
+    with pytest.raises(HomeError, match="edit database_url"):
+        initialise_home(tmp_path / "h", database_url="postgresql://elsewhere/db")
+    with pytest.raises(HomeError, match="its own SQLite"):
+        initialise_home(tmp_path / "plain") and initialise_home(tmp_path / "plain", url)

@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
+from databases import new_home, write_config
 from servers import AppClient, serve_in_process
 
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
@@ -253,10 +254,8 @@ def test_conda_package_upload_is_indexed(served: AppClient, tmp_path: Path):
 
 
 def test_upload_over_the_limit_is_413(tmp_path: Path):
-    from drawbridge.channel.home import initialise_home
-
-    home = initialise_home(tmp_path / "small")
-    home.config_path.write_text("[server]\nmax_upload_mb = 1\n")
+    home = new_home(tmp_path / "small")
+    write_config(home, "[server]\nmax_upload_mb = 1\n")
     with serve_in_process(tmp_path / "small") as server:
         big = make_wheel(
             tmp_path, "big", "1.0", extra_entries={"big/blob.bin": os.urandom(2 * 1024 * 1024)}
@@ -267,10 +266,8 @@ def test_upload_over_the_limit_is_413(tmp_path: Path):
 
 
 def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
-    from drawbridge.channel.home import initialise_home
-
-    home = initialise_home(tmp_path / "private")
-    home.config_path.write_text("[server]\nanonymous_read = false\n")
+    home = new_home(tmp_path / "private")
+    write_config(home, "[server]\nanonymous_read = false\n")
     with serve_in_process(tmp_path / "private") as server:
         assert get(server, "/main/conda/noarch/repodata.json").status_code == 401
         token = server.token(Role.reader)

@@ -10,6 +10,7 @@ from pathlib import Path
 import pytest
 from builders import make_sdist, make_wheel
 from clients import BIN, PY27, PYENV, client_env, pyenv_python
+from databases import new_home, write_config
 from packaging.version import Version
 from relay import Relay
 from servers import Server, start_server
@@ -276,11 +277,7 @@ def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path
 
 
 def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
-    from drawbridge.channel.home import initialise_home
-
-    initialise_home(tmp_path / "private").config_path.write_text(
-        "[server]\nanonymous_read = false\n"
-    )
+    write_config(new_home(tmp_path / "private"), "[server]\nanonymous_read = false\n")
     server = start_server(tmp_path / "private")
     try:
         server.publish(make_wheel(tmp_path / "d", "secret-sauce", "1.0"))

@@ -109,3 +109,42 @@ def test_yank_shows_in_pages(channels: Channels, tmp_path: Path):
         'data-yanked="broken build"'
         in (channels.simple_dir("main") / "demo" / "index.html").read_text()
     )
+
+
+#: files whose record a column could not keep: PostgreSQL would refuse the insert (a 500),
+#: SQLite would keep the value whole; both refuse the file before anything is placed
+OVERLONG = {
+    "version": (lambda d: make_wheel(d, "longver", "1." + "1" * 120), "its version is 122"),
+    "project": (lambda d: make_wheel(d, "x" * 205, "1.0"), "its project is 205"),
+    "requires_python": (
+        lambda d: make_wheel(
+            d, "longrp", "1.0", requires_python=",".join(f"!=3.{i}.*" for i in range(40))
+        ),
+        "its requires_python is 349",
+    ),
+}
+
+
+@pytest.mark.parametrize("case", OVERLONG, ids=list(OVERLONG))
+def test_a_value_longer_than_its_column_is_refused_before_placing(
+    channels: Channels, tmp_path: Path, case: str
+):
+    make, said = OVERLONG[case]
+    before = _tree(channels)
+    with pytest.raises(InvalidDistribution, match=f"{said} characters long, more than the"):
+        channels.publish("main", make(tmp_path))
+    assert _tree(channels) == before and channels.projects("main") == []
+
+
+def test_the_database_refuses_what_it_cannot_keep_on_every_backend(channels: Channels):
+    """A request whose platforms overflow their column, or a NUL in a text value, is
+    ValueRefused on SQLite as on PostgreSQL (which refuses both by itself)."""
+    from drawbridge.bridge.bridging_requests import RequestBook
+    from drawbridge.channel.errors import ValueRefused
+
+    book = RequestBook(channels.db)
+    with pytest.raises(ValueRefused, match="its platforms is 229 characters long"):
+        book.file("pip", "many", "many", [f"platform-{i:02d}" * 2 for i in range(10)], "", "", "u")
+    with pytest.raises(ValueRefused, match="its source holds a NUL"):
+        book.file("pip", "nul", "nul", [], "", "env\x00.yml", "u")
+    assert book.all() == []

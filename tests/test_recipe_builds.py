@@ -19,11 +19,11 @@ import pytest
 from builders import C_SOURCE, make_sdist
 from clients import client_env, install_from_channels
 from clients import run_drawbridge as drawbridge
+from databases import new_home
 from servers import serve_in_process
 from ruamel.yaml import YAML
 
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -33,7 +33,7 @@ PYTHONS = {"3.9": "3.9.18", "3.12": "3.12.1"}
 @pytest.fixture
 def site(tmp_path: Path, upstream_39_312: Path) -> dict:
     """A home building for Python 3.9 and 3.12 on linux-64, maintained by mia."""
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     config = home.config_path.read_text()
     for old, new in (
         ("upstream_conda = []", f'upstream_conda = ["{upstream_39_312.as_uri()}"]'),

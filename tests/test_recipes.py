@@ -11,6 +11,7 @@ import pytest
 from builders import C_SOURCE, make_sdist
 from clients import BIN, client_env, solve_and_install
 from clients import run_drawbridge as drawbridge
+from databases import new_home
 from servers import start_server
 
 from drawbridge.bridge.names import default_table
@@ -18,7 +19,7 @@ from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.database import Database
 from drawbridge.channel.distributions import sha256_file
-from drawbridge.channel.home import initialise_home, load_home
+from drawbridge.channel.home import load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -26,7 +27,7 @@ from drawbridge.channel.tokens import Role, create_token
 @pytest.fixture
 def site(tmp_path: Path, upstream_channel: Path) -> dict:
     """A home whose upstream conda is the test upstream and whose drop folder holds sdists."""
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     config = home.config_path.read_text()
     config = config.replace(
         "upstream_conda = []", f'upstream_conda = ["{upstream_channel.as_uri()}"]'

@@ -18,11 +18,11 @@ import pytest
 from ruamel.yaml import YAML
 from clients import client_env, pyenv_python, solve_and_install
 from clients import run_drawbridge as drawbridge
+from databases import new_home
 from servers import start_server
 
 from drawbridge.bridge.grayskull_offline import network_namespace
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import initialise_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -55,7 +55,7 @@ def built(tmp_path_factory: pytest.TempPathFactory, upstream_39_312: Path) -> Pa
     and built."""
     assert network_namespace(), "grayskull must run in a network namespace for this test"
     root = tmp_path_factory.mktemp("online-recipes")
-    home = initialise_home(root / "home")
+    home = new_home(root / "home")
     config = home.config_path.read_text()
     config = config.replace(
         "upstream_conda = []", f'upstream_conda = ["{upstream_39_312.as_uri()}"]'

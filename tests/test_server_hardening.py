@@ -19,6 +19,7 @@ import html5lib
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
+from databases import write_config
 from servers import AppClient, RawAnswer, serve_in_process, start_server
 from starlette.requests import Request
 
@@ -72,9 +73,10 @@ class Stocked:
         (mirror / "repodata.json").write_text('{"info": {"subdir": "noarch"}, "packages": {}}')
         self.shard = sorted((root / "channels/main/conda/noarch/shards").iterdir())[0].name
         upstream = f'[bridge]\nupstream_conda = ["{mirror.parent}"]\n'
-        (root / "drawbridge.toml").write_text(PRIVATE + upstream)
+        made = load_home(root)
+        write_config(made, PRIVATE + upstream)  # on the database the home was made with
         self.private = AppClient(load_home(root))
-        (root / "drawbridge.toml").write_text(PUBLIC + upstream)
+        write_config(made, PUBLIC + upstream)
         self.public = AppClient(load_home(root))
 
     def close(self) -> None:
@@ -113,7 +115,14 @@ def every_route(client: AppClient) -> list[tuple[str, str]]:
         routes = list(iter_route_contexts(routes))
     except ImportError:
         pass
-    return sorted({(method, route.path) for route in routes for method in route.methods or ()})
+    # `{channel:channel}` (a convertor: `name` or `owner/name`) is written `{channel}` here
+    return sorted(
+        {
+            (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path))
+            for route in routes
+            for method in route.methods or ()
+        }
+    )
 
 
 #: a value for each path parameter, by name, then by route where one name means two things

@@ -16,10 +16,11 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
+from databases import new_home, write_config
 from servers import AppClient, start_server
 
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import Home, initialise_home
+from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.access_log import AccessLog
@@ -34,9 +35,8 @@ CLF = re.compile(
 
 
 def make_home(root: Path, config: str = "") -> Home:
-    root.mkdir(parents=True)
-    (root / "drawbridge.toml").write_text(config)
-    home = initialise_home(root)
+    write_config(new_home(root), config)  # on this run's database
+    home = load_home(root)
     Channels(home, Database(home.database_url)).create("main")
     return home
 

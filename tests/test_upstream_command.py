@@ -14,9 +14,10 @@ from pathlib import Path
 
 import pytest
 from clients import BIN, client_env
+from databases import new_home
 from servers import free_port, serve_in_process
 
-from drawbridge.channel.home import initialise_home, load_home
+from drawbridge.channel.home import load_home
 
 
 def drawbridge(home: Path, *args: str) -> subprocess.CompletedProcess:
@@ -45,7 +46,7 @@ def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[str]:
 def test_add_checks_the_mirror_keeps_comments_and_is_served_at_once(
     tmp_path: Path, upstream_channel: Path, http_mirror: str
 ):
-    home = initialise_home(tmp_path / "home").root
+    home = new_home(tmp_path / "home").root
     config = home / "drawbridge.toml"
     config.write_text(config.read_text().replace("[bridge]", "[bridge]\n# ops: ticket OPS-42"))
     app = serve_in_process(home)  # a server already running: it must see the new mirror
@@ -87,7 +88,7 @@ def test_add_checks_the_mirror_keeps_comments_and_is_served_at_once(
 def test_an_old_bare_location_keeps_working_beside_named_ones(
     tmp_path: Path, upstream_channel: Path
 ):
-    home = initialise_home(tmp_path / "home").root
+    home = new_home(tmp_path / "home").root
     config = home / "drawbridge.toml"
     config.write_text(
         config.read_text().replace(
@@ -123,7 +124,7 @@ def test_an_old_bare_location_keeps_working_beside_named_ones(
 def test_a_mirror_that_cannot_serve_is_refused_and_nothing_is_written(
     tmp_path: Path, upstream_channel: Path, location: str, said: str
 ):
-    home = initialise_home(tmp_path / "home").root
+    home = new_home(tmp_path / "home").root
     (tmp_path / "empty").mkdir()
     before = (home / "drawbridge.toml").read_text()
     location = location.format(tmp=tmp_path, port=free_port(), mirror=upstream_channel)
@@ -134,7 +135,7 @@ def test_a_mirror_that_cannot_serve_is_refused_and_nothing_is_written(
 
 
 def test_names_that_cannot_be_served_and_unknown_removals(tmp_path: Path, upstream_channel: Path):
-    home = initialise_home(tmp_path / "home").root
+    home = new_home(tmp_path / "home").root
     bad = drawbridge(home, "upstream", "add", "Corp/Mirror", str(upstream_channel))
     assert bad.returncode == 1 and "cannot name an upstream mirror" in bad.stderr
     missing = drawbridge(home, "upstream", "remove", "nope")
@@ -153,7 +154,7 @@ def test_a_mirror_without_python_is_connected_with_a_warning(tmp_path: Path):
     from rattler.index import index_fs
 
     asyncio.run(index_fs(mirror, force=True))
-    home = initialise_home(tmp_path / "home").root
+    home = new_home(tmp_path / "home").root
     added = drawbridge(home, "upstream", "add", "tools", str(mirror))
     assert added.returncode == 0, added.stderr
     assert "has no python package" in " ".join(added.stderr.split())

@@ -14,9 +14,8 @@ from pathlib import Path
 import httpx
 import pytest
 import rattler
+from databases import new_home
 from servers import serve_in_process, start_server
-
-from drawbridge.channel.home import initialise_home
 
 
 @pytest.fixture
@@ -35,7 +34,7 @@ def http_mirror(
 
 
 def _home_with_mirror(tmp_path: Path, location: str) -> Path:
-    home = initialise_home(tmp_path / "home")
+    home = new_home(tmp_path / "home")
     home.config_path.write_text(
         home.config_path.read_text().replace(
             "upstream_conda = []", f'upstream_conda = ["{location}"]'

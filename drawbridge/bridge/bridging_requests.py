@@ -61,7 +61,6 @@ class RequestBook:
 
     def __init__(self, database: Database) -> None:
         self.db = database
-        database.ensure_tables()
 
     def file(
         self,

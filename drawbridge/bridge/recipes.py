@@ -105,7 +105,6 @@ class RecipeBook:
         self.cache_dir = home.cache_dir
         self.work = home.cache_dir / "work"
         self.db = database
-        database.ensure_tables()
         self.curated_dir = curated_dir
 
     # -- generating -------------------------------------------------------------------------
@@ -220,7 +219,7 @@ class RecipeBook:
 
     def names(self) -> list[str]:
         with self.db.session() as session:
-            return list(session.scalars(select(RecipeRow.name).order_by(RecipeRow.name)))
+            return sorted(session.scalars(select(RecipeRow.name)))  # by code point
 
     def all(self) -> list[Recipe]:
         return [self.get(name) for name in self.names()]

@@ -1,17 +1,17 @@
 """The bridge's own tables: recipes under review, bridging requests and the audit trail.
 
-Declared on the channel layer's shared SQLAlchemy `Base`; the books that use them call
-`Database.ensure_tables()` first.
+Declared on the channel layer's shared SQLAlchemy `Base`; like every table, they are made
+and changed by the migrations in `drawbridge/channel/migrations/versions/`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 
-from sqlalchemy import Boolean, DateTime, Integer, String, Text
+from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
-from drawbridge.channel.database import Base, utcnow
+from drawbridge.channel.database import Base, UTCDateTime, utcnow
 
 
 class RecipeRow(Base):
@@ -26,11 +26,11 @@ class RecipeRow(Base):
     curated: Mapped[bool] = mapped_column(Boolean, default=False)
     approved_sha256: Mapped[str] = mapped_column(String(64), default="")
     decided_by: Mapped[str] = mapped_column(String(100), default="")
-    decided_at: Mapped[dt.datetime | None] = mapped_column(DateTime(timezone=True), nullable=True)
+    decided_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
     comment: Mapped[str] = mapped_column(Text, default="")
     needs_builder: Mapped[str] = mapped_column(String(200), default="")  # subdirs, comma-separated
     last_log: Mapped[str] = mapped_column(String(300), default="")
-    updated: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    updated: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class BridgeRequestRow(Base):
@@ -45,7 +45,7 @@ class BridgeRequestRow(Base):
     reason: Mapped[str] = mapped_column(Text, default="")
     source: Mapped[str] = mapped_column(String(300), default="")  # e.g. the environment file
     requested_by: Mapped[str] = mapped_column(String(100), default="anonymous")
-    requested_at: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     state: Mapped[str] = mapped_column(String(20), default="pending")
     decided_by: Mapped[str] = mapped_column(String(100), default="")
     comment: Mapped[str] = mapped_column(Text, default="")
@@ -56,7 +56,7 @@ class AuditRow(Base):
 
     __tablename__ = "audit"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     user: Mapped[str] = mapped_column(String(100))
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(300))

@@ -1,14 +1,17 @@
 """The database: channels, published files, publish intents and API tokens (SQLAlchemy;
-SQLite by default).
+SQLite by default, PostgreSQL through psycopg 3).
 
 Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
-and audit trail are in `drawbridge.bridge.records`); a layer that brings tables calls
-`Database.ensure_tables()` before using them.
+and audit trail are in `drawbridge.bridge.records`). The schema itself is Alembic's: opening
+a `Database` upgrades it to the newest migration first (`drawbridge.channel.schema`), so a
+change to a table here needs a migration in `channel/migrations/versions/` too
+(`tests/test_migrations.py` fails until the two agree).
 """
 
 from __future__ import annotations
 
 import datetime as dt
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 
@@ -22,15 +25,43 @@ from sqlalchemy import (
     String,
     Text,
     UniqueConstraint,
+    TypeDecorator,
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine
+from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+
+from drawbridge.channel.errors import DatabaseUnavailable, ValueRefused
+from drawbridge.channel.schema import upgrade
+
+#: the longest channel name: `owner/name`, each part at most 64 characters
+CHANNEL_NAME_LENGTH = 129
 
 
 def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
+
+
+class UTCDateTime(TypeDecorator):
+    """A moment, always read back as an aware UTC datetime: SQLite keeps no zone (and gives
+    naive values back), PostgreSQL answers in the session's zone."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is not None and value.tzinfo is not None:
+            value = value.astimezone(dt.timezone.utc)
+        return value
+
+    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            return value.replace(tzinfo=dt.timezone.utc)
+        return value.astimezone(dt.timezone.utc)
 
 
 class Base(DeclarativeBase):
@@ -38,12 +69,13 @@ class Base(DeclarativeBase):
 
 
 class ChannelRow(Base):
-    """A channel: one conda channel and one pip index under the same name."""
+    """A channel: one conda channel and one pip index under the same name (`name` or
+    `owner/name`)."""
 
     __tablename__ = "channels"
-    name: Mapped[str] = mapped_column(String(64), primary_key=True)
+    name: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class DistributionRow(Base):
@@ -69,7 +101,7 @@ class DistributionRow(Base):
     yanked: Mapped[bool] = mapped_column(Boolean, default=False)
     yanked_reason: Mapped[str] = mapped_column(Text, default="")
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
-    upload_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class CondaPackageRow(Base):
@@ -87,7 +119,7 @@ class CondaPackageRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
-    upload_time: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class PublishIntentRow(Base):
@@ -105,7 +137,7 @@ class PublishIntentRow(Base):
     kind: Mapped[str] = mapped_column(String(10))  # "pypi" or "conda"
     touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
     state: Mapped[str] = mapped_column(String(20), default="placing")  # placing | recorded
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 class TokenRow(Base):
@@ -116,8 +148,33 @@ class TokenRow(Base):
     user: Mapped[str] = mapped_column(String(100), index=True)
     role: Mapped[str] = mapped_column(String(20))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
-    created: Mapped[dt.datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+def check_values(row: Base) -> None:
+    """ValueRefused if a text value of `row` is longer than its column or holds a NUL:
+    PostgreSQL refuses both, so they are refused on SQLite too, and before the database
+    is asked (an event runs this on every insert and update; callers may run it first)."""
+    for column in row.__table__.columns:
+        value = getattr(row, column.key, None)
+        if not isinstance(value, str):
+            continue
+        length = getattr(column.type, "length", None)
+        if length is not None and len(value) > length:
+            shown = value[:60] + ("…" if len(value) > 60 else "")
+            raise ValueRefused(
+                f"its {column.key} is {len(value)} characters long, more than the {length} "
+                f"Drawbridge keeps: {shown!r}"
+            )
+        if "\x00" in value:
+            raise ValueRefused(f"its {column.key} holds a NUL character: {value[:60]!r}")
+
+
+@event.listens_for(Base, "before_insert", propagate=True)
+@event.listens_for(Base, "before_update", propagate=True)
+def _check_before_writing(_mapper, _connection, row: Base) -> None:  # type: ignore[no-untyped-def]
+    check_values(row)
 
 
 def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
@@ -128,20 +185,39 @@ def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyp
     cursor.close()
 
 
+def database_url(url: str) -> str:
+    """`url` with a driver: `postgresql://` and `postgres://` mean psycopg 3."""
+    parsed = make_url(url)
+    if parsed.drivername in ("postgresql", "postgres"):
+        parsed = parsed.set(drivername="postgresql+psycopg")
+    return parsed.render_as_string(hide_password=False)
+
+
 class Database:
-    """An engine and a session factory for one database URL; creates the schema on open."""
+    """An engine and a session factory for one database URL; on open, the schema is
+    upgraded to the newest migration (one process at a time; see `schema.upgrade`)."""
 
     def __init__(self, url: str) -> None:
-        self.url = url
-        self.engine: Engine = create_engine(url)
-        if url.startswith("sqlite"):
+        self.url = database_url(url)
+        if make_url(self.url).get_backend_name() == "sqlite":
+            self.engine: Engine = create_engine(self.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
-        self.ensure_tables()
+        else:
+            self.engine = create_engine(self.url, pool_pre_ping=True)
+        try:
+            #: the migrations this open applied (usually none)
+            self.upgraded = upgrade(self.engine)
+        except OperationalError as error:
+            self.engine.dispose()
+            shown = self.engine.url.render_as_string(hide_password=True)
+            raise DatabaseUnavailable(
+                f"cannot open the database {shown}: {str(error.orig).strip()}; check "
+                "database_url in drawbridge.toml and that the database server is up"
+            ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
-
-    def ensure_tables(self) -> None:
-        """Create every table declared so far that the database lacks (idempotent)."""
-        Base.metadata.create_all(self.engine)
+        # a Database dropped unclosed closes its connections (psycopg warns of any left
+        # for the garbage collector)
+        self._finalizer = weakref.finalize(self, self.engine.dispose)
 
     @contextmanager
     def session(self) -> Iterator[Session]:
@@ -151,4 +227,4 @@ class Database:
                 yield session
 
     def close(self) -> None:
-        self.engine.dispose()
+        self._finalizer()

@@ -45,3 +45,12 @@ class StorageFailure(ChannelError):
 
 class IndexFailure(ChannelError):
     """rattler's indexer failed on a channel for a reason no single package explains."""
+
+
+class DatabaseUnavailable(ChannelError):
+    """The database `database_url` names cannot be reached or opened."""
+
+
+class ValueRefused(ChannelError):
+    """A value the database cannot keep as given: longer than its column, or holding a NUL
+    character (PostgreSQL refuses both; SQLite would keep them, so neither does)."""

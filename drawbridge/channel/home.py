@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import os
 import re
 import tomllib
@@ -20,11 +21,17 @@ HOME_VARIABLE = "DRAWBRIDGE_HOME"
 CONFIG_NAME = "drawbridge.toml"
 #: the tables drawbridge.toml may have
 TABLES = ["bridge", "recipes", "server"]
-CHANNEL_NAME = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
+#: one part of a channel name: a plain name, an owner, or the name after an owner
+CHANNEL_PART = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: URL segments a channel may not be named after, because the server routes them itself
 RESERVED_CHANNEL_NAMES = frozenset(
     {"simple", "t", "ui", "api", "health", "metrics", "static", "upstream"}
 )
+#: the words that follow a channel in its URLs (`/<channel>/conda/...`, `/<channel>/simple/`)
+CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packages"})
+#: what neither part of `owner/name` may be: `/<owner>/<name>/simple/` must never read as
+#: a plain channel's URL (`/<name>/simple/<project>/`), nor a route of the server's own
+RESERVED_CHANNEL_PARTS = RESERVED_CHANNEL_NAMES | CHANNEL_VIEWS
 
 DEFAULT_CONFIG = """\
 # Drawbridge configuration. Every key is optional; these are the defaults.
@@ -32,7 +39,8 @@ DEFAULT_CONFIG = """\
 [server]
 host = "127.0.0.1"
 port = 8080
-# Empty: SQLite at <home>/drawbridge.db. For several servers, a PostgreSQL URL.
+# Empty: SQLite at <home>/drawbridge.db. For several servers, PostgreSQL:
+# "postgresql://user:password@host:5432/drawbridge" (psycopg 3; see docs/operating.md).
 database_url = ""
 # Largest file an upload may carry, in MiB (larger ones are refused with 413).
 max_upload_mb = 2048
@@ -141,18 +149,27 @@ class Home:
         return self.root / "incoming"
 
     def channel(self, name: str) -> ChannelLayout:
-        """The layout of channel `name` (InvalidName if it cannot name a channel)."""
-        return ChannelLayout(name, self.channels_dir / check_channel_name(name))
+        """The layout of channel `name`, at `channels/<name>/` or `channels/<owner>/<name>/`
+        (InvalidName if it cannot name a channel)."""
+        return ChannelLayout(name, self.channels_dir.joinpath(*check_channel_name(name).split("/")))
 
 
 def check_channel_name(name: str) -> str:
-    """Return `name` if it can name a channel; raise InvalidName saying why not."""
-    if not CHANNEL_NAME.match(name) or name in RESERVED_CHANNEL_NAMES:
-        raise InvalidName(
-            f"{name!r} is not a valid channel name: use lowercase letters, digits, '.', '_' "
-            f"and '-' (at most 64), not one of {sorted(RESERVED_CHANNEL_NAMES)}"
-        )
-    return name
+    """Return `name` if it can name a channel (`name` or `owner/name`); raise InvalidName
+    saying why not."""
+    owner, slash, rest = name.partition("/")
+    if not slash and CHANNEL_PART.match(name) and name not in RESERVED_CHANNEL_NAMES:
+        return name
+    if slash and all(
+        CHANNEL_PART.match(part) and part not in RESERVED_CHANNEL_PARTS for part in (owner, rest)
+    ):
+        return name
+    raise InvalidName(
+        f"{name!r} is not a valid channel name: write `name` or `owner/name`, each part of "
+        "lowercase letters, digits, '.', '_' and '-' (at most 64, starting with a letter or a "
+        f"digit); a plain name may not be one of {sorted(RESERVED_CHANNEL_NAMES)}, and the "
+        f"parts of `owner/name` none of {sorted(RESERVED_CHANNEL_PARTS)}"
+    )
 
 
 def resolve_home_path(home: Path | str | None) -> Path:
@@ -225,12 +242,25 @@ def _parse_table(config_path: Path, name: str, table: dict, settings_type: type[
     return settings_type(**table)
 
 
-def initialise_home(home: Path | str | None = None) -> Home:
-    """Create the home's folders and a default drawbridge.toml (kept if it exists)."""
+def initialise_home(home: Path | str | None = None, database_url: str = "") -> Home:
+    """Create the home's folders and a default drawbridge.toml (kept if it exists), whose
+    `database_url` is `database_url` (empty: SQLite in the home)."""
     root = resolve_home_path(home)
     for folder in (root, root / "channels", root / "cache", root / "incoming", root / "recipes"):
         folder.mkdir(parents=True, exist_ok=True)
     config_path = root / CONFIG_NAME
+    if config_path.exists() and database_url:
+        kept = load_home(root).server.database_url
+        if kept != database_url:
+            raise HomeError(
+                f"{root} is a home already, on {'its own SQLite' if not kept else 'another'} "
+                f"database; to move it, edit database_url in {config_path} (docs/operating.md)"
+            )
     if not config_path.exists():
-        config_path.write_text(DEFAULT_CONFIG, "utf-8")
+        config_path.write_text(
+            DEFAULT_CONFIG.replace(
+                'database_url = ""', f"database_url = {json.dumps(database_url)}"
+            ),
+            "utf-8",
+        )
     return load_home(root)

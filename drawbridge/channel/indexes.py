@@ -109,14 +109,14 @@ class ChannelIndexes:
     # -- queries ------------------------------------------------------------------------------
 
     def projects(self, channel: str) -> list[str]:
-        """The PEP 503 names of the projects with files in `channel`, sorted."""
+        """The PEP 503 names of the projects with files in `channel`, sorted by code point
+        (in Python: a PostgreSQL collation would order them otherwise)."""
         with self.db.session() as session:
-            return list(
+            return sorted(
                 session.scalars(
                     select(DistributionRow.project)
                     .where(DistributionRow.channel == channel)
                     .distinct()
-                    .order_by(DistributionRow.project)
                 )
             )
 

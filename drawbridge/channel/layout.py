@@ -1,5 +1,8 @@
 """One channel on disk: its folders, its markers and its lock.
 
+A plain channel lives in `channels/<name>/`, an owned one in `channels/<owner>/<name>/`
+(an owner is never also a plain channel, so one channel's folder never holds another's).
+
 ```
 channels/<channel>/
   .lock              held while a file is placed and recorded, or an index is written

@@ -27,7 +27,13 @@ from sqlalchemy import Select, delete, select, update
 
 from drawbridge.channel import conda_index
 from drawbridge.channel.conda_packages import inspect_conda_package, is_conda_package
-from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow, PublishIntentRow
+from drawbridge.channel.database import (
+    CondaPackageRow,
+    Database,
+    DistributionRow,
+    PublishIntentRow,
+    check_values,
+)
 from drawbridge.channel.distributions import (
     DistributionInfo,
     FileDigests,
@@ -35,7 +41,7 @@ from drawbridge.channel.distributions import (
     inspect_distribution,
     is_python_distribution,
 )
-from drawbridge.channel.errors import DuplicateFile, InvalidDistribution
+from drawbridge.channel.errors import DuplicateFile, InvalidDistribution, ValueRefused
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.storage import INCOMING_PREFIX, link_or_copy_new, write_bytes_atomic
@@ -108,17 +114,28 @@ def plan_placement(
     indexer or the clients would refuse it."""
     if is_conda_package(filename):
         placement = _conda_placement(layout, staged, filename, digests, uploaded_by)
+        _check_record(placement)
         subdir = placement.published.subdir or "noarch"
         conda_index.check_with_indexer(staged, filename, subdir, staged.parent)
         return placement
     if is_python_distribution(filename):
-        return _pypi_placement(
+        placement = _pypi_placement(
             layout, staged, inspect_distribution(staged, filename), digests, uploaded_by
         )
+        _check_record(placement)
+        return placement
     raise InvalidDistribution(
         f"{filename}: unsupported file type; publish wheels (.whl), sdists (.tar.gz, .zip) "
         "or conda packages (.conda, .tar.bz2)"
     )
+
+
+def _check_record(placement: Placement) -> None:
+    """InvalidDistribution if the database could not keep the file's record as it is."""
+    try:
+        check_values(placement.row)
+    except ValueRefused as error:
+        raise InvalidDistribution(f"{placement.published.filename}: {error}") from None
 
 
 class Publisher:

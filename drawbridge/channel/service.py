@@ -20,6 +20,7 @@ from contextlib import suppress
 from pathlib import Path
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session
 
 from drawbridge.channel import conda_index, pip_view, verify
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
@@ -28,6 +29,7 @@ from drawbridge.channel.errors import (
     DuplicateFile,
     IndexFailure,
     InvalidDistribution,
+    InvalidName,
     StorageFailure,
     StorageFull,
     UnknownChannel,
@@ -64,9 +66,12 @@ class Channels:
     # -- channels -------------------------------------------------------------------------
 
     def create(self, name: str, description: str = "") -> None:
+        """Create channel `name` (`name` or `owner/name`), or complete one a crash left
+        half-made. InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
+                _check_owner_clash(session, name)
                 session.add(ChannelRow(name=name, description=description))
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
@@ -78,8 +83,10 @@ class Channels:
                 pip_view.stamp_pages_format(layout.simple_dir)
 
     def names(self) -> list[str]:
+        """Every channel's name, sorted by code point (as on every database: PostgreSQL's
+        collations would sort `a-b` after `ab`)."""
         with self.db.session() as session:
-            return list(session.scalars(select(ChannelRow.name).order_by(ChannelRow.name)))
+            return sorted(session.scalars(select(ChannelRow.name)))
 
     def layout(self, name: str) -> ChannelLayout:
         """The channel's layout on disk; UnknownChannel if there is no such channel."""
@@ -269,13 +276,10 @@ class Channels:
 
     def conda_packages(self, channel: str) -> list[CondaPackageRow]:
         with self.db.session() as session:
-            return list(
-                session.scalars(
-                    select(CondaPackageRow)
-                    .where(CondaPackageRow.channel == channel)
-                    .order_by(CondaPackageRow.name, CondaPackageRow.subdir)
-                )
+            rows = session.scalars(
+                select(CondaPackageRow).where(CondaPackageRow.channel == channel)
             )
+            return sorted(rows, key=lambda row: (row.name, row.subdir, row.filename))
 
     def yank(self, channel: str, filename: str, reason: str = "", undo: bool = False) -> None:
         """Mark a file yanked (PEP 592), or un-yank it, and rewrite its project's pages."""
@@ -292,3 +296,24 @@ class Channels:
         layout = self.home.channel(channel)
         with layout.lock(), storage_errors(f"rewriting the pages of {project!r}"):
             self.indexes.write_pages(layout, {project})
+
+
+def _check_owner_clash(session: Session, name: str) -> None:
+    """InvalidName if `name` would make an owner also a plain channel: `company/dev` while a
+    channel `company` exists, or `company` while `company/...` do (one folder each)."""
+    owner, slash, _ = name.partition("/")
+    if slash:
+        if session.get(ChannelRow, owner) is not None:
+            raise InvalidName(
+                f"cannot create {name!r}: {owner!r} is a channel, and an owner cannot also be "
+                f"a channel; choose another owner than {owner!r}"
+            )
+        return
+    owned = session.scalar(
+        select(ChannelRow.name).where(ChannelRow.name.startswith(f"{name}/", autoescape=True))
+    )
+    if owned is not None:
+        raise InvalidName(
+            f"cannot create {name!r}: it owns channels ({owned!r}), and an owner cannot also be "
+            "a channel; choose another name"
+        )

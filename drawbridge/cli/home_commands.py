@@ -61,18 +61,28 @@ def check_port_free(host: str, port: int) -> None:
             ) from None
 
 
-def _initialise(home: Path | None) -> CliContext:
+def _initialise(home: Path | None, database_url: str = "") -> CliContext:
     """Create the home if needed, with its default channel; return its context."""
-    initialise_home(home)
+    initialise_home(home, database_url)
     forget_home(home)
     context = open_home(home)
     context.channels.create(context.home.server.default_channel)
     return context
 
 
-def init(home: HomeOption = None) -> None:
-    """Create a home (configuration, database, folders) with the default channel."""
-    context = _initialise(home)
+def init(
+    home: HomeOption = None,
+    database_url: Annotated[
+        str,
+        typer.Option(
+            help="A new home's database, e.g. postgresql://user:password@host/drawbridge "
+            "(default: SQLite in the home). An existing home keeps its own."
+        ),
+    ] = "",
+) -> None:
+    """Create a home (configuration, database, folders) with the default channel; on an
+    existing home, upgrade its database to this Drawbridge's schema."""
+    context = _initialise(home, database_url)
     console.print(f"Drawbridge home ready at [bold]{context.home.root}[/]")
 
 

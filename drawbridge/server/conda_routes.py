@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi import APIRouter, HTTPException, Request, Response
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
+from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import context
 from drawbridge.server.index_files import index_file_response
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
@@ -20,7 +21,7 @@ INDEX_FILES = {
 
 
 @router.api_route(
-    "/{channel}/conda/channeldata.json", methods=["GET", "HEAD"], summary="conda channeldata.json"
+    CHANNEL + "/conda/channeldata.json", methods=["GET", "HEAD"], summary="conda channeldata.json"
 )
 def channeldata(request: Request, channel: str) -> Response:
     ctx = context(request)
@@ -30,7 +31,7 @@ def channeldata(request: Request, channel: str) -> Response:
 
 
 @router.api_route(
-    "/{channel}/conda/{subdir}/shards/{name}",
+    CHANNEL + "/conda/{subdir}/shards/{name}",
     methods=["GET", "HEAD"],
     summary="A CEP-16 repodata shard",
 )
@@ -47,7 +48,7 @@ def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
 
 
 @router.api_route(
-    "/{channel}/conda/{subdir}/{name}",
+    CHANNEL + "/conda/{subdir}/{name}",
     methods=["GET", "HEAD"],
     summary="Repodata or a conda package",
 )

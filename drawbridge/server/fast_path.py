@@ -1,9 +1,10 @@
 """An ASGI fast path for the hottest anonymous reads: pages, repodata and package files.
 
-It answers only what it can answer completely (a known channel, a normalised name, a file
-that exists, anonymous reads allowed, at most one satisfiable byte range); everything else,
-including every error, goes on to the FastAPI application, which answers the same requests
-the same way, only slower.
+It answers only what it can answer completely (a known channel, plain or `owner/name` as
+`channel_paths.split_channel` reads it, a normalised name, a file that exists, anonymous
+reads allowed, at most one satisfiable byte range); everything else, including every
+error, goes on to the FastAPI application, which answers the same requests the same way,
+only slower.
 
 Package files (.conda, .tar.bz2, wheels, sdists, .metadata, shards) cost one `stat` and a
 cached header list. A small file is read in one go; a larger one leaves through the
@@ -27,6 +28,7 @@ from starlette.types import ASGIApp, Send
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.access_log import AccessLog
+from drawbridge.server.channel_paths import split_channel
 from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
 from drawbridge.server.index_files import NOSNIFF, Answer, answer_index_file
@@ -209,22 +211,26 @@ class IndexFastPath:
     def _answer(self, parts: list[str], headers: dict[str, str]) -> Answer | None:
         if len(parts) > 2 and parts[1] == "simple":
             return self._simple(self.context.default_channel, parts[2:], headers)
-        if len(parts) > 3 and parts[2] == "simple":
-            return self._simple(parts[1], parts[3:], headers)
-        if len(parts) < 4 or parts[2] != "conda" or parts[1] not in self.context.known_channels:
+        named = split_channel(parts)
+        if named is None:
             return None
-        if len(parts) == 5 and parts[3] in KNOWN_SUBDIRS and parts[4] in INDEX_FILES:
-            media_type, gzip_twin = INDEX_FILES[parts[4]]
+        channel, view = named  # view: ["simple", ...] or ["conda", ...]
+        if view[0] == "simple":
+            return self._simple(channel, view[1:], headers) if len(view) > 1 else None
+        if len(view) < 2 or view[0] != "conda" or channel not in self.context.known_channels:
+            return None
+        if len(view) == 3 and view[1] in KNOWN_SUBDIRS and view[2] in INDEX_FILES:
+            media_type, gzip_twin = INDEX_FILES[view[2]]
             return answer_index_file(
                 self.context.index_cache,
-                f"{self._root(parts[1], 'conda')}/{parts[3]}/{parts[4]}",
+                f"{self._root(channel, 'conda')}/{view[1]}/{view[2]}",
                 media_type,
                 CACHE_INDEX,
                 headers,
                 gzip_twin=gzip_twin,
             )
-        if len(parts) == 4 and parts[3] == "channeldata.json":
-            path = f"{self._root(parts[1], 'conda')}/channeldata.json"
+        if len(view) == 2 and view[1] == "channeldata.json":
+            path = f"{self._root(channel, 'conda')}/channeldata.json"
             return answer_index_file(
                 self.context.index_cache, path, "application/json", CACHE_INDEX, headers
             )
@@ -261,18 +267,22 @@ class IndexFastPath:
             return None
         if len(parts) == 3 and parts[1] == "files":
             channel, view, folder = self.context.default_channel, "files", ""
-        elif len(parts) == 4 and parts[2] == "files":
-            channel, view, folder = parts[1], "files", ""
-        elif parts[2] == "conda" and len(parts) in (5, 6) and parts[3] in KNOWN_SUBDIRS:
-            channel, view = parts[1], "conda"
-            if len(parts) == 5 and name.endswith(PACKAGE_SUFFIXES):
-                folder = f"/{parts[3]}"
-            elif len(parts) == 6 and parts[4] == "shards":
-                folder = f"/{parts[3]}/shards"
+        elif (named := split_channel(parts)) is None:
+            return None
+        else:
+            channel, rest = named  # rest: ["files", name] or ["conda", subdir, ...]
+            if len(rest) == 2 and rest[0] == "files":
+                view, folder = "files", ""
+            elif rest[0] == "conda" and len(rest) in (3, 4) and rest[1] in KNOWN_SUBDIRS:
+                view = "conda"
+                if len(rest) == 3 and name.endswith(PACKAGE_SUFFIXES):
+                    folder = f"/{rest[1]}"
+                elif len(rest) == 4 and rest[2] == "shards":
+                    folder = f"/{rest[1]}/shards"
+                else:
+                    return None
             else:
                 return None
-        else:
-            return None
         if channel not in self.context.known_channels:
             return None
         media_type = METADATA_TYPE if name.endswith(".metadata") else OCTET_STREAM

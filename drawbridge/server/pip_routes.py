@@ -12,6 +12,7 @@ from packaging.utils import canonicalize_name
 from drawbridge.channel.errors import UnknownProject
 from drawbridge.channel.json_api import project_document
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
+from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import Context, context
 from drawbridge.server.index_files import index_file_response
 from drawbridge.server.negotiation import choose_simple_format
@@ -61,16 +62,16 @@ def default_simple_project(request: Request, project: str) -> Response:
 
 
 @router.api_route(
-    "/{channel}/simple/", methods=["GET", "HEAD"], summary="PEP 503/691 list of projects"
+    CHANNEL + "/simple/", methods=["GET", "HEAD"], summary="PEP 503/691 list of projects"
 )
 def simple_root(request: Request, channel: str) -> Response:
     return _simple_page(request, context(request), channel, None)
 
 
 @router.api_route(
-    "/{channel}/simple/{project}/", methods=["GET", "HEAD"], summary="PEP 503/691 project page"
+    CHANNEL + "/simple/{project}/", methods=["GET", "HEAD"], summary="PEP 503/691 project page"
 )
-@router.api_route("/{channel}/simple/{project}", methods=["GET", "HEAD"], include_in_schema=False)
+@router.api_route(CHANNEL + "/simple/{project}", methods=["GET", "HEAD"], include_in_schema=False)
 def simple_project(request: Request, channel: str, project: str) -> Response:
     return _project(request, channel, project, alias=False)
 
@@ -99,7 +100,7 @@ def default_file(request: Request, filename: str) -> Response:
 
 
 @router.api_route(
-    "/{channel}/files/{filename}",
+    CHANNEL + "/files/{filename}",
     methods=["GET", "HEAD"],
     summary="A wheel, sdist or .metadata file",
 )
@@ -108,7 +109,7 @@ def channel_file(request: Request, channel: str, filename: str) -> Response:
 
 
 @router.api_route(
-    "/{channel}/packages/source/{letter}/{project}/{filename}",
+    CHANNEL + "/packages/source/{letter}/{project}/{filename}",
     methods=["GET", "HEAD"],
     summary="A file under PyPI's legacy source layout (grayskull's --pypi-mirror-url)",
 )
@@ -133,14 +134,14 @@ def _json_api(request: Request, channel: str, project: str, version: str | None)
 
 
 @router.api_route(
-    "/{channel}/pypi/{project}/json", methods=["GET", "HEAD"], summary="PyPI JSON API: a project"
+    CHANNEL + "/pypi/{project}/json", methods=["GET", "HEAD"], summary="PyPI JSON API: a project"
 )
 def json_project(request: Request, channel: str, project: str) -> Response:
     return _json_api(request, channel, project, None)
 
 
 @router.api_route(
-    "/{channel}/pypi/{project}/{version}/json",
+    CHANNEL + "/pypi/{project}/{version}/json",
     methods=["GET", "HEAD"],
     summary="PyPI JSON API: a release",
 )

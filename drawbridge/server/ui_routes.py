@@ -5,8 +5,9 @@ from __future__ import annotations
 import html
 
 from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
 
+from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import LIVENESS_PATH, context
 from drawbridge.server.pages import UI_TAG, page_response
 
@@ -46,8 +47,16 @@ def home_page(request: Request) -> HTMLResponse:
     return page_response("Drawbridge", body)
 
 
+@router.api_route(CHANNEL, methods=["GET", "HEAD"], include_in_schema=False)
+def channel_page_without_slash(request: Request, channel: str) -> RedirectResponse:
+    """`/<channel>` to its page; 404 here for an unknown one (Starlette's slash redirect
+    would send any two-segment path to `/<a>/<b>/` first)."""
+    context(request).check_read(request, channel)
+    return RedirectResponse(f"{request.scope.get('root_path', '')}/{channel}/", 307)
+
+
 @router.api_route(
-    "/{channel}/",
+    CHANNEL + "/",
     methods=["GET", "HEAD"],
     response_class=HTMLResponse,
     include_in_schema=False,

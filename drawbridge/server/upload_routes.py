@@ -10,14 +10,15 @@ from starlette.datastructures import UploadFile
 from drawbridge.channel.distributions import ExpectedDigests
 from drawbridge.channel.storage import copy_stream_to_temporary
 from drawbridge.channel.tokens import Role
+from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.auth import require
 from drawbridge.server.context import context
 
 router = APIRouter()
 
 
-@router.post("/{channel}/upload/", summary="Upload a file (twine's API)")
-@router.post("/{channel}/upload", include_in_schema=False)
+@router.post(CHANNEL + "/upload/", summary="Upload a file (twine's API)")
+@router.post(CHANNEL + "/upload", include_in_schema=False)
 async def upload(request: Request, channel: str) -> Response:
     ctx = context(request)
     ctx.check_channel(channel)

@@ -1,0 +1,1 @@
+"""Alembic's migrations of the Drawbridge database, applied by `drawbridge.channel.schema`."""
