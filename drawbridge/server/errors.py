@@ -21,14 +21,18 @@ from drawbridge.bridge.bridging_requests import UnknownRequest
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.recipes import UnknownRecipe
 from drawbridge.channel.errors import (
+    AccountExists,
     ChannelError,
     DuplicateFile,
     HomeError,
     IndexFailure,
     InvalidDistribution,
     InvalidName,
+    InvalidPermission,
+    PermissionDenied,
     StorageFailure,
     StorageFull,
+    UnknownAccount,
     UnknownChannel,
     UnknownProject,
 )
@@ -37,6 +41,10 @@ from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 #: most specific first: the first class an error is an instance of decides its status
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
+    (AccountExists, 409),
+    (PermissionDenied, 403),
+    (UnknownAccount, 404),
+    (InvalidPermission, 400),
     (UnknownChannel, 404),
     (UnknownProject, 404),
     (UnknownRequest, 404),
