@@ -58,8 +58,8 @@ class CliContext:
         identity = identify_token(self.database, token)
         if identity is None:
             raise ChannelError(
-                "the token is unknown or revoked; make a new one with `drawbridge token create "
-                "--user NAME --role maintainer`"
+                "the token is unknown, revoked or expired, or its user is disabled; make a new "
+                "one with `drawbridge token create --user NAME --role maintainer`"
             )
         assert identity.role is not None
         if identity.role < Role.maintainer:

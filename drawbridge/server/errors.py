@@ -77,10 +77,15 @@ def wants_html(request: Request) -> bool:
 
 
 def error_answer(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    page: bool = False,
 ) -> Response:
-    """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`)."""
-    if wants_html(request):
+    """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`;
+    `page` for a request that a web UI route would have answered)."""
+    if page or wants_html(request):
         return error_page(status, detail, request.scope.get("root_path", "") + "/", headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 

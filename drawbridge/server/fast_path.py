@@ -41,9 +41,17 @@ from drawbridge.server.responses import (
     stat_etag,
 )
 
-#: the only request headers an answer depends on
+#: the only request headers an answer depends on (a request with a token goes to the gate)
 CONSULTED_HEADERS = frozenset(
-    {b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range"}
+    {
+        b"authorization",
+        b"accept",
+        b"accept-encoding",
+        b"if-none-match",
+        b"if-modified-since",
+        b"range",
+        b"if-range",
+    }
 )
 #: what a read of a file sends at once when the server cannot send the file itself
 CHUNK = 1 << 20
@@ -192,6 +200,9 @@ class IndexFastPath:
             for name, value in scope["headers"]
             if name in CONSULTED_HEADERS
         }
+        if "authorization" in headers:  # a token is the gate's to check (its channel limit)
+            await self.app(scope, receive, send)
+            return
         parts = scope["path"].split("/")
         answer = self._answer(parts, headers)
         if answer is not None:

@@ -93,8 +93,10 @@ class Gate:
                 else:
                     require(identity, role, "reading from this server")
             except HTTPException as refusal:
+                # a channel's page refused reads like the page of a channel that is not there
+                page = channel is not None and path == f"/{channel}/"
                 await self._refuse(
-                    scope, receive, send, refusal.status_code, refusal.detail, refusal.headers
+                    scope, receive, send, refusal.status_code, refusal.detail, refusal.headers, page
                 )
                 return
         await self.app(scope, receive, _marking(send, private=private))
@@ -118,8 +120,9 @@ class Gate:
         status: int,
         detail: str,
         headers: dict[str, str] | None = None,
+        page: bool = False,
     ) -> None:
-        answer = error_answer(Request(scope), status, detail, headers)
+        answer = error_answer(Request(scope), status, detail, headers, page)
         await answer(scope, receive, _marking(send, private=False))
 
 

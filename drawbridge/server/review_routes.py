@@ -114,7 +114,9 @@ async def decide(request: Request, name: str) -> Response:
         decision, comment = form.get("decision"), str(form.get("comment") or "")
     identity = identify_token(ctx.database, token)
     if identity is None:
-        raise HTTPException(401, "the token is unknown or revoked")
+        raise HTTPException(
+            401, "the token is unknown, revoked or expired, or its user is disabled"
+        )
     assert identity.role is not None
     if identity.role < Role.maintainer:
         raise HTTPException(
