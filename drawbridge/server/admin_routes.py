@@ -8,7 +8,9 @@ decisions and the errors are the channel layer's (`channel.access`, `channel.acc
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
@@ -16,7 +18,7 @@ from pydantic import BaseModel, Field
 from drawbridge.channel.access import ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts, Group, User
 from drawbridge.channel.errors import InvalidPermission
-from drawbridge.channel.tokens import Identity, Role, create_token, parse_expiry, revoke_tokens
+from drawbridge.channel.tokens import Role, create_token, parse_expiry, revoke_tokens
 from drawbridge.server.auth import require
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import Context, context
@@ -55,21 +57,28 @@ class Owner(BaseModel):
     owner: str = Field(description="user:NAME or group:NAME")
 
 
-def _admin(request: Request) -> tuple[Context, Identity]:
+def admin_context(request: Request) -> Context:
+    """The context, once the request is known to come from an admin (401/403 otherwise).
+    A dependency, so it runs before the request's body is read or checked."""
     ctx = context(request)
     identity = ctx.identity(request)
     require(identity, Role.admin, "administering users, groups, tokens and channels")
-    return ctx, identity
+    return ctx
 
 
-def _reviewer(request: Request, channel: str) -> Context:
+def reviewer_context(request: Request, channel: str) -> Context:
+    """The context, once the request is known to come from a reviewer of `channel` (404
+    for a channel it may not read, 401/403 for one it may not administer)."""
     ctx = context(request)
     ctx.check_read(request, channel)
     identity = ctx.identity(request)
-    if identity.anonymous:
-        require(identity, Role.maintainer, f"administering {channel!r}")
+    require(identity, Role.maintainer, f"administering {channel!r}")
     ctx.access.check_review(identity, channel)
     return ctx
+
+
+AdminContext = Annotated[Context, Depends(admin_context)]
+ReviewerContext = Annotated[Context, Depends(reviewer_context)]
 
 
 def _user(user: User) -> dict:
@@ -91,14 +100,12 @@ def _permissions(ctx: Context, channel: str) -> dict:
 
 
 @router.get("/users", summary="Every user, with groups and live tokens")
-def list_users(request: Request) -> JSONResponse:
-    ctx, _ = _admin(request)
+def list_users(ctx: AdminContext) -> JSONResponse:
     return JSONResponse({"users": [_user(user) for user in Accounts(ctx.database).users()]})
 
 
 @router.post("/users", summary="Create a user", status_code=201)
-async def create_user(request: Request, body: NewUser) -> JSONResponse:
-    ctx, _ = _admin(request)
+async def create_user(ctx: AdminContext, body: NewUser) -> JSONResponse:
     made = await run_in_threadpool(
         Accounts(ctx.database).create_user, body.name, body.primary_group
     )
@@ -106,44 +113,37 @@ async def create_user(request: Request, body: NewUser) -> JSONResponse:
 
 
 @router.post("/users/{name}/disable", summary="Disable a user: every token of theirs is refused")
-def disable_user(request: Request, name: str) -> JSONResponse:
-    ctx, _ = _admin(request)
+def disable_user(ctx: AdminContext, name: str) -> JSONResponse:
     return JSONResponse(_user(Accounts(ctx.database).set_disabled(name)))
 
 
 @router.post("/users/{name}/enable", summary="Enable a disabled user again")
-def enable_user(request: Request, name: str) -> JSONResponse:
-    ctx, _ = _admin(request)
+def enable_user(ctx: AdminContext, name: str) -> JSONResponse:
     return JSONResponse(_user(Accounts(ctx.database).set_disabled(name, False)))
 
 
 @router.get("/groups", summary="Every group with its members")
-def list_groups(request: Request) -> JSONResponse:
-    ctx, _ = _admin(request)
+def list_groups(ctx: AdminContext) -> JSONResponse:
     return JSONResponse({"groups": [_group(group) for group in Accounts(ctx.database).groups()]})
 
 
 @router.post("/groups", summary="Create a group", status_code=201)
-def create_group(request: Request, body: NewGroup) -> JSONResponse:
-    ctx, _ = _admin(request)
+def create_group(ctx: AdminContext, body: NewGroup) -> JSONResponse:
     return JSONResponse(_group(Accounts(ctx.database).create_group(body.name)), status_code=201)
 
 
 @router.put("/groups/{group}/members/{user}", summary="Add a user to a group")
-def add_member(request: Request, group: str, user: str) -> JSONResponse:
-    ctx, _ = _admin(request)
+def add_member(ctx: AdminContext, group: str, user: str) -> JSONResponse:
     return JSONResponse(_group(Accounts(ctx.database).add_members(group, [user])))
 
 
 @router.delete("/groups/{group}/members/{user}", summary="Take a user out of a group")
-def remove_member(request: Request, group: str, user: str) -> JSONResponse:
-    ctx, _ = _admin(request)
+def remove_member(ctx: AdminContext, group: str, user: str) -> JSONResponse:
     return JSONResponse(_group(Accounts(ctx.database).remove_members(group, [user])))
 
 
 @router.post("/tokens", summary="Create a token for a user (shown once)", status_code=201)
-def make_token(request: Request, body: NewToken) -> JSONResponse:
-    ctx, _ = _admin(request)
+def make_token(ctx: AdminContext, body: NewToken) -> JSONResponse:
     if body.role not in Role.__members__:
         raise InvalidPermission(
             f"no role {body.role!r}; choose one of {', '.join(Role.__members__)}"
@@ -163,14 +163,12 @@ def make_token(request: Request, body: NewToken) -> JSONResponse:
 
 
 @router.post("/users/{name}/revoke-tokens", summary="Revoke every token of a user")
-def revoke(request: Request, name: str) -> JSONResponse:
-    ctx, _ = _admin(request)
+def revoke(ctx: AdminContext, name: str) -> JSONResponse:
     return JSONResponse({"user": name, "revoked": revoke_tokens(ctx.database, name)})
 
 
 @router.post("/channels", summary="Create a channel, with its permissions", status_code=201)
-async def create_channel(request: Request, body: NewChannel) -> JSONResponse:
-    ctx, _ = _admin(request)
+async def create_channel(ctx: AdminContext, body: NewChannel) -> JSONResponse:
     permissions = ChannelPermissions(
         read=parse_principals(body.read or ()),
         upload=parse_principals(body.upload or ()),
@@ -182,8 +180,7 @@ async def create_channel(request: Request, body: NewChannel) -> JSONResponse:
 
 
 @router.get("/channels" + CHANNEL + "/permissions", summary="A channel's lists")
-def get_permissions(request: Request, channel: str) -> JSONResponse:
-    ctx = _reviewer(request, channel)
+def get_permissions(ctx: ReviewerContext, channel: str) -> JSONResponse:
     return JSONResponse(_permissions(ctx, channel))
 
 
@@ -191,8 +188,7 @@ def get_permissions(request: Request, channel: str) -> JSONResponse:
     "/channels" + CHANNEL + "/permissions",
     summary="Replace a channel's lists (those given; [] restores the default)",
 )
-def set_permissions(request: Request, channel: str, body: Permissions) -> JSONResponse:
-    ctx = _reviewer(request, channel)
+def set_permissions(ctx: ReviewerContext, channel: str, body: Permissions) -> JSONResponse:
     ctx.access.set_permissions(channel, body.read, body.upload, body.review)
     return JSONResponse(_permissions(ctx, channel))
 
@@ -201,7 +197,6 @@ def set_permissions(request: Request, channel: str, body: Permissions) -> JSONRe
     "/channels" + CHANNEL + "/projects/{project}/owner",
     summary="Give a project in a channel to another user or group",
 )
-def set_owner(request: Request, channel: str, project: str, body: Owner) -> JSONResponse:
-    ctx = _reviewer(request, channel)
+def set_owner(ctx: ReviewerContext, channel: str, project: str, body: Owner) -> JSONResponse:
     owner = ctx.access.set_owner(channel, project, body.owner)
     return JSONResponse({"channel": channel, "project": project, "owner": owner})

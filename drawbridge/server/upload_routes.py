@@ -25,8 +25,7 @@ async def upload(request: Request, channel: str) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)
     identity = ctx.identity(request)
-    if identity.anonymous:
-        require(identity, Role.uploader, f"uploading to {channel!r}")
+    require(identity, Role.uploader, f"uploading to {channel!r}")
     ctx.access.check_upload(identity, channel)
     limit = ctx.home.server.max_upload_bytes
     length = request.headers.get("content-length")
