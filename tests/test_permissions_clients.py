@@ -260,3 +260,36 @@ def test_a_channel_limited_token_cannot_read_another_channel(tree: Tree, tmp_pat
     assert httpx.get(limited).status_code == 404
     # bob himself reads company/internal; the token's limit is what refuses
     assert httpx.get(tree.url("company/internal", "bob")).status_code == 200
+
+
+def test_the_cli_shows_refuses_and_changes_what_the_tree_says(tree: Tree):
+    home = tree.server.home.root
+    users = cli(home, "user", "list")
+    assert "carol" in users and "qa" in users
+    assert "alice, bob" in cli(home, "group", "list")
+    assert "owned by user:alice" in cli(home, "channel", "owner", "company/dev", "alice-lib")
+    listing = cli(home, "channel", "list")
+    assert "user:alice" in listing and "default: everyone" in listing  # main keeps the default
+    for args, message in (
+        (["user", "create", "alice"], "user 'alice' exists already"),
+        (["group", "add", "devs", "nobody"], "no user 'nobody'"),
+        (["channel", "permissions", "company/qa", "--upload", "qa"], "is not a principal"),
+        (["channel", "permissions", "company/nothing"], "no channel 'company/nothing'"),
+        (["token", "create", "--user", "bob", "--expires", "soon"], "is not an expiry"),
+        (["token", "create", "--user", "bob", "--channel", "company/nothing"], "no channel"),
+        (["channel", "owner", "company/dev", "alice-lib", "group:nobody"], "no group 'nobody'"),
+    ):
+        done = run_drawbridge(home, *args)
+        assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    # a change the CLI makes reaches the running server (both workers) at once
+    qa = tree.url("company/qa")
+    assert [httpx.get(qa).status_code for _ in range(4)] == [404] * 4
+    cli(home, "channel", "permissions", "company/qa", "--read", ":anonymous:")
+    assert [httpx.get(qa).status_code for _ in range(4)] == [200] * 4
+    cli(home, "channel", "permissions", "company/qa", "--read", "group:qa")
+    assert [httpx.get(qa).status_code for _ in range(4)] == [404] * 4
+    cli(home, "channel", "permissions", "company/qa", "--default", "read")
+    assert httpx.get(qa).status_code == 200  # the server-wide default: anonymous_read = true
+    cli(home, "user", "disable", "carol")
+    assert "yes" in cli(home, "user", "list").split("carol", 1)[1].splitlines()[0]
