@@ -335,3 +335,25 @@ def test_principals_and_expiries_are_checked(tree):
     for wrong in ("30 days", "2025-01-01", "0d"):
         with pytest.raises(InvalidName):
             parse_expiry(wrong, now)
+
+
+def test_deciding_on_recipes_is_reviewing_the_default_channel(tree):
+    """Recipes and bridging requests are decided by the reviewers of the default channel,
+    where the bridge and recipe builds publish; without a list, by any maintainer."""
+    from drawbridge.channel.errors import ChannelError
+    from drawbridge.cli.context import CliContext
+
+    app, tokens = tree
+    context = CliContext(app.home)
+    someone = create_token(app.channels.db, "mona", Role.maintainer)
+    assert context.decider(someone, "a recipe") == "mona"
+    app.channels.access.set_permissions("main", review=["group:leads"])
+    context = CliContext(app.home)
+    try:
+        with pytest.raises(ChannelError, match="mona may not review 'main'"):
+            context.decider(someone, "a recipe")
+        assert context.decider(tokens["lena"], "a recipe") == "lena"
+        with pytest.raises(ChannelError, match="only maintainers and admins"):
+            context.decider(tokens["bob"], "a recipe")  # the role is checked first
+    finally:
+        app.channels.access.set_permissions("main", review=[])

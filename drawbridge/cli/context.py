@@ -48,7 +48,8 @@ class CliContext:
         return chosen
 
     def decider(self, token: str | None, what: str) -> str:
-        """The user a token names, if it may decide on `what` (maintainer or admin)."""
+        """The user a token names, if it may decide on `what`: a maintainer's or admin's
+        token whose user reviews the default channel (where bridged and built packages go)."""
         if not token:
             raise ChannelError(
                 f"deciding on {what} needs a maintainer's token: --token TOKEN or "
@@ -66,6 +67,13 @@ class CliContext:
             raise ChannelError(
                 f"only maintainers and admins may decide on {what}; {identity.user} is "
                 f"{identity.role.with_article}"
+            )
+        default = self.home.server.default_channel
+        if not self.channels.access.may_review(identity, default):
+            raise ChannelError(
+                f"{identity.user} may not review {default!r}, the channel the bridge and "
+                f"recipe builds publish into; its reviewers decide on {what} (`drawbridge "
+                f"channel permissions {default}` lists them)"
             )
         return identity.user
 
