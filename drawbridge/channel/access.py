@@ -159,14 +159,26 @@ class Access:
             return (0, 0)
         return (stat.st_ino, stat.st_mtime_ns)
 
+    def stale(self) -> bool:
+        """Whether the lists in memory may be out of date (a `stat`, no query): async
+        callers `reload` in a thread first, so no decision queries on their event loop."""
+        loaded = self._loaded
+        return (
+            loaded is None
+            or loaded[1] != self._stamp()
+            or time.monotonic() - loaded[0] > RELOAD_SECONDS
+        )
+
+    def reload(self) -> None:
+        """Read the lists from the database (one query)."""
+        stamp = self._stamp()
+        self._table = self._read_table()
+        self._loaded = (time.monotonic(), stamp)
+
     def permissions(self, channel: str) -> ChannelPermissions:
         """The lists of `channel` (DEFAULT if it has none), as of the last change."""
-        stamp = self._stamp()
-        now = time.monotonic()
-        loaded = self._loaded
-        if loaded is None or loaded[1] != stamp or now - loaded[0] > RELOAD_SECONDS:
-            self._table = self._read_table()
-            self._loaded = (now, stamp)
+        if self.stale():
+            self.reload()
         return self._table.get(channel, DEFAULT)
 
     def _read_table(self) -> dict[str, ChannelPermissions]:

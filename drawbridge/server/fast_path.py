@@ -24,6 +24,7 @@ from email.utils import formatdate
 from functools import lru_cache
 
 from packaging.utils import canonicalize_name
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Send
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
@@ -203,6 +204,8 @@ class IndexFastPath:
         if "authorization" in headers:  # a token is the gate's to check (its channel limit)
             await self.app(scope, receive, send)
             return
+        if self.context.access.stale():  # read the permissions again, off the event loop
+            await run_in_threadpool(self.context.access.reload)
         parts = scope["path"].split("/")
         answer = self._answer(parts, headers)
         if answer is not None:

@@ -77,8 +77,11 @@ class Gate:
         path = scope["path"]
         role = self.context.role_to_read(path)
         channel = channel_in_path(path, self.context.default_channel)
-        if channel is not None and not await run_in_threadpool(self.context.is_channel, channel):
-            channel = None  # no such channel: the route says so (the server-wide rule first)
+        if channel is not None and channel not in self.context.known_channels:
+            if not await run_in_threadpool(self.context.is_channel, channel):
+                channel = None  # no such channel: the route says so (the server-wide rule first)
+        if channel is not None and self.context.access.stale():
+            await run_in_threadpool(self.context.access.reload)
         private = role is not None
         if channel is not None or role is not None:
             request = Request(scope)
@@ -89,7 +92,7 @@ class Gate:
                     else await run_in_threadpool(identify, request, self.context.database)
                 )
                 if channel is not None:
-                    private = await run_in_threadpool(self._check_channel, identity, channel, role)
+                    private = self._check_channel(identity, channel, role)
                 else:
                     require(identity, role, "reading from this server")
             except HTTPException as refusal:
