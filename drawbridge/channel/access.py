@@ -30,6 +30,7 @@ from __future__ import annotations
 
 import os
 import time
+from contextlib import suppress
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -57,7 +58,7 @@ from drawbridge.channel.errors import (
     UnknownProject,
 )
 from drawbridge.channel.storage import write_bytes_atomic
-from drawbridge.channel.tokens import ANONYMOUS, Identity, Role
+from drawbridge.channel.tokens import Identity, Role
 
 ACTIONS = ("read", "upload", "review")
 EVERYONE = ":anonymous:"
@@ -170,8 +171,13 @@ class Access:
         )
 
     def reload(self) -> None:
-        """Read the lists from the database (one query)."""
+        """Read the lists from the database (one query). The stamp file is made if it is
+        missing: a `stat` that finds a file is cheaper than one that raises."""
         stamp = self._stamp()
+        if stamp == (0, 0):
+            with suppress(OSError):  # a read-only home: the 5-second reload still applies
+                write_bytes_atomic(self._stamp_file, b"0")
+                stamp = self._stamp()
         self._table = self._read_table()
         self._loaded = (time.monotonic(), stamp)
 
@@ -224,9 +230,14 @@ class Access:
         """Whether `identity` administers `channel`: its permissions, its projects' owners."""
         return self.may_read(identity, channel) and self.allows(identity, channel, "review")
 
-    def public(self, channel: str) -> bool:
-        """Whether anyone, without a token, may read `channel` (the fast path serves only those)."""
-        return self.allows(ANONYMOUS, channel, "read")
+    def public(self, channel: str, checked: bool = False) -> bool:
+        """Whether anyone, without a token, may read `channel` (the fast path serves only
+        those). `checked`: the caller has just asked `stale` (and reloaded), so the lists
+        in memory are used without another `stat`."""
+        if not checked and self.stale():
+            self.reload()
+        listed = self._table.get(channel, DEFAULT).read
+        return EVERYONE in listed if listed else self.anonymous_read
 
     def readable(self, identity: Identity, channels: Iterable[str]) -> list[str]:
         """The channels of `channels` that `identity` may read, in their order."""

@@ -184,7 +184,9 @@ class IndexFastPath:
 
     def _public(self, channel: str) -> bool:
         """Whether the fast path may serve `channel`: it exists, and anyone may read it."""
-        return channel in self.context.known_channels and self.context.access.public(channel)
+        return channel in self.context.known_channels and self.context.access.public(
+            channel, checked=True
+        )
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if (
