@@ -228,6 +228,61 @@ def test_the_migrations_make_the_models_schema(tmp_path: Path):
     assert Database(database.url).upgraded == []  # the next open finds nothing to do
 
 
+def test_the_first_token_uploader_of_a_project_becomes_its_owner(tmp_path: Path):
+    """Migration 0003: token users become users; each project's first file uploaded with a
+    token gives it to that user, a conda package under its name in PEP 503 form; what the
+    CLI published stays unowned."""
+    engine = create_engine(database_url(new_database_url() or f"sqlite:///{tmp_path}/o.db"))
+    before = _migrations_up_to(tmp_path / "m", "0002_owner_channel_names")
+    schema.upgrade(engine, before)
+    moment = "2026-01-01 00:00:00"
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"INSERT INTO channels VALUES ('c', '', '{moment}'), ('d', '', '{moment}')")
+        )
+        connection.execute(
+            text(
+                'INSERT INTO tokens (id, "user", role, token_sha256, created, revoked) VALUES '
+                f"(1, 'ulla', 'uploader', 'a', '{moment}', false), "
+                f"(2, 'tom', 'uploader', 'b', '{moment}', false)"
+            )
+        )
+        for number, (channel, name, uploader) in enumerate(
+            [
+                ("c", "Typing_Extensions", "ulla"),
+                ("c", "typing.extensions", "tom"),
+                ("c", "clitool", "cli"),
+                ("d", "typing_extensions", "tom"),
+            ],
+            start=1,
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO conda_packages (id, channel, subdir, filename, name, version, "
+                    "build, sha256, size, uploaded_by, upload_time) VALUES (:id, :channel, "
+                    "'noarch', :filename, :name, '1', '0', 'x', 1, :uploader, :moment)"
+                ),
+                {
+                    "id": number,
+                    "channel": channel,
+                    "filename": f"{number}.conda",
+                    "name": name,
+                    "uploader": uploader,
+                    "moment": moment,
+                },
+            )
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        owners = connection.execute(text("SELECT channel, project, owner FROM project_owners"))
+        assert sorted(owners) == [
+            ("c", "typing-extensions", "user:ulla"),
+            ("d", "typing-extensions", "user:tom"),
+        ]
+        users = connection.execute(text("SELECT name FROM users ORDER BY name"))
+        assert [name for (name,) in users] == ["tom", "ulla"]
+    engine.dispose()
+
+
 def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path: Path):
     """A migration that fails after rebuilding a table (SQLite) or altering it (PostgreSQL)
     changes nothing: the upgrade is one transaction."""

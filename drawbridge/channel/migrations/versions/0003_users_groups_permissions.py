@@ -3,7 +3,8 @@ limited to channels and expire.
 
 Every user name a token already carried becomes a user row (no groups, not disabled), so
 existing tokens keep working. A project already in a channel is owned by the user who
-uploaded its first file, where that was a token's user; projects the CLI or the bridge
+uploaded its first file (a wheel or sdist, else a conda package of its name in PEP 503
+form), where that was a token's user; projects the CLI or the bridge
 published stay unowned (only admins and the channel's reviewers add to those).
 
 Revision ID: 0003_users_groups_permissions
@@ -80,4 +81,15 @@ def upgrade() -> None:
         "FROM distributions d JOIN users u ON u.name = d.uploaded_by "
         "WHERE d.id = (SELECT MIN(e.id) FROM distributions e "
         "WHERE e.channel = d.channel AND e.project = d.project)"
+    )
+    # a conda package counts under its name in PEP 503 form, where no wheel or sdist did
+    normalised = "replace(replace(lower({}.name), '_', '-'), '.', '-')"
+    op.execute(
+        "INSERT INTO project_owners (channel, project, owner, since) "
+        f"SELECT c.channel, {normalised.format('c')}, 'user:' || c.uploaded_by, "
+        "CURRENT_TIMESTAMP FROM conda_packages c JOIN users u ON u.name = c.uploaded_by "
+        "WHERE c.id = (SELECT MIN(k.id) FROM conda_packages k WHERE k.channel = c.channel "
+        f"AND {normalised.format('k')} = {normalised.format('c')}) "
+        "AND NOT EXISTS (SELECT 1 FROM project_owners o WHERE o.channel = c.channel "
+        f"AND o.project = {normalised.format('c')})"
     )
