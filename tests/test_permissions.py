@@ -20,7 +20,7 @@ import pytest
 from builders import make_conda_tar_bz2, make_wheel
 from servers import AppClient, serve_in_process
 
-from drawbridge.channel.access import ChannelPermissions
+from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.errors import InvalidName, InvalidPermission, UnknownAccount
 from drawbridge.channel.tokens import Role, create_token, parse_expiry

@@ -23,7 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drawbridge.channel import conda_index, pip_view, verify
-from drawbridge.channel.access import Access, ChannelPermissions
+from drawbridge.channel.access import Access
+from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (

@@ -12,7 +12,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from drawbridge.channel.access import ACTIONS, ChannelPermissions, parse_principals
+from drawbridge.channel.principals import ACTIONS, ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.tokens import Role, create_token, parse_expiry, revoke_tokens
 from drawbridge.cli.common import HomeOption, console, errors, table

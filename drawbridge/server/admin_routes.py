@@ -15,7 +15,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from drawbridge.channel.access import ChannelPermissions, parse_principals
+from drawbridge.channel.principals import ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts, Group, User
 from drawbridge.channel.errors import InvalidPermission
 from drawbridge.channel.tokens import Role, create_token, parse_expiry, revoke_tokens
