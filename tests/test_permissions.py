@@ -113,6 +113,7 @@ VIEWS = [
     "/{c}/simple/",
     "/{c}/simple/{p}/",
     "/{c}/pypi/{p}/json",
+    "/{c}/pypi/{p}/1.0/json",
     "/{c}/files/{f}",
     "/{c}/files/{f}.metadata",
     "/{c}/conda/noarch/repodata.json",
@@ -316,6 +317,14 @@ def test_the_admin_api_manages_users_groups_tokens_and_channels(tree):
     disabled = call("POST", "/users/olga/disable").json()
     assert disabled["disabled"] is True
     assert _read(app, token["token"], "/ops/tools/simple/").status_code == 401
+    assert call("POST", "/users/olga/enable").json()["disabled"] is False
+    assert _read(app, token["token"], "/ops/tools/simple/").status_code == 200
+    assert call("POST", "/users/olga/revoke-tokens").json()["revoked"] == 1
+    assert _read(app, token["token"], "/ops/tools/simple/").status_code == 401
+    listed = {user["name"]: user for user in call("GET", "/users").json()["users"]}
+    assert listed["olga"]["tokens"] == 0 and listed["olga"]["primary_group"] == "ops"
+    wrong_role = call("POST", "/tokens", json={"user": "olga", "role": "boss"})
+    assert wrong_role.status_code == 400 and "reader, uploader" in wrong_role.json()["detail"]
     assert call("GET", "/channels/alice/sandbox/permissions", tokens["bob"]).status_code == 404
     assert call("GET", "/channels/company/dev/permissions", tokens["lena"]).status_code == 200
 
