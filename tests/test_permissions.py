@@ -204,6 +204,9 @@ def test_a_project_belongs_to_its_first_uploaders_group(tree, tmp_path: Path):
         assert answer.status_code == 403, (attempt.name, answer.text)
         assert "belongs to user 'alice'" in answer.json()["detail"]
     assert [f.filename for f in app.channels.project_files(dev, "alicelib")] == [first.name]
+    # alice's own file sent again by bob changes nothing, so it is the usual success
+    again = _upload(app, tokens["bob"], dev, first)
+    assert again.status_code == 200 and again.text.startswith("already published")
     # the spelling does not matter: Alicelib, alice_lib are the same project for pip
     answer = _upload(app, tokens["bob"], dev, make_wheel(tmp_path / "e", "AliceLib", "3.0"))
     assert answer.status_code == 403

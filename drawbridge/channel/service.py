@@ -162,8 +162,12 @@ class Channels:
                 (expected or ExpectedDigests()).check(filename, digests)
                 placement = plan_placement(layout, staged, filename, digests, uploaded_by)
                 project = placement.published.project
-                claimed = uploader is not None and self.access.claim_project(
-                    uploader, channel, project
+                # a file of that name already there is published again (the same bytes)
+                # or refused as a duplicate: neither adds to the project, so no owner check
+                claimed = (
+                    uploader is not None
+                    and self.publisher.recorded(placement) is None
+                    and self.access.claim_project(uploader, channel, project)
                 )
                 try:
                     with layout.lock():
