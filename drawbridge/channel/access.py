@@ -3,9 +3,9 @@ and adding to a project.
 
 A channel lists, per action (`read`, `upload`, `review`), the principals allowed it
 (`channel.principals`: `user:NAME`, `group:NAME`, `:authenticated:`, `:anonymous:`,
-`:admins:`). An action with no list
-keeps the server-wide default: reading per `anonymous_read` (everyone, or any token),
-uploading by uploader-or-better tokens, reviewing by maintainer-or-better tokens.
+`:admins:`). An action with no list keeps the server-wide default: reading per
+`anonymous_read` (everyone, or any token), uploading by uploader-or-better tokens,
+reviewing by maintainer-or-better tokens.
 
 A token's role caps what it may do whatever the lists say (reading needs a token of any
 role or none, uploading an uploader's, reviewing a maintainer's); a channel-limited token
@@ -16,14 +16,15 @@ Project ownership: the first upload of a project (PEP 503 name; a conda package 
 under its name normalised the same way, so `typing_extensions` is `typing-extensions`) into
 a channel records its owner: the uploader's primary group, or the uploader alone if they
 have none. From then on only the owner's members, the channel's reviewers and admins add
-files to it, build-tag wheels and conda packages included. A project that files published
-without a token (the CLI, the bridge) made has no owner: only reviewers and admins add to
+files to it, build-tag wheels and conda packages included; a file already there sent
+again adds nothing and is not checked. A project whose files were published without a
+token (the CLI, the bridge, recipe builds) has no owner: only reviewers and admins add to
 it. Reviewers change owners (`set_owner`).
 
-Permissions are read from the database and kept in memory; a change made here touches
-`<home>/permissions.stamp`, which every process checks with a `stat` per decision, and
-each process reads the table again at least every `RELOAD_SECONDS` anyway (a change made
-on another machine sharing the database).
+Permissions are read from the database and kept in memory; a change made here renames a
+new `<home>/permissions.stamp` into place, which every process checks with a `stat`
+(`stale`), and each process reads the table again at least every `RELOAD_SECONDS` anyway
+(a change made on another machine sharing the database).
 """
 
 from __future__ import annotations
