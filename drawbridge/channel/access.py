@@ -74,6 +74,8 @@ from drawbridge.channel.tokens import Identity, Role
 #: the least role a token needs for each action (reading needs no token where allowed)
 ROLE_FOR = {"upload": Role.uploader, "review": Role.maintainer}
 RELOAD_SECONDS = 5.0
+#: how often a process looks at the stamp: a change reaches every process within this
+STAMP_CHECK_SECONDS = 0.1
 STAMP_NAME = "permissions.stamp"
 
 
@@ -87,6 +89,7 @@ class Access:
         self._stamp_path = str(self._stamp_file)
         self._table: dict[str, ChannelPermissions] = {}
         self._loaded: tuple[float, tuple[int, int]] | None = None  # (monotonic time, stamp)
+        self._stamp_checked = 0.0  # when `stale` last looked at the stamp (monotonic)
 
     # -- the table, cached --------------------------------------------------------------------
 
@@ -99,14 +102,17 @@ class Access:
         return (stat.st_ino, stat.st_mtime_ns)
 
     def stale(self) -> bool:
-        """Whether the lists in memory may be out of date (a `stat`, no query): async
-        callers `reload` in a thread first, so no decision queries on their event loop."""
+        """Whether the lists in memory may be out of date (no query; a `stat` of the stamp
+        at most every `STAMP_CHECK_SECONDS`): async callers `reload` in a thread first, so
+        no decision queries on their event loop."""
         loaded = self._loaded
-        return (
-            loaded is None
-            or loaded[1] != self._stamp()
-            or time.monotonic() - loaded[0] > RELOAD_SECONDS
-        )
+        if loaded is None:
+            return True
+        now = time.monotonic()
+        if now - self._stamp_checked < STAMP_CHECK_SECONDS:
+            return False
+        self._stamp_checked = now
+        return loaded[1] != self._stamp() or now - loaded[0] > RELOAD_SECONDS
 
     def reload(self) -> None:
         """Read the lists from the database (one query). The stamp file is made if it is
