@@ -22,9 +22,10 @@ token (the CLI, the bridge, recipe builds) has no owner: only reviewers and admi
 it. Reviewers change owners (`set_owner`).
 
 Permissions are read from the database and kept in memory; a change made here renames a
-new `<home>/permissions.stamp` into place, which every process checks with a `stat`
-(`stale`), and each process reads the table again at least every `RELOAD_SECONDS` anyway
-(a change made on another machine sharing the database).
+new `<home>/permissions.stamp` into place, which every process looks at (`stale`: one
+`stat`) at most every `STAMP_CHECK_SECONDS`, and each process reads the table again at
+least every `RELOAD_SECONDS` anyway (a change made on another machine sharing the
+database).
 """
 
 from __future__ import annotations
