@@ -25,7 +25,3 @@ class UnsupportedTarget(BridgeError):
 
 class InstallabilityError(BridgeError):
     """The installability check could not run: a package file or a channel cannot be read."""
-
-
-class NotPermitted(BridgeError):
-    """The token's user may not do what was asked (promote, delete)."""

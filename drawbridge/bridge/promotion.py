@@ -2,11 +2,16 @@
 
 `promote` copies (or moves) chosen releases, with the conda packages made from them, from
 one channel to another; `delete` removes them from a volatile channel. Both take the
-identity of the token that asked, refuse (NotPermitted) what it may not do, and commit
-their audit row in the same transaction as the change itself, so the audit log never
-lacks a promotion or deletion that happened, nor shows one that was refused. Until
-per-channel permissions exist, promotion needs a maintainer or admin; deletion needs one
-of those or the owner of the channel (`alice` for `alice/sandbox`).
+identity of the token that asked, refuse what it may not do, and commit their audit row
+in the same transaction as the change itself, so the audit log never lacks a promotion
+or deletion that happened, nor shows one that was refused.
+
+Who may (`channel.access`): promoting needs reading the source and reviewing (that is,
+administering) the target, and for a move reviewing the source too; deleting needs
+reviewing the channel, or being its owner (`alice` for `alice/sandbox`) with the right to
+upload there. A channel one may not read is a 404, as everywhere. Promoted projects get
+no owner in the target: like anything published without a token, only the target's
+reviewers and admins add files to them.
 """
 
 from __future__ import annotations
@@ -14,13 +19,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass
 
-from drawbridge.bridge.errors import NotPermitted
 from drawbridge.bridge.records import AuditRow
-from drawbridge.channel.errors import InvalidName
+from drawbridge.channel.errors import InvalidName, PermissionDenied
 from drawbridge.channel.mutability import check_deletion
 from drawbridge.channel.publishing import relative_path
 from drawbridge.channel.service import Channels, PromotionOutcome, ReleaseSpec
-from drawbridge.channel.tokens import Identity, Role
+from drawbridge.channel.tokens import Identity
 
 #: the longest comment kept (the audit row's detail holds it with the file names)
 COMMENT_LENGTH = 2000
@@ -63,10 +67,11 @@ def promote(
     comment: str = "",
 ) -> PromotionOutcome:
     """Copy (`move`: move) `releases` from `source` into `target` as `identity`, audited."""
-    if identity.role is None or identity.role < Role.maintainer:
-        who = identity.user or "an anonymous client"
-        role = identity.role.with_article if identity.role else "not signed in"
-        raise NotPermitted(f"promotion needs a maintainer's or an admin's token; {who} is {role}")
+    access = channels.access
+    access.check_read(identity, source)
+    access.check_review(identity, target)
+    if move:
+        access.check_review(identity, source)
     comment = _check_comment(comment, "promotion")
     specs = parse_specs(releases)
     rows = channels.release_rows(source, specs)
@@ -81,12 +86,14 @@ def promote(
     return channels.promote(source, target, rows, move, identity.user, comment, [audit])
 
 
-def may_delete(identity: Identity, channel: str) -> bool:
-    """A maintainer or admin may delete from any volatile channel, an owner from theirs."""
-    if identity.role is None:
-        return False
+def may_delete(channels: Channels, identity: Identity, channel: str) -> bool:
+    """Whether `identity` may delete from `channel` (if it is volatile): its reviewers may,
+    and its owner (`alice` for `alice/sandbox`) if they may upload there."""
     owner, slash, _ = channel.partition("/")
-    return identity.role >= Role.maintainer or bool(slash and owner == identity.user)
+    access = channels.access
+    if slash and identity.user == owner and access.may_upload(identity, channel):
+        return True
+    return access.may_review(identity, channel)
 
 
 def delete(
@@ -97,11 +104,12 @@ def delete(
     comment: str = "",
 ) -> DeletionOutcome:
     """Delete `releases` (and the conda packages made from them) from a volatile channel."""
-    if not may_delete(identity, channel):
+    channels.access.check_read(identity, channel)
+    if not may_delete(channels, identity, channel):
         who = identity.user or "an anonymous client"
-        raise NotPermitted(
-            f"deleting from {channel!r} needs its owner's, a maintainer's or an admin's "
-            f"token; {who} is none of them"
+        raise PermissionDenied(
+            f"deleting from {channel!r} needs its owner's token or a token that may "
+            f"administer it (a maintainer's, or one its review list names); {who} has neither"
         )
     comment = _check_comment(comment, "deletion")
     specs = parse_specs(releases)

@@ -25,6 +25,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drawbridge.channel import conda_index, pip_view, verify
+from drawbridge.channel.access import Access
+from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
@@ -59,6 +61,7 @@ from drawbridge.channel.storage import (
     reserve_released,
     storage_errors,
 )
+from drawbridge.channel.tokens import Identity
 
 __all__ = ["Channels", "PublishedFile", "Provenance", "ReleaseSpec", "PromotionOutcome"]
 #: a database record of a file in a channel
@@ -78,14 +81,21 @@ class Channels:
         self.indexes = ChannelIndexes(database)
         self.publisher = Publisher(database)
         self.promoter = Promoter(home, database, self.indexes, self.publisher)
+        #: who may read, upload to and review each channel (`channel.access`)
+        self.access = Access(home.root, database, home.server.anonymous_read)
 
     # -- channels -------------------------------------------------------------------------
 
     def create(
-        self, name: str, description: str = "", mutability: Mutability = Mutability.standard
+        self,
+        name: str,
+        description: str = "",
+        permissions: ChannelPermissions | None = None,
+        mutability: Mutability = Mutability.standard,
     ) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
-        half-made. InvalidName if an owner would also be a plain channel."""
+        half-made; with `permissions`, set the lists they give (see `channel.access`).
+        InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
@@ -93,6 +103,8 @@ class Channels:
                 session.add(
                     ChannelRow(name=name, description=description, mutability=mutability.value)
                 )
+        if permissions is not None and permissions != ChannelPermissions():
+            self.access.set_permissions(name, **permissions.as_dict())
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
@@ -150,6 +162,7 @@ class Channels:
         uploaded_by: str = "",
         expected: ExpectedDigests | None = None,
         index: bool = True,
+        uploader: Identity | None = None,
         provenance: Provenance = UPLOADED,
     ) -> PublishedFile:
         """Check and publish one file; with `index`, refresh the indexes it touches.
@@ -157,10 +170,18 @@ class Channels:
 
         The same bytes published again are a success (`already_published`); other bytes
         under a published name are DuplicateFile. StorageFull or StorageFailure mean
-        nothing was published.
+        nothing was published. With `uploader` (an upload over HTTP), project ownership
+        applies: PermissionDenied if the project is another's (`Access.claim_project`).
         """
         return self._publish(
-            channel, path, filename or path.name, uploaded_by, expected, index, provenance
+            channel,
+            path,
+            filename or path.name,
+            uploaded_by,
+            expected,
+            index,
+            uploader,
+            provenance,
         )[0]
 
     def _publish(
@@ -171,7 +192,8 @@ class Channels:
         uploaded_by: str,
         expected: ExpectedDigests | None,
         index: bool,
-        provenance: Provenance,
+        uploader: Identity | None = None,
+        provenance: Provenance = UPLOADED,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -185,11 +207,24 @@ class Channels:
                 placement = plan_placement(
                     layout, staged, filename, digests, uploaded_by, provenance
                 )
-                with layout.lock():
-                    published = self.publisher.place_and_record(placement)
-                    placed = [] if published.already_published else [placement]
-                    if index:
-                        self._index_or_roll_back(layout, placed, [published])
+                project = placement.published.project
+                # a file of that name already there is published again (the same bytes)
+                # or refused as a duplicate: neither adds to the project, so no owner check
+                claimed = (
+                    uploader is not None
+                    and self.publisher.recorded(placement) is None
+                    and self.access.claim_project(uploader, channel, project)
+                )
+                try:
+                    with layout.lock():
+                        published = self.publisher.place_and_record(placement)
+                        placed = [] if published.already_published else [placement]
+                        if index:
+                            self._index_or_roll_back(layout, placed, [published])
+                except BaseException:
+                    if claimed:
+                        self.access.release_project(channel, project)
+                    raise
             finally:
                 staged.unlink(missing_ok=True)
         return published, (placed[0] if placed else None)
@@ -215,7 +250,7 @@ class Channels:
             try:
                 made = (provenance or {}).get(path, UPLOADED)
                 item, placement = self._publish(
-                    channel, path, path.name, uploaded_by, None, False, made
+                    channel, path, path.name, uploaded_by, None, False, provenance=made
                 )
             except REFUSALS as error:
                 refused.append((path, str(error)))

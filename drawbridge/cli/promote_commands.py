@@ -1,5 +1,6 @@
-"""`drawbridge promote` and `drawbridge delete`: releases between channels, and out of
-volatile ones (the library calls are `drawbridge.bridge.promotion`)."""
+"""`drawbridge promote`, `drawbridge delete` and `channel set`: releases between channels,
+out of volatile ones, and which channels let files go (the library calls are
+`drawbridge.bridge.promotion` and `Channels.set_mutability`)."""
 
 from __future__ import annotations
 
@@ -8,8 +9,12 @@ from typing import Annotated
 import typer
 
 from drawbridge.bridge import promotion
+from drawbridge.channel.errors import ChannelError
+from drawbridge.channel.mutability import Mutability
 from drawbridge.cli.common import HomeOption, TokenOption, console
 from drawbridge.cli.context import open_home
+
+__all__ = ["ImmutableOption", "Mutability", "VolatileOption", "chosen_mutability"]
 
 ReleasesArgument = Annotated[
     list[str], typer.Argument(help="Releases: PROJECT (every version) or PROJECT==VERSION.")
@@ -61,3 +66,50 @@ def delete(
         outcome = promotion.delete(context.channels, identity, channel, releases, comment)
     for path in outcome.removed:
         console.print(f"[yellow]deleted[/] {path} from {channel}")
+
+
+ImmutableOption = Annotated[
+    bool,
+    typer.Option(
+        "--immutable", help="Nothing is ever removed or replaced, only yanked; no --move out."
+    ),
+]
+VolatileOption = Annotated[
+    bool,
+    typer.Option("--volatile", help="A sandbox: its owner may delete files (`drawbridge delete`)."),
+]
+
+
+def chosen_mutability(immutable: bool, volatile: bool, standard: bool = False) -> Mutability | None:
+    """The one mutability the flags ask for, if any; ChannelError if they disagree."""
+    chosen = [
+        m
+        for m, wanted in (
+            (Mutability.immutable, immutable),
+            (Mutability.volatile, volatile),
+            (Mutability.standard, standard),
+        )
+        if wanted
+    ]
+    if len(chosen) > 1:
+        raise ChannelError(
+            "choose one of " + ", ".join(f"--{m.value}" for m in chosen) + ", not several"
+        )
+    return chosen[0] if chosen else None
+
+
+def channel_set(
+    name: str,
+    home: HomeOption = None,
+    immutable: ImmutableOption = False,
+    volatile: VolatileOption = False,
+    standard: Annotated[
+        bool, typer.Option("--standard", help="Files never deleted; promotion may move them.")
+    ] = False,
+) -> None:
+    """Make a channel immutable, volatile or standard (an immutable channel stays so)."""
+    mutability = chosen_mutability(immutable, volatile, standard)
+    if mutability is None:
+        raise ChannelError("say what to set: --immutable, --volatile or --standard")
+    open_home(home).channels.set_mutability(name, mutability)
+    console.print(f"[green]channel[/] {name} is {mutability.value}")

@@ -18,17 +18,21 @@ from fastapi.responses import JSONResponse, Response
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drawbridge.bridge.bridging_requests import UnknownRequest
-from drawbridge.bridge.errors import BridgeError, NotPermitted
+from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.recipes import UnknownRecipe
 from drawbridge.channel.errors import (
+    AccountExists,
     ChannelError,
     DuplicateFile,
     HomeError,
     IndexFailure,
     InvalidDistribution,
     InvalidName,
+    InvalidPermission,
+    PermissionDenied,
     StorageFailure,
     StorageFull,
+    UnknownAccount,
     UnknownChannel,
     UnknownProject,
 )
@@ -39,7 +43,10 @@ from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
     (RemovalRefused, 409),  # the channel's mutability keeps its files
-    (NotPermitted, 403),
+    (AccountExists, 409),
+    (PermissionDenied, 403),
+    (UnknownAccount, 404),
+    (InvalidPermission, 400),
     (UnknownChannel, 404),
     (UnknownProject, 404),
     (UnknownRequest, 404),
@@ -72,10 +79,15 @@ def wants_html(request: Request) -> bool:
 
 
 def error_answer(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    page: bool = False,
 ) -> Response:
-    """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`)."""
-    if wants_html(request):
+    """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`;
+    `page` for a request that a web UI route would have answered)."""
+    if page or wants_html(request):
         return error_page(status, detail, request.scope.get("root_path", "") + "/", headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 

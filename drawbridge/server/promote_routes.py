@@ -1,5 +1,5 @@
 """Promotion, deletion and channel mutability over HTTP: `POST /api/promote`, `POST
-/api/delete` and `PUT /api/channels/<channel>/mutability`, the same library calls as
+/api/delete` and `PUT /api/admin/channels/<channel>/mutability`, the same library calls as
 `drawbridge promote`, `drawbridge delete` (`bridge/promotion.py`) and `channel set`.
 
 Anonymous requests get 401; a token whose role is too weak, or whose user may not do it,
@@ -87,7 +87,7 @@ class MutabilityRequest(BaseModel):
 
 
 @router.put(
-    "/api/channels" + CHANNEL + "/mutability",
+    "/api/admin/channels" + CHANNEL + "/mutability",
     summary="Make a channel standard, immutable or volatile",
 )
 async def set_mutability(request: Request, channel: str, body: MutabilityRequest) -> dict:

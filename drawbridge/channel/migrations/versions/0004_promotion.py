@@ -6,15 +6,15 @@ them (the bridge repacks wheels, `drawbridge build` builds recipes, anything els
 uploaded); `made_from` (the wheel or sdist's file name) was never recorded before, so it
 stays empty for them, and promotion finds them by their conda name instead.
 
-Revision ID: 0003_promotion
-Revises: 0002_owner_channel_names
+Revision ID: 0004_promotion
+Revises: 0003_users_groups_permissions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_promotion"
-down_revision = "0002_owner_channel_names"
+revision = "0004_promotion"
+down_revision = "0003_users_groups_permissions"
 branch_labels = None
 depends_on = None
 
