@@ -581,3 +581,34 @@ def test_a_killed_promotion_whose_files_were_deleted_meanwhile_is_abandoned(prom
     )
     assert _stored(promo, BASE) == {}
     _no_leftovers(promo)
+
+
+def test_promotion_asks_the_channels_permissions(promo: Home):
+    """Reading the source and reviewing the target, per channel: a maintainer token alone is
+    not enough where the lists say otherwise; a source one may not read does not exist."""
+    mia = ("__token__", _token(promo, Role.maintainer, "mia"))
+    max_ = ("__token__", _token(promo, Role.maintainer, "max"))
+    admin = ("__token__", _token(promo, Role.admin, "root"))
+    body = {"source": DEV, "target": BASE, "releases": ["greet==1.0"], "comment": "qa"}
+    with AppClient(promo) as app:
+
+        def lists(channel: str, **given: list[str]) -> None:
+            path = f"/api/admin/channels/{channel}/permissions"
+            assert app.request("PUT", path, json=given, auth=admin).status_code == 200
+
+        lists(BASE, review=["user:mia"])
+        lists(DEV, read=["user:mia"])
+        hidden = app.post("/api/promote", json=body, auth=max_)
+        assert hidden.status_code == 404 and "no channel 'company/dev'" in hidden.text
+        lists(DEV, read=["user:mia", "user:max"])
+        refused = app.post("/api/promote", json=body, auth=max_)
+        assert (
+            refused.status_code == 403
+            and "max may not administer 'company/base'" in (refused.json()["detail"])
+        )
+        lists(DEV, review=["user:max"])
+        moved = app.post("/api/promote", json={**body, "move": True}, auth=mia)
+        assert moved.status_code == 403  # a move needs reviewing the source too
+        assert "mia may not administer 'company/dev'" in moved.json()["detail"]
+        done = app.post("/api/promote", json=body, auth=mia)
+        assert done.status_code == 200 and set(done.json()["copied"]) == RELEASE_1
