@@ -59,9 +59,21 @@ class Context:
             return None
         return Role.reader
 
+    def may_read(self, identity: Identity, channel: str) -> bool:
+        """Whether `identity` may read `channel`: the web UI lists only such channels, and
+        shows a channel's snippets without a token when ANONYMOUS may. Today one rule holds
+        for every channel (`anonymous_read`, else a reader token); per-channel permissions
+        answer here."""
+        if self.home.server.anonymous_read:
+            return True
+        return identity.role is not None and identity.role >= Role.reader
+
     def check_read(self, request: Request, channel: str) -> None:
-        """404 for an unknown channel (the read gate has checked the token already)."""
+        """404 for an unknown channel, and for one the request may not read (a private
+        channel does not exist for them); the read gate has checked the token already."""
         self.check_channel(channel)
+        if not self.may_read(self.identity(request), channel):
+            raise HTTPException(404, f"no channel {channel!r}")
 
     @cached_property
     def recipes(self) -> RecipeBook:
