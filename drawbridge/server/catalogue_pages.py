@@ -29,6 +29,8 @@ from drawbridge.channel.catalogue import (
 SCRIPT_PATH = "/static/ui.js"
 #: what a snippet says in place of a token
 TOKEN_PLACEHOLDER = "$DRAWBRIDGE_TOKEN"
+#: what a channel page's snippets say in place of a project's name
+PLACEHOLDER_NAME = "NAME"
 
 
 def attr(value: str) -> str:
@@ -168,6 +170,7 @@ def channel_body(
     index = (
         f"<dl><dt>pip index</dt><dd><code>{escape(urls.simple)}</code></dd>"
         f"<dt>conda channel</dt><dd><code>{escape(urls.conda_channels[0])}</code></dd></dl>"
+        + snippet_section(snippets(urls, PLACEHOLDER_NAME, PLACEHOLDER_NAME), urls.public)
     )
     search = (
         f"<form role='search' method='get' action='{attr(here)}'>"
