@@ -179,9 +179,9 @@ def channel_body(
         "<button type='submit'>Search</button></form>"
     )
     if query:
-        found = f"{len(projects)} project{'' if len(projects) == 1 else 's'} match " + (
-            f"<q>{escape(query)}</q> · <a href='{attr(here)}'>all projects</a>"
-        )
+        found = (
+            "1 project matches " if len(projects) == 1 else f"{len(projects)} projects match "
+        ) + f"<q>{escape(query)}</q> · <a href='{attr(here)}'>all projects</a>"
     else:
         found = f"{len(projects)} project{'' if len(projects) == 1 else 's'}"
     rows = "".join(

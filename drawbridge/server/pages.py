@@ -34,7 +34,9 @@ STYLE = (
     ".snippet pre{margin:.2rem 0}ul.projects,ul.tree{padding-left:1.2rem}"
     "input,button{font:inherit;padding:.2rem .5rem}a:focus,button:focus,input:focus"
     "{outline:3px solid #1a5fb4;outline-offset:2px}"
-    "@media (max-width:40rem){body{margin:1rem auto}td,th{padding:.2rem .4rem}}"
+    "code{overflow-wrap:anywhere}"
+    "@media (max-width:40rem){body{margin:1rem auto}td,th{padding:.2rem .4rem}"
+    "table{display:block;overflow-x:auto}}"
 )
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 

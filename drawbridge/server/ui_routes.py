@@ -19,12 +19,13 @@ from drawbridge.channel import catalogue
 from drawbridge.channel.tokens import ANONYMOUS
 from drawbridge.server import catalogue_pages as render
 from drawbridge.server.channel_paths import CHANNEL
-from drawbridge.server.context import LIVENESS_PATH, Context, context
+from drawbridge.server.context import ICON_PATH, LIVENESS_PATH, Context, context
 from drawbridge.server.pages import UI_TAG, page_response
 
 router = APIRouter()
 #: the copy buttons' script, read once (it ships inside the package)
 SCRIPT = resources.files("drawbridge.server").joinpath("static/ui.js").read_bytes()
+ICON = resources.files("drawbridge.server").joinpath("static/icon.svg").read_bytes()
 #: a search longer than any project name finds nothing; refused before any work
 MAX_QUERY = 200
 
@@ -44,6 +45,14 @@ def script() -> Response:
         SCRIPT,
         media_type="text/javascript; charset=utf-8",
         headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.api_route(ICON_PATH, methods=["GET", "HEAD"], include_in_schema=False)
+def icon() -> Response:
+    """The icon a browser asks every server for (an SVG: browsers read it by its type)."""
+    return Response(
+        ICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
     )
 
 
