@@ -147,29 +147,43 @@ def channel_projects(database: Database, channel: str, query: str = "") -> list[
     with database.engine.connect() as connection:
         pip_rows = connection.execute(pip_query.distinct()).all()
         conda_rows = connection.execute(conda_query.distinct()).all()
-    shown: dict[str, str] = {}
+    # per project, the spelling of its name each pip version gives (the smallest, if its
+    # files disagree: `Zope.Interface` wheels beside a `zope.interface` sdist)
+    spellings: dict[str, dict[str, str]] = defaultdict(dict)
+    conda_names: dict[str, str] = {}
     versions: dict[str, set[str]] = defaultdict(set)
-    pip, conda = set(), set()
     for project, display_name, version in pip_rows:
-        shown.setdefault(project, display_name)
+        known = spellings[project].get(version)
+        spellings[project][version] = min(known, display_name) if known else display_name
         versions[project].add(version)
-        pip.add(project)
     for name, version in conda_rows:
         project = normalise(name)
-        shown.setdefault(project, name)
+        conda_names[project] = min(conda_names.get(project, name), name)
         versions[project].add(version)
-        conda.add(project)
+    found = sorted(versions)
     if words:
-        shown = {p: d for p, d in shown.items() if matches(p, query)}
+        found = [project for project in found if matches(project, query)]
     return [
-        ProjectEntry(project, shown[project], _newest(versions[project]), project in pip,
-                     project in conda)
-        for project in sorted(shown)
-    ]  # fmt: skip
+        ProjectEntry(
+            project,
+            spellings[project][_newest(set(spellings[project]))]
+            if project in spellings
+            else conda_names[project],
+            _newest(versions[project]),
+            project in spellings,
+            project in conda_names,
+        )
+        for project in found
+    ]
 
 
 def _newest(versions: set[str]) -> str:
     return next(iter(versions)) if len(versions) == 1 else max(versions, key=version_key)
+
+
+def _reversed(text: str) -> tuple[int, ...]:
+    """A key under which the smallest text is the largest (to pick it with `max`)."""
+    return tuple(-ord(char) for char in text)
 
 
 def _like_escaped(text: str) -> str:
@@ -295,8 +309,10 @@ def project_detail(database: Database, channel: str, project: str) -> ProjectDet
         )
     if not dists and not packages:
         return None
-    newest = max(dists, key=lambda d: version_key(d.version), default=None)
-    display = newest.display_name if newest else packages[0].name
+    newest = max(
+        dists, key=lambda d: (version_key(d.version), _reversed(d.display_name)), default=None
+    )
+    display = newest.display_name if newest else min(p.name for p in packages)
     summary = str((newest.core_metadata or {}).get("summary") or "") if newest else ""
     return ProjectDetail(
         name=name,
