@@ -58,6 +58,13 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppClient]:
         yield served
 
 
+@pytest.fixture(scope="module")
+def database(shop: AppClient) -> Iterator[Database]:
+    opened = Database(shop.home.database_url)
+    yield opened
+    opened.close()
+
+
 def page(client: AppClient, path: str, status: int = 200, **kwargs) -> str:
     answer = client.get(path, **kwargs)
     assert answer.status_code == status, (path, answer.text[:400])
@@ -85,17 +92,13 @@ def test_the_tree_groups_channels_by_owner(shop: AppClient):
     assert links["/company/base/"] == "base" and links["/company/dev/"] == "dev"
 
 
-def test_the_tree_leaves_out_what_the_reader_may_not_read(shop: AppClient):
+def test_the_tree_leaves_out_what_the_reader_may_not_read(database: Database):
     """The one filter per-channel permissions plug into (`readable`)."""
-    database = Database(shop.home.database_url)
-    try:
-        groups = catalogue.channel_tree(database, lambda name: not name.startswith("company/"))
-        assert [[c.name for c in g.channels] for g in groups] == [["main"]]
-        everything = catalogue.channel_tree(database, lambda name: True)
-        assert [g.owner for g in everything] == ["", "company"]
-        assert catalogue.channel_entry(database, "nope") is None
-    finally:
-        database.close()
+    groups = catalogue.channel_tree(database, lambda name: not name.startswith("company/"))
+    assert [[c.name for c in g.channels] for g in groups] == [["main"]]
+    everything = catalogue.channel_tree(database, lambda name: True)
+    assert [g.owner for g in everything] == ["", "company"]
+    assert catalogue.channel_entry(database, "nope") is None
 
 
 # -- a channel and its search ------------------------------------------------------------------
@@ -140,13 +143,13 @@ def test_a_channel_lists_its_own_projects_only(shop: AppClient):
 # -- a project ---------------------------------------------------------------------------------
 
 
-def test_versions_are_newest_first_with_their_files(shop: AppClient):
+def test_versions_are_newest_first_with_their_files(shop: AppClient, database: Database):
     document = parsed(page(shop, "/main/pypi/zope-interface/"))
     assert texts(document, "h1") == ["Zope.Interface"]
     sections = [s.get("id") for s in document.iter("section") if s.get("id", "").startswith("v-")]
     assert sections == ["v-2.0rc1", "v-1.10", "v-1.9", "v-1.0"]
     text = page(shop, "/main/pypi/zope-interface/")
-    release = catalogue.project_detail(Database(shop.home.database_url), "main", "ZOPE_interface")
+    release = catalogue.project_detail(database, "main", "ZOPE_interface")
     assert release is not None
     for file in release.release("1.10").files:
         assert f"<code class='hash'>{file.sha256}</code>" in text
@@ -306,8 +309,8 @@ def test_versions_sort_as_pep_440_says(versions: list[str], newest_first: list[s
     assert sorted(versions, key=catalogue.version_key, reverse=True) == newest_first
 
 
-def test_a_release_is_found_by_any_spelling_of_its_version(shop: AppClient):
-    detail = catalogue.project_detail(Database(shop.home.database_url), "main", "zope-interface")
+def test_a_release_is_found_by_any_spelling_of_its_version(database: Database):
+    detail = catalogue.project_detail(database, "main", "zope-interface")
     assert detail is not None
     assert detail.release("2.0.rc1") is detail.release("2.0rc1") is detail.releases[0]
     assert detail.release("7") is None
@@ -319,7 +322,9 @@ def test_the_project_list_of_a_large_channel_is_read_in_one_pass(tmp_path: Path)
     with serve_in_process(tmp_path / "home") as client:
         drop = tmp_path / "drop"
         client.publish(*(make_wheel(drop, "many", f"1.{n}") for n in range(12)))
-        projects = catalogue.channel_projects(Database(client.home.database_url), "main")
+        opened = Database(client.home.database_url)
+        projects = catalogue.channel_projects(opened, "main")
+        opened.close()
         assert [(p.name, p.latest, p.pip, p.conda) for p in projects] == [
             ("many", "1.11", True, False)
         ]
