@@ -54,7 +54,7 @@ class Watched:
         return self.page.evaluate("window.cspViolations || []")  # type: ignore[attr-defined]
 
     def assert_clean(self) -> None:
-        assert self.errors == [] and self.violations() == []
+        assert (self.errors, self.violations()) == ([], [])
 
 
 @pytest.fixture(scope="module")
@@ -119,7 +119,7 @@ def test_the_channel_tree_loads(served: Server, tab: Watched):
     page = tab.page
     answer = page.goto(served.url + "/")
     assert answer.status == 200
-    assert page.get_by_role("heading", level=1).inner_text() == "Drawbridge"
+    assert page.get_by_role("main").get_by_role("heading", level=1).inner_text() == "Drawbridge"
     assert page.get_by_role("heading", name="company/").is_visible()
     page.get_by_role("link", name="dev", exact=True).click()
     page.wait_for_url(f"{served.url}/{OWNED}/")
@@ -165,6 +165,7 @@ def test_open_a_release(served: Server, tab: Watched):
 def test_copy_a_snippet_and_run_it(served: Server, tab: Watched, tmp_path: Path):
     page = tab.page
     page.goto(f"{served.url}/main/pypi/zope-interface/1.0/")
+    page.bring_to_front()  # the clipboard API wants the focused document
     snippet = page.locator("#snippet-pip").inner_text()
     page.get_by_role("button", name="Copy the pip command").click()
     page.get_by_role("status").filter(has_text="Copied").wait_for()

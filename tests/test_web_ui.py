@@ -268,6 +268,14 @@ def test_a_private_server_shows_an_anonymous_visitor_nothing(private, path: str)
     assert "company/dev" not in answer.text and "Zope" not in answer.text
 
 
+def test_the_icon_needs_no_token(private):
+    """Browsers ask for /favicon.ico on their own, without the `/t/<token>/` prefix."""
+    served, _ = private
+    answer = served.get("/favicon.ico")
+    assert answer.status_code == 200 and answer.headers["content-type"] == "image/svg+xml"
+    assert answer.content.startswith(b"<svg ")
+
+
 def test_a_token_prefix_is_kept_in_every_link(private):
     served, token = private
     text = page(served, f"/t/{token}/main/pypi/zope-interface/")

@@ -62,7 +62,8 @@ def render_page(title: str, body: str, script: str | None = None) -> str:
     return (
         '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
         '<meta name="viewport" content="width=device-width, initial-scale=1">'
-        f"<title>{title}</title>\n<style>{STYLE}</style>\n{loads}</head><body>{body}</body></html>"
+        f"<title>{title}</title>\n<style>{STYLE}</style>\n{loads}</head>"
+        f"<body><main>{body}</main></body></html>"
     )
 
 
