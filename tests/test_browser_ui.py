@@ -144,6 +144,19 @@ def test_search_a_project_with_the_keyboard(served: Server, tab: Watched):
     )
 
 
+def test_the_list_narrows_as_the_search_is_typed(served: Server, tab: Watched):
+    page = tab.page
+    page.goto(f"{served.url}/main/")
+    assert len(page.locator("ul.projects li:visible").all()) == 3
+    page.get_by_label("Search projects").press_sequentially("ZOPE.i")
+    assert page.locator("ul.projects li:visible a").all_inner_texts() == ["zope.interface"]
+    assert page.url == f"{served.url}/main/"  # nothing was asked of the server
+    assert page.locator("#found").inner_text().startswith("1 of 3 listed projects match")
+    page.get_by_label("Search projects").fill("")
+    assert len(page.locator("ul.projects li:visible").all()) == 3
+    assert page.locator("#found").inner_text() == "3 projects"
+
+
 def test_open_a_release(served: Server, tab: Watched):
     page = tab.page
     page.goto(f"{served.url}/main/")

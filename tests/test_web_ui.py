@@ -5,6 +5,7 @@ browser are `test_browser_ui.py`."""
 
 from __future__ import annotations
 
+import datetime as dt
 import html
 import re
 from collections.abc import Iterator
@@ -20,6 +21,8 @@ from drawbridge.channel import catalogue
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import load_home
 from drawbridge.channel.tokens import Role
+from drawbridge.server import catalogue_pages
+from drawbridge.server.pages import render_page
 
 HOSTILE = '<script>alert("x")</script>'
 OWNED = "company/dev"
@@ -339,3 +342,37 @@ def test_the_project_list_of_a_large_channel_is_read_in_one_pass(tmp_path: Path)
         assert re.search(
             r">many</a> <span class='muted'>1\.11 · pip</span>", page(client, "/main/")
         )
+
+
+# -- what other work plugs in: bases and the source of a conda package ------------------------
+
+
+def test_bases_show_as_inherits_from():
+    """`catalogue.channel_bases` is empty until channels have bases; what it returns shows."""
+    entry = catalogue.ChannelEntry("company/dev", "", ("company/internal", "company/base"))
+    group = catalogue.OwnerGroup("company", (entry,))
+    document = parsed(render_page("t", catalogue_pages.tree_body([group], "/t/tok")))
+    item = next(document.iter("li"))
+    assert "".join(item.itertext()) == "dev inherits from company/internal, company/base"
+    assert [a.get("href") for a in item.iter("a")] == [
+        "/t/tok/company/dev/",
+        "/t/tok/company/internal/",
+        "/t/tok/company/base/",
+    ]
+
+
+def test_a_recorded_source_file_is_named():
+    """`catalogue.provenance` names no source today; once `made_from` is recorded it does."""
+    made = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.timezone.utc)
+    package = catalogue.CondaFile(
+        "x-1.0-py_0.conda", "x", "noarch", "py_0", 10, "0" * 64, "bridge", made,
+        catalogue.Provenance("bridged wheel", f"x-1.0-py3-none-any.whl{HOSTILE}"),
+    )  # fmt: skip
+    release = catalogue.Release("1.0", (), (package,))
+    detail = catalogue.ProjectDetail("x", "x", "", ("x",), (release,))
+    urls = catalogue_pages.Urls("http://h", "main", True, ())
+    text = render_page("t", catalogue_pages.project_body("main", detail, urls, ""))
+    document = parsed(text)
+    cells = [texts(row, "td") for row in document.iter("tr") if texts(row, "td")]
+    assert cells[0][-1] == f"bridged wheel of x-1.0-py3-none-any.whl{HOSTILE}"
+    assert cells[0][5] == "2026-11-29 09:00 UTC"

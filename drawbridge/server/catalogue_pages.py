@@ -185,7 +185,8 @@ def channel_body(
     else:
         found = f"{len(projects)} project{'' if len(projects) == 1 else 's'}"
     rows = "".join(
-        f"<li><a href='{attr(here)}pypi/{attr(quote(p.name))}/'>{escape(p.display_name)}</a> "
+        f"<li data-name='{attr(p.name)}'>"
+        f"<a href='{attr(here)}pypi/{attr(quote(p.name))}/'>{escape(p.display_name)}</a> "
         f"<span class='muted'>{escape(p.latest)} · "
         f"{' + '.join(v for v, has in (('pip', p.pip), ('conda', p.conda)) if has)}</span></li>"
         for p in projects
@@ -193,7 +194,7 @@ def channel_body(
     return (
         f"<p><a href='{root}/'>Channels</a> / {escape(entry.name)}</p>"
         f"<h1>Channel {escape(entry.name)}</h1>{description}{bases}{index}"
-        f"<h2 id='projects'>Projects</h2>{search}<p role='status'>{found}</p>"
+        f"<h2 id='projects'>Projects</h2>{search}<p id='found' role='status'>{found}</p>"
         f"<ul class='projects' aria-labelledby='projects'>{rows}</ul>"
     )
 

@@ -1,5 +1,6 @@
-// Drawbridge's web UI: copy buttons for the install snippets. Every page works without
-// this file; it only shows the buttons (hidden in the HTML) and makes them copy.
+// Drawbridge's web UI: copy buttons for the install snippets, and a channel's project list
+// narrowed as the search is typed. Every page works without this file: the buttons are
+// hidden in the HTML until it shows them, and the search is a form the server answers.
 "use strict";
 
 function announce(button, text) {
@@ -51,7 +52,44 @@ function copyFrom(button) {
   }
 }
 
+// PEP 503, as the server compares names: lower case, runs of - _ . as one -
+function normalise(text) {
+  return text.toLowerCase().replace(/[-_.]+/g, "-");
+}
+
+// hide the listed projects whose name lacks a typed word (Enter still asks the server,
+// which searches every project, not only those listed)
+function narrowAsTyped() {
+  var box = document.getElementById("q");
+  var list = document.querySelector("ul.projects");
+  var found = document.getElementById("found");
+  if (!box || !list || !found) {
+    return;
+  }
+  var items = list.querySelectorAll("li[data-name]");
+  var said = found.innerHTML;
+  box.addEventListener("input", function () {
+    var words = box.value.split(/\s+/).map(normalise).filter(Boolean);
+    var shown = 0;
+    Array.prototype.forEach.call(items, function (item) {
+      var name = item.getAttribute("data-name");
+      var keep = words.every(function (word) {
+        return name.indexOf(word) !== -1;
+      });
+      item.hidden = !keep;
+      shown += keep ? 1 : 0;
+    });
+    if (words.length === 0) {
+      found.innerHTML = said;
+    } else {
+      found.textContent = shown + " of " + items.length + " listed projects match; " +
+        "press Enter to search the whole channel";
+    }
+  });
+}
+
 document.addEventListener("DOMContentLoaded", function () {
+  narrowAsTyped();
   var buttons = document.querySelectorAll("button[data-copy]");
   Array.prototype.forEach.call(buttons, function (button) {
     button.hidden = false;
