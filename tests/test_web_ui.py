@@ -116,6 +116,9 @@ SEARCHES = [
     ("conda", ["libcondaonly"]),  # a conda-only package is a project too
     ("nothing-like-it", []),
     (HOSTILE, []),
+    ("%", []),  # LIKE's wildcards are searched for, not used
+    ("zope%face", []),
+    ("-", ["typing_extensions", "Zope.Interface"]),  # `_`, `.` and `-` are one character
 ]
 
 
@@ -210,11 +213,17 @@ def test_a_release_page_pins_the_version_in_every_snippet(shop: AppClient):
 
 @pytest.mark.parametrize(
     "path",
-    ["/main/pypi/nope/", "/main/pypi/zope-interface/9.9/", "/nochannel/pypi/zope-interface/"],
+    [
+        "/main/pypi/nope/",
+        "/main/pypi/zope-interface/9.9/",
+        "/nochannel/pypi/zope-interface/",
+        "/main/pypi/%3Cscript%3E/",
+        "/main/pypi/zope-interface/%3Cscript%3E/",
+    ],
 )
 def test_what_does_not_exist_is_a_404_page(shop: AppClient, path: str):
     text = page(shop, path, 404)
-    assert "<h1>404 " in text
+    assert "<h1>404 " in text and "<script>" not in text
 
 
 # -- escaping ----------------------------------------------------------------------------------
