@@ -54,3 +54,20 @@ class DatabaseUnavailable(ChannelError):
 class ValueRefused(ChannelError):
     """A value the database cannot keep as given: longer than its column, or holding a NUL
     character (PostgreSQL refuses both; SQLite would keep them, so neither does)."""
+
+
+class PermissionDenied(ChannelError):
+    """The identity may see the channel but not do this there (upload, review, add to a
+    project another group owns, administer)."""
+
+
+class UnknownAccount(ChannelError):
+    """No user or group of that name exists."""
+
+
+class AccountExists(ChannelError):
+    """A user or group of that name exists already."""
+
+
+class InvalidPermission(ChannelError):
+    """A principal or an action that permissions cannot name."""

@@ -23,6 +23,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drawbridge.channel import conda_index, pip_view, verify
+from drawbridge.channel.access import Access
+from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
@@ -46,6 +48,7 @@ from drawbridge.channel.storage import (
     reserve_released,
     storage_errors,
 )
+from drawbridge.channel.tokens import Identity
 
 __all__ = ["Channels", "PublishedFile"]
 
@@ -62,17 +65,24 @@ class Channels:
         self.db = database
         self.indexes = ChannelIndexes(database)
         self.publisher = Publisher(database)
+        #: who may read, upload to and review each channel (`channel.access`)
+        self.access = Access(home.root, database, home.server.anonymous_read)
 
     # -- channels -------------------------------------------------------------------------
 
-    def create(self, name: str, description: str = "") -> None:
+    def create(
+        self, name: str, description: str = "", permissions: ChannelPermissions | None = None
+    ) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
-        half-made. InvalidName if an owner would also be a plain channel."""
+        half-made; with `permissions`, set the lists they give (see `channel.access`).
+        InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
                 _check_owner_clash(session, name)
                 session.add(ChannelRow(name=name, description=description))
+        if permissions is not None and permissions != ChannelPermissions():
+            self.access.set_permissions(name, **permissions.as_dict())
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
@@ -118,14 +128,18 @@ class Channels:
         uploaded_by: str = "",
         expected: ExpectedDigests | None = None,
         index: bool = True,
+        uploader: Identity | None = None,
     ) -> PublishedFile:
         """Check and publish one file; with `index`, refresh the indexes it touches.
 
         The same bytes published again are a success (`already_published`); other bytes
         under a published name are DuplicateFile. StorageFull or StorageFailure mean
-        nothing was published.
+        nothing was published. With `uploader` (an upload over HTTP), project ownership
+        applies: PermissionDenied if the project is another's (`Access.claim_project`).
         """
-        return self._publish(channel, path, filename or path.name, uploaded_by, expected, index)[0]
+        return self._publish(
+            channel, path, filename or path.name, uploaded_by, expected, index, uploader
+        )[0]
 
     def _publish(
         self,
@@ -135,6 +149,7 @@ class Channels:
         uploaded_by: str,
         expected: ExpectedDigests | None,
         index: bool,
+        uploader: Identity | None = None,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -146,11 +161,24 @@ class Channels:
                 digests = digest_file(staged)
                 (expected or ExpectedDigests()).check(filename, digests)
                 placement = plan_placement(layout, staged, filename, digests, uploaded_by)
-                with layout.lock():
-                    published = self.publisher.place_and_record(placement)
-                    placed = [] if published.already_published else [placement]
-                    if index:
-                        self._index_or_roll_back(layout, placed, [published])
+                project = placement.published.project
+                # a file of that name already there is published again (the same bytes)
+                # or refused as a duplicate: neither adds to the project, so no owner check
+                claimed = (
+                    uploader is not None
+                    and self.publisher.recorded(placement) is None
+                    and self.access.claim_project(uploader, channel, project)
+                )
+                try:
+                    with layout.lock():
+                        published = self.publisher.place_and_record(placement)
+                        placed = [] if published.already_published else [placement]
+                        if index:
+                            self._index_or_roll_back(layout, placed, [published])
+                except BaseException:
+                    if claimed:
+                        self.access.release_project(channel, project)
+                    raise
             finally:
                 staged.unlink(missing_ok=True)
         return published, (placed[0] if placed else None)

@@ -1,11 +1,11 @@
-"""`drawbridge init|serve|publish|index|verify`, `channel create|list` and `token create|revoke`."""
+"""`drawbridge init|serve|publish|index|verify` (channels, users, groups and tokens are
+`access_commands`)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import socket
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,21 +20,8 @@ from drawbridge.channel.home import (
     load_home,
     resolve_home_path,
 )
-from drawbridge.channel.tokens import Role, create_token, revoke_tokens
-from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
+from drawbridge.cli.common import ChannelOption, HomeOption, console, errors
 from drawbridge.cli.context import CliContext, forget_home, open_home
-
-channel_app = typer.Typer(help="Create and list channels.", no_args_is_help=True)
-token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
-
-
-class RoleChoice(str, Enum):
-    """Role names as the command line spells them."""
-
-    reader = "reader"
-    uploader = "uploader"
-    maintainer = "maintainer"
-    admin = "admin"
 
 
 class PortTaken(ChannelError):
@@ -197,47 +184,3 @@ def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
         )
     if broken:
         raise typer.Exit(1)
-
-
-@channel_app.command("create")
-def channel_create(
-    name: str,
-    home: HomeOption = None,
-    description: Annotated[str, typer.Option(help="What the channel is for.")] = "",
-) -> None:
-    """Create a channel (a conda channel and a pip index of the same name)."""
-    open_home(home).channels.create(name, description)
-    console.print(f"[green]channel[/] {name} ready")
-
-
-@channel_app.command("list")
-def channel_list(home: HomeOption = None) -> None:
-    """List the channels with their Python projects and conda packages."""
-    channels = open_home(home).channels
-    shown = table("channel", "python projects", "conda packages")
-    for name in channels.names():
-        shown.add_row(
-            name, str(len(channels.projects(name))), str(len(channels.conda_packages(name)))
-        )
-    console.print(shown)
-
-
-@token_app.command("create")
-def token_create(
-    user: Annotated[str, typer.Option(help="Who the token is for.")],
-    role: Annotated[RoleChoice, typer.Option(help="What the token may do.")] = RoleChoice.reader,
-    home: HomeOption = None,
-) -> None:
-    """Create a token and print it (it is shown only this once)."""
-    token = create_token(open_home(home).database, user, Role[role.value])
-    errors.print(f"token for {user} ({role.value}); store it now, it is not shown again:")
-    print(token)
-
-
-@token_app.command("revoke")
-def token_revoke(
-    user: Annotated[str, typer.Option(help="Whose tokens to revoke.")], home: HomeOption = None
-) -> None:
-    """Revoke every token of a user."""
-    count = revoke_tokens(open_home(home).database, user)
-    console.print(f"revoked {count} token(s) of {user}")

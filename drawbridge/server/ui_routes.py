@@ -3,8 +3,8 @@ project's and a release's page, the script behind the copy buttons; and the bare
 check.
 
 The routes read `channel.catalogue` and hand its records to `catalogue_pages`. Every page
-obeys the read rule: a channel the visitor may not read is left out of the tree and is a
-404 everywhere else (`Context.may_read`, `Context.check_read`).
+obeys the read rules: a channel the visitor may not read is left out of the tree and is a
+404 everywhere else (`channel.access`: `Access.may_read`, `Context.check_read`).
 """
 
 from __future__ import annotations
@@ -16,7 +16,6 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from drawbridge.channel import catalogue
-from drawbridge.channel.tokens import ANONYMOUS
 from drawbridge.server import catalogue_pages as render
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import ICON_PATH, LIVENESS_PATH, Context, context
@@ -66,7 +65,7 @@ def _urls(ctx: Context, request: Request, channel: str) -> render.Urls:
     return render.Urls(
         origin=f"{url.scheme}://{url.netloc}",
         channel=channel,
-        public=ctx.may_read(ANONYMOUS, channel),
+        public=ctx.access.public(channel),
         mirrors=tuple(sorted(ctx.upstream_mirrors)),
     )
 
@@ -86,7 +85,7 @@ def home_page(request: Request) -> HTMLResponse:
     """The channel tree: every channel the visitor may read, grouped by owner."""
     ctx = context(request)
     identity = ctx.identity(request)
-    groups = catalogue.channel_tree(ctx.database, lambda name: ctx.may_read(identity, name))
+    groups = catalogue.channel_tree(ctx.database, lambda name: ctx.access.may_read(identity, name))
     return _page("Drawbridge", render.tree_body(groups, _root(request)), request)
 
 

@@ -51,7 +51,7 @@ def channel_list(request: Request) -> JSONResponse:
         {
             "channels": {
                 name: {"conda": f"{base}/{name}/conda", "simple": f"{base}/{name}/simple/"}
-                for name in ctx.channels.names()
+                for name in ctx.access.readable(ctx.identity(request), ctx.channels.names())
             },
             "upstream": {
                 name: {"conda": f"{base}/{UPSTREAM_PREFIX}/{name}"} for name in ctx.upstream_mirrors
