@@ -33,6 +33,8 @@ pytestmark = pytest.mark.skipif(
 
 HOSTILE = "<script>window.hostileRan = 1</script><img src=x onerror='window.hostileRan=2'>"
 OWNED = "company/dev"
+#: readable by alice only
+SANDBOX = "alice/sandbox"
 #: records what the page's own listeners cannot miss: CSP violations, as the browser reports
 #: them (an init script runs outside the page's CSP)
 WATCH_CSP = """
@@ -81,6 +83,11 @@ def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Server]:
         server.channels.publish_many("main", [conda], uploaded_by="bridge")
         server.channels.yank("main", "zope_interface-2.0-py3-none-any.whl", "broke imports")
         server.publish(make_wheel(drop, "devtool", "0.1"), channel=OWNED)
+        server.alice = server.token(Role.reader, "alice")  # type: ignore[attr-defined]
+        made = run_drawbridge(
+            server.home.root, "channel", "create", SANDBOX, "--read", "user:alice"
+        )
+        assert made.returncode == 0, made.stderr
         yield server
     finally:
         server.stop()
@@ -271,9 +278,29 @@ def test_the_pages_work_without_javascript(served: Server, browser):  # type: ig
     page.context.close()
 
 
+def test_a_private_channel_is_absent_for_an_anonymous_visitor(served: Server, browser):  # type: ignore[no-untyped-def]
+    anonymous = open_page(browser)
+    page = anonymous.page
+    page.goto(served.url + "/")
+    assert page.get_by_role("link", name="main", exact=True).is_visible()
+    assert page.locator("a[href*='sandbox']").count() == 0 and "alice/" not in page.content()
+    assert page.goto(f"{served.url}/{SANDBOX}/").status == 404
+    assert page.get_by_role("heading", level=1).inner_text() == "404 Not Found"
+    page.context.close()
+    # on a public server a browser sends basic auth only when asked: alice uses the prefix
+    alice = open_page(browser)
+    page = alice.page
+    page.goto(f"{served.url}/t/{served.alice}/")
+    page.get_by_role("link", name="sandbox").click()
+    page.wait_for_url(f"{served.url}/t/{served.alice}/{SANDBOX}/")
+    assert page.get_by_role("heading", level=1).inner_text() == f"Channel {SANDBOX}"
+    alice.assert_clean()
+    page.context.close()
+
+
 def test_a_private_server_shows_an_anonymous_visitor_no_channel(tmp_path: Path, browser):  # type: ignore[no-untyped-def]
-    """With `anonymous_read = false` (the whole server private until channels have their own
-    permissions), the anonymous visitor sees no channel; a reader's token shows them all."""
+    """With `anonymous_read = false` (the whole server private), the anonymous visitor
+    sees no channel; a reader's token shows them all."""
     home = new_home(tmp_path / "home")
     # the CLI, in its own process: rattler's indexer cannot run inside Playwright's loop
     made = run_drawbridge(home.root, "channel", "create", OWNED)

@@ -385,3 +385,50 @@ def test_a_recorded_source_file_is_named():
     cells = [texts(row, "td") for row in document.iter("tr") if texts(row, "td")]
     assert cells[0][-1] == f"bridged wheel of x-1.0-py3-none-any.whl{HOSTILE}"
     assert cells[0][5] == "2026-11-29 09:00 UTC"
+
+
+# -- a private channel on a public server (per-channel read lists) ------------------------------
+
+
+@pytest.fixture(scope="module")
+def sandbox(shop: AppClient) -> tuple[str, str]:
+    """`alice/sandbox`, readable by alice only, with a project; her and bob's tokens."""
+    alice = shop.token(Role.reader, "alice")
+    bob = shop.token(Role.reader, "bob")
+    shop.channels.create("alice/sandbox")
+    shop.channels.access.set_permissions("alice/sandbox", read=["user:alice"])
+    wheel = make_wheel(shop.home.root.parent / "sandbox", "secret-tool", "0.1")
+    shop.channels.publish_many("alice/sandbox", [wheel], uploaded_by="alice")
+    return alice, bob
+
+
+SANDBOX_PAGES = [
+    "/alice/sandbox/",
+    "/alice/sandbox/?q=secret",
+    "/alice/sandbox/pypi/secret-tool/",
+    "/alice/sandbox/pypi/secret-tool/0.1/",
+]
+
+
+@pytest.mark.parametrize("who", ["anonymous", "bob"])
+def test_a_private_channel_does_not_exist_for_who_may_not_read_it(
+    shop: AppClient, sandbox: tuple[str, str], who: str
+):
+    headers = {} if who == "anonymous" else {"Authorization": f"Bearer {sandbox[1]}"}
+    tree = page(shop, "/", headers=headers)
+    assert "sandbox" not in tree and "<h2>alice/</h2>" not in tree
+    for path in SANDBOX_PAGES:
+        answer = shop.get(path, headers=headers)
+        assert answer.status_code == 404, path
+        assert "secret" not in answer.text.replace(path, "")
+
+
+def test_a_private_channel_is_there_for_its_reader(shop: AppClient, sandbox: tuple[str, str]):
+    headers = {"Authorization": f"Bearer {sandbox[0]}"}
+    tree = parsed(page(shop, "/", headers=headers))
+    assert "alice/" in texts(tree, "h2")
+    for path in SANDBOX_PAGES:
+        assert "secret-tool" in page(shop, path, headers=headers)
+    snippets = page(shop, "/alice/sandbox/pypi/secret-tool/", headers=headers)
+    assert "__token__:$DRAWBRIDGE_TOKEN@testserver/alice/sandbox/simple/" in snippets
+    assert sandbox[0] not in snippets
