@@ -184,6 +184,10 @@ def test_promote_copies_a_release_and_what_was_made_from_it_byte_identical(promo
     assert rows["greet-1.0-1.tar.bz2"] == ("recipe", SDIST_1, "")  # provenance travels along
     assert audit.user == "mia" and audit.subject == "company/dev → company/base"
     assert "greet==1.0: passed QA #12" in audit.detail and WHEEL_1 in audit.detail
+    with AppClient(promo) as app:  # the web UI names where each promoted package came from
+        project = app.get(f"/{BASE}/pypi/greet/").text
+    assert f"bridged wheel of <code>{WHEEL_1}</code>" in project
+    assert f"recipe build of <code>{SDIST_1}</code>" in project
     shown = _drawbridge(promo, "audit")
     assert "mia" in shown.stdout and "promote" in shown.stdout
     assert "company/dev → company/base" in shown.stdout and "passed QA #12" in shown.stdout
