@@ -147,6 +147,16 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
     assert "winonly" in depends and "helper >=1.0" in depends
     linux = json.loads((target_home / "channels/main/conda/linux-64/repodata.json").read_text())
     assert "winonly" not in next(iter(linux["packages.conda"].values()))["depends"]
+    # each package records the wheel it was repacked from (promotion carries them along)
+    home = new_home(target_home)
+    made = {
+        row.filename: (row.made_how, row.made_from)
+        for row in Channels(home, Database(home.database_url)).conda_packages("main")
+    }
+    assert made and all(how == "wheel" for how, _ in made.values())
+    assert {source for _, source in made.values()} <= set(wheels)
+    helper = next(name for name in made if name.startswith("helper-2.0"))
+    assert made[helper] == ("wheel", "helper-2.0-py3-none-any.whl")
 
 
 def test_bad_inputs_are_refused_and_the_rest_still_bridged(upstream: Server, target_home: Path):

@@ -65,21 +65,25 @@ def raw_engine(home: Home) -> Engine:
     return create_engine(database_url(home.database_url))
 
 
-def every_row(engine: Engine) -> dict[str, list[tuple]]:
+def every_row(
+    engine: Engine, columns: dict[str, list[str]] | None = None
+) -> dict[str, list[tuple]]:
+    """Every row of every table of 0.1.0 (only `columns` of each, if given)."""
+
+    def chosen(table: str) -> str:
+        return ", ".join(f'"{c}"' for c in columns[table]) if columns else "*"
+
     with engine.connect() as connection:
         return {
             table: sorted(
-                (tuple(row) for row in connection.execute(text(f'SELECT * FROM "{table}"'))),
+                (
+                    tuple(row)
+                    for row in connection.execute(text(f'SELECT {chosen(table)} FROM "{table}"'))
+                ),
                 key=repr,
             )
             for table in TABLES
         }
-
-
-def as_0_1_0(rows: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
-    """`every_row` of an upgraded database with only the columns 0.1.0 had (tokens gained
-    `channels` and `expires` at their end)."""
-    return {**rows, "tokens": sorted((row[:6] for row in rows["tokens"]), key=repr)}
 
 
 def described(engine: Engine) -> dict:
@@ -114,6 +118,7 @@ def test_a_home_made_by_0_1_0_upgrades_in_place_and_is_still_served(tmp_path: Pa
     with engine.connect() as connection:
         assert current_revision(connection) is None  # 0.1.0 knew no Alembic
     before = every_row(engine)
+    old_columns = {table: _columns(engine, table) for table in TABLES}
     assert len(before["distributions"]) == 4 and len(before["tokens"]) == 3
 
     server = start_server(home.root)  # `drawbridge serve` opens the database: it upgrades
@@ -123,12 +128,23 @@ def test_a_home_made_by_0_1_0_upgrades_in_place_and_is_still_served(tmp_path: Pa
         after = every_row(engine)
         # tokens gain a channel limit and an expiry, both empty: every token keeps working
         assert [row[6:] for row in after["tokens"]] == [(None, None)] * 3
-        assert as_0_1_0(after) == before  # every row of every table, value for value
+        assert every_row(engine, old_columns) == before  # every row of every table, value for value
         with engine.connect() as connection:
             users = connection.execute(text("SELECT name FROM users ORDER BY name"))
             assert [name for (name,) in users] == sorted({row[1] for row in before["tokens"]})
             owners = connection.execute(text("SELECT channel, project, owner FROM project_owners"))
             assert list(owners) == [("extra", "extra-only", "user:ulla")]
+            # 0004: channels are standard; a package's provenance is guessed from who
+            # published it, its source file was never recorded
+            added = connection.execute(
+                text("SELECT uploaded_by, made_how, made_from FROM conda_packages")
+            ).all()
+            mutability = connection.execute(text("SELECT DISTINCT mutability FROM channels"))
+            assert [row[0] for row in mutability] == ["standard"]
+        how = {"bridge": "wheel", "build": "recipe"}
+        assert added and all(
+            (made, source) == (how.get(by, "upload"), "") for by, made, source in added
+        )
         assert sorted(server.channels.names()) == facts["channels"]
 
         # every recorded file is served, byte for byte what its record says
@@ -217,11 +233,14 @@ def test_the_migrations_make_the_models_schema(tmp_path: Path):
     from alembic.runtime.migration import MigrationContext
 
     database = Database(new_database_url() or f"sqlite:///{tmp_path}/new.db")
-    assert database.upgraded == [
+    every = sorted(p.stem for p in (schema.MIGRATIONS / "versions").glob("0*.py"))
+    assert database.upgraded[:4] == [
         "0001_baseline",
         "0002_owner_channel_names",
         "0003_users_groups_permissions",
+        "0004_promotion",
     ]
+    assert database.upgraded == every  # each in turn, oldest first
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
@@ -312,6 +331,7 @@ def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path: Path):
 def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Path):
     home, _facts = baseline_home(tmp_path / "fixture")
     before = every_row(raw_engine(home))
+    old_columns = {table: _columns(raw_engine(home), table) for table in TABLES}
     start = tmp_path / "go"
     script = (
         "import sys, time, pathlib\n"
@@ -338,7 +358,7 @@ def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Pat
     with engine.connect() as connection:
         assert current_revision(connection) == head()
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-    assert as_0_1_0(every_row(engine)) == before
+    assert every_row(engine, old_columns) == before
 
 
 def test_a_database_a_newer_drawbridge_upgraded_is_refused(tmp_path: Path):

@@ -118,6 +118,9 @@ def test_a_setup_py_project_builds_once_with_wheel_beside_old_setuptools(
     assert list(records(home, "linux-64")) == []
     (package,) = records(home, "noarch").values()  # once, for everyone
     assert "python >=3.9" in package["depends"]
+    loaded = new_home(home)
+    (row,) = Channels(loaded, Database(loaded.database_url)).conda_packages("main")  # the sdist
+    assert (row.made_how, row.made_from) == ("recipe", "legacy_demo-1.0.tar.gz")
     for python in PYTHONS:
         version = runs_in(
             site,

@@ -155,6 +155,9 @@ REFUSED_TO_A_READER = {
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
+    ("POST", "/api/promote"): 403,  # so do promoting, deleting, changing mutability
+    ("POST", "/api/delete"): 403,
+    ("PUT", "/api/admin/channels/{channel}/mutability"): 403,
     # administering needs an admin's token (a channel's reviewers: a maintainer's)
     **{
         route: 403
@@ -191,6 +194,12 @@ def call(client: AppClient, method: str, template: str, stocked: Stocked, header
     kwargs: dict = {"headers": headers}
     if template == "/api/requests" and method == "POST":
         kwargs["json"] = {"kind": "pip", "name": "wanted", "spec": "wanted>=1"}
+    elif template == "/api/promote":
+        kwargs["json"] = {"source": "main", "target": "main", "releases": ["demo"], "comment": "x"}
+    elif template == "/api/delete":
+        kwargs["json"] = {"channel": "main", "releases": ["demo"], "comment": "x"}
+    elif template.endswith("/mutability"):
+        kwargs["json"] = {"mutability": "volatile"}
     elif template.startswith("/{channel}/upload"):
         kwargs["files"] = {"content": (WHEEL, b"PK\x05\x06" + b"\0" * 18)}
     elif template.endswith("/decision"):

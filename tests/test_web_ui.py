@@ -371,7 +371,7 @@ def test_bases_show_as_inherits_from():
 
 
 def test_a_recorded_source_file_is_named():
-    """`catalogue.provenance` names no source today; once `made_from` is recorded it does."""
+    """A conda package's recorded source (`made_from`) is named beside its route."""
     made = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.timezone.utc)
     package = catalogue.CondaFile(
         "x-1.0-py_0.conda", "x", "noarch", "py_0", 10, "0" * 64, "bridge", made,

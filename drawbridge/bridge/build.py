@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import io
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -30,6 +31,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import IO
+from urllib.parse import unquote, urlsplit
 
 import rattler_build
 import zstandard
@@ -94,6 +96,7 @@ class BuildResult:
     needs_builder: tuple[str, ...] = ()
     message: str = ""
     notes: tuple[str, ...] = ()  # what the reviewer should know about how it was built
+    made_from: str = ""  # the sdist's file name (the packages' provenance)
 
 
 def _keep(path: Path, folder: Path) -> Path:
@@ -116,6 +119,18 @@ def check_recipe(recipe_text: str) -> bool:
     except Exception as error:
         raise RecipeError(f"rattler-build cannot read the recipe: {error}") from error
     return bool((document.get("build") or {}).get("noarch"))
+
+
+def source_filename(recipe_text: str, version: str) -> str:
+    """The file name of the recipe's first URL source (its sdist), `${{ version }}` filled
+    in; "" if it has none."""
+    sources = _round_trip().load(recipe_text).get("source")
+    for source in sources if isinstance(sources, list) else [sources]:
+        if isinstance(source, dict) and source.get("url"):
+            url = source["url"][0] if isinstance(source["url"], list) else source["url"]
+            name = unquote(urlsplit(str(url)).path.rsplit("/", 1)[-1])
+            return re.sub(r"\$?\{\{\s*version\s*\}\}", version, name)
+    return ""
 
 
 def cached_source(cache_dir: Path | None, sha256: str) -> Path | None:
@@ -296,7 +311,14 @@ def build_recipe(
             for w in sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))
         ]
         return BuildResult(
-            recipe.name, True, log, tuple(kept), tuple(wheels), needs_builder, notes=tuple(notes)
+            recipe.name,
+            True,
+            log,
+            tuple(kept),
+            tuple(wheels),
+            needs_builder,
+            notes=tuple(notes),
+            made_from=source_filename(text, recipe.version),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

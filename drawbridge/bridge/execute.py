@@ -21,7 +21,7 @@ from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
 from drawbridge.bridge.pypi import Upstream, fetch_all
 from drawbridge.bridge.repack import repack
-from drawbridge.channel.service import Channels
+from drawbridge.channel.service import Channels, Provenance
 
 Step = Callable[[str], None]
 #: checks conda package files about to be published (`installable.check_installable`)
@@ -61,9 +61,12 @@ def execute(
     staging = Path(tempfile.mkdtemp(prefix=".bridge-", dir=work_dir))
     outcomes: dict[str, Outcome] = {}
     made_by: dict[str, list[Path]] = {}
+    made_from: dict[Path, Provenance] = {}  # each conda package -> the wheel it was made from
     try:
         for plan in wheel_plans:
-            made, error = _repack_project(plan, fetched, fetch_errors, staging, names, step)
+            made, error = _repack_project(
+                plan, fetched, fetch_errors, staging, names, step, made_from
+            )
             if error:
                 outcomes[plan.project] = Outcome(plan.project, plan.version, "wheel", False, error)
             else:
@@ -94,7 +97,9 @@ def execute(
             ]
             owner.update({path: plan.project for path in fresh})
             outcomes[plan.project] = _outcome(plan, made, refused_here, bool(fresh))
-        _, refused = channels.publish_many(channel, list(owner), uploaded_by="bridge")
+        _, refused = channels.publish_many(
+            channel, list(owner), uploaded_by="bridge", provenance=made_from
+        )
         for path, reason in refused:
             before = outcomes[owner[path]]
             outcomes[owner[path]] = Outcome(
@@ -149,7 +154,9 @@ def _repack_project(
     staging: Path,
     names: NameTable,
     step: Step,
+    made_from: dict[Path, Provenance],
 ) -> tuple[list[Path], str | None]:
+    """Repack the project's wheels; record in `made_from` which wheel made each package."""
     made: list[Path] = []
     for build in plan.builds:
         if build.wheel.filename in fetch_errors:
@@ -167,6 +174,7 @@ def _repack_project(
         except BridgeError as error:
             return made, str(error)
         made.append(package.path)
+        made_from[package.path] = Provenance("wheel", build.wheel.filename)
         step(f"repacked {package.path.name}")
     return made, None
 

@@ -25,6 +25,8 @@ from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, D
 #: `uploaded_by` values the publishing commands record (`bridge`, `drawbridge build`)
 BRIDGE_UPLOADER = "bridge"
 BUILD_UPLOADER = "build"
+#: `conda_packages.made_how` as the UI words it
+RECORDED_ROUTES = {"wheel": "bridged wheel", "recipe": "recipe build"}
 
 
 def normalise(name: str) -> str:
@@ -219,14 +221,14 @@ class Provenance:
 
 
 def provenance(row: CondaPackageRow) -> Provenance:
-    """Where the conda package of `row` came from. Today only the uploader tells (`bridge`
-    publishes repacked wheels, `build` recipe builds, anyone else uploads); once conda rows
-    record what they were made from (`made_from`), read the route and the source here."""
-    if row.uploaded_by == BRIDGE_UPLOADER:
-        return Provenance("bridged wheel")
-    if row.uploaded_by == BUILD_UPLOADER:
-        return Provenance("recipe build")
-    return Provenance("upload")
+    """Where the conda package of `row` came from, as publishing recorded it (`made_how`,
+    and `made_from`: the wheel or sdist); a package recorded as an upload but published by
+    the bridge or a recipe build without saying how is named after its publisher."""
+    route = RECORDED_ROUTES.get(row.made_how) or {
+        BRIDGE_UPLOADER: "bridged wheel",
+        BUILD_UPLOADER: "recipe build",
+    }.get(row.uploaded_by, "upload")
+    return Provenance(route, row.made_from)
 
 
 @dataclass(frozen=True)

@@ -77,6 +77,9 @@ class ChannelRow(Base):
     name: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: "standard" (nothing deleted), "immutable" (nor moved out) or "volatile" (deletable);
+    #: see `drawbridge.channel.mutability`
+    mutability: Mapped[str] = mapped_column(String(20), default="standard")
 
 
 class DistributionRow(Base):
@@ -121,12 +124,18 @@ class CondaPackageRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
     upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: how the package was made: "wheel" (bridged from a wheel), "recipe" (built from an
+    #: sdist), "upload" (made elsewhere), "" (published before Drawbridge recorded it)
+    made_how: Mapped[str] = mapped_column(String(20), default="upload")
+    #: the wheel or sdist it was made from (its file name), "" for an upload
+    made_from: Mapped[str] = mapped_column(String(300), default="")
 
 
 class PublishIntentRow(Base):
     """A file a publish is placing: written before the file is placed ("placing"), moved to
     "recorded" in the transaction that records the file, and deleted once the indexes show
-    it. A crash leaves the row behind, and `recovery` finishes or undoes what it says."""
+    it; or a file being removed ("removed": unrecorded, its file perhaps still there). A crash
+    leaves the row behind, and `recovery` finishes or undoes what it says."""
 
     __tablename__ = "publish_intents"
     __table_args__ = (UniqueConstraint("channel", "path"),)
@@ -137,7 +146,23 @@ class PublishIntentRow(Base):
     sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[str] = mapped_column(String(10))  # "pypi" or "conda"
     touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
-    state: Mapped[str] = mapped_column(String(20), default="placing")  # placing | recorded
+    state: Mapped[str] = mapped_column(String(20), default="placing")  # placing|recorded|removed
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class PromotionRow(Base):
+    """A promotion under way: written (with its audit row) before any file is copied, deleted
+    once every file is in the target and, for a move, out of the source. A crash leaves the
+    row behind, and `Channels.recover` runs the promotion again to its end (it is idempotent)."""
+
+    __tablename__ = "promotions"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    source: Mapped[str] = mapped_column(ForeignKey("channels.name"))
+    target: Mapped[str] = mapped_column(ForeignKey("channels.name"))
+    move: Mapped[bool] = mapped_column(Boolean, default=False)
+    files: Mapped[list] = mapped_column(JSON)  # [{"kind", "subdir", "filename", "sha256"}]
+    user: Mapped[str] = mapped_column(String(100))
+    comment: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 

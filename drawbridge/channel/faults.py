@@ -10,6 +10,12 @@ The points, in the order a publish reaches them:
 - `recorded`: the file is recorded, its indexes are not written yet
 - `indexing`: a conda index run has written its marker, rattler has not run
 - `pages`: the pip pages marker is written, no page yet
+
+And in a promotion (`promotion`) and a removal (a move's second half, a deletion):
+
+- `promoting`: the promotion and its audit row are recorded, no file copied yet
+- `promoted`: one more file is copied and recorded in the target (then `placing` … as above)
+- `removed`: files are unrecorded (their "removed" intents written), still on disk
 """
 
 from __future__ import annotations

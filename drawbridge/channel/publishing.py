@@ -12,6 +12,10 @@ The order is what makes a crash at any point harmless (`recovery` finishes the j
 
 A crash after 2 leaves files no record vouches for: recovery removes them. A crash after 4
 leaves a recorded file the indexes may not show yet: recovery indexes it.
+
+Removing files (a move out of a channel, a deletion from a volatile one) runs the other
+way: one transaction deletes the records and writes "removed" intents, then the files go,
+then the indexes are rewritten and the intents dropped; recovery finishes a crashed one.
 """
 
 from __future__ import annotations
@@ -62,6 +66,18 @@ class PublishedFile:
 
 
 @dataclass(frozen=True)
+class Provenance:
+    """Where a conda package came from: `how` is "wheel" (bridged from the wheel
+    `made_from`), "recipe" (built from the sdist `made_from`) or "upload"."""
+
+    how: str = "upload"
+    made_from: str = ""
+
+
+UPLOADED = Provenance()
+
+
+@dataclass(frozen=True)
 class Placement:
     """One checked file ready to publish: where it goes, what records it, what comes with it."""
 
@@ -108,12 +124,17 @@ def stage(path: Path, incoming: Path, ours: Path) -> Path:
 
 
 def plan_placement(
-    layout: ChannelLayout, staged: Path, filename: str, digests: FileDigests, uploaded_by: str
+    layout: ChannelLayout,
+    staged: Path,
+    filename: str,
+    digests: FileDigests,
+    uploaded_by: str,
+    provenance: Provenance = UPLOADED,
 ) -> Placement:
     """Check the staged file completely and say where it goes; InvalidDistribution if the
-    indexer or the clients would refuse it."""
+    indexer or the clients would refuse it. `provenance` is recorded for a conda package."""
     if is_conda_package(filename):
-        placement = _conda_placement(layout, staged, filename, digests, uploaded_by)
+        placement = _conda_placement(layout, staged, filename, digests, uploaded_by, provenance)
         _check_record(placement)
         subdir = placement.published.subdir or "noarch"
         conda_index.check_with_indexer(staged, filename, subdir, staged.parent)
@@ -239,6 +260,46 @@ class Publisher:
             for path in p.paths:
                 path.unlink(missing_ok=True)
 
+    def remove(
+        self,
+        layout: ChannelLayout,
+        rows: Sequence[DistributionRow | CondaPackageRow],
+        also_record: Sequence[object] = (),
+    ) -> list[PublishedFile]:
+        """Unrecord `rows` of `layout`'s channel and remove their files: the records go and
+        "removed" intents come in one transaction (with `also_record`, e.g. an audit row),
+        then the files. The caller indexes what the returned files touched, then `finish`es.
+        Call with the channel lock held."""
+        removed = [published_from_row(row) for row in rows]
+        with self.db.session() as session:
+            for row, item in zip(rows, removed):
+                session.execute(delete(type(row)).where(type(row).id == row.id))
+                paths = [layout.root / relative_path(item)]
+                companions = [p for p in removal_paths(layout, row) if p not in paths]
+                session.execute(
+                    delete(PublishIntentRow).where(
+                        PublishIntentRow.channel == layout.name,
+                        PublishIntentRow.path == relative_path(item),
+                    )
+                )
+                session.add(
+                    PublishIntentRow(
+                        channel=layout.name,
+                        path=relative_path(item),
+                        companions=[c.relative_to(layout.root).as_posix() for c in companions],
+                        sha256=item.sha256,
+                        kind=item.kind,
+                        touches=item.subdir if item.kind == "conda" else item.project,
+                        state="removed",
+                    )
+                )
+            session.add_all(also_record)
+        crash_point("removed")
+        for row in rows:
+            for path in removal_paths(layout, row):
+                path.unlink(missing_ok=True)
+        return removed
+
     def _drop_intents_quietly(self, channel: str, paths: list[str]) -> None:
         try:
             with self.db.session() as session:
@@ -249,6 +310,78 @@ class Publisher:
                 )
         except Exception:  # a full disk, say: the intent stays, and recovery drops it
             pass
+
+
+def copy_placement(
+    target: ChannelLayout,
+    staged: Path,
+    row: DistributionRow | CondaPackageRow,
+    metadata: bytes | None,
+) -> Placement:
+    """A recorded file of another channel, staged at `staged`, placed into `target` with the
+    same record (uploader, upload time, provenance, yanked state kept). Its bytes must have
+    been checked against `row.sha256` already."""
+    copied = type(row)(
+        **{
+            column.key: getattr(row, column.key)
+            for column in row.__table__.columns
+            if column.key not in ("id", "channel")
+        },
+        channel=target.name,
+    )
+    if isinstance(row, DistributionRow):
+        path = target.files_dir / row.filename
+        existing = select(DistributionRow.sha256).where(
+            DistributionRow.channel == target.name, DistributionRow.filename == row.filename
+        )
+        published = PublishedFile(
+            target.name, row.filename, "pypi", row.project, row.version, row.sha256
+        )
+        companions = {path.with_name(path.name + ".metadata"): metadata} if metadata else {}
+        shown = row.filename
+    else:
+        path = target.conda_dir / row.subdir / row.filename
+        existing = select(CondaPackageRow.sha256).where(
+            CondaPackageRow.channel == target.name,
+            CondaPackageRow.subdir == row.subdir,
+            CondaPackageRow.filename == row.filename,
+        )
+        published = PublishedFile(
+            target.name, row.filename, "conda", row.name, row.version, row.sha256, row.subdir
+        )
+        companions = {}
+        shown = f"{row.subdir}/{row.filename}"
+    return Placement(
+        layout=target,
+        source=staged,
+        target=path,
+        row=copied,
+        existing=existing,
+        duplicate_message=f"{shown} is already in channel {target.name!r} with other contents; "
+        "published files are never replaced: delete it there first if the channel is volatile, "
+        "or promote another version",
+        published=published,
+        companions=companions,
+    )
+
+
+def removal_paths(layout: ChannelLayout, row: DistributionRow | CondaPackageRow) -> list[Path]:
+    """The files that go with a recorded file when it is removed: it and its .metadata."""
+    if isinstance(row, DistributionRow):
+        path = layout.files_dir / row.filename
+        return [path, path.with_name(path.name + ".metadata")]
+    return [layout.conda_dir / row.subdir / row.filename]
+
+
+def published_from_row(row: DistributionRow | CondaPackageRow) -> PublishedFile:
+    """A record as the `PublishedFile` the indexes refresh from."""
+    if isinstance(row, DistributionRow):
+        return PublishedFile(
+            row.channel, row.filename, "pypi", row.project, row.version, row.sha256
+        )
+    return PublishedFile(
+        row.channel, row.filename, "conda", row.name, row.version, row.sha256, row.subdir
+    )
 
 
 def relative_path(item: PublishedFile) -> str:
@@ -303,7 +436,12 @@ def _pypi_placement(
 
 
 def _conda_placement(
-    layout: ChannelLayout, path: Path, filename: str, digests: FileDigests, uploaded_by: str
+    layout: ChannelLayout,
+    path: Path,
+    filename: str,
+    digests: FileDigests,
+    uploaded_by: str,
+    provenance: Provenance,
 ) -> Placement:
     info = inspect_conda_package(path, filename)
     return Placement(
@@ -320,6 +458,8 @@ def _conda_placement(
             sha256=digests.sha256,
             size=digests.size,
             uploaded_by=uploaded_by,
+            made_how=provenance.how,
+            made_from=provenance.made_from,
         ),
         existing=select(CondaPackageRow.sha256).where(
             CondaPackageRow.channel == layout.name,

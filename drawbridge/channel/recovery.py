@@ -6,7 +6,8 @@ Run with the channel lock held, on server start (`Channels.recover`) and by
 - temporary files a killed write left (`.<name>.<random>.tmp`) are removed;
 - each publish intent a crash left is settled: "placing" means the file was never
   recorded, so whatever it placed is removed (an orphan); "recorded" means the file is in
-  the database but perhaps in no index, so its project or subdir is indexed;
+  the database but perhaps in no index, so its project or subdir is indexed; "removed"
+  means the file was unrecorded (a move or a deletion), so it goes and its indexes follow;
 - an index run a crash interrupted (its marker is there) is redone in full; pages of an
   older format, or a project page without its twins, are rewritten.
 """
@@ -34,6 +35,7 @@ class Reconciliation:
     temporaries: list[Path] = field(default_factory=list)
     orphans: list[str] = field(default_factory=list)  # placed, never recorded: removed
     indexed: list[str] = field(default_factory=list)  # recorded, perhaps not indexed: indexed
+    removed: list[str] = field(default_factory=list)  # unrecorded, perhaps still there: removed
     dropped_intents: int = 0
     reindexed: bool = False  # an interrupted index run redone in full
     repaired_pages: list[str] = field(default_factory=list)
@@ -46,6 +48,7 @@ class Reconciliation:
             self.temporaries
             or self.orphans
             or self.indexed
+            or self.removed
             or self.dropped_intents
             or self.reindexed
             or self.repaired_pages
@@ -71,6 +74,11 @@ class Reconciliation:
             f"channel {self.channel}: indexed {path}, recorded by a publish that crashed before "
             "indexing it"
             for path in self.indexed
+        ]
+        said += [
+            f"channel {self.channel}: removed {path}, unrecorded by a move or deletion that "
+            "crashed before removing it"
+            for path in self.removed
         ]
         if self.reindexed:
             said.append(
@@ -132,6 +140,12 @@ def _settle_intents(
         if intent.state == "recorded":
             (subdirs if intent.kind == "conda" else projects).add(intent.touches)
             outcome.indexed.append(intent.path)
+            continue
+        if intent.state == "removed":
+            (subdirs if intent.kind == "conda" else projects).add(intent.touches)
+            for relative in [intent.path, *intent.companions]:
+                (layout.root / relative).unlink(missing_ok=True)
+            outcome.removed.append(intent.path)
             continue
         for relative in [intent.path, *intent.companions]:
             path = layout.root / relative

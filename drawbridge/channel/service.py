@@ -2,7 +2,9 @@
 
 `Channels` is the one entry point; each idea behind it has its module: `publishing` (check,
 intent, place, record), `indexes` (pages and repodata from the records), `recovery`
-(reconcile after a crash), `verify` (re-hash against the records), `quarantine`.
+(reconcile after a crash), `verify` (re-hash against the records), `quarantine`,
+`releases` and `promotion` (copy or move releases between channels, delete them from
+volatile ones), `mutability` (which channels let files go).
 
 Publishing checks a file completely before anything is written, places it without ever
 replacing a published file, records it, and rebuilds only what it touched: one project's
@@ -15,7 +17,7 @@ freed for that, so the database can record the undoing on a disk full to the las
 from __future__ import annotations
 
 import logging
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from contextlib import suppress
 from pathlib import Path
 
@@ -40,8 +42,19 @@ from drawbridge.channel.errors import (
 from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.publishing import Placement, PublishedFile, Publisher, plan_placement, stage
+from drawbridge.channel.mutability import Mutability, check_change, check_deletion
+from drawbridge.channel.promotion import PromotionOutcome, Promoter, mutability_of
+from drawbridge.channel.publishing import (
+    UPLOADED,
+    Placement,
+    Provenance,
+    PublishedFile,
+    Publisher,
+    plan_placement,
+    stage,
+)
 from drawbridge.channel.recovery import Reconciliation, reconcile
+from drawbridge.channel.releases import ReleaseSpec, release_rows
 from drawbridge.channel.storage import (
     ensure_reserve,
     remove_stale_incoming,
@@ -50,7 +63,9 @@ from drawbridge.channel.storage import (
 )
 from drawbridge.channel.tokens import Identity
 
-__all__ = ["Channels", "PublishedFile"]
+__all__ = ["Channels", "PublishedFile", "Provenance", "ReleaseSpec", "PromotionOutcome"]
+#: a database record of a file in a channel
+FileRow = DistributionRow | CondaPackageRow
 
 log = logging.getLogger("drawbridge")
 #: what publishing one file of many may fail with, and the others still be published
@@ -65,13 +80,18 @@ class Channels:
         self.db = database
         self.indexes = ChannelIndexes(database)
         self.publisher = Publisher(database)
+        self.promoter = Promoter(home, database, self.indexes, self.publisher)
         #: who may read, upload to and review each channel (`channel.access`)
         self.access = Access(home.root, database, home.server.anonymous_read)
 
     # -- channels -------------------------------------------------------------------------
 
     def create(
-        self, name: str, description: str = "", permissions: ChannelPermissions | None = None
+        self,
+        name: str,
+        description: str = "",
+        permissions: ChannelPermissions | None = None,
+        mutability: Mutability = Mutability.standard,
     ) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
         half-made; with `permissions`, set the lists they give (see `channel.access`).
@@ -80,7 +100,9 @@ class Channels:
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
                 _check_owner_clash(session, name)
-                session.add(ChannelRow(name=name, description=description))
+                session.add(
+                    ChannelRow(name=name, description=description, mutability=mutability.value)
+                )
         if permissions is not None and permissions != ChannelPermissions():
             self.access.set_permissions(name, **permissions.as_dict())
         layout.files_dir.mkdir(parents=True, exist_ok=True)
@@ -91,6 +113,18 @@ class Channels:
             if not (layout.simple_dir / "index.html").exists():
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
+
+    def mutability(self, name: str) -> Mutability:
+        """Whether files may leave channel `name` (`mutability`); UnknownChannel if none."""
+        return mutability_of(self.db, name)
+
+    def set_mutability(self, name: str, mutability: Mutability) -> None:
+        """Make a channel standard, immutable or volatile; an immutable one stays so."""
+        check_change(name, self.mutability(name), mutability)
+        with self.db.session() as session:
+            row = session.get(ChannelRow, name)
+            assert row is not None
+            row.mutability = mutability.value
 
     def names(self) -> list[str]:
         """Every channel's name, sorted by code point (as on every database: PostgreSQL's
@@ -129,8 +163,10 @@ class Channels:
         expected: ExpectedDigests | None = None,
         index: bool = True,
         uploader: Identity | None = None,
+        provenance: Provenance = UPLOADED,
     ) -> PublishedFile:
         """Check and publish one file; with `index`, refresh the indexes it touches.
+        `provenance` says where a conda package came from (an upload, by default).
 
         The same bytes published again are a success (`already_published`); other bytes
         under a published name are DuplicateFile. StorageFull or StorageFailure mean
@@ -138,7 +174,14 @@ class Channels:
         applies: PermissionDenied if the project is another's (`Access.claim_project`).
         """
         return self._publish(
-            channel, path, filename or path.name, uploaded_by, expected, index, uploader
+            channel,
+            path,
+            filename or path.name,
+            uploaded_by,
+            expected,
+            index,
+            uploader,
+            provenance,
         )[0]
 
     def _publish(
@@ -150,6 +193,7 @@ class Channels:
         expected: ExpectedDigests | None,
         index: bool,
         uploader: Identity | None = None,
+        provenance: Provenance = UPLOADED,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -160,7 +204,9 @@ class Channels:
             try:
                 digests = digest_file(staged)
                 (expected or ExpectedDigests()).check(filename, digests)
-                placement = plan_placement(layout, staged, filename, digests, uploaded_by)
+                placement = plan_placement(
+                    layout, staged, filename, digests, uploaded_by, provenance
+                )
                 project = placement.published.project
                 # a file of that name already there is published again (the same bytes)
                 # or refused as a duplicate: neither adds to the project, so no owner check
@@ -184,9 +230,14 @@ class Channels:
         return published, (placed[0] if placed else None)
 
     def publish_many(
-        self, channel: str, paths: Sequence[Path], uploaded_by: str = ""
+        self,
+        channel: str,
+        paths: Sequence[Path],
+        uploaded_by: str = "",
+        provenance: Mapping[Path, Provenance] | None = None,
     ) -> tuple[list[PublishedFile], list[tuple[Path, str]]]:
-        """Publish several files, refreshing each touched index once at the end.
+        """Publish several files, refreshing each touched index once at the end; a conda
+        package's provenance is looked up in `provenance` (an upload if it is not there).
 
         Returns what was published (or already was) and, for each file refused, its path
         and the reason. If the final indexing fails on a full disk, every file this call
@@ -197,8 +248,9 @@ class Channels:
         refused: list[tuple[Path, str]] = []
         for path in paths:
             try:
+                made = (provenance or {}).get(path, UPLOADED)
                 item, placement = self._publish(
-                    channel, path, path.name, uploaded_by, None, index=False
+                    channel, path, path.name, uploaded_by, None, False, provenance=made
                 )
             except REFUSALS as error:
                 refused.append((path, str(error)))
@@ -238,6 +290,48 @@ class Channels:
             raise
         self.publisher.finish(layout, published)
 
+    # -- promotion and deletion --------------------------------------------------------------
+
+    def release_rows(self, channel: str, specs: Sequence[ReleaseSpec]) -> list[FileRow]:
+        """The records of the releases `specs` in `channel` (`releases`), each file once;
+        UnknownProject naming the first release the channel lacks."""
+        self.layout(channel)
+        with self.db.session() as session:
+            found = [row for spec in specs for row in release_rows(session, channel, spec)]
+        unique = {(type(row).__name__, row.id): row for row in found}
+        return list(unique.values())
+
+    def promote(
+        self,
+        source: str,
+        target: str,
+        rows: Sequence[FileRow],
+        move: bool,
+        user: str,
+        comment: str,
+        also_record: Sequence[object] = (),
+    ) -> PromotionOutcome:
+        """Copy (or move) `rows`' files from `source` into `target`, byte for byte, and
+        index both; `also_record` (the audit row) is committed with the promotion's record.
+        Crash-safe and idempotent (`promotion`)."""
+        ensure_reserve(self.home.root)
+        promotion = self.promoter.begin(source, target, rows, move, user, comment, also_record)
+        return self.promoter.run(promotion)
+
+    def delete(
+        self, channel: str, rows: Sequence[FileRow], also_record: Sequence[object] = ()
+    ) -> list[PublishedFile]:
+        """Remove `rows`' files from a volatile channel and rewrite its indexes;
+        RemovalRefused for any other channel. `also_record` is committed with the removal."""
+        check_deletion(channel, self.mutability(channel))
+        layout = self.layout(channel)
+        with layout.lock(), storage_errors(f"deleting from channel {channel!r}"):
+            return self.promoter.remove(layout, rows, also_record)
+
+    def finish_promotions(self) -> list[str]:
+        """Run again every promotion a crash left unfinished; one line for each."""
+        return self.promoter.finish_pending()
+
     # -- indexes ----------------------------------------------------------------------------
 
     def reindex(self, channel: str, force: bool = False) -> Reconciliation:
@@ -263,6 +357,8 @@ class Channels:
                 outcome = reconcile(self.db, self.indexes, layout)
             if outcome.changed:
                 done.append(outcome)
+        for line in self.finish_promotions():
+            log.warning("%s", line)
         return done
 
     def verify(self, channel: str) -> verify.VerifyReport:

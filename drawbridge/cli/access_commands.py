@@ -17,6 +17,12 @@ from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.tokens import Role, create_token, parse_expiry, revoke_tokens
 from drawbridge.cli.common import HomeOption, console, errors, table
 from drawbridge.cli.context import open_home
+from drawbridge.cli.promote_commands import (
+    ImmutableOption,
+    Mutability,
+    VolatileOption,
+    chosen_mutability,
+)
 
 channel_app = typer.Typer(
     help="Create and list channels; set who may read, upload and review them.",
@@ -60,27 +66,32 @@ def channel_create(
     read: ReadOption = None,
     upload: UploadOption = None,
     review: ReviewOption = None,
+    immutable: ImmutableOption = False,
+    volatile: VolatileOption = False,
 ) -> None:
     """Create a channel (a conda channel and a pip index of the same name). Without --read,
-    --upload or --review an action keeps the server-wide default."""
+    --upload or --review an action keeps the server-wide default; standard unless
+    --immutable or --volatile (files never deleted, but promotion may move them)."""
     permissions = ChannelPermissions(
         read=parse_principals(read or ()),
         upload=parse_principals(upload or ()),
         review=parse_principals(review or ()),
     )
-    open_home(home).channels.create(name, description, permissions)
-    console.print(f"[green]channel[/] {name} ready")
+    mutability = chosen_mutability(immutable, volatile) or Mutability.standard
+    open_home(home).channels.create(name, description, permissions, mutability)
+    console.print(f"[green]channel[/] {name} ready ({mutability.value})")
 
 
 @channel_app.command("list")
 def channel_list(home: HomeOption = None) -> None:
-    """List the channels with their Python projects, conda packages and readers."""
+    """List the channels with their mutability, Python projects, conda packages and readers."""
     channels = open_home(home).channels
-    shown = table("channel", "python projects", "conda packages", "read")
+    shown = table("channel", "mutability", "python projects", "conda packages", "read")
     for name in channels.names():
         readers = channels.access.permissions(name).read
         shown.add_row(
             name,
+            channels.mutability(name).value,
             str(len(channels.projects(name))),
             str(len(channels.conda_packages(name))),
             channels.access.describe("read", readers),

@@ -13,6 +13,7 @@ from drawbridge.cli import (
     bridge_command,
     env_commands,
     home_commands,
+    promote_commands,
     recipe_commands,
     request_commands,
     upstream_commands,
@@ -28,6 +29,7 @@ app.command("serve")(home_commands.serve)
 app.command("publish")(home_commands.publish)
 app.command("index")(home_commands.index)
 app.command("verify")(home_commands.verify)
+access_commands.channel_app.command("set")(promote_commands.channel_set)
 app.add_typer(access_commands.channel_app, name="channel")
 app.add_typer(access_commands.user_app, name="user")
 app.add_typer(access_commands.group_app, name="group")
@@ -37,6 +39,8 @@ app.command("bridge")(bridge_command.bridge)
 app.add_typer(recipe_commands.recipe_app, name="recipe")
 app.command("build")(recipe_commands.build)
 app.command("audit")(recipe_commands.audit)
+app.command("promote")(promote_commands.promote)
+app.command("delete")(promote_commands.delete)
 app.command("lock")(env_commands.lock)
 app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)

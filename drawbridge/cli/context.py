@@ -16,7 +16,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, load_home, resolve_home_path
 from drawbridge.channel.service import Channels
-from drawbridge.channel.tokens import Role, identify_token
+from drawbridge.channel.tokens import Identity, Role, identify_token
 
 
 @dataclass
@@ -46,6 +46,22 @@ class CliContext:
         chosen = name or self.home.server.default_channel
         self.channels.layout(chosen)
         return chosen
+
+    def identity(self, token: str | None, what: str) -> Identity:
+        """Who `token` stands for; ChannelError, with how to get one, if none or unknown."""
+        if not token:
+            raise ChannelError(
+                f"{what} needs a token: --token TOKEN or $DRAWBRIDGE_TOKEN; an admin makes "
+                "one with `drawbridge token create --user NAME --role maintainer` (it is "
+                "printed once)"
+            )
+        identity = identify_token(self.database, token)
+        if identity is None:
+            raise ChannelError(
+                "the token is unknown, revoked or expired, or its user is disabled; make a new "
+                "one with `drawbridge token create --user NAME --role maintainer`"
+            )
+        return identity
 
     def decider(self, token: str | None, what: str) -> str:
         """The user a token names, if it may decide on `what`: a maintainer's or admin's

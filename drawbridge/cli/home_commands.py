@@ -161,6 +161,8 @@ def index(
         for line in outcome.lines():
             errors.print(f"[yellow]{escape(line)}[/]")
         console.print(f"[green]indexed[/] {name}")
+    for line in channels.finish_promotions():
+        errors.print(f"[yellow]{escape(line)}[/]")
 
 
 def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:

@@ -20,6 +20,7 @@ from drawbridge.bridge.provide import how_to_provide, missing_from, recipe_requi
 from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import open_upstream
 from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
+from drawbridge.channel.publishing import Provenance
 from drawbridge.cli.common import (
     ChannelOption,
     HomeOption,
@@ -194,7 +195,10 @@ def build(
                 *result.packages,
                 *(w for w in result.wheels if not channels.has_file(target, w.name)),
             ]
-            _published, refused = channels.publish_many(target, fresh, uploaded_by="build")
+            made_from = {p: Provenance("recipe", result.made_from) for p in result.packages}
+            _published, refused = channels.publish_many(
+                target, fresh, uploaded_by="build", provenance=made_from
+            )
             if refused:
                 result = replace(
                     result, ok=False, message=f"refused by the channel: {refused[0][1]}"

@@ -36,11 +36,13 @@ from drawbridge.channel.errors import (
     UnknownChannel,
     UnknownProject,
 )
+from drawbridge.channel.mutability import RemovalRefused
 from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 
 #: most specific first: the first class an error is an instance of decides its status
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
+    (RemovalRefused, 409),  # the channel's mutability keeps its files
     (AccountExists, 409),
     (PermissionDenied, 403),
     (UnknownAccount, 404),
