@@ -1,5 +1,5 @@
-"""The database: channels, published files, publish intents and API tokens (SQLAlchemy;
-SQLite by default, PostgreSQL through psycopg 3).
+"""The database: channels and their bases, published files, publish intents and API tokens
+(SQLAlchemy; SQLite by default, PostgreSQL through psycopg 3).
 
 Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
 and audit trail are in `drawbridge.bridge.records`). The schema itself is Alembic's: opening
@@ -76,6 +76,16 @@ class ChannelRow(Base):
     name: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), primary_key=True)
     description: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class ChannelBaseRow(Base):
+    """One base of a channel: another channel, or `upstream:<mirror>`, at a position in the
+    channel's ordered list (0 is consulted first, after the channel itself)."""
+
+    __tablename__ = "channel_bases"
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH + 9))  # "upstream:" + name
 
 
 class DistributionRow(Base):

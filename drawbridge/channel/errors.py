@@ -54,3 +54,7 @@ class DatabaseUnavailable(ChannelError):
 class ValueRefused(ChannelError):
     """A value the database cannot keep as given: longer than its column, or holding a NUL
     character (PostgreSQL refuses both; SQLite would keep them, so neither does)."""
+
+
+class BaseCycle(ChannelError):
+    """Bases that would make a channel inherit from itself."""

@@ -22,7 +22,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from drawbridge.channel import bases as channel_bases
 from drawbridge.channel import conda_index, pip_view, verify
+from drawbridge.channel.bases import Level
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
@@ -40,6 +42,7 @@ from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.publishing import Placement, PublishedFile, Publisher, plan_placement, stage
 from drawbridge.channel.recovery import Reconciliation, reconcile
+from drawbridge.channel.upstream_conda import upstream_channels
 from drawbridge.channel.storage import (
     ensure_reserve,
     remove_stale_incoming,
@@ -65,14 +68,22 @@ class Channels:
 
     # -- channels -------------------------------------------------------------------------
 
-    def create(self, name: str, description: str = "") -> None:
+    def create(self, name: str, description: str = "", bases: Sequence[str] = ()) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
-        half-made. InvalidName if an owner would also be a plain channel."""
+        half-made; with `bases`, set its bases (as `set_bases`) in the same transaction.
+        InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
             if session.get(ChannelRow, name) is None:
                 _check_owner_clash(session, name)
                 session.add(ChannelRow(name=name, description=description))
+                session.flush()
+            if bases:
+                channel_bases.set_bases(
+                    session, name, [channel_bases.parse_base(b) for b in bases], self._mirrors()
+                )
+        if bases:
+            channel_bases.touch_stamp(self.home.channels_dir)
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
@@ -81,6 +92,28 @@ class Channels:
             if not (layout.simple_dir / "index.html").exists():
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
+
+    def set_bases(self, name: str, bases: Sequence[str]) -> None:
+        """Make `bases` (channel names or `upstream:<mirror>`, nearest first) the bases of
+        channel `name`; an empty list makes it flat. UnknownChannel, InvalidName or
+        BaseCycle (naming the cycle) if they cannot be its bases; nothing changes then."""
+        with self.db.session() as session:
+            channel_bases.set_bases(
+                session, name, [channel_bases.parse_base(b) for b in bases], self._mirrors()
+            )
+        channel_bases.touch_stamp(self.home.channels_dir)
+
+    def bases(self) -> dict[str, list[Level]]:
+        """Every channel that has bases, with its bases in order."""
+        with self.db.session() as session:
+            return channel_bases.bases_by_channel(session)
+
+    def levels(self, name: str) -> list[Level]:
+        """What channel `name` serves, nearest first: itself, then its bases' levels."""
+        return channel_bases.levels_of(name, self.bases())
+
+    def _mirrors(self) -> list[str]:
+        return list(upstream_channels(self.home.bridge.upstream_conda))
 
     def names(self) -> list[str]:
         """Every channel's name, sorted by code point (as on every database: PostgreSQL's
@@ -261,6 +294,18 @@ class Channels:
         if not rows and not missing_ok:
             raise UnknownProject(f"no project {project!r} in channel {channel!r}")
         return rows
+
+    def inherited_project_files(self, channel: str, project: str) -> list[DistributionRow]:
+        """The files of one project as channel `channel` serves it: its own and its bases',
+        the nearest level's file winning for a name; UnknownProject if no level has any."""
+        chosen: dict[str, DistributionRow] = {}
+        for level in self.levels(channel):
+            if not level.upstream:
+                for row in self.indexes.project_files(level.name, project):
+                    chosen.setdefault(row.filename, row)
+        if not chosen:
+            raise UnknownProject(f"no project {project!r} in channel {channel!r} or its bases")
+        return list(chosen.values())
 
     def has_file(self, channel: str, filename: str) -> bool:
         """True if the channel already holds a file of that name (pip or conda view)."""

@@ -1,4 +1,4 @@
-"""`drawbridge init|serve|publish|index|verify`, `channel create|list` and `token create|revoke`."""
+"""`drawbridge init|serve|publish|index|verify`, `channel create|bases|list`, `token ...`."""
 
 from __future__ import annotations
 
@@ -204,20 +204,51 @@ def channel_create(
     name: str,
     home: HomeOption = None,
     description: Annotated[str, typer.Option(help="What the channel is for.")] = "",
+    base: Annotated[
+        list[str] | None,
+        typer.Option(
+            help="A channel (or upstream:<mirror>) it inherits from; repeat for more, "
+            "nearest first."
+        ),
+    ] = None,
 ) -> None:
     """Create a channel (a conda channel and a pip index of the same name)."""
-    open_home(home).channels.create(name, description)
-    console.print(f"[green]channel[/] {name} ready")
+    open_home(home).channels.create(name, description, bases=base or [])
+    inherits = f", inheriting from {', '.join(base)}" if base else ""
+    console.print(f"[green]channel[/] {name} ready{inherits}")
+
+
+@channel_app.command("bases")
+def channel_bases(
+    name: str,
+    bases: Annotated[
+        list[str] | None,
+        typer.Argument(help="Its bases, nearest first: channels or upstream:<mirror>."),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Set the channels (or upstream mirrors) a channel inherits from; none makes it flat.
+
+    Its pip and conda views then serve its own files plus its bases' (recursively), the
+    nearest file of a name winning. Nothing is re-indexed: servers see the change at once.
+    """
+    open_home(home).channels.set_bases(name, bases or [])
+    shown = ", ".join(bases) if bases else "none (flat)"
+    console.print(f"[green]channel[/] {name} bases: {shown}")
 
 
 @channel_app.command("list")
 def channel_list(home: HomeOption = None) -> None:
-    """List the channels with their Python projects and conda packages."""
+    """List the channels with their bases, Python projects and conda packages."""
     channels = open_home(home).channels
-    shown = table("channel", "python projects", "conda packages")
+    bases = channels.bases()
+    shown = table("channel", "bases", "python projects", "conda packages")
     for name in channels.names():
         shown.add_row(
-            name, str(len(channels.projects(name))), str(len(channels.conda_packages(name)))
+            name,
+            ", ".join(str(level) for level in bases.get(name, ())) or "-",
+            str(len(channels.projects(name))),
+            str(len(channels.conda_packages(name))),
         )
     console.print(shown)
 

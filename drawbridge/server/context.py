@@ -18,6 +18,8 @@ from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
 from drawbridge.server.auth import identify
 from drawbridge.server.index_files import IndexFileCache
+from drawbridge.server.inherited import InheritedViews
+from drawbridge.server.upstream_relay import index_copy
 
 log = logging.getLogger("drawbridge")
 #: the one route that answers without a token when reading is private: a bare liveness check
@@ -62,6 +64,33 @@ class Context:
     def check_read(self, request: Request, channel: str) -> None:
         """404 for an unknown channel (the read gate has checked the token already)."""
         self.check_channel(channel)
+
+    @cached_property
+    def inherited(self) -> InheritedViews:
+        """The merged views of channels that have bases."""
+        folders: dict[tuple[str, str], str] = {}
+
+        def folder(channel: str, view: str) -> str:
+            key = (channel, view)
+            if key not in folders:
+                layout = self.home.channel(channel)
+                folders[key] = str(
+                    {"simple": layout.simple_dir, "files": layout.files_dir}.get(
+                        view, layout.conda_dir
+                    )
+                )
+            return folders[key]
+
+        return InheritedViews(
+            self.home.channels_dir,
+            self.home.cache_dir,
+            self.channels.bases,
+            folder,
+            lambda name: self.upstream_mirrors.get(name),
+            lambda mirror, subdir, name, refresh: index_copy(
+                self.home.cache_dir, mirror, subdir, name, refresh
+            ),
+        )
 
     @cached_property
     def recipes(self) -> RecipeBook:
