@@ -21,6 +21,7 @@ from servers import AppClient
 from drawbridge.channel.bases import Level, levels_of
 from drawbridge.channel.errors import BaseCycle, InvalidName, UnknownChannel
 from drawbridge.channel.service import Channels
+from drawbridge.channel.tokens import Role, create_token
 
 JSON_PAGE = {"Accept": "application/vnd.pypi.simple.v1+json"}
 
@@ -225,3 +226,50 @@ def test_merged_shards_hold_every_level_and_are_served_by_the_descendant(
         channeldata = app.get("/company/dev/conda/channeldata.json").json()
         assert channeldata["packages"]["beta"]["version"] == "2.0"
         assert sorted(channeldata["packages"]) == ["alpha", "beta"]
+
+
+def test_admins_create_channels_and_set_bases_over_http(channels: Channels, tmp_path: Path):
+    _tree(channels)
+    channels.publish("company/base", make_wheel(tmp_path / "b", "from-base", "1.0"))
+    admin = create_token(channels.db, "root", Role.admin)
+    uploader = create_token(channels.db, "ci", Role.uploader)
+    url = "/api/admin/channels/customer/release/bases"
+    with AppClient(channels.home) as app:
+        assert app.get("/customer/release/simple/from-base/").status_code == 404
+        assert app.request("PUT", url, json={"bases": ["company/base"]}).status_code == 401
+        weak = app.request(
+            "PUT", url, json={"bases": ["company/base"]}, auth=("__token__", uploader)
+        )
+        assert weak.status_code == 403
+        done = app.request("PUT", url, json={"bases": ["company/base"]}, auth=("__token__", admin))
+        assert done.status_code == 200, done.text
+        assert done.json()["levels"] == ["customer/release", "company/base"]
+        assert app.get("/customer/release/simple/from-base/").status_code == 200  # at once
+        cycle = app.request(
+            "PUT",
+            "/api/admin/channels/company/base/bases",
+            json={"bases": ["company/dev"]},
+            auth=("__token__", admin),
+            headers={"Accept": "application/json"},
+        )
+        assert cycle.status_code == 409
+        assert "company/base → company/dev → company/internal → company/base" in cycle.text
+        missing = app.request(
+            "PUT", url, json={"bases": ["company/gone"]}, auth=("__token__", admin)
+        )
+        assert missing.status_code == 404 and "company/gone" in missing.text
+        made = app.post(
+            "/api/admin/channels",
+            json={"name": "alice/sandbox", "bases": ["company/dev"]},
+            auth=("__token__", admin),
+        )
+        assert made.status_code == 201, made.text
+        assert made.json()["levels"] == [
+            "alice/sandbox",
+            "company/dev",
+            "company/internal",
+            "company/base",
+        ]
+        assert app.get("/alice/sandbox/simple/from-base/").status_code == 200
+        listed = app.get("/api/admin/channels/alice/sandbox/bases").json()
+        assert listed["bases"] == ["company/dev"]

@@ -21,6 +21,7 @@ from drawbridge.bridge.bridging_requests import UnknownRequest
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.recipes import UnknownRecipe
 from drawbridge.channel.errors import (
+    BaseCycle,
     ChannelError,
     DuplicateFile,
     HomeError,
@@ -37,6 +38,7 @@ from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 #: most specific first: the first class an error is an instance of decides its status
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
+    (BaseCycle, 409),
     (UnknownChannel, 404),
     (UnknownProject, 404),
     (UnknownRequest, 404),
