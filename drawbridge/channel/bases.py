@@ -10,7 +10,9 @@ Nothing is copied into a descendant: its merged pages and repodata are made from
 levels' own pre-rendered files when they are read (`server/inherited.py`), so a publish
 into a base costs what it costs in a flat channel, however many channels inherit from it.
 A stamp file (`channels/.bases`) is rewritten whenever any channel's bases change, so
-servers in other processes notice without asking the database per request.
+servers in other processes notice without asking the database per request; another
+(`channels/.changed`) grows by one byte after any channel's indexes were rewritten, so a
+server checks one file per request to know that no merged view can have changed.
 """
 
 from __future__ import annotations
@@ -30,6 +32,10 @@ from drawbridge.channel.storage import write_text_atomic
 UPSTREAM_BASE = "upstream:"
 #: the file rewritten on every change of any channel's bases (under the home's `channels/`)
 STAMP = ".bases"
+#: the file that grows by a byte whenever any channel's pages or repodata were rewritten
+CHANGES = ".changed"
+#: past this size `CHANGES` starts again from nothing (a new file)
+CHANGES_LIMIT = 1 << 20
 
 
 @dataclass(frozen=True, order=True)
@@ -140,3 +146,17 @@ def touch_stamp(channels_dir: Path) -> None:
     """Tell every server that some channel's bases changed."""
     channels_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(channels_dir / STAMP, "bases changed\n")
+
+
+def note_change(channels_dir: Path) -> None:
+    """Tell every server that some channel's pages or repodata were just rewritten: the
+    file's size changes on every call (an append, no fsync: it is a hint, not a record)."""
+    path = channels_dir / CHANGES
+    try:
+        with path.open("ab") as handle:
+            handle.write(b".")
+            size = handle.tell()
+    except FileNotFoundError:  # the home's channels folder is not there yet
+        return
+    if size > CHANGES_LIMIT:
+        write_text_atomic(path, "")

@@ -63,7 +63,7 @@ class Channels:
     def __init__(self, home: Home, database: Database) -> None:
         self.home = home
         self.db = database
-        self.indexes = ChannelIndexes(database)
+        self.indexes = ChannelIndexes(database, home.channels_dir)
         self.publisher = Publisher(database)
 
     # -- channels -------------------------------------------------------------------------
@@ -92,6 +92,7 @@ class Channels:
             if not (layout.simple_dir / "index.html").exists():
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
+        channel_bases.note_change(self.home.channels_dir)
 
     def set_bases(self, name: str, bases: Sequence[str]) -> None:
         """Make `bases` (channel names or `upstream:<mirror>`, nearest first) the bases of

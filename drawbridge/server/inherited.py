@@ -3,10 +3,11 @@
 A channel with bases serves its own pre-rendered pages and repodata merged with its bases'
 (`channel.merging`, nearest file name first). Nothing is written into the descendants on
 publish: each merged document is cached in memory under the `stat` signatures of the
-level files it was made from, and every request stats those files again (one `stat` per
-level, as a flat channel's page costs one). A publish into a base replaces its files, so
-the next request to any descendant sees a new signature and merges again: the publish
-itself costs what it costs in a flat channel, and each descendant pays one merge the first
+level files it was made from. A request first stats `channels/.changed`, which every
+rewrite of any channel's indexes grows (`bases.note_change`): unchanged, the cached
+document is current (one `stat`, as a flat channel's page costs one); changed, the level
+files are stat'ed again and, if one of them changed, merged again. So a publish into a
+base costs what it costs in a flat channel, and each descendant pays one merge the first
 time it is read afterwards (docs/performance.md measures both).
 
 The ETag of a merged document is a hash of its bytes, so every worker and every server
@@ -28,12 +29,12 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from email.utils import formatdate
 from pathlib import Path
 
 from drawbridge.channel import merging
-from drawbridge.channel.bases import STAMP, Level, levels_of
+from drawbridge.channel.bases import CHANGES, STAMP, Level, levels_of
 from drawbridge.channel.storage import write_bytes_atomic
 from drawbridge.channel.upstream_conda import UpstreamConda
 from drawbridge.server.index_files import Answer, Representation, answer_representation
@@ -72,6 +73,7 @@ class Merged:
     """One merged document's representations by name (`html`, `html.gz`, `json`, ...)."""
 
     signatures: tuple[Signature, ...]
+    changes: Signature  # `channels/.changed` as it was when the signatures were taken
     representations: dict[str, Representation]
 
 
@@ -94,6 +96,7 @@ class InheritedViews:
         upstream_file: Callable[[UpstreamConda, str, str, bool], Path | None],
     ) -> None:
         self._stamp_path = str(home_channels / STAMP)
+        self._changes_path = str(home_channels / CHANGES)
         self._read_bases = read_bases
         self._folder = folder
         self._mirror = mirror
@@ -118,6 +121,7 @@ class InheritedViews:
             if self._bases is None or stamp != self._stamp:
                 self._stamp, self._bases = stamp, self._read_bases()
                 self._levels = {}
+                self._entries.clear()
         levels = self._levels.get(channel)
         if levels is None:
             levels = self._levels[channel] = levels_of(channel, self._bases)
@@ -149,13 +153,28 @@ class InheritedViews:
     # -- the merge cache ----------------------------------------------------------------------
 
     def _cached(
-        self, key: tuple, sources: list[str | None], merge: Callable[[list[bytes | None]], dict]
+        self,
+        key: tuple,
+        channel: str,
+        sources_of: Callable[[], list[str | None]],
+        merge: Callable[[list[bytes | None]], dict],
     ) -> Merged | None:
+        """The merged document `key`: from the cache while nothing changed, else made again
+        from the level files `sources_of()` names (if any of them changed)."""
+        # the change note is read before the level files: a change between the two makes
+        # the next request look again
+        trusted = self.local_only(channel)
+        changes = _signature(self._changes_path) if trusted else None
+        cached = self._entries.get(key)
+        if cached is not None and changes is not None and cached.changes == changes:
+            return cached
+        sources = sources_of()
         signatures = tuple(_signature(s) if s else None for s in sources)
         if all(s is None for s in signatures):
+            self._entries.pop(key, None)
             return None
-        cached = self._entries.get(key)
         if cached is not None and cached.signatures == signatures:
+            self._entries[key] = cached = replace(cached, changes=changes)
             self._entries.move_to_end(key)
             return cached
         bodies = []
@@ -174,6 +193,7 @@ class InheritedViews:
             return None
         fresh = Merged(
             signatures,
+            changes,
             {
                 name: _representation(body, mtime, "-gz" if name.endswith(".gz") else "")
                 for name, body in made.items()
@@ -190,11 +210,13 @@ class InheritedViews:
         """`html`, `html.gz`, `json`, `json.gz` of a project page (or the root list with
         `project` None); None if no level has it."""
         relative = f"{project}/index.json" if project else "index.json"
-        sources = [
-            f"{self._folder(level.name, 'simple')}/{relative}"
-            for level in self.levels(channel)
-            if not level.upstream
-        ]
+
+        def sources() -> list[str | None]:
+            return [
+                f"{self._folder(level.name, 'simple')}/{relative}"
+                for level in self.levels(channel)
+                if not level.upstream
+            ]
 
         def merge(bodies: list[bytes | None]) -> dict:
             present = [b for b in bodies if b is not None]
@@ -206,7 +228,7 @@ class InheritedViews:
                 html, page = merging.merge_root_pages(present)
             return _with_gzip({"html": html.encode(), "json": page.encode()})
 
-        return self._cached(("simple", channel, project), sources, merge)
+        return self._cached(("simple", channel, project), channel, sources, merge)
 
     # -- the conda view -----------------------------------------------------------------------
 
@@ -239,7 +261,9 @@ class InheritedViews:
 
     def repodata(self, channel: str, subdir: str) -> Merged | None:
         """`repodata.json` (+ `.gz`) and `repodata.json.zst` of one subdir, merged."""
-        sources = self._conda_sources(channel, f"{subdir}/repodata.json")
+
+        def sources() -> list[str | None]:
+            return self._conda_sources(channel, f"{subdir}/repodata.json")
 
         def merge(bodies: list[bytes | None]) -> dict:
             documents = [json.loads(b) for b in bodies if b is not None]
@@ -250,7 +274,7 @@ class InheritedViews:
             made["repodata.json.zst"] = merging.compress(data)
             return made
 
-        return self._cached(("repodata", channel, subdir), sources, merge)
+        return self._cached(("repodata", channel, subdir), channel, sources, merge)
 
     def shard_index(self, channel: str, subdir: str) -> Merged | None:
         """`repodata_shards.msgpack.zst` of one subdir, merged (None with an upstream level);
@@ -258,7 +282,9 @@ class InheritedViews:
         if not self.local_only(channel):
             return None
         levels = self.levels(channel)
-        sources = self._conda_sources(channel, f"{subdir}/repodata_shards.msgpack.zst")
+
+        def sources() -> list[str | None]:
+            return self._conda_sources(channel, f"{subdir}/repodata_shards.msgpack.zst")
 
         def merge(bodies: list[bytes | None]) -> dict:
             present = [(lvl, b) for lvl, b in zip(levels, bodies, strict=True) if b is not None]
@@ -276,11 +302,13 @@ class InheritedViews:
                     write_bytes_atomic(target, body)
             return {"repodata_shards.msgpack.zst": result.index}
 
-        return self._cached(("shards", channel, subdir), sources, merge)
+        return self._cached(("shards", channel, subdir), channel, sources, merge)
 
     def channeldata(self, channel: str) -> Merged | None:
         """`channeldata.json`, merged."""
-        sources = self._conda_sources(channel, "channeldata.json", upstream=False)
+
+        def sources() -> list[str | None]:
+            return self._conda_sources(channel, "channeldata.json", upstream=False)
 
         def merge(bodies: list[bytes | None]) -> dict:
             documents = [json.loads(b) for b in bodies if b is not None]
@@ -292,7 +320,7 @@ class InheritedViews:
                 ).encode()
             }
 
-        return self._cached(("channeldata", channel), sources, merge)
+        return self._cached(("channeldata", channel), channel, sources, merge)
 
 
 def _with_gzip(documents: dict[str, bytes]) -> dict[str, bytes]:
