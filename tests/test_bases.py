@@ -8,6 +8,7 @@ The real clients (pip, uv, py-rattler, an HTTP mirror as a base) are in
 from __future__ import annotations
 
 import hashlib
+import time
 import json
 from pathlib import Path
 
@@ -273,3 +274,17 @@ def test_admins_create_channels_and_set_bases_over_http(channels: Channels, tmp_
         assert app.get("/alice/sandbox/simple/from-base/").status_code == 200
         listed = app.get("/api/admin/channels/alice/sandbox/bases").json()
         assert listed["bases"] == ["company/dev"]
+
+
+def test_a_running_server_sees_new_bases_set_by_another_process(channels: Channels, tmp_path):
+    """The CLI changes bases in its own process; the server notices `channels/.bases`."""
+    _tree(channels)
+    channels.publish("company/base", make_wheel(tmp_path / "b", "late-comer", "1.0"))
+    with AppClient(channels.home) as app:
+        assert app.get("/customer/release/simple/late-comer/").status_code == 404
+        channels.set_bases("customer/release", ["company/base"])  # another Channels object
+        time.sleep(0.3)
+        assert app.get("/customer/release/simple/late-comer/").status_code == 200
+        channels.set_bases("customer/release", [])
+        time.sleep(0.3)
+        assert app.get("/customer/release/simple/late-comer/").status_code == 404

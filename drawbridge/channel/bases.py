@@ -146,6 +146,7 @@ def touch_stamp(channels_dir: Path) -> None:
     """Tell every server that some channel's bases changed."""
     channels_dir.mkdir(parents=True, exist_ok=True)
     write_text_atomic(channels_dir / STAMP, "bases changed\n")
+    note_change(channels_dir)
 
 
 def note_change(channels_dir: Path) -> None:
