@@ -29,7 +29,7 @@ import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from pathlib import Path
 
@@ -70,11 +70,35 @@ def _representation(body: bytes, mtime: float, variant: str = "") -> Representat
 
 @dataclass(frozen=True)
 class Merged:
-    """One merged document's representations by name (`html`, `html.gz`, `json`, ...)."""
+    """One merged document's bodies by name (`html`, `json`, `repodata.json`, ...); the
+    `.gz` and `.zst` twins and the representations are made when first asked for."""
 
     signatures: tuple[Signature, ...]
     changes: Signature  # `channels/.changed` as it was when the signatures were taken
-    representations: dict[str, Representation]
+    documents: dict[str, bytes]
+    mtime: float
+    made: dict[str, Representation] = field(default_factory=dict, compare=False)
+
+    def representation(self, name: str) -> Representation | None:
+        """The representation of document `name` (or of a document's `.gz`/`.zst` twin)."""
+        found = self.made.get(name)
+        if found is None:
+            body = self._body(name)
+            if body is None:
+                return None
+            variant = "-gz" if name.endswith(".gz") else ""
+            found = self.made[name] = _representation(body, self.mtime, variant)
+        return found
+
+    def _body(self, name: str) -> bytes | None:
+        if name in self.documents:
+            return self.documents[name]
+        stem, _, suffix = name.rpartition(".")
+        if stem in self.documents and suffix == "gz":
+            return gzip.compress(self.documents[stem], 6, mtime=0)
+        if stem in self.documents and suffix == "zst":
+            return merging.compress(self.documents[stem])
+        return None
 
 
 class InheritedViews:
@@ -191,14 +215,7 @@ class InheritedViews:
         made = merge(bodies)
         if not made:
             return None
-        fresh = Merged(
-            signatures,
-            changes,
-            {
-                name: _representation(body, mtime, "-gz" if name.endswith(".gz") else "")
-                for name, body in made.items()
-            },
-        )
+        fresh = Merged(signatures, changes, made, mtime)
         self._entries[key] = fresh
         if len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
@@ -226,7 +243,7 @@ class InheritedViews:
                 html, page = merging.merge_project_pages(present)
             else:
                 html, page = merging.merge_root_pages(present)
-            return _with_gzip({"html": html.encode(), "json": page.encode()})
+            return {"html": html.encode(), "json": page.encode()}
 
         return self._cached(("simple", channel, project), channel, sources, merge)
 
@@ -270,9 +287,7 @@ class InheritedViews:
             if not documents:
                 return {}
             data = json.dumps(merging.merge_repodata(documents), separators=(",", ":")).encode()
-            made = _with_gzip({"repodata.json": data})
-            made["repodata.json.zst"] = merging.compress(data)
-            return made
+            return {"repodata.json": data}
 
         return self._cached(("repodata", channel, subdir), channel, sources, merge)
 
@@ -323,14 +338,6 @@ class InheritedViews:
         return self._cached(("channeldata", channel), channel, sources, merge)
 
 
-def _with_gzip(documents: dict[str, bytes]) -> dict[str, bytes]:
-    """Each document with its gzip twin (`name.gz`), compressed as the pages on disk are."""
-    return {
-        **documents,
-        **{f"{name}.gz": gzip.compress(body, 6, mtime=0) for name, body in documents.items()},
-    }
-
-
 def answer_merged(
     merged: Merged | None,
     name: str,
@@ -343,14 +350,13 @@ def answer_merged(
     gzip and `gzip_twin`); None if no level has the document."""
     if merged is None:
         return None
-    representations = merged.representations
     encoding = None
     representation = None
     if gzip_twin and "gzip" in request_headers.get("accept-encoding", ""):
-        representation = representations.get(f"{name}.gz")
+        representation = merged.representation(f"{name}.gz")
         encoding = b"gzip" if representation is not None else None
     if representation is None:
-        representation = representations.get(name)
+        representation = merged.representation(name)
     if representation is None:
         return None
     return answer_representation(
