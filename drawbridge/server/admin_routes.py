@@ -8,7 +8,7 @@ servers on the home within a quarter second (`channels/.bases`).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Depends, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
@@ -47,15 +47,21 @@ def _bases_of(ctx: Context, channel: str) -> JSONResponse:
     )
 
 
-def _admin(request: Request, action: str) -> Context:
+def admin_only(request: Request) -> None:
+    """401/403 unless the request carries an admin token: a dependency, so it is checked
+    before the body is read (a reader gets 403, not a complaint about the body)."""
     ctx = context(request)
-    require(ctx.identity(request), Role.admin, action)
-    return ctx
+    require(ctx.identity(request), Role.admin, f"{request.method} {request.url.path}")
 
 
-@router.post(ADMIN, status_code=201, summary="Create a channel, with its bases (admins)")
+@router.post(
+    ADMIN,
+    status_code=201,
+    summary="Create a channel, with its bases (admins)",
+    dependencies=[Depends(admin_only)],
+)
 def create_channel(request: Request, body: NewChannel) -> JSONResponse:
-    ctx = _admin(request, "creating a channel")
+    ctx = context(request)
     ctx.channels.create(body.name, body.description, bases=body.bases)
     ctx.known_channels.add(body.name)
     ctx.inherited.forget_bases()
@@ -71,9 +77,13 @@ def get_bases(request: Request, channel: str) -> JSONResponse:
     return _bases_of(ctx, channel)
 
 
-@router.put(ADMIN + CHANNEL + "/bases", summary="Replace a channel's bases (admins)")
+@router.put(
+    ADMIN + CHANNEL + "/bases",
+    summary="Replace a channel's bases (admins)",
+    dependencies=[Depends(admin_only)],
+)
 def put_bases(request: Request, channel: str, body: Bases) -> JSONResponse:
-    ctx = _admin(request, "changing a channel's bases")
+    ctx = context(request)
     ctx.channels.set_bases(channel, body.bases)
     ctx.inherited.forget_bases()
     return _bases_of(ctx, channel)
