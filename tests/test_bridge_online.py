@@ -85,14 +85,18 @@ def test_binary_project_for_every_subdir(home: Path):
     ],
 )
 def test_layout_of_real_wheels(tmp_path: Path, subdir: str, site: str, extension: str):
-    upstream = SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache"))
-    files = [f for f in upstream.files("markupsafe") if f.version == "3.0.2"]
-    target = Target(subdir, "3.12")
-    chosen = next(f for f in files if f.filename == best_wheel([f.filename for f in files], target))
-    package = repack(upstream.fetch(chosen), target, tmp_path / "out", default_table(), [])
-    members = conda_members(package.path)
-    assert any(name.startswith(site) and name.endswith(extension) for name in members), sorted(
-        members
-    )
-    assert members[f"{site.rsplit('/', 2)[0]}/MarkupSafe-3.0.2.dist-info/INSTALLER"] == b"conda\n"
-    assert conda_json(package.path, "info/index.json")["subdir"] == subdir
+    with SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache")) as upstream:
+        files = [f for f in upstream.files("markupsafe") if f.version == "3.0.2"]
+        target = Target(subdir, "3.12")
+        chosen = next(
+            f for f in files if f.filename == best_wheel([f.filename for f in files], target)
+        )
+        package = repack(upstream.fetch(chosen), target, tmp_path / "out", default_table(), [])
+        members = conda_members(package.path)
+        assert any(name.startswith(site) and name.endswith(extension) for name in members), sorted(
+            members
+        )
+        assert (
+            members[f"{site.rsplit('/', 2)[0]}/MarkupSafe-3.0.2.dist-info/INSTALLER"] == b"conda\n"
+        )
+        assert conda_json(package.path, "info/index.json")["subdir"] == subdir

@@ -60,27 +60,27 @@ def upstream_with_pythons() -> Path:
 def test_every_default_target_gets_a_package_wherever_a_wheel_exists(tmp_path: Path):
     """The plan for the 25 default targets: each project is repacked for every target
     unless no release has a wheel for it there (then a recipe, never nothing)."""
-    upstream = SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache"))
-    every = targets(DEFAULT_SUBDIRS, DEFAULT_PYTHONS)
-    plan, _names = make_plan(
-        TOP_PROJECTS, upstream, None, every, default_table(), cache_dir=tmp_path / "cache"
-    )
-    assert not plan.problems
-    for project in plan.projects:
-        if project.project not in TOP_PROJECTS:
-            continue
-        covered = {t: g.route for g in project.groups for t in g.targets}
-        assert set(covered) == set(every), (project.project, set(every) - set(covered))
-        assert set(covered.values()) <= {"wheel", "recipe"}, project.groups
-        recipes = [g for g in project.groups if g.route == "recipe"]
-        assert all("no acceptable release has a wheel" in g.note for g in recipes), recipes
-    wheel_targets = {
-        p.project: sum(len(g.targets) for g in p.groups if g.route == "wheel")
-        for p in plan.projects
-    }
-    assert all(wheel_targets[p] == 25 for p in ("numpy", "pandas", "pillow", "black")), (
-        wheel_targets
-    )
+    with SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache")) as upstream:
+        every = targets(DEFAULT_SUBDIRS, DEFAULT_PYTHONS)
+        plan, _names = make_plan(
+            TOP_PROJECTS, upstream, None, every, default_table(), cache_dir=tmp_path / "cache"
+        )
+        assert not plan.problems
+        for project in plan.projects:
+            if project.project not in TOP_PROJECTS:
+                continue
+            covered = {t: g.route for g in project.groups for t in g.targets}
+            assert set(covered) == set(every), (project.project, set(every) - set(covered))
+            assert set(covered.values()) <= {"wheel", "recipe"}, project.groups
+            recipes = [g for g in project.groups if g.route == "recipe"]
+            assert all("no acceptable release has a wheel" in g.note for g in recipes), recipes
+        wheel_targets = {
+            p.project: sum(len(g.targets) for g in p.groups if g.route == "wheel")
+            for p in plan.projects
+        }
+        assert all(wheel_targets[p] == 25 for p in ("numpy", "pandas", "pillow", "black")), (
+            wheel_targets
+        )
 
 
 def test_top_projects_install_and_work_on_linux_for_python_39_and_312(

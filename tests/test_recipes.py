@@ -319,35 +319,37 @@ def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp
     from drawbridge.bridge.recipe_convert import convert, dump
     import rattler_build
 
-    upstream = SimpleIndexUpstream("https://pypi.org/simple/", DownloadCache(tmp_path / "cache"))
-    sdist = next(f for f in upstream.files("docopt") if f.filename == "docopt-0.6.2.tar.gz")
-    server = start_server(tmp_path / "home")
-    try:
-        server.publish(upstream.fetch(sdist))
-        out = tmp_path / "out"
-        out.mkdir()
-        result = subprocess.run(
-            [
-                str(BIN / "grayskull"),
-                "pypi",
-                "--no-use-v1-format",
-                "--pypi-metadata-url",
-                f"{server.url}/main/pypi/",
-                "--pypi-mirror-url",
-                f"{server.url}/main/",
-                "-o",
-                str(out),
-                "docopt",
-            ],
-            capture_output=True,
-            text=True,
-            env=client_env(),
-            timeout=300,
-            cwd=out,
-        )
-        assert result.returncode == 0, result.stdout + result.stderr
-        meta = (out / "docopt" / "meta.yaml").read_text()
-        assert f"{server.url}/main/packages/source/d/docopt/" in meta and sdist.sha256 in meta
-        rattler_build.Stage0Recipe.from_yaml(dump(convert(meta)))
-    finally:
-        server.stop()
+    with SimpleIndexUpstream(
+        "https://pypi.org/simple/", DownloadCache(tmp_path / "cache")
+    ) as upstream:
+        sdist = next(f for f in upstream.files("docopt") if f.filename == "docopt-0.6.2.tar.gz")
+        server = start_server(tmp_path / "home")
+        try:
+            server.publish(upstream.fetch(sdist))
+            out = tmp_path / "out"
+            out.mkdir()
+            result = subprocess.run(
+                [
+                    str(BIN / "grayskull"),
+                    "pypi",
+                    "--no-use-v1-format",
+                    "--pypi-metadata-url",
+                    f"{server.url}/main/pypi/",
+                    "--pypi-mirror-url",
+                    f"{server.url}/main/",
+                    "-o",
+                    str(out),
+                    "docopt",
+                ],
+                capture_output=True,
+                text=True,
+                env=client_env(),
+                timeout=300,
+                cwd=out,
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            meta = (out / "docopt" / "meta.yaml").read_text()
+            assert f"{server.url}/main/packages/source/d/docopt/" in meta and sdist.sha256 in meta
+            rattler_build.Stage0Recipe.from_yaml(dump(convert(meta)))
+        finally:
+            server.stop()

@@ -330,18 +330,20 @@ def test_yanked_files_are_skipped(module_server, tmp_path):
         make_wheel(folder, "yanky", "3.0", tag="py2.py3-none-any", requires_python=">=3.12"),
     )
     module_server.channels.yank("main", "yanky-2.0-py2.py3-none-any.whl", "broken")
-    upstream = SimpleIndexUpstream(
+    with SimpleIndexUpstream(
         f"{module_server.url}/main/simple/", DownloadCache(tmp_path / "downloads")
-    )
-    results = by_target(
-        resolve(["yanky"], upstream, [LINUX_27, LINUX_311, LINUX_312], cache_dir=tmp_path / "cache")
-    )
-    assert {t: r.pins["yanky"].version for t, r in results.items()} == {
-        LINUX_27: "1.0",
-        LINUX_311: "1.0",
-        LINUX_312: "3.0",
-    }
-    assert results[LINUX_311].pins["yanky"].held_back == "3.0 needs Python >=3.12"
+    ) as upstream:
+        results = by_target(
+            resolve(
+                ["yanky"], upstream, [LINUX_27, LINUX_311, LINUX_312], cache_dir=tmp_path / "cache"
+            )
+        )
+        assert {t: r.pins["yanky"].version for t, r in results.items()} == {
+            LINUX_27: "1.0",
+            LINUX_311: "1.0",
+            LINUX_312: "3.0",
+        }
+        assert results[LINUX_311].pins["yanky"].held_back == "3.0 needs Python >=3.12"
 
 
 def test_a_dependency_the_upstream_lacks_is_a_problem_naming_it(drop, tmp_path):

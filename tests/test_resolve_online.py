@@ -7,6 +7,7 @@ down: pip itself (pip 23 for Python 3, pip 19.2.3 on the pyenv Python 2.7) is as
 from __future__ import annotations
 
 import subprocess
+from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
@@ -34,8 +35,9 @@ PIP_PLATFORM = {
 
 
 @pytest.fixture(scope="module")
-def upstream(tmp_path_factory: pytest.TempPathFactory) -> SimpleIndexUpstream:
-    return SimpleIndexUpstream(PYPI, DownloadCache(tmp_path_factory.mktemp("downloads")))
+def upstream(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SimpleIndexUpstream]:
+    with SimpleIndexUpstream(PYPI, DownloadCache(tmp_path_factory.mktemp("downloads"))) as opened:
+        yield opened
 
 
 @pytest.fixture(scope="module")

@@ -81,6 +81,9 @@ class Upstream(Protocol):
 
     def fetch(self, file: UpstreamFile) -> Path: ...
 
+    def close(self) -> None:
+        """Let go of connections; the upstream is not used after."""
+
 
 class _LinkParser(html.parser.HTMLParser):
     def __init__(self) -> None:
@@ -163,7 +166,19 @@ class SimpleIndexUpstream:
     ) -> None:
         self.index_url = index_url.rstrip("/") + "/"
         self.cache = cache
+        self._owns_client = client is None
         self.client = client or httpx.Client(timeout=60, follow_redirects=True)
+
+    def __enter__(self) -> "SimpleIndexUpstream":
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        """Close the connection pool this upstream opened (a client passed in stays open)."""
+        if self._owns_client:
+            self.client.close()
 
     def files(self, project: str) -> list[UpstreamFile]:
         name = canonicalize_name(project)
@@ -244,6 +259,9 @@ class FolderUpstream:
                 f"{file.filename} changed in the drop folder while Drawbridge read it"
             )
         return path
+
+    def close(self) -> None:
+        """Nothing to let go of: a folder holds no connections."""
 
 
 def _describes(metadata: bytes, file: UpstreamFile) -> bool:

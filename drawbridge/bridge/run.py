@@ -116,12 +116,28 @@ def run_bridge(
     """Plan `options.requirements` and their closure; unless a dry run, bridge them into
     `options.channel` and write a pending recipe for each project that needs one."""
     report = progress or QuietProgress()
-    settings = home.bridge
     channels.layout(options.channel)
+    location = options.upstream_pypi or home.bridge.upstream_pypi
+    upstream = open_upstream(location, home.cache_dir)
+    try:
+        return _plan_and_bridge(home, channels, recipes, options, actor, report, upstream)
+    finally:
+        upstream.close()
+
+
+def _plan_and_bridge(
+    home: Home,
+    channels: Channels,
+    recipes: RecipeBook,
+    options: BridgeOptions,
+    actor: str,
+    report: BridgeProgress,
+    upstream: Upstream,
+) -> BridgeReport:
+    settings = home.bridge
     targets = all_targets(
         options.platforms or settings.platforms, options.pythons or settings.pythons
     )
-    upstream = open_upstream(options.upstream_pypi or settings.upstream_pypi, home.cache_dir)
     conda_channels = upstream_conda_channels(home, options)
     conda_upstream = (
         CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None

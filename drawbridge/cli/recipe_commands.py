@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import getpass
+from contextlib import closing
 import os
 import subprocess
 from dataclasses import replace
@@ -47,7 +48,7 @@ def generate(
     context = open_home(home)
     settings = context.home.bridge
     upstream = open_upstream(upstream_pypi or settings.upstream_pypi, context.home.cache_dir)
-    with console.status(f"generating a recipe for {requirement}…"):
+    with closing(upstream), console.status(f"generating a recipe for {requirement}…"):
         recipe = context.recipes.generate(
             project,
             version or None,
