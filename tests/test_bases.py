@@ -288,3 +288,36 @@ def test_a_running_server_sees_new_bases_set_by_another_process(channels: Channe
         channels.set_bases("customer/release", [])
         time.sleep(0.3)
         assert app.get("/customer/release/simple/late-comer/").status_code == 404
+
+
+def test_the_routes_answer_an_inheriting_channel_as_the_fast_path_does(
+    channels: Channels, tmp_path: Path
+):
+    """A `/t/<token>/` URL skips the fast path: the FastAPI routes answer, the same bytes."""
+    _tree(channels)
+    wheel = make_wheel(tmp_path / "w", "routed", "1.0")
+    package = make_conda_tar_bz2(tmp_path / "c", "routed-tool", "1.0")
+    channels.publish("company/base", wheel)
+    channels.publish("company/base", package)
+    token = create_token(channels.db, "reader", Role.reader)
+    with AppClient(channels.home) as app:
+        index = _unzstd(app.get("/company/dev/conda/noarch/repodata_shards.msgpack.zst").content)
+        shard = index["shards"]["routed-tool"].hex()
+        for path in (
+            "/company/dev/simple/",
+            "/company/dev/simple/routed/",
+            f"/company/dev/files/{wheel.name}",
+            f"/company/dev/files/{wheel.name}.metadata",
+            "/company/dev/conda/noarch/repodata.json",
+            "/company/dev/conda/noarch/repodata.json.zst",
+            "/company/dev/conda/noarch/repodata_shards.msgpack.zst",
+            f"/company/dev/conda/noarch/shards/{shard}.msgpack.zst",
+            "/company/dev/conda/channeldata.json",
+            f"/company/dev/conda/noarch/{package.name}",
+        ):
+            fast, routed = app.get(path), app.get(f"/t/{token}{path}")
+            assert fast.status_code == routed.status_code == 200, path
+            assert fast.content == routed.content, path
+            assert fast.headers.get("etag") == routed.headers.get("etag"), path
+        assert app.get(f"/t/{token}/company/dev/simple/nothing/").status_code == 404
+        assert app.get(f"/t/{token}/company/dev/files/nothing-1.0.tar.gz").status_code == 404
