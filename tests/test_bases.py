@@ -229,7 +229,7 @@ def test_merged_shards_hold_every_level_and_are_served_by_the_descendant(
         assert sorted(channeldata["packages"]) == ["alpha", "beta"]
 
 
-def test_admins_create_channels_and_set_bases_over_http(channels: Channels, tmp_path: Path):
+def test_admins_set_bases_over_http(channels: Channels, tmp_path: Path):
     _tree(channels)
     channels.publish("company/base", make_wheel(tmp_path / "b", "from-base", "1.0"))
     admin = create_token(channels.db, "root", Role.admin)
@@ -259,12 +259,14 @@ def test_admins_create_channels_and_set_bases_over_http(channels: Channels, tmp_
             "PUT", url, json={"bases": ["company/gone"]}, auth=("__token__", admin)
         )
         assert missing.status_code == 404 and "company/gone" in missing.text
-        made = app.post(
-            "/api/admin/channels",
-            json={"name": "alice/sandbox", "bases": ["company/dev"]},
+        channels.create("alice/sandbox")
+        made = app.request(
+            "PUT",
+            "/api/admin/channels/alice/sandbox/bases",
+            json={"bases": ["company/dev"]},
             auth=("__token__", admin),
         )
-        assert made.status_code == 201, made.text
+        assert made.status_code == 200, made.text
         assert made.json()["levels"] == [
             "alice/sandbox",
             "company/dev",

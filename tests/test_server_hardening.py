@@ -150,8 +150,7 @@ REFUSED_TO_A_READER = {
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
-    ("POST", "/api/admin/channels"): 403,  # administering needs an admin
-    ("PUT", "/api/admin/channels/{channel}/bases"): 403,
+    ("PUT", "/api/admin/channels/{channel}/bases"): 403,  # administering needs an admin
 }
 
 

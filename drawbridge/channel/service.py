@@ -68,7 +68,7 @@ class Channels:
 
     # -- channels -------------------------------------------------------------------------
 
-    def create(self, name: str, description: str = "", bases: Sequence[str] = ()) -> None:
+    def create(self, name: str, description: str = "", *, bases: Sequence[str] = ()) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
         half-made; with `bases`, set its bases (as `set_bases`) in the same transaction.
         InvalidName if an owner would also be a plain channel."""

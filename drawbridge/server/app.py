@@ -16,7 +16,7 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.server import (
-    admin_routes,
+    bases_routes,
     conda_routes,
     pip_routes,
     request_routes,
@@ -76,7 +76,7 @@ def create_app(home: Home) -> ASGIApp:
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (
-        admin_routes,
+        bases_routes,
         upstream_routes,
         request_routes,
         pip_routes,

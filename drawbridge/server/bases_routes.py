@@ -1,9 +1,10 @@
-"""`/api/admin/channels`: create channels and set their bases over HTTP, with an admin token.
+"""`/api/admin/channels/<channel>/bases`: a channel's bases over HTTP; changed by admins.
 
-The same library calls as `drawbridge channel create` and `drawbridge channel bases`; the
-refusals are the channel layer's errors, answered through `errors.py` (a cycle is a 409
-naming it, an unknown base a 404). This server sees a change of bases at once; other
-servers on the home within a quarter second (`channels/.bases`).
+The same library call as `drawbridge channel bases`; the refusals are the channel layer's
+errors, answered through `errors.py` (a cycle is a 409 naming it, an unknown base a 404).
+This server sees a change of bases at once; other servers on the home within a quarter
+second (`channels/.bases`). The path sits in the `/api/admin/` family the permissions
+work uses (`/api/admin/channels/<channel>/permissions` beside it).
 """
 
 from __future__ import annotations
@@ -19,14 +20,6 @@ from drawbridge.server.context import Context, context
 
 router = APIRouter()
 ADMIN = "/api/admin/channels"
-
-
-class NewChannel(BaseModel):
-    """A channel to create: `name` or `owner/name`, and its bases, nearest first."""
-
-    name: str = Field(min_length=1, max_length=129)
-    description: str = Field(default="", max_length=2000)
-    bases: list[str] = Field(default_factory=list, max_length=100)
 
 
 class Bases(BaseModel):
@@ -52,22 +45,6 @@ def admin_only(request: Request) -> None:
     before the body is read (a reader gets 403, not a complaint about the body)."""
     ctx = context(request)
     require(ctx.identity(request), Role.admin, f"{request.method} {request.url.path}")
-
-
-@router.post(
-    ADMIN,
-    status_code=201,
-    summary="Create a channel, with its bases (admins)",
-    dependencies=[Depends(admin_only)],
-)
-def create_channel(request: Request, body: NewChannel) -> JSONResponse:
-    ctx = context(request)
-    ctx.channels.create(body.name, body.description, bases=body.bases)
-    ctx.known_channels.add(body.name)
-    ctx.inherited.forget_bases()
-    answer = _bases_of(ctx, body.name)
-    answer.status_code = 201
-    return answer
 
 
 @router.get(ADMIN + CHANNEL + "/bases", summary="A channel's bases and the levels it serves")
