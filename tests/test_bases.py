@@ -20,7 +20,9 @@ from clients import run_drawbridge
 from servers import AppClient
 
 from drawbridge.channel.bases import Level, levels_of
+from drawbridge.channel.database import Database
 from drawbridge.channel.errors import BaseCycle, InvalidName, UnknownChannel
+from drawbridge.channel.home import load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
 
@@ -323,3 +325,39 @@ def test_the_routes_answer_an_inheriting_channel_as_the_fast_path_does(
             assert fast.headers.get("etag") == routed.headers.get("etag"), path
         assert app.get(f"/t/{token}/company/dev/simple/nothing/").status_code == 404
         assert app.get(f"/t/{token}/company/dev/files/nothing-1.0.tar.gz").status_code == 404
+
+
+def test_a_local_mirror_as_a_base_is_merged_and_its_packages_served_by_the_channel(
+    home, tmp_path: Path, upstream_channel: Path
+):
+    """`upstream:<mirror>` as a base: the mirror's repodata in the channel's, its packages
+    through the channel's URL, ours nearest; no shard index (clients read repodata)."""
+    home.config_path.write_text(
+        home.config_path.read_text().replace(
+            "upstream_conda = []",
+            f'upstream_conda = [{{ name = "cf", url = "{upstream_channel}" }}]',
+        )
+    )
+    loaded = load_home(home.root)
+    database = Database(loaded.database_url)
+    channels = Channels(loaded, database)
+    try:
+        channels.create("company/base")
+        channels.create("company/env", bases=["company/base", "upstream:cf"])
+        ours = make_conda_tar_bz2(tmp_path / "c", "ours", "1.0", "0", "linux-64")
+        channels.publish("company/base", ours)
+        mirror = json.loads((upstream_channel / "linux-64" / "repodata.json").read_text())
+        theirs = {**mirror.get("packages", {}), **mirror.get("packages.conda", {})}
+        python = next(name for name in theirs if name.startswith("python-3"))
+        with AppClient(loaded) as app:
+            repodata = app.get("/company/env/conda/linux-64/repodata.json").json()
+            merged = {**repodata["packages"], **repodata["packages.conda"]}
+            assert ours.name in merged and set(theirs) <= set(merged)
+            file = app.get(f"/company/env/conda/linux-64/{python}")
+            assert file.status_code == 200
+            assert hashlib.sha256(file.content).hexdigest() == theirs[python]["sha256"]
+            shards = app.get("/company/env/conda/linux-64/repodata_shards.msgpack.zst")
+            assert shards.status_code == 404
+            assert app.get("/company/env/conda/linux-64/python-0-0.tar.bz2").status_code == 404
+    finally:
+        database.close()
