@@ -252,3 +252,21 @@ def test_an_upstream_mirror_as_a_base_serves_ours_plus_its_packages_at_one_url(
         assert httpx.get(f"{dev}/linux-64/repodata_shards.msgpack.zst").status_code == 404
     finally:
         server.stop()
+
+
+def test_a_cli_publish_into_the_base_reaches_both_workers_at_the_next_request(tree, tmp_path):
+    """Another process publishes into company/base; each of the server's two workers
+    answers the descendant's next conditional request with the new page (no index run)."""
+    server, _files = tree
+    url = f"{server.url}/company/dev/simple/late/"
+    repodata_url = f"{server.url}/company/dev/conda/noarch/repodata.json"
+    assert httpx.get(url).status_code == 404
+    before = httpx.get(repodata_url)
+    wheel = make_wheel(tmp_path / "w", "late", "1.0")
+    package = make_conda_tar_bz2(tmp_path / "c", "late-tool", "1.0")
+    _cli(server.home.root, "publish", "--channel", "company/base", str(wheel), str(package))
+    for _ in range(8):  # new connections: both workers answer some of them
+        page = httpx.get(url)
+        assert page.status_code == 200 and wheel.name in page.text
+        again = httpx.get(repodata_url, headers={"If-None-Match": before.headers["etag"]})
+        assert again.status_code == 200 and package.name in again.json()["packages"]
