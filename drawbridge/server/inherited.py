@@ -132,7 +132,7 @@ class InheritedViews:
         self._checked = 0.0
         self._levels: dict[str, list[Level]] = {}
         self._entries: OrderedDict[tuple, Merged] = OrderedDict()
-        self._upstream_checked: dict[tuple[str, str, str], float] = {}
+        self._upstream_checked: dict[tuple[str, str], float] = {}
 
     # -- levels -------------------------------------------------------------------------------
 
