@@ -361,3 +361,21 @@ def test_a_local_mirror_as_a_base_is_merged_and_its_packages_served_by_the_chann
             assert app.get("/company/env/conda/linux-64/python-0-0.tar.bz2").status_code == 404
     finally:
         database.close()
+
+
+def test_dropping_a_base_never_moves_last_modified_back(channels: Channels, tmp_path: Path):
+    _tree(channels)
+    channels.publish("company/dev", make_wheel(tmp_path / "d", "kept", "1.0"))
+    time.sleep(0.05)
+    channels.publish("company/base", make_wheel(tmp_path / "b", "dropped", "1.0"))
+    with AppClient(channels.home) as app:
+        before = app.get("/company/dev/simple/")
+        assert "dropped" in before.text
+        time.sleep(1.1)  # HTTP dates have whole seconds
+        channels.set_bases("company/dev", [])
+        channels.set_bases("company/dev", ["customer/release"])
+        time.sleep(0.3)
+        after = app.get(
+            "/company/dev/simple/", headers={"If-Modified-Since": before.headers["last-modified"]}
+        )
+        assert after.status_code == 200 and "dropped" not in after.text

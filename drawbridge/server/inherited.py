@@ -211,7 +211,10 @@ class InheritedViews:
                 except OSError:
                     body = None
             bodies.append(body)
-        mtime = max(s[2] for s in signatures if s is not None) / 1e9
+        # never older than the last change of bases: a level dropped must not make
+        # Last-Modified go back (an If-Modified-Since client would get a wrong 304)
+        stamps = [s[2] for s in (*signatures, self._stamp) if s is not None]
+        mtime = max(stamps) / 1e9
         made = merge(bodies)
         if not made:
             return None
