@@ -125,6 +125,9 @@ def test_a_descendant_serves_its_ancestors_projects_pages_files_and_json(
         assert hashlib.sha256(metadata.content).hexdigest() == entry["core-metadata"]["sha256"]
         document = app.get("/company/dev/pypi/base-lib/json").json()
         assert document["urls"][0]["url"].endswith(f"/company/dev/files/{base_wheel.name}")
+        listed = app.get("/api/channels").json()["channels"]
+        assert listed["company/dev"]["bases"] == ["company/internal"]
+        assert listed["customer/release"]["bases"] == []
         # nothing flows downwards or sideways
         assert app.get("/company/base/simple/dev-app/").status_code == 404
         assert app.get("/customer/release/simple/base-lib/").status_code == 404
