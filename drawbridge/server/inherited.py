@@ -45,6 +45,8 @@ BASES_RECHECK = 0.25
 #: how often an HTTP mirror's repodata is asked for again by a merge, in seconds
 UPSTREAM_RECHECK = 60.0
 MAX_ENTRIES = 4096
+#: level documents (repodata, channeldata) kept parsed, shared by every inheriting channel
+MAX_PARSED = 64
 #: a level file's (inode, size, mtime_ns), or None where the level has no such file
 Signature = tuple[int, int, int] | None
 
@@ -133,6 +135,7 @@ class InheritedViews:
         self._levels: dict[str, list[Level]] = {}
         self._entries: OrderedDict[tuple, Merged] = OrderedDict()
         self._upstream_checked: dict[tuple[str, str], float] = {}
+        self._parsed: OrderedDict[tuple[str, Signature], object] = OrderedDict()
 
     # -- levels -------------------------------------------------------------------------------
 
@@ -181,10 +184,12 @@ class InheritedViews:
         key: tuple,
         channel: str,
         sources_of: Callable[[], list[str | None]],
-        merge: Callable[[list[bytes | None]], dict],
+        merge: Callable[[list], dict],
+        parse: bool = False,
     ) -> Merged | None:
         """The merged document `key`: from the cache while nothing changed, else made again
-        from the level files `sources_of()` names (if any of them changed)."""
+        from the level files `sources_of()` names (if any of them changed); `merge` gets
+        each file's bytes (or its JSON, parsed, with `parse`), None where a level has none."""
         # the change note is read before the level files: a change between the two makes
         # the next request look again
         trusted = self.local_only(channel)
@@ -201,16 +206,10 @@ class InheritedViews:
             self._entries[key] = cached = replace(cached, changes=changes)
             self._entries.move_to_end(key)
             return cached
-        bodies = []
-        for source, signature in zip(sources, signatures, strict=True):
-            body = None
-            if signature is not None and source:
-                try:
-                    with open(source, "rb") as handle:
-                        body = handle.read()
-                except OSError:
-                    body = None
-            bodies.append(body)
+        bodies = [
+            self._read(source, signature, parse) if signature is not None and source else None
+            for source, signature in zip(sources, signatures, strict=True)
+        ]
         # never older than the last change of bases: a level dropped must not make
         # Last-Modified go back (an If-Modified-Since client would get a wrong 304)
         stamps = [s[2] for s in (*signatures, self._stamp) if s is not None]
@@ -223,6 +222,24 @@ class InheritedViews:
         if len(self._entries) > MAX_ENTRIES:
             self._entries.popitem(last=False)
         return fresh
+
+    def _read(self, source: str, signature: Signature, parse: bool) -> object:
+        """A level file's bytes, or its parsed JSON (kept by signature: one base's repodata
+        is parsed once for all the channels inheriting from it)."""
+        key = (source, signature)
+        if parse and key in self._parsed:
+            return self._parsed[key]
+        try:
+            with open(source, "rb") as handle:
+                body = handle.read()
+        except OSError:
+            return None
+        if not parse:
+            return body
+        document = self._parsed[key] = json.loads(body)
+        if len(self._parsed) > MAX_PARSED:
+            self._parsed.popitem(last=False)
+        return document
 
     # -- the pip view -------------------------------------------------------------------------
 
@@ -285,14 +302,14 @@ class InheritedViews:
         def sources() -> list[str | None]:
             return self._conda_sources(channel, f"{subdir}/repodata.json")
 
-        def merge(bodies: list[bytes | None]) -> dict:
-            documents = [json.loads(b) for b in bodies if b is not None]
-            if not documents:
+        def merge(documents: list[dict | None]) -> dict:
+            present = [document for document in documents if document is not None]
+            if not present:
                 return {}
-            data = json.dumps(merging.merge_repodata(documents), separators=(",", ":")).encode()
+            data = json.dumps(merging.merge_repodata(present), separators=(",", ":")).encode()
             return {"repodata.json": data}
 
-        return self._cached(("repodata", channel, subdir), channel, sources, merge)
+        return self._cached(("repodata", channel, subdir), channel, sources, merge, parse=True)
 
     def shard_index(self, channel: str, subdir: str) -> Merged | None:
         """`repodata_shards.msgpack.zst` of one subdir, merged (None with an upstream level);
@@ -328,17 +345,14 @@ class InheritedViews:
         def sources() -> list[str | None]:
             return self._conda_sources(channel, "channeldata.json", upstream=False)
 
-        def merge(bodies: list[bytes | None]) -> dict:
-            documents = [json.loads(b) for b in bodies if b is not None]
-            if not documents:
+        def merge(documents: list[dict | None]) -> dict:
+            present = [document for document in documents if document is not None]
+            if not present:
                 return {}
-            return {
-                "channeldata.json": json.dumps(
-                    merging.merge_channeldata(documents), indent=1
-                ).encode()
-            }
+            merged = merging.merge_channeldata(present)
+            return {"channeldata.json": json.dumps(merged, indent=1).encode()}
 
-        return self._cached(("channeldata", channel), channel, sources, merge)
+        return self._cached(("channeldata", channel), channel, sources, merge, parse=True)
 
 
 def answer_merged(
