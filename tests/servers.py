@@ -116,6 +116,11 @@ class Server(Served):
         self.process.wait(10)
 
 
+# A server starts in about a second; on a machine loaded with other test runs (load average
+# 12 on two cores was seen) its two workers took over 30 s.
+SERVER_START_SECONDS = 120
+
+
 def start_server(root: Path, port: int | None = None) -> Server:
     """`drawbridge serve --home root` (two workers), once it answers /health. A home that
     does not exist yet is made first (`databases.new_home`: on this run's database)."""
@@ -139,7 +144,7 @@ def start_server(root: Path, port: int | None = None) -> Server:
             start_new_session=True,
         )
     url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + SERVER_START_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"server exited: {log_path.read_text()}")
@@ -149,7 +154,7 @@ def start_server(root: Path, port: int | None = None) -> Server:
         except httpx.HTTPError:
             time.sleep(0.1)
     os.killpg(process.pid, signal.SIGKILL)
-    raise RuntimeError("server did not start in 30 s")
+    raise RuntimeError(f"server did not start in {SERVER_START_SECONDS} s")
 
 
 class _Lifespan:

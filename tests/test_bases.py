@@ -19,6 +19,7 @@ from builders import make_conda_tar_bz2, make_wheel
 from clients import run_drawbridge
 from servers import AppClient
 
+from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.bases import Level, levels_of
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import BaseCycle, InvalidName, UnknownChannel
@@ -382,3 +383,36 @@ def test_dropping_a_base_never_moves_last_modified_back(channels: Channels, tmp_
             "/company/dev/simple/", headers={"If-Modified-Since": before.headers["last-modified"]}
         )
         assert after.status_code == 200 and "dropped" not in after.text
+
+
+def test_a_base_hidden_from_a_reader_is_left_out_of_what_they_are_served(
+    channels: Channels, tmp_path: Path
+):
+    """company/internal may be read by alice only; company/dev, inheriting from it, is
+    public: anonymous readers of company/dev never see internal's files (the levels they
+    may read still show), alice sees everything; the fast path never serves the mix."""
+    _tree(channels)
+    Accounts(channels.db).create_user("alice")
+    alice = create_token(channels.db, "alice", Role.reader)
+    channels.access.set_permissions("company/internal", read=["user:alice"])
+    secret = make_wheel(tmp_path / "s", "secret-tool", "1.0")
+    channels.publish("company/internal", secret)
+    package = make_conda_tar_bz2(tmp_path / "c", "secret-pkg", "1.0")
+    channels.publish("company/internal", package)
+    channels.publish("company/dev", make_wheel(tmp_path / "d", "open-app", "1.0"))
+    with AppClient(channels.home) as app:
+        anonymous = app.get("/company/dev/simple/", headers=JSON_PAGE).json()
+        assert [p["name"] for p in anonymous["projects"]] == ["open-app"]
+        assert app.get("/company/dev/simple/secret-tool/").status_code == 404
+        assert app.get(f"/company/dev/files/{secret.name}").status_code == 404
+        assert app.get("/company/dev/pypi/secret-tool/json").status_code == 404
+        repodata = app.get("/company/dev/conda/noarch/repodata.json").json()
+        assert package.name not in repodata["packages"]
+        assert app.get(f"/company/dev/conda/noarch/{package.name}").status_code == 404
+        assert "secret-pkg" not in app.get("/company/dev/conda/channeldata.json").text
+        auth = ("__token__", alice)
+        seen = app.get("/company/dev/simple/", headers=JSON_PAGE, auth=auth).json()
+        assert "secret-tool" in [p["name"] for p in seen["projects"]]
+        assert app.get(f"/company/dev/files/{secret.name}", auth=auth).status_code == 200
+        repodata = app.get("/company/dev/conda/noarch/repodata.json", auth=auth).json()
+        assert package.name in repodata["packages"]

@@ -277,10 +277,12 @@ def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
         # A token minted before tokens avoided `_` (secrets.token_urlsafe) keeps working.
         import hashlib
 
-        from drawbridge.channel.database import Database, TokenRow
+        from drawbridge.channel.database import Database, TokenRow, UserRow
 
         old = "dbt_" + "Ab_-" * 10
         with Database(server.home.database_url).session() as session:
+            session.add(UserRow(name="old"))  # tokens belong to users
+            session.flush()
             session.add(
                 TokenRow(
                     user="old", role="reader", token_sha256=hashlib.sha256(old.encode()).hexdigest()

@@ -76,6 +76,12 @@ def every_row(engine: Engine) -> dict[str, list[tuple]]:
         }
 
 
+def as_0_1_0(rows: dict[str, list[tuple]]) -> dict[str, list[tuple]]:
+    """`every_row` of an upgraded database with only the columns 0.1.0 had (tokens gained
+    `channels` and `expires` at their end)."""
+    return {**rows, "tokens": sorted((row[:6] for row in rows["tokens"]), key=repr)}
+
+
 def described(engine: Engine) -> dict:
     """Every table's columns, keys, indexes and constraints, as the database reports them."""
     inspector = inspect(engine)
@@ -114,7 +120,15 @@ def test_a_home_made_by_0_1_0_upgrades_in_place_and_is_still_served(tmp_path: Pa
     try:
         with engine.connect() as connection:
             assert current_revision(connection) == head()
-        assert every_row(engine) == before  # every row of every table, value for value
+        after = every_row(engine)
+        # tokens gain a channel limit and an expiry, both empty: every token keeps working
+        assert [row[6:] for row in after["tokens"]] == [(None, None)] * 3
+        assert as_0_1_0(after) == before  # every row of every table, value for value
+        with engine.connect() as connection:
+            users = connection.execute(text("SELECT name FROM users ORDER BY name"))
+            assert [name for (name,) in users] == sorted({row[1] for row in before["tokens"]})
+            owners = connection.execute(text("SELECT channel, project, owner FROM project_owners"))
+            assert list(owners) == [("extra", "extra-only", "user:ulla")]
         assert sorted(server.channels.names()) == facts["channels"]
 
         # every recorded file is served, byte for byte what its record says
@@ -203,11 +217,71 @@ def test_the_migrations_make_the_models_schema(tmp_path: Path):
     from alembic.runtime.migration import MigrationContext
 
     database = Database(new_database_url() or f"sqlite:///{tmp_path}/new.db")
-    assert database.upgraded == ["0001_baseline", "0002_owner_channel_names", "0003_channel_bases"]
+    assert database.upgraded == [
+        "0001_baseline",
+        "0002_owner_channel_names",
+        "0003_users_groups_permissions",
+        "0004_channel_bases",
+    ]
     with database.engine.connect() as connection:
         differences = compare_metadata(MigrationContext.configure(connection), Base.metadata)
     assert differences == []
     assert Database(database.url).upgraded == []  # the next open finds nothing to do
+
+
+def test_the_first_token_uploader_of_a_project_becomes_its_owner(tmp_path: Path):
+    """Migration 0003: token users become users; each project's first file uploaded with a
+    token gives it to that user, a conda package under its name in PEP 503 form; what the
+    CLI published stays unowned."""
+    engine = create_engine(database_url(new_database_url() or f"sqlite:///{tmp_path}/o.db"))
+    before = _migrations_up_to(tmp_path / "m", "0002_owner_channel_names")
+    schema.upgrade(engine, before)
+    moment = "2026-01-01 00:00:00"
+    with engine.begin() as connection:
+        connection.execute(
+            text(f"INSERT INTO channels VALUES ('c', '', '{moment}'), ('d', '', '{moment}')")
+        )
+        connection.execute(
+            text(
+                'INSERT INTO tokens (id, "user", role, token_sha256, created, revoked) VALUES '
+                f"(1, 'ulla', 'uploader', 'a', '{moment}', false), "
+                f"(2, 'tom', 'uploader', 'b', '{moment}', false)"
+            )
+        )
+        for number, (channel, name, uploader) in enumerate(
+            [
+                ("c", "Typing_Extensions", "ulla"),
+                ("c", "typing.extensions", "tom"),
+                ("c", "clitool", "cli"),
+                ("d", "typing_extensions", "tom"),
+            ],
+            start=1,
+        ):
+            connection.execute(
+                text(
+                    "INSERT INTO conda_packages (id, channel, subdir, filename, name, version, "
+                    "build, sha256, size, uploaded_by, upload_time) VALUES (:id, :channel, "
+                    "'noarch', :filename, :name, '1', '0', 'x', 1, :uploader, :moment)"
+                ),
+                {
+                    "id": number,
+                    "channel": channel,
+                    "filename": f"{number}.conda",
+                    "name": name,
+                    "uploader": uploader,
+                    "moment": moment,
+                },
+            )
+    schema.upgrade(engine)
+    with engine.connect() as connection:
+        owners = connection.execute(text("SELECT channel, project, owner FROM project_owners"))
+        assert sorted(owners) == [
+            ("c", "typing-extensions", "user:ulla"),
+            ("d", "typing-extensions", "user:tom"),
+        ]
+        users = connection.execute(text("SELECT name FROM users ORDER BY name"))
+        assert [name for (name,) in users] == ["tom", "ulla"]
+    engine.dispose()
 
 
 def test_a_failed_upgrade_leaves_the_database_as_it_was(tmp_path: Path):
@@ -258,13 +332,14 @@ def test_processes_opening_an_old_database_at_once_upgrade_it_once(tmp_path: Pat
     start.touch()
     outcomes = [process.communicate(timeout=120) for process in processes]
     assert [p.returncode for p in processes] == [0] * 4, outcomes
-    every_migration = len(list((schema.MIGRATIONS / "versions").glob("0*.py")))
+    migrations = Path(schema.__file__).parent / "migrations" / "versions"
+    every_migration = len(list(migrations.glob("0*.py")))  # 0.1.0 knew no Alembic: all run
     assert sorted(int(out) for out, _err in outcomes) == [0, 0, 0, every_migration]
     engine = raw_engine(home)
     with engine.connect() as connection:
         assert current_revision(connection) == head()
         assert connection.execute(text("SELECT count(*) FROM alembic_version")).scalar() == 1
-    assert every_row(engine) == before
+    assert as_0_1_0(every_row(engine)) == before
 
 
 def test_a_database_a_newer_drawbridge_upgraded_is_refused(tmp_path: Path):

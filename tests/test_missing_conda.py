@@ -17,6 +17,7 @@ from databases import new_home
 from servers import Server, serve_in_process, start_server
 
 from drawbridge.channel.database import Database
+from drawbridge.channel.home import load_home
 from drawbridge.channel.tokens import Role, create_token
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
@@ -58,9 +59,7 @@ def bare_home(tmp_path: Path) -> Path:
 def test_build_names_what_no_channel_has_and_builds_once_a_mirror_is_connected(
     bare_home: Path, upstream_channel: Path
 ):
-    maintainer = create_token(
-        Database(f"sqlite:///{bare_home / 'drawbridge.db'}"), "mia", Role.maintainer
-    )
+    maintainer = create_token(Database(load_home(bare_home).database_url), "mia", Role.maintainer)
     assert drawbridge("recipe", "generate", "sdist-demo", "--home", str(bare_home)).returncode == 0
     approved = drawbridge(
         "recipe", "approve", "sdist-demo", "--home", str(bare_home), token=maintainer
@@ -117,7 +116,7 @@ def test_lock_without_a_mirror_says_to_connect_one_and_requests_only_what_bridgi
 
 
 def test_a_request_for_python_fails_with_the_reason(bare_home: Path):
-    database = Database(f"sqlite:///{bare_home / 'drawbridge.db'}")
+    database = Database(load_home(bare_home).database_url)
     maintainer = create_token(database, "mia", Role.maintainer)
     with serve_in_process(bare_home) as app:
         for body in (

@@ -133,6 +133,8 @@ PARAMETERS = {
     "letter": "d",
     "subdir": "noarch",
     "filename": WHEEL,
+    "group": "devs",
+    "user": "someone",
 }
 ROUTE_PARAMETERS = {
     "/{channel}/conda/{subdir}/{name}": {"name": CONDA},
@@ -142,6 +144,9 @@ ROUTE_PARAMETERS = {
     "/ui/recipes/{name}": {"name": RECIPE},
     "/ui/recipes/{name}/log": {"name": RECIPE},
     "/ui/recipes/{name}/decision": {"name": RECIPE},
+    "/api/admin/users/{name}/disable": {"name": "someone"},
+    "/api/admin/users/{name}/enable": {"name": "someone"},
+    "/api/admin/users/{name}/revoke-tokens": {"name": "someone"},
 }
 #: routes that a reader's request answers with a 4xx on a server where reading is public too
 REFUSED_TO_A_READER = {
@@ -150,7 +155,27 @@ REFUSED_TO_A_READER = {
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
-    ("PUT", "/api/admin/channels/{channel}/bases"): 403,  # administering needs an admin
+    # administering needs an admin's token (a channel's reviewers: a maintainer's)
+    **{
+        route: 403
+        for route in (
+            ("GET", "/api/admin/users"),
+            ("POST", "/api/admin/users"),
+            ("POST", "/api/admin/users/{name}/disable"),
+            ("POST", "/api/admin/users/{name}/enable"),
+            ("POST", "/api/admin/users/{name}/revoke-tokens"),
+            ("GET", "/api/admin/groups"),
+            ("POST", "/api/admin/groups"),
+            ("PUT", "/api/admin/groups/{group}/members/{user}"),
+            ("DELETE", "/api/admin/groups/{group}/members/{user}"),
+            ("POST", "/api/admin/tokens"),
+            ("POST", "/api/admin/channels"),
+            ("GET", "/api/admin/channels/{channel}/permissions"),
+            ("PUT", "/api/admin/channels/{channel}/permissions"),
+            ("PUT", "/api/admin/channels/{channel}/projects/{project}/owner"),
+            ("PUT", "/api/admin/channels/{channel}/bases"),
+        )
+    },
 }
 
 

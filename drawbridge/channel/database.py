@@ -1,5 +1,6 @@
-"""The database: channels and their bases, published files, publish intents and API tokens
-(SQLAlchemy; SQLite by default, PostgreSQL through psycopg 3).
+"""The database: channels and their bases, published files, publish intents, users, groups,
+API tokens, channel permissions and project owners (SQLAlchemy; SQLite by default,
+PostgreSQL through psycopg 3).
 
 Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
 and audit trail are in `drawbridge.bridge.records`). The schema itself is Alembic's: opening
@@ -150,16 +151,76 @@ class PublishIntentRow(Base):
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+#: the longest user or group name
+ACCOUNT_NAME_LENGTH = 100
+#: the longest principal: `group:` or `user:` and a name, or `:authenticated:`
+PRINCIPAL_LENGTH = 110
+
+
+class UserRow(Base):
+    """A person or an account (a CI robot) that tokens belong to. `primary_group` owns the
+    projects the user is the first to upload to a channel (the user alone without one)."""
+
+    __tablename__ = "users"
+    name: Mapped[str] = mapped_column(String(ACCOUNT_NAME_LENGTH), primary_key=True)
+    primary_group: Mapped[str | None] = mapped_column(
+        ForeignKey("groups.name"), nullable=True, default=None
+    )
+    disabled: Mapped[bool] = mapped_column(Boolean, default=False)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GroupRow(Base):
+    """A named set of users (devs, qa, leads) that channel permissions and projects name."""
+
+    __tablename__ = "groups"
+    name: Mapped[str] = mapped_column(String(ACCOUNT_NAME_LENGTH), primary_key=True)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class GroupMemberRow(Base):
+    """One user in one group."""
+
+    __tablename__ = "group_members"
+    group: Mapped[str] = mapped_column(ForeignKey("groups.name"), primary_key=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"), primary_key=True)
+
+
 class TokenRow(Base):
-    """An API token; only its sha256 is stored, the token itself is shown once."""
+    """An API token of a user; only its sha256 is stored, the token itself is shown once.
+    `channels` (None: every channel) and `role` limit what it may do; past `expires` it is
+    refused."""
 
     __tablename__ = "tokens"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    user: Mapped[str] = mapped_column(String(100), index=True)
+    user: Mapped[str] = mapped_column(ForeignKey("users.name"), index=True)
     role: Mapped[str] = mapped_column(String(20))
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
+    channels: Mapped[list | None] = mapped_column(JSON, nullable=True, default=None)
+    expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+
+
+class ChannelPermissionRow(Base):
+    """One principal allowed one action (`read`, `upload`, `review`) on one channel. A
+    channel with no row for an action keeps the server-wide default for it."""
+
+    __tablename__ = "channel_permissions"
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), primary_key=True)
+    action: Mapped[str] = mapped_column(String(10), primary_key=True)
+    principal: Mapped[str] = mapped_column(String(PRINCIPAL_LENGTH), primary_key=True)
+
+
+class ProjectOwnerRow(Base):
+    """Who may add files to a project (PEP 503 name) in a channel: a principal, recorded at
+    the project's first upload and changed by the channel's reviewers."""
+
+    __tablename__ = "project_owners"
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), primary_key=True)
+    project: Mapped[str] = mapped_column(String(200), primary_key=True)
+    owner: Mapped[str] = mapped_column(String(PRINCIPAL_LENGTH))
+    since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
 def check_values(row: Base) -> None:

@@ -58,3 +58,20 @@ class ValueRefused(ChannelError):
 
 class BaseCycle(ChannelError):
     """Bases that would make a channel inherit from itself."""
+
+
+class PermissionDenied(ChannelError):
+    """The identity may see the channel but not do this there (upload, review, add to a
+    project another group owns, administer)."""
+
+
+class UnknownAccount(ChannelError):
+    """No user or group of that name exists."""
+
+
+class AccountExists(ChannelError):
+    """A user or group of that name exists already."""
+
+
+class InvalidPermission(ChannelError):
+    """A principal or an action that permissions cannot name."""

@@ -144,6 +144,11 @@ class Publisher:
     def __init__(self, database: Database) -> None:
         self.db = database
 
+    def recorded(self, placement: Placement) -> str | None:
+        """The sha256 recorded for a file of the placement's name in its channel, if any."""
+        with self.db.session() as session:
+            return session.scalar(placement.existing)
+
     def place_and_record(self, placement: Placement) -> PublishedFile:
         """Place a file (and its companions) and record it, intent first. The same bytes
         already recorded under that name are a success (`already_published`); other bytes

@@ -25,6 +25,8 @@ from sqlalchemy.orm import Session
 from drawbridge.channel import bases as channel_bases
 from drawbridge.channel import conda_index, pip_view, verify
 from drawbridge.channel.bases import Level
+from drawbridge.channel.access import Access
+from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
@@ -49,6 +51,7 @@ from drawbridge.channel.storage import (
     reserve_released,
     storage_errors,
 )
+from drawbridge.channel.tokens import Identity
 
 __all__ = ["Channels", "PublishedFile"]
 
@@ -65,12 +68,22 @@ class Channels:
         self.db = database
         self.indexes = ChannelIndexes(database, home.channels_dir)
         self.publisher = Publisher(database)
+        #: who may read, upload to and review each channel (`channel.access`)
+        self.access = Access(home.root, database, home.server.anonymous_read)
 
     # -- channels -------------------------------------------------------------------------
 
-    def create(self, name: str, description: str = "", *, bases: Sequence[str] = ()) -> None:
+    def create(
+        self,
+        name: str,
+        description: str = "",
+        permissions: ChannelPermissions | None = None,
+        *,
+        bases: Sequence[str] = (),
+    ) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
-        half-made; with `bases`, set its bases (as `set_bases`) in the same transaction.
+        half-made; with `permissions`, set the lists they give (see `channel.access`); with
+        `bases`, set its bases (as `set_bases`) in the same transaction.
         InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
@@ -84,6 +97,8 @@ class Channels:
                 )
         if bases:
             channel_bases.touch_stamp(self.home.channels_dir)
+        if permissions is not None and permissions != ChannelPermissions():
+            self.access.set_permissions(name, **permissions.as_dict())
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
@@ -152,14 +167,18 @@ class Channels:
         uploaded_by: str = "",
         expected: ExpectedDigests | None = None,
         index: bool = True,
+        uploader: Identity | None = None,
     ) -> PublishedFile:
         """Check and publish one file; with `index`, refresh the indexes it touches.
 
         The same bytes published again are a success (`already_published`); other bytes
         under a published name are DuplicateFile. StorageFull or StorageFailure mean
-        nothing was published.
+        nothing was published. With `uploader` (an upload over HTTP), project ownership
+        applies: PermissionDenied if the project is another's (`Access.claim_project`).
         """
-        return self._publish(channel, path, filename or path.name, uploaded_by, expected, index)[0]
+        return self._publish(
+            channel, path, filename or path.name, uploaded_by, expected, index, uploader
+        )[0]
 
     def _publish(
         self,
@@ -169,6 +188,7 @@ class Channels:
         uploaded_by: str,
         expected: ExpectedDigests | None,
         index: bool,
+        uploader: Identity | None = None,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -180,11 +200,24 @@ class Channels:
                 digests = digest_file(staged)
                 (expected or ExpectedDigests()).check(filename, digests)
                 placement = plan_placement(layout, staged, filename, digests, uploaded_by)
-                with layout.lock():
-                    published = self.publisher.place_and_record(placement)
-                    placed = [] if published.already_published else [placement]
-                    if index:
-                        self._index_or_roll_back(layout, placed, [published])
+                project = placement.published.project
+                # a file of that name already there is published again (the same bytes)
+                # or refused as a duplicate: neither adds to the project, so no owner check
+                claimed = (
+                    uploader is not None
+                    and self.publisher.recorded(placement) is None
+                    and self.access.claim_project(uploader, channel, project)
+                )
+                try:
+                    with layout.lock():
+                        published = self.publisher.place_and_record(placement)
+                        placed = [] if published.already_published else [placement]
+                        if index:
+                            self._index_or_roll_back(layout, placed, [published])
+                except BaseException:
+                    if claimed:
+                        self.access.release_project(channel, project)
+                    raise
             finally:
                 staged.unlink(missing_ok=True)
         return published, (placed[0] if placed else None)
@@ -296,12 +329,15 @@ class Channels:
             raise UnknownProject(f"no project {project!r} in channel {channel!r}")
         return rows
 
-    def inherited_project_files(self, channel: str, project: str) -> list[DistributionRow]:
-        """The files of one project as channel `channel` serves it: its own and its bases',
-        the nearest level's file winning for a name; UnknownProject if no level has any."""
+    def inherited_project_files(
+        self, channel: str, project: str, readable: Sequence[str] | None = None
+    ) -> list[DistributionRow]:
+        """The files of one project as channel `channel` serves it: its own and its bases'
+        (those in `readable`, if given), the nearest level's file winning for a name;
+        UnknownProject if no level has any."""
         chosen: dict[str, DistributionRow] = {}
         for level in self.levels(channel):
-            if not level.upstream:
+            if not level.upstream and (readable is None or level.name in readable):
                 for row in self.indexes.project_files(level.name, project):
                     chosen.setdefault(row.filename, row)
         if not chosen:

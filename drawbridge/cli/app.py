@@ -9,6 +9,7 @@ from __future__ import annotations
 import typer
 
 from drawbridge.cli import (
+    access_commands,
     bridge_command,
     env_commands,
     home_commands,
@@ -27,8 +28,10 @@ app.command("serve")(home_commands.serve)
 app.command("publish")(home_commands.publish)
 app.command("index")(home_commands.index)
 app.command("verify")(home_commands.verify)
-app.add_typer(home_commands.channel_app, name="channel")
-app.add_typer(home_commands.token_app, name="token")
+app.add_typer(access_commands.channel_app, name="channel")
+app.add_typer(access_commands.user_app, name="user")
+app.add_typer(access_commands.group_app, name="group")
+app.add_typer(access_commands.token_app, name="token")
 app.add_typer(upstream_commands.upstream_app, name="upstream")
 app.command("bridge")(bridge_command.bridge)
 app.add_typer(recipe_commands.recipe_app, name="recipe")

@@ -48,7 +48,8 @@ class CliContext:
         return chosen
 
     def decider(self, token: str | None, what: str) -> str:
-        """The user a token names, if it may decide on `what` (maintainer or admin)."""
+        """The user a token names, if it may decide on `what`: a maintainer's or admin's
+        token whose user reviews the default channel (where bridged and built packages go)."""
         if not token:
             raise ChannelError(
                 f"deciding on {what} needs a maintainer's token: --token TOKEN or "
@@ -58,14 +59,21 @@ class CliContext:
         identity = identify_token(self.database, token)
         if identity is None:
             raise ChannelError(
-                "the token is unknown or revoked; make a new one with `drawbridge token create "
-                "--user NAME --role maintainer`"
+                "the token is unknown, revoked or expired, or its user is disabled; make a new "
+                "one with `drawbridge token create --user NAME --role maintainer`"
             )
         assert identity.role is not None
         if identity.role < Role.maintainer:
             raise ChannelError(
                 f"only maintainers and admins may decide on {what}; {identity.user} is "
                 f"{identity.role.with_article}"
+            )
+        default = self.home.server.default_channel
+        if not self.channels.access.may_review(identity, default):
+            raise ChannelError(
+                f"{identity.user} may not review {default!r}, the channel the bridge and "
+                f"recipe builds publish into; its reviewers decide on {what} (`drawbridge "
+                f"channel permissions {default}` lists them)"
             )
         return identity.user
 

@@ -1,11 +1,11 @@
-"""`drawbridge init|serve|publish|index|verify`, `channel create|bases|list`, `token ...`."""
+"""`drawbridge init|serve|publish|index|verify` (channels, users, groups and tokens are
+`access_commands`)."""
 
 from __future__ import annotations
 
 import multiprocessing
 import os
 import socket
-from enum import Enum
 from pathlib import Path
 from typing import Annotated, Optional
 
@@ -20,21 +20,8 @@ from drawbridge.channel.home import (
     load_home,
     resolve_home_path,
 )
-from drawbridge.channel.tokens import Role, create_token, revoke_tokens
-from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
+from drawbridge.cli.common import ChannelOption, HomeOption, console, errors
 from drawbridge.cli.context import CliContext, forget_home, open_home
-
-channel_app = typer.Typer(help="Create and list channels.", no_args_is_help=True)
-token_app = typer.Typer(help="Create and revoke API tokens.", no_args_is_help=True)
-
-
-class RoleChoice(str, Enum):
-    """Role names as the command line spells them."""
-
-    reader = "reader"
-    uploader = "uploader"
-    maintainer = "maintainer"
-    admin = "admin"
 
 
 class PortTaken(ChannelError):
@@ -197,78 +184,3 @@ def verify(home: HomeOption = None, channel: ChannelOption = None) -> None:
         )
     if broken:
         raise typer.Exit(1)
-
-
-@channel_app.command("create")
-def channel_create(
-    name: str,
-    home: HomeOption = None,
-    description: Annotated[str, typer.Option(help="What the channel is for.")] = "",
-    base: Annotated[
-        list[str] | None,
-        typer.Option(
-            help="A channel (or upstream:<mirror>) it inherits from; repeat for more, "
-            "nearest first."
-        ),
-    ] = None,
-) -> None:
-    """Create a channel (a conda channel and a pip index of the same name)."""
-    open_home(home).channels.create(name, description, bases=base or [])
-    inherits = f", inheriting from {', '.join(base)}" if base else ""
-    console.print(f"[green]channel[/] {name} ready{inherits}")
-
-
-@channel_app.command("bases")
-def channel_bases(
-    name: str,
-    bases: Annotated[
-        list[str] | None,
-        typer.Argument(help="Its bases, nearest first: channels or upstream:<mirror>."),
-    ] = None,
-    home: HomeOption = None,
-) -> None:
-    """Set the channels (or upstream mirrors) a channel inherits from; none makes it flat.
-
-    Its pip and conda views then serve its own files plus its bases' (recursively), the
-    nearest file of a name winning. Nothing is re-indexed: servers see the change at once.
-    """
-    open_home(home).channels.set_bases(name, bases or [])
-    shown = ", ".join(bases) if bases else "none (flat)"
-    console.print(f"[green]channel[/] {name} bases: {shown}")
-
-
-@channel_app.command("list")
-def channel_list(home: HomeOption = None) -> None:
-    """List the channels with their bases, Python projects and conda packages."""
-    channels = open_home(home).channels
-    bases = channels.bases()
-    shown = table("channel", "bases", "python projects", "conda packages")
-    for name in channels.names():
-        shown.add_row(
-            name,
-            ", ".join(str(level) for level in bases.get(name, ())) or "-",
-            str(len(channels.projects(name))),
-            str(len(channels.conda_packages(name))),
-        )
-    console.print(shown)
-
-
-@token_app.command("create")
-def token_create(
-    user: Annotated[str, typer.Option(help="Who the token is for.")],
-    role: Annotated[RoleChoice, typer.Option(help="What the token may do.")] = RoleChoice.reader,
-    home: HomeOption = None,
-) -> None:
-    """Create a token and print it (it is shown only this once)."""
-    token = create_token(open_home(home).database, user, Role[role.value])
-    errors.print(f"token for {user} ({role.value}); store it now, it is not shown again:")
-    print(token)
-
-
-@token_app.command("revoke")
-def token_revoke(
-    user: Annotated[str, typer.Option(help="Whose tokens to revoke.")], home: HomeOption = None
-) -> None:
-    """Revoke every token of a user."""
-    count = revoke_tokens(open_home(home).database, user)
-    console.print(f"revoked {count} token(s) of {user}")

@@ -17,6 +17,7 @@ from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.server import (
     bases_routes,
+    admin_routes,
     conda_routes,
     pip_routes,
     request_routes,
@@ -77,6 +78,7 @@ def create_app(home: Home) -> ASGIApp:
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (
         bases_routes,
+        admin_routes,
         upstream_routes,
         request_routes,
         pip_routes,

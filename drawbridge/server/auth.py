@@ -50,7 +50,9 @@ def identify(request: Request, database: Database) -> Identity:
     identity = identify_token(database, token)
     if identity is None:
         raise HTTPException(
-            401, "the token is unknown or revoked", {"WWW-Authenticate": 'Basic realm="drawbridge"'}
+            401,
+            "the token is unknown, revoked or expired, or its user is disabled",
+            {"WWW-Authenticate": 'Basic realm="drawbridge"'},
         )
     request.scope[IDENTITY_KEY] = identity
     return identity

@@ -54,3 +54,28 @@ def split_channel(parts: list[str]) -> tuple[str, list[str]] | None:
     ):
         return f"{parts[1]}/{parts[2]}", parts[3:]
     return None
+
+
+#: the views `/simple/...` and `/files/...` serve of the default channel
+DEFAULT_CHANNEL_ALIASES = frozenset({"simple", "files"})
+
+
+def channel_in_path(path: str, default_channel: str) -> str | None:
+    """The channel a request path is about, if it names one: a view (`/company/dev/simple/`),
+    the default channel's aliases (`/simple/`, `/files/`), or a channel's page
+    (`/company/dev/`, `/main`). Whether such a channel exists is the caller's question."""
+    parts = path.split("/")
+    if len(parts) > 2 and parts[1] in DEFAULT_CHANNEL_ALIASES:
+        return default_channel
+    named = split_channel(parts)
+    if named is not None:
+        return named[0]
+    if len(parts) < 2 or not parts[1] or parts[1] in RESERVED_CHANNEL_PARTS:
+        return None
+    if len(parts) == 2 or (len(parts) == 3 and parts[2] == ""):
+        return parts[1]  # /main, /main/
+    if (len(parts) == 3 or (len(parts) == 4 and parts[3] == "")) and (
+        parts[2] not in RESERVED_CHANNEL_PARTS
+    ):
+        return f"{parts[1]}/{parts[2]}"  # /company/dev, /company/dev/
+    return None

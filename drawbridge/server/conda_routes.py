@@ -32,7 +32,7 @@ def channeldata(request: Request, channel: str) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)
     if ctx.inherited.inherits(channel):
-        merged = ctx.inherited.channeldata(channel)
+        merged = ctx.inherited.channeldata(channel, ctx.unreadable_levels(request, channel))
         answer = answer_merged(
             merged, "channeldata.json", "application/json", dict(request.headers)
         )
@@ -53,7 +53,8 @@ def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
     ctx.check_read(request, channel)
     if subdir not in KNOWN_SUBDIRS or "/" in name or name.startswith("."):
         raise HTTPException(404, "no such shard")
-    for path in ctx.inherited.candidates(channel, "conda", f"{subdir}/shards/{name}"):
+    skip = ctx.unreadable_levels(request, channel)
+    for path in ctx.inherited.candidates(channel, "conda", f"{subdir}/shards/{name}", skip):
         try:
             return file_response(request, Path(path), "application/octet-stream", CACHE_IMMUTABLE)
         except FileNotFoundError:
@@ -84,7 +85,8 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
             raise HTTPException(404, f"{channel}/{subdir} has no {name}") from None
     if not name.endswith((".conda", ".tar.bz2")):
         raise HTTPException(404, f"no file {name!r} in {channel}/{subdir}")
-    for level in ctx.inherited.levels(channel):  # the nearest level that has it
+    skip = ctx.unreadable_levels(request, channel)
+    for level in ctx.inherited.served(channel, skip):  # the nearest level that has it
         if level.upstream:
             mirror = ctx.upstream_mirrors.get(level.name)
             if mirror is None or not check_upstream_file(subdir, name, shard=False):
@@ -105,12 +107,13 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
 
 def _merged_index_file(request: Request, channel: str, subdir: str, name: str) -> Response:
     """An inheriting channel's repodata (or shard index), merged from its levels."""
-    inherited = context(request).inherited
+    ctx = context(request)
+    inherited, skip = ctx.inherited, ctx.unreadable_levels(request, channel)
     media_type, gzip_twin = INDEX_FILES[name]
     if name == "repodata_shards.msgpack.zst":
-        merged = inherited.shard_index(channel, subdir)
+        merged = inherited.shard_index(channel, subdir, skip)
     else:
-        merged = inherited.repodata(channel, subdir)
+        merged = inherited.repodata(channel, subdir, skip)
     answer = answer_merged(merged, name, media_type, dict(request.headers), gzip_twin=gzip_twin)
     if answer is None:
         raise HTTPException(404, f"{channel}/{subdir} has no {name}")

@@ -1,4 +1,4 @@
-"""What every route needs: the home, the database, the channels, and the read rule."""
+"""What every route needs: the home, the database, the channels, and the read rules."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from fastapi import HTTPException, Request
 
 from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import HomeError
 from drawbridge.channel.home import Home, load_home
@@ -18,6 +19,7 @@ from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
 from drawbridge.server.auth import identify
 from drawbridge.server.index_files import IndexFileCache
+from drawbridge.channel.bases import Level
 from drawbridge.server.inherited import InheritedViews
 from drawbridge.server.upstream_relay import index_copy
 
@@ -41,29 +43,55 @@ class Context:
     def default_channel(self) -> str:
         return self.home.server.default_channel
 
-    def check_channel(self, channel: str) -> None:
-        """404 unless `channel` exists; known names are cached, unknown ones looked up again."""
+    @property
+    def access(self) -> Access:
+        """Who may read, upload to and review each channel (`channel.access` decides)."""
+        return self.channels.access
+
+    def is_channel(self, channel: str) -> bool:
+        """Whether `channel` exists; known names are cached, unknown ones looked up again."""
         if channel in self.known_channels:
-            return
+            return True
         self.known_channels = set(self.channels.names())
-        if channel not in self.known_channels:
+        return channel in self.known_channels
+
+    def check_channel(self, channel: str) -> None:
+        """404 unless `channel` exists."""
+        if not self.is_channel(channel):
             raise HTTPException(404, f"no channel {channel!r}")
 
     def role_to_read(self, path: str) -> Role | None:
-        """The read rule: the role a request for `path` needs before any route sees it, or
-        None if it needs none. The read gate (`server/gate.py`) applies it to every request.
+        """The server-wide read rule: the role a request for `path` needs before any route
+        sees it, or None if it needs none. The read gate (`server/gate.py`) applies it to
+        every request that names no channel, and to channels without a read list of their
+        own (a channel's list is `Access.may_read`'s business).
 
         With `anonymous_read = false` that is a reader token for everything (pages, files,
         the web UI, the APIs, the upstream mirrors, /docs and /openapi.json) except the
-        bare liveness check. Per-channel permissions would replace this one method.
+        bare liveness check.
         """
         if self.home.server.anonymous_read or path == LIVENESS_PATH:
             return None
         return Role.reader
 
     def check_read(self, request: Request, channel: str) -> None:
-        """404 for an unknown channel (the read gate has checked the token already)."""
+        """404 for an unknown channel, and for one the request's identity may not read (the
+        read gate has refused those already; this keeps every route safe on its own)."""
         self.check_channel(channel)
+        self.access.check_read(self.identity(request), channel)
+
+    def unreadable_levels(self, request: Request, channel: str) -> frozenset[Level]:
+        """The levels of `channel` the request's identity may not read: an inheriting
+        channel never shows a reader the files of a base hidden from them."""
+        levels = self.inherited.levels(channel)
+        if len(levels) == 1:
+            return frozenset()
+        identity = self.identity(request)
+        return frozenset(
+            level
+            for level in levels[1:]
+            if not level.upstream and not self.access.may_read(identity, level.name)
+        )
 
     @cached_property
     def inherited(self) -> InheritedViews:

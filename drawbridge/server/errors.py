@@ -22,14 +22,18 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.recipes import UnknownRecipe
 from drawbridge.channel.errors import (
     BaseCycle,
+    AccountExists,
     ChannelError,
     DuplicateFile,
     HomeError,
     IndexFailure,
     InvalidDistribution,
     InvalidName,
+    InvalidPermission,
+    PermissionDenied,
     StorageFailure,
     StorageFull,
+    UnknownAccount,
     UnknownChannel,
     UnknownProject,
 )
@@ -39,6 +43,10 @@ from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
     (BaseCycle, 409),
+    (AccountExists, 409),
+    (PermissionDenied, 403),
+    (UnknownAccount, 404),
+    (InvalidPermission, 400),
     (UnknownChannel, 404),
     (UnknownProject, 404),
     (UnknownRequest, 404),
@@ -71,10 +79,15 @@ def wants_html(request: Request) -> bool:
 
 
 def error_answer(
-    request: Request, status: int, detail: str, headers: dict[str, str] | None = None
+    request: Request,
+    status: int,
+    detail: str,
+    headers: dict[str, str] | None = None,
+    page: bool = False,
 ) -> Response:
-    """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`)."""
-    if wants_html(request):
+    """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`;
+    `page` for a request that a web UI route would have answered)."""
+    if page or wants_html(request):
         return error_page(status, detail, request.scope.get("root_path", "") + "/", headers)
     return JSONResponse({"detail": detail}, status_code=status, headers=headers)
 

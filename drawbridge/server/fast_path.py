@@ -2,9 +2,10 @@
 
 It answers only what it can answer completely (a known channel, plain or `owner/name` as
 `channel_paths.split_channel` reads it, a normalised name, a file that exists, anonymous
-reads allowed, at most one satisfiable byte range); everything else, including every
-error, goes on to the FastAPI application, which answers the same requests the same way,
-only slower.
+reads of that channel allowed (`Access.public`: one `stat` of the permissions stamp), at
+most one satisfiable byte range); everything else, including every error and every
+private channel, goes on to the FastAPI application behind the read gate, which answers
+the same requests the same way, only slower.
 
 Package files (.conda, .tar.bz2, wheels, sdists, .metadata, shards) cost one `stat` and a
 cached header list. A small file is read in one go; a larger one leaves through the
@@ -23,6 +24,7 @@ from email.utils import formatdate
 from functools import lru_cache
 
 from packaging.utils import canonicalize_name
+from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Send
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
@@ -41,9 +43,17 @@ from drawbridge.server.responses import (
     stat_etag,
 )
 
-#: the only request headers an answer depends on
+#: the only request headers an answer depends on (a request with a token goes to the gate)
 CONSULTED_HEADERS = frozenset(
-    {b"accept", b"accept-encoding", b"if-none-match", b"if-modified-since", b"range", b"if-range"}
+    {
+        b"authorization",
+        b"accept",
+        b"accept-encoding",
+        b"if-none-match",
+        b"if-modified-since",
+        b"range",
+        b"if-range",
+    }
 )
 #: what a read of a file sends at once when the server cannot send the file itself
 CHUNK = 1 << 20
@@ -173,13 +183,23 @@ class IndexFastPath:
             self._roots[key] = str(folder)
         return self._roots[key]
 
+    def _public(self, channel: str) -> bool:
+        """Whether the fast path may serve `channel`: it exists, and anyone may read it and
+        every base it inherits from (else the routes answer, leaving out hidden bases)."""
+        access = self.context.access
+        if channel not in self.context.known_channels or not access.public(channel, checked=True):
+            return False
+        levels = self.context.inherited.levels(channel)
+        return len(levels) == 1 or all(
+            level.upstream or access.public(level.name, checked=True) for level in levels[1:]
+        )
+
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
         if (
             scope["type"] != "http"
             or scope["method"] not in ("GET", "HEAD")
             or scope.get("query_string")
             or "drawbridge.token" in scope
-            or not self.context.home.server.anonymous_read
         ):
             await self.app(scope, receive, send)
             return
@@ -189,6 +209,11 @@ class IndexFastPath:
             for name, value in scope["headers"]
             if name in CONSULTED_HEADERS
         }
+        if "authorization" in headers:  # a token is the gate's to check (its channel limit)
+            await self.app(scope, receive, send)
+            return
+        if self.context.access.stale():  # read the permissions again, off the event loop
+            await run_in_threadpool(self.context.access.reload)
         parts = scope["path"].split("/")
         answer = self._answer(parts, headers)
         if answer is not None:
@@ -219,7 +244,7 @@ class IndexFastPath:
         channel, view = named  # view: ["simple", ...] or ["conda", ...]
         if view[0] == "simple":
             return self._simple(channel, view[1:], headers) if len(view) > 1 else None
-        if len(view) < 2 or view[0] != "conda" or channel not in self.context.known_channels:
+        if len(view) < 2 or view[0] != "conda" or not self._public(channel):
             return None
         inherited = self.context.inherited
         if inherited.inherits(channel):
@@ -263,7 +288,7 @@ class IndexFastPath:
         return None
 
     def _simple(self, channel: str, rest: list[str], headers: dict[str, str]) -> Answer | None:
-        if channel not in self.context.known_channels or rest[-1] != "" or len(rest) > 2:
+        if rest[-1] != "" or len(rest) > 2 or not self._public(channel):
             return None
         if len(rest) == 2 and not _is_normalised(rest[0]):
             return None
@@ -314,7 +339,7 @@ class IndexFastPath:
                     return None
             else:
                 return None
-        if channel not in self.context.known_channels:
+        if not self._public(channel):
             return None
         media_type = METADATA_TYPE if name.endswith(".metadata") else OCTET_STREAM
         inherited = self.context.inherited

@@ -1,11 +1,13 @@
 """The gate between the fast path and the routes: every request the routes answer passes it.
 
 It refuses what no route should see: a malformed URL (400/404, before anything touches the
-disk or the database) and, by the read rule (`Context.role_to_read`), a request without
-the token reading needs (401/403). On the way out it marks every answer `nosniff`, and
-an answer that needed a token `private`, so no shared proxy keeps a private channel's
-files. The fast path answers only anonymous reads of public channels; it hands everything
-else, private channels included, to this gate.
+disk or the database); a request about a channel its identity may not read
+(`Access.may_read`): 404, as if the channel did not exist; and, by the server-wide read
+rule (`Context.role_to_read`), a request without the token reading needs (401/403), which
+also covers a channel without a read list of its own. On the way out it marks every answer
+`nosniff`, and an answer not everyone may read `private`, so no shared proxy keeps a
+private channel's files. The fast path answers only anonymous reads of public channels; it
+hands everything else, private channels included, to this gate.
 """
 
 from __future__ import annotations
@@ -17,8 +19,9 @@ from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
-from drawbridge.channel.tokens import ANONYMOUS
+from drawbridge.channel.tokens import ANONYMOUS, Identity, Role
 from drawbridge.server.auth import identify, require, token_from_request
+from drawbridge.server.channel_paths import channel_in_path
 from drawbridge.server.context import Context
 from drawbridge.server.errors import error_answer
 from drawbridge.server.index_files import NOSNIFF
@@ -71,8 +74,16 @@ class Gate:
         if problem is not None:
             await self._refuse(scope, receive, send, *problem)
             return
-        role = self.context.role_to_read(scope["path"])
-        if role is not None:
+        path = scope["path"]
+        role = self.context.role_to_read(path)
+        channel = channel_in_path(path, self.context.default_channel)
+        if channel is not None and channel not in self.context.known_channels:
+            if not await run_in_threadpool(self.context.is_channel, channel):
+                channel = None  # no such channel: the route says so (the server-wide rule first)
+        if channel is not None and self.context.access.stale():
+            await run_in_threadpool(self.context.access.reload)
+        private = role is not None
+        if channel is not None or role is not None:
             request = Request(scope)
             try:
                 identity = (
@@ -80,13 +91,29 @@ class Gate:
                     if token_from_request(request) is None
                     else await run_in_threadpool(identify, request, self.context.database)
                 )
-                require(identity, role, "reading from this server")
+                if channel is not None:
+                    private = self._check_channel(identity, channel, role)
+                else:
+                    require(identity, role, "reading from this server")
             except HTTPException as refusal:
+                # a channel's page refused reads like the page of a channel that is not there
+                page = channel is not None and path == f"/{channel}/"
                 await self._refuse(
-                    scope, receive, send, refusal.status_code, refusal.detail, refusal.headers
+                    scope, receive, send, refusal.status_code, refusal.detail, refusal.headers, page
                 )
                 return
-        await self.app(scope, receive, _marking(send, private=role is not None))
+        await self.app(scope, receive, _marking(send, private=private))
+
+    def _check_channel(self, identity: Identity, channel: str, role: Role | None) -> bool:
+        """Refuse a request about `channel` its identity may not read: 404, except that an
+        anonymous request to a channel following the server-wide rule gets that rule's 401.
+        Returns whether the answer is private (not everyone may read the channel)."""
+        access = self.context.access
+        if access.may_read(identity, channel):
+            return not access.public(channel)
+        if identity.anonymous and role is not None and not access.permissions(channel).read:
+            require(identity, role, "reading from this server")
+        raise HTTPException(404, f"no channel {channel!r}")
 
     async def _refuse(
         self,
@@ -96,8 +123,9 @@ class Gate:
         status: int,
         detail: str,
         headers: dict[str, str] | None = None,
+        page: bool = False,
     ) -> None:
-        answer = error_answer(Request(scope), status, detail, headers)
+        answer = error_answer(Request(scope), status, detail, headers, page)
         await answer(scope, receive, _marking(send, private=False))
 
 

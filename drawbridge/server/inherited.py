@@ -15,6 +15,10 @@ sends the same one for the same content. Shards that exist at no level (a packag
 found at several levels) are written once, content-addressed, into
 `<home>/cache/merged-shards/`, and found there like any level's shard.
 
+A level the reader may not read (per-channel permissions) is left out of what they are
+served (`skip`, part of every cache key), and the fast path serves an inheriting channel
+only when anyone may read all its levels.
+
 Upstream mirrors as levels: their repodata comes through the mirror relay's cache
 (`upstream_routes`), asked again at most every `UPSTREAM_RECHECK` seconds; a channel with
 one serves no shard index (clients fall back to repodata.json, which holds everything).
@@ -154,6 +158,11 @@ class InheritedViews:
             levels = self._levels[channel] = levels_of(channel, self._bases)
         return levels
 
+    def served(self, channel: str, skip: frozenset[Level] = frozenset()) -> list[Level]:
+        """`channel`'s levels without `skip` (the levels the reader may not read)."""
+        levels = self.levels(channel)
+        return [level for level in levels if level not in skip] if skip else levels
+
     def forget_bases(self) -> None:
         """Read the bases again on the next request (this process changed them)."""
         self._bases = None
@@ -165,12 +174,14 @@ class InheritedViews:
         """Whether every level is a channel of this home (no upstream mirror)."""
         return not any(level.upstream for level in self.levels(channel))
 
-    def candidates(self, channel: str, view: str, relative: str) -> list[str]:
-        """The paths a file of `channel`'s `view` may have at its local levels, nearest
-        first (and the merged-shards cache for a shard)."""
+    def candidates(
+        self, channel: str, view: str, relative: str, skip: frozenset[Level] = frozenset()
+    ) -> list[str]:
+        """The paths a file of `channel`'s `view` may have at its local levels (but `skip`),
+        nearest first (and the merged-shards cache for a shard)."""
         paths = [
             f"{self._folder(level.name, view)}/{relative}"
-            for level in self.levels(channel)
+            for level in self.served(channel, skip)
             if not level.upstream
         ]
         if view == "conda" and "/shards/" in relative:
@@ -243,7 +254,9 @@ class InheritedViews:
 
     # -- the pip view -------------------------------------------------------------------------
 
-    def simple_page(self, channel: str, project: str | None) -> Merged | None:
+    def simple_page(
+        self, channel: str, project: str | None, skip: frozenset[Level] = frozenset()
+    ) -> Merged | None:
         """`html`, `html.gz`, `json`, `json.gz` of a project page (or the root list with
         `project` None); None if no level has it."""
         relative = f"{project}/index.json" if project else "index.json"
@@ -251,7 +264,7 @@ class InheritedViews:
         def sources() -> list[str | None]:
             return [
                 f"{self._folder(level.name, 'simple')}/{relative}"
-                for level in self.levels(channel)
+                for level in self.served(channel, skip)
                 if not level.upstream
             ]
 
@@ -265,15 +278,15 @@ class InheritedViews:
                 html, page = merging.merge_root_pages(present)
             return {"html": html.encode(), "json": page.encode()}
 
-        return self._cached(("simple", channel, project), channel, sources, merge)
+        return self._cached(("simple", channel, project, skip), channel, sources, merge)
 
     # -- the conda view -----------------------------------------------------------------------
 
     def _conda_sources(
-        self, channel: str, relative: str, upstream: bool = True
+        self, channel: str, relative: str, skip: frozenset[Level], upstream: bool = True
     ) -> list[str | None]:
         sources: list[str | None] = []
-        for level in self.levels(channel):
+        for level in self.served(channel, skip):
             if not level.upstream:
                 sources.append(f"{self._folder(level.name, 'conda')}/{relative}")
                 continue
@@ -296,11 +309,13 @@ class InheritedViews:
         found = self._upstream_file(mirror, subdir, filename, ask)
         return str(found) if found else None
 
-    def repodata(self, channel: str, subdir: str) -> Merged | None:
+    def repodata(
+        self, channel: str, subdir: str, skip: frozenset[Level] = frozenset()
+    ) -> Merged | None:
         """`repodata.json` (+ `.gz`) and `repodata.json.zst` of one subdir, merged."""
 
         def sources() -> list[str | None]:
-            return self._conda_sources(channel, f"{subdir}/repodata.json")
+            return self._conda_sources(channel, f"{subdir}/repodata.json", skip)
 
         def merge(documents: list[dict | None]) -> dict:
             present = [document for document in documents if document is not None]
@@ -309,17 +324,20 @@ class InheritedViews:
             data = json.dumps(merging.merge_repodata(present), separators=(",", ":")).encode()
             return {"repodata.json": data}
 
-        return self._cached(("repodata", channel, subdir), channel, sources, merge, parse=True)
+        key = ("repodata", channel, subdir, skip)
+        return self._cached(key, channel, sources, merge, parse=True)
 
-    def shard_index(self, channel: str, subdir: str) -> Merged | None:
+    def shard_index(
+        self, channel: str, subdir: str, skip: frozenset[Level] = frozenset()
+    ) -> Merged | None:
         """`repodata_shards.msgpack.zst` of one subdir, merged (None with an upstream level);
         new shards are written into the merged-shards cache first."""
         if not self.local_only(channel):
             return None
-        levels = self.levels(channel)
+        levels = self.served(channel, skip)
 
         def sources() -> list[str | None]:
-            return self._conda_sources(channel, f"{subdir}/repodata_shards.msgpack.zst")
+            return self._conda_sources(channel, f"{subdir}/repodata_shards.msgpack.zst", skip)
 
         def merge(bodies: list[bytes | None]) -> dict:
             present = [(lvl, b) for lvl, b in zip(levels, bodies, strict=True) if b is not None]
@@ -337,13 +355,13 @@ class InheritedViews:
                     write_bytes_atomic(target, body)
             return {"repodata_shards.msgpack.zst": result.index}
 
-        return self._cached(("shards", channel, subdir), channel, sources, merge)
+        return self._cached(("shards", channel, subdir, skip), channel, sources, merge)
 
-    def channeldata(self, channel: str) -> Merged | None:
+    def channeldata(self, channel: str, skip: frozenset[Level] = frozenset()) -> Merged | None:
         """`channeldata.json`, merged."""
 
         def sources() -> list[str | None]:
-            return self._conda_sources(channel, "channeldata.json", upstream=False)
+            return self._conda_sources(channel, "channeldata.json", skip, upstream=False)
 
         def merge(documents: list[dict | None]) -> dict:
             present = [document for document in documents if document is not None]
@@ -352,7 +370,8 @@ class InheritedViews:
             merged = merging.merge_channeldata(present)
             return {"channeldata.json": json.dumps(merged, indent=1).encode()}
 
-        return self._cached(("channeldata", channel), channel, sources, merge, parse=True)
+        key = ("channeldata", channel, skip)
+        return self._cached(key, channel, sources, merge, parse=True)
 
 
 def answer_merged(

@@ -31,7 +31,8 @@ def _simple_page(request: Request, ctx: Context, channel: str, project: str | No
     if media_type is None:
         raise HTTPException(406, f"can serve only {JSON_TYPE}, {HTML_TYPE} or text/html")
     if ctx.inherited.inherits(channel):
-        merged = ctx.inherited.simple_page(channel, project)
+        skip = ctx.unreadable_levels(request, channel)
+        merged = ctx.inherited.simple_page(channel, project, skip)
         answer = answer_merged(
             merged,
             "json" if media_type == JSON_TYPE else "html",
@@ -101,7 +102,8 @@ def _file(request: Request, channel: str, filename: str) -> Response:
         if filename.endswith(".metadata")
         else "application/octet-stream"
     )
-    for path in ctx.inherited.candidates(channel, "files", filename):  # nearest level first
+    skip = ctx.unreadable_levels(request, channel)
+    for path in ctx.inherited.candidates(channel, "files", filename, skip):  # nearest first
         try:
             return file_response(request, Path(path), media_type, CACHE_IMMUTABLE)
         except FileNotFoundError:
@@ -138,7 +140,9 @@ def _json_api(request: Request, channel: str, project: str, version: str | None)
     ctx = context(request)
     ctx.check_read(request, channel)
     try:
-        files = ctx.channels.inherited_project_files(channel, canonicalize_name(project))
+        skip = ctx.unreadable_levels(request, channel)
+        readable = [level.name for level in ctx.inherited.served(channel, skip)]
+        files = ctx.channels.inherited_project_files(channel, canonicalize_name(project), readable)
         base_url = str(request.base_url).rstrip("/") + f"/{channel}"
         document = project_document(files, base_url, version)
     except UnknownProject as error:

@@ -114,13 +114,21 @@ async def decide(request: Request, name: str) -> Response:
         decision, comment = form.get("decision"), str(form.get("comment") or "")
     identity = identify_token(ctx.database, token)
     if identity is None:
-        raise HTTPException(401, "the token is unknown or revoked")
+        raise HTTPException(
+            401, "the token is unknown, revoked or expired, or its user is disabled"
+        )
     assert identity.role is not None
     if identity.role < Role.maintainer:
         raise HTTPException(
             403,
             f"only maintainers and admins may approve or reject; {identity.user} is "
             f"{identity.role.with_article}",
+        )
+    if not ctx.access.may_review(identity, ctx.default_channel):
+        raise HTTPException(
+            403,
+            f"{identity.user} may not review {ctx.default_channel!r}, the channel approved "
+            "recipes are built for; its reviewers decide on recipes",
         )
     if sha256 != recipe.sha256:  # the page showed other bytes than the file now holds
         raise HTTPException(409, "the recipe changed since the page was loaded; review it again")

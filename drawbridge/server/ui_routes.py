@@ -35,7 +35,7 @@ def home_page(request: Request) -> HTMLResponse:
     rows = "".join(
         f"<tr><td><a href='/{c}/'>{html.escape(c)}</a></td>"
         f"<td><code>{base}/{c}/simple/</code></td><td><code>{base}/{c}/conda</code></td></tr>"
-        for c in ctx.channels.names()
+        for c in ctx.access.readable(ctx.identity(request), ctx.channels.names())
     )
     body = (
         "<h1>Drawbridge</h1><p>Approved PyPI packages for conda and pip, inside the air gap.</p>"

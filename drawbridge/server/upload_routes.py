@@ -1,5 +1,7 @@
 """Uploads: twine's legacy upload API at `/<channel>/upload/`, for wheels, sdists and conda
-packages."""
+packages. Who may upload, and add to which project, is `channel.access`'s decision: 404 for
+a channel the token may not read, 401 without a token, 403 for a token that may not upload
+there or a project another group owns."""
 
 from __future__ import annotations
 
@@ -21,9 +23,10 @@ router = APIRouter()
 @router.post(CHANNEL + "/upload", include_in_schema=False)
 async def upload(request: Request, channel: str) -> Response:
     ctx = context(request)
-    ctx.check_channel(channel)
+    ctx.check_read(request, channel)
     identity = ctx.identity(request)
     require(identity, Role.uploader, f"uploading to {channel!r}")
+    ctx.access.check_upload(identity, channel)
     limit = ctx.home.server.max_upload_bytes
     length = request.headers.get("content-length")
     if length is None:
@@ -62,6 +65,8 @@ async def upload(request: Request, channel: str) -> Response:
             filename,
             identity.user,
             expected,
+            True,
+            identity,
         )
     finally:
         incoming.unlink(missing_ok=True)

@@ -44,15 +44,20 @@ def channel_list(request: Request) -> JSONResponse:
     ctx = context(request)
     base = str(request.base_url).rstrip("/")
     bases = ctx.channels.bases()
+    readable = ctx.access.readable(ctx.identity(request), ctx.channels.names())
     return JSONResponse(
         {
             "channels": {
                 name: {
                     "conda": f"{base}/{name}/conda",
                     "simple": f"{base}/{name}/simple/",
-                    "bases": [str(level) for level in bases.get(name, ())],
+                    "bases": [
+                        str(level)
+                        for level in bases.get(name, ())
+                        if level.upstream or level.name in readable
+                    ],
                 }
-                for name in ctx.channels.names()
+                for name in readable
             },
             "upstream": {
                 name: {"conda": f"{base}/{UPSTREAM_PREFIX}/{name}"} for name in ctx.upstream_mirrors

@@ -3,15 +3,15 @@
 A new table only; no existing row changes. An empty table means every channel is flat, as
 before.
 
-Revision ID: 0003_channel_bases
-Revises: 0002_owner_channel_names
+Revision ID: 0004_channel_bases
+Revises: 0003_users_groups_permissions
 """
 
 import sqlalchemy as sa
 from alembic import op
 
-revision = "0003_channel_bases"
-down_revision = "0002_owner_channel_names"
+revision = "0004_channel_bases"
+down_revision = "0003_users_groups_permissions"
 branch_labels = None
 depends_on = None
 

@@ -1,0 +1,295 @@
+"""The tree of issue 11, built through the CLI, and real clients (pip, uv, twine, py-rattler)
+proving each of its permission edges against a running `drawbridge serve`.
+
+Bases are another change: each channel here is checked on its own files.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import datetime as dt
+import subprocess
+import sys
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+import rattler
+from builders import make_conda_tar_bz2, make_wheel
+from clients import BIN, client_env, run_drawbridge
+from databases import new_home
+from servers import Server, start_server
+
+from drawbridge.channel.database import Database
+from drawbridge.channel.tokens import Role, create_token
+
+#: (channel, the `drawbridge channel create` options that make it)
+TREE = [
+    ("company/base", ["--read", ":anonymous:", "--upload", ":admins:"]),
+    ("company/internal", ["--read", "group:devs,group:qa,group:ci", "--upload", "group:ci"]),
+    (
+        "company/dev",
+        ["--read", "group:devs", "--read", "group:qa", "--read", "group:ci"]
+        + ["--upload", "group:devs", "--review", "group:leads"],
+    ),
+    ("alice/sandbox", ["--read", "user:alice", "--upload", "user:alice"]),
+    ("bob/sandbox", ["--read", "user:bob", "--upload", "user:bob"]),
+    ("company/qa", ["--read", ":authenticated:", "--upload", "group:qa"]),
+    ("customer/release", ["--read", ":anonymous:", "--upload", ":admins:"]),
+]
+
+
+@dataclass
+class Tree:
+    server: Server
+    tokens: dict[str, str]
+    dists: Path
+
+    def url(self, channel: str, who: str | None = None) -> str:
+        """The channel's pip index, with `who`'s token in it as pip and uv send it."""
+        base = self.server.url
+        if who:
+            base = base.replace("http://", f"http://__token__:{self.tokens[who]}@")
+        return f"{base}/{channel}/simple/"
+
+
+def cli(home: Path, *args: str) -> str:
+    done = run_drawbridge(home, *args)
+    assert done.returncode == 0, (args, done.stdout, done.stderr)
+    return done.stdout
+
+
+def twine(tree: Tree, who: str, channel: str, path: Path) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [
+            str(BIN / "twine"),
+            "upload",
+            "--non-interactive",
+            "--disable-progress-bar",
+            "--repository-url",
+            f"{tree.server.url}/{channel}/upload/",
+            "-u",
+            "__token__",
+            "-p",
+            tree.tokens[who],
+            str(path),
+        ],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
+@pytest.fixture(scope="module")
+def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
+    folder = tmp_path_factory.mktemp("tree-clients")
+    home = new_home(folder / "home").root
+    for group in ("devs", "qa", "ci", "leads"):
+        cli(home, "group", "create", group)
+    cli(home, "user", "create", "alice")
+    cli(home, "user", "create", "bob")
+    cli(home, "user", "create", "carol", "--group", "qa")
+    cli(home, "user", "create", "ci-bot", "--group", "ci")
+    cli(home, "group", "add", "devs", "alice", "bob")
+    for channel, options in TREE:
+        cli(home, "channel", "create", channel, *options)
+    shown = cli(home, "channel", "permissions", "company/dev")
+    assert "group:devs, group:qa, group:ci" in shown or "group:ci, group:devs" in shown
+    tokens = {}
+    for who, role, *limit in (
+        ("alice", "uploader"),
+        ("bob", "uploader"),
+        ("bob", "reader", "--channel", "company/dev"),
+        ("ci-bot", "uploader"),
+        ("root", "admin"),
+    ):
+        key = who if not limit else f"{who}-dev-only"
+        printed = cli(home, "token", "create", "--user", who, "--role", role, *limit)
+        tokens[key] = printed.strip().splitlines()[-1]
+    dists = folder / "dists"
+    conda = make_conda_tar_bz2(dists / "noarch", "alice-data", "1.0")
+    cli(home, "publish", "--channel", "alice/sandbox", str(conda))
+    server = start_server(home)
+    try:
+        past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
+        tokens["expired"] = create_token(
+            Database(server.home.database_url), "alice", Role.uploader, expires=past
+        )
+        made = Tree(server, tokens, dists)
+        for who, channel, project in (
+            ("ci-bot", "company/internal", "internal-tool"),
+            ("root", "customer/release", "released-tool"),
+            ("alice", "company/dev", "alice-lib"),
+            ("alice", "alice/sandbox", "alice-private"),
+        ):
+            done = twine(made, who, channel, make_wheel(dists / project, project, "1.0"))
+            assert done.returncode == 0, done.stdout + done.stderr
+        yield made
+    finally:
+        server.stop()
+
+
+def pip(tree: Tree, index: str, target: Path, project: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(target)]
+        + ["--index-url", index, project],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def uv(tree: Tree, index: str, target: Path, project: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "uv"), "pip", "install", "--python", sys.executable, "--target", str(target)]
+        + ["--index-url", index, project],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def test_pip_on_the_customer_url_cannot_see_an_internal_project(tree: Tree, tmp_path: Path):
+    released = pip(tree, tree.url("customer/release"), tmp_path / "ok", "released-tool")
+    assert released.returncode == 0, released.stderr
+    hidden = pip(tree, tree.url("customer/release"), tmp_path / "no", "internal-tool")
+    assert hidden.returncode != 0
+    assert "No matching distribution found for internal-tool" in hidden.stderr
+    page = httpx.get(tree.url("customer/release") + "internal-tool/")
+    assert page.status_code == 404
+    # and the internal channel itself does not exist for a customer without a token
+    direct = pip(tree, tree.url("company/internal"), tmp_path / "direct", "internal-tool")
+    assert direct.returncode != 0 and "(from versions: none)" in direct.stderr
+    assert httpx.get(tree.url("company/internal") + "internal-tool/").status_code == 404
+    inside = pip(tree, tree.url("company/internal", "bob"), tmp_path / "in", "internal-tool")
+    assert inside.returncode == 0, inside.stderr  # bob is a dev: devs read internal
+
+
+@pytest.mark.parametrize("client", [pip, uv], ids=["pip", "uv"])
+def test_alices_sandbox_is_404_for_bob(tree: Tree, tmp_path: Path, client):  # type: ignore[no-untyped-def]
+    theirs = client(tree, tree.url("alice/sandbox", "alice"), tmp_path / "a", "alice-private")
+    assert theirs.returncode == 0, theirs.stdout + theirs.stderr
+    refused = client(tree, tree.url("alice/sandbox", "bob"), tmp_path / "b", "alice-private")
+    assert refused.returncode != 0
+    assert not list((tmp_path / "b").glob("alice_private*"))
+    # what the client was answered, with the same credentials in the URL: not there
+    for path in ("", "alice-private/"):
+        assert httpx.get(tree.url("alice/sandbox", "bob") + path).status_code == 404
+        assert httpx.get(tree.url("alice/sandbox", "alice") + path).status_code == 200
+
+
+def _solve(url: str, specs: list[str]) -> list[str]:
+    records = asyncio.run(
+        rattler.solve([rattler.Channel(url)], specs, platforms=["linux-64", "noarch"])
+    )
+    return sorted(f"{r.name.normalized}={r.version}" for r in records)
+
+
+def test_py_rattler_through_bobs_token_url_finds_no_sandbox_of_alice(tree: Tree):
+    alice = f"{tree.server.url}/t/{tree.tokens['alice']}/alice/sandbox/conda"
+    assert _solve(alice, ["alice-data"]) == ["alice-data=1.0"]
+    bob = f"{tree.server.url}/t/{tree.tokens['bob']}/alice/sandbox/conda"
+    with pytest.raises(Exception):
+        _solve(bob, ["alice-data"])
+    answer = httpx.get(f"{bob}/noarch/repodata.json")
+    assert answer.status_code == 404
+    missing = httpx.get(
+        f"{tree.server.url}/t/{tree.tokens['bob']}/alice/nothing/conda/noarch/repodata.json"
+    )
+    assert answer.json() == {"detail": "no channel 'alice/sandbox'"}
+    assert missing.json() == {"detail": "no channel 'alice/nothing'"}
+
+
+def test_the_ui_and_the_channel_list_show_bob_no_sandbox_of_alice(tree: Tree):
+    bob = ("__token__", tree.tokens["bob"])
+    page = httpx.get(f"{tree.server.url}/alice/sandbox/", auth=bob)
+    assert page.status_code == 404
+    assert httpx.get(f"{tree.server.url}/bob/sandbox/", auth=bob).status_code == 200
+    front = httpx.get(f"{tree.server.url}/", auth=bob).text
+    assert "/bob/sandbox/" in front and "alice/sandbox" not in front
+    listed = httpx.get(f"{tree.server.url}/api/channels", auth=bob).json()["channels"]
+    assert "bob/sandbox" in listed and "alice/sandbox" not in listed
+    anonymous = httpx.get(f"{tree.server.url}/api/channels").json()["channels"]
+    assert sorted(anonymous) == ["company/base", "customer/release", "main"]
+
+
+def test_twine_with_bobs_token_is_refused_where_bob_may_not_add(tree: Tree):
+    base = twine(tree, "bob", "company/base", make_wheel(tree.dists / "b1", "bobs-base", "1.0"))
+    assert base.returncode != 0 and "403" in base.stdout + base.stderr
+    next_version = make_wheel(tree.dists / "b2", "alice-lib", "2.0")
+    theirs = twine(tree, "bob", "company/dev", next_version)
+    assert theirs.returncode != 0 and "403" in theirs.stdout + theirs.stderr
+    own = twine(tree, "bob", "company/dev", make_wheel(tree.dists / "b3", "bob-lib", "1.0"))
+    assert own.returncode == 0, own.stdout + own.stderr
+
+
+def test_a_build_tag_wheel_cannot_shadow_another_groups_project(tree: Tree, tmp_path: Path):
+    """pip prefers `alice_lib-1.0-1-…` (build tag 1) over alice's `alice_lib-1.0-…`: from bob
+    it is refused, so pip on company/dev still installs alice's file."""
+    shadow = make_wheel(tree.dists / "shadow", "alice-lib", "1.0", module="alice_lib")
+    tagged = shadow.rename(shadow.with_name("alice_lib-1.0-1-py3-none-any.whl"))
+    refused = twine(tree, "bob", "company/dev", tagged)
+    assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
+    installed = pip(tree, tree.url("company/dev", "bob-dev-only"), tmp_path / "t", "alice-lib")
+    assert installed.returncode == 0, installed.stderr
+    (info,) = (tmp_path / "t").glob("alice_lib-1.0.dist-info")
+    assert "Build:" not in (info / "WHEEL").read_text()
+    files = httpx.get(tree.url("company/dev", "bob-dev-only") + "alice-lib/").text
+    assert "alice_lib-1.0-1-py3-none-any.whl" not in files
+
+
+def test_an_expired_token_is_refused(tree: Tree, tmp_path: Path):
+    done = pip(tree, tree.url("alice/sandbox", "expired"), tmp_path / "t", "alice-private")
+    assert done.returncode != 0 and not list((tmp_path / "t").glob("alice_private*"))
+    answer = httpx.get(tree.url("alice/sandbox", "expired") + "alice-private/")
+    assert answer.status_code == 401 and "expired" in answer.json()["detail"]
+    upload = twine(tree, "expired", "alice/sandbox", make_wheel(tmp_path, "late", "1.0"))
+    assert upload.returncode != 0 and "401" in upload.stdout + upload.stderr
+
+
+def test_a_channel_limited_token_cannot_read_another_channel(tree: Tree, tmp_path: Path):
+    ok = pip(tree, tree.url("company/dev", "bob-dev-only"), tmp_path / "a", "alice-lib")
+    assert ok.returncode == 0, ok.stderr
+    other = pip(tree, tree.url("company/internal", "bob-dev-only"), tmp_path / "b", "internal-tool")
+    assert other.returncode != 0 and "(from versions: none)" in other.stderr
+    limited = tree.url("company/internal", "bob-dev-only") + "internal-tool/"
+    assert httpx.get(limited).status_code == 404
+    # bob himself reads company/internal; the token's limit is what refuses
+    assert httpx.get(tree.url("company/internal", "bob")).status_code == 200
+
+
+def test_the_cli_shows_refuses_and_changes_what_the_tree_says(tree: Tree):
+    home = tree.server.home.root
+    users = cli(home, "user", "list")
+    assert "carol" in users and "qa" in users
+    assert "alice, bob" in cli(home, "group", "list")
+    assert "owned by user:alice" in cli(home, "channel", "owner", "company/dev", "alice-lib")
+    listing = cli(home, "channel", "list")
+    assert "user:alice" in listing and "default: everyone" in listing  # main keeps the default
+    for args, message in (
+        (["user", "create", "alice"], "user 'alice' exists already"),
+        (["group", "add", "devs", "nobody"], "no user 'nobody'"),
+        (["channel", "permissions", "company/qa", "--upload", "qa"], "is not a principal"),
+        (["channel", "permissions", "company/nothing"], "no channel 'company/nothing'"),
+        (["token", "create", "--user", "bob", "--expires", "soon"], "is not an expiry"),
+        (["token", "create", "--user", "bob", "--channel", "company/nothing"], "no channel"),
+        (["channel", "owner", "company/dev", "alice-lib", "group:nobody"], "no group 'nobody'"),
+    ):
+        done = run_drawbridge(home, *args)
+        assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
+        assert "Traceback" not in done.stderr
+    # a change the CLI makes reaches the running server (both workers) at once
+    qa = tree.url("company/qa")
+    assert [httpx.get(qa).status_code for _ in range(4)] == [404] * 4
+    cli(home, "channel", "permissions", "company/qa", "--read", ":anonymous:")
+    assert [httpx.get(qa).status_code for _ in range(4)] == [200] * 4
+    cli(home, "channel", "permissions", "company/qa", "--read", "group:qa")
+    assert [httpx.get(qa).status_code for _ in range(4)] == [404] * 4
+    cli(home, "channel", "permissions", "company/qa", "--default", "read")
+    assert httpx.get(qa).status_code == 200  # the server-wide default: anonymous_read = true
+    cli(home, "user", "disable", "carol")
+    assert "yes" in cli(home, "user", "list").split("carol", 1)[1].splitlines()[0]
