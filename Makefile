@@ -32,6 +32,17 @@ oci-tools:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq skopeo umoci >/dev/null 2>&1; }; }; } || \
 	  echo "note: skopeo/umoci not available; the image checks will be skipped"
 
+# chromium (Debian) for the web UI's browser tests, which Playwright drives through
+# executable_path (Playwright's own browser download is not used); installed when missing
+# and this is a Debian/Ubuntu machine run as root, else those tests say they are skipped.
+.PHONY: browser
+browser:
+	@command -v chromium >/dev/null || command -v chromium-browser >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq chromium >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
+	  echo "note: chromium not available; the browser tests will be skipped"
+
 # PostgreSQL (Debian's server binaries) for the suite's second pass, which puts every test
 # home on a cluster the tests start themselves (tests/databases.py); installed when missing
 # and this is a Debian/Ubuntu machine run as root, else that pass says it is skipped.
@@ -44,7 +55,7 @@ postgresql:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } || \
 	  echo "note: PostgreSQL not available; the PostgreSQL pass will be skipped"
 
-test: $(VENV)/.test oci-tools postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
+test: $(VENV)/.test oci-tools browser postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
 	$(VENV)/bin/python -m pytest
 	@if $(PG_CTL); then \
 	  echo "== the suite again, every home on PostgreSQL (the online tests ran above) =="; \

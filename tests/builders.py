@@ -32,13 +32,17 @@ def _record_hash(data: bytes) -> str:
 
 
 def metadata_text(
-    name: str, version: str, requires: list[str] = (), requires_python: str | None = None
+    name: str,
+    version: str,
+    requires: list[str] = (),
+    requires_python: str | None = None,
+    summary: str | None = None,
 ) -> str:
     lines = [
         "Metadata-Version: 2.1",
         f"Name: {name}",
         f"Version: {version}",
-        f"Summary: {name}, a Drawbridge test project",
+        f"Summary: {summary if summary is not None else f'{name}, a Drawbridge test project'}",
         "Home-page: https://example.invalid/" + name,
         "License: MIT",
     ]
@@ -62,6 +66,7 @@ def make_wheel(
     symlinks: dict[str, str] | None = None,
     entry_points: dict[str, dict[str, str]] | None = None,
     license_text: str | None = None,
+    summary: str | None = None,
 ) -> Path:
     """A wheel installing module `module` (default: the name with underscores) with VALUE.
 
@@ -75,7 +80,7 @@ def make_wheel(
     files: dict[str, bytes] = {
         f"{module}/__init__.py": init.encode(),
         f"{dist_info}/METADATA": metadata_text(
-            metadata_name or name, version, list(requires), requires_python
+            metadata_name or name, version, list(requires), requires_python, summary
         ).encode(),
         f"{dist_info}/WHEEL": (
             f"Wheel-Version: 1.0\nGenerator: drawbridge-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"

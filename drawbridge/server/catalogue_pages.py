@@ -1,0 +1,310 @@
+"""The browsable web UI's HTML: the channel tree, a channel's projects, a project's releases
+and the install snippets, rendered from `channel.catalogue` records (pure: no database,
+no request).
+
+Every value from the database or the URL is escaped here. Links are absolute paths under
+`root` (the `/t/<token>` prefix a request came with, else ""); snippets hold full URLs from
+`origin`, with `$DRAWBRIDGE_TOKEN` where a channel needs a token to be read.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass
+from html import escape
+from urllib.parse import quote
+
+from drawbridge.channel.catalogue import (
+    ChannelEntry,
+    CondaFile,
+    OwnerGroup,
+    PipFile,
+    ProjectDetail,
+    ProjectEntry,
+    Release,
+)
+
+#: the script the pages load (copy buttons), served by `ui_routes` from `server/static/`
+SCRIPT_PATH = "/static/ui.js"
+#: what a snippet says in place of a token
+TOKEN_PLACEHOLDER = "$DRAWBRIDGE_TOKEN"
+#: what a channel page's snippets say in place of a project's name
+PLACEHOLDER_NAME = "NAME"
+
+
+def attr(value: str) -> str:
+    """`value` for a quoted attribute."""
+    return escape(value, quote=True)
+
+
+def path_of(*segments: str) -> str:
+    """`/a/b/` from segments, each %-escaped (a channel's `/` kept)."""
+    return "".join("/" + quote(segment, safe="/") for segment in segments) + "/"
+
+
+# -- snippets -----------------------------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class Urls:
+    """Where a channel is served, as its install snippets name it."""
+
+    origin: str  # http://host:port
+    channel: str
+    public: bool  # readable without a token
+    mirrors: tuple[str, ...]  # served names of the upstream conda mirrors
+
+    def _with_token_prefix(self, path: str) -> str:
+        return f"{self.origin}{'' if self.public else '/t/' + TOKEN_PLACEHOLDER}{path}"
+
+    @property
+    def simple(self) -> str:
+        if self.public:
+            return f"{self.origin}/{self.channel}/simple/"
+        scheme, _, rest = self.origin.partition("://")
+        return f"{scheme}://__token__:{TOKEN_PLACEHOLDER}@{rest}/{self.channel}/simple/"
+
+    @property
+    def conda_channels(self) -> list[str]:
+        """The channel's conda URL, then each upstream mirror's (python and friends)."""
+        return [self._with_token_prefix(f"/{self.channel}/conda")] + [
+            self._with_token_prefix(f"/upstream/{mirror}") for mirror in self.mirrors
+        ]
+
+
+def snippets(
+    urls: Urls, pip_name: str | None, conda_name: str | None, version: str | None = None
+) -> list[tuple[str, str]]:
+    """(tool, command) for each client that can install the project from this channel:
+    pip and uv if it has pip files, conda and pixi if it has conda packages."""
+    found: list[tuple[str, str]] = []
+    if pip_name:
+        spec = f"{pip_name}=={version}" if version else pip_name
+        quoted = f'"{urls.simple}"' if not urls.public else urls.simple
+        found.append(("pip", f"pip install --index-url {quoted} {spec}"))
+        found.append(("uv", f"uv pip install --index-url {quoted} {spec}"))
+    if conda_name:
+        spec = f"{conda_name}={version}" if version else conda_name
+        channels = [f'"{c}"' if not urls.public else c for c in urls.conda_channels]
+        conda_flags = " ".join(f"-c {c}" for c in channels)
+        found.append(("conda", f"conda install --override-channels {conda_flags} {spec}"))
+        pixi_flags = " ".join(f"--channel {c}" for c in channels)
+        found.append(("pixi", f"pixi init {pixi_flags}\npixi add {spec}"))
+    return found
+
+
+def snippet_section(items: Sequence[tuple[str, str]], public: bool) -> str:
+    """The snippets, each in a `<pre>` with a copy button (shown by the script)."""
+    if not items:
+        return ""
+    note = (
+        ""
+        if public
+        else "<p>Reading this channel needs a token: set <code>DRAWBRIDGE_TOKEN</code> to "
+        "yours first.</p>"
+    )
+    blocks = "".join(
+        f"<div class='snippet'><h3 id='tool-{tool}'>{tool}</h3>"
+        f"<pre id='snippet-{tool}' aria-labelledby='tool-{tool}'><code>{escape(command)}</code>"
+        f"</pre><button type='button' class='copy' data-copy='snippet-{tool}' "
+        f"aria-label='Copy the {tool} command' hidden>Copy</button></div>"
+        for tool, command in items
+    )
+    return (
+        f"<section aria-labelledby='install'><h2 id='install'>Install</h2>{note}{blocks}"
+        "<p class='copied' role='status' aria-live='polite'></p></section>"
+    )
+
+
+# -- the channel tree -----------------------------------------------------------------------
+
+
+def tree_body(groups: Iterable[OwnerGroup], root: str) -> str:
+    sections = []
+    for group in groups:
+        items = "".join(_tree_item(entry, root) for entry in group.channels)
+        heading = f"<h2>{escape(group.owner)}/</h2>" if group.owner else "<h2>Channels</h2>"
+        sections.append(f"<section>{heading}<ul class='tree'>{items}</ul></section>")
+    return (
+        "<h1>Drawbridge</h1><p>Approved PyPI packages for conda and pip, inside the air gap."
+        f"</p><nav><a href='{root}/ui/recipes'>Recipes and review</a> · "
+        f"<a href='{root}/ui/requests'>Bridging requests</a></nav>"
+        + ("".join(sections) or "<p>No channel you may read.</p>")
+    )
+
+
+def _tree_item(entry: ChannelEntry, root: str) -> str:
+    bases = (
+        " <span class='muted'>inherits from "
+        + ", ".join(
+            f"<a href='{attr(root + path_of(base))}'>{escape(base)}</a>" for base in entry.bases
+        )
+        + "</span>"
+        if entry.bases
+        else ""
+    )
+    description = (
+        f" <span class='muted'>{escape(entry.description)}</span>" if entry.description else ""
+    )
+    shown = entry.name.partition("/")[2] or entry.name
+    return (
+        f"<li><a href='{attr(root + path_of(entry.name))}'>{escape(shown)}</a>"
+        f"{bases}{description}</li>"
+    )
+
+
+# -- a channel ------------------------------------------------------------------------------
+
+
+def channel_body(
+    entry: ChannelEntry, projects: Sequence[ProjectEntry], query: str, urls: Urls, root: str
+) -> str:
+    here = root + path_of(entry.name)
+    description = f"<p>{escape(entry.description)}</p>" if entry.description else ""
+    bases = (
+        "<p>Inherits from " + ", ".join(escape(b) for b in entry.bases) + ".</p>"
+        if entry.bases
+        else ""
+    )
+    index = (
+        f"<dl><dt>pip index</dt><dd><code>{escape(urls.simple)}</code></dd>"
+        f"<dt>conda channel</dt><dd><code>{escape(urls.conda_channels[0])}</code></dd></dl>"
+        + snippet_section(snippets(urls, PLACEHOLDER_NAME, PLACEHOLDER_NAME), urls.public)
+    )
+    search = (
+        f"<form role='search' method='get' action='{attr(here)}'>"
+        "<label for='q'>Search projects</label> "
+        f"<input type='search' id='q' name='q' value='{attr(query)}'> "
+        "<button type='submit'>Search</button></form>"
+    )
+    if query:
+        found = (
+            "1 project matches " if len(projects) == 1 else f"{len(projects)} projects match "
+        ) + f"<q>{escape(query)}</q> · <a href='{attr(here)}'>all projects</a>"
+    else:
+        found = f"{len(projects)} project{'' if len(projects) == 1 else 's'}"
+    rows = "".join(
+        f"<li data-name='{attr(p.name)}'>"
+        f"<a href='{attr(here)}pypi/{attr(quote(p.name))}/'>{escape(p.display_name)}</a> "
+        f"<span class='muted'>{escape(p.latest)} · "
+        f"{' + '.join(v for v, has in (('pip', p.pip), ('conda', p.conda)) if has)}</span></li>"
+        for p in projects
+    )
+    return (
+        f"<p><a href='{root}/'>Channels</a> / {escape(entry.name)}</p>"
+        f"<h1>Channel {escape(entry.name)}</h1>{description}{bases}{index}"
+        f"<h2 id='projects'>Projects</h2>{search}<p id='found' role='status'>{found}</p>"
+        f"<ul class='projects' aria-labelledby='projects'>{rows}</ul>"
+    )
+
+
+# -- a project --------------------------------------------------------------------------------
+
+
+def project_body(
+    channel: str, detail: ProjectDetail, urls: Urls, root: str, only: Release | None = None
+) -> str:
+    """A project's page, or (`only`) one release's."""
+    here = root + path_of(channel)
+    project_url = f"{here}pypi/{quote(detail.name)}/"
+    crumbs = f"<a href='{root}/'>Channels</a> / <a href='{attr(here)}'>{escape(channel)}</a>"
+    has_pip = any(r.files for r in detail.releases)
+    conda_name = detail.conda_names[0] if detail.conda_names else None
+    version = only.version if only else None
+    install = snippet_section(
+        snippets(urls, detail.display_name if has_pip else None, conda_name, version),
+        urls.public,
+    )
+    summary = f"<p>{escape(detail.summary)}</p>" if detail.summary else ""
+    if only is not None:
+        crumbs += f" / <a href='{attr(project_url)}'>{escape(detail.display_name)}</a>"
+        title = f"{escape(detail.display_name)} {escape(only.version)}"
+        releases = _release(only, project_url, heading="h2", channel=channel, root=root)
+        others = "".join(
+            f"<li><a href='{attr(project_url + quote(r.version) + '/')}'>{escape(r.version)}</a>"
+            f"{' (yanked)' if r.yanked else ''}</li>"
+            for r in detail.releases
+            if r is not only
+        )
+        listing = f"<h2>Other versions</h2><ul>{others}</ul>" if others else ""
+        return f"<p>{crumbs}</p><h1>{title}</h1>{summary}{install}{releases}{listing}"
+    versions = "".join(
+        _release(r, project_url, heading="h3", channel=channel, root=root) for r in detail.releases
+    )
+    return (
+        f"<p>{crumbs}</p><h1>{escape(detail.display_name)}</h1>{summary}{install}"
+        f"<h2>Versions</h2>{versions}"
+    )
+
+
+def _release(release: Release, project_url: str, heading: str, channel: str, root: str) -> str:
+    anchor = "v-" + "".join(c if c.isalnum() or c in "._-" else "_" for c in release.version)
+    link = f"{project_url}{quote(release.version)}/"
+    yanked = " <span class='yanked'>yanked</span>" if release.yanked else ""
+    files = _pip_table(release.files, root + path_of(channel)) if release.files else ""
+    conda = _conda_table(release.conda, root + path_of(channel)) if release.conda else ""
+    return (
+        f"<section id='{anchor}'><{heading}><a href='{attr(link)}'>{escape(release.version)}</a>"
+        f"{yanked}</{heading}>{files}{conda}</section>"
+    )
+
+
+def size_text(size: int) -> str:
+    """1234567 → "1.2 MB" (powers of 1000, as pip and PyPI show sizes)."""
+    value = float(size)
+    for unit in ("B", "kB", "MB", "GB"):
+        if value < 1000 or unit == "GB":
+            return f"{value:.0f} {unit}" if unit == "B" else f"{value:.1f} {unit}"
+        value /= 1000
+    return f"{size} B"
+
+
+def _when(moment: dt.datetime) -> str:
+    text = moment.strftime("%Y-%m-%d %H:%M UTC")
+    return f"<time datetime='{attr(moment.isoformat())}'>{text}</time>"
+
+
+def _who(user: str) -> str:
+    return escape(user) if user else "<span class='muted'>unknown</span>"
+
+
+def _pip_table(files: Sequence[PipFile], channel_url: str) -> str:
+    rows = "".join(
+        f"<tr><td><a href='{attr(channel_url)}files/{attr(quote(f.filename))}'>"
+        f"{escape(f.filename)}</a></td><td>{f.kind}</td><td>{size_text(f.size)}</td>"
+        f"<td><code class='hash'>{escape(f.sha256)}</code></td><td>{_who(f.uploaded_by)}</td>"
+        f"<td>{_when(f.upload_time)}</td><td>{_pip_state(f)}</td></tr>"
+        for f in files
+    )
+    return (
+        "<div class='scroll'><table><caption>pip files</caption><tr><th scope='col'>file</th>"
+        "<th scope='col'>kind</th><th scope='col'>size</th><th scope='col'>sha256</th>"
+        "<th scope='col'>uploaded by</th><th scope='col'>when</th><th scope='col'>state</th>"
+        f"</tr>{rows}</table></div>"
+    )
+
+
+def _pip_state(f: PipFile) -> str:
+    if not f.yanked:
+        return "available"
+    reason = f": {escape(f.yanked_reason)}" if f.yanked_reason else ""
+    return f"<span class='yanked'>yanked</span>{reason}"
+
+
+def _conda_table(files: Sequence[CondaFile], channel_url: str) -> str:
+    rows = "".join(
+        f"<tr><td><a href='{attr(channel_url)}conda/{attr(f.subdir)}/{attr(quote(f.filename))}'>"
+        f"{escape(f.filename)}</a></td><td>{escape(f.subdir)}</td><td>{size_text(f.size)}</td>"
+        f"<td><code class='hash'>{escape(f.sha256)}</code></td><td>{_who(f.uploaded_by)}</td>"
+        f"<td>{_when(f.upload_time)}</td><td>{escape(f.origin.route)}"
+        + (f" of <code>{escape(f.origin.source)}</code>" if f.origin.source else "")
+        + "</td></tr>"
+        for f in files
+    )
+    return (
+        "<div class='scroll'><table><caption>conda packages</caption><tr>"
+        "<th scope='col'>file</th><th scope='col'>subdir</th><th scope='col'>size</th>"
+        "<th scope='col'>sha256</th><th scope='col'>uploaded by</th><th scope='col'>when</th>"
+        f"<th scope='col'>made by</th></tr>{rows}</table></div>"
+    )
