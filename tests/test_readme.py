@@ -260,7 +260,8 @@ def test_the_readme_works_as_written_top_to_bottom(tmp_path: Path, upstream_chan
         assert sorted(NOT_RUN) == sorted(
             next(s for s in NOT_RUN if c.startswith(s)) for c in skipped
         ), "every line that cannot run here is still in the README"
-        assert len(walk.handled) == len(SPECIAL) + 2, walk.handled  # conda, pixi init and add
+        # conda (main, then company/dev and its bases), pixi init and pixi add
+        assert len(walk.handled) == len(SPECIAL) + 3, walk.handled
         home = work / "drawbridge-home"
         assert "conda-forge" in (home / "drawbridge.toml").read_text()
         assert (work / "drawbridge.lock").is_file() and (work / "prod.tar").is_file()

@@ -176,6 +176,7 @@ REFUSED_TO_A_READER = {
             ("GET", "/api/admin/channels/{channel}/permissions"),
             ("PUT", "/api/admin/channels/{channel}/permissions"),
             ("PUT", "/api/admin/channels/{channel}/projects/{project}/owner"),
+            ("PUT", "/api/admin/channels/{channel}/bases"),
         )
     },
 }

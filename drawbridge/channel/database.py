@@ -1,6 +1,6 @@
-"""The database: channels, published files, publish intents, users, groups, API tokens,
-channel permissions and project owners (SQLAlchemy; SQLite by default, PostgreSQL through
-psycopg 3).
+"""The database: channels and their bases, published files, publish intents, users, groups,
+API tokens, channel permissions and project owners (SQLAlchemy; SQLite by default,
+PostgreSQL through psycopg 3).
 
 Each layer declares its own tables on the shared `Base` (the bridge's recipes, requests
 and audit trail are in `drawbridge.bridge.records`). The schema itself is Alembic's: opening
@@ -80,6 +80,16 @@ class ChannelRow(Base):
     #: "standard" (nothing deleted), "immutable" (nor moved out) or "volatile" (deletable);
     #: see `drawbridge.channel.mutability`
     mutability: Mapped[str] = mapped_column(String(20), default="standard")
+
+
+class ChannelBaseRow(Base):
+    """One base of a channel: another channel, or `upstream:<mirror>`, at a position in the
+    channel's ordered list (0 is consulted first, after the channel itself)."""
+
+    __tablename__ = "channel_bases"
+    channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), primary_key=True)
+    position: Mapped[int] = mapped_column(Integer, primary_key=True)
+    base: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH + 9))  # "upstream:" + name
 
 
 class DistributionRow(Base):

@@ -56,6 +56,10 @@ class ValueRefused(ChannelError):
     character (PostgreSQL refuses both; SQLite would keep them, so neither does)."""
 
 
+class BaseCycle(ChannelError):
+    """Bases that would make a channel inherit from itself."""
+
+
 class PermissionDenied(ChannelError):
     """The identity may see the channel but not do this there (upload, review, add to a
     project another group owns, administer)."""

@@ -13,10 +13,12 @@ from __future__ import annotations
 import json
 import shutil
 from collections.abc import Iterable
+from pathlib import Path
 
 from sqlalchemy import delete, select
 
 from drawbridge.channel import conda_index, pip_view
+from drawbridge.channel.bases import note_change
 from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.layout import ChannelLayout
@@ -27,8 +29,9 @@ from drawbridge.channel.storage import write_bytes_atomic
 class ChannelIndexes:
     """Writes the indexes of any channel of one database."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, channels_dir: Path) -> None:
         self.db = database
+        self.channels_dir = channels_dir  # where `bases.note_change` tells servers
 
     def refresh(
         self, layout: ChannelLayout, projects: Iterable[str], subdirs: Iterable[str]
@@ -63,6 +66,7 @@ class ChannelIndexes:
                 )
             ).all()
         conda_index.write_channeldata(layout, [tuple(row) for row in rows])
+        note_change(self.channels_dir)
         return quarantined
 
     def _forget_conda_file(self, channel: str, item: QuarantinedFile) -> None:
@@ -102,6 +106,7 @@ class ChannelIndexes:
         if projects >= set(self.projects(layout.name)):
             pip_view.stamp_pages_format(layout.simple_dir)
         layout.pages_marker.unlink()
+        note_change(self.channels_dir)
 
     def write_root_pages(self, layout: ChannelLayout) -> None:
         pip_view.write_root_pages(layout.simple_dir, self.projects(layout.name))

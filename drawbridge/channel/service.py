@@ -24,7 +24,9 @@ from pathlib import Path
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from drawbridge.channel import bases as channel_bases
 from drawbridge.channel import conda_index, pip_view, verify
+from drawbridge.channel.bases import Level
 from drawbridge.channel.access import Access
 from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
@@ -55,6 +57,7 @@ from drawbridge.channel.publishing import (
 )
 from drawbridge.channel.recovery import Reconciliation, reconcile
 from drawbridge.channel.releases import ReleaseSpec, release_rows
+from drawbridge.channel.upstream_conda import upstream_channels
 from drawbridge.channel.storage import (
     ensure_reserve,
     remove_stale_incoming,
@@ -78,7 +81,7 @@ class Channels:
     def __init__(self, home: Home, database: Database) -> None:
         self.home = home
         self.db = database
-        self.indexes = ChannelIndexes(database)
+        self.indexes = ChannelIndexes(database, home.channels_dir)
         self.publisher = Publisher(database)
         self.promoter = Promoter(home, database, self.indexes, self.publisher)
         #: who may read, upload to and review each channel (`channel.access`)
@@ -92,9 +95,12 @@ class Channels:
         description: str = "",
         permissions: ChannelPermissions | None = None,
         mutability: Mutability = Mutability.standard,
+        *,
+        bases: Sequence[str] = (),
     ) -> None:
         """Create channel `name` (`name` or `owner/name`), or complete one a crash left
-        half-made; with `permissions`, set the lists they give (see `channel.access`).
+        half-made; with `permissions`, set the lists they give (see `channel.access`); with
+        `bases`, set its bases (as `set_bases`) in the same transaction.
         InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
         with self.db.session() as session:
@@ -103,6 +109,13 @@ class Channels:
                 session.add(
                     ChannelRow(name=name, description=description, mutability=mutability.value)
                 )
+                session.flush()
+            if bases:
+                channel_bases.set_bases(
+                    session, name, [channel_bases.parse_base(b) for b in bases], self._mirrors()
+                )
+        if bases:
+            channel_bases.touch_stamp(self.home.channels_dir)
         if permissions is not None and permissions != ChannelPermissions():
             self.access.set_permissions(name, **permissions.as_dict())
         layout.files_dir.mkdir(parents=True, exist_ok=True)
@@ -113,6 +126,29 @@ class Channels:
             if not (layout.simple_dir / "index.html").exists():
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
+        channel_bases.note_change(self.home.channels_dir)
+
+    def set_bases(self, name: str, bases: Sequence[str]) -> None:
+        """Make `bases` (channel names or `upstream:<mirror>`, nearest first) the bases of
+        channel `name`; an empty list makes it flat. UnknownChannel, InvalidName or
+        BaseCycle (naming the cycle) if they cannot be its bases; nothing changes then."""
+        with self.db.session() as session:
+            channel_bases.set_bases(
+                session, name, [channel_bases.parse_base(b) for b in bases], self._mirrors()
+            )
+        channel_bases.touch_stamp(self.home.channels_dir)
+
+    def bases(self) -> dict[str, list[Level]]:
+        """Every channel that has bases, with its bases in order."""
+        with self.db.session() as session:
+            return channel_bases.bases_by_channel(session)
+
+    def levels(self, name: str) -> list[Level]:
+        """What channel `name` serves, nearest first: itself, then its bases' levels."""
+        return channel_bases.levels_of(name, self.bases())
+
+    def _mirrors(self) -> list[str]:
+        return list(upstream_channels(self.home.bridge.upstream_conda))
 
     def mutability(self, name: str) -> Mutability:
         """Whether files may leave channel `name` (`mutability`); UnknownChannel if none."""
@@ -385,6 +421,21 @@ class Channels:
         if not rows and not missing_ok:
             raise UnknownProject(f"no project {project!r} in channel {channel!r}")
         return rows
+
+    def inherited_project_files(
+        self, channel: str, project: str, readable: Sequence[str] | None = None
+    ) -> list[DistributionRow]:
+        """The files of one project as channel `channel` serves it: its own and its bases'
+        (those in `readable`, if given), the nearest level's file winning for a name;
+        UnknownProject if no level has any."""
+        chosen: dict[str, DistributionRow] = {}
+        for level in self.levels(channel):
+            if not level.upstream and (readable is None or level.name in readable):
+                for row in self.indexes.project_files(level.name, project):
+                    chosen.setdefault(row.filename, row)
+        if not chosen:
+            raise UnknownProject(f"no project {project!r} in channel {channel!r} or its bases")
+        return list(chosen.values())
 
     def has_file(self, channel: str, filename: str) -> bool:
         """True if the channel already holds a file of that name (pip or conda view)."""

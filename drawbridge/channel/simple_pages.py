@@ -43,6 +43,12 @@ def sorted_files(files: Iterable[DistributionRow]) -> list[DistributionRow]:
 
 def project_page_html(name: str, files: Sequence[DistributionRow]) -> str:
     """The PEP 503 page of one project."""
+    return page_html_from_entries(name, [_file_json(row) for row in sorted_files(files)])
+
+
+def page_html_from_entries(name: str, entries: Sequence[dict]) -> str:
+    """The PEP 503 page of one project from its PEP 691 file entries, in their order (the
+    one HTML renderer: a flat channel's pages and an inheriting channel's merged ones)."""
     lines = [
         "<!DOCTYPE html>",
         "<html>",
@@ -53,16 +59,19 @@ def project_page_html(name: str, files: Sequence[DistributionRow]) -> str:
         "  <body>",
         f"    <h1>Links for {html.escape(name)}</h1>",
     ]
-    for row in sorted_files(files):
-        attributes = [f'href="{html.escape(file_url(row.filename))}#sha256={row.sha256}"']
-        if row.requires_python:
-            attributes.append(f'data-requires-python="{html.escape(row.requires_python)}"')
-        if row.metadata_sha256:
-            attributes.append(f'data-dist-info-metadata="sha256={row.metadata_sha256}"')
-            attributes.append(f'data-core-metadata="sha256={row.metadata_sha256}"')
-        if row.yanked:
-            attributes.append(f'data-yanked="{html.escape(row.yanked_reason)}"')
-        lines.append(f"    <a {' '.join(attributes)}>{html.escape(row.filename)}</a><br />")
+    for entry in entries:
+        attributes = [f'href="{html.escape(entry["url"])}#sha256={entry["hashes"]["sha256"]}"']
+        if entry.get("requires-python"):
+            attributes.append(f'data-requires-python="{html.escape(entry["requires-python"])}"')
+        metadata = entry.get("core-metadata")
+        if isinstance(metadata, dict) and metadata.get("sha256"):
+            attributes.append(f'data-dist-info-metadata="sha256={metadata["sha256"]}"')
+            attributes.append(f'data-core-metadata="sha256={metadata["sha256"]}"')
+        yanked = entry.get("yanked")
+        if yanked:
+            reason = yanked if isinstance(yanked, str) else ""
+            attributes.append(f'data-yanked="{html.escape(reason)}"')
+        lines.append(f"    <a {' '.join(attributes)}>{html.escape(entry['filename'])}</a><br />")
     lines += ["  </body>", "</html>", ""]
     return "\n".join(lines)
 
@@ -84,12 +93,17 @@ def _file_json(row: DistributionRow) -> dict:
 def project_page_json(name: str, files: Sequence[DistributionRow]) -> str:
     """The PEP 691 JSON page of one project."""
     ordered = sorted_files(files)
-    versions = sorted({row.version for row in ordered}, key=version_key)
+    versions = {row.version for row in ordered}
+    return page_json_from_entries(name, [_file_json(row) for row in ordered], versions)
+
+
+def page_json_from_entries(name: str, entries: Sequence[dict], versions: Iterable[str]) -> str:
+    """The PEP 691 page of one project from its file entries, in their order."""
     document = {
         "meta": {"api-version": API_VERSION},
         "name": name,
-        "files": [_file_json(row) for row in ordered],
-        "versions": versions,
+        "files": list(entries),
+        "versions": sorted(set(versions), key=version_key),
     }
     return json.dumps(document, separators=(",", ":"))
 

@@ -25,7 +25,7 @@ from drawbridge.cli.promote_commands import (
 )
 
 channel_app = typer.Typer(
-    help="Create and list channels; set who may read, upload and review them.",
+    help="Create and list channels; set their bases and who may read, upload and review them.",
     no_args_is_help=True,
 )
 user_app = typer.Typer(help="Create, list and disable users.", no_args_is_help=True)
@@ -68,6 +68,14 @@ def channel_create(
     review: ReviewOption = None,
     immutable: ImmutableOption = False,
     volatile: VolatileOption = False,
+    base: Annotated[
+        Optional[list[str]],
+        typer.Option(
+            "--base",
+            help="A channel (or upstream:<mirror>) it inherits from; repeat for more, "
+            "nearest first.",
+        ),
+    ] = None,
 ) -> None:
     """Create a channel (a conda channel and a pip index of the same name). Without --read,
     --upload or --review an action keeps the server-wide default; standard unless
@@ -78,19 +86,42 @@ def channel_create(
         review=parse_principals(review or ()),
     )
     mutability = chosen_mutability(immutable, volatile) or Mutability.standard
-    open_home(home).channels.create(name, description, permissions, mutability)
-    console.print(f"[green]channel[/] {name} ready ({mutability.value})")
+    open_home(home).channels.create(name, description, permissions, mutability, bases=base or [])
+    inherits = f", inheriting from {', '.join(base)}" if base else ""
+    console.print(f"[green]channel[/] {name} ready ({mutability.value}){inherits}")
+
+
+@channel_app.command("bases")
+def channel_bases(
+    name: str,
+    bases: Annotated[
+        Optional[list[str]],
+        typer.Argument(help="Its bases, nearest first: channels or upstream:<mirror>."),
+    ] = None,
+    home: HomeOption = None,
+) -> None:
+    """Set the channels (or upstream mirrors) a channel inherits from; none makes it flat.
+
+    Its pip and conda views then serve its own files plus its bases' (recursively), the
+    nearest file of a name winning. Nothing is re-indexed: servers see the change at once.
+    """
+    open_home(home).channels.set_bases(name, bases or [])
+    shown = ", ".join(bases) if bases else "none (flat)"
+    console.print(f"[green]channel[/] {name} bases: {shown}")
 
 
 @channel_app.command("list")
 def channel_list(home: HomeOption = None) -> None:
-    """List the channels with their mutability, Python projects, conda packages and readers."""
+    """List the channels with their bases, mutability, Python projects, conda packages and
+    readers."""
     channels = open_home(home).channels
-    shown = table("channel", "mutability", "python projects", "conda packages", "read")
+    bases = channels.bases()
+    shown = table("channel", "bases", "mutability", "python projects", "conda packages", "read")
     for name in channels.names():
         readers = channels.access.permissions(name).read
         shown.add_row(
             name,
+            ", ".join(str(level) for level in bases.get(name, ())) or "-",
             channels.mutability(name).value,
             str(len(channels.projects(name))),
             str(len(channels.conda_packages(name))),

@@ -16,6 +16,7 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.server import (
+    bases_routes,
     admin_routes,
     conda_routes,
     pip_routes,
@@ -77,6 +78,7 @@ def create_app(home: Home) -> ASGIApp:
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (
+        bases_routes,
         admin_routes,
         upstream_routes,
         request_routes,

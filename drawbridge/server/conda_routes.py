@@ -4,10 +4,15 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 
+from pathlib import Path
+
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
+from drawbridge.channel.upstream_conda import check_upstream_file
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import context
-from drawbridge.server.index_files import index_file_response
+from drawbridge.server.index_files import answer_response, index_file_response
+from drawbridge.server.inherited import answer_merged
+from drawbridge.server.upstream_routes import serve_mirror_file
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
@@ -26,6 +31,14 @@ INDEX_FILES = {
 def channeldata(request: Request, channel: str) -> Response:
     ctx = context(request)
     ctx.check_read(request, channel)
+    if ctx.inherited.inherits(channel):
+        merged = ctx.inherited.channeldata(channel, ctx.unreadable_levels(request, channel))
+        answer = answer_merged(
+            merged, "channeldata.json", "application/json", dict(request.headers)
+        )
+        if answer is None:
+            raise HTTPException(404, f"{channel} has no channeldata.json")
+        return answer_response(answer)
     path = ctx.channels.conda_dir(channel) / "channeldata.json"
     return file_response(request, path, "application/json", CACHE_INDEX)
 
@@ -40,11 +53,13 @@ def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
     ctx.check_read(request, channel)
     if subdir not in KNOWN_SUBDIRS or "/" in name or name.startswith("."):
         raise HTTPException(404, "no such shard")
-    path = ctx.channels.conda_dir(channel) / subdir / "shards" / name
-    try:
-        return file_response(request, path, "application/octet-stream", CACHE_IMMUTABLE)
-    except FileNotFoundError:
-        raise HTTPException(404, f"no shard {name!r} in {channel}/{subdir}") from None
+    skip = ctx.unreadable_levels(request, channel)
+    for path in ctx.inherited.candidates(channel, "conda", f"{subdir}/shards/{name}", skip):
+        try:
+            return file_response(request, Path(path), "application/octet-stream", CACHE_IMMUTABLE)
+        except FileNotFoundError:
+            continue
+    raise HTTPException(404, f"no shard {name!r} in {channel}/{subdir}")
 
 
 @router.api_route(
@@ -58,6 +73,8 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
     if subdir not in KNOWN_SUBDIRS or name.startswith("."):
         raise HTTPException(404, f"{subdir!r} is not a conda subdir")
     path = ctx.channels.conda_dir(channel) / subdir / name
+    if name in INDEX_FILES and ctx.inherited.inherits(channel):
+        return _merged_index_file(request, channel, subdir, name)
     if name in INDEX_FILES:
         media_type, gzip_twin = INDEX_FILES[name]
         try:
@@ -68,7 +85,36 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
             raise HTTPException(404, f"{channel}/{subdir} has no {name}") from None
     if not name.endswith((".conda", ".tar.bz2")):
         raise HTTPException(404, f"no file {name!r} in {channel}/{subdir}")
-    try:
-        return file_response(request, path, "application/octet-stream", CACHE_IMMUTABLE)
-    except FileNotFoundError:
-        raise HTTPException(404, f"no package {name!r} in {channel}/{subdir}") from None
+    skip = ctx.unreadable_levels(request, channel)
+    for level in ctx.inherited.served(channel, skip):  # the nearest level that has it
+        if level.upstream:
+            mirror = ctx.upstream_mirrors.get(level.name)
+            if mirror is None or not check_upstream_file(subdir, name, shard=False):
+                continue
+            try:
+                return serve_mirror_file(request, ctx, mirror, subdir, name, shard=False)
+            except HTTPException as error:
+                if error.status_code == 404:
+                    continue
+                raise
+        path = ctx.channels.conda_dir(level.name) / subdir / name
+        try:
+            return file_response(request, path, "application/octet-stream", CACHE_IMMUTABLE)
+        except FileNotFoundError:
+            continue
+    raise HTTPException(404, f"no package {name!r} in {channel}/{subdir}")
+
+
+def _merged_index_file(request: Request, channel: str, subdir: str, name: str) -> Response:
+    """An inheriting channel's repodata (or shard index), merged from its levels."""
+    ctx = context(request)
+    inherited, skip = ctx.inherited, ctx.unreadable_levels(request, channel)
+    media_type, gzip_twin = INDEX_FILES[name]
+    if name == "repodata_shards.msgpack.zst":
+        merged = inherited.shard_index(channel, subdir, skip)
+    else:
+        merged = inherited.repodata(channel, subdir, skip)
+    answer = answer_merged(merged, name, media_type, dict(request.headers), gzip_twin=gzip_twin)
+    if answer is None:
+        raise HTTPException(404, f"{channel}/{subdir} has no {name}")
+    return answer_response(answer)

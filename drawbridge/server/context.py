@@ -19,6 +19,9 @@ from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
 from drawbridge.server.auth import identify
 from drawbridge.server.index_files import IndexFileCache
+from drawbridge.channel.bases import Level
+from drawbridge.server.inherited import InheritedViews
+from drawbridge.server.upstream_relay import index_copy
 
 log = logging.getLogger("drawbridge")
 #: a bare liveness check: answers without a token when reading is private
@@ -81,6 +84,46 @@ class Context:
         read gate has refused those already; this keeps every route safe on its own)."""
         self.check_channel(channel)
         self.access.check_read(self.identity(request), channel)
+
+    def unreadable_levels(self, request: Request, channel: str) -> frozenset[Level]:
+        """The levels of `channel` the request's identity may not read: an inheriting
+        channel never shows a reader the files of a base hidden from them."""
+        levels = self.inherited.levels(channel)
+        if len(levels) == 1:
+            return frozenset()
+        identity = self.identity(request)
+        return frozenset(
+            level
+            for level in levels[1:]
+            if not level.upstream and not self.access.may_read(identity, level.name)
+        )
+
+    @cached_property
+    def inherited(self) -> InheritedViews:
+        """The merged views of channels that have bases."""
+        folders: dict[tuple[str, str], str] = {}
+
+        def folder(channel: str, view: str) -> str:
+            key = (channel, view)
+            if key not in folders:
+                layout = self.home.channel(channel)
+                folders[key] = str(
+                    {"simple": layout.simple_dir, "files": layout.files_dir}.get(
+                        view, layout.conda_dir
+                    )
+                )
+            return folders[key]
+
+        return InheritedViews(
+            self.home.channels_dir,
+            self.home.cache_dir,
+            self.channels.bases,
+            folder,
+            lambda name: self.upstream_mirrors.get(name),
+            lambda mirror, subdir, name, refresh: index_copy(
+                self.home.cache_dir, mirror, subdir, name, refresh
+            ),
+        )
 
     @cached_property
     def recipes(self) -> RecipeBook:

@@ -21,6 +21,7 @@ from drawbridge.bridge.bridging_requests import UnknownRequest
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.recipes import UnknownRecipe
 from drawbridge.channel.errors import (
+    BaseCycle,
     AccountExists,
     ChannelError,
     DuplicateFile,
@@ -43,6 +44,7 @@ from drawbridge.server.pages import UI_TAG, error_page, prefers_html
 STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (DuplicateFile, 409),
     (RemovalRefused, 409),  # the channel's mutability keeps its files
+    (BaseCycle, 409),
     (AccountExists, 409),
     (PermissionDenied, 403),
     (UnknownAccount, 404),

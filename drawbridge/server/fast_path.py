@@ -34,6 +34,7 @@ from drawbridge.server.channel_paths import split_channel
 from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
 from drawbridge.server.index_files import NOSNIFF, Answer, answer_index_file
+from drawbridge.server.inherited import answer_merged
 from drawbridge.server.negotiation import choose_simple_format
 from drawbridge.server.responses import (
     CACHE_IMMUTABLE,
@@ -183,9 +184,14 @@ class IndexFastPath:
         return self._roots[key]
 
     def _public(self, channel: str) -> bool:
-        """Whether the fast path may serve `channel`: it exists, and anyone may read it."""
-        return channel in self.context.known_channels and self.context.access.public(
-            channel, checked=True
+        """Whether the fast path may serve `channel`: it exists, and anyone may read it and
+        every base it inherits from (else the routes answer, leaving out hidden bases)."""
+        access = self.context.access
+        if channel not in self.context.known_channels or not access.public(channel, checked=True):
+            return False
+        levels = self.context.inherited.levels(channel)
+        return len(levels) == 1 or all(
+            level.upstream or access.public(level.name, checked=True) for level in levels[1:]
         )
 
     async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
@@ -221,6 +227,7 @@ class IndexFastPath:
             return
         file = self._package_file(parts)
         sent = None if file is None else await self._send_file(scope, send, headers, *file)
+
         if sent is None:
             await self.app(scope, receive, send)
         elif self.log:
@@ -239,6 +246,14 @@ class IndexFastPath:
             return self._simple(channel, view[1:], headers) if len(view) > 1 else None
         if len(view) < 2 or view[0] != "conda" or not self._public(channel):
             return None
+        inherited = self.context.inherited
+        if inherited.inherits(channel):
+            # a mirror level may need asking: the route answers (in a thread)
+            return (
+                self._merged_conda(channel, view, headers)
+                if inherited.local_only(channel)
+                else None
+            )
         if len(view) == 3 and view[1] in KNOWN_SUBDIRS and view[2] in INDEX_FILES:
             media_type, gzip_twin = INDEX_FILES[view[2]]
             return answer_index_file(
@@ -256,17 +271,38 @@ class IndexFastPath:
             )
         return None
 
+    def _merged_conda(
+        self, channel: str, view: list[str], headers: dict[str, str]
+    ) -> Answer | None:
+        inherited = self.context.inherited
+        if len(view) == 3 and view[1] in KNOWN_SUBDIRS and view[2] in INDEX_FILES:
+            media_type, gzip_twin = INDEX_FILES[view[2]]
+            if view[2] == "repodata_shards.msgpack.zst":
+                merged = inherited.shard_index(channel, view[1])
+            else:
+                merged = inherited.repodata(channel, view[1])
+            return answer_merged(merged, view[2], media_type, headers, gzip_twin=gzip_twin)
+        if len(view) == 2 and view[1] == "channeldata.json":
+            merged = inherited.channeldata(channel)
+            return answer_merged(merged, view[1], "application/json", headers)
+        return None
+
     def _simple(self, channel: str, rest: list[str], headers: dict[str, str]) -> Answer | None:
         if rest[-1] != "" or len(rest) > 2 or not self._public(channel):
             return None
-        folder = self._root(channel, "simple")
-        if len(rest) == 2:
-            if not _is_normalised(rest[0]):
-                return None
-            folder = f"{folder}/{rest[0]}"
+        if len(rest) == 2 and not _is_normalised(rest[0]):
+            return None
         media_type = choose_simple_format(headers.get("accept"))
         if media_type is None:
             return None
+        inherited = self.context.inherited
+        if inherited.inherits(channel):
+            merged = inherited.simple_page(channel, rest[0] if len(rest) == 2 else None)
+            name = "json" if media_type == JSON_TYPE else "html"
+            return answer_merged(merged, name, media_type, headers, vary="Accept", gzip_twin=True)
+        folder = self._root(channel, "simple")
+        if len(rest) == 2:
+            folder = f"{folder}/{rest[0]}"
         page = f"{folder}/index.json" if media_type == JSON_TYPE else f"{folder}/index.html"
         return answer_index_file(
             self.context.index_cache,
@@ -306,6 +342,13 @@ class IndexFastPath:
         if not self._public(channel):
             return None
         media_type = METADATA_TYPE if name.endswith(".metadata") else OCTET_STREAM
+        inherited = self.context.inherited
+        if inherited.inherits(channel):  # the nearest level that has it
+            relative = f"{folder[1:]}/{name}" if folder else name
+            for path in inherited.candidates(channel, view, relative):
+                if self.files.get(path, media_type) is not None:
+                    return path, media_type
+            return None
         return f"{self._root(channel, view)}{folder}/{name}", media_type
 
     async def _send_file(  # type: ignore[no-untyped-def]

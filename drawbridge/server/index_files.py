@@ -107,6 +107,21 @@ def answer_index_file(
         representation = cache.get(path)
     if representation is None:
         return None
+    return answer_representation(
+        representation, encoding, media_type, cache_control, request_headers, vary, gzip_twin
+    )
+
+
+def answer_representation(
+    representation: Representation,
+    encoding: bytes | None,
+    media_type: str,
+    cache_control: str,
+    request_headers: dict[str, str],
+    vary: str | None = None,
+    gzip_twin: bool = False,
+) -> Answer:
+    """The answer (200 or 304) sending `representation` (bytes in `encoding`, if any)."""
     use = (media_type, cache_control, vary, gzip_twin, encoding)
     headers = representation.headers_by_use.get(use)
     if headers is None:
@@ -152,5 +167,10 @@ def index_file_response(
     )
     if answer is None:
         raise FileNotFoundError(path)
+    return answer_response(answer)
+
+
+def answer_response(answer: Answer) -> Response:
+    """An Answer as a FastAPI response."""
     headers = {k.decode(): v.decode() for k, v in answer.headers if k != b"content-length"}
     return Response(answer.body, status_code=answer.status, headers=headers)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+from pathlib import Path
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.responses import RedirectResponse
@@ -14,7 +15,8 @@ from drawbridge.channel.json_api import project_document
 from drawbridge.channel.simple_pages import HTML_TYPE, JSON_TYPE
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import Context, context
-from drawbridge.server.index_files import index_file_response
+from drawbridge.server.index_files import answer_response, index_file_response
+from drawbridge.server.inherited import answer_merged
 from drawbridge.server.negotiation import choose_simple_format
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, bytes_response, file_response
 
@@ -28,6 +30,20 @@ def _simple_page(request: Request, ctx: Context, channel: str, project: str | No
     )
     if media_type is None:
         raise HTTPException(406, f"can serve only {JSON_TYPE}, {HTML_TYPE} or text/html")
+    if ctx.inherited.inherits(channel):
+        skip = ctx.unreadable_levels(request, channel)
+        merged = ctx.inherited.simple_page(channel, project, skip)
+        answer = answer_merged(
+            merged,
+            "json" if media_type == JSON_TYPE else "html",
+            media_type,
+            dict(request.headers),
+            vary="Accept",
+            gzip_twin=True,
+        )
+        if answer is None:
+            raise HTTPException(404, f"no project {project!r} in channel {channel!r} or its bases")
+        return answer_response(answer)
     folder = ctx.channels.simple_dir(channel)
     if project is not None:
         folder = folder / project
@@ -86,12 +102,13 @@ def _file(request: Request, channel: str, filename: str) -> Response:
         if filename.endswith(".metadata")
         else "application/octet-stream"
     )
-    try:
-        return file_response(
-            request, ctx.channels.files_dir(channel) / filename, media_type, CACHE_IMMUTABLE
-        )
-    except FileNotFoundError:
-        raise HTTPException(404, f"no file {filename!r} in channel {channel!r}") from None
+    skip = ctx.unreadable_levels(request, channel)
+    for path in ctx.inherited.candidates(channel, "files", filename, skip):  # nearest first
+        try:
+            return file_response(request, Path(path), media_type, CACHE_IMMUTABLE)
+        except FileNotFoundError:
+            continue
+    raise HTTPException(404, f"no file {filename!r} in channel {channel!r}")
 
 
 @router.api_route("/files/{filename}", methods=["GET", "HEAD"], include_in_schema=False)
@@ -123,7 +140,9 @@ def _json_api(request: Request, channel: str, project: str, version: str | None)
     ctx = context(request)
     ctx.check_read(request, channel)
     try:
-        files = ctx.channels.project_files(channel, canonicalize_name(project))
+        skip = ctx.unreadable_levels(request, channel)
+        readable = [level.name for level in ctx.inherited.served(channel, skip)]
+        files = ctx.channels.inherited_project_files(channel, canonicalize_name(project), readable)
         base_url = str(request.base_url).rstrip("/") + f"/{channel}"
         document = project_document(files, base_url, version)
     except UnknownProject as error:

@@ -8,11 +8,7 @@ when unchanged) and served from the last copy, marked stale, when the mirror is 
 
 from __future__ import annotations
 
-import json
 import logging
-import os
-import tempfile
-from pathlib import Path
 
 import httpx
 from fastapi import APIRouter, HTTPException, Request, Response
@@ -24,7 +20,7 @@ from drawbridge.channel.upstream_conda import (
     check_upstream_file,
 )
 from drawbridge.server.context import Context, context
-from drawbridge.channel.storage import write_bytes_atomic
+from drawbridge.server.upstream_relay import download_package, refresh_index, relay_copy
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
@@ -47,11 +43,21 @@ def _mirror(ctx: Context, name: str) -> UpstreamConda:
 def channel_list(request: Request) -> JSONResponse:
     ctx = context(request)
     base = str(request.base_url).rstrip("/")
+    bases = ctx.channels.bases()
+    readable = ctx.access.readable(ctx.identity(request), ctx.channels.names())
     return JSONResponse(
         {
             "channels": {
-                name: {"conda": f"{base}/{name}/conda", "simple": f"{base}/{name}/simple/"}
-                for name in ctx.access.readable(ctx.identity(request), ctx.channels.names())
+                name: {
+                    "conda": f"{base}/{name}/conda",
+                    "simple": f"{base}/{name}/simple/",
+                    "bases": [
+                        str(level)
+                        for level in bases.get(name, ())
+                        if level.upstream or level.name in readable
+                    ],
+                }
+                for name in readable
             },
             "upstream": {
                 name: {"conda": f"{base}/{UPSTREAM_PREFIX}/{name}"} for name in ctx.upstream_mirrors
@@ -79,9 +85,15 @@ def upstream_file(request: Request, name: str, subdir: str, filename: str) -> Re
 
 
 def _serve(request: Request, name: str, subdir: str, filename: str, shard: bool) -> Response:
-    """A mirror's file: from disk, from the package cache, or relayed."""
     ctx = context(request)
-    mirror = _mirror(ctx, name)
+    return serve_mirror_file(request, ctx, _mirror(ctx, name), subdir, filename, shard)
+
+
+def serve_mirror_file(
+    request: Request, ctx: Context, mirror: UpstreamConda, subdir: str, filename: str, shard: bool
+) -> Response:
+    """A mirror's file: from disk, from the package cache, or relayed; 404 if it has none."""
+    name = mirror.name
     if not check_upstream_file(subdir, filename, shard):
         raise HTTPException(404, f"{subdir}/{filename} is not a conda index file, shard or package")
     if shard:
@@ -96,73 +108,11 @@ def _serve(request: Request, name: str, subdir: str, filename: str, shard: bool)
         except FileNotFoundError:
             raise HTTPException(404, f"upstream {name!r} has no {subdir}/{filename}") from None
     if is_package:
-        cached = ctx.home.cache_dir / "upstream-conda" / name / subdir / filename
+        cached = relay_copy(ctx.home.cache_dir, mirror, subdir, filename)
         if not cached.is_file():
-            _download(mirror.remote_url(subdir, filename), cached)
+            download_package(mirror.remote_url(subdir, filename), cached)
         return file_response(request, cached, media_type, cache_control)
     return _index_response(request, mirror, ctx, subdir, filename, media_type)
-
-
-def _download(url: str, target: Path) -> None:
-    """Fetch a package into the cache atomically; a failed download leaves nothing behind."""
-    target.parent.mkdir(parents=True, exist_ok=True)
-    handle, partial = tempfile.mkstemp(dir=target.parent, prefix=".part-")
-    try:
-        with (
-            os.fdopen(handle, "wb") as out,
-            httpx.stream("GET", url, timeout=UPSTREAM_TIMEOUT) as response,
-        ):
-            if response.status_code == 404:
-                raise HTTPException(404, f"the upstream mirror has no {url.rsplit('/', 2)[-2:]}")
-            if response.status_code != 200:
-                raise HTTPException(
-                    502, f"upstream mirror answered {response.status_code} for {url}"
-                )
-            for chunk in response.iter_bytes(1 << 20):
-                out.write(chunk)
-        os.replace(partial, target)
-    except httpx.HTTPError as error:
-        raise HTTPException(502, f"upstream mirror unreachable: {url}: {error}") from None
-    finally:
-        if os.path.exists(partial):
-            os.unlink(partial)
-
-
-def _refresh_index(url: str, cached: Path) -> bool:
-    """Bring the cached copy of a mirror's index file up to date; False if the mirror failed.
-
-    The mirror is asked with the cached copy's validators, so an unchanged file costs a 304.
-    A 404 is passed on; a mirror that cannot be reached leaves the last copy in place.
-    """
-    validators_path = cached.with_name(cached.name + ".validators.json")
-    validators = (
-        json.loads(validators_path.read_text())
-        if cached.is_file() and validators_path.is_file()
-        else {}
-    )
-    headers = {
-        k: v
-        for k, v in (
-            ("If-None-Match", validators.get("etag")),
-            ("If-Modified-Since", validators.get("last-modified")),
-        )
-        if v
-    }
-    try:
-        answer = httpx.get(url, headers=headers, timeout=UPSTREAM_TIMEOUT)
-    except httpx.HTTPError:
-        return False
-    if answer.status_code == 404:
-        raise HTTPException(404, f"the upstream mirror has no {url}")
-    if answer.status_code == 304 and cached.is_file():
-        return True
-    if answer.status_code != 200:
-        return False
-    cached.parent.mkdir(parents=True, exist_ok=True)
-    write_bytes_atomic(cached, answer.content)
-    kept = {k: answer.headers[k] for k in ("etag", "last-modified") if k in answer.headers}
-    write_bytes_atomic(validators_path, json.dumps(kept).encode())
-    return True
 
 
 def _index_response(
@@ -175,8 +125,8 @@ def _index_response(
 ) -> Response:
     """A mirror's index file: fresh when the mirror answers, else the last copy, marked stale."""
     url = mirror.remote_url(subdir, filename)
-    cached = ctx.home.cache_dir / "upstream-conda" / mirror.name / subdir / filename
-    fresh = _refresh_index(url, cached)
+    cached = relay_copy(ctx.home.cache_dir, mirror, subdir, filename)
+    fresh = refresh_index(url, cached)
     if not cached.is_file():
         raise HTTPException(502, f"upstream mirror unreachable and nothing cached: {url}")
     response = file_response(request, cached, media_type, CACHE_INDEX)
