@@ -20,6 +20,7 @@ from servers import AppClient, serve_in_process
 from drawbridge.channel import catalogue
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import load_home
+from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.tokens import Role
 from drawbridge.server import catalogue_pages
 from drawbridge.server.pages import render_page
@@ -357,7 +358,7 @@ def test_the_project_list_of_a_large_channel_is_read_in_one_pass(tmp_path: Path)
 
 
 def test_bases_show_as_inherits_from():
-    """`catalogue.channel_bases` is empty until channels have bases; what it returns shows."""
+    """A channel entry's bases show as "inherits from", each a link to its page."""
     entry = catalogue.ChannelEntry("company/dev", "", ("company/internal", "company/base"))
     group = catalogue.OwnerGroup("company", (entry,))
     document = parsed(render_page("t", catalogue_pages.tree_body([group], "/t/tok")))
@@ -368,6 +369,53 @@ def test_bases_show_as_inherits_from():
         "/t/tok/company/internal/",
         "/t/tok/company/base/",
     ]
+
+
+def test_a_channel_page_lists_what_its_bases_serve_and_hides_a_base_it_may_not_read(
+    tmp_path: Path,
+):
+    """company/dev inherits from company/internal (private to alice) and company/base: its
+    page lists each inherited project once, from the nearest level, linked to that level's
+    page; a visitor who may not read company/internal sees neither it nor its projects."""
+    drop = tmp_path / "drop"
+    with serve_in_process(tmp_path / "home") as client:
+        alice = client.token(Role.reader, user="alice")  # makes the user
+        client.channels.create("company/base")
+        alice_only = ChannelPermissions(read=("user:alice",))
+        client.channels.create("company/internal", permissions=alice_only)
+        client.channels.create("company/dev", bases=["company/internal", "company/base"])
+        client.channels.publish_many("company/base", [make_wheel(drop / "b", "shared", "1.0")])
+        client.channels.publish_many("company/base", [make_wheel(drop / "b", "baselib", "2.0")])
+        internal = [make_wheel(drop / "i", "shared", "1.5"), make_wheel(drop / "i", "secret", "1")]
+        client.channels.publish_many("company/internal", internal)
+        client.channels.publish_many("company/dev", [make_wheel(drop / "d", "devtool", "0.1")])
+
+        def listed(text: str) -> dict[str, tuple[str, str]]:
+            return {
+                item.get("data-name"): (next(item.iter("a")).get("href"), "".join(item.itertext()))
+                for item in parsed(text).iter("li")
+                if item.get("data-name")
+            }
+
+        seen_by_alice = listed(page(client, "/company/dev/", auth=("__token__", alice)))
+        assert seen_by_alice == {
+            "baselib": ("/company/base/pypi/baselib/", "baselib 2.0 · pip · from company/base"),
+            "devtool": ("/company/dev/pypi/devtool/", "devtool 0.1 · pip"),
+            "secret": ("/company/internal/pypi/secret/", "secret 1 · pip · from company/internal"),
+            "shared": (
+                "/company/internal/pypi/shared/",
+                "shared 1.5 · pip · from company/internal",
+            ),
+        }
+        dev_page = parsed(page(client, "/company/dev/", auth=("__token__", alice)))
+        assert "Inherits from company/internal, company/base:" in "".join(dev_page.itertext())
+        anonymous = page(client, "/company/dev/")
+        assert set(listed(anonymous)) == {"baselib", "devtool", "shared"}
+        assert listed(anonymous)["shared"][0] == "/company/base/pypi/shared/"
+        assert "company/internal" not in anonymous
+        assert "company/internal" not in page(client, "/")
+        tree = parsed(page(client, "/", auth=("__token__", alice)))
+        assert "inherits from company/internal, company/base" in "".join(tree.itertext())
 
 
 def test_a_recorded_source_file_is_named():

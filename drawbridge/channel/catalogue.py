@@ -12,15 +12,22 @@ from __future__ import annotations
 import datetime as dt
 import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, replace
 from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from drawbridge.channel.database import ChannelRow, CondaPackageRow, Database, DistributionRow
+from drawbridge.channel.bases import UPSTREAM_BASE
+from drawbridge.channel.database import (
+    ChannelBaseRow,
+    ChannelRow,
+    CondaPackageRow,
+    Database,
+    DistributionRow,
+)
 
 #: `uploaded_by` values the publishing commands record (`bridge`, `drawbridge build`)
 BRIDGE_UPLOADER = "bridge"
@@ -44,7 +51,7 @@ class ChannelEntry:
 
     name: str  # `main` or `company/dev`
     description: str
-    bases: tuple[str, ...]  # nearest first; empty until channels have bases
+    bases: tuple[str, ...]  # nearest first, as the visitor may see them
 
     @property
     def owner(self) -> str:
@@ -60,10 +67,17 @@ class OwnerGroup:
     channels: tuple[ChannelEntry, ...]
 
 
-def channel_bases(session: Session, channel: str) -> tuple[str, ...]:
-    """A channel's ordered bases, nearest first. Channels have none yet: inheritance reads
-    them here (one query for the tree, or a join) and the tree shows "inherits from"."""
-    return ()
+def channel_bases(
+    session: Session, channel: str, readable: Callable[[str], bool] = lambda _name: True
+) -> tuple[str, ...]:
+    """A channel's ordered bases, nearest first (`upstream:<mirror>` for a mirror), without
+    the channels `readable` refuses: a visitor never learns the name of a hidden base."""
+    bases = session.scalars(
+        select(ChannelBaseRow.base)
+        .where(ChannelBaseRow.channel == channel)
+        .order_by(ChannelBaseRow.position)
+    )
+    return tuple(b for b in bases if b.startswith(UPSTREAM_BASE) or readable(b))
 
 
 def channel_tree(database: Database, readable: Callable[[str], bool]) -> list[OwnerGroup]:
@@ -72,7 +86,7 @@ def channel_tree(database: Database, readable: Callable[[str], bool]) -> list[Ow
     with database.session() as session:
         rows = session.execute(select(ChannelRow.name, ChannelRow.description)).all()
         entries = [
-            ChannelEntry(name, description or "", channel_bases(session, name))
+            ChannelEntry(name, description or "", channel_bases(session, name, readable))
             for name, description in rows
             if readable(name)
         ]
@@ -85,13 +99,17 @@ def channel_tree(database: Database, readable: Callable[[str], bool]) -> list[Ow
     ]
 
 
-def channel_entry(database: Database, channel: str) -> ChannelEntry | None:
-    """One channel's entry, or None if there is no such channel."""
+def channel_entry(
+    database: Database, channel: str, readable: Callable[[str], bool] = lambda _name: True
+) -> ChannelEntry | None:
+    """One channel's entry (its bases as `readable` admits them), or None if there is no
+    such channel."""
     with database.session() as session:
         row = session.get(ChannelRow, channel)
         if row is None:
             return None
-        return ChannelEntry(row.name, row.description or "", channel_bases(session, row.name))
+        bases = channel_bases(session, row.name, readable)
+        return ChannelEntry(row.name, row.description or "", bases)
 
 
 # -- a channel's projects -----------------------------------------------------------------
@@ -107,6 +125,7 @@ class ProjectEntry:
     latest: str
     pip: bool
     conda: bool
+    source: str = ""  # the base it is inherited from; "" for the channel's own
 
 
 @lru_cache(maxsize=65536)
@@ -126,6 +145,20 @@ def matches(name: str, query: str) -> bool:
     words = [normalise(word) for word in query.split()]
     target = normalise(name)
     return all(word in target for word in words if word)
+
+
+def projects_through(
+    database: Database, levels: Sequence[str], query: str = ""
+) -> list[ProjectEntry]:
+    """What a channel serves through its levels (itself, then its bases' channels, nearest
+    first): each project from the nearest level that has it, marked with the base it comes
+    from, sorted by name."""
+    found: dict[str, ProjectEntry] = {}
+    for depth, level in enumerate(levels):
+        for entry in channel_projects(database, level, query):
+            if entry.name not in found:
+                found[entry.name] = replace(entry, source=level) if depth else entry
+    return [found[name] for name in sorted(found)]
 
 
 def channel_projects(database: Database, channel: str, query: str = "") -> list[ProjectEntry]:

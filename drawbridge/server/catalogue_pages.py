@@ -137,9 +137,7 @@ def tree_body(groups: Iterable[OwnerGroup], root: str) -> str:
 def _tree_item(entry: ChannelEntry, root: str) -> str:
     bases = (
         " <span class='muted'>inherits from "
-        + ", ".join(
-            f"<a href='{attr(root + path_of(base))}'>{escape(base)}</a>" for base in entry.bases
-        )
+        + ", ".join(_base_link(base, root) for base in entry.bases)
         + "</span>"
         if entry.bases
         else ""
@@ -157,13 +155,22 @@ def _tree_item(entry: ChannelEntry, root: str) -> str:
 # -- a channel ------------------------------------------------------------------------------
 
 
+def _base_link(base: str, root: str) -> str:
+    """A base as a link to its page; an upstream mirror (no page of ours) as its name."""
+    if base.startswith("upstream:"):
+        return escape(base)
+    return f"<a href='{attr(root + path_of(base))}'>{escape(base)}</a>"
+
+
 def channel_body(
     entry: ChannelEntry, projects: Sequence[ProjectEntry], query: str, urls: Urls, root: str
 ) -> str:
     here = root + path_of(entry.name)
     description = f"<p>{escape(entry.description)}</p>" if entry.description else ""
     bases = (
-        "<p>Inherits from " + ", ".join(escape(b) for b in entry.bases) + ".</p>"
+        "<p>Inherits from "
+        + ", ".join(_base_link(base, root) for base in entry.bases)
+        + ": its indexes serve their projects too, the nearest file of a name winning.</p>"
         if entry.bases
         else ""
     )
@@ -186,9 +193,11 @@ def channel_body(
         found = f"{len(projects)} project{'' if len(projects) == 1 else 's'}"
     rows = "".join(
         f"<li data-name='{attr(p.name)}'>"
-        f"<a href='{attr(here)}pypi/{attr(quote(p.name))}/'>{escape(p.display_name)}</a> "
+        f"<a href='{attr(root + path_of(p.source or entry.name))}pypi/{attr(quote(p.name))}/'>"
+        f"{escape(p.display_name)}</a> "
         f"<span class='muted'>{escape(p.latest)} · "
-        f"{' + '.join(v for v, has in (('pip', p.pip), ('conda', p.conda)) if has)}</span></li>"
+        f"{' + '.join(v for v, has in (('pip', p.pip), ('conda', p.conda)) if has)}"
+        f"{f' · from {escape(p.source)}' if p.source else ''}</span></li>"
         for p in projects
     )
     return (

@@ -9,6 +9,8 @@ obeys the read rules: a channel the visitor may not read is left out of the tree
 
 from __future__ import annotations
 
+from functools import partial
+
 from html import escape
 from importlib import resources
 
@@ -108,11 +110,18 @@ def channel_page(request: Request, channel: str, q: str = "") -> HTMLResponse:
     """A channel's projects; `?q=` keeps those whose name holds every word of it."""
     ctx = context(request)
     ctx.check_read(request, channel)
-    entry = catalogue.channel_entry(ctx.database, channel)
+    identity = ctx.identity(request)
+    readable = partial(ctx.access.may_read, identity)
+    entry = catalogue.channel_entry(ctx.database, channel, readable)
     if entry is None:
         raise HTTPException(404, f"no channel {channel!r}")
     query = q.strip()[:MAX_QUERY]
-    projects = catalogue.channel_projects(ctx.database, channel, query)
+    levels = [
+        level.name
+        for level in ctx.channels.levels(channel)
+        if not level.upstream and (level.name == channel or readable(level.name))
+    ]
+    projects = catalogue.projects_through(ctx.database, levels, query)
     body = render.channel_body(entry, projects, query, _urls(ctx, request, channel), _root(request))
     return _page(f"Drawbridge: {channel}", body, request)
 
