@@ -1,13 +1,14 @@
-"""The tree of issue 11, built through the CLI, and real clients (pip, uv, twine, py-rattler)
-proving each of its permission edges against a running `drawbridge serve`.
-
-Bases are another change: each channel here is checked on its own files.
+"""The tree of issue 11, built through the CLI (channels with their bases, permissions and
+mutability, users, groups, tokens), and real clients (pip, uv, twine, py-rattler) proving
+each of its edges against a running `drawbridge serve`: what inherits, what is hidden, who
+may add what, and a promotion from company/dev into company/base reaching every descendant.
 """
 
 from __future__ import annotations
 
 import asyncio
 import datetime as dt
+import re
 import subprocess
 import sys
 from dataclasses import dataclass
@@ -26,16 +27,24 @@ from drawbridge.channel.tokens import Role, create_token
 
 #: (channel, the `drawbridge channel create` options that make it)
 TREE = [
-    ("company/base", ["--read", ":anonymous:", "--upload", ":admins:"]),
-    ("company/internal", ["--read", "group:devs,group:qa,group:ci", "--upload", "group:ci"]),
+    ("company/base", ["--read", ":anonymous:", "--upload", ":admins:", "--immutable"]),
+    (
+        "company/internal",
+        ["--base", "company/base", "--read", "group:devs,group:qa,group:ci"]
+        + ["--upload", "group:ci"],
+    ),
     (
         "company/dev",
-        ["--read", "group:devs", "--read", "group:qa", "--read", "group:ci"]
+        ["--base", "company/internal"]
+        + ["--read", "group:devs", "--read", "group:qa", "--read", "group:ci"]
         + ["--upload", "group:devs", "--review", "group:leads"],
     ),
-    ("alice/sandbox", ["--read", "user:alice", "--upload", "user:alice"]),
-    ("bob/sandbox", ["--read", "user:bob", "--upload", "user:bob"]),
-    ("company/qa", ["--read", ":authenticated:", "--upload", "group:qa"]),
+    ("alice/sandbox", ["--base", "company/dev", "--read", "user:alice", "--upload", "user:alice"]),
+    ("bob/sandbox", ["--base", "company/dev", "--read", "user:bob", "--upload", "user:bob"]),
+    (
+        "company/qa",
+        ["--base", "company/internal", "--read", ":authenticated:", "--upload", "group:qa"],
+    ),
     ("customer/release", ["--read", ":anonymous:", "--upload", ":admins:"]),
 ]
 
@@ -111,6 +120,8 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
     dists = folder / "dists"
     conda = make_conda_tar_bz2(dists / "noarch", "alice-data", "1.0")
     cli(home, "publish", "--channel", "alice/sandbox", str(conda))
+    base_conda = make_conda_tar_bz2(dists / "noarch", "base-data", "2.0")
+    cli(home, "publish", "--channel", "company/base", str(base_conda))
     server = start_server(home)
     try:
         past = dt.datetime.now(dt.timezone.utc) - dt.timedelta(seconds=1)
@@ -119,6 +130,7 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
         )
         made = Tree(server, tokens, dists)
         for who, channel, project in (
+            ("root", "company/base", "base-lib"),
             ("ci-bot", "company/internal", "internal-tool"),
             ("root", "customer/release", "released-tool"),
             ("alice", "company/dev", "alice-lib"),
@@ -293,3 +305,77 @@ def test_the_cli_shows_refuses_and_changes_what_the_tree_says(tree: Tree):
     assert httpx.get(qa).status_code == 200  # the server-wide default: anonymous_read = true
     cli(home, "user", "disable", "carol")
     assert "yes" in cli(home, "user", "list").split("carol", 1)[1].splitlines()[0]
+
+
+# -- inheritance and promotion on the tree ---------------------------------------------------
+
+
+@pytest.mark.parametrize("client", [pip, uv], ids=["pip", "uv"])
+def test_ancestors_packages_install_through_a_sandbox_url(tree: Tree, tmp_path: Path, client):  # type: ignore[no-untyped-def]
+    """alice/sandbox → company/dev → company/internal → company/base: alice installs what
+    company/base and company/internal hold through her sandbox's URL, three levels up."""
+    for project, module in (("base-lib", "base_lib"), ("internal-tool", "internal_tool")):
+        target = tmp_path / project
+        done = client(tree, tree.url("alice/sandbox", "alice"), target, project)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert list(target.glob(f"{module}-1.0.dist-info")), sorted(target.iterdir())
+    # the customer's channel inherits nothing: not even company/base's package
+    outside = pip(tree, tree.url("customer/release"), tmp_path / "customer", "base-lib")
+    assert outside.returncode != 0
+
+
+def test_py_rattler_solves_through_company_dev_a_package_of_company_base(tree: Tree):
+    dev = f"{tree.server.url}/t/{tree.tokens['bob']}/company/dev/conda"
+    assert _solve(dev, ["base-data"]) == ["base-data=2.0"]
+    customer = f"{tree.server.url}/customer/release/conda"
+    with pytest.raises(Exception):
+        _solve(customer, ["base-data"])
+
+
+def test_promotion_from_dev_to_base_reaches_every_descendant_byte_identical(
+    tree: Tree, tmp_path: Path
+):
+    home = tree.server.home.root
+    wheel = make_wheel(tree.dists / "promoted", "promoted-lib", "1.0")
+    done = twine(tree, "alice", "company/dev", wheel)
+    assert done.returncode == 0, done.stdout + done.stderr
+    admin = ("__token__", tree.tokens["root"])
+    base_page = f"{tree.server.url}/company/base/simple/promoted-lib/"
+    assert httpx.get(base_page, auth=admin).status_code == 404
+    cli(
+        home, "promote", "company/dev", "company/base", "promoted-lib==1.0",
+        "--comment", "passed QA, ticket 1234", "--token", tree.tokens["root"],
+    )  # fmt: skip
+    sent = wheel.read_bytes()
+    for channel in (
+        "company/base", "company/internal", "company/dev", "company/qa",
+        "alice/sandbox", "bob/sandbox",
+    ):  # fmt: skip
+        page = httpx.get(f"{tree.server.url}/{channel}/simple/promoted-lib/", auth=admin)
+        assert page.status_code == 200, (channel, page.status_code)
+        (href,) = [h for h in _hrefs(page.text) if wheel.name in h]
+        served = httpx.get(httpx.URL(page.url).join(href), auth=admin)
+        assert served.status_code == 200 and served.content == sent, channel
+    hidden = httpx.get(f"{tree.server.url}/customer/release/simple/promoted-lib/", auth=admin)
+    assert hidden.status_code == 404
+    installed = pip(tree, tree.url("company/qa", "root"), tmp_path / "qa", "promoted-lib")
+    assert installed.returncode == 0, installed.stderr
+    audit = cli(home, "audit")
+    assert "company/dev" in audit and "company/base" in audit
+    assert "passed QA, ticket 1234" in audit
+    # company/base is immutable: nothing leaves it, not even by an admin
+    refused = run_drawbridge(
+        home, "delete", "company/base", "promoted-lib==1.0",
+        "--comment", "oops", "--token", tree.tokens["root"],
+    )  # fmt: skip
+    assert refused.returncode == 1 and "immutable" in refused.stderr, refused.stderr
+    moved_out = run_drawbridge(
+        home, "promote", "company/base", "company/dev", "promoted-lib==1.0", "--move",
+        "--comment", "oops", "--token", tree.tokens["root"],
+    )  # fmt: skip
+    assert moved_out.returncode == 1 and "immutable" in moved_out.stderr, moved_out.stderr
+    assert httpx.get(base_page, auth=admin).status_code == 200
+
+
+def _hrefs(text: str) -> list[str]:
+    return re.findall(r'href="([^"]+)"', text)
