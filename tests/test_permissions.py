@@ -298,6 +298,20 @@ def test_the_admin_api_manages_users_groups_tokens_and_channels(tree):
         json={"name": "ops/tools", "read": ["group:ops"], "upload": ["group:ops"]},
     )
     assert created.status_code == 201, created.text
+    assert created.json()["bases"] == [] and created.json()["mutability"] == "standard"
+    inheriting = call(
+        "POST",
+        "/channels",
+        json={"name": "ops/sandbox", "bases": ["ops/tools"], "mutability": "volatile"},
+    )
+    assert inheriting.status_code == 201, inheriting.text
+    assert call("GET", "/channels/ops/sandbox/bases").json()["bases"] == ["ops/tools"]
+    assert app.channels.mutability("ops/sandbox").value == "volatile"
+    cycle = call("POST", "/channels", json={"name": "ops/loop", "bases": ["ops/loop"]})
+    assert cycle.status_code in (400, 409), cycle.text
+    assert "ops/loop" not in app.channels.names()
+    wrong = call("POST", "/channels", json={"name": "ops/x", "mutability": "frozen"})
+    assert wrong.status_code == 422
     token = call(
         "POST",
         "/tokens",

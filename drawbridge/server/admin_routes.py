@@ -8,6 +8,8 @@ decisions and the errors are the channel layer's (`channel.access`, `channel.acc
 
 from __future__ import annotations
 
+from functools import partial
+
 from typing import Annotated
 
 from fastapi import APIRouter, Depends, Request
@@ -15,6 +17,7 @@ from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.principals import ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts, Group, User
 from drawbridge.channel.errors import InvalidPermission
@@ -51,6 +54,10 @@ class Permissions(BaseModel):
 class NewChannel(Permissions):
     name: str
     description: str = ""
+    bases: list[str] = Field(
+        default_factory=list, description="channels or upstream:<mirror>, nearest first"
+    )
+    mutability: Mutability = Mutability.standard
 
 
 class Owner(BaseModel):
@@ -167,16 +174,34 @@ def revoke(ctx: AdminContext, name: str) -> JSONResponse:
     return JSONResponse({"user": name, "revoked": revoke_tokens(ctx.database, name)})
 
 
-@router.post("/channels", summary="Create a channel, with its permissions", status_code=201)
+@router.post(
+    "/channels",
+    summary="Create a channel, with its permissions, bases and mutability",
+    status_code=201,
+)
 async def create_channel(ctx: AdminContext, body: NewChannel) -> JSONResponse:
     permissions = ChannelPermissions(
         read=parse_principals(body.read or ()),
         upload=parse_principals(body.upload or ()),
         review=parse_principals(body.review or ()),
     )
-    await run_in_threadpool(ctx.channels.create, body.name, body.description, permissions)
+    await run_in_threadpool(
+        partial(
+            ctx.channels.create,
+            body.name,
+            body.description,
+            permissions,
+            body.mutability,
+            bases=body.bases,
+        )
+    )
     ctx.known_channels.add(body.name)
-    return JSONResponse(_permissions(ctx, body.name), status_code=201)
+    made = {
+        **_permissions(ctx, body.name),
+        "bases": body.bases,
+        "mutability": body.mutability.value,
+    }
+    return JSONResponse(made, status_code=201)
 
 
 @router.get("/channels" + CHANNEL + "/permissions", summary="A channel's lists")

@@ -33,6 +33,7 @@ from drawbridge.server.context import Context
 from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.fast_path import IndexFastPath
 from drawbridge.server.gate import Gate
+from drawbridge.server.openapi import install_openapi
 
 log = logging.getLogger("drawbridge")
 
@@ -90,6 +91,7 @@ def create_app(home: Home) -> ASGIApp:
         ui_routes,
     ):
         app.include_router(module.router)
+    install_openapi(app)
     gated = Gate(app, context)
     log = AccessLog.open(home.server.access_log, home.root)
     return TokenPrefixMiddleware(IndexFastPath(log.wrap(gated) if log else gated, context, log))
