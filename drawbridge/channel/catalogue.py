@@ -18,11 +18,9 @@ from functools import lru_cache
 
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
-from sqlalchemy.orm import Session
 
-from drawbridge.channel.bases import UPSTREAM_BASE
+from drawbridge.channel.bases import Level, bases_by_channel
 from drawbridge.channel.database import (
-    ChannelBaseRow,
     ChannelRow,
     CondaPackageRow,
     Database,
@@ -67,17 +65,13 @@ class OwnerGroup:
     channels: tuple[ChannelEntry, ...]
 
 
-def channel_bases(
-    session: Session, channel: str, readable: Callable[[str], bool] = lambda _name: True
+def visible_bases(
+    bases: Iterable[Level], readable: Callable[[str], bool] = lambda _name: True
 ) -> tuple[str, ...]:
-    """A channel's ordered bases, nearest first (`upstream:<mirror>` for a mirror), without
-    the channels `readable` refuses: a visitor never learns the name of a hidden base."""
-    bases = session.scalars(
-        select(ChannelBaseRow.base)
-        .where(ChannelBaseRow.channel == channel)
-        .order_by(ChannelBaseRow.position)
-    )
-    return tuple(b for b in bases if b.startswith(UPSTREAM_BASE) or readable(b))
+    """A channel's ordered bases (from `bases.bases_by_channel`), nearest first
+    (`upstream:<mirror>` for a mirror), without the channels `readable` refuses: a visitor
+    never learns the name of a hidden base."""
+    return tuple(str(b) for b in bases if b.upstream or readable(b.name))
 
 
 def channel_tree(database: Database, readable: Callable[[str], bool]) -> list[OwnerGroup]:
@@ -85,8 +79,9 @@ def channel_tree(database: Database, readable: Callable[[str], bool]) -> list[Ow
     then each owner's, every list sorted by code point."""
     with database.session() as session:
         rows = session.execute(select(ChannelRow.name, ChannelRow.description)).all()
+        every_base = bases_by_channel(session)  # one query for the whole tree
         entries = [
-            ChannelEntry(name, description or "", channel_bases(session, name, readable))
+            ChannelEntry(name, description or "", visible_bases(every_base.get(name, ()), readable))
             for name, description in rows
             if readable(name)
         ]
@@ -108,7 +103,7 @@ def channel_entry(
         row = session.get(ChannelRow, channel)
         if row is None:
             return None
-        bases = channel_bases(session, row.name, readable)
+        bases = visible_bases(bases_by_channel(session).get(row.name, ()), readable)
         return ChannelEntry(row.name, row.description or "", bases)
 
 

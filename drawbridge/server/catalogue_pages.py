@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote
 
+from drawbridge.channel.bases import UPSTREAM_BASE
 from drawbridge.channel.catalogue import (
     ChannelEntry,
     CondaFile,
@@ -157,7 +158,7 @@ def _tree_item(entry: ChannelEntry, root: str) -> str:
 
 def _base_link(base: str, root: str) -> str:
     """A base as a link to its page; an upstream mirror (no page of ours) as its name."""
-    if base.startswith("upstream:"):
+    if base.startswith(UPSTREAM_BASE):
         return escape(base)
     return f"<a href='{attr(root + path_of(base))}'>{escape(base)}</a>"
 
