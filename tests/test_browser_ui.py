@@ -9,6 +9,7 @@ from __future__ import annotations
 import shlex
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -113,6 +114,16 @@ def open_page(browser, javascript: bool = True, width: int = 1024, **options) ->
     return watched
 
 
+def wait_until(page, expression: str, timeout: float = 10.0) -> None:  # type: ignore[no-untyped-def]
+    """Poll `expression` until it is true. Not `page.wait_for_function`: once its first try
+    fails, it polls by `new Function(...)` inside the page, which the page's CSP (no
+    'unsafe-eval') blocks and reports as a violation; `page.evaluate` runs outside the CSP."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        assert time.monotonic() < deadline, f"still false after {timeout} s: {expression}"
+        time.sleep(0.05)
+
+
 @pytest.fixture
 def tab(browser) -> Iterator[Watched]:  # type: ignore[no-untyped-def]
     """A fresh page with JavaScript on and the clipboard granted; clean when the test ends."""
@@ -195,7 +206,7 @@ def test_copy_a_snippet_and_run_it(served: Server, tab: Watched, tmp_path: Path)
     # the keyboard works the buttons too
     page.get_by_role("button", name="Copy the conda command").focus()
     page.keyboard.press("Enter")
-    page.wait_for_function("document.activeElement.textContent === 'Copied'")
+    wait_until(page, "document.activeElement.textContent === 'Copied'")
     assert page.evaluate("navigator.clipboard.readText()").startswith("conda install ")
     # what was copied installs: the real pip, from the real server
     program, *arguments = shlex.split(copied)
@@ -229,7 +240,7 @@ def test_the_csp_blocks_inline_script_and_the_check_sees_it(served: Server, brow
         "() => { const s = document.createElement('script');"
         " s.textContent = 'window.injectedRan = 1'; document.body.appendChild(s); }"
     )
-    page.wait_for_function("window.cspViolations.length > 0")
+    wait_until(page, "window.cspViolations.length > 0")
     assert page.evaluate("window.injectedRan") is None
     assert watched.violations()[0].startswith("script-src")
     assert any("Content Security Policy" in error for error in watched.errors)

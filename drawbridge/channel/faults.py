@@ -25,6 +25,8 @@ import signal
 from collections import Counter
 
 CRASH_VARIABLE = "DRAWBRIDGE_TEST_CRASH_AT"
+#: what a process writes to stderr just before it kills itself at a crash point
+CRASH_SAID = "drawbridge test crash point reached:"
 _reached: Counter[str] = Counter()
 
 
@@ -38,4 +40,6 @@ def crash_point(name: str) -> None:
         return
     _reached[name] += 1
     if _reached[name] >= int(count or 1):
+        # said first, unbuffered: the test's proof that the kill came where it asked
+        os.write(2, f"{CRASH_SAID} {name}\n".encode())
         os.kill(os.getpid(), signal.SIGKILL)
