@@ -449,7 +449,9 @@ def test_a_channel_page_lists_what_its_bases_serve_and_hides_a_base_it_may_not_r
             ),
         }
         dev_page = parsed(page(client, "/company/dev/", auth=("__token__", alice)))
-        assert "Inherits from company/internal, company/base:" in "".join(dev_page.itertext())
+        assert "company/dev inherits from company/internal, company/base:" in "".join(
+            dev_page.itertext()
+        )
         anonymous = page(client, "/company/dev/")
         assert set(listed(anonymous)) == {"baselib", "devtool", "shared"}
         assert listed(anonymous)["shared"][0] == "/company/base/pypi/shared/"

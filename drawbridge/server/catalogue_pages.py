@@ -138,13 +138,7 @@ def tree_body(groups: Iterable[OwnerGroup], root: str) -> str:
 
 
 def _tree_item(entry: ChannelEntry, root: str) -> str:
-    bases = (
-        " <span class='muted'>inherits from "
-        + ", ".join(_base_link(base, root) for base in entry.bases)
-        + "</span>"
-        if entry.bases
-        else ""
-    )
+    bases = f" <span class='muted'>{_inherits(entry, root)}</span>" if entry.bases else ""
     description = (
         f" <span class='muted'>{escape(entry.description)}</span>" if entry.description else ""
     )
@@ -156,6 +150,12 @@ def _tree_item(entry: ChannelEntry, root: str) -> str:
 
 
 # -- a channel ------------------------------------------------------------------------------
+
+
+def _inherits(entry: ChannelEntry, root: str) -> str:
+    """ "inherits from" and the channel's bases, linked, nearest first (the tree and the
+    channel's page say it alike)."""
+    return "inherits from " + ", ".join(_base_link(base, root) for base in entry.bases)
 
 
 def _base_link(base: str, root: str) -> str:
@@ -178,9 +178,8 @@ def channel_body(
     here = root + path_of(entry.name)
     description = f"<p>{escape(entry.description)}</p>" if entry.description else ""
     bases = (
-        "<p>Inherits from "
-        + ", ".join(_base_link(base, root) for base in entry.bases)
-        + ": its indexes serve their projects too, the nearest file of a name winning.</p>"
+        f"<p>{escape(entry.name)} {_inherits(entry, root)}: its indexes serve their projects "
+        "too, the nearest file of a name winning.</p>"
         if entry.bases
         else ""
     )
