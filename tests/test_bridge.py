@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import subprocess
 import zipfile
 from pathlib import Path
@@ -307,6 +308,57 @@ def test_manylinux_baseline_comes_from_the_configuration(target_home: Path, tmp_
     allowed = bridge(target_home, str(drop), "--dry-run", "newglibc")
     assert (
         "│ wheel  │ linux-64: py3.11" in allowed.stdout and "manylinux_2_28" not in allowed.stdout
+    )
+
+
+def test_macos_baseline_comes_from_the_configuration(target_home: Path, tmp_path: Path):
+    """The fix the plan names for a wheel that needs a newer macOS is a key that exists:
+    set it, and the same plan takes the wheel, repacked for osx-arm64 and installable."""
+    drop = tmp_path / "drop"
+    make_wheel(drop, "newmac", "1.0", tag="cp311-cp311-macosx_14_0_arm64")
+    args = ("--platform", "osx-arm64", "--python", "3.11", "newmac")
+    home_arg = ["--home", str(target_home), "--upstream-pypi", str(drop)]
+    refused = _drawbridge_bridge(*home_arg, "--dry-run", *args)
+    said = " ".join(refused.stdout.split())
+    assert "1.0 needs macOS 14.0: set [bridge] macos_baseline osx-arm64 to 14.0 to get it" in said
+    config = target_home / "drawbridge.toml"
+    text = config.read_text()
+    assert 'macos_baseline = { osx-64 = "10.13", osx-arm64 = "11.0" }' in text  # the default
+    config.write_text(text.replace('osx-arm64 = "11.0"', 'osx-arm64 = "14.0"'))
+    published = _drawbridge_bridge(*home_arg, *args)
+    assert published.returncode == 0, published.stdout + published.stderr
+    repodata = target_home / "channels/main/conda/osx-arm64/repodata.json"
+    (record,) = json.loads(repodata.read_text())["packages.conda"].values()
+    assert (record["name"], record["version"]) == ("newmac", "1.0")
+
+
+@pytest.mark.parametrize(
+    ("entry", "said"),
+    [
+        ('{ osx-arm64 = "10.15" }', "macos_baseline osx-arm64 must be a macOS version from 11.0"),
+        ("{ osx-arm64 = 12 }", "must be a macOS version from 11.0 on, as a string"),
+        ('{ linux-64 = "12.0" }', "macos_baseline has 'linux-64'; its keys are the Mac subdirs"),
+        ('{ osx-64 = "ten" }', "macos_baseline osx-64 must be a macOS version from 10.9"),
+    ],
+)
+def test_a_wrong_macos_baseline_is_named_when_the_home_loads(
+    target_home: Path, entry: str, said: str
+):
+    config = target_home / "drawbridge.toml"
+    config.write_text(
+        re.sub(r"macos_baseline = \{[^}]*\}", f"macos_baseline = {entry}", config.read_text())
+    )
+    answer = _drawbridge_bridge("--home", str(target_home), "--dry-run", "anything")
+    assert answer.returncode != 0 and said in " ".join(answer.stderr.split()), answer.stderr
+
+
+def _drawbridge_bridge(*args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", *args],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=600,
     )
 
 

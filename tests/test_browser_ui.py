@@ -347,3 +347,21 @@ def test_a_private_server_shows_an_anonymous_visitor_no_channel(tmp_path: Path, 
         page.context.close()
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize("path", ["/docs", "/redoc", "/t/{token}/docs"])
+def test_the_api_docs_render_with_nothing_from_outside(served: Server, tab: Watched, path: str):
+    """Swagger UI shows every operation with no CDN (the air gap has none): each request the
+    page makes goes to this server; a private token prefix carries through to the
+    OpenAPI document; /redoc lands on the same page."""
+    page = tab.page
+    asked: list[str] = []
+    page.on("request", lambda request: asked.append(request.url))  # type: ignore[attr-defined]
+    page.goto(served.url + path.format(token=served.alice))  # type: ignore[attr-defined]
+    operations = page.locator("#swagger-ui .opblock")
+    operations.first.wait_for()
+    assert operations.count() >= 40
+    assert page.get_by_text("/api/admin/channels/{channel}/bases").first.is_visible()
+    assert [url for url in asked if not url.startswith(served.url + "/")] == []
+    expected = "/openapi.json" if "/t/" not in path else f"/t/{served.alice}/openapi.json"  # type: ignore[attr-defined]
+    assert served.url + expected in asked

@@ -103,6 +103,8 @@ def env_server(tmp_path_factory: pytest.TempPathFactory, upstream_channel: Path)
         )
     make_wheel(drop, "colorama", "0.4.6")
     make_wheel(drop, "new-glibc", "1.0", tag=f"{CP}-{CP}-manylinux_2_28_x86_64")
+    make_wheel(drop, "new-mac", "1.0", tag=f"{CP}-{CP}-macosx_11_0_arm64")
+    make_wheel(drop, "new-mac", "2.0", tag=f"{CP}-{CP}-macosx_12_0_arm64")
     subprocess.run(
         [str(BIN / "drawbridge"), "channel", "create", "main", "--home", str(home.root)],
         check=True,
@@ -229,6 +231,28 @@ def test_lock_for_three_platforms_picks_each_ones_wheels_and_markers(
         "colorama-0.4.6-py3-none-any.whl",
         f"platform_pick-1.0-{CP}-{CP}-win_amd64.whl",
     ]
+
+
+def test_the_macos_baseline_decides_the_mac_wheels(env_server: Server, tmp_path: Path):
+    """osx-arm64 takes what pip on the oldest Mac would: 1.0 by default (macOS 11), 2.0 once
+    `--macos-arm 12.0` says no Mac is older; a version that is not one is refused."""
+    text = (
+        "channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python "
+        f"{MACHINE_PYTHON}.*\n  - pip:\n    - new-mac\n"
+    )
+    picked = {}
+    for label, args in (("default", ()), ("12.0", ("--macos-arm", "12.0"))):
+        environment = write_environment(tmp_path / label, text)
+        result = lock(env_server, environment, "-p", "osx-arm64", *args)
+        assert result.returncode == 0, result.stdout + result.stderr
+        pip = read_lock(tmp_path / label / "drawbridge.lock", "osx-arm64").pip
+        picked[label] = [p.url.rsplit("/", 1)[-1] for p in pip]
+    assert picked == {
+        "default": [f"new_mac-1.0-{CP}-{CP}-macosx_11_0_arm64.whl"],
+        "12.0": [f"new_mac-2.0-{CP}-{CP}-macosx_12_0_arm64.whl"],
+    }
+    refused = lock(env_server, tmp_path / "default/environment.yml", "--macos-arm", "10.15")
+    assert refused.returncode == 2 and "from 11.0 on" in " ".join(refused.stderr.split())
 
 
 def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Path):

@@ -194,3 +194,41 @@ def test_a_c_extension_builds_per_python_even_when_approved_as_noarch(
             site, upstream_39_312, python, "cext-two", "import fastadd; print(fastadd.add(40, 2))"
         )
         assert answer == "42"
+
+
+def test_a_build_failing_for_one_python_still_publishes_the_others(
+    site: dict, upstream_39_312: Path
+):
+    """A C extension whose setup.py refuses Python 3.9: the 3.12 package is published and
+    installs; the result fails naming 3.9; a retry of the same bytes publishes nothing twice."""
+    setup = (
+        b"import sys\nfrom setuptools import Extension, setup\n"
+        b"if sys.version_info < (3, 10):\n    raise SystemExit('half-py: needs Python 3.10')\n"
+        b'setup(name="half-py", version="0.3",\n'
+        b'      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
+    )
+    make_sdist(
+        site["drop"],
+        "half-py",
+        "0.3",
+        members={"half_py-0.3/fastadd.c": C_SOURCE.encode(), "half_py-0.3/setup.py": setup},
+    )
+    home = site["home"]
+    built = generate_approve_build(site, "half-py")
+    assert built.returncode == 1, built.stdout + built.stderr
+    said = " ".join(built.stdout.split())
+    assert "build failed for python 3.9 (built for python 3.12)" in said, built.stdout
+    (record,) = records(home, "linux-64").values()
+    assert "python_abi 3.12.* *_cp312" in record["depends"]
+    wheels = [p.name for p in (home / "channels/main/pypi/files").glob("half_py-*.whl")]
+    assert [w.split("-")[2] for w in wheels] == ["cp312"]
+    assert "failed" in drawbridge(home, "recipe", "list").stdout
+    answer = runs_in(
+        site, upstream_39_312, "3.12", "half-py", "import fastadd; print(fastadd.add(40, 2))"
+    )
+    assert answer == "42"
+
+    again = drawbridge(home, "build", "half-py")  # the failed recipe is retried: same outcome
+    assert again.returncode == 1 and "refused" not in again.stdout, again.stdout
+    assert "build failed for python 3.9" in " ".join(again.stdout.split())
+    assert len(records(home, "linux-64")) == 1

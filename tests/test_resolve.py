@@ -158,7 +158,7 @@ def resolved(
             OSX_ARM_311,
             "bignum",
             "1.0",
-            "2.0 needs macOS 14.0: raise the osx-arm64 macOS baseline to 14.0 to get it",
+            "2.0 needs macOS 14.0: set [bridge] macos_baseline osx-arm64 to 14.0 to get it",
         ),
         (LINUX_311, "modern", "1.0", "2.0 needs Python >=3.12"),
         (

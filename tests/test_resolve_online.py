@@ -149,7 +149,7 @@ def test_a_pin_held_back_by_another_says_by_which(binary):
     if "held back by" not in numpy.held_back:
         pytest.skip(f"numpy is not held back on osx-64/py3.12 today ({numpy.version})")
     assert f"held back by scipy {scipy.version}'s requirement numpy" in numpy.held_back
-    assert "raise the osx-64 macOS baseline" in scipy.held_back
+    assert "set [bridge] macos_baseline osx-64 to" in scipy.held_back
 
 
 def test_the_glibc_217_python311_linux_target_is_held_back_and_says_why(binary):

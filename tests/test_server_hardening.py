@@ -147,6 +147,7 @@ ROUTE_PARAMETERS = {
     "/api/admin/users/{name}/disable": {"name": "someone"},
     "/api/admin/users/{name}/enable": {"name": "someone"},
     "/api/admin/users/{name}/revoke-tokens": {"name": "someone"},
+    "/static/api-docs/{name}": {"name": "swagger-ui-bundle.js"},
 }
 #: routes that a reader's request answers with a 4xx on a server where reading is public too
 REFUSED_TO_A_READER = {
@@ -758,3 +759,19 @@ def test_the_openapi_document_has_one_operation_per_route_and_method(tmp_path: P
     assert ("get", "/{channel}/simple/{project}/") in methods
     assert ("get", "/health") in methods
     assert all(not i.endswith("_head") for i in ids), ids
+
+
+def test_the_api_docs_serve_their_own_assets(stocked: Stocked):
+    """/docs loads Swagger UI from this server (no CDN in the air gap), under a CSP that lets
+    no other origin in; the assets are named, not any file of the package."""
+    page = stocked.public.get("/docs")
+    assert page.status_code == 200
+    assert "https://" not in page.text and "<script>" not in page.text
+    assert "script-src 'self';" in page.headers["content-security-policy"]
+    for name in ("swagger-ui-bundle.js", "swagger-ui.css", "api-docs.js"):
+        asset = stocked.public.get(f"/static/api-docs/{name}")
+        assert asset.status_code == 200 and len(asset.content) > 200, name
+    assert stocked.public.get("/static/api-docs/core.py").status_code == 404
+    assert stocked.public.get("/static/api-docs/..%2Fcore.py").status_code in (400, 404)
+    moved = stocked.public.get("/redoc", follow_redirects=False)
+    assert (moved.status_code, moved.headers["location"]) == (308, "/docs")

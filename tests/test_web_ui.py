@@ -140,6 +140,47 @@ def test_search_finds_projects_by_name(shop: AppClient, query: str, found: list[
     assert next(search.iter("label")).get("for") == field.get("id")
 
 
+def listed_names(text: str) -> list[str]:
+    return [
+        "".join(a.itertext())
+        for ul in parsed(text).iter("ul")
+        if ul.get("class") == "projects"
+        for a in ul.iter("a")
+    ]
+
+
+def test_a_long_channel_is_shown_a_page_at_a_time(shop: AppClient, monkeypatch: pytest.MonkeyPatch):
+    """PAGE_SIZE names a page, links to the pages around it (a search kept), and a page
+    past the end is a 404 page naming how many there are."""
+    monkeypatch.setattr(catalogue_pages, "PAGE_SIZE", 2)
+    first, second = page(shop, "/main/"), page(shop, "/main/", params={"page": "2"})
+    assert listed_names(first) + listed_names(second) == ["hostile", "libcondaonly"] + [
+        "typing_extensions",
+        "Zope.Interface",
+    ]
+    assert "4 projects · 1–2 shown" in first
+    assert "page 1 of 2" in first and "href='/main/?page=2' rel='next'" in first
+    assert "rel='prev'" not in first and "href='/main/?page=1' rel='prev'" in second
+    assert "rel='next'" not in second and "4 projects · 3–4 shown" in second
+    beyond = page(shop, "/main/", 404, params={"page": "3"})
+    assert "no page 3 of channel main: 2 pages" in beyond
+    page(shop, "/main/", 404, params={"page": "0"})
+    page(shop, "/main/", 422, params={"page": "x"})
+    searched = page(shop, "/main/", params={"q": "e", "page": "2"})
+    assert "href='/main/?q=e&amp;page=1' rel='prev'" in searched
+
+
+def test_pages_are_gzipped_for_a_client_that_takes_it(shop: AppClient):
+    packed = shop.get("/main/", headers={"Accept-Encoding": "gzip"})
+    assert packed.headers["content-encoding"] == "gzip"
+    assert int(packed.headers["content-length"]) < len(packed.content)  # httpx unpacked it
+    assert packed.headers["vary"] == "Accept-Encoding"
+    for refusal in ("identity", "gzip;q=0", ""):
+        plain = shop.get("/main/", headers={"Accept-Encoding": refusal})
+        assert "content-encoding" not in plain.headers, refusal
+        assert plain.text == packed.text
+
+
 def test_a_channel_lists_its_own_projects_only(shop: AppClient):
     text = page(shop, f"/{OWNED}/")
     assert f"/{OWNED}/pypi/devtool/" in text and "zope" not in text.lower()
@@ -408,7 +449,9 @@ def test_a_channel_page_lists_what_its_bases_serve_and_hides_a_base_it_may_not_r
             ),
         }
         dev_page = parsed(page(client, "/company/dev/", auth=("__token__", alice)))
-        assert "Inherits from company/internal, company/base:" in "".join(dev_page.itertext())
+        assert "company/dev inherits from company/internal, company/base:" in "".join(
+            dev_page.itertext()
+        )
         anonymous = page(client, "/company/dev/")
         assert set(listed(anonymous)) == {"baselib", "devtool", "shared"}
         assert listed(anonymous)["shared"][0] == "/company/base/pypi/shared/"

@@ -4,7 +4,8 @@ Only the exact bytes a maintainer approved are built. A `noarch` recipe builds o
 for everyone; a native one builds here (linux-64) once per Python 3 of drawbridge.toml,
 each in its own child process (so a crash or hang of the builder cannot take Drawbridge
 down, and one Python's failure names that Python), and the other subdirs are recorded as
-needing a builder.
+needing a builder. When one Python's build fails, what the others built is still returned
+(and published): the result fails and names the Python, the recipe is retried later.
 
 The build reads the sdist from Drawbridge's download cache: the reviewed recipe names the
 upstream URL and sha256, and the copy built from (`stage_recipe`) points its source at the
@@ -97,6 +98,8 @@ class BuildResult:
     message: str = ""
     notes: tuple[str, ...] = ()  # what the reviewer should know about how it was built
     made_from: str = ""  # the sdist's file name (the packages' provenance)
+    #: the builds that failed ("python 3.9", "noarch"); `packages` holds what the others made
+    failed_for: tuple[str, ...] = ()
 
 
 def _keep(path: Path, folder: Path) -> Path:
@@ -295,30 +298,30 @@ def build_recipe(
                     if not _run(recipe_path, outs[label], variants, channels, handle, timeout):
                         failed.append(label)
         needs_builder = () if noarch else tuple(p for p in platforms if p != HOST_SUBDIR)
-        if failed:
-            return BuildResult(
-                recipe.name,
-                False,
-                log,
-                needs_builder=needs_builder,
-                message=f"build failed for {', '.join(failed)}: {_tail(log)}",
-                notes=tuple(notes),
-            )
-        kept = [_keep(p, output_dir) for out in outs.values() for p in sorted(out.rglob("*.conda"))]
+        # what built is kept even when another Python's build failed: its users need not wait
+        built = [out for label, out in outs.items() if label not in failed]
+        kept = [_keep(p, output_dir) for out in built for p in sorted(out.rglob("*.conda"))]
         wheels = [
-            _keep(w, output_dir)
-            for out in outs.values()
-            for w in sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))
+            _keep(w, output_dir) for out in built for w in sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))
         ]
+        message = ""
+        if failed:
+            succeeded = [label for label in outs if label not in failed]
+            message = f"build failed for {', '.join(failed)}" + (
+                f" (built for {', '.join(succeeded)})" if succeeded else ""
+            )
+            message += f": {_tail(log)}"
         return BuildResult(
             recipe.name,
-            True,
+            not failed,
             log,
             tuple(kept),
             tuple(wheels),
             needs_builder,
+            message=message,
             notes=tuple(notes),
             made_from=source_filename(text, recipe.version),
+            failed_for=tuple(failed),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -7,7 +7,7 @@ by the site's baseline (glibc, macOS), never the ones of the host running the ch
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
 
@@ -42,6 +42,16 @@ class Baseline:
     def from_manylinux(cls, glibc_minor: int) -> Baseline:
         """The baseline of a home's `manylinux_glibc_minor` (17 → `__glibc 2.17`)."""
         return cls(glibc=f"2.{glibc_minor}")
+
+    @classmethod
+    def of_site(cls, glibc_minor: int, macos: Mapping[str, tuple[int, int]]) -> Baseline:
+        """The baseline of a home's `[bridge]`: `manylinux_glibc_minor` (17 → `__glibc 2.17`)
+        and `macos_baseline` (its `macos`: {"osx-arm64": (12, 0)} → `__osx 12.0` there)."""
+        return cls(
+            glibc=f"2.{glibc_minor}",
+            osx_64="{}.{}".format(*macos.get("osx-64", DEFAULT_MACOS["osx-64"])),
+            osx_arm64="{}.{}".format(*macos.get("osx-arm64", DEFAULT_MACOS["osx-arm64"])),
+        )
 
     def offered(self, subdir: str) -> dict[str, str]:
         """The virtual packages a machine of `subdir` has: name → version."""

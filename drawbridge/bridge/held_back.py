@@ -140,7 +140,7 @@ def _tag_obstacle(filenames: list[str], target: Target) -> Obstacle:
         return Obstacle(f"needs {tag}: {fix} it", f"need {tag}: {fix} them")
     if baseline:
         version = f"{baseline[0]}.{baseline[1]}"
-        fix = f"raise the {target.subdir} macOS baseline to {version} to get"
+        fix = f"set [bridge] macos_baseline {target.subdir} to {version} to get"
         return Obstacle(f"needs macOS {version}: {fix} it", f"need macOS {version}: {fix} them")
     platforms = {
         "any",

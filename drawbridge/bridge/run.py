@@ -152,6 +152,7 @@ def _plan_and_bridge(
         cache_dir=home.cache_dir,
         extras=options.extras,
         manylinux=(2, settings.manylinux_glibc_minor),
+        macos=settings.macos,
         on_target=report.resolved,
     )
     report.planned(plan, {r.name: r for r in recipes.all()})
@@ -163,7 +164,7 @@ def _plan_and_bridge(
         check_installable,
         channels=[channels.layout(options.channel).conda_dir, *conda_channels],
         targets=[t for t in targets if t not in unchecked],
-        baseline=Baseline.from_manylinux(settings.manylinux_glibc_minor),
+        baseline=Baseline.of_site(settings.manylinux_glibc_minor, settings.macos),
     )
     outcomes = execute(
         plan.projects,
@@ -211,7 +212,7 @@ def check_bridged_channel(home: Home, channels: Channels, options: BridgeOptions
     return check_channel(
         [channels.layout(options.channel).conda_dir, *upstream_conda_channels(home, options)],
         targets,
-        baseline=Baseline.from_manylinux(settings.manylinux_glibc_minor),
+        baseline=Baseline.of_site(settings.manylinux_glibc_minor, settings.macos),
     )
 
 

@@ -18,11 +18,11 @@ from drawbridge.bridge.errors import UnsupportedTarget
 from drawbridge.channel.platforms import (  # noqa: F401 (re-exported)
     DEFAULT_PYTHONS,
     DEFAULT_SUBDIRS,
+    DEFAULT_MACOS,
 )
 
 #: the oldest glibc conda's linux packages may assume (manylinux_2_17 = CentOS 7)
 DEFAULT_MANYLINUX = (2, 17)
-DEFAULT_MACOS = {"osx-64": (10, 13), "osx-arm64": (11, 0)}
 
 _LINUX_ARCH = {"linux-64": "x86_64", "linux-aarch64": "aarch64"}
 _LEGACY_MANYLINUX = {(2, 5): "manylinux1", (2, 12): "manylinux2010", (2, 17): "manylinux2014"}

@@ -12,7 +12,16 @@ from pathlib import Path
 
 from drawbridge.channel.errors import HomeError, InvalidName
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.platforms import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, toml_list
+from drawbridge.channel.platforms import (
+    DEFAULT_MACOS,
+    DEFAULT_PYTHONS,
+    DEFAULT_SUBDIRS,
+    OLDEST_MACOS,
+    macos_text,
+    macos_version,
+    toml_inline_table,
+    toml_list,
+)
 
 T = TypeVar("T")
 DEFAULT_HOME = Path("drawbridge-home")
@@ -63,12 +72,19 @@ upstream_pypi = "https://pypi.org/simple/"
 upstream_conda = []
 # Oldest glibc the Linux packages may need, as manylinux_2_<N>.
 manylinux_glibc_minor = 17
+# Oldest macOS of each Mac subdir: the packages may need no newer. Raise it when the plan
+# says a release needs a newer one and no Mac of the company is older.
+macos_baseline = {macos}
 
 [recipes]
 # Who maintains the recipes Drawbridge generates (written as extra.recipe-maintainers).
 # Empty: each generated recipe says none is configured, and its reviewer is told.
 maintainers = []
-""".format(platforms=toml_list(DEFAULT_SUBDIRS), pythons=toml_list(DEFAULT_PYTHONS))
+""".format(
+    platforms=toml_list(DEFAULT_SUBDIRS),
+    pythons=toml_list(DEFAULT_PYTHONS),
+    macos=toml_inline_table({s: macos_text(v) for s, v in DEFAULT_MACOS.items()}),
+)
 
 
 @dataclass(frozen=True)
@@ -98,6 +114,17 @@ class BridgeSettings:
     #: mirror locations or `{name, url}` tables: see `channel.upstream_conda`
     upstream_conda: list = field(default_factory=list)
     manylinux_glibc_minor: int = 17
+    #: subdir → "X.Y"; a subdir left out keeps its default (`platforms.DEFAULT_MACOS`)
+    macos_baseline: dict = field(
+        default_factory=lambda: {s: macos_text(v) for s, v in DEFAULT_MACOS.items()}
+    )
+
+    @property
+    def macos(self) -> dict[str, tuple[int, int]]:
+        """The oldest macOS of each Mac subdir, as (major, minor): `macos_baseline` over the
+        defaults (`load_home` checked each entry)."""
+        chosen = {s: macos_version(text) for s, text in self.macos_baseline.items()}
+        return {**DEFAULT_MACOS, **{s: v for s, v in chosen.items() if v is not None}}
 
     @property
     def python3s(self) -> list[str]:
@@ -222,10 +249,29 @@ def load_home(home: Path | str | None = None) -> Home:
     from drawbridge.channel.upstream_conda import upstream_channels
 
     upstream_channels(bridge.upstream_conda)  # a malformed entry or a name clash, said now
+    check_macos_baseline(config_path, bridge.macos_baseline)
     recipes = _parse_table(config_path, "recipes", document.get("recipes", {}), RecipeSettings)
     if not all(isinstance(name, str) and name for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
     return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
+
+
+def check_macos_baseline(config_path: Path, baseline: dict) -> None:
+    """HomeError unless every entry of `[bridge] macos_baseline` is a Mac subdir with a
+    macOS version ("12.0") no older than that subdir's first."""
+    for subdir, text in baseline.items():
+        if subdir not in OLDEST_MACOS:
+            raise HomeError(
+                f"{config_path}: [bridge] macos_baseline has {subdir!r}; its keys are the Mac "
+                f"subdirs {', '.join(OLDEST_MACOS)}"
+            )
+        version = macos_version(text) if isinstance(text, str) else None
+        oldest = OLDEST_MACOS[subdir]
+        if version is None or version < oldest:
+            raise HomeError(
+                f"{config_path}: [bridge] macos_baseline {subdir} must be a macOS version "
+                f'from {oldest[0]}.{oldest[1]} on, as a string ("12.0"), not {text!r}'
+            )
 
 
 def _parse_table(config_path: Path, name: str, table: dict, settings_type: type[T]) -> T:

@@ -11,6 +11,7 @@ import uv
 from rich.markup import escape
 from rich.table import Table
 
+from drawbridge.channel.platforms import OLDEST_MACOS, macos_version
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
 from drawbridge.channel.distributions import sha256_file
@@ -134,6 +135,20 @@ def lock(
             "manylinux wheels allowed."
         ),
     ] = SystemBaseline.glibc,
+    macos_intel: Annotated[
+        str,
+        typer.Option(
+            help="Oldest macOS of the Intel Macs (10.9 on); sets __osx and the macOS wheels "
+            "allowed on osx-64."
+        ),
+    ] = SystemBaseline.macos_x86,
+    macos_arm: Annotated[
+        str,
+        typer.Option(
+            help="Oldest macOS of the Apple-silicon Macs (11.0 on); sets __osx and the macOS "
+            "wheels allowed on osx-arm64."
+        ),
+    ] = SystemBaseline.macos_arm,
     token: TokenOption = None,
 ) -> None:
     """Solve an environment file against Drawbridge into a hash-pinned rattler lock file."""
@@ -142,6 +157,17 @@ def lock(
         raise typer.BadParameter(
             f"{glibc!r}: give a glibc version from 2.17 to 2.40", param_hint="--glibc"
         )
+    for subdir, given, flag in (
+        ("osx-64", macos_intel, "--macos-intel"),
+        ("osx-arm64", macos_arm, "--macos-arm"),
+    ):
+        oldest = OLDEST_MACOS[subdir]
+        version = macos_version(given)
+        if version is None or version < oldest:
+            raise typer.BadParameter(
+                f"{given!r}: give a macOS version from {oldest[0]}.{oldest[1]} on, like 12.0",
+                param_hint=flag,
+            )
     drawbridge = DrawbridgeClient(server_url(server), token)
     try:
         parsed = read_environment_file(environment)
@@ -151,7 +177,7 @@ def lock(
                 drawbridge,
                 platform or [host_platform()],
                 uv.find_uv_bin(),
-                SystemBaseline(glibc=glibc),
+                SystemBaseline(glibc=glibc, macos_x86=macos_intel, macos_arm=macos_arm),
                 on_step=lambda label: status.update(f"solving {label}…"),
             )
         write_lock(locked, target)

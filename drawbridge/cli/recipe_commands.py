@@ -189,12 +189,16 @@ def build(
                 pythons=settings.python3s,
                 cache_dir=context.home.cache_dir,
             )
-        if result.ok:
-            # the wheel may already be there from an earlier build of the same version
-            fresh = [
-                *result.packages,
-                *(w for w in result.wheels if not channels.has_file(target, w.name)),
-            ]
+        # published even when another Python's build failed (`build_recipe`). Left out: a
+        # wheel already there (an earlier build of the version made it) and, when this run
+        # retries a failed build of the same approved bytes, the packages that build published
+        # (a rebuild's bytes differ). Any other clash is refused by the channel, and said.
+        retry = recipe.state == "failed"
+        fresh = [
+            *(p for p in result.packages if not (retry and channels.has_file(target, p.name))),
+            *(w for w in result.wheels if not channels.has_file(target, w.name)),
+        ]
+        if fresh:
             made_from = {p: Provenance("recipe", result.made_from) for p in result.packages}
             _published, refused = channels.publish_many(
                 target, fresh, uploaded_by="build", provenance=made_from

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import rattler
 
-from drawbridge.channel.platforms import DEFAULT_SUBDIRS
+from drawbridge.channel.platforms import DEFAULT_MACOS, DEFAULT_SUBDIRS, macos_text, macos_version
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: the subdirs an environment may be locked for
@@ -23,8 +23,16 @@ class SystemBaseline:
     """What the target machines have outside the environment (conda's virtual packages)."""
 
     glibc: str = "2.17"
-    macos_x86: str = "10.13"
-    macos_arm: str = "11.0"
+    macos_x86: str = macos_text(DEFAULT_MACOS["osx-64"])
+    macos_arm: str = macos_text(DEFAULT_MACOS["osx-arm64"])
+
+    def macos(self) -> dict[str, tuple[int, int]]:
+        """The macOS of each Mac subdir as (major, minor), for wheel tags and uv."""
+        given = {
+            "osx-64": macos_version(self.macos_x86),
+            "osx-arm64": macos_version(self.macos_arm),
+        }
+        return {**DEFAULT_MACOS, **{s: v for s, v in given.items() if v is not None}}
 
 
 def virtual_packages(

@@ -75,7 +75,11 @@ def lock_environment(
     solver = CondaSolver(channels.conda, baseline, client=rattler_client(server.token))
     resolver = (
         PipResolver(
-            server.simple_indexes(channels.simple), uv, token=server.token, glibc=baseline.glibc
+            server.simple_indexes(channels.simple),
+            uv,
+            token=server.token,
+            glibc=baseline.glibc,
+            macos=baseline.macos(),
         )
         if environment.pip
         else None

@@ -8,9 +8,9 @@ pip would pick on the target, with its sha256 from the index.
 
 from __future__ import annotations
 
-import os
 import subprocess
 import tempfile
+from collections.abc import Mapping
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -23,7 +23,8 @@ from packaging.version import InvalidVersion, Version
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.pypi import SimpleIndexUpstream, UnknownUpstreamProject, UpstreamFile
-from drawbridge.bridge.targets import Target, best_wheel
+from drawbridge.bridge.targets import DEFAULT_MACOS, Target, best_wheel
+from drawbridge.bridge.uv_compile import uv_environment
 from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
@@ -89,6 +90,7 @@ class PipResolver:
         uv: str,
         token: str | None = None,
         glibc: str = "2.17",
+        macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
     ) -> None:
         if not indexes:
             raise RemoteError(
@@ -99,6 +101,8 @@ class PipResolver:
         self.uv = uv
         self.token = token
         self.glibc_minor = int(glibc.split(".")[1])
+        #: the oldest macOS of each Mac subdir: the newest a wheel there may need
+        self.macos = dict(macos)
         self._files: dict[str, list[UpstreamFile]] = {}
 
     def resolve(
@@ -212,7 +216,7 @@ class PipResolver:
                 input="\n".join(requirements) + "\n",
                 capture_output=True,
                 text=True,
-                env=_uv_environment(),
+                env=self._uv_environment(platform, python),
             )
         if result.returncode != 0:
             message = (
@@ -229,8 +233,19 @@ class PipResolver:
                 pins.append((canonicalize_name(name.split("[")[0]), version.strip()))
         return sorted(pins)
 
+    def _uv_environment(self, platform: str, python: str) -> dict[str, str]:
+        """uv with no user configuration, cache or network beyond the given indexes, and the
+        platform's macOS baseline (as the bridge's uv runs have)."""
+        env = {
+            k: v
+            for k, v in uv_environment(Target(platform, python), self.macos).items()
+            if not k.startswith("PIP_")
+        }
+        env.update(UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
+        return env
+
     def _best_wheel(self, filenames: list[str], target: Target) -> str | None:
-        return best_wheel(filenames, target, manylinux=(2, self.glibc_minor))
+        return best_wheel(filenames, target, manylinux=(2, self.glibc_minor), macos=self.macos)
 
     def _pick_wheel(self, name: str, version: str, target: Target) -> PipPackage:
         candidates = [
@@ -272,10 +287,3 @@ def _sort_key(version: str) -> tuple[int, Version | str]:
         return (1, Version(version))
     except InvalidVersion:
         return (0, version)
-
-
-def _uv_environment() -> dict[str, str]:
-    """uv with no user configuration, cache or network beyond the given indexes."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_"))}
-    env.update(UV_NO_CONFIG="1", UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
-    return env

@@ -18,6 +18,7 @@ from drawbridge.channel.service import Channels
 from drawbridge.server import (
     bases_routes,
     admin_routes,
+    api_docs,
     conda_routes,
     pip_routes,
     promote_routes,
@@ -70,7 +71,13 @@ def create_app(home: Home) -> ASGIApp:
         yield
         database.close()
 
-    app = FastAPI(title="Drawbridge", version=__version__, lifespan=lifespan)
+    app = FastAPI(
+        title="Drawbridge",
+        version=__version__,
+        lifespan=lifespan,
+        docs_url=None,  # api_docs serves them, without a CDN
+        redoc_url=None,
+    )
     context = Context(home=home, database=database, channels=channels)
     context.known_channels = set(channels.names())
     app.state.context = context
@@ -79,6 +86,7 @@ def create_app(home: Home) -> ASGIApp:
     # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
     # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
     for module in (
+        api_docs,
         bases_routes,
         admin_routes,
         upstream_routes,

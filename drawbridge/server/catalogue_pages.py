@@ -13,7 +13,7 @@ import datetime as dt
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from html import escape
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from drawbridge.channel.bases import UPSTREAM_BASE
 from drawbridge.channel.catalogue import (
@@ -28,6 +28,8 @@ from drawbridge.channel.catalogue import (
 
 #: the script the pages load (copy buttons), served by `ui_routes` from `server/static/`
 SCRIPT_PATH = "/static/ui.js"
+#: projects listed on one page of a channel (5,000 made a 0.7 MB page)
+PAGE_SIZE = 500
 #: what a snippet says in place of a token
 TOKEN_PLACEHOLDER = "$DRAWBRIDGE_TOKEN"
 #: what a channel page's snippets say in place of a project's name
@@ -136,13 +138,7 @@ def tree_body(groups: Iterable[OwnerGroup], root: str) -> str:
 
 
 def _tree_item(entry: ChannelEntry, root: str) -> str:
-    bases = (
-        " <span class='muted'>inherits from "
-        + ", ".join(_base_link(base, root) for base in entry.bases)
-        + "</span>"
-        if entry.bases
-        else ""
-    )
+    bases = f" <span class='muted'>{_inherits(entry, root)}</span>" if entry.bases else ""
     description = (
         f" <span class='muted'>{escape(entry.description)}</span>" if entry.description else ""
     )
@@ -156,6 +152,12 @@ def _tree_item(entry: ChannelEntry, root: str) -> str:
 # -- a channel ------------------------------------------------------------------------------
 
 
+def _inherits(entry: ChannelEntry, root: str) -> str:
+    """ "inherits from" and the channel's bases, linked, nearest first (the tree and the
+    channel's page say it alike)."""
+    return "inherits from " + ", ".join(_base_link(base, root) for base in entry.bases)
+
+
 def _base_link(base: str, root: str) -> str:
     """A base as a link to its page; an upstream mirror (no page of ours) as its name."""
     if base.startswith(UPSTREAM_BASE):
@@ -164,14 +166,20 @@ def _base_link(base: str, root: str) -> str:
 
 
 def channel_body(
-    entry: ChannelEntry, projects: Sequence[ProjectEntry], query: str, urls: Urls, root: str
+    entry: ChannelEntry,
+    projects: Sequence[ProjectEntry],
+    query: str,
+    urls: Urls,
+    root: str,
+    page: int = 1,
 ) -> str:
+    """A channel's page: its indexes, the snippets, and page `page` (PAGE_SIZE names) of
+    `projects`, with links to the pages around it."""
     here = root + path_of(entry.name)
     description = f"<p>{escape(entry.description)}</p>" if entry.description else ""
     bases = (
-        "<p>Inherits from "
-        + ", ".join(_base_link(base, root) for base in entry.bases)
-        + ": its indexes serve their projects too, the nearest file of a name winning.</p>"
+        f"<p>{escape(entry.name)} {_inherits(entry, root)}: its indexes serve their projects "
+        "too, the nearest file of a name winning.</p>"
         if entry.bases
         else ""
     )
@@ -192,6 +200,10 @@ def channel_body(
         ) + f"<q>{escape(query)}</q> · <a href='{attr(here)}'>all projects</a>"
     else:
         found = f"{len(projects)} project{'' if len(projects) == 1 else 's'}"
+    first = (page - 1) * PAGE_SIZE
+    listed = projects[first : first + PAGE_SIZE]
+    if len(projects) > PAGE_SIZE:
+        found += f" · {first + 1}–{first + len(listed)} shown"
     rows = "".join(
         f"<li data-name='{attr(p.name)}'>"
         f"<a href='{attr(root + path_of(p.source or entry.name))}pypi/{attr(quote(p.name))}/'>"
@@ -199,14 +211,38 @@ def channel_body(
         f"<span class='muted'>{escape(p.latest)} · "
         f"{' + '.join(v for v, has in (('pip', p.pip), ('conda', p.conda)) if has)}"
         f"{f' · from {escape(p.source)}' if p.source else ''}</span></li>"
-        for p in projects
+        for p in listed
     )
     return (
         f"<p><a href='{root}/'>Channels</a> / {escape(entry.name)}</p>"
         f"<h1>Channel {escape(entry.name)}</h1>{description}{bases}{index}"
         f"<h2 id='projects'>Projects</h2>{search}<p id='found' role='status'>{found}</p>"
         f"<ul class='projects' aria-labelledby='projects'>{rows}</ul>"
+        + _page_links(here, query, page, len(projects))
     )
+
+
+def page_count(total: int) -> int:
+    """How many pages of PAGE_SIZE names `total` projects fill (one, even when none)."""
+    return max(1, -(-total // PAGE_SIZE))
+
+
+def _page_links(here: str, query: str, page: int, total: int) -> str:
+    """Links to the previous and next pages of a channel's projects, the search kept."""
+    last = page_count(total)
+    if last == 1:
+        return ""
+
+    def link(number: int, text: str, rel: str) -> str:
+        asked = urlencode({**({"q": query} if query else {}), "page": number})
+        return f"<a href='{attr(here + '?' + asked)}' rel='{rel}'>{text}</a>"
+
+    links = [
+        *([link(page - 1, "← previous page", "prev")] if page > 1 else []),
+        f"<span>page {page} of {last}</span>",
+        *([link(page + 1, "next page →", "next")] if page < last else []),
+    ]
+    return f"<nav aria-label='pages of projects'><p>{' · '.join(links)}</p></nav>"
 
 
 # -- a project --------------------------------------------------------------------------------

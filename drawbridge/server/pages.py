@@ -11,6 +11,7 @@ origin), so markup that slipped past escaping could still run nothing.
 from __future__ import annotations
 
 import base64
+import gzip
 import hashlib
 import html
 from http import HTTPStatus
@@ -65,6 +66,27 @@ def render_page(title: str, body: str, script: str | None = None) -> str:
         f"<title>{title}</title>\n<style>{STYLE}</style>\n{loads}</head>"
         f"<body><main>{body}</main></body></html>"
     )
+
+
+#: pages smaller than this go as they are (gzip would save less than a packet)
+GZIP_MIN_SIZE = 1400
+
+
+def gzipped(response: HTMLResponse, accept_encoding: str) -> HTMLResponse:
+    """`response` with its body gzipped if the client accepts gzip (`Accept-Encoding`) and
+    the body is worth it; `Vary: Accept-Encoding` either way, for caches."""
+    response.headers["Vary"] = "Accept-Encoding"
+    accepted = {
+        coding.split(";")[0].strip().lower()
+        for coding in accept_encoding.split(",")
+        if not coding.replace(" ", "").endswith(";q=0")
+    }
+    if "gzip" not in accepted or len(response.body) < GZIP_MIN_SIZE:
+        return response
+    response.body = gzip.compress(response.body, compresslevel=6, mtime=0)
+    response.headers["Content-Encoding"] = "gzip"
+    response.headers["Content-Length"] = str(len(response.body))
+    return response
 
 
 def page_response(

@@ -21,7 +21,7 @@ from drawbridge.channel import catalogue
 from drawbridge.server import catalogue_pages as render
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import ICON_PATH, LIVENESS_PATH, Context, context
-from drawbridge.server.pages import UI_TAG, page_response
+from drawbridge.server.pages import UI_TAG, gzipped, page_response
 
 router = APIRouter()
 #: the copy buttons' script, read once (it ships inside the package)
@@ -73,7 +73,9 @@ def _urls(ctx: Context, request: Request, channel: str) -> render.Urls:
 
 
 def _page(title: str, body: str, request: Request) -> HTMLResponse:
-    return page_response(escape(title), body, script=_root(request) + render.SCRIPT_PATH)
+    """A page with the UI's script, gzipped for a client that takes it."""
+    answer = page_response(escape(title), body, script=_root(request) + render.SCRIPT_PATH)
+    return gzipped(answer, request.headers.get("accept-encoding", ""))
 
 
 @router.api_route(
@@ -106,8 +108,9 @@ def channel_page_without_slash(request: Request, channel: str) -> RedirectRespon
     include_in_schema=False,
     tags=[UI_TAG],
 )
-def channel_page(request: Request, channel: str, q: str = "") -> HTMLResponse:
-    """A channel's projects; `?q=` keeps those whose name holds every word of it."""
+def channel_page(request: Request, channel: str, q: str = "", page: int = 1) -> HTMLResponse:
+    """A channel's projects, `render.PAGE_SIZE` a page (`?page=`, from 1); `?q=` keeps those
+    whose name holds every word of it."""
     ctx = context(request)
     ctx.check_read(request, channel)
     identity = ctx.identity(request)
@@ -122,7 +125,12 @@ def channel_page(request: Request, channel: str, q: str = "") -> HTMLResponse:
         if not level.upstream and (level.name == channel or readable(level.name))
     ]
     projects = catalogue.projects_through(ctx.database, levels, query)
-    body = render.channel_body(entry, projects, query, _urls(ctx, request, channel), _root(request))
+    if not 1 <= page <= render.page_count(len(projects)):
+        raise HTTPException(
+            404, f"no page {page} of channel {channel}: {render.page_count(len(projects))} pages"
+        )
+    urls = _urls(ctx, request, channel)
+    body = render.channel_body(entry, projects, query, urls, _root(request), page)
     return _page(f"Drawbridge: {channel}", body, request)
 
 
