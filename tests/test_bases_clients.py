@@ -15,20 +15,25 @@ customer/release    <- flat: sees nothing of the others
 
 from __future__ import annotations
 
-import asyncio
 import functools
 import hashlib
 import http.server
-import sys
 import threading
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-import rattler
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
-from clients import BIN, client_env, run_drawbridge
+from clients import (
+    imported_value,
+    install_records,
+    pip_install,
+    run_drawbridge,
+    run_with_path,
+    solve,
+    uv_install,
+)
 from databases import init_arguments
 from relay import Relay
 from servers import Server, start_server
@@ -38,7 +43,6 @@ from drawbridge.channel.home import load_home
 from drawbridge.channel.service import Channels
 
 HTML_ONLY = "text/html"
-PYTHON = Path(sys.executable)
 
 
 def _cli(home: Path, *args: str) -> None:
@@ -90,29 +94,9 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, dic
     server.stop()
 
 
-def _pip(server_url: str, channel: str, target: Path, *requirements: str):
-    import subprocess
-
-    return subprocess.run(
-        [str(PYTHON), "-m", "pip", "install", "--no-cache-dir", "--target", str(target)]
-        + ["--index-url", f"{server_url}/{channel}/simple/", *requirements],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def _imported(target: Path, statement: str) -> str:
-    import subprocess
-
-    return subprocess.run(
-        [str(PYTHON), "-c", statement],
-        env=client_env(PYTHONPATH=str(target)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
+def _index(server_url: str, channel: str) -> str:
+    """`channel`'s pip index on the server (or relay) at `server_url`."""
+    return f"{server_url}/{channel}/simple/"
 
 
 @pytest.mark.parametrize("pages", ["negotiated", "html"])
@@ -121,51 +105,49 @@ def test_pip_installs_through_three_levels(tree, tmp_path: Path, pages: str):
     (company/base): all from the dev URL; base-lib 1.1 is yanked in the base, so 1.0."""
     server, _files = tree
     with Relay(server.url, accept=HTML_ONLY if pages == "html" else None) as relay:
-        done = _pip(relay.url, "company/dev", tmp_path / "t", "dev-app", "shadow")
+        done = pip_install(_index(relay.url, "company/dev"), tmp_path / "t", "dev-app", "shadow")
     assert done.returncode == 0, done.stdout + done.stderr
     target = tmp_path / "t"
-    assert _imported(target, "import base_lib; print(base_lib.VALUE)") == "1.0"
-    assert _imported(target, "import internal_tool; print(internal_tool.VALUE)") == "2.0"
-    assert _imported(target, "import shadow_origin; print(shadow_origin.WHERE)") == "dev"
+    assert imported_value(target, "base_lib") == "1.0"
+    assert imported_value(target, "internal_tool") == "2.0"
+    assert run_with_path(target, "import shadow_origin; print(shadow_origin.WHERE)") == "dev"
     expected = "application/vnd.pypi.simple.v1+json" if pages == "negotiated" else HTML_ONLY
     assert {t.split(";")[0] for t in relay.page_types("base-lib")} == {expected}, relay.relayed
 
 
 def test_pip_on_a_middle_level_gets_the_far_shadow_and_never_the_near_level(tree, tmp_path):
     server, _files = tree
-    done = _pip(server.url, "company/internal", tmp_path / "t", "shadow")
+    done = pip_install(_index(server.url, "company/internal"), tmp_path / "t", "shadow")
     assert done.returncode == 0, done.stdout + done.stderr
-    assert _imported(tmp_path / "t", "import shadow_origin; print(shadow_origin.WHERE)") == "base"
-    refused = _pip(server.url, "company/internal", tmp_path / "u", "dev-app")
+    assert (
+        run_with_path(tmp_path / "t", "import shadow_origin; print(shadow_origin.WHERE)") == "base"
+    )
+    refused = pip_install(_index(server.url, "company/internal"), tmp_path / "u", "dev-app")
     assert refused.returncode != 0
 
 
 def test_pip_on_the_customer_url_cannot_see_internal_projects(tree, tmp_path: Path):
     server, _files = tree
     assert httpx.get(f"{server.url}/customer/release/simple/base-lib/").status_code == 404
-    refused = _pip(server.url, "customer/release", tmp_path / "t", "base-lib")
+    refused = pip_install(_index(server.url, "customer/release"), tmp_path / "t", "base-lib")
     assert refused.returncode != 0
 
 
 def test_uv_installs_through_three_levels(tree, tmp_path: Path):
     """uv reads the PEP 691 JSON pages and PEP 658 metadata through the dev URL."""
-    import subprocess
-
     server, _files = tree
     with Relay(server.url) as relay:
-        done = subprocess.run(
-            [str(BIN / "uv"), "pip", "install", "--python", str(PYTHON), "--no-cache"]
-            + ["--target", str(tmp_path / "t"), "--index-url", f"{relay.url}/company/dev/simple/"]
-            + ["dev-app", "shadow"],
-            env=client_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
+        done = uv_install(
+            _index(relay.url, "company/dev"),
+            tmp_path / "t",
+            "dev-app",
+            "shadow",
+            extra=["--no-cache"],
         )
     assert done.returncode == 0, done.stdout + done.stderr
     target = tmp_path / "t"
-    assert _imported(target, "import base_lib; print(base_lib.VALUE)") == "1.0"
-    assert _imported(target, "import shadow_origin; print(shadow_origin.WHERE)") == "dev"
+    assert imported_value(target, "base_lib") == "1.0"
+    assert run_with_path(target, "import shadow_origin; print(shadow_origin.WHERE)") == "dev"
     paths = [path for path, _accept, _type in relay.relayed]
     assert any(path.endswith(".metadata") for path in paths), paths  # PEP 658, inherited
 
@@ -174,21 +156,14 @@ def test_py_rattler_solves_through_dev_what_base_holds_nearest_first(
     tree, tmp_path: Path, upstream_channel: Path
 ):
     server, files = tree
-    channels = [
-        rattler.Channel(f"{server.url}/company/dev/conda"),
-        rattler.Channel(upstream_channel.as_uri()),
-    ]
-    records = asyncio.run(
-        rattler.solve(
-            channels, ["basetool", "shade", "python 3.11.*"], platforms=["linux-64", "noarch"]
-        )
-    )
+    channels = [f"{server.url}/company/dev/conda", upstream_channel.as_uri()]
+    records = solve(channels, ["basetool", "shade", "python 3.11.*"])
     chosen = {r.name.normalized: r for r in records}
     assert chosen["basetool"].url.startswith(f"{server.url}/company/dev/conda/noarch/")
     near = files["shade-near"].read_bytes()
     assert chosen["shade"].sha256 == hashlib.sha256(near).digest()
     prefix = tmp_path / "env"
-    asyncio.run(rattler.install(records, prefix, cache_dir=tmp_path / "cache", show_progress=False))
+    install_records(records, prefix, tmp_path / "cache")
     assert (prefix / "share/shade/origin").read_bytes() == b"dev"
     assert list(prefix.glob("lib/python3.11/site-packages/basetool/__init__.py"))
 
@@ -229,20 +204,12 @@ def test_an_upstream_mirror_as_a_base_serves_ours_plus_its_packages_at_one_url(
     server = start_server(home)
     try:
         dev = f"{server.url}/company/dev/conda"
-        records = asyncio.run(
-            rattler.solve(
-                [rattler.Channel(dev)],
-                ["basetool", "python 3.11.*"],
-                platforms=["linux-64", "noarch"],
-            )
-        )
+        records = solve([dev], ["basetool", "python 3.11.*"])
         chosen = {r.name.normalized: r for r in records}
         assert chosen["python"].url.startswith(f"{dev}/linux-64/python-3.11")
         assert chosen["basetool"].url.startswith(f"{dev}/noarch/")
         prefix = tmp_path / "env"
-        asyncio.run(
-            rattler.install(records, prefix, cache_dir=tmp_path / "cache", show_progress=False)
-        )
+        install_records(records, prefix, tmp_path / "cache")
         assert (prefix / "bin/python3.11").exists()
         cached = home / "cache" / "upstream-conda" / "conda-forge" / "linux-64"
         assert (cached / "repodata.json").is_file()  # through the relay's cache

@@ -8,15 +8,22 @@ import asyncio
 import gzip
 import html
 import subprocess
-import sys
 from pathlib import Path
 from urllib.parse import urljoin
 
 import pytest
-import rattler
 import zstandard
 from builders import make_conda_tar_bz2, make_sdist, make_target_tar_bz2, make_wheel
-from clients import BIN, client_env
+from clients import (
+    BIN,
+    client_env,
+    imported_value,
+    install_records,
+    names_and_versions,
+    pip_install,
+    solve,
+    uv_install,
+)
 from databases import new_home, write_config
 from servers import AppClient, Server, serve_in_process, start_server
 
@@ -275,35 +282,16 @@ def owned_server(tmp_path_factory: pytest.TempPathFactory) -> Server:
         server.stop()
 
 
-def _imported(target: Path, module: str) -> str:
-    return subprocess.run(
-        [sys.executable, "-c", f"import {module}; print({module}.VALUE)"],
-        env=client_env(PYTHONPATH=str(target)),
-        capture_output=True,
-        text=True,
-        check=True,
-    ).stdout.strip()
-
-
 @pytest.mark.parametrize("client", ["pip", "uv"])
 def test_pip_and_uv_install_from_an_owned_channel(
     owned_server: Server, tmp_path: Path, client: str
 ):
     index = f"{owned_server.url}/{OWNED}/simple/"
-    command = {
-        "pip": [sys.executable, "-m", "pip", "install", "--no-cache-dir"],
-        "uv": [str(BIN / "uv"), "pip", "install", "--python", sys.executable],
-    }[client]
-    result = subprocess.run(
-        [*command, "--target", str(tmp_path / "t"), "--index-url", index, "dev-app"],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    install = {"pip": pip_install, "uv": uv_install}[client]
+    result = install(index, tmp_path / "t", "dev-app")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert _imported(tmp_path / "t", "dev_app") == "1.0"
-    assert _imported(tmp_path / "t", "dev_lib") == "1.0"
+    assert imported_value(tmp_path / "t", "dev_app") == "1.0"
+    assert imported_value(tmp_path / "t", "dev_lib") == "1.0"
 
 
 def test_twine_uploads_to_an_owned_channel_and_pip_installs_it(
@@ -332,43 +320,18 @@ def test_twine_uploads_to_an_owned_channel_and_pip_installs_it(
     )
     assert upload.returncode == 0, upload.stdout + upload.stderr
     assert owned_server.channels.project_files(OWNED, "twined-dev")[0].uploaded_by == "ci-bot"
-    install = subprocess.run(
-        [
-            sys.executable,
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--target",
-            str(tmp_path / "t"),
-            "--index-url",
-            f"{owned_server.url}/{OWNED}/simple/",
-            "twined-dev",
-        ],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    install = pip_install(f"{owned_server.url}/{OWNED}/simple/", tmp_path / "t", "twined-dev")
     assert install.returncode == 0, install.stdout + install.stderr
-    assert _imported(tmp_path / "t", "twined_dev") == "0.2"
-
-
-def _solve(url: str, specs: list[str]) -> list:
-    return asyncio.run(
-        rattler.solve([rattler.Channel(url)], specs, platforms=["linux-64", "noarch"])
-    )
+    assert imported_value(tmp_path / "t", "twined_dev") == "0.2"
 
 
 def test_py_rattler_solves_and_installs_from_an_owned_channel(owned_server: Server, tmp_path: Path):
-    records = _solve(f"{owned_server.url}/{OWNED}/conda", ["dev-data"])
-    assert [f"{r.name.normalized}={r.version}" for r in records] == ["dev-data=1.0"]
-    asyncio.run(
-        rattler.install(records, tmp_path / "env", cache_dir=tmp_path / "c", show_progress=False)
-    )
+    records = solve([f"{owned_server.url}/{OWNED}/conda"], ["dev-data"])
+    assert names_and_versions(records) == ["dev-data=1.0"]
+    install_records(records, tmp_path / "env", tmp_path / "c")
     assert (tmp_path / "env/share/dev-data/README").read_text() == "dev-data 1.0\n"
     with pytest.raises(Exception):
-        _solve(f"{owned_server.url}/main/conda", ["dev-data"])  # not in main
+        solve([f"{owned_server.url}/main/conda"], ["dev-data"])  # not in main
 
 
 def test_a_token_url_reaches_a_private_owned_channel(tmp_path: Path):
@@ -382,14 +345,10 @@ def test_a_token_url_reaches_a_private_owned_channel(tmp_path: Path):
         )
         token = server.token(Role.reader)
         with pytest.raises(Exception):
-            _solve(f"{server.url}/{OWNED}/conda", ["secret"])  # no token: 401
-        records = _solve(f"{server.url}/t/{token}/{OWNED}/conda", ["secret"])
-        assert [f"{r.name.normalized}={r.version}" for r in records] == ["secret=1.0"]
-        asyncio.run(
-            rattler.install(
-                records, tmp_path / "env", cache_dir=tmp_path / "c", show_progress=False
-            )
-        )
+            solve([f"{server.url}/{OWNED}/conda"], ["secret"])  # no token: 401
+        records = solve([f"{server.url}/t/{token}/{OWNED}/conda"], ["secret"])
+        assert names_and_versions(records) == ["secret=1.0"]
+        install_records(records, tmp_path / "env", tmp_path / "c")
         assert (tmp_path / "env/share/secret/README").read_text() == "secret 1.0\n"
     finally:
         server.stop()

@@ -6,19 +6,24 @@ may add what, and a promotion from company/dev into company/base reaching every 
 
 from __future__ import annotations
 
-import asyncio
 import datetime as dt
 import re
 import subprocess
-import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import httpx
 import pytest
-import rattler
 from builders import make_conda_tar_bz2, make_wheel
-from clients import BIN, client_env, run_drawbridge
+from clients import (
+    BIN,
+    client_env,
+    names_and_versions,
+    pip_install,
+    run_drawbridge,
+    solve,
+    uv_install,
+)
 from databases import new_home
 from servers import Server, start_server
 
@@ -143,49 +148,27 @@ def tree(tmp_path_factory: pytest.TempPathFactory) -> Tree:
         server.stop()
 
 
-def pip(tree: Tree, index: str, target: Path, project: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(target)]
-        + ["--index-url", index, project],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def uv(tree: Tree, index: str, target: Path, project: str) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [str(BIN / "uv"), "pip", "install", "--python", sys.executable, "--target", str(target)]
-        + ["--index-url", index, project],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
 def test_pip_on_the_customer_url_cannot_see_an_internal_project(tree: Tree, tmp_path: Path):
-    released = pip(tree, tree.url("customer/release"), tmp_path / "ok", "released-tool")
+    released = pip_install(tree.url("customer/release"), tmp_path / "ok", "released-tool")
     assert released.returncode == 0, released.stderr
-    hidden = pip(tree, tree.url("customer/release"), tmp_path / "no", "internal-tool")
+    hidden = pip_install(tree.url("customer/release"), tmp_path / "no", "internal-tool")
     assert hidden.returncode != 0
     assert "No matching distribution found for internal-tool" in hidden.stderr
     page = httpx.get(tree.url("customer/release") + "internal-tool/")
     assert page.status_code == 404
     # and the internal channel itself does not exist for a customer without a token
-    direct = pip(tree, tree.url("company/internal"), tmp_path / "direct", "internal-tool")
+    direct = pip_install(tree.url("company/internal"), tmp_path / "direct", "internal-tool")
     assert direct.returncode != 0 and "(from versions: none)" in direct.stderr
     assert httpx.get(tree.url("company/internal") + "internal-tool/").status_code == 404
-    inside = pip(tree, tree.url("company/internal", "bob"), tmp_path / "in", "internal-tool")
+    inside = pip_install(tree.url("company/internal", "bob"), tmp_path / "in", "internal-tool")
     assert inside.returncode == 0, inside.stderr  # bob is a dev: devs read internal
 
 
-@pytest.mark.parametrize("client", [pip, uv], ids=["pip", "uv"])
+@pytest.mark.parametrize("client", [pip_install, uv_install], ids=["pip", "uv"])
 def test_alices_sandbox_is_404_for_bob(tree: Tree, tmp_path: Path, client):  # type: ignore[no-untyped-def]
-    theirs = client(tree, tree.url("alice/sandbox", "alice"), tmp_path / "a", "alice-private")
+    theirs = client(tree.url("alice/sandbox", "alice"), tmp_path / "a", "alice-private")
     assert theirs.returncode == 0, theirs.stdout + theirs.stderr
-    refused = client(tree, tree.url("alice/sandbox", "bob"), tmp_path / "b", "alice-private")
+    refused = client(tree.url("alice/sandbox", "bob"), tmp_path / "b", "alice-private")
     assert refused.returncode != 0
     assert not list((tmp_path / "b").glob("alice_private*"))
     # what the client was answered, with the same credentials in the URL: not there
@@ -194,19 +177,12 @@ def test_alices_sandbox_is_404_for_bob(tree: Tree, tmp_path: Path, client):  # t
         assert httpx.get(tree.url("alice/sandbox", "alice") + path).status_code == 200
 
 
-def _solve(url: str, specs: list[str]) -> list[str]:
-    records = asyncio.run(
-        rattler.solve([rattler.Channel(url)], specs, platforms=["linux-64", "noarch"])
-    )
-    return sorted(f"{r.name.normalized}={r.version}" for r in records)
-
-
 def test_py_rattler_through_bobs_token_url_finds_no_sandbox_of_alice(tree: Tree):
     alice = f"{tree.server.url}/t/{tree.tokens['alice']}/alice/sandbox/conda"
-    assert _solve(alice, ["alice-data"]) == ["alice-data=1.0"]
+    assert names_and_versions(solve([alice], ["alice-data"])) == ["alice-data=1.0"]
     bob = f"{tree.server.url}/t/{tree.tokens['bob']}/alice/sandbox/conda"
     with pytest.raises(Exception):
-        _solve(bob, ["alice-data"])
+        solve([bob], ["alice-data"])
     answer = httpx.get(f"{bob}/noarch/repodata.json")
     assert answer.status_code == 404
     missing = httpx.get(
@@ -246,7 +222,7 @@ def test_a_build_tag_wheel_cannot_shadow_another_groups_project(tree: Tree, tmp_
     tagged = shadow.rename(shadow.with_name("alice_lib-1.0-1-py3-none-any.whl"))
     refused = twine(tree, "bob", "company/dev", tagged)
     assert refused.returncode != 0 and "403" in refused.stdout + refused.stderr
-    installed = pip(tree, tree.url("company/dev", "bob-dev-only"), tmp_path / "t", "alice-lib")
+    installed = pip_install(tree.url("company/dev", "bob-dev-only"), tmp_path / "t", "alice-lib")
     assert installed.returncode == 0, installed.stderr
     (info,) = (tmp_path / "t").glob("alice_lib-1.0.dist-info")
     assert "Build:" not in (info / "WHEEL").read_text()
@@ -255,7 +231,7 @@ def test_a_build_tag_wheel_cannot_shadow_another_groups_project(tree: Tree, tmp_
 
 
 def test_an_expired_token_is_refused(tree: Tree, tmp_path: Path):
-    done = pip(tree, tree.url("alice/sandbox", "expired"), tmp_path / "t", "alice-private")
+    done = pip_install(tree.url("alice/sandbox", "expired"), tmp_path / "t", "alice-private")
     assert done.returncode != 0 and not list((tmp_path / "t").glob("alice_private*"))
     answer = httpx.get(tree.url("alice/sandbox", "expired") + "alice-private/")
     assert answer.status_code == 401 and "expired" in answer.json()["detail"]
@@ -264,9 +240,11 @@ def test_an_expired_token_is_refused(tree: Tree, tmp_path: Path):
 
 
 def test_a_channel_limited_token_cannot_read_another_channel(tree: Tree, tmp_path: Path):
-    ok = pip(tree, tree.url("company/dev", "bob-dev-only"), tmp_path / "a", "alice-lib")
+    ok = pip_install(tree.url("company/dev", "bob-dev-only"), tmp_path / "a", "alice-lib")
     assert ok.returncode == 0, ok.stderr
-    other = pip(tree, tree.url("company/internal", "bob-dev-only"), tmp_path / "b", "internal-tool")
+    other = pip_install(
+        tree.url("company/internal", "bob-dev-only"), tmp_path / "b", "internal-tool"
+    )
     assert other.returncode != 0 and "(from versions: none)" in other.stderr
     limited = tree.url("company/internal", "bob-dev-only") + "internal-tool/"
     assert httpx.get(limited).status_code == 404
@@ -310,26 +288,26 @@ def test_the_cli_shows_refuses_and_changes_what_the_tree_says(tree: Tree):
 # -- inheritance and promotion on the tree ---------------------------------------------------
 
 
-@pytest.mark.parametrize("client", [pip, uv], ids=["pip", "uv"])
+@pytest.mark.parametrize("client", [pip_install, uv_install], ids=["pip", "uv"])
 def test_ancestors_packages_install_through_a_sandbox_url(tree: Tree, tmp_path: Path, client):  # type: ignore[no-untyped-def]
     """alice/sandbox → company/dev → company/internal → company/base: alice installs what
     company/base and company/internal hold through her sandbox's URL, three levels up."""
     for project, module in (("base-lib", "base_lib"), ("internal-tool", "internal_tool")):
         target = tmp_path / project
-        done = client(tree, tree.url("alice/sandbox", "alice"), target, project)
+        done = client(tree.url("alice/sandbox", "alice"), target, project)
         assert done.returncode == 0, done.stdout + done.stderr
         assert list(target.glob(f"{module}-1.0.dist-info")), sorted(target.iterdir())
     # the customer's channel inherits nothing: not even company/base's package
-    outside = pip(tree, tree.url("customer/release"), tmp_path / "customer", "base-lib")
+    outside = pip_install(tree.url("customer/release"), tmp_path / "customer", "base-lib")
     assert outside.returncode != 0
 
 
 def test_py_rattler_solves_through_company_dev_a_package_of_company_base(tree: Tree):
     dev = f"{tree.server.url}/t/{tree.tokens['bob']}/company/dev/conda"
-    assert _solve(dev, ["base-data"]) == ["base-data=2.0"]
+    assert names_and_versions(solve([dev], ["base-data"])) == ["base-data=2.0"]
     customer = f"{tree.server.url}/customer/release/conda"
     with pytest.raises(Exception):
-        _solve(customer, ["base-data"])
+        solve([customer], ["base-data"])
 
 
 def test_promotion_from_dev_to_base_reaches_every_descendant_byte_identical(
@@ -358,7 +336,7 @@ def test_promotion_from_dev_to_base_reaches_every_descendant_byte_identical(
         assert served.status_code == 200 and served.content == sent, channel
     hidden = httpx.get(f"{tree.server.url}/customer/release/simple/promoted-lib/", auth=admin)
     assert hidden.status_code == 404
-    installed = pip(tree, tree.url("company/qa", "root"), tmp_path / "qa", "promoted-lib")
+    installed = pip_install(tree.url("company/qa", "root"), tmp_path / "qa", "promoted-lib")
     assert installed.returncode == 0, installed.stderr
     audit = cli(home, "audit")
     assert "company/dev" in audit and "company/base" in audit

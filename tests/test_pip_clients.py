@@ -9,7 +9,16 @@ from pathlib import Path
 
 import pytest
 from builders import make_sdist, make_wheel
-from clients import BIN, PY27, PYENV, client_env, pyenv_python
+from clients import (
+    BIN,
+    PY27,
+    PYENV,
+    client_env,
+    imported_value,
+    pip_install,
+    pyenv_python,
+    uv_install,
+)
 from databases import new_home, write_config
 from packaging.version import Version
 from relay import Relay
@@ -42,6 +51,11 @@ PY27_PYTHON = pyenv_python(PY27)
 PIP_CLIENTS = [*PYENV_PYTHONS, "newest"]
 HTML_ONLY = "text/html"
 PEP691_JSON = "application/vnd.pypi.simple.v1+json"
+
+
+def main_index(server: Server | Relay) -> str:
+    """The main channel's pip index on `server`."""
+    return f"{server.url}/main/simple/"
 
 
 def client_python(client: str) -> Path:
@@ -80,40 +94,6 @@ def index(module_server: Server, tmp_path_factory: pytest.TempPathFactory) -> Se
     return module_server
 
 
-def pip_install(
-    python: Path, server: Server | Relay, target: Path, *requirements: str
-) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-cache-dir",
-            "--target",
-            str(target),
-            "--index-url",
-            f"{server.url}/main/simple/",
-            *requirements,
-        ],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-
-
-def imported_value(python: Path, target: Path, module: str) -> str:
-    result = subprocess.run(
-        [str(python), "-c", f"import {module}; print({module}.VALUE)"],
-        env=client_env(PYTHONPATH=str(target)),
-        capture_output=True,
-        text=True,
-        check=True,
-    )
-    return result.stdout.strip()
-
-
 @pytest.mark.parametrize("pages", ["negotiated", "html"])
 @pytest.mark.parametrize("client", PIP_CLIENTS)
 def test_every_pip_installs_a_wheel_with_a_dependency(
@@ -124,11 +104,11 @@ def test_every_pip_installs_a_wheel_with_a_dependency(
     Requires-Python. pip 22.3 to 23.0.1 crashed on a JSON page carrying `dist-info-metadata`."""
     python = client_python(client)
     with Relay(index.url, accept=HTML_ONLY if pages == "html" else None) as relay:
-        result = pip_install(python, relay, tmp_path / "t", "pair-app", "picky")
+        result = pip_install(main_index(relay), tmp_path / "t", "pair-app", "picky", python=python)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(python, tmp_path / "t", "pair_app") == "1.0"
-    assert imported_value(python, tmp_path / "t", "pair_lib") == "1.0"
-    assert imported_value(python, tmp_path / "t", "picky") == "1.0"  # 2.0 needs Python >= 3.99
+    assert imported_value(tmp_path / "t", "pair_app", python) == "1.0"
+    assert imported_value(tmp_path / "t", "pair_lib", python) == "1.0"
+    assert imported_value(tmp_path / "t", "picky", python) == "1.0"  # 2.0 needs Python >= 3.99
     asks_json = pages == "negotiated" and pip_version(python) >= Version("22.2")
     expected = PEP691_JSON if asks_json else "text/html"
     for project in ("pair-app", "pair-lib", "picky"):
@@ -138,28 +118,10 @@ def test_every_pip_installs_a_wheel_with_a_dependency(
 @pytest.mark.parametrize("pages", ["negotiated", "html"])
 def test_uv_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, pages: str):
     with Relay(index.url, accept=HTML_ONLY if pages == "html" else None) as relay:
-        result = subprocess.run(
-            [
-                str(BIN / "uv"),
-                "pip",
-                "install",
-                "--python",
-                sys.executable,
-                "--target",
-                str(tmp_path / "t"),
-                "--index-url",
-                f"{relay.url}/main/simple/",
-                "pair-app",
-                "picky",
-            ],
-            env=client_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        result = uv_install(main_index(relay), tmp_path / "t", "pair-app", "picky")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(Path(sys.executable), tmp_path / "t", "pair_lib") == "1.0"
-    assert imported_value(Path(sys.executable), tmp_path / "t", "picky") == "1.0"
+    assert imported_value(tmp_path / "t", "pair_lib") == "1.0"
+    assert imported_value(tmp_path / "t", "picky") == "1.0"
     expected = PEP691_JSON if pages == "negotiated" else "text/html"
     assert {t.split(";")[0] for t in relay.page_types("pair-lib")} == {expected}, relay.relayed
 
@@ -167,10 +129,10 @@ def test_uv_installs_a_wheel_with_a_dependency(index: Server, tmp_path: Path, pa
 @pytest.mark.parametrize("version", CLIENT_PYTHONS)
 def test_pip_honours_requires_python(index: Server, tmp_path: Path, version: str):
     python = pyenv_python(version)
-    result = pip_install(python, index, tmp_path / "t", "picky")
+    result = pip_install(main_index(index), tmp_path / "t", "picky", python=python)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(python, tmp_path / "t", "picky") == "1.0"  # 2.0 excludes this Python
-    refused = pip_install(python, index, tmp_path / "u", "only-future")
+    assert imported_value(tmp_path / "t", "picky", python) == "1.0"  # 2.0 excludes this Python
+    refused = pip_install(main_index(index), tmp_path / "u", "only-future", python=python)
     assert refused.returncode != 0
     assert "No matching distribution" in refused.stdout + refused.stderr
 
@@ -184,36 +146,19 @@ def test_python27_pip19_installs_py2_py3_wheel(index: Server, tmp_path: Path):
         env=client_env(),
     )
     assert version.stdout.startswith("pip 19"), version.stdout + version.stderr
-    result = pip_install(PY27_PYTHON, index, tmp_path / "t", "twoway")
+    result = pip_install(main_index(index), tmp_path / "t", "twoway", python=PY27_PYTHON)
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(PY27_PYTHON, tmp_path / "t", "twoway") == "1.0"
+    assert imported_value(tmp_path / "t", "twoway", PY27_PYTHON) == "1.0"
     # pure-demo needs Python >= 3.6: pip 19 reads data-requires-python and finds nothing.
-    assert pip_install(PY27_PYTHON, index, tmp_path / "u", "pure-demo").returncode != 0
+    refused = pip_install(main_index(index), tmp_path / "u", "pure-demo", python=PY27_PYTHON)
+    assert refused.returncode != 0
 
 
 def test_uv_installs_from_the_index(index: Server, tmp_path: Path):
-    result = subprocess.run(
-        [
-            str(BIN / "uv"),
-            "pip",
-            "install",
-            "--python",
-            sys.executable,
-            "--target",
-            str(tmp_path / "t"),
-            "--index-url",
-            f"{index.url}/main/simple/",
-            "with-deps",
-            "picky",
-        ],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
+    result = uv_install(main_index(index), tmp_path / "t", "with-deps", "picky")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(Path(sys.executable), tmp_path / "t", "with_deps") == "1.0"
-    assert imported_value(Path(sys.executable), tmp_path / "t", "picky") == "1.0"
+    assert imported_value(tmp_path / "t", "with_deps") == "1.0"
+    assert imported_value(tmp_path / "t", "picky") == "1.0"
 
 
 def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path):
@@ -271,9 +216,9 @@ def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path
     )  # same name, other bytes
     refused = twine_upload(other)
     assert refused.returncode != 0 and "409" in refused.stdout + refused.stderr
-    result = pip_install(Path(sys.executable), index, tmp_path / "t", "twined")
+    result = pip_install(main_index(index), tmp_path / "t", "twined")
     assert result.returncode == 0, result.stdout + result.stderr
-    assert imported_value(Path(sys.executable), tmp_path / "t", "twined") == "0.1"
+    assert imported_value(tmp_path / "t", "twined") == "0.1"
 
 
 def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
@@ -282,26 +227,10 @@ def test_pip_with_a_token_on_a_private_server(tmp_path: Path):
     try:
         server.publish(make_wheel(tmp_path / "d", "secret-sauce", "1.0"))
         token = server.token(Role.reader)
-        denied = pip_install(Path(sys.executable), server, tmp_path / "a", "secret-sauce")
+        denied = pip_install(main_index(server), tmp_path / "a", "secret-sauce")
         assert denied.returncode != 0
-        authed = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--no-cache-dir",
-                "--target",
-                str(tmp_path / "t"),
-                "--index-url",
-                server.url.replace("http://", f"http://__token__:{token}@") + "/main/simple/",
-                "secret-sauce",
-            ],
-            env=client_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        with_token = server.url.replace("http://", f"http://__token__:{token}@")
+        authed = pip_install(f"{with_token}/main/simple/", tmp_path / "t", "secret-sauce")
         assert authed.returncode == 0, authed.stdout + authed.stderr
     finally:
         server.stop()
@@ -330,7 +259,7 @@ def test_pages_an_older_drawbridge_wrote_are_rewritten_at_start(channels: Channe
         while "dist-info-metadata" in page.read_text() and time.monotonic() < deadline:
             time.sleep(0.2)
         python = pyenv_python("3.9.18")
-        result = pip_install(python, server, tmp_path / "t", "pair-lib")
+        result = pip_install(main_index(server), tmp_path / "t", "pair-lib", python=python)
         assert result.returncode == 0, result.stdout + result.stderr
         assert (page.parent.parent / FORMAT_STAMP).read_text() == "2"
     finally:

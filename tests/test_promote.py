@@ -8,14 +8,12 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import subprocess
-import sys
 from pathlib import Path
 
 import httpx
 import pytest
-import rattler
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
-from clients import BIN, client_env
+from clients import BIN, client_env, install_records, names_and_versions, pip_install, solve
 from databases import new_home
 from servers import AppClient, start_server
 from sqlalchemy import select
@@ -385,39 +383,12 @@ def test_pip_and_py_rattler_install_the_promoted_release(promo: Home, tmp_path: 
     assert result.returncode == 0, result.stderr
     server = start_server(promo.root)
     try:
-        install = subprocess.run(
-            [
-                sys.executable,
-                "-m",
-                "pip",
-                "install",
-                "--no-cache-dir",
-                "--target",
-                str(tmp_path / "t"),
-                "--index-url",
-                f"{server.url}/{BASE}/simple/",
-                "greet",
-            ],
-            env=client_env(),
-            capture_output=True,
-            text=True,
-            timeout=300,
-        )
+        install = pip_install(f"{server.url}/{BASE}/simple/", tmp_path / "t", "greet")
         assert install.returncode == 0, install.stdout + install.stderr
         assert "greet-1.0" in install.stdout  # 2.0 stayed in company/dev
-        records = asyncio.run(
-            rattler.solve(
-                [rattler.Channel(f"{server.url}/{BASE}/conda")],
-                ["greet-data"],
-                platforms=["linux-64", "noarch"],
-            )
-        )
-        assert [f"{r.name.normalized}={r.version}" for r in records] == ["greet-data=1.0"]
-        asyncio.run(
-            rattler.install(
-                records, tmp_path / "env", cache_dir=tmp_path / "c", show_progress=False
-            )
-        )
+        records = solve([f"{server.url}/{BASE}/conda"], ["greet-data"])
+        assert names_and_versions(records) == ["greet-data=1.0"]
+        install_records(records, tmp_path / "env", tmp_path / "c")
         assert (tmp_path / "env/share/greet-data/README").read_text() == "greet-data 1.0\n"
     finally:
         server.stop()
