@@ -110,6 +110,20 @@ def uv_install(
     )
 
 
+def twine_upload(repository_url: str, token: str, *paths: Path) -> subprocess.CompletedProcess:
+    """`twine upload` of `paths` to `repository_url` with `token` (as `__token__`), quietly, in
+    `client_env()`; not checked."""
+    return subprocess.run(
+        [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar"]
+        + ["--repository-url", repository_url, "-u", "__token__", "-p", token]
+        + [str(path) for path in paths],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+
+
 def run_with_path(target: Path, code: str, python: Path | None = None) -> str:
     """What `python -c CODE` prints (stripped) with `target` as its PYTHONPATH: what a
     `--target` install put there; a failure raises."""

@@ -15,6 +15,7 @@ import pytest
 import zstandard
 from builders import make_conda_tar_bz2, make_sdist, make_target_tar_bz2, make_wheel
 from clients import (
+    twine_upload,
     BIN,
     client_env,
     imported_value,
@@ -299,25 +300,7 @@ def test_twine_uploads_to_an_owned_channel_and_pip_installs_it(
 ):
     wheel = make_wheel(tmp_path / "dist", "twined-dev", "0.2")
     token = owned_server.token(Role.uploader, "ci-bot")
-    upload = subprocess.run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{owned_server.url}/{OWNED}/upload/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            str(wheel),
-        ],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    upload = twine_upload(f"{owned_server.url}/{OWNED}/upload/", token, wheel)
     assert upload.returncode == 0, upload.stdout + upload.stderr
     assert owned_server.channels.project_files(OWNED, "twined-dev")[0].uploaded_by == "ci-bot"
     install = pip_install(f"{owned_server.url}/{OWNED}/simple/", tmp_path / "t", "twined-dev")

@@ -16,8 +16,7 @@ import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
 from clients import (
-    BIN,
-    client_env,
+    twine_upload,
     names_and_versions,
     pip_install,
     run_drawbridge,
@@ -75,25 +74,8 @@ def cli(home: Path, *args: str) -> str:
 
 
 def twine(tree: Tree, who: str, channel: str, path: Path) -> subprocess.CompletedProcess:
-    return subprocess.run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{tree.server.url}/{channel}/upload/",
-            "-u",
-            "__token__",
-            "-p",
-            tree.tokens[who],
-            str(path),
-        ],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    """`who` uploads `path` to `channel` with twine."""
+    return twine_upload(f"{tree.server.url}/{channel}/upload/", tree.tokens[who], path)
 
 
 @pytest.fixture(scope="module")

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 from builders import make_sdist, make_wheel
 from clients import (
-    BIN,
+    twine_upload,
     PY27,
     PYENV,
     client_env,
@@ -166,55 +166,19 @@ def test_twine_uploads_and_pip_installs_the_upload(index: Server, tmp_path: Path
     make_wheel(dist, "twined", "0.1", requires_python=">=3.6")
     make_sdist(dist, "twined", "0.1")
     token = index.token(Role.uploader, "ci-bot")
-    upload = subprocess.run(
-        [
-            str(BIN / "twine"),
-            "upload",
-            "--non-interactive",
-            "--disable-progress-bar",
-            "--repository-url",
-            f"{index.url}/main/upload/",
-            "-u",
-            "__token__",
-            "-p",
-            token,
-            *map(str, sorted(dist.iterdir())),
-        ],
-        env=client_env(),
-        capture_output=True,
-        text=True,
-        timeout=120,
-    )
+    upload = twine_upload(f"{index.url}/main/upload/", token, *sorted(dist.iterdir()))
     assert upload.returncode == 0, upload.stdout + upload.stderr
 
-    def twine_upload(path: Path) -> subprocess.CompletedProcess:
-        return subprocess.run(
-            [
-                str(BIN / "twine"),
-                "upload",
-                "--non-interactive",
-                "--disable-progress-bar",
-                "--repository-url",
-                f"{index.url}/main/upload/",
-                "-u",
-                "__token__",
-                "-p",
-                token,
-                str(path),
-            ],
-            env=client_env(),
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
+    def upload_again(path: Path) -> subprocess.CompletedProcess:
+        return twine_upload(f"{index.url}/main/upload/", token, path)
 
     wheel = next(dist.glob("*.whl"))
-    again = twine_upload(wheel)  # the same bytes again: a retry after a lost answer succeeds
+    again = upload_again(wheel)  # the same bytes again: a retry after a lost answer succeeds
     assert again.returncode == 0, again.stdout + again.stderr
     other = make_wheel(
         tmp_path / "other", "twined", "0.1", requires_python=">=3.7"
     )  # same name, other bytes
-    refused = twine_upload(other)
+    refused = upload_again(other)
     assert refused.returncode != 0 and "409" in refused.stdout + refused.stderr
     result = pip_install(main_index(index), tmp_path / "t", "twined")
     assert result.returncode == 0, result.stdout + result.stderr

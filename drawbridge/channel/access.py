@@ -112,8 +112,12 @@ class Access:
         now = time.monotonic()
         if now - self._stamp_checked < STAMP_CHECK_SECONDS:
             return False
+        if loaded[1] != self._stamp() or now - loaded[0] > RELOAD_SECONDS:
+            # not marked as looked at: until a reload is done, every caller reloads too,
+            # rather than decide by the old lists while another thread reads the new ones
+            return True
         self._stamp_checked = now
-        return loaded[1] != self._stamp() or now - loaded[0] > RELOAD_SECONDS
+        return False
 
     def reload(self) -> None:
         """Read the lists from the database (one query). The stamp file is made if it is
@@ -125,6 +129,7 @@ class Access:
                 stamp = self._stamp()
         self._table = self._read_table()
         self._loaded = (time.monotonic(), stamp)
+        self._stamp_checked = self._loaded[0]
 
     def permissions(self, channel: str) -> ChannelPermissions:
         """The lists of `channel` (DEFAULT if it has none), as of the last change."""

@@ -437,9 +437,22 @@ class Channels:
             raise UnknownProject(f"no project {project!r} in channel {channel!r} or its bases")
         return list(chosen.values())
 
-    def has_file(self, channel: str, filename: str) -> bool:
-        """True if the channel already holds a file of that name (pip or conda view)."""
+    def has_file(self, channel: str, filename: str, made: Provenance | None = None) -> bool:
+        """True if the channel already holds a file of that name (pip or conda view); with
+        `made`, only a conda package made that way (a recipe build of the same sdist)."""
         with self.db.session() as session:
+            if made is not None:
+                return (
+                    session.scalar(
+                        select(CondaPackageRow.id).where(
+                            CondaPackageRow.channel == channel,
+                            CondaPackageRow.filename == filename,
+                            CondaPackageRow.made_how == made.how,
+                            CondaPackageRow.made_from == made.made_from,
+                        )
+                    )
+                    is not None
+                )
             for row_type in (DistributionRow, CondaPackageRow):
                 if session.scalar(
                     select(row_type.id).where(

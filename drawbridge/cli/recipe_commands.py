@@ -191,15 +191,20 @@ def build(
             )
         # published even when another Python's build failed (`build_recipe`). Left out: a
         # wheel already there (an earlier build of the version made it) and, when this run
-        # retries a failed build of the same approved bytes, the packages that build published
-        # (a rebuild's bytes differ). Any other clash is refused by the channel, and said.
+        # retries a failed build of the same approved bytes, the packages a build of that
+        # sdist published (a rebuild's bytes differ). Any other clash is refused, and said.
+        made = Provenance("recipe", result.made_from)
         retry = recipe.state == "failed"
         fresh = [
-            *(p for p in result.packages if not (retry and channels.has_file(target, p.name))),
+            *(
+                p
+                for p in result.packages
+                if not (retry and channels.has_file(target, p.name, made))
+            ),
             *(w for w in result.wheels if not channels.has_file(target, w.name)),
         ]
         if fresh:
-            made_from = {p: Provenance("recipe", result.made_from) for p in result.packages}
+            made_from = dict.fromkeys(result.packages, made)
             _published, refused = channels.publish_many(
                 target, fresh, uploaded_by="build", provenance=made_from
             )

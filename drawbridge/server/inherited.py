@@ -107,6 +107,18 @@ class Merged:
         return None
 
 
+@dataclass
+class _BasesView:
+    """The bases as read at one stamp, with what was made from them: each channel's levels
+    and the merged documents. A new stamp makes a new view, so nothing computed from older
+    bases lands in it."""
+
+    stamp: Signature
+    bases: dict[str, list[Level]]
+    levels: dict[str, list[Level]] = field(default_factory=dict)
+    entries: OrderedDict[tuple, Merged] = field(default_factory=OrderedDict)
+
+
 class InheritedViews:
     """Merged pages and indexes of the channels that have bases, cached by level signature.
 
@@ -133,29 +145,32 @@ class InheritedViews:
         self._upstream_file = upstream_file
         self.shards_dir = cache_dir / "merged-shards"
         self._shards_root = str(self.shards_dir)
-        self._bases: dict[str, list[Level]] | None = None
-        self._stamp: Signature = None
+        self._view: _BasesView | None = None
         self._checked = 0.0
-        self._levels: dict[str, list[Level]] = {}
-        self._entries: OrderedDict[tuple, Merged] = OrderedDict()
         self._upstream_checked: dict[tuple[str, str], float] = {}
         self._parsed: OrderedDict[tuple[str, Signature], object] = OrderedDict()
 
     # -- levels -------------------------------------------------------------------------------
 
+    def _current(self) -> _BasesView:
+        """The bases view, read again when the bases stamp changed (looked at every
+        BASES_RECHECK seconds). The time of the look moves on only once the view is
+        current: a request that comes while another thread reads the bases reads them too,
+        rather than use the old ones (a channel just given bases must never be served flat)."""
+        view, now = self._view, time.monotonic()
+        if view is None or now - self._checked > BASES_RECHECK:
+            stamp = _signature(self._stamp_path)  # before the bases: they are never older
+            if view is None or stamp != view.stamp:
+                view = self._view = _BasesView(stamp, self._read_bases())
+            self._checked = now
+        return view
+
     def levels(self, channel: str) -> list[Level]:
         """`channel`'s levels, nearest first (just itself when it has no bases)."""
-        now = time.monotonic()
-        if self._bases is None or now - self._checked > BASES_RECHECK:
-            self._checked = now
-            stamp = _signature(self._stamp_path)
-            if self._bases is None or stamp != self._stamp:
-                self._stamp, self._bases = stamp, self._read_bases()
-                self._levels = {}
-                self._entries.clear()
-        levels = self._levels.get(channel)
+        view = self._current()
+        levels = view.levels.get(channel)
         if levels is None:
-            levels = self._levels[channel] = levels_of(channel, self._bases)
+            levels = view.levels[channel] = levels_of(channel, view.bases)
         return levels
 
     def served(self, channel: str, skip: frozenset[Level] = frozenset()) -> list[Level]:
@@ -165,7 +180,7 @@ class InheritedViews:
 
     def forget_bases(self) -> None:
         """Read the bases again on the next request (this process changed them)."""
-        self._bases = None
+        self._view = None
 
     def inherits(self, channel: str) -> bool:
         return len(self.levels(channel)) > 1
@@ -203,19 +218,21 @@ class InheritedViews:
         each file's bytes (or its JSON, parsed, with `parse`), None where a level has none."""
         # the change note is read before the level files: a change between the two makes
         # the next request look again
+        view = self._current()
+        entries = view.entries
         trusted = self.local_only(channel)
         changes = _signature(self._changes_path) if trusted else None
-        cached = self._entries.get(key)
+        cached = entries.get(key)
         if cached is not None and changes is not None and cached.changes == changes:
             return cached
         sources = sources_of()
         signatures = tuple(_signature(s) if s else None for s in sources)
         if all(s is None for s in signatures):
-            self._entries.pop(key, None)
+            entries.pop(key, None)
             return None
         if cached is not None and cached.signatures == signatures:
-            self._entries[key] = cached = replace(cached, changes=changes)
-            self._entries.move_to_end(key)
+            entries[key] = cached = replace(cached, changes=changes)
+            entries.move_to_end(key)
             return cached
         bodies = [
             self._read(source, signature, parse) if signature is not None and source else None
@@ -223,15 +240,15 @@ class InheritedViews:
         ]
         # never older than the last change of bases: a level dropped must not make
         # Last-Modified go back (an If-Modified-Since client would get a wrong 304)
-        stamps = [s[2] for s in (*signatures, self._stamp) if s is not None]
+        stamps = [s[2] for s in (*signatures, view.stamp) if s is not None]
         mtime = max(stamps) / 1e9
         made = merge(bodies)
         if not made:
             return None
         fresh = Merged(signatures, changes, made, mtime)
-        self._entries[key] = fresh
-        if len(self._entries) > MAX_ENTRIES:
-            self._entries.popitem(last=False)
+        entries[key] = fresh
+        if len(entries) > MAX_ENTRIES:
+            entries.popitem(last=False)
         return fresh
 
     def _read(self, source: str, signature: Signature, parse: bool) -> object:

@@ -1,0 +1,92 @@
+"""A server process learns of changes made by another (a CLI, another server) through stamp
+files, and its worker threads must never decide by the old state once a thread has seen a
+new stamp: a request that comes while another thread re-reads the bases or the permissions
+reads them too. (Seen on PostgreSQL, whose reads are slower: `channel create company/dev
+--base …` and at once two requests; one got company/dev served flat.)"""
+
+from __future__ import annotations
+
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+from drawbridge.channel.access import Access
+from drawbridge.channel.accounts import Accounts
+from drawbridge.channel.bases import Level, touch_stamp
+from drawbridge.channel.service import Channels
+from drawbridge.server import inherited
+from drawbridge.server.inherited import InheritedViews
+
+DEV, BASE = Level("dev"), Level("base")
+
+
+class SlowSecondCall:
+    """Wraps `read`: its second call waits until released (a slow database read)."""
+
+    def __init__(self, read):  # type: ignore[no-untyped-def]
+        self.read, self.calls = read, 0
+        self.entered, self.release = threading.Event(), threading.Event()
+
+    def __call__(self):  # type: ignore[no-untyped-def]
+        self.calls += 1
+        if self.calls == 2:
+            self.entered.set()
+            assert self.release.wait(10)
+        return self.read()
+
+
+def while_another_thread_reads(slow: SlowSecondCall, ask):  # type: ignore[no-untyped-def]
+    """What `ask()` answers while another thread's call is inside the slow read."""
+    other = threading.Thread(target=ask)
+    other.start()
+    try:
+        assert slow.entered.wait(10), "the other thread never re-read"
+        return ask()
+    finally:
+        slow.release.set()
+        other.join(10)
+
+
+def test_a_request_during_a_reread_of_the_bases_gets_the_new_ones(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    monkeypatch.setattr(inherited, "BASES_RECHECK", 0.5)
+    channels_dir = tmp_path / "channels"
+    current: dict[str, list[Level]] = {}
+    slow = SlowSecondCall(lambda: dict(current))
+    views = InheritedViews(
+        channels_dir,
+        tmp_path / "cache",
+        slow,
+        lambda channel, view: str(tmp_path / channel / view),
+        lambda name: None,
+        lambda mirror, subdir, name, refresh: None,
+    )
+    assert views.levels("dev") == [DEV]
+    current["dev"] = [BASE]
+    touch_stamp(channels_dir)  # what `channel create dev --base base` does after its commit
+    time.sleep(0.6)  # past BASES_RECHECK: the next look sees the new stamp
+    assert while_another_thread_reads(slow, lambda: views.levels("dev")) == [DEV, BASE]
+
+
+def test_a_decision_during_a_reload_of_the_permissions_uses_the_new_ones(
+    channels: Channels, monkeypatch: pytest.MonkeyPatch
+):
+    channels.create("dev")
+    Accounts(channels.db).create_user("alice")
+    access = Access(channels.home.root, channels.db, anonymous_read=True)
+    assert access.permissions("dev").read == ()
+    channels.access.set_permissions("dev", read=["user:alice"])  # another process's change
+    time.sleep(0.15)  # past STAMP_CHECK_SECONDS: the next look sees the new stamp
+    slow = SlowSecondCall(access._read_table)
+    monkeypatch.setattr(access, "_read_table", slow)
+    slow.calls = 1  # the next read is the slow one
+
+    def readers() -> tuple[str, ...]:
+        if access.stale():
+            access.reload()
+        return access.permissions("dev").read
+
+    assert while_another_thread_reads(slow, readers) == ("user:alice",)
