@@ -138,9 +138,7 @@ def test_the_targets_glibc_baseline_decides_not_the_hosts(tmp_path: Path, upstre
             "needs __glibc >=2.28 but the target offers __glibc 2.17",
         )
     }
-    accepted = check_installable(
-        [package], [upstream], linux(NEW), baseline=Baseline.from_manylinux(28)
-    )
+    accepted = check_installable([package], [upstream], linux(NEW), baseline=Baseline.of_site(28))
     assert accepted.failures == () and names(accepted.accepted) == {"modern"}
 
 

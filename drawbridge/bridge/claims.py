@@ -16,6 +16,7 @@ from rattler import GenericVirtualPackage, MatchSpec, Version, VersionSpec
 
 from drawbridge.bridge.errors import UnsupportedTarget
 from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.channel.platforms import macos_text
 
 #: conda's name for each subdir's CPU family (the `__archspec` build string)
 ARCHSPEC = {
@@ -35,22 +36,20 @@ class Baseline:
 
     glibc: str = "{}.{}".format(*DEFAULT_MANYLINUX)
     linux: str = "3.10"  # the kernel that goes with glibc 2.17 (CentOS 7)
-    osx_64: str = "{}.{}".format(*DEFAULT_MACOS["osx-64"])
-    osx_arm64: str = "{}.{}".format(*DEFAULT_MACOS["osx-arm64"])
+    osx_64: str = macos_text(DEFAULT_MACOS["osx-64"])
+    osx_arm64: str = macos_text(DEFAULT_MACOS["osx-arm64"])
 
     @classmethod
-    def from_manylinux(cls, glibc_minor: int) -> Baseline:
-        """The baseline of a home's `manylinux_glibc_minor` (17 → `__glibc 2.17`)."""
-        return cls(glibc=f"2.{glibc_minor}")
-
-    @classmethod
-    def of_site(cls, glibc_minor: int, macos: Mapping[str, tuple[int, int]]) -> Baseline:
+    def of_site(
+        cls, glibc_minor: int, macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS
+    ) -> Baseline:
         """The baseline of a home's `[bridge]`: `manylinux_glibc_minor` (17 → `__glibc 2.17`)
         and `macos_baseline` (its `macos`: {"osx-arm64": (12, 0)} → `__osx 12.0` there)."""
+        merged = {**DEFAULT_MACOS, **macos}
         return cls(
             glibc=f"2.{glibc_minor}",
-            osx_64="{}.{}".format(*macos.get("osx-64", DEFAULT_MACOS["osx-64"])),
-            osx_arm64="{}.{}".format(*macos.get("osx-arm64", DEFAULT_MACOS["osx-arm64"])),
+            osx_64=macos_text(merged["osx-64"]),
+            osx_arm64=macos_text(merged["osx-arm64"]),
         )
 
     def offered(self, subdir: str) -> dict[str, str]:

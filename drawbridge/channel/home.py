@@ -18,7 +18,8 @@ from drawbridge.channel.platforms import (
     DEFAULT_SUBDIRS,
     OLDEST_MACOS,
     macos_text,
-    macos_version,
+    macos_baseline,
+    macos_baselines,
     toml_inline_table,
     toml_list,
 )
@@ -42,6 +43,8 @@ CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packag
 #: a plain channel's URL (`/<name>/simple/<project>/`), nor a route of the server's own
 RESERVED_CHANNEL_PARTS = RESERVED_CHANNEL_NAMES | CHANNEL_VIEWS
 
+#: `platforms.DEFAULT_MACOS` as drawbridge.toml writes it
+DEFAULT_MACOS_TEXT = {subdir: macos_text(version) for subdir, version in DEFAULT_MACOS.items()}
 DEFAULT_CONFIG = """\
 # Drawbridge configuration. Every key is optional; these are the defaults.
 
@@ -83,7 +86,7 @@ maintainers = []
 """.format(
     platforms=toml_list(DEFAULT_SUBDIRS),
     pythons=toml_list(DEFAULT_PYTHONS),
-    macos=toml_inline_table({s: macos_text(v) for s, v in DEFAULT_MACOS.items()}),
+    macos=toml_inline_table(DEFAULT_MACOS_TEXT),
 )
 
 
@@ -115,16 +118,13 @@ class BridgeSettings:
     upstream_conda: list = field(default_factory=list)
     manylinux_glibc_minor: int = 17
     #: subdir → "X.Y"; a subdir left out keeps its default (`platforms.DEFAULT_MACOS`)
-    macos_baseline: dict = field(
-        default_factory=lambda: {s: macos_text(v) for s, v in DEFAULT_MACOS.items()}
-    )
+    macos_baseline: dict = field(default_factory=lambda: dict(DEFAULT_MACOS_TEXT))
 
     @property
     def macos(self) -> dict[str, tuple[int, int]]:
         """The oldest macOS of each Mac subdir, as (major, minor): `macos_baseline` over the
         defaults (`load_home` checked each entry)."""
-        chosen = {s: macos_version(text) for s, text in self.macos_baseline.items()}
-        return {**DEFAULT_MACOS, **{s: v for s, v in chosen.items() if v is not None}}
+        return macos_baselines(self.macos_baseline)
 
     @property
     def python3s(self) -> list[str]:
@@ -265,9 +265,8 @@ def check_macos_baseline(config_path: Path, baseline: dict) -> None:
                 f"{config_path}: [bridge] macos_baseline has {subdir!r}; its keys are the Mac "
                 f"subdirs {', '.join(OLDEST_MACOS)}"
             )
-        version = macos_version(text) if isinstance(text, str) else None
         oldest = OLDEST_MACOS[subdir]
-        if version is None or version < oldest:
+        if not isinstance(text, str) or macos_baseline(subdir, text) is None:
             raise HomeError(
                 f"{config_path}: [bridge] macos_baseline {subdir} must be a macOS version "
                 f'from {oldest[0]}.{oldest[1]} on, as a string ("12.0"), not {text!r}'

@@ -6,6 +6,8 @@ for them, and `drawbridge lock` locks for them, unless drawbridge.toml says othe
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 DEFAULT_SUBDIRS = ("linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64")
 DEFAULT_PYTHONS = ("3.9", "3.10", "3.11", "3.12", "3.13")
 #: the oldest macOS of each Mac subdir, as conda-forge builds for: its packages may need no
@@ -22,6 +24,20 @@ def macos_version(text: str) -> tuple[int, int] | None:
         return None
     major, minor = int(parts[0]), int(parts[1]) if len(parts) == 2 else 0
     return (major, minor) if 10 <= major <= 99 and minor <= 99 else None
+
+
+def macos_baseline(subdir: str, text: str) -> tuple[int, int] | None:
+    """`text` as the oldest macOS of Mac subdir `subdir` ("12.0" → (12, 0)); None unless it
+    is a macOS version that subdir can have (`OLDEST_MACOS` on)."""
+    version = macos_version(text)
+    return version if version is not None and version >= OLDEST_MACOS[subdir] else None
+
+
+def macos_baselines(texts: Mapping[str, str]) -> dict[str, tuple[int, int]]:
+    """Each Mac subdir's oldest macOS: `texts` (subdir → "12.0") over `DEFAULT_MACOS`; an
+    entry `macos_baseline` refuses keeps the default (its callers have said why already)."""
+    given = {subdir: macos_baseline(subdir, text) for subdir, text in texts.items()}
+    return {**DEFAULT_MACOS, **{s: v for s, v in given.items() if v is not None}}
 
 
 def toml_list(values: tuple[str, ...]) -> str:

@@ -11,7 +11,7 @@ import uv
 from rich.markup import escape
 from rich.table import Table
 
-from drawbridge.channel.platforms import OLDEST_MACOS, macos_version
+from drawbridge.channel.platforms import OLDEST_MACOS, macos_baseline
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
 from drawbridge.channel.distributions import sha256_file
@@ -162,8 +162,7 @@ def lock(
         ("osx-arm64", macos_arm, "--macos-arm"),
     ):
         oldest = OLDEST_MACOS[subdir]
-        version = macos_version(given)
-        if version is None or version < oldest:
+        if macos_baseline(subdir, given) is None:
             raise typer.BadParameter(
                 f"{given!r}: give a macOS version from {oldest[0]}.{oldest[1]} on, like 12.0",
                 param_hint=flag,

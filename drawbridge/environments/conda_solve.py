@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 import rattler
 
-from drawbridge.channel.platforms import DEFAULT_MACOS, DEFAULT_SUBDIRS, macos_text, macos_version
+from drawbridge.channel.platforms import DEFAULT_MACOS, DEFAULT_SUBDIRS, macos_baselines, macos_text
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: the subdirs an environment may be locked for
@@ -28,11 +28,7 @@ class SystemBaseline:
 
     def macos(self) -> dict[str, tuple[int, int]]:
         """The macOS of each Mac subdir as (major, minor), for wheel tags and uv."""
-        given = {
-            "osx-64": macos_version(self.macos_x86),
-            "osx-arm64": macos_version(self.macos_arm),
-        }
-        return {**DEFAULT_MACOS, **{s: v for s, v in given.items() if v is not None}}
+        return macos_baselines({"osx-64": self.macos_x86, "osx-arm64": self.macos_arm})
 
 
 def virtual_packages(
