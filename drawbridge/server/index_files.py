@@ -10,6 +10,7 @@ from __future__ import annotations
 import errno
 import os
 from collections import OrderedDict
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from email.utils import formatdate
 from pathlib import Path
@@ -88,6 +89,21 @@ class IndexFileCache:
         return fresh
 
 
+def choose_representation(
+    find: Callable[[bool], Representation | None],
+    request_headers: dict[str, str],
+    gzip_twin: bool,
+) -> tuple[Representation | None, bytes | None]:
+    """The representation to send and its Content-Encoding: the document's gzip twin
+    (`find(True)`) where the client takes gzip and `gzip_twin` and there is one, else the
+    document itself (`find(False)`; None if there is none)."""
+    if gzip_twin and "gzip" in request_headers.get("accept-encoding", ""):
+        twin = find(True)
+        if twin is not None:
+            return twin, b"gzip"
+    return find(False), None
+
+
 def answer_index_file(
     cache: IndexFileCache,
     path: str,
@@ -98,13 +114,11 @@ def answer_index_file(
     gzip_twin: bool = False,
 ) -> Answer | None:
     """The answer for GET `path` given the request's headers; None if the file is absent."""
-    representation = None
-    encoding = None
-    if gzip_twin and "gzip" in request_headers.get("accept-encoding", ""):
-        representation = cache.get(path + ".gz", "-gz")
-        encoding = b"gzip" if representation is not None else None
-    if representation is None:
-        representation = cache.get(path)
+    representation, encoding = choose_representation(
+        lambda twin: cache.get(path + ".gz", "-gz") if twin else cache.get(path),
+        request_headers,
+        gzip_twin,
+    )
     if representation is None:
         return None
     return answer_representation(

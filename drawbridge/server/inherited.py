@@ -41,7 +41,12 @@ from drawbridge.channel import merging
 from drawbridge.channel.bases import CHANGES, STAMP, Level, levels_of
 from drawbridge.channel.storage import write_bytes_atomic
 from drawbridge.channel.upstream_conda import UpstreamConda
-from drawbridge.server.index_files import Answer, Representation, answer_representation
+from drawbridge.server.index_files import (
+    Answer,
+    Representation,
+    answer_representation,
+    choose_representation,
+)
 from drawbridge.server.responses import CACHE_INDEX
 
 #: how often a server looks at the bases stamp (`channel.bases.STAMP`), in seconds
@@ -403,13 +408,11 @@ def answer_merged(
     gzip and `gzip_twin`); None if no level has the document."""
     if merged is None:
         return None
-    encoding = None
-    representation = None
-    if gzip_twin and "gzip" in request_headers.get("accept-encoding", ""):
-        representation = merged.representation(f"{name}.gz")
-        encoding = b"gzip" if representation is not None else None
-    if representation is None:
-        representation = merged.representation(name)
+    representation, encoding = choose_representation(
+        lambda twin: merged.representation(f"{name}.gz" if twin else name),
+        request_headers,
+        gzip_twin,
+    )
     if representation is None:
         return None
     return answer_representation(
