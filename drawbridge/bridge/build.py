@@ -92,14 +92,12 @@ class BuildResult:
     name: str
     ok: bool
     log: Path
-    packages: tuple[Path, ...] = ()
+    packages: tuple[Path, ...] = ()  # with ok False: what the builds that did not fail made
     wheels: tuple[Path, ...] = ()  # built from the sdist on the way, for the pip view
     needs_builder: tuple[str, ...] = ()
     message: str = ""
     notes: tuple[str, ...] = ()  # what the reviewer should know about how it was built
     made_from: str = ""  # the sdist's file name (the packages' provenance)
-    #: the builds that failed ("python 3.9", "noarch"); `packages` holds what the others made
-    failed_for: tuple[str, ...] = ()
 
 
 def _keep(path: Path, folder: Path) -> Path:
@@ -299,14 +297,14 @@ def build_recipe(
                         failed.append(label)
         needs_builder = () if noarch else tuple(p for p in platforms if p != HOST_SUBDIR)
         # what built is kept even when another Python's build failed: its users need not wait
-        built = [out for label, out in outs.items() if label not in failed]
+        succeeded = [label for label in outs if label not in failed]
+        built = [outs[label] for label in succeeded]
         kept = [_keep(p, output_dir) for out in built for p in sorted(out.rglob("*.conda"))]
         wheels = [
             _keep(w, output_dir) for out in built for w in sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))
         ]
         message = ""
         if failed:
-            succeeded = [label for label in outs if label not in failed]
             message = f"build failed for {', '.join(failed)}" + (
                 f" (built for {', '.join(succeeded)})" if succeeded else ""
             )
@@ -321,7 +319,6 @@ def build_recipe(
             message=message,
             notes=tuple(notes),
             made_from=source_filename(text, recipe.version),
-            failed_for=tuple(failed),
         )
     finally:
         shutil.rmtree(work, ignore_errors=True)

@@ -31,6 +31,16 @@ ICON = resources.files("drawbridge.server").joinpath("static/icon.svg").read_byt
 MAX_QUERY = 200
 
 
+#: the route decorator of a page of the web UI (GET and HEAD, HTML, its errors pages too)
+ui_page = partial(
+    router.api_route,
+    methods=["GET", "HEAD"],
+    response_class=HTMLResponse,
+    include_in_schema=False,
+    tags=[UI_TAG],
+)
+
+
 @router.api_route(
     LIVENESS_PATH, methods=["GET", "HEAD"], summary="Liveness: answers while the server runs"
 )
@@ -78,13 +88,7 @@ def _page(title: str, body: str, request: Request) -> HTMLResponse:
     return gzipped(answer, request.headers.get("accept-encoding", ""))
 
 
-@router.api_route(
-    "/",
-    methods=["GET", "HEAD"],
-    response_class=HTMLResponse,
-    include_in_schema=False,
-    tags=[UI_TAG],
-)
+@ui_page("/")
 def home_page(request: Request) -> HTMLResponse:
     """The channel tree: every channel the visitor may read, grouped by owner."""
     ctx = context(request)
@@ -101,13 +105,7 @@ def channel_page_without_slash(request: Request, channel: str) -> RedirectRespon
     return RedirectResponse(f"{_root(request)}/{channel}/", 307)
 
 
-@router.api_route(
-    CHANNEL + "/",
-    methods=["GET", "HEAD"],
-    response_class=HTMLResponse,
-    include_in_schema=False,
-    tags=[UI_TAG],
-)
+@ui_page(CHANNEL + "/")
 def channel_page(request: Request, channel: str, q: str = "", page: int = 1) -> HTMLResponse:
     """A channel's projects, `render.PAGE_SIZE` a page (`?page=`, from 1); `?q=` keeps those
     whose name holds every word of it."""
@@ -125,10 +123,9 @@ def channel_page(request: Request, channel: str, q: str = "", page: int = 1) -> 
         if not level.upstream and (level.name == channel or readable(level.name))
     ]
     projects = catalogue.projects_through(ctx.database, levels, query)
-    if not 1 <= page <= render.page_count(len(projects)):
-        raise HTTPException(
-            404, f"no page {page} of channel {channel}: {render.page_count(len(projects))} pages"
-        )
+    pages = render.page_count(len(projects))
+    if not 1 <= page <= pages:
+        raise HTTPException(404, f"no page {page} of channel {channel}: {pages} pages")
     urls = _urls(ctx, request, channel)
     body = render.channel_body(entry, projects, query, urls, _root(request), page)
     return _page(f"Drawbridge: {channel}", body, request)
@@ -143,13 +140,7 @@ def _detail(request: Request, channel: str, project: str) -> catalogue.ProjectDe
     return detail
 
 
-@router.api_route(
-    CHANNEL + "/pypi/{project}/",
-    methods=["GET", "HEAD"],
-    response_class=HTMLResponse,
-    include_in_schema=False,
-    tags=[UI_TAG],
-)
+@ui_page(CHANNEL + "/pypi/{project}/")
 def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
     """A project: its versions newest first, each with its files and conda packages."""
     detail = _detail(request, channel, project)
@@ -158,13 +149,7 @@ def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
     return _page(f"{detail.display_name} in {channel}", body, request)
 
 
-@router.api_route(
-    CHANNEL + "/pypi/{project}/{version}/",
-    methods=["GET", "HEAD"],
-    response_class=HTMLResponse,
-    include_in_schema=False,
-    tags=[UI_TAG],
-)
+@ui_page(CHANNEL + "/pypi/{project}/{version}/")
 def release_page(request: Request, channel: str, project: str, version: str) -> HTMLResponse:
     """One release of a project, with snippets that pin it."""
     detail = _detail(request, channel, project)
