@@ -5,12 +5,17 @@ HTTP behaviour that needs no real client: faster, and no port)."""
 from __future__ import annotations
 
 import asyncio
+import functools
 import http.client
+import http.server
 import os
 import signal
 import socket
 import subprocess
+import threading
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -308,3 +313,17 @@ def serve_in_process(root: Path) -> AppClient:
     finally:
         database.close()
     return AppClient(load_home(root))
+
+
+@contextmanager
+def static_http_server(root: Path) -> Iterator[http.server.ThreadingHTTPServer]:
+    """A plain HTTP server of the files under `root` (as a conda mirror's web server is),
+    on a free port of 127.0.0.1; stopped and closed when the block ends."""
+    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
+    threading.Thread(target=httpd.serve_forever, daemon=True).start()
+    try:
+        yield httpd
+    finally:
+        httpd.shutdown()
+        httpd.server_close()

@@ -15,10 +15,7 @@ customer/release    <- flat: sees nothing of the others
 
 from __future__ import annotations
 
-import functools
 import hashlib
-import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -36,7 +33,7 @@ from clients import (
 )
 from databases import init_arguments
 from relay import Relay
-from servers import Server, start_server
+from servers import Server, start_server, static_http_server
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import load_home
@@ -174,12 +171,8 @@ def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[str]:
     root = tmp_path / "mirror-root"
     root.mkdir()
     (root / "conda-forge").symlink_to(upstream_channel)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/conda-forge"
-    httpd.shutdown()
-    httpd.server_close()
+    with static_http_server(root) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/conda-forge"
 
 
 def test_an_upstream_mirror_as_a_base_serves_ours_plus_its_packages_at_one_url(

@@ -85,6 +85,23 @@ def runs_in(site: dict, upstream: Path, python: str, spec: str, code: str) -> st
     return result.stdout.strip()
 
 
+def c_extension_sdist(site: dict, name: str, version: str, preamble: str = "") -> None:
+    """An sdist of `name` building the C extension `fastadd` (its setup.py starts with
+    `preamble`) in the site's drop folder."""
+    setup = (
+        f"{preamble}from setuptools import Extension, setup\n"
+        f'setup(name="{name}", version="{version}",\n'
+        '      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
+    )
+    folder = f"{name.replace('-', '_')}-{version}"
+    make_sdist(
+        site["drop"],
+        name,
+        version,
+        members={f"{folder}/fastadd.c": C_SOURCE.encode(), f"{folder}/setup.py": setup.encode()},
+    )
+
+
 def test_a_setup_py_project_builds_once_with_wheel_beside_old_setuptools(
     site: dict, upstream_39_312: Path
 ):
@@ -155,17 +172,7 @@ def test_a_pyproject_backend_builds_with_that_backend(site: dict, upstream_39_31
 def test_a_c_extension_builds_per_python_even_when_approved_as_noarch(
     site: dict, upstream_39_312: Path
 ):
-    setup = (
-        b"from setuptools import Extension, setup\n"
-        b'setup(name="cext-two", version="0.2",\n'
-        b'      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
-    )
-    make_sdist(
-        site["drop"],
-        "cext-two",
-        "0.2",
-        members={"cext_two-0.2/fastadd.c": C_SOURCE.encode(), "cext_two-0.2/setup.py": setup},
-    )
+    c_extension_sdist(site, "cext-two", "0.2")
     home = site["home"]
     assert drawbridge(home, "recipe", "generate", "cext-two").returncode == 0
     path = home / "recipes/cext-two/recipe.yaml"
@@ -201,17 +208,12 @@ def test_a_build_failing_for_one_python_still_publishes_the_others(
 ):
     """A C extension whose setup.py refuses Python 3.9: the 3.12 package is published and
     installs; the result fails naming 3.9; a retry of the same bytes publishes nothing twice."""
-    setup = (
-        b"import sys\nfrom setuptools import Extension, setup\n"
-        b"if sys.version_info < (3, 10):\n    raise SystemExit('half-py: needs Python 3.10')\n"
-        b'setup(name="half-py", version="0.3",\n'
-        b'      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
-    )
-    make_sdist(
-        site["drop"],
+    c_extension_sdist(
+        site,
         "half-py",
         "0.3",
-        members={"half_py-0.3/fastadd.c": C_SOURCE.encode(), "half_py-0.3/setup.py": setup},
+        "import sys\nif sys.version_info < (3, 10):\n"
+        "    raise SystemExit('half-py: needs Python 3.10')\n",
     )
     home = site["home"]
     built = generate_approve_build(site, "half-py")

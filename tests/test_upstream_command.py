@@ -3,11 +3,8 @@ the spot, written into drawbridge.toml with the operator's comments kept, served
 
 from __future__ import annotations
 
-import functools
-import http.server
 import subprocess
 import sys
-import threading
 import tomllib
 from collections.abc import Iterator
 from pathlib import Path
@@ -15,7 +12,7 @@ from pathlib import Path
 import pytest
 from clients import BIN, client_env
 from databases import new_home
-from servers import free_port, serve_in_process
+from servers import free_port, serve_in_process, static_http_server
 
 from drawbridge.channel.home import load_home
 
@@ -36,11 +33,8 @@ def http_mirror(tmp_path: Path, upstream_channel: Path) -> Iterator[str]:
     root = tmp_path / "web"
     (root / "conda").mkdir(parents=True)
     (root / "conda" / "conda-forge").symlink_to(upstream_channel)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/conda/conda-forge/"
-    httpd.shutdown()
+    with static_http_server(root) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/conda/conda-forge/"
 
 
 def test_add_checks_the_mirror_keeps_comments_and_is_served_at_once(

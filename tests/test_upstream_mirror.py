@@ -4,10 +4,8 @@ mirror (a real server, for rattler)."""
 from __future__ import annotations
 
 import asyncio
-import functools
 import hashlib
 import http.server
-import threading
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +13,7 @@ import httpx
 import pytest
 import rattler
 from databases import new_home
-from servers import serve_in_process, start_server
+from servers import serve_in_process, start_server, static_http_server
 
 
 @pytest.fixture
@@ -26,11 +24,8 @@ def http_mirror(
     root = tmp_path / "mirror-root"
     root.mkdir()
     (root / "conda-forge").symlink_to(upstream_channel)
-    handler = functools.partial(http.server.SimpleHTTPRequestHandler, directory=str(root))
-    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), handler)
-    threading.Thread(target=httpd.serve_forever, daemon=True).start()
-    yield f"http://127.0.0.1:{httpd.server_address[1]}/conda-forge", httpd
-    httpd.shutdown()
+    with static_http_server(root) as httpd:
+        yield f"http://127.0.0.1:{httpd.server_address[1]}/conda-forge", httpd
 
 
 def _home_with_mirror(tmp_path: Path, location: str) -> Path:
