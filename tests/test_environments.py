@@ -22,7 +22,11 @@ from databases import new_home, write_config
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
+from drawbridge.bridge.pypi import SimpleIndexUpstream
+from drawbridge.bridge.targets import Target
+from drawbridge.environments.conda_solve import SystemBaseline, virtual_packages
 from drawbridge.environments.lockfile import read_lock
+from drawbridge.environments.pip_resolve import PipResolver
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # the machine Python's wheel tag
@@ -253,6 +257,27 @@ def test_the_macos_baseline_decides_the_mac_wheels(env_server: Server, tmp_path:
     }
     refused = lock(env_server, tmp_path / "default/environment.yml", "--macos-arm", "10.15")
     assert refused.returncode == 2 and "from 11.0 on" in " ".join(refused.stderr.split())
+    refused = lock(env_server, tmp_path / "default/environment.yml", "--macos-intel", "10.8")
+    assert refused.returncode == 2 and "from 10.9 on" in " ".join(refused.stderr.split())
+
+
+def test_the_intel_macos_baseline_sets_osx_and_the_wheels_allowed(tmp_path: Path):
+    """What `--macos-intel 10.15` hands the two solvers for osx-64 (no osx-64 Python here
+    to lock against): `__osx 10.15` to the conda solve, MACOSX_DEPLOYMENT_TARGET and the
+    wheel tags to the pip part."""
+    baseline = SystemBaseline(macos_x86="10.15")
+    offered = {str(v.name.normalized): str(v.version) for v in virtual_packages("osx-64", baseline)}
+    assert offered["__osx"] == "10.15"
+    wheels = [
+        "x-1.0-cp311-cp311-macosx_10_15_x86_64.whl",
+        "x-1.0-cp311-cp311-macosx_11_0_x86_64.whl",
+    ]
+    osx_64 = Target("osx-64", "3.11")
+    with SimpleIndexUpstream("http://127.0.0.1:1/simple/", cache=None) as index:  # type: ignore[arg-type]
+        resolver = PipResolver([index], "uv", macos=baseline.macos())
+        assert resolver._uv_environment("osx-64", "3.11")["MACOSX_DEPLOYMENT_TARGET"] == "10.15"
+        assert resolver._best_wheel(wheels, osx_64) == wheels[0]
+        assert PipResolver([index], "uv")._best_wheel(wheels, osx_64) is None  # 10.13 by default
 
 
 def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Path):
