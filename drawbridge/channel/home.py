@@ -62,6 +62,9 @@ anonymous_read = true
 default_channel = "main"
 # Access log (common log format + seconds taken): "-" stderr, a file (from the home), "" off.
 access_log = "-"
+# Seconds an idle keep-alive connection stays open (behind a load balancer: longer than its
+# own idle timeout).
+idle_timeout_seconds = 15
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -101,6 +104,7 @@ class ServerSettings:
     anonymous_read: bool = True
     default_channel: str = "main"
     access_log: str = "-"
+    idle_timeout_seconds: int = 15
 
     @property
     def max_upload_bytes(self) -> int:
@@ -245,6 +249,11 @@ def load_home(home: Path | str | None = None) -> Home:
         raise HomeError(f"{config_path}: unknown tables {unknown_tables}; known: {TABLES}")
     server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
     check_channel_name(server.default_channel)
+    if server.idle_timeout_seconds < 1:
+        raise HomeError(
+            f"{config_path}: [server] idle_timeout_seconds must be 1 or more "
+            f"(it is {server.idle_timeout_seconds})"
+        )
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
     from drawbridge.channel.upstream_conda import upstream_channels
 

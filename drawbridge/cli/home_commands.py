@@ -24,6 +24,38 @@ from drawbridge.cli.common import ChannelOption, HomeOption, console, errors
 from drawbridge.cli.context import CliContext, forget_home, open_home
 
 
+#: the kernel's queue of connections not yet accepted
+LISTEN_BACKLOG = 2048
+#: file descriptors a worker keeps for what is not a client connection (the database,
+#: files being served, the access log, rattler)
+RESERVED_DESCRIPTORS = 256
+#: open connections per worker, at most (each is one file descriptor)
+MAX_CONNECTIONS_PER_WORKER = 16384
+
+
+def raise_open_file_limit() -> int:
+    """Raise this process's soft limit of open files to its hard limit (workers inherit
+    it); the limit now in force."""
+    try:
+        import resource
+    except ImportError:  # Windows: no such limit
+        return MAX_CONNECTIONS_PER_WORKER + RESERVED_DESCRIPTORS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    wanted = hard if hard != resource.RLIM_INFINITY else max(soft, 65536)
+    if wanted > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+            soft = wanted
+        except (ValueError, OSError):
+            pass  # a container may refuse: keep the soft limit
+    return soft
+
+
+def connections_per_worker(open_file_limit: int) -> int:
+    """How many connections a worker may hold open with `open_file_limit` descriptors."""
+    return max(64, min(MAX_CONNECTIONS_PER_WORKER, open_file_limit - RESERVED_DESCRIPTORS))
+
+
 class PortTaken(ChannelError):
     """The address `drawbridge serve` should listen on is in use."""
 
@@ -90,6 +122,7 @@ def serve(
     """Serve the home's channels over HTTP (conda, pip, JSON API, uploads, web UI)."""
     from granian import Granian
     from granian.constants import Interfaces
+    from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
     # the port is checked before anything is created: a refused serve leaves no home behind
@@ -98,6 +131,7 @@ def serve(
     bind_host, bind_port = host or settings.host, port or settings.port
     check_port_free(bind_host, bind_port)
     loaded = (_initialise(home) if init_home else open_home(home)).home
+    settings = loaded.server
     os.environ["DRAWBRIDGE_HOME"] = str(loaded.root)
     console.print(f"Serving {loaded.root} on [bold]http://{bind_host}:{bind_port}/[/]")
     # Workers start as fresh interpreters: a forked worker would inherit the tokio runtime
@@ -112,10 +146,16 @@ def serve(
         factory=True,
         workers=workers or os.cpu_count() or 1,
         websockets=False,
-        # At most 32 requests in each worker's event loop, the rest wait in granian's queue:
-        # the default (backlog/workers = 512) gave p99 of 60-170 ms at 256 connections on
-        # bench/serve, 32 gives under 10 ms for the same requests per second.
-        backpressure=32,
+        backlog=LISTEN_BACKLOG,
+        # granian's backpressure bounds *open connections* (a permit is taken before
+        # accept() and given back when the connection closes): 32 let 64 idle keep-alive
+        # connections lock every other client out. It is set as high as the worker's file
+        # descriptors allow; requests are bounded by `server.admission` instead.
+        backpressure=connections_per_worker(raise_open_file_limit()),
+        # idle keep-alive connections (and clients that never finish their headers) are
+        # closed after [server] idle_timeout_seconds: hyper's header-read timeout starts
+        # when the connection waits for a request
+        http1_settings=HTTP1Settings(header_read_timeout=settings.idle_timeout_seconds * 1000),
         log_level=LogLevels.warning,
         respawn_failed_workers=True,
     ).serve()

@@ -29,6 +29,7 @@ from drawbridge.server import (
     upstream_routes,
 )
 from drawbridge.server.access_log import AccessLog
+from drawbridge.server.admission import Admission
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
 from drawbridge.server.errors import EXCEPTION_HANDLERS
@@ -56,7 +57,8 @@ def _recover_in_background(channels: Channels) -> None:
 def create_app(home: Home) -> ASGIApp:
     """The application serving `home`; re-indexes what a crash left half-done on start.
 
-    The FastAPI application sits inside plain ASGI layers, outermost first: the
+    The FastAPI application sits inside plain ASGI layers, outermost first: admission
+    (how many requests are worked on at once; the rest wait in line), the
     `/t/<token>/` prefix, the fast path, which answers the hottest anonymous reads before
     any routing happens (and logs them itself), the access log, and the read gate, which
     refuses malformed URLs and requests without the token reading needs before a route
@@ -102,7 +104,8 @@ def create_app(home: Home) -> ASGIApp:
     install_openapi(app)
     gated = Gate(app, context)
     log = AccessLog.open(home.server.access_log, home.root)
-    return TokenPrefixMiddleware(IndexFastPath(log.wrap(gated) if log else gated, context, log))
+    fast = IndexFastPath(log.wrap(gated) if log else gated, context, log)
+    return Admission(TokenPrefixMiddleware(fast))
 
 
 def app_from_environment() -> ASGIApp:
