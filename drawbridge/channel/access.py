@@ -21,11 +21,16 @@ again adds nothing and is not checked. A project whose files were published with
 token (the CLI, the bridge, recipe builds) has no owner: only reviewers and admins add to
 it. Reviewers change owners (`set_owner`).
 
-Permissions are read from the database and kept in memory; a change made here renames a
-new `<home>/permissions.stamp` into place, which every process looks at (`stale`: one
-`stat`) at most every `STAMP_CHECK_SECONDS`, and each process reads the table again at
-least every `RELOAD_SECONDS` anyway (a change made on another machine sharing the
-database).
+A channel that does not exist is one nobody may read, so every decision about a missing
+channel and about a channel one may not read is the same decision, made from the same
+table in memory (the names of the channels are read with their lists): the server answers
+both alike, byte for byte and in the same time.
+
+Permissions are read from the database and kept in memory; a change made here (or a
+channel created: `note_change`) renames a new `<home>/permissions.stamp` into place, which
+every process looks at (`stale`: one `stat`) at most every `STAMP_CHECK_SECONDS`, and each
+process reads the table again at least every `RELOAD_SECONDS` anyway (a change made on
+another machine sharing the database).
 """
 
 from __future__ import annotations
@@ -89,6 +94,7 @@ class Access:
         self._stamp_file = Path(root) / STAMP_NAME
         self._stamp_path = str(self._stamp_file)
         self._table: dict[str, ChannelPermissions] = {}
+        self._channels: frozenset[str] = frozenset()  # every channel there is
         self._loaded: tuple[float, tuple[int, int]] | None = None  # (monotonic time, stamp)
         self._stamp_checked = 0.0  # when `stale` last looked at the stamp (monotonic)
 
@@ -119,15 +125,21 @@ class Access:
         self._stamp_checked = now
         return False
 
+    def changed_since_loaded(self) -> bool:
+        """Whether the stamp moved since the lists were read (one `stat`, never skipped):
+        asked before a refusal, so a channel created a moment ago is not refused."""
+        loaded = self._loaded
+        return loaded is None or loaded[1] != self._stamp()
+
     def reload(self) -> None:
-        """Read the lists from the database (one query). The stamp file is made if it is
-        missing: a `stat` that finds a file is cheaper than one that raises."""
+        """Read the channels and their lists from the database. The stamp file is made if
+        it is missing: a `stat` that finds a file is cheaper than one that raises."""
         stamp = self._stamp()
         if stamp == (0, 0):
             with suppress(OSError):  # a read-only home: the 5-second reload still applies
                 write_bytes_atomic(self._stamp_file, b"0")
                 stamp = self._stamp()
-        self._table = self._read_table()
+        self._channels, self._table = self._read_table()
         self._loaded = (time.monotonic(), stamp)
         self._stamp_checked = self._loaded[0]
 
@@ -137,26 +149,34 @@ class Access:
             self.reload()
         return self._table.get(channel, DEFAULT)
 
-    def _read_table(self) -> dict[str, ChannelPermissions]:
+    def _read_table(self) -> tuple[frozenset[str], dict[str, ChannelPermissions]]:
         lists: dict[str, dict[str, list[str]]] = {}
         with self.db.session() as session:
+            channels = frozenset(session.scalars(select(ChannelRow.name)))
             for row in session.scalars(select(ChannelPermissionRow)):
                 lists.setdefault(row.channel, {}).setdefault(row.action, []).append(row.principal)
-        return {
+        return channels, {
             channel: ChannelPermissions(**{a: tuple(sorted(p)) for a, p in by_action.items()})
             for channel, by_action in lists.items()
         }
 
-    def _changed(self) -> None:
+    def note_change(self) -> None:
+        """Tell every process that channels or their lists changed (the stamp)."""
         write_bytes_atomic(self._stamp_file, str(time.time_ns()).encode())
         self._loaded = None
+
+    def exists(self, channel: str) -> bool:
+        """Whether `channel` exists, as of the last change."""
+        if self.stale():
+            self.reload()
+        return channel in self._channels
 
     # -- decisions ----------------------------------------------------------------------------
 
     def allows(self, identity: Identity, channel: str, action: str) -> bool:
         """Whether `identity` may do `action` in `channel` by its lists, role and limit alone
         (reading is not implied: `may_upload` and `may_review` add it)."""
-        if not identity.reaches(channel):
+        if not identity.reaches(channel) or not self.exists(channel):
             return False
         if identity.admin:
             return True
@@ -186,6 +206,8 @@ class Access:
         in memory are used without another `stat`."""
         if not checked and self.stale():
             self.reload()
+        if channel not in self._channels:
+            return False
         listed = self._table.get(channel, DEFAULT).read
         return EVERYONE in listed if listed else self.anonymous_read
 
@@ -327,26 +349,10 @@ class Access:
     ) -> ChannelPermissions:
         """Replace the lists given (None leaves one as it is; an empty list restores the
         default); each user and group named must exist. Returns the channel's lists."""
-        given = {"read": read, "upload": upload, "review": review}
         with self.db.session() as session:
             _check_channel(session, channel)
-            for action, values in given.items():
-                if values is None:
-                    continue
-                principals = parse_principals(values)
-                _check_accounts(session, principals)
-                session.execute(
-                    delete(ChannelPermissionRow).where(
-                        ChannelPermissionRow.channel == channel,
-                        ChannelPermissionRow.action == action,
-                    )
-                )
-                session.flush()
-                for principal in principals:
-                    session.add(
-                        ChannelPermissionRow(channel=channel, action=action, principal=principal)
-                    )
-        self._changed()
+            write_permissions(session, channel, read=read, upload=upload, review=review)
+        self.note_change()
         return self.permissions(channel)
 
     def describe(self, action: str, listed: Sequence[str]) -> str:
@@ -356,6 +362,33 @@ class Access:
         if action == "read":
             return "default: " + ("everyone" if self.anonymous_read else "any token")
         return f"default: {ROLE_FOR[action].name} tokens or better"
+
+
+def write_permissions(
+    session: Session,
+    channel: str,
+    read: Sequence[str] | None = None,
+    upload: Sequence[str] | None = None,
+    review: Sequence[str] | None = None,
+) -> None:
+    """Replace the lists given in `session` (None leaves one as it is, an empty list
+    restores the default); each user and group named must exist. The caller commits, then
+    calls `Access.note_change`."""
+    given = {"read": read, "upload": upload, "review": review}
+    for action, values in given.items():
+        if values is None:
+            continue
+        principals = parse_principals(values)
+        _check_accounts(session, principals)
+        session.execute(
+            delete(ChannelPermissionRow).where(
+                ChannelPermissionRow.channel == channel,
+                ChannelPermissionRow.action == action,
+            )
+        )
+        session.flush()
+        for principal in principals:
+            session.add(ChannelPermissionRow(channel=channel, action=action, principal=principal))
 
 
 def _project_exists(session: Session, channel: str, key: str) -> bool:

@@ -35,7 +35,10 @@ TABLES = ["bridge", "recipes", "server"]
 CHANNEL_PART = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: URL segments a channel may not be named after, because the server routes them itself
 RESERVED_CHANNEL_NAMES = frozenset(
-    {"simple", "t", "ui", "api", "health", "metrics", "static", "upstream", "favicon.ico"}
+    {
+        *("simple", "t", "ui", "api", "health", "metrics", "static", "upstream", "favicon.ico"),
+        *("docs", "redoc", "openapi.json"),  # the API's documentation
+    }
 )
 #: the words that follow a channel in its URLs (`/<channel>/conda/...`, `/<channel>/simple/`)
 CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packages"})

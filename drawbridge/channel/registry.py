@@ -15,7 +15,7 @@ from sqlalchemy.orm import Session
 
 from drawbridge.channel import bases as channel_bases
 from drawbridge.channel import conda_index, pip_view
-from drawbridge.channel.access import Access
+from drawbridge.channel.access import Access, write_permissions
 from drawbridge.channel.bases import Level
 from drawbridge.channel.database import ChannelRow, Database
 from drawbridge.channel.errors import InvalidName, UnknownChannel
@@ -52,21 +52,24 @@ class ChannelRegistry:
         `bases`, set its bases (as `set_bases`) in the same transaction.
         InvalidName if an owner would also be a plain channel."""
         layout = self.home.channel(name)
+        lists = permissions if permissions != ChannelPermissions() else None
         with self.db.session() as session:
-            if session.get(ChannelRow, name) is None:
+            made = session.get(ChannelRow, name) is None
+            if made:
                 _check_owner_clash(session, name)
                 session.add(
                     ChannelRow(name=name, description=description, mutability=mutability.value)
                 )
                 session.flush()
+            # in the channel's own transaction: no process ever sees it without its lists
+            if lists is not None:
+                write_permissions(session, name, **lists.as_dict())
             if bases:
                 channel_bases.set_bases(
                     session, name, [channel_bases.parse_base(b) for b in bases], self._mirrors()
                 )
         if bases:
             channel_bases.touch_stamp(self.home.channels_dir)
-        if permissions is not None and permissions != ChannelPermissions():
-            self.access.set_permissions(name, **permissions.as_dict())
         layout.files_dir.mkdir(parents=True, exist_ok=True)
         with layout.lock():
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
@@ -76,6 +79,8 @@ class ChannelRegistry:
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)
         channel_bases.note_change(self.home.channels_dir)
+        if made or lists is not None:
+            self.access.note_change()  # servers learn of it once its folders are ready
 
     def set_bases(self, name: str, bases: Sequence[str]) -> None:
         """Make `bases` (channel names or `upstream:<mirror>`, nearest first) the bases of

@@ -195,7 +195,6 @@ async def create_channel(ctx: AdminContext, body: NewChannel) -> JSONResponse:
             bases=body.bases,
         )
     )
-    ctx.known_channels.add(body.name)
     made = {
         **_permissions(ctx, body.name),
         "bases": body.bases,

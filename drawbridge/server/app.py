@@ -81,7 +81,6 @@ def create_app(home: Home) -> ASGIApp:
         redoc_url=None,
     )
     context = Context(home=home, database=database, channels=channels)
-    context.known_channels = set(channels.names())
     app.state.context = context
     for family, handler in EXCEPTION_HANDLERS:
         app.add_exception_handler(family, handler)

@@ -6,7 +6,7 @@ import logging
 from dataclasses import dataclass, field
 from functools import cached_property
 
-from fastapi import HTTPException, Request
+from fastapi import Request
 
 from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.recipes import RecipeBook
@@ -40,7 +40,6 @@ class Context:
     home: Home
     database: Database
     channels: Channels
-    known_channels: set[str] = field(default_factory=set)
     index_cache: IndexFileCache = field(default_factory=IndexFileCache)
     _mirrors: tuple[int, dict[str, UpstreamConda]] | None = None
 
@@ -52,18 +51,6 @@ class Context:
     def access(self) -> Access:
         """Who may read, upload to and review each channel (`channel.access` decides)."""
         return self.channels.access
-
-    def is_channel(self, channel: str) -> bool:
-        """Whether `channel` exists; known names are cached, unknown ones looked up again."""
-        if channel in self.known_channels:
-            return True
-        self.known_channels = set(self.channels.names())
-        return channel in self.known_channels
-
-    def check_channel(self, channel: str) -> None:
-        """404 unless `channel` exists."""
-        if not self.is_channel(channel):
-            raise HTTPException(404, f"no channel {channel!r}")
 
     def role_to_read(self, path: str) -> Role | None:
         """The server-wide read rule: the role a request for `path` needs before any route
@@ -80,9 +67,9 @@ class Context:
         return Role.reader
 
     def check_read(self, request: Request, channel: str) -> None:
-        """404 for an unknown channel, and for one the request's identity may not read (the
-        read gate has refused those already; this keeps every route safe on its own)."""
-        self.check_channel(channel)
+        """404 for an unknown channel, and for one the request's identity may not read, the
+        same answer for both (the read gate has refused those already; this keeps every
+        route safe on its own)."""
         self.access.check_read(self.identity(request), channel)
 
     def unreadable_levels(self, request: Request, channel: str) -> frozenset[Level]:

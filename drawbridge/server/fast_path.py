@@ -187,7 +187,7 @@ class IndexFastPath:
         """Whether the fast path may serve `channel`: it exists, and anyone may read it and
         every base it inherits from (else the routes answer, leaving out hidden bases)."""
         access = self.context.access
-        if channel not in self.context.known_channels or not access.public(channel, checked=True):
+        if not access.public(channel, checked=True):
             return False
         levels = self.context.inherited.levels(channel)
         return len(levels) == 1 or all(

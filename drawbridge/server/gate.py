@@ -1,10 +1,13 @@
 """The gate between the fast path and the routes: every request the routes answer passes it.
 
 It refuses what no route should see: a malformed URL (400/404, before anything touches the
-disk or the database); a request about a channel its identity may not read
-(`Access.may_read`): 404, as if the channel did not exist; and, by the server-wide read
-rule (`Context.role_to_read`), a request without the token reading needs (401/403), which
-also covers a channel without a read list of its own. On the way out it marks every answer
+disk or the database); a request about a channel that does not exist or that its identity
+may not read (`Access.may_read`, which is False for both): one 404, the same status,
+headers and body for both, decided the same way from memory, so neither the answer nor its
+time tells a private channel from a missing one; and, by the server-wide read rule
+(`Context.role_to_read`), a request without the token reading needs (401/403), which an
+anonymous request about any channel it may not read gets too (whether the channel exists
+or not). On the way out it marks every answer
 `nosniff`, and an answer not everyone may read `private`, so no shared proxy keeps a
 private channel's files. The fast path answers only anonymous reads of public channels; it
 hands everything else, private channels included, to this gate.
@@ -77,11 +80,9 @@ class Gate:
         path = scope["path"]
         role = self.context.role_to_read(path)
         channel = channel_in_path(path, self.context.default_channel)
-        if channel is not None and channel not in self.context.known_channels:
-            if not await run_in_threadpool(self.context.is_channel, channel):
-                channel = None  # no such channel: the route says so (the server-wide rule first)
-        if channel is not None and self.context.access.stale():
-            await run_in_threadpool(self.context.access.reload)
+        access = self.context.access
+        if channel is not None and access.stale():
+            await run_in_threadpool(access.reload)
         private = role is not None
         if channel is not None or role is not None:
             request = Request(scope)
@@ -92,6 +93,8 @@ class Gate:
                     else await run_in_threadpool(identify, request, self.context.database)
                 )
                 if channel is not None:
+                    if not access.may_read(identity, channel) and access.changed_since_loaded():
+                        await run_in_threadpool(access.reload)  # made a moment ago, perhaps
                     private = self._check_channel(identity, channel, role)
                 else:
                     require(identity, role, "reading from this server")
@@ -105,15 +108,16 @@ class Gate:
         await self.app(scope, receive, _marking(send, private=private))
 
     def _check_channel(self, identity: Identity, channel: str, role: Role | None) -> bool:
-        """Refuse a request about `channel` its identity may not read: 404, except that an
-        anonymous request to a channel following the server-wide rule gets that rule's 401.
-        Returns whether the answer is private (not everyone may read the channel)."""
+        """Refuse a request about `channel` if its identity may not read it or there is no
+        such channel, alike: 404, except that an anonymous request on a server where reading
+        needs a token gets that rule's 401 (for every channel it may not read, there or
+        not). Returns whether the answer is private (not everyone may read the channel)."""
         access = self.context.access
         if access.may_read(identity, channel):
             return not access.public(channel)
-        if identity.anonymous and role is not None and not access.permissions(channel).read:
+        if identity.anonymous and role is not None:
             require(identity, role, "reading from this server")
-        raise HTTPException(404, f"no channel {channel!r}")
+        raise HTTPException(404, str(access.hidden(channel)))
 
     async def _refuse(
         self,
