@@ -35,6 +35,7 @@ from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.fast_path import IndexFastPath
 from drawbridge.server.gate import Gate
 from drawbridge.server.openapi import install_openapi
+from drawbridge.server.public_url import PublicUrl
 
 log = logging.getLogger("drawbridge")
 
@@ -58,9 +59,11 @@ def create_app(home: Home) -> ASGIApp:
 
     The FastAPI application sits inside plain ASGI layers, outermost first: the
     `/t/<token>/` prefix, the fast path, which answers the hottest anonymous reads before
-    any routing happens (and logs them itself), the access log, and the read gate, which
-    refuses malformed URLs and requests without the token reading needs before a route
-    runs. /docs and /openapi.json are routes like the others, behind the gate.
+    any routing happens (and logs them itself; it answers GET and HEAD only), the access
+    log, `[server] public_url` put in place of each request's scheme and Host (when it is
+    set), and the read gate, which refuses malformed URLs and requests without the token
+    reading needs before a route runs. /docs and /openapi.json are routes like the others,
+    behind the gate.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
@@ -100,9 +103,11 @@ def create_app(home: Home) -> ASGIApp:
     ):
         app.include_router(module.router)
     install_openapi(app)
+    url = home.server.public_url
     gated = Gate(app, context)
+    routed = PublicUrl(gated, url) if url else gated
     log = AccessLog.open(home.server.access_log, home.root)
-    return TokenPrefixMiddleware(IndexFastPath(log.wrap(gated) if log else gated, context, log))
+    return TokenPrefixMiddleware(IndexFastPath(log.wrap(routed) if log else routed, context, log))
 
 
 def app_from_environment() -> ASGIApp:
