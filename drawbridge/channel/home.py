@@ -64,8 +64,8 @@ default_channel = "main"
 # Access log (common log format + seconds taken): "-" stderr, a file (from the home), "" off.
 access_log = "-"
 # The URL clients reach this server at ("https://pkgs.example.com/"): every URL the server
-# writes (install snippets, /api/channels, the JSON API) names it. Empty: each request's
-# own scheme and Host header.
+# writes (install snippets, /api/channels, the JSON API) names it, and a browser may change
+# things only from pages of its origin. Empty: each request's own scheme and Host header.
 # Set it behind a reverse proxy or a shared cache (docs/operating.md, "Reverse proxies").
 public_url = ""
 

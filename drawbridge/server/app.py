@@ -31,11 +31,12 @@ from drawbridge.server import (
 from drawbridge.server.access_log import AccessLog
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
+from drawbridge.server.csrf import CrossOriginGuard
 from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.fast_path import IndexFastPath
 from drawbridge.server.gate import Gate
 from drawbridge.server.openapi import install_openapi
-from drawbridge.server.public_url import PublicUrl
+from drawbridge.server.public_url import PublicUrl, public_origin
 
 log = logging.getLogger("drawbridge")
 
@@ -61,9 +62,10 @@ def create_app(home: Home) -> ASGIApp:
     `/t/<token>/` prefix, the fast path, which answers the hottest anonymous reads before
     any routing happens (and logs them itself; it answers GET and HEAD only), the access
     log, `[server] public_url` put in place of each request's scheme and Host (when it is
-    set), and the read gate, which refuses malformed URLs and requests without the token
-    reading needs before a route runs. /docs and /openapi.json are routes like the others,
-    behind the gate.
+    set), the cross-origin guard, which refuses a browser's change from another site's page
+    before anything authenticates it, and the read gate, which refuses malformed URLs and
+    requests without the token reading needs before a route runs. /docs and /openapi.json
+    are routes like the others, behind the gate.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
@@ -104,8 +106,8 @@ def create_app(home: Home) -> ASGIApp:
         app.include_router(module.router)
     install_openapi(app)
     url = home.server.public_url
-    gated = Gate(app, context)
-    routed = PublicUrl(gated, url) if url else gated
+    guarded = CrossOriginGuard(Gate(app, context), public_origin(url))
+    routed = PublicUrl(guarded, url) if url else guarded
     log = AccessLog.open(home.server.access_log, home.root)
     return TokenPrefixMiddleware(IndexFastPath(log.wrap(routed) if log else routed, context, log))
 
