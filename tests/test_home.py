@@ -1,11 +1,19 @@
 """The home: init, configuration errors, channel names."""
 
+import tomllib
 from pathlib import Path
 
 import pytest
 
 from drawbridge.channel.errors import HomeError, InvalidName
-from drawbridge.channel.home import check_channel_name, initialise_home, load_home
+from drawbridge.channel.home import (
+    BridgeSettings,
+    RecipeSettings,
+    ServerSettings,
+    check_channel_name,
+    initialise_home,
+    load_home,
+)
 
 
 def test_init_writes_defaults_and_keeps_existing_config(tmp_path: Path):
@@ -13,6 +21,25 @@ def test_init_writes_defaults_and_keeps_existing_config(tmp_path: Path):
     assert home.server.port == 8080 and home.server.default_channel == "main"
     home.config_path.write_text("[server]\nport = 9000\n")
     assert initialise_home(tmp_path / "h").server.port == 9000
+
+
+def test_the_default_config_names_every_key(tmp_path: Path):
+    """A new home's drawbridge.toml documents each setting (`public_url` among them)."""
+    document = tomllib.loads(initialise_home(tmp_path / "h").config_path.read_text())
+    for table, settings in (
+        ("server", ServerSettings),
+        ("bridge", BridgeSettings),
+        ("recipes", RecipeSettings),
+    ):
+        assert sorted(document[table]) == sorted(settings.__dataclass_fields__), table
+
+
+@pytest.mark.parametrize(
+    "url", ["https://pkgs.example.com/", "https://pkgs.example.com", "http://[::1]:8080/", ""]
+)
+def test_a_public_url_is_an_origin(tmp_path: Path, url: str):
+    initialise_home(tmp_path / "h").config_path.write_text(f'[server]\npublic_url = "{url}"\n')
+    assert load_home(tmp_path / "h").server.public_url == url
 
 
 def test_missing_home_says_how_to_create_it(tmp_path: Path):
@@ -33,6 +60,14 @@ def test_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         ("[server]\nport = 'eighty'\n", "port must be a int"),
         ("[server\n", "cannot read"),
         ('[server]\ndefault_channel = "Bad Name"\n', "not a valid channel name"),
+        ('[server]\npublic_url = "pkgs.example.com"\n', "not an absolute http:// or https://"),
+        ('[server]\npublic_url = "ftp://pkgs.example.com/"\n', "not an absolute http://"),
+        ('[server]\npublic_url = "https://pkgs.example.com/pypi/"\n', "not under a path"),
+        ('[server]\npublic_url = "https://pkgs.example.com/?a=1"\n', "not under a path"),
+        ('[server]\npublic_url = "https://u:p@pkgs.example.com/"\n', "user name or password"),
+        ('[server]\npublic_url = "https://pkgs.example.com:99999/"\n', "Port out of range"),
+        ('[server]\npublic_url = "http://pkgs.example.com:0/"\n', "port 0"),
+        ('[server]\npublic_url = "https://pkgs. example.com/"\n', "white space"),
     ],
 )
 def test_bad_config_is_reported(tmp_path: Path, text: str, message: str):

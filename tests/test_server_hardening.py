@@ -236,6 +236,24 @@ def test_private_reads_cover_every_route_but_liveness(stocked: Stocked):
     assert refused_to_a_reader == REFUSED_TO_A_READER
 
 
+def test_every_route_that_changes_things_refuses_another_origin(stocked: Stocked):
+    """Walks every route of an unsafe method (issue 16): a browser's request from a page of
+    another origin is a 403 before authentication (never the 401 that makes a browser send
+    its cached basic credentials), with a maintainer's token or none, reads public or
+    private. A new route is walked too."""
+    unsafe = [(m, t) for m, t in every_route(stocked.private) if m not in ("GET", "HEAD")]
+    assert {("POST", "/{channel}/upload/"), ("POST", "/ui/recipes/{name}/decision")} <= set(unsafe)
+    assert len(unsafe) >= 19
+    foreign = {"Sec-Fetch-Site": "cross-site", "Origin": "https://attacker.example"}
+    for method, template in unsafe:
+        for client in (stocked.private, stocked.public):
+            for headers in (foreign, {**foreign, **basic(stocked.maintainer)}):
+                answer = call(client, method, template, stocked, headers)
+                assert answer.status_code == 403, (method, template, answer.text)
+                assert "Origin: https://attacker.example" in answer.text
+                assert "www-authenticate" not in answer.headers
+
+
 def test_the_token_travels_every_way_and_wrong_ones_are_refused(stocked: Stocked):
     private, token = stocked.private, stocked.reader
     for path in ("/", "/ui/recipes", f"/ui/recipes/{RECIPE}", "/docs", "/openapi.json"):

@@ -9,6 +9,7 @@ import tomllib
 from typing import TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
+from urllib.parse import urlsplit
 
 from drawbridge.channel.errors import HomeError, InvalidName
 from drawbridge.channel.layout import ChannelLayout
@@ -68,6 +69,11 @@ access_log = "-"
 # Seconds an idle keep-alive connection stays open (behind a load balancer: longer than its
 # own idle timeout).
 idle_timeout_seconds = 15
+# The URL clients reach this server at ("https://pkgs.example.com/"): every URL the server
+# writes (install snippets, /api/channels, the JSON API) names it, and a browser may change
+# things only from pages of its origin. Empty: each request's own scheme and Host header.
+# Set it behind a reverse proxy or a shared cache (docs/operating.md, "Reverse proxies").
+public_url = ""
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -108,6 +114,8 @@ class ServerSettings:
     default_channel: str = "main"
     access_log: str = "-"
     idle_timeout_seconds: int = 15
+    #: the URL clients reach the server at (scheme://host[:port]/), "" for the request's own
+    public_url: str = ""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -257,6 +265,7 @@ def load_home(home: Path | str | None = None) -> Home:
             f"{config_path}: [server] idle_timeout_seconds must be 1 or more "
             f"(it is {server.idle_timeout_seconds})"
         )
+    check_public_url(config_path, server.public_url)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
     from drawbridge.channel.upstream_conda import upstream_channels
 
@@ -266,6 +275,39 @@ def load_home(home: Path | str | None = None) -> Home:
     if not all(isinstance(name, str) and name for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
     return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
+
+
+def check_public_url(config_path: Path, url: str) -> None:
+    """HomeError unless `[server] public_url` is empty or an http(s) URL of an origin alone:
+    a scheme, a host and an optional port, with at most a `/` after them."""
+    if not url:
+        return
+    problem = None
+    try:
+        parts = urlsplit(url)
+        port = parts.port  # ValueError for a port that is not a number from 0 to 65535
+    except ValueError as error:
+        problem = str(error)
+    else:
+        if port == 0:
+            problem = "port 0 is no port a client can reach"
+        elif parts.scheme not in ("http", "https") or not parts.hostname:
+            problem = "it is not an absolute http:// or https:// URL"
+        elif parts.username is not None or parts.password is not None:
+            problem = "it holds a user name or password"
+        elif parts.path not in ("", "/") or parts.query or parts.fragment:
+            problem = (
+                "it has a path, query or fragment: Drawbridge is served at the root of its "
+                "origin, not under a path"
+            )
+        elif any(char.isspace() for char in url):
+            problem = "it holds white space"
+    if problem:
+        raise HomeError(
+            f"{config_path}: [server] public_url {url!r} is not the URL of a server ({problem});"
+            ' write the URL clients reach Drawbridge at, as "https://pkgs.example.com/" or '
+            '"http://10.0.0.5:8080/", or "" to use each request\'s Host header'
+        )
 
 
 def check_macos_baseline(config_path: Path, baseline: dict) -> None:

@@ -32,10 +32,12 @@ from drawbridge.server.access_log import AccessLog
 from drawbridge.server.admission import Admission
 from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
+from drawbridge.server.csrf import CrossOriginGuard
 from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.fast_path import IndexFastPath
 from drawbridge.server.gate import Gate
 from drawbridge.server.openapi import install_openapi
+from drawbridge.server.public_url import PublicUrl, public_origin
 
 log = logging.getLogger("drawbridge")
 
@@ -60,9 +62,12 @@ def create_app(home: Home) -> ASGIApp:
     The FastAPI application sits inside plain ASGI layers, outermost first: admission
     (how many requests are worked on at once; the rest wait in line), the
     `/t/<token>/` prefix, the fast path, which answers the hottest anonymous reads before
-    any routing happens (and logs them itself), the access log, and the read gate, which
-    refuses malformed URLs and requests without the token reading needs before a route
-    runs. /docs and /openapi.json are routes like the others, behind the gate.
+    any routing happens (and logs them itself; it answers GET and HEAD only), the access
+    log, `[server] public_url` put in place of each request's scheme and Host (when it is
+    set), the cross-origin guard, which refuses a browser's change from another site's page
+    before anything authenticates it, and the read gate, which refuses malformed URLs and
+    requests without the token reading needs before a route runs. /docs and /openapi.json
+    are routes like the others, behind the gate.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
@@ -101,9 +106,11 @@ def create_app(home: Home) -> ASGIApp:
     ):
         app.include_router(module.router)
     install_openapi(app)
-    gated = Gate(app, context)
+    url = home.server.public_url
+    guarded = CrossOriginGuard(Gate(app, context), public_origin(url))
+    routed = PublicUrl(guarded, url) if url else guarded
     log = AccessLog.open(home.server.access_log, home.root)
-    fast = IndexFastPath(log.wrap(gated) if log else gated, context, log)
+    fast = IndexFastPath(log.wrap(routed) if log else routed, context, log)
     return Admission(TokenPrefixMiddleware(fast))
 
 
