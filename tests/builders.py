@@ -67,11 +67,14 @@ def make_wheel(
     entry_points: dict[str, dict[str, str]] | None = None,
     license_text: str | None = None,
     summary: str | None = None,
+    scripts: dict[str, bytes] | None = None,
 ) -> Path:
     """A wheel installing module `module` (default: the name with underscores) with VALUE.
 
     `entry_points` maps a section (console_scripts, gui_scripts) to {name: "module:attr"};
-    the module gets a `main()` that prints "<name> <version> ok".
+    the module gets a `main()` that prints "<name> <version> ok". `scripts` are files of
+    the wheel's `.data/scripts/` by name (a `#!python` first line asks for the installing
+    environment's Python), stored executable as setuptools stores them on Linux.
     """
     dist = escaped_name(name)
     module = module or dist
@@ -94,6 +97,9 @@ def make_wheel(
         files[f"{dist_info}/entry_points.txt"] = text.encode()
     if license_text:
         files[f"{dist_info}/licenses/LICENSE"] = license_text.encode()
+    executable = {f"{dist}-{version}.data/scripts/{script}" for script in scripts or {}}
+    for script, data in (scripts or {}).items():
+        files[f"{dist}-{version}.data/scripts/{script}"] = data
     files.update(extra_entries or {})
     record = "".join(f"{path},{_record_hash(data)},{len(data)}\n" for path, data in files.items())
     files[f"{dist_info}/RECORD"] = (record + f"{dist_info}/RECORD,,\n").encode()
@@ -101,7 +107,12 @@ def make_wheel(
     folder.mkdir(parents=True, exist_ok=True)
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for entry, data in files.items():
-            zf.writestr(entry, data)
+            if entry in executable:
+                info = zipfile.ZipInfo(entry)
+                info.external_attr = 0o100755 << 16
+                zf.writestr(info, data, zipfile.ZIP_DEFLATED)
+            else:
+                zf.writestr(entry, data)
         for entry, target in (symlinks or {}).items():
             info = zipfile.ZipInfo(entry)
             info.external_attr = 0o120777 << 16
@@ -255,6 +266,18 @@ def make_target_tar_bz2(
     return make_conda_tar_bz2(
         folder / subdir, name, version, f"py{major}{minor}_0", subdir, depends=[*pins, *depends]
     )
+
+
+#: files for `make_wheel(scripts=...)`: a `#!python` script that prints its docstring's
+#: first word and the prefix of the Python running it (docopt scripts need their docstring
+#: intact), and a shell script, which no installer should touch
+WHEEL_SCRIPTS = {
+    "demo-where": (
+        b'#!python\n# -*- coding: utf-8 -*-\n"""demo-where: says which Python runs it."""\n'
+        b"import sys\nprint(__doc__.split(':')[0], sys.prefix)\n"
+    ),
+    "demo-shell": b'#!/bin/sh\necho "demo-shell ran"\n',
+}
 
 
 #: `fastadd`, a C extension module with one function, `add(a, b)`

@@ -226,6 +226,19 @@ def test_drop_folder_upstream(target_home: Path, tmp_path: Path):
     assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"dropped-in-0.5", "helper-1.0"}
 
 
+def test_the_result_says_what_a_package_could_not_carry(target_home: Path, tmp_path: Path):
+    """A noarch package's `#!python` script is no command on Windows (as conda-forge's are
+    not): the bridge's result table says so for the project."""
+    drop = tmp_path / "drop"
+    make_wheel(drop, "scripted", "1.0", scripts={"scripted-run": b"#!python\nprint('ran')\n"})
+    result = bridge(target_home, str(drop), "scripted")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (
+        "1 conda package(s); script 'scripted-run' is a command on Linux and macOS; "
+        "on Windows it lands as Scripts/scripted-run, to be run with python" in result.stdout
+    ), result.stdout
+
+
 def test_bridged_package_installs_and_runs(
     upstream: Server, upstream_channel: Path, target_home: Path, tmp_path: Path
 ):

@@ -4,11 +4,13 @@ from __future__ import annotations
 
 import json
 import subprocess
+import sys
 from pathlib import Path
 
 import pytest
 from conda_archive import conda_json, conda_members
-from clients import BIN, client_env
+from clients import BIN, client_env, solve_and_install
+from servers import Server
 
 from databases import new_home
 from drawbridge.bridge.names import default_table
@@ -100,3 +102,51 @@ def test_layout_of_real_wheels(tmp_path: Path, subdir: str, site: str, extension
             members[f"{site.rsplit('/', 2)[0]}/MarkupSafe-3.0.2.dist-info/INSTALLER"] == b"conda\n"
         )
         assert conda_json(package.path, "info/index.json")["subdir"] == subdir
+
+
+def test_num2words_script_runs_from_its_environment(
+    server: Server, upstream_channel: Path, tmp_path: Path
+):
+    """num2words 0.5.14 ships its command as a `#!python` script in `.data/scripts/` (a
+    docopt script: its docstring is its usage). Repacked noarch with docopt (an sdist only,
+    built into a wheel by pip), installed by py-rattler, the command runs."""
+    with SimpleIndexUpstream(PYPI, DownloadCache(tmp_path / "cache")) as upstream:
+        chosen = next(
+            f
+            for f in upstream.files("num2words")
+            if f.filename == "num2words-0.5.14-py3-none-any.whl"
+        )
+        num2words = upstream.fetch(chosen)
+    built = subprocess.run(
+        [sys.executable, "-m", "pip", "wheel", "--no-deps", "--index-url", PYPI]
+        + ["-w", str(tmp_path / "wheels"), "docopt==0.6.2"],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=300,
+    )
+    assert built.returncode == 0, built.stdout + built.stderr
+    docopt = next((tmp_path / "wheels").glob("docopt-0.6.2-*.whl"))
+    names, out = default_table(), tmp_path / "out"
+    packages = [
+        repack(num2words, None, out, names, ["python >=3.7", "docopt >=0.6.2"]),
+        repack(docopt, None, out, names, ["python >=3.7"]),
+    ]
+    server.publish(*(package.path for package in packages))
+    prefix = tmp_path / "env"
+    python = f"{sys.version_info.major}.{sys.version_info.minor}"
+    solve_and_install(
+        server, upstream_channel, prefix, [f"python {python}.*", "num2words"], tmp_path / "pkgs"
+    )
+    ran = subprocess.run(
+        [str(prefix / "bin" / "num2words"), "--lang", "fr", "42"],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=60,
+    )
+    assert (ran.returncode, ran.stdout.strip()) == (0, "quarante-deux"), ran.stderr
+    usage = subprocess.run(
+        [str(prefix / "bin" / "num2words"), "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert usage.returncode == 0 and usage.stdout.startswith("num2words: convert numbers")

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import io
+import stat
+import subprocess
+import sys
 import zipfile
 from pathlib import Path
 
 import pytest
-from builders import make_wheel
-from conda_archive import conda_json, conda_members
+from builders import WHEEL_SCRIPTS, make_wheel
+from conda_archive import conda_json, conda_members, conda_modes
 
 from drawbridge.bridge.errors import InvalidWheel
 from drawbridge.bridge.names import default_table
@@ -66,7 +70,7 @@ def test_pure_wheel_becomes_noarch_python(pure_wheel: Path, tmp_path: Path):
             Target("win-64", "3.11"),
             "cp311-cp311-win_amd64",
             "Lib/site-packages",
-            "Scripts/demo-cli-script.py",
+            "Scripts/demo-cli.exe",
         ),
         (
             Target("osx-arm64", "3.12"),
@@ -105,7 +109,7 @@ def test_binary_wheel_layout_per_target(
     if target.os != "win":
         assert members[script].startswith(b"#!") and b"demo_tool" in members[script]
     else:
-        assert package.notes and "no .exe launcher" in package.notes[0]
+        assert members[script].startswith(b"MZ") and not package.notes
 
 
 def _rewrite_member(wheel: Path, name: str, data: bytes) -> None:
@@ -160,3 +164,120 @@ def test_repack_refuses_a_decompression_bomb_quickly(tmp_path: Path):
         repack(bomb, None, tmp_path / "out", default_table(), ["python >=3.8"])
     assert time.monotonic() - started < 10
     assert not list((tmp_path / "out").glob("*.conda"))
+
+
+def _paths(package: Path) -> dict[str, dict]:
+    return {entry["_path"]: entry for entry in conda_json(package, "info/paths.json")["paths"]}
+
+
+@pytest.mark.parametrize(
+    ("target", "tag", "scripts"),
+    [
+        (None, "py3-none-any", "python-scripts"),
+        (Target("linux-64", "3.11"), "cp311-cp311-manylinux_2_17_x86_64", "bin"),
+        (Target("osx-arm64", "3.12"), "cp312-cp312-macosx_11_0_arm64", "bin"),
+    ],
+)
+def test_python_scripts_name_a_prefix_placeholder(
+    tmp_path: Path, target: Target | None, tag: str, scripts: str
+):
+    """A `#!python` script names the environment's Python through a prefix placeholder
+    that paths.json lists as text, which conda and rattler replace at install; a script
+    that is not Python's is copied as it is; both are executable."""
+    bare = b"#!python\nprint('stored without a mode, as a wheel built on Windows has it')\n"
+    wheel = make_wheel(
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        tag=tag,
+        scripts=WHEEL_SCRIPTS,
+        entry_points=ENTRY_POINTS,
+        extra_entries={"demo_tool-1.2.data/scripts/demo-bare": bare},
+    )
+    package = repack(wheel, target, tmp_path / "out", NAMES, ["python >=3.8"])
+    members, modes, paths = (
+        conda_members(package.path),
+        conda_modes(package.path),
+        _paths(package.path),
+    )
+    script = paths[f"{scripts}/demo-where"]
+    assert script["file_mode"] == "text", script
+    placeholder = script["prefix_placeholder"]
+    assert placeholder.startswith("/") and str(tmp_path) not in placeholder
+    shebang, _, rest = members[f"{scripts}/demo-where"].partition(b"\n")
+    assert shebang == f"#!{placeholder}/bin/python".encode()
+    assert rest == WHEEL_SCRIPTS["demo-where"].partition(b"\n")[2]
+    assert members[f"{scripts}/demo-shell"] == WHEEL_SCRIPTS["demo-shell"]
+    assert "prefix_placeholder" not in paths[f"{scripts}/demo-shell"]
+    assert paths[f"{scripts}/demo-bare"]["prefix_placeholder"] == placeholder
+    for name in ("demo-where", "demo-shell", "demo-bare"):  # as pip makes every script
+        assert modes[f"{scripts}/{name}"] & stat.S_IXUSR, name
+    if target is not None:  # installer's own entry-point scripts, through the same placeholder
+        assert paths["bin/demo-cli"]["prefix_placeholder"] == placeholder
+        assert members["bin/demo-cli"].startswith(f"#!{placeholder}/bin/python\n".encode())
+    else:
+        assert package.notes and "Scripts/demo-where" in package.notes[0]
+
+
+def test_windows_scripts_get_relocatable_launchers(tmp_path: Path):
+    """win-64: a `#!python` script and each entry point become a `.exe` launcher (installer's,
+    distlib's) that runs the python.exe of the environment it is in, wherever that is, with
+    the script in its appended zip; other scripts are copied as they are."""
+    wheel = make_wheel(
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        tag="cp311-cp311-win_amd64",
+        scripts=WHEEL_SCRIPTS,
+        entry_points=ENTRY_POINTS,
+    )
+    package = repack(wheel, Target("win-64", "3.11"), tmp_path / "out", NAMES, [])
+    members, paths = conda_members(package.path), _paths(package.path)
+    assert not package.notes
+    assert members["Scripts/demo-shell"] == WHEEL_SCRIPTS["demo-shell"]
+    assert not any(name in members for name in ("Scripts/demo-where", "Scripts/demo-cli-script.py"))
+    launchers = {
+        "Scripts/demo-where.exe": b"python.exe",
+        "Scripts/demo-cli.exe": b"python.exe",
+        "Scripts/demo-gui.exe": b"pythonw.exe",
+    }
+    for name, python in launchers.items():
+        launcher = members[name]
+        assert launcher.startswith(b"MZ"), name
+        # distlib's launcher resolves `<launcher_dir>\` against its own folder, Scripts\
+        assert b"#!<launcher_dir>\\..\\" + python + b"\nPK\x03\x04" in launcher, name
+        assert "prefix_placeholder" not in paths[name]
+    with zipfile.ZipFile(io.BytesIO(members["Scripts/demo-where.exe"])) as zf:
+        assert zf.read("__main__.py") == WHEEL_SCRIPTS["demo-where"]
+    # python.exe runs the launcher as a zip application: its appended script runs
+    runnable = tmp_path / "demo-where.exe"
+    runnable.write_bytes(members["Scripts/demo-where.exe"])
+    ran = subprocess.run([sys.executable, str(runnable)], capture_output=True, text=True)
+    assert ran.stdout.strip() == f"demo-where {sys.prefix}", ran.stderr
+
+
+@pytest.mark.parametrize(
+    ("target", "tag"),
+    [
+        (None, "py3-none-any"),
+        (Target("linux-64", "3.11"), "cp311-cp311-manylinux_2_17_x86_64"),
+        (Target("osx-arm64", "3.12"), "cp312-cp312-macosx_11_0_arm64"),
+        (Target("win-64", "3.11"), "cp311-cp311-win_amd64"),
+    ],
+)
+def test_no_path_of_the_work_folder_is_published(tmp_path: Path, target: Target | None, tag: str):
+    """Nothing the bridge repacks carries a path of the folder it worked in (its staging
+    prefix lives there), in any file, info/ included."""
+    wheel = make_wheel(
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        tag=tag,
+        scripts=WHEEL_SCRIPTS,
+        entry_points=ENTRY_POINTS,
+        license_text="MIT License\n",
+    )
+    package = repack(wheel, target, tmp_path / "work" / "out", NAMES, ["python >=3.8"])
+    for name, data in conda_members(package.path).items():
+        for leak in (str(tmp_path).encode(), b".repack-"):
+            assert leak not in data and leak.decode() not in name, (name, leak)

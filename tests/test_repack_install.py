@@ -8,7 +8,7 @@ import textwrap
 from pathlib import Path
 
 import pytest
-from builders import C_SOURCE, make_wheel
+from builders import C_SOURCE, WHEEL_SCRIPTS, make_wheel
 from clients import client_env, solve_and_install
 from servers import Server
 
@@ -66,6 +66,49 @@ def test_noarch_package_imports_and_runs_its_entry_point(
         "print(m.distribution('demo-tool').read_text('INSTALLER').strip())",
     )
     assert installer == "conda"
+
+
+@pytest.mark.parametrize("binary", [False, True], ids=["noarch", "linux-64"])
+def test_wheel_scripts_run_on_the_environment_python(
+    binary: bool, server: Server, upstream_channel: Path, tmp_path: Path
+):
+    """A wheel's `.data/scripts/` run from a py-rattler-installed environment: the `#!python`
+    one on the environment's Python (its docstring intact), the shell one as it is; the
+    entry point beside them too."""
+    major, minor = MACHINE_PYTHON.split(".")
+    tag = f"cp{major}{minor}-cp{major}{minor}-manylinux_2_17_x86_64" if binary else "py3-none-any"
+    wheel = make_wheel(
+        tmp_path / "w",
+        "demo-tool",
+        "1.2",
+        tag=tag,
+        scripts=WHEEL_SCRIPTS,
+        entry_points={"console_scripts": {"demo-cli": "demo_tool:main"}},
+    )
+    target = Target("linux-64", MACHINE_PYTHON) if binary else None
+    package = repack(wheel, target, tmp_path / "out", NAMES, [] if binary else ["python >=3.8"])
+    server.publish(package.path)
+    prefix = tmp_path / "env"
+    solve_and_install(
+        server,
+        upstream_channel,
+        prefix,
+        [f"python {MACHINE_PYTHON}.*", "demo-tool"],
+        tmp_path / "cache",
+    )
+    outputs = {}
+    for command in ("demo-where", "demo-shell", "demo-cli"):
+        # run as a command: the kernel reads the shebang, no python named by the test
+        ran = subprocess.run(
+            [str(prefix / "bin" / command)], capture_output=True, text=True, env=client_env()
+        )
+        assert ran.returncode == 0, (command, ran.stderr)
+        outputs[command] = ran.stdout.strip()
+    assert outputs == {
+        "demo-where": f"demo-where {prefix}",
+        "demo-shell": "demo-shell ran",
+        "demo-cli": "demo-tool 1.2 ok",
+    }
 
 
 def build_c_wheel(project: Path, limited_api: bool) -> Path:

@@ -62,10 +62,11 @@ def execute(
     outcomes: dict[str, Outcome] = {}
     made_by: dict[str, list[Path]] = {}
     made_from: dict[Path, Provenance] = {}  # each conda package -> the wheel it was made from
+    notes: dict[str, list[str]] = {}  # each project -> what its packages could not carry
     try:
         for plan in wheel_plans:
             made, error = _repack_project(
-                plan, fetched, fetch_errors, staging, names, step, made_from
+                plan, fetched, fetch_errors, staging, names, step, made_from, notes
             )
             if error:
                 outcomes[plan.project] = Outcome(plan.project, plan.version, "wheel", False, error)
@@ -96,7 +97,9 @@ def execute(
                 if not channels.has_file(channel, w.filename)
             ]
             owner.update({path: plan.project for path in fresh})
-            outcomes[plan.project] = _outcome(plan, made, refused_here, bool(fresh))
+            outcomes[plan.project] = _outcome(
+                plan, made, refused_here, bool(fresh), notes.get(plan.project, [])
+            )
         _, refused = channels.publish_many(
             channel, list(owner), uploaded_by="bridge", provenance=made_from
         )
@@ -126,8 +129,15 @@ def _check(check: Checker | None, packages: list[Path], step: Step) -> dict[Path
     return {path: "; ".join(lines) for path, lines in reasons.items()}
 
 
-def _outcome(plan: ProjectPlan, made: list[Path], refused: dict[Path, str], fresh: bool) -> Outcome:
-    """What became of a repacked project, refusals named."""
+def _outcome(
+    plan: ProjectPlan,
+    made: list[Path],
+    refused: dict[Path, str],
+    fresh: bool,
+    notes: Sequence[str] = (),
+) -> Outcome:
+    """What became of a repacked project, refusals named, what its packages could not
+    carry said."""
     kept = [p for p in made if p not in refused]
     if refused:
         reasons = "; ".join(dict.fromkeys(refused.values()))
@@ -144,6 +154,7 @@ def _outcome(plan: ProjectPlan, made: list[Path], refused: dict[Path, str], fres
     unserved = [t for group in plan.groups if group.route == "cannot" for t in group.targets]
     if unserved:
         summary += f"; nothing fits {len(unserved)} target(s) (see the plan)"
+    summary += "".join(f"; {note}" for note in dict.fromkeys(notes))
     return Outcome(plan.project, plan.version, "wheel", True, summary, tuple(p.name for p in made))
 
 
@@ -155,8 +166,10 @@ def _repack_project(
     names: NameTable,
     step: Step,
     made_from: dict[Path, Provenance],
+    notes: dict[str, list[str]],
 ) -> tuple[list[Path], str | None]:
-    """Repack the project's wheels; record in `made_from` which wheel made each package."""
+    """Repack the project's wheels; record in `made_from` which wheel made each package,
+    in `notes` what the packages could not carry."""
     made: list[Path] = []
     for build in plan.builds:
         if build.wheel.filename in fetch_errors:
@@ -175,6 +188,7 @@ def _repack_project(
             return made, str(error)
         made.append(package.path)
         made_from[package.path] = Provenance("wheel", build.wheel.filename)
+        notes.setdefault(plan.project, []).extend(package.notes)
         step(f"repacked {package.path.name}")
     return made, None
 

@@ -5,11 +5,14 @@ prefix is the destination (`CondaDestination`, which knows the target's layout),
 `installer.install` is the core that walks one into the other. rattler-build's assembler
 then writes the archive.
 
-- pure wheel, target None: one `noarch: python` package; files under `site-packages/`,
-  entry points declared in `info/link.json` so conda and rattler create launchers
-  (Windows included).
+- pure wheel, target None: one `noarch: python` package; files under `site-packages/`
+  and `python-scripts/`, entry points declared in `info/link.json` so conda and rattler
+  create launchers (Windows included).
 - binary wheel, one target: `lib/pythonX.Y/site-packages` + `bin` (Linux, macOS) or
   `Lib/site-packages` + `Scripts` (Windows), pinned to `python` and `python_abi`.
+
+Scripts (entry points and a wheel's `#!python` scripts) name the environment's Python as
+`bridge.scripts` says: a prefix placeholder recorded in paths.json, or a Windows launcher.
 """
 
 from __future__ import annotations
@@ -18,16 +21,15 @@ import hashlib
 import json
 import os
 import shutil
-import tarfile
 import tempfile
 import zipfile
 from io import BytesIO
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO
 
 import rattler_build
-import zstandard
 from installer import install
 from installer.destinations import SchemeDictionaryDestination
 from installer.records import RecordEntry
@@ -35,9 +37,17 @@ from installer.sources import WheelFile
 from installer.utils import Scheme
 from packaging.metadata import parse_email
 
+from drawbridge.bridge.conda_paths import correct_paths_json
 from drawbridge.bridge.errors import InvalidWheel
 from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.schemes import destination_options
+from drawbridge.bridge.scripts import (
+    PREFIX_PLACEHOLDER,
+    WINDOWS_PYTHONS,
+    python_script_section,
+    windows_launcher,
+    windows_launcher_name,
+)
 from drawbridge.bridge.targets import Target
 from drawbridge.channel.distributions import read_wheel_metadata
 from drawbridge.channel.limits import open_zip
@@ -60,57 +70,60 @@ class RepackedPackage:
     notes: tuple[str, ...] = ()  # what the package could not carry, said plainly
 
 
-RELOCATABLE_SCRIPT = """#!/bin/sh
-'''exec' "$(dirname -- "$0")/python" "$0" "$@"
-' '''
-# -*- coding: utf-8 -*-
-import re
-import sys
-from {module} import {name}
-if __name__ == "__main__":
-    sys.argv[0] = re.sub(r"(-script\\.pyw|\\.exe)?$", "", sys.argv[0])
-    sys.exit({attr}())
-"""
-
-
 class CondaDestination(SchemeDictionaryDestination):
-    """A staging prefix laid out for one conda target; collects entry points for noarch."""
+    """A staging prefix laid out for one conda target; collects noarch entry points and the
+    files that name the prefix placeholder."""
 
     def __init__(self, root: Path, target: Target | None, distribution: str) -> None:
-        super().__init__(**destination_options(root, target, distribution))
+        options = destination_options(root, target, distribution, PREFIX_PLACEHOLDER)
+        self.windows = target is not None and target.os == "win"
+        if self.windows:  # installer's launchers run the prefix's python.exe, wherever it is
+            options["interpreter"] = WINDOWS_PYTHONS["console"]
+        super().__init__(**options)
         self.root = root
         self.target = target
         self.entry_points: list[str] = []
         self.notes: list[str] = []
+        #: package paths whose shebang names PREFIX_PLACEHOLDER, for paths.json
+        self.prefixed: list[str] = []
 
     def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:
         if self.target is None:  # noarch: conda and rattler make the launcher from link.json
             self.entry_points.append(f"{name} = {module}:{attr}")
             return RecordEntry(f"{name}.drawbridge-entry-point", None, None)
-        if self.target.os == "win":
-            return self._write_windows_script(name, module, attr)
-        return self._write_relocatable_script(name, module, attr)
+        record = super().write_script(name, module, attr, section)
+        if not self.windows:
+            self._prefixed(record.path)
+        return record
 
-    def _write_relocatable_script(self, name: str, module: str, attr: str) -> RecordEntry:
-        # A shebang would need conda's prefix rewriting, which the assembler does not
-        # record; this /bin/sh trampoline (pip's and distlib's trick for long shebangs)
-        # runs the python beside the script, wherever the environment is.
-        body = RELOCATABLE_SCRIPT.format(module=module, name=attr.split(".")[0], attr=attr).encode()
-        return self.write_file(Scheme("scripts"), name, BytesIO(body), is_executable=True)
+    def write_file(
+        self, scheme: Scheme, path: str | os.PathLike[str], stream: BinaryIO, is_executable: bool
+    ) -> RecordEntry:
+        if scheme != "scripts":
+            return super().write_file(scheme, path, stream, is_executable)
+        path = os.fspath(path)
+        section = python_script_section(stream.read(len(b"#!pythonw")))
+        stream.seek(0)
+        if section is not None and self.windows:
+            launcher = windows_launcher(stream.read(), section)
+            return self.write_to_fs(
+                scheme, windows_launcher_name(path), BytesIO(launcher), is_executable=True
+            )
+        # installer writes the placeholder's python into a #!python shebang; pip makes every
+        # script executable (a wheel built on Windows records no mode)
+        record = super().write_file(scheme, path, stream, is_executable=True)
+        if section is not None:
+            self._prefixed(record.path)
+            if self.target is None:
+                self.notes.append(
+                    f"script {path!r} is a command on Linux and macOS; on Windows it lands as"
+                    f" Scripts/{path}, to be run with python"
+                )
+        return record
 
-    def _write_windows_script(self, name: str, module: str, attr: str) -> RecordEntry:
-        # Without conda's cli-64.exe we cannot ship a launcher that finds the prefix's
-        # python.exe; write the -script.py conda's launchers use, and say so.
-        body = (
-            f"import sys\nfrom {module} import {attr.split('.')[0]}\n"
-            f"if __name__ == '__main__':\n    sys.exit({attr}())\n"
-        ).encode()
-        self.notes.append(
-            f"win-64 entry point {name!r}: Scripts/{name}-script.py only, no .exe launcher"
-        )
-        return self.write_file(
-            Scheme("scripts"), f"{name}-script.py", BytesIO(body), is_executable=False
-        )
+    def _prefixed(self, path: str) -> None:
+        scripts = Path(self.scheme_dict["scripts"]).relative_to(self.root).as_posix()
+        self.prefixed.append(f"{scripts}/{path}")
 
     def finalize_installation(
         self, scheme: Scheme, record_file_path: str, records: Iterable[tuple[Scheme, RecordEntry]]
@@ -230,8 +243,13 @@ def repack(
             license_files=[str(p) for p in _license_files(staging)] or None,
             compression_level=3,
         )
-        if target is None:
-            drop_info_from_paths(Path(output.path))
+        if target is None or destination.prefixed:
+            correct_paths_json(
+                Path(output.path),
+                unlist_info=target is None,
+                prefixed=destination.prefixed,
+                placeholder=PREFIX_PLACEHOLDER,
+            )
     except (InvalidDistribution, ValueError, OSError) as error:
         raise InvalidWheel(f"{wheel.name}: cannot repack ({error})") from error
     finally:
@@ -255,40 +273,3 @@ def _validate_record(source: WheelFile, filename: str) -> None:
         raise InvalidWheel(
             f"{filename}: its RECORD does not match its contents ({error})"
         ) from error
-
-
-def drop_info_from_paths(package: Path) -> None:
-    """Unlist `info/` files (link.json) from a .conda's paths.json, in place.
-
-    rattler-build's assembler lists the files it was given under `info/` in paths.json as
-    if they were payload, so installers would link `info/link.json` into the prefix, where
-    every noarch package with entry points clobbers the others' copy.
-    """
-    with zipfile.ZipFile(package) as zf:
-        members = [(info, zf.read(info)) for info in zf.infolist()]
-    partial = package.with_name(f".{package.name}.part")
-    with zipfile.ZipFile(partial, "w") as zf:
-        for info, data in members:
-            if info.filename.startswith("info-") and info.filename.endswith(".tar.zst"):
-                data = _unlist_info_paths(data)
-            zf.writestr(info, data)
-    os.replace(partial, package)
-
-
-def _unlist_info_paths(compressed: bytes) -> bytes:
-    """The info tarball with `info/...` entries removed from its paths.json."""
-    with zstandard.ZstdDecompressor().stream_reader(BytesIO(compressed)) as reader:
-        plain = reader.read()
-    source = tarfile.open(fileobj=BytesIO(plain))
-    output = BytesIO()
-    with source, tarfile.open(fileobj=output, mode="w", format=tarfile.PAX_FORMAT) as tar:
-        for member in source.getmembers():
-            handle = source.extractfile(member) if member.isfile() else None
-            data = handle.read() if handle is not None else None
-            if member.name == "info/paths.json" and data is not None:
-                paths = json.loads(data)
-                paths["paths"] = [p for p in paths["paths"] if not p["_path"].startswith("info/")]
-                data = json.dumps(paths, indent=2, sort_keys=True).encode()
-                member.size = len(data)
-            tar.addfile(member, BytesIO(data) if data is not None else None)
-    return zstandard.ZstdCompressor(level=3).compress(output.getvalue())
