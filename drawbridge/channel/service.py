@@ -11,10 +11,9 @@ Publishing checks a file completely before anything is written, places it withou
 replacing a published file, records it, and rebuilds only what it touched: one project's
 pages, or one conda subdir (incrementally). A full disk or another OS failure after the
 file was recorded unpublishes it again, so the client's error (507, or a clear 5xx) means
-nothing was published; a 1 MiB reserve file in the home (`storage.ensure_reserve`) is
-freed for that, so the database can record the undoing on a disk full to the last byte.
-A publish starts only with the reserve in place (`storage.require_reserve`): one that
-could not be undone would leave its file recorded behind the error.
+nothing was published (`settling`): a 1 MiB reserve file in the home is freed for that,
+so the database can record the undoing on a disk full to the last byte, and a publish
+starts only with the reserve in place (`storage.require_reserve`).
 """
 
 from __future__ import annotations
@@ -29,9 +28,7 @@ from drawbridge.channel import verify
 from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
-    ChannelError,
     DuplicateFile,
-    IndexFailure,
     InvalidDistribution,
     StorageFailure,
     StorageFull,
@@ -52,13 +49,9 @@ from drawbridge.channel.publishing import (
 )
 from drawbridge.channel.recovery import Reconciliation, reconcile
 from drawbridge.channel.registry import ChannelRegistry
+from drawbridge.channel.settling import index_or_undo
 from drawbridge.channel.releases import ReleaseSpec, release_rows
-from drawbridge.channel.storage import (
-    remove_stale_incoming,
-    require_reserve,
-    reserve_released,
-    storage_errors,
-)
+from drawbridge.channel.storage import remove_stale_incoming, require_reserve, storage_errors
 from drawbridge.channel.tokens import Identity
 
 __all__ = ["Channels", "PublishedFile", "Provenance", "ReleaseSpec", "PromotionOutcome"]
@@ -198,67 +191,8 @@ class Channels(ChannelRegistry):
     def _index_or_roll_back(
         self, layout: ChannelLayout, placed: Sequence[Placement], published: Sequence[PublishedFile]
     ) -> None:
-        """Index what `published` touched, then drop their intents. If the disk fills (or
-        the indexer fails) on the way, unpublish `placed` and rewrite what was touched
-        (`_unpublish`), and raise the error."""
-        projects = {p.project for p in published if p.kind == "pypi"}
-        subdirs = {p.subdir for p in published if p.kind == "conda" and p.subdir}
-        # markers there now are an interrupted run's; those this run writes are its own
-        markers = [m for m in (layout.indexing_marker, layout.pages_marker) if not m.exists()]
-        try:
-            with storage_errors(f"indexing channel {layout.name!r}"):
-                for item in self.indexes.refresh(layout, projects, subdirs):
-                    log.warning("quarantined %s", item)
-        except (StorageFull, StorageFailure, IndexFailure) as error:
-            failure = self._unpublish(layout, placed, projects, subdirs, markers, error)
-            if failure is error:
-                raise
-            raise failure from error
-        try:
-            with storage_errors(f"settling what was published into {layout.name!r}"):
-                self.publisher.finish(layout, published)
-        except (StorageFull, StorageFailure) as error:
-            # the files are recorded and indexed: published. The intents left only make
-            # the next start index them once more.
-            log.warning("%s; the next start drops the intents left", error)
-
-    def _unpublish(
-        self,
-        layout: ChannelLayout,
-        placed: Sequence[Placement],
-        projects: set[str],
-        subdirs: set[str],
-        markers: list[Path],
-        error: StorageFull | StorageFailure | IndexFailure,
-    ) -> StorageFull | StorageFailure | IndexFailure:
-        """Unpublish `placed` after indexing failed with `error`, in the reserve's room, and
-        rewrite the indexes touched, incrementally: the `markers` the failed run left are
-        dropped, since every index file is replaced atomically and what it touched is known
-        (a marker that was there before it stays, and a full run follows). Return the error
-        to raise, saying what could not be undone if anything (what stays is settled by the
-        next start or `drawbridge index`: the intent of a file still recorded, the marker
-        of an index run not finished)."""
-        try:
-            with reserve_released(self.home.root):
-                with storage_errors(f"unpublishing from channel {layout.name!r}"):
-                    self.publisher.roll_back(placed)
-                    for marker in markers:
-                        marker.unlink(missing_ok=True)
-                try:
-                    with storage_errors(f"rewriting the indexes of channel {layout.name!r}"):
-                        self.indexes.refresh(layout, projects, subdirs)
-                except ChannelError as undo_error:
-                    return type(error)(
-                        f"{error}; the files were unpublished, but {undo_error}; the next "
-                        "start, or `drawbridge index`, rewrites them"
-                    )
-        except ChannelError as undo_error:
-            log.error("%s; %s", error, undo_error)
-            return type(error)(
-                f"{error}; and {undo_error}: the files stay recorded, and the next start, or "
-                "`drawbridge index`, indexes them"
-            )
-        return error
+        """Index what `published` touched; unpublish `placed` if that fails (`settling`)."""
+        index_or_undo(self.indexes, self.publisher, self.home.root, layout, placed, published)
 
     # -- promotion and deletion --------------------------------------------------------------
 
