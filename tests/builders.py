@@ -126,15 +126,20 @@ def make_sdist(
     version: str,
     *,
     requires: list[str] = (),
+    requires_python: str | None = None,
     metadata_name: str | None = None,
     members: dict[str, bytes] | None = None,
+    zipped: bool = False,
 ) -> Path:
-    """An sdist with PKG-INFO, a pyproject.toml (setuptools) and one module."""
+    """An sdist with PKG-INFO, a pyproject.toml (setuptools) and one module: a .tar.gz, or
+    with `zipped` a .zip (as old setuptools made on Windows)."""
     dist = escaped_name(name)
     top = f"{dist}-{version}"
     requirement_list = ", ".join(json.dumps(r) for r in requires)
     files = {
-        f"{top}/PKG-INFO": metadata_text(metadata_name or name, version, list(requires)).encode(),
+        f"{top}/PKG-INFO": metadata_text(
+            metadata_name or name, version, list(requires), requires_python
+        ).encode(),
         f"{top}/pyproject.toml": (
             '[build-system]\nrequires = ["setuptools>=61"]\n'
             'build-backend = "setuptools.build_meta"\n\n'
@@ -145,8 +150,14 @@ def make_sdist(
         f"{top}/{dist}/__init__.py": f"VALUE = {version!r}\n".encode(),
     }
     files.update(members or {})
-    path = folder / f"{dist}-{version}.tar.gz"
     folder.mkdir(parents=True, exist_ok=True)
+    if zipped:
+        path = folder / f"{dist}-{version}.zip"
+        with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+            for entry, data in files.items():
+                zf.writestr(entry, data)
+        return path
+    path = folder / f"{dist}-{version}.tar.gz"
     with tarfile.open(path, "w:gz") as tf:
         for entry, data in files.items():
             info = tarfile.TarInfo(entry)

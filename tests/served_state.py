@@ -11,6 +11,8 @@ import hashlib
 from pathlib import Path
 
 import httpx
+import msgpack
+import zstandard
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
@@ -34,6 +36,27 @@ def served_bytes(home: Home, channel: str = "main") -> dict[str, bytes]:
         if path.is_file() and not relative.startswith(NOT_SERVED) and not temporary:
             found[relative] = path.read_bytes()
     return found
+
+
+def indexed(served: dict[str, bytes]) -> dict[str, bytes]:
+    """`served` as far as clients can tell: rattler stamps a subdir's shard index with the
+    time of each run (`created_at`), which is left out, and keeps every shard it ever
+    wrote (a client's cached index may still name one), of which only those an index
+    names are kept."""
+    found, named = {}, set()
+    for path, data in served.items():
+        if path.endswith("/repodata_shards.msgpack.zst"):
+            document = msgpack.unpackb(
+                zstandard.ZstdDecompressor().decompressobj().decompress(data)
+            )
+            document["info"].pop("created_at", None)
+            folder = path.rsplit("/", 1)[0] + "/shards/"
+            named |= {
+                f"{folder}{digest.hex()}.msgpack.zst" for digest in document["shards"].values()
+            }
+            data = msgpack.packb(document)
+        found[path] = data
+    return {path: data for path, data in found.items() if "/shards/" not in path or path in named}
 
 
 def changed(before: dict[str, bytes], after: dict[str, bytes]) -> list[str]:

@@ -25,7 +25,7 @@ import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from databases import new_home
 from servers import start_server
-from served_state import InProcess, changed, served_bytes
+from served_state import InProcess, changed, indexed, served_bytes
 from sqlalchemy import select
 
 from drawbridge.channel import pip_view, publishing
@@ -33,7 +33,7 @@ from drawbridge.channel.database import CondaPackageRow, Database, DistributionR
 from drawbridge.channel.faults import CRASH_SAID, CRASH_VARIABLE
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
-from drawbridge.channel.storage import is_temporary
+from drawbridge.channel.storage import RESERVE_BYTES, RESERVE_NAME, ensure_reserve, is_temporary
 from drawbridge.channel.tokens import Role
 
 BIN = Path(sys.executable).parent
@@ -291,12 +291,27 @@ def _leave_free(folder: Path, free: int) -> None:
     os.truncate(filler, max(filler.stat().st_size - free, 0))
 
 
+def _refill(root: Path, free: int) -> None:
+    """A home whose disk filled up again after an operator made room: the reserve taken
+    back, and `free` bytes left."""
+    (root / "filler").unlink(missing_ok=True)
+    assert ensure_reserve(root)
+    _leave_free(root, free)
+
+
 def _state(home: Home) -> tuple[dict[str, bytes], list[str]]:
+    """What the channel serves and records; a run that failed must also leave no intent
+    and no index marker behind (`recovery` would find work to do: it was half done)."""
+    layout = home.channel("main")
     with Database(home.database_url).session() as session:
         rows = [r.filename for r in session.scalars(select(DistributionRow))] + [
             r.filename for r in session.scalars(select(CondaPackageRow))
         ]
-    return served_bytes(home), sorted(rows)
+        intents = [f"intent {i.state} {i.path}" for i in session.scalars(select(PublishIntentRow))]
+    markers = [
+        f"marker {m.name}" for m in (layout.indexing_marker, layout.pages_marker) if m.exists()
+    ]
+    return indexed(served_bytes(home)), sorted(rows) + intents + markers
 
 
 #: free bytes left for each attempt: from none to enough, so each fails somewhere else
@@ -330,7 +345,9 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
     failed_while: set[str] = set()
     for free in FREE_SPACE:
         for candidate in list(candidates):
-            _leave_free(small_home.root, free)
+            # the reserve there each time (without it, uploads are refused up front: the
+            # next test)
+            _refill(small_home.root, free)
             before = _state(small_home)
             response = client.upload(candidate)
             if response.status_code == 200:
@@ -360,6 +377,77 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
     wheels, packages = assert_consistent(small_home)
     assert "newwheel-1.0-py3-none-any.whl" in {r.filename for r in wheels}
     assert "newtool-1.0-0.tar.bz2" in {r.filename for r in packages}
+
+
+def test_once_the_reserve_is_used_uploads_are_refused_up_front_until_there_is_room(
+    small_home: Home, tmp_path: Path
+):
+    """Issue 16, item 5: after a publish was undone with the reserve on a nearly full disk,
+    each further upload used to fail at indexing again and, with no reserve left to record
+    the undoing, stay recorded (and indexed later) behind its 507, its intent and the
+    `.indexing` marker kept until a restart. Now every one is refused before anything is
+    written, saying why, while the reserve cannot be made again; with room, uploads work
+    and the reserve is back."""
+    client = InProcess(small_home)
+    reserve = small_home.root / RESERVE_NAME
+    assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
+    assert (
+        client.upload(make_conda_tar_bz2(tmp_path, "basetool", "1.0", "0", "linux-64")).status_code
+        == 200
+    )
+    assert reserve.stat().st_size == RESERVE_BYTES
+
+    def wheel(name: str) -> Path:
+        return make_wheel(
+            tmp_path / name, name, "1.0", extra_entries={f"{name}/blob": os.urandom(40_000)}
+        )
+
+    def package(name: str) -> Path:
+        return make_conda_tar_bz2(
+            tmp_path / name, name, "1.0", "0", "linux-64", members={"b": os.urandom(40_000)}
+        )
+
+    for step, free in enumerate(FREE_SPACE):  # a little more room each time, the reserve
+        _refill(small_home.root, free)  # in place, until a file recorded fails its pages
+        before = _state(small_home)
+        response = client.upload(wheel(f"undone{step}"))
+        assert response.status_code == 507, response.text
+        assert _state(small_home) == before, response.text
+        if response.json()["detail"].startswith("indexing channel 'main'"):
+            break
+    else:
+        pytest.fail("no upload failed while indexing")
+    # SQLite in the home needed the reserve's room to record the undoing, and cannot give
+    # it back; a PostgreSQL database lives elsewhere, so the reserve is made again at once
+    in_home = not small_home.server.database_url
+    assert reserve.exists() is not in_home
+    published = {"base-1.0-py3-none-any.whl", "basetool-1.0-0.tar.bz2"}
+    for attempt, room in enumerate([free, free, 2 * free, RESERVE_BYTES // 2, free]):
+        _leave_free(small_home.root, room)
+        before, reserved = _state(small_home), reserve.exists()
+        candidate = (wheel if attempt % 2 else package)(f"after{attempt}")
+        response = client.upload(candidate)
+        if response.status_code == 200 and reserved:  # PostgreSQL's, with room enough
+            published.add(candidate.name)
+            continue
+        assert response.status_code == 507, (candidate.name, response.text)
+        if not reserved:
+            assert response.json()["detail"] == (
+                f"publishing {candidate.name} into 'main': refused, no space left for the 1 MiB "
+                "reserve (`.reserve` in the Drawbridge home) that lets a publish be undone on "
+                "a full disk; free some space and retry"
+            )
+        assert _state(small_home) == before, candidate.name
+        assert not list(small_home.incoming_dir.iterdir()), "an upload left behind"
+        assert client.get(f"/main/simple/{candidate.name.split('-')[0]}/").status_code == 404
+    assert in_home or reserve.exists()
+
+    (small_home.root / "filler").unlink()
+    last = wheel("roomy")
+    assert client.upload(last).status_code == 200
+    assert reserve.stat().st_size == RESERVE_BYTES
+    wheels, packages = assert_consistent(small_home)
+    assert {r.filename for r in [*wheels, *packages]} == published | {last.name}
 
 
 def test_a_permission_error_is_a_clear_500_and_leaves_nothing(

@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import bz2
 import json
+import re
 import tarfile
 import zipfile
 from dataclasses import dataclass
@@ -20,7 +21,7 @@ from rattler import PackageName, Version
 from rattler.package import BuildString
 
 from drawbridge.channel import limits
-from drawbridge.channel.archives import check_member_name, check_tar_members
+from drawbridge.channel.archives import ZIP_READ_ERRORS, check_tar_members, check_zip_entries
 from drawbridge.channel.errors import InvalidDistribution
 
 CONDA_SUFFIXES = (".conda", ".tar.bz2")
@@ -101,8 +102,17 @@ def _identity_from_index(filename: str, stem: str, index: dict) -> CondaPackageI
     )
 
 
+#: a distributable package's name (CEP 26): lowercase ASCII letters, digits and `-._`, no
+#: two separators in a row, starting with a letter, a digit or one underscore
+CONDA_NAME = re.compile(r"^(([a-z0-9])|([a-z0-9_](?!_)))[._-]?([a-z0-9]+(\.|-|_|$))*$")
+#: CEP 26's longest package name
+MAX_CONDA_NAME = 64
+
+
 def _check_conda_identity(filename: str, name: str, version: str, build: str) -> None:
-    """Parse name, version and build as rattler (and so conda's solvers) parse them."""
+    """Parse name, version and build as rattler (and so conda's solvers) parse them, and
+    hold the name to conda's rules (CEP 26), which rattler applies only in part: it parses
+    `BadUpper` (as `badupper`) and lets rattler-build make it."""
     for what, value, parse in (
         ("package name", name, PackageName),
         ("version", version, Version),
@@ -115,6 +125,14 @@ def _check_conda_identity(filename: str, name: str, version: str, build: str) ->
                 f"{filename}: info/index.json has {what} {value!r}, which conda clients cannot "
                 f"parse ({error})"
             ) from error
+    if not CONDA_NAME.match(name) or len(name) > MAX_CONDA_NAME:
+        lowered = f" (`{name.lower()}`?)" if name != name.lower() else ""
+        raise InvalidDistribution(
+            f"{filename}: info/index.json has package name {name!r}, which conda's rules "
+            f"(CEP 26) refuse: at most {MAX_CONDA_NAME} lowercase ASCII letters, digits, "
+            f"'-', '.' and '_', no two of those three in a row, starting with a letter, a "
+            f"digit or one '_'; rebuild it with a valid name{lowered}"
+        )
 
 
 def _parse_index_json(filename: str, raw: bytes | None) -> dict:
@@ -165,9 +183,9 @@ def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
     zf = limits.open_zip(path, filename)
     try:
         with zf:
+            check_zip_entries(filename, zf)
             infos = zf.infolist()
             for info in infos:
-                check_member_name(filename, info.filename)
                 if info.compress_type != zipfile.ZIP_STORED:
                     raise InvalidDistribution(
                         f"{filename}: entry {info.filename!r} is compressed (zip method "
@@ -186,7 +204,7 @@ def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
             )  # one budget for both inner archives
             index_json = _scan_zst_tar(filename, zf, f"info-{stem}.tar.zst", guard)
             _scan_zst_tar(filename, zf, f"pkg-{stem}.tar.zst", guard)
-    except (zipfile.BadZipFile, EOFError) as error:
+    except ZIP_READ_ERRORS as error:
         raise InvalidDistribution(f"{filename}: corrupt .conda archive ({error})") from error
     return _parse_index_json(filename, index_json)
 
@@ -201,7 +219,7 @@ def _scan_zst_tar(
             ).stream_reader(compressed)
             with limits.open_tar_stream(guard, filename) as tf:
                 return _scan_tar(filename, tf)
-    except (tarfile.TarError, zstandard.ZstdError, EOFError, OSError, ValueError) as error:
+    except (tarfile.TarError, zstandard.ZstdError, *ZIP_READ_ERRORS) as error:
         raise InvalidDistribution(
             f"{filename}: corrupt inner archive {member} ({error})"
         ) from error

@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.metadata import parse_email
+from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
@@ -25,7 +26,7 @@ from packaging.utils import (
 )
 from packaging.version import InvalidVersion, Version
 
-from drawbridge.channel.archives import check_tar_members, check_zip_members
+from drawbridge.channel.archives import ZIP_READ_ERRORS, check_tar_members, check_zip_members
 from drawbridge.channel.errors import InvalidDistribution
 from drawbridge.channel.limits import (
     MAX_CORE_METADATA,
@@ -145,6 +146,16 @@ def _metadata_fields(filename: str, raw: bytes, name: str, version: Version) -> 
             f"{filename}: the filename says version {version} but its metadata says "
             f"{declared_version!r}; rebuild the distribution so they agree"
         )
+    requires_python = fields.get("requires_python")
+    if requires_python is not None:
+        try:
+            SpecifierSet(requires_python)
+        except InvalidSpecifier as error:
+            raise InvalidDistribution(
+                f"{filename}: its Requires-Python {requires_python!r} is not a valid version "
+                f"specifier ({error}); PyPI refuses it and installers cannot apply it: fix "
+                "the metadata and build it again"
+            ) from error
     return dict(fields)
 
 
@@ -172,7 +183,7 @@ def read_wheel_metadata(path: Path, filename: str | None = None) -> bytes:
             return _read_zip_member(
                 filename, zf, _find_wheel_metadata(filename, zf, project, version)
             )
-    except (zipfile.BadZipFile, EOFError) as error:
+    except ZIP_READ_ERRORS as error:
         raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
 
 
@@ -202,6 +213,16 @@ def _inspect_wheel(path: Path, filename: str) -> DistributionInfo:
 
 
 def _find_wheel_metadata(filename: str, zf: zipfile.ZipFile, project: str, version: Version) -> str:
+    """The METADATA of the wheel's one .dist-info directory, which must be the project's
+    and version's; more than one such directory is refused, as pip and installer do."""
+    dist_infos = sorted(
+        {top for name in zf.namelist() if (top := name.split("/", 1)[0]).endswith(".dist-info")}
+    )
+    if len(dist_infos) > 1:
+        raise InvalidDistribution(
+            f"{filename}: {len(dist_infos)} .dist-info directories ({', '.join(dist_infos)}); "
+            "a wheel has exactly one, and pip and installer refuse it: build it again"
+        )
     candidates = [
         entry
         for entry in zf.namelist()
@@ -254,7 +275,7 @@ def _read_sdist_pkg_info(path: Path, filename: str) -> bytes:
             with open_zip(path, filename) as zf:
                 check_zip_members(filename, zf)
                 return _read_zip_member(filename, zf, _top_level_pkg_info(filename, zf.namelist()))
-        except (zipfile.BadZipFile, EOFError) as error:
+        except ZIP_READ_ERRORS as error:
             raise InvalidDistribution(f"{filename}: corrupt zip archive ({error})") from error
     try:
         with gzip.open(path, "rb") as raw:

@@ -48,7 +48,12 @@ from drawbridge.channel.distributions import (
 from drawbridge.channel.errors import DuplicateFile, InvalidDistribution, ValueRefused
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.storage import INCOMING_PREFIX, link_or_copy_new, write_bytes_atomic
+from drawbridge.channel.storage import (
+    INCOMING_PREFIX,
+    link_or_copy_new,
+    with_reserve_if_full,
+    write_bytes_atomic,
+)
 
 
 @dataclass(frozen=True)
@@ -160,10 +165,12 @@ def _check_record(placement: Placement) -> None:
 
 
 class Publisher:
-    """Places and records files with an intent around them; undoes them on request."""
+    """Places and records files with an intent around them; undoes them on request. The
+    writes that settle an intent may use the reserve kept in `reserve_root` (`storage`)."""
 
-    def __init__(self, database: Database) -> None:
+    def __init__(self, database: Database, reserve_root: Path) -> None:
         self.db = database
+        self.reserve_root = reserve_root
 
     def recorded(self, placement: Placement) -> str | None:
         """The sha256 recorded for a file of the placement's name in its channel, if any."""
@@ -231,15 +238,11 @@ class Publisher:
         return p.published
 
     def finish(self, layout: ChannelLayout, published: Iterable[PublishedFile]) -> None:
-        """The indexes show `published`: drop their intents (and any a crash left for them)."""
+        """The indexes show `published`: drop their intents (and any a crash left for them),
+        with the reserve's room if the disk is full."""
         paths = [relative_path(item) for item in published]
         if paths:
-            with self.db.session() as session:
-                session.execute(
-                    delete(PublishIntentRow).where(
-                        PublishIntentRow.channel == layout.name, PublishIntentRow.path.in_(paths)
-                    )
-                )
+            with_reserve_if_full(self.reserve_root, lambda: self._drop_intents(layout.name, paths))
 
     def roll_back(self, placements: Sequence[Placement]) -> None:
         """Unpublish `placements` (recorded, maybe half indexed): their records and intents
@@ -300,15 +303,20 @@ class Publisher:
                 path.unlink(missing_ok=True)
         return removed
 
-    def _drop_intents_quietly(self, channel: str, paths: list[str]) -> None:
-        try:
-            with self.db.session() as session:
-                session.execute(
-                    delete(PublishIntentRow).where(
-                        PublishIntentRow.channel == channel, PublishIntentRow.path.in_(paths)
-                    )
+    def _drop_intents(self, channel: str, paths: list[str]) -> None:
+        with self.db.session() as session:
+            session.execute(
+                delete(PublishIntentRow).where(
+                    PublishIntentRow.channel == channel, PublishIntentRow.path.in_(paths)
                 )
-        except Exception:  # a full disk, say: the intent stays, and recovery drops it
+            )
+
+    def _drop_intents_quietly(self, channel: str, paths: list[str]) -> None:
+        """Drop intents of a placement that failed, with the reserve's room if the disk is
+        full; if even that fails, the intent stays and recovery drops it."""
+        try:
+            with_reserve_if_full(self.reserve_root, lambda: self._drop_intents(channel, paths))
+        except Exception:
             pass
 
 

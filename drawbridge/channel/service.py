@@ -11,15 +11,15 @@ Publishing checks a file completely before anything is written, places it withou
 replacing a published file, records it, and rebuilds only what it touched: one project's
 pages, or one conda subdir (incrementally). A full disk or another OS failure after the
 file was recorded unpublishes it again, so the client's error (507, or a clear 5xx) means
-nothing was published; a 1 MiB reserve file in the home (`storage.ensure_reserve`) is
-freed for that, so the database can record the undoing on a disk full to the last byte.
+nothing was published (`settling`): a 1 MiB reserve file in the home is freed for that,
+so the database can record the undoing on a disk full to the last byte, and a publish
+starts only with the reserve in place (`storage.require_reserve`).
 """
 
 from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from contextlib import suppress
 from pathlib import Path
 
 from sqlalchemy import select
@@ -29,7 +29,6 @@ from drawbridge.channel.database import CondaPackageRow, Database, DistributionR
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
     DuplicateFile,
-    IndexFailure,
     InvalidDistribution,
     StorageFailure,
     StorageFull,
@@ -50,13 +49,9 @@ from drawbridge.channel.publishing import (
 )
 from drawbridge.channel.recovery import Reconciliation, reconcile
 from drawbridge.channel.registry import ChannelRegistry
+from drawbridge.channel.settling import index_or_undo
 from drawbridge.channel.releases import ReleaseSpec, release_rows
-from drawbridge.channel.storage import (
-    ensure_reserve,
-    remove_stale_incoming,
-    reserve_released,
-    storage_errors,
-)
+from drawbridge.channel.storage import remove_stale_incoming, require_reserve, storage_errors
 from drawbridge.channel.tokens import Identity
 
 __all__ = ["Channels", "PublishedFile", "Provenance", "ReleaseSpec", "PromotionOutcome"]
@@ -74,7 +69,7 @@ class Channels(ChannelRegistry):
 
     def __init__(self, home: Home, database: Database) -> None:
         super().__init__(home, database)
-        self.publisher = Publisher(database)
+        self.publisher = Publisher(database, home.root)
         self.promoter = Promoter(home, database, self.indexes, self.publisher)
 
     # -- publishing -------------------------------------------------------------------------
@@ -123,7 +118,7 @@ class Channels(ChannelRegistry):
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
         layout = self.layout(channel)
-        ensure_reserve(self.home.root)
+        require_reserve(self.home.root, f"publishing {filename} into {channel!r}")
         with storage_errors(f"publishing {filename} into {channel!r}"):
             staged = stage(path, self.home.incoming_dir, self.home.root)
             try:
@@ -196,24 +191,8 @@ class Channels(ChannelRegistry):
     def _index_or_roll_back(
         self, layout: ChannelLayout, placed: Sequence[Placement], published: Sequence[PublishedFile]
     ) -> None:
-        """Index what `published` touched, then drop their intents. If the disk fills (or
-        the indexer fails) on the way, unpublish `placed` and rewrite what was touched, as
-        far as the disk allows (a marker left behind makes the next run finish the job)."""
-        projects = {p.project for p in published if p.kind == "pypi"}
-        subdirs = {p.subdir for p in published if p.kind == "conda" and p.subdir}
-        try:
-            with storage_errors(f"indexing channel {layout.name!r}"):
-                for item in self.indexes.refresh(layout, projects, subdirs):
-                    log.warning("quarantined %s", item)
-        except (StorageFull, StorageFailure, IndexFailure):
-            # best effort: the original error is what the caller needs; what cannot be undone
-            # stays recorded with its intent, and the next recovery indexes it
-            undoing = storage_errors(f"unpublishing from channel {layout.name!r}")
-            with suppress(Exception), reserve_released(self.home.root), undoing:
-                self.publisher.roll_back(placed)
-                self.indexes.refresh(layout, projects, subdirs)
-            raise
-        self.publisher.finish(layout, published)
+        """Index what `published` touched; unpublish `placed` if that fails (`settling`)."""
+        index_or_undo(self.indexes, self.publisher, self.home.root, layout, placed, published)
 
     # -- promotion and deletion --------------------------------------------------------------
 
@@ -239,7 +218,7 @@ class Channels(ChannelRegistry):
         """Copy (or move) `rows`' files from `source` into `target`, byte for byte, and
         index both; `also_record` (the audit row) is committed with the promotion's record.
         Crash-safe and idempotent (`promotion`)."""
-        ensure_reserve(self.home.root)
+        require_reserve(self.home.root, f"promoting into channel {target!r}")
         promotion = self.promoter.begin(source, target, rows, move, user, comment, also_record)
         return self.promoter.run(promotion)
 

@@ -3,7 +3,9 @@
 Temporary files are named `.<target>.<random>.tmp` beside their target, so one left by a
 crash is recognised and removed (`remove_temporaries`), as is rattler's `.tmp` folder.
 OS failures are turned into the channel's own errors by `storage_errors`: `StorageFull`
-for a full disk or quota, else `StorageFailure`, each naming what was being done.
+for a full disk or quota, else `StorageFailure`, each naming what was being done. A
+`.reserve` file of 1 MiB keeps room for undoing a publish on a full disk; a publish
+starts only with it in place (`require_reserve`).
 """
 
 from __future__ import annotations
@@ -14,10 +16,10 @@ import os
 import shutil
 import tempfile
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TypeVar
 
 from drawbridge.channel.errors import StorageFailure, StorageFull
 
@@ -25,6 +27,8 @@ from drawbridge.channel.errors import StorageFailure, StorageFull
 FULL_ERRNOS = frozenset({errno.ENOSPC, errno.EDQUOT, errno.EFBIG})
 #: what SQLite says (through SQLAlchemy) when it cannot grow the database file
 SQLITE_FULL = "database or disk is full"
+
+T = TypeVar("T")
 
 
 def _temporary_beside(target: Path) -> tuple[int, Path]:
@@ -197,6 +201,18 @@ def ensure_reserve(root: Path) -> bool:
     return True
 
 
+def require_reserve(root: Path, doing: str) -> None:
+    """Take the reserve back if it was used and there is room again; StorageFull, before
+    anything is written, if there is not: a publish that could not be undone on a full
+    disk would leave a file recorded behind its client's error."""
+    if not ensure_reserve(root):
+        raise StorageFull(
+            f"{doing}: refused, no space left for the {RESERVE_BYTES // 1024 // 1024} MiB "
+            f"reserve (`{RESERVE_NAME}` in the Drawbridge home) that lets a publish be undone "
+            "on a full disk; free some space and retry"
+        )
+
+
 @contextmanager
 def reserve_released(root: Path) -> Iterator[None]:
     """Free the reserve for the block (undoing a publish on a full disk needs room in the
@@ -208,8 +224,24 @@ def reserve_released(root: Path) -> Iterator[None]:
         ensure_reserve(root)
 
 
+def with_reserve_if_full(root: Path, action: Callable[[], T]) -> T:
+    """Run `action`; if the disk is full, free the reserve and run it once more. For the
+    small writes that settle a publish (dropping its intent), which must not fail for the
+    last few kilobytes."""
+    try:
+        return action()
+    except Exception as error:
+        if not is_full(error):
+            raise
+    with reserve_released(root):
+        return action()
+
+
 def is_full(error: BaseException) -> bool:
-    """Whether `error` means the disk or quota is full (an OSError, or SQLite saying so)."""
+    """Whether `error` means the disk or quota is full (an OSError, StorageFull, or SQLite
+    saying so)."""
+    if isinstance(error, StorageFull):
+        return True
     if isinstance(error, OSError):
         return error.errno in FULL_ERRNOS
     return SQLITE_FULL in str(error)
