@@ -177,6 +177,7 @@ REFUSED_TO_A_READER = {
             ("GET", "/api/admin/channels/{channel}/permissions"),
             ("PUT", "/api/admin/channels/{channel}/permissions"),
             ("PUT", "/api/admin/channels/{channel}/projects/{project}/owner"),
+            ("GET", "/api/admin/channels/{channel}/bases"),
             ("PUT", "/api/admin/channels/{channel}/bases"),
         )
     },

@@ -63,7 +63,8 @@ class Identity:
     """Who a request or command is from; `anonymous` carries no token.
 
     `channels` is the token's channel limit (None: every channel); `groups` the user's
-    groups and `primary_group` the one that owns the projects they start.
+    groups and `primary_group` the one that owns the projects they start; `expires` when
+    the token stops working (None: never).
     """
 
     user: str
@@ -71,6 +72,7 @@ class Identity:
     channels: frozenset[str] | None = None
     groups: frozenset[str] = frozenset()
     primary_group: str | None = None
+    expires: dt.datetime | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -180,6 +182,7 @@ def identify_token(database: Database, token: str) -> Identity | None:
         channels=frozenset(row.channels) if row.channels is not None else None,
         groups=groups,
         primary_group=user.primary_group,
+        expires=row.expires,
     )
 
 
