@@ -255,8 +255,8 @@ class Access:
     def check_channel_admin(self, identity: Identity, channel: str, action: str) -> None:
         """PermissionDenied unless `identity` is an admin's token; UnknownChannel if its
         channel limit keeps it from `channel` (such a channel does not exist for it, as for
-        reading). `action` ("changing the bases") is what was tried, for the message."""
-        self.check_admin_role(identity, f"{action} of a channel")
+        reading). `action` ("changing a channel's bases") is what was tried, for the message."""
+        self.check_admin_role(identity, action)
         if not identity.reaches(channel):
             raise self.hidden(channel)
 
@@ -279,23 +279,17 @@ class Access:
         self,
         identity: Identity,
         user: str,
-        role: Role,
         channels: Sequence[str] | None,
         expires: dt.datetime | None,
     ) -> dt.datetime | None:
-        """Check that `identity` may make a token for `user` with this role, channel limit
+        """Check that `identity` may make a token for `user` with this channel limit
         (None: none) and expiry (None: not given), and return the expiry it gets. A token
-        never makes a stronger one: no higher role, no channel outside its own limit (an
-        unlimited one from a limited one is refused), no later expiry (a token made without
-        one inherits the maker's). A limited token makes tokens for existing users only:
+        never makes a stronger one: only admin tokens make tokens (so no role is above the
+        maker's), none with a channel outside the maker's limit (an unlimited one from a
+        limited one is refused), none that expires later (one made without an expiry
+        inherits the maker's). A limited token makes tokens for existing users only:
         creating a user is server-wide."""
         self.check_admin_role(identity, "making tokens")
-        assert identity.role is not None
-        if role > identity.role:
-            raise PermissionDenied(
-                f"this token is {identity.role.with_article}'s; it may not make "
-                f"{role.with_article}'s token, which is stronger"
-            )
         if identity.channels is not None:
             if channels is None:
                 raise PermissionDenied(
@@ -306,7 +300,7 @@ class Access:
             if outside:
                 raise PermissionDenied(
                     f"this token is limited to {_limit(identity)}; it may not make a token "
-                    f"for {', '.join(map(repr, outside))}: name channels among its own"
+                    f"limited to {', '.join(map(repr, outside))}: name channels among its own"
                 )
             with self.db.session() as session:
                 if session.get(UserRow, user) is None:

@@ -149,7 +149,7 @@ def make_token(
     ctx = context(request)
     role = Role[body.role]
     asked = parse_expiry(body.expires) if body.expires else None
-    expires = ctx.access.check_new_token(maker, body.user, role, body.channels, asked)
+    expires = ctx.access.check_new_token(maker, body.user, body.channels, asked)
     token = create_token(ctx.database, body.user, role, body.channels, expires)
     return JSONResponse(
         {
