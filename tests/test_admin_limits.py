@@ -203,8 +203,6 @@ def _expiry(answer: httpx.Response) -> dt.datetime:
 
 def test_no_token_makes_a_token_stronger_than_itself(site):
     app, tokens = site
-    limited = identify_token(app.channels.db, tokens["limited"])
-    assert limited is not None and limited.expires is not None
 
     def make(token: str, **body: object) -> httpx.Response:
         return send(app, "POST", "/api/admin/tokens", token, body)
@@ -221,8 +219,7 @@ def test_no_token_makes_a_token_stronger_than_itself(site):
         ),
         (
             {"user": "alice", "role": "reader", "channels": ["alice/sandbox"], "expires": "30d"},
-            f"this token expires at {limited.expires.isoformat()}; it may not make a token "
-            "that expires later",
+            "it may not make a token that expires later",
         ),
         (
             {"user": "newcomer", "role": "reader", "channels": ["alice/sandbox"]},
@@ -237,6 +234,8 @@ def test_no_token_makes_a_token_stronger_than_itself(site):
     assert weak.status_code == 403
     assert weak.json()["detail"] == "making tokens needs the admin role; bob is a maintainer"
 
+    limited = identify_token(app.channels.db, tokens["limited"])
+    assert limited is not None and limited.expires is not None
     inherited = make(tokens["limited"], user="alice", role="reader", channels=["alice/sandbox"])
     assert inherited.status_code == 201, inherited.text
     assert _expiry(inherited) == limited.expires
@@ -249,16 +248,8 @@ def test_no_token_makes_a_token_stronger_than_itself(site):
     # the token it made may make tokens within its own limits, and no further
     again = make(sooner.json()["token"], user="alice", role="reader", channels=["alice/scratch"])
     assert again.status_code == 201 and _expiry(again) == _expiry(sooner)
-    assert (
-        make(
-            sooner.json()["token"],
-            user="alice",
-            role="reader",
-            channels=["alice/scratch"],
-            expires="2d",
-        ).status_code
-        == 403
-    )
+    later = make(sooner.json()["token"], user="bob", role="reader", channels=[], expires="2d")
+    assert later.status_code == 403 and "expires later" in later.text
 
     # a site admin's token that expires passes its expiry on the same way
     short = make(tokens["root"], user="root", role="admin", expires="2h").json()
