@@ -9,6 +9,7 @@ import functools
 import http.client
 import http.server
 import os
+import re
 import signal
 import socket
 import subprocess
@@ -301,6 +302,33 @@ class AppClient(Served):
         trace: TracebackType | None,
     ) -> None:
         self.close()
+
+
+def fastapi_app(client: AppClient):  # type: ignore[no-untyped-def]
+    """The FastAPI application inside the plain ASGI layers `create_app` puts around it."""
+    app = client.app
+    while not hasattr(app, "routes"):
+        app = app.app
+    return app
+
+
+def every_route(client: AppClient) -> list[tuple[str, str]]:
+    """(method, path template) of each route FastAPI would dispatch to, routers included."""
+    routes = fastapi_app(client).routes
+    try:  # FastAPI >= 0.160 keeps included routers whole; this lists what they hold
+        from fastapi.routing import iter_route_contexts
+
+        routes = list(iter_route_contexts(routes))
+    except ImportError:
+        pass
+    # `{channel:channel}` (a convertor: `name` or `owner/name`) is written `{channel}` here
+    return sorted(
+        {
+            (method, re.sub(r"\{(\w+):\w+\}", r"{\1}", route.path))
+            for route in routes
+            for method in route.methods or ()
+        }
+    )
 
 
 def serve_in_process(root: Path) -> AppClient:

@@ -280,7 +280,9 @@ def test_admins_set_bases_over_http(channels: Channels, tmp_path: Path):
             "company/base",
         ]
         assert app.get("/alice/sandbox/simple/from-base/").status_code == 200
-        listed = app.get("/api/admin/channels/alice/sandbox/bases").json()
+        listed = app.get(
+            "/api/admin/channels/alice/sandbox/bases", auth=("__token__", admin)
+        ).json()
         assert listed["bases"] == ["company/dev"]
 
 

@@ -16,8 +16,7 @@ from pathlib import Path
 
 import pytest
 from databases import new_home, write_config
-from servers import AppClient
-from test_server_hardening import every_route, fastapi_app
+from servers import AppClient, every_route, fastapi_app
 
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.database import Database
@@ -167,20 +166,7 @@ def _requests(routes: list[tuple[str, str]]) -> Iterator[tuple[str, str, dict | 
         yield "GET", f"/{channel}", None
 
 
-def _asker(name: str):  # type: ignore[no-untyped-def]
-    if name == "admin of main only":
-        return pytest.param(
-            name,
-            marks=pytest.mark.xfail(
-                strict=True,
-                reason="issue 16 item 1: a channel-limited admin's body routes land with the "
-                "admin-token limits",
-            ),
-        )
-    return name
-
-
-@pytest.mark.parametrize("asker", [_asker(name) for name in ASKERS])
+@pytest.mark.parametrize("asker", ASKERS)
 def test_every_route_answers_a_hidden_channel_as_a_missing_one(homes: Homes, asker: str):
     routes = every_route(homes.with_secret)
     assert len(routes) >= 50

@@ -12,6 +12,13 @@ role or none, uploading an uploader's, reviewing a maintainer's); a channel-limi
 reaches only its channels; an admin token may do everything in the channels it reaches.
 Uploading or reviewing a channel also needs reading it.
 
+Administering: an admin token without a channel limit administers the server (users,
+groups, creating channels, every channel's settings). An admin token limited to channels
+administers those channels only: their permissions, owners, bases (each base one of them,
+or an upstream mirror) and mutability; anything server-wide is refused, naming the limit.
+Any admin token makes tokens, never one stronger than itself (`check_new_token`): no
+higher role, no channel outside its limit, no later expiry.
+
 Project ownership: the first upload of a project (PEP 503 name; a conda package counts
 under its name normalised the same way, so `typing_extensions` is `typing-extensions`) into
 a channel records its owner: the uploader's primary group, or the uploader alone if they
@@ -35,6 +42,7 @@ another machine sharing the database).
 
 from __future__ import annotations
 
+import datetime as dt
 import os
 import time
 from contextlib import suppress
@@ -46,6 +54,7 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from drawbridge.channel.bases import parse_base
 from drawbridge.channel.database import (
     ChannelPermissionRow,
     ChannelRow,
@@ -252,6 +261,98 @@ class Access:
             f"`drawbridge channel permissions {channel} --{action} ...`"
         )
 
+    # -- administering ------------------------------------------------------------------------
+
+    def check_site_admin(self, identity: Identity, action: str) -> None:
+        """PermissionDenied unless `identity` may do `action` ("creating users"), which
+        concerns the whole server: that needs an admin token without a channel limit."""
+        self.check_admin_role(identity, action)
+        if identity.channels is not None:
+            raise PermissionDenied(
+                f"{action} concerns the whole server, and this token is limited to "
+                f"{_limit(identity)}: it administers those channels only; use an admin token "
+                "without a channel limit"
+            )
+
+    def check_channel_admin(self, identity: Identity, channel: str, action: str) -> None:
+        """PermissionDenied unless `identity` is an admin's token; UnknownChannel if its
+        channel limit keeps it from `channel` (such a channel does not exist for it, as for
+        reading). `action` ("changing a channel's bases") is what was tried, for the message."""
+        self.check_admin_role(identity, action)
+        if not identity.reaches(channel):
+            raise self.hidden(channel)
+
+    def check_bases(self, identity: Identity, channel: str, bases: Sequence[str]) -> None:
+        """Whether `identity` may give `channel` these bases: it administers the channel,
+        and a limited token names only channels of its limit (or upstream mirrors, which
+        every token reads); checked before whether they exist, so nothing is learnt."""
+        self.check_channel_admin(identity, channel, "changing a channel's bases")
+        levels = [parse_base(text) for text in bases]
+        outside = [level.name for level in levels if not level.upstream]
+        outside = [name for name in outside if not identity.reaches(name)]
+        if outside:
+            raise PermissionDenied(
+                f"this token is limited to {_limit(identity)}; it may not make "
+                f"{', '.join(map(repr, outside))} a base of {channel!r}: a base must be one of "
+                "its channels or an upstream mirror"
+            )
+
+    def check_new_token(
+        self,
+        identity: Identity,
+        user: str,
+        channels: Sequence[str] | None,
+        expires: dt.datetime | None,
+    ) -> dt.datetime | None:
+        """Check that `identity` may make a token for `user` with this channel limit
+        (None: none) and expiry (None: not given), and return the expiry it gets. A token
+        never makes a stronger one: only admin tokens make tokens (so no role is above the
+        maker's), none with a channel outside the maker's limit (an unlimited one from a
+        limited one is refused), none that expires later (one made without an expiry
+        inherits the maker's). A limited token makes tokens for existing users only:
+        creating a user is server-wide."""
+        self.check_admin_role(identity, "making tokens")
+        if identity.channels is not None:
+            if channels is None:
+                raise PermissionDenied(
+                    f"this token is limited to {_limit(identity)}; it may not make a token "
+                    "without a channel limit: name channels among those"
+                )
+            outside = sorted(set(channels) - identity.channels)
+            if outside:
+                raise PermissionDenied(
+                    f"this token is limited to {_limit(identity)}; it may not make a token "
+                    f"limited to {', '.join(map(repr, outside))}: name channels among its own"
+                )
+            with self.db.session() as session:
+                if session.get(UserRow, user) is None:
+                    raise PermissionDenied(
+                        f"no user {user!r}, and this token is limited to {_limit(identity)}: "
+                        "creating a user concerns the whole server; an admin token without a "
+                        f"channel limit does it (`drawbridge user create {user}`)"
+                    )
+        if identity.expires is None:
+            return expires
+        if expires is None:
+            return identity.expires
+        if expires > identity.expires:
+            raise PermissionDenied(
+                f"this token expires at {identity.expires.isoformat()}; it may not make a "
+                f"token that expires later ({expires.isoformat()})"
+            )
+        return expires
+
+    def check_admin_role(self, identity: Identity, action: str) -> None:
+        """PermissionDenied unless `identity` is an admin's token, limited or not (what a
+        limited one may do is for the checks above)."""
+        if identity.admin:
+            return
+        if identity.role is None:
+            raise PermissionDenied(f"{action} needs a token with the admin role")
+        raise PermissionDenied(
+            f"{action} needs the admin role; {identity.user} is {identity.role.with_article}"
+        )
+
     # -- project ownership --------------------------------------------------------------------
 
     def claim_project(self, identity: Identity, channel: str, project: str) -> bool:
@@ -389,6 +490,14 @@ def write_permissions(
         session.flush()
         for principal in principals:
             session.add(ChannelPermissionRow(channel=channel, action=action, principal=principal))
+
+
+def _limit(identity: Identity) -> str:
+    """A token's channel limit in words."""
+    limit = sorted(identity.channels or ())
+    if not limit:
+        return "no channel"
+    return ("channel " if len(limit) == 1 else "channels ") + ", ".join(map(repr, limit))
 
 
 def _project_exists(session: Session, channel: str, key: str) -> bool:

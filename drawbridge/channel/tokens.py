@@ -3,7 +3,8 @@
 A token belongs to a user (`channel.accounts`), has a role that caps what it may do
 (`reader < uploader < maintainer < admin`; `admin` is the site administrator), may be
 limited to some channels and may expire. What a user may do in a channel is the channel's
-permissions' business (`channel.access`).
+permissions' business (`channel.access`), and so is which tokens a token may make over HTTP
+(`Access.check_new_token`: none stronger than itself).
 
 A token is a random string shown once; only its sha256 is stored. Tokens are `dbt-` and
 43 letters and digits (256 bits): conda cuts a `/t/<token>/` token at the first character
@@ -63,7 +64,8 @@ class Identity:
     """Who a request or command is from; `anonymous` carries no token.
 
     `channels` is the token's channel limit (None: every channel); `groups` the user's
-    groups and `primary_group` the one that owns the projects they start.
+    groups and `primary_group` the one that owns the projects they start; `expires` when
+    the token stops working (None: never).
     """
 
     user: str
@@ -71,6 +73,7 @@ class Identity:
     channels: frozenset[str] | None = None
     groups: frozenset[str] = frozenset()
     primary_group: str | None = None
+    expires: dt.datetime | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -180,6 +183,7 @@ def identify_token(database: Database, token: str) -> Identity | None:
         channels=frozenset(row.channels) if row.channels is not None else None,
         groups=groups,
         primary_group=user.primary_group,
+        expires=row.expires,
     )
 
 

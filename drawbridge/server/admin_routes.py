@@ -1,9 +1,11 @@
 """`/api/admin/...`: users, groups, tokens, channels and their permissions over HTTP, as JSON.
 
-Users, groups, tokens and new channels need an admin token; a channel's permissions and its
-projects' owners may also be changed by the channel's reviewers (`Access.may_review`). The
-decisions and the errors are the channel layer's (`channel.access`, `channel.accounts`);
-`server/errors.py` gives them their statuses. docs/operating.md lists every call.
+Users, groups and new channels need an admin token without a channel limit; tokens any
+admin token (never one stronger than itself); a channel's permissions and its projects'
+owners may also be changed by the channel's reviewers (`Access.may_review`). Who may is
+asked of `channel.access` through `server.administering`; the errors are the channel
+layer's (`channel.access`, `channel.accounts`), `server/errors.py` gives them their
+statuses. docs/operating.md lists every call.
 """
 
 from __future__ import annotations
@@ -21,8 +23,8 @@ from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.principals import ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts, Group, User
 from drawbridge.channel.errors import InvalidPermission
-from drawbridge.channel.tokens import Role, create_token, parse_expiry, revoke_tokens
-from drawbridge.server.auth import require
+from drawbridge.channel.tokens import Identity, Role, create_token, parse_expiry, revoke_tokens
+from drawbridge.server.administering import channel_reviewer, site_admin, token_maker
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import Context, context
 
@@ -64,28 +66,7 @@ class Owner(BaseModel):
     owner: str = Field(description="user:NAME or group:NAME")
 
 
-def admin_context(request: Request) -> Context:
-    """The context, once the request is known to come from an admin (401/403 otherwise).
-    A dependency, so it runs before the request's body is read or checked."""
-    ctx = context(request)
-    identity = ctx.identity(request)
-    require(identity, Role.admin, "administering users, groups, tokens and channels")
-    return ctx
-
-
-def reviewer_context(request: Request, channel: str) -> Context:
-    """The context, once the request is known to come from a reviewer of `channel` (404
-    for a channel it may not read, 401/403 for one it may not administer)."""
-    ctx = context(request)
-    ctx.check_read(request, channel)
-    identity = ctx.identity(request)
-    require(identity, Role.maintainer, f"administering {channel!r}")
-    ctx.access.check_review(identity, channel)
-    return ctx
-
-
-AdminContext = Annotated[Context, Depends(admin_context)]
-ReviewerContext = Annotated[Context, Depends(reviewer_context)]
+ReviewerContext = Annotated[Context, Depends(channel_reviewer)]
 
 
 def _user(user: User) -> dict:
@@ -107,12 +88,14 @@ def _permissions(ctx: Context, channel: str) -> dict:
 
 
 @router.get("/users", summary="Every user, with groups and live tokens")
-def list_users(ctx: AdminContext) -> JSONResponse:
+def list_users(ctx: Annotated[Context, site_admin("listing users")]) -> JSONResponse:
     return JSONResponse({"users": [_user(user) for user in Accounts(ctx.database).users()]})
 
 
 @router.post("/users", summary="Create a user", status_code=201)
-async def create_user(ctx: AdminContext, body: NewUser) -> JSONResponse:
+async def create_user(
+    ctx: Annotated[Context, site_admin("creating users")], body: NewUser
+) -> JSONResponse:
     made = await run_in_threadpool(
         Accounts(ctx.database).create_user, body.name, body.primary_group
     )
@@ -120,43 +103,54 @@ async def create_user(ctx: AdminContext, body: NewUser) -> JSONResponse:
 
 
 @router.post("/users/{name}/disable", summary="Disable a user: every token of theirs is refused")
-def disable_user(ctx: AdminContext, name: str) -> JSONResponse:
+def disable_user(ctx: Annotated[Context, site_admin("disabling users")], name: str) -> JSONResponse:
     return JSONResponse(_user(Accounts(ctx.database).set_disabled(name)))
 
 
 @router.post("/users/{name}/enable", summary="Enable a disabled user again")
-def enable_user(ctx: AdminContext, name: str) -> JSONResponse:
+def enable_user(ctx: Annotated[Context, site_admin("enabling users")], name: str) -> JSONResponse:
     return JSONResponse(_user(Accounts(ctx.database).set_disabled(name, False)))
 
 
 @router.get("/groups", summary="Every group with its members")
-def list_groups(ctx: AdminContext) -> JSONResponse:
+def list_groups(ctx: Annotated[Context, site_admin("listing groups")]) -> JSONResponse:
     return JSONResponse({"groups": [_group(group) for group in Accounts(ctx.database).groups()]})
 
 
 @router.post("/groups", summary="Create a group", status_code=201)
-def create_group(ctx: AdminContext, body: NewGroup) -> JSONResponse:
+def create_group(
+    ctx: Annotated[Context, site_admin("creating groups")], body: NewGroup
+) -> JSONResponse:
     return JSONResponse(_group(Accounts(ctx.database).create_group(body.name)), status_code=201)
 
 
 @router.put("/groups/{group}/members/{user}", summary="Add a user to a group")
-def add_member(ctx: AdminContext, group: str, user: str) -> JSONResponse:
+def add_member(
+    ctx: Annotated[Context, site_admin("changing groups")], group: str, user: str
+) -> JSONResponse:
     return JSONResponse(_group(Accounts(ctx.database).add_members(group, [user])))
 
 
 @router.delete("/groups/{group}/members/{user}", summary="Take a user out of a group")
-def remove_member(ctx: AdminContext, group: str, user: str) -> JSONResponse:
+def remove_member(
+    ctx: Annotated[Context, site_admin("changing groups")], group: str, user: str
+) -> JSONResponse:
     return JSONResponse(_group(Accounts(ctx.database).remove_members(group, [user])))
 
 
 @router.post("/tokens", summary="Create a token for a user (shown once)", status_code=201)
-def make_token(ctx: AdminContext, body: NewToken) -> JSONResponse:
+def make_token(
+    request: Request, maker: Annotated[Identity, Depends(token_maker)], body: NewToken
+) -> JSONResponse:
     if body.role not in Role.__members__:
         raise InvalidPermission(
             f"no role {body.role!r}; choose one of {', '.join(Role.__members__)}"
         )
-    expires = parse_expiry(body.expires) if body.expires else None
-    token = create_token(ctx.database, body.user, Role[body.role], body.channels, expires)
+    ctx = context(request)
+    role = Role[body.role]
+    asked = parse_expiry(body.expires) if body.expires else None
+    expires = ctx.access.check_new_token(maker, body.user, body.channels, asked)
+    token = create_token(ctx.database, body.user, role, body.channels, expires)
     return JSONResponse(
         {
             "user": body.user,
@@ -170,7 +164,7 @@ def make_token(ctx: AdminContext, body: NewToken) -> JSONResponse:
 
 
 @router.post("/users/{name}/revoke-tokens", summary="Revoke every token of a user")
-def revoke(ctx: AdminContext, name: str) -> JSONResponse:
+def revoke(ctx: Annotated[Context, site_admin("revoking tokens")], name: str) -> JSONResponse:
     return JSONResponse({"user": name, "revoked": revoke_tokens(ctx.database, name)})
 
 
@@ -179,7 +173,9 @@ def revoke(ctx: AdminContext, name: str) -> JSONResponse:
     summary="Create a channel, with its permissions, bases and mutability",
     status_code=201,
 )
-async def create_channel(ctx: AdminContext, body: NewChannel) -> JSONResponse:
+async def create_channel(
+    ctx: Annotated[Context, site_admin("creating channels")], body: NewChannel
+) -> JSONResponse:
     permissions = ChannelPermissions(
         read=parse_principals(body.read or ()),
         upload=parse_principals(body.upload or ()),

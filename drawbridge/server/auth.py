@@ -58,8 +58,9 @@ def identify(request: Request, database: Database) -> Identity:
     return identity
 
 
-def require(identity: Identity, role: Role, action: str) -> None:
-    """401 for anonymous, 403 for a role too weak for `action`."""
+def authenticated(identity: Identity, role: Role, action: str) -> Identity:
+    """`identity`, unless it is anonymous: 401 then, saying `action` needs a token of `role`
+    (whether this token may do it is `channel.access`'s decision)."""
     if identity.anonymous:
         raise HTTPException(
             401,
@@ -67,6 +68,12 @@ def require(identity: Identity, role: Role, action: str) -> None:
             "with user __token__",
             {"WWW-Authenticate": 'Basic realm="drawbridge"'},
         )
+    return identity
+
+
+def require(identity: Identity, role: Role, action: str) -> None:
+    """401 for anonymous, 403 for a role too weak for `action`."""
+    authenticated(identity, role, action)
     assert identity.role is not None
     if identity.role < role:
         raise HTTPException(

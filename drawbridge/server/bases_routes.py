@@ -1,4 +1,8 @@
-"""`/api/admin/channels/<channel>/bases`: a channel's bases over HTTP; changed by admins.
+"""`/api/admin/channels/<channel>/bases`: a channel's bases over HTTP, for its admins only.
+
+Reading and changing them both need an admin token whose limit reaches the channel (bases
+name other channels, private ones too); a limited token may name only its own channels as
+bases (`Access.check_bases`).
 
 The same library call as `drawbridge channel bases`; the refusals are the channel layer's
 errors, answered through `errors.py` (a cycle is a 409 naming it, an unknown base a 404).
@@ -9,14 +13,15 @@ work uses (`/api/admin/channels/<channel>/permissions` beside it).
 
 from __future__ import annotations
 
-from fastapi import APIRouter, Depends, Request
+from typing import Annotated
+
+from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from drawbridge.channel.tokens import Role
-from drawbridge.server.auth import require
+from drawbridge.server.administering import channel_admin
 from drawbridge.server.channel_paths import CHANNEL
-from drawbridge.server.context import Context, context
+from drawbridge.server.context import Context
 
 router = APIRouter()
 ADMIN = "/api/admin/channels"
@@ -40,27 +45,24 @@ def _bases_of(ctx: Context, channel: str) -> JSONResponse:
     )
 
 
-def admin_only(request: Request) -> None:
-    """401/403 unless the request carries an admin token: a dependency, so it is checked
-    before the body is read (a reader gets 403, not a complaint about the body)."""
-    ctx = context(request)
-    require(ctx.identity(request), Role.admin, f"{request.method} {request.url.path}")
-
-
 @router.get(ADMIN + CHANNEL + "/bases", summary="A channel's bases and the levels it serves")
-def get_bases(request: Request, channel: str) -> JSONResponse:
-    ctx = context(request)
+def get_bases(
+    request: Request,
+    ctx: Annotated[Context, channel_admin("reading a channel's bases")],
+    channel: str,
+) -> JSONResponse:
     ctx.check_read(request, channel)
     return _bases_of(ctx, channel)
 
 
-@router.put(
-    ADMIN + CHANNEL + "/bases",
-    summary="Replace a channel's bases (admins)",
-    dependencies=[Depends(admin_only)],
-)
-def put_bases(request: Request, channel: str, body: Bases) -> JSONResponse:
-    ctx = context(request)
+@router.put(ADMIN + CHANNEL + "/bases", summary="Replace a channel's bases (admins)")
+def put_bases(
+    request: Request,
+    ctx: Annotated[Context, channel_admin("changing a channel's bases")],
+    channel: str,
+    body: Bases,
+) -> JSONResponse:
+    ctx.access.check_bases(ctx.identity(request), channel, body.bases)
     ctx.channels.set_bases(channel, body.bases)
     ctx.inherited.forget_bases()
     return _bases_of(ctx, channel)

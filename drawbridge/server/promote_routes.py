@@ -3,12 +3,15 @@
 `drawbridge promote`, `drawbridge delete` (`bridge/promotion.py`) and `channel set`.
 
 Anonymous requests get 401; a token whose role is too weak, or whose user may not do it,
-403 (`require`, and `NotPermitted` in the status table); refusals by the channel (an
-immutable source, other bytes in the target) are 4xx from the same table. Each answers
-what was done, as JSON.
+403 (`require`, and `PermissionDenied` in the status table); changing mutability needs an
+admin token whose channel limit reaches the channel (`server.administering`). Refusals by
+the channel (an immutable source, other bytes in the target) are 4xx from the same table.
+Each answers what was done, as JSON.
 """
 
 from __future__ import annotations
+
+from typing import Annotated
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -17,9 +20,10 @@ from pydantic import BaseModel, Field
 from drawbridge.bridge import promotion
 from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.tokens import Role
+from drawbridge.server.administering import channel_admin
 from drawbridge.server.auth import require
 from drawbridge.server.channel_paths import CHANNEL
-from drawbridge.server.context import context
+from drawbridge.server.context import Context, context
 
 router = APIRouter()
 
@@ -90,8 +94,10 @@ class MutabilityRequest(BaseModel):
     "/api/admin/channels" + CHANNEL + "/mutability",
     summary="Make a channel standard, immutable or volatile",
 )
-async def set_mutability(request: Request, channel: str, body: MutabilityRequest) -> dict:
-    ctx = context(request)
-    require(ctx.identity(request), Role.admin, "changing a channel's mutability")
+async def set_mutability(
+    ctx: Annotated[Context, channel_admin("changing a channel's mutability")],
+    channel: str,
+    body: MutabilityRequest,
+) -> dict:
     await run_in_threadpool(ctx.channels.set_mutability, channel, body.mutability)
     return {"channel": channel, "mutability": body.mutability.value}
