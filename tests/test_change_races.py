@@ -74,6 +74,8 @@ def test_a_request_during_a_reread_of_the_bases_gets_the_new_ones(
 def test_a_decision_during_a_reload_of_the_permissions_uses_the_new_ones(
     channels: Channels, monkeypatch: pytest.MonkeyPatch
 ):
+    """A thread that sees the new stamp while another thread reads the lists waits for that
+    read and decides by its result, which began after the stamp was in place."""
     channels.create("dev")
     Accounts(channels.db).create_user("alice")
     access = Access(channels.home.root, channels.db, anonymous_read=True)
@@ -83,10 +85,60 @@ def test_a_decision_during_a_reload_of_the_permissions_uses_the_new_ones(
     slow = SlowSecondCall(access._read_table)
     monkeypatch.setattr(access, "_read_table", slow)
     slow.calls = 1  # the next read is the slow one
+    answers: list[tuple[str, ...]] = []
 
-    def readers() -> tuple[str, ...]:
+    def readers() -> None:
         if access.stale():
             access.reload()
-        return access.permissions("dev").read
+        answers.append(access.permissions("dev").read)
 
-    assert while_another_thread_reads(slow, readers) == ("user:alice",)
+    first = threading.Thread(target=readers)
+    first.start()
+    assert slow.entered.wait(10), "the first thread never re-read"
+    second = threading.Thread(target=readers)
+    second.start()
+    time.sleep(0.2)  # the second thread is waiting for the first one's read
+    assert answers == []
+    slow.release.set()
+    first.join(10)
+    second.join(10)
+    assert answers == [("user:alice",), ("user:alice",)]
+    assert slow.calls == 2  # one read for both
+
+
+def test_many_requests_at_a_change_read_the_permissions_once(
+    channels: Channels, monkeypatch: pytest.MonkeyPatch
+):
+    """No stampede: 32 threads that all see a new stamp (or the periodic reload) at once
+    cause one read of the lists, not 32 (issue 22, item 5)."""
+    channels.create("dev")
+    Accounts(channels.db).create_user("alice")
+    access = Access(channels.home.root, channels.db, anonymous_read=True)
+    assert access.permissions("dev").read == ()
+    reads = {"count": 0}
+    read_table = access._read_table
+
+    def counted():  # type: ignore[no-untyped-def]
+        reads["count"] += 1
+        time.sleep(0.05)  # a read that takes a while, as on a busy database
+        return read_table()
+
+    monkeypatch.setattr(access, "_read_table", counted)
+    start = threading.Barrier(32)
+    answers: list[tuple[str, ...]] = []
+
+    def request() -> None:
+        start.wait(10)
+        if access.stale():
+            access.reload()
+        answers.append(access.permissions("dev").read)
+
+    channels.access.set_permissions("dev", read=["user:alice"])
+    time.sleep(0.15)  # past STAMP_CHECK_SECONDS
+    threads = [threading.Thread(target=request) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == [("user:alice",)] * 32
+    assert reads["count"] == 1

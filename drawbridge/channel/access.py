@@ -44,6 +44,7 @@ from __future__ import annotations
 
 import datetime as dt
 import os
+import threading
 import time
 from contextlib import suppress
 from collections.abc import Iterable, Sequence
@@ -106,6 +107,7 @@ class Access:
         self._channels: frozenset[str] = frozenset()  # every channel there is
         self._loaded: tuple[float, tuple[int, int]] | None = None  # (monotonic time, stamp)
         self._stamp_checked = 0.0  # when `stale` last looked at the stamp (monotonic)
+        self._reloading = threading.Lock()  # one reload at a time; the others use its result
 
     # -- the table, cached --------------------------------------------------------------------
 
@@ -141,16 +143,30 @@ class Access:
         return loaded is None or loaded[1] != self._stamp()
 
     def reload(self) -> None:
-        """Read the channels and their lists from the database. The stamp file is made if
-        it is missing: a `stat` that finds a file is cheaper than one that raises."""
-        stamp = self._stamp()
-        if stamp == (0, 0):
-            with suppress(OSError):  # a read-only home: the 5-second reload still applies
-                write_bytes_atomic(self._stamp_file, b"0")
-                stamp = self._stamp()
-        self._channels, self._table = self._read_table()
-        self._loaded = (time.monotonic(), stamp)
-        self._stamp_checked = self._loaded[0]
+        """Read the channels and their lists from the database, once per change however
+        many threads ask at once: a thread that finds another reading waits for it, and
+        uses what it read if that began after the stamp this thread saw was in place (the
+        stamp is renamed into place after the change is committed). The stamp file is made
+        if it is missing: a `stat` that finds a file is cheaper than one that raises."""
+        seen = self._stamp()
+        with self._reloading:
+            loaded = self._loaded
+            if (
+                loaded is not None
+                and seen != (0, 0)
+                and loaded[1] == seen
+                and time.monotonic() - loaded[0] < RELOAD_SECONDS
+            ):
+                return  # read by another thread since this one saw the stamp
+            started = time.monotonic()
+            stamp = self._stamp()
+            if stamp == (0, 0):
+                with suppress(OSError):  # a read-only home: the 5-second reload still applies
+                    write_bytes_atomic(self._stamp_file, b"0")
+                    stamp = self._stamp()
+            self._channels, self._table = self._read_table()
+            self._loaded = (started, stamp)
+            self._stamp_checked = started
 
     def permissions(self, channel: str) -> ChannelPermissions:
         """The lists of `channel` (DEFAULT if it has none), as of the last change."""
