@@ -3,7 +3,9 @@
 The resolver asks for the same project's files and the same wheel's metadata from many
 targets at once; a `Catalogue` fetches each once (concurrent askers wait for the first)
 and keeps metadata by the file's sha256 under `cache_dir/metadata/`, so a warm run reads
-no metadata from the network.
+no metadata from the network. A wheel whose metadata is malformed (missing, naming another
+project or version, unparsable) raises MalformedDistribution; the catalogue keeps which
+target passed which such file over, for the plan to say.
 """
 
 from __future__ import annotations
@@ -21,14 +23,15 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.errors import BridgeError, MalformedDistribution
 from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.targets import Target
 
 Value = TypeVar("Value")
 
 
-class InvalidMetadata(BridgeError):
-    """A wheel whose core metadata cannot be read."""
+class InvalidMetadata(MalformedDistribution):
+    """A wheel whose core metadata lacks Name or Version, or names another project or version."""
 
 
 @dataclass(frozen=True)
@@ -42,10 +45,24 @@ class CoreMetadata:
 
 
 def parse_core_metadata(raw: bytes, file: UpstreamFile) -> CoreMetadata:
-    """Name, Version, Requires-Dist and Requires-Python of a METADATA file."""
-    fields, _ = parse_email(raw)
+    """Name, Version, Requires-Dist and Requires-Python of a METADATA file, which must name
+    `file`'s project and version."""
+    try:
+        fields, _ = parse_email(raw)
+    except ValueError as error:
+        raise InvalidMetadata(f"{file.filename}: its METADATA cannot be parsed ({error})") from None
     if "name" not in fields or "version" not in fields:
         raise InvalidMetadata(f"{file.filename}: its METADATA has no Name or Version")
+    try:
+        same = canonicalize_name(fields["name"]) == canonicalize_name(file.project) and Version(
+            fields["version"]
+        ) == Version(file.version)
+    except InvalidVersion:
+        same = False
+    if not same:
+        raise InvalidMetadata(
+            f"{file.filename}: its METADATA names {fields['name']} {fields['version']}"
+        )
     return CoreMetadata(
         name=fields["name"],
         version=fields["version"],
@@ -111,6 +128,8 @@ class Catalogue:
         self._releases = _OncePerKey()
         self._metadata = _OncePerKey()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="catalogue")
+        self._passed_over: dict[Target, dict[str, str]] = {}
+        self._passed_over_lock = threading.Lock()
 
     def close(self) -> None:
         """Stop the fetching threads."""
@@ -130,9 +149,22 @@ class Catalogue:
         return self._releases.get(name, lambda: _group_by_version(self.files(name)))
 
     def metadata(self, file: UpstreamFile) -> CoreMetadata:
-        """The wheel's core metadata: from the disk cache, else from the upstream (once)."""
-        key = file.sha256 or file.url
+        """The wheel's core metadata: from the disk cache, else from the upstream (once);
+        MalformedDistribution if it is not this file's (two files of the same bytes under
+        different names, as a misnamed copy, are told apart)."""
+        key = f"{file.filename} {file.sha256 or file.url}"
         return self._metadata.get(key, lambda: parse_core_metadata(self._raw_metadata(file), file))
+
+    def pass_over(self, target: Target, file: UpstreamFile, error: MalformedDistribution) -> None:
+        """Note that `target` passed `file` over because its metadata is malformed."""
+        with self._passed_over_lock:
+            self._passed_over.setdefault(target, {})[file.filename] = str(error)
+
+    def passed_over(self, target: Target) -> list[str]:
+        """What `target` passed over as malformed so far, one sentence per file."""
+        with self._passed_over_lock:
+            found = dict(self._passed_over.get(target, {}))
+        return [f"passed over as unusable: {why}" for _filename, why in sorted(found.items())]
 
     def requires_python(self, file: UpstreamFile) -> str | None:
         """The file's Requires-Python: the index's word, else (wheels) its METADATA's."""

@@ -15,6 +15,12 @@ class HashMismatch(BridgeError):
     """A download whose sha256 is not the one its index claims."""
 
 
+class MalformedDistribution(BridgeError):
+    """An upstream file whose contents contradict its name: its METADATA missing, naming
+    another project or version, or unparsable; not a zip. A resolver passes it over as an
+    unusable candidate; it is never published."""
+
+
 class InvalidWheel(BridgeError):
     """A wheel that cannot be repacked: malformed, unsafe, or its RECORD does not match."""
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import functools
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from packaging.requirements import Requirement
 from packaging.tags import Tag
@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.catalogue import Catalogue, python_admits
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.errors import BridgeError, MalformedDistribution
 from drawbridge.bridge.markers import active_requirements, interpreter_version
 from drawbridge.bridge.pypi import UpstreamFile
 from drawbridge.bridge.targets import (
@@ -75,6 +75,7 @@ class Obstacle:
     one: str  # "needs Python >=3.11"
     many: str  # "need Python >=3.11"
     standalone: bool = False  # a whole sentence ("held back by ..."): no versions in front
+    unusable: bool = False  # the only wheels that fit are malformed
 
 
 _PLURAL = {
@@ -99,9 +100,19 @@ def short(requirement: Requirement) -> str:
 
 
 def wheel_obstacle(
-    files: Sequence[UpstreamFile], target: Target, catalogue: Catalogue, baselines: Baselines
+    files: Sequence[UpstreamFile],
+    target: Target,
+    catalogue: Catalogue,
+    baselines: Baselines,
+    verify: bool = False,
 ) -> tuple[UpstreamFile | None, Obstacle | None]:
-    """The wheel pip would install from one release's files, or why there is none."""
+    """The wheel pip would install from one release's files, or why there is none.
+
+    A fitting wheel whose metadata is malformed is passed over (and noted for `target` in
+    the catalogue), as a resolver passes over a candidate it cannot use. Its metadata is
+    read where Requires-Python needs it and, with `verify`, for the wheel returned (callers
+    that will use that wheel's metadata).
+    """
     usable = [f for f in files if not f.yanked]
     if not usable:
         return None, Obstacle("is yanked", "are yanked")
@@ -118,13 +129,30 @@ def wheel_obstacle(
         for f in wheels
         if (tags := [t for t in wheel_tags(f.filename) if t in ranks])
     )
+    refused: list[str] = []  # the Requires-Python of fitting wheels that refuse `python`
+    unusable: list[MalformedDistribution] = []
     for *_, wheel in fitting:  # Requires-Python is checked in pip's order: metadata is read lazily
-        if python_admits(catalogue.requires_python(wheel), python):
+        try:
+            requires_python = catalogue.requires_python(wheel)
+            if verify and python_admits(requires_python, python):
+                catalogue.metadata(wheel)
+        except MalformedDistribution as error:
+            catalogue.pass_over(target, wheel, error)
+            unusable.append(error)
+            continue
+        if python_admits(requires_python, python):
             return wheel, None
-    if fitting:
-        return None, _same(f"needs Python {catalogue.requires_python(fitting[0][2])}")
+        refused.append(str(requires_python))
+    if refused:
+        return None, _same(f"needs Python {refused[0]}")
+    if unusable:
+        return None, replace(_same(f"has an unusable wheel ({unusable[0]})"), unusable=True)
     declared = next((f.requires_python for f in wheels if f.requires_python), None)
-    declared = declared or catalogue.requires_python(wheels[0])
+    if declared is None:
+        try:  # a guess for the explanation only: no wheel fits anyway
+            declared = catalogue.requires_python(wheels[0])
+        except MalformedDistribution:
+            declared = None
     if not python_admits(declared, python):
         return None, _same(f"needs Python {declared}")
     return None, _tag_obstacle([f.filename for f in wheels], target)
@@ -249,6 +277,10 @@ def explain(
         catalogue.prefetch(projects=names)
     groups: dict[Obstacle, list[Version]] = {}
     for version, (wheel, obstacle) in found.items():
+        if obstacle is None and wheel:  # its metadata is fetched: is it usable?
+            wheel, obstacle = wheel_obstacle(
+                releases[version], target, catalogue, baselines, verify=True
+            )
         if obstacle is None and wheel:
             obstacle = (
                 _dependency_obstacle(wheel, extras, target, catalogue, baselines) or _CONFLICT

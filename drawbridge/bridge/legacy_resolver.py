@@ -19,7 +19,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.catalogue import Catalogue, python_admits
-from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.errors import BridgeError, MalformedDistribution
 from drawbridge.bridge.held_back import Baselines, short, tag_ranks, wheel_obstacle
 from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
 from drawbridge.bridge.pypi import UpstreamFile
@@ -51,7 +51,8 @@ class _Pip19:
         self.python = interpreter_version(target)
 
     def best_wheel(self, requirement: Requirement) -> UpstreamFile | None:
-        """pip 19's best candidate: the newest fitting wheel not yanked, a yanked one last."""
+        """pip 19's best candidate: the newest fitting wheel not yanked, a yanked one last; a
+        wheel whose metadata is malformed is passed over (noted in the catalogue)."""
         candidates = []
         for version, files in self.catalogue.releases(requirement.name).items():
             for file in files:
@@ -62,8 +63,12 @@ class _Pip19:
         for *_, file in sorted(
             (c for c in candidates if c[1] in allowed), key=lambda c: c[:3], reverse=True
         ):
-            if python_admits(self.catalogue.requires_python(file), self.python):
-                return file
+            try:
+                if python_admits(self.catalogue.requires_python(file), self.python):
+                    self.catalogue.metadata(file)  # read next anyway: is it usable?
+                    return file
+            except MalformedDistribution as error:
+                self.catalogue.pass_over(self.target, file, error)
         return None
 
     def recipe_version(self, requirement: Requirement) -> str | None:

@@ -1,16 +1,22 @@
 """Map PyPI project names to conda package names, one table for names and dependencies alike.
 
-The names conda-forge uses, in this order:
+A project has one conda name per PEP 503 name, whichever spelling a release or a
+Requires-Dist line uses, decided in this order:
 1. the real renames: Drawbridge's curated `recipes/pypi-to-conda.toml` (torch → pytorch),
    then grayskull's PyPI→conda-forge table; grayskull's dependency *aliases*
    (`pywin32-on-windows`, conda-forge's way for a noarch package to need pywin32 on
    Windows only) are not renames and are left out: pywin32 is `pywin32`;
 2. the upstream conda mirror's own name for the project, matched by PEP 503
    normalisation (`zope.interface` upstream is PyPI's `zope-interface`);
-3. the project's own spelling (its METADATA `Name:`) lowercased, dots and underscores
-   kept: `zope.interface`, `ruamel.yaml`, `typing_extensions`;
-4. the name as written, lowercased.
-A table learns 2 and 3 per bridge run (`with_spellings`); 1 ships with Drawbridge.
+3. the name the target channel already publishes the project under (of its newest
+   version, should it hold two), so a later run never adds a second package for it;
+4. the spelling of the newest release a run resolved (its METADATA `Name:`) lowercased,
+   dots and underscores kept: `zope.interface`, `ruamel.yaml`, `typing_extensions`
+   (importlib-resources 3.3.1 says `importlib-resources`, 6.5.2 `importlib_resources`:
+   6.5.2 decides);
+5. the name as written, lowercased.
+A table learns 2 to 4 per bridge run (`with_spellings`, first learnt wins); 1 ships with
+Drawbridge.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from functools import cache, cached_property
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
+from packaging.version import InvalidVersion, Version
 
 #: curated data shipped with Drawbridge (DESIGN.md: recipes/)
 CURATED_DIR = Path(__file__).resolve().parents[2] / "recipes"
@@ -59,12 +66,40 @@ class NameTable:
         return NameTable(merged, self.spellings)
 
     def with_spellings(self, names: Iterable[str]) -> NameTable:
-        """A table that also knows these names as spelt (upstream conda names, or projects'
-        METADATA names); a spelling already known wins over a later one."""
+        """A table that also knows these names as spelt (upstream conda names, a channel's,
+        or projects' METADATA names); a spelling already known wins over a later one."""
         learnt = dict(self.spellings)
         for name in names:
             learnt.setdefault(canonicalize_name(name), name.lower())
         return NameTable(self.mapping, learnt)
+
+
+def newest_spellings(named: Iterable[tuple[str, str]]) -> dict[str, str]:
+    """Each PEP 503 name's spelling (lowercased) at its newest version, from (name, version)
+    pairs: conda packages a channel holds, or releases a run resolved."""
+    newest: dict[str, tuple[tuple[int, Version | str], str]] = {}
+    for name, version in named:
+        key, rank = canonicalize_name(name), (_version_rank(version), name.lower())
+        if key not in newest or rank > newest[key]:
+            newest[key] = rank
+    return {key: spelling for key, (_version, spelling) in newest.items()}
+
+
+def spelt_twice(named: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
+    """The PEP 503 names spelt more than one way among (name, version) pairs, with their
+    spellings (lowercased, sorted): a channel holding `foo-bar` and `foo_bar`."""
+    spellings: dict[str, set[str]] = {}
+    for name, _version in named:
+        spellings.setdefault(canonicalize_name(name), set()).add(name.lower())
+    return {key: sorted(found) for key, found in sorted(spellings.items()) if len(found) > 1}
+
+
+def _version_rank(version: str) -> tuple[int, Version | str]:
+    """A version to compare by: PEP 440 order, a version it cannot parse below every other."""
+    try:
+        return 1, Version(version)
+    except InvalidVersion:
+        return 0, version
 
 
 def grayskull_mapping() -> dict[str, str]:

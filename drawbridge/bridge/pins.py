@@ -92,7 +92,9 @@ class Pinner:
         wheels: dict[str, UpstreamFile] = {}
         for project, version in versions.items():
             files = self.catalogue.releases(project).get(Version(version), [])
-            wheel, obstacle = wheel_obstacle(files, self.target, self.catalogue, self.baselines)
+            wheel, obstacle = wheel_obstacle(
+                files, self.target, self.catalogue, self.baselines, verify=True
+            )
             if wheel is None:
                 raise Disagreement(
                     f"{project} {version} was chosen for {self.target} but no wheel of it fits "

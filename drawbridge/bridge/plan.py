@@ -24,7 +24,7 @@ from drawbridge.bridge.builds import Build, WheelChoice, plan_builds
 from drawbridge.bridge.conda_upstream import CondaUpstream
 from drawbridge.bridge.deps import Dropped, UnexpressibleRequirement, conda_version_spec, translate
 from drawbridge.bridge.markers import active_requirements
-from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.names import NameTable, newest_spellings, spelt_twice
 from drawbridge.bridge.pins import Pin, TargetResolution
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
@@ -106,7 +106,7 @@ class BridgePlan:
 
     projects: list[ProjectPlan]
     problems: list[tuple[Target, str]]
-    warnings: list[tuple[Target, str]]
+    warnings: list[tuple[Target | None, str]]  # None: about the run, not one target
 
 
 def make_plan(
@@ -121,11 +121,14 @@ def make_plan(
     manylinux: tuple[int, int] = DEFAULT_MANYLINUX,
     macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
     on_target: Callable[[TargetResolution], None] | None = None,
+    published: Sequence[tuple[str, str]] = (),
 ) -> tuple[BridgePlan, NameTable]:
     """Resolve the requirements for every target and plan each project of the closure.
 
+    `published` are the (conda name, version) pairs the target channel already serves.
     Returns the plan and the name table it used (the given one, having learnt the
-    upstream's names and the projects' spellings), for repacking and recipes.
+    upstream's names, the channel's and the projects' spellings: `names`' order), for
+    repacking and recipes.
     """
     screened = {text: _refused_request(text, upstream, names) for text in requirements}
     refused = [plan for plan in screened.values() if plan is not None]
@@ -145,8 +148,7 @@ def make_plan(
         if wanted
         else []
     )
-    names = names.with_spellings(conda_upstream.names if conda_upstream else [])
-    names = names.with_spellings(pin.name for r in resolutions for pin in r.pins.values())
+    names = _learn_names(names, conda_upstream, published, resolutions)
     planner = _Planner(requests, conda_upstream, names, extras, targets)
     projects = sorted(
         {project for r in resolutions for project in (*r.pins, *r.unmet)},
@@ -159,9 +161,39 @@ def make_plan(
             for r in resolutions
             if r.problem and not r.unmet
         ],
-        warnings=[(r.target, w) for r in resolutions for w in r.warnings],
+        warnings=[
+            *((None, w) for w in _spelt_twice_warnings(published, names)),
+            *((r.target, w) for r in resolutions for w in r.warnings),
+        ],
     )
     return plan, names
+
+
+def _learn_names(
+    names: NameTable,
+    conda_upstream: CondaUpstream | None,
+    published: Sequence[tuple[str, str]],
+    resolutions: Sequence[TargetResolution],
+) -> NameTable:
+    """The table knowing, in this order, the upstream mirror's names, the channel's, and the
+    spelling of each project's newest resolved release (its METADATA's; a recipe pin's, who
+    has none, only when no target got a wheel)."""
+    pins = [pin for r in resolutions for pin in r.pins.values()]
+    names = names.with_spellings(conda_upstream.names if conda_upstream else [])
+    names = names.with_spellings(newest_spellings(published).values())
+    names = names.with_spellings(
+        newest_spellings((p.name, p.version) for p in pins if p.wheel).values()
+    )
+    return names.with_spellings(newest_spellings((p.name, p.version) for p in pins).values())
+
+
+def _spelt_twice_warnings(published: Sequence[tuple[str, str]], names: NameTable) -> list[str]:
+    """A warning for each project the channel already holds under two conda names."""
+    return [
+        f"the channel holds {project} as {' and '.join(spellings)}: this run uses "
+        f"{names.conda_name(project)}; remove the other's files once nothing needs them"
+        for project, spellings in spelt_twice(published).items()
+    ]
 
 
 def _refused_request(text: str, upstream: Upstream, names: NameTable) -> ProjectPlan | None:

@@ -27,7 +27,12 @@ from packaging.metadata import parse_email
 from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.downloads import DownloadCache, fetch_verified, get
-from drawbridge.bridge.errors import BridgeError, HashMismatch, UpstreamError
+from drawbridge.bridge.errors import (
+    BridgeError,
+    HashMismatch,
+    MalformedDistribution,
+    UpstreamError,
+)
 from drawbridge.channel import distributions
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.errors import InvalidDistribution
@@ -203,12 +208,20 @@ class SimpleIndexUpstream:
         for every wheel, but mirrors and proxies often drop the `core-metadata` key, and
         without the probe whole wheels would be downloaded (hundreds of MB for numpy over
         25 targets). What the probe gets is used only if it names this file's project and
-        version.
+        version; where the page advertised it, the index read it from the wheel, so one
+        naming anything else means the wheel is malformed (MalformedDistribution), and the
+        wheel is not downloaded to find that out again.
         """
         if file.is_wheel:
             response = get(self.client, file.url + ".metadata")
-            if response.status_code == 200 and _describes(response.content, file):
-                return response.content
+            if response.status_code == 200:
+                mismatch = _mismatch(response.content, file)
+                if not mismatch:
+                    return response.content
+                if file.has_metadata:
+                    raise MalformedDistribution(
+                        f"{file.filename}: its core metadata (PEP 658) {mismatch}"
+                    )
         return read_wheel_metadata(self.fetch(file))
 
     def fetch(self, file: UpstreamFile) -> Path:
@@ -264,23 +277,29 @@ class FolderUpstream:
         """Nothing to let go of: a folder holds no connections."""
 
 
-def _describes(metadata: bytes, file: UpstreamFile) -> bool:
-    """True if `metadata` is core metadata naming `file`'s project and version."""
+def _mismatch(metadata: bytes, file: UpstreamFile) -> str:
+    """What `metadata` says instead of `file`'s project and version ("names tri 0.4.0"), or
+    the empty string when it names them."""
     try:
         fields, _ = parse_email(metadata)
-        return canonicalize_name(fields.get("name", "")) == file.project and Version(
-            fields.get("version", "")
-        ) == Version(file.version)
-    except (ValueError, InvalidVersion):
-        return False
+    except ValueError as error:
+        return f"cannot be parsed ({error})"
+    name, version = fields.get("name", ""), fields.get("version", "")
+    try:
+        if canonicalize_name(name) == file.project and Version(version) == Version(file.version):
+            return ""
+    except InvalidVersion:
+        pass
+    return f"names {name or 'no project'} {version or 'and no version'}"
 
 
 def read_wheel_metadata(wheel: Path) -> bytes:
-    """The METADATA of a downloaded wheel (the channel layer's one lookup, as a BridgeError)."""
+    """The METADATA of a downloaded wheel (the channel layer's one lookup), or
+    MalformedDistribution saying what is wrong with the wheel."""
     try:
         return distributions.read_wheel_metadata(wheel)
     except InvalidDistribution as error:
-        raise BridgeError(str(error)) from None
+        raise MalformedDistribution(str(error)) from None
 
 
 def fetch_all(

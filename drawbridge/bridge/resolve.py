@@ -30,6 +30,7 @@ from drawbridge.bridge.pins import Disagreement, Pin, Pinner, TargetResolution, 
 from drawbridge.bridge.pypi import Upstream
 from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 from drawbridge.bridge.uv_compile import (
+    ResolverFailed,
     UvSource,
     compile_target,
     named_projects,
@@ -263,9 +264,11 @@ class _TargetResolver:
         return condense_problem(problem)
 
     def pin(self, target: Target, choice: _Choice) -> TargetResolution:
-        """The chosen versions as pins: wheels, metadata, edges and explanations."""
+        """The chosen versions as pins: wheels, metadata, edges and explanations; the
+        warnings name every malformed file the target passed over."""
         if choice.problem:
-            return TargetResolution(target, {}, choice.problem, choice.warnings, choice.unmet)
+            warnings = (*choice.warnings, *self.catalogue.passed_over(target))
+            return TargetResolution(target, {}, choice.problem, warnings, choice.unmet)
         warnings = list(choice.warnings)
         met = [r for r in self.requests if canonicalize_name(r.name) not in choice.unmet]
         try:
@@ -273,6 +276,7 @@ class _TargetResolver:
             pins = pinner.pins(choice.versions, choice.recipes, warnings)
         except Disagreement as error:
             return TargetResolution(target, {}, str(error))
+        warnings += self.catalogue.passed_over(target)
         return TargetResolution(target, pins, "", tuple(warnings), choice.unmet)
 
     def _with_uv(
@@ -284,7 +288,9 @@ class _TargetResolver:
         with no wheel for the target is taken out (it becomes a recipe pin), or pinned to
         its newest fitting pre-release when it has one (pip takes a pre-release when no
         final release fits; uv does not); and a release uv took whose Requires-Python pip
-        would refuse (uv checks only its lower bound) is forbidden with a constraint.
+        would refuse (uv checks only its lower bound), or whose wheel is malformed, is
+        forbidden with a constraint, as is one whose metadata names another project, at
+        which uv stops.
         """
         assert self.source is not None
         excluded: set[str] = set()
@@ -305,9 +311,12 @@ class _TargetResolver:
                 excluded=excluded,
                 constraints=constraints,
             )
+            if compiled.misnamed:
+                constraints.add(self._malformed_release(compiled.misnamed, target, constraints))
+                continue
             if not compiled.no_solution:
                 versions = dict(compiled.versions)
-                self.catalogue.prefetch(projects=versions)
+                self._prefetch_chosen(versions, target)
                 refused = {f"{p}!={v}" for p, v in versions.items() if not self._fits(p, v, target)}
                 if not refused:
                     return versions, excluded, ""
@@ -329,6 +338,33 @@ class _TargetResolver:
             if before == (len(excluded), len(constraints)):
                 return {}, excluded, compiled.no_solution
         return {}, excluded, f"no answer after {MAX_CORRECTION_ROUNDS} rounds of corrections to uv"
+
+    def _prefetch_chosen(self, versions: Mapping[str, str], target: Target) -> None:
+        """The listings of uv's choice, then the metadata of the wheels it would take, in
+        parallel: checking them (`_fits`) and pinning read it next."""
+        self.catalogue.prefetch(projects=versions)
+        wheels = []
+        for project, version in versions.items():
+            files = self.catalogue.releases(project).get(Version(version), [])
+            wheel, _ = wheel_obstacle(files, target, self.catalogue, self.baselines)
+            wheels += [wheel] if wheel else []
+        self.catalogue.prefetch(wheels=wheels)
+
+    def _malformed_release(self, project: str, target: Target, constraints: set[str]) -> str:
+        """A constraint forbidding the newest release of `project` not yet forbidden whose
+        wheel for `target` is malformed (uv stopped at one and does not say which)."""
+        for version, files in self.catalogue.releases(project).items():
+            forbid = f"{project}!={version}"
+            if forbid not in constraints:
+                _fit, obstacle = wheel_obstacle(
+                    files, target, self.catalogue, self.baselines, verify=True
+                )
+                if obstacle is not None and obstacle.unusable:
+                    return forbid
+        raise ResolverFailed(
+            f"uv stopped at a wheel of {project} whose metadata names another project, but "
+            f"none of its wheels for {target} does: report this with the upstream's listing"
+        )
 
     def _correct(
         self,
@@ -355,6 +391,8 @@ class _TargetResolver:
             excluded.add(name)
 
     def _fits(self, project: str, version: str, target: Target) -> bool:
-        """True if a wheel of `project` `version` fits `target`, all of Requires-Python too."""
+        """True if a wheel of `project` `version` fits `target`, all of Requires-Python too,
+        and its metadata is usable (a malformed wheel is passed over)."""
         files = self.catalogue.releases(project).get(Version(version), [])
-        return wheel_obstacle(files, target, self.catalogue, self.baselines)[0] is not None
+        fit, _ = wheel_obstacle(files, target, self.catalogue, self.baselines, verify=True)
+        return fit is not None

@@ -154,6 +154,7 @@ def _plan_and_bridge(
         manylinux=(2, settings.manylinux_glibc_minor),
         macos=settings.macos,
         on_target=report.resolved,
+        published=channels.conda_names(options.channel),
     )
     report.planned(plan, {r.name: r for r in recipes.all()})
     if options.dry_run:

@@ -43,6 +43,9 @@ _KEPT_UV_VARIABLES = (
     "UV_CONCURRENT_DOWNLOADS",
 )
 NEVER = "python_version < '0'"
+#: uv stops at a wheel whose core metadata names another project (one naming another
+#: version of the project it takes as it is)
+_MISNAMED = re.compile(r"Package metadata name `[^`]*` does not match given name `([^`]+)`")
 
 
 class ResolverFailed(BridgeError):
@@ -184,6 +187,9 @@ class Compiled:
 
     versions: Mapping[str, str]  # PEP 503 name -> version
     no_solution: str = ""  # uv's explanation when the requirements cannot be met
+    #: a project uv stopped at because a wheel's metadata names another project (PEP 503
+    #: name); uv does not say which release
+    misnamed: str = ""
 
 
 def compile_target(
@@ -235,6 +241,8 @@ def compile_target(
     message = result.stderr.strip()
     if "No solution found" in message:
         return Compiled({}, no_solution=message.removeprefix("error: ").strip())
+    if misnamed := _MISNAMED.search(message):
+        return Compiled({}, misnamed=canonicalize_name(misnamed.group(1)))
     raise ResolverFailed(f"uv pip compile failed for {target}: {message}")
 
 

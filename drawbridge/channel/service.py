@@ -330,6 +330,19 @@ class Channels(ChannelRegistry):
                     return True
         return False
 
+    def conda_names(self, channel: str) -> list[tuple[str, str]]:
+        """Each conda package name and version channel `channel` serves from this home (its
+        own and its bases' here; not upstream mirrors'), once each: the names a bridge run
+        into it keeps."""
+        levels = [level.name for level in self.levels(channel) if not level.upstream]
+        with self.db.session() as session:
+            rows = session.execute(
+                select(CondaPackageRow.name, CondaPackageRow.version)
+                .where(CondaPackageRow.channel.in_(levels))
+                .distinct()
+            )
+            return sorted((name, version) for name, version in rows)
+
     def conda_packages(self, channel: str) -> list[CondaPackageRow]:
         with self.db.session() as session:
             rows = session.scalars(

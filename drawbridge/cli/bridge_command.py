@@ -111,6 +111,12 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
             )
     for target, problem in plan.problems:
         shown.add_row("", "", "[red]unresolved[/]", str(target), escape(problem))
+    warned: dict[str, list[Target]] = {}  # each warning once, with the targets it concerns
+    for target, warning in plan.warnings:
+        warned.setdefault(warning, []).extend([target] if target else [])
+    for warning, targets in warned.items():
+        where = describe_targets(targets, subdirs)
+        shown.add_row("", "", "[yellow]warning[/]", where, escape(warning))
     return shown
 
 
