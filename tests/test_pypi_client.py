@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 from builders import make_wheel
 
+from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.pypi import (
     FolderUpstream,
     UnknownUpstreamProject,
@@ -91,10 +92,20 @@ def test_folder_upstream(tmp_path: Path):
 
 
 def test_read_wheel_metadata_finds_the_right_dist_info(tmp_path: Path):
+    """A vendored project's .dist-info deeper in the wheel is not the wheel's; a second one at
+    the top is refused, as pip and installer refuse it."""
     wheel = make_wheel(
-        tmp_path,
+        tmp_path / "vendoring",
+        "demo",
+        "1.0",
+        extra_entries={"demo/_vendor/vendored-2.0.dist-info/METADATA": b"Name: vendored\n"},
+    )
+    assert b"Name: demo" in read_wheel_metadata(wheel)
+    two = make_wheel(
+        tmp_path / "two",
         "demo",
         "1.0",
         extra_entries={"vendored-2.0.dist-info/METADATA": b"Name: vendored\n"},
     )
-    assert b"Name: demo" in read_wheel_metadata(wheel)
+    with pytest.raises(BridgeError, match="2 .dist-info directories"):
+        read_wheel_metadata(two)

@@ -15,6 +15,7 @@ hands everything else, private channels included, to this gate.
 
 from __future__ import annotations
 
+import re
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -28,6 +29,7 @@ from drawbridge.server.channel_paths import channel_in_path
 from drawbridge.server.context import Context
 from drawbridge.server.errors import error_answer
 from drawbridge.server.index_files import NOSNIFF
+from drawbridge.server.pages import UI_TAG
 
 #: no channel, project, file or recipe has a longer name (NAME_MAX)
 MAX_SEGMENT_BYTES = 255
@@ -60,12 +62,30 @@ def malformed(path: str, query_string: bytes = b"") -> tuple[int, str] | None:
     return None
 
 
+def web_ui_pages(app: ASGIApp) -> tuple[re.Pattern[str], ...]:
+    """The path patterns of the web UI's pages (GET routes tagged `UI_TAG`) in a FastAPI
+    application: a refusal of such a path is answered as a page, as the route would."""
+    routes = list(getattr(app, "routes", ()))
+    try:  # FastAPI >= 0.160 keeps included routers whole; this lists what they hold
+        from fastapi.routing import iter_route_contexts
+
+        routes = list(iter_route_contexts(routes))
+    except ImportError:
+        pass
+    return tuple(
+        route.path_regex
+        for route in routes
+        if UI_TAG in (getattr(route, "tags", None) or ()) and "GET" in (route.methods or ())
+    )
+
+
 class Gate:
     """ASGI middleware around the FastAPI application: well-formed URLs, the read rule."""
 
     def __init__(self, app: ASGIApp, context: Context) -> None:
         self.app = app
         self.context = context
+        self.pages = web_ui_pages(app)
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -99,8 +119,10 @@ class Gate:
                 else:
                     require(identity, role, "reading from this server")
             except HTTPException as refusal:
-                # a channel's page refused reads like the page of a channel that is not there
-                page = channel is not None and path == f"/{channel}/"
+                # a page of the web UI is refused as a page, like the route's own errors
+                page = scope["method"] in ("GET", "HEAD") and any(
+                    pattern.match(path) for pattern in self.pages
+                )
                 await self._refuse(
                     scope, receive, send, refusal.status_code, refusal.detail, refusal.headers, page
                 )
