@@ -133,21 +133,24 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
     result = bridge(target_home, f"{upstream.url}/main/simple/", "app-tool")
     assert result.returncode == 0, result.stdout + result.stderr
     conda, wheels = channel_state(target_home)
-    # winonly applies on win-64 only: app-tool is per platform, one package per subdir x Python,
-    # and winonly is chosen for win-64 alone, so it is no noarch package (that would claim Linux)
-    assert [n.split("-py")[0] for n in conda["linux-64"]] == ["app-tool-1.0"] * 2
-    assert [n.split("-py")[0] for n in conda["win-64"]] == ["app-tool-1.0"] * 2 + [
-        "winonly-1.0"
+    # the home is configured for linux-aarch64 too, which this run did not work out: Linux
+    # gets one package per subdir x Python; Windows is whole (win-64 is its only configured
+    # subdir), so its packages are noarch for Windows alone (`__win`), winonly among them
+    assert [n.split("-py")[0] for n in conda["linux-64"]] == ["app-tool-1.0"] * 2 + [
+        "helper-2.0"
     ] * 2
-    assert {n.rsplit("-", 1)[0] for n in conda["noarch"]} == {"helper-2.0"}  # the newest helper
+    assert conda["win-64"] == []
+    noarch = json.loads((target_home / "channels/main/conda/noarch/repodata.json").read_text())
+    windows = {r["name"]: r["depends"] for r in noarch["packages.conda"].values()}
+    assert sorted(windows) == ["app-tool", "helper", "winonly"]
+    assert all("__win" in depends for depends in windows.values())
     assert "oldpy-1.0-py3-none-any.whl" not in wheels  # its marker is false on 3.11 and 3.12
     assert "app_tool-1.0-py3-none-any.whl" in wheels and "helper-2.0-py3-none-any.whl" in wheels
     assert "left out" in result.stdout and "oldpy" in result.stdout and "fancy" in result.stdout
-    win = json.loads((target_home / "channels/main/conda/win-64/repodata.json").read_text())
-    depends = next(iter(win["packages.conda"].values()))["depends"]
-    assert "winonly" in depends and "helper >=1.0" in depends
+    assert "winonly" in windows["app-tool"] and "helper >=1.0" in windows["app-tool"]
     linux = json.loads((target_home / "channels/main/conda/linux-64/repodata.json").read_text())
-    assert "winonly" not in next(iter(linux["packages.conda"].values()))["depends"]
+    app_tool = [r for r in linux["packages.conda"].values() if r["name"] == "app-tool"]
+    assert app_tool and all("winonly" not in r["depends"] for r in app_tool)
     # each package records the wheel it was repacked from (promotion carries them along)
     home = new_home(target_home)
     made = {
@@ -234,8 +237,9 @@ def test_the_result_says_what_a_package_could_not_carry(target_home: Path, tmp_p
     result = bridge(target_home, str(drop), "scripted")
     assert result.returncode == 0, result.stdout + result.stderr
     assert (
-        "1 conda package(s); script 'scripted-run' is a command on Linux and macOS; "
-        "on Windows it lands as Scripts/scripted-run, to be run with python" in result.stdout
+        "3 conda package(s), 1 wheel(s) to pip; script 'scripted-run' is a command on Linux "
+        "and macOS; on Windows it lands as Scripts/scripted-run, to be run with python"
+        in result.stdout
     ), result.stdout
 
 

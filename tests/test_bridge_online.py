@@ -9,10 +9,11 @@ from pathlib import Path
 
 import pytest
 from conda_archive import conda_json, conda_members
-from clients import BIN, client_env, solve_and_install
-from servers import Server
+from clients import BIN, client_env, pyenv_python, solve_and_install
+from servers import Server, start_server
 
 from databases import new_home
+from drawbridge.bridge.claims import claims
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.downloads import DownloadCache
 from drawbridge.bridge.pypi import SimpleIndexUpstream
@@ -43,7 +44,27 @@ def bridge(home: Path, *args: str) -> subprocess.CompletedProcess:
     )
 
 
+def _linux_only(home: Path) -> None:
+    """Configure `home` for linux-64 alone, so that a linux-64 run makes noarch packages."""
+    config = home / "drawbridge.toml"
+    every = '"linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"'
+    assert every in config.read_text()
+    config.write_text(config.read_text().replace(every, '"linux-64"'))
+
+
+def _check(home: Path, mirror: Path, *args: str) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "drawbridge"), "bridge", "--home", str(home), "--check"]
+        + ["--upstream-conda", mirror.as_uri(), *args],
+        capture_output=True,
+        text=True,
+        env=client_env(COLUMNS="250"),
+        timeout=600,
+    )
+
+
 def test_requests_with_its_closure(home: Path):
+    _linux_only(home)  # a linux-64 run covers the home: pure wheels become noarch
     result = bridge(
         home, "--platform", "linux-64", "--python", "3.11", "--python", "3.12", "requests"
     )
@@ -150,3 +171,78 @@ def test_num2words_script_runs_from_its_environment(
         [str(prefix / "bin" / "num2words"), "--help"], capture_output=True, text=True, timeout=60
     )
     assert usage.returncode == 0 and usage.stdout.startswith("num2words: convert numbers")
+
+
+def test_jinja2_for_311_claims_no_python_markupsafe_lacks(home: Path, upstream_39_312: Path):
+    """Issue 17: jinja2 is pure, markupsafe binary. Bridged for 3.11 only, with a mirror
+    holding 3.9, 3.11 and 3.12, jinja2 claims 3.11 alone, and `bridge --check` is clean."""
+    _linux_only(home)
+    mirror = ["--upstream-conda", upstream_39_312.as_uri()]
+    result = bridge(home, *mirror, "--platform", "linux-64", "--python", "3.11", "jinja2")
+    assert result.returncode == 0, result.stdout + result.stderr
+    repodata = json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())
+    [jinja2] = [r for r in repodata["packages.conda"].values() if r["name"] == "jinja2"]
+    pythons = [
+        p
+        for p in ("3.9", "3.11", "3.12")
+        if claims("noarch", jinja2["depends"], Target("linux-64", p))
+    ]
+    assert pythons == ["3.11"], jinja2["depends"]
+    checked = _check(home, upstream_39_312)
+    assert checked.returncode == 0 and ", 0 failing" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )
+
+
+def test_a_27_run_claims_no_python_3(home: Path, upstream_channel: Path):
+    """Issue 17: mypy-extensions 0.4.3 is `py2.py3` with no Requires-Python; on 2.7 it
+    needs `typing`, a `py2` wheel. Bridged for 2.7, it claims no Python 3, so nothing fails
+    on the mirror's Python 3. (tqdm 4.64.1, the issue's example, is refused on 2.7 here:
+    its 2.7 closure needs scandir, which has no wheel, only a recipe.)"""
+    if not list((upstream_channel / "linux-64").glob("python-2.7.*")):
+        pytest.skip("no pyenv Python 2.7 in the test upstream")
+    _linux_only(home)
+    mirror = ["--upstream-conda", upstream_channel.as_uri()]
+    wanted = "mypy-extensions==0.4.3"
+    result = bridge(home, *mirror, "--platform", "linux-64", "--python", "2.7", wanted)
+    assert result.returncode == 0, result.stdout + result.stderr
+    repodata = json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())
+    for record in repodata["packages.conda"].values():  # mypy-extensions and typing
+        pythons = [
+            p for p in ("2.7", "3.11") if claims("noarch", record["depends"], Target("linux-64", p))
+        ]
+        assert pythons == ["2.7"], record
+    checked = _check(home, upstream_channel, "--python", "2.7", "--python", "3.11")
+    assert checked.returncode == 0 and ", 0 failing" in checked.stdout, (
+        checked.stdout + checked.stderr
+    )
+    assert "Installability: 0 checks" not in checked.stdout
+
+
+def test_pip_downloads_build_with_packaging_from_the_mirror_side(
+    home: Path, upstream_39_312: Path, tmp_path: Path
+):
+    """Issue 17: the conda mirror carries packaging, so conda depends on it; pip still
+    finds it in the channel's simple index: `pip download build` works on 3.12 and 3.9."""
+    args = ["--upstream-conda", upstream_39_312.as_uri(), "--platform", "linux-64"]
+    result = bridge(home, *args, "--python", "3.9", "--python", "3.12", "build")
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "pip only (the upstream conda channels carry them): packaging" in result.stdout
+    server = start_server(home)
+    try:
+        for version in ("3.12.1", "3.9.18"):
+            folder = tmp_path / f"from-{version}"
+            downloaded = subprocess.run(
+                [str(pyenv_python(version)), "-m", "pip", "download", "--no-cache-dir"]
+                + ["--only-binary", ":all:", "-d", str(folder)]
+                + ["--index-url", f"{server.url}/main/simple/", "build"],
+                capture_output=True,
+                text=True,
+                env=client_env(),
+                timeout=300,
+            )
+            assert downloaded.returncode == 0, downloaded.stdout + downloaded.stderr
+            got = {p.name.split("-")[0] for p in folder.iterdir()}
+            assert {"build", "packaging", "pyproject_hooks"} <= got, got
+    finally:
+        server.stop()

@@ -24,7 +24,7 @@ from pathlib import Path
 from clients import BIN, PYENV
 
 #: bump when the way the channel is built changes, to rebuild cached copies
-RECIPE_REVISION = "9"
+RECIPE_REVISION = "10"
 CACHE_ROOT = Path(
     os.environ.get("DRAWBRIDGE_TEST_CACHE", Path.home() / ".cache" / "drawbridge-tests")
 )
@@ -198,6 +198,7 @@ def bridge_build_tools(channel: Path, pythons: list[str]) -> None:
     the Python bounds their metadata declares (pip 26 and setuptools 84 need Python 3.10:
     3.9 gets the newest that support it), copied into `channel`."""
     import tempfile
+    from dataclasses import replace
 
     from drawbridge.bridge.recipes import RecipeBook
     from drawbridge.bridge.run import BridgeOptions, run_bridge
@@ -208,6 +209,11 @@ def bridge_build_tools(channel: Path, pythons: list[str]) -> None:
     with tempfile.TemporaryDirectory(prefix="upstream-tools-") as temporary:
         drop = tool_wheel_folder(Path(temporary) / "drop")
         home = initialise_home(Path(temporary) / "home")
+        # configured for just these targets: the tools are noarch, bounded only by their own
+        # metadata, as a conda-forge mirror's are
+        home = replace(
+            home, bridge=replace(home.bridge, platforms=["linux-64"], pythons=list(pythons))
+        )
         database = Database(home.database_url)
         channels = Channels(home, database)
         channels.create("tools")

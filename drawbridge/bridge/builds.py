@@ -1,11 +1,15 @@
 """Which conda packages to make of one project's wheels: noarch where one pure wheel truly
-serves every target it would install on, one package per target otherwise.
+serves every target the package would claim, one package per target otherwise.
 
-A noarch package installs on every subdir and on every Python its `python` dependency
-admits, so it is made only when the same pure wheel, with the same dependencies, was
-chosen for every subdir of a run of consecutive configured Pythons; its `python` bound is
-Requires-Python, the wheel's tags (`py2-none-any` means `python <3`) and that run of
-Pythons together. Pure logic: no I/O.
+A noarch package claims every subdir, or with an OS virtual package among its depends
+(`__linux`, `__osx`, `__win`, `__unix` for Linux and macOS, as conda-forge's noarch
+packages do) every subdir of that OS, and every Python its `python` dependency admits.
+So it is made only where the same pure wheel, with the same dependencies, was chosen for
+every configured subdir of whole OS families, for a run of consecutive configured
+Pythons ("configured": the home's `[bridge]` platforms and Pythons and the run's). Its
+`python` bound is Requires-Python, the wheel's tags (`py2-none-any` means `python <3`) and
+exactly that run: `>=` the oldest, `<` the minor after the newest unless the newest is the
+newest configured Python. Everything else is one package per target. Pure logic: no I/O.
 """
 
 from __future__ import annotations
@@ -19,6 +23,11 @@ from drawbridge.bridge.deps import UnexpressibleRequirement, python_dependency
 from drawbridge.bridge.pypi import UpstreamFile
 from drawbridge.bridge.targets import Target, is_pure, wheel_tags
 
+#: the virtual package that limits a noarch package to one OS family
+OS_VIRTUALS = {"linux": "__linux", "osx": "__osx", "win": "__win"}
+#: Linux and macOS together: conda's `__unix`
+UNIX = frozenset({"linux", "osx"})
+
 
 @dataclass(frozen=True)
 class Build:
@@ -28,6 +37,7 @@ class Build:
     wheel: UpstreamFile
     depends: tuple[str, ...]
     serves: tuple[Target, ...] = ()  # the targets it was chosen for
+    os_virtual: str = ""  # for a noarch package limited to some OS: `__linux`, `__unix`, …
 
     @property
     def version(self) -> str:
@@ -47,49 +57,72 @@ def plan_builds(
     choices: Mapping[Target, WheelChoice], subdirs: Sequence[str], pythons: Sequence[str]
 ) -> list[Build]:
     """The packages that give every target in `choices` its wheel; `subdirs` and `pythons`
-    are the run's configuration (what a noarch package must cover)."""
+    are the configured ones (the home's and the run's): what a noarch package claims."""
     builds: list[Build] = []
     by_key: dict[tuple[str, tuple[str, ...]], list[Target]] = {}
     for target, choice in sorted(choices.items()):
         by_key.setdefault((choice.wheel.filename, choice.depends), []).append(target)
-    for (_filename, depends), group in by_key.items():
+    for (filename, depends), group in by_key.items():
         choice = choices[group[0]]
-        python_run = (
-            _noarch_pythons(group, subdirs, pythons) if is_pure(choice.wheel.filename) else None
-        )
-        if python_run is not None:
-            bound = noarch_python_spec(
-                choice.requires_python, choice.wheel.filename, python_run, pythons
-            )
-            builds.append(Build(None, choice.wheel, tuple(sorted({bound, *depends})), tuple(group)))
-        else:
-            builds += [Build(target, choice.wheel, depends, (target,)) for target in group]
+        covered: set[Target] = set()
+        runs = noarch_runs(group, subdirs, pythons) if is_pure(filename) else []
+        for families, python_run in runs:
+            bound = noarch_python_spec(choice.requires_python, filename, python_run, pythons)
+            for virtual, claimed in os_claims(families, {_os(s) for s in subdirs}):
+                serves = tuple(t for t in group if t.python in python_run and t.os in claimed)
+                extra = {bound, virtual} if virtual else {bound}
+                builds.append(
+                    Build(None, choice.wheel, tuple(sorted({*extra, *depends})), serves, virtual)
+                )
+                covered.update(serves)
+        builds += [Build(t, choice.wheel, depends, (t,)) for t in group if t not in covered]
     return builds
 
 
-def _noarch_pythons(
+def noarch_runs(
     group: Sequence[Target], subdirs: Sequence[str], pythons: Sequence[str]
-) -> list[str] | None:
-    """The Pythons of `group` if it covers every subdir for each of them and they are
-    consecutive among the configured ones; else None (no noarch package)."""
+) -> list[tuple[frozenset[str], tuple[str, ...]]]:
+    """The (OS families, run of Pythons) a noarch package of `group` may claim: for each OS
+    family, the Pythons for which `group` holds every configured subdir of that family, cut
+    into runs consecutive among the configured Pythons; families with the same run share it."""
     chosen = set(group)
-    covered = sorted({t.python for t in group}, key=_python_key)
-    if any(Target(subdir, python) not in chosen for python in covered for subdir in subdirs):
-        return None
-    ordered = sorted(pythons, key=_python_key)
-    positions = [ordered.index(python) for python in covered if python in ordered]
-    if len(positions) != len(covered) or positions != list(
-        range(positions[0], positions[0] + len(positions))
-    ):
-        return None
-    return covered
+    ordered = sorted(set(pythons), key=Version)
+    families: dict[tuple[str, ...], set[str]] = {}
+    for family in sorted({t.os for t in group}):
+        family_subdirs = [s for s in subdirs if _os(s) == family]
+        whole = [p for p in ordered if all(Target(s, p) in chosen for s in family_subdirs)]
+        for run in _consecutive(whole, ordered):
+            families.setdefault(run, set()).add(family)
+    return [(frozenset(found), run) for run, found in families.items()]
+
+
+def os_claims(families: frozenset[str], configured: set[str]) -> list[tuple[str, frozenset[str]]]:
+    """The noarch packages that claim exactly `families` of the `configured` OS families:
+    (its OS virtual package, "" for none; the families it claims)."""
+    if families >= configured:
+        return [("", families)]
+    if families == UNIX:
+        return [("__unix", UNIX)]
+    return [(OS_VIRTUALS[family], frozenset({family})) for family in sorted(families)]
+
+
+def _consecutive(chosen: Sequence[str], ordered: Sequence[str]) -> list[tuple[str, ...]]:
+    """`chosen` (in `ordered`'s order) cut where a Python of `ordered` is missing."""
+    runs: list[list[str]] = []
+    for python in chosen:
+        if runs and ordered.index(python) == ordered.index(runs[-1][-1]) + 1:
+            runs[-1].append(python)
+        else:
+            runs.append([python])
+    return [tuple(run) for run in runs]
 
 
 def noarch_python_spec(
     requires_python: str | None, wheel: str, python_run: Sequence[str], pythons: Sequence[str]
 ) -> str:
     """`python <constraints>` for a noarch package: Requires-Python, the wheel's tags, and
-    the run of configured Pythons it was chosen for (no upper bound past the newest)."""
+    the run of configured Pythons it was chosen for (`<` the next minor after its newest,
+    no upper bound when that is the newest configured Python)."""
     parts: list[str] = []
     try:
         declared = python_dependency(requires_python)
@@ -98,11 +131,12 @@ def noarch_python_spec(
     if declared:
         parts.append(declared.removeprefix("python").strip())
     parts += tag_python_bounds(wheel)
-    ordered = sorted(pythons, key=_python_key)
+    newest_configured = max(pythons, key=Version)
     oldest, newest = python_run[0], python_run[-1]
     parts.append(f">={oldest}")
-    if newest != ordered[-1]:
-        parts.append(f"<{ordered[ordered.index(newest) + 1]}")
+    if Version(newest) < Version(newest_configured):
+        major, minor = Version(newest).release[:2]
+        parts.append(f"<{major}.{minor + 1}")
     return "python " + ",".join(dict.fromkeys(parts))
 
 
@@ -118,5 +152,5 @@ def tag_python_bounds(wheel: str) -> list[str]:
     return []
 
 
-def _python_key(python: str) -> Version:
-    return Version(python)
+def _os(subdir: str) -> str:
+    return subdir.split("-")[0]

@@ -109,13 +109,18 @@ class CondaFile:
 
 
 def serves(package: CondaFile, target: Target) -> bool:
-    """Whether `package` claims `target`: its own subdir (or noarch), and a Python its
-    `python`/`python_abi` dependencies admit; a noarch package needing `__win` or
-    `__unix` claims only the targets of that OS."""
-    if package.subdir not in ("noarch", target.subdir):
+    """Whether `package` claims `target` (see `claims`)."""
+    return claims(package.subdir, package.depends, target)
+
+
+def claims(subdir: str, depends: Iterable[str], target: Target) -> bool:
+    """Whether a package of `subdir` with `depends` claims `target`: its own subdir (or
+    noarch), and a Python its `python`/`python_abi` dependencies admit; a noarch package
+    needing `__linux`, `__osx`, `__win` or `__unix` claims only the targets of that OS."""
+    if subdir not in ("noarch", target.subdir):
         return False
     offered = DEFAULT_BASELINE.offered(target.subdir)
-    for dependency in package.depends:
+    for dependency in depends:
         try:
             spec = MatchSpec(dependency)
         except Exception:  # a dependency rattler cannot parse fails the solve, with its reason
@@ -129,7 +134,7 @@ def serves(package: CondaFile, target: Target) -> bool:
             return False
         if name == "python_abi" and not _admits_abi(spec, target):
             return False
-        if package.subdir == "noarch" and name in _OS_VIRTUALS and name not in offered:
+        if subdir == "noarch" and name in _OS_VIRTUALS and name not in offered:
             return False
     return True
 

@@ -1,5 +1,5 @@
 """The company's upstream conda channels, asked through rattler's gateway: which names they
-carry, and whether they carry a project for one target.
+carry, whether they carry a project for one target, and which targets they have a Python for.
 """
 
 from __future__ import annotations
@@ -21,6 +21,7 @@ class CondaUpstream:
         self.subdirs = sorted(set(subdirs) | {"noarch"})
         self.gateway = rattler.Gateway()
         self._records: dict[str, list] = {}
+        self._pythons: dict[str, list] = {}  # subdir -> the `python` records for it
 
     @cached_property
     def names(self) -> list[str]:
@@ -55,6 +56,25 @@ class CondaUpstream:
             ):
                 return True
         return False
+
+    def has_python(self, target: Target) -> bool:
+        """True if the channels have a `python` of the target's version for its subdir (any
+        subdir: not only the run's), so that something can be installed there."""
+        if target.subdir not in self._pythons:
+            found = []
+            if self.channels:
+                result = asyncio.run(
+                    self.gateway.query(
+                        self.channels, [target.subdir, "noarch"], ["python"], recursive=False
+                    )
+                )
+                found = [record for records in result for record in records]
+            self._pythons[target.subdir] = found
+        matcher = rattler.MatchSpec(f"python {target.python}.*")
+        return any(
+            matcher.matches(r) and r.subdir in (target.subdir, "noarch")
+            for r in self._pythons[target.subdir]
+        )
 
 
 def _admits_python(record, target: Target) -> bool:  # type: ignore[no-untyped-def]

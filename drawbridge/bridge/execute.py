@@ -1,10 +1,12 @@
 """Carry out a plan: fetch wheels, repack them, check the packages install, publish, index once.
 
-A project whose wheel cannot be fetched or repacked publishes nothing; the rest of the
-batch still goes through. Before anything is published, every new conda package is
-solved on each target it claims (`installable`); a package that no solver could install
-is not published, and its project's outcome names the missing piece. Files the channel
-already holds are left as they are.
+Every wheel a target pins goes to the pip view, also where the conda side is upstream
+(pip only), whatever the conda side decides. A project whose wheel cannot be fetched or
+repacked publishes nothing; the rest of the batch still goes through. Before anything is
+published, every new conda package is solved on each target it claims (`installable`);
+a package that no solver could install is not published, and its project's outcome names
+the missing piece. Files the channel already holds are left as they are and never
+fetched again: a wheel to repack is read from the channel's own copy.
 """
 
 from __future__ import annotations
@@ -12,14 +14,14 @@ from __future__ import annotations
 import shutil
 import tempfile
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.installable import Report
 from drawbridge.bridge.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
-from drawbridge.bridge.pypi import Upstream, fetch_all
+from drawbridge.bridge.pypi import Upstream, UpstreamFile, fetch_all
 from drawbridge.bridge.repack import repack
 from drawbridge.channel.service import Channels, Provenance
 
@@ -38,6 +40,7 @@ class Outcome:
     ok: bool
     result: str
     packages: tuple[str, ...] = ()
+    wheels: tuple[str, ...] = ()  # the wheels this run published to the pip view
 
 
 def execute(
@@ -53,9 +56,9 @@ def execute(
     """Bridge every project of `plans` that has builds into `channel`; report every project."""
     step = on_step or (lambda _label: None)
     wheel_plans = [p for p in plans if p.builds]
-    files = [w for p in wheel_plans for w in p.wheels]
-    fetched, fetch_errors = fetch_all(
-        upstream, files, on_done=lambda f: step(f"fetched {f.filename}")
+    pip_plans = [p for p in plans if p.pip_only]
+    fetched, fetch_errors = _fetch(
+        upstream, channels, channel, wheel_plans, pip_plans, lambda f: step(f"fetched {f}")
     )
     work_dir.mkdir(parents=True, exist_ok=True)
     staging = Path(tempfile.mkdtemp(prefix=".bridge-", dir=work_dir))
@@ -91,30 +94,90 @@ def execute(
             fresh = [
                 p for p in made if p not in refused_here and not channels.has_file(channel, p.name)
             ]
-            fresh += [
-                fetched[w.filename]
-                for w in plan.wheels
-                if not channels.has_file(channel, w.filename)
-            ]
-            owner.update({path: plan.project for path in fresh})
+            wheels = _new_wheels(plan.pip_wheels, fetched, channels, channel)
+            owner.update({path: plan.project for path in [*fresh, *wheels]})
             outcomes[plan.project] = _outcome(
-                plan, made, refused_here, bool(fresh), notes.get(plan.project, [])
+                plan, made, refused_here, bool(fresh or wheels), notes.get(plan.project, []), wheels
             )
+        for plan in pip_plans:
+            if plan.project not in outcomes:
+                wheels = _new_wheels(plan.pip_wheels, fetched, channels, channel)
+                owner.update({path: plan.project for path in wheels})
+                outcomes[plan.project] = _pip_only_outcome(plan, wheels)
+            failed = [fetch_errors[w.filename] for w in plan.pip_only if w.filename in fetch_errors]
+            if failed:  # the pip view would lack what some target installs
+                before = outcomes[plan.project]
+                outcomes[plan.project] = replace(
+                    before, ok=False, result="; ".join([before.result, *failed])
+                )
         _, refused = channels.publish_many(
             channel, list(owner), uploaded_by="bridge", provenance=made_from
         )
         for path, reason in refused:
             before = outcomes[owner[path]]
-            outcomes[owner[path]] = Outcome(
-                before.project,
-                before.version,
-                before.route,
-                False,
-                f"refused by the channel: {reason}",
+            outcomes[owner[path]] = replace(
+                before, ok=False, result=f"refused by the channel: {reason}", packages=(), wheels=()
             )
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [outcomes.get(p.project) or _not_bridged(p) for p in plans]
+
+
+def _fetch(
+    upstream: Upstream,
+    channels: Channels,
+    channel: str,
+    wheel_plans: Sequence[ProjectPlan],
+    pip_plans: Sequence[ProjectPlan],
+    on_done: Step,
+) -> tuple[dict[str, Path], dict[str, str]]:
+    """The wheels the plans need, in parallel: filename -> path, filename -> error. A wheel
+    the channel holds is never fetched: one to repack is read from the channel's copy, a
+    pip-only one is not needed at all."""
+    held: dict[str, Path] = {}
+    wanted: list[UpstreamFile] = []
+    for wheel in [w for p in wheel_plans for w in p.wheels]:
+        copy = channels.files_dir(channel) / wheel.filename
+        if channels.has_file(channel, wheel.filename) and copy.is_file():
+            held[wheel.filename] = copy
+        else:
+            wanted.append(wheel)
+    wanted += [
+        w
+        for p in pip_plans
+        for w in p.pip_only
+        if w.filename not in held and not channels.has_file(channel, w.filename)
+    ]
+    fetched, errors = fetch_all(upstream, wanted, on_done=lambda f: on_done(f.filename))
+    return {**held, **fetched}, errors
+
+
+def _new_wheels(
+    wheels: Sequence[UpstreamFile], fetched: dict[str, Path], channels: Channels, channel: str
+) -> list[Path]:
+    """The fetched wheels among `wheels` that the channel's pip view does not hold yet."""
+    return [
+        fetched[w.filename]
+        for w in wheels
+        if w.filename in fetched and not channels.has_file(channel, w.filename)
+    ]
+
+
+def _pip_only_outcome(plan: ProjectPlan, wheels: Sequence[Path]) -> Outcome:
+    """What became of a project the upstream conda channels carry: its wheels, pip only."""
+    said = (
+        f"{len(wheels)} wheel(s) to the pip view only"
+        if wheels
+        else "its wheels already in the pip view"
+    )
+    return Outcome(
+        plan.project,
+        plan.version,
+        plan.route,
+        True,
+        f"upstream conda has it; {said}",
+        wheels=tuple(w.name for w in wheels),
+    )
 
 
 def _check(check: Checker | None, packages: list[Path], step: Step) -> dict[Path, str]:
@@ -135,10 +198,12 @@ def _outcome(
     refused: dict[Path, str],
     fresh: bool,
     notes: Sequence[str] = (),
+    wheels: Sequence[Path] = (),
 ) -> Outcome:
     """What became of a repacked project, refusals named, what its packages could not
-    carry said."""
+    carry said, the wheels it gave the pip view counted."""
     kept = [p for p in made if p not in refused]
+    published = tuple(w.name for w in wheels)
     if refused:
         reasons = "; ".join(dict.fromkeys(refused.values()))
         summary = (
@@ -146,16 +211,26 @@ def _outcome(
             f"no solver could install them: {reasons}"
         )
         return Outcome(
-            plan.project, plan.version, "wheel", False, summary, tuple(p.name for p in kept)
+            plan.project,
+            plan.version,
+            "wheel",
+            False,
+            summary,
+            tuple(p.name for p in kept),
+            published,
         )
     summary = f"{len(made)} conda package(s)" + ("" if fresh else ", all already in the channel")
+    if wheels:
+        summary += f", {len(wheels)} wheel(s) to pip"
     if plan.needs_recipe:
         summary += f"; {len(plan.needs_recipe)} target(s) need a recipe"
     unserved = [t for group in plan.groups if group.route == "cannot" for t in group.targets]
     if unserved:
         summary += f"; nothing fits {len(unserved)} target(s) (see the plan)"
     summary += "".join(f"; {note}" for note in dict.fromkeys(notes))
-    return Outcome(plan.project, plan.version, "wheel", True, summary, tuple(p.name for p in made))
+    return Outcome(
+        plan.project, plan.version, "wheel", True, summary, tuple(p.name for p in made), published
+    )
 
 
 def _repack_project(

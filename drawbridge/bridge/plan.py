@@ -3,10 +3,12 @@
 The resolver (`resolve`) says what pip with `--only-binary :all:` would install on each
 target. The planner turns that into routes per target: *upstream* (the upstream conda
 channels carry a version that satisfies every requirement on the project there: depend on
-it, bridge nothing), *wheel* (repack the wheel that target gets), *recipe* (no wheel fits:
-the sdist needs a reviewed recipe). Targets of a project are grouped by what they get, so
-the plan can say "3.9 and 3.10 get 2.2.6: 2.3.0 needs Python >=3.11". It decides; it
-downloads nothing but metadata.
+it, bridge nothing to conda), *wheel* (repack the wheel that target gets), *recipe* (no
+wheel fits: the sdist needs a reviewed recipe). The pip view is closure-complete whatever
+the conda side decides: the wheel of every *upstream* and *wheel* target goes to it (an
+*upstream* project's wheels go to pip only). Targets of a project are grouped by what they
+get, so the plan can say "3.9 and 3.10 get 2.2.6: 2.3.0 needs Python >=3.11". It decides;
+it downloads nothing but metadata.
 """
 
 from __future__ import annotations
@@ -66,6 +68,8 @@ class ProjectPlan:
     dropped: tuple[Dropped, ...] = ()
     requested_by: str = ""
     problem: str = ""  # why nothing can be done for it at all (a "cannot" project)
+    #: the wheel of every target routed upstream or wheel: what the pip view gets
+    pip_wheels: tuple[UpstreamFile, ...] = ()
 
     @property
     def route(self) -> Route:
@@ -84,7 +88,14 @@ class ProjectPlan:
 
     @property
     def wheels(self) -> tuple[UpstreamFile, ...]:
+        """The wheels repacked into conda packages."""
         return tuple({b.wheel.filename: b.wheel for b in self.builds}.values())
+
+    @property
+    def pip_only(self) -> tuple[UpstreamFile, ...]:
+        """The wheels that go to the pip view only: their targets' conda side is upstream."""
+        repacked = {wheel.filename for wheel in self.wheels}
+        return tuple(w for w in self.pip_wheels if w.filename not in repacked)
 
     @property
     def needs_recipe(self) -> tuple[Target, ...]:
@@ -122,10 +133,15 @@ def make_plan(
     macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
     on_target: Callable[[TargetResolution], None] | None = None,
     published: Sequence[tuple[str, str]] = (),
+    configured: Sequence[Target] = (),
 ) -> tuple[BridgePlan, NameTable]:
     """Resolve the requirements for every target and plan each project of the closure.
 
     `published` are the (conda name, version) pairs the target channel already serves.
+    `configured` are the targets of the home's `[bridge]` and the run's together (default:
+    `targets`): a noarch package claims them, so it is made only where it covers what it
+    claims of them (`builds.plan_builds`).
+
     Returns the plan and the name table it used (the given one, having learnt the
     upstream's names, the channel's and the projects' spellings: `names`' order), for
     repacking and recipes.
@@ -149,7 +165,7 @@ def make_plan(
         else []
     )
     names = _learn_names(names, conda_upstream, published, resolutions)
-    planner = _Planner(requests, conda_upstream, names, extras, targets)
+    planner = _Planner(requests, conda_upstream, names, extras, [*targets, *configured])
     projects = sorted(
         {project for r in resolutions for project in (*r.pins, *r.unmet)},
         key=_discovery_order(resolutions),
@@ -234,12 +250,13 @@ class _Planner:
         conda_upstream: CondaUpstream | None,
         names: NameTable,
         extras: Sequence[str],
-        targets: Sequence[Target],
+        configured: Sequence[Target],
     ) -> None:
         self.requests, self.conda_upstream, self.names = requests, conda_upstream, names
         self.extras = tuple(extras)
-        self.subdirs = sorted({t.subdir for t in targets})
-        self.pythons = sorted({t.python for t in targets}, key=Version)
+        #: what a noarch package claims: the configured subdirs and Pythons
+        self.subdirs = sorted({t.subdir for t in configured})
+        self.pythons = sorted({t.python for t in configured}, key=Version)
 
     def plan_project(self, project: str, resolutions: Sequence[TargetResolution]) -> ProjectPlan:
         statuses: dict[tuple[str, Route, str], list[Target]] = {}
@@ -248,6 +265,7 @@ class _Planner:
         left_out: list[dict[str, Dropped]] = []  # per wheel target: requirements false there
         recipe_versions: list[str] = []
         requested_by: set[str] = set()
+        pip_wheels: dict[str, UpstreamFile] = {}
         for resolution in resolutions:
             pin = resolution.pins.get(project)
             if project in resolution.unmet:
@@ -259,6 +277,8 @@ class _Planner:
             target = resolution.target
             requested_by.update(b for b in pin.required_by if b)
             route, note = self._route(pin, resolution)
+            if route in ("upstream", "wheel") and pin.wheel is not None:
+                pip_wheels.setdefault(pin.wheel.filename, pin.wheel)
             if route == "wheel":
                 assert pin.wheel is not None and pin.requires_dist is not None
                 translation = translate(
@@ -291,6 +311,7 @@ class _Planner:
             recipe_version=max(recipe_versions, key=Version) if recipe_versions else None,
             dropped=tuple(dropped.values()),
             requested_by=", ".join(sorted(requested_by)),
+            pip_wheels=tuple(pip_wheels[name] for name in sorted(pip_wheels)),
         )
 
     def _route(self, pin: Pin, resolution: TargetResolution) -> tuple[Route, str]:

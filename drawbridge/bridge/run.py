@@ -13,7 +13,8 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from drawbridge.bridge.claims import Baseline
+from drawbridge.bridge.builds import Build
+from drawbridge.bridge.claims import Baseline, claims
 from drawbridge.bridge.conda_upstream import CondaUpstream
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.execute import Outcome, execute
@@ -138,6 +139,7 @@ def _plan_and_bridge(
     targets = all_targets(
         options.platforms or settings.platforms, options.pythons or settings.pythons
     )
+    configured = configured_targets(home, options)
     conda_channels = upstream_conda_channels(home, options)
     conda_upstream = (
         CondaUpstream(conda_channels, [t.subdir for t in targets]) if conda_channels else None
@@ -155,16 +157,22 @@ def _plan_and_bridge(
         macos=settings.macos,
         on_target=report.resolved,
         published=channels.conda_names(options.channel),
+        configured=configured,
     )
     report.planned(plan, {r.name: r for r in recipes.all()})
     if options.dry_run:
         return BridgeReport(plan)
-    report.bridging(sum(len(p.wheels) + len(p.builds) for p in plan.projects) + 1)  # + the check
-    unchecked = targets_without_python(conda_upstream, targets)
+    steps = sum(len(p.wheels) + len(p.pip_only) + len(p.builds) for p in plan.projects)
+    report.bridging(steps + 1)  # + the check
+    # the targets the new packages claim among the configured ones, and the run's own: the
+    # mirror is asked for a python only there (a subdir nothing claims is never read)
+    claimed = {t for p in plan.projects for b in p.builds for t in build_claims(b, configured)}
+    relevant = [t for t in configured if t in claimed or t in targets]
+    unchecked = targets_without_python(conda_upstream, relevant)
     check = partial(
         check_installable,
         channels=[channels.layout(options.channel).conda_dir, *conda_channels],
-        targets=[t for t in targets if t not in unchecked],
+        targets=[t for t in relevant if t not in unchecked],
         baseline=Baseline.of_site(settings.manylinux_glibc_minor, settings.macos),
     )
     outcomes = execute(
@@ -183,6 +191,23 @@ def _plan_and_bridge(
     )
 
 
+def configured_targets(home: Home, options: BridgeOptions) -> list[Target]:
+    """The home's `[bridge]` platforms × Pythons together with the run's: what a package
+    may claim, and where the installability check looks."""
+    settings = home.bridge
+    return all_targets(
+        dict.fromkeys([*settings.platforms, *options.platforms]),
+        dict.fromkeys([*settings.pythons, *options.pythons]),
+    )
+
+
+def build_claims(build: Build, targets: Sequence[Target]) -> list[Target]:
+    """The targets of `targets` the package `build` makes will claim."""
+    if build.target is not None:
+        return [build.target] if build.target in targets else []
+    return [t for t in targets if claims("noarch", build.depends, t)]
+
+
 def targets_without_python(
     conda_upstream: CondaUpstream | None, targets: Sequence[Target]
 ) -> list[Target]:
@@ -191,8 +216,7 @@ def targets_without_python(
     return [
         target
         for target in targets
-        if conda_upstream is None
-        or not conda_upstream.carries("python", f"{target.python}.*", target)
+        if conda_upstream is None or not conda_upstream.has_python(target)
     ]
 
 
@@ -203,18 +227,32 @@ def upstream_conda_channels(home: Home, options: BridgeOptions) -> tuple[str, ..
     return tuple(upstream_locations(home.bridge.upstream_conda))
 
 
-def check_bridged_channel(home: Home, channels: Channels, options: BridgeOptions) -> Report:
+@dataclass(frozen=True)
+class ChannelCheck:
+    """What `bridge --check` found, and the configured targets it could not look at."""
+
+    report: Report
+    unchecked: tuple[Target, ...] = ()  # no upstream conda channel has a python for them
+
+
+def check_bridged_channel(home: Home, channels: Channels, options: BridgeOptions) -> ChannelCheck:
     """`bridge --check`: every package of the channel that no solver could install on a
-    target it claims (against the channel and the upstream conda channels), and why."""
+    target it claims among the configured ones (the home's and `options`'), against the
+    channel and the upstream conda channels, and why. Targets no upstream conda channel has
+    a python for are not checked (nothing installs there yet): they are named instead."""
     settings = home.bridge
-    targets: list[Target] = all_targets(
-        options.platforms or settings.platforms, options.pythons or settings.pythons
+    conda_channels = upstream_conda_channels(home, options)
+    configured = configured_targets(home, options)
+    conda_upstream = (
+        CondaUpstream(conda_channels, [t.subdir for t in configured]) if conda_channels else None
     )
-    return check_channel(
-        [channels.layout(options.channel).conda_dir, *upstream_conda_channels(home, options)],
-        targets,
+    unchecked = targets_without_python(conda_upstream, configured)
+    report = check_channel(
+        [channels.layout(options.channel).conda_dir, *conda_channels],
+        [t for t in configured if t not in unchecked],
         baseline=Baseline.of_site(settings.manylinux_glibc_minor, settings.macos),
     )
+    return ChannelCheck(report, tuple(unchecked))
 
 
 def write_pending_recipes(

@@ -19,6 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
+from drawbridge.bridge.builds import Build
 from drawbridge.bridge.execute import Outcome
 from drawbridge.bridge.installable import Report
 from drawbridge.bridge.pins import TargetResolution
@@ -91,21 +92,21 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
             shown.add_row(
                 escape(name), "", "cannot", "", escape("\n".join([project.problem, *extra_notes]))
             )
+        pip_only = {wheel.version for wheel in project.pip_only}
         for index, group in enumerate(project.groups):
             notes = [group.note] if group.note else []
+            route: str = group.route
             if group.route == "wheel":
-                kinds = {
-                    ("noarch" if b.target is None else "per target")
-                    for b in project.builds
-                    if b.version == group.version
-                }
+                kinds = {_kind(build) for build in project.builds if build.version == group.version}
                 notes.append(" + ".join(sorted(kinds)))
+            elif group.route == "upstream" and group.version in pip_only:
+                route = "pip only"  # the wheel goes to the pip view, conda depends on upstream
             if index == len(project.groups) - 1:
                 notes += extra_notes
             shown.add_row(
                 escape(name) if index == 0 else "",
                 group.version,
-                group.route,
+                route,
                 describe_targets(group.targets, subdirs),
                 escape("\n".join(notes)),
             )
@@ -118,6 +119,26 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
         where = describe_targets(targets, subdirs)
         shown.add_row("", "", "[yellow]warning[/]", where, escape(warning))
     return shown
+
+
+def _kind(build: Build) -> str:
+    """How the plan names a package: noarch (for one OS: `noarch __linux`) or per target."""
+    if build.target is not None:
+        return "per target"
+    return f"noarch {build.os_virtual}" if build.os_virtual else "noarch"
+
+
+def pip_only_line(plan: BridgePlan) -> str:
+    """The projects whose wheels go to the pip view only ("" if none): the upstream conda
+    channels carry them, so no conda package is made, but pip installs them from here."""
+    projects = [
+        f"{project.project} {', '.join(dict.fromkeys(w.version for w in project.pip_only))}"
+        for project in plan.projects
+        if project.pip_only
+    ]
+    if not projects:
+        return ""
+    return f"pip only (the upstream conda channels carry them): {', '.join(projects)}"
 
 
 def outcome_table(outcomes: Sequence[Outcome]) -> Table:
@@ -167,6 +188,8 @@ class TerminalProgress:
     def planned(self, plan: BridgePlan, recipes: dict[str, Recipe]) -> None:
         self.close()
         console.print(plan_table(plan, recipes))
+        if line := pip_only_line(plan):
+            console.print(escape(line))
 
     def bridging(self, steps: int) -> None:
         self._start("bridging", steps)
@@ -192,6 +215,8 @@ def run_and_render(context: CliContext, options: BridgeOptions) -> BridgeReport:
         progress.close()
     if not options.dry_run:
         console.print(outcome_table(report.outcomes))
+        wheels = sum(len(outcome.wheels) for outcome in report.outcomes)
+        console.print(f"{wheels} wheel(s) published to the pip view ({options.channel}/simple/)")
     if report.unchecked:
         errors.print(
             "[yellow]not checked for installability on "
@@ -262,9 +287,14 @@ def bridge(
     )
     if check:
         with console.status("checking every package installs on its targets…"):
-            report = check_bridged_channel(context.home, context.channels, options)
-        console.print(check_table(report))
-        if report.failures:
+            checked = check_bridged_channel(context.home, context.channels, options)
+        console.print(check_table(checked.report))
+        if checked.unchecked:
+            errors.print(
+                f"[yellow]not checked on {describe_targets(checked.unchecked, [])}:[/] no "
+                "upstream conda channel provides python there"
+            )
+        if checked.report.failures:
             raise typer.Exit(1)
         return
     if not requirements:
