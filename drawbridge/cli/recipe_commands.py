@@ -17,6 +17,7 @@ from drawbridge.bridge.build import HOST_SUBDIR, BuildResult, build_recipe
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.provide import how_to_provide, missing_from, recipe_requirements
+from drawbridge.bridge.recipe_compose import review_notes
 from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import open_upstream
 from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
@@ -88,7 +89,13 @@ def show(name: str, home: HomeOption = None) -> None:
     console.print(f"{recipe.name} {recipe.version}: [bold]{recipe.state}[/] sha256={recipe.sha256}")
     if recipe.decided_by:
         console.print(f"decided by {recipe.decided_by}: {recipe.comment}")
-    print_code(book.text(name), "yaml")
+    text = book.text(name)
+    notes = review_notes(text)
+    if notes:
+        console.print("[bold]notes for the reviewer[/]")
+        for note in notes:
+            console.print(f"[yellow]-[/] {escape(note)}")
+    print_code(text, "yaml")
 
 
 @recipe_app.command("diff")
