@@ -193,7 +193,9 @@ def test_bad_recipes_fail_with_a_log_and_publish_nothing(
     assert failed.returncode == 1
     assert "failed" in drawbridge(home, "recipe", "list").stdout
     log = drawbridge(home, "recipe", "log", "sdist-demo").stdout
-    assert message in log or message in failed.stdout, log[-2000:]
+    # the result names the cause, not rattler-build's "Script failed to execute"
+    said = " ".join(failed.stdout.split())
+    assert message in said and "Script failed" not in said, failed.stdout + log[-2000:]
     assert repodata(home) == []
 
 

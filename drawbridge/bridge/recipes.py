@@ -312,7 +312,10 @@ class RecipeBook:
             )
         return self.get(name)
 
-    def record_build(self, name: str, ok: bool, log: Path, needs_builder: str = "") -> None:
+    def record_build(
+        self, name: str, ok: bool, log: Path, needs_builder: str = "", message: str = ""
+    ) -> None:
+        """Record a build's outcome; the audit row keeps its `message` (why it failed)."""
         with self.db.session() as session:
             row = session.get(RecipeRow, name)
             assert row is not None
@@ -327,9 +330,19 @@ class RecipeBook:
                     user="(build)",
                     action="built" if ok else "build-failed",
                     subject=name,
-                    detail=str(log),
+                    detail=f"{message} (log {log})" if message else str(log),
                 )
             )
+
+    def last_build(self, name: str) -> AuditRow | None:
+        """The audit row of the recipe's last build, if it was built."""
+        with self.db.session() as session:
+            return session.scalars(
+                select(AuditRow)
+                .where(AuditRow.subject == name, AuditRow.action.in_(("built", "build-failed")))
+                .order_by(AuditRow.id.desc())
+                .limit(1)
+            ).first()
 
     def audit(self) -> list[AuditRow]:
         with self.db.session() as session:

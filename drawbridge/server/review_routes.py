@@ -65,8 +65,10 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         if recipe.decided_by
         else ""
     )
+    last = book.last_build(name) if recipe.state == "failed" else None
     log_link = (
-        f"<p><a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>"
+        f"<p>{'last build failed: ' + html.escape(last.detail) + ' · ' if last else ''}"
+        f"<a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>"
         if recipe.state in ("built", "failed")
         else ""
     )
