@@ -5,13 +5,17 @@ the stand-in upstream: one tiny sdist per behaviour.
   bdist_wheel of its own: `wheel` is in host), and installs into 3.9 and 3.12;
 - a pyproject project builds with its own backend (flit-core), not setuptools;
 - a C extension builds once per Python; a reviewer who wrongly makes it noarch gets a
-  per-platform build, told so, not a failure.
+  per-platform build, told so, not a failure;
+- a C extension that needs a C library nothing provides, and a setuptools that exists for
+  3.12 only (mysqlclient's two failures): the review notes name the library before the
+  build, and the failed build's result names it and the missing setuptools.
 """
 
 from __future__ import annotations
 
 import json
 import re
+import shutil
 import subprocess
 from pathlib import Path
 
@@ -85,21 +89,20 @@ def runs_in(site: dict, upstream: Path, python: str, spec: str, code: str) -> st
     return result.stdout.strip()
 
 
-def c_extension_sdist(site: dict, name: str, version: str, preamble: str = "") -> None:
+def c_extension_sdist(
+    site: dict, name: str, version: str, preamble: str = "", c_preamble: str = "", **members: bytes
+) -> None:
     """An sdist of `name` building the C extension `fastadd` (its setup.py starts with
-    `preamble`) in the site's drop folder."""
+    `preamble`, its source with `c_preamble`; `members` more files, by name) in the site's
+    drop folder."""
     setup = (
         f"{preamble}from setuptools import Extension, setup\n"
         f'setup(name="{name}", version="{version}",\n'
         '      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
     )
     folder = f"{name.replace('-', '_')}-{version}"
-    make_sdist(
-        site["drop"],
-        name,
-        version,
-        members={f"{folder}/fastadd.c": C_SOURCE.encode(), f"{folder}/setup.py": setup.encode()},
-    )
+    files = {"fastadd.c": (c_preamble + C_SOURCE).encode(), "setup.py": setup.encode(), **members}
+    make_sdist(site["drop"], name, version, members={f"{folder}/{n}": d for n, d in files.items()})
 
 
 def test_a_setup_py_project_builds_once_with_wheel_beside_old_setuptools(
@@ -234,3 +237,42 @@ def test_a_build_failing_for_one_python_still_publishes_the_others(
     assert again.returncode == 1 and "refused" not in again.stdout, again.stdout
     assert "build failed for python 3.9" in " ".join(again.stdout.split())
     assert len(records(home, "linux-64")) == 1
+
+
+def test_a_missing_c_library_is_named_before_and_after_the_build(site: dict):
+    """libfoo: its setup.py asks pkg-config, its source includes <foo.h>; nothing provides
+    either. It also needs setuptools >=77, which the upstream has for Python 3.12 only."""
+    pyproject = (
+        b'[build-system]\nrequires = ["setuptools>=77"]\nbuild-backend = "setuptools.build_meta"\n'
+    )
+    c_extension_sdist(
+        site,
+        "needs-foo",
+        "0.4",
+        'import subprocess\nsubprocess.run("pkg-config --cflags libfoo", shell=True)\n',
+        "#include <foo.h>\n",
+        **{"pyproject.toml": pyproject},
+    )
+    home = site["home"]
+    assert drawbridge(home, "recipe", "generate", "needs-foo").returncode == 0
+    shown = " ".join(drawbridge(home, "recipe", "show", "needs-foo").stdout.split())
+    for need in ("pkg-config libfoo (setup.py)", "<foo.h> (fastadd.c)"):
+        assert f"C library: the build looks for {need}, which the sdist does not ship" in shown
+
+    approve(site, "needs-foo")
+    built = drawbridge(home, "build", "needs-foo")
+    assert built.returncode == 1, built.stdout + built.stderr
+    (said,) = [line for line in built.stdout.splitlines() if line.startswith("needs-foo failed")]
+    assert "build failed for python 3.9, python 3.12: python 3.9: cannot make the build's " in said
+    assert "setuptools >=77 has no build for python 3.9 in any channel" in said, said
+    assert "| python 3.12: " in said and "fatal error: foo.h: No such file or directory" in said
+    if shutil.which("pkg-config"):  # the build runs this machine's pkg-config
+        assert "Package libfoo was not found in the pkg-config search path" in said
+    assert "Script failed" not in said and "PyRattlerBuildError" not in said
+    # kept: the audit, `recipe show` and the review page say why the last build failed
+    assert "fatal error: foo.h" in drawbridge(home, "audit").stdout
+    shown = " ".join(drawbridge(home, "recipe", "show", "needs-foo").stdout.split())
+    assert "last build failed: build failed for python 3.9, python 3.12" in shown
+    with serve_in_process(home) as app:
+        page = app.get("/ui/recipes/needs-foo").text
+    assert "last build failed: build failed for python 3.9" in page and "foo.h" in page

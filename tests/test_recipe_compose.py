@@ -12,7 +12,9 @@ import rattler_build
 from builders import make_sdist
 from ruamel.yaml import YAML
 
+from drawbridge.bridge import native_needs
 from drawbridge.bridge.names import default_table
+from drawbridge.bridge.native_needs import NativeNeed, provisions
 from drawbridge.bridge.recipe_compose import (
     Origin,
     build_requirements,
@@ -216,3 +218,51 @@ def test_the_reviewer_is_told_what_is_missing():
     assert "[recipes] maintainers in drawbridge.toml" in notes[0]
     assert "'MIT License'" in notes[1] and "nothing was looked up on the internet" in notes[1]
     assert text.startswith("# REVIEW: no maintainers")
+
+
+def test_the_reviewer_is_told_which_c_library_the_build_looks_for():
+    """Each C library the build looks for that host lacks, with the conda packages that
+    would provide it, and whether a conda channel here carries one (mysqlclient's failure)."""
+    found = provisions(
+        [
+            NativeNeed("pkg-config", "mysqlclient", "setup.py"),
+            NativeNeed("header", "mysql.h", "src/MySQLdb/_mysql.c"),
+            NativeNeed("config", "pg_config", "setup.py"),
+            NativeNeed("header", "foo.h", "src/x.c"),
+        ],
+        native_needs.default_table(),
+    )
+    facts = SdistFacts("x-1.tar.gz", compiled_sources=("src/x.c",), licence_files=("LICENSE",))
+
+    def notes(carried: frozenset[str] | None, meta: str = CRCMOD) -> list[str]:
+        text = compose_recipe(meta, facts, ORIGIN, NAMES, "3.9", BOTH, ["mia"], (), found, carried)
+        rattler_build.Stage0Recipe.from_yaml(text)
+        return [note for note in review_notes(text) if note.startswith("C library")]
+
+    mysql, libpq, foo = notes(frozenset())
+    assert mysql.startswith(
+        "C library: the build looks for the MySQL/MariaDB client library (setup.py: "
+        "pkg-config mysqlclient; src/MySQLdb/_mysql.c: <mysql.h>), and no conda channel "
+        "here carries a package that provides it (conda-forge's: mysql-devel, "
+        "mysql-connector-c, libmysqlclient, mariadb-connector-c)"
+    )
+    assert mysql.endswith("requirements.host, with pkg-config in requirements.build.")
+    assert "libpq (setup.py: pg_config)" in libpq and "(conda-forge's: libpq)" in libpq
+    assert foo == (
+        "C library: the build looks for <foo.h> (src/x.c), which the sdist does not ship and "
+        "Drawbridge's table of C libraries (c-libraries.toml) does not know: add the conda "
+        "package that provides it to requirements.host."
+    )
+    _mysql, libpq, _foo = notes(frozenset({"libpq"}))
+    assert libpq.endswith("A conda channel here carries libpq: add libpq to requirements.host.")
+    _mysql, libpq, _foo = notes(None)  # the channels could not be asked
+    assert libpq.endswith(
+        ": add the conda package that provides it to requirements.host (conda-forge's: libpq)."
+    )
+    # a host requirement that provides it: no note for it
+    with_libpq = CRCMOD.replace("    - pip\n  run:", "    - pip\n    - libpq\n  run:")
+    assert with_libpq != CRCMOD
+    assert [n.split(" (")[0] for n in notes(frozenset(), with_libpq)] == [
+        "C library: the build looks for the MySQL/MariaDB client library",
+        "C library: the build looks for <foo.h>",
+    ]

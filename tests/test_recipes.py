@@ -2,17 +2,19 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
-from builders import C_SOURCE, make_sdist
+from builders import C_SOURCE, make_conda_tar_bz2, make_sdist
 from clients import BIN, client_env, solve_and_install
 from clients import run_drawbridge as drawbridge
 from databases import new_home
-from servers import start_server
+from servers import serve_in_process, start_server
+from upstream import index_fs
 
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
@@ -191,7 +193,9 @@ def test_bad_recipes_fail_with_a_log_and_publish_nothing(
     assert failed.returncode == 1
     assert "failed" in drawbridge(home, "recipe", "list").stdout
     log = drawbridge(home, "recipe", "log", "sdist-demo").stdout
-    assert message in log or message in failed.stdout, log[-2000:]
+    # the result names the cause, not rattler-build's "Script failed to execute"
+    said = " ".join(failed.stdout.split())
+    assert message in said and "Script failed" not in said, failed.stdout + log[-2000:]
     assert repodata(home) == []
 
 
@@ -353,3 +357,48 @@ def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp
             rattler_build.Stage0Recipe.from_yaml(dump(convert(meta)))
         finally:
             server.stop()
+
+
+def test_the_review_notes_name_the_c_libraries_and_whether_a_mirror_has_them(site: dict):
+    """A second conda mirror carries libpq, none carries a MySQL client: the notes say so in
+    the recipe, `recipe show` and the review page, before anything is built."""
+    home, mirror = site["home"], site["tmp"] / "libmirror"
+    make_conda_tar_bz2(mirror / "linux-64", "libpq", "17.4", "h0_0", "linux-64")
+    asyncio.run(index_fs(mirror))
+    config = (home / "drawbridge.toml").read_text()
+    config = config.replace("upstream_conda = [", f'upstream_conda = ["{mirror.as_uri()}", ')
+    (home / "drawbridge.toml").write_text(config)
+    setup = (
+        b"import subprocess\nfrom setuptools import Extension, setup\n"
+        b'subprocess.run(["pg_config", "--includedir"])\n'
+        b'setup(name="dbdriver", version="0.1",\n'
+        b'      ext_modules=[Extension("fastadd", ["fastadd.c"])])\n'
+    )
+    source = "#include <libpq-fe.h>\n#include <mysql.h>\n" + C_SOURCE
+    make_sdist(
+        site["tmp"] / "drop",
+        "dbdriver",
+        "0.1",
+        members={"dbdriver-0.1/fastadd.c": source.encode(), "dbdriver-0.1/setup.py": setup},
+    )
+    generated = drawbridge(home, "recipe", "generate", "dbdriver")
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    recipe = (home / "recipes/dbdriver/recipe.yaml").read_text()
+    assert (
+        "# REVIEW: C library: the build looks for PostgreSQL's client library, libpq "
+        "(setup.py: pg_config; fastadd.c: <libpq-fe.h>). A conda channel here carries libpq: "
+        "add libpq to requirements.host.\n"
+    ) in recipe
+    assert (
+        "# REVIEW: C library: the build looks for the MySQL/MariaDB client library "
+        "(fastadd.c: <mysql.h>), and no conda channel here carries a package that provides it "
+        "(conda-forge's: mysql-devel, mysql-connector-c, libmysqlclient, mariadb-connector-c)"
+    ) in recipe
+    shown = " ".join(drawbridge(home, "recipe", "show", "dbdriver").stdout.split())
+    assert "notes for the reviewer - C library: the build looks for PostgreSQL's" in shown
+    with serve_in_process(home) as app:
+        page = app.get("/ui/recipes/dbdriver").text
+    assert (
+        "<h2>Notes for the reviewer</h2><ul class=notes><li>C library: the build looks for " in page
+    )
+    assert "A conda channel here carries libpq" in page and "mysql-connector-c" in page

@@ -22,6 +22,7 @@ from databases import new_home
 from servers import start_server
 
 from drawbridge.bridge.grayskull_offline import network_namespace
+from drawbridge.bridge.recipe_compose import review_notes
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
@@ -160,3 +161,42 @@ def test_the_conda_packages_and_the_wheels_install_and_import(
             assert run.returncode == 0, (project, run.stderr)
     finally:
         server.stop()
+
+
+@pytest.mark.parametrize(
+    ("requirement", "library", "evidence", "package"),
+    [
+        (
+            "mysqlclient==2.3.2",
+            "the MySQL/MariaDB client library",
+            "setup.py: pkg-config mysqlclient mariadb libmariadb perconaserverclient; "
+            "src/MySQLdb/_mysql.c: <mysql.h>, <mysqld_error.h>",
+            "mysql-connector-c",
+        ),
+        ("psycopg2==2.9.13", "PostgreSQL's client library, libpq", "setup.py: pg_config", "libpq"),
+    ],
+    ids=["mysqlclient", "psycopg2"],
+)
+def test_the_review_notes_name_the_c_library_before_any_build(
+    tmp_path: Path,
+    upstream_39_312: Path,
+    requirement: str,
+    library: str,
+    evidence: str,
+    package: str,
+):
+    """What made mysqlclient's build fail, said to the reviewer: the C library its build
+    looks for, the conda-forge packages that provide it, and that no channel here has one."""
+    home = new_home(tmp_path / "home")
+    config = home.config_path.read_text()
+    home.config_path.write_text(
+        config.replace("upstream_conda = []", f'upstream_conda = ["{upstream_39_312.as_uri()}"]')
+    )
+    Channels(home, Database(home.database_url)).create("main")
+    generated = drawbridge(home.root, "recipe", "generate", requirement, "--upstream-pypi", PYPI)
+    assert generated.returncode == 0, generated.stdout + generated.stderr
+    name = requirement.split("==")[0]
+    notes = review_notes((home.root / "recipes" / name / "recipe.yaml").read_text())
+    (note,) = [note for note in notes if note.startswith("C library")]
+    assert note.startswith(f"C library: the build looks for {library} ("), note
+    assert evidence in note and "no conda channel here carries" in note and package in note

@@ -15,12 +15,18 @@ A noarch recipe whose build makes platform-specific files (a wheel tagged for an
 interpreter or platform, or compiled extensions in the package) is not a failure: it is
 built again per platform and Python from the same recipe made native (`make_native`,
 with a C compiler), and the result says so, for the reviewer.
+
+A failed build's result says why: the first real error lines of its part of the log
+(`build_log.failure_lines`: the compiler's missing header, pkg-config's missing package,
+the build's own exception), and, when rattler-build could not make an environment, which
+package has no build for that Python (`provide.unsolvable`).
 """
 
 from __future__ import annotations
 
 import io
 import json
+import os
 import re
 import shutil
 import subprocess
@@ -39,6 +45,8 @@ import zstandard
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from ruamel.yaml import YAML
 
+from drawbridge.bridge.build_log import failure_lines, unsolved_environment
+from drawbridge.bridge.provide import unsolvable
 from drawbridge.bridge.recipe_convert import WHEEL_DIR, make_native
 from drawbridge.bridge.recipes import Recipe, RecipeError, sha256_text
 
@@ -208,12 +216,13 @@ def _run(
     channels: list[str],
     handle: IO[str],
     timeout: int,
-) -> bool:
-    """One rattler-build run in a child process, its output in the log; True if it made
-    packages."""
+) -> tuple[bool, str]:
+    """One rattler-build run in a child process, its output in the log; whether it made
+    packages, and its part of the log."""
     out.mkdir(parents=True)
     handle.write(f"\n# rattler-build {recipe_path.name} variants={json.dumps(variants)}\n")
     handle.flush()
+    start = os.fstat(handle.fileno()).st_size
     command = [sys.executable, "-c", BUILD_SCRIPT, str(recipe_path), str(out)]
     try:
         result = subprocess.run(
@@ -223,14 +232,46 @@ def _run(
             timeout=timeout,
             cwd=out,
         )
+        made = result.returncode == 0 and any(out.rglob("*.conda"))
     except subprocess.TimeoutExpired:
         handle.write(f"\n# build timed out after {timeout} s\n")
-        return False
-    return result.returncode == 0 and any(out.rglob("*.conda"))
+        made = False
+    handle.flush()
+    with open(handle.name, "rb") as log:
+        log.seek(start)
+        return made, log.read().decode("utf-8", "replace")
 
 
-def _tail(log: Path, lines: int = 3) -> str:
-    return "\n".join(log.read_text(errors="replace").strip().splitlines()[-lines:])
+def _why(part: str, channels: list[str]) -> list[str]:
+    """Why the build whose part of the log is `part` failed, in a few lines."""
+    lines = failure_lines(part)
+    environment = unsolved_environment(part)
+    if environment:
+        try:
+            reasons = unsolvable(
+                channels, environment.specs, environment.subdir, environment.virtual_packages
+            )
+        except Exception:  # rattler cannot read a channel: the log's own words stand
+            reasons = []
+        if reasons:
+            lines = [f"cannot make the build's environment: {'; '.join(reasons)}"]
+    return lines or [_tail(part)]
+
+
+def _failure_message(failed: dict[str, list[str]], succeeded: list[str]) -> str:
+    """The result's message: "build failed for python 3.9 (built for python 3.12): why",
+    with each Python's own reason when they differ."""
+    message = f"build failed for {', '.join(failed)}" + (
+        f" (built for {', '.join(succeeded)})" if succeeded else ""
+    )
+    reasons = {"; ".join(lines) for lines in failed.values()}
+    if len(reasons) == 1:
+        return f"{message}: {reasons.pop()}"
+    return f"{message}: " + " | ".join(f"{label}: {'; '.join(w)}" for label, w in failed.items())
+
+
+def _tail(text: str, lines: int = 3) -> str:
+    return "\n".join(text.strip().splitlines()[-lines:])
 
 
 def build_recipe(
@@ -271,10 +312,10 @@ def build_recipe(
             )
             recipe_path = stage_recipe(recipe, text, work / "recipe", cache_dir)
             outs: dict[str, Path] = {}
-            failed: list[str] = []
+            failed: dict[str, list[str]] = {}  # label -> why
             if noarch:
                 outs["noarch"] = work / "out-noarch"
-                made = _run(recipe_path, outs["noarch"], {}, channels, handle, timeout)
+                made, part = _run(recipe_path, outs["noarch"], {}, channels, handle, timeout)
                 specific = platform_specific_output(outs["noarch"])
                 if specific:
                     notes.append(
@@ -287,14 +328,17 @@ def build_recipe(
                     recipe_path = stage_recipe(recipe, text, work / "native", cache_dir, True)
                     noarch = False
                 elif not made:
-                    failed.append("noarch")
+                    failed["noarch"] = _why(part, channels)
             if not noarch:
                 for python in pythons or [""]:
                     label = f"python {python}" if python else "python"
                     outs[label] = work / f"out-{python or 'newest'}"
                     variants = {"python": [python]} if python else {}
-                    if not _run(recipe_path, outs[label], variants, channels, handle, timeout):
-                        failed.append(label)
+                    made, part = _run(recipe_path, outs[label], variants, channels, handle, timeout)
+                    if not made:
+                        failed[label] = _why(part, channels)
+            for label, lines in failed.items():
+                handle.write(f"\n# {label} failed: {'; '.join(lines)}\n")
         needs_builder = () if noarch else tuple(p for p in platforms if p != HOST_SUBDIR)
         # what built is kept even when another Python's build failed: its users need not wait
         succeeded = [label for label in outs if label not in failed]
@@ -303,12 +347,7 @@ def build_recipe(
         wheels = [
             _keep(w, output_dir) for out in built for w in sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))
         ]
-        message = ""
-        if failed:
-            message = f"build failed for {', '.join(failed)}" + (
-                f" (built for {', '.join(succeeded)})" if succeeded else ""
-            )
-            message += f": {_tail(log)}"
+        message = _failure_message(failed, succeeded) if failed else ""
         return BuildResult(
             recipe.name,
             not failed,

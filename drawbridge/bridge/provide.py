@@ -3,7 +3,8 @@
 A Python interpreter (and what pins it, and the compilers a recipe asks for) never comes
 from PyPI: only a conda mirror connected with `drawbridge upstream add` provides it. A
 PyPI project can be bridged. `build`, `lock` and the approval of a bridging request all say
-it the same way, from here.
+it the same way, from here; and, when a build's environment cannot be made, which of its
+packages has no build for that Python (`unsolvable`).
 """
 
 from __future__ import annotations
@@ -14,6 +15,8 @@ from collections.abc import Iterable, Sequence
 from typing import Any
 
 from ruamel.yaml import YAML
+
+from drawbridge.bridge.solver_messages import condense
 
 #: the command that connects a conda mirror
 CONNECT_MIRROR = "drawbridge upstream add NAME URL|FOLDER"
@@ -111,3 +114,61 @@ def missing_from(
         )
         present = {name.normalized for name in found}
     return [name for name in names if name not in present]
+
+
+def unsolvable(
+    channels: Sequence[str],
+    specs: Sequence[str],
+    subdir: str,
+    virtual_packages: Sequence[tuple[str, str, str]],
+) -> list[str]:
+    """Why the environment of `specs` cannot be made from `channels` on `subdir` (with
+    `virtual_packages` as (name, version, build)): each spec that does not install beside
+    the environment's Python alone, in words ("setuptools >=77 has no build for python 3.9
+    in any channel (…)"); the whole solve's reason if none fails alone; [] if it solves."""
+    import rattler
+    from rattler.exceptions import SolverError
+
+    pythons = [spec for spec in specs if spec.split()[0] == "python"]
+    pinned = re.match(r"python\s+(\d+\.\d+)(?:\.\*)?$", pythons[0]) if pythons else None
+    python = pinned.group(1) if pinned else ""  # "python 3.9.*": one Python
+    virtual = [
+        rattler.GenericVirtualPackage(
+            rattler.PackageName(name), rattler.Version(version), rattler.BuildString(build)
+        )
+        for name, version, build in virtual_packages
+    ]
+    offered = {name: version for name, version, _build in virtual_packages}
+    gateway = rattler.Gateway(show_progress=False)
+
+    async def solve(wanted: list[str]) -> str | None:
+        try:
+            await rattler.solve(
+                list(channels),
+                wanted,
+                gateway=gateway,
+                platforms=[subdir, "noarch"],
+                virtual_packages=virtual,
+            )
+        except SolverError as error:
+            return str(error)
+        return None
+
+    def said(spec: str, message: str) -> str:
+        reason = condense(message, python, subdir, offered)
+        if python and reason.missing[:1] in (("python",), ("python_abi",)):
+            return f"{spec} has no build for python {python} in any channel ({reason.text})"
+        return reason.text
+
+    async def explain() -> list[str]:
+        found = []
+        for spec in specs:
+            message = None if spec in pythons else await solve([*pythons, spec])
+            if message:
+                found.append(said(spec, message))
+        if not found:
+            message = await solve(list(specs))
+            found += [condense(message, python, subdir, offered).text] if message else []
+        return found
+
+    return asyncio.run(explain())

@@ -6,11 +6,14 @@ wrong: what builds it (`[build-system] requires`, or setuptools + wheel for a se
 whether a compiler runs (C, C++, Cython, Fortran or Rust sources: then the recipe is built
 per platform and Python, never noarch), and whether a licence file ships. What the
 reviewer must decide is written at the top of the recipe as `# REVIEW:` comments, which
-`recipe show` and the review page show with the recipe.
+`recipe show` and the review page show with the recipe: among them each C library the
+build looks for that no host requirement provides (`native_needs`), with the conda package
+that would, and whether a conda channel here carries it.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,7 +24,14 @@ from drawbridge.bridge.deps import conda_version_spec
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.markers import applies
 from drawbridge.bridge.names import NameTable
-from drawbridge.bridge.recipe_convert import convert, dump, make_native, merge_requirements
+from drawbridge.bridge.native_needs import TABLE_FILE, Provision
+from drawbridge.bridge.recipe_convert import (
+    convert,
+    dump,
+    make_native,
+    merge_requirements,
+    requirement_name,
+)
 from drawbridge.bridge.sdist_facts import SdistFacts
 from drawbridge.bridge.targets import Target
 
@@ -123,6 +133,49 @@ def _licence_notes(recipe: dict, facts: SdistFacts) -> list[str]:
     return notes
 
 
+def library_notes(
+    found: Sequence[Provision], host: list[Any], carried: frozenset[str] | None
+) -> list[str]:
+    """A note for each library of `found` that no requirement of `host` provides, naming
+    the conda packages that would; `carried` are those a conda channel here has (None: not
+    known, the channels were not asked)."""
+    in_host = {requirement_name(item) for item in host}
+    notes = []
+    for provision in found:
+        if in_host & set(provision.conda):
+            continue
+        tool = " and pkg-config to requirements.build" if provision.runs_pkg_config else ""
+        if provision.library is None:
+            notes.append(
+                f"C library: the build looks for {provision.what} "
+                f"({', '.join(provision.files)}), which the sdist does not ship and "
+                f"Drawbridge's table of C libraries ({TABLE_FILE.name}) does not know: add "
+                f"the conda package that provides it to requirements.host{tool}."
+            )
+            continue
+        said = f"C library: the build looks for {provision.what} ({provision.evidence()})"
+        packages = ", ".join(provision.conda)
+        here = [name for name in provision.conda if carried and name in carried]
+        if here:
+            notes.append(
+                f"{said}. A conda channel here carries {', '.join(here)}: add {here[0]} to "
+                f"requirements.host{tool}."
+            )
+        elif carried is not None:
+            tool = ", with pkg-config in requirements.build" if tool else ""
+            notes.append(
+                f"{said}, and no conda channel here carries a package that provides it "
+                f"(conda-forge's: {packages}): the build fails until one is in the conda "
+                f"mirror and in requirements.host{tool}."
+            )
+        else:
+            notes.append(
+                f"{said}: add the conda package that provides it to requirements.host{tool} "
+                f"(conda-forge's: {packages})."
+            )
+    return notes
+
+
 def compose_recipe(
     meta_yaml: str,
     facts: SdistFacts,
@@ -132,9 +185,13 @@ def compose_recipe(
     pythons: list[str],
     maintainers: list[str],
     unresolved_imports: tuple[str, ...] | list[str] = (),
+    libraries: Sequence[Provision] = (),
+    carried: frozenset[str] | None = None,
 ) -> str:
     """The recipe text for grayskull's `meta_yaml` of the sdist `facts` describe;
-    `unresolved_imports` are modules its setup.py imports that nothing here provides."""
+    `unresolved_imports` are modules its setup.py imports that nothing here provides;
+    `libraries` the C libraries its build looks for (`native_needs.provisions`), of whose
+    conda packages a conda channel here carries `carried` (None: not asked)."""
     notes: list[str] = [
         f"setup.py imports {module}, which is not installed here: if the build needs it, "
         "add the conda package that provides it to requirements.host."
@@ -161,6 +218,7 @@ def compose_recipe(
         extra.append("cython")
     requirements = recipe.setdefault("requirements", {})
     requirements["host"] = merge_requirements(requirements.get("host") or [], extra)
+    notes.extend(library_notes(libraries, requirements["host"], carried))
     recipe["source"] = {"url": origin.url, "sha256": origin.sha256}
     recipe["extra"] = {"recipe-maintainers": list(maintainers)}
     if not maintainers:

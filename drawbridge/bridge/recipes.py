@@ -27,6 +27,8 @@ from drawbridge.bridge.downloads import DownloadCache
 from drawbridge.bridge.grayskull_offline import command as grayskull_command
 from drawbridge.bridge.grayskull_offline import unresolved_imports
 from drawbridge.bridge.names import CURATED_DIR, NameTable
+from drawbridge.bridge.native_needs import Provision, default_table, provisions
+from drawbridge.bridge.provide import missing_from
 from drawbridge.bridge.pypi import Upstream, UpstreamFile
 from drawbridge.bridge.recipe_compose import Origin, compose_recipe
 from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN
@@ -36,6 +38,7 @@ from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import write_text_atomic
+from drawbridge.channel.upstream_conda import upstream_locations
 
 
 class RecipeError(BridgeError):
@@ -135,6 +138,7 @@ class RecipeBook:
             self.work.mkdir(parents=True, exist_ok=True)
             meta, unresolved = run_grayskull(sdist, self.work)
             python_min = python_min or self.settings.bridge.oldest_python3
+            libraries = provisions(facts.native_needs, default_table())
             text = compose_recipe(
                 meta,
                 facts,
@@ -144,6 +148,8 @@ class RecipeBook:
                 self.settings.bridge.python3s or [python_min or DEFAULT_PYTHON_MIN],
                 self.settings.recipes.maintainers,
                 unresolved,
+                libraries,
+                self._carried(libraries),
             )
         folder = self.root / conda_name
         if meta is not None:
@@ -151,6 +157,22 @@ class RecipeBook:
         return self._store(
             conda_name, project, chosen, text, user, "generate", curated=curated.is_file()
         )
+
+    def _carried(self, libraries: list[Provision]) -> frozenset[str] | None:
+        """Which conda packages providing `libraries` the channels a build uses (the conda
+        mirrors, the default channel) carry for linux-64; None if they cannot be asked."""
+        wanted = sorted({name for library in libraries for name in library.conda})
+        if not wanted:
+            return frozenset()
+        default = self.settings.channel(self.settings.server.default_channel).conda_dir
+        channels = [
+            *upstream_locations(self.settings.bridge.upstream_conda),
+            *([default.resolve().as_uri()] if (default / "noarch").is_dir() else []),
+        ]
+        try:
+            return frozenset(wanted) - set(missing_from(channels, wanted, ["linux-64"]))
+        except Exception:  # an unreachable mirror: the note says what would provide it
+            return None
 
     def _fetch_sdist(
         self, project: str, version: str | None, upstream: Upstream
@@ -290,7 +312,10 @@ class RecipeBook:
             )
         return self.get(name)
 
-    def record_build(self, name: str, ok: bool, log: Path, needs_builder: str = "") -> None:
+    def record_build(
+        self, name: str, ok: bool, log: Path, needs_builder: str = "", message: str = ""
+    ) -> None:
+        """Record a build's outcome; the audit row keeps its `message` (why it failed)."""
         with self.db.session() as session:
             row = session.get(RecipeRow, name)
             assert row is not None
@@ -305,9 +330,19 @@ class RecipeBook:
                     user="(build)",
                     action="built" if ok else "build-failed",
                     subject=name,
-                    detail=str(log),
+                    detail=f"{message} (log {log})" if message else str(log),
                 )
             )
+
+    def last_build(self, name: str) -> AuditRow | None:
+        """The audit row of the recipe's last build, if it was built."""
+        with self.db.session() as session:
+            return session.scalars(
+                select(AuditRow)
+                .where(AuditRow.subject == name, AuditRow.action.in_(("built", "build-failed")))
+                .order_by(AuditRow.id.desc())
+                .limit(1)
+            ).first()
 
     def audit(self) -> list[AuditRow]:
         with self.db.session() as session:

@@ -1,8 +1,13 @@
 """What a recipe needs to know about an sdist that grayskull does not say: its build system,
-its compiled sources, its licence files and the licence its metadata names.
+its compiled sources, what its build looks for outside Python (C libraries: `native_needs`),
+its licence files and the licence its metadata names.
 
 The sdist is read once, streamed, with the channel's bounds on members and inflation; only
-`pyproject.toml` and `PKG-INFO` at its top are read into memory.
+`pyproject.toml` and `PKG-INFO` at its top are read into memory whole. Its build scripts
+(the top's setup.py and other .py files, setup.cfg, pyproject.toml, meson.build and
+CMakeLists.txt near the top) and its C, C++ and Cython files are scanned, each up to
+`MAX_SCANNED` bytes and all of them up to `MAX_SCANNED_TOTAL`; vendored copies of other
+projects are not.
 """
 
 from __future__ import annotations
@@ -12,11 +17,21 @@ import tarfile
 import tomllib
 import zipfile
 import zlib
+from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
 from pathlib import Path, PurePosixPath
+from typing import BinaryIO
 
 from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.native_needs import (
+    LibraryTable,
+    NativeNeed,
+    build_script_needs,
+    default_table,
+    header_needs,
+    includes,
+)
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.limits import (
     MAX_CORE_METADATA,
@@ -42,8 +57,16 @@ COMPILED_SUFFIXES = {
 }
 #: folders whose sources are not built into the package (examples, tests, docs)
 NOT_BUILT = {"test", "tests", "testing", "doc", "docs", "example", "examples", "benchmarks"}
+#: folders holding other projects' code, copied in (their builds are not the sdist's)
+VENDORED = {"vendor", "vendored", "_vendor", "third_party", "thirdparty", "3rdparty", "extern"}
+#: files whose `#include`s are read
+C_FAMILY = {".c", ".cc", ".cpp", ".cxx", ".c++", ".h", ".hh", ".hpp", ".hxx", ".pyx", ".pxd"}
 LICENCE_PREFIXES = ("license", "licence", "copying", "copyright", "notice")
 MAX_PYPROJECT = 1024 * 1024
+#: how much of one build script or source is read for what the build looks for, and of all
+MAX_SCANNED = 2 * 1024 * 1024
+MAX_SCANNED_TOTAL = 64 * 1024 * 1024
+WANTED = {"pyproject.toml": MAX_PYPROJECT, "PKG-INFO": MAX_CORE_METADATA}
 
 
 class UnreadableSdist(BridgeError):
@@ -61,6 +84,8 @@ class SdistFacts:
     compiled_sources: tuple[str, ...] = ()  # relative to the sdist's top folder
     licence_files: tuple[str, ...] = ()
     licence_metadata: str = ""  # PKG-INFO's License-Expression or License
+    #: what its build looks for outside Python: pkg-config names, *-config, headers, …
+    native_needs: tuple[NativeNeed, ...] = ()
 
     @property
     def compilers(self) -> tuple[str, ...]:
@@ -79,7 +104,73 @@ def _relative(name: str) -> str | None:
     return "/".join(parts[1:]) if len(parts) > 1 else None
 
 
-def _facts(filename: str, members: dict[str, bytes], names: list[str]) -> SdistFacts:
+def _scanned(relative: str) -> str:
+    """Whether `relative` is scanned: "script" (a build script), "source" (C-family), or ""."""
+    path = PurePosixPath(relative)
+    folders = {part.lower() for part in path.parts[:-1]}
+    if folders & (NOT_BUILT | VENDORED):
+        return ""
+    name = path.name.lower()
+    if len(path.parts) == 1 and (name.endswith(".py") or name in ("setup.cfg", "pyproject.toml")):
+        return "script"
+    if name in ("meson.build", "cmakelists.txt") and len(path.parts) <= 3:
+        return "script"
+    return "source" if path.suffix.lower() in C_FAMILY else ""
+
+
+class _Scan:
+    """What one pass over an sdist's members collects."""
+
+    def __init__(self, filename: str, table: LibraryTable) -> None:
+        self.filename, self.table = filename, table
+        self.names: list[str] = []
+        self.members: dict[str, bytes] = {}
+        self.needs: list[NativeNeed] = []
+        self.includes: list[tuple[str, str, bool]] = []
+        self.budget = MAX_SCANNED_TOTAL
+
+    def member(
+        self, name: str, size: int, is_file: bool, open_member: Callable[[], BinaryIO | None]
+    ) -> None:
+        self.names.append(name)
+        relative = _relative(name)
+        if relative is None or not is_file:
+            return
+        wanted = relative in WANTED and relative not in self.members
+        kind = _scanned(relative) if self.budget > 0 else ""
+        if not wanted and not kind:
+            return
+        handle = open_member()
+        try:
+            if wanted:
+                data = read_member(self.filename, name, handle, size, WANTED[relative])
+                self.members[relative] = data
+            else:
+                data = handle.read(min(MAX_SCANNED, self.budget)) if handle else b""
+        finally:
+            if handle:
+                handle.close()
+        if not kind:
+            return
+        self.budget -= len(data)
+        text = data[:MAX_SCANNED].decode("utf-8", "replace")
+        if kind == "script":
+            self.needs += build_script_needs(relative, text, self.table)
+        else:
+            self.includes += [(relative, header, angled) for header, angled in includes(text)]
+
+    def facts(self) -> SdistFacts:
+        shipped = filter(None, map(_relative, self.names))
+        needs = [*self.needs, *header_needs(self.includes, shipped, self.table)]
+        return _facts(self.filename, self.members, self.names, tuple(dict.fromkeys(needs)))
+
+
+def _facts(
+    filename: str,
+    members: dict[str, bytes],
+    names: list[str],
+    native_needs: tuple[NativeNeed, ...] = (),
+) -> SdistFacts:
     compiled, licences = [], []
     for relative in filter(None, map(_relative, names)):
         path = PurePosixPath(relative)
@@ -108,42 +199,37 @@ def _facts(filename: str, members: dict[str, bytes], names: list[str]) -> SdistF
         compiled_sources=tuple(sorted(compiled)),
         licence_files=tuple(sorted(licences)),
         licence_metadata=licence.strip().splitlines()[0] if licence.strip() else "",
+        native_needs=native_needs,
     )
 
 
-def read_sdist_facts(sdist: Path) -> SdistFacts:
-    """Read `sdist` (.tar.gz or .zip) once; UnreadableSdist if it is not one."""
+def read_sdist_facts(sdist: Path, table: LibraryTable | None = None) -> SdistFacts:
+    """Read `sdist` (.tar.gz or .zip) once; UnreadableSdist if it is not one. `table` (default
+    Drawbridge's `recipes/c-libraries.toml`) names the C libraries its build looks for."""
     filename = sdist.name
-    wanted = {"pyproject.toml": MAX_PYPROJECT, "PKG-INFO": MAX_CORE_METADATA}
-    members: dict[str, bytes] = {}
-    names: list[str] = []
+    scan = _Scan(filename, table or default_table())
     try:
         if filename.endswith(".zip"):
             with open_zip(sdist, filename) as zf:
                 for info in zf.infolist():
-                    names.append(info.filename)
-                    relative = _relative(info.filename)
-                    if relative in wanted and relative not in members:
-                        with zf.open(info) as handle:
-                            members[relative] = read_member(
-                                filename, info.filename, handle, info.file_size, wanted[relative]
-                            )
-            return _facts(filename, members, names)
+                    scan.member(
+                        info.filename,
+                        info.file_size,
+                        not info.is_dir(),
+                        lambda info=info: zf.open(info),  # type: ignore[misc]
+                    )
+            return scan.facts()
         with gzip.open(sdist, "rb") as raw:
             guard = InflationGuard(raw, filename, inflation_budget(sdist.stat().st_size))
             with open_tar_stream(guard, filename) as tf:
                 for member in scan_members(tf, filename):
-                    names.append(member.name)
-                    relative = _relative(member.name)
-                    if relative in wanted and relative not in members and member.isfile():
-                        members[relative] = read_member(
-                            filename,
-                            member.name,
-                            tf.extractfile(member),
-                            member.size,
-                            wanted[relative],
-                        )
-        return _facts(filename, members, names)
+                    scan.member(
+                        member.name,
+                        member.size,
+                        member.isfile(),
+                        lambda member=member: tf.extractfile(member),  # type: ignore[misc]
+                    )
+        return scan.facts()
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:
         raise UnreadableSdist(f"{filename}: cannot read the sdist ({error})") from error
     except ChannelError as error:

@@ -17,6 +17,7 @@ from drawbridge.bridge.build import HOST_SUBDIR, BuildResult, build_recipe
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.names import default_table
 from drawbridge.bridge.provide import how_to_provide, missing_from, recipe_requirements
+from drawbridge.bridge.recipe_compose import review_notes
 from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import open_upstream
 from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
@@ -88,7 +89,16 @@ def show(name: str, home: HomeOption = None) -> None:
     console.print(f"{recipe.name} {recipe.version}: [bold]{recipe.state}[/] sha256={recipe.sha256}")
     if recipe.decided_by:
         console.print(f"decided by {recipe.decided_by}: {recipe.comment}")
-    print_code(book.text(name), "yaml")
+    last = book.last_build(name) if recipe.state == "failed" else None
+    if last is not None:
+        console.print(f"[red]last build failed[/]: {escape(last.detail)}")
+    text = book.text(name)
+    notes = review_notes(text)
+    if notes:
+        console.print("[bold]notes for the reviewer[/]")
+        for note in notes:
+            console.print(f"[yellow]-[/] {escape(note)}")
+    print_code(text, "yaml")
 
 
 @recipe_app.command("diff")
@@ -212,21 +222,28 @@ def build(
                 result = replace(
                     result, ok=False, message=f"refused by the channel: {refused[0][1]}"
                 )
-        book.record_build(name, result.ok, result.log, ", ".join(result.needs_builder))
+        book.record_build(
+            name, result.ok, result.log, ", ".join(result.needs_builder), result.message
+        )
         results.append(result)
     shown = table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
         made = [p.name for p in (*result.packages, *result.wheels)]
-        notes = "".join(f"\n[yellow]note[/] {escape(note)}" for note in result.notes)
         shown.add_row(
             result.name,
-            ("[green]built[/]" if result.ok else f"[red]failed[/] {escape(result.message)}")
-            + notes,
+            "[green]built[/]" if result.ok else "[red]failed[/]",
             ", ".join(made),
             ", ".join(result.needs_builder),
             str(result.log),
         )
     console.print(shown)
+    # why, and what the reviewer should know, in whole lines below the table: a compiler's
+    # line in a table cell would be folded past reading
+    for result in results:
+        if not result.ok:
+            console.print(f"[red]{result.name} failed[/]: {escape(result.message)}", soft_wrap=True)
+        for note in result.notes:
+            console.print(f"[yellow]{result.name} note[/]: {escape(note)}", soft_wrap=True)
     if any(not r.ok for r in results):
         raise typer.Exit(1)
 

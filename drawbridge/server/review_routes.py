@@ -7,6 +7,7 @@ import html
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from drawbridge.bridge.recipe_compose import review_notes
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.tokens import Role, identify_token
 from drawbridge.server.context import Context, context
@@ -64,18 +65,23 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         if recipe.decided_by
         else ""
     )
+    last = book.last_build(name) if recipe.state == "failed" else None
     log_link = (
-        f"<p><a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>"
+        f"<p>{'last build failed: ' + html.escape(last.detail) + ' · ' if last else ''}"
+        f"<a href='/ui/recipes/{html.escape(name)}/log'>last build log</a></p>"
         if recipe.state in ("built", "failed")
         else ""
     )
+    text = book.text(name)
+    notes = "".join(f"<li>{html.escape(note)}</li>" for note in review_notes(text))
     body = (
         f"<h1>{html.escape(recipe.name)} {html.escape(recipe.version)}</h1>"
         f"<p>state: <b>{recipe.state}</b> · sha256 <code>{recipe.sha256}</code>"
         f"{' · curated' if recipe.curated else ''}</p>{decided}{log_link}"
+        f"{'<h2>Notes for the reviewer</h2><ul class=notes>' + notes + '</ul>' if notes else ''}"
         f"<h2>Changes</h2><pre class='diff'>"
         f"{_coloured_diff(book.diff(name)) or '(no earlier version)'}</pre>"
-        f"<h2>recipe.yaml</h2><pre>{html.escape(book.text(name))}</pre>"
+        f"<h2>recipe.yaml</h2><pre>{html.escape(text)}</pre>"
         f"<h2>Decision</h2><form method='post' action='/ui/recipes/{html.escape(name)}/decision'>"
         "<p><label>Your token <input type='password' name='token' required></label></p>"
         "<p><label>Comment <input type='text' name='comment' size='60'></label></p>"
