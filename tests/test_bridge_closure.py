@@ -24,7 +24,7 @@ from drawbridge.bridge.run import (
     check_bridged_channel,
     run_bridge,
 )
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels

@@ -15,7 +15,7 @@ from drawbridge.bridge.installable import (
     check_channel,
     check_installable,
 )
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.service import Channels
 
 NEW = f"{sys.version_info.major}.{sys.version_info.minor}"  # the test upstream's Python 3

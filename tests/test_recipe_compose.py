@@ -13,7 +13,7 @@ from builders import make_sdist
 from ruamel.yaml import YAML
 
 from drawbridge.bridge import native_needs
-from drawbridge.bridge.names import default_table
+from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.native_needs import NativeNeed, provisions
 from drawbridge.bridge.recipe_compose import (
     Origin,

@@ -16,7 +16,7 @@ from databases import new_home
 from servers import serve_in_process, start_server
 from upstream import index_fs
 
-from drawbridge.bridge.names import default_table
+from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook, RecipeError
 from drawbridge.channel.database import Database

@@ -20,7 +20,7 @@ from drawbridge.bridge.pypi import (
     UpstreamFile,
 )
 from drawbridge.bridge.resolve import InvalidRequest, TargetResolution, resolve
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.bridge.uv_compile import (
     UvSource,
     compile_target,

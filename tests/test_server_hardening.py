@@ -23,7 +23,7 @@ from databases import write_config
 from servers import AppClient, RawAnswer, every_route, serve_in_process, start_server
 from starlette.requests import Request
 
-from drawbridge.bridge.names import default_table
+from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database

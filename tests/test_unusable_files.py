@@ -13,10 +13,10 @@ from builders import make_wheel
 from servers import static_http_server
 
 from drawbridge.bridge.errors import MalformedDistribution
-from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import make_plan
 from drawbridge.bridge.pypi import DownloadCache, FolderUpstream, SimpleIndexUpstream, UpstreamFile
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 
 LINUX_39 = Target("linux-64", "3.9")
 LINUX_312 = Target("linux-64", "3.12")

@@ -10,7 +10,7 @@ from functools import cached_property
 
 import rattler
 
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 
 
 class CondaUpstream:

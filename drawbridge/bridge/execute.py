@@ -19,7 +19,7 @@ from pathlib import Path
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.installable import Report
-from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
 from drawbridge.bridge.pypi import Upstream, UpstreamFile, fetch_all
 from drawbridge.bridge.repack import repack

@@ -20,9 +20,9 @@ from packaging.version import Version
 
 from drawbridge.bridge.catalogue import Catalogue, python_admits
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
-from drawbridge.bridge.markers import active_requirements, interpreter_version
+from drawbridge.bridge.translate.markers import active_requirements, interpreter_version
 from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import (
+from drawbridge.bridge.translate.targets import (
     DEFAULT_MACOS,
     DEFAULT_MANYLINUX,
     Target,

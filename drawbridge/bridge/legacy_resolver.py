@@ -21,9 +21,9 @@ from packaging.version import Version
 from drawbridge.bridge.catalogue import Catalogue, python_admits
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
 from drawbridge.bridge.held_back import Baselines, short, tag_ranks, wheel_obstacle
-from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
+from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
 from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import Target, wheel_tags
+from drawbridge.bridge.translate.targets import Target, wheel_tags
 
 
 @dataclass(frozen=True)

@@ -18,9 +18,9 @@ from packaging.version import Version
 from drawbridge.bridge.catalogue import Catalogue, CoreMetadata, python_admits
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.held_back import Baselines, Holder, explain, explain_recipe, wheel_obstacle
-from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
+from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
 from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 
 
 class Disagreement(BridgeError):

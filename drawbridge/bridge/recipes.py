@@ -26,7 +26,7 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.downloads import DownloadCache
 from drawbridge.bridge.grayskull_offline import command as grayskull_command
 from drawbridge.bridge.grayskull_offline import unresolved_imports
-from drawbridge.bridge.names import CURATED_DIR, NameTable
+from drawbridge.bridge.translate.names import CURATED_DIR, NameTable
 from drawbridge.bridge.native_needs import Provision, default_table, provisions
 from drawbridge.bridge.provide import missing_from
 from drawbridge.bridge.pypi import Upstream, UpstreamFile

@@ -39,7 +39,7 @@ from packaging.metadata import parse_email
 
 from drawbridge.bridge.conda_paths import correct_paths_json
 from drawbridge.bridge.errors import InvalidWheel
-from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.schemes import destination_options
 from drawbridge.bridge.scripts import (
     PREFIX_PLACEHOLDER,
@@ -48,7 +48,7 @@ from drawbridge.bridge.scripts import (
     windows_launcher,
     windows_launcher_name,
 )
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.distributions import read_wheel_metadata
 from drawbridge.channel.limits import open_zip
 from drawbridge.channel.errors import InvalidDistribution

@@ -28,7 +28,7 @@ from drawbridge.bridge.held_back import Baselines, wheel_obstacle
 from drawbridge.bridge.legacy_resolver import resolve_like_pip19
 from drawbridge.bridge.pins import Disagreement, Pin, Pinner, TargetResolution, sdist_for
 from drawbridge.bridge.pypi import Upstream
-from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 from drawbridge.bridge.uv_compile import (
     ResolverFailed,
     UvSource,

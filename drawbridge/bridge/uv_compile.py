@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 
 from drawbridge.bridge.errors import BridgeError, UnsupportedTarget
 from drawbridge.bridge.pypi import Upstream
-from drawbridge.bridge.targets import DEFAULT_MACOS, Target
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target
 
 #: the glibc minors uv 0.9+ accepts in `--python-platform <arch>-manylinux_2_<minor>`
 UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)

@@ -26,7 +26,7 @@ from drawbridge.bridge.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan
 from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import BridgeOptions, BridgeReport, check_bridged_channel, run_bridge
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
 from drawbridge.cli.context import CliContext, open_home
 

@@ -28,7 +28,7 @@ from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from databases import MODE, cluster, stop_cluster
 
 from drawbridge.bridge.bridging_requests import RequestBook
-from drawbridge.bridge.names import default_table
+from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database

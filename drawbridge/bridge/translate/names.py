@@ -33,7 +33,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 #: curated data shipped with Drawbridge (DESIGN.md: recipes/)
-CURATED_DIR = Path(__file__).resolve().parents[2] / "recipes"
+CURATED_DIR = Path(__file__).resolve().parents[3] / "recipes"
 OVERRIDES_FILE = CURATED_DIR / "pypi-to-conda.toml"
 #: grayskull's entries that name a conda-forge dependency alias, not the project's package
 ALIAS = re.compile(r"-on-(windows|win|linux|osx|mac|unix)$")
