@@ -15,8 +15,8 @@ from servers import Server, start_server
 from databases import new_home
 from drawbridge.bridge.claims import claims
 from drawbridge.bridge.translate.names import default_table
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import SimpleIndexUpstream
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.repack import repack
 from drawbridge.bridge.translate.targets import Target, best_wheel
 from drawbridge.channel.database import Database

@@ -8,7 +8,7 @@ import pytest
 
 from drawbridge.bridge.builds import WheelChoice, noarch_python_spec, plan_builds, tag_python_bounds
 from drawbridge.bridge.claims import claims
-from drawbridge.bridge.pypi import UpstreamFile
+from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import Target, targets
 
 SUBDIRS = ["linux-64", "osx-arm64", "win-64"]

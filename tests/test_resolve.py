@@ -12,7 +12,7 @@ import pytest
 from builders import make_sdist, make_wheel
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.bridge.pypi import (
+from drawbridge.bridge.upstream.pypi import (
     DownloadCache,
     FolderUpstream,
     SimpleIndexUpstream,

@@ -15,8 +15,8 @@ from clients import PYENV, client_env
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
 from drawbridge.bridge.translate.markers import active_requirements
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import SimpleIndexUpstream
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.resolve import TargetResolution, resolve
 from drawbridge.bridge.translate.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, Target, targets
 

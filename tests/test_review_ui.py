@@ -9,7 +9,7 @@ from builders import make_sdist
 from servers import AppClient
 
 from drawbridge.bridge.translate.names import default_table
-from drawbridge.bridge.pypi import FolderUpstream
+from drawbridge.bridge.upstream.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.tokens import Role

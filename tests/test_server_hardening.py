@@ -24,7 +24,7 @@ from servers import AppClient, RawAnswer, every_route, serve_in_process, start_s
 from starlette.requests import Request
 
 from drawbridge.bridge.translate.names import default_table
-from drawbridge.bridge.pypi import FolderUpstream
+from drawbridge.bridge.upstream.pypi import FolderUpstream
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError

@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from packaging.version import Version
 
 from drawbridge.bridge.translate.deps import UnexpressibleRequirement, python_dependency
-from drawbridge.bridge.pypi import UpstreamFile
+from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import Target, is_pure, wheel_tags
 
 #: the virtual package that limits a noarch package to one OS family

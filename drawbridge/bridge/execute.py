@@ -21,7 +21,7 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.installable import Report
 from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
-from drawbridge.bridge.pypi import Upstream, UpstreamFile, fetch_all
+from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile, fetch_all
 from drawbridge.bridge.repack import repack
 from drawbridge.channel.service import Channels, Provenance
 

@@ -18,10 +18,10 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue, python_admits
+from drawbridge.bridge.upstream.metadata import Catalogue, python_admits
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
 from drawbridge.bridge.translate.markers import active_requirements, interpreter_version
-from drawbridge.bridge.pypi import UpstreamFile
+from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import (
     DEFAULT_MACOS,
     DEFAULT_MANYLINUX,

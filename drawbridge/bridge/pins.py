@@ -15,11 +15,11 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue, CoreMetadata, python_admits
+from drawbridge.bridge.upstream.metadata import Catalogue, CoreMetadata, python_admits
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.held_back import Baselines, Holder, explain, explain_recipe, wheel_obstacle
 from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
-from drawbridge.bridge.pypi import UpstreamFile
+from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import Target
 
 

@@ -23,7 +23,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.builds import Build, WheelChoice, plan_builds
-from drawbridge.bridge.conda_upstream import CondaUpstream
+from drawbridge.bridge.upstream.conda_mirror import CondaUpstream
 from drawbridge.bridge.translate.deps import (
     Dropped,
     UnexpressibleRequirement,
@@ -34,7 +34,7 @@ from drawbridge.bridge.translate.markers import active_requirements
 from drawbridge.bridge.translate.names import NameTable, newest_spellings, spelt_twice
 from drawbridge.bridge.pins import Pin, TargetResolution
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
+from drawbridge.bridge.upstream.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
 from drawbridge.bridge.resolve import condense_problem, parse_requests, resolve
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 

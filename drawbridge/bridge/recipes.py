@@ -23,13 +23,13 @@ from packaging.version import Version
 from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.downloads import DownloadCache
+from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.grayskull_offline import command as grayskull_command
 from drawbridge.bridge.grayskull_offline import unresolved_imports
 from drawbridge.bridge.translate.names import CURATED_DIR, NameTable
 from drawbridge.bridge.native_needs import Provision, default_table, provisions
 from drawbridge.bridge.provide import missing_from
-from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile
 from drawbridge.bridge.recipe_compose import Origin, compose_recipe
 from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN
 from drawbridge.bridge.sdist_facts import read_sdist_facts

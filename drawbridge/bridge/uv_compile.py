@@ -23,7 +23,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import canonicalize_name
 
 from drawbridge.bridge.errors import BridgeError, UnsupportedTarget
-from drawbridge.bridge.pypi import Upstream
+from drawbridge.bridge.upstream.pypi import Upstream
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target
 
 #: the glibc minors uv 0.9+ accepts in `--python-platform <arch>-manylinux_2_<minor>`

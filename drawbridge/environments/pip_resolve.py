@@ -22,7 +22,11 @@ from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.translate.names import NameTable
-from drawbridge.bridge.pypi import SimpleIndexUpstream, UnknownUpstreamProject, UpstreamFile
+from drawbridge.bridge.upstream.pypi import (
+    SimpleIndexUpstream,
+    UnknownUpstreamProject,
+    UpstreamFile,
+)
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target, best_wheel
 from drawbridge.bridge.uv_compile import uv_environment
 from drawbridge.environments.auth import url_with_token

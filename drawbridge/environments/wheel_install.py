@@ -18,7 +18,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 
-from drawbridge.bridge.downloads import DownloadCache, fetch_verified
+from drawbridge.bridge.upstream.downloads import DownloadCache, fetch_verified
 from drawbridge.bridge.errors import BridgeError, HashMismatch
 from drawbridge.bridge.schemes import destination_options
 from drawbridge.bridge.translate.targets import Target

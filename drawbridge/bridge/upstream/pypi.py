@@ -26,7 +26,7 @@ from packaging.utils import (
 from packaging.metadata import parse_email
 from packaging.version import InvalidVersion, Version
 
-from drawbridge.bridge.downloads import DownloadCache, fetch_verified, get
+from drawbridge.bridge.upstream.downloads import DownloadCache, fetch_verified, get
 from drawbridge.bridge.errors import (
     BridgeError,
     HashMismatch,

@@ -24,7 +24,7 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
-from drawbridge.bridge.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile
 from drawbridge.bridge.translate.targets import Target
 
 Value = TypeVar("Value")
