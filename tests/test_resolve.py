@@ -19,9 +19,9 @@ from drawbridge.bridge.upstream.pypi import (
     UnknownUpstreamProject,
     UpstreamFile,
 )
-from drawbridge.bridge.resolve import InvalidRequest, TargetResolution, resolve
+from drawbridge.bridge.resolve.per_target import InvalidRequest, TargetResolution, resolve
 from drawbridge.bridge.translate.targets import Target
-from drawbridge.bridge.uv_compile import (
+from drawbridge.bridge.resolve.uv_compile import (
     UvSource,
     compile_target,
     named_projects,

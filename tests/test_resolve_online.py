@@ -17,7 +17,7 @@ from packaging.utils import canonicalize_name, parse_wheel_filename
 from drawbridge.bridge.translate.markers import active_requirements
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
-from drawbridge.bridge.resolve import TargetResolution, resolve
+from drawbridge.bridge.resolve.per_target import TargetResolution, resolve
 from drawbridge.bridge.translate.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, Target, targets
 
 pytestmark = pytest.mark.online

@@ -32,10 +32,10 @@ from drawbridge.bridge.translate.deps import (
 )
 from drawbridge.bridge.translate.markers import active_requirements
 from drawbridge.bridge.translate.names import NameTable, newest_spellings, spelt_twice
-from drawbridge.bridge.pins import Pin, TargetResolution
+from drawbridge.bridge.resolve.pins import Pin, TargetResolution
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.upstream.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
-from drawbridge.bridge.resolve import condense_problem, parse_requests, resolve
+from drawbridge.bridge.resolve.per_target import condense_problem, parse_requests, resolve
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 
 Route = Literal["upstream", "wheel", "recipe", "cannot"]

@@ -20,7 +20,7 @@ from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.execute import Outcome, execute
 from drawbridge.bridge.installable import Report, check_channel, check_installable
 from drawbridge.bridge.translate.names import NameTable, default_table
-from drawbridge.bridge.pins import TargetResolution
+from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan, ProjectPlan, make_plan
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.upstream.pypi import FolderUpstream, SimpleIndexUpstream, Upstream

@@ -22,7 +22,7 @@ from rich.table import Table
 from drawbridge.bridge.builds import Build
 from drawbridge.bridge.execute import Outcome
 from drawbridge.bridge.installable import Report
-from drawbridge.bridge.pins import TargetResolution
+from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan
 from drawbridge.bridge.recipes import Recipe
 from drawbridge.bridge.run import BridgeOptions, BridgeReport, check_bridged_channel, run_bridge

@@ -28,7 +28,7 @@ from drawbridge.bridge.upstream.pypi import (
     UpstreamFile,
 )
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target, best_wheel
-from drawbridge.bridge.uv_compile import uv_environment
+from drawbridge.bridge.resolve.uv_compile import uv_environment
 from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 

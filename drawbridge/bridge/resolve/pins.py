@@ -17,7 +17,13 @@ from packaging.version import Version
 
 from drawbridge.bridge.upstream.metadata import Catalogue, CoreMetadata, python_admits
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.held_back import Baselines, Holder, explain, explain_recipe, wheel_obstacle
+from drawbridge.bridge.resolve.held_back import (
+    Baselines,
+    Holder,
+    explain,
+    explain_recipe,
+    wheel_obstacle,
+)
 from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
 from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import Target

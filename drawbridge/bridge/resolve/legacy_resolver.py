@@ -20,7 +20,7 @@ from packaging.version import Version
 
 from drawbridge.bridge.upstream.metadata import Catalogue, python_admits
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
-from drawbridge.bridge.held_back import Baselines, short, tag_ranks, wheel_obstacle
+from drawbridge.bridge.resolve.held_back import Baselines, short, tag_ranks, wheel_obstacle
 from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
 from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import Target, wheel_tags

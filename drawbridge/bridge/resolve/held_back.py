@@ -31,7 +31,7 @@ from drawbridge.bridge.translate.targets import (
     supported_tags,
     wheel_tags,
 )
-from drawbridge.bridge.uv_compile import UV_GLIBC_MINORS
+from drawbridge.bridge.resolve.uv_compile import UV_GLIBC_MINORS
 
 #: at most this many releases above a pin are examined
 MAX_RELEASES = 40
