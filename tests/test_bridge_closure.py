@@ -15,7 +15,7 @@ from clients import BIN, PY27, PYENV, client_env, install_from_channels, pyenv_p
 from databases import new_home
 from servers import start_server
 
-from drawbridge.bridge.claims import claims
+from drawbridge.bridge.installable.claims import claims
 from drawbridge.bridge.recipes import RecipeBook
 from drawbridge.bridge.run import (
     BridgeOptions,

@@ -13,7 +13,7 @@ from clients import BIN, client_env, pyenv_python, solve_and_install
 from servers import Server, start_server
 
 from databases import new_home
-from drawbridge.bridge.claims import claims
+from drawbridge.bridge.installable.claims import claims
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream

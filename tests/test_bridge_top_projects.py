@@ -19,7 +19,7 @@ from clients import BIN, PYENV, client_env
 from databases import new_home
 from upstream import build_upstream_channel
 
-from drawbridge.bridge.claims import DEFAULT_BASELINE
+from drawbridge.bridge.installable.claims import DEFAULT_BASELINE
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.plan import make_plan

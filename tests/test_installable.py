@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 from builders import make_noarch_python_tar_bz2, make_target_tar_bz2
 
-from drawbridge.bridge.installable import (
+from drawbridge.bridge.installable.check import (
     Baseline,
     InstallabilityError,
     Report,

@@ -46,7 +46,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from ruamel.yaml import YAML
 
 from drawbridge.bridge.build_log import failure_lines, unsolved_environment
-from drawbridge.bridge.provide import unsolvable
+from drawbridge.bridge.missing.provide import unsolvable
 from drawbridge.bridge.recipe_convert import WHEEL_DIR, make_native
 from drawbridge.bridge.recipes import Recipe, RecipeError, sha256_text
 

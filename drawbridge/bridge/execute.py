@@ -18,7 +18,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.installable import Report
+from drawbridge.bridge.installable.check import Report
 from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
 from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile, fetch_all

@@ -28,7 +28,7 @@ from drawbridge.bridge.grayskull_offline import command as grayskull_command
 from drawbridge.bridge.grayskull_offline import unresolved_imports
 from drawbridge.bridge.translate.names import CURATED_DIR, NameTable
 from drawbridge.bridge.native_needs import Provision, default_table, provisions
-from drawbridge.bridge.provide import missing_from
+from drawbridge.bridge.missing.provide import missing_from
 from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile
 from drawbridge.bridge.recipe_compose import Origin, compose_recipe
 from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN

@@ -14,11 +14,11 @@ from pathlib import Path
 from typing import Protocol
 
 from drawbridge.bridge.builds import Build
-from drawbridge.bridge.claims import Baseline, claims
+from drawbridge.bridge.installable.claims import Baseline, claims
 from drawbridge.bridge.upstream.conda_mirror import CondaUpstream
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.execute import Outcome, execute
-from drawbridge.bridge.installable import Report, check_channel, check_installable
+from drawbridge.bridge.installable.check import Report, check_channel, check_installable
 from drawbridge.bridge.translate.names import NameTable, default_table
 from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan, ProjectPlan, make_plan

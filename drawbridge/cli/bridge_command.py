@@ -21,7 +21,7 @@ from rich.table import Table
 
 from drawbridge.bridge.builds import Build
 from drawbridge.bridge.execute import Outcome
-from drawbridge.bridge.installable import Report
+from drawbridge.bridge.installable.check import Report
 from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan
 from drawbridge.bridge.recipes import Recipe
