@@ -17,7 +17,7 @@ from drawbridge.bridge.installable.claims import claims
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
-from drawbridge.bridge.repack import repack
+from drawbridge.bridge.wheels.repack import repack
 from drawbridge.bridge.translate.targets import Target, best_wheel
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels

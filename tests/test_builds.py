@@ -6,7 +6,12 @@ from __future__ import annotations
 
 import pytest
 
-from drawbridge.bridge.builds import WheelChoice, noarch_python_spec, plan_builds, tag_python_bounds
+from drawbridge.bridge.wheels.packages_to_make import (
+    WheelChoice,
+    noarch_python_spec,
+    plan_builds,
+    tag_python_bounds,
+)
 from drawbridge.bridge.installable.claims import claims
 from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import Target, targets

@@ -15,7 +15,7 @@ from conda_archive import conda_json, conda_members, conda_modes
 
 from drawbridge.bridge.errors import InvalidWheel
 from drawbridge.bridge.translate.names import default_table
-from drawbridge.bridge.repack import repack
+from drawbridge.bridge.wheels.repack import repack
 from drawbridge.bridge.translate.targets import Target
 
 NAMES = default_table()

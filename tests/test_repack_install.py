@@ -13,7 +13,7 @@ from clients import client_env, solve_and_install
 from servers import Server
 
 from drawbridge.bridge.translate.names import default_table
-from drawbridge.bridge.repack import repack
+from drawbridge.bridge.wheels.repack import repack
 from drawbridge.bridge.translate.targets import Target, best_wheel
 
 NAMES = default_table()

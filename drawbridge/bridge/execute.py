@@ -22,7 +22,7 @@ from drawbridge.bridge.installable.check import Report
 from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
 from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile, fetch_all
-from drawbridge.bridge.repack import repack
+from drawbridge.bridge.wheels.repack import repack
 from drawbridge.channel.service import Channels, Provenance
 
 Step = Callable[[str], None]

@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.builds import Build, WheelChoice, plan_builds
+from drawbridge.bridge.wheels.packages_to_make import Build, WheelChoice, plan_builds
 from drawbridge.bridge.upstream.conda_mirror import CondaUpstream
 from drawbridge.bridge.translate.deps import (
     Dropped,

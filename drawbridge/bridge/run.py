@@ -13,7 +13,7 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from drawbridge.bridge.builds import Build
+from drawbridge.bridge.wheels.packages_to_make import Build
 from drawbridge.bridge.installable.claims import Baseline, claims
 from drawbridge.bridge.upstream.conda_mirror import CondaUpstream
 from drawbridge.bridge.errors import BridgeError

@@ -19,7 +19,7 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from drawbridge.bridge.builds import Build
+from drawbridge.bridge.wheels.packages_to_make import Build
 from drawbridge.bridge.execute import Outcome
 from drawbridge.bridge.installable.check import Report
 from drawbridge.bridge.resolve.pins import TargetResolution

@@ -20,7 +20,7 @@ from installer.sources import WheelFile
 
 from drawbridge.bridge.upstream.downloads import DownloadCache, fetch_verified
 from drawbridge.bridge.errors import BridgeError, HashMismatch
-from drawbridge.bridge.schemes import destination_options
+from drawbridge.bridge.wheels.schemes import destination_options
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.pip_resolve import PipPackage
