@@ -16,7 +16,7 @@ from databases import new_home
 from servers import start_server
 
 from drawbridge.bridge.installable.claims import claims
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.run import (
     BridgeOptions,
     BridgeReport,

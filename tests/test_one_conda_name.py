@@ -18,7 +18,7 @@ from clients import names_and_versions, solve
 from drawbridge.bridge.translate.names import NameTable, newest_spellings, spelt_twice
 from drawbridge.bridge.plan import make_plan
 from drawbridge.bridge.upstream.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.run import BridgeOptions, run_bridge
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.database import Database

@@ -18,7 +18,7 @@ from upstream import index_fs
 
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.upstream.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook, RecipeError
+from drawbridge.bridge.recipes.book import RecipeBook, RecipeError
 from drawbridge.channel.database import Database
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import load_home
@@ -320,7 +320,7 @@ def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp
     """docopt's real sdist in a Drawbridge; grayskull reads it through the JSON API only."""
     from drawbridge.bridge.upstream.downloads import DownloadCache
     from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
-    from drawbridge.bridge.recipe_convert import convert, dump
+    from drawbridge.bridge.recipes.convert import convert, dump
     import rattler_build
 
     with SimpleIndexUpstream(

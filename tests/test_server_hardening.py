@@ -25,7 +25,7 @@ from starlette.requests import Request
 
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.upstream.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home

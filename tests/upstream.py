@@ -200,7 +200,7 @@ def bridge_build_tools(channel: Path, pythons: list[str]) -> None:
     import tempfile
     from dataclasses import replace
 
-    from drawbridge.bridge.recipes import RecipeBook
+    from drawbridge.bridge.recipes.book import RecipeBook
     from drawbridge.bridge.run import BridgeOptions, run_bridge
     from drawbridge.channel.database import Database
     from drawbridge.channel.home import initialise_home

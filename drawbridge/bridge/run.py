@@ -24,7 +24,7 @@ from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan, ProjectPlan, make_plan
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.upstream.pypi import FolderUpstream, SimpleIndexUpstream, Upstream
-from drawbridge.bridge.recipes import Recipe, RecipeBook
+from drawbridge.bridge.recipes.book import Recipe, RecipeBook
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.bridge.translate.targets import targets as all_targets
 from drawbridge.channel.home import Home

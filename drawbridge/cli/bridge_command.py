@@ -24,7 +24,7 @@ from drawbridge.bridge.execute import Outcome
 from drawbridge.bridge.installable.check import Report
 from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan
-from drawbridge.bridge.recipes import Recipe
+from drawbridge.bridge.recipes.book import Recipe
 from drawbridge.bridge.run import BridgeOptions, BridgeReport, check_bridged_channel, run_bridge
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table

@@ -25,7 +25,7 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from drawbridge.bridge.build_machine import SYSTEM_LINK, is_system_header
+from drawbridge.bridge.recipes.build_machine import SYSTEM_LINK, is_system_header
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.translate.names import CURATED_DIR
 

@@ -24,15 +24,15 @@ from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.upstream.downloads import DownloadCache
-from drawbridge.bridge.grayskull_offline import command as grayskull_command
-from drawbridge.bridge.grayskull_offline import unresolved_imports
+from drawbridge.bridge.recipes.grayskull_offline import command as grayskull_command
+from drawbridge.bridge.recipes.grayskull_offline import unresolved_imports
 from drawbridge.bridge.translate.names import CURATED_DIR, NameTable
-from drawbridge.bridge.native_needs import Provision, default_table, provisions
+from drawbridge.bridge.recipes.native_needs import Provision, default_table, provisions
 from drawbridge.bridge.missing.provide import missing_from
 from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile
-from drawbridge.bridge.recipe_compose import Origin, compose_recipe
-from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN
-from drawbridge.bridge.sdist_facts import read_sdist_facts
+from drawbridge.bridge.recipes.compose import Origin, compose_recipe
+from drawbridge.bridge.recipes.convert import DEFAULT_PYTHON_MIN
+from drawbridge.bridge.recipes.sdist_facts import read_sdist_facts
 from drawbridge.bridge.records import AuditRow, RecipeRow
 from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
