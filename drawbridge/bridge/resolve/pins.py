@@ -12,7 +12,7 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.upstream.metadata import Catalogue, CoreMetadata, python_admits
@@ -37,7 +37,7 @@ class Disagreement(BridgeError):
 class Pin:
     """The release of one project a target gets, and the wheel pip would install there."""
 
-    project: str  # PEP 503 name
+    project: NormalizedName
     name: str  # as the project spells it (METADATA Name), e.g. "zope.interface"
     version: str
     wheel: UpstreamFile | None  # None: no wheel fits this target in any acceptable release
