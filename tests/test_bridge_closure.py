@@ -15,8 +15,8 @@ from clients import BIN, PY27, PYENV, client_env, install_from_channels, pyenv_p
 from databases import new_home
 from servers import start_server
 
-from drawbridge.bridge.claims import claims
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.installable.claims import claims
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.run import (
     BridgeOptions,
     BridgeReport,
@@ -24,7 +24,7 @@ from drawbridge.bridge.run import (
     check_bridged_channel,
     run_bridge,
 )
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels

@@ -13,12 +13,12 @@ from clients import BIN, client_env, pyenv_python, solve_and_install
 from servers import Server, start_server
 
 from databases import new_home
-from drawbridge.bridge.claims import claims
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import SimpleIndexUpstream
-from drawbridge.bridge.repack import repack
-from drawbridge.bridge.targets import Target, best_wheel
+from drawbridge.bridge.installable.claims import claims
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
+from drawbridge.bridge.wheels.repack import repack
+from drawbridge.bridge.translate.targets import Target, best_wheel
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
 

@@ -19,12 +19,12 @@ from clients import BIN, PYENV, client_env
 from databases import new_home
 from upstream import build_upstream_channel
 
-from drawbridge.bridge.claims import DEFAULT_BASELINE
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.names import default_table
+from drawbridge.bridge.installable.claims import DEFAULT_BASELINE
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.plan import make_plan
-from drawbridge.bridge.pypi import SimpleIndexUpstream
-from drawbridge.bridge.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, targets
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
+from drawbridge.bridge.translate.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, targets
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
 

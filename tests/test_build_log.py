@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 
-from drawbridge.bridge.build_log import (
+from drawbridge.bridge.recipes.build_log import (
     LONGEST_LINE,
     Environment,
     failure_lines,

@@ -6,10 +6,15 @@ from __future__ import annotations
 
 import pytest
 
-from drawbridge.bridge.builds import WheelChoice, noarch_python_spec, plan_builds, tag_python_bounds
-from drawbridge.bridge.claims import claims
-from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import Target, targets
+from drawbridge.bridge.wheels.packages_to_make import (
+    WheelChoice,
+    noarch_python_spec,
+    plan_builds,
+    tag_python_bounds,
+)
+from drawbridge.bridge.installable.claims import claims
+from drawbridge.bridge.upstream.pypi import UpstreamFile
+from drawbridge.bridge.translate.targets import Target, targets
 
 SUBDIRS = ["linux-64", "osx-arm64", "win-64"]
 PYTHONS = ["3.9", "3.10", "3.11", "3.12", "3.13"]

@@ -3,13 +3,13 @@
 import pytest
 import rattler
 
-from drawbridge.bridge.deps import (
+from drawbridge.bridge.translate.deps import (
     UnexpressibleRequirement,
     python_dependency,
     translate,
 )
-from drawbridge.bridge.names import NameTable, default_table
-from drawbridge.bridge.targets import Target, targets
+from drawbridge.bridge.translate.names import NameTable, default_table
+from drawbridge.bridge.translate.targets import Target, targets
 
 ALL = targets(["linux-64", "osx-arm64", "win-64"], ["3.9", "3.12"])
 NAMES = default_table()
@@ -147,7 +147,7 @@ def test_learnt_spellings_name_dependencies_as_the_projects_spell_themselves():
 
 
 def test_no_name_is_a_dependency_alias():
-    from drawbridge.bridge.names import ALIAS, grayskull_mapping
+    from drawbridge.bridge.translate.names import ALIAS, grayskull_mapping
 
     assert not [name for name in grayskull_mapping().values() if ALIAS.search(name)]
 

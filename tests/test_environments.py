@@ -22,8 +22,8 @@ from databases import new_home, write_config
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
-from drawbridge.bridge.pypi import SimpleIndexUpstream
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.conda_solve import SystemBaseline, virtual_packages
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.pip_resolve import PipResolver

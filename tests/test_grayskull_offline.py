@@ -20,7 +20,7 @@ from builders import make_sdist
 from clients import BIN, client_env
 from databases import init_arguments
 
-from drawbridge.bridge.grayskull_offline import (
+from drawbridge.bridge.recipes.grayskull_offline import (
     REFUSED_MARK,
     network_namespace,
     refused_attempts,
@@ -90,7 +90,7 @@ def test_sealed_grayskull_writes_a_recipe_without_trying_the_network(
     result = offline(
         sys.executable,
         "-m",
-        "drawbridge.bridge.grayskull_offline",
+        "drawbridge.bridge.recipes.grayskull_offline",
         "pypi",
         "--no-use-v1-format",
         "--strict-conda-forge",
@@ -148,7 +148,7 @@ def test_the_seal_refuses_what_no_patch_covers(code: str, refused: str):
         [
             sys.executable,
             "-c",
-            f"from drawbridge.bridge.grayskull_offline import seal; seal()\n{code}",
+            f"from drawbridge.bridge.recipes.grayskull_offline import seal; seal()\n{code}",
         ],
         capture_output=True,
         text=True,

@@ -8,14 +8,14 @@ from pathlib import Path
 import pytest
 from builders import make_noarch_python_tar_bz2, make_target_tar_bz2
 
-from drawbridge.bridge.installable import (
+from drawbridge.bridge.installable.check import (
     Baseline,
     InstallabilityError,
     Report,
     check_channel,
     check_installable,
 )
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.service import Channels
 
 NEW = f"{sys.version_info.major}.{sys.version_info.minor}"  # the test upstream's Python 3

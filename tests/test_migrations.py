@@ -25,7 +25,7 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 import drawbridge.bridge.records  # noqa: F401  (the bridge's tables, for the full metadata)
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel import schema
 from drawbridge.channel.database import Base, Database, database_url
 from drawbridge.channel.home import Home, load_home

@@ -8,8 +8,8 @@ from pathlib import Path
 import pytest
 from builders import make_sdist
 
-from drawbridge.bridge.build_machine import is_system_header
-from drawbridge.bridge.native_needs import (
+from drawbridge.bridge.recipes.build_machine import is_system_header
+from drawbridge.bridge.recipes.native_needs import (
     LibraryTable,
     LibraryTableError,
     NativeNeed,
@@ -20,7 +20,7 @@ from drawbridge.bridge.native_needs import (
     load_table,
     provisions,
 )
-from drawbridge.bridge.sdist_facts import read_sdist_facts
+from drawbridge.bridge.recipes.sdist_facts import read_sdist_facts
 
 TABLE = default_table()
 

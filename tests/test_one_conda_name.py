@@ -15,12 +15,12 @@ import rattler
 from builders import make_noarch_python_conda, make_wheel
 from clients import names_and_versions, solve
 
-from drawbridge.bridge.names import NameTable, newest_spellings, spelt_twice
+from drawbridge.bridge.translate.names import NameTable, newest_spellings, spelt_twice
 from drawbridge.bridge.plan import make_plan
-from drawbridge.bridge.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.upstream.pypi import FolderUpstream
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.run import BridgeOptions, run_bridge
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels

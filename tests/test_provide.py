@@ -7,7 +7,7 @@ from pathlib import Path
 
 import pytest
 
-from drawbridge.bridge.provide import (
+from drawbridge.bridge.missing.provide import (
     comes_from_a_mirror,
     how_to_provide,
     recipe_requirements,

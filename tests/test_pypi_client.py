@@ -8,7 +8,7 @@ import pytest
 from builders import make_wheel
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.pypi import (
+from drawbridge.bridge.upstream.pypi import (
     FolderUpstream,
     UnknownUpstreamProject,
     parse_simple_html,

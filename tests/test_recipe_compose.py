@@ -12,16 +12,16 @@ import rattler_build
 from builders import make_sdist
 from ruamel.yaml import YAML
 
-from drawbridge.bridge import native_needs
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.native_needs import NativeNeed, provisions
-from drawbridge.bridge.recipe_compose import (
+from drawbridge.bridge.recipes import native_needs
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.recipes.native_needs import NativeNeed, provisions
+from drawbridge.bridge.recipes.compose import (
     Origin,
     build_requirements,
     compose_recipe,
     review_notes,
 )
-from drawbridge.bridge.sdist_facts import SdistFacts, UnreadableSdist, read_sdist_facts
+from drawbridge.bridge.recipes.sdist_facts import SdistFacts, UnreadableSdist, read_sdist_facts
 
 NAMES = default_table()
 BOTH = ["3.9", "3.12"]

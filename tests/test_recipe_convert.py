@@ -13,7 +13,7 @@ import pytest
 import rattler_build
 from ruamel.yaml import YAML
 
-from drawbridge.bridge.recipe_convert import RecipeConversionError, convert, dump, v1_condition
+from drawbridge.bridge.recipes.convert import RecipeConversionError, convert, dump, v1_condition
 
 FIXTURES = Path(__file__).parent / "data" / "grayskull"
 

@@ -16,9 +16,9 @@ from databases import new_home
 from servers import serve_in_process, start_server
 from upstream import index_fs
 
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook, RecipeError
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.upstream.pypi import FolderUpstream
+from drawbridge.bridge.recipes.book import RecipeBook, RecipeError
 from drawbridge.channel.database import Database
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import load_home
@@ -318,9 +318,9 @@ def test_c_extension_sdist_builds_natively(site: dict, upstream_channel: Path, t
 @pytest.mark.online
 def test_grayskull_through_drawbridges_json_api_on_a_real_sdist_only_project(tmp_path: Path):
     """docopt's real sdist in a Drawbridge; grayskull reads it through the JSON API only."""
-    from drawbridge.bridge.downloads import DownloadCache
-    from drawbridge.bridge.pypi import SimpleIndexUpstream
-    from drawbridge.bridge.recipe_convert import convert, dump
+    from drawbridge.bridge.upstream.downloads import DownloadCache
+    from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
+    from drawbridge.bridge.recipes.convert import convert, dump
     import rattler_build
 
     with SimpleIndexUpstream(

@@ -21,8 +21,8 @@ from clients import run_drawbridge as drawbridge
 from databases import new_home
 from servers import start_server
 
-from drawbridge.bridge.grayskull_offline import network_namespace
-from drawbridge.bridge.recipe_compose import review_notes
+from drawbridge.bridge.recipes.grayskull_offline import network_namespace
+from drawbridge.bridge.recipes.compose import review_notes
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token

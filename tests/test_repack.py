@@ -14,9 +14,9 @@ from builders import WHEEL_SCRIPTS, make_wheel
 from conda_archive import conda_json, conda_members, conda_modes
 
 from drawbridge.bridge.errors import InvalidWheel
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.repack import repack
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.wheels.repack import repack
+from drawbridge.bridge.translate.targets import Target
 
 NAMES = default_table()
 ENTRY_POINTS = {

@@ -12,9 +12,9 @@ from builders import C_SOURCE, WHEEL_SCRIPTS, make_wheel
 from clients import client_env, solve_and_install
 from servers import Server
 
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.repack import repack
-from drawbridge.bridge.targets import Target, best_wheel
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.wheels.repack import repack
+from drawbridge.bridge.translate.targets import Target, best_wheel
 
 NAMES = default_table()
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"

@@ -12,16 +12,16 @@ import pytest
 from builders import make_sdist, make_wheel
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.bridge.pypi import (
+from drawbridge.bridge.upstream.pypi import (
     DownloadCache,
     FolderUpstream,
     SimpleIndexUpstream,
     UnknownUpstreamProject,
     UpstreamFile,
 )
-from drawbridge.bridge.resolve import InvalidRequest, TargetResolution, resolve
-from drawbridge.bridge.targets import Target
-from drawbridge.bridge.uv_compile import (
+from drawbridge.bridge.resolve.per_target import InvalidRequest, TargetResolution, resolve
+from drawbridge.bridge.translate.targets import Target
+from drawbridge.bridge.resolve.uv_compile import (
     UvSource,
     compile_target,
     named_projects,

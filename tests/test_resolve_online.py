@@ -14,11 +14,11 @@ import pytest
 from clients import PYENV, client_env
 from packaging.utils import canonicalize_name, parse_wheel_filename
 
-from drawbridge.bridge.markers import active_requirements
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import SimpleIndexUpstream
-from drawbridge.bridge.resolve import TargetResolution, resolve
-from drawbridge.bridge.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, Target, targets
+from drawbridge.bridge.translate.markers import active_requirements
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
+from drawbridge.bridge.resolve.per_target import TargetResolution, resolve
+from drawbridge.bridge.translate.targets import DEFAULT_PYTHONS, DEFAULT_SUBDIRS, Target, targets
 
 pytestmark = pytest.mark.online
 PYPI = "https://pypi.org/simple/"

@@ -8,9 +8,9 @@ import httpx
 from builders import make_sdist
 from servers import AppClient
 
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.upstream.pypi import FolderUpstream
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.tokens import Role
 

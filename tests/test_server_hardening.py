@@ -23,9 +23,9 @@ from databases import write_config
 from servers import AppClient, RawAnswer, every_route, serve_in_process, start_server
 from starlette.requests import Request
 
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.upstream.pypi import FolderUpstream
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import pytest
 
-from drawbridge.bridge.solver_messages import condense
+from drawbridge.bridge.missing.solver_messages import condense
 
 LINUX = {"__glibc": "2.17", "__linux": "3.10", "__unix": "0", "__archspec": "1"}
 WIN = {"__win": "0", "__archspec": "1"}

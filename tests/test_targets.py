@@ -3,7 +3,13 @@
 import pytest
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.bridge.targets import Target, best_wheel, is_pure, platform_tags, supported_tags
+from drawbridge.bridge.translate.targets import (
+    Target,
+    best_wheel,
+    is_pure,
+    platform_tags,
+    supported_tags,
+)
 
 PYYAML_6_0_2 = [
     "PyYAML-6.0.2-cp311-cp311-macosx_10_9_x86_64.whl",

@@ -13,10 +13,15 @@ from builders import make_wheel
 from servers import static_http_server
 
 from drawbridge.bridge.errors import MalformedDistribution
-from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import make_plan
-from drawbridge.bridge.pypi import DownloadCache, FolderUpstream, SimpleIndexUpstream, UpstreamFile
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.upstream.pypi import (
+    DownloadCache,
+    FolderUpstream,
+    SimpleIndexUpstream,
+    UpstreamFile,
+)
+from drawbridge.bridge.translate.targets import Target
 
 LINUX_39 = Target("linux-64", "3.9")
 LINUX_312 = Target("linux-64", "3.12")
@@ -131,7 +136,7 @@ def test_an_index_whose_metadata_names_another_release_is_not_downloaded(tmp_pat
 
 
 def test_the_catalogue_refuses_metadata_that_names_another_release():
-    from drawbridge.bridge.catalogue import InvalidMetadata, parse_core_metadata
+    from drawbridge.bridge.upstream.metadata import InvalidMetadata, parse_core_metadata
 
     file = UpstreamFile("tri", "tri-0.4.1-py3-none-any.whl", "x", "0.4.1", None)
     assert parse_core_metadata(b"Name: Tri\nVersion: 0.4.1\n", file).name == "Tri"

@@ -200,7 +200,7 @@ def bridge_build_tools(channel: Path, pythons: list[str]) -> None:
     import tempfile
     from dataclasses import replace
 
-    from drawbridge.bridge.recipes import RecipeBook
+    from drawbridge.bridge.recipes.book import RecipeBook
     from drawbridge.bridge.run import BridgeOptions, run_bridge
     from drawbridge.channel.database import Database
     from drawbridge.channel.home import initialise_home
@@ -242,8 +242,8 @@ def _remove_tools(channel: Path) -> None:
 
 def repack_python2_pip(channel: Path) -> bool:
     """pip for Python 2.7 environments (the one 2.7's ensurepip bundles); True if made."""
-    from drawbridge.bridge.names import default_table
-    from drawbridge.bridge.repack import repack
+    from drawbridge.bridge.translate.names import default_table
+    from drawbridge.bridge.wheels.repack import repack
 
     wheels = sorted(PYENV.glob("2.7.*/lib/python2.7/ensurepip/_bundled/pip-*-py2.py3-none-any.whl"))
     if not wheels or list(

@@ -7,18 +7,19 @@ leads to still waits for its own review.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import get_args
 
 from packaging.utils import canonicalize_name
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.records import AuditRow, BridgeRequestRow
+from drawbridge.bridge.records import AuditRow, BridgeRequestRow, RequestKind, RequestState
 from drawbridge.channel.database import Database
 
-KINDS = ("conda", "pip")
+KINDS: tuple[RequestKind, ...] = get_args(RequestKind)
 #: `failed`: approved, but bridging could not provide it (the comment says why)
-STATES = ("pending", "approved", "rejected", "bridged", "failed")
+STATES: tuple[RequestState, ...] = get_args(RequestState)
 
 
 class UnknownRequest(BridgeError):
@@ -28,14 +29,14 @@ class UnknownRequest(BridgeError):
 @dataclass(frozen=True)
 class BridgeRequest:
     id: int
-    kind: str
+    kind: RequestKind
     name: str
     spec: str
     platforms: list[str]
     reason: str
     source: str
     requested_by: str
-    state: str
+    state: RequestState
     decided_by: str
     comment: str
 
@@ -116,7 +117,9 @@ class RequestBook:
         with self.db.session() as session:
             return BridgeRequest.of(_row(session, number))
 
-    def set_state(self, number: int, state: str, user: str, comment: str = "") -> BridgeRequest:
+    def set_state(
+        self, number: int, state: RequestState, user: str, comment: str = ""
+    ) -> BridgeRequest:
         """Record a decision or an outcome, and audit it."""
         assert state in STATES
         with self.db.session() as session:

@@ -18,11 +18,11 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.installable import Report
-from drawbridge.bridge.names import NameTable
+from drawbridge.bridge.installable.check import Report
+from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
-from drawbridge.bridge.pypi import Upstream, UpstreamFile, fetch_all
-from drawbridge.bridge.repack import repack
+from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile, fetch_all
+from drawbridge.bridge.wheels.repack import repack
 from drawbridge.channel.service import Channels, Provenance
 
 Step = Callable[[str], None]

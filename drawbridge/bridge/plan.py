@@ -22,16 +22,21 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.builds import Build, WheelChoice, plan_builds
-from drawbridge.bridge.conda_upstream import CondaUpstream
-from drawbridge.bridge.deps import Dropped, UnexpressibleRequirement, conda_version_spec, translate
-from drawbridge.bridge.markers import active_requirements
-from drawbridge.bridge.names import NameTable, newest_spellings, spelt_twice
-from drawbridge.bridge.pins import Pin, TargetResolution
+from drawbridge.bridge.wheels.packages_to_make import Build, WheelChoice, plan_builds
+from drawbridge.bridge.upstream.conda_mirror import CondaUpstream
+from drawbridge.bridge.translate.deps import (
+    Dropped,
+    UnexpressibleRequirement,
+    conda_version_spec,
+    translate,
+)
+from drawbridge.bridge.translate.markers import active_requirements
+from drawbridge.bridge.translate.names import NameTable, newest_spellings, spelt_twice
+from drawbridge.bridge.resolve.pins import Pin, TargetResolution
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
-from drawbridge.bridge.resolve import condense_problem, parse_requests, resolve
-from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.bridge.upstream.pypi import UnknownUpstreamProject, Upstream, UpstreamFile
+from drawbridge.bridge.resolve.per_target import condense_problem, parse_requests, resolve
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 
 Route = Literal["upstream", "wheel", "recipe", "cannot"]
 

@@ -7,11 +7,20 @@ and changed by the migrations in `drawbridge/channel/migrations/versions/`.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Literal
 
+from packaging.utils import NormalizedName
 from sqlalchemy import Boolean, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from drawbridge.channel.database import Base, UTCDateTime, utcnow
+
+#: where a recipe stands in review, then after its build
+RecipeState = Literal["pending", "approved", "rejected", "built", "failed"]
+#: where a requested package was missing
+RequestKind = Literal["conda", "pip"]
+#: where a request stands; `failed`: approved, but bridging could not provide it
+RequestState = Literal["pending", "approved", "rejected", "bridged", "failed"]
 
 
 class RecipeRow(Base):
@@ -19,9 +28,9 @@ class RecipeRow(Base):
 
     __tablename__ = "recipes"
     name: Mapped[str] = mapped_column(String(200), primary_key=True)  # conda name
-    project: Mapped[str] = mapped_column(String(200))  # PEP 503 name
+    project: Mapped[NormalizedName] = mapped_column(String(200))
     version: Mapped[str] = mapped_column(String(100))
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    state: Mapped[RecipeState] = mapped_column(String(20), default="pending")
     sha256: Mapped[str] = mapped_column(String(64))  # of recipe.yaml as last recorded
     curated: Mapped[bool] = mapped_column(Boolean, default=False)
     approved_sha256: Mapped[str] = mapped_column(String(64), default="")
@@ -38,7 +47,7 @@ class BridgeRequestRow(Base):
 
     __tablename__ = "bridge_requests"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
-    kind: Mapped[str] = mapped_column(String(10))  # "conda" or "pip": where it was missing
+    kind: Mapped[RequestKind] = mapped_column(String(10))
     name: Mapped[str] = mapped_column(String(200))
     spec: Mapped[str] = mapped_column(String(300))
     platforms: Mapped[str] = mapped_column(String(200), default="")  # comma-separated subdirs
@@ -46,7 +55,7 @@ class BridgeRequestRow(Base):
     source: Mapped[str] = mapped_column(String(300), default="")  # e.g. the environment file
     requested_by: Mapped[str] = mapped_column(String(100), default="anonymous")
     requested_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    state: Mapped[str] = mapped_column(String(20), default="pending")
+    state: Mapped[RequestState] = mapped_column(String(20), default="pending")
     decided_by: Mapped[str] = mapped_column(String(100), default="")
     comment: Mapped[str] = mapped_column(Text, default="")
 

@@ -13,20 +13,20 @@ from functools import partial
 from pathlib import Path
 from typing import Protocol
 
-from drawbridge.bridge.builds import Build
-from drawbridge.bridge.claims import Baseline, claims
-from drawbridge.bridge.conda_upstream import CondaUpstream
+from drawbridge.bridge.wheels.packages_to_make import Build
+from drawbridge.bridge.installable.claims import Baseline, claims
+from drawbridge.bridge.upstream.conda_mirror import CondaUpstream
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.execute import Outcome, execute
-from drawbridge.bridge.installable import Report, check_channel, check_installable
-from drawbridge.bridge.names import NameTable, default_table
-from drawbridge.bridge.pins import TargetResolution
+from drawbridge.bridge.installable.check import Report, check_channel, check_installable
+from drawbridge.bridge.translate.names import NameTable, default_table
+from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan, ProjectPlan, make_plan
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.pypi import FolderUpstream, SimpleIndexUpstream, Upstream
-from drawbridge.bridge.recipes import Recipe, RecipeBook
-from drawbridge.bridge.targets import Target
-from drawbridge.bridge.targets import targets as all_targets
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.upstream.pypi import FolderUpstream, SimpleIndexUpstream, Upstream
+from drawbridge.bridge.recipes.book import Recipe, RecipeBook
+from drawbridge.bridge.translate.targets import Target
+from drawbridge.bridge.translate.targets import targets as all_targets
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import upstream_locations

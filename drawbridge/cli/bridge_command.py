@@ -19,14 +19,14 @@ from rich.progress import (
 )
 from rich.table import Table
 
-from drawbridge.bridge.builds import Build
+from drawbridge.bridge.wheels.packages_to_make import Build
 from drawbridge.bridge.execute import Outcome
-from drawbridge.bridge.installable import Report
-from drawbridge.bridge.pins import TargetResolution
+from drawbridge.bridge.installable.check import Report
+from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan
-from drawbridge.bridge.recipes import Recipe
+from drawbridge.bridge.recipes.book import Recipe
 from drawbridge.bridge.run import BridgeOptions, BridgeReport, check_bridged_channel, run_bridge
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.cli.common import ChannelOption, HomeOption, console, errors, table
 from drawbridge.cli.context import CliContext, open_home
 

@@ -11,7 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from drawbridge.bridge.bridging_requests import RequestBook
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, load_home, resolve_home_path

@@ -15,7 +15,7 @@ from drawbridge.channel.platforms import OLDEST_MACOS, macos_baseline
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
 from drawbridge.channel.distributions import sha256_file
-from drawbridge.bridge.provide import CONNECT_MIRROR, comes_from_a_mirror
+from drawbridge.bridge.missing.provide import CONNECT_MIRROR, comes_from_a_mirror
 from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
 from drawbridge.environments.image import (
     DEFAULT_PREFIX_IN_IMAGE,

@@ -13,12 +13,12 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from drawbridge.bridge.build import HOST_SUBDIR, BuildResult, build_recipe
+from drawbridge.bridge.recipes.builder import HOST_SUBDIR, BuildResult, build_recipe
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.provide import how_to_provide, missing_from, recipe_requirements
-from drawbridge.bridge.recipe_compose import review_notes
-from drawbridge.bridge.recipes import Recipe
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.missing.provide import how_to_provide, missing_from, recipe_requirements
+from drawbridge.bridge.recipes.compose import review_notes
+from drawbridge.bridge.recipes.book import Recipe
 from drawbridge.bridge.run import open_upstream
 from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
 from drawbridge.channel.publishing import Provenance

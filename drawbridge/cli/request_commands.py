@@ -9,8 +9,8 @@ from rich.markup import escape
 from rich.table import Table
 
 from drawbridge.bridge.bridging_requests import BridgeRequest
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.provide import CONNECT_MIRROR, comes_from_a_mirror, mirror_hint
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.missing.provide import CONNECT_MIRROR, comes_from_a_mirror, mirror_hint
 from drawbridge.bridge.run import BridgeOptions, BridgeReport
 from drawbridge.cli.bridge_command import run_and_render
 from drawbridge.cli.common import ChannelOption, HomeOption, TokenOption, console, errors, table

@@ -12,7 +12,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from drawbridge.bridge.mirror_check import MirrorCheck, check_mirror
+from drawbridge.bridge.upstream.mirror_check import MirrorCheck, check_mirror
 from drawbridge.channel.upstream_conda import (
     UPSTREAM_PREFIX,
     UpstreamConda,

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 
 import httpx
 
-from drawbridge.bridge.pypi import SimpleIndexUpstream
+from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.environments.errors import EnvironmentFileError, RemoteError
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"

@@ -15,7 +15,7 @@ from pathlib import Path
 import rattler
 from ruamel.yaml import YAML
 
-from drawbridge.bridge.names import default_table
+from drawbridge.bridge.translate.names import default_table
 from drawbridge.environments.auth import rattler_client
 from drawbridge.environments.conda_solve import CondaSolver, SystemBaseline, check_platform
 from drawbridge.environments.envfile import EnvironmentFile

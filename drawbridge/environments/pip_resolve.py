@@ -21,10 +21,14 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.names import NameTable
-from drawbridge.bridge.pypi import SimpleIndexUpstream, UnknownUpstreamProject, UpstreamFile
-from drawbridge.bridge.targets import DEFAULT_MACOS, Target, best_wheel
-from drawbridge.bridge.uv_compile import uv_environment
+from drawbridge.bridge.translate.names import NameTable
+from drawbridge.bridge.upstream.pypi import (
+    SimpleIndexUpstream,
+    UnknownUpstreamProject,
+    UpstreamFile,
+)
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target, best_wheel
+from drawbridge.bridge.resolve.uv_compile import uv_environment
 from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 

@@ -18,10 +18,10 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.exceptions import InstallerError
 from installer.sources import WheelFile
 
-from drawbridge.bridge.downloads import DownloadCache, fetch_verified
+from drawbridge.bridge.upstream.downloads import DownloadCache, fetch_verified
 from drawbridge.bridge.errors import BridgeError, HashMismatch
-from drawbridge.bridge.schemes import destination_options
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.wheels.schemes import destination_options
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.pip_resolve import PipPackage
 

@@ -9,7 +9,7 @@ from functools import cached_property
 from fastapi import Request
 
 from drawbridge.bridge.bridging_requests import RequestBook
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import HomeError

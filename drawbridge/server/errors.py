@@ -19,7 +19,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drawbridge.bridge.bridging_requests import UnknownRequest
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.recipes import UnknownRecipe
+from drawbridge.bridge.recipes.book import UnknownRecipe
 from drawbridge.channel.errors import (
     BaseCycle,
     AccountExists,

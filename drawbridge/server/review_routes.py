@@ -7,8 +7,8 @@ import html
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
-from drawbridge.bridge.recipe_compose import review_notes
-from drawbridge.bridge.recipes import RecipeBook, RecipeError
+from drawbridge.bridge.recipes.compose import review_notes
+from drawbridge.bridge.recipes.book import RecipeBook, RecipeError
 from drawbridge.channel.tokens import Role, identify_token
 from drawbridge.server.context import Context, context
 from drawbridge.server.pages import UI_TAG, page_response

@@ -28,9 +28,9 @@ from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from databases import MODE, cluster, stop_cluster
 
 from drawbridge.bridge.bridging_requests import RequestBook
-from drawbridge.bridge.names import default_table
-from drawbridge.bridge.pypi import FolderUpstream
-from drawbridge.bridge.recipes import RecipeBook
+from drawbridge.bridge.translate.names import default_table
+from drawbridge.bridge.upstream.pypi import FolderUpstream
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import initialise_home, load_home
 from drawbridge.channel.service import Channels

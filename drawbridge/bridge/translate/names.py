@@ -29,11 +29,11 @@ from dataclasses import dataclass, field
 from functools import cache, cached_property
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 #: curated data shipped with Drawbridge (DESIGN.md: recipes/)
-CURATED_DIR = Path(__file__).resolve().parents[2] / "recipes"
+CURATED_DIR = Path(__file__).resolve().parents[3] / "recipes"
 OVERRIDES_FILE = CURATED_DIR / "pypi-to-conda.toml"
 #: grayskull's entries that name a conda-forge dependency alias, not the project's package
 ALIAS = re.compile(r"-on-(windows|win|linux|osx|mac|unix)$")
@@ -43,8 +43,8 @@ ALIAS = re.compile(r"-on-(windows|win|linux|osx|mac|unix)$")
 class NameTable:
     """PyPI name -> conda name: the real renames, then the spellings a run has learnt."""
 
-    mapping: Mapping[str, str] = field(default_factory=dict)  # PEP 503 name -> conda name
-    spellings: Mapping[str, str] = field(default_factory=dict)  # PEP 503 name -> conda name
+    mapping: Mapping[NormalizedName, str] = field(default_factory=dict)  # -> conda name
+    spellings: Mapping[NormalizedName, str] = field(default_factory=dict)  # -> conda name
 
     def conda_name(self, pypi_name: str) -> str:
         """The conda package name for a PyPI project name."""
@@ -52,10 +52,10 @@ class NameTable:
         return self.mapping.get(key) or self.spellings.get(key) or pypi_name.lower()
 
     @cached_property
-    def _conda_to_pypi(self) -> dict[str, str]:
+    def _conda_to_pypi(self) -> dict[str, NormalizedName]:
         return {conda: pypi for pypi, conda in self.mapping.items()}
 
-    def pypi_name(self, conda_name: str) -> str:
+    def pypi_name(self, conda_name: str) -> NormalizedName:
         """The PyPI project a conda package carries: the table read backwards, else the name."""
         return self._conda_to_pypi.get(conda_name, canonicalize_name(conda_name))
 
@@ -74,10 +74,10 @@ class NameTable:
         return NameTable(self.mapping, learnt)
 
 
-def newest_spellings(named: Iterable[tuple[str, str]]) -> dict[str, str]:
-    """Each PEP 503 name's spelling (lowercased) at its newest version, from (name, version)
+def newest_spellings(named: Iterable[tuple[str, str]]) -> dict[NormalizedName, str]:
+    """Each project's spelling (lowercased) at its newest version, from (name, version)
     pairs: conda packages a channel holds, or releases a run resolved."""
-    newest: dict[str, tuple[tuple[int, Version | str], str]] = {}
+    newest: dict[NormalizedName, tuple[tuple[int, Version | str], str]] = {}
     for name, version in named:
         key, rank = canonicalize_name(name), (_version_rank(version), name.lower())
         if key not in newest or rank > newest[key]:
@@ -85,10 +85,10 @@ def newest_spellings(named: Iterable[tuple[str, str]]) -> dict[str, str]:
     return {key: spelling for key, (_version, spelling) in newest.items()}
 
 
-def spelt_twice(named: Iterable[tuple[str, str]]) -> dict[str, list[str]]:
-    """The PEP 503 names spelt more than one way among (name, version) pairs, with their
+def spelt_twice(named: Iterable[tuple[str, str]]) -> dict[NormalizedName, list[str]]:
+    """The projects spelt more than one way among (name, version) pairs, with their
     spellings (lowercased, sorted): a channel holding `foo-bar` and `foo_bar`."""
-    spellings: dict[str, set[str]] = {}
+    spellings: dict[NormalizedName, set[str]] = {}
     for name, _version in named:
         spellings.setdefault(canonicalize_name(name), set()).add(name.lower())
     return {key: sorted(found) for key, found in sorted(spellings.items()) if len(found) > 1}
@@ -102,7 +102,7 @@ def _version_rank(version: str) -> tuple[int, Version | str]:
         return 0, version
 
 
-def grayskull_mapping() -> dict[str, str]:
+def grayskull_mapping() -> dict[NormalizedName, str]:
     """grayskull's PyPI→conda-forge names, for the entries that rename (aliases left out).
 
     The table is grayskull's `strategy/config.yaml`, found without importing grayskull's

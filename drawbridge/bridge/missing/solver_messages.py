@@ -11,6 +11,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from typing import Literal
 
 _MARK = re.compile(r"[└├]─ ")
 _REQUIREMENT = re.compile(
@@ -26,6 +27,8 @@ _CONFLICT = re.compile(
 )
 _EXCLUDED = re.compile(r"^(?P<spec>.+?) is excluded because (?P<why>.+)$")
 _PYTHON_NAMES = ("python", "python_abi")
+#: a line of the tree: a requirement, a candidate, other text, or a leaf (the rest)
+NodeKind = Literal["requirement", "candidate", "other", "nothing", "conflict", "excluded"]
 
 
 @dataclass(frozen=True)
@@ -41,7 +44,7 @@ class Reason:
 class _Node:
     depth: int
     text: str
-    kind: str  # requirement, candidate, or a leaf kind: nothing, conflict, excluded
+    kind: NodeKind
     spec: str
 
     @property

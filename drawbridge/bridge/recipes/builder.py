@@ -45,10 +45,10 @@ import zstandard
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from ruamel.yaml import YAML
 
-from drawbridge.bridge.build_log import failure_lines, unsolved_environment
-from drawbridge.bridge.provide import unsolvable
-from drawbridge.bridge.recipe_convert import WHEEL_DIR, make_native
-from drawbridge.bridge.recipes import Recipe, RecipeError, sha256_text
+from drawbridge.bridge.recipes.build_log import failure_lines, unsolved_environment
+from drawbridge.bridge.missing.provide import unsolvable
+from drawbridge.bridge.recipes.convert import WHEEL_DIR, make_native
+from drawbridge.bridge.recipes.book import Recipe, RecipeError, sha256_text
 
 BUILD_SCRIPT = """
 import json

@@ -25,9 +25,9 @@ from functools import cache
 from pathlib import Path, PurePosixPath
 from typing import Literal
 
-from drawbridge.bridge.build_machine import SYSTEM_LINK, is_system_header
+from drawbridge.bridge.recipes.build_machine import SYSTEM_LINK, is_system_header
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.names import CURATED_DIR
+from drawbridge.bridge.translate.names import CURATED_DIR
 
 TABLE_FILE = CURATED_DIR / "c-libraries.toml"
 Kind = Literal["pkg-config", "config", "link", "header", "cmake"]

@@ -7,8 +7,8 @@ from collections.abc import Iterable
 from packaging.markers import InvalidMarker, UndefinedComparison, UndefinedEnvironmentName
 from packaging.requirements import InvalidRequirement, Requirement
 
-from drawbridge.bridge.deps import PYTHON2_FULL_VERSION, marker_environment
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.deps import PYTHON2_FULL_VERSION, marker_environment
+from drawbridge.bridge.translate.targets import Target
 
 
 def interpreter_version(target: Target) -> str:

@@ -11,7 +11,7 @@ does when the call fails, or by local data:
 - `license.discovery.get_opensource_license_data` (opensource.org): grayskull's cache;
 - `license.discovery.search_license_api_github` (api.github.com) and `search_license_repo`
   (`git clone` of the project), asked when the sdist has no licence file: nothing; the
-  reviewer is told (`recipe_compose`);
+  reviewer is told (`compose`);
 - `base.pkg_info.is_pkg_available` (api.anaconda.org, per dependency, and `cli.stdout`'s
   copy, which colours the summary): "no", so names stay PyPI's; Drawbridge maps them with
   its own table;
@@ -27,11 +27,11 @@ still trying (a future grayskull, a setup.py) meets an audit hook that refuses n
 internet connections and `git`/`pip` child processes, and says so on stderr with
 `REFUSED_MARK`, so a caller (and a test) sees every attempt.
 
-Run as `python -m drawbridge.bridge.grayskull_offline pypi … SDIST`: the patches live only in
-that child process. `command` also runs it without proxy settings and, where the system
-allows it (`unshare --net`, as root or in a user namespace), in a network namespace of its
-own, which has no route anywhere: the patches make grayskull work offline, the namespace
-makes sure of it.
+Run as `python -m drawbridge.bridge.recipes.grayskull_offline pypi … SDIST`: the patches
+live only in that child process. `command` also runs it without proxy settings and, where
+the system allows it (`unshare --net`, as root or in a user namespace), in a network
+namespace of its own, which has no route anywhere: the patches make grayskull work
+offline, the namespace makes sure of it.
 """
 
 from __future__ import annotations
@@ -54,7 +54,7 @@ UNRESOLVED_MARK = "drawbridge-offline: setup.py imports a module not installed h
 NO_MAINTAINER = "drawbridge-maintainers"
 _INTERNET = (socket.AF_INET, socket.AF_INET6)
 _REFUSED_PROGRAMS = {"git", "pip", "pip3"}
-__spec_name__ = "drawbridge.bridge.grayskull_offline"
+__spec_name__ = "drawbridge.bridge.recipes.grayskull_offline"
 
 
 @functools.cache

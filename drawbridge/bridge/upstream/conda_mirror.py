@@ -1,5 +1,7 @@
-"""The company's upstream conda channels, asked through rattler's gateway: which names they
-carry, whether they carry a project for one target, and which targets they have a Python for.
+"""What the connected conda mirrors carry, asked once per bridge run through rattler's
+gateway: their package names, whether they carry a project for one target, and which
+targets they have a Python for. Which mirrors are connected, and how clients reach them,
+is `channel.upstream_conda`'s.
 """
 
 from __future__ import annotations
@@ -10,7 +12,7 @@ from functools import cached_property
 
 import rattler
 
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 
 
 class CondaUpstream:

@@ -20,11 +20,11 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 
 from drawbridge.bridge.errors import BridgeError, UnsupportedTarget
-from drawbridge.bridge.pypi import Upstream
-from drawbridge.bridge.targets import DEFAULT_MACOS, Target
+from drawbridge.bridge.upstream.pypi import Upstream
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target
 
 #: the glibc minors uv 0.9+ accepts in `--python-platform <arch>-manylinux_2_<minor>`
 UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)
@@ -185,11 +185,11 @@ def uv_command(
 class Compiled:
     """What uv decided for one target: a version per project, or why there is none."""
 
-    versions: Mapping[str, str]  # PEP 503 name -> version
+    versions: Mapping[NormalizedName, str]
     no_solution: str = ""  # uv's explanation when the requirements cannot be met
-    #: a project uv stopped at because a wheel's metadata names another project (PEP 503
-    #: name); uv does not say which release
-    misnamed: str = ""
+    #: a project uv stopped at because a wheel's metadata names another project ("" if
+    #: none); uv does not say which release
+    misnamed: NormalizedName = NormalizedName("")
 
 
 def compile_target(
@@ -246,8 +246,8 @@ def compile_target(
     raise ResolverFailed(f"uv pip compile failed for {target}: {message}")
 
 
-def parse_pins(output: str) -> dict[str, str]:
-    """`name==version` lines of uv's requirements output, by PEP 503 name."""
+def parse_pins(output: str) -> dict[NormalizedName, str]:
+    """`name==version` lines of uv's requirements output, by project."""
     pins = {}
     for line in output.splitlines():
         line = line.split("#", 1)[0].strip()

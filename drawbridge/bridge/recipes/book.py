@@ -18,22 +18,22 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from sqlalchemy import select
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.downloads import DownloadCache
-from drawbridge.bridge.grayskull_offline import command as grayskull_command
-from drawbridge.bridge.grayskull_offline import unresolved_imports
-from drawbridge.bridge.names import CURATED_DIR, NameTable
-from drawbridge.bridge.native_needs import Provision, default_table, provisions
-from drawbridge.bridge.provide import missing_from
-from drawbridge.bridge.pypi import Upstream, UpstreamFile
-from drawbridge.bridge.recipe_compose import Origin, compose_recipe
-from drawbridge.bridge.recipe_convert import DEFAULT_PYTHON_MIN
-from drawbridge.bridge.sdist_facts import read_sdist_facts
-from drawbridge.bridge.records import AuditRow, RecipeRow
+from drawbridge.bridge.upstream.downloads import DownloadCache
+from drawbridge.bridge.recipes.grayskull_offline import command as grayskull_command
+from drawbridge.bridge.recipes.grayskull_offline import unresolved_imports
+from drawbridge.bridge.translate.names import CURATED_DIR, NameTable
+from drawbridge.bridge.recipes.native_needs import Provision, default_table, provisions
+from drawbridge.bridge.missing.provide import missing_from
+from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.recipes.compose import Origin, compose_recipe
+from drawbridge.bridge.recipes.convert import DEFAULT_PYTHON_MIN
+from drawbridge.bridge.recipes.sdist_facts import read_sdist_facts
+from drawbridge.bridge.records import AuditRow, RecipeRow, RecipeState
 from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.home import Home
@@ -54,9 +54,9 @@ class Recipe:
     """A recipe's review record and where its files are."""
 
     name: str
-    project: str
+    project: NormalizedName
     version: str
-    state: str
+    state: RecipeState
     sha256: str
     curated: bool
     approved_sha256: str
@@ -203,7 +203,7 @@ class RecipeBook:
     def _store(
         self,
         name: str,
-        project: str,
+        project: NormalizedName,
         version: str,
         text: str,
         user: str,

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 
 
 def scheme_paths(root: Path, target: Target | None, distribution: str) -> dict[str, str]:

@@ -26,10 +26,10 @@ from rattler.exceptions import SolverError
 from rattler.index import index_fs
 from rattler.package import IndexJson
 
-from drawbridge.bridge.claims import DEFAULT_BASELINE, Baseline, CondaFile, serves
+from drawbridge.bridge.installable.claims import DEFAULT_BASELINE, Baseline, CondaFile, serves
 from drawbridge.bridge.errors import InstallabilityError
-from drawbridge.bridge.solver_messages import Reason, condense
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.missing.solver_messages import Reason, condense
+from drawbridge.bridge.translate.targets import Target
 
 __all__ = [
     "Baseline",

@@ -24,8 +24,8 @@ from packaging.utils import canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
-from drawbridge.bridge.pypi import Upstream, UpstreamFile
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile
+from drawbridge.bridge.translate.targets import Target
 
 Value = TypeVar("Value")
 

@@ -22,14 +22,14 @@ from packaging.specifiers import SpecifierSet
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue
+from drawbridge.bridge.upstream.metadata import Catalogue
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.held_back import Baselines, wheel_obstacle
-from drawbridge.bridge.legacy_resolver import resolve_like_pip19
-from drawbridge.bridge.pins import Disagreement, Pin, Pinner, TargetResolution, sdist_for
-from drawbridge.bridge.pypi import Upstream
-from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
-from drawbridge.bridge.uv_compile import (
+from drawbridge.bridge.resolve.held_back import Baselines, wheel_obstacle
+from drawbridge.bridge.resolve.legacy_resolver import resolve_like_pip19
+from drawbridge.bridge.resolve.pins import Disagreement, Pin, Pinner, TargetResolution, sdist_for
+from drawbridge.bridge.upstream.pypi import Upstream
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.bridge.resolve.uv_compile import (
     ResolverFailed,
     UvSource,
     compile_target,

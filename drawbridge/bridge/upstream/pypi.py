@@ -19,6 +19,7 @@ import httpx
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
@@ -26,7 +27,7 @@ from packaging.utils import (
 from packaging.metadata import parse_email
 from packaging.version import InvalidVersion, Version
 
-from drawbridge.bridge.downloads import DownloadCache, fetch_verified, get
+from drawbridge.bridge.upstream.downloads import DownloadCache, fetch_verified, get
 from drawbridge.bridge.errors import (
     BridgeError,
     HashMismatch,
@@ -51,7 +52,7 @@ class UnknownUpstreamProject(BridgeError):
 class UpstreamFile:
     """One wheel or sdist an upstream offers."""
 
-    project: str  # PEP 503 name
+    project: NormalizedName
     filename: str
     url: str
     version: str

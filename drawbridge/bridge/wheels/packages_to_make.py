@@ -19,9 +19,9 @@ from dataclasses import dataclass
 
 from packaging.version import Version
 
-from drawbridge.bridge.deps import UnexpressibleRequirement, python_dependency
-from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import Target, is_pure, wheel_tags
+from drawbridge.bridge.translate.deps import UnexpressibleRequirement, python_dependency
+from drawbridge.bridge.upstream.pypi import UpstreamFile
+from drawbridge.bridge.translate.targets import Target, is_pure, wheel_tags
 
 #: the virtual package that limits a noarch package to one OS family
 OS_VIRTUALS = {"linux": "__linux", "osx": "__osx", "win": "__win"}

@@ -24,7 +24,7 @@ from pathlib import Path, PurePosixPath
 from typing import BinaryIO
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.native_needs import (
+from drawbridge.bridge.recipes.native_needs import (
     LibraryTable,
     NativeNeed,
     build_script_needs,

@@ -16,7 +16,7 @@ from typing import Any
 
 from ruamel.yaml import YAML
 
-from drawbridge.bridge.solver_messages import condense
+from drawbridge.bridge.missing.solver_messages import condense
 
 #: the command that connects a conda mirror
 CONNECT_MIRROR = "drawbridge upstream add NAME URL|FOLDER"

@@ -18,12 +18,12 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue, python_admits
+from drawbridge.bridge.upstream.metadata import Catalogue, python_admits
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
-from drawbridge.bridge.held_back import Baselines, short, tag_ranks, wheel_obstacle
-from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
-from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import Target, wheel_tags
+from drawbridge.bridge.resolve.held_back import Baselines, short, tag_ranks, wheel_obstacle
+from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
+from drawbridge.bridge.upstream.pypi import UpstreamFile
+from drawbridge.bridge.translate.targets import Target, wheel_tags
 
 
 @dataclass(frozen=True)

@@ -15,7 +15,7 @@ import rattler
 from rattler import GenericVirtualPackage, MatchSpec, Version, VersionSpec
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.bridge.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
+from drawbridge.bridge.translate.targets import DEFAULT_MACOS, DEFAULT_MANYLINUX, Target
 from drawbridge.channel.platforms import macos_text
 
 #: conda's name for each subdir's CPU family (the `__archspec` build string)

@@ -12,15 +12,21 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue, CoreMetadata, python_admits
+from drawbridge.bridge.upstream.metadata import Catalogue, CoreMetadata, python_admits
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.held_back import Baselines, Holder, explain, explain_recipe, wheel_obstacle
-from drawbridge.bridge.markers import active_requirements, applies, interpreter_version
-from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.resolve.held_back import (
+    Baselines,
+    Holder,
+    explain,
+    explain_recipe,
+    wheel_obstacle,
+)
+from drawbridge.bridge.translate.markers import active_requirements, applies, interpreter_version
+from drawbridge.bridge.upstream.pypi import UpstreamFile
+from drawbridge.bridge.translate.targets import Target
 
 
 class Disagreement(BridgeError):
@@ -31,7 +37,7 @@ class Disagreement(BridgeError):
 class Pin:
     """The release of one project a target gets, and the wheel pip would install there."""
 
-    project: str  # PEP 503 name
+    project: NormalizedName
     name: str  # as the project spells it (METADATA Name), e.g. "zope.interface"
     version: str
     wheel: UpstreamFile | None  # None: no wheel fits this target in any acceptable release

@@ -18,11 +18,11 @@ from packaging.tags import Tag
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from drawbridge.bridge.catalogue import Catalogue, python_admits
+from drawbridge.bridge.upstream.metadata import Catalogue, python_admits
 from drawbridge.bridge.errors import BridgeError, MalformedDistribution
-from drawbridge.bridge.markers import active_requirements, interpreter_version
-from drawbridge.bridge.pypi import UpstreamFile
-from drawbridge.bridge.targets import (
+from drawbridge.bridge.translate.markers import active_requirements, interpreter_version
+from drawbridge.bridge.upstream.pypi import UpstreamFile
+from drawbridge.bridge.translate.targets import (
     DEFAULT_MACOS,
     DEFAULT_MANYLINUX,
     Target,
@@ -31,7 +31,7 @@ from drawbridge.bridge.targets import (
     supported_tags,
     wheel_tags,
 )
-from drawbridge.bridge.uv_compile import UV_GLIBC_MINORS
+from drawbridge.bridge.resolve.uv_compile import UV_GLIBC_MINORS
 
 #: at most this many releases above a pin are examined
 MAX_RELEASES = 40

@@ -12,7 +12,7 @@ then writes the archive.
   `Lib/site-packages` + `Scripts` (Windows), pinned to `python` and `python_abi`.
 
 Scripts (entry points and a wheel's `#!python` scripts) name the environment's Python as
-`bridge.scripts` says: a prefix placeholder recorded in paths.json, or a Windows launcher.
+`scripts` says: a prefix placeholder recorded in paths.json, or a Windows launcher.
 """
 
 from __future__ import annotations
@@ -37,18 +37,18 @@ from installer.sources import WheelFile
 from installer.utils import Scheme
 from packaging.metadata import parse_email
 
-from drawbridge.bridge.conda_paths import correct_paths_json
+from drawbridge.bridge.wheels.conda_paths import correct_paths_json
 from drawbridge.bridge.errors import InvalidWheel
-from drawbridge.bridge.names import NameTable
-from drawbridge.bridge.schemes import destination_options
-from drawbridge.bridge.scripts import (
+from drawbridge.bridge.translate.names import NameTable
+from drawbridge.bridge.wheels.schemes import destination_options
+from drawbridge.bridge.wheels.scripts import (
     PREFIX_PLACEHOLDER,
     WINDOWS_PYTHONS,
     python_script_section,
     windows_launcher,
     windows_launcher_name,
 )
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.distributions import read_wheel_metadata
 from drawbridge.channel.limits import open_zip
 from drawbridge.channel.errors import InvalidDistribution

@@ -16,8 +16,8 @@ from packaging.markers import Marker
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 
-from drawbridge.bridge.names import NameTable
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.translate.names import NameTable
+from drawbridge.bridge.translate.targets import Target
 
 _PLATFORM_ENVIRONMENT = {
     "linux-64": ("linux", "Linux", "posix", "x86_64"),

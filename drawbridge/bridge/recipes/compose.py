@@ -20,20 +20,20 @@ from typing import Any
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.utils import canonicalize_name
 
-from drawbridge.bridge.deps import conda_version_spec
+from drawbridge.bridge.translate.deps import conda_version_spec
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.markers import applies
-from drawbridge.bridge.names import NameTable
-from drawbridge.bridge.native_needs import TABLE_FILE, Provision
-from drawbridge.bridge.recipe_convert import (
+from drawbridge.bridge.translate.markers import applies
+from drawbridge.bridge.translate.names import NameTable
+from drawbridge.bridge.recipes.native_needs import TABLE_FILE, Provision
+from drawbridge.bridge.recipes.convert import (
     convert,
     dump,
     make_native,
     merge_requirements,
     requirement_name,
 )
-from drawbridge.bridge.sdist_facts import SdistFacts
-from drawbridge.bridge.targets import Target
+from drawbridge.bridge.recipes.sdist_facts import SdistFacts
+from drawbridge.bridge.translate.targets import Target
 
 #: the backends that are setuptools; before setuptools 70.1 they need `wheel` for bdist_wheel
 SETUPTOOLS_BACKENDS = ("setuptools.build_meta", "setuptools.build_meta:__legacy__", "")
