@@ -37,16 +37,13 @@ Permissions are read from the database and kept in memory; a change made here (o
 channel created: `note_change`) renames a new `<home>/permissions.stamp` into place, which
 every process looks at (`stale`: one `stat`) at most every `STAMP_CHECK_SECONDS`, and each
 process reads the table again at least every `RELOAD_SECONDS` anyway (a change made on
-another machine sharing the database).
+another machine sharing the database); `channel.stamps` keeps them so, one read per change.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import os
-import threading
-import time
-from contextlib import suppress
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -84,7 +81,7 @@ from drawbridge.channel.principals import (
     parse_principal,
     parse_principals,
 )
-from drawbridge.channel.storage import write_bytes_atomic
+from drawbridge.channel.stamps import Stamped, renew
 from drawbridge.channel.tokens import Identity, Role
 
 #: the least role a token needs for each action (reading needs no token where allowed)
@@ -93,6 +90,8 @@ RELOAD_SECONDS = 5.0
 #: how often a process looks at the stamp: a change reaches every process within this
 STAMP_CHECK_SECONDS = 0.1
 STAMP_NAME = "permissions.stamp"
+#: every channel there is, and the lists of those that have any
+Lists = tuple[frozenset[str], dict[str, ChannelPermissions]]
 
 
 class Access:
@@ -102,79 +101,38 @@ class Access:
         self.db = database
         self.anonymous_read = anonymous_read
         self._stamp_file = Path(root) / STAMP_NAME
-        self._stamp_path = str(self._stamp_file)
-        self._table: dict[str, ChannelPermissions] = {}
-        self._channels: frozenset[str] = frozenset()  # every channel there is
-        self._loaded: tuple[float, tuple[int, int]] | None = None  # (monotonic time, stamp)
-        self._stamp_checked = 0.0  # when `stale` last looked at the stamp (monotonic)
-        self._reloading = threading.Lock()  # one reload at a time; the others use its result
+        self._lists: Stamped[Lists] = Stamped(
+            self._stamp_file,
+            lambda _stamp: self._read_table(),
+            (frozenset(), {}),
+            check_every=STAMP_CHECK_SECONDS,
+            reload_every=RELOAD_SECONDS,
+            make_stamp=True,
+        )
 
-    # -- the table, cached --------------------------------------------------------------------
-
-    def _stamp(self) -> tuple[int, int]:
-        """The stamp file's (inode, mtime): each change renames a new file into place."""
-        try:
-            stat = os.stat(self._stamp_path)
-        except OSError:
-            return (0, 0)
-        return (stat.st_ino, stat.st_mtime_ns)
+    # -- the table, cached (`channel.stamps`) -------------------------------------------------
 
     def stale(self) -> bool:
         """Whether the lists in memory may be out of date (no query; a `stat` of the stamp
         at most every `STAMP_CHECK_SECONDS`): async callers `reload` in a thread first, so
         no decision queries on their event loop."""
-        loaded = self._loaded
-        if loaded is None:
-            return True
-        now = time.monotonic()
-        if now - self._stamp_checked < STAMP_CHECK_SECONDS:
-            return False
-        if loaded[1] != self._stamp() or now - loaded[0] > RELOAD_SECONDS:
-            # not marked as looked at: until a reload is done, every caller reloads too,
-            # rather than decide by the old lists while another thread reads the new ones
-            return True
-        self._stamp_checked = now
-        return False
+        return self._lists.stale()
 
     def changed_since_loaded(self) -> bool:
         """Whether the stamp moved since the lists were read (one `stat`, never skipped):
         asked before a refusal, so a channel created a moment ago is not refused."""
-        loaded = self._loaded
-        return loaded is None or loaded[1] != self._stamp()
+        return self._lists.changed()
 
     def reload(self) -> None:
         """Read the channels and their lists from the database, once per change however
-        many threads ask at once: a thread that finds another reading waits for it, and
-        uses what it read if that began after the stamp this thread saw was in place (the
-        stamp is renamed into place after the change is committed). The stamp file is made
-        if it is missing: a `stat` that finds a file is cheaper than one that raises."""
-        seen = self._stamp()
-        with self._reloading:
-            loaded = self._loaded
-            if (
-                loaded is not None
-                and seen != (0, 0)
-                and loaded[1] == seen
-                and time.monotonic() - loaded[0] < RELOAD_SECONDS
-            ):
-                return  # read by another thread since this one saw the stamp
-            started = time.monotonic()
-            stamp = self._stamp()
-            if stamp == (0, 0):
-                with suppress(OSError):  # a read-only home: the 5-second reload still applies
-                    write_bytes_atomic(self._stamp_file, b"0")
-                    stamp = self._stamp()
-            self._channels, self._table = self._read_table()
-            self._loaded = (started, stamp)
-            self._stamp_checked = started
+        many threads ask at once (`Stamped.reload`)."""
+        self._lists.reload()
 
     def permissions(self, channel: str) -> ChannelPermissions:
         """The lists of `channel` (DEFAULT if it has none), as of the last change."""
-        if self.stale():
-            self.reload()
-        return self._table.get(channel, DEFAULT)
+        return self._lists.current()[1].get(channel, DEFAULT)
 
-    def _read_table(self) -> tuple[frozenset[str], dict[str, ChannelPermissions]]:
+    def _read_table(self) -> Lists:
         lists: dict[str, dict[str, list[str]]] = {}
         with self.db.session() as session:
             channels = frozenset(session.scalars(select(ChannelRow.name)))
@@ -187,14 +145,12 @@ class Access:
 
     def note_change(self) -> None:
         """Tell every process that channels or their lists changed (the stamp)."""
-        write_bytes_atomic(self._stamp_file, str(time.time_ns()).encode())
-        self._loaded = None
+        renew(self._stamp_file)
+        self._lists.forget()
 
     def exists(self, channel: str) -> bool:
         """Whether `channel` exists, as of the last change."""
-        if self.stale():
-            self.reload()
-        return channel in self._channels
+        return channel in self._lists.current()[0]
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -229,11 +185,10 @@ class Access:
         """Whether anyone, without a token, may read `channel` (the fast path serves only
         those). `checked`: the caller has just asked `stale` (and reloaded), so the lists
         in memory are used without another `stat`."""
-        if not checked and self.stale():
-            self.reload()
-        if channel not in self._channels:
+        channels, table = self._lists.last if checked else self._lists.current()
+        if channel not in channels:
             return False
-        listed = self._table.get(channel, DEFAULT).read
+        listed = table.get(channel, DEFAULT).read
         return EVERYONE in listed if listed else self.anonymous_read
 
     def readable(self, identity: Identity, channels: Iterable[str]) -> list[str]:
