@@ -1,5 +1,5 @@
-"""Who may do what in a channel: the one place that decides reading, uploading, reviewing
-and adding to a project.
+"""Who may do what in a channel: the one place that decides reading, uploading, reviewing,
+deleting and adding to a project (administering is `channel.administration`'s).
 
 A channel lists, per action (`read`, `upload`, `review`), the principals allowed it
 (`channel.principals`: `user:NAME`, `group:NAME`, `:authenticated:`, `:anonymous:`,
@@ -10,14 +10,9 @@ reviewing by maintainer-or-better tokens.
 A token's role caps what it may do whatever the lists say (reading needs a token of any
 role or none, uploading an uploader's, reviewing a maintainer's); a channel-limited token
 reaches only its channels; an admin token may do everything in the channels it reaches.
-Uploading or reviewing a channel also needs reading it.
-
-Administering: an admin token without a channel limit administers the server (users,
-groups, creating channels, every channel's settings). An admin token limited to channels
-administers those channels only: their permissions, owners, bases (each base one of them,
-or an upstream mirror) and mutability; anything server-wide is refused, naming the limit.
-Any admin token makes tokens, never one stronger than itself (`check_new_token`): no
-higher role, no channel outside its limit, no later expiry.
+Uploading or reviewing a channel also needs reading it. Deleting from a channel (when its
+mutability allows it at all) needs reviewing it, or being its owner (`alice` for
+`alice/sandbox`) with the right to upload there.
 
 Project ownership: the first upload of a project (PEP 503 name; a conda package counts
 under its name normalised the same way, so `typing_extensions` is `typing-extensions`) into
@@ -42,7 +37,6 @@ another machine sharing the database); `channel.stamps` keeps them so, one read 
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -52,7 +46,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from drawbridge.channel.bases import parse_base
 from drawbridge.channel.database import (
     ChannelPermissionRow,
     ChannelRow,
@@ -195,7 +188,8 @@ class Access:
         """The channels of `channels` that `identity` may read, in their order."""
         return [name for name in channels if self.may_read(identity, name)]
 
-    def hidden(self, channel: str) -> UnknownChannel:
+    @staticmethod
+    def hidden(channel: str) -> UnknownChannel:
         """The error for a channel one may not read: the same as for one that does not exist."""
         return UnknownChannel(f"no channel {channel!r}")
 
@@ -221,6 +215,26 @@ class Access:
                 f"{self._why_not(identity, channel, 'review')}"
             )
 
+    def may_delete(self, identity: Identity, channel: str) -> bool:
+        """Whether `identity` may delete from `channel` (if it is volatile): its reviewers
+        may, and its owner (`alice` for `alice/sandbox`) if they may upload there."""
+        owner, slash, _ = channel.partition("/")
+        if slash and identity.user == owner and self.may_upload(identity, channel):
+            return True
+        return self.may_review(identity, channel)
+
+    def check_delete(self, identity: Identity, channel: str) -> None:
+        """UnknownChannel if `identity` may not read `channel`, PermissionDenied if it may
+        not delete from it (whether the channel lets files go is its mutability's)."""
+        self.check_read(identity, channel)
+        if not self.may_delete(identity, channel):
+            who = identity.user or "an anonymous client"
+            raise PermissionDenied(
+                f"deleting from {channel!r} needs its owner's token or a token that may "
+                f"administer it (a maintainer's, or one its review list names); {who} has "
+                "neither"
+            )
+
     def _why_not(self, identity: Identity, channel: str, action: str) -> str:
         needed = ROLE_FOR[action]
         if identity.role is None or identity.role < needed:
@@ -230,98 +244,6 @@ class Access:
         return (
             f"the channel allows {', '.join(listed)}; a channel reviewer changes that with "
             f"`drawbridge channel permissions {channel} --{action} ...`"
-        )
-
-    # -- administering ------------------------------------------------------------------------
-
-    def check_site_admin(self, identity: Identity, action: str) -> None:
-        """PermissionDenied unless `identity` may do `action` ("creating users"), which
-        concerns the whole server: that needs an admin token without a channel limit."""
-        self.check_admin_role(identity, action)
-        if identity.channels is not None:
-            raise PermissionDenied(
-                f"{action} concerns the whole server, and this token is limited to "
-                f"{_limit(identity)}: it administers those channels only; use an admin token "
-                "without a channel limit"
-            )
-
-    def check_channel_admin(self, identity: Identity, channel: str, action: str) -> None:
-        """PermissionDenied unless `identity` is an admin's token; UnknownChannel if its
-        channel limit keeps it from `channel` (such a channel does not exist for it, as for
-        reading). `action` ("changing a channel's bases") is what was tried, for the message."""
-        self.check_admin_role(identity, action)
-        if not identity.reaches(channel):
-            raise self.hidden(channel)
-
-    def check_bases(self, identity: Identity, channel: str, bases: Sequence[str]) -> None:
-        """Whether `identity` may give `channel` these bases: it administers the channel,
-        and a limited token names only channels of its limit (or upstream mirrors, which
-        every token reads); checked before whether they exist, so nothing is learnt."""
-        self.check_channel_admin(identity, channel, "changing a channel's bases")
-        levels = [parse_base(text) for text in bases]
-        outside = [level.name for level in levels if not level.upstream]
-        outside = [name for name in outside if not identity.reaches(name)]
-        if outside:
-            raise PermissionDenied(
-                f"this token is limited to {_limit(identity)}; it may not make "
-                f"{', '.join(map(repr, outside))} a base of {channel!r}: a base must be one of "
-                "its channels or an upstream mirror"
-            )
-
-    def check_new_token(
-        self,
-        identity: Identity,
-        user: str,
-        channels: Sequence[str] | None,
-        expires: dt.datetime | None,
-    ) -> dt.datetime | None:
-        """Check that `identity` may make a token for `user` with this channel limit
-        (None: none) and expiry (None: not given), and return the expiry it gets. A token
-        never makes a stronger one: only admin tokens make tokens (so no role is above the
-        maker's), none with a channel outside the maker's limit (an unlimited one from a
-        limited one is refused), none that expires later (one made without an expiry
-        inherits the maker's). A limited token makes tokens for existing users only:
-        creating a user is server-wide."""
-        self.check_admin_role(identity, "making tokens")
-        if identity.channels is not None:
-            if channels is None:
-                raise PermissionDenied(
-                    f"this token is limited to {_limit(identity)}; it may not make a token "
-                    "without a channel limit: name channels among those"
-                )
-            outside = sorted(set(channels) - identity.channels)
-            if outside:
-                raise PermissionDenied(
-                    f"this token is limited to {_limit(identity)}; it may not make a token "
-                    f"limited to {', '.join(map(repr, outside))}: name channels among its own"
-                )
-            with self.db.session() as session:
-                if session.get(UserRow, user) is None:
-                    raise PermissionDenied(
-                        f"no user {user!r}, and this token is limited to {_limit(identity)}: "
-                        "creating a user concerns the whole server; an admin token without a "
-                        f"channel limit does it (`drawbridge user create {user}`)"
-                    )
-        if identity.expires is None:
-            return expires
-        if expires is None:
-            return identity.expires
-        if expires > identity.expires:
-            raise PermissionDenied(
-                f"this token expires at {identity.expires.isoformat()}; it may not make a "
-                f"token that expires later ({expires.isoformat()})"
-            )
-        return expires
-
-    def check_admin_role(self, identity: Identity, action: str) -> None:
-        """PermissionDenied unless `identity` is an admin's token, limited or not (what a
-        limited one may do is for the checks above)."""
-        if identity.admin:
-            return
-        if identity.role is None:
-            raise PermissionDenied(f"{action} needs a token with the admin role")
-        raise PermissionDenied(
-            f"{action} needs the admin role; {identity.user} is {identity.role.with_article}"
         )
 
     # -- project ownership --------------------------------------------------------------------
@@ -461,14 +383,6 @@ def write_permissions(
         session.flush()
         for principal in principals:
             session.add(ChannelPermissionRow(channel=channel, action=action, principal=principal))
-
-
-def _limit(identity: Identity) -> str:
-    """A token's channel limit in words."""
-    limit = sorted(identity.channels or ())
-    if not limit:
-        return "no channel"
-    return ("channel " if len(limit) == 1 else "channels ") + ", ".join(map(repr, limit))
 
 
 def _project_exists(session: Session, channel: str, key: str) -> bool:
