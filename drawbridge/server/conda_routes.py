@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from pathlib import Path
 
+from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.upstream_conda import check_upstream_file
 from drawbridge.server.channel_paths import CHANNEL
@@ -16,13 +17,6 @@ from drawbridge.server.upstream_routes import serve_mirror_file
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
-
-#: the index files of a subdir: (media type, whether a .gz twin exists)
-INDEX_FILES = {
-    "repodata.json": ("application/json", True),
-    "repodata.json.zst": ("application/zstd", False),
-    "repodata_shards.msgpack.zst": ("application/octet-stream", False),
-}
 
 
 @router.api_route(

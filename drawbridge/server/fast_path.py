@@ -27,11 +27,11 @@ from packaging.utils import canonicalize_name
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Send
 
+from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.access_log import AccessLog
 from drawbridge.server.channel_paths import split_channel
-from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
 from drawbridge.server.index_files import NOSNIFF, Answer, answer_index_file
 from drawbridge.server.inherited import answer_merged
