@@ -15,8 +15,9 @@ import datetime as dt
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
+from typing import Literal
 
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 
@@ -111,7 +112,7 @@ class ProjectEntry:
     """One project in a channel's list: its PEP 503 name, the name it shows, its newest
     version and which views carry it."""
 
-    name: str
+    name: NormalizedName
     display_name: str
     latest: str
     pip: bool
@@ -214,7 +215,7 @@ class PipFile:
     """A wheel or sdist of a release."""
 
     filename: str
-    kind: str  # "wheel" or "sdist"
+    kind: Literal["wheel", "sdist"]
     size: int
     sha256: str
     uploaded_by: str
@@ -278,7 +279,7 @@ class Release:
 class ProjectDetail:
     """A project of a channel: its names, summary and releases, newest first."""
 
-    name: str  # PEP 503
+    name: NormalizedName
     display_name: str
     summary: str
     conda_names: tuple[str, ...]  # the conda package names met by its PEP 503 name
