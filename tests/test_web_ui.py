@@ -23,7 +23,7 @@ from drawbridge.channel.home import load_home
 from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.tokens import Role
 from drawbridge.channel.versions import version_key
-from drawbridge.server import catalogue_pages
+from drawbridge.server.ui import catalogue_pages
 from drawbridge.server.pages import render_page
 
 HOSTILE = '<script>alert("x")</script>'

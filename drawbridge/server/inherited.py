@@ -20,7 +20,7 @@ served (`skip`, part of every cache key), and the fast path serves an inheriting
 only when anyone may read all its levels.
 
 Upstream mirrors as levels: their repodata comes through the mirror relay's cache
-(`upstream_routes`), asked again at most every `UPSTREAM_RECHECK` seconds; a channel with
+(`upstream_relay`), asked again at most every `UPSTREAM_RECHECK` seconds; a channel with
 one serves no shard index (clients fall back to repodata.json, which holds everything).
 """
 

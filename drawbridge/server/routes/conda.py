@@ -13,7 +13,7 @@ from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import context
 from drawbridge.server.index_files import answer_response, index_file_response
 from drawbridge.server.inherited import answer_merged
-from drawbridge.server.upstream_routes import serve_mirror_file
+from drawbridge.server.upstream_relay import serve_mirror_file
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
@@ -86,7 +86,9 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
             if mirror is None or not check_upstream_file(subdir, name, shard=False):
                 continue
             try:
-                return serve_mirror_file(request, ctx, mirror, subdir, name, shard=False)
+                return serve_mirror_file(
+                    request, ctx.home.cache_dir, mirror, subdir, name, shard=False
+                )
             except HTTPException as error:
                 if error.status_code == 404:
                     continue
