@@ -22,7 +22,7 @@ from builders import make_wheel
 from databases import new_home, write_config
 from servers import Server, start_server
 
-from drawbridge.server.admission import Admission, AdmissionLimits
+from drawbridge.server.asgi.admission import Admission, AdmissionLimits
 
 #: what "gets its page within a second" means, per fresh client
 FRESH_CLIENT_SECONDS = 1.0

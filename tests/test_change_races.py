@@ -38,15 +38,21 @@ class SlowSecondCall:
 
 
 def while_another_thread_reads(slow: SlowSecondCall, ask):  # type: ignore[no-untyped-def]
-    """What `ask()` answers while another thread's call is inside the slow read."""
+    """What `ask()` answers when called while another thread's call is inside the slow read
+    (the slow read is let go once the second call has had time to wait for it)."""
     other = threading.Thread(target=ask)
     other.start()
+    answers = []
     try:
         assert slow.entered.wait(10), "the other thread never re-read"
-        return ask()
+        second = threading.Thread(target=lambda: answers.append(ask()))
+        second.start()
+        time.sleep(0.2)  # the second call waits for the first one's read (or reads itself)
     finally:
         slow.release.set()
         other.join(10)
+    second.join(10)
+    return answers[0]
 
 
 def test_a_request_during_a_reread_of_the_bases_gets_the_new_ones(
@@ -142,3 +148,43 @@ def test_many_requests_at_a_change_read_the_permissions_once(
         thread.join(10)
     assert answers == [("user:alice",)] * 32
     assert reads["count"] == 1
+
+
+def test_many_requests_at_a_change_of_bases_read_them_once(tmp_path: Path):
+    """No stampede on the bases either: 32 threads that all see a new bases stamp at once
+    cause one read of the bases, and every one of them gets the new ones."""
+    channels_dir = tmp_path / "channels"
+    current: dict[str, list[Level]] = {}
+    reads = {"count": 0}
+
+    def read_bases() -> dict[str, list[Level]]:
+        reads["count"] += 1
+        time.sleep(0.05)  # a read that takes a while, as on a busy database
+        return dict(current)
+
+    views = InheritedViews(
+        channels_dir,
+        tmp_path / "cache",
+        read_bases,
+        lambda channel, view: str(tmp_path / channel / view),
+        lambda name: None,
+        lambda mirror, subdir, name, refresh: None,
+    )
+    assert views.levels("dev") == [DEV]
+    current["dev"] = [BASE]
+    touch_stamp(channels_dir)
+    time.sleep(inherited.BASES_RECHECK + 0.05)  # the next look sees the new stamp
+    start = threading.Barrier(32)
+    answers: list[list[Level]] = []
+
+    def request() -> None:
+        start.wait(10)
+        answers.append(views.levels("dev"))
+
+    threads = [threading.Thread(target=request) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == [[DEV, BASE]] * 32
+    assert reads["count"] == 2  # the first look, then one read for all 32

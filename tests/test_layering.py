@@ -182,3 +182,76 @@ def test_a_room_says_its_idea_and_offers_modules_without_importing_them(room: st
     assert not [n for n in ast.walk(init) if isinstance(n, (ast.Import, ast.ImportFrom))]
     modules = {p.stem for p in (BRIDGE / room).glob("*.py")} - {"__init__"}
     assert offered(room) and set(offered(room)) <= modules
+
+
+# -- inside server/: shared modules below, three folders above them, `app` on top ----------
+
+SERVER = PACKAGE / "server"
+#: the server's folders; a module at server/'s top (but `app`) is shared by them
+FOLDERS = ("asgi", "routes", "ui")
+#: what a module of each part of server/ may import of server/, besides its own module
+SERVER_ALLOWED = {
+    "shared": {"shared"},
+    "asgi": {"shared", "asgi"},  # an ASGI layer: never a route nor a page
+    "routes": {"shared"},  # a route module: never another one, nor a page
+    "ui": {"shared", "ui"},  # a page: never a route module
+    "app": {"shared", *FOLDERS},  # the assembler
+}
+
+
+def server_modules_imported(path: Path) -> set[str]:
+    """The `drawbridge.server…` modules (or packages) a module imports, anywhere in it;
+    `from drawbridge.server.routes import pip` imports `drawbridge.server.routes.pip`."""
+    found = set()
+    for node in ast.walk(ast.parse(path.read_text("utf-8"))):
+        if isinstance(node, ast.Import):
+            found |= {alias.name for alias in node.names}
+        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
+            for alias in node.names:
+                child = f"{node.module}.{alias.name}"
+                relative = Path(*child.split(".")[1:])
+                is_module = (PACKAGE / relative).with_suffix(".py").exists()
+                found.add(child if is_module or (PACKAGE / relative).is_dir() else node.module)
+    return {name for name in found if name.startswith("drawbridge.server")}
+
+
+def part_of(module: str) -> str:
+    """Which part of server/ the module `drawbridge.server.…` is: a folder, `app` or
+    `shared`."""
+    parts = module.split(".")[2:]
+    if not parts:
+        return "shared"  # the package itself says nothing it imports
+    if parts[0] in FOLDERS:
+        return parts[0]
+    return "app" if parts[0] == "app" else "shared"
+
+
+def module_name(path: Path) -> str:
+    relative = path.relative_to(PACKAGE.parent).with_suffix("")
+    parts = relative.parts[:-1] if relative.name == "__init__" else relative.parts
+    return ".".join(parts)
+
+
+@pytest.mark.parametrize(
+    "path", sorted(SERVER.rglob("*.py")), ids=lambda p: str(p.relative_to(SERVER))
+)
+def test_server_modules_import_only_what_their_part_may(path: Path):
+    """Route modules never import each other nor a page; pages never a route module; ASGI
+    layers neither; the shared modules none of the folders; a folder's `__init__` offers
+    its own modules."""
+    module = module_name(path)
+    part = part_of(module)
+    allowed = SERVER_ALLOWED[part] | ({part} if path.name == "__init__.py" else set())
+    wrong = {
+        imported
+        for imported in server_modules_imported(path) - {module}
+        if part_of(imported) not in allowed
+        or (part == "routes" and path.name != "__init__.py" and part_of(imported) == "routes")
+    }
+    assert not wrong, f"{module} ({part}) imports {sorted(wrong)}"
+
+
+def test_the_server_parts_are_known():
+    """Every folder of server/ with modules is one of FOLDERS (a new one gets its rule)."""
+    folders = {p.name for p in SERVER.iterdir() if (p / "__init__.py").exists()}
+    assert folders == set(FOLDERS)

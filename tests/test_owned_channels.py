@@ -140,7 +140,7 @@ def test_the_fast_path_answers_an_owned_channel_itself(app: AppClient, channel: 
     from drawbridge.channel.database import Database
     from drawbridge.channel.service import Channels
     from drawbridge.server.context import Context
-    from drawbridge.server.fast_path import IndexFastPath
+    from drawbridge.server.asgi.fast_path import IndexFastPath
 
     passed_on: list[str] = []
 

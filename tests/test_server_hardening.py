@@ -33,7 +33,7 @@ from drawbridge.channel.tokens import Role
 from drawbridge.cli.context import CliContext
 from drawbridge.server.context import LIVENESS_PATH, OPEN_PATHS
 from drawbridge.server.errors import internal_error_response
-from drawbridge.server.gate import malformed
+from drawbridge.server.asgi.gate import malformed
 from drawbridge.server.pages import prefers_html
 
 WHEEL = "demo-1.0-py3-none-any.whl"

@@ -23,9 +23,9 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home, load_home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.simple_pages import JSON_TYPE
-from drawbridge.server.access_log import AccessLog
+from drawbridge.server.asgi.access_log import AccessLog
 from drawbridge.channel.tokens import Role, create_token
-from drawbridge.server.fast_path import single_range
+from drawbridge.server.asgi.fast_path import single_range
 
 #: Common log format plus seconds: host ident user [time] "request" status bytes seconds
 CLF = re.compile(

@@ -22,7 +22,8 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.home import load_home
 from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.tokens import Role
-from drawbridge.server import catalogue_pages
+from drawbridge.channel.versions import version_key
+from drawbridge.server.ui import catalogue_pages
 from drawbridge.server.pages import render_page
 
 HOSTILE = '<script>alert("x")</script>'
@@ -368,7 +369,7 @@ VERSION_ORDER = [
 
 @pytest.mark.parametrize(("versions", "newest_first"), VERSION_ORDER)
 def test_versions_sort_as_pep_440_says(versions: list[str], newest_first: list[str]):
-    assert sorted(versions, key=catalogue.version_key, reverse=True) == newest_first
+    assert sorted(versions, key=version_key, reverse=True) == newest_first
 
 
 def test_a_release_is_found_by_any_spelling_of_its_version(database: Database):
@@ -466,7 +467,7 @@ def test_a_recorded_source_file_is_named():
     made = dt.datetime(2026, 11, 29, 9, 0, tzinfo=dt.timezone.utc)
     package = catalogue.CondaFile(
         "x-1.0-py_0.conda", "x", "noarch", "py_0", 10, "0" * 64, "bridge", made,
-        catalogue.Provenance("bridged wheel", f"x-1.0-py3-none-any.whl{HOSTILE}"),
+        catalogue.Origin("bridged wheel", f"x-1.0-py3-none-any.whl{HOSTILE}"),
     )  # fmt: skip
     release = catalogue.Release("1.0", (), (package,))
     detail = catalogue.ProjectDetail("x", "x", "", ("x",), (release,))

@@ -20,7 +20,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from drawbridge.bridge.records import AuditRow
-from drawbridge.channel.errors import InvalidName, PermissionDenied
+from drawbridge.channel.errors import InvalidName
 from drawbridge.channel.mutability import check_deletion
 from drawbridge.channel.publishing import relative_path
 from drawbridge.channel.service import Channels, PromotionOutcome, ReleaseSpec
@@ -86,16 +86,6 @@ def promote(
     return channels.promote(source, target, rows, move, identity.user, comment, [audit])
 
 
-def may_delete(channels: Channels, identity: Identity, channel: str) -> bool:
-    """Whether `identity` may delete from `channel` (if it is volatile): its reviewers may,
-    and its owner (`alice` for `alice/sandbox`) if they may upload there."""
-    owner, slash, _ = channel.partition("/")
-    access = channels.access
-    if slash and identity.user == owner and access.may_upload(identity, channel):
-        return True
-    return access.may_review(identity, channel)
-
-
 def delete(
     channels: Channels,
     identity: Identity,
@@ -104,13 +94,7 @@ def delete(
     comment: str = "",
 ) -> DeletionOutcome:
     """Delete `releases` (and the conda packages made from them) from a volatile channel."""
-    channels.access.check_read(identity, channel)
-    if not may_delete(channels, identity, channel):
-        who = identity.user or "an anonymous client"
-        raise PermissionDenied(
-            f"deleting from {channel!r} needs its owner's token or a token that may "
-            f"administer it (a maintainer's, or one its review list names); {who} has neither"
-        )
+    channels.access.check_delete(identity, channel)
     comment = _check_comment(comment, "deletion")
     specs = parse_specs(releases)
     check_deletion(channel, channels.mutability(channel))

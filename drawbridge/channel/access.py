@@ -1,5 +1,5 @@
-"""Who may do what in a channel: the one place that decides reading, uploading, reviewing
-and adding to a project.
+"""Who may do what in a channel: the one place that decides reading, uploading, reviewing,
+deleting and adding to a project (administering is `channel.administration`'s).
 
 A channel lists, per action (`read`, `upload`, `review`), the principals allowed it
 (`channel.principals`: `user:NAME`, `group:NAME`, `:authenticated:`, `:anonymous:`,
@@ -10,14 +10,9 @@ reviewing by maintainer-or-better tokens.
 A token's role caps what it may do whatever the lists say (reading needs a token of any
 role or none, uploading an uploader's, reviewing a maintainer's); a channel-limited token
 reaches only its channels; an admin token may do everything in the channels it reaches.
-Uploading or reviewing a channel also needs reading it.
-
-Administering: an admin token without a channel limit administers the server (users,
-groups, creating channels, every channel's settings). An admin token limited to channels
-administers those channels only: their permissions, owners, bases (each base one of them,
-or an upstream mirror) and mutability; anything server-wide is refused, naming the limit.
-Any admin token makes tokens, never one stronger than itself (`check_new_token`): no
-higher role, no channel outside its limit, no later expiry.
+Uploading or reviewing a channel also needs reading it. Deleting from a channel (when its
+mutability allows it at all) needs reviewing it, or being its owner (`alice` for
+`alice/sandbox`) with the right to upload there.
 
 Project ownership: the first upload of a project (PEP 503 name; a conda package counts
 under its name normalised the same way, so `typing_extensions` is `typing-extensions`) into
@@ -37,16 +32,12 @@ Permissions are read from the database and kept in memory; a change made here (o
 channel created: `note_change`) renames a new `<home>/permissions.stamp` into place, which
 every process looks at (`stale`: one `stat`) at most every `STAMP_CHECK_SECONDS`, and each
 process reads the table again at least every `RELOAD_SECONDS` anyway (a change made on
-another machine sharing the database).
+another machine sharing the database); `channel.stamps` keeps them so, one read per change.
 """
 
 from __future__ import annotations
 
-import datetime as dt
 import os
-import threading
-import time
-from contextlib import suppress
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 
@@ -55,7 +46,6 @@ from sqlalchemy import delete, func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from drawbridge.channel.bases import parse_base
 from drawbridge.channel.database import (
     ChannelPermissionRow,
     ChannelRow,
@@ -84,7 +74,7 @@ from drawbridge.channel.principals import (
     parse_principal,
     parse_principals,
 )
-from drawbridge.channel.storage import write_bytes_atomic
+from drawbridge.channel.stamps import Stamped, renew
 from drawbridge.channel.tokens import Identity, Role
 
 #: the least role a token needs for each action (reading needs no token where allowed)
@@ -93,6 +83,8 @@ RELOAD_SECONDS = 5.0
 #: how often a process looks at the stamp: a change reaches every process within this
 STAMP_CHECK_SECONDS = 0.1
 STAMP_NAME = "permissions.stamp"
+#: every channel there is, and the lists of those that have any
+Lists = tuple[frozenset[str], dict[str, ChannelPermissions]]
 
 
 class Access:
@@ -102,79 +94,38 @@ class Access:
         self.db = database
         self.anonymous_read = anonymous_read
         self._stamp_file = Path(root) / STAMP_NAME
-        self._stamp_path = str(self._stamp_file)
-        self._table: dict[str, ChannelPermissions] = {}
-        self._channels: frozenset[str] = frozenset()  # every channel there is
-        self._loaded: tuple[float, tuple[int, int]] | None = None  # (monotonic time, stamp)
-        self._stamp_checked = 0.0  # when `stale` last looked at the stamp (monotonic)
-        self._reloading = threading.Lock()  # one reload at a time; the others use its result
+        self._lists: Stamped[Lists] = Stamped(
+            self._stamp_file,
+            lambda _stamp: self._read_table(),
+            (frozenset(), {}),
+            check_every=STAMP_CHECK_SECONDS,
+            reload_every=RELOAD_SECONDS,
+            make_stamp=True,
+        )
 
-    # -- the table, cached --------------------------------------------------------------------
-
-    def _stamp(self) -> tuple[int, int]:
-        """The stamp file's (inode, mtime): each change renames a new file into place."""
-        try:
-            stat = os.stat(self._stamp_path)
-        except OSError:
-            return (0, 0)
-        return (stat.st_ino, stat.st_mtime_ns)
+    # -- the table, cached (`channel.stamps`) -------------------------------------------------
 
     def stale(self) -> bool:
         """Whether the lists in memory may be out of date (no query; a `stat` of the stamp
         at most every `STAMP_CHECK_SECONDS`): async callers `reload` in a thread first, so
         no decision queries on their event loop."""
-        loaded = self._loaded
-        if loaded is None:
-            return True
-        now = time.monotonic()
-        if now - self._stamp_checked < STAMP_CHECK_SECONDS:
-            return False
-        if loaded[1] != self._stamp() or now - loaded[0] > RELOAD_SECONDS:
-            # not marked as looked at: until a reload is done, every caller reloads too,
-            # rather than decide by the old lists while another thread reads the new ones
-            return True
-        self._stamp_checked = now
-        return False
+        return self._lists.stale()
 
     def changed_since_loaded(self) -> bool:
         """Whether the stamp moved since the lists were read (one `stat`, never skipped):
         asked before a refusal, so a channel created a moment ago is not refused."""
-        loaded = self._loaded
-        return loaded is None or loaded[1] != self._stamp()
+        return self._lists.changed()
 
     def reload(self) -> None:
         """Read the channels and their lists from the database, once per change however
-        many threads ask at once: a thread that finds another reading waits for it, and
-        uses what it read if that began after the stamp this thread saw was in place (the
-        stamp is renamed into place after the change is committed). The stamp file is made
-        if it is missing: a `stat` that finds a file is cheaper than one that raises."""
-        seen = self._stamp()
-        with self._reloading:
-            loaded = self._loaded
-            if (
-                loaded is not None
-                and seen != (0, 0)
-                and loaded[1] == seen
-                and time.monotonic() - loaded[0] < RELOAD_SECONDS
-            ):
-                return  # read by another thread since this one saw the stamp
-            started = time.monotonic()
-            stamp = self._stamp()
-            if stamp == (0, 0):
-                with suppress(OSError):  # a read-only home: the 5-second reload still applies
-                    write_bytes_atomic(self._stamp_file, b"0")
-                    stamp = self._stamp()
-            self._channels, self._table = self._read_table()
-            self._loaded = (started, stamp)
-            self._stamp_checked = started
+        many threads ask at once (`Stamped.reload`)."""
+        self._lists.reload()
 
     def permissions(self, channel: str) -> ChannelPermissions:
         """The lists of `channel` (DEFAULT if it has none), as of the last change."""
-        if self.stale():
-            self.reload()
-        return self._table.get(channel, DEFAULT)
+        return self._lists.current()[1].get(channel, DEFAULT)
 
-    def _read_table(self) -> tuple[frozenset[str], dict[str, ChannelPermissions]]:
+    def _read_table(self) -> Lists:
         lists: dict[str, dict[str, list[str]]] = {}
         with self.db.session() as session:
             channels = frozenset(session.scalars(select(ChannelRow.name)))
@@ -187,14 +138,12 @@ class Access:
 
     def note_change(self) -> None:
         """Tell every process that channels or their lists changed (the stamp)."""
-        write_bytes_atomic(self._stamp_file, str(time.time_ns()).encode())
-        self._loaded = None
+        renew(self._stamp_file)
+        self._lists.forget()
 
     def exists(self, channel: str) -> bool:
         """Whether `channel` exists, as of the last change."""
-        if self.stale():
-            self.reload()
-        return channel in self._channels
+        return channel in self._lists.current()[0]
 
     # -- decisions ----------------------------------------------------------------------------
 
@@ -229,18 +178,18 @@ class Access:
         """Whether anyone, without a token, may read `channel` (the fast path serves only
         those). `checked`: the caller has just asked `stale` (and reloaded), so the lists
         in memory are used without another `stat`."""
-        if not checked and self.stale():
-            self.reload()
-        if channel not in self._channels:
+        channels, table = self._lists.last if checked else self._lists.current()
+        if channel not in channels:
             return False
-        listed = self._table.get(channel, DEFAULT).read
+        listed = table.get(channel, DEFAULT).read
         return EVERYONE in listed if listed else self.anonymous_read
 
     def readable(self, identity: Identity, channels: Iterable[str]) -> list[str]:
         """The channels of `channels` that `identity` may read, in their order."""
         return [name for name in channels if self.may_read(identity, name)]
 
-    def hidden(self, channel: str) -> UnknownChannel:
+    @staticmethod
+    def hidden(channel: str) -> UnknownChannel:
         """The error for a channel one may not read: the same as for one that does not exist."""
         return UnknownChannel(f"no channel {channel!r}")
 
@@ -266,6 +215,26 @@ class Access:
                 f"{self._why_not(identity, channel, 'review')}"
             )
 
+    def may_delete(self, identity: Identity, channel: str) -> bool:
+        """Whether `identity` may delete from `channel` (if it is volatile): its reviewers
+        may, and its owner (`alice` for `alice/sandbox`) if they may upload there."""
+        owner, slash, _ = channel.partition("/")
+        if slash and identity.user == owner and self.may_upload(identity, channel):
+            return True
+        return self.may_review(identity, channel)
+
+    def check_delete(self, identity: Identity, channel: str) -> None:
+        """UnknownChannel if `identity` may not read `channel`, PermissionDenied if it may
+        not delete from it (whether the channel lets files go is its mutability's)."""
+        self.check_read(identity, channel)
+        if not self.may_delete(identity, channel):
+            who = identity.user or "an anonymous client"
+            raise PermissionDenied(
+                f"deleting from {channel!r} needs its owner's token or a token that may "
+                f"administer it (a maintainer's, or one its review list names); {who} has "
+                "neither"
+            )
+
     def _why_not(self, identity: Identity, channel: str, action: str) -> str:
         needed = ROLE_FOR[action]
         if identity.role is None or identity.role < needed:
@@ -275,98 +244,6 @@ class Access:
         return (
             f"the channel allows {', '.join(listed)}; a channel reviewer changes that with "
             f"`drawbridge channel permissions {channel} --{action} ...`"
-        )
-
-    # -- administering ------------------------------------------------------------------------
-
-    def check_site_admin(self, identity: Identity, action: str) -> None:
-        """PermissionDenied unless `identity` may do `action` ("creating users"), which
-        concerns the whole server: that needs an admin token without a channel limit."""
-        self.check_admin_role(identity, action)
-        if identity.channels is not None:
-            raise PermissionDenied(
-                f"{action} concerns the whole server, and this token is limited to "
-                f"{_limit(identity)}: it administers those channels only; use an admin token "
-                "without a channel limit"
-            )
-
-    def check_channel_admin(self, identity: Identity, channel: str, action: str) -> None:
-        """PermissionDenied unless `identity` is an admin's token; UnknownChannel if its
-        channel limit keeps it from `channel` (such a channel does not exist for it, as for
-        reading). `action` ("changing a channel's bases") is what was tried, for the message."""
-        self.check_admin_role(identity, action)
-        if not identity.reaches(channel):
-            raise self.hidden(channel)
-
-    def check_bases(self, identity: Identity, channel: str, bases: Sequence[str]) -> None:
-        """Whether `identity` may give `channel` these bases: it administers the channel,
-        and a limited token names only channels of its limit (or upstream mirrors, which
-        every token reads); checked before whether they exist, so nothing is learnt."""
-        self.check_channel_admin(identity, channel, "changing a channel's bases")
-        levels = [parse_base(text) for text in bases]
-        outside = [level.name for level in levels if not level.upstream]
-        outside = [name for name in outside if not identity.reaches(name)]
-        if outside:
-            raise PermissionDenied(
-                f"this token is limited to {_limit(identity)}; it may not make "
-                f"{', '.join(map(repr, outside))} a base of {channel!r}: a base must be one of "
-                "its channels or an upstream mirror"
-            )
-
-    def check_new_token(
-        self,
-        identity: Identity,
-        user: str,
-        channels: Sequence[str] | None,
-        expires: dt.datetime | None,
-    ) -> dt.datetime | None:
-        """Check that `identity` may make a token for `user` with this channel limit
-        (None: none) and expiry (None: not given), and return the expiry it gets. A token
-        never makes a stronger one: only admin tokens make tokens (so no role is above the
-        maker's), none with a channel outside the maker's limit (an unlimited one from a
-        limited one is refused), none that expires later (one made without an expiry
-        inherits the maker's). A limited token makes tokens for existing users only:
-        creating a user is server-wide."""
-        self.check_admin_role(identity, "making tokens")
-        if identity.channels is not None:
-            if channels is None:
-                raise PermissionDenied(
-                    f"this token is limited to {_limit(identity)}; it may not make a token "
-                    "without a channel limit: name channels among those"
-                )
-            outside = sorted(set(channels) - identity.channels)
-            if outside:
-                raise PermissionDenied(
-                    f"this token is limited to {_limit(identity)}; it may not make a token "
-                    f"limited to {', '.join(map(repr, outside))}: name channels among its own"
-                )
-            with self.db.session() as session:
-                if session.get(UserRow, user) is None:
-                    raise PermissionDenied(
-                        f"no user {user!r}, and this token is limited to {_limit(identity)}: "
-                        "creating a user concerns the whole server; an admin token without a "
-                        f"channel limit does it (`drawbridge user create {user}`)"
-                    )
-        if identity.expires is None:
-            return expires
-        if expires is None:
-            return identity.expires
-        if expires > identity.expires:
-            raise PermissionDenied(
-                f"this token expires at {identity.expires.isoformat()}; it may not make a "
-                f"token that expires later ({expires.isoformat()})"
-            )
-        return expires
-
-    def check_admin_role(self, identity: Identity, action: str) -> None:
-        """PermissionDenied unless `identity` is an admin's token, limited or not (what a
-        limited one may do is for the checks above)."""
-        if identity.admin:
-            return
-        if identity.role is None:
-            raise PermissionDenied(f"{action} needs a token with the admin role")
-        raise PermissionDenied(
-            f"{action} needs the admin role; {identity.user} is {identity.role.with_article}"
         )
 
     # -- project ownership --------------------------------------------------------------------
@@ -506,14 +383,6 @@ def write_permissions(
         session.flush()
         for principal in principals:
             session.add(ChannelPermissionRow(channel=channel, action=action, principal=principal))
-
-
-def _limit(identity: Identity) -> str:
-    """A token's channel limit in words."""
-    limit = sorted(identity.channels or ())
-    if not limit:
-        return "no channel"
-    return ("channel " if len(limit) == 1 else "channels ") + ", ".join(map(repr, limit))
 
 
 def _project_exists(session: Session, channel: str, key: str) -> bool:

@@ -10,7 +10,8 @@ Nothing is copied into a descendant: its merged pages and repodata are made from
 levels' own pre-rendered files when they are read (`server/inherited.py`), so a publish
 into a base costs what it costs in a flat channel, however many channels inherit from it.
 A stamp file (`channels/.bases`) is rewritten whenever any channel's bases change, so
-servers in other processes notice without asking the database per request; another
+servers in other processes notice without asking the database per request
+(`channel.stamps`); another
 (`channels/.changed`) grows by one byte after any channel's indexes were rewritten, so a
 server checks one file per request to know that no merged view can have changed.
 """
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from drawbridge.channel.database import ChannelBaseRow, ChannelRow
 from drawbridge.channel.errors import BaseCycle, InvalidName, UnknownChannel
+from drawbridge.channel.stamps import renew
 from drawbridge.channel.storage import write_text_atomic
 
 #: how a base names an upstream conda mirror
@@ -145,7 +147,7 @@ def set_bases(
 def touch_stamp(channels_dir: Path) -> None:
     """Tell every server that some channel's bases changed."""
     channels_dir.mkdir(parents=True, exist_ok=True)
-    write_text_atomic(channels_dir / STAMP, "bases changed\n")
+    renew(channels_dir / STAMP)
     note_change(channels_dir)
 
 

@@ -2,20 +2,22 @@
 (with a search), and a project's releases with their files and conda packages.
 
 Plain reads returning frozen records; no HTML and no HTTP (the server renders them). Three
-places are named for what other work adds: `channel_bases` (a channel's ordered bases),
-`provenance` (where a conda package came from) and the `readable` filter the caller
-passes to `channel_tree` (who may read which channel).
+places are named for what other work adds: `visible_bases` (a channel's ordered bases),
+`origin_of` (where a conda package came from) and the `readable` filter the caller
+passes to `channel_tree` (who may read which channel). Names meet by PEP 503 normalisation
+(`canonicalize_name`, conda names too, so a bridged `zope.interface` meets its PyPI project
+`zope-interface`); versions sort by `versions.version_key`.
 """
 
 from __future__ import annotations
 
 import datetime as dt
-import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, replace
-from functools import lru_cache
+from typing import Literal
 
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 from sqlalchemy import select
 
@@ -26,18 +28,13 @@ from drawbridge.channel.database import (
     Database,
     DistributionRow,
 )
+from drawbridge.channel.versions import version_key
 
 #: `uploaded_by` values the publishing commands record (`bridge`, `drawbridge build`)
 BRIDGE_UPLOADER = "bridge"
 BUILD_UPLOADER = "build"
 #: `conda_packages.made_how` as the UI words it
 RECORDED_ROUTES = {"wheel": "bridged wheel", "recipe": "recipe build"}
-
-
-def normalise(name: str) -> str:
-    """PEP 503: lower case, runs of `-`, `_`, `.` as one `-` (conda names too, so a bridged
-    `zope.interface` meets its PyPI project `zope-interface`)."""
-    return re.sub(r"[-_.]+", "-", name).lower()
 
 
 # -- the channel tree ---------------------------------------------------------------------
@@ -115,7 +112,7 @@ class ProjectEntry:
     """One project in a channel's list: its PEP 503 name, the name it shows, its newest
     version and which views carry it."""
 
-    name: str
+    name: NormalizedName
     display_name: str
     latest: str
     pip: bool
@@ -123,22 +120,11 @@ class ProjectEntry:
     source: str = ""  # the base it is inherited from; "" for the channel's own
 
 
-@lru_cache(maxsize=65536)
-def version_key(version: str) -> tuple[int, Version | str]:
-    """Sorts versions as PEP 440 does; a version it cannot parse (some conda ones) sorts
-    below every parsed one, by its text. Kept for the next request: parsing was half the
-    time of a 5,000-project channel page, and a channel's versions are the same each time."""
-    try:
-        return (1, Version(version))
-    except InvalidVersion:
-        return (0, version)
-
-
 def matches(name: str, query: str) -> bool:
     """Whether a project name answers a search: every word of the query, normalised, is
     part of the normalised name (`Zope_Interface` finds `zope.interface`)."""
-    words = [normalise(word) for word in query.split()]
-    target = normalise(name)
+    words = [canonicalize_name(word) for word in query.split()]
+    target = canonicalize_name(name)
     return all(word in target for word in words if word)
 
 
@@ -162,7 +148,7 @@ def channel_projects(database: Database, channel: str, query: str = "") -> list[
 
     Plain Core queries (ORM rows cost three times as much), narrowed in SQL by each word
     of the query and checked exactly here: a search costs what it finds."""
-    words = [normalise(word) for word in query.split() if normalise(word)]
+    words = [canonicalize_name(word) for word in query.split() if canonicalize_name(word)]
     pip_query = select(
         DistributionRow.project, DistributionRow.display_name, DistributionRow.version
     ).where(DistributionRow.channel == channel)
@@ -187,7 +173,7 @@ def channel_projects(database: Database, channel: str, query: str = "") -> list[
         spellings[project][version] = min(known, display_name) if known else display_name
         versions[project].add(version)
     for name, version in conda_rows:
-        project = normalise(name)
+        project = canonicalize_name(name)
         conda_names[project] = min(conda_names.get(project, name), name)
         versions[project].add(version)
     found = sorted(versions)
@@ -229,7 +215,7 @@ class PipFile:
     """A wheel or sdist of a release."""
 
     filename: str
-    kind: str  # "wheel" or "sdist"
+    kind: Literal["wheel", "sdist"]
     size: int
     sha256: str
     uploaded_by: str
@@ -240,15 +226,16 @@ class PipFile:
 
 
 @dataclass(frozen=True)
-class Provenance:
-    """Where a conda package came from: `route` is "bridged wheel", "recipe build" or
-    "upload"; `source` the wheel's or sdist's file name when it was recorded."""
+class Origin:
+    """Where a conda package came from, as the UI words it (`publishing.Provenance` is what
+    was recorded): `route` is "bridged wheel", "recipe build" or "upload"; `source` the
+    wheel's or sdist's file name when it was recorded."""
 
     route: str
     source: str = ""
 
 
-def provenance(row: CondaPackageRow) -> Provenance:
+def origin_of(row: CondaPackageRow) -> Origin:
     """Where the conda package of `row` came from, as publishing recorded it (`made_how`,
     and `made_from`: the wheel or sdist); a package recorded as an upload but published by
     the bridge or a recipe build without saying how is named after its publisher."""
@@ -256,7 +243,7 @@ def provenance(row: CondaPackageRow) -> Provenance:
         BRIDGE_UPLOADER: "bridged wheel",
         BUILD_UPLOADER: "recipe build",
     }.get(row.uploaded_by, "upload")
-    return Provenance(route, row.made_from)
+    return Origin(route, row.made_from)
 
 
 @dataclass(frozen=True)
@@ -271,7 +258,7 @@ class CondaFile:
     sha256: str
     uploaded_by: str
     upload_time: dt.datetime
-    origin: Provenance
+    origin: Origin
 
 
 @dataclass(frozen=True)
@@ -292,7 +279,7 @@ class Release:
 class ProjectDetail:
     """A project of a channel: its names, summary and releases, newest first."""
 
-    name: str  # PEP 503
+    name: NormalizedName
     display_name: str
     summary: str
     conda_names: tuple[str, ...]  # the conda package names met by its PEP 503 name
@@ -307,7 +294,7 @@ class ProjectDetail:
 def project_detail(database: Database, channel: str, project: str) -> ProjectDetail | None:
     """One project of `channel` by any spelling of its name, or None if it has no file
     there. Its conda packages are those whose name normalises to the project's."""
-    name = normalise(project)
+    name = canonicalize_name(project)
     with database.session() as session:
         dists = list(
             session.scalars(
@@ -328,7 +315,7 @@ def project_detail(database: Database, channel: str, project: str) -> ProjectDet
                 )
                 .distinct()
             )
-            if normalise(conda_name) == name
+            if canonicalize_name(conda_name) == name
         ]
         packages = list(
             session.scalars(
@@ -381,7 +368,7 @@ def _releases(dists: Iterable[DistributionRow], packages: Iterable[CondaPackageR
                 sha256=p.sha256,
                 uploaded_by=p.uploaded_by,
                 upload_time=p.upload_time,
-                origin=provenance(p),
+                origin=origin_of(p),
             )
         )
     versions = sorted(set(pip_files) | set(conda_files), key=version_key, reverse=True)

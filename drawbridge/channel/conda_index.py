@@ -20,8 +20,10 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from pathlib import Path
+from types import MappingProxyType
+from typing import NamedTuple
 
 import zstandard
 from rattler import Subdir, Version
@@ -40,8 +42,24 @@ from drawbridge.channel.storage import (
     write_text_atomic,
 )
 
-#: files at the top of a subdir that change on every index run
-INDEX_FILES = ("repodata.json", "repodata.json.zst", "repodata_shards.msgpack.zst")
+
+class IndexFile(NamedTuple):
+    """An index file of a subdir: its media type, and whether a `.gz` twin is written
+    beside it (`_write_compressed`)."""
+
+    media_type: str
+    gzip_twin: bool
+
+
+#: the files at the top of a subdir that change on every index run, by name (the one list:
+#: the server's routes and fast path serve exactly these from memory)
+INDEX_FILES: Mapping[str, IndexFile] = MappingProxyType(
+    {
+        "repodata.json": IndexFile("application/json", gzip_twin=True),
+        "repodata.json.zst": IndexFile("application/zstd", gzip_twin=False),
+        "repodata_shards.msgpack.zst": IndexFile("application/octet-stream", gzip_twin=False),
+    }
+)
 #: subdirs every channel serves from birth (empty until something is published for them)
 CHANNEL_SUBDIRS = ("noarch", *DEFAULT_SUBDIRS)
 

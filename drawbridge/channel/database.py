@@ -15,6 +15,9 @@ import datetime as dt
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
+from typing import Literal
+
+from packaging.utils import NormalizedName
 
 from sqlalchemy import (
     JSON,
@@ -35,6 +38,7 @@ from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from drawbridge.channel.errors import DatabaseUnavailable, ValueRefused
+from drawbridge.channel.kinds import FileKind, IntentState, MadeHow, PackageType
 from drawbridge.channel.schema import upgrade
 
 #: the longest channel name: `owner/name`, each part at most 64 characters
@@ -99,11 +103,11 @@ class DistributionRow(Base):
     __table_args__ = (UniqueConstraint("channel", "filename"),)
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), index=True)
-    project: Mapped[str] = mapped_column(String(200), index=True)  # PEP 503-normalised
+    project: Mapped[NormalizedName] = mapped_column(String(200), index=True)
     display_name: Mapped[str] = mapped_column(String(200))
     version: Mapped[str] = mapped_column(String(100))
     filename: Mapped[str] = mapped_column(String(300))
-    packagetype: Mapped[str] = mapped_column(String(20))  # bdist_wheel | sdist
+    packagetype: Mapped[PackageType] = mapped_column(String(20))
     python_version: Mapped[str] = mapped_column(String(50))  # wheel python tag, or "source"
     sha256: Mapped[str] = mapped_column(String(64))
     md5: Mapped[str] = mapped_column(String(32))
@@ -134,9 +138,8 @@ class CondaPackageRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
     upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
-    #: how the package was made: "wheel" (bridged from a wheel), "recipe" (built from an
-    #: sdist), "upload" (made elsewhere), "" (published before Drawbridge recorded it)
-    made_how: Mapped[str] = mapped_column(String(20), default="upload")
+    #: how the package was made, "" if it was published before Drawbridge recorded it
+    made_how: Mapped[MadeHow | Literal[""]] = mapped_column(String(20), default="upload")
     #: the wheel or sdist it was made from (its file name), "" for an upload
     made_from: Mapped[str] = mapped_column(String(300), default="")
 
@@ -154,9 +157,9 @@ class PublishIntentRow(Base):
     path: Mapped[str] = mapped_column(String(400))  # relative to the channel's folder
     companions: Mapped[list] = mapped_column(JSON, default=list)  # e.g. the .metadata file
     sha256: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(10))  # "pypi" or "conda"
+    kind: Mapped[FileKind] = mapped_column(String(10))
     touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
-    state: Mapped[str] = mapped_column(String(20), default="placing")  # placing|recorded|removed
+    state: Mapped[IntentState] = mapped_column(String(20), default="placing")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -243,7 +246,7 @@ class ProjectOwnerRow(Base):
 
     __tablename__ = "project_owners"
     channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), primary_key=True)
-    project: Mapped[str] = mapped_column(String(200), primary_key=True)
+    project: Mapped[NormalizedName] = mapped_column(String(200), primary_key=True)
     owner: Mapped[str] = mapped_column(String(PRINCIPAL_LENGTH))
     since: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 

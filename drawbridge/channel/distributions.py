@@ -19,6 +19,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    NormalizedName,
     canonicalize_name,
     canonicalize_version,
     parse_sdist_filename,
@@ -28,6 +29,7 @@ from packaging.version import InvalidVersion, Version
 
 from drawbridge.channel.archives import ZIP_READ_ERRORS, check_tar_members, check_zip_members
 from drawbridge.channel.errors import InvalidDistribution
+from drawbridge.channel.kinds import PackageType
 from drawbridge.channel.limits import (
     MAX_CORE_METADATA,
     InflationGuard,
@@ -56,10 +58,10 @@ class DistributionInfo:
     """What the indexes need to know about a wheel or sdist."""
 
     filename: str
-    project: str  # PEP 503-normalised
+    project: NormalizedName
     display_name: str
     version: str
-    packagetype: str  # "bdist_wheel" or "sdist"
+    packagetype: PackageType
     python_version: str
     requires_python: str | None
     core_metadata: dict  # parsed fields, JSON-compatible

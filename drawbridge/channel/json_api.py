@@ -13,7 +13,8 @@ from packaging.version import InvalidVersion, Version
 
 from drawbridge.channel.database import DistributionRow
 from drawbridge.channel.errors import UnknownProject
-from drawbridge.channel.simple_pages import sorted_files, version_key
+from drawbridge.channel.simple_pages import sorted_files
+from drawbridge.channel.versions import version_key
 
 
 def _file_document(row: DistributionRow, base_url: str) -> dict:

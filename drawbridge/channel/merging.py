@@ -23,7 +23,7 @@ from packaging.utils import (
 )
 
 from drawbridge.channel import simple_pages
-from drawbridge.channel.simple_pages import version_key
+from drawbridge.channel.versions import version_key
 
 #: the keys of a repodata document (or shard) that hold packages by file name
 PACKAGE_KEYS = ("packages", "packages.conda")

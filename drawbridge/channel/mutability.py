@@ -1,4 +1,5 @@
-"""Whether files may leave a channel: standard, immutable or volatile.
+"""Whether files may leave a channel: standard, immutable or volatile (a channel's, as
+recorded: `mutability_of`).
 
 - `standard` (the default): a published file is never replaced and never deleted; a
   promotion may still move it on to another channel.
@@ -12,7 +13,8 @@ from __future__ import annotations
 
 from enum import Enum
 
-from drawbridge.channel.errors import ChannelError, InvalidName
+from drawbridge.channel.database import ChannelRow, Database
+from drawbridge.channel.errors import ChannelError, InvalidName, UnknownChannel
 
 
 class Mutability(str, Enum):
@@ -32,6 +34,17 @@ class Mutability(str, Enum):
             raise InvalidName(
                 f"{value!r} is not a channel mutability; choose one of {choices}"
             ) from None
+
+
+def mutability_of(database: Database, channel: str) -> Mutability:
+    """A channel's mutability; UnknownChannel if there is no such channel."""
+    with database.session() as session:
+        row = session.get(ChannelRow, channel)
+    if row is None:
+        raise UnknownChannel(
+            f"no channel {channel!r}; create it with `drawbridge channel create {channel}`"
+        )
+    return Mutability(row.mutability)
 
 
 class RemovalRefused(ChannelError):

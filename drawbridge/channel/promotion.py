@@ -21,19 +21,18 @@ from dataclasses import dataclass, field
 from sqlalchemy import delete, select
 
 from drawbridge.channel.database import (
-    ChannelRow,
     CondaPackageRow,
     Database,
     DistributionRow,
     PromotionRow,
 )
 from drawbridge.channel.distributions import digest_file
-from drawbridge.channel.errors import ChannelError, DuplicateFile, UnknownChannel
+from drawbridge.channel.errors import ChannelError, DuplicateFile
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.mutability import Mutability, check_move_out
+from drawbridge.channel.mutability import check_move_out, mutability_of
 from drawbridge.channel.publishing import PublishedFile, Publisher, copy_placement, stage
 from drawbridge.channel.releases import ChannelFile, channel_file, find_row
 from drawbridge.channel.storage import storage_errors
@@ -60,17 +59,6 @@ class _Progress:
     copied: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
-
-
-def mutability_of(database: Database, channel: str) -> Mutability:
-    """A channel's mutability; UnknownChannel if there is no such channel."""
-    with database.session() as session:
-        row = session.get(ChannelRow, channel)
-    if row is None:
-        raise UnknownChannel(
-            f"no channel {channel!r}; create it with `drawbridge channel create {channel}`"
-        )
-    return Mutability(row.mutability)
 
 
 class Promoter:

@@ -47,6 +47,7 @@ from drawbridge.channel.distributions import (
 )
 from drawbridge.channel.errors import DuplicateFile, InvalidDistribution, ValueRefused
 from drawbridge.channel.faults import crash_point
+from drawbridge.channel.kinds import FileKind, MadeHow
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.storage import (
     INCOMING_PREFIX,
@@ -62,7 +63,7 @@ class PublishedFile:
 
     channel: str
     filename: str
-    kind: str  # "pypi" or "conda"
+    kind: FileKind
     project: str  # PEP 503 name, or the conda package name
     version: str
     sha256: str
@@ -75,7 +76,7 @@ class Provenance:
     """Where a conda package came from: `how` is "wheel" (bridged from the wheel
     `made_from`), "recipe" (built from the sdist `made_from`) or "upload"."""
 
-    how: str = "upload"
+    how: MadeHow = "upload"
     made_from: str = ""
 
 

@@ -22,9 +22,8 @@ from drawbridge.channel.errors import InvalidName, UnknownChannel
 from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
-from drawbridge.channel.mutability import Mutability, check_change
+from drawbridge.channel.mutability import Mutability, check_change, mutability_of
 from drawbridge.channel.principals import ChannelPermissions
-from drawbridge.channel.promotion import mutability_of
 from drawbridge.channel.upstream_conda import upstream_channels
 
 

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from packaging.utils import (
     InvalidSdistFilename,
     InvalidWheelFilename,
+    NormalizedName,
     canonicalize_name,
     parse_sdist_filename,
     parse_wheel_filename,
@@ -26,6 +27,7 @@ from sqlalchemy.orm import Session
 
 from drawbridge.channel.database import CondaPackageRow, DistributionRow
 from drawbridge.channel.errors import InvalidName, UnknownProject
+from drawbridge.channel.kinds import FileKind
 
 SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([A-Za-z0-9._!+-]+))?\s*$")
 
@@ -34,7 +36,7 @@ SPEC = re.compile(r"^\s*([A-Za-z0-9][A-Za-z0-9._-]*)\s*(?:==\s*([A-Za-z0-9._!+-]
 class ReleaseSpec:
     """`PROJECT` or `PROJECT==VERSION`, as the command line and the API take it."""
 
-    project: str  # PEP 503-normalised
+    project: NormalizedName
     version: str | None = None
 
     @classmethod
@@ -62,7 +64,7 @@ class ReleaseSpec:
 class ChannelFile:
     """One recorded file of a channel, as promotion copies it and removal removes it."""
 
-    kind: str  # "pypi" or "conda"
+    kind: FileKind
     filename: str
     sha256: str
     subdir: str = ""  # conda only

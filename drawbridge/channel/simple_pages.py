@@ -13,9 +13,8 @@ import html
 import json
 from collections.abc import Iterable, Sequence
 
-from packaging.version import InvalidVersion, Version
-
 from drawbridge.channel.database import DistributionRow
+from drawbridge.channel.versions import version_key
 
 API_VERSION = "1.1"
 #: Bump when the bytes of a page change for the same files: pages written by an older
@@ -23,14 +22,6 @@ API_VERSION = "1.1"
 PAGES_FORMAT = 2
 HTML_TYPE = "application/vnd.pypi.simple.v1+html"
 JSON_TYPE = "application/vnd.pypi.simple.v1+json"
-
-
-def version_key(text: str) -> tuple[int, Version | str]:
-    """Sort key that orders PEP 440 versions properly and anything else after them."""
-    try:
-        return (0, Version(text))
-    except InvalidVersion:
-        return (1, text)
 
 
 def file_url(filename: str) -> str:

@@ -4,7 +4,7 @@ A token belongs to a user (`channel.accounts`), has a role that caps what it may
 (`reader < uploader < maintainer < admin`; `admin` is the site administrator), may be
 limited to some channels and may expire. What a user may do in a channel is the channel's
 permissions' business (`channel.access`), and so is which tokens a token may make over HTTP
-(`Access.check_new_token`: none stronger than itself).
+(`administration.check_new_token`: none stronger than itself).
 
 A token is a random string shown once; only its sha256 is stored. Tokens are `dbt-` and
 43 letters and digits (256 bits): conda cuts a `/t/<token>/` token at the first character

@@ -150,7 +150,7 @@ def serve(
         # granian's backpressure bounds *open connections* (a permit is taken before
         # accept() and given back when the connection closes): 32 let 64 idle keep-alive
         # connections lock every other client out. It is set as high as the worker's file
-        # descriptors allow; requests are bounded by `server.admission` instead.
+        # descriptors allow; requests are bounded by `server.asgi.admission` instead.
         backpressure=connections_per_worker(raise_open_file_limit()),
         # idle keep-alive connections (and clients that never finish their headers) are
         # closed after [server] idle_timeout_seconds: hyper's header-read timeout starts

@@ -1,12 +1,14 @@
-"""Who may call the `/api/admin/` routes: dependencies that ask `channel.access` before a
-route runs (and before its body is read), so no route compares roles itself.
+"""Who may call the `/api/admin/` routes: dependencies that ask `channel.administration`
+(and `channel.access`, for a channel's reviewers) before a route runs (and before its body
+is read), so no route compares roles itself.
 
 Three kinds of route: server-wide ones (users, groups, creating channels: an admin token
 without a channel limit), a channel's settings (bases, mutability: an admin token whose
 limit reaches the channel) and a channel's lists and owners (its reviewers, admins
 included). Making tokens needs any admin token; the route then asks
-`Access.check_new_token` about the token asked for. Without a token each answers 401; a
-token that may not, 403; a channel the token may not reach, 404 (it does not exist for it).
+`administration.check_new_token` about the token asked for. Without a token each answers
+401; a token that may not, 403; a channel the token may not reach, 404 (it does not exist
+for it).
 """
 
 from __future__ import annotations
@@ -15,6 +17,11 @@ from typing import Any
 
 from fastapi import Depends, Request
 
+from drawbridge.channel.administration import (
+    check_admin_role,
+    check_channel_admin,
+    check_site_admin,
+)
 from drawbridge.channel.tokens import Identity, Role
 from drawbridge.server.auth import authenticated
 from drawbridge.server.context import Context, context
@@ -27,7 +34,7 @@ def site_admin(action: str) -> Any:
     def dependency(request: Request) -> Context:
         ctx = context(request)
         identity = authenticated(ctx.identity(request), Role.admin, action)
-        ctx.access.check_site_admin(identity, action)
+        check_site_admin(identity, action)
         return ctx
 
     return Depends(dependency)
@@ -40,7 +47,7 @@ def channel_admin(action: str) -> Any:
     def dependency(request: Request, channel: str) -> Context:
         ctx = context(request)
         identity = authenticated(ctx.identity(request), Role.admin, action)
-        ctx.access.check_channel_admin(identity, channel, action)
+        check_channel_admin(identity, channel, action)
         return ctx
 
     return Depends(dependency)
@@ -58,8 +65,8 @@ def channel_reviewer(request: Request, channel: str) -> Context:
 
 def token_maker(request: Request) -> Identity:
     """The identity of a request from an admin token, limited or not: what it may make is
-    `Access.check_new_token`'s to decide once the body is read."""
+    `administration.check_new_token`'s to decide once the body is read."""
     ctx = context(request)
     identity = authenticated(ctx.identity(request), Role.admin, "making tokens")
-    ctx.access.check_admin_role(identity, "making tokens")
+    check_admin_role(identity, "making tokens")
     return identity

@@ -15,29 +15,30 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
-from drawbridge.server import (
-    bases_routes,
-    admin_routes,
-    api_docs,
-    conda_routes,
-    pip_routes,
-    promote_routes,
-    request_routes,
-    review_routes,
-    ui_routes,
-    upload_routes,
-    upstream_routes,
+from drawbridge.server.asgi import (
+    AccessLog,
+    Admission,
+    CrossOriginGuard,
+    Gate,
+    IndexFastPath,
+    PublicUrl,
+    TokenPrefixMiddleware,
+    public_origin,
 )
-from drawbridge.server.access_log import AccessLog
-from drawbridge.server.admission import Admission
-from drawbridge.server.auth import TokenPrefixMiddleware
 from drawbridge.server.context import Context
-from drawbridge.server.csrf import CrossOriginGuard
 from drawbridge.server.errors import EXCEPTION_HANDLERS
-from drawbridge.server.fast_path import IndexFastPath
-from drawbridge.server.gate import Gate
 from drawbridge.server.openapi import install_openapi
-from drawbridge.server.public_url import PublicUrl, public_origin
+from drawbridge.server.routes import (
+    admin,
+    bases,
+    conda,
+    pip,
+    promote,
+    requests,
+    upload,
+    upstream,
+)
+from drawbridge.server.ui import api_docs, browse, review
 
 log = logging.getLogger("drawbridge")
 
@@ -89,20 +90,20 @@ def create_app(home: Home) -> ASGIApp:
     app.state.context = context
     for family, handler in EXCEPTION_HANDLERS:
         app.add_exception_handler(family, handler)
-    # upstream_routes before conda_routes: `/upstream/conda/<subdir>/<file>` is a mirror named
-    # conda. ui_routes last: its `/{channel}/` must not shadow `/simple/`.
+    # routes.upstream before routes.conda: `/upstream/conda/<subdir>/<file>` is a mirror
+    # named conda. ui.browse last: its `/{channel}/` must not shadow `/simple/`.
     for module in (
         api_docs,
-        bases_routes,
-        admin_routes,
-        upstream_routes,
-        request_routes,
-        promote_routes,
-        pip_routes,
-        conda_routes,
-        upload_routes,
-        review_routes,
-        ui_routes,
+        bases,
+        admin,
+        upstream,
+        requests,
+        promote,
+        pip,
+        conda,
+        upload,
+        review,
+        browse,
     ):
         app.include_router(module.router)
     install_openapi(app)

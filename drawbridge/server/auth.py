@@ -1,5 +1,6 @@
 """Tokens over HTTP: basic auth with user `__token__` (twine, pip), a bearer token, or the
-URL prefix `/t/<token>/...` (conda); 401 and 403 for requests that lack what they need.
+URL prefix `/t/<token>/...` (conda, taken off the path by `asgi.token_prefix`); 401 and 403
+for requests that lack what they need.
 
 Tokens themselves (making, revoking, looking up) are `drawbridge.channel.tokens`.
 """
@@ -15,9 +16,13 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.tokens import ANONYMOUS, Identity, Role, identify_token
 
 
+#: where `asgi.token_prefix` keeps the token of a `/t/<token>/` URL in the request's scope
+TOKEN_KEY = "drawbridge.token"
+
+
 def token_from_request(request: Request) -> str | None:
     """The token a request carries: from a `/t/<token>/` prefix, else from basic auth."""
-    if token := request.scope.get("drawbridge.token"):
+    if token := request.scope.get(TOKEN_KEY):
         return token
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
@@ -80,24 +85,3 @@ def require(identity: Identity, role: Role, action: str) -> None:
             403,
             f"{action} needs the {role.name} role; {identity.user} is {identity.role.with_article}",
         )
-
-
-class TokenPrefixMiddleware:
-    """Strip `/t/<token>` from the path and remember the token for authentication."""
-
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
-        self.app = app
-
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
-        if scope["type"] == "http" and scope["path"].startswith("/t/"):
-            _, _, rest = scope["path"].partition("/t/")
-            token, slash, path = rest.partition("/")
-            raw = scope.get("raw_path")
-            scope = dict(scope)
-            scope["path"] = slash + path
-            # the rest of the path as the client sent it, %-escapes kept (the access log)
-            raw_rest = raw.split(b"/", 3)[3] if raw and raw.count(b"/") >= 3 else b""
-            scope["raw_path"] = slash.encode() + raw_rest if raw else (slash + path).encode()
-            scope["root_path"] = scope.get("root_path", "") + f"/t/{token}"
-            scope["drawbridge.token"] = token
-        await self.app(scope, receive, send)

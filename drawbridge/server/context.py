@@ -54,7 +54,7 @@ class Context:
 
     def role_to_read(self, path: str) -> Role | None:
         """The server-wide read rule: the role a request for `path` needs before any route
-        sees it, or None if it needs none. The read gate (`server/gate.py`) applies it to
+        sees it, or None if it needs none. The read gate (`server/asgi/gate.py`) applies it to
         every request that names no channel, and to channels without a read list of their
         own (a channel's list is `Access.may_read`'s business).
 

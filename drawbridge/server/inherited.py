@@ -20,7 +20,7 @@ served (`skip`, part of every cache key), and the fast path serves an inheriting
 only when anyone may read all its levels.
 
 Upstream mirrors as levels: their repodata comes through the mirror relay's cache
-(`upstream_routes`), asked again at most every `UPSTREAM_RECHECK` seconds; a channel with
+(`upstream_relay`), asked again at most every `UPSTREAM_RECHECK` seconds; a channel with
 one serves no shard index (clients fall back to repodata.json, which holds everything).
 """
 
@@ -29,7 +29,6 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
-import os
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -39,6 +38,8 @@ from pathlib import Path
 
 from drawbridge.channel import merging
 from drawbridge.channel.bases import CHANGES, STAMP, Level, levels_of
+from drawbridge.channel.stamps import Signature as FileSignature
+from drawbridge.channel.stamps import Stamped, signature
 from drawbridge.channel.storage import write_bytes_atomic
 from drawbridge.channel.upstream_conda import UpstreamConda
 from drawbridge.server.index_files import (
@@ -57,15 +58,7 @@ MAX_ENTRIES = 4096
 #: level documents (repodata, channeldata) kept parsed, shared by every inheriting channel
 MAX_PARSED = 64
 #: a level file's (inode, size, mtime_ns), or None where the level has no such file
-Signature = tuple[int, int, int] | None
-
-
-def _signature(path: str) -> Signature:
-    try:
-        stat = os.stat(path)
-    except (OSError, ValueError):
-        return None
-    return (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+Signature = FileSignature | None
 
 
 def _representation(body: bytes, mtime: float, variant: str = "") -> Representation:
@@ -142,7 +135,12 @@ class InheritedViews:
         mirror: Callable[[str], UpstreamConda | None],
         upstream_file: Callable[[UpstreamConda, str, str, bool], Path | None],
     ) -> None:
-        self._stamp_path = str(home_channels / STAMP)
+        self._bases: Stamped[_BasesView] = Stamped(
+            home_channels / STAMP,
+            lambda stamp: _BasesView(stamp, self._read_bases()),
+            _BasesView(None, {}),
+            check_every=BASES_RECHECK,
+        )
         self._changes_path = str(home_channels / CHANGES)
         self._read_bases = read_bases
         self._folder = folder
@@ -150,8 +148,6 @@ class InheritedViews:
         self._upstream_file = upstream_file
         self.shards_dir = cache_dir / "merged-shards"
         self._shards_root = str(self.shards_dir)
-        self._view: _BasesView | None = None
-        self._checked = 0.0
         self._upstream_checked: dict[tuple[str, str], float] = {}
         self._parsed: OrderedDict[tuple[str, Signature], object] = OrderedDict()
 
@@ -159,16 +155,10 @@ class InheritedViews:
 
     def _current(self) -> _BasesView:
         """The bases view, read again when the bases stamp changed (looked at every
-        BASES_RECHECK seconds). The time of the look moves on only once the view is
-        current: a request that comes while another thread reads the bases reads them too,
-        rather than use the old ones (a channel just given bases must never be served flat)."""
-        view, now = self._view, time.monotonic()
-        if view is None or now - self._checked > BASES_RECHECK:
-            stamp = _signature(self._stamp_path)  # before the bases: they are never older
-            if view is None or stamp != view.stamp:
-                view = self._view = _BasesView(stamp, self._read_bases())
-            self._checked = now
-        return view
+        BASES_RECHECK seconds; `channel.stamps`): a request that comes while another thread
+        reads the bases waits for that read and uses it, rather than use the old ones (a
+        channel just given bases must never be served flat)."""
+        return self._bases.current()
 
     def levels(self, channel: str) -> list[Level]:
         """`channel`'s levels, nearest first (just itself when it has no bases)."""
@@ -185,7 +175,7 @@ class InheritedViews:
 
     def forget_bases(self) -> None:
         """Read the bases again on the next request (this process changed them)."""
-        self._view = None
+        self._bases.forget()
 
     def inherits(self, channel: str) -> bool:
         return len(self.levels(channel)) > 1
@@ -226,12 +216,12 @@ class InheritedViews:
         view = self._current()
         entries = view.entries
         trusted = self.local_only(channel)
-        changes = _signature(self._changes_path) if trusted else None
+        changes = signature(self._changes_path) if trusted else None
         cached = entries.get(key)
         if cached is not None and changes is not None and cached.changes == changes:
             return cached
         sources = sources_of()
-        signatures = tuple(_signature(s) if s else None for s in sources)
+        signatures = tuple(signature(s) if s else None for s in sources)
         if all(s is None for s in signatures):
             entries.pop(key, None)
             return None

@@ -12,7 +12,7 @@ from fastapi import Request, Response
 from fastapi.responses import FileResponse
 
 #: immutable: a published file or a content-addressed shard never changes under its name.
-#: An answer that needed a token goes out `private` instead of `public` (server/gate.py).
+#: An answer that needed a token goes out `private` instead of `public` (server/asgi/gate.py).
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
 #: indexes and pages change when something is published, so a client may keep them but must
 #: ask again every time (a conditional request, answered 304 while nothing changed): a

@@ -2,23 +2,27 @@
 
 Packages and shards are downloaded once (they never change under their name); index files
 are asked of the mirror with the copy's validators (a 304 when unchanged), and the last
-copy stays when the mirror does not answer. The `/upstream/` routes and the merged views
-of channels that have a mirror as a base (`inherited`) both read through here.
+copy stays when the mirror does not answer. The `/upstream/` routes, a channel's conda
+files from a mirror base (`serve_mirror_file`) and the merged views of channels that have
+a mirror as a base (`inherited`) all read through here.
 """
 
 from __future__ import annotations
 
 import json
+import logging
 import os
 import tempfile
 from pathlib import Path
 
 import httpx
-from fastapi import HTTPException
+from fastapi import HTTPException, Request, Response
 
 from drawbridge.channel.storage import write_bytes_atomic
-from drawbridge.channel.upstream_conda import UpstreamConda
+from drawbridge.channel.upstream_conda import UpstreamConda, check_upstream_file
+from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
+log = logging.getLogger("drawbridge")
 UPSTREAM_TIMEOUT = httpx.Timeout(30.0, connect=10.0)
 
 
@@ -101,3 +105,61 @@ def refresh_index(url: str, cached: Path) -> bool:
     kept = {k: answer.headers[k] for k in ("etag", "last-modified") if k in answer.headers}
     write_bytes_atomic(validators_path, json.dumps(kept).encode())
     return True
+
+
+def serve_mirror_file(
+    request: Request,
+    cache_dir: Path,
+    mirror: UpstreamConda,
+    subdir: str,
+    filename: str,
+    shard: bool,
+) -> Response:
+    """A mirror's file (`shard`: a CEP-16 shard) as a response: from disk for a local mirror,
+    from the package cache, or relayed; 404 if it has none."""
+    name = mirror.name
+    if not check_upstream_file(subdir, filename, shard):
+        raise HTTPException(404, f"{subdir}/{filename} is not a conda index file, shard or package")
+    if shard:
+        filename = f"shards/{filename}"
+    is_package = shard or filename.endswith((".conda", ".tar.bz2"))  # shards are content-addressed
+    cache_control = CACHE_IMMUTABLE if is_package else CACHE_INDEX
+    media_type = "application/json" if filename.endswith(".json") else "application/octet-stream"
+    root = mirror.local_root
+    if root is not None:
+        try:
+            return file_response(request, root / subdir / filename, media_type, cache_control)
+        except FileNotFoundError:
+            raise HTTPException(404, f"upstream {name!r} has no {subdir}/{filename}") from None
+    if is_package:
+        cached = relay_copy(cache_dir, mirror, subdir, filename)
+        if not cached.is_file():
+            download_package(mirror.remote_url(subdir, filename), cached)
+        return file_response(request, cached, media_type, cache_control)
+    return _index_response(request, mirror, cache_dir, subdir, filename, media_type)
+
+
+def _index_response(
+    request: Request,
+    mirror: UpstreamConda,
+    cache_dir: Path,
+    subdir: str,
+    filename: str,
+    media_type: str,
+) -> Response:
+    """A mirror's index file: fresh when the mirror answers, else the last copy, marked stale."""
+    url = mirror.remote_url(subdir, filename)
+    cached = relay_copy(cache_dir, mirror, subdir, filename)
+    fresh = refresh_index(url, cached)
+    if not cached.is_file():
+        raise HTTPException(502, f"upstream mirror unreachable and nothing cached: {url}")
+    response = file_response(request, cached, media_type, CACHE_INDEX)
+    if not fresh:
+        response.headers["Warning"] = '110 drawbridge "stale: the upstream mirror did not answer"'
+        log.warning(
+            "upstream mirror %s did not answer for %s/%s; served the last copy",
+            mirror.name,
+            subdir,
+            filename,
+        )
+    return response

@@ -19,7 +19,7 @@ from __future__ import annotations
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from drawbridge.server import public_url
+from drawbridge.server.asgi import public_url
 from drawbridge.server.errors import error_answer
 
 #: the methods that change nothing (RFC 9110 9.2.1): never refused here

@@ -6,23 +6,17 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from pathlib import Path
 
+from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.upstream_conda import check_upstream_file
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import context
 from drawbridge.server.index_files import answer_response, index_file_response
 from drawbridge.server.inherited import answer_merged
-from drawbridge.server.upstream_routes import serve_mirror_file
+from drawbridge.server.upstream_relay import serve_mirror_file
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
-
-#: the index files of a subdir: (media type, whether a .gz twin exists)
-INDEX_FILES = {
-    "repodata.json": ("application/json", True),
-    "repodata.json.zst": ("application/zstd", False),
-    "repodata_shards.msgpack.zst": ("application/octet-stream", False),
-}
 
 
 @router.api_route(
@@ -92,7 +86,9 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
             if mirror is None or not check_upstream_file(subdir, name, shard=False):
                 continue
             try:
-                return serve_mirror_file(request, ctx, mirror, subdir, name, shard=False)
+                return serve_mirror_file(
+                    request, ctx.home.cache_dir, mirror, subdir, name, shard=False
+                )
             except HTTPException as error:
                 if error.status_code == 404:
                     continue

@@ -2,7 +2,7 @@
 
 Reading and changing them both need an admin token whose limit reaches the channel (bases
 name other channels, private ones too); a limited token may name only its own channels as
-bases (`Access.check_bases`).
+bases (`administration.check_bases`).
 
 The same library call as `drawbridge channel bases`; the refusals are the channel layer's
 errors, answered through `errors.py` (a cycle is a 409 naming it, an unknown base a 404).
@@ -19,6 +19,7 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
+from drawbridge.channel.administration import check_bases
 from drawbridge.server.administering import channel_admin
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import Context
@@ -62,7 +63,7 @@ def put_bases(
     channel: str,
     body: Bases,
 ) -> JSONResponse:
-    ctx.access.check_bases(ctx.identity(request), channel, body.bases)
+    check_bases(ctx.identity(request), channel, body.bases)
     ctx.channels.set_bases(channel, body.bases)
     ctx.inherited.forget_bases()
     return _bases_of(ctx, channel)

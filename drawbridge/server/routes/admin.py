@@ -22,6 +22,7 @@ from pydantic import BaseModel, Field
 from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.principals import ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts, Group, User
+from drawbridge.channel.administration import check_new_token
 from drawbridge.channel.errors import InvalidPermission
 from drawbridge.channel.tokens import Identity, Role, create_token, parse_expiry, revoke_tokens
 from drawbridge.server.administering import channel_reviewer, site_admin, token_maker
@@ -149,7 +150,7 @@ def make_token(
     ctx = context(request)
     role = Role[body.role]
     asked = parse_expiry(body.expires) if body.expires else None
-    expires = ctx.access.check_new_token(maker, body.user, body.channels, asked)
+    expires = check_new_token(ctx.database, maker, body.user, body.channels, asked)
     token = create_token(ctx.database, body.user, role, body.channels, expires)
     return JSONResponse(
         {

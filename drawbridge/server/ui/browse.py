@@ -18,15 +18,15 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse, RedirectResponse, Response
 
 from drawbridge.channel import catalogue
-from drawbridge.server import catalogue_pages as render
+from drawbridge.server.ui import catalogue_pages as render
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import ICON_PATH, LIVENESS_PATH, Context, context
 from drawbridge.server.pages import UI_TAG, gzipped, page_response
 
 router = APIRouter()
 #: the copy buttons' script, read once (it ships inside the package)
-SCRIPT = resources.files("drawbridge.server").joinpath("static/ui.js").read_bytes()
-ICON = resources.files("drawbridge.server").joinpath("static/icon.svg").read_bytes()
+SCRIPT = resources.files("drawbridge.server.ui").joinpath("static/ui.js").read_bytes()
+ICON = resources.files("drawbridge.server.ui").joinpath("static/icon.svg").read_bytes()
 #: a search longer than any project name finds nothing; refused before any work
 MAX_QUERY = 200
 

@@ -26,7 +26,7 @@ from drawbridge.channel.catalogue import (
     Release,
 )
 
-#: the script the pages load (copy buttons), served by `ui_routes` from `server/static/`
+#: the script the pages load (copy buttons), served by `ui.browse` from `ui/static/`
 SCRIPT_PATH = "/static/ui.js"
 #: projects listed on one page of a channel (5,000 made a 0.7 MB page)
 PAGE_SIZE = 500

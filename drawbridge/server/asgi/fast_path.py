@@ -27,11 +27,12 @@ from packaging.utils import canonicalize_name
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Send
 
+from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
-from drawbridge.server.access_log import AccessLog
+from drawbridge.server.asgi.access_log import AccessLog
+from drawbridge.server.auth import TOKEN_KEY
 from drawbridge.server.channel_paths import split_channel
-from drawbridge.server.conda_routes import INDEX_FILES
 from drawbridge.server.context import Context
 from drawbridge.server.index_files import NOSNIFF, Answer, answer_index_file
 from drawbridge.server.inherited import answer_merged
@@ -199,7 +200,7 @@ class IndexFastPath:
             scope["type"] != "http"
             or scope["method"] not in ("GET", "HEAD")
             or scope.get("query_string")
-            or "drawbridge.token" in scope
+            or TOKEN_KEY in scope
         ):
             await self.app(scope, receive, send)
             return

@@ -32,7 +32,7 @@ _ASSET_TYPES = {
 }
 _ASSETS_DIR = Path(fastapi_offline.__file__).parent / "static"
 #: Swagger UI's starter, ours: no inline script
-_STARTER = resources.files("drawbridge.server").joinpath("static/api-docs.js").read_bytes()
+_STARTER = resources.files("drawbridge.server.ui").joinpath("static/api-docs.js").read_bytes()
 
 CONTENT_SECURITY_POLICY = (
     "default-src 'self'; script-src 'self'; style-src 'self' 'unsafe-inline'; "
