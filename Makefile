@@ -55,9 +55,19 @@ postgresql:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } || \
 	  echo "note: PostgreSQL not available; the PostgreSQL pass will be skipped"
 
-test: $(VENV)/.test oci-tools browser postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
-	$(VENV)/bin/python -m pytest
+# The suite in tiers (docs/architecture.md, "tests/"): the fast ones first, so a mistake
+# there stops the run in a couple of minutes; the real clients on both cores (whole files
+# to a worker, so a file's module fixtures are made once), except the tests that time a
+# server's answers, which run alone; then the tests that touch the database again with
+# every home on PostgreSQL: the in-process tier, where every query of the app runs, and
+# the real processes whose subject is the database (`database`: recovery, migrations).
+PYTEST := $(VENV)/bin/python -m pytest
+BOTH_CORES := -n 2 --dist loadfile
+test: $(VENV)/.test oci-tools browser postgresql  ## set up, then run the whole test suite on SQLite, then what touches the database on PostgreSQL
+	$(PYTEST) tests/unit tests/http
+	$(PYTEST) $(BOTH_CORES) -m "not serial" tests/clients tests/online
+	$(PYTEST) -m serial tests/clients
 	@if $(PG_CTL); then \
-	  echo "== the suite again, every home on PostgreSQL (the online tests ran above) =="; \
-	  DRAWBRIDGE_TEST_DATABASE=postgresql $(VENV)/bin/python -m pytest -m "not online"; \
+	  echo "== what touches the database again, every home on PostgreSQL =="; \
+	  DRAWBRIDGE_TEST_DATABASE=postgresql $(PYTEST) $(BOTH_CORES) -m "(http or database) and not online" tests/http tests/clients; \
 	else echo "note: no PostgreSQL: the PostgreSQL pass is skipped"; fi

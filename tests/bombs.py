@@ -205,3 +205,24 @@ def zstd_window_bomb(folder: Path, size: int = 256 * MiB) -> Path:
         zf.writestr(f"info-{stem}.tar.zst", info)
         zf.writestr(f"pkg-{stem}.tar.zst", payload.getvalue())
     return path
+
+
+BOMBS = {
+    "wheel METADATA of 400 MiB": (wheel_metadata_bomb, "refused as a decompression bomb"),
+    "wheel with 256 MiB of zeros": (wheel_data_bomb, "refused as a decompression bomb"),
+    "tar.bz2 info/index.json of 1 GiB": (
+        conda_index_bomb,
+        "info/index.json is 1,073,741,824 bytes",
+    ),
+    ".conda payload of 1 GiB": (conda_payload_bomb, "refused as a decompression bomb"),
+    "sdist PKG-INFO of 1 GiB": (sdist_pkg_info_bomb, "PKG-INFO is 1,073,741,824 bytes"),
+    "sdist payload of 1 GiB": (sdist_payload_bomb, "refused as a decompression bomb"),
+    "pax header of 1 GiB": (pax_header_bomb, "a tar extended header is 1,073,741,824 bytes"),
+    "2 million empty members": (many_members_bomb, "the number of members is 250,001"),
+    "zstd frame with a 128 MiB window": (zstd_window_bomb, "refused as a decompression bomb"),
+}
+
+
+def build_every_bomb(folder: Path) -> dict[str, Path]:
+    """Every bomb of `BOMBS` built in `folder`, by case."""
+    return {case: build(folder / str(n)) for n, (case, (build, _)) in enumerate(BOMBS.items())}

@@ -12,9 +12,11 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING
+
+import tiers
 
 if TYPE_CHECKING:
     from servers import Server
@@ -28,6 +30,7 @@ PLATFORMS = ("linux-64", "noarch")
 def chromium_executable() -> str | None:
     """Debian's chromium, which Playwright drives as `executable_path` (Playwright's own
     browser download is not reachable here), or None where it is not installed."""
+    tiers.require("client")
     return shutil.which("chromium") or shutil.which("chromium-browser")
 
 
@@ -80,6 +83,7 @@ def pip_install(
     """`python -m pip install --no-cache-dir [extra] --target TARGET --index-url INDEX_URL
     REQUIREMENTS` (`python` by default this venv's), in `client_env()`; not checked, so a test
     can assert a refusal as well as a success."""
+    tiers.require("client")
     return subprocess.run(
         [str(python) if python else sys.executable, "-m", "pip", "install", "--no-cache-dir"]
         + [*extra, "--target", str(target), "--index-url", index_url, *requirements],
@@ -100,6 +104,7 @@ def uv_install(
     """`uv pip install --python PYTHON [extra] --target TARGET --index-url INDEX_URL
     REQUIREMENTS` with the venv's uv (`python` by default this venv's), in `client_env()`;
     not checked."""
+    tiers.require("client")
     return subprocess.run(
         [str(BIN / "uv"), "pip", "install", "--python", str(python) if python else sys.executable]
         + [*extra, "--target", str(target), "--index-url", index_url, *requirements],
@@ -113,6 +118,7 @@ def uv_install(
 def twine_upload(repository_url: str, token: str, *paths: Path) -> subprocess.CompletedProcess:
     """`twine upload` of `paths` to `repository_url` with `token` (as `__token__`), quietly, in
     `client_env()`; not checked."""
+    tiers.require("client")
     return subprocess.run(
         [str(BIN / "twine"), "upload", "--non-interactive", "--disable-progress-bar"]
         + ["--repository-url", repository_url, "-u", "__token__", "-p", token]
@@ -127,6 +133,7 @@ def twine_upload(repository_url: str, token: str, *paths: Path) -> subprocess.Co
 def run_with_path(target: Path, code: str, python: Path | None = None) -> str:
     """What `python -c CODE` prints (stripped) with `target` as its PYTHONPATH: what a
     `--target` install put there; a failure raises."""
+    tiers.require("client")
     return subprocess.run(
         [str(python) if python else sys.executable, "-c", code],
         env=client_env(PYTHONPATH=str(target)),
@@ -144,6 +151,7 @@ def imported_value(target: Path, module: str, python: Path | None = None) -> str
 
 def solve(urls: Sequence[str], specs: Sequence[str], platforms: Sequence[str] = PLATFORMS) -> list:
     """py-rattler's solution of `specs` from the channels at `urls`, in order: its records."""
+    tiers.require("client")
     import rattler
 
     return asyncio.run(
@@ -155,6 +163,7 @@ def solve(urls: Sequence[str], specs: Sequence[str], platforms: Sequence[str] = 
 
 def install_records(records: list, prefix: Path, cache: Path) -> None:
     """py-rattler installs solved `records` into `prefix`, with `cache` as its package cache."""
+    tiers.require("client")
     import rattler
 
     asyncio.run(rattler.install(records, prefix, cache_dir=cache, show_progress=False))
@@ -188,18 +197,39 @@ def solve_and_install(
     return install_from_channels([f"{server.url}/{channel}/conda", upstream], specs, prefix, cache)
 
 
-def run_drawbridge(home: Path, *args: str, token: str | None = None) -> subprocess.CompletedProcess:
-    """The `drawbridge` command on `home`, wide output, with `token` as $DRAWBRIDGE_TOKEN."""
-    env = client_env(COLUMNS="250")
+def run_drawbridge(
+    *args: str,
+    home: Path | None = None,
+    token: str | None = None,
+    env: Mapping[str, str] | None = None,
+    timeout: float = 600,
+    cwd: Path | None = None,
+    check: bool = False,
+) -> subprocess.CompletedProcess:
+    """The `drawbridge` command as a user runs it, in its own process: a clean client
+    environment (no DRAWBRIDGE_* of the machine's), wide output, `--home home` appended when
+    given, `token` as $DRAWBRIDGE_TOKEN and `env` on top; `check` fails the test, with what
+    the command said, when it exits non-zero. For CLI behaviour that needs no process, tests
+    use typer's CliRunner (`invoke_drawbridge`) instead."""
+    tiers.require("process")
+    environment = {k: v for k, v in client_env(COLUMNS="250").items() if k not in _OWN_SETTINGS}
     if token:
-        env["DRAWBRIDGE_TOKEN"] = token
-    return subprocess.run(
-        [str(BIN / "drawbridge"), *args, "--home", str(home)],
+        environment["DRAWBRIDGE_TOKEN"] = token
+    environment.update(env or {})
+    done = subprocess.run(
+        [str(BIN / "drawbridge"), *args, *(["--home", str(home)] if home else [])],
         capture_output=True,
         text=True,
-        env=env,
-        timeout=1800,
+        env=environment,
+        timeout=timeout,
+        cwd=cwd,
     )
+    assert not check or done.returncode == 0, (args, done.stdout, done.stderr)
+    return done
+
+
+#: the machine's own Drawbridge settings, which a test's command must not inherit
+_OWN_SETTINGS = ("DRAWBRIDGE_HOME", "DRAWBRIDGE_TOKEN", "DRAWBRIDGE_URL")
 
 
 def run_build_stage(stage: str, context: Path, root: Path, python: Path) -> None:

@@ -1,4 +1,6 @@
-"""Shared fixtures: homes, Drawbridge served (a real process or in-process), test upstream.
+"""Shared fixtures: homes, Drawbridge served (a real process or in-process), test upstream;
+and the tiers (tests/unit, tests/http, tests/clients, tests/online: see tiers.py), each
+test marked with its tier and held to what its tier may start.
 
 The helpers they use live in modules beside this one (builders, clients, servers); tests
 import those, never this file.
@@ -12,8 +14,10 @@ from pathlib import Path
 
 import httpx
 import pytest
+from builders import make_sdist
 from clients import PY27, PYENV
 import databases
+import tiers
 from databases import new_home
 from servers import AppClient, Server, serve_in_process, start_server
 from upstream import build_upstream_channel
@@ -21,6 +25,7 @@ from upstream import build_upstream_channel
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
+from drawbridge.channel.tokens import Role, create_token
 
 
 @pytest.fixture(scope="session", autouse=True)
@@ -91,6 +96,34 @@ def upstream_39_312() -> Path:
     return build_upstream_channel(versions, name="upstream-py39-py312")
 
 
+@pytest.fixture
+def recipe_site(tmp_path: Path, upstream_channel: Path) -> dict:
+    """A home for recipe tests: its upstream conda is the test upstream, its upstream PyPI a
+    drop folder holding the sdist `sdist-demo`; Python 3.11; and a token per role."""
+    home = new_home(tmp_path / "home")
+    config = home.config_path.read_text()
+    config = config.replace(
+        "upstream_conda = []", f'upstream_conda = ["{upstream_channel.as_uri()}"]'
+    )
+    config = config.replace(
+        'pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', 'pythons = ["3.11"]'
+    )
+    config = config.replace(
+        'upstream_pypi = "https://pypi.org/simple/"', f'upstream_pypi = "{tmp_path / "drop"}"'
+    )
+    home.config_path.write_text(config)
+    Channels(home, Database(home.database_url)).create("main")
+    make_sdist(tmp_path / "drop", "sdist-demo", "1.0")
+    database = Database(home.database_url)
+    return {
+        "home": home.root,
+        "tmp": tmp_path,
+        "maintainer": create_token(database, "mia", Role.maintainer),
+        "reader": create_token(database, "rex", Role.reader),
+        "uploader": create_token(database, "uma", Role.uploader),
+    }
+
+
 def _pypi_reachable() -> bool:
     try:
         return httpx.head("https://pypi.org/simple/", timeout=5).status_code < 500
@@ -98,8 +131,22 @@ def _pypi_reachable() -> bool:
         return False
 
 
+@pytest.hookimpl(tryfirst=True)
 def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
-    """Skip `online` tests, saying why, when pypi.org cannot be reached."""
+    """Mark each test with its tier (`-m unit`, `-m "http or clients"`); refuse a test file
+    outside the tier folders; skip `online` tests, saying why, when pypi.org cannot be
+    reached."""
+    strays = sorted({str(item.path) for item in items if tiers.tier_of(item.path) is None})
+    if strays:
+        raise pytest.UsageError(
+            "test files live in a tier folder (tests/unit, tests/http, tests/clients, "
+            "tests/online; see tests/tiers.py): " + ", ".join(strays)
+        )
+    for item in items:
+        tier = tiers.tier_of(item.path)
+        item.add_marker(tier)
+        if tier == "online":
+            item.add_marker("online")
     online = [item for item in items if "online" in item.keywords]
     if online and not _pypi_reachable():
         skip = pytest.mark.skip(reason="pypi.org is not reachable (online test)")
@@ -127,3 +174,13 @@ def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
             red=True,
         )
         session.exitstatus = pytest.ExitCode.TESTS_FAILED
+
+
+@pytest.hookimpl(hookwrapper=True)
+def pytest_runtest_protocol(item: pytest.Item, nextitem: pytest.Item | None) -> Iterator[None]:
+    """Hold the test, and the fixtures first set up for it, to what its tier may start."""
+    tiers.current, tiers.current_test = tiers.tier_of(item.path), item.nodeid
+    try:
+        yield
+    finally:
+        tiers.current = tiers.current_test = None

@@ -27,6 +27,8 @@ import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import tiers
+
 from drawbridge.channel.home import Home, initialise_home
 
 #: "sqlite" or "postgresql": what the homes of this test run use
@@ -280,6 +282,7 @@ def new_database_url(unix_socket: bool = False) -> str:
 def new_home(root: Path) -> Home:
     """`drawbridge init` in-process, on this run's kind of database (an existing home is
     loaded as it is)."""
+    tiers.require("home")
     if (root / "drawbridge.toml").exists():
         return initialise_home(root)
     return initialise_home(root, database_url=new_database_url())

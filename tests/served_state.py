@@ -3,18 +3,27 @@
 `served_bytes` is the before/after comparison of issue 10: every file a channel serves
 (indexes, pages, packages, .metadata) with its bytes. `InProcess` is the in-process
 tier's `AppClient`, not started (no recovery), with twine-style uploads.
+`assert_consistent` is what a crash or a failure must leave: store, database and indexes
+agreeing.
 """
 
 from __future__ import annotations
 
 import hashlib
+import json
 from pathlib import Path
 
 import httpx
 import msgpack
 import zstandard
+from sqlalchemy import select
 
-from drawbridge.channel.database import Database
+from drawbridge.channel.database import (
+    CondaPackageRow,
+    Database,
+    DistributionRow,
+    PublishIntentRow,
+)
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import is_temporary
 from drawbridge.channel.tokens import Role, create_token
@@ -91,3 +100,77 @@ class InProcess(AppClient):
             files={"content": (filename or path.name, data)},
             auth=("__token__", self.token),
         )
+
+
+PACKAGE_SUFFIXES = (".whl", ".tar.gz", ".zip", ".conda", ".tar.bz2")
+
+
+def assert_consistent(
+    home: Home, channel: str = "main"
+) -> tuple[list[DistributionRow], list[CondaPackageRow]]:
+    """Store, database and indexes agree: every recorded file is stored with its recorded
+    hash, indexed with it and downloadable; nothing unrecorded is stored; no intent, marker
+    or temporary file is left. Returns the records."""
+    database = Database(home.database_url)
+    layout = home.channel(channel)
+    with database.session() as session:
+        wheels = list(
+            session.scalars(select(DistributionRow).where(DistributionRow.channel == channel))
+        )
+        packages = list(
+            session.scalars(select(CondaPackageRow).where(CondaPackageRow.channel == channel))
+        )
+        intents = list(session.scalars(select(PublishIntentRow)))
+    assert intents == [], [(i.path, i.state) for i in intents]
+    assert not layout.indexing_marker.exists() and not layout.pages_marker.exists()
+    leftovers = [
+        p
+        for p in layout.root.rglob("*")
+        if p.is_file() and any(map(is_temporary, p.relative_to(layout.root).parts))
+    ]
+    assert leftovers == []  # rattler's empty conda/.tmp folder may stay
+    client = InProcess(home)
+    for row in wheels:
+        page = client.request(
+            "GET",
+            f"/{channel}/simple/{row.project}/",
+            headers={"Accept": "application/vnd.pypi.simple.v1+json"},
+        )
+        assert {f["filename"]: f["hashes"]["sha256"] for f in page.json()["files"]}.get(
+            row.filename
+        ) == row.sha256
+        assert (
+            hashlib.sha256(client.get(f"/{channel}/files/{row.filename}").content).hexdigest()
+            == row.sha256
+        )
+    for row in packages:
+        repodata = json.loads((layout.conda_dir / row.subdir / "repodata.json").read_bytes())
+        entries = {**repodata["packages"], **repodata["packages.conda"]}
+        assert entries[row.filename]["sha256"] == row.sha256, row.filename
+        assert (
+            hashlib.sha256(
+                client.get(f"/{channel}/conda/{row.subdir}/{row.filename}").content
+            ).hexdigest()
+            == row.sha256
+        )
+    recorded = {f"pypi/files/{r.filename}" for r in wheels} | {
+        f"conda/{r.subdir}/{r.filename}" for r in packages
+    }
+    stored = {
+        p.relative_to(layout.root).as_posix()
+        for p in [*layout.files_dir.iterdir(), *layout.conda_dir.rglob("*")]
+        if p.is_file() and p.name.endswith(PACKAGE_SUFFIXES) and "shards" not in p.parts
+    }
+    assert stored == recorded, "orphans or missing files"
+    metadata = {p.name for p in layout.files_dir.glob("*.metadata")}
+    assert metadata == {r.filename + ".metadata" for r in wheels if r.metadata_sha256}
+    return wheels, packages
+
+
+def noarch_conda_packages(home: Path) -> list[str]:
+    """The .conda packages in the main channel's noarch repodata of the home at `home`."""
+    return sorted(
+        json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())[
+            "packages.conda"
+        ]
+    )

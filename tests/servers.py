@@ -24,6 +24,7 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes, urlsplit
 
 import httpx
+import tiers
 from clients import BIN
 from databases import new_home
 
@@ -130,6 +131,7 @@ SERVER_START_SECONDS = 120
 def start_server(root: Path, port: int | None = None) -> Server:
     """`drawbridge serve --home root` (two workers), once it answers /health. A home that
     does not exist yet is made first (`databases.new_home`: on this run's database)."""
+    tiers.require("server")
     new_home(root)
     port = port or free_port()
     log_path = root.parent / f"server-{port}.log"
@@ -204,6 +206,7 @@ class AppClient(Served):
     """
 
     def __init__(self, home: Home, url: str = IN_PROCESS_URL, lifespan: bool = True) -> None:
+        tiers.require("home")
         # imported here, not at the top: conftest imports this module, and the web stack
         # should load only in tests that serve
         from drawbridge.server.app import create_app
@@ -334,6 +337,7 @@ def every_route(client: AppClient) -> list[tuple[str, str]]:
 def serve_in_process(root: Path) -> AppClient:
     """What `drawbridge serve --home root` would serve, in-process: the home created if it
     is missing, with its default channel, as the serve command does."""
+    tiers.require("home")
     home = new_home(root)
     database = Database(home.database_url)
     try:

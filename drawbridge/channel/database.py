@@ -6,7 +6,7 @@ Each layer declares its own tables on the shared `Base` (the bridge's recipes, r
 and audit trail are in `drawbridge.bridge.records`). The schema itself is Alembic's: opening
 a `Database` upgrades it to the newest migration first (`drawbridge.channel.schema`), so a
 change to a table here needs a migration in `channel/migrations/versions/` too
-(`tests/test_migrations.py` fails until the two agree).
+(`tests/http/test_migrations.py` fails until the two agree).
 """
 
 from __future__ import annotations

@@ -13,7 +13,7 @@
 
 A route module imports no other route module, and no page; a page no route module; an
 ASGI layer neither; the shared modules none of the three folders; only `app` imports
-them all (`tests/test_layering.py`). Imports `drawbridge.bridge` and `drawbridge.channel`,
+them all (`tests/unit/test_layering.py`). Imports `drawbridge.bridge` and `drawbridge.channel`,
 never `drawbridge.environments`.
 """
 

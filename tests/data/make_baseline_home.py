@@ -1,4 +1,4 @@
-"""Make the fixture homes `tests/test_migrations.py` upgrades: homes as Drawbridge 0.1.0
+"""Make the fixture homes `tests/http/test_migrations.py` upgrades: homes as Drawbridge 0.1.0
 (commit 1dd7b57, before Alembic) left them, one on SQLite and one on PostgreSQL.
 
 Run it with *that* code, from a worktree of the commit, never with the current code:
