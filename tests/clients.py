@@ -90,6 +90,23 @@ def pip_install(
     )
 
 
+def venv_pip_install(
+    python: Path, venv: Path, *args: str
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """A fresh venv of `python` at `venv`, then its own pip's `install ARGS` (offline: give
+    `--no-index --find-links`); the venv's interpreter and pip's result (not checked)."""
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, env=client_env())
+    interpreter = venv / "bin" / "python"
+    installed = subprocess.run(
+        [str(interpreter), "-m", "pip", "install", "--no-cache-dir", *args],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return interpreter, installed
+
+
 def uv_install(
     index_url: str,
     target: Path,

@@ -1,0 +1,136 @@
+"""`repair_wheel` with the real auditwheel and pip: a wheel whose extension loads a shared
+library from the build's host environment imports, after repair, in a fresh venv of a
+pyenv Python where that library is nowhere; the unrepaired wheel does not; a wheel whose
+library cannot be found is refused, with auditwheel's reason.
+
+The library (`libdbtiny`) and the extension are compiled here with the machine's gcc, the
+extension against pyenv's Python 3.11 headers, linked as a conda build links: RUNPATH to
+the host environment's lib/.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from builders import make_wheel
+from clients import BIN, PYENV, client_env, venv_pip_install
+
+from drawbridge.bridge.recipes.wheel_repair import Baseline, repair_wheel
+
+PYTHON = "3.11.7"
+EXTENSION = """
+#include <Python.h>
+#include "dbtiny.h"
+static PyObject *answer(PyObject *self, PyObject *args) {
+    return PyLong_FromLong(dbtiny_answer());
+}
+static PyMethodDef methods[] = {
+    {"answer", answer, METH_NOARGS, "The answer."}, {NULL, NULL, 0, NULL}
+};
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "tinyext", NULL, -1, methods};
+PyMODINIT_FUNC PyInit_tinyext(void) { return PyModule_Create(&module); }
+"""
+
+
+def build_extension_wheel(folder: Path, host: Path) -> Path:
+    """libdbtiny.so in `host`/lib, and a linux_x86_64 wheel of `tinyext` linking it."""
+    (host / "lib").mkdir(parents=True)
+    (host / "include").mkdir()
+    (host / "include" / "dbtiny.h").write_text("int dbtiny_answer(void);\n")
+    (folder / "dbtiny.c").write_text("int dbtiny_answer(void) { return 42; }\n")
+    (folder / "tinyext.c").write_text(EXTENSION)
+    gcc = ["gcc", "-shared", "-fPIC", "-O2"]
+    subprocess.run(
+        [
+            *gcc,
+            "-Wl,-soname,libdbtiny.so",
+            "-o",
+            str(host / "lib/libdbtiny.so"),
+            str(folder / "dbtiny.c"),
+        ],
+        check=True,
+    )
+    include = PYENV / PYTHON / "include" / "python3.11"
+    extension = folder / "tinyext.cpython-311-x86_64-linux-gnu.so"
+    subprocess.run(
+        [*gcc, f"-I{include}", f"-I{host / 'include'}", "-o", str(extension),
+         str(folder / "tinyext.c"), f"-L{host / 'lib'}", "-ldbtiny",
+         f"-Wl,-rpath,{host / 'lib'}"],
+        check=True,
+    )  # fmt: skip
+    return make_wheel(
+        folder / "built",
+        "tinyext",
+        "1.0",
+        tag="cp311-cp311-linux_x86_64",
+        module="tinyext_pkg",
+        extra_entries={extension.name: extension.read_bytes()},
+    )
+
+
+@pytest.fixture(scope="module")
+def tools() -> None:
+    if shutil.which("gcc") is None or not (PYENV / PYTHON).is_dir():
+        pytest.skip(f"needs gcc and pyenv Python {PYTHON}")
+
+
+def test_the_repaired_wheel_carries_its_library_and_the_raw_one_does_not(tmp_path: Path, tools):
+    host = tmp_path / "host_env"
+    raw = build_extension_wheel(tmp_path, host)
+    repair = repair_wheel(raw, "linux-64", tmp_path / "repaired", Baseline(17), [host / "lib"])
+    assert repair.ok, repair.said
+    assert repair.wheel is not None and repair.wheel.name.startswith(
+        "tinyext-1.0-cp311-cp311-manylinux"
+    )
+    assert "manylinux_2_17_x86_64" in repair.wheel.name or "manylinux_2_5" in repair.wheel.name
+    assert [Path(g).name.split("-")[0] for g in repair.grafted] == ["libdbtiny"]
+    assert "carrying libdbtiny" in repair.said
+    shown = subprocess.run(
+        [sys.executable, "-m", "auditwheel", "show", str(repair.wheel)],
+        capture_output=True, text=True, env=client_env(PATH=f"{BIN}:/usr/bin:/bin"),
+    )  # fmt: skip
+    assert shown.returncode == 0, shown.stderr
+    said = " ".join(shown.stdout.split())
+    assert 'is consistent with the following platform tag: "manylinux_2_' in said, said
+    minor = int(said.split('platform tag: "manylinux_2_')[1].split("_")[0])
+    assert minor <= 17
+
+    shutil.rmtree(host)  # the build's host environment is gone: the library is nowhere now
+    code = "import tinyext; print(tinyext.answer())"
+    python, installed = venv_pip_install(
+        PYENV / PYTHON / "bin/python3.11", tmp_path / "venv-repaired",
+        "--no-index", "--find-links", str(repair.wheel.parent), "tinyext",
+    )  # fmt: skip
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    ran = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert (ran.returncode, ran.stdout.strip()) == (0, "42"), ran.stderr
+
+    python, installed = venv_pip_install(
+        PYENV / PYTHON / "bin/python3.11", tmp_path / "venv-raw", "--no-index", str(raw)
+    )
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    ran = subprocess.run([str(python), "-c", code], capture_output=True, text=True)
+    assert ran.returncode != 0 and "libdbtiny.so" in ran.stderr, ran.stderr
+
+
+def test_a_wheel_whose_library_cannot_be_found_is_refused_with_the_reason(tmp_path: Path, tools):
+    host = tmp_path / "host_env"
+    raw = build_extension_wheel(tmp_path, host)
+    shutil.rmtree(host)
+    repair = repair_wheel(raw, "linux-64", tmp_path / "repaired", Baseline(17), [host / "lib"])
+    assert not repair.ok and repair.wheel is None
+    assert repair.said.startswith("auditwheel could not repair it: ")
+    assert "libdbtiny.so" in repair.said, repair.said
+    assert not list((tmp_path / "repaired").glob("*.whl"))
+
+
+def test_a_wheel_that_needs_nothing_keeps_its_bytes(tmp_path: Path):
+    pure = make_wheel(tmp_path / "built", "plain", "1.0")
+    repair = repair_wheel(pure, "linux-64", tmp_path / "repaired", Baseline(17))
+    assert repair.ok and repair.wheel is not None and repair.wheel.name == pure.name
+    assert repair.wheel.read_bytes() == pure.read_bytes()
+    assert repair.said == "left as is: pure Python: nothing to repair"
