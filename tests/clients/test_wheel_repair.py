@@ -36,12 +36,15 @@ PyMODINIT_FUNC PyInit_tinyext(void) { return PyModule_Create(&module); }
 """
 
 
-def build_extension_wheel(folder: Path, host: Path) -> Path:
-    """libdbtiny.so in `host`/lib, and a linux_x86_64 wheel of `tinyext` linking it."""
+def build_extension_wheel(folder: Path, host: Path, library: str = "return 42;") -> Path:
+    """libdbtiny.so in `host`/lib (its function's body `library`), and a linux_x86_64
+    wheel of `tinyext` linking it."""
     (host / "lib").mkdir(parents=True)
     (host / "include").mkdir()
     (host / "include" / "dbtiny.h").write_text("int dbtiny_answer(void);\n")
-    (folder / "dbtiny.c").write_text("int dbtiny_answer(void) { return 42; }\n")
+    (folder / "dbtiny.c").write_text(
+        f"#include <stdlib.h>\nint dbtiny_answer(void) {{ {library} }}\n"
+    )
     (folder / "tinyext.c").write_text(EXTENSION)
     gcc = ["gcc", "-shared", "-fPIC", "-O2"]
     subprocess.run(
@@ -126,6 +129,21 @@ def test_a_wheel_whose_library_cannot_be_found_is_refused_with_the_reason(tmp_pa
     assert repair.said.startswith("auditwheel could not repair it: ")
     assert "libdbtiny.so" in repair.said, repair.said
     assert not list((tmp_path / "repaired").glob("*.whl"))
+
+
+def test_a_wheel_needing_a_newer_glibc_than_the_baseline_is_refused(tmp_path: Path, tools):
+    """libdbtiny calls arc4random, new in glibc 2.36: grafted, it would need 2.36 > 2.17."""
+    host = tmp_path / "host_env"
+    raw = build_extension_wheel(tmp_path, host, "return (int)(arc4random() % 1) + 42;")
+    repair = repair_wheel(raw, "linux-64", tmp_path / "repaired", Baseline(17), [host / "lib"])
+    assert not repair.ok, repair.said
+    assert repair.said.startswith("auditwheel could not repair it: "), repair.said
+    assert "manylinux_2_17_x86_64" in repair.said and "too-recent versioned symbols" in repair.said
+    assert "raise [bridge] manylinux_glibc_minor" in repair.said
+    # the baseline a site raises to its oldest machine's glibc lets it through
+    repair = repair_wheel(raw, "linux-64", tmp_path / "repaired", Baseline(36), [host / "lib"])
+    assert repair.ok and repair.wheel is not None, repair.said
+    assert "manylinux_2_36_x86_64" in repair.wheel.name
 
 
 def test_a_wheel_that_needs_nothing_keeps_its_bytes(tmp_path: Path):

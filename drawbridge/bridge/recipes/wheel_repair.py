@@ -56,7 +56,7 @@ Tool = Literal["as-is", "auditwheel", "delocate", "delvewheel", "refuse"]
 #: machine (a cross build's) by the wheel's own ELF files, but offers only this machine's
 #: tags to `--plat`, which it takes from `platform.machine()`
 AUDITWHEEL = (
-    "import os, platform, sys; "
+    "import os, platform, sys; sys.argv[0] = 'auditwheel'; "
     "platform.machine = lambda: os.environ['DRAWBRIDGE_WHEEL_MACHINE']; "
     "from auditwheel.main import main; sys.exit(main())"
 )
@@ -279,6 +279,11 @@ def repair_wheel(
                 why = f"{plan.tool} is not installed beside {sys.executable}: pip install it"
             else:
                 why = tool_reason(result.stderr + "\n" + result.stdout)
+            if "too-recent versioned symbols" in why:
+                why += (
+                    f" (it needs a glibc newer than the baseline 2.{baseline.glibc_minor}: "
+                    "build against an older sysroot, or raise [bridge] manylinux_glibc_minor)"
+                )
             return Repair(wheel, None, f"{plan.tool} could not repair it: {why}")
         wrong = tags_within(made[0].name, subdir, baseline)
         if wrong:
