@@ -163,12 +163,14 @@ UNREPAIRED = "unrepaired"
 
 
 def host_lib_dirs(wheel: Path) -> list[Path]:
-    """The lib folders of the build environments of the rattler-build run that made `wheel`
-    (`<bld>/rattler-build_<name>_<time>/work/drawbridge-wheels/x.whl`): host first, where
-    the libraries an extension links come from, then build."""
+    """The library folders of the build environments of the rattler-build run that made
+    `wheel` (`<bld>/rattler-build_<name>_<time>/work/drawbridge-wheels/x.whl`): host first,
+    where the libraries an extension links come from, then build; `lib/` on Linux and
+    macOS, `Library/bin/` (the DLLs) on Windows."""
     run = wheel.parent.parent.parent
     prefixes = sorted(run.glob("host_env*")) + sorted(run.glob("build_env*"))
-    return [prefix / "lib" for prefix in prefixes if (prefix / "lib").is_dir()]
+    folders = [p / sub for p in prefixes for sub in ("lib", "Library/bin")]
+    return [folder for folder in folders if folder.is_dir()]
 
 
 def repair_wheels(
