@@ -85,14 +85,14 @@ class Log:
 
 recipe, output, variants, build_platform, target_platform, *channels = sys.argv[1:]
 variants = json.loads(variants)
-# keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively,
-# and a cross build's not at all (rattler-build would try them on this machine's platform)
+# keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively
+# (a cross build's are skipped: rattler-build would try them on this machine's platform)
 cross = target_platform != build_platform
 tools = ToolConfiguration(keep_build=True, test_strategy="native")
 if cross:
     # the build environment for this machine, the host environment for the target. The
     # render API's PlatformConfig makes the host environment for this machine all the same
-    # (py-rattler-build 0.7x); the command line's entry point does not.
+    # (py-rattler-build 0.73); the command line's entry point does not.
     import glob
     import os
     import warnings
