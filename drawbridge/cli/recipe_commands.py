@@ -13,7 +13,13 @@ from typing import Annotated, Optional
 import typer
 from rich.markup import escape
 
-from drawbridge.bridge.recipes.builder import HOST_SUBDIR, BuildResult, build_recipe
+from drawbridge.bridge.recipes.builder import (
+    HOST_SUBDIR,
+    BuildResult,
+    build_recipe,
+    cross_targets,
+)
+from drawbridge.bridge.recipes.wheel_repair import Baseline
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.missing.provide import how_to_provide, missing_from, recipe_requirements
@@ -186,6 +192,8 @@ def build(
     outputs.mkdir(parents=True, exist_ok=True)
     results = []
     mirrors = upstream_channels(settings.upstream_conda)
+    # linux-aarch64 is cross-built here when the channels carry the cross compiler for it
+    cross = cross_targets(settings.platforms, build_channels) if wanted else []
     for name in wanted:
         recipe = book.get(name)
         with console.status(f"building {name}…"):
@@ -198,6 +206,8 @@ def build(
                 settings.platforms,
                 pythons=settings.python3s,
                 cache_dir=context.home.cache_dir,
+                baseline=Baseline(settings.manylinux_glibc_minor, settings.macos),
+                cross=cross,
             )
         # published even when another Python's build failed (`build_recipe`). Left out: a
         # wheel already there (an earlier build of the version made it) and, when this run

@@ -8,9 +8,11 @@
 - `compose`: the recipe a reviewer reads, corrected by the sdist, with notes (pure);
 - `book`: `RecipeBook`, the recipes of a home: generated, stored, reviewed, audited;
 - `builder`: approved recipes built with rattler-build, per Python; `build_log`: what a
-  failed build's log says went wrong.
+  failed build's log says went wrong;
+- `wheel_repair`: a built wheel made installable for pip users on its target (auditwheel,
+  delocate, delvewheel), or refused with the reason (the build farm's agents call it too).
 
 Imports of the bridge: `translate`, `upstream`, `missing`, `errors`, `records`.
 """
 
-__all__ = ["book", "compose", "builder"]
+__all__ = ["book", "compose", "builder", "wheel_repair"]
