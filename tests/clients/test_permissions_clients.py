@@ -15,6 +15,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
+from commands import invoke_drawbridge
 from clients import (
     twine_upload,
     names_and_versions,
@@ -68,7 +69,9 @@ class Tree:
 
 
 def cli(home: Path, *args: str) -> str:
-    done = run_drawbridge(*args, home=home)
+    """`drawbridge ARGS --home HOME`, in-process (the tree is made through the CLI; what a
+    command says is tested in http/)."""
+    done = invoke_drawbridge(*args, home=home)
     assert done.returncode == 0, (args, done.stdout, done.stderr)
     return done.stdout
 

@@ -12,6 +12,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
+from commands import invoke_drawbridge
 from clients import (
     install_records,
     names_and_versions,
@@ -66,7 +67,7 @@ def promo(tmp_path: Path) -> Home:
     project, and an empty company/base; both made through the CLI."""
     home = new_home(tmp_path / "home")
     for channel in ("main", DEV, BASE):
-        made = run_drawbridge("channel", "create", channel, home=home.root)
+        made = invoke_drawbridge("channel", "create", channel, home=home.root)
         assert made.returncode == 0, made.stdout + made.stderr
     channels = _channels(home)
     dist = tmp_path / "dist"

@@ -1,7 +1,5 @@
-"""HTTP behaviour that needs a home configured before a real server starts: the upload size
-limit (413) and reads through a `/t/<token>/` URL prefix on a private server.
-
-The rest of the app's HTTP behaviour is tested in-process in `http/test_http.py`."""
+"""HTTP behaviour under a home's settings, in-process: the upload size limit (413) and reads
+through a `/t/<token>/` URL prefix when reads are private."""
 
 from __future__ import annotations
 

@@ -1,5 +1,5 @@
 """Which package of an environment has no build: asked of a solver over the stand-in
-upstream conda channel.
+upstream conda channel (solved in-process).
 
 The requirement tables are tested in `unit/test_provide.py`."""
 
