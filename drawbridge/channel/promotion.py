@@ -16,7 +16,7 @@ success that changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import delete, select
 
@@ -28,6 +28,7 @@ from drawbridge.channel.database import (
 )
 from drawbridge.channel.distributions import digest_file
 from drawbridge.channel.errors import ChannelError, DuplicateFile
+from drawbridge.channel.events import EventKind
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
@@ -167,7 +168,7 @@ class Promoter:
         with storage_errors(f"promoting into channel {target.name!r}"):
             self._copy(source, target, files, progress)
             if promotion.move:
-                self._remove_moved(source, files, progress)
+                self._remove_moved(source, target.name, files, progress)
         self.abandon(promotion_id)  # done: forget it (another process may have already)
         return PromotionOutcome(
             promotion.source,
@@ -226,13 +227,17 @@ class Promoter:
             metadata = None
             if isinstance(row, DistributionRow) and row.metadata_sha256:
                 metadata = (source.files_dir / f"{row.filename}.metadata").read_bytes()
-            placement = copy_placement(target, staged, row, metadata)
+            placement = replace(
+                copy_placement(target, staged, row, metadata),
+                event="promoted",
+                event_detail={"source": source.name},
+            )
             return self.publisher.place_and_record(placement)
         finally:
             staged.unlink(missing_ok=True)
 
     def _remove_moved(
-        self, source: ChannelLayout, files: list[ChannelFile], progress: _Progress
+        self, source: ChannelLayout, target: str, files: list[ChannelFile], progress: _Progress
     ) -> None:
         with source.lock():
             with self.db.session() as session:
@@ -242,7 +247,7 @@ class Promoter:
                     if (row := find_row(session, source.name, item)) is not None
                     and row.sha256 == item.sha256
                 ]
-            self.remove(source, rows)
+            self.remove(source, rows, event="moved", event_detail={"target": target})
             progress.removed += [channel_file(row).path for row in rows]
 
     def remove(
@@ -250,12 +255,14 @@ class Promoter:
         layout: ChannelLayout,
         rows: Sequence[DistributionRow | CondaPackageRow],
         also_record: Sequence[object] = (),
+        event: EventKind = "deleted",
+        event_detail: dict[str, object] | None = None,
     ) -> list[PublishedFile]:
-        """Unrecord and remove `rows`' files, then rewrite the indexes they were in. Call
-        with the channel lock held."""
+        """Unrecord and remove `rows`' files (an `event` for each), then rewrite the indexes
+        they were in. Call with the channel lock held."""
         if not rows and not also_record:
             return []
-        removed = self.publisher.remove(layout, rows, also_record)
+        removed = self.publisher.remove(layout, rows, also_record, event, event_detail)
         projects = {p.project for p in removed if p.kind == "pypi"}
         subdirs = {p.subdir for p in removed if p.kind == "conda" and p.subdir}
         self.indexes.refresh(layout, projects, subdirs)

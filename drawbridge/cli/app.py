@@ -13,6 +13,7 @@ from drawbridge.cli import (
     bridge_command,
     env_commands,
     home_commands,
+    hook_commands,
     promote_commands,
     recipe_commands,
     request_commands,
@@ -45,3 +46,4 @@ app.command("lock")(env_commands.lock)
 app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
+app.add_typer(hook_commands.hook_app, name="hook")

@@ -125,6 +125,8 @@ def serve(
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    from drawbridge.server.webhooks import DeliveryWorker
+
     # the port is checked before anything is created: a refused serve leaves no home behind
     existing = resolve_home_path(home) / CONFIG_NAME
     settings = load_home(home).server if existing.is_file() else ServerSettings()
@@ -137,6 +139,8 @@ def serve(
     # Workers start as fresh interpreters: a forked worker would inherit the tokio runtime
     # that rattler started in this process (init indexes), without its threads, and hang.
     multiprocessing.set_start_method("spawn", force=True)
+    # webhooks are delivered by this process, once per server, not by each worker
+    deliveries = DeliveryWorker(loaded).start()
     # granian, not uvicorn: bench/serve measured 1.5-1.8x the requests per second.
     Granian(
         "drawbridge.server.app:app_from_environment",
@@ -159,6 +163,7 @@ def serve(
         log_level=LogLevels.warning,
         respawn_failed_workers=True,
     ).serve()
+    deliveries.stop()
 
 
 def publish(
