@@ -160,3 +160,21 @@ def test_retry_delays_double_with_jitter_up_to_an_hour():
     for attempts, low, high in [(1, 0.5, 1), (2, 1, 2), (5, 8, 16), (40, 1800, 3600)]:
         delays = [retry_delay(attempts).total_seconds() for _ in range(50)]
         assert low <= min(delays) and max(delays) <= high and len(set(delays)) > 1
+
+
+def test_a_file_event_waits_until_the_indexes_show_the_file(channels: Channels, tmp_path: Path):
+    """A receiver told of a file finds it: recorded but not indexed yet (its publish intent
+    still there), its event is not posted."""
+    hooks = Hooks(channels.db)
+    hooks.add("http://ci.example/", ["published"])
+    sent: list[str] = []
+
+    def post(url: str, secret: str, event: Event, delivery: str) -> Attempt:
+        sent.append(event.subject)
+        return Attempt(200)
+
+    wheel = make_wheel(tmp_path, "slow", "1.0")
+    published = channels.publish("main", wheel, index=False)
+    assert hooks.deliver_due(post) == 0 and sent == []
+    channels.refresh("main", [published])
+    assert hooks.deliver_due(post) == 1 and sent == [wheel.name]
