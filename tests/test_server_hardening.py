@@ -151,6 +151,7 @@ REFUSED_TO_A_READER = {
             ("PUT", "/api/admin/channels/{channel}/permissions"),
             ("PUT", "/api/admin/channels/{channel}/projects/{project}/owner"),
             ("GET", "/api/admin/channels/{channel}/bases"),
+            ("GET", "/ui/hooks"),
             ("PUT", "/api/admin/channels/{channel}/bases"),
         )
     },

@@ -38,7 +38,7 @@ from drawbridge.server.routes import (
     upload,
     upstream,
 )
-from drawbridge.server.ui import api_docs, browse, review
+from drawbridge.server.ui import api_docs, browse, hooks, review
 
 log = logging.getLogger("drawbridge")
 
@@ -103,6 +103,7 @@ def create_app(home: Home) -> ASGIApp:
         conda,
         upload,
         review,
+        hooks,
         browse,
     ):
         app.include_router(module.router)
