@@ -31,7 +31,7 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home
 from drawbridge.channel.tokens import Role
 from drawbridge.cli.context import CliContext
-from drawbridge.server.context import LIVENESS_PATH, OPEN_PATHS
+from drawbridge.server.context import LIVENESS_PATH, OPEN_PATHS, REPLICA_FILES_PREFIX
 from drawbridge.server.errors import internal_error_response
 from drawbridge.server.asgi.gate import malformed
 from drawbridge.server.pages import prefers_html
@@ -121,6 +121,7 @@ ROUTE_PARAMETERS = {
     "/api/admin/users/{name}/enable": {"name": "someone"},
     "/api/admin/users/{name}/revoke-tokens": {"name": "someone"},
     "/static/api-docs/{name}": {"name": "swagger-ui-bundle.js"},
+    "/api/files/sha256/{sha256}": {"sha256": "0" * 64},
 }
 #: routes that a reader's request answers with a 4xx on a server where reading is public too
 REFUSED_TO_A_READER = {
@@ -200,6 +201,9 @@ def test_private_reads_cover_every_route_but_liveness(stocked: Stocked):
         anonymous = call(stocked.private, method, template, stocked, {})
         if template in OPEN_PATHS:
             assert anonymous.status_code == 200, (method, template)
+            continue
+        if template.startswith(REPLICA_FILES_PREFIX):  # the replica token, not a user's:
+            assert anonymous.status_code == 404, (method, template)  # this one has none
             continue
         assert anonymous.status_code == 401, (method, template, anonymous.text)
         assert anonymous.headers["www-authenticate"] == 'Basic realm="drawbridge"'

@@ -27,7 +27,7 @@ class CliContext:
 
     @cached_property
     def database(self) -> Database:
-        return Database(self.home.database_url)
+        return Database(self.home.database_url, self.home.server.replica_of)
 
     @cached_property
     def channels(self) -> Channels:

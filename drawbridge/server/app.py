@@ -22,6 +22,7 @@ from drawbridge.server.asgi import (
     Gate,
     IndexFastPath,
     PublicUrl,
+    ReadOnlyReplica,
     TokenPrefixMiddleware,
     public_origin,
 )
@@ -35,12 +36,15 @@ from drawbridge.server.routes import (
     pip,
     promote,
     requests,
+    replica_files,
     upload,
     upstream,
 )
 from drawbridge.server.ui import api_docs, browse, hooks, review
 
 log = logging.getLogger("drawbridge")
+#: how `drawbridge serve --replica-of URL` tells its workers
+REPLICA_OF_VARIABLE = "DRAWBRIDGE_REPLICA_OF"
 
 
 def _recover_in_background(channels: Channels) -> None:
@@ -70,12 +74,14 @@ def create_app(home: Home) -> ASGIApp:
     requests without the token reading needs before a route runs. /docs and /openapi.json
     are routes like the others, behind the gate.
     """
-    database = Database(home.database_url)
+    replica_of = home.server.replica_of
+    database = Database(home.database_url, replica_of)
     channels = Channels(home, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        _recover_in_background(channels)
+        if not replica_of:  # a replica's store and indexes are `server.replication`'s
+            _recover_in_background(channels)
         yield
         database.close()
 
@@ -104,12 +110,16 @@ def create_app(home: Home) -> ASGIApp:
         upload,
         review,
         hooks,
+        replica_files,
         browse,
     ):
         app.include_router(module.router)
     install_openapi(app)
     url = home.server.public_url
-    guarded = CrossOriginGuard(Gate(app, context), public_origin(url))
+    gated: ASGIApp = Gate(app, context)
+    guarded = CrossOriginGuard(
+        ReadOnlyReplica(gated, replica_of) if replica_of else gated, public_origin(url)
+    )
     routed = PublicUrl(guarded, url) if url else guarded
     log = AccessLog.open(home.server.access_log, home.root)
     fast = IndexFastPath(log.wrap(routed) if log else routed, context, log)
@@ -117,7 +127,12 @@ def create_app(home: Home) -> ASGIApp:
 
 
 def app_from_environment() -> ASGIApp:
-    """The factory server workers call: the home named by $DRAWBRIDGE_HOME."""
-    from drawbridge.channel.home import load_home
+    """The factory server workers call: the home named by $DRAWBRIDGE_HOME (a replica of
+    $DRAWBRIDGE_REPLICA_OF, `drawbridge serve --replica-of`, when it is set)."""
+    import os
 
-    return create_app(load_home())
+    from drawbridge.channel.home import as_replica_of, load_home
+
+    home = load_home()
+    primary = os.environ.get(REPLICA_OF_VARIABLE, "")
+    return create_app(as_replica_of(home, primary) if primary else home)

@@ -31,6 +31,8 @@ LIVENESS_PATH = "/health"
 ICON_PATH = "/favicon.ico"
 #: the paths the read rule leaves open
 OPEN_PATHS = frozenset({LIVENESS_PATH, ICON_PATH})
+#: where replicas fetch recorded files by sha256: the route checks the replica token itself
+REPLICA_FILES_PREFIX = "/api/files/sha256/"
 
 
 @dataclass

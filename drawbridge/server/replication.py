@@ -1,0 +1,232 @@
+"""A replica keeping up with its primary: one background thread in `drawbridge serve`'s
+main process polls the outbox's newest event id every POLL_SECONDS (the standby's
+database replicates it with the records), fetches the files the records name and the
+store lacks from the primary (`GET /api/files/sha256/<hex>` with the replica token),
+drops the files no record names any more, and rebuilds the indexes the changes touched
+from the records: pages, repodata and shards of its own. No stamp file crosses machines.
+
+On start it checks every channel (a full pass), and again every FULL_PASS_SECONDS, and
+every RETRY_SECONDS while files are missing (the primary down): an event whose id was
+taken before another's but committed after it is caught by the next full pass at the
+latest. `/health` reads what the last pass said (`channel.replica_store.read_status`).
+"""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import httpx
+from sqlalchemy import text
+
+from drawbridge.channel.bases import touch_stamp
+from drawbridge.channel.database import Database
+from drawbridge.channel.events import Event, events_since, newest_event_id
+from drawbridge.channel.home import Home
+from drawbridge.channel.replica_store import (
+    FetchRefused,
+    RecordedFile,
+    fetch_into_place,
+    missing,
+    prepare_layout,
+    read_status,
+    recorded_files,
+    remove_fetch_leftovers,
+    unrecorded,
+    write_status,
+)
+from drawbridge.channel.service import Channels
+
+log = logging.getLogger("drawbridge")
+#: how often the replica asks the standby for the newest event id
+POLL_SECONDS = 0.25
+#: how often every channel is checked whatever the events said
+FULL_PASS_SECONDS = 30.0
+#: how often a pass is made again while files are missing
+RETRY_SECONDS = 2.0
+#: the primary's route for a recorded file by its sha256
+FILES_PATH = "/api/files/sha256/"
+#: events that change who may read what, or what a channel inherits
+ACCESS_EVENTS = frozenset({"channel-created", "channel-permissions", "project-owner"})
+
+
+@dataclass
+class _Touched:
+    """What the events since the last poll changed, channel by channel."""
+
+    projects: dict[str, set[str]] = field(default_factory=dict)
+    subdirs: dict[str, set[str]] = field(default_factory=dict)
+    access: bool = False
+    bases: bool = False
+
+    def add(self, event: Event) -> None:
+        if event.kind in ACCESS_EVENTS:
+            self.access = True
+        if event.kind == "channel-bases":
+            self.bases = True
+        if not event.channel:
+            return
+        self.projects.setdefault(event.channel, set())
+        self.subdirs.setdefault(event.channel, set())
+        if "subdir" in event.payload:
+            self.subdirs[event.channel].add(event.payload["subdir"])
+        elif event.payload.get("view") == "pypi":
+            self.projects[event.channel].add(event.payload["project"])
+
+
+class ReplicaSync:
+    """The thread keeping a replica's store and indexes to its standby's records."""
+
+    def __init__(self, home: Home, poll_seconds: float = POLL_SECONDS) -> None:
+        self.home = home
+        self.poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="drawbridge-replica", daemon=True)
+
+    def start(self) -> ReplicaSync:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(30)
+
+    def _run(self) -> None:
+        remove_fetch_leftovers(self.home)
+        primary = self.home.server.replica_of.rstrip("/")
+        headers = {"Authorization": f"Bearer {self.home.server.replica_token}"}
+        database: Database | None = None
+        channels: Channels | None = None
+        seen, next_full, lacking = -1, 0.0, 0
+        with httpx.Client(base_url=primary, headers=headers, timeout=60) as client:
+            while not self._stopping.is_set():
+                try:
+                    if database is None or channels is None:
+                        database = Database(self.home.database_url, self.home.server.replica_of)
+                        channels = Channels(self.home, database)
+                    with database.session() as session:
+                        newest = newest_event_id(session)
+                    now = time.monotonic()
+                    if now >= next_full or (lacking and now >= next_full - FULL_PASS_SECONDS):
+                        lacking = self._full_pass(channels, client)
+                        seen = newest
+                        wait = RETRY_SECONDS if lacking else FULL_PASS_SECONDS
+                        next_full = time.monotonic() + wait
+                        self._said(newest, lacking)
+                    elif newest != seen:
+                        with database.session() as session:
+                            events = events_since(session, seen)
+                        lacking = self._follow(channels, client, events)
+                        seen = max([newest, *(e.id for e in events)])
+                        if lacking:
+                            next_full = time.monotonic() + RETRY_SECONDS
+                        self._said(seen, lacking)
+                except Exception as error:  # the standby or the primary unreachable
+                    log.warning("replica: %s; trying again", error)
+                    self._stopping.wait(1)
+                    continue
+                self._stopping.wait(self.poll_seconds)
+        if database is not None:
+            database.close()
+
+    def _said(self, event: int, lacking: int) -> None:
+        write_status(self.home, {"event": event, "missing": lacking, "at": time.time()})
+
+    def _full_pass(self, channels: Channels, client: httpx.Client) -> int:
+        """Every channel: fetch what is missing, drop what is unrecorded, rebuild."""
+        lacking = 0
+        for name in channels.names():
+            lacking += self._sync_channel(channels, client, name, None, None)
+        channels.access.note_change()
+        touch_stamp(self.home.channels_dir)
+        return lacking
+
+    def _follow(self, channels: Channels, client: httpx.Client, events: list[Event]) -> int:
+        touched = _Touched()
+        for event in events:
+            touched.add(event)
+        known = set(channels.names())
+        lacking = 0
+        for name in sorted(set(touched.projects) & known):
+            lacking += self._sync_channel(
+                channels, client, name, touched.projects[name], touched.subdirs[name]
+            )
+        if touched.access:
+            channels.access.note_change()
+        if touched.bases:
+            touch_stamp(self.home.channels_dir)
+        return lacking
+
+    def _sync_channel(
+        self,
+        channels: Channels,
+        client: httpx.Client,
+        name: str,
+        projects: set[str] | None,
+        subdirs: set[str] | None,
+    ) -> int:
+        """Bring one channel's store and indexes to its records; `projects` and `subdirs`
+        None: rebuild every index. Returns how many files could not be fetched."""
+        layout = self.home.channel(name)
+        prepare_layout(channels.indexes, layout)
+        files = recorded_files(channels.db, name)
+        lacking = 0
+        rebuild = projects is None or subdirs is None
+        projects, subdirs = set(projects or ()), set(subdirs or ())
+        for item in missing(layout, files):
+            try:
+                fetch_into_place(self.home, item, lambda i, path: _download(client, i, path))
+            except (httpx.HTTPError, FetchRefused, OSError) as error:
+                log.warning("replica: %s/%s not fetched yet: %s", name, item.path, error)
+                lacking += 1
+                continue
+            _note(item, projects, subdirs)
+        for path in unrecorded(layout, files):
+            path.unlink(missing_ok=True)
+            path.with_name(path.name + ".metadata").unlink(missing_ok=True)
+            if path.parent.parent == layout.conda_dir:
+                subdirs.add(path.parent.name)
+        with layout.lock():
+            if rebuild:
+                channels.indexes.rebuild(layout, force=False)
+            elif projects or subdirs:
+                channels.indexes.refresh(layout, projects, subdirs)
+        return lacking
+
+
+def _note(item: RecordedFile, projects: set[str], subdirs: set[str]) -> None:
+    if item.subdir:
+        subdirs.add(item.subdir)
+    elif item.project:
+        projects.add(item.project)
+
+
+def _download(client: httpx.Client, item: RecordedFile, target: Path) -> None:
+    """Stream the primary's file of `item.sha256` into `target`."""
+    with client.stream("GET", FILES_PATH + item.sha256) as response:
+        response.raise_for_status()
+        with target.open("wb") as handle:
+            for chunk in response.iter_bytes(1 << 20):
+                handle.write(chunk)
+
+
+def replica_health(home: Home, database: Database) -> dict:
+    """What `/health` says on a replica: the standby's replay lag and the files missing."""
+    with database.engine.connect() as connection:
+        lag, caught_up = connection.execute(
+            text(
+                "SELECT EXTRACT(EPOCH FROM now() - pg_last_xact_replay_timestamp()), "
+                "pg_last_wal_receive_lsn() = pg_last_wal_replay_lsn()"
+            )
+        ).one()
+    status = read_status(home)
+    return {
+        "replica_of": home.server.replica_of,
+        "replay_lag_seconds": None if lag is None else round(float(lag), 3),
+        "replay_caught_up": caught_up,
+        "missing_files": status.get("missing"),
+        "event": status.get("event"),
+    }
