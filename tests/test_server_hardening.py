@@ -108,6 +108,7 @@ PARAMETERS = {
     "filename": WHEEL,
     "group": "devs",
     "user": "someone",
+    "path": "index.html",
 }
 ROUTE_PARAMETERS = {
     "/{channel}/conda/{subdir}/{name}": {"name": CONDA},
@@ -130,6 +131,9 @@ REFUSED_TO_A_READER = {
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
+    ("POST", "/{channel}/docs/{project}/{version}/"): 403,  # so does uploading docs
+    ("GET", "/{channel}/docs/{project}/{version}/{path}"): 404,  # no docs uploaded
+    ("HEAD", "/{channel}/docs/{project}/{version}/{path}"): 404,
     ("POST", "/api/promote"): 403,  # so do promoting, deleting, changing mutability
     ("POST", "/api/delete"): 403,
     ("PUT", "/api/admin/channels/{channel}/mutability"): 403,

@@ -38,6 +38,7 @@ EventKind = Literal[
     "channel-permissions",
     "channel-mutability",
     "project-owner",
+    "docs-uploaded",
 ]
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 #: how long a webhook's delivery is retried before it is given up

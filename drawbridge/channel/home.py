@@ -42,7 +42,7 @@ RESERVED_CHANNEL_NAMES = frozenset(
     }
 )
 #: the words that follow a channel in its URLs (`/<channel>/conda/...`, `/<channel>/simple/`)
-CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packages"})
+CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packages", "docs"})
 #: what neither part of `owner/name` may be: `/<owner>/<name>/simple/` must never read as
 #: a plain channel's URL (`/<name>/simple/<project>/`), nor a route of the server's own
 RESERVED_CHANNEL_PARTS = RESERVED_CHANNEL_NAMES | CHANNEL_VIEWS

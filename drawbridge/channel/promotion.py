@@ -4,8 +4,9 @@ promotion row that makes a crash harmless, and removal of files from a channel.
 `begin` checks the whole promotion before anything changes (the source may let files go,
 the target holds no other bytes under their names) and records it, with the caller's
 audit row, in one transaction. `run` then copies each file (a hard link of the source's,
-its sha256 checked) through the publishing intents, indexes the target, and for a move
-removes the files from the source the same way a deletion does (`Publisher.remove`).
+its sha256 checked) through the publishing intents, indexes the target, copies the
+releases' hosted docs (`hosted_docs`), and for a move removes the files from the source
+the same way a deletion does (`Publisher.remove`; the docs stay in the source).
 Each step is idempotent: a file already in the target with the same bytes is skipped, one
 already gone from the source is not removed again. So a crash anywhere is repaired by
 running the promotion again, which `Channels.recover` does for every promotion row left
@@ -31,6 +32,7 @@ from drawbridge.channel.errors import ChannelError, DuplicateFile
 from drawbridge.channel.events import EventKind
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.home import Home
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.mutability import check_move_out, mutability_of
@@ -60,6 +62,7 @@ class _Progress:
     copied: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    releases: set[tuple[str, str]] = field(default_factory=set)  # (project, version)
 
 
 class Promoter:
@@ -167,6 +170,7 @@ class Promoter:
         progress = _Progress()
         with storage_errors(f"promoting into channel {target.name!r}"):
             self._copy(source, target, files, progress)
+            DocsStore(self.home, self.db).copy(source.name, target.name, progress.releases)
             if promotion.move:
                 self._remove_moved(source, target.name, files, progress)
         self.abandon(promotion_id)  # done: forget it (another process may have already)
@@ -192,6 +196,8 @@ class Promoter:
                 with self.db.session() as session:
                     there = find_row(session, target.name, item)
                     row = find_row(session, source.name, item)
+                if isinstance(row, DistributionRow):
+                    progress.releases.add((row.project, row.version))
                 if there is not None and there.sha256 == item.sha256:
                     progress.already.append(item.path)
                     continue

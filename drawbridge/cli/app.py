@@ -11,6 +11,7 @@ import typer
 from drawbridge.cli import (
     access_commands,
     bridge_command,
+    docs_commands,
     env_commands,
     home_commands,
     hook_commands,
@@ -47,3 +48,4 @@ app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
 app.add_typer(hook_commands.hook_app, name="hook")
+app.add_typer(docs_commands.docs_app, name="docs")

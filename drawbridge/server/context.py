@@ -14,6 +14,7 @@ from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import HomeError
 from drawbridge.channel.home import Home, load_home
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
@@ -113,6 +114,11 @@ class Context:
                 self.home.cache_dir, mirror, subdir, name, refresh
             ),
         )
+
+    @cached_property
+    def docs(self) -> DocsStore:
+        """The releases' hosted documentation (`channel.hosted_docs`)."""
+        return DocsStore(self.home, self.database)
 
     @cached_property
     def recipes(self) -> RecipeBook:

@@ -151,7 +151,9 @@ def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
     """A project: its versions newest first, each with its files and conda packages."""
     detail = _detail(request, channel, project)
     ctx = context(request)
-    body = render.project_body(channel, detail, _urls(ctx, request, channel), _root(request))
+    urls = _urls(ctx, request, channel)
+    docs = ctx.docs.versions(channel, detail.name)
+    body = render.project_body(channel, detail, urls, _root(request), docs=docs)
     return _page(f"{detail.display_name} in {channel}", body, request)
 
 
@@ -166,5 +168,6 @@ def release_page(request: Request, channel: str, project: str, version: str) -> 
         )
     ctx = context(request)
     urls = _urls(ctx, request, channel)
-    body = render.project_body(channel, detail, urls, _root(request), only=release)
+    docs = ctx.docs.versions(channel, detail.name)
+    body = render.project_body(channel, detail, urls, _root(request), only=release, docs=docs)
     return _page(f"{detail.display_name} {version} in {channel}", body, request)

@@ -1,5 +1,5 @@
 """The event outbox and webhooks: an event per change, the webhooks that want them, one
-delivery per event and webhook.
+delivery per event and webhook; and each release's hosted documentation.
 
 New tables only; no existing row changes. The outbox starts empty: what happened before
 the upgrade is in the records and the audit, not replayed as events.
@@ -64,8 +64,22 @@ def upgrade() -> None:
     )
     op.create_index("ix_hook_deliveries_hook_state", "hook_deliveries", ["hook", "state", "event"])
 
+    op.create_table(
+        "hosted_docs",
+        sa.Column("channel", sa.String(129), nullable=False),
+        sa.Column("project", sa.String(200), nullable=False),
+        sa.Column("version", sa.String(100), nullable=False),
+        sa.Column("sha256", sa.String(64), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("files", sa.Integer(), nullable=False),
+        sa.Column("uploaded_by", sa.String(100), nullable=False),
+        sa.Column("uploaded", sa.DateTime(timezone=True), nullable=False),
+        sa.PrimaryKeyConstraint("channel", "project", "version"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("hosted_docs")
     op.drop_table("hook_deliveries")
     op.drop_table("hooks")
     op.drop_table("events")
