@@ -8,6 +8,8 @@ names, intact data); docs hold plain files only, so any link is refused. It is u
 into a temporary folder beside the others, then renamed into place, replacing an older
 upload of the same version: a reader sees the old docs or the new, never half of them.
 A zip whose files all sit in one folder (`html/index.html`) is served from that folder.
+The zip itself is kept beside the folder (`<version>.zip`, never served): replicas fetch it
+by its sha256, as they fetch files, and unpack it themselves (`unpack_fetched`).
 """
 
 from __future__ import annotations
@@ -78,6 +80,26 @@ class DocsStore:
     def folder(self, channel: str, project: str, version: str) -> Path:
         return self.home.channel(channel).root / "docs" / canonicalize_name(project) / version
 
+    def archive(self, channel: str, project: str, version: str) -> Path:
+        """Where the zip of a version's docs is kept, beside its folder."""
+        return self.folder(channel, project, version).with_name(f"{version}.zip")
+
+    def recorded(self, channel: str) -> list[DocsRow]:
+        """Every documented release of a channel."""
+        with self.db.session() as session:
+            return list(session.scalars(select(DocsRow).where(DocsRow.channel == channel)))
+
+    def unpack_fetched(self, channel: str, project: str, version: str) -> None:
+        """Unpack the kept zip of a version's docs into place (a replica, after fetching
+        the zip): no database write, the record is the primary's."""
+        target = self.folder(channel, project, version)
+        staging = Path(tempfile.mkdtemp(prefix=".incoming.docs-", dir=target.parent))
+        try:
+            _unpack(self.archive(channel, project, version), f"the docs of {project}", staging)
+            _swap_into_place(staging, target)
+        finally:
+            shutil.rmtree(staging, ignore_errors=True)
+
     def upload(
         self, channel: str, project: str, version: str, archive: Path, user: str = ""
     ) -> HostedDocs:
@@ -99,9 +121,13 @@ class DocsStore:
         staging = Path(tempfile.mkdtemp(prefix=".incoming.docs-", dir=target.parent))
         try:
             count = _unpack(archive, shown, staging)
+            kept = self.archive(channel, key, version)
+            shutil.copyfile(archive, staging.with_suffix(".zip"))
+            os.replace(staging.with_suffix(".zip"), kept)
             _swap_into_place(staging, target)
         finally:
             shutil.rmtree(staging, ignore_errors=True)
+            staging.with_suffix(".zip").unlink(missing_ok=True)
         digests = digest_file(archive)
         with self.db.session() as session:
             row = session.get(DocsRow, (channel, key, version)) or DocsRow(
@@ -154,6 +180,10 @@ class DocsStore:
             try:
                 shutil.rmtree(staging)
                 shutil.copytree(there, staging, copy_function=os.link)
+                zipped = self.archive(source, project, version)
+                if zipped.is_file():
+                    shutil.copyfile(zipped, staging.with_suffix(".zip"))
+                    os.replace(staging.with_suffix(".zip"), self.archive(target, project, version))
                 _swap_into_place(staging, folder)
             finally:
                 shutil.rmtree(staging, ignore_errors=True)

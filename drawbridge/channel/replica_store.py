@@ -25,14 +25,18 @@ from drawbridge.channel.database import CondaPackageRow, Database, DistributionR
 from drawbridge.channel.distributions import inspect_distribution
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
+from drawbridge.channel.hosted_docs import DocsRow
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
+from drawbridge.channel.stamps import renew
 from drawbridge.channel.storage import write_bytes_atomic
 
 #: the prefix of a fetch's temporary file in `incoming/`
 FETCH_PREFIX = ".replica-fetch."
 #: where a replica says how far it got, for /health (in the home)
 STATUS_NAME = "replica-status.json"
+#: renewed when a request met a recorded file the store lacks: fetch now (in the home)
+WANTED_NAME = "replica-wanted.stamp"
 #: bytes read per chunk while a file is checked
 CHUNK = 1 << 20
 
@@ -97,10 +101,53 @@ def stored_file(database: Database, home: Home, sha256: str) -> Path | None:
                 CondaPackageRow.sha256 == sha256
             )
         ).all()
+        docs = session.execute(
+            select(DocsRow.channel, DocsRow.project, DocsRow.version).where(
+                DocsRow.sha256 == sha256
+            )
+        ).all()
     places = [home.channel(channel).files_dir / name for channel, name in wheels] + [
         home.channel(channel).conda_dir / subdir / name for channel, subdir, name in packages
     ]
+    places += [
+        home.channel(channel).root / "docs" / project / f"{version}.zip"
+        for channel, project, version in docs
+    ]
     return next((path for path in places if path.is_file()), None)
+
+
+def is_recorded(database: Database, channel: str, path: str) -> bool:
+    """Whether channel `channel`'s records name the file at `path` (relative to the
+    channel's folder: `pypi/files/<name>`, `conda/<subdir>/<name>`)."""
+    view, _, rest = path.partition("/")
+    with database.session() as session:
+        if view == "pypi" and rest.startswith("files/"):
+            query = select(DistributionRow.id).where(
+                DistributionRow.channel == channel, DistributionRow.filename == rest[6:]
+            )
+        elif view == "conda" and "/" in rest:
+            subdir, name = rest.split("/", 1)
+            query = select(CondaPackageRow.id).where(
+                CondaPackageRow.channel == channel,
+                CondaPackageRow.subdir == subdir,
+                CondaPackageRow.filename == name,
+            )
+        else:
+            return False
+        return session.scalar(query.limit(1)) is not None
+
+
+def ask_for_files(home: Home) -> None:
+    """Tell the replica's background pass that a request waits for a file (a new stamp)."""
+    renew(home.root / WANTED_NAME)
+
+
+def asked_at(home: Home) -> float:
+    """When a request last asked for files (0 for never)."""
+    try:
+        return (home.root / WANTED_NAME).stat().st_mtime
+    except OSError:
+        return 0.0
 
 
 def missing(layout: ChannelLayout, files: Iterable[RecordedFile]) -> list[RecordedFile]:

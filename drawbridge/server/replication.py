@@ -25,11 +25,17 @@ from sqlalchemy import text
 from drawbridge.channel.bases import touch_stamp
 from drawbridge.channel.database import Database
 from drawbridge.channel.events import Event, events_since, newest_event_id
+from drawbridge.channel.distributions import digest_file
+from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.replica_store import (
     FetchRefused,
     RecordedFile,
+    ask_for_files,
+    asked_at,
     fetch_into_place,
+    is_recorded,
     missing,
     prepare_layout,
     read_status,
@@ -101,6 +107,7 @@ class ReplicaSync:
         database: Database | None = None
         channels: Channels | None = None
         seen, next_full, lacking = -1, 0.0, 0
+        last_asked = asked_at(self.home)
         with httpx.Client(base_url=primary, headers=headers, timeout=60) as client:
             while not self._stopping.is_set():
                 try:
@@ -110,6 +117,9 @@ class ReplicaSync:
                     with database.session() as session:
                         newest = newest_event_id(session)
                     now = time.monotonic()
+                    asked = asked_at(self.home)
+                    if asked != last_asked:  # a request waits for a file: look now
+                        last_asked, next_full = asked, now
                     if now >= next_full or (lacking and now >= next_full - FULL_PASS_SECONDS):
                         lacking = self._full_pass(channels, client)
                         seen = newest
@@ -160,6 +170,20 @@ class ReplicaSync:
             touch_stamp(self.home.channels_dir)
         return lacking
 
+    def _sync_docs(self, channels: Channels, client: httpx.Client, name: str) -> int:
+        """Fetch and unpack the docs the channel's records name and the store lacks."""
+        store = DocsStore(self.home, channels.db)
+        lacking = 0
+        for item in _docs_wanted(store, name):
+            try:
+                fetch_into_place(self.home, item, lambda i, path: _download(client, i, path))
+                version = Path(item.path).name.removesuffix(".zip")
+                store.unpack_fetched(name, item.project or "", version)
+            except (httpx.HTTPError, ChannelError, OSError) as error:
+                log.warning("replica: %s/%s not fetched yet: %s", name, item.path, error)
+                lacking += 1
+        return lacking
+
     def _sync_channel(
         self,
         channels: Channels,
@@ -184,6 +208,7 @@ class ReplicaSync:
                 lacking += 1
                 continue
             _note(item, projects, subdirs)
+        lacking += self._sync_docs(channels, client, name)
         for path in unrecorded(layout, files):
             path.unlink(missing_ok=True)
             path.with_name(path.name + ".metadata").unlink(missing_ok=True)
@@ -195,6 +220,29 @@ class ReplicaSync:
             elif projects or subdirs:
                 channels.indexes.refresh(layout, projects, subdirs)
         return lacking
+
+
+def _docs_wanted(store: DocsStore, channel: str) -> list[RecordedFile]:
+    """The docs zips of a channel's records that the store lacks, or holds other bytes of
+    (docs of a version can be uploaded again)."""
+    wanted = []
+    for row in store.recorded(channel):
+        kept = store.archive(channel, row.project, row.version)
+        try:
+            there = kept.stat()
+        except OSError:
+            there = None
+        # a zip older than its record may be an earlier upload of the version: hash it
+        if (
+            there is None
+            or there.st_size != row.size
+            or (
+                there.st_mtime < row.uploaded.timestamp() and digest_file(kept).sha256 != row.sha256
+            )
+        ):
+            relative = kept.relative_to(store.home.channel(channel).root).as_posix()
+            wanted.append(RecordedFile(channel, relative, row.sha256, row.size, row.project))
+    return wanted
 
 
 def _note(item: RecordedFile, projects: set[str], subdirs: set[str]) -> None:
@@ -211,6 +259,20 @@ def _download(client: httpx.Client, item: RecordedFile, target: Path) -> None:
         with target.open("wb") as handle:
             for chunk in response.iter_bytes(1 << 20):
                 handle.write(chunk)
+
+
+def not_fetched_yet(home: Home, database: Database, channel: str, path: str) -> bool:
+    """On a replica, whether the file at `path` in `channel` is recorded but not in the
+    store yet; if so the background pass is asked to fetch now. The routes answer such a
+    request 503 with Retry-After (pip and rattler retry), never with part of a file."""
+    if not home.server.replica_of or not is_recorded(database, channel, path):
+        return False
+    ask_for_files(home)
+    return True
+
+
+#: what a request for a file a replica has not fetched yet gets
+FETCHING_HEADERS = {"Retry-After": "2"}
 
 
 def replica_health(home: Home, database: Database) -> dict:

@@ -21,7 +21,7 @@ from pathlib import Path
 import httpx
 import psycopg
 import pytest
-from builders import make_conda_tar_bz2, make_wheel
+from builders import make_conda_tar_bz2, make_docs_zip, make_wheel
 from clients import install_records, names_and_versions, pip_install, run_drawbridge, solve
 from databases import MODE, PostgresCluster
 from relay import Relay
@@ -29,6 +29,7 @@ from servers import Server, free_port, start_server
 
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.home import Home, initialise_home
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.schema import head
 from drawbridge.channel.tokens import Role
 
@@ -153,6 +154,9 @@ def test_what_the_primary_publishes_is_installable_from_the_replica(site: Site, 
 
     wait_for(lambda: as_otto() != 401)  # until the standby has otto's token
     assert as_otto() == 404  # a token of someone else: the channel does not exist for them
+    docs = DocsStore(site.primary.home, channels.db)
+    docs.upload("main", "rep-demo", "1.0", make_docs_zip(tmp_path))
+    wait_for(lambda: lists(site.replica.url, "/main/docs/rep-demo/latest/", "Demo docs"))
     health = httpx.get(f"{site.replica.url}/health").json()
     assert health["missing_files"] == 0 and health["replica_of"] == site.relay.url
     assert health["replay_lag_seconds"] is not None
@@ -230,7 +234,7 @@ def test_a_replica_killed_mid_fetch_fetches_the_file_again(site: Site, tmp_path:
 
         wait_for(half_fetched)
         served = httpx.get(f"{site.replica.url}/main/files/{big.name}")
-        assert served.status_code in (404, 503)  # nothing partial is ever served
+        assert served.status_code == 503 and served.headers["retry-after"] == "2"  # never part
         site.replica.kill()
         assert not target.exists()
     finally:
