@@ -7,9 +7,10 @@ A webhook's deliveries go in event order: a later event waits while an earlier o
 pending (retried with exponential back-off and jitter until it is delivered or expires).
 An event whose file the indexes do not show yet (a publish intent still names it) waits
 too, so a receiver that installs what it was told of finds it. Several servers on one
-PostgreSQL database share the work: each webhook is taken with `FOR UPDATE SKIP
-LOCKED`, so one server at a time posts its deliveries; on SQLite the caller keeps to
-one worker per home (`server.webhooks` holds a file lock).
+PostgreSQL database share the work: each webhook is taken with `FOR NO KEY UPDATE SKIP
+LOCKED` while one of its deliveries is claimed (a lease, so no transaction stays open
+during a POST); on SQLite the caller keeps to one worker per home (`server.webhooks`
+holds a file lock).
 """
 
 from __future__ import annotations
@@ -31,6 +32,10 @@ from drawbridge.channel.outbox import DeliveryRow, EventRow, HookRow
 #: the first retry's delay, and the longest between two attempts
 FIRST_RETRY = dt.timedelta(seconds=1)
 LONGEST_RETRY = dt.timedelta(hours=1)
+#: how long a claimed delivery is left to the server that claimed it (longer than a POST
+#: may take: `server.webhooks.POST_TIMEOUT_SECONDS`); a server killed mid-POST leaves it
+#: to be taken again after this
+LEASE = dt.timedelta(seconds=30)
 #: what an error message keeps of a receiver's answer
 ERROR_LENGTH = 500
 
@@ -164,13 +169,21 @@ class Hooks:
         return made
 
     def _deliver_hook(self, hook_id: int, post: Poster, now: dt.datetime | None) -> int:
+        """Post the webhook's head deliveries while they are due and succeed. Each is
+        claimed in a short transaction (its next attempt pushed past a lease, so no other
+        server takes it), posted with no transaction open, then recorded: a publish never
+        waits for a receiver, and SQLite never holds a read snapshot across a POST."""
         made = 0
         while True:
             with self.db.session() as session:
+                # NO KEY UPDATE: a publish adding a delivery (a foreign key to this row)
+                # is not blocked; SKIP LOCKED: another server claiming this webhook is
                 hook = session.scalar(
-                    select(HookRow).where(HookRow.id == hook_id).with_for_update(skip_locked=True)
+                    select(HookRow)
+                    .where(HookRow.id == hook_id)
+                    .with_for_update(skip_locked=True, key_share=True)
                 )
-                if hook is None:  # removed, or another server is delivering it
+                if hook is None:  # removed, or another server is claiming for it
                     return made
                 head = session.execute(
                     select(DeliveryRow, EventRow)
@@ -188,10 +201,15 @@ class Hooks:
                     continue
                 if delivery.next_attempt > moment or _waits_for_index(session, event):
                     return made
-                attempt = post(
-                    hook.url, hook.secret, event_from_row(event), delivery_id(event.id, hook_id)
-                )
-                made += 1
+                delivery.next_attempt = moment + LEASE
+                url, secret, claimed = hook.url, hook.secret, delivery.id
+                sent, header = event_from_row(event), delivery_id(event.id, hook_id)
+            attempt = post(url, secret, sent, header)
+            made += 1
+            with self.db.session() as session:
+                delivery = session.get(DeliveryRow, claimed)
+                if delivery is None:  # the webhook was removed meanwhile
+                    return made
                 delivery.attempts += 1
                 delivery.last_status = attempt.status
                 delivery.last_error = attempt.error[:ERROR_LENGTH]

@@ -6,7 +6,7 @@ The thread repeats `channel.hooks.Hooks.deliver_due` every POLL_SECONDS: what to
 in which order, and when to retry is decided there, in the database, so a server that
 dies loses nothing (the next one to run finds the deliveries still pending). A publish
 never waits for it. On SQLite, a file lock in the home keeps to one worker per home;
-on PostgreSQL several servers share the deliveries (`FOR UPDATE SKIP LOCKED`).
+on PostgreSQL several servers share the deliveries (`FOR NO KEY UPDATE SKIP LOCKED`).
 
 Headers: `X-Drawbridge-Event` (the event's kind), `X-Drawbridge-Delivery` (the event id
 and the webhook id, `<event>-<hook>`: the same on every attempt, for receivers to

@@ -5,6 +5,8 @@ want it, and go out in event order once the indexes show the file."""
 from __future__ import annotations
 
 import errno
+import threading
+import time
 from pathlib import Path
 
 import pytest
@@ -178,3 +180,30 @@ def test_a_file_event_waits_until_the_indexes_show_the_file(channels: Channels, 
     assert hooks.deliver_due(post) == 0 and sent == []
     channels.refresh("main", [published])
     assert hooks.deliver_due(post) == 1 and sent == [wheel.name]
+
+
+def test_a_publish_never_waits_for_a_slow_receiver(channels: Channels, tmp_path: Path):
+    """While a delivery is being posted (the receiver answers slowly), a publish (which
+    adds a delivery for the same webhook) goes through, and both deliveries are recorded."""
+    hooks = Hooks(channels.db)
+    hooks.add("http://slow.example/", ["published"])
+    channels.publish("main", make_wheel(tmp_path, "first", "1.0"))
+    posting, answer = threading.Event(), threading.Event()
+
+    def slow(url: str, secret: str, event: Event, delivery: str) -> Attempt:
+        posting.set()
+        answer.wait(20)
+        return Attempt(204)
+
+    worker = threading.Thread(target=hooks.deliver_due, args=(slow,))
+    worker.start()
+    try:
+        assert posting.wait(10)
+        started = time.monotonic()
+        channels.publish("main", make_wheel(tmp_path, "second", "1.0"))
+        assert time.monotonic() - started < 5
+    finally:
+        answer.set()
+        worker.join(30)
+    hooks.deliver_due(lambda *_: Attempt(204))  # the second, unless the worker took it
+    assert [d.state for d in hooks.deliveries()] == ["delivered", "delivered"]
