@@ -71,9 +71,11 @@ def create_app(home: Home) -> ASGIApp:
     any routing happens (and logs them itself; it answers GET and HEAD only), the access
     log, `[server] public_url` put in place of each request's scheme and Host (when it is
     set), the cross-origin guard, which refuses a browser's change from another site's page
-    before anything authenticates it, and the read gate, which refuses malformed URLs and
+    before anything authenticates it, on a replica (`[server] replica_of`) the refusal of
+    every change, naming the primary, and the read gate, which refuses malformed URLs and
     requests without the token reading needs before a route runs. /docs and /openapi.json
-    are routes like the others, behind the gate.
+    are routes like the others, behind the gate. A replica runs no recovery: its store and
+    indexes are `server.replication`'s, run by `drawbridge serve`.
     """
     replica_of = home.server.replica_of
     database = Database(home.database_url, replica_of)
