@@ -18,6 +18,13 @@ from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
+from packaging.utils import (
+    InvalidSdistFilename,
+    InvalidWheelFilename,
+    canonicalize_name,
+    parse_sdist_filename,
+    parse_wheel_filename,
+)
 from sqlalchemy import select
 
 from drawbridge.channel import conda_index, pip_view
@@ -168,6 +175,16 @@ def unrecorded(layout: ChannelLayout, files: Iterable[RecordedFile]) -> list[Pat
     wanted = {layout.root / item.path for item in files}
     found = [path for path in _stored(layout) if path not in wanted]
     return found
+
+
+def project_of(filename: str) -> str | None:
+    """The PEP 503 name of a wheel or sdist file name, or None if it names neither."""
+    try:
+        if filename.endswith(".whl"):
+            return canonicalize_name(parse_wheel_filename(filename)[0])
+        return canonicalize_name(parse_sdist_filename(filename)[0])
+    except (InvalidWheelFilename, InvalidSdistFilename):
+        return None
 
 
 def _stored(layout: ChannelLayout) -> Iterator[Path]:

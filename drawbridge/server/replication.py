@@ -38,6 +38,7 @@ from drawbridge.channel.replica_store import (
     is_recorded,
     missing,
     prepare_layout,
+    project_of,
     read_status,
     recorded_files,
     remove_fetch_leftovers,
@@ -106,7 +107,7 @@ class ReplicaSync:
         headers = {"Authorization": f"Bearer {self.home.server.replica_token}"}
         database: Database | None = None
         channels: Channels | None = None
-        seen, next_full, lacking = -1, 0.0, 0
+        seen, next_full, lacking, started = -1, 0.0, 0, False
         last_asked = asked_at(self.home)
         with httpx.Client(base_url=primary, headers=headers, timeout=60) as client:
             while not self._stopping.is_set():
@@ -120,16 +121,16 @@ class ReplicaSync:
                     asked = asked_at(self.home)
                     if asked != last_asked:  # a request waits for a file: look now
                         last_asked, next_full = asked, now
-                    if now >= next_full or (lacking and now >= next_full - FULL_PASS_SECONDS):
-                        lacking = self._full_pass(channels, client)
-                        seen = newest
+                    if now >= next_full:
+                        lacking = self._full_pass(channels, client, rebuild=not started)
+                        started, seen = True, newest
                         wait = RETRY_SECONDS if lacking else FULL_PASS_SECONDS
                         next_full = time.monotonic() + wait
                         self._said(newest, lacking)
                     elif newest != seen:
                         with database.session() as session:
                             events = events_since(session, seen)
-                        lacking = self._follow(channels, client, events)
+                        lacking = self._follow(channels, client, events) or lacking
                         seen = max([newest, *(e.id for e in events)])
                         if lacking:
                             next_full = time.monotonic() + RETRY_SECONDS
@@ -145,11 +146,12 @@ class ReplicaSync:
     def _said(self, event: int, lacking: int) -> None:
         write_status(self.home, {"event": event, "missing": lacking, "at": time.time()})
 
-    def _full_pass(self, channels: Channels, client: httpx.Client) -> int:
-        """Every channel: fetch what is missing, drop what is unrecorded, rebuild."""
+    def _full_pass(self, channels: Channels, client: httpx.Client, rebuild: bool) -> int:
+        """Every channel: fetch what is missing, drop what is unrecorded, and rewrite the
+        indexes that changed (`rebuild`: all of them, as on start)."""
         lacking = 0
         for name in channels.names():
-            lacking += self._sync_channel(channels, client, name, None, None)
+            lacking += self._sync_channel(channels, client, name, set(), set(), rebuild)
         channels.access.note_change()
         touch_stamp(self.home.channels_dir)
         return lacking
@@ -189,17 +191,19 @@ class ReplicaSync:
         channels: Channels,
         client: httpx.Client,
         name: str,
-        projects: set[str] | None,
-        subdirs: set[str] | None,
+        projects: set[str],
+        subdirs: set[str],
+        rebuild: bool = False,
     ) -> int:
-        """Bring one channel's store and indexes to its records; `projects` and `subdirs`
-        None: rebuild every index. Returns how many files could not be fetched."""
+        """Bring one channel's store and indexes to its records: fetch what it lacks, drop
+        what is unrecorded, rewrite the pages of `projects`, index `subdirs` (and what the
+        files fetched or dropped touched; `rebuild`: every index). Returns how many files
+        could not be fetched."""
         layout = self.home.channel(name)
         prepare_layout(channels.indexes, layout)
         files = recorded_files(channels.db, name)
         lacking = 0
-        rebuild = projects is None or subdirs is None
-        projects, subdirs = set(projects or ()), set(subdirs or ())
+        projects, subdirs = set(projects), set(subdirs)
         for item in missing(layout, files):
             try:
                 fetch_into_place(self.home, item, lambda i, path: _download(client, i, path))
@@ -214,6 +218,8 @@ class ReplicaSync:
             path.with_name(path.name + ".metadata").unlink(missing_ok=True)
             if path.parent.parent == layout.conda_dir:
                 subdirs.add(path.parent.name)
+            elif (project := project_of(path.name)) is not None:
+                projects.add(project)
         with layout.lock():
             if rebuild:
                 channels.indexes.rebuild(layout, force=False)
