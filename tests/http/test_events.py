@@ -16,7 +16,13 @@ from sqlalchemy import select
 from drawbridge.channel import pip_view
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.errors import StorageFailure
-from drawbridge.channel.events import Event, UnknownEventKind, events_since, newest_event_id
+from drawbridge.channel.events import (
+    DELIVERY_LIFETIME,
+    Event,
+    UnknownEventKind,
+    events_since,
+    newest_event_id,
+)
 from drawbridge.channel.hooks import Attempt, Hooks, InvalidHook, retry_delay
 from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.outbox import DeliveryRow
@@ -207,3 +213,22 @@ def test_a_publish_never_waits_for_a_slow_receiver(channels: Channels, tmp_path:
         worker.join(30)
     hooks.deliver_due(lambda *_: Attempt(204))  # the second, unless the worker took it
     assert [d.state for d in hooks.deliveries()] == ["delivered", "delivered"]
+
+
+def test_deliveries_never_answered_expire_after_their_lifetime(channels: Channels, tmp_path: Path):
+    hooks = Hooks(channels.db)
+    hook, _ = hooks.add("http://gone.example/", ["published"])
+    channels.publish("main", make_wheel(tmp_path, "old", "1.0"))
+    channels.publish("main", make_wheel(tmp_path, "new", "1.0"))
+    assert hooks.deliver_due(lambda *_: Attempt(503, "HTTP 503: down")) == 1
+    [first] = [d for d in hooks.deliveries(hook.id) if d.attempts]
+    later = first.next_attempt + DELIVERY_LIFETIME
+    sent: list[str] = []
+
+    def post(url: str, secret: str, event: Event, delivery: str) -> Attempt:
+        sent.append(event.subject)
+        return Attempt(200)
+
+    assert hooks.deliver_due(post, now=later) == 0  # the second is as old: both expired
+    assert [d.state for d in hooks.deliveries(hook.id)] == ["expired", "expired"]
+    assert sent == []
