@@ -340,3 +340,27 @@ def wheel_from_installed(distribution: str, folder: Path) -> Path:
         archive.writestr(record_name, "\n".join(lines) + "\n")
     partial.rename(target)
     return target
+
+
+#: a small built documentation site: a page loading its own script and stylesheet, whose
+#: script marks the page (`data-docs-ran`) so a browser test can see it ran
+DOCS_SITE = {
+    "index.html": b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>Demo docs</title>"
+    b"<link rel='stylesheet' href='_static/basic.css'><script src='_static/docs.js'></script>"
+    b"</head><body><h1>Demo docs</h1><a href='api.html'>API</a></body></html>",
+    "api.html": b"<!DOCTYPE html><html><head><meta charset='utf-8'><title>API</title></head>"
+    b"<body><h1>API</h1></body></html>",
+    "_static/basic.css": b"body { font-family: sans-serif; }\n",
+    "_static/docs.js": b"document.addEventListener('DOMContentLoaded', () => {"
+    b" document.body.dataset.docsRan = 'yes'; });\n",
+}
+
+
+def make_docs_zip(folder: Path, members: dict[str, bytes] | None = None, prefix: str = "") -> Path:
+    """A zip of built HTML docs (`DOCS_SITE` unless `members`), each under `prefix`."""
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / "docs.zip"
+    with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
+        for name, data in (members if members is not None else DOCS_SITE).items():
+            zf.writestr(prefix + name, data)
+    return path

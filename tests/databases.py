@@ -111,6 +111,27 @@ class PostgresCluster:
             "--icu-locale=en-US",
             "--no-sync",
         )
+        cluster._start()
+        return cluster
+
+    @classmethod
+    def standby_of(cls, primary: PostgresCluster) -> PostgresCluster:
+        """A streaming hot standby of `primary`, made as docs/operating.md says
+        (`pg_basebackup -R`), in a folder and on a port of its own."""
+        folder = Path(tempfile.mkdtemp(prefix="drawbridge-pg-standby-"))
+        if primary.user is not None:
+            os.chown(folder, primary.user.pw_uid, primary.user.pw_gid)
+        standby = cls(folder=folder, port=_free_port(), bindir=primary.bindir, user=primary.user)
+        standby._run(
+            "pg_basebackup",
+            *("-h", "127.0.0.1", "-p", str(primary.port), "-U", "postgres"),
+            *("-D", str(folder / "data"), "-R", "-X", "stream", "--no-sync"),
+        )
+        standby._start()
+        return standby
+
+    def _start(self) -> None:
+        folder, cluster = self.folder, self
         options = " ".join(
             [
                 f"-p {cluster.port}",
@@ -138,7 +159,16 @@ class PostgresCluster:
             "60",
             "start",
         )
-        return cluster
+
+    def kill(self) -> None:
+        """SIGKILL the cluster's postmaster (and so its backends), as a power cut would."""
+        pid = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
+        os.kill(pid, 9)
+
+    def restart(self) -> None:
+        """Start the cluster again after `kill` (it recovers from its WAL)."""
+        (self.folder / "data" / "postmaster.pid").unlink(missing_ok=True)
+        self._start()
 
     def _run(self, tool: str, *args: str) -> None:
         kwargs = {}

@@ -1,9 +1,11 @@
-"""A reverse proxy for client tests: it relays to a server, records what it relayed, and can
-replace the client's `Accept` header, so one client can be sent HTML or JSON pages."""
+"""A reverse proxy for client tests: it relays to a server, records what it relayed, can
+replace the client's `Accept` header, so one client can be sent HTML or JSON pages, and can
+send bodies slowly (`rate`), so a test can stop a client half-way through a download."""
 
 from __future__ import annotations
 
 import threading
+import time
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
@@ -21,10 +23,12 @@ HOP_HEADERS = {
 
 @dataclass
 class Relay:
-    """Relay `upstream` on a local port; `accept`, when set, replaces the client's Accept."""
+    """Relay `upstream` on a local port; `accept`, when set, replaces the client's Accept;
+    `rate`, when set, is how many bytes a second a body is sent at."""
 
     upstream: str
     accept: str | None = None
+    rate: int | None = None
     relayed: list[tuple[str, str, str]] = field(default_factory=list)  # (path, Accept, type)
 
     def __enter__(self) -> Relay:
@@ -50,7 +54,11 @@ class Relay:
                         self.send_header(key, value)
                 self.send_header("Content-Length", str(len(answer.content)))
                 self.end_headers()
-                self.wfile.write(answer.content)
+                step = max(1, (relay.rate or 0) // 20) if relay.rate else len(answer.content) or 1
+                for start in range(0, len(answer.content), step):
+                    self.wfile.write(answer.content[start : start + step])
+                    if relay.rate:
+                        time.sleep(0.05)
 
             def log_message(self, *args: object) -> None:
                 pass

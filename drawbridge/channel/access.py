@@ -63,6 +63,7 @@ from drawbridge.channel.errors import (
     UnknownChannel,
     UnknownProject,
 )
+from drawbridge.channel.events import record_event
 from drawbridge.channel.principals import (
     DEFAULT,
     EVERYONE,
@@ -330,6 +331,7 @@ class Access:
                 session.add(ProjectOwnerRow(channel=channel, project=key, owner=principal))
             else:
                 row.owner = principal
+            record_event(session, "project-owner", channel, key, {"owner": principal})
         return principal
 
     # -- changing permissions -----------------------------------------------------------------
@@ -346,6 +348,9 @@ class Access:
         with self.db.session() as session:
             _check_channel(session, channel)
             write_permissions(session, channel, read=read, upload=upload, review=review)
+            given = {"read": read, "upload": upload, "review": review}
+            payload = {action: list(names) for action, names in given.items() if names is not None}
+            record_event(session, "channel-permissions", channel, channel, payload)
         self.note_change()
         return self.permissions(channel)
 

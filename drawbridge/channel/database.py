@@ -37,9 +37,9 @@ from sqlalchemy.engine import Engine, make_url
 from sqlalchemy.exc import OperationalError
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
-from drawbridge.channel.errors import DatabaseUnavailable, ValueRefused
+from drawbridge.channel.errors import DatabaseUnavailable, ReadOnlyReplica, ValueRefused
 from drawbridge.channel.kinds import FileKind, IntentState, MadeHow, PackageType
-from drawbridge.channel.schema import upgrade
+from drawbridge.channel.schema import check_at_head, upgrade
 
 #: the longest channel name: `owner/name`, each part at most 64 characters
 CHANNEL_NAME_LENGTH = 129
@@ -294,10 +294,17 @@ def database_url(url: str) -> str:
 
 class Database:
     """An engine and a session factory for one database URL; on open, the schema is
-    upgraded to the newest migration (one process at a time; see `schema.upgrade`)."""
+    upgraded to the newest migration (one process at a time; see `schema.upgrade`).
 
-    def __init__(self, url: str) -> None:
+    With `replica_of` (the primary's URL) the database is a read-only hot standby: it is
+    not upgraded (the primary's upgrade reaches it by replication) but checked to be at
+    this Drawbridge's schema, and every change asked of a session is refused with
+    ReadOnlyReplica naming the primary, before the standby would refuse it less clearly.
+    """
+
+    def __init__(self, url: str, replica_of: str = "") -> None:
         self.url = database_url(url)
+        self.replica_of = replica_of
         if make_url(self.url).get_backend_name() == "sqlite":
             self.engine: Engine = create_engine(self.url)
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -305,7 +312,7 @@ class Database:
             self.engine = create_engine(self.url, pool_pre_ping=True)
         try:
             #: the migrations this open applied (usually none)
-            self.upgraded = upgrade(self.engine)
+            self.upgraded = check_at_head(self.engine) if replica_of else upgrade(self.engine)
         except OperationalError as error:
             self.engine.dispose()
             shown = self.engine.url.render_as_string(hide_password=True)
@@ -314,6 +321,9 @@ class Database:
                 "database_url in drawbridge.toml and that the database server is up"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        if replica_of:
+            event.listen(self._sessions, "before_flush", self._refuse_flush)
+            event.listen(self._sessions, "do_orm_execute", self._refuse_change)
         # a Database dropped unclosed closes its connections (psycopg warns of any left
         # for the garbage collector)
         self._finalizer = weakref.finalize(self, self.engine.dispose)
@@ -327,3 +337,18 @@ class Database:
 
     def close(self) -> None:
         self._finalizer()
+
+    def refuse(self, what: str = "a change") -> ReadOnlyReplica:
+        """The error a replica answers a change with: where to make it instead."""
+        return ReadOnlyReplica(
+            f"this server is a read-only replica of {self.replica_of}: {what} is made on the "
+            f"primary, {self.replica_of}, and reaches the replica from there"
+        )
+
+    def _refuse_flush(self, session: Session, _context, _instances) -> None:  # type: ignore[no-untyped-def]
+        if session.new or session.dirty or session.deleted:
+            raise self.refuse()
+
+    def _refuse_change(self, state) -> None:  # type: ignore[no-untyped-def]
+        if not state.is_select:
+            raise self.refuse()

@@ -56,6 +56,11 @@ class ValueRefused(ChannelError):
     character (PostgreSQL refuses both; SQLite would keep them, so neither does)."""
 
 
+class ReadOnlyReplica(ChannelError):
+    """A change asked of a replica: its database is a read-only standby of the primary's,
+    where every change is made."""
+
+
 class BaseCycle(ChannelError):
     """Bases that would make a channel inherit from itself."""
 

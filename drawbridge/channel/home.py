@@ -7,7 +7,7 @@ import os
 import re
 import tomllib
 from typing import TypeVar
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
 
@@ -42,7 +42,7 @@ RESERVED_CHANNEL_NAMES = frozenset(
     }
 )
 #: the words that follow a channel in its URLs (`/<channel>/conda/...`, `/<channel>/simple/`)
-CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packages"})
+CHANNEL_VIEWS = frozenset({"conda", "simple", "files", "pypi", "upload", "packages", "docs"})
 #: what neither part of `owner/name` may be: `/<owner>/<name>/simple/` must never read as
 #: a plain channel's URL (`/<name>/simple/<project>/`), nor a route of the server's own
 RESERVED_CHANNEL_PARTS = RESERVED_CHANNEL_NAMES | CHANNEL_VIEWS
@@ -74,6 +74,12 @@ idle_timeout_seconds = 15
 # things only from pages of its origin. Empty: each request's own scheme and Host header.
 # Set it behind a reverse proxy or a shared cache (docs/operating.md, "Reverse proxies").
 public_url = ""
+# A replica: the primary's URL. The database_url above is then a PostgreSQL hot standby of
+# the primary's database; this server refuses every change and fetches the files it lacks
+# from the primary (docs/operating.md, "Replicas").
+replica_of = ""
+# The secret a replica shows the primary to fetch files (set the same on both).
+replica_token = ""
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -116,6 +122,10 @@ class ServerSettings:
     idle_timeout_seconds: int = 15
     #: the URL clients reach the server at (scheme://host[:port]/), "" for the request's own
     public_url: str = ""
+    #: the primary's URL when this server is a read-only replica of it, else ""
+    replica_of: str = ""
+    #: the secret replicas show the primary to fetch files by sha256 ("": none may)
+    replica_token: str = ""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -266,6 +276,7 @@ def load_home(home: Path | str | None = None) -> Home:
             f"(it is {server.idle_timeout_seconds})"
         )
     check_public_url(config_path, server.public_url)
+    check_replica(config_path, server)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
     from drawbridge.channel.upstream_conda import upstream_channels
 
@@ -275,6 +286,38 @@ def load_home(home: Path | str | None = None) -> Home:
     if not all(isinstance(name, str) and name for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
     return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
+
+
+def check_replica(config_path: Path, server: ServerSettings) -> None:
+    """HomeError unless `[server] replica_of` is empty, or the http(s) URL of the primary
+    on a PostgreSQL database (the primary's hot standby) with a replica_token."""
+    if not server.replica_of:
+        return
+    parts = urlsplit(server.replica_of)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise HomeError(
+            f"{config_path}: [server] replica_of {server.replica_of!r} is not an http:// or "
+            'https:// URL; write the primary\'s URL, as "https://pkgs.example.com/"'
+        )
+    if not server.database_url.startswith(("postgresql", "postgres:")):
+        raise HomeError(
+            f"{config_path}: [server] replica_of needs a PostgreSQL database_url: a replica's "
+            "database is a hot standby of the primary's, and SQLite homes cannot have "
+            'replicas; move the primary to PostgreSQL first (docs/operating.md, "Replicas")'
+        )
+    if not server.replica_token:
+        raise HomeError(
+            f"{config_path}: [server] replica_of needs replica_token, the secret the primary's "
+            "[server] replica_token holds, to fetch files from it"
+        )
+
+
+def as_replica_of(home: Home, url: str) -> Home:
+    """`home` served as a replica of the primary at `url` (`drawbridge serve
+    --replica-of`), checked as `[server] replica_of` is."""
+    server = replace(home.server, replica_of=url)
+    check_replica(home.config_path, server)
+    return replace(home, server=server)
 
 
 def check_public_url(config_path: Path, url: str) -> None:

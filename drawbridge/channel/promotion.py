@@ -4,8 +4,9 @@ promotion row that makes a crash harmless, and removal of files from a channel.
 `begin` checks the whole promotion before anything changes (the source may let files go,
 the target holds no other bytes under their names) and records it, with the caller's
 audit row, in one transaction. `run` then copies each file (a hard link of the source's,
-its sha256 checked) through the publishing intents, indexes the target, and for a move
-removes the files from the source the same way a deletion does (`Publisher.remove`).
+its sha256 checked) through the publishing intents, indexes the target, copies the
+releases' hosted docs (`hosted_docs`), and for a move removes the files from the source
+the same way a deletion does (`Publisher.remove`; the docs stay in the source).
 Each step is idempotent: a file already in the target with the same bytes is skipped, one
 already gone from the source is not removed again. So a crash anywhere is repaired by
 running the promotion again, which `Channels.recover` does for every promotion row left
@@ -16,7 +17,7 @@ success that changes nothing.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from sqlalchemy import delete, select
 
@@ -28,8 +29,10 @@ from drawbridge.channel.database import (
 )
 from drawbridge.channel.distributions import digest_file
 from drawbridge.channel.errors import ChannelError, DuplicateFile
+from drawbridge.channel.events import EventKind
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.home import Home
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.mutability import check_move_out, mutability_of
@@ -59,6 +62,7 @@ class _Progress:
     copied: list[str] = field(default_factory=list)
     already: list[str] = field(default_factory=list)
     removed: list[str] = field(default_factory=list)
+    releases: set[tuple[str, str]] = field(default_factory=set)  # (project, version)
 
 
 class Promoter:
@@ -166,8 +170,9 @@ class Promoter:
         progress = _Progress()
         with storage_errors(f"promoting into channel {target.name!r}"):
             self._copy(source, target, files, progress)
+            DocsStore(self.home, self.db).copy(source.name, target.name, progress.releases)
             if promotion.move:
-                self._remove_moved(source, files, progress)
+                self._remove_moved(source, target.name, files, progress)
         self.abandon(promotion_id)  # done: forget it (another process may have already)
         return PromotionOutcome(
             promotion.source,
@@ -191,6 +196,8 @@ class Promoter:
                 with self.db.session() as session:
                     there = find_row(session, target.name, item)
                     row = find_row(session, source.name, item)
+                if isinstance(row, DistributionRow):
+                    progress.releases.add((row.project, row.version))
                 if there is not None and there.sha256 == item.sha256:
                     progress.already.append(item.path)
                     continue
@@ -226,13 +233,17 @@ class Promoter:
             metadata = None
             if isinstance(row, DistributionRow) and row.metadata_sha256:
                 metadata = (source.files_dir / f"{row.filename}.metadata").read_bytes()
-            placement = copy_placement(target, staged, row, metadata)
+            placement = replace(
+                copy_placement(target, staged, row, metadata),
+                event="promoted",
+                event_detail={"source": source.name},
+            )
             return self.publisher.place_and_record(placement)
         finally:
             staged.unlink(missing_ok=True)
 
     def _remove_moved(
-        self, source: ChannelLayout, files: list[ChannelFile], progress: _Progress
+        self, source: ChannelLayout, target: str, files: list[ChannelFile], progress: _Progress
     ) -> None:
         with source.lock():
             with self.db.session() as session:
@@ -242,7 +253,7 @@ class Promoter:
                     if (row := find_row(session, source.name, item)) is not None
                     and row.sha256 == item.sha256
                 ]
-            self.remove(source, rows)
+            self.remove(source, rows, event="moved", event_detail={"target": target})
             progress.removed += [channel_file(row).path for row in rows]
 
     def remove(
@@ -250,12 +261,14 @@ class Promoter:
         layout: ChannelLayout,
         rows: Sequence[DistributionRow | CondaPackageRow],
         also_record: Sequence[object] = (),
+        event: EventKind = "deleted",
+        event_detail: dict[str, object] | None = None,
     ) -> list[PublishedFile]:
-        """Unrecord and remove `rows`' files, then rewrite the indexes they were in. Call
-        with the channel lock held."""
+        """Unrecord and remove `rows`' files (an `event` for each), then rewrite the indexes
+        they were in. Call with the channel lock held."""
         if not rows and not also_record:
             return []
-        removed = self.publisher.remove(layout, rows, also_record)
+        removed = self.publisher.remove(layout, rows, also_record, event, event_detail)
         projects = {p.project for p in removed if p.kind == "pypi"}
         subdirs = {p.subdir for p in removed if p.kind == "conda" and p.subdir}
         self.indexes.refresh(layout, projects, subdirs)

@@ -28,6 +28,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from sqlalchemy import Select, delete, select, update
+from sqlalchemy.orm import Session
 
 from drawbridge.channel import conda_index
 from drawbridge.channel.conda_packages import inspect_conda_package, is_conda_package
@@ -46,6 +47,7 @@ from drawbridge.channel.distributions import (
     is_python_distribution,
 )
 from drawbridge.channel.errors import DuplicateFile, InvalidDistribution, ValueRefused
+from drawbridge.channel.events import EventKind, file_payload, forget_file_event, record_event
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.kinds import FileKind, MadeHow
 from drawbridge.channel.layout import ChannelLayout
@@ -95,6 +97,9 @@ class Placement:
     duplicate_message: str
     published: PublishedFile
     companions: dict[Path, bytes] = field(default_factory=dict)  # e.g. the PEP 658 .metadata
+    #: the event its recording writes (`events`), and what it adds to the file's payload
+    event: EventKind = "published"
+    event_detail: dict[str, object] = field(default_factory=dict)
 
     @property
     def paths(self) -> list[Path]:
@@ -222,6 +227,9 @@ class Publisher:
             crash_point("placed")
             with self.db.session() as session:
                 session.add(p.row)
+                _record_file_event(
+                    session, p.event, p.published, p.relative(p.target), **p.event_detail
+                )
                 session.execute(
                     update(PublishIntentRow)
                     .where(
@@ -260,6 +268,7 @@ class Publisher:
                         PublishIntentRow.path == p.relative(p.target),
                     )
                 )
+                forget_file_event(session, p.layout.name, p.relative(p.target), (p.event,))
         for p in placements:
             for path in p.paths:
                 path.unlink(missing_ok=True)
@@ -269,11 +278,13 @@ class Publisher:
         layout: ChannelLayout,
         rows: Sequence[DistributionRow | CondaPackageRow],
         also_record: Sequence[object] = (),
+        event: EventKind = "deleted",
+        event_detail: dict[str, object] | None = None,
     ) -> list[PublishedFile]:
         """Unrecord `rows` of `layout`'s channel and remove their files: the records go and
-        "removed" intents come in one transaction (with `also_record`, e.g. an audit row),
-        then the files. The caller indexes what the returned files touched, then `finish`es.
-        Call with the channel lock held."""
+        "removed" intents come in one transaction (with `also_record`, e.g. an audit row,
+        and an `event` per file), then the files. The caller indexes what the returned
+        files touched, then `finish`es. Call with the channel lock held."""
         removed = [published_from_row(row) for row in rows]
         with self.db.session() as session:
             for row, item in zip(rows, removed):
@@ -297,6 +308,9 @@ class Publisher:
                         state="removed",
                     )
                 )
+                _record_file_event(
+                    session, event, item, relative_path(item), **(event_detail or {})
+                )
             session.add_all(also_record)
         crash_point("removed")
         for row in rows:
@@ -319,6 +333,16 @@ class Publisher:
             with_reserve_if_full(self.reserve_root, lambda: self._drop_intents(channel, paths))
         except Exception:
             pass
+
+
+def _record_file_event(
+    session: Session, kind: EventKind, item: PublishedFile, path: str, **detail: object
+) -> None:
+    """The outbox's row for a file that is being recorded or unrecorded (`events`)."""
+    payload = file_payload(
+        item.kind, item.filename, item.project, item.version, item.sha256, item.subdir, **detail
+    )
+    record_event(session, kind, item.channel, item.filename, payload, path=path)
 
 
 def copy_placement(

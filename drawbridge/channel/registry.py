@@ -19,6 +19,7 @@ from drawbridge.channel.access import Access, write_permissions
 from drawbridge.channel.bases import Level
 from drawbridge.channel.database import ChannelRow, Database
 from drawbridge.channel.errors import InvalidName, UnknownChannel
+from drawbridge.channel.events import record_event
 from drawbridge.channel.home import Home
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
@@ -60,6 +61,13 @@ class ChannelRegistry:
                     ChannelRow(name=name, description=description, mutability=mutability.value)
                 )
                 session.flush()
+                record_event(
+                    session,
+                    "channel-created",
+                    name,
+                    name,
+                    {"mutability": mutability.value, "bases": list(bases)},
+                )
             # in the channel's own transaction: no process ever sees it without its lists
             if lists is not None:
                 write_permissions(session, name, **lists.as_dict())
@@ -89,6 +97,7 @@ class ChannelRegistry:
             channel_bases.set_bases(
                 session, name, [channel_bases.parse_base(b) for b in bases], self._mirrors()
             )
+            record_event(session, "channel-bases", name, name, {"bases": list(bases)})
         channel_bases.touch_stamp(self.home.channels_dir)
 
     def bases(self) -> dict[str, list[Level]]:
@@ -114,6 +123,9 @@ class ChannelRegistry:
             row = session.get(ChannelRow, name)
             assert row is not None
             row.mutability = mutability.value
+            record_event(
+                session, "channel-mutability", name, name, {"mutability": mutability.value}
+            )
 
     def names(self) -> list[str]:
         """Every channel's name, sorted by code point (as on every database: PostgreSQL's

@@ -105,6 +105,21 @@ def upgrade(engine: Engine, migrations: Path = MIGRATIONS) -> list[str]:
     return applied
 
 
+def check_at_head(engine: Engine, migrations: Path = MIGRATIONS) -> list[str]:
+    """SchemaError unless the database (a replica's read-only standby, which cannot be
+    upgraded) is at this Drawbridge's newest revision; applies nothing, returns []."""
+    target = head(migrations)
+    with engine.connect() as connection:
+        found = current_revision(connection)
+    if found != target:
+        raise SchemaError(
+            f"the database {_shown(engine)} is at schema {found or 'none'}, this Drawbridge "
+            f"needs {target}: a replica's standby follows its primary, so upgrade the primary "
+            "(`drawbridge init` there) and run the same Drawbridge on both"
+        )
+    return []
+
+
 def _migration_engine(engine: Engine) -> Engine:
     """An engine for the upgrade alone: on SQLite, transactions begun by hand with
     `BEGIN EXCLUSIVE` (pysqlite would otherwise commit before each DDL statement) and

@@ -34,6 +34,7 @@ from drawbridge.channel.errors import (
     StorageFull,
     UnknownProject,
 )
+from drawbridge.channel.events import file_payload, record_event
 from drawbridge.channel.home import Home
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.mutability import check_deletion
@@ -362,6 +363,10 @@ class Channels(ChannelRegistry):
                 raise UnknownProject(f"no file {filename!r} in channel {channel!r}")
             row.yanked, row.yanked_reason = (not undo), ("" if undo else reason)
             project = row.project
+            payload = file_payload(
+                "pypi", filename, project, row.version, row.sha256, None, reason=reason
+            )
+            record_event(session, "unyanked" if undo else "yanked", channel, filename, payload)
         layout = self.home.channel(channel)
         with layout.lock(), storage_errors(f"rewriting the pages of {project!r}"):
             self.indexes.write_pages(layout, {project})

@@ -11,8 +11,10 @@ import typer
 from drawbridge.cli import (
     access_commands,
     bridge_command,
+    docs_commands,
     env_commands,
     home_commands,
+    hook_commands,
     promote_commands,
     recipe_commands,
     request_commands,
@@ -45,3 +47,5 @@ app.command("lock")(env_commands.lock)
 app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
+app.add_typer(hook_commands.hook_app, name="hook")
+app.add_typer(docs_commands.docs_app, name="docs")

@@ -15,6 +15,7 @@ from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home, load_home, resolve_home_path
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Identity, Role, identify_token
 
@@ -27,11 +28,15 @@ class CliContext:
 
     @cached_property
     def database(self) -> Database:
-        return Database(self.home.database_url)
+        return Database(self.home.database_url, self.home.server.replica_of)
 
     @cached_property
     def channels(self) -> Channels:
         return Channels(self.home, self.database)
+
+    @cached_property
+    def docs(self) -> DocsStore:
+        return DocsStore(self.home, self.database)
 
     @cached_property
     def recipes(self) -> RecipeBook:

@@ -15,6 +15,7 @@ from rich.markup import escape
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import (
     CONFIG_NAME,
+    as_replica_of,
     ServerSettings,
     initialise_home,
     load_home,
@@ -118,6 +119,15 @@ def serve(
     init_home: Annotated[
         bool, typer.Option("--init/--no-init", help="Create the home first if it is missing.")
     ] = True,
+    replica_of: Annotated[
+        Optional[str],
+        typer.Option(
+            "--replica-of",
+            help="Serve as a read-only replica of the primary at this URL (the home's "
+            "database a hot standby of the primary's: docs/operating.md, Replicas).",
+            show_default=False,
+        ),
+    ] = None,
 ) -> None:
     """Serve the home's channels over HTTP (conda, pip, JSON API, uploads, web UI)."""
     from granian import Granian
@@ -125,18 +135,30 @@ def serve(
     from granian.http import HTTP1Settings
     from granian.log import LogLevels
 
+    from drawbridge.server.app import REPLICA_OF_VARIABLE
+    from drawbridge.server.replication import ReplicaSync
+    from drawbridge.server.webhooks import DeliveryWorker
+
     # the port is checked before anything is created: a refused serve leaves no home behind
     existing = resolve_home_path(home) / CONFIG_NAME
     settings = load_home(home).server if existing.is_file() else ServerSettings()
     bind_host, bind_port = host or settings.host, port or settings.port
     check_port_free(bind_host, bind_port)
-    loaded = (_initialise(home) if init_home else open_home(home)).home
+    primary = replica_of or settings.replica_of
+    if primary:  # a replica changes nothing in its database: the primary made the home's
+        loaded = as_replica_of(load_home(home), primary)
+        os.environ[REPLICA_OF_VARIABLE] = primary
+    else:
+        loaded = (_initialise(home) if init_home else open_home(home)).home
     settings = loaded.server
     os.environ["DRAWBRIDGE_HOME"] = str(loaded.root)
     console.print(f"Serving {loaded.root} on [bold]http://{bind_host}:{bind_port}/[/]")
     # Workers start as fresh interpreters: a forked worker would inherit the tokio runtime
     # that rattler started in this process (init indexes), without its threads, and hang.
     multiprocessing.set_start_method("spawn", force=True)
+    # webhooks are delivered (a replica kept up) by this process, once per server, not by
+    # each worker; a replica delivers nothing: its primary does
+    background = (ReplicaSync if primary else DeliveryWorker)(loaded).start()
     # granian, not uvicorn: bench/serve measured 1.5-1.8x the requests per second.
     Granian(
         "drawbridge.server.app:app_from_environment",
@@ -159,6 +181,7 @@ def serve(
         log_level=LogLevels.warning,
         respawn_failed_workers=True,
     ).serve()
+    background.stop()
 
 
 def publish(

@@ -9,7 +9,8 @@
 - `ui/`: the web UI's pages (the catalogue, review, /docs) and their static files.
 - what several of them share, here: `context`, `errors`, `auth`, `administering`,
   `channel_paths`, `negotiation`, `responses`, `index_files`, `inherited`,
-  `upstream_relay`, `openapi`, `pages`.
+  `upstream_relay`, `openapi`, `pages`, `webhooks` (deliveries) and `replication` (a
+  replica keeping up with its primary), both run by `drawbridge serve`'s main process.
 
 A route module imports no other route module, and no page; a page no route module; an
 ASGI layer neither; the shared modules none of the three folders; only `app` imports
@@ -30,8 +31,10 @@ __all__ = [
     "negotiation",
     "openapi",
     "pages",
+    "replication",
     "responses",
     "routes",
     "ui",
     "upstream_relay",
+    "webhooks",
 ]

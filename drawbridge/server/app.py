@@ -22,6 +22,7 @@ from drawbridge.server.asgi import (
     Gate,
     IndexFastPath,
     PublicUrl,
+    ReadOnlyReplica,
     TokenPrefixMiddleware,
     public_origin,
 )
@@ -32,15 +33,19 @@ from drawbridge.server.routes import (
     admin,
     bases,
     conda,
+    docs,
     pip,
     promote,
     requests,
+    replica_files,
     upload,
     upstream,
 )
-from drawbridge.server.ui import api_docs, browse, review
+from drawbridge.server.ui import api_docs, browse, hooks, review
 
 log = logging.getLogger("drawbridge")
+#: how `drawbridge serve --replica-of URL` tells its workers
+REPLICA_OF_VARIABLE = "DRAWBRIDGE_REPLICA_OF"
 
 
 def _recover_in_background(channels: Channels) -> None:
@@ -66,16 +71,20 @@ def create_app(home: Home) -> ASGIApp:
     any routing happens (and logs them itself; it answers GET and HEAD only), the access
     log, `[server] public_url` put in place of each request's scheme and Host (when it is
     set), the cross-origin guard, which refuses a browser's change from another site's page
-    before anything authenticates it, and the read gate, which refuses malformed URLs and
+    before anything authenticates it, on a replica (`[server] replica_of`) the refusal of
+    every change, naming the primary, and the read gate, which refuses malformed URLs and
     requests without the token reading needs before a route runs. /docs and /openapi.json
-    are routes like the others, behind the gate.
+    are routes like the others, behind the gate. A replica runs no recovery: its store and
+    indexes are `server.replication`'s, run by `drawbridge serve`.
     """
-    database = Database(home.database_url)
+    replica_of = home.server.replica_of
+    database = Database(home.database_url, replica_of)
     channels = Channels(home, database)
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
-        _recover_in_background(channels)
+        if not replica_of:  # a replica's store and indexes are `server.replication`'s
+            _recover_in_background(channels)
         yield
         database.close()
 
@@ -102,13 +111,19 @@ def create_app(home: Home) -> ASGIApp:
         pip,
         conda,
         upload,
+        docs,
         review,
+        hooks,
+        replica_files,
         browse,
     ):
         app.include_router(module.router)
     install_openapi(app)
     url = home.server.public_url
-    guarded = CrossOriginGuard(Gate(app, context), public_origin(url))
+    gated: ASGIApp = Gate(app, context)
+    guarded = CrossOriginGuard(
+        ReadOnlyReplica(gated, replica_of) if replica_of else gated, public_origin(url)
+    )
     routed = PublicUrl(guarded, url) if url else guarded
     log = AccessLog.open(home.server.access_log, home.root)
     fast = IndexFastPath(log.wrap(routed) if log else routed, context, log)
@@ -116,7 +131,12 @@ def create_app(home: Home) -> ASGIApp:
 
 
 def app_from_environment() -> ASGIApp:
-    """The factory server workers call: the home named by $DRAWBRIDGE_HOME."""
-    from drawbridge.channel.home import load_home
+    """The factory server workers call: the home named by $DRAWBRIDGE_HOME (a replica of
+    $DRAWBRIDGE_REPLICA_OF, `drawbridge serve --replica-of`, when it is set)."""
+    import os
 
-    return create_app(load_home())
+    from drawbridge.channel.home import as_replica_of, load_home
+
+    home = load_home()
+    primary = os.environ.get(REPLICA_OF_VARIABLE, "")
+    return create_app(as_replica_of(home, primary) if primary else home)

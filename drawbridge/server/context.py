@@ -14,6 +14,7 @@ from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import HomeError
 from drawbridge.channel.home import Home, load_home
+from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import UpstreamConda, upstream_channels
 from drawbridge.channel.tokens import Identity, Role
@@ -31,6 +32,8 @@ LIVENESS_PATH = "/health"
 ICON_PATH = "/favicon.ico"
 #: the paths the read rule leaves open
 OPEN_PATHS = frozenset({LIVENESS_PATH, ICON_PATH})
+#: where replicas fetch recorded files by sha256: the route checks the replica token itself
+REPLICA_FILES_PREFIX = "/api/files/sha256/"
 
 
 @dataclass
@@ -111,6 +114,11 @@ class Context:
                 self.home.cache_dir, mirror, subdir, name, refresh
             ),
         )
+
+    @cached_property
+    def docs(self) -> DocsStore:
+        """The releases' hosted documentation (`channel.hosted_docs`)."""
+        return DocsStore(self.home, self.database)
 
     @cached_property
     def recipes(self) -> RecipeBook:

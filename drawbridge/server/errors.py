@@ -31,6 +31,7 @@ from drawbridge.channel.errors import (
     InvalidName,
     InvalidPermission,
     PermissionDenied,
+    ReadOnlyReplica,
     StorageFailure,
     StorageFull,
     UnknownAccount,
@@ -47,6 +48,7 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (BaseCycle, 409),
     (AccountExists, 409),
     (PermissionDenied, 403),
+    (ReadOnlyReplica, 403),  # a replica: changes are made on its primary
     (UnknownAccount, 404),
     (InvalidPermission, 400),
     (UnknownChannel, 404),

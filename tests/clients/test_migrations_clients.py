@@ -26,6 +26,8 @@ from sqlalchemy import create_engine, inspect, text
 from sqlalchemy.engine import Engine
 
 import drawbridge.bridge.records  # noqa: F401  (the bridge's tables, for the full metadata)
+import drawbridge.channel.hosted_docs  # noqa: F401  (the docs' table)
+import drawbridge.channel.outbox  # noqa: F401  (the outbox's tables)
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel import schema
 from drawbridge.channel.database import Database, database_url

@@ -48,6 +48,7 @@ PARAMETERS = {
     "name": "repodata.json",
     "group": "devs",
     "user": "bob",
+    "path": "index.html",
 }
 #: routes naming channels in their body, and the bodies that name the hidden ones
 BODY_ROUTES = {

@@ -12,6 +12,7 @@ from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.upstream.pypi import FolderUpstream
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
+from drawbridge.channel.events import events_since
 from drawbridge.channel.tokens import Role
 
 
@@ -57,6 +58,13 @@ def test_review_in_the_web_ui(app_client: AppClient, tmp_path: Path):
         "approved",
         "mia",
         "checked the sources",
+    )
+    with book.db.session() as session:  # the decision's event, for webhooks
+        [event] = [e for e in events_since(session, 0) if e.kind == "recipe-approved"]
+    assert (event.subject, event.payload["sha256"], event.payload["user"]) == (
+        "sdist-demo",
+        recipe.sha256,
+        "mia",
     )
     assert "approved by mia: checked the sources" in app_client.get("/ui/recipes/sdist-demo").text
     assert any(row.action == "approve" and row.user == "mia" for row in book.audit())

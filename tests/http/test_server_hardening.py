@@ -31,7 +31,7 @@ from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import load_home
 from drawbridge.channel.tokens import Role
 from drawbridge.cli.context import CliContext
-from drawbridge.server.context import LIVENESS_PATH, OPEN_PATHS
+from drawbridge.server.context import LIVENESS_PATH, OPEN_PATHS, REPLICA_FILES_PREFIX
 from drawbridge.server.errors import internal_error_response
 from drawbridge.server.asgi.gate import malformed
 from drawbridge.server.pages import prefers_html
@@ -117,6 +117,7 @@ PARAMETERS = {
     "filename": WHEEL,
     "group": "devs",
     "user": "someone",
+    "path": "index.html",
 }
 
 
@@ -132,6 +133,7 @@ ROUTE_PARAMETERS = {
     "/api/admin/users/{name}/enable": {"name": "someone"},
     "/api/admin/users/{name}/revoke-tokens": {"name": "someone"},
     "/static/api-docs/{name}": {"name": "swagger-ui-bundle.js"},
+    "/api/files/sha256/{sha256}": {"sha256": "0" * 64},
 }
 
 
@@ -142,6 +144,9 @@ REFUSED_TO_A_READER = {
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
+    ("POST", "/{channel}/docs/{project}/{version}/"): 403,  # so does uploading docs
+    ("GET", "/{channel}/docs/{project}/{version}/{path}"): 404,  # no docs uploaded
+    ("HEAD", "/{channel}/docs/{project}/{version}/{path}"): 404,
     ("POST", "/api/promote"): 403,  # so do promoting, deleting, changing mutability
     ("POST", "/api/delete"): 403,
     ("PUT", "/api/admin/channels/{channel}/mutability"): 403,
@@ -164,6 +169,7 @@ REFUSED_TO_A_READER = {
             ("PUT", "/api/admin/channels/{channel}/permissions"),
             ("PUT", "/api/admin/channels/{channel}/projects/{project}/owner"),
             ("GET", "/api/admin/channels/{channel}/bases"),
+            ("GET", "/ui/hooks"),
             ("PUT", "/api/admin/channels/{channel}/bases"),
         )
     },
@@ -212,6 +218,9 @@ def test_private_reads_cover_every_route_but_liveness(stocked: Stocked):
         anonymous = call(stocked.private, method, template, stocked, {})
         if template in OPEN_PATHS:
             assert anonymous.status_code == 200, (method, template)
+            continue
+        if template.startswith(REPLICA_FILES_PREFIX):  # the replica token, not a user's:
+            assert anonymous.status_code == 404, (method, template)  # this one has none
             continue
         assert anonymous.status_code == 401, (method, template, anonymous.text)
         assert anonymous.headers["www-authenticate"] == 'Basic realm="drawbridge"'

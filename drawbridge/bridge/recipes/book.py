@@ -36,6 +36,7 @@ from drawbridge.bridge.recipes.sdist_facts import read_sdist_facts
 from drawbridge.bridge.records import AuditRow, RecipeRow, RecipeState
 from drawbridge.channel.database import Database, utcnow
 from drawbridge.channel.distributions import sha256_file
+from drawbridge.channel.events import record_event
 from drawbridge.channel.home import Home
 from drawbridge.channel.storage import write_text_atomic
 from drawbridge.channel.upstream_conda import upstream_locations
@@ -302,6 +303,19 @@ class RecipeBook:
             row.state = "approved" if approve else "rejected"
             row.approved_sha256 = recipe.sha256 if approve else ""
             row.decided_by, row.decided_at, row.comment = user, utcnow(), comment
+            record_event(
+                session,
+                "recipe-approved" if approve else "recipe-rejected",
+                subject=name,
+                payload={
+                    "recipe": name,
+                    "project": row.project,
+                    "version": row.version,
+                    "sha256": recipe.sha256,
+                    "user": user,
+                    "comment": comment,
+                },
+            )
             session.add(
                 AuditRow(
                     user=user,

@@ -14,6 +14,7 @@ from drawbridge.server.context import context
 from drawbridge.server.index_files import answer_response, index_file_response
 from drawbridge.server.inherited import answer_merged
 from drawbridge.server.upstream_relay import serve_mirror_file
+from drawbridge.server.replication import FETCHING_HEADERS, not_fetched_yet
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, file_response
 
 router = APIRouter()
@@ -98,6 +99,10 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
             return file_response(request, path, "application/octet-stream", CACHE_IMMUTABLE)
         except FileNotFoundError:
             continue
+    if not_fetched_yet(ctx.home, ctx.database, channel, f"conda/{subdir}/{name}"):
+        raise HTTPException(
+            503, f"{name} is being fetched from the primary; try again", FETCHING_HEADERS
+        )
     raise HTTPException(404, f"no package {name!r} in {channel}/{subdir}")
 
 

@@ -18,6 +18,7 @@ from drawbridge.server.context import Context, context
 from drawbridge.server.index_files import answer_response, index_file_response
 from drawbridge.server.inherited import answer_merged
 from drawbridge.server.negotiation import choose_simple_format
+from drawbridge.server.replication import FETCHING_HEADERS, not_fetched_yet
 from drawbridge.server.responses import CACHE_IMMUTABLE, CACHE_INDEX, bytes_response, file_response
 
 router = APIRouter()
@@ -108,6 +109,11 @@ def _file(request: Request, channel: str, filename: str) -> Response:
             return file_response(request, Path(path), media_type, CACHE_IMMUTABLE)
         except FileNotFoundError:
             continue
+    recorded = filename.removesuffix(".metadata")
+    if not_fetched_yet(ctx.home, ctx.database, channel, f"pypi/files/{recorded}"):
+        raise HTTPException(
+            503, f"{filename} is being fetched from the primary; try again", FETCHING_HEADERS
+        )
     raise HTTPException(404, f"no file {filename!r} in channel {channel!r}")
 
 

@@ -1,6 +1,7 @@
 """Uploads: twine's legacy upload API at `/<channel>/upload/`, for wheels, sdists and conda
-packages. Who may upload, and add to which project, is `channel.access`'s decision: 404 for
-a channel the token may not read, 401 without a token, 403 for a token that may not upload
+packages, and a release's docs (`:action=doc_upload`, as devpi's `upload --with-docs`).
+Who may upload, and add to which project, is `channel.access`'s decision: 404 for a
+channel the token may not read, 401 without a token, 403 for a token that may not upload
 there or a project another group owns."""
 
 from __future__ import annotations
@@ -41,14 +42,15 @@ async def upload(request: Request, channel: str) -> Response:
         if not isinstance(content, UploadFile) or not content.filename:
             raise HTTPException(400, "the form has no 'content' file")
         action = form.get(":action", "file_upload")
-        if action != "file_upload":
-            raise HTTPException(400, f"unsupported :action {action!r}; only file_upload")
+        if action not in ("file_upload", "doc_upload"):
+            raise HTTPException(400, f"unsupported :action {action!r}; file_upload or doc_upload")
         expected = ExpectedDigests(
             sha256=_field(form, "sha256_digest"),
             md5=_field(form, "md5_digest"),
             blake2b_256=_field(form, "blake2_256_digest"),
         )
         filename = content.filename
+        release = (_field(form, "name"), _field(form, "version"))  # a doc_upload's
         try:
             incoming = await run_in_threadpool(
                 copy_stream_to_temporary, content.file, ctx.home.incoming_dir, limit
@@ -57,6 +59,8 @@ async def upload(request: Request, channel: str) -> Response:
             raise HTTPException(
                 413, f"the file exceeds the upload limit of {limit} bytes"
             ) from None
+    if action == "doc_upload":  # devpi's `upload --with-docs`: the release's docs' zip
+        return await _doc_upload(ctx, channel, identity, incoming, *release)
     try:
         published = await run_in_threadpool(
             ctx.channels.publish,
@@ -72,6 +76,22 @@ async def upload(request: Request, channel: str) -> Response:
         incoming.unlink(missing_ok=True)
     done = "already published" if published.already_published else "published"
     return Response(f"{done} {published.filename}\n", media_type="text/plain")
+
+
+async def _doc_upload(  # type: ignore[no-untyped-def]
+    ctx, channel: str, identity, incoming, project: str | None, version: str | None
+) -> Response:
+    try:
+        if not project or not version:
+            raise HTTPException(400, "a doc_upload names the release: 'name' and 'version'")
+        await run_in_threadpool(ctx.access.claim_project, identity, channel, project)
+        kept = await run_in_threadpool(
+            ctx.docs.upload, channel, project, version, incoming, identity.user
+        )
+    finally:
+        incoming.unlink(missing_ok=True)
+    where = f"/{channel}/docs/{kept.project}/{kept.version}/"
+    return Response(f"docs of {kept.project} {kept.version} at {where}\n", media_type="text/plain")
 
 
 def _field(form, name: str) -> str | None:  # type: ignore[no-untyped-def]

@@ -22,6 +22,7 @@ from drawbridge.server.ui import catalogue_pages as render
 from drawbridge.server.channel_paths import CHANNEL
 from drawbridge.server.context import ICON_PATH, LIVENESS_PATH, Context, context
 from drawbridge.server.pages import UI_TAG, gzipped, page_response
+from drawbridge.server.replication import replica_health
 
 router = APIRouter()
 #: the copy buttons' script, read once (it ships inside the package)
@@ -44,9 +45,14 @@ ui_page = partial(
 @router.api_route(
     LIVENESS_PATH, methods=["GET", "HEAD"], summary="Liveness: answers while the server runs"
 )
-def health() -> JSONResponse:
-    """The one route that needs no token when reading is private, so it says nothing else."""
-    return JSONResponse({"status": "ok"})
+def health(request: Request) -> JSONResponse:
+    """The one route that needs no token when reading is private, so it says nothing else
+    about the channels; a replica adds its standby's replay lag and how many files it
+    still lacks (`server.replication`)."""
+    ctx = context(request)
+    if not ctx.home.server.replica_of:
+        return JSONResponse({"status": "ok"})
+    return JSONResponse({"status": "ok", **replica_health(ctx.home, ctx.database)})
 
 
 @router.api_route(render.SCRIPT_PATH, methods=["GET", "HEAD"], include_in_schema=False)
@@ -145,7 +151,9 @@ def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
     """A project: its versions newest first, each with its files and conda packages."""
     detail = _detail(request, channel, project)
     ctx = context(request)
-    body = render.project_body(channel, detail, _urls(ctx, request, channel), _root(request))
+    urls = _urls(ctx, request, channel)
+    docs = ctx.docs.versions(channel, detail.name)
+    body = render.project_body(channel, detail, urls, _root(request), docs=docs)
     return _page(f"{detail.display_name} in {channel}", body, request)
 
 
@@ -160,5 +168,6 @@ def release_page(request: Request, channel: str, project: str, version: str) -> 
         )
     ctx = context(request)
     urls = _urls(ctx, request, channel)
-    body = render.project_body(channel, detail, urls, _root(request), only=release)
+    docs = ctx.docs.versions(channel, detail.name)
+    body = render.project_body(channel, detail, urls, _root(request), only=release, docs=docs)
     return _page(f"{detail.display_name} {version} in {channel}", body, request)

@@ -249,11 +249,18 @@ def _page_links(here: str, query: str, page: int, total: int) -> str:
 
 
 def project_body(
-    channel: str, detail: ProjectDetail, urls: Urls, root: str, only: Release | None = None
+    channel: str,
+    detail: ProjectDetail,
+    urls: Urls,
+    root: str,
+    only: Release | None = None,
+    docs: Sequence[str] = (),
 ) -> str:
-    """A project's page, or (`only`) one release's."""
+    """A project's page, or (`only`) one release's; `docs`, the versions with hosted
+    documentation, newest first, are linked."""
     here = root + path_of(channel)
     project_url = f"{here}pypi/{quote(detail.name)}/"
+    docs_url = f"{here}docs/{quote(detail.name)}/"
     crumbs = f"<a href='{root}/'>Channels</a> / <a href='{attr(here)}'>{escape(channel)}</a>"
     has_pip = any(r.files for r in detail.releases)
     conda_name = detail.conda_names[0] if detail.conda_names else None
@@ -263,6 +270,18 @@ def project_body(
         urls.public,
     )
     summary = f"<p>{escape(detail.summary)}</p>" if detail.summary else ""
+    if docs:
+        shown = [v for v in docs if only is None or v == only.version]
+        summary += (
+            "<p class='docs'>Documentation: "
+            + ", ".join(
+                f"<a href='{attr(docs_url + quote(v) + '/')}'>{escape(v)}</a>" for v in shown
+            )
+            + (f" (<a href='{attr(docs_url)}latest/'>latest</a>)" if only is None else "")
+            + "</p>"
+            if shown
+            else ""
+        )
     if only is not None:
         crumbs += f" / <a href='{attr(project_url)}'>{escape(detail.display_name)}</a>"
         title = f"{escape(detail.display_name)} {escape(only.version)}"

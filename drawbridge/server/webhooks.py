@@ -1,0 +1,143 @@
+"""Webhook deliveries over HTTP: each event POSTed as JSON, signed with HMAC-SHA256 over
+the raw body the way GitHub signs (`X-Drawbridge-Signature-256: sha256=<hex>`), by one
+background thread per `drawbridge serve` (its main process, not each worker).
+
+The thread repeats `channel.hooks.Hooks.deliver_due` every POLL_SECONDS: what to post,
+in which order, and when to retry is decided there, in the database, so a server that
+dies loses nothing (the next one to run finds the deliveries still pending). A publish
+never waits for it. On SQLite, a file lock in the home keeps to one worker per home;
+on PostgreSQL several servers share the deliveries (`FOR NO KEY UPDATE SKIP LOCKED`).
+
+Headers: `X-Drawbridge-Event` (the event's kind), `X-Drawbridge-Delivery` (the event id
+and the webhook id, `<event>-<hook>`: the same on every attempt, for receivers to
+de-duplicate), `X-Drawbridge-Signature-256`.
+"""
+
+from __future__ import annotations
+
+import fcntl
+import hashlib
+import hmac
+import json
+import logging
+import threading
+from pathlib import Path
+
+import httpx
+from sqlalchemy.engine import make_url
+
+from drawbridge import __version__
+from drawbridge.channel.database import Database
+from drawbridge.channel.events import Event
+from drawbridge.channel.home import Home
+from drawbridge.channel.hooks import Attempt, Hooks, Poster
+
+log = logging.getLogger("drawbridge")
+#: how often the worker looks for due deliveries
+POLL_SECONDS = 0.25
+#: how long a receiver may take to answer one delivery
+POST_TIMEOUT_SECONDS = 10.0
+#: the file an SQLite home's worker holds locked
+LOCK_NAME = "webhooks.lock"
+
+
+def signature(secret: str, body: bytes) -> str:
+    """The `X-Drawbridge-Signature-256` value of `body`: `sha256=` and the HMAC's hex."""
+    return "sha256=" + hmac.new(secret.encode(), body, hashlib.sha256).hexdigest()
+
+
+def event_body(event: Event) -> bytes:
+    """The JSON a receiver gets for `event`."""
+    return json.dumps(event.as_json(), separators=(",", ":"), sort_keys=True).encode()
+
+
+def poster(client: httpx.Client) -> Poster:
+    """A function posting one delivery with `client`; any answer but a 2xx is a failure."""
+
+    def post(url: str, secret: str, event: Event, delivery: str) -> Attempt:
+        body = event_body(event)
+        headers = {
+            "Content-Type": "application/json",
+            "User-Agent": f"Drawbridge-Hookshot/{__version__}",
+            "X-Drawbridge-Event": event.kind,
+            "X-Drawbridge-Delivery": delivery,
+            "X-Drawbridge-Signature-256": signature(secret, body),
+        }
+        try:
+            response = client.post(url, content=body, headers=headers)
+        except httpx.HTTPError as error:
+            return Attempt(None, f"{type(error).__name__}: {error}")
+        if 200 <= response.status_code < 300:
+            return Attempt(response.status_code)
+        return Attempt(response.status_code, f"HTTP {response.status_code}: {response.text[:300]}")
+
+    return post
+
+
+class DeliveryWorker:
+    """The background thread delivering a home's webhooks; `start`, then `stop`."""
+
+    def __init__(self, home: Home, poll_seconds: float = POLL_SECONDS) -> None:
+        self.home = home
+        self.poll_seconds = poll_seconds
+        self._stopping = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="drawbridge-webhooks", daemon=True)
+
+    def start(self) -> DeliveryWorker:
+        self._thread.start()
+        return self
+
+    def stop(self) -> None:
+        self._stopping.set()
+        self._thread.join(POST_TIMEOUT_SECONDS + 5)
+
+    def _run(self) -> None:
+        sqlite = make_url(self.home.database_url).get_backend_name() == "sqlite"
+        lock = _HomeLock(self.home.root / LOCK_NAME) if sqlite else None
+        database: Database | None = None
+        with httpx.Client(timeout=POST_TIMEOUT_SECONDS, follow_redirects=False) as client:
+            post = poster(client)
+            try:
+                while not self._stopping.is_set():
+                    if lock is not None and not lock.acquire():
+                        self._stopping.wait(5)  # another server of this home delivers
+                        continue
+                    try:
+                        database = database or Database(self.home.database_url)
+                        Hooks(database).deliver_due(post)
+                    except Exception as error:  # the database down, say: try again
+                        log.warning("webhook deliveries wait: %s", error)
+                        self._stopping.wait(5)
+                        continue
+                    self._stopping.wait(self.poll_seconds)
+            finally:
+                if database is not None:
+                    database.close()
+                if lock is not None:
+                    lock.release()
+
+
+class _HomeLock:
+    """An exclusive, non-blocking lock on a file, kept while held (fcntl: released when the
+    process dies, so a killed server never leaves it taken)."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+        self._file = None
+
+    def acquire(self) -> bool:
+        if self._file is not None:
+            return True
+        handle = self.path.open("a")
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except OSError:
+            handle.close()
+            return False
+        self._file = handle
+        return True
+
+    def release(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
