@@ -8,6 +8,8 @@ import hmac
 import time
 from pathlib import Path
 
+import pytest
+
 from builders import make_wheel
 from clients import run_drawbridge, twine_upload
 from receivers import WebhookReceiver
