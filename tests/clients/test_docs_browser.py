@@ -41,7 +41,7 @@ def test_docs_load_from_the_project_page_and_cannot_use_the_login(
 ):
     server.publish(make_wheel(tmp_path, "demo", "1.0"))
     uploaded = run_drawbridge(
-        server.home.root, "docs", "upload", "main", "demo", "1.0", str(make_docs_zip(tmp_path))
+        "docs", "upload", "main", "demo", "1.0", str(make_docs_zip(tmp_path)), home=server.home.root
     )
     assert uploaded.returncode == 0, uploaded.stderr
     admin = server.token(Role.admin)

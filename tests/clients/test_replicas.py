@@ -184,9 +184,11 @@ def test_changes_are_refused_on_the_replica_with_the_primarys_url(site: Site, tm
     assert site.relay.url in answer.json()["detail"] and "read-only replica" in answer.text
     promoted = httpx.post(f"{site.replica.url}/api/promote", json={}, auth=("__token__", token))
     assert promoted.status_code == 403 and site.relay.url in promoted.text
-    published = run_drawbridge(site.replica_root, "publish", str(wheel))
+    published = run_drawbridge("publish", str(wheel), home=site.replica_root)
     assert published.returncode != 0 and site.relay.url in published.stderr
-    made = run_drawbridge(site.replica_root, "token", "create", "--user", "x", "--role", "reader")
+    made = run_drawbridge(
+        "token", "create", "--user", "x", "--role", "reader", home=site.replica_root
+    )
     assert made.returncode != 0 and site.relay.url in made.stderr
     assert not list(site.replica_root.rglob("never_here*"))
     assert httpx.get(f"{site.primary.url}/main/simple/never-here/").status_code == 404

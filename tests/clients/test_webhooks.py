@@ -33,7 +33,6 @@ def wait_for(condition, seconds: float = 30.0) -> None:  # type: ignore[no-untyp
 def test_a_receiver_down_gets_every_event_in_order_once_it_is_back(server: Server, tmp_path: Path):
     receiver = WebhookReceiver().start()
     added = run_drawbridge(
-        server.home.root,
         "hook",
         "add",
         receiver.url,
@@ -41,6 +40,7 @@ def test_a_receiver_down_gets_every_event_in_order_once_it_is_back(server: Serve
         "published,promoted",
         "--secret",
         "s3cret",
+        home=server.home.root,
     )
     assert added.returncode == 0, added.stderr
     uploaded = make_wheel(tmp_path, "ci-trigger", "1.0")
@@ -74,7 +74,7 @@ def test_a_receiver_down_gets_every_event_in_order_once_it_is_back(server: Serve
     for item in arrived:
         signed = hmac.new(b"s3cret", item.body, hashlib.sha256).hexdigest()
         assert item.headers["x-drawbridge-signature-256"] == f"sha256={signed}"
-    listed = run_drawbridge(server.home.root, "hook", "deliveries")
+    listed = run_drawbridge("hook", "deliveries", home=server.home.root)
     assert listed.stdout.count("delivered") == 4 and "s3cret" not in listed.stdout
-    assert "s3cret" not in run_drawbridge(server.home.root, "hook", "list").stdout
+    assert "s3cret" not in run_drawbridge("hook", "list", home=server.home.root).stdout
     receiver.stop()
