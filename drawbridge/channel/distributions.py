@@ -161,7 +161,7 @@ def _metadata_fields(filename: str, raw: bytes, name: str, version: Version) -> 
     return dict(fields)
 
 
-def _check_project_name(filename: str, name: str) -> str:
+def _check_project_name(filename: str, name: str) -> NormalizedName:
     try:
         return canonicalize_name(name, validate=True)
     except Exception as error:  # packaging.utils.InvalidName (packaging >= 24)

@@ -6,7 +6,7 @@ import json
 import os
 import re
 import tomllib
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +25,10 @@ from drawbridge.channel.platforms import (
     toml_list,
 )
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 DEFAULT_HOME = Path("drawbridge-home")
 #: the environment variable naming the home (every --home option reads it)
 HOME_VARIABLE = "DRAWBRIDGE_HOME"
@@ -272,9 +275,14 @@ def load_home(home: Path | str | None = None) -> Home:
     upstream_channels(bridge.upstream_conda)  # a malformed entry or a name clash, said now
     check_macos_baseline(config_path, bridge.macos_baseline)
     recipes = _parse_table(config_path, "recipes", document.get("recipes", {}), RecipeSettings)
-    if not all(isinstance(name, str) and name for name in recipes.maintainers):
+    if not all(_is_name(name) for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
     return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
+
+
+def _is_name(value: object) -> bool:
+    """True for a non-empty string: what TOML gives may be anything, whatever the type says."""
+    return isinstance(value, str) and bool(value)
 
 
 def check_public_url(config_path: Path, url: str) -> None:

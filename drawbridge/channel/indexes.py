@@ -65,7 +65,8 @@ class ChannelIndexes:
                     CondaPackageRow.channel == layout.name
                 )
             ).all()
-        conda_index.write_channeldata(layout, [tuple(row) for row in rows])
+        triples = [(name, version, subdir) for name, version, subdir in rows]
+        conda_index.write_channeldata(layout, triples)
         note_change(self.channels_dir)
         return quarantined
 

@@ -43,10 +43,7 @@ class DrawbridgeClient:
 
     def simple_indexes(self, urls: list[str]) -> list[SimpleIndexUpstream]:
         """The server's simple indexes at `urls`, read with this client's session and token."""
-        return [
-            SimpleIndexUpstream(url, cache=None, client=self._http)  # type: ignore[arg-type]
-            for url in urls
-        ]
+        return [SimpleIndexUpstream(url, cache=None, client=self._http) for url in urls]
 
     def get_json(self, path: str, accept: str = "application/json") -> dict | None:
         """GET a JSON document from the server; None for a 404, RemoteError otherwise."""

@@ -20,9 +20,13 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from drawbridge.environments.errors import ImageError
-from drawbridge.environments.parallel_gzip import ParallelGzipWriter
+from drawbridge.environments.parallel_gzip import ByteSink, ParallelGzipWriter
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -62,7 +66,7 @@ class BaseImage:
 class _HashingWriter(io.RawIOBase):
     """Pass bytes through to `target`, hashing and counting them on the way."""
 
-    def __init__(self, target) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, target: ByteSink) -> None:
         self.target = target
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -70,11 +74,12 @@ class _HashingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+    def write(self, data: ReadableBuffer) -> int:
+        size = memoryview(data).nbytes
         self.sha256.update(data)
-        self.size += len(data)
+        self.size += size
         self.target.write(data)
-        return len(data)
+        return size
 
 
 def _tar_info(path: Path, name: str, mtime: int) -> tarfile.TarInfo:
@@ -165,7 +170,10 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
                     with source, (blobs / parts[-1]).open("wb") as out:
                         shutil.copyfileobj(source, out)
                 elif member.isfile() and member.name.lstrip("./") == "index.json":
-                    index = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+                    source = tar.extractfile(member)
+                    assert source is not None  # a regular file always has its bytes
+                    with source:
+                        index = json.load(source)
     except (OSError, tarfile.TarError) as error:
         raise ImageError(f"cannot read base image {archive}: {error}") from None
     if index is None:

@@ -11,6 +11,8 @@ browser (a client whose first choice is `text/html`), `{"detail": ...}` JSON for
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -84,7 +86,7 @@ def error_answer(
     request: Request,
     status: int,
     detail: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     page: bool = False,
 ) -> Response:
     """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`;

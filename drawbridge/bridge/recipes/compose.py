@@ -96,7 +96,7 @@ def build_requirements(facts: SdistFacts, names: NameTable, pythons: list[str]) 
 def rename_requirements(recipe: dict, names: NameTable) -> dict:
     """Map requirement names through Drawbridge's table (its overrides beat grayskull's)."""
 
-    def rename(item):  # type: ignore[no-untyped-def]
+    def rename(item: Any) -> Any:
         if isinstance(item, dict) and "then" in item:
             return {**item, "then": rename(item["then"])}
         if not isinstance(item, str) or item.startswith("$"):

@@ -19,7 +19,7 @@ from pathlib import Path
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.upstream.metadata import Catalogue
@@ -162,11 +162,12 @@ def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> l
 class _Choice:
     """One target's chosen versions, before pinning."""
 
-    versions: dict[str, str]
-    recipes: set[str]
+    versions: dict[NormalizedName, str]
+    recipes: set[NormalizedName]
     problem: str = ""
     warnings: tuple[str, ...] = ()
-    unmet: dict[str, str] = field(default_factory=dict)  # requests that cannot be met alone
+    #: requests that cannot be met alone
+    unmet: dict[NormalizedName, str] = field(default_factory=dict)
 
 
 class _TargetResolver:
@@ -220,12 +221,16 @@ class _TargetResolver:
         )
 
     def _merge(
-        self, chosen: list[tuple[Requirement, _Choice]], unmet: dict[str, str], joint: _Choice
+        self,
+        chosen: list[tuple[Requirement, _Choice]],
+        unmet: dict[NormalizedName, str],
+        joint: _Choice,
+
     ) -> _Choice:
         """Requests resolved alone, merged in order: a request whose closure clashes with an
         earlier one's is unmet, named with the clash."""
         merged = _Choice({}, set(), unmet=dict(unmet))
-        owners: dict[str, str] = {}  # project -> the request whose closure pinned it
+        owners: dict[NormalizedName, str] = {}  # project -> the request whose closure pinned it
         for request, alone in chosen:
             name = canonicalize_name(request.name)
             clash = next(
@@ -267,8 +272,8 @@ class _TargetResolver:
         """The chosen versions as pins: wheels, metadata, edges and explanations; the
         warnings name every malformed file the target passed over."""
         if choice.problem:
-            warnings = (*choice.warnings, *self.catalogue.passed_over(target))
-            return TargetResolution(target, {}, choice.problem, warnings, choice.unmet)
+            passed_over = (*choice.warnings, *self.catalogue.passed_over(target))
+            return TargetResolution(target, {}, choice.problem, passed_over, choice.unmet)
         warnings = list(choice.warnings)
         met = [r for r in self.requests if canonicalize_name(r.name) not in choice.unmet]
         try:
@@ -281,7 +286,7 @@ class _TargetResolver:
 
     def _with_uv(
         self, target: Target, requests: list[Requirement]
-    ) -> tuple[dict[str, str], set[str], str]:
+    ) -> tuple[dict[NormalizedName, str], set[NormalizedName], str]:
         """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
 
         Three corrections make uv answer as pip would: a project uv names in "no solution"
@@ -293,7 +298,7 @@ class _TargetResolver:
         which uv stops.
         """
         assert self.source is not None
-        excluded: set[str] = set()
+        excluded: set[NormalizedName] = set()
         constraints: set[str] = set()
         for request in requests:
             self._correct(request.name, request.specifier, target, excluded, constraints)
@@ -339,7 +344,7 @@ class _TargetResolver:
                 return {}, excluded, compiled.no_solution
         return {}, excluded, f"no answer after {MAX_CORRECTION_ROUNDS} rounds of corrections to uv"
 
-    def _prefetch_chosen(self, versions: Mapping[str, str], target: Target) -> None:
+    def _prefetch_chosen(self, versions: Mapping[NormalizedName, str], target: Target) -> None:
         """The listings of uv's choice, then the metadata of the wheels it would take, in
         parallel: checking them (`_fits`) and pinning read it next."""
         self.catalogue.prefetch(projects=versions)
@@ -350,7 +355,8 @@ class _TargetResolver:
             wheels += [wheel] if wheel else []
         self.catalogue.prefetch(wheels=wheels)
 
-    def _malformed_release(self, project: str, target: Target, constraints: set[str]) -> str:
+    def _malformed_release(
+        self, project: NormalizedName, target: Target, constraints: set[str]) -> str:
         """A constraint forbidding the newest release of `project` not yet forbidden whose
         wheel for `target` is malformed (uv stopped at one and does not say which)."""
         for version, files in self.catalogue.releases(project).items():
@@ -371,7 +377,7 @@ class _TargetResolver:
         project: str,
         specifier: SpecifierSet,
         target: Target,
-        excluded: set[str],
+        excluded: set[NormalizedName],
         constraints: set[str],
     ) -> None:
         """Take a wheel-less project out, or pin its fitting pre-release (see `_with_uv`)."""

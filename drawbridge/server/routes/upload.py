@@ -7,7 +7,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from drawbridge.channel.distributions import ExpectedDigests
 from drawbridge.channel.storage import copy_stream_to_temporary
@@ -74,6 +74,6 @@ async def upload(request: Request, channel: str) -> Response:
     return Response(f"{done} {published.filename}\n", media_type="text/plain")
 
 
-def _field(form, name: str) -> str | None:  # type: ignore[no-untyped-def]
+def _field(form: FormData, name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) and value else None
