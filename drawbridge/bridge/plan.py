@@ -335,9 +335,7 @@ class _Planner:
             return "recipe", pin.no_wheel or "no wheel fits: needs a reviewed recipe"
         return "wheel", pin.held_back
 
-    def _upstream_spec(
-        self, project: NormalizedName, resolution: TargetResolution
-    ) -> str | None:
+    def _upstream_spec(self, project: NormalizedName, resolution: TargetResolution) -> str | None:
         """Every requirement on `project` in the target's closure as one conda version spec
         ('' for any version), or None when one of them cannot be said in conda's terms."""
         wanted = [self.requests[project]] if project in self.requests else []

@@ -119,7 +119,10 @@ def open_tar_stream(stream: ByteSource, archive: str) -> tarfile.TarFile:
     info_type = type("BoundedTarInfo", (BoundedTarInfo,), {"archive": archive})
     # typeshed's fileobj protocol asks for write, seek, tell and close too, which the stream
     # mode "r|" never calls: it only reads
-    return tarfile.open(fileobj=stream, mode="r|", tarinfo=info_type)  # type: ignore[call-overload]
+    opened: tarfile.TarFile = tarfile.open(  # type: ignore[call-overload]
+        fileobj=stream, mode="r|", tarinfo=info_type
+    )
+    return opened
 
 
 def scan_members(tf: tarfile.TarFile, archive: str) -> Iterator[tarfile.TarInfo]:

@@ -61,7 +61,8 @@ class DrawbridgeClient:
             )
         if response.status_code != 200:
             raise RemoteError(f"{url} answered {response.status_code}: {response.text[:200]}")
-        return response.json()
+        document: dict = response.json()
+        return document
 
     def channel_list(self) -> dict:
         document = self.get_json("/api/channels")
@@ -112,4 +113,5 @@ class DrawbridgeClient:
                 f"filing a request for {body.get('name')}: {response.status_code}: "
                 f"{response.text[:200]}"
             )
-        return response.json()
+        answer: dict = response.json()
+        return answer

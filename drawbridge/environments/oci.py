@@ -114,7 +114,8 @@ def _add_entry(tar: tarfile.TarFile, path: Path, info: tarfile.TarInfo) -> None:
 
 def _blob_json(blobs: Path, digest: str) -> dict:
     """A JSON blob (index, manifest, config) by its `sha256:<hex>` digest."""
-    return json.loads((blobs / digest.split(":", 1)[1]).read_text())
+    document: dict = json.loads((blobs / digest.split(":", 1)[1]).read_text())
+    return document
 
 
 def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:

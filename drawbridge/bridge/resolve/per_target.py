@@ -225,7 +225,6 @@ class _TargetResolver:
         chosen: list[tuple[Requirement, _Choice]],
         unmet: dict[NormalizedName, str],
         joint: _Choice,
-
     ) -> _Choice:
         """Requests resolved alone, merged in order: a request whose closure clashes with an
         earlier one's is unmet, named with the clash."""
@@ -356,7 +355,8 @@ class _TargetResolver:
         self.catalogue.prefetch(wheels=wheels)
 
     def _malformed_release(
-        self, project: NormalizedName, target: Target, constraints: set[str]) -> str:
+        self, project: NormalizedName, target: Target, constraints: set[str]
+    ) -> str:
         """A constraint forbidding the newest release of `project` not yet forbidden whose
         wheel for `target` is malformed (uv stopped at one and does not say which)."""
         for version, files in self.catalogue.releases(project).items():

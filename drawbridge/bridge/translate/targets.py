@@ -15,10 +15,10 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.channel.platforms import (  # noqa: F401 (re-exported)
-    DEFAULT_PYTHONS,
-    DEFAULT_SUBDIRS,
-    DEFAULT_MACOS,
+from drawbridge.channel.platforms import (  # re-exported: `as` says so to mypy
+    DEFAULT_PYTHONS as DEFAULT_PYTHONS,
+    DEFAULT_SUBDIRS as DEFAULT_SUBDIRS,
+    DEFAULT_MACOS as DEFAULT_MACOS,
 )
 
 #: the oldest glibc conda's linux packages may assume (manylinux_2_17 = CentOS 7)
