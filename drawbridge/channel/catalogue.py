@@ -340,7 +340,9 @@ def project_detail(database: Database, channel: str, project: str) -> ProjectDet
     )
 
 
-def _releases(dists: Iterable[DistributionRow], packages: Iterable[CondaPackageRow]) -> tuple:
+def _releases(
+    dists: Iterable[DistributionRow], packages: Iterable[CondaPackageRow]
+) -> tuple[Release, ...]:
     pip_files: dict[str, list[PipFile]] = defaultdict(list)
     conda_files: dict[str, list[CondaFile]] = defaultdict(list)
     for d in dists:

@@ -15,7 +15,7 @@ import datetime as dt
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from packaging.utils import NormalizedName
 
@@ -58,7 +58,7 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A moment, always read back as an aware UTC datetime: SQLite keeps no zone (and gives
     naive values back), PostgreSQL answers in the session's zone."""
 
@@ -126,7 +126,7 @@ class DistributionRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     requires_python: Mapped[str | None] = mapped_column(String(200), nullable=True)
     metadata_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    core_metadata: Mapped[dict] = mapped_column(JSON)  # parsed METADATA/PKG-INFO fields
+    core_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)  # parsed METADATA/PKG-INFO fields
     yanked: Mapped[bool] = mapped_column(Boolean, default=False)
     yanked_reason: Mapped[str] = mapped_column(Text, default="")
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
@@ -166,7 +166,7 @@ class PublishIntentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), index=True)
     path: Mapped[str] = mapped_column(String(400))  # relative to the channel's folder
-    companions: Mapped[list] = mapped_column(JSON, default=list)  # e.g. the .metadata file
+    companions: Mapped[list[str]] = mapped_column(JSON, default=list)  # e.g. the .metadata file
     sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[FileKind] = mapped_column(String(10))
     touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
@@ -184,7 +184,9 @@ class PromotionRow(Base):
     source: Mapped[str] = mapped_column(ForeignKey("channels.name"))
     target: Mapped[str] = mapped_column(ForeignKey("channels.name"))
     move: Mapped[bool] = mapped_column(Boolean, default=False)
-    files: Mapped[list] = mapped_column(JSON)  # [{"kind", "subdir", "filename", "sha256"}]
+    files: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON
+    )  # [{"kind", "subdir", "filename", "sha256"}]
     user: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -237,7 +239,7 @@ class TokenRow(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
-    channels: Mapped[list | None] = mapped_column(JSON, nullable=True, default=None)
+    channels: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
     expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
 
 

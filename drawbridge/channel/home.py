@@ -6,7 +6,7 @@ import json
 import os
 import re
 import tomllib
-from typing import TYPE_CHECKING, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from dataclasses import dataclass, field
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -133,10 +133,10 @@ class BridgeSettings:
     pythons: list[str] = field(default_factory=lambda: list(DEFAULT_PYTHONS))
     upstream_pypi: str = "https://pypi.org/simple/"
     #: mirror locations or `{name, url}` tables: see `channel.upstream_conda`
-    upstream_conda: list = field(default_factory=list)
+    upstream_conda: list[Any] = field(default_factory=list)
     manylinux_glibc_minor: int = 17
     #: subdir → "X.Y"; a subdir left out keeps its default (`platforms.DEFAULT_MACOS`)
-    macos_baseline: dict = field(default_factory=lambda: dict(DEFAULT_MACOS_TEXT))
+    macos_baseline: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MACOS_TEXT))
 
     @property
     def macos(self) -> dict[str, tuple[int, int]]:
@@ -318,7 +318,7 @@ def check_public_url(config_path: Path, url: str) -> None:
         )
 
 
-def check_macos_baseline(config_path: Path, baseline: dict) -> None:
+def check_macos_baseline(config_path: Path, baseline: dict[str, Any]) -> None:
     """HomeError unless every entry of `[bridge] macos_baseline` is a Mac subdir with a
     macOS version ("12.0") no older than that subdir's first."""
     for subdir, text in baseline.items():
@@ -335,7 +335,7 @@ def check_macos_baseline(config_path: Path, baseline: dict) -> None:
             )
 
 
-def _parse_table(config_path: Path, name: str, table: dict, settings_type: type[T]) -> T:
+def _parse_table(config_path: Path, name: str, table: dict[str, Any], settings_type: type[T]) -> T:
     """Build `settings_type` from a TOML table; unknown keys and wrong types are errors."""
     known = settings_type.__dataclass_fields__
     unknown = sorted(set(table) - set(known))

@@ -106,11 +106,13 @@ async def http_error_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code in (204, 304):
         return Response(status_code=error.status_code, headers=error.headers)
-    if not isinstance(error.detail, str):  # structured details are for tools
+    # starlette types it str; FastAPI's HTTPException (a subclass) carries any JSON value
+    detail: object = error.detail
+    if not isinstance(detail, str):  # structured details are for tools
         return JSONResponse(
-            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+            {"detail": detail}, status_code=error.status_code, headers=error.headers
         )
-    return error_answer(request, error.status_code, error.detail, error.headers)
+    return error_answer(request, error.status_code, detail, error.headers)
 
 
 async def validation_error_response(request: Request, error: Exception) -> Response:

@@ -115,7 +115,7 @@ def check_installable(
         indexed = asyncio.run(_records(gateway, uri, subdirs))
         files = [replace(f, location=str(paths[f.subdir, f.filename])) for f in indexed]
         tier = MultiSource("drawbridge", [uri, *map(_source, channels[:1])])
-        sources = [tier, *map(_source, channels[1:])]
+        sources: list[str | MultiSource] = [tier, *map(_source, channels[1:])]
 
         def leave_out(refused: Sequence[CondaFile]) -> None:
             _drop_from_repodata(staging, refused)
@@ -154,7 +154,9 @@ def check_channel(
 class _Checker:
     """Solves against fixed sources, one target at a time, counting the solves."""
 
-    def __init__(self, sources: list, gateway: rattler.Gateway, baseline: Baseline) -> None:
+    def __init__(
+        self, sources: Sequence[str | MultiSource], gateway: rattler.Gateway, baseline: Baseline
+    ) -> None:
         self.sources, self.gateway, self.baseline = sources, gateway, baseline
         self.solves = 0
         #: per target, the (subdir, filename) of every record a successful solve used

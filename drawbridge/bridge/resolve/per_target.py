@@ -16,6 +16,7 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
@@ -111,22 +112,24 @@ def _choose_then_pin(
         ThreadPoolExecutor(PINNING_WORKERS, thread_name_prefix="pin") as pinners,
     ):
         choosing = {choosers.submit(resolver.choose, target): target for target in targets}
-        pinning: set[Future] = set()
+        pinning: set[Future[TargetResolution]] = set()
         try:
             while choosing or pinning:
-                finished, _ = wait([*choosing, *pinning], return_when=FIRST_COMPLETED)
+                running: list[Future[Any]] = [*choosing, *pinning]  # choices and pins
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     if future in choosing:
                         target = choosing.pop(future)
                         pinning.add(pinners.submit(resolver.pin, target, future.result()))
                         continue
                     pinning.discard(future)
-                    result = future.result()
+                    result: TargetResolution = future.result()
                     done[result.target] = result
                     if on_progress:
                         on_progress(result)
         except BaseException:
-            for future in [*choosing, *pinning]:
+            running = [*choosing, *pinning]
+            for future in running:
                 future.cancel()
             raise
     return done

@@ -22,8 +22,9 @@ class CondaUpstream:
         self.channels = [rattler.Channel(c) for c in channels]
         self.subdirs = [rattler.Subdir(s) for s in sorted(set(subdirs) | {"noarch"})]
         self.gateway = rattler.Gateway()
-        self._records: dict[str, list] = {}
-        self._pythons: dict[str, list] = {}  # subdir -> the `python` records for it
+        self._records: dict[str, list[rattler.RepoDataRecord]] = {}
+        #: subdir -> the `python` records for it
+        self._pythons: dict[str, list[rattler.RepoDataRecord]] = {}
 
     @cached_property
     def names(self) -> list[str]:
@@ -33,7 +34,7 @@ class CondaUpstream:
         result = asyncio.run(self.gateway.names(self.channels, self.subdirs))
         return sorted({name.normalized for name in result})
 
-    def records(self, conda_name: str) -> list:
+    def records(self, conda_name: str) -> list[rattler.RepoDataRecord]:
         """Every record of `conda_name` in the channels (all subdirs of the run)."""
         if conda_name not in self._records:
             found = []

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urldefrag, urljoin
 
 import httpx
@@ -141,7 +141,9 @@ def parse_simple_html(project: NormalizedName, page_url: str, text: str) -> list
     return files
 
 
-def parse_simple_json(project: NormalizedName, page_url: str, document: dict) -> list[UpstreamFile]:
+def parse_simple_json(
+    project: NormalizedName, page_url: str, document: dict[str, Any]
+) -> list[UpstreamFile]:
     """The files of a PEP 691 JSON page."""
     files = []
     for entry in document.get("files", []):

@@ -20,6 +20,7 @@ import re
 import time
 from collections.abc import Awaitable, Iterable
 from pathlib import Path
+from typing import Any
 from typing import BinaryIO
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -146,7 +147,7 @@ class _LoggedApp:
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        sent: list = [500, 0, None]  # status, body bytes, headers of the start message
+        sent: list[Any] = [500, 0, None]  # status, body bytes, headers of the start message
 
         def logged_send(message: Message) -> Awaitable[None]:
             # not async: it returns the server's awaitable, saving a coroutine per message

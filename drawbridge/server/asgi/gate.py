@@ -173,7 +173,9 @@ def _marking(send: Send, private: bool) -> Send:
     return marked
 
 
-def _private(headers: list[tuple[bytes, bytes]], has_cache_control: bool) -> list:
+def _private(
+    headers: list[tuple[bytes, bytes]], has_cache_control: bool
+) -> list[tuple[bytes, bytes]]:
     """The headers with `Cache-Control` made `private` (`public` replaced, or prepended)."""
     if not has_cache_control:
         return [*headers, (b"cache-control", b"private")]
