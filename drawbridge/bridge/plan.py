@@ -19,7 +19,7 @@ from pathlib import Path
 from typing import Literal
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.wheels.packages_to_make import Build, WheelChoice, plan_builds
@@ -82,7 +82,7 @@ class ProjectPlan:
         routes = {group.route for group in self.groups}
         for route in ("wheel", "recipe", "upstream"):
             if route in routes:
-                return route  # type: ignore[return-value]
+                return route
         return "cannot"
 
     @property
@@ -225,21 +225,25 @@ def _refused_request(text: str, upstream: Upstream, names: NameTable) -> Project
     except BridgeError as error:
         return ProjectPlan(text, text, problem=str(error))
     project = canonicalize_name(requirement.name)
-    base = {"project": project, "conda_name": names.conda_name(requirement.name)}
+    conda_name = names.conda_name(requirement.name)
     try:
         files = [f for f in upstream.files(project) if not f.yanked]
     except UnknownUpstreamProject as error:
-        return ProjectPlan(**base, problem=str(error))
+        return ProjectPlan(project, conda_name, problem=str(error))
     versions = sorted({f.version for f in files}, key=Version, reverse=True)
     if not any(requirement.specifier.contains(v, prereleases=True) for v in versions):
         offered = ", ".join(versions[:5]) or "nothing"
         return ProjectPlan(
-            **base, problem=f"no version satisfies {requirement}; upstream has {offered}"
+            project,
+            conda_name,
+            problem=f"no version satisfies {requirement}; upstream has {offered}",
         )
     return None
 
 
-def _discovery_order(resolutions: Sequence[TargetResolution]) -> Callable[[str], tuple[int, str]]:
+def _discovery_order(
+    resolutions: Sequence[TargetResolution],
+) -> Callable[[NormalizedName], tuple[int, str]]:
     """Requested projects first, then the others by name."""
     requested = {p for r in resolutions for p, pin in r.pins.items() if "" in pin.required_by}
     requested |= {p for r in resolutions for p in r.unmet}
@@ -251,7 +255,7 @@ class _Planner:
 
     def __init__(
         self,
-        requests: Mapping[str, Requirement],
+        requests: Mapping[NormalizedName, Requirement],
         conda_upstream: CondaUpstream | None,
         names: NameTable,
         extras: Sequence[str],
@@ -263,7 +267,9 @@ class _Planner:
         self.subdirs = sorted({t.subdir for t in configured})
         self.pythons = sorted({t.python for t in configured}, key=Version)
 
-    def plan_project(self, project: str, resolutions: Sequence[TargetResolution]) -> ProjectPlan:
+    def plan_project(
+        self, project: NormalizedName, resolutions: Sequence[TargetResolution]
+    ) -> ProjectPlan:
         statuses: dict[tuple[str, Route, str], list[Target]] = {}
         choices: dict[Target, WheelChoice] = {}
         dropped: dict[str, Dropped] = {}
@@ -329,7 +335,7 @@ class _Planner:
             return "recipe", pin.no_wheel or "no wheel fits: needs a reviewed recipe"
         return "wheel", pin.held_back
 
-    def _upstream_spec(self, project: str, resolution: TargetResolution) -> str | None:
+    def _upstream_spec(self, project: NormalizedName, resolution: TargetResolution) -> str | None:
         """Every requirement on `project` in the target's closure as one conda version spec
         ('' for any version), or None when one of them cannot be said in conda's terms."""
         wanted = [self.requests[project]] if project in self.requests else []
@@ -344,7 +350,7 @@ class _Planner:
             return None
         return ",".join(dict.fromkeys(p for part in parts for p in part.split(",") if p))
 
-    def _extras_of(self, project: str) -> tuple[str, ...]:
+    def _extras_of(self, project: NormalizedName) -> tuple[str, ...]:
         request = self.requests.get(project)
         return tuple(sorted(set(self.extras) | set(request.extras))) if request else ()
 

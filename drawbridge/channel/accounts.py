@@ -10,6 +10,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from sqlalchemy import delete, select
+from sqlalchemy.orm import Session
 
 from drawbridge.channel.database import Database, GroupMemberRow, GroupRow, TokenRow, UserRow
 from drawbridge.channel.errors import AccountExists, UnknownAccount
@@ -151,14 +152,14 @@ class Accounts:
         return [self.group(name) for name in names]
 
 
-def _user(session, name: str) -> UserRow:  # type: ignore[no-untyped-def]
+def _user(session: Session, name: str) -> UserRow:
     row = session.get(UserRow, name)
     if row is None:
         raise UnknownAccount(f"no user {name!r}; create it with `drawbridge user create {name}`")
     return row
 
 
-def _group(session, name: str) -> GroupRow:  # type: ignore[no-untyped-def]
+def _group(session: Session, name: str) -> GroupRow:
     row = session.get(GroupRow, name)
     if row is None:
         raise UnknownAccount(f"no group {name!r}; create it with `drawbridge group create {name}`")

@@ -165,9 +165,9 @@ def channel_projects(database: Database, channel: str, query: str = "") -> list[
         conda_rows = connection.execute(conda_query.distinct()).all()
     # per project, the spelling of its name each pip version gives (the smallest, if its
     # files disagree: `Zope.Interface` wheels beside a `zope.interface` sdist)
-    spellings: dict[str, dict[str, str]] = defaultdict(dict)
-    conda_names: dict[str, str] = {}
-    versions: dict[str, set[str]] = defaultdict(set)
+    spellings: dict[NormalizedName, dict[str, str]] = defaultdict(dict)
+    conda_names: dict[NormalizedName, str] = {}
+    versions: dict[NormalizedName, set[str]] = defaultdict(set)
     for project, display_name, version in pip_rows:
         known = spellings[project].get(version)
         spellings[project][version] = min(known, display_name) if known else display_name
@@ -340,7 +340,9 @@ def project_detail(database: Database, channel: str, project: str) -> ProjectDet
     )
 
 
-def _releases(dists: Iterable[DistributionRow], packages: Iterable[CondaPackageRow]) -> tuple:
+def _releases(
+    dists: Iterable[DistributionRow], packages: Iterable[CondaPackageRow]
+) -> tuple[Release, ...]:
     pip_files: dict[str, list[PipFile]] = defaultdict(list)
     conda_files: dict[str, list[CondaFile]] = defaultdict(list)
     for d in dists:

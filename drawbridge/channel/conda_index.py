@@ -23,7 +23,7 @@ import tempfile
 from collections.abc import Iterable, Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import NamedTuple
+from typing import Any, NamedTuple
 
 import zstandard
 from rattler import Subdir, Version
@@ -221,7 +221,7 @@ def write_compressed_twins(repodata: Path) -> None:
 
 def write_channeldata(layout: ChannelLayout, packages: Iterable[tuple[str, str, str]]) -> None:
     """Write channeldata.json from (name, version, subdir) triples."""
-    by_name: dict[str, dict] = {}
+    by_name: dict[str, dict[str, Any]] = {}
     subdirs: set[str] = set()
     for name, version, subdir in packages:
         entry = by_name.setdefault(name, {"subdirs": set(), "version": version})

@@ -15,6 +15,7 @@ import tarfile
 import zipfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import zstandard
 from rattler import PackageName, Version
@@ -83,7 +84,7 @@ def inspect_conda_package(path: Path, filename: str | None = None) -> CondaPacka
     return _identity_from_index(filename, stem, index)
 
 
-def _identity_from_index(filename: str, stem: str, index: dict) -> CondaPackageInfo:
+def _identity_from_index(filename: str, stem: str, index: dict[str, Any]) -> CondaPackageInfo:
     missing = [key for key in ("name", "version", "build", "subdir") if not index.get(key)]
     if missing:
         raise InvalidDistribution(f"{filename}: info/index.json lacks {', '.join(missing)}")
@@ -135,7 +136,7 @@ def _check_conda_identity(filename: str, name: str, version: str, build: str) ->
         )
 
 
-def _parse_index_json(filename: str, raw: bytes | None) -> dict:
+def _parse_index_json(filename: str, raw: bytes | None) -> dict[str, Any]:
     if raw is None:
         raise InvalidDistribution(f"{filename}: info/index.json is missing")
     try:
@@ -168,7 +169,7 @@ def _scan_tar(filename: str, tf: tarfile.TarFile) -> bytes | None:
     return index_json
 
 
-def _read_tar_bz2(path: Path, filename: str, budget: int) -> dict:
+def _read_tar_bz2(path: Path, filename: str, budget: int) -> dict[str, Any]:
     try:
         with bz2.open(path, "rb") as raw:
             with limits.open_tar_stream(
@@ -179,7 +180,7 @@ def _read_tar_bz2(path: Path, filename: str, budget: int) -> dict:
         raise InvalidDistribution(f"{filename}: corrupt tar.bz2 archive ({error})") from error
 
 
-def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict:
+def _read_conda_v2(path: Path, filename: str, stem: str, budget: int) -> dict[str, Any]:
     zf = limits.open_zip(path, filename)
     try:
         with zf:

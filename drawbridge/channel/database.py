@@ -15,7 +15,7 @@ import datetime as dt
 import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
-from typing import Literal
+from typing import Any, Literal
 
 from packaging.utils import NormalizedName
 
@@ -33,9 +33,18 @@ from sqlalchemy import (
     create_engine,
     event,
 )
-from sqlalchemy.engine import Engine, make_url
+from sqlalchemy.engine import Connection, Dialect, Engine, make_url
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 from sqlalchemy.exc import OperationalError
-from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
+from sqlalchemy.orm import (
+    DeclarativeBase,
+    Mapped,
+    Mapper,
+    Session,
+    mapped_column,
+    sessionmaker,
+)
 
 from drawbridge.channel.errors import DatabaseUnavailable, ReadOnlyReplica, ValueRefused
 from drawbridge.channel.kinds import FileKind, IntentState, MadeHow, PackageType
@@ -49,19 +58,21 @@ def utcnow() -> dt.datetime:
     return dt.datetime.now(dt.timezone.utc).replace(microsecond=0)
 
 
-class UTCDateTime(TypeDecorator):
+class UTCDateTime(TypeDecorator[dt.datetime]):
     """A moment, always read back as an aware UTC datetime: SQLite keeps no zone (and gives
     naive values back), PostgreSQL answers in the session's zone."""
 
     impl = DateTime(timezone=True)
     cache_ok = True
 
-    def process_bind_param(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_bind_param(self, value: dt.datetime | None, dialect: Dialect) -> dt.datetime | None:
         if value is not None and value.tzinfo is not None:
             value = value.astimezone(dt.timezone.utc)
         return value
 
-    def process_result_value(self, value, dialect):  # type: ignore[no-untyped-def]
+    def process_result_value(
+        self, value: dt.datetime | None, dialect: Dialect
+    ) -> dt.datetime | None:
         if value is None:
             return None
         if value.tzinfo is None:
@@ -115,7 +126,7 @@ class DistributionRow(Base):
     size: Mapped[int] = mapped_column(BigInteger)
     requires_python: Mapped[str | None] = mapped_column(String(200), nullable=True)
     metadata_sha256: Mapped[str | None] = mapped_column(String(64), nullable=True)
-    core_metadata: Mapped[dict] = mapped_column(JSON)  # parsed METADATA/PKG-INFO fields
+    core_metadata: Mapped[dict[str, Any]] = mapped_column(JSON)  # parsed METADATA/PKG-INFO fields
     yanked: Mapped[bool] = mapped_column(Boolean, default=False)
     yanked_reason: Mapped[str] = mapped_column(Text, default="")
     uploaded_by: Mapped[str] = mapped_column(String(100), default="")
@@ -155,7 +166,7 @@ class PublishIntentRow(Base):
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     channel: Mapped[str] = mapped_column(ForeignKey("channels.name"), index=True)
     path: Mapped[str] = mapped_column(String(400))  # relative to the channel's folder
-    companions: Mapped[list] = mapped_column(JSON, default=list)  # e.g. the .metadata file
+    companions: Mapped[list[str]] = mapped_column(JSON, default=list)  # e.g. the .metadata file
     sha256: Mapped[str] = mapped_column(String(64))
     kind: Mapped[FileKind] = mapped_column(String(10))
     touches: Mapped[str] = mapped_column(String(200))  # the project, or the conda subdir
@@ -173,7 +184,9 @@ class PromotionRow(Base):
     source: Mapped[str] = mapped_column(ForeignKey("channels.name"))
     target: Mapped[str] = mapped_column(ForeignKey("channels.name"))
     move: Mapped[bool] = mapped_column(Boolean, default=False)
-    files: Mapped[list] = mapped_column(JSON)  # [{"kind", "subdir", "filename", "sha256"}]
+    files: Mapped[list[dict[str, Any]]] = mapped_column(
+        JSON
+    )  # [{"kind", "subdir", "filename", "sha256"}]
     user: Mapped[str] = mapped_column(String(100))
     comment: Mapped[str] = mapped_column(Text, default="")
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
@@ -226,7 +239,7 @@ class TokenRow(Base):
     token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
-    channels: Mapped[list | None] = mapped_column(JSON, nullable=True, default=None)
+    channels: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
     expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
 
 
@@ -272,11 +285,11 @@ def check_values(row: Base) -> None:
 
 @event.listens_for(Base, "before_insert", propagate=True)
 @event.listens_for(Base, "before_update", propagate=True)
-def _check_before_writing(_mapper, _connection, row: Base) -> None:  # type: ignore[no-untyped-def]
+def _check_before_writing(_mapper: Mapper[Base], _connection: Connection, row: Base) -> None:
     check_values(row)
 
 
-def _sqlite_pragmas(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+def _sqlite_pragmas(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
     cursor = dbapi_connection.cursor()
     cursor.execute("PRAGMA journal_mode=WAL")
     cursor.execute("PRAGMA busy_timeout=30000")

@@ -13,6 +13,7 @@ import zipfile
 import zlib
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.metadata import parse_email
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -64,7 +65,7 @@ class DistributionInfo:
     packagetype: PackageType
     python_version: str
     requires_python: str | None
-    core_metadata: dict  # parsed fields, JSON-compatible
+    core_metadata: dict[str, Any]  # parsed fields, JSON-compatible
     metadata_bytes: bytes | None  # the METADATA file for PEP 658; None for sdists
 
 
@@ -128,7 +129,7 @@ def inspect_distribution(path: Path, filename: str | None = None) -> Distributio
     )
 
 
-def _metadata_fields(filename: str, raw: bytes, name: str, version: Version) -> dict:
+def _metadata_fields(filename: str, raw: bytes, name: str, version: Version) -> dict[str, Any]:
     fields, _unparsed = parse_email(raw)
     declared_name = fields.get("name")
     declared_version = fields.get("version")
@@ -161,7 +162,7 @@ def _metadata_fields(filename: str, raw: bytes, name: str, version: Version) -> 
     return dict(fields)
 
 
-def _check_project_name(filename: str, name: str) -> str:
+def _check_project_name(filename: str, name: str) -> NormalizedName:
     try:
         return canonicalize_name(name, validate=True)
     except Exception as error:  # packaging.utils.InvalidName (packaging >= 24)

@@ -70,7 +70,7 @@ class Event:
     kind: str
     channel: str
     subject: str
-    payload: dict
+    payload: dict[str, Any]
     created: dt.datetime
 
     def as_json(self) -> dict[str, Any]:

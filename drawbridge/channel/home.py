@@ -6,7 +6,7 @@ import json
 import os
 import re
 import tomllib
-from typing import TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from urllib.parse import urlsplit
@@ -25,7 +25,10 @@ from drawbridge.channel.platforms import (
     toml_list,
 )
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 DEFAULT_HOME = Path("drawbridge-home")
 #: the environment variable naming the home (every --home option reads it)
 HOME_VARIABLE = "DRAWBRIDGE_HOME"
@@ -140,10 +143,10 @@ class BridgeSettings:
     pythons: list[str] = field(default_factory=lambda: list(DEFAULT_PYTHONS))
     upstream_pypi: str = "https://pypi.org/simple/"
     #: mirror locations or `{name, url}` tables: see `channel.upstream_conda`
-    upstream_conda: list = field(default_factory=list)
+    upstream_conda: list[Any] = field(default_factory=list)
     manylinux_glibc_minor: int = 17
     #: subdir → "X.Y"; a subdir left out keeps its default (`platforms.DEFAULT_MACOS`)
-    macos_baseline: dict = field(default_factory=lambda: dict(DEFAULT_MACOS_TEXT))
+    macos_baseline: dict[str, Any] = field(default_factory=lambda: dict(DEFAULT_MACOS_TEXT))
 
     @property
     def macos(self) -> dict[str, tuple[int, int]]:
@@ -283,7 +286,7 @@ def load_home(home: Path | str | None = None) -> Home:
     upstream_channels(bridge.upstream_conda)  # a malformed entry or a name clash, said now
     check_macos_baseline(config_path, bridge.macos_baseline)
     recipes = _parse_table(config_path, "recipes", document.get("recipes", {}), RecipeSettings)
-    if not all(isinstance(name, str) and name for name in recipes.maintainers):
+    if not all(_is_name(name) for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
     return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
 
@@ -320,6 +323,11 @@ def as_replica_of(home: Home, url: str) -> Home:
     return replace(home, server=server)
 
 
+def _is_name(value: object) -> bool:
+    """True for a non-empty string: what TOML gives may be anything, whatever the type says."""
+    return isinstance(value, str) and bool(value)
+
+
 def check_public_url(config_path: Path, url: str) -> None:
     """HomeError unless `[server] public_url` is empty or an http(s) URL of an origin alone:
     a scheme, a host and an optional port, with at most a `/` after them."""
@@ -353,7 +361,7 @@ def check_public_url(config_path: Path, url: str) -> None:
         )
 
 
-def check_macos_baseline(config_path: Path, baseline: dict) -> None:
+def check_macos_baseline(config_path: Path, baseline: dict[str, Any]) -> None:
     """HomeError unless every entry of `[bridge] macos_baseline` is a Mac subdir with a
     macOS version ("12.0") no older than that subdir's first."""
     for subdir, text in baseline.items():
@@ -370,7 +378,7 @@ def check_macos_baseline(config_path: Path, baseline: dict) -> None:
             )
 
 
-def _parse_table(config_path: Path, name: str, table: dict, settings_type: type[T]) -> T:
+def _parse_table(config_path: Path, name: str, table: dict[str, Any], settings_type: type[T]) -> T:
     """Build `settings_type` from a TOML table; unknown keys and wrong types are errors."""
     known = settings_type.__dataclass_fields__
     unknown = sorted(set(table) - set(known))

@@ -15,6 +15,8 @@ holds a file lock).
 
 from __future__ import annotations
 
+import builtins
+
 import datetime as dt
 import random
 import secrets
@@ -105,8 +107,10 @@ def retry_delay(attempts: int, rng: random.Random | None = None) -> dt.timedelta
     """How long to wait after the `attempts`-th failed attempt: doubling from
     FIRST_RETRY up to LONGEST_RETRY, the second half of it random ("equal jitter"), so
     receivers coming back are not hit by every server at once."""
-    ceiling = min(FIRST_RETRY * 2 ** min(attempts - 1, 30), LONGEST_RETRY)
-    return ceiling / 2 + ceiling / 2 * (rng or random).random()
+    doublings = max(0, min(attempts - 1, 30))
+    ceiling = min(FIRST_RETRY * (1 << doublings), LONGEST_RETRY)
+    chance = rng.random() if rng else random.random()
+    return ceiling / 2 + ceiling / 2 * chance
 
 
 class Hooks:
@@ -135,7 +139,7 @@ class Hooks:
             session.flush()
             return _hook(row), secret
 
-    def list(self) -> list[Hook]:
+    def list(self) -> builtins.list[Hook]:
         with self.db.session() as session:
             return [_hook(row) for row in session.scalars(select(HookRow).order_by(HookRow.id))]
 
@@ -147,7 +151,7 @@ class Hooks:
             session.execute(delete(DeliveryRow).where(DeliveryRow.hook == hook_id))
             session.execute(delete(HookRow).where(HookRow.id == hook_id))
 
-    def deliveries(self, hook_id: int | None = None, limit: int = 100) -> list[Delivery]:
+    def deliveries(self, hook_id: int | None = None, limit: int = 100) -> builtins.list[Delivery]:
         """The newest deliveries (of one webhook, or all), newest first."""
         query = select(DeliveryRow, EventRow.kind).join(EventRow, EventRow.id == DeliveryRow.event)
         if hook_id is not None:
@@ -207,16 +211,16 @@ class Hooks:
             attempt = post(url, secret, sent, header)
             made += 1
             with self.db.session() as session:
-                delivery = session.get(DeliveryRow, claimed)
-                if delivery is None:  # the webhook was removed meanwhile
+                answered = session.get(DeliveryRow, claimed)
+                if answered is None:  # the webhook was removed meanwhile
                     return made
-                delivery.attempts += 1
-                delivery.last_status = attempt.status
-                delivery.last_error = attempt.error[:ERROR_LENGTH]
+                answered.attempts += 1
+                answered.last_status = attempt.status
+                answered.last_error = attempt.error[:ERROR_LENGTH]
                 if attempt.delivered:
-                    delivery.state, delivery.finished = "delivered", utcnow()
+                    answered.state, answered.finished = "delivered", utcnow()
                     continue
-                delivery.next_attempt = utcnow() + retry_delay(delivery.attempts)
+                answered.next_attempt = utcnow() + retry_delay(answered.attempts)
                 return made
 
 

@@ -14,6 +14,7 @@ import json
 import shutil
 from collections.abc import Iterable
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import delete, select
 
@@ -65,7 +66,8 @@ class ChannelIndexes:
                     CondaPackageRow.channel == layout.name
                 )
             ).all()
-        conda_index.write_channeldata(layout, [tuple(row) for row in rows])
+        triples = [(name, version, subdir) for name, version, subdir in rows]
+        conda_index.write_channeldata(layout, triples)
         note_change(self.channels_dir)
         return quarantined
 
@@ -137,6 +139,6 @@ class ChannelIndexes:
             )
 
 
-def row_record(row: CondaPackageRow | DistributionRow) -> dict:
+def row_record(row: CondaPackageRow | DistributionRow) -> dict[str, Any]:
     """A database row as plain data, for a quarantine's reason file."""
     return {column.name: getattr(row, column.name) for column in row.__table__.columns}

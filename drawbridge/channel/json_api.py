@@ -8,6 +8,7 @@ from __future__ import annotations
 
 from collections import defaultdict
 from collections.abc import Sequence
+from typing import Any
 
 from packaging.version import InvalidVersion, Version
 
@@ -17,7 +18,7 @@ from drawbridge.channel.simple_pages import sorted_files
 from drawbridge.channel.versions import version_key
 
 
-def _file_document(row: DistributionRow, base_url: str) -> dict:
+def _file_document(row: DistributionRow, base_url: str) -> dict[str, Any]:
     return {
         "comment_text": "",
         "digests": {"blake2b_256": row.blake2b_256, "md5": row.md5, "sha256": row.sha256},
@@ -58,7 +59,9 @@ def latest_version(files: Sequence[DistributionRow]) -> str:
     raise UnknownProject("no files")
 
 
-def _info(row: DistributionRow, base_url: str, version_files: Sequence[DistributionRow]) -> dict:
+def _info(
+    row: DistributionRow, base_url: str, version_files: Sequence[DistributionRow]
+) -> dict[str, Any]:
     meta = row.core_metadata
     project_urls = meta.get("project_urls") or {}
     return {
@@ -101,7 +104,7 @@ def _metadata_source(version_files: Sequence[DistributionRow]) -> DistributionRo
 
 def project_document(
     files: Sequence[DistributionRow], base_url: str, version: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """The JSON API document for a project, or for one `version` of it."""
     if not files:
         raise UnknownProject("no files")

@@ -13,7 +13,7 @@ import tarfile
 import zipfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import BinaryIO
+from typing import Protocol
 
 from drawbridge.channel.errors import ArchiveTooLarge, InvalidDistribution
 
@@ -42,6 +42,12 @@ MAX_ZSTD_WINDOW = 128 * MiB
 CHUNK = 1 * MiB
 
 
+class ByteSource(Protocol):
+    """Anything bytes are read from: a file, a zip or tar member, a decompressor's output."""
+
+    def read(self, size: int = -1, /) -> bytes: ...
+
+
 def inflation_budget(compressed_size: int) -> int:
     """How many bytes an archive of `compressed_size` bytes may inflate to, in total."""
     return max(INFLATION_FLOOR, INFLATION_RATIO * compressed_size)
@@ -64,11 +70,12 @@ class InflationGuard:
     spend one budget over several streams (the two inner archives of a .conda).
     """
 
-    def __init__(self, inner: BinaryIO | None, archive: str, budget: int) -> None:
-        self.inner, self.archive, self.budget = inner, archive, budget
+    def __init__(self, inner: ByteSource | None, archive: str, budget: int) -> None:
+        self.inner: ByteSource | None = inner
+        self.archive, self.budget = archive, budget
         self.passed = 0
 
-    def read(self, size: int = -1) -> bytes:
+    def read(self, size: int | None = -1) -> bytes:
         assert self.inner is not None, "give the guard a stream to read"
         wanted = CHUNK if size is None or size < 0 or size > CHUNK else size
         data = self.inner.read(wanted)
@@ -98,16 +105,24 @@ class BoundedTarInfo(tarfile.TarInfo):
         tarfile.GNUTYPE_LONGLINK,
     )
 
-    def _proc_member(self, tarfile_: tarfile.TarFile):  # type: ignore[no-untyped-def]
+    def _proc_member(self, tarfile_: tarfile.TarFile) -> tarfile.TarInfo:
         if self.type in self._EXTENDED and self.size > MAX_EXTENDED_HEADER:
             raise too_large(self.archive, "a tar extended header", self.size, MAX_EXTENDED_HEADER)
-        return super()._proc_member(tarfile_)  # type: ignore[misc]
+        # TarInfo._proc_member is tarfile's private hook for reading a header's payload;
+        # typeshed leaves it out
+        proceed: tarfile.TarInfo = super()._proc_member(tarfile_)  # type: ignore[misc]
+        return proceed
 
 
-def open_tar_stream(stream: BinaryIO, archive: str) -> tarfile.TarFile:
+def open_tar_stream(stream: ByteSource, archive: str) -> tarfile.TarFile:
     """A tar read once, front to back, from an already decompressed (guarded) stream."""
     info_type = type("BoundedTarInfo", (BoundedTarInfo,), {"archive": archive})
-    return tarfile.open(fileobj=stream, mode="r|", tarinfo=info_type)  # type: ignore[call-overload]
+    # typeshed's fileobj protocol asks for write, seek, tell and close too, which the stream
+    # mode "r|" never calls: it only reads
+    opened: tarfile.TarFile = tarfile.open(  # type: ignore[call-overload]
+        fileobj=stream, mode="r|", tarinfo=info_type
+    )
+    return opened
 
 
 def scan_members(tf: tarfile.TarFile, archive: str) -> Iterator[tarfile.TarInfo]:
@@ -118,11 +133,13 @@ def scan_members(tf: tarfile.TarFile, archive: str) -> Iterator[tarfile.TarInfo]
         if count > MAX_TAR_MEMBERS:
             raise too_large(archive, "the number of members", count, MAX_TAR_MEMBERS, unit="")
         yield member
-        tf.members.clear()
+        # the list getmembers() returns (getmembers() itself would read the whole stream);
+        # typeshed leaves the attribute out
+        tf.members.clear()  # type: ignore[attr-defined]
 
 
 def read_member(
-    archive: str, name: str, handle: BinaryIO | None, declared: int, limit: int
+    archive: str, name: str, handle: ByteSource | None, declared: int, limit: int
 ) -> bytes:
     """Read one member whose header declares `declared` bytes, refusing it over `limit`
     before reading; a member longer than it declared is refused too."""
@@ -141,17 +158,14 @@ def open_zip(path: Path, archive: str) -> zipfile.ZipFile:
     `MAX_ZIP_ENTRIES` entries, and that what its entries declare fits the inflation budget."""
     try:
         with path.open("rb") as handle:
-            end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]  # stable since Python 2
+            # zipfile's own reader of the end record and its index of the entry count: private
+            # (stable since Python 2), so typeshed leaves them out
+            end = zipfile._EndRecData(handle)  # type: ignore[attr-defined]
     except OSError as error:
         raise InvalidDistribution(f"{archive}: cannot read it ({error})") from error
-    if end and end[zipfile._ECD_ENTRIES_TOTAL] > MAX_ZIP_ENTRIES:  # type: ignore[attr-defined]
-        raise too_large(
-            archive,
-            "the number of entries",
-            end[zipfile._ECD_ENTRIES_TOTAL],
-            MAX_ZIP_ENTRIES,
-            unit="",
-        )  # type: ignore[attr-defined]
+    entries: int = end[zipfile._ECD_ENTRIES_TOTAL] if end else 0  # type: ignore[attr-defined]
+    if entries > MAX_ZIP_ENTRIES:
+        raise too_large(archive, "the number of entries", entries, MAX_ZIP_ENTRIES, unit="")
     try:
         zf = zipfile.ZipFile(path)
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as error:

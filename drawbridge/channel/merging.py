@@ -12,6 +12,7 @@ import hashlib
 import json
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import msgpack
 import zstandard
@@ -44,7 +45,7 @@ def merge_project_pages(pages: Sequence[bytes]) -> tuple[str, str]:
     """The (HTML, JSON) pages of one project from its PEP 691 pages at each level that has
     it, nearest first."""
     documents = [json.loads(page) for page in pages]
-    chosen: dict[str, dict] = {}
+    chosen: dict[str, dict[str, Any]] = {}
     versions: set[str] = set()
     for document in documents:
         for entry in document["files"]:
@@ -67,7 +68,7 @@ def merge_root_pages(pages: Sequence[bytes]) -> tuple[str, str]:
     return simple_pages.root_page_html(ordered), simple_pages.root_page_json(ordered)
 
 
-def merge_repodata(documents: Sequence[dict]) -> dict:
+def merge_repodata(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """One subdir's repodata from each level's, nearest first. A level's `base_url` is
     dropped: every file is served from the inheriting channel's own URL."""
     merged = {key: value for key, value in documents[0].items() if key not in PACKAGE_KEYS}
@@ -76,7 +77,7 @@ def merge_repodata(documents: Sequence[dict]) -> dict:
     merged["info"] = info
     removed: set[str] = set()
     for key in PACKAGE_KEYS:
-        packages: dict[str, dict] = {}
+        packages: dict[str, dict[str, Any]] = {}
         for document in documents:
             for filename, record in (document.get(key) or {}).items():
                 packages.setdefault(filename, record)
@@ -88,10 +89,10 @@ def merge_repodata(documents: Sequence[dict]) -> dict:
     return merged
 
 
-def merge_channeldata(documents: Sequence[dict]) -> dict:
+def merge_channeldata(documents: Sequence[dict[str, Any]]) -> dict[str, Any]:
     """channeldata.json from each level's, nearest first: a package's entry from the
     nearest level that has it, with the subdirs of every level."""
-    packages: dict[str, dict] = {}
+    packages: dict[str, dict[str, Any]] = {}
     subdirs: set[str] = set()
     for document in documents:
         subdirs.update(document.get("subdirs") or ())
@@ -147,7 +148,7 @@ def merge_shard_indexes(
             shards[name] = found[0][1]
             continue
         documents = [msgpack.unpackb(decompress(read_shard(pos, d.hex()))) for pos, d in found]
-        merged: dict = {key: {} for key in PACKAGE_KEYS}
+        merged: dict[str, Any] = {key: {} for key in PACKAGE_KEYS}
         removed: set[str] = set()
         for document in documents:
             for key in PACKAGE_KEYS:

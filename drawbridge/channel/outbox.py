@@ -9,6 +9,7 @@ event.
 from __future__ import annotations
 
 import datetime as dt
+from typing import Any
 
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
@@ -34,7 +35,7 @@ class EventRow(Base):
     channel: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), default="")
     subject: Mapped[str] = mapped_column(String(300), default="")
     path: Mapped[str | None] = mapped_column(String(400), nullable=True, default=None)
-    payload: Mapped[dict] = mapped_column(JSON, default=dict)
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
     created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
@@ -45,7 +46,7 @@ class HookRow(Base):
     __tablename__ = "hooks"
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     url: Mapped[str] = mapped_column(String(2000))
-    kinds: Mapped[list] = mapped_column(JSON)
+    kinds: Mapped[list[str]] = mapped_column(JSON)
     channel: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), default="")
     secret: Mapped[str] = mapped_column(String(200))
     created_by: Mapped[str] = mapped_column(String(100), default="")

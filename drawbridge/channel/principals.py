@@ -54,7 +54,8 @@ class ChannelPermissions:
     review: tuple[str, ...] = ()
 
     def of(self, action: str) -> tuple[str, ...]:
-        return getattr(self, action)
+        names: tuple[str, ...] = getattr(self, action)
+        return names
 
     def as_dict(self) -> dict[str, list[str]]:
         return {action: list(self.of(action)) for action in ACTIONS}

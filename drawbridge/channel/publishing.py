@@ -93,7 +93,7 @@ class Placement:
     source: Path  # the staged, checked copy
     target: Path
     row: DistributionRow | CondaPackageRow
-    existing: Select  # the sha256 of a recorded file of the same name, if there is one
+    existing: Select[str]  # the sha256 of a recorded file of the same name, if there is one
     duplicate_message: str
     published: PublishedFile
     companions: dict[Path, bytes] = field(default_factory=dict)  # e.g. the PEP 658 .metadata

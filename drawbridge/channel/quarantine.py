@@ -14,6 +14,7 @@ import json
 import os
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.storage import write_text_atomic
@@ -37,7 +38,7 @@ class QuarantinedFile:
 
 
 def quarantine(
-    layout: ChannelLayout, path: Path, reason: str, record: dict | None = None
+    layout: ChannelLayout, path: Path, reason: str, record: dict[str, Any] | None = None
 ) -> QuarantinedFile:
     """Move `path` (inside the channel) to the quarantine with a reason file; return what
     was done. A missing `path` only gets its reason file. Call with the channel lock held."""
@@ -70,7 +71,7 @@ def _free_name(target: Path) -> Path:
     return candidate
 
 
-def add_record(quarantined: QuarantinedFile, record: dict) -> None:
+def add_record(quarantined: QuarantinedFile, record: dict[str, Any]) -> None:
     """Add what the database recorded of a quarantined file to its reason file."""
     note = json.loads(quarantined.note.read_text("utf-8"))
     note["record"] = record

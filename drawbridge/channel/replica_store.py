@@ -17,6 +17,7 @@ import os
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import (
     InvalidSdistFilename,
@@ -262,14 +263,15 @@ def prepare_layout(indexes: ChannelIndexes, layout: ChannelLayout) -> None:
             pip_view.stamp_pages_format(layout.simple_dir)
 
 
-def write_status(home: Home, status: dict) -> None:
+def write_status(home: Home, status: dict[str, Any]) -> None:
     """Say how far the replica got (`read_status` reads it, for /health)."""
     write_bytes_atomic(home.root / STATUS_NAME, json.dumps(status, sort_keys=True).encode())
 
 
-def read_status(home: Home) -> dict:
+def read_status(home: Home) -> dict[str, Any]:
     """What the replica said last, or {} before it said anything."""
     try:
-        return json.loads((home.root / STATUS_NAME).read_bytes())
+        said = json.loads((home.root / STATUS_NAME).read_bytes())
     except (OSError, ValueError):
         return {}
+    return said if isinstance(said, dict) else {}

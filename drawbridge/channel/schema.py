@@ -27,7 +27,8 @@ from alembic.script import ScriptDirectory
 from alembic.util import CommandError
 from sqlalchemy import create_engine, event, inspect, text
 from sqlalchemy.engine import Connection, Engine
-from sqlalchemy.pool import NullPool
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry, NullPool
 
 from drawbridge.channel.errors import ChannelError
 
@@ -128,7 +129,7 @@ def _migration_engine(engine: Engine) -> Engine:
     if engine.dialect.name == "sqlite":
 
         @event.listens_for(migrator, "connect")
-        def connect(dbapi_connection, _record) -> None:  # type: ignore[no-untyped-def]
+        def connect(dbapi_connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
             dbapi_connection.isolation_level = None
             for pragma in (
                 f"busy_timeout={SQLITE_WAIT_MS}",
@@ -138,7 +139,7 @@ def _migration_engine(engine: Engine) -> Engine:
                 dbapi_connection.execute(f"PRAGMA {pragma}")
 
         @event.listens_for(migrator, "begin")
-        def begin(connection) -> None:  # type: ignore[no-untyped-def]
+        def begin(connection: Connection) -> None:
             connection.exec_driver_sql("BEGIN EXCLUSIVE")
 
     return migrator

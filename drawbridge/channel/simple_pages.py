@@ -12,6 +12,7 @@ from __future__ import annotations
 import html
 import json
 from collections.abc import Iterable, Sequence
+from typing import Any
 
 from drawbridge.channel.database import DistributionRow
 from drawbridge.channel.versions import version_key
@@ -37,7 +38,7 @@ def project_page_html(name: str, files: Sequence[DistributionRow]) -> str:
     return page_html_from_entries(name, [_file_json(row) for row in sorted_files(files)])
 
 
-def page_html_from_entries(name: str, entries: Sequence[dict]) -> str:
+def page_html_from_entries(name: str, entries: Sequence[dict[str, Any]]) -> str:
     """The PEP 503 page of one project from its PEP 691 file entries, in their order (the
     one HTML renderer: a flat channel's pages and an inheriting channel's merged ones)."""
     lines = [
@@ -67,8 +68,10 @@ def page_html_from_entries(name: str, entries: Sequence[dict]) -> str:
     return "\n".join(lines)
 
 
-def _file_json(row: DistributionRow) -> dict:
-    metadata: dict | bool = {"sha256": row.metadata_sha256} if row.metadata_sha256 else False
+def _file_json(row: DistributionRow) -> dict[str, Any]:
+    metadata: dict[str, Any] | bool = (
+        {"sha256": row.metadata_sha256} if row.metadata_sha256 else False
+    )
     return {
         "filename": row.filename,
         "url": file_url(row.filename),
@@ -88,7 +91,9 @@ def project_page_json(name: str, files: Sequence[DistributionRow]) -> str:
     return page_json_from_entries(name, [_file_json(row) for row in ordered], versions)
 
 
-def page_json_from_entries(name: str, entries: Sequence[dict], versions: Iterable[str]) -> str:
+def page_json_from_entries(
+    name: str, entries: Sequence[dict[str, Any]], versions: Iterable[str]
+) -> str:
     """The PEP 691 page of one project from its file entries, in their order."""
     document = {
         "meta": {"api-version": API_VERSION},

@@ -203,12 +203,10 @@ def parse_expiry(text: str, now: dt.datetime | None = None) -> dt.datetime:
         try:
             moment = dt.datetime.fromisoformat(word)
         except ValueError:
-            moment = None
-        if moment is None:
             raise InvalidName(
                 f"{text!r} is not an expiry: write a duration (90m, 12h, 30d, 2w) or a date "
                 "(2026-12-31, or 2026-12-31T18:00:00+00:00)"
-            )
+            ) from None
         if moment.tzinfo is None:
             moment = moment.replace(tzinfo=dt.timezone.utc)
     if moment <= now:

@@ -15,7 +15,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote, urlparse
 
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
@@ -96,7 +96,7 @@ def check_mirror_name(name: str) -> str:
     return name
 
 
-def upstream_channels(entries: list) -> dict[str, UpstreamConda]:
+def upstream_channels(entries: list[Any]) -> dict[str, UpstreamConda]:
     """The configured mirrors by served name, in order; two with the same name clash."""
     named: dict[str, UpstreamConda] = {}
     for entry in entries:
@@ -111,7 +111,7 @@ def upstream_channels(entries: list) -> dict[str, UpstreamConda]:
     return named
 
 
-def check_name_free(entries: list, name: str) -> None:
+def check_name_free(entries: list[Any], name: str) -> None:
     """HomeError, saying how to free it, if a configured mirror is served as `name`."""
     known = upstream_channels(entries)
     if name in known:
@@ -121,7 +121,7 @@ def check_name_free(entries: list, name: str) -> None:
         )
 
 
-def upstream_locations(entries: list) -> list[str]:
+def upstream_locations(entries: list[Any]) -> list[str]:
     """Where the configured mirrors live, in priority order (what solvers are given)."""
     return [mirror.location for mirror in upstream_channels(entries).values()]
 

@@ -109,7 +109,7 @@ def settle(
     drop its record) or rewrite its .metadata; note what the indexes must then show."""
     for row in suspect_rows:
         reason = problem(layout, row)
-        if reason is None and metadata_problem(layout, row):
+        if reason is None and isinstance(row, DistributionRow) and metadata_problem(layout, row):
             reason = _rewrite_metadata(layout, row, report)
         if reason is None:
             continue
@@ -129,7 +129,9 @@ def settle(
             session.execute(delete(type(row)).where(type(row).id == row.id))
 
 
-def _rewrite_metadata(layout: ChannelLayout, row: Row, report: VerifyReport) -> str | None:
+def _rewrite_metadata(
+    layout: ChannelLayout, row: DistributionRow, report: VerifyReport
+) -> str | None:
     """Rewrite a damaged .metadata from its intact wheel; the reason to quarantine if not."""
     try:
         data = read_wheel_metadata(layout.files_dir / row.filename, row.filename)

@@ -37,8 +37,8 @@ def describe_targets(targets: Sequence[Target], all_subdirs: Sequence[str]) -> s
     for target in targets:
         by_subdir.setdefault(target.subdir, []).append(target.python)
     by_pythons: dict[tuple[str, ...], list[str]] = {}
-    for subdir, pythons in sorted(by_subdir.items()):
-        by_pythons.setdefault(tuple(sorted(pythons, key=Version)), []).append(subdir)
+    for subdir, versions in sorted(by_subdir.items()):
+        by_pythons.setdefault(tuple(sorted(versions, key=Version)), []).append(subdir)
     parts = []
     for pythons, subdirs in by_pythons.items():
         where = (
@@ -113,8 +113,8 @@ def plan_table(plan: BridgePlan, recipes: dict[str, Recipe] | None = None) -> Ta
     for target, problem in plan.problems:
         shown.add_row("", "", "[red]unresolved[/]", str(target), escape(problem))
     warned: dict[str, list[Target]] = {}  # each warning once, with the targets it concerns
-    for target, warning in plan.warnings:
-        warned.setdefault(warning, []).extend([target] if target else [])
+    for concerned, warning in plan.warnings:
+        warned.setdefault(warning, []).extend([concerned] if concerned is not None else [])
     for warning, targets in warned.items():
         where = describe_targets(targets, subdirs)
         shown.add_row("", "", "[yellow]warning[/]", where, escape(warning))

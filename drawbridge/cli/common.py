@@ -14,9 +14,8 @@ import os
 import sys
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Optional, TextIO
+from typing import TYPE_CHECKING, Annotated, Optional, TextIO
 
-import click
 import typer
 from rich.console import Console
 from rich.syntax import Syntax
@@ -24,6 +23,10 @@ from rich.table import Column, Table
 from typer.core import TyperOption
 
 from drawbridge.channel.home import DEFAULT_HOME, HOME_VARIABLE
+
+if TYPE_CHECKING:
+    # the click TyperOption is given: typer's own copy of it (typer._click), not `click`
+    from typer._click import Context as ClickContext
 
 #: the width of a console that is not a terminal and has no $COLUMNS: no line is cut
 UNBOUNDED_WIDTH = 100_000
@@ -52,19 +55,22 @@ def print_code(text: str, lexer: str) -> None:
         console.print(text, markup=False, highlight=False, end="")
 
 
-TypeColumn = Callable[[TyperOption, click.Context], Optional[str]]
+TypeColumn = Callable[[TyperOption, "ClickContext"], Optional[str]]
 
 
 def _flags_take_no_value(display_type_rich: TypeColumn) -> TypeColumn:
     """Typer prints a `<type>` placeholder beside every option; a flag takes none."""
 
-    def display(self: TyperOption, ctx: click.Context) -> str | None:
+    def display(self: TyperOption, ctx: ClickContext) -> str | None:
         return None if self.is_flag else display_type_rich(self, ctx)
 
     return display
 
 
-TyperOption.display_type_rich = _flags_take_no_value(TyperOption.display_type_rich)
+# a patch of typer's class: mypy refuses any assignment to a method
+TyperOption.display_type_rich = _flags_take_no_value(  # type: ignore[method-assign,assignment]
+    TyperOption.display_type_rich
+)
 
 HomeOption = Annotated[
     Optional[Path],

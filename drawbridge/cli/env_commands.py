@@ -227,15 +227,17 @@ def dockerfile_origin(
     """The server and channel the Dockerfile's build stage installs py-rattler from: the
     options, else the lock's; ImageError if that pip index lacks py-rattler."""
     found = lock_origin(lock_path)
-    if found is None and not (server and channel):
+    if found is not None:
+        origin = LockOrigin(
+            server_url(server) if server else found.server, channel or found.channel
+        )
+    elif server and channel:
+        origin = LockOrigin(server_url(server), channel)
+    else:
         raise ImageError(
             f"{lock_path} names no Drawbridge channel URL; say where the build stage installs "
             "from: --server URL --channel NAME"
         )
-    origin = LockOrigin(
-        server_url(server) if server else found.server,  # type: ignore[union-attr]
-        channel or found.channel,  # type: ignore[union-attr]
-    )
     index = f"{origin.server}/{origin.channel}/simple/"
     try:
         listed = DrawbridgeClient(origin.server, token).get_json(

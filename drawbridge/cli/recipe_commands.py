@@ -238,11 +238,11 @@ def build(
         results.append(result)
     shown = table("recipe", "result", "packages", "needs a builder for", "log")
     for result in results:
-        made = [p.name for p in (*result.packages, *result.wheels)]
+        made_names = [p.name for p in (*result.packages, *result.wheels)]
         shown.add_row(
             result.name,
             "[green]built[/]" if result.ok else "[red]failed[/]",
-            ", ".join(made),
+            ", ".join(made_names),
             ", ".join(result.needs_builder),
             str(result.log),
         )

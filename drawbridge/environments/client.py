@@ -7,6 +7,7 @@ session (and the token on it) stays inside.
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import httpx
 
@@ -43,12 +44,9 @@ class DrawbridgeClient:
 
     def simple_indexes(self, urls: list[str]) -> list[SimpleIndexUpstream]:
         """The server's simple indexes at `urls`, read with this client's session and token."""
-        return [
-            SimpleIndexUpstream(url, cache=None, client=self._http)  # type: ignore[arg-type]
-            for url in urls
-        ]
+        return [SimpleIndexUpstream(url, cache=None, client=self._http) for url in urls]
 
-    def get_json(self, path: str, accept: str = "application/json") -> dict | None:
+    def get_json(self, path: str, accept: str = "application/json") -> dict[str, Any] | None:
         """GET a JSON document from the server; None for a 404, RemoteError otherwise."""
         url = path if path.startswith("http") else f"{self.url}{path}"
         try:
@@ -64,9 +62,10 @@ class DrawbridgeClient:
             )
         if response.status_code != 200:
             raise RemoteError(f"{url} answered {response.status_code}: {response.text[:200]}")
-        return response.json()
+        document: dict[str, Any] = response.json()
+        return document
 
-    def channel_list(self) -> dict:
+    def channel_list(self) -> dict[str, Any]:
         document = self.get_json("/api/channels")
         if document is None:
             raise RemoteError(
@@ -104,7 +103,7 @@ class DrawbridgeClient:
             simple = [entry["simple"] for entry in own.values()][:1]
         return ResolvedChannels(conda=conda, simple=simple)
 
-    def file_request(self, body: dict) -> dict:
+    def file_request(self, body: dict[str, Any]) -> dict[str, Any]:
         """File a bridging request; the server answers with its number and state."""
         try:
             response = self._http.post(f"{self.url}/api/requests", json=body)
@@ -115,4 +114,5 @@ class DrawbridgeClient:
                 f"filing a request for {body.get('name')}: {response.status_code}: "
                 f"{response.text[:200]}"
             )
-        return response.json()
+        answer: dict[str, Any] = response.json()
+        return answer

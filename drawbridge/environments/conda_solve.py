@@ -86,7 +86,7 @@ class CondaSolver:
                     self.channels,
                     specs,
                     gateway=self.gateway,
-                    platforms=[platform, "noarch"],
+                    platforms=[rattler.Subdir(platform), "noarch"],
                     virtual_packages=virtual_packages(platform, self.baseline),
                 )
             )
@@ -131,7 +131,9 @@ class CondaSolver:
     def _records(self, name: str, platforms: list[str]) -> list[rattler.RepoDataRecord]:
         try:
             result = asyncio.run(
-                self.gateway.query(self.channels, platforms, [name], recursive=False)
+                self.gateway.query(
+                    self.channels, [rattler.Subdir(p) for p in platforms], [name], recursive=False
+                )
             )
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read
             hint = (

@@ -143,7 +143,7 @@ def write_lock(lock: Lock, path: Path) -> None:
     handle, partial = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
     os.close(handle)
     try:
-        lock_file.to_path(partial)
+        lock_file.to_path(Path(partial))
         hashes_into_fields(Path(partial))
         os.replace(partial, path)
     finally:

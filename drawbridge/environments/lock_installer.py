@@ -21,6 +21,7 @@ import os
 import subprocess
 import sys
 import tempfile
+from pathlib import Path
 from urllib.parse import quote, urlsplit, urlunsplit
 
 #: what the build stage installs from the server's pip index to read and install the lock
@@ -70,7 +71,7 @@ def install(lock_path: str, platform: str, prefix: str, token: str) -> None:
             f"build for that platform (docker build --platform linux/"
             f"{'arm64' if platform.endswith('aarch64') else 'amd64'} …)"
         )
-    environment = rattler.LockFile.from_path(lock_path).environment(LOCK_ENVIRONMENT)
+    environment = rattler.LockFile.from_path(Path(lock_path)).environment(LOCK_ENVIRONMENT)
     if environment is None:
         sys.exit(f"{lock_path} has no {LOCK_ENVIRONMENT!r} environment")
     locked = {str(p): p for p in environment.platforms()}
@@ -111,7 +112,8 @@ def main(argv: list[str]) -> None:
     if not server:
         sys.exit("set DRAWBRIDGE_URL to the Drawbridge server the lock came from")
     install_rattler(server, os.environ.get("DRAWBRIDGE_CHANNEL", "main"), token)
-    install(*argv, token=token)
+    lock_path, platform, prefix = argv
+    install(lock_path, platform, prefix, token=token)
 
 
 if __name__ == "__main__":

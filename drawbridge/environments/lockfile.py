@@ -46,7 +46,7 @@ def read_lock(path: Path, platform: str) -> PlatformLock:
     return PlatformLock(platform=platform, conda=list(conda), pip=pip)
 
 
-def _pip_package(path: Path, entry) -> PipPackage:  # type: ignore[no-untyped-def]
+def _pip_package(path: Path, entry: rattler.PypiLockedPackage) -> PipPackage:
     """A locked wheel with its sha256 from the lock format's `sha256` field."""
     digest = entry.hashes.sha256.hex() if entry.hashes and entry.hashes.sha256 else ""
     if len(digest) != 64:

@@ -20,9 +20,13 @@ import tarfile
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any, TYPE_CHECKING
 
 from drawbridge.environments.errors import ImageError
-from drawbridge.environments.parallel_gzip import ParallelGzipWriter
+from drawbridge.environments.parallel_gzip import ByteSink, ParallelGzipWriter
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 MANIFEST_TYPE = "application/vnd.oci.image.manifest.v1+json"
 INDEX_TYPE = "application/vnd.oci.image.index.v1+json"
@@ -47,7 +51,7 @@ class Blob:
     media_type: str
     path: Path
 
-    def descriptor(self, **extra: object) -> dict:
+    def descriptor(self, **extra: object) -> dict[str, Any]:
         return {"mediaType": self.media_type, "digest": self.digest, "size": self.size, **extra}
 
 
@@ -56,13 +60,13 @@ class BaseImage:
     """What a base image contributes: its layers (blobs) and its configuration."""
 
     layers: list[Blob] = field(default_factory=list)
-    config: dict = field(default_factory=dict)
+    config: dict[str, Any] = field(default_factory=dict[str, Any])
 
 
 class _HashingWriter(io.RawIOBase):
     """Pass bytes through to `target`, hashing and counting them on the way."""
 
-    def __init__(self, target) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, target: ByteSink) -> None:
         self.target = target
         self.sha256 = hashlib.sha256()
         self.size = 0
@@ -70,11 +74,12 @@ class _HashingWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+    def write(self, data: ReadableBuffer) -> int:
+        size = memoryview(data).nbytes
         self.sha256.update(data)
-        self.size += len(data)
+        self.size += size
         self.target.write(data)
-        return len(data)
+        return size
 
 
 def _tar_info(path: Path, name: str, mtime: int) -> tarfile.TarInfo:
@@ -107,9 +112,10 @@ def _add_entry(tar: tarfile.TarFile, path: Path, info: tarfile.TarInfo) -> None:
         tar.addfile(info)
 
 
-def _blob_json(blobs: Path, digest: str) -> dict:
+def _blob_json(blobs: Path, digest: str) -> dict[str, Any]:
     """A JSON blob (index, manifest, config) by its `sha256:<hex>` digest."""
-    return json.loads((blobs / digest.split(":", 1)[1]).read_text())
+    document: dict[str, Any] = json.loads((blobs / digest.split(":", 1)[1]).read_text())
+    return document
 
 
 def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:
@@ -145,7 +151,7 @@ def write_layer(source: Path, under: str, blobs: Path) -> tuple[Blob, str]:
     ), f"sha256:{plain.sha256.hexdigest()}"
 
 
-def write_json_blob(document: dict, media_type: str, blobs: Path) -> Blob:
+def write_json_blob(document: dict[str, Any], media_type: str, blobs: Path) -> Blob:
     data = json.dumps(document, sort_keys=True, separators=(",", ":")).encode()
     digest = hashlib.sha256(data).hexdigest()
     (blobs / digest).write_bytes(data)
@@ -154,7 +160,7 @@ def write_json_blob(document: dict, media_type: str, blobs: Path) -> Blob:
 
 def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
     """Unpack an OCI archive's blobs into `blobs`; return the manifest for `architecture`."""
-    index: dict | None = None
+    index: dict[str, Any] | None = None
     try:
         with tarfile.open(archive) as tar:
             for member in tar.getmembers():
@@ -165,7 +171,10 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
                     with source, (blobs / parts[-1]).open("wb") as out:
                         shutil.copyfileobj(source, out)
                 elif member.isfile() and member.name.lstrip("./") == "index.json":
-                    index = json.load(tar.extractfile(member))  # type: ignore[arg-type]
+                    source = tar.extractfile(member)
+                    assert source is not None  # a regular file always has its bytes
+                    with source:
+                        index = json.load(source)
     except (OSError, tarfile.TarError) as error:
         raise ImageError(f"cannot read base image {archive}: {error}") from None
     if index is None:
@@ -189,7 +198,9 @@ def read_base_image(archive: Path, architecture: str, blobs: Path) -> BaseImage:
     return BaseImage(layers=layers, config=config)
 
 
-def _pick_manifest(archive: Path, index: dict, architecture: str, blobs: Path) -> dict:
+def _pick_manifest(
+    archive: Path, index: dict[str, Any], architecture: str, blobs: Path
+) -> dict[str, Any]:
     """Follow an index (or nested indexes) to the manifest of `architecture` on Linux."""
     for entry in index.get("manifests", []):
         document = _blob_json(blobs, entry["digest"])
@@ -224,7 +235,7 @@ class ImageRequest:
     labels: dict[str, str] = field(default_factory=dict)
 
 
-def image_config(base: BaseImage, request: ImageRequest, diff_id: str) -> dict:
+def image_config(base: BaseImage, request: ImageRequest, diff_id: str) -> dict[str, Any]:
     """The base's configuration with the environment's layer and settings added."""
     config = copy.deepcopy(base.config)
     created = _timestamp()

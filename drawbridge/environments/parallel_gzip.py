@@ -13,7 +13,10 @@ import struct
 import zlib
 from collections import deque
 from concurrent.futures import Future, ThreadPoolExecutor
-from typing import BinaryIO
+from typing import TYPE_CHECKING, Protocol
+
+if TYPE_CHECKING:
+    from _typeshed import ReadableBuffer
 
 BLOCK_SIZE = 1 << 20
 WINDOW = 1 << 15
@@ -28,10 +31,16 @@ def _deflate_block(block: bytes, dictionary: bytes, level: int, last: bool) -> b
     )
 
 
+class ByteSink(Protocol):
+    """Anything bytes are written to: a file, or another writer of this kind."""
+
+    def write(self, data: ReadableBuffer, /) -> object: ...
+
+
 class ParallelGzipWriter(io.RawIOBase):
     """A writable file object that gzips what it is given into `target`."""
 
-    def __init__(self, target: BinaryIO, level: int = 6, threads: int | None = None) -> None:
+    def __init__(self, target: ByteSink, level: int = 6, threads: int | None = None) -> None:
         self.target = target
         self.level = level
         self.pool = ThreadPoolExecutor(max_workers=threads or os.cpu_count() or 1)
@@ -47,12 +56,12 @@ class ParallelGzipWriter(io.RawIOBase):
     def writable(self) -> bool:
         return True
 
-    def write(self, data) -> int:  # type: ignore[no-untyped-def]
+    def write(self, data: ReadableBuffer) -> int:
         self.buffer += data
         while len(self.buffer) >= BLOCK_SIZE:
             self._submit(bytes(self.buffer[:BLOCK_SIZE]), last=False)
             del self.buffer[:BLOCK_SIZE]
-        return len(data)
+        return memoryview(data).nbytes
 
     def _submit(self, block: bytes, last: bool) -> None:
         self.crc = zlib.crc32(block, self.crc)

@@ -17,7 +17,7 @@ from pathlib import Path
 import rattler
 from packaging.requirements import Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.errors import BridgeError
@@ -63,9 +63,9 @@ class PipPackage:
 
 def conda_provided_projects(
     records: list[rattler.RepoDataRecord], names: NameTable
-) -> dict[str, str]:
+) -> dict[NormalizedName, str]:
     """PyPI project → version for the Python packages the conda part installs."""
-    provided = {}
+    provided: dict[NormalizedName, str] = {}
     for record in records:
         name = record.name.normalized
         if name in ("python", "python_abi"):
@@ -110,7 +110,11 @@ class PipResolver:
         self._files: dict[str, list[UpstreamFile]] = {}
 
     def resolve(
-        self, requirements: list[str], platform: str, python: str, provided: dict[str, str]
+        self,
+        requirements: list[str],
+        platform: str,
+        python: str,
+        provided: Mapping[NormalizedName, str],
     ) -> list[PipPackage]:
         if Version(python) < OLDEST_UV_PYTHON:
             raise Unresolvable(
@@ -186,7 +190,11 @@ class PipResolver:
         return None
 
     def _run_uv(
-        self, requirements: list[str], platform: str, python: str, provided: dict[str, str]
+        self,
+        requirements: list[str],
+        platform: str,
+        python: str,
+        provided: Mapping[NormalizedName, str],
     ) -> list[tuple[str, str]]:
         command = [
             self.uv,
@@ -233,8 +241,8 @@ class PipResolver:
         for line in result.stdout.splitlines():
             line = line.split("#")[0].strip()
             if line and "==" in line:
-                name, version = line.split("==", 1)
-                pins.append((canonicalize_name(name.split("[")[0]), version.strip()))
+                pinned, version = line.split("==", 1)
+                pins.append((canonicalize_name(pinned.split("[")[0]), version.strip()))
         return sorted(pins)
 
     def _uv_environment(self, platform: str, python: str) -> dict[str, str]:

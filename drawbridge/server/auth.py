@@ -22,8 +22,8 @@ TOKEN_KEY = "drawbridge.token"
 
 def token_from_request(request: Request) -> str | None:
     """The token a request carries: from a `/t/<token>/` prefix, else from basic auth."""
-    if token := request.scope.get(TOKEN_KEY):
-        return token
+    if token := request.scope.get(TOKEN_KEY):  # set by the `/t/<token>/` middleware
+        return str(token)
     header = request.headers.get("authorization", "")
     scheme, _, value = header.partition(" ")
     if scheme.lower() == "basic" and value:
@@ -47,7 +47,7 @@ def identify(request: Request, database: Database) -> Identity:
     Looked up once per request: the answer is kept in the request's scope.
     """
     known = request.scope.get(IDENTITY_KEY)
-    if known is not None:
+    if isinstance(known, Identity):
         return known
     token = token_from_request(request)
     if token is None:

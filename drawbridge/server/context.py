@@ -152,4 +152,5 @@ class Context:
 
 
 def context(request: Request) -> Context:
-    return request.app.state.context
+    found: Context = request.app.state.context  # set by the app factory
+    return found

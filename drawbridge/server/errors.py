@@ -11,6 +11,8 @@ browser (a client whose first choice is `text/html`), `{"detail": ...}` JSON for
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+
 from fastapi import Request
 from fastapi.exception_handlers import request_validation_exception_handler
 from fastapi.exceptions import RequestValidationError
@@ -86,7 +88,7 @@ def error_answer(
     request: Request,
     status: int,
     detail: str,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     page: bool = False,
 ) -> Response:
     """The answer to a failed request: an HTML page or `{"detail": ...}` (see `wants_html`;
@@ -106,11 +108,13 @@ async def http_error_response(request: Request, error: Exception) -> Response:
     assert isinstance(error, StarletteHTTPException)
     if error.status_code in (204, 304):
         return Response(status_code=error.status_code, headers=error.headers)
-    if not isinstance(error.detail, str):  # structured details are for tools
+    # starlette types it str; FastAPI's HTTPException (a subclass) carries any JSON value
+    detail: object = error.detail
+    if not isinstance(detail, str):  # structured details are for tools
         return JSONResponse(
-            {"detail": error.detail}, status_code=error.status_code, headers=error.headers
+            {"detail": detail}, status_code=error.status_code, headers=error.headers
         )
-    return error_answer(request, error.status_code, error.detail, error.headers)
+    return error_answer(request, error.status_code, detail, error.headers)
 
 
 async def validation_error_response(request: Request, error: Exception) -> Response:

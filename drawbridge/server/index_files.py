@@ -38,9 +38,9 @@ class Representation:
     signature: tuple[int, int, int]  # (inode, size, mtime_ns): changes on every atomic replace
     #: finished (200, 304) header lists, one pair per way of serving the file
     #: (type, caching, encoding)
-    headers_by_use: dict[tuple, tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]] = (
-        field(default_factory=dict, compare=False)
-    )
+    headers_by_use: dict[
+        tuple[object, ...], tuple[list[tuple[bytes, bytes]], list[tuple[bytes, bytes]]]
+    ] = field(default_factory=dict, compare=False)
 
 
 @dataclass(frozen=True)

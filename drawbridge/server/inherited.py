@@ -35,6 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, replace
 from email.utils import formatdate
 from pathlib import Path
+from typing import Any
 
 from drawbridge.channel import merging
 from drawbridge.channel.bases import CHANGES, STAMP, Level, levels_of
@@ -114,7 +115,7 @@ class _BasesView:
     stamp: Signature
     bases: dict[str, list[Level]]
     levels: dict[str, list[Level]] = field(default_factory=dict)
-    entries: OrderedDict[tuple, Merged] = field(default_factory=OrderedDict)
+    entries: OrderedDict[tuple[object, ...], Merged] = field(default_factory=OrderedDict)
 
 
 class InheritedViews:
@@ -202,10 +203,10 @@ class InheritedViews:
 
     def _cached(
         self,
-        key: tuple,
+        key: tuple[object, ...],
         channel: str,
         sources_of: Callable[[], list[str | None]],
-        merge: Callable[[list], dict],
+        merge: Callable[[list[Any]], dict[str, Any]],
         parse: bool = False,
     ) -> Merged | None:
         """The merged document `key`: from the cache while nothing changed, else made again
@@ -280,7 +281,7 @@ class InheritedViews:
                 if not level.upstream
             ]
 
-        def merge(bodies: list[bytes | None]) -> dict:
+        def merge(bodies: list[bytes | None]) -> dict[str, Any]:
             present = [b for b in bodies if b is not None]
             if not present:
                 return {}
@@ -329,7 +330,7 @@ class InheritedViews:
         def sources() -> list[str | None]:
             return self._conda_sources(channel, f"{subdir}/repodata.json", skip)
 
-        def merge(documents: list[dict | None]) -> dict:
+        def merge(documents: list[dict[str, Any] | None]) -> dict[str, Any]:
             present = [document for document in documents if document is not None]
             if not present:
                 return {}
@@ -351,7 +352,7 @@ class InheritedViews:
         def sources() -> list[str | None]:
             return self._conda_sources(channel, f"{subdir}/repodata_shards.msgpack.zst", skip)
 
-        def merge(bodies: list[bytes | None]) -> dict:
+        def merge(bodies: list[bytes | None]) -> dict[str, Any]:
             present = [(lvl, b) for lvl, b in zip(levels, bodies, strict=True) if b is not None]
             if not present:
                 return {}
@@ -375,7 +376,7 @@ class InheritedViews:
         def sources() -> list[str | None]:
             return self._conda_sources(channel, "channeldata.json", skip, upstream=False)
 
-        def merge(documents: list[dict | None]) -> dict:
+        def merge(documents: list[dict[str, Any] | None]) -> dict[str, Any]:
             present = [document for document in documents if document is not None]
             if not present:
                 return {}

@@ -23,14 +23,14 @@ def choose_simple_format(accept: str | None, format_parameter: str | None = None
     (json, html, or a media type we serve) overrides Accept; anything else is a 406.
     """
     if format_parameter:
-        chosen = FORMAT_PARAMETER.get(format_parameter) or ALIASES.get(
+        asked = FORMAT_PARAMETER.get(format_parameter) or ALIASES.get(
             format_parameter, format_parameter
         )
-        return chosen if chosen in OFFERS else None
+        return asked if asked in OFFERS else None
     if not accept:
         return "text/html"
     best: tuple[float, int] | None = None
-    chosen = None
+    chosen: str | None = None
     for position, item in enumerate(accept.split(",")):
         media, _, parameters = item.strip().partition(";")
         media = ALIASES.get(media.strip().lower(), media.strip().lower())

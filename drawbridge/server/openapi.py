@@ -43,4 +43,6 @@ def install_openapi(app: FastAPI) -> None:
             app.openapi_schema = without_head(document)
         return app.openapi_schema
 
+    # FastAPI's documented way to replace the document (its docs assign app.openapi); mypy
+    # refuses any assignment to a method
     app.openapi = openapi  # type: ignore[method-assign]

@@ -14,6 +14,7 @@ import base64
 import gzip
 import hashlib
 import html
+from collections.abc import Mapping
 from http import HTTPStatus
 
 from fastapi.responses import HTMLResponse
@@ -93,7 +94,7 @@ def page_response(
     title: str,
     body: str,
     status: int = 200,
-    headers: dict[str, str] | None = None,
+    headers: Mapping[str, str] | None = None,
     script: str | None = None,
 ) -> HTMLResponse:
     """A page of the web UI with its security headers."""
@@ -105,7 +106,7 @@ def page_response(
 
 
 def error_page(
-    status: int, detail: str, home: str, headers: dict[str, str] | None = None
+    status: int, detail: str, home: str, headers: Mapping[str, str] | None = None
 ) -> HTMLResponse:
     """A browser's answer to a failed request: the status kept, the message escaped, and a
     link to `home` (the front page, under the `/t/<token>/` prefix if the request had one)."""

@@ -18,6 +18,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import text
@@ -281,7 +282,7 @@ def not_fetched_yet(home: Home, database: Database, channel: str, path: str) -> 
 FETCHING_HEADERS = {"Retry-After": "2"}
 
 
-def replica_health(home: Home, database: Database) -> dict:
+def replica_health(home: Home, database: Database) -> dict[str, Any]:
     """What `/health` says on a replica: the standby's replay lag and the files missing."""
     with database.engine.connect() as connection:
         lag, caught_up = connection.execute(

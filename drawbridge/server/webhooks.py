@@ -22,6 +22,7 @@ import json
 import logging
 import threading
 from pathlib import Path
+from typing import TextIO
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -123,7 +124,7 @@ class _HomeLock:
 
     def __init__(self, path: Path) -> None:
         self.path = path
-        self._file = None
+        self._file: TextIO | None = None
 
     def acquire(self) -> bool:
         if self._file is not None:

@@ -6,7 +6,7 @@ import sys
 from pathlib import Path
 
 import pytest
-from builders import make_noarch_python_tar_bz2, make_target_tar_bz2
+from builders import make_conda_tar_bz2, make_noarch_python_tar_bz2, make_target_tar_bz2
 
 from drawbridge.bridge.installable.check import (
     Baseline,
@@ -241,3 +241,11 @@ def test_what_cannot_be_read_is_an_error_that_names_it(tmp_path: Path, upstream:
     package = make_noarch_python_tar_bz2(tmp_path, "fine", "1.0")
     with pytest.raises(InstallabilityError, match="no-such-channel"):
         check_installable([package], [upstream, tmp_path / "no-such-channel"], linux(NEW))
+
+
+def test_a_package_whose_index_names_no_subdir_is_an_error_that_names_it(tmp_path: Path) -> None:
+    # rattler reads such an index.json with subdir None, which the staging once joined to a
+    # path (a TypeError); found by mypy
+    package = make_conda_tar_bz2(tmp_path / "in", "nosubdir", "1.0", index={"subdir": None})
+    with pytest.raises(InstallabilityError, match="nosubdir-1.0-0.tar.bz2.*names no subdir"):
+        check_installable([package], [tmp_path / "in"], linux(NEW))

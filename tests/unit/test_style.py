@@ -1,4 +1,5 @@
-"""The tree stays formatted and lint-clean (ruff, with the settings in pyproject.toml)."""
+"""The tree stays formatted, lint-clean and type-checked (ruff and mypy, with the settings in
+pyproject.toml)."""
 
 from __future__ import annotations
 
@@ -23,3 +24,14 @@ def test_the_tree_is_formatted():
 def test_the_tree_is_lint_clean():
     result = ruff("check", ".")
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def test_the_package_type_checks():
+    # `python -m mypy` reads [tool.mypy] (files = drawbridge, the strict modules); its
+    # incremental cache in .mypy_cache makes a second run take a few seconds
+    result = subprocess.run(
+        [sys.executable, "-m", "mypy"], cwd=ROOT, capture_output=True, text=True, timeout=300
+    )
+    assert result.returncode == 0, (
+        "mypy (see docs/architecture.md, Types):\n" + result.stdout + result.stderr
+    )

@@ -115,7 +115,7 @@ def check_installable(
         indexed = asyncio.run(_records(gateway, uri, subdirs))
         files = [replace(f, location=str(paths[f.subdir, f.filename])) for f in indexed]
         tier = MultiSource("drawbridge", [uri, *map(_source, channels[:1])])
-        sources = [tier, *map(_source, channels[1:])]
+        sources: list[str | MultiSource] = [tier, *map(_source, channels[1:])]
 
         def leave_out(refused: Sequence[CondaFile]) -> None:
             _drop_from_repodata(staging, refused)
@@ -154,7 +154,9 @@ def check_channel(
 class _Checker:
     """Solves against fixed sources, one target at a time, counting the solves."""
 
-    def __init__(self, sources: list, gateway: rattler.Gateway, baseline: Baseline) -> None:
+    def __init__(
+        self, sources: Sequence[str | MultiSource], gateway: rattler.Gateway, baseline: Baseline
+    ) -> None:
         self.sources, self.gateway, self.baseline = sources, gateway, baseline
         self.solves = 0
         #: per target, the (subdir, filename) of every record a successful solve used
@@ -224,7 +226,7 @@ class _Checker:
             alone = None
             if blamed is not None:
                 alone = error if len(rest) == 1 else await self.solve(target, [blamed])
-            if alone is None:  # nobody named, or a conflict between members: bisect
+            if blamed is None or alone is None:  # nobody named, or a conflict between members
                 found.update(await self.bisect(target, rest, error))
                 return found
             found[blamed] = self.reason(alone, target)
@@ -258,7 +260,7 @@ class _Checker:
                 self.sources,
                 specs,
                 gateway=self.gateway,
-                platforms=[target.subdir, "noarch"],
+                platforms=[rattler.Subdir(target.subdir), "noarch"],
                 virtual_packages=self.baseline.virtual_packages(target.subdir),
             )
         except SolverError as error:
@@ -328,11 +330,17 @@ def _stage(
         (staging / subdir).mkdir(parents=True, exist_ok=True)
     for path in packages:
         try:
-            subdir = IndexJson.from_package_archive(path).subdir
+            package_subdir = IndexJson.from_package_archive(path).subdir
         except Exception as error:
             raise InstallabilityError(
                 f"{path}: cannot read its info/index.json ({error}); is it a conda package?"
             ) from None
+        if not package_subdir:
+            raise InstallabilityError(
+                f"{path}: its info/index.json names no subdir; build it again with a conda "
+                "package builder, which writes one"
+            )
+        subdir = package_subdir
         if (subdir, path.name) in placed:
             raise InstallabilityError(
                 f"{subdir}/{path.name} is given twice: {placed[subdir, path.name]} and {path}"
@@ -353,9 +361,10 @@ async def _records(
     found: list[CondaFile] = []
     for subdir in sorted(set(subdirs) | {"noarch"}):
         try:
-            names = [n.normalized for n in await gateway.names([source], [subdir])]
+            platform = [rattler.Subdir(subdir)]
+            names = [n.normalized for n in await gateway.names([source], platform)]
             result = (
-                await gateway.query([source], [subdir], names, recursive=False) if names else []
+                await gateway.query([source], platform, names, recursive=False) if names else []
             )
         except Exception as error:
             raise InstallabilityError(f"cannot read {source} ({subdir}): {error}") from None

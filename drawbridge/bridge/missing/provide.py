@@ -110,7 +110,10 @@ def missing_from(
     if channels:
         gateway = rattler.Gateway(show_progress=False)
         found = asyncio.run(
-            gateway.names([rattler.Channel(c) for c in channels], sorted({*subdirs, "noarch"}))
+            gateway.names(
+                [rattler.Channel(c) for c in channels],
+                [rattler.Subdir(s) for s in sorted({*subdirs, "noarch"})],
+            )
         )
         present = {name.normalized for name in found}
     return [name for name in names if name not in present]
@@ -147,7 +150,7 @@ def unsolvable(
                 list(channels),
                 wanted,
                 gateway=gateway,
-                platforms=[subdir, "noarch"],
+                platforms=[rattler.Subdir(subdir), "noarch"],
                 virtual_packages=virtual,
             )
         except SolverError as error:

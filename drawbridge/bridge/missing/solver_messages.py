@@ -97,12 +97,13 @@ def _parse(message: str) -> list[_Node]:
 
 
 def _classify(depth: int, text: str) -> _Node:
-    for kind, pattern in (
+    kinds: tuple[tuple[NodeKind, re.Pattern[str]], ...] = (
         ("nothing", _NOTHING),
         ("nothing", _NOTHING_TOP),
         ("conflict", _CONFLICT),
         ("excluded", _EXCLUDED),
-    ):
+    )
+    for kind, pattern in kinds:
         match = pattern.match(text)
         if match:
             return _Node(depth, text, kind, _plain(match.group("spec")))

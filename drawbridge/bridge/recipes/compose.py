@@ -93,10 +93,10 @@ def build_requirements(facts: SdistFacts, names: NameTable, pythons: list[str]) 
     return items
 
 
-def rename_requirements(recipe: dict, names: NameTable) -> dict:
+def rename_requirements(recipe: dict[str, Any], names: NameTable) -> dict[str, Any]:
     """Map requirement names through Drawbridge's table (its overrides beat grayskull's)."""
 
-    def rename(item):  # type: ignore[no-untyped-def]
+    def rename(item: Any) -> Any:
         if isinstance(item, dict) and "then" in item:
             return {**item, "then": rename(item["then"])}
         if not isinstance(item, str) or item.startswith("$"):
@@ -109,7 +109,7 @@ def rename_requirements(recipe: dict, names: NameTable) -> dict:
     return recipe
 
 
-def _licence_notes(recipe: dict, facts: SdistFacts) -> list[str]:
+def _licence_notes(recipe: dict[str, Any], facts: SdistFacts) -> list[str]:
     about = recipe.get("about") or {}
     licence = about.get("license", "")
     said = (

@@ -75,7 +75,7 @@ def spdx_licenses() -> list[dict[str, Any]]:
     ]
 
 
-def _record_requirement(data_dist: dict, dep_name: str, pip_dir: str) -> None:
+def _record_requirement(data_dist: dict[str, Any], dep_name: str, pip_dir: str) -> None:
     """In place of `pip install` of a module setup.py imports: install nothing; record it as
     a build requirement if it is installed here (grayskull records what it could install),
     else report it (`UNRESOLVED_MARK`) for the reviewer to decide."""
@@ -88,7 +88,7 @@ def _record_requirement(data_dist: dict, dep_name: str, pip_dir: str) -> None:
         requires.append(name.lower())
 
 
-def _refuse(event: str, args: tuple) -> None:
+def _refuse(event: str, args: tuple[Any, ...]) -> None:
     """The audit hook: no name lookups, no internet connections, no git or pip."""
     if event in ("socket.getaddrinfo", "socket.gethostbyname", "socket.gethostbyname_ex"):
         host = args[0]

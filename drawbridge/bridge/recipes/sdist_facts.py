@@ -20,8 +20,9 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass
 from email.parser import BytesHeaderParser
+from functools import partial
 from pathlib import Path, PurePosixPath
-from typing import BinaryIO
+from typing import IO
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.recipes.native_needs import (
@@ -130,7 +131,7 @@ class _Scan:
         self.budget = MAX_SCANNED_TOTAL
 
     def member(
-        self, name: str, size: int, is_file: bool, open_member: Callable[[], BinaryIO | None]
+        self, name: str, size: int, is_file: bool, open_member: Callable[[], IO[bytes] | None]
     ) -> None:
         self.names.append(name)
         relative = _relative(name)
@@ -216,7 +217,7 @@ def read_sdist_facts(sdist: Path, table: LibraryTable | None = None) -> SdistFac
                         info.filename,
                         info.file_size,
                         not info.is_dir(),
-                        lambda info=info: zf.open(info),  # type: ignore[misc]
+                        partial(zf.open, info),
                     )
             return scan.facts()
         with gzip.open(sdist, "rb") as raw:
@@ -227,7 +228,7 @@ def read_sdist_facts(sdist: Path, table: LibraryTable | None = None) -> SdistFac
                         member.name,
                         member.size,
                         member.isfile(),
-                        lambda member=member: tf.extractfile(member),  # type: ignore[misc]
+                        partial(tf.extractfile, member),
                     )
         return scan.facts()
     except (tarfile.TarError, zipfile.BadZipFile, EOFError, OSError, zlib.error) as error:

@@ -25,6 +25,7 @@ from drawbridge.bridge.upstream.pypi import UpstreamFile
 from drawbridge.bridge.translate.targets import (
     DEFAULT_MACOS,
     DEFAULT_MANYLINUX,
+    PlatformOptions,
     Target,
     baseline_needed,
     platform_tags,
@@ -55,9 +56,10 @@ class Baselines:
     @classmethod
     def of(cls, manylinux: tuple[int, int], macos: Mapping[str, tuple[int, int]]) -> Baselines:
         """Baselines from drawbridge.toml's shape: (2, minor) and {subdir: (major, minor)}."""
-        return cls(tuple(manylinux), tuple(sorted(macos.items())))  # type: ignore[arg-type]
+        major, minor = manylinux  # a list when it comes from TOML
+        return cls((major, minor), tuple(sorted(macos.items())))
 
-    def options(self) -> dict:
+    def options(self) -> PlatformOptions:
         """The keyword arguments `targets.supported_tags` takes."""
         return {"manylinux": self.manylinux, "macos": dict(self.macos)}
 
@@ -105,8 +107,9 @@ def wheel_obstacle(
     catalogue: Catalogue,
     baselines: Baselines,
     verify: bool = False,
-) -> tuple[UpstreamFile | None, Obstacle | None]:
-    """The wheel pip would install from one release's files, or why there is none.
+) -> tuple[UpstreamFile, None] | tuple[None, Obstacle]:
+    """The wheel pip would install from one release's files and None, or None and why
+    there is none.
 
     A fitting wheel whose metadata is malformed is passed over (and noted for `target` in
     the catalogue), as a resolver passes over a candidate it cannot use. Its metadata is
@@ -201,10 +204,10 @@ def _dependency_obstacle(
         allowed = list(requirement.specifier.filter(usable, prereleases=None))[:MAX_RELEASES]
         if not allowed:
             return _same(f"requires {short(requirement)}, which has no such release")
-        obstacles = []
+        obstacles: list[tuple[Version, Obstacle]] = []
         for version in allowed:
-            fit, obstacle = wheel_obstacle(releases[version], target, catalogue, baselines)
-            if fit is not None:
+            _fit, obstacle = wheel_obstacle(releases[version], target, catalogue, baselines)
+            if obstacle is None:  # a wheel fits
                 break
             obstacles.append((version, obstacle))
         else:

@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from packaging.requirements import Requirement
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.upstream.metadata import Catalogue, python_admits
@@ -30,8 +30,9 @@ from drawbridge.bridge.translate.targets import Target, wheel_tags
 class LegacyResult:
     """What pip 19 would install on one target, or why it would stop."""
 
-    versions: dict[str, str]  # project -> version with a wheel
-    recipes: dict[str, str]  # project -> version of the sdist it would build (no wheel fits)
+    versions: dict[NormalizedName, str]  # project -> version with a wheel
+    #: project -> version of the sdist it would build (no wheel fits)
+    recipes: dict[NormalizedName, str]
     problem: str = ""
     warnings: tuple[str, ...] = ()
 
@@ -110,8 +111,8 @@ def resolve_like_pip19(
     their dependencies are unknown and not followed.
     """
     pip = _Pip19(target, catalogue, baselines)
-    registered: dict[str, _Entry] = {}
-    queue: deque[str] = deque()
+    registered: dict[NormalizedName, _Entry] = {}
+    queue: deque[NormalizedName] = deque()
 
     def register(requirement: Requirement, parent: str) -> str:
         project = canonicalize_name(requirement.name)
@@ -139,10 +140,10 @@ def resolve_like_pip19(
     for requirement in requests:
         if applies(requirement, target) and (problem := register(requirement, "")):
             return LegacyResult({}, {}, problem)
-    versions: dict[str, str] = {}
-    recipes: dict[str, str] = {}
-    wheels: dict[str, UpstreamFile] = {}
-    requires: dict[str, list[Requirement]] = {}
+    versions: dict[NormalizedName, str] = {}
+    recipes: dict[NormalizedName, str] = {}
+    wheels: dict[NormalizedName, UpstreamFile] = {}
+    requires: dict[NormalizedName, list[Requirement]] = {}
     while queue:
         project = queue.popleft()
         entry = registered[project]
@@ -171,7 +172,7 @@ def resolve_like_pip19(
 
 
 def _incompatibilities(
-    versions: dict[str, str], requires: dict[str, list[Requirement]]
+    versions: dict[NormalizedName, str], requires: dict[NormalizedName, list[Requirement]]
 ) -> list[str]:
     """pip 19's closing complaints: a requirement the first-seen choice does not meet."""
     complaints = []

@@ -16,10 +16,11 @@ from collections.abc import Callable, Mapping, Sequence
 from concurrent.futures import FIRST_COMPLETED, Future, ThreadPoolExecutor, wait
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from packaging.requirements import InvalidRequirement, Requirement
 from packaging.specifiers import SpecifierSet
-from packaging.utils import canonicalize_name
+from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 
 from drawbridge.bridge.upstream.metadata import Catalogue
@@ -111,22 +112,24 @@ def _choose_then_pin(
         ThreadPoolExecutor(PINNING_WORKERS, thread_name_prefix="pin") as pinners,
     ):
         choosing = {choosers.submit(resolver.choose, target): target for target in targets}
-        pinning: set[Future] = set()
+        pinning: set[Future[TargetResolution]] = set()
         try:
             while choosing or pinning:
-                finished, _ = wait([*choosing, *pinning], return_when=FIRST_COMPLETED)
+                running: list[Future[Any]] = [*choosing, *pinning]  # choices and pins
+                finished, _ = wait(running, return_when=FIRST_COMPLETED)
                 for future in finished:
                     if future in choosing:
                         target = choosing.pop(future)
                         pinning.add(pinners.submit(resolver.pin, target, future.result()))
                         continue
                     pinning.discard(future)
-                    result = future.result()
+                    result: TargetResolution = future.result()
                     done[result.target] = result
                     if on_progress:
                         on_progress(result)
         except BaseException:
-            for future in [*choosing, *pinning]:
+            running = [*choosing, *pinning]
+            for future in running:
                 future.cancel()
             raise
     return done
@@ -162,11 +165,12 @@ def parse_requests(requirements: Sequence[str], extras: Sequence[str] = ()) -> l
 class _Choice:
     """One target's chosen versions, before pinning."""
 
-    versions: dict[str, str]
-    recipes: set[str]
+    versions: dict[NormalizedName, str]
+    recipes: set[NormalizedName]
     problem: str = ""
     warnings: tuple[str, ...] = ()
-    unmet: dict[str, str] = field(default_factory=dict)  # requests that cannot be met alone
+    #: requests that cannot be met alone
+    unmet: dict[NormalizedName, str] = field(default_factory=dict)
 
 
 class _TargetResolver:
@@ -220,12 +224,15 @@ class _TargetResolver:
         )
 
     def _merge(
-        self, chosen: list[tuple[Requirement, _Choice]], unmet: dict[str, str], joint: _Choice
+        self,
+        chosen: list[tuple[Requirement, _Choice]],
+        unmet: dict[NormalizedName, str],
+        joint: _Choice,
     ) -> _Choice:
         """Requests resolved alone, merged in order: a request whose closure clashes with an
         earlier one's is unmet, named with the clash."""
         merged = _Choice({}, set(), unmet=dict(unmet))
-        owners: dict[str, str] = {}  # project -> the request whose closure pinned it
+        owners: dict[NormalizedName, str] = {}  # project -> the request whose closure pinned it
         for request, alone in chosen:
             name = canonicalize_name(request.name)
             clash = next(
@@ -267,8 +274,8 @@ class _TargetResolver:
         """The chosen versions as pins: wheels, metadata, edges and explanations; the
         warnings name every malformed file the target passed over."""
         if choice.problem:
-            warnings = (*choice.warnings, *self.catalogue.passed_over(target))
-            return TargetResolution(target, {}, choice.problem, warnings, choice.unmet)
+            passed_over = (*choice.warnings, *self.catalogue.passed_over(target))
+            return TargetResolution(target, {}, choice.problem, passed_over, choice.unmet)
         warnings = list(choice.warnings)
         met = [r for r in self.requests if canonicalize_name(r.name) not in choice.unmet]
         try:
@@ -281,7 +288,7 @@ class _TargetResolver:
 
     def _with_uv(
         self, target: Target, requests: list[Requirement]
-    ) -> tuple[dict[str, str], set[str], str]:
+    ) -> tuple[dict[NormalizedName, str], set[NormalizedName], str]:
         """uv's versions, the projects taken out for want of a wheel, or uv's "no solution".
 
         Three corrections make uv answer as pip would: a project uv names in "no solution"
@@ -293,7 +300,7 @@ class _TargetResolver:
         which uv stops.
         """
         assert self.source is not None
-        excluded: set[str] = set()
+        excluded: set[NormalizedName] = set()
         constraints: set[str] = set()
         for request in requests:
             self._correct(request.name, request.specifier, target, excluded, constraints)
@@ -339,7 +346,7 @@ class _TargetResolver:
                 return {}, excluded, compiled.no_solution
         return {}, excluded, f"no answer after {MAX_CORRECTION_ROUNDS} rounds of corrections to uv"
 
-    def _prefetch_chosen(self, versions: Mapping[str, str], target: Target) -> None:
+    def _prefetch_chosen(self, versions: Mapping[NormalizedName, str], target: Target) -> None:
         """The listings of uv's choice, then the metadata of the wheels it would take, in
         parallel: checking them (`_fits`) and pinning read it next."""
         self.catalogue.prefetch(projects=versions)
@@ -350,7 +357,9 @@ class _TargetResolver:
             wheels += [wheel] if wheel else []
         self.catalogue.prefetch(wheels=wheels)
 
-    def _malformed_release(self, project: str, target: Target, constraints: set[str]) -> str:
+    def _malformed_release(
+        self, project: NormalizedName, target: Target, constraints: set[str]
+    ) -> str:
         """A constraint forbidding the newest release of `project` not yet forbidden whose
         wheel for `target` is malformed (uv stopped at one and does not say which)."""
         for version, files in self.catalogue.releases(project).items():
@@ -371,7 +380,7 @@ class _TargetResolver:
         project: str,
         specifier: SpecifierSet,
         target: Target,
-        excluded: set[str],
+        excluded: set[NormalizedName],
         constraints: set[str],
     ) -> None:
         """Take a wheel-less project out, or pin its fitting pre-release (see `_with_uv`)."""

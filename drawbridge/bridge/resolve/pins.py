@@ -59,10 +59,10 @@ class TargetResolution:
     """Every pin of one target, or the reason the target cannot be resolved at all."""
 
     target: Target
-    pins: Mapping[str, Pin]
+    pins: Mapping[NormalizedName, Pin]
     problem: str = ""  # set when nothing can be installed: the request cannot be met here
     warnings: tuple[str, ...] = ()  # e.g. what pip 19 would complain about, installing anyway
-    unmet: Mapping[str, str] = field(default_factory=dict)  # requested project -> why not here
+    unmet: Mapping[NormalizedName, str] = field(default_factory=dict)  # requested -> why not
 
 
 def sdist_for(files: Sequence[UpstreamFile], target: Target) -> UpstreamFile | None:
@@ -91,11 +91,14 @@ class Pinner:
         self.requested = {canonicalize_name(r.name): r for r in requests if applies(r, target)}
 
     def pins(
-        self, versions: dict[str, str], recipes: set[str], warnings: list[str]
-    ) -> dict[str, Pin]:
+        self,
+        versions: Mapping[NormalizedName, str],
+        recipes: set[NormalizedName],
+        warnings: list[str],
+    ) -> dict[NormalizedName, Pin]:
         """Pins for `versions` (wheels) and `recipes` (no wheel); recipes left out: `warnings`."""
         self.catalogue.prefetch(projects=[*versions, *recipes])
-        wheels: dict[str, UpstreamFile] = {}
+        wheels: dict[NormalizedName, UpstreamFile] = {}
         for project, version in versions.items():
             files = self.catalogue.releases(project).get(Version(version), [])
             wheel, obstacle = wheel_obstacle(
@@ -111,7 +114,7 @@ class Pinner:
         metadata = {project: self.catalogue.metadata(wheel) for project, wheel in wheels.items()}
         extras, requires = self._edges(metadata)
         holders = self._holders(metadata, requires, versions)
-        pins = {}
+        pins: dict[NormalizedName, Pin] = {}
         for project, wheel in wheels.items():
             pins[project] = Pin(
                 project,
@@ -130,8 +133,8 @@ class Pinner:
         return dict(sorted(pins.items()))
 
     def _edges(
-        self, metadata: dict[str, CoreMetadata]
-    ) -> tuple[dict[str, set[str]], dict[str, list[Requirement]]]:
+        self, metadata: dict[NormalizedName, CoreMetadata]
+    ) -> tuple[dict[NormalizedName, set[str]], dict[NormalizedName, list[Requirement]]]:
         """Each pin's extras in use (request and dependents) and its requirements active here."""
         extras = {project: set(r.extras) for project, r in self.requested.items()}
         while True:
@@ -151,11 +154,13 @@ class Pinner:
 
     def _holders(
         self,
-        metadata: dict[str, CoreMetadata],
-        requires: dict[str, list[Requirement]],
-        versions: dict[str, str],
-    ) -> dict[str, list[Holder]]:
-        holders: dict[str, list[Holder]] = {p: [Holder("", r)] for p, r in self.requested.items()}
+        metadata: dict[NormalizedName, CoreMetadata],
+        requires: dict[NormalizedName, list[Requirement]],
+        versions: Mapping[NormalizedName, str],
+    ) -> dict[NormalizedName, list[Holder]]:
+        holders: dict[NormalizedName, list[Holder]] = {
+            p: [Holder("", r)] for p, r in self.requested.items()
+        }
         for project, requirements in requires.items():
             for requirement in requirements:
                 who = f"{metadata[project].name} {versions[project]}"
@@ -164,7 +169,9 @@ class Pinner:
                 )
         return holders
 
-    def _required_by(self, project: str, requires: dict[str, list[Requirement]]) -> tuple[str, ...]:
+    def _required_by(
+        self, project: NormalizedName, requires: dict[NormalizedName, list[Requirement]]
+    ) -> tuple[str, ...]:
         parents = {
             p for p, rs in requires.items() if any(canonicalize_name(r.name) == project for r in rs)
         }
@@ -172,10 +179,10 @@ class Pinner:
 
     def _held_back(
         self,
-        project: str,
+        project: NormalizedName,
         version: str,
-        holders: dict[str, list[Holder]],
-        extras: dict[str, set[str]],
+        holders: dict[NormalizedName, list[Holder]],
+        extras: dict[NormalizedName, set[str]],
     ) -> str:
         return explain(
             project,
@@ -189,10 +196,10 @@ class Pinner:
 
     def _recipe_pin(
         self,
-        project: str,
+        project: NormalizedName,
         holders: list[Holder],
-        extras: dict[str, set[str]],
-        requires: dict[str, list[Requirement]],
+        extras: dict[NormalizedName, set[str]],
+        requires: dict[NormalizedName, list[Requirement]],
         warnings: list[str],
     ) -> Pin | None:
         """A pin without a wheel: the newest release with an sdist that every requirement admits."""

@@ -8,7 +8,7 @@ is reported with its reason; nothing is skipped silently.
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 
 import rattler
@@ -59,7 +59,7 @@ class Translation:
         """True when every target has the same dependencies (noarch is possible)."""
         return len(set(self.depends.values())) <= 1
 
-    def _varies(self, fixed) -> bool:  # type: ignore[no-untyped-def]
+    def _varies(self, fixed: Callable[[Target], str]) -> bool:
         groups: dict[str, set[tuple[str, ...]]] = {}
         for target, depends in self.depends.items():
             groups.setdefault(fixed(target), set()).add(depends)

@@ -7,7 +7,7 @@ the wheel with the lowest index is the one pip would pick on that machine.
 from __future__ import annotations
 
 import functools
-from typing import Any
+from typing import TypedDict, Unpack
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 
@@ -15,10 +15,10 @@ from packaging.tags import Tag, compatible_tags, cpython_tags, mac_platforms
 from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 
 from drawbridge.bridge.errors import UnsupportedTarget
-from drawbridge.channel.platforms import (  # noqa: F401 (re-exported)
-    DEFAULT_PYTHONS,
-    DEFAULT_SUBDIRS,
-    DEFAULT_MACOS,
+from drawbridge.channel.platforms import (  # re-exported: `as` says so to mypy
+    DEFAULT_PYTHONS as DEFAULT_PYTHONS,
+    DEFAULT_SUBDIRS as DEFAULT_SUBDIRS,
+    DEFAULT_MACOS as DEFAULT_MACOS,
 )
 
 #: the oldest glibc conda's linux packages may assume (manylinux_2_17 = CentOS 7)
@@ -51,6 +51,13 @@ class Target:
 def targets(subdirs: Iterable[str], pythons: Iterable[str]) -> list[Target]:
     """Every subdir × Python, in a stable order."""
     return sorted(Target(s, p) for s in subdirs for p in pythons)
+
+
+class PlatformOptions(TypedDict, total=False):
+    """The keyword arguments `platform_tags` takes after the subdir: a target's baselines."""
+
+    manylinux: tuple[int, int]
+    macos: dict[str, tuple[int, int]] | None
 
 
 def platform_tags(
@@ -88,7 +95,7 @@ def _abis(target: Target) -> list[str]:
     return [f"cp{major}{minor}"]
 
 
-def supported_tags(target: Target, **platform_options) -> list[Tag]:  # type: ignore[no-untyped-def]
+def supported_tags(target: Target, **platform_options: Unpack[PlatformOptions]) -> list[Tag]:
     """Every tag a CPython on `target` accepts, best first (pip's order)."""
     version = target.python_tuple
     platforms = platform_tags(target.subdir, **platform_options)
@@ -97,8 +104,7 @@ def supported_tags(target: Target, **platform_options) -> list[Tag]:  # type: ig
     ordered += list(compatible_tags(version, interpreter, platforms))
     if version < (3, 0):  # compatible_tags knows py3 only; add the py2 generic tags
         ordered += [Tag(p, "none", "any") for p in ("py27", "py2")]
-    seen: set[Tag] = set()
-    return [t for t in ordered if not (t in seen or seen.add(t))]
+    return list(dict.fromkeys(ordered))  # each tag once, at its best place
 
 
 @functools.lru_cache(maxsize=1 << 16)
@@ -116,7 +122,9 @@ def is_pure(filename: str) -> bool:
     return bool(tags) and all(t.abi == "none" and t.platform == "any" for t in tags)
 
 
-def best_wheel(filenames: Sequence[str], target: Target, **platform_options: Any) -> str | None:
+def best_wheel(
+    filenames: Sequence[str], target: Target, **platform_options: Unpack[PlatformOptions]
+) -> str | None:
     """The wheel pip would install on `target`, or None if no wheel fits it."""
     priority = {tag: index for index, tag in enumerate(supported_tags(target, **platform_options))}
     best: tuple[int, str] | None = None

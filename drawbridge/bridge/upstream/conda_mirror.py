@@ -20,10 +20,11 @@ class CondaUpstream:
 
     def __init__(self, channels: Sequence[str], subdirs: Sequence[str]) -> None:
         self.channels = [rattler.Channel(c) for c in channels]
-        self.subdirs = sorted(set(subdirs) | {"noarch"})
+        self.subdirs = [rattler.Subdir(s) for s in sorted(set(subdirs) | {"noarch"})]
         self.gateway = rattler.Gateway()
-        self._records: dict[str, list] = {}
-        self._pythons: dict[str, list] = {}  # subdir -> the `python` records for it
+        self._records: dict[str, list[rattler.RepoDataRecord]] = {}
+        #: subdir -> the `python` records for it
+        self._pythons: dict[str, list[rattler.RepoDataRecord]] = {}
 
     @cached_property
     def names(self) -> list[str]:
@@ -33,7 +34,7 @@ class CondaUpstream:
         result = asyncio.run(self.gateway.names(self.channels, self.subdirs))
         return sorted({name.normalized for name in result})
 
-    def records(self, conda_name: str) -> list:
+    def records(self, conda_name: str) -> list[rattler.RepoDataRecord]:
         """Every record of `conda_name` in the channels (all subdirs of the run)."""
         if conda_name not in self._records:
             found = []
@@ -67,7 +68,10 @@ class CondaUpstream:
             if self.channels:
                 result = asyncio.run(
                     self.gateway.query(
-                        self.channels, [target.subdir, "noarch"], ["python"], recursive=False
+                        self.channels,
+                        [rattler.Subdir(target.subdir), "noarch"],
+                        ["python"],
+                        recursive=False,
                     )
                 )
                 found = [record for records in result for record in records]
@@ -79,7 +83,7 @@ class CondaUpstream:
         )
 
 
-def _admits_python(record, target: Target) -> bool:  # type: ignore[no-untyped-def]
+def _admits_python(record: rattler.RepoDataRecord, target: Target) -> bool:
     """False if the record's `python` or `python_abi` dependency excludes the target's Python."""
     python = rattler.Version(f"{target.python}.999")
     for dependency in record.depends:
@@ -87,11 +91,7 @@ def _admits_python(record, target: Target) -> bool:  # type: ignore[no-untyped-d
             spec = rattler.MatchSpec(dependency)
         except Exception:
             continue
-        if (
-            spec.name
-            and spec.name.normalized in ("python", "python_abi")
-            and spec.version is not None
-        ):
+        if spec.name.normalized in ("python", "python_abi") and spec.version is not None:
             if not rattler.VersionSpec(str(spec.version)).matches(python):
                 return False
     return True

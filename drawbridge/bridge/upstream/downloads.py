@@ -9,7 +9,7 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import httpx
 
@@ -37,7 +37,7 @@ def with_retries(attempt: Callable[[], T], url: str) -> T:
     raise AssertionError("unreachable")
 
 
-def get(client: httpx.Client, url: str, **kwargs) -> httpx.Response:  # type: ignore[no-untyped-def]
+def get(client: httpx.Client, url: str, **kwargs: Any) -> httpx.Response:
     """GET with retries; any answer below 500 is returned for the caller to judge."""
 
     def attempt() -> httpx.Response:

@@ -15,8 +15,9 @@ import threading
 from collections.abc import Callable, Iterable
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Generic, TypeVar
 
 from packaging.metadata import parse_email
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
@@ -94,11 +95,11 @@ def _group_by_version(files: list[UpstreamFile]) -> dict[Version, list[UpstreamF
     return dict(sorted(grouped.items(), reverse=True))
 
 
-class _OncePerKey:
+class _OncePerKey(Generic[Value]):
     """A memo where concurrent callers for one key wait for the first caller's result."""
 
     def __init__(self) -> None:
-        self._values: dict[str, object] = {}
+        self._values: dict[str, Value | BridgeError] = {}
         self._locks: dict[str, threading.Lock] = {}
         self._guard = threading.Lock()
 
@@ -115,7 +116,7 @@ class _OncePerKey:
             value = self._values[key]
         if isinstance(value, BridgeError):
             raise value
-        return value  # type: ignore[return-value]
+        return value
 
 
 class Catalogue:
@@ -124,9 +125,9 @@ class Catalogue:
     def __init__(self, upstream: Upstream, cache_dir: Path, workers: int = 16) -> None:
         self.upstream = upstream
         self.metadata_dir = cache_dir / "metadata"
-        self._files = _OncePerKey()
-        self._releases = _OncePerKey()
-        self._metadata = _OncePerKey()
+        self._files: _OncePerKey[list[UpstreamFile]] = _OncePerKey()
+        self._releases: _OncePerKey[dict[Version, list[UpstreamFile]]] = _OncePerKey()
+        self._metadata: _OncePerKey[CoreMetadata] = _OncePerKey()
         self._pool = ThreadPoolExecutor(workers, thread_name_prefix="catalogue")
         self._passed_over: dict[Target, dict[str, str]] = {}
         self._passed_over_lock = threading.Lock()
@@ -181,8 +182,8 @@ class Catalogue:
             except BridgeError:
                 pass
 
-        jobs = [self._pool.submit(quietly, lambda p=p: self.files(p)) for p in set(projects)]
-        jobs += [self._pool.submit(quietly, lambda w=w: self.metadata(w)) for w in wheels]
+        jobs = [self._pool.submit(quietly, partial(self.files, p)) for p in set(projects)]
+        jobs += [self._pool.submit(quietly, partial(self.metadata, w)) for w in wheels]
         for job in jobs:
             job.result()
 

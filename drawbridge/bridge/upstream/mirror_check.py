@@ -108,11 +108,12 @@ def check_mirror(mirror: UpstreamConda, cache_dir: Path) -> MirrorCheck:
     contents = []
     try:
         for subdir in subdirs:
-            names = asyncio.run(gateway.names([channel], [subdir]))
+            platform = [rattler.Subdir(subdir)]
+            names = asyncio.run(gateway.names([channel], platform))
             pythons: set[str] = set()
             if any(name.normalized == "python" for name in names):
                 records = asyncio.run(
-                    gateway.query([channel], [subdir], ["python"], recursive=False)
+                    gateway.query([channel], platform, ["python"], recursive=False)
                 )
                 pythons = {".".join(str(r.version).split(".")[:2]) for per in records for r in per}
             ordered = sorted(

@@ -12,7 +12,7 @@ from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Protocol
+from typing import Any, Protocol
 from urllib.parse import urldefrag, urljoin
 
 import httpx
@@ -112,7 +112,7 @@ class _LinkParser(html.parser.HTMLParser):
             self._current = None
 
 
-def parse_simple_html(project: str, page_url: str, text: str) -> list[UpstreamFile]:
+def parse_simple_html(project: NormalizedName, page_url: str, text: str) -> list[UpstreamFile]:
     """The files of a PEP 503 page."""
     parser = _LinkParser()
     parser.feed(text)
@@ -141,7 +141,9 @@ def parse_simple_html(project: str, page_url: str, text: str) -> list[UpstreamFi
     return files
 
 
-def parse_simple_json(project: str, page_url: str, document: dict) -> list[UpstreamFile]:
+def parse_simple_json(
+    project: NormalizedName, page_url: str, document: dict[str, Any]
+) -> list[UpstreamFile]:
     """The files of a PEP 691 JSON page."""
     files = []
     for entry in document.get("files", []):
@@ -165,10 +167,11 @@ def parse_simple_json(project: str, page_url: str, document: dict) -> list[Upstr
 
 
 class SimpleIndexUpstream:
-    """A PEP 503/691 index: pypi.org, a company mirror, or another Drawbridge."""
+    """A PEP 503/691 index: pypi.org, a company mirror, or another Drawbridge (without a
+    download cache: its listings and PEP 658 metadata only)."""
 
     def __init__(
-        self, index_url: str, cache: DownloadCache, client: httpx.Client | None = None
+        self, index_url: str, cache: DownloadCache | None, client: httpx.Client | None = None
     ) -> None:
         self.index_url = index_url.rstrip("/") + "/"
         self.cache = cache
@@ -226,6 +229,11 @@ class SimpleIndexUpstream:
         return read_wheel_metadata(self.fetch(file))
 
     def fetch(self, file: UpstreamFile) -> Path:
+        if self.cache is None:
+            raise UpstreamError(
+                f"cannot download {file.filename}: this reader of {self.index_url} has no "
+                "download cache (it reads listings and metadata only)"
+            )
         return fetch_verified(self.client, file.url, file.sha256, file.filename, self.cache)
 
 

@@ -13,6 +13,7 @@ import zipfile
 from collections.abc import Collection
 from io import BytesIO
 from pathlib import Path
+from typing import Any
 
 import zstandard
 
@@ -59,7 +60,9 @@ def _corrected_info(
     return zstandard.ZstdCompressor(level=3).compress(output.getvalue())
 
 
-def _corrected_paths(paths: dict, unlist_info: bool, prefixed: set[str], placeholder: str) -> bytes:
+def _corrected_paths(
+    paths: dict[str, Any], unlist_info: bool, prefixed: set[str], placeholder: str
+) -> bytes:
     entries = paths["paths"]
     if unlist_info:
         entries = [entry for entry in entries if not entry["_path"].startswith("info/")]

@@ -27,7 +27,7 @@ from io import BytesIO
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO
+from typing import TYPE_CHECKING, BinaryIO
 
 import rattler_build
 from installer import install
@@ -35,7 +35,7 @@ from installer.destinations import SchemeDictionaryDestination
 from installer.records import RecordEntry
 from installer.sources import WheelFile
 from installer.utils import Scheme
-from packaging.metadata import parse_email
+from packaging.metadata import RawMetadata, parse_email
 
 from drawbridge.bridge.wheels.conda_paths import correct_paths_json
 from drawbridge.bridge.errors import InvalidWheel
@@ -52,6 +52,9 @@ from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.distributions import read_wheel_metadata
 from drawbridge.channel.limits import open_zip
 from drawbridge.channel.errors import InvalidDistribution
+
+if TYPE_CHECKING:
+    from installer.scripts import ScriptSection
 
 SCHEMES = ("purelib", "platlib", "scripts", "data", "headers")
 
@@ -87,7 +90,9 @@ class CondaDestination(SchemeDictionaryDestination):
         #: package paths whose shebang names PREFIX_PLACEHOLDER, for paths.json
         self.prefixed: list[str] = []
 
-    def write_script(self, name: str, module: str, attr: str, section: str) -> RecordEntry:
+    def write_script(
+        self, name: str, module: str, attr: str, section: ScriptSection
+    ) -> RecordEntry:
         if self.target is None:  # noarch: conda and rattler make the launcher from link.json
             self.entry_points.append(f"{name} = {module}:{attr}")
             return RecordEntry(f"{name}.drawbridge-entry-point", None, None)
@@ -143,7 +148,7 @@ class WheelMetadata:
     license: str = ""
     requires_dist: tuple[str, ...] = ()
     requires_python: str | None = None
-    extra: dict = field(default_factory=dict, compare=False)
+    extra: RawMetadata = field(default_factory=RawMetadata, compare=False)
 
 
 def read_metadata(wheel: Path) -> WheelMetadata:

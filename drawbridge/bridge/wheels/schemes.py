@@ -7,6 +7,7 @@ both install wheels with installer through these settings.
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Any
 
 from drawbridge.bridge.translate.targets import Target
 
@@ -43,7 +44,7 @@ def scheme_paths(root: Path, target: Target | None, distribution: str) -> dict[s
 
 def destination_options(
     root: Path, target: Target | None, distribution: str, runtime_prefix: str | None = None
-) -> dict:
+) -> dict[str, Any]:
     """installer's `SchemeDictionaryDestination` arguments for a wheel installed under
     `root` laid out for `target`; scripts name the Python of `runtime_prefix` (default:
     `root`), the place the environment will live when it runs."""

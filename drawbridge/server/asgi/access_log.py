@@ -18,10 +18,12 @@ from __future__ import annotations
 import asyncio
 import re
 import time
+from collections.abc import Awaitable, Iterable
 from pathlib import Path
+from typing import Any
 from typing import BinaryIO
 
-from starlette.types import Scope
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 MONTHS = ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec")
 #: what a request line may not carry into the log as is: quotes, backslashes, controls, non-ASCII
@@ -81,7 +83,7 @@ class AccessLog:
         path.parent.mkdir(parents=True, exist_ok=True)
         return cls(open(path, "ab", buffering=0))
 
-    def wrap(self, app):  # type: ignore[no-untyped-def]
+    def wrap(self, app: ASGIApp) -> ASGIApp:
         """`app` with each HTTP request it answers logged."""
         return _LoggedApp(app, self)
 
@@ -136,18 +138,18 @@ class AccessLog:
 class _LoggedApp:
     """ASGI middleware: log every HTTP request `app` answers, counting the bytes it sends."""
 
-    def __init__(self, app, log: AccessLog) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp, log: AccessLog) -> None:
         self.app = app
         self.log = log
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
         started = time.perf_counter()
-        sent: list = [500, 0, None]  # status, body bytes, headers of the start message
+        sent: list[Any] = [500, 0, None]  # status, body bytes, headers of the start message
 
-        def logged_send(message):  # type: ignore[no-untyped-def]
+        def logged_send(message: Message) -> Awaitable[None]:
             # not async: it returns the server's awaitable, saving a coroutine per message
             kind = message["type"]
             if kind == "http.response.body":
@@ -165,7 +167,7 @@ class _LoggedApp:
             self.log.record(scope, sent[0], sent[1], started)
 
 
-def _content_length(headers) -> int:  # type: ignore[no-untyped-def]
+def _content_length(headers: Iterable[tuple[bytes, bytes]] | None) -> int:
     for name, value in headers or ():
         if name.lower() == b"content-length":
             return int(value)

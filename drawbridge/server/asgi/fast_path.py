@@ -25,7 +25,7 @@ from functools import lru_cache
 
 from packaging.utils import canonicalize_name
 from starlette.concurrency import run_in_threadpool
-from starlette.types import ASGIApp, Send
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
@@ -195,7 +195,7 @@ class IndexFastPath:
             level.upstream or access.public(level.name, checked=True) for level in levels[1:]
         )
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if (
             scope["type"] != "http"
             or scope["method"] not in ("GET", "HEAD")
@@ -352,8 +352,8 @@ class IndexFastPath:
             return None
         return f"{self._root(channel, view)}{folder}/{name}", media_type
 
-    async def _send_file(  # type: ignore[no-untyped-def]
-        self, scope, send, headers: dict[str, str], path: str, media_type: str
+    async def _send_file(
+        self, scope: Scope, send: Send, headers: dict[str, str], path: str, media_type: str
     ) -> tuple[int, int] | None:
         """Answer with the file at `path`: (status, body bytes), or None (nothing sent) if the
         route must answer."""

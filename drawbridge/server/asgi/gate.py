@@ -16,6 +16,7 @@ hands everything else, private channels included, to this gate.
 from __future__ import annotations
 
 import re
+from collections.abc import Mapping
 from urllib.parse import unquote
 
 from starlette.concurrency import run_in_threadpool
@@ -119,7 +120,7 @@ class Gate:
                     if not access.may_read(identity, channel) and access.changed_since_loaded():
                         await run_in_threadpool(access.reload)  # made a moment ago, perhaps
                     private = self._check_channel(identity, channel, role)
-                else:
+                elif role is not None:
                     require(identity, role, "reading from this server")
             except HTTPException as refusal:
                 # a page of the web UI is refused as a page, like the route's own errors
@@ -151,7 +152,7 @@ class Gate:
         send: Send,
         status: int,
         detail: str,
-        headers: dict[str, str] | None = None,
+        headers: Mapping[str, str] | None = None,
         page: bool = False,
     ) -> None:
         answer = error_answer(Request(scope), status, detail, headers, page)
@@ -175,7 +176,9 @@ def _marking(send: Send, private: bool) -> Send:
     return marked
 
 
-def _private(headers: list[tuple[bytes, bytes]], has_cache_control: bool) -> list:
+def _private(
+    headers: list[tuple[bytes, bytes]], has_cache_control: bool
+) -> list[tuple[bytes, bytes]]:
     """The headers with `Cache-Control` made `private` (`public` replaced, or prepended)."""
     if not has_cache_control:
         return [*headers, (b"cache-control", b"private")]

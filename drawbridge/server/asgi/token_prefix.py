@@ -3,16 +3,18 @@ path before anything routes it, and kept in the scope for authentication (`auth`
 
 from __future__ import annotations
 
+from starlette.types import ASGIApp, Receive, Scope, Send
+
 from drawbridge.server.auth import TOKEN_KEY
 
 
 class TokenPrefixMiddleware:
     """Strip `/t/<token>` from the path and remember the token for authentication."""
 
-    def __init__(self, app) -> None:  # type: ignore[no-untyped-def]
+    def __init__(self, app: ASGIApp) -> None:
         self.app = app
 
-    async def __call__(self, scope, receive, send) -> None:  # type: ignore[no-untyped-def]
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "http" and scope["path"].startswith("/t/"):
             _, _, rest = scope["path"].partition("/t/")
             token, slash, path = rest.partition("/")

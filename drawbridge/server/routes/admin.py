@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from functools import partial
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Depends, Request
 from fastapi.concurrency import run_in_threadpool
@@ -70,7 +70,7 @@ class Owner(BaseModel):
 ReviewerContext = Annotated[Context, Depends(channel_reviewer)]
 
 
-def _user(user: User) -> dict:
+def _user(user: User) -> dict[str, Any]:
     return {
         "name": user.name,
         "primary_group": user.primary_group,
@@ -80,11 +80,11 @@ def _user(user: User) -> dict:
     }
 
 
-def _group(group: Group) -> dict:
+def _group(group: Group) -> dict[str, Any]:
     return {"name": group.name, "members": list(group.members)}
 
 
-def _permissions(ctx: Context, channel: str) -> dict:
+def _permissions(ctx: Context, channel: str) -> dict[str, Any]:
     return {"channel": channel, **ctx.access.permissions(channel).as_dict()}
 
 

@@ -11,7 +11,7 @@ Each answers what was done, as JSON.
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any
 
 from fastapi import APIRouter, Request
 from fastapi.concurrency import run_in_threadpool
@@ -49,7 +49,7 @@ class DeletionRequest(BaseModel):
 
 
 @router.post("/api/promote", summary="Copy or move releases from one channel to another")
-async def promote(request: Request, body: PromotionRequest) -> dict:
+async def promote(request: Request, body: PromotionRequest) -> dict[str, Any]:
     ctx = context(request)
     identity = ctx.identity(request)
     require(identity, Role.maintainer, "promotion")
@@ -74,7 +74,7 @@ async def promote(request: Request, body: PromotionRequest) -> dict:
 
 
 @router.post("/api/delete", summary="Delete releases from a volatile channel")
-async def delete(request: Request, body: DeletionRequest) -> dict:
+async def delete(request: Request, body: DeletionRequest) -> dict[str, Any]:
     ctx = context(request)
     identity = ctx.identity(request)
     require(identity, Role.uploader, "deletion")
@@ -98,6 +98,6 @@ async def set_mutability(
     ctx: Annotated[Context, channel_admin("changing a channel's mutability")],
     channel: str,
     body: MutabilityRequest,
-) -> dict:
+) -> dict[str, Any]:
     await run_in_threadpool(ctx.channels.set_mutability, channel, body.mutability)
     return {"channel": channel, "mutability": body.mutability.value}

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from fastapi import APIRouter, HTTPException, Request, Response
 from fastapi.concurrency import run_in_threadpool
-from starlette.datastructures import UploadFile
+from starlette.datastructures import FormData, UploadFile
 
 from drawbridge.channel.distributions import ExpectedDigests
 from drawbridge.channel.storage import copy_stream_to_temporary
@@ -94,6 +94,6 @@ async def _doc_upload(  # type: ignore[no-untyped-def]
     return Response(f"docs of {kept.project} {kept.version} at {where}\n", media_type="text/plain")
 
 
-def _field(form, name: str) -> str | None:  # type: ignore[no-untyped-def]
+def _field(form: FormData, name: str) -> str | None:
     value = form.get(name)
     return value if isinstance(value, str) and value else None

@@ -75,7 +75,8 @@ def icon() -> Response:
 
 def _root(request: Request) -> str:
     """The prefix links keep: `/t/<token>` when the page was opened through it."""
-    return request.scope.get("root_path", "")
+    root: str = request.scope.get("root_path", "")
+    return root
 
 
 def _urls(ctx: Context, request: Request, channel: str) -> render.Urls:

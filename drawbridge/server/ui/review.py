@@ -8,7 +8,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
 from drawbridge.bridge.recipes.compose import review_notes
-from drawbridge.bridge.recipes.book import RecipeBook, RecipeError
+from drawbridge.bridge.recipes.book import Recipe, RecipeBook, RecipeError
 from drawbridge.channel.tokens import Role, identify_token
 from drawbridge.server.context import Context, context
 from drawbridge.server.pages import UI_TAG, page_response
@@ -20,7 +20,7 @@ def _book(ctx: Context) -> RecipeBook:
     return ctx.recipes
 
 
-def _recipe_or_404(book: RecipeBook, name: str):  # type: ignore[no-untyped-def]
+def _recipe_or_404(book: RecipeBook, name: str) -> Recipe:
     try:
         return book.get(name)
     except RecipeError as error:

@@ -8,6 +8,8 @@ Revision ID: 0001_baseline
 Revises:
 """
 
+from typing import Any
+
 import sqlalchemy as sa
 from alembic import op
 
@@ -21,7 +23,7 @@ def _moment() -> sa.DateTime:
     return sa.DateTime(timezone=True)
 
 
-def _tables() -> dict[str, tuple]:
+def _tables() -> dict[str, tuple[list[Any], list[str]]]:
     """Each table of 0.1.0: its columns and constraints, then its indexed columns."""
     return {
         "channels": (
