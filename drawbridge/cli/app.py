@@ -11,6 +11,7 @@ import typer
 from drawbridge.cli import (
     access_commands,
     bridge_command,
+    bundle_commands,
     env_commands,
     home_commands,
     promote_commands,
@@ -45,3 +46,4 @@ app.command("lock")(env_commands.lock)
 app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
+app.add_typer(bundle_commands.bundle_app, name="bundle")
