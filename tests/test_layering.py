@@ -37,7 +37,7 @@ ROOMS = {
     "farm": {"translate", "upstream", "missing", "recipes"},
     # what crosses the air gap may be held: policy decides (pure), bundles carry
     "policy": set(),
-    "bundles": {"policy"},
+    "bundles": {"policy", "recipes", "translate", "upstream", "missing"},
 }
 #: the ways from a plan to published packages: siblings, none imports another
 ROUTES = ("resolve", "wheels", "installable", "recipes")

@@ -90,7 +90,14 @@ def export_command(
         else:
             selections.append(export.Selection(name))
     manifest = export.write_bundle(
-        out, context.channels, selections, key, size, since=receipt, missing=missing
+        out,
+        context.channels,
+        selections,
+        key,
+        size,
+        since=receipt,
+        missing=missing,
+        recipes=context.recipes,
     )
     console.print(
         f"bundle {out}: {len(manifest.files)} file(s), {manifest.total_size} bytes in "
@@ -139,7 +146,12 @@ def import_command(
     context = open_home(home)
     key = signing.load_private(context.home.signing_key_path)
     report = importing.import_bundle(
-        context.channels, bundle, trusted_keys(context), key, receipt_path=receipt
+        context.channels,
+        bundle,
+        trusted_keys(context),
+        key,
+        receipt_path=receipt,
+        recipes=context.recipes,
     )
     console.print(
         f"bundle {report.bundle_id} from key {report.key}: read {report.bytes_read} bytes "

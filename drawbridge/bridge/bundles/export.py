@@ -31,6 +31,7 @@ from drawbridge.bridge.bundles.manifest import (
     canonical,
 )
 from drawbridge.bridge.errors import BundleError
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.service import Channels
 
 #: the default largest chunk: 1 GiB
@@ -109,6 +110,7 @@ def write_bundle(
     extra: Sequence[Carried] = (),
     missing: Collection[str] = (),
     created: dt.datetime | None = None,
+    recipes: RecipeBook | None = None,
 ) -> Manifest:
     """Write a bundle of `selections` (and `extra` records) into the new or empty folder
     `out`, leaving out what `since` (a verified receipt) says the inside holds. BundleError
@@ -117,6 +119,51 @@ def write_bundle(
         raise BundleError(f"{out} is not an empty folder; name a new folder with -o")
     out.mkdir(parents=True, exist_ok=True)
     carried = [c for s in selections for c in channel_files(channels, s)] + list(extra)
+    records = scratch(out.parent / f".{out.name}-records")
+    try:
+        if recipes is not None:
+            carried += recipe_records(recipes, carried, records)
+        return _write(out, channels, selections, private_key, chunk_size, since, carried,
+                      missing, created)  # fmt: skip
+    finally:
+        remove_scratch(records)
+
+
+def recipe_records(recipes: RecipeBook, carried: Sequence[Carried], folder: Path) -> list[Carried]:
+    """The recipe and its review record (with its last build) of every recipe-built conda
+    package in `carried`, once per recipe, in the first channel that carries one."""
+    built: dict[str, str] = {}
+    for item in carried:
+        if item.role == "conda" and item.made_how == "recipe":
+            built.setdefault(conda_name(item.path.name), item.channel)
+    found: list[Carried] = []
+    known = set(recipes.names())
+    for name, channel in sorted(built.items()):
+        if name not in known:
+            continue
+        review = record_file(folder, f"{name}.review.json", recipes.review_record(name))
+        found.append(Carried(recipes.get(name).path, "recipe", channel, subject=name))
+        found.append(Carried(review, "review", channel, subject=name))
+    return found
+
+
+def conda_name(filename: str) -> str:
+    """The package name of a conda file name (`name-version-build.conda`)."""
+    stem = filename.removesuffix(".conda").removesuffix(".tar.bz2")
+    return stem.rsplit("-", 2)[0]
+
+
+def _write(
+    out: Path,
+    channels: Channels,
+    selections: Sequence[Selection],
+    private_key: Ed25519PrivateKey,
+    chunk_size: int,
+    since: Receipt | None,
+    carried: Sequence[Carried],
+    missing: Collection[str],
+    created: dt.datetime | None,
+) -> Manifest:
     settings = tuple(
         ChannelSettings(
             s.channel,

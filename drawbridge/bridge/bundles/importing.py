@@ -35,6 +35,7 @@ from drawbridge.bridge.bundles.manifest import (
     parse_receipt,
 )
 from drawbridge.bridge.errors import BundleError, BundleRefused
+from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.records import AuditRow
 from drawbridge.channel.distributions import ExpectedDigests, sha256_file
 from drawbridge.channel.errors import UnknownChannel
@@ -93,6 +94,7 @@ def import_bundle(
     hold: Hold | None = None,
     receipt_path: Path | None = None,
     actor: str = "bundle",
+    recipes: RecipeBook | None = None,
 ) -> ImportReport:
     """Import the bundle folder `bundle` into `channels`' home (see the module)."""
     data, manifest = read_signed_manifest(bundle, trusted)
@@ -137,6 +139,8 @@ def import_bundle(
                 if item.uploaded
             },
         )
+    if recipes is not None:
+        adopt_recipes(recipes, manifest, staging, f"bundle {bundle_id} (key {manifest.key})")
     published = sum(len(files) for files in report.published.values())
     with channels.db.session() as session:
         session.add(
@@ -151,6 +155,20 @@ def import_bundle(
     report.receipt = write_receipt(channels, signing_key, receipt_path)
     shutil.rmtree(state_dir, ignore_errors=True)
     return report
+
+
+def adopt_recipes(recipes: RecipeBook, manifest: Manifest, staging: Path, source: str) -> None:
+    """Keep each carried recipe with its review (`RecipeBook.adopt`)."""
+    texts: dict[str, str] = {}
+    reviews: dict[str, dict] = {}
+    for index, item in enumerate(manifest.files):
+        path = staged_path(staging, index, item)
+        if item.role == "recipe":
+            texts[item.subject] = path.read_text("utf-8")
+        elif item.role == "review":
+            reviews[item.subject] = json.loads(path.read_text("utf-8"))
+    for name in sorted(texts.keys() & reviews.keys()):
+        recipes.adopt(texts[name], reviews[name], source)
 
 
 def _verify_chunks(bundle: Path, manifest: Manifest, state_dir: Path, report: ImportReport) -> Path:
