@@ -4,6 +4,7 @@ killed halfway goes on without reading its verified chunks again."""
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import subprocess
@@ -135,3 +136,25 @@ def test_an_import_killed_halfway_goes_on_without_rereading(
     uninterrupted = inside_home(tmp_path / "uninterrupted", outside, upstream_39_312)
     ok(drawbridge(uninterrupted.root, "bundle", "import", str(bundle)))
     assert as_listed(served_bytes(inside)) == as_listed(served_bytes(uninterrupted))
+
+
+def test_an_export_of_requirements_carries_their_closure_and_names_what_is_missing(
+    outside: Home, tmp_path: Path
+):
+    make_wheel(outside.root.parent / "drop", "never-bridged", "0.3")
+    bundle = tmp_path / "bundle"
+    said = ok(drawbridge(outside.root, "bundle", "export", "-o", str(bundle),
+                         "pure-thing", "never-bridged"))  # fmt: skip
+    manifest = json.loads((bundle / "manifest.json").read_text())
+    names = sorted(f["name"] for f in manifest["files"])
+    channels = Channels(outside, Database(outside.database_url))
+    closure = sorted(
+        [row.filename for p in ("pure-thing", "binary-thing")
+         for row in channels.project_files("main", p)]
+        + [row.filename for row in channels.conda_packages("main")
+           if row.name in ("pure-thing", "binary-thing")]
+    )  # fmt: skip
+    assert names == closure
+    assert "never-bridged 0.3: never_bridged-0.3-py3-none-any.whl not in channel 'main'" in said
+    assert "drawbridge bridge --channel main 'never-bridged==0.3'" in said
+    assert manifest["missing"] and "never-bridged" in manifest["missing"][0]
