@@ -37,6 +37,7 @@ def metadata_text(
     requires: list[str] = (),
     requires_python: str | None = None,
     summary: str | None = None,
+    license: str = "MIT",
 ) -> str:
     lines = [
         "Metadata-Version: 2.1",
@@ -44,7 +45,7 @@ def metadata_text(
         f"Version: {version}",
         f"Summary: {summary if summary is not None else f'{name}, a Drawbridge test project'}",
         "Home-page: https://example.invalid/" + name,
-        "License: MIT",
+        f"License: {license}",
     ]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
@@ -68,6 +69,7 @@ def make_wheel(
     license_text: str | None = None,
     summary: str | None = None,
     scripts: dict[str, bytes] | None = None,
+    license: str = "MIT",
 ) -> Path:
     """A wheel installing module `module` (default: the name with underscores) with VALUE.
 
@@ -83,7 +85,7 @@ def make_wheel(
     files: dict[str, bytes] = {
         f"{module}/__init__.py": init.encode(),
         f"{dist_info}/METADATA": metadata_text(
-            metadata_name or name, version, list(requires), requires_python, summary
+            metadata_name or name, version, list(requires), requires_python, summary, license
         ).encode(),
         f"{dist_info}/WHEEL": (
             f"Wheel-Version: 1.0\nGenerator: drawbridge-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"

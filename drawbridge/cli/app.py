@@ -14,6 +14,7 @@ from drawbridge.cli import (
     bundle_commands,
     env_commands,
     home_commands,
+    policy_commands,
     promote_commands,
     recipe_commands,
     request_commands,
@@ -47,3 +48,5 @@ app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
 app.add_typer(bundle_commands.bundle_app, name="bundle")
+app.add_typer(policy_commands.held_app, name="held")
+app.add_typer(policy_commands.osv_app, name="osv")

@@ -11,6 +11,7 @@ import typer
 
 from drawbridge.bridge.bundles import export, importing, signing
 from drawbridge.bridge.errors import BundleError
+from drawbridge.bridge.policy.holding import PolicyGate
 from drawbridge.bridge.run import BridgeOptions, run_bridge
 from drawbridge.cli.common import HomeOption, console
 from drawbridge.cli.context import CliContext, open_home
@@ -150,6 +151,8 @@ def import_command(
         bundle,
         trusted_keys(context),
         key,
+        gate=PolicyGate.of_home(context.home),
+        held=context.held,
         receipt_path=receipt,
         recipes=context.recipes,
     )

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,18 +35,16 @@ from drawbridge.bridge.bundles.manifest import (
     parse_receipt,
 )
 from drawbridge.bridge.errors import BundleError, BundleRefused
+from drawbridge.bridge.policy import holding
+from drawbridge.bridge.policy.holding import PolicyGate
 from drawbridge.bridge.recipes.book import RecipeBook
+from drawbridge.channel.held import HeldFiles
 from drawbridge.bridge.records import AuditRow
 from drawbridge.channel.distributions import ExpectedDigests, sha256_file
 from drawbridge.channel.errors import UnknownChannel
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.mutability import Mutability
 from drawbridge.channel.service import Channels, Provenance, PublishedFile
-
-#: decides on one staged file: the reasons to hold it (empty: publish it)
-Decide = Callable[[BundleFile, Path], list[str]]
-#: takes a held file: (the file's record, its staged path, the reasons)
-Hold = Callable[[BundleFile, Path, list[str]], None]
 
 
 @dataclass
@@ -90,8 +88,8 @@ def import_bundle(
     bundle: Path,
     trusted: Sequence[signing.PublicKey],
     signing_key: Ed25519PrivateKey,
-    decide: Decide | None = None,
-    hold: Hold | None = None,
+    gate: PolicyGate | None = None,
+    held: HeldFiles | None = None,
     receipt_path: Path | None = None,
     actor: str = "bundle",
     recipes: RecipeBook | None = None,
@@ -111,14 +109,22 @@ def import_bundle(
             _remove_empty_parents(state_dir.parent, channels.home.root)
         raise
     publishable: dict[str, list[tuple[BundleFile, Path]]] = {}
+    source = f"bundle {bundle_id} (key {manifest.key})"
     for index, item in enumerate(manifest.files):
+        if item.role not in PUBLISHED_ROLES:
+            continue
         path = staged_path(staging, index, item)
-        reasons = decide(item, path) if decide and item.role in PUBLISHED_ROLES else []
-        if reasons:
-            report.held.append((item, reasons))
-            if hold is not None:
-                hold(item, path, reasons)
-        elif item.role in PUBLISHED_ROLES:
+        judged = gate is not None and gate.active
+        verdict = (
+            gate.judge(path, item.made_from if item.role == "conda" else "") if judged else None
+        )
+        if verdict is not None and verdict.reasons:
+            report.held.append((item, list(verdict.reasons)))
+            if held is not None:
+                holding.hold(
+                    held, item.channel, path, verdict, source, item.made_how, item.made_from
+                )
+        else:
             publishable.setdefault(item.channel, []).append((item, path))
     for settings in manifest.channels:
         _ensure_channel(channels, settings.name, settings.description, settings.mutability)
@@ -140,7 +146,7 @@ def import_bundle(
             },
         )
     if recipes is not None:
-        adopt_recipes(recipes, manifest, staging, f"bundle {bundle_id} (key {manifest.key})")
+        adopt_recipes(recipes, manifest, staging, source)
     published = sum(len(files) for files in report.published.values())
     with channels.db.session() as session:
         session.add(
