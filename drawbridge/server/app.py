@@ -21,6 +21,8 @@ from drawbridge.server.asgi import (
     CrossOriginGuard,
     Gate,
     IndexFastPath,
+    MissCounter,
+    MissCounting,
     PublicUrl,
     TokenPrefixMiddleware,
     public_origin,
@@ -28,6 +30,7 @@ from drawbridge.server.asgi import (
 from drawbridge.server.context import Context
 from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.openapi import install_openapi
+from drawbridge.server.wanted import AutoApproval
 from drawbridge.server.routes import (
     admin,
     bases,
@@ -66,17 +69,20 @@ def create_app(home: Home) -> ASGIApp:
     any routing happens (and logs them itself; it answers GET and HEAD only), the access
     log, `[server] public_url` put in place of each request's scheme and Host (when it is
     set), the cross-origin guard, which refuses a browser's change from another site's page
-    before anything authenticates it, and the read gate, which refuses malformed URLs and
-    requests without the token reading needs before a route runs. /docs and /openapi.json
+    before anything authenticates it, the read gate, which refuses malformed URLs and
+    requests without the token reading needs before a route runs, and the miss counter
+    (a 404 of a project page, counted for `request list --wanted`). /docs and /openapi.json
     are routes like the others, behind the gate.
     """
     database = Database(home.database_url)
     channels = Channels(home, database)
+    misses = MissCounter(database, AutoApproval(home, channels))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         _recover_in_background(channels)
         yield
+        misses.flush()
         database.close()
 
     app = FastAPI(
@@ -86,7 +92,7 @@ def create_app(home: Home) -> ASGIApp:
         docs_url=None,  # api_docs serves them, without a CDN
         redoc_url=None,
     )
-    context = Context(home=home, database=database, channels=channels)
+    context = Context(home=home, database=database, channels=channels, misses=misses)
     app.state.context = context
     for family, handler in EXCEPTION_HANDLERS:
         app.add_exception_handler(family, handler)
@@ -108,7 +114,8 @@ def create_app(home: Home) -> ASGIApp:
         app.include_router(module.router)
     install_openapi(app)
     url = home.server.public_url
-    guarded = CrossOriginGuard(Gate(app, context), public_origin(url))
+    counted = MissCounting(app, misses, home.server.default_channel)
+    guarded = CrossOriginGuard(Gate(counted, context), public_origin(url))
     routed = PublicUrl(guarded, url) if url else guarded
     log = AccessLog.open(home.server.access_log, home.root)
     fast = IndexFastPath(log.wrap(routed) if log else routed, context, log)

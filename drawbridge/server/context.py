@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Any
 from functools import cached_property
 
 from fastapi import Request
@@ -41,6 +42,8 @@ class Context:
     database: Database
     channels: Channels
     index_cache: IndexFileCache = field(default_factory=IndexFileCache)
+    #: the misses counted for `request list --wanted` (`asgi.misses`), if counting
+    misses: Any = None
     _mirrors: tuple[int, dict[str, UpstreamConda]] | None = None
 
     @property
