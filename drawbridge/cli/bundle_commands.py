@@ -80,8 +80,20 @@ def export_command(
         wanted += read_requirements(requirements)
     receipt = importing.read_receipt(since, trusted_keys(context)) if since else None
     selections, missing = [], []
+    asked = list(receipt.wanted) if receipt else []
+    if wanted and asked:
+        wanted += [name for name in asked if name not in wanted]
+        console.print(f"the inside wants {', '.join(asked)}: their closure goes in too")
     for name in names:
         context.channel(name)
+        if not wanted:
+            held = set(context.channels.projects(name))
+            missing += [
+                f"{project}: wanted by the inside, not in channel {name!r}; run "
+                f"`drawbridge bridge --channel {name} {project}`"
+                for project in asked
+                if project not in held
+            ]
         if wanted:
             selection, lacking = export.closure_selection(
                 context.channels, name, plan_closure(context, name, wanted)
@@ -155,6 +167,7 @@ def import_command(
         held=context.held,
         receipt_path=receipt,
         recipes=context.recipes,
+        wanted=[r.name for r in context.requests.all("approved") if r.kind == "pip"],
     )
     console.print(
         f"bundle {report.bundle_id} from key {report.key}: read {report.bytes_read} bytes "

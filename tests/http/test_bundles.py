@@ -226,3 +226,14 @@ def test_a_batch_with_one_refused_file_publishes_none(channels: Channels, tmp_pa
         channels.publish_all("main", [good, bad])
     assert served_bytes(channels.home) == before
     assert channels.projects("main") == []
+
+
+def test_the_receipt_carries_what_the_inside_wants_next(
+    outside: Home, inside: Home, tmp_path: Path
+):
+    key = signing.load_private(inside.signing_key_path)
+    report = importing.import_bundle(
+        channels_of(inside), _bundle(outside, tmp_path), keys(inside), key, wanted=["later-thing"]
+    )
+    trust(outside, inside, "inside.pub")
+    assert importing.read_receipt(report.receipt, keys(outside)).wanted == ("later-thing",)

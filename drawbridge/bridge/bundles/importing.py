@@ -93,6 +93,7 @@ def import_bundle(
     receipt_path: Path | None = None,
     actor: str = "bundle",
     recipes: RecipeBook | None = None,
+    wanted: Sequence[str] = (),
 ) -> ImportReport:
     """Import the bundle folder `bundle` into `channels`' home (see the module)."""
     data, manifest = read_signed_manifest(bundle, trusted)
@@ -158,7 +159,7 @@ def import_bundle(
                 f"{len(report.held)} held",
             )
         )
-    report.receipt = write_receipt(channels, signing_key, receipt_path)
+    report.receipt = write_receipt(channels, signing_key, receipt_path, wanted)
     shutil.rmtree(state_dir, ignore_errors=True)
     return report
 
@@ -226,8 +227,11 @@ def _ensure_channel(channels: Channels, name: str, description: str, mutability:
         channels.create(name, description, mutability=Mutability.parse(mutability))
 
 
-def receipt_document(channels: Channels, key: Ed25519PrivateKey) -> dict:
-    """What this home holds: per channel, each file's name and sha256."""
+def receipt_document(
+    channels: Channels, key: Ed25519PrivateKey, wanted: Sequence[str] = ()
+) -> dict:
+    """What this home holds (per channel, each file's name and sha256) and the projects it
+    wants next (approved requests its upstream could not provide)."""
     held: dict[str, dict[str, str]] = {}
     for channel in channels.names():
         files = held.setdefault(channel, {})
@@ -241,13 +245,19 @@ def receipt_document(channels: Channels, key: Ed25519PrivateKey) -> dict:
         "key": signing.key_id(key.public_key()),
         "created": dt.datetime.now(dt.UTC).strftime("%Y-%m-%dT%H:%M:%SZ"),
         "channels": held,
+        "wanted": sorted(set(wanted)),
     }
 
 
-def write_receipt(channels: Channels, key: Ed25519PrivateKey, path: Path | None = None) -> Path:
+def write_receipt(
+    channels: Channels,
+    key: Ed25519PrivateKey,
+    path: Path | None = None,
+    wanted: Sequence[str] = (),
+) -> Path:
     """Write the signed receipt (one JSON file: the receipt and its signature) to `path`,
     or `<home>/bundles/receipt.json`; return where."""
-    document = receipt_document(channels, key)
+    document = receipt_document(channels, key, wanted)
     target = path or channels.home.root / "bundles" / "receipt.json"
     signature = signing.sign(key, canonical(document)).decode()
     _write_json_atomic(target, {"receipt": document, "signature": signature})

@@ -173,6 +173,8 @@ class Receipt:
     key: str
     created: str
     channels: dict[str, dict[str, str]] = field(default_factory=dict)
+    #: projects the inside wants in the next bundle (requests it could not bridge itself)
+    wanted: tuple[str, ...] = ()
     format: str = RECEIPT_FORMAT
 
     def holds_file(self, channel: str, name: str, sha256: str) -> bool:
@@ -189,6 +191,7 @@ def parse_receipt(data: bytes, where: str) -> Receipt:
             str(channel): {str(name): str(sha) for name, sha in files.items()}
             for channel, files in document["channels"].items()
         }
-        return Receipt(str(document["key"]), str(document["created"]), channels)
+        wanted = tuple(str(name) for name in document.get("wanted", ()))
+        return Receipt(str(document["key"]), str(document["created"]), channels, wanted)
     except (ValueError, KeyError, TypeError, AttributeError) as error:
         raise BundleRefused(f"{where} is not a Drawbridge receipt: {error}") from None
