@@ -41,7 +41,7 @@ from drawbridge.server.routes import (
     upload,
     upstream,
 )
-from drawbridge.server.ui import api_docs, browse, review
+from drawbridge.server.ui import api_docs, browse, held, review
 
 log = logging.getLogger("drawbridge")
 
@@ -109,6 +109,7 @@ def create_app(home: Home) -> ASGIApp:
         conda,
         upload,
         review,
+        held,
         browse,
     ):
         app.include_router(module.router)

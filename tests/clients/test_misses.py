@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+import httpx
 from builders import make_wheel
 from clients import client_env, pip_install, run_with_path
 from clients import run_drawbridge as drawbridge
@@ -68,6 +69,8 @@ def test_five_pip_misses_make_one_request_and_the_project_installable(tmp_path: 
         counts = lambda: {(m.project, m.count) for m in most_wanted(database)}  # noqa: E731
         wait_for(lambda: counts() == {("wanted-thing", 5), ("blocked-thing", 5)})  # written
         assert counts() == {("wanted-thing", 5), ("blocked-thing", 5)}
+        page = httpx.get(f"{server.url}/ui/requests").text
+        assert "<td>blocked-thing</td><td>main</td><td>5</td>" in page
         installed = pip_install(f"{server.url}/main/simple/", tmp_path / "ok", "wanted-thing")
         assert installed.returncode == 0, installed.stderr
         assert (

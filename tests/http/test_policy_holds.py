@@ -12,6 +12,7 @@ import pytest
 from builders import make_wheel
 from databases import new_home
 from served_state import served_bytes
+from servers import AppClient
 
 from drawbridge.bridge.bundles import export, importing, signing
 from drawbridge.bridge.policy import holding, osv
@@ -121,6 +122,12 @@ def test_a_bundle_import_holds_what_policy_holds_and_an_accept_publishes_it(
     assert [(a.project, a.version, a.advisory, a.severity) for a in affected] == [
         ("fine", "1.0", "PYSEC-fine-1", "low")
     ]
+
+    with AppClient(inside) as app:
+        page = app.get("/main/pypi/fine/").text
+        assert "PYSEC-fine-1</strong> (low) affects 1.0: a small leak" in page
+        waiting = app.get("/ui/held").text
+        assert "3 waiting" in waiting and "advisory GHSA-vuln-0001 (high)" in waiting
 
     (gpl,) = [row for row in held.waiting() if row.project == "gpl-thing"]
     with pytest.raises(Exception, match="needs --comment"):

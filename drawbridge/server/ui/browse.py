@@ -145,7 +145,10 @@ def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
     """A project: its versions newest first, each with its files and conda packages."""
     detail = _detail(request, channel, project)
     ctx = context(request)
-    body = render.project_body(channel, detail, _urls(ctx, request, channel), _root(request))
+    advisories = ctx.advisories(detail.name, [r.version for r in detail.releases])
+    body = render.project_body(
+        channel, detail, _urls(ctx, request, channel), _root(request), advisories=advisories
+    )
     return _page(f"{detail.display_name} in {channel}", body, request)
 
 
