@@ -9,7 +9,7 @@ from typing import Annotated, Optional
 
 import typer
 
-from drawbridge.bridge.bundles import export, importing, signing
+from drawbridge.bridge.bundles import backup, export, importing, signing
 from drawbridge.bridge.errors import BundleError
 from drawbridge.bridge.policy.holding import PolicyGate
 from drawbridge.bridge.run import BridgeOptions, run_bridge
@@ -68,12 +68,26 @@ def export_command(
     chunk_size: Annotated[
         str, typer.Option("--chunk-size", help="Largest chunk: 1G, 650M, 4096 …")
     ] = "1G",
+    whole: Annotated[
+        bool,
+        typer.Option("--all", help="Back up the whole home (restored into an empty home)."),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
-    """Write a signed bundle of channels (or of some projects' closure) for the inside."""
+    """Write a signed bundle of channels (or of some projects' closure) for the inside, or
+    (--all) a backup of the whole home."""
     context = open_home(home)
     size = parse_size(chunk_size)
     key = signing.load_private(context.home.signing_key_path)
+    if whole:
+        if projects or channel or since or requirements:
+            raise BundleError("--all backs up everything: give no channel, project or receipt")
+        manifest = backup.export_home(out, context.channels, key, size)
+        console.print(
+            f"backup {out}: {len(manifest.files)} file(s), {manifest.total_size} bytes in "
+            f"{len(manifest.chunks)} chunk(s), signed by key {manifest.key}"
+        )
+        return
     names = channel or [context.channel(None)]
     wanted = list(projects or [])
     if requirements is not None:
@@ -157,6 +171,15 @@ def import_command(
 ) -> None:
     """Verify a bundle, then publish it (all or nothing per channel) and write a receipt."""
     context = open_home(home)
+    _, manifest = importing.read_signed_manifest(bundle, trusted_keys(context))
+    if manifest.kind == "home":
+        restored = backup.import_home(context.channels, bundle, trusted_keys(context))
+        console.print(
+            f"restored backup {restored.bundle_id}: {len(restored.published)} channel(s), "
+            f"{sum(len(f) for f in restored.published.values())} file(s); drawbridge.toml "
+            f"as it was is in {backup.CONFIG_COPY}"
+        )
+        return
     key = signing.load_private(context.home.signing_key_path)
     report = importing.import_bundle(
         context.channels,

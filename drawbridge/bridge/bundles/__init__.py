@@ -4,9 +4,10 @@
 - `manifest`: the manifest and the receipt as data (pure: canonical bytes, checks);
 - `chunks`: files into chunks of a chosen size and back, counting what is read;
 - `export`: the outside's side: a channel's files (or some of them) into a bundle;
-- `importing`: the inside's side: verify, resume, stage, hold by policy, publish, receipt.
+- `importing`: the inside's side: verify, resume, stage, hold by policy, publish, receipt;
+- `backup`: a whole home into a bundle, and back into an empty home.
 
-Imports of the bridge: `policy`, `errors`, `records`.
+Imports of the bridge: `policy`, `recipes`, `errors`, `records`.
 """
 
-__all__ = ["signing", "manifest", "chunks", "export", "importing"]
+__all__ = ["signing", "manifest", "chunks", "export", "importing", "backup"]

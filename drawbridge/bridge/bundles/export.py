@@ -111,6 +111,7 @@ def write_bundle(
     missing: Collection[str] = (),
     created: dt.datetime | None = None,
     recipes: RecipeBook | None = None,
+    kind: str = "channels",
 ) -> Manifest:
     """Write a bundle of `selections` (and `extra` records) into the new or empty folder
     `out`, leaving out what `since` (a verified receipt) says the inside holds. BundleError
@@ -124,7 +125,7 @@ def write_bundle(
         if recipes is not None:
             carried += recipe_records(recipes, carried, records)
         return _write(out, channels, selections, private_key, chunk_size, since, carried,
-                      missing, created)  # fmt: skip
+                      missing, created, kind)  # fmt: skip
     finally:
         remove_scratch(records)
 
@@ -163,6 +164,7 @@ def _write(
     carried: Sequence[Carried],
     missing: Collection[str],
     created: dt.datetime | None,
+    kind: str = "channels",
 ) -> Manifest:
     settings = tuple(
         ChannelSettings(
@@ -203,6 +205,7 @@ def _write(
         chunks=tuple(writer.close()),
         files=tuple(files),
         missing=tuple(missing),
+        kind=kind,
     )
     data = canonical(manifest.to_document())
     (out / SIGNATURE_NAME).write_bytes(signing.sign(private_key, data))

@@ -96,19 +96,14 @@ def import_bundle(
     wanted: Sequence[str] = (),
 ) -> ImportReport:
     """Import the bundle folder `bundle` into `channels`' home (see the module)."""
-    data, manifest = read_signed_manifest(bundle, trusted)
-    bundle_id = hashlib.sha256(data).hexdigest()[:16]
-    state_dir = channels.home.root / "bundles" / "imports" / bundle_id
-    report = ImportReport(bundle_id, manifest.key, missing=manifest.missing)
-    made_state = not state_dir.exists()
-    try:
-        staging = _verify_chunks(bundle, manifest, state_dir, report)
-        _check_files(manifest, staging)
-    except BundleRefused:
-        if made_state or state_dir.exists():
-            shutil.rmtree(state_dir, ignore_errors=True)
-            _remove_empty_parents(state_dir.parent, channels.home.root)
-        raise
+    manifest, staging, report = verify_and_stage(channels.home.root, bundle, trusted)
+    if manifest.kind != "channels":
+        raise BundleError(
+            f"{bundle} is a backup of a whole home: it is restored into an empty home only "
+            "(`drawbridge init --home NEW`, then `drawbridge bundle import` there)"
+        )
+    bundle_id = report.bundle_id
+    state_dir = staging.parent
     publishable: dict[str, list[tuple[BundleFile, Path]]] = {}
     source = f"bundle {bundle_id} (key {manifest.key})"
     for index, item in enumerate(manifest.files):
@@ -162,6 +157,26 @@ def import_bundle(
     report.receipt = write_receipt(channels, signing_key, receipt_path, wanted)
     shutil.rmtree(state_dir, ignore_errors=True)
     return report
+
+
+def verify_and_stage(
+    home_root: Path, bundle: Path, trusted: Sequence[signing.PublicKey]
+) -> tuple[Manifest, Path, ImportReport]:
+    """Verify the bundle's signature, then every chunk not verified by an earlier run (into
+    the staged files), then every staged file: the manifest, the staging folder and the
+    report so far. A refusal removes the import's state: the home is as it was."""
+    data, manifest = read_signed_manifest(bundle, trusted)
+    bundle_id = hashlib.sha256(data).hexdigest()[:16]
+    state_dir = home_root / "bundles" / "imports" / bundle_id
+    report = ImportReport(bundle_id, manifest.key, missing=manifest.missing)
+    try:
+        staging = _verify_chunks(bundle, manifest, state_dir, report)
+        _check_files(manifest, staging)
+    except BundleRefused:
+        shutil.rmtree(state_dir, ignore_errors=True)
+        _remove_empty_parents(state_dir.parent, home_root)
+        raise
+    return manifest, staging, report
 
 
 def adopt_recipes(recipes: RecipeBook, manifest: Manifest, staging: Path, source: str) -> None:

@@ -19,7 +19,11 @@ RECEIPT_FORMAT = "drawbridge-receipt/1"
 MANIFEST_NAME = "manifest.json"
 SIGNATURE_NAME = "manifest.sig"
 #: what a file in a bundle is
-Role = Literal["wheel", "sdist", "conda", "recipe", "review", "build-record", "provenance", "osv"]
+#: (`database`, `index` and `home-file` only in a backup of a whole home: `backup`)
+Role = Literal[
+    "wheel", "sdist", "conda", "recipe", "review", "build-record", "provenance", "osv",
+    "database", "index", "home-file",
+]  # fmt: skip
 ROLES: tuple[str, ...] = get_args(Role)
 #: the roles published into a channel; the others are records that come with them
 PUBLISHED_ROLES = ("wheel", "sdist", "conda")
@@ -92,6 +96,8 @@ class Manifest:
     files: tuple[BundleFile, ...]
     #: what the export was asked for but the outside channel did not hold, with the fix
     missing: tuple[str, ...] = ()
+    #: "channels" (published into a home), or "home" (a backup, restored into an empty one)
+    kind: str = "channels"
     format: str = FORMAT
 
     def to_document(self) -> dict[str, Any]:
@@ -131,6 +137,7 @@ def parse_manifest(data: bytes) -> Manifest:
             chunks=chunks,
             files=files,
             missing=tuple(document.get("missing", ())),
+            kind=str(document.get("kind", "channels")),
         )
     except BundleRefused:
         raise
@@ -147,7 +154,9 @@ def check_manifest(manifest: Manifest) -> None:
     for chunk in manifest.chunks:
         if not SHA256.match(chunk.sha256) or chunk.size < 0:
             raise BundleRefused(f"{MANIFEST_NAME}: {chunk.name} has a malformed sha256 or size")
-    channels = {c.name for c in manifest.channels}
+    if manifest.kind not in ("channels", "home"):
+        raise BundleRefused(f"{MANIFEST_NAME}: kind {manifest.kind!r} is not channels or home")
+    channels = {c.name for c in manifest.channels} | {""}  # "": a file of the home
     for item in manifest.files:
         where = f"{MANIFEST_NAME}: file {item.name!r}"
         if item.role not in ROLES:
