@@ -181,6 +181,13 @@ def most_wanted_projects(
             status = "blocked by policy"
         else:
             status = "no request: `drawbridge bridge " + row.project + "`"
-        found.append(Wanted(row.channel, row.project, row.count,
-                            row.last_seen.strftime("%Y-%m-%d %H:%M"), status))  # fmt: skip
+        found.append(
+            Wanted(
+                row.channel,
+                row.project,
+                row.count,
+                row.last_seen.strftime("%Y-%m-%d %H:%M"),
+                status,
+            )
+        )
     return found

@@ -22,9 +22,10 @@ def record_misses(
             row = session.get(MissRow, (channel, project))
             if row is None:
                 session.add(
-                    MissRow(channel=channel, project=project, count=count, first_seen=now,
-                            last_seen=now)
-                )  # fmt: skip
+                    MissRow(
+                        channel=channel, project=project, count=count, first_seen=now, last_seen=now
+                    )
+                )
                 first.append((channel, project))
             else:
                 row.count += count

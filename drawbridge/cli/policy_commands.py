@@ -35,9 +35,14 @@ def held_list(
             continue
         state = row.state + (f" by {row.decided_by}: {row.comment}" if row.decided_by else "")
         shown.add_row(
-            str(row.id), row.channel, row.filename, f"{row.project} {row.version}",
-            escape("; ".join(row.reasons)), escape(row.source), escape(state),
-        )  # fmt: skip
+            str(row.id),
+            row.channel,
+            row.filename,
+            f"{row.project} {row.version}",
+            escape("; ".join(row.reasons)),
+            escape(row.source),
+            escape(state),
+        )
     console.print(shown)
 
 
@@ -93,9 +98,20 @@ def advisories_table(home: Path | None) -> object | None:
     affected = holding.published_advisories(context.channels, osv.Snapshot.load(context.home.root))
     if not affected:
         return None
-    shown = table("channel", "release", "advisory", "severity", "summary",
-                  title="Advisories on published releases")  # fmt: skip
+    shown = table(
+        "channel",
+        "release",
+        "advisory",
+        "severity",
+        "summary",
+        title="Advisories on published releases",
+    )
     for item in affected:
-        shown.add_row(item.channel, f"{item.project} {item.version}", item.advisory,
-                      item.severity or "not given", escape(item.summary))  # fmt: skip
+        shown.add_row(
+            item.channel,
+            f"{item.project} {item.version}",
+            item.advisory,
+            item.severity or "not given",
+            escape(item.summary),
+        )
     return shown

@@ -78,8 +78,13 @@ def list_requests(
         return
     shown = table("project", "channel", "misses", "last asked", "now", title="Most wanted")
     for item in most_wanted_projects(context.channels, context.home.policy):
-        shown.add_row(escape(item.project), item.channel, str(item.misses), item.last_asked,
-                      escape(item.status))  # fmt: skip
+        shown.add_row(
+            escape(item.project),
+            item.channel,
+            str(item.misses),
+            item.last_asked,
+            escape(item.status),
+        )
     console.print(shown)
 
 

@@ -38,13 +38,20 @@ class AutoApproval:
         if project not in policy.auto_approve or not policy.allows_project(project):
             return
         with self._lock:
-            if any(r.kind == "pip" and r.name == project and r.state in STANDING
-                   for r in self.requests.all()):  # fmt: skip
+            if any(
+                r.kind == "pip" and r.name == project and r.state in STANDING
+                for r in self.requests.all()
+            ):
                 return
             item = self.requests.file(
-                "pip", project, project, [], f"pip asked channel {channel!r} for it",
-                source="miss", user=AUTO,
-            )  # fmt: skip
+                "pip",
+                project,
+                project,
+                [],
+                f"pip asked channel {channel!r} for it",
+                source="miss",
+                user=AUTO,
+            )
             self.requests.set_state(item.id, "approved", AUTO, "[policy] auto_approve")
         thread = threading.Thread(
             target=self._bridge, args=(item.id, channel, project), name="drawbridge-wanted"
@@ -59,9 +66,11 @@ class AutoApproval:
             report = run_bridge(self.home, self.channels, recipes, options, AUTO)
         except UpstreamError as error:
             self.requests.set_state(
-                number, "approved", AUTO,
+                number,
+                "approved",
+                AUTO,
                 f"queued for the next bundle export (the upstream cannot be reached: {error})",
-            )  # fmt: skip
+            )
             return
         except BridgeError as error:
             self.requests.set_state(number, "failed", AUTO, f"failed: {error}")

@@ -32,10 +32,12 @@ def configure(home: Home, upstream_pypi: str, upstream_conda: Path) -> None:
     for old, new in (
         ("upstream_conda = []", f'upstream_conda = ["{upstream_conda.as_uri()}"]'),
         ('pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', 'pythons = ["3.9", "3.12"]'),
-        ('platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]',
-         'platforms = ["linux-64"]'),
+        (
+            'platforms = ["linux-64", "linux-aarch64", "osx-64", "osx-arm64", "win-64"]',
+            'platforms = ["linux-64"]',
+        ),
         ("upstream_pypi = ", f'upstream_pypi = "{upstream_pypi}"\n# was: '),
-    ):  # fmt: skip
+    ):
         assert old in config, old
         config = config.replace(old, new)
     home.config_path.write_text(config)
@@ -96,10 +98,22 @@ def test_a_bridged_channel_crosses_and_installs_with_pip_and_rattler(
     server = start_server(inside.root)
     try:
         target = tmp_path / "pip-312"
-        ok(pip_install(f"{server.url}/main/simple/", target, "pure-thing",
-                       python=pyenv_python(PYTHONS["3.12"])))  # fmt: skip
-        assert run_with_path(target, "import binary_thing; print(binary_thing.VALUE)",
-                             pyenv_python(PYTHONS["3.12"])) == "2.0"  # fmt: skip
+        ok(
+            pip_install(
+                f"{server.url}/main/simple/",
+                target,
+                "pure-thing",
+                python=pyenv_python(PYTHONS["3.12"]),
+            )
+        )
+        assert (
+            run_with_path(
+                target,
+                "import binary_thing; print(binary_thing.VALUE)",
+                pyenv_python(PYTHONS["3.12"]),
+            )
+            == "2.0"
+        )
         for python, version in (("3.9", "1.0"), ("3.12", "2.0")):
             installed = install_from_channels(
                 [f"{server.url}/main/conda", upstream_39_312],
@@ -143,17 +157,26 @@ def test_an_export_of_requirements_carries_their_closure_and_names_what_is_missi
 ):
     make_wheel(outside.root.parent / "drop", "never-bridged", "0.3")
     bundle = tmp_path / "bundle"
-    said = ok(drawbridge(outside.root, "bundle", "export", "-o", str(bundle),
-                         "pure-thing", "never-bridged"))  # fmt: skip
+    said = ok(
+        drawbridge(
+            outside.root, "bundle", "export", "-o", str(bundle), "pure-thing", "never-bridged"
+        )
+    )
     manifest = json.loads((bundle / "manifest.json").read_text())
     names = sorted(f["name"] for f in manifest["files"])
     channels = Channels(outside, Database(outside.database_url))
     closure = sorted(
-        [row.filename for p in ("pure-thing", "binary-thing")
-         for row in channels.project_files("main", p)]
-        + [row.filename for row in channels.conda_packages("main")
-           if row.name in ("pure-thing", "binary-thing")]
-    )  # fmt: skip
+        [
+            row.filename
+            for p in ("pure-thing", "binary-thing")
+            for row in channels.project_files("main", p)
+        ]
+        + [
+            row.filename
+            for row in channels.conda_packages("main")
+            if row.name in ("pure-thing", "binary-thing")
+        ]
+    )
     assert names == closure
     assert "never-bridged 0.3: never_bridged-0.3-py3-none-any.whl not in channel 'main'" in said
     assert "drawbridge bridge --channel main 'never-bridged==0.3'" in said

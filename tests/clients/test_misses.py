@@ -23,10 +23,22 @@ from drawbridge.channel.service import Channels
 
 def pip_process(url: str, target: Path, project: str) -> subprocess.Popen:
     return subprocess.Popen(
-        [sys.executable, "-m", "pip", "install", "--no-cache-dir", "--target", str(target),
-         "--index-url", f"{url}/main/simple/", project],
-        env=client_env(), stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
-    )  # fmt: skip
+        [
+            sys.executable,
+            "-m",
+            "pip",
+            "install",
+            "--no-cache-dir",
+            "--target",
+            str(target),
+            "--index-url",
+            f"{url}/main/simple/",
+            project,
+        ],
+        env=client_env(),
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
 
 
 def wait_for(condition, seconds: float = 120) -> None:  # type: ignore[no-untyped-def]

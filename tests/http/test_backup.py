@@ -39,12 +39,20 @@ def source(tmp_path: Path) -> tuple[Home, dict[str, str]]:
     accounts.create_user("bob")
     accounts.add_members("team", ["ann"])
     channels.create("main")
-    channels.create("team/private", "the team's", ChannelPermissions(read=("group:team",),
-                    upload=("group:team",), review=("group:team",)))  # fmt: skip
+    channels.create(
+        "team/private",
+        "the team's",
+        ChannelPermissions(read=("group:team",), upload=("group:team",), review=("group:team",)),
+    )
     channels.create("staging", bases=["main"])
     dists = tmp_path / "dists"
-    channels.publish_many("main", [make_wheel(dists, "alpha", "1.0"),
-                                   make_noarch_python_conda(dists, "gamma", "3.0", "gamma")])  # fmt: skip
+    channels.publish_many(
+        "main",
+        [
+            make_wheel(dists, "alpha", "1.0"),
+            make_noarch_python_conda(dists, "gamma", "3.0", "gamma"),
+        ],
+    )
     channels.publish_many("team/private", [make_wheel(dists, "secret", "0.1")])
     channels.publish("staging", make_wheel(dists, "beta", "2.0"))
     tokens = {
@@ -68,9 +76,12 @@ def restored_home(root: Path, tmp_path: Path) -> Home:
 
 def every_view(home: Home) -> dict[str, bytes]:
     channels = channels_of(home)
-    return {f"{name}:{path}": data for name in channels.names()
-            for path, data in served_bytes(home, name).items()
-            if "/shards/" not in path and not path.endswith("repodata_shards.msgpack.zst")}  # fmt: skip
+    return {
+        f"{name}:{path}": data
+        for name in channels.names()
+        for path, data in served_bytes(home, name).items()
+        if "/shards/" not in path and not path.endswith("repodata_shards.msgpack.zst")
+    }
 
 
 def test_a_backup_restores_into_postgresql_and_answers_the_same(source, tmp_path: Path):  # type: ignore[no-untyped-def]
@@ -85,8 +96,14 @@ def test_a_backup_restores_into_postgresql_and_answers_the_same(source, tmp_path
     backup.import_home(channels_of(target), tmp_path / "backup", trusted)
 
     assert every_view(target) == every_view(home)
-    paths = ["/team/private/simple/secret/", "/main/simple/secret/", "/staging/simple/alpha/",
-             "/team/private/simple/", "/ui/requests", "/"]  # fmt: skip
+    paths = [
+        "/team/private/simple/secret/",
+        "/main/simple/secret/",
+        "/staging/simple/alpha/",
+        "/team/private/simple/",
+        "/ui/requests",
+        "/",
+    ]
     for who in (None, "ann", "bob"):
         headers = {"Authorization": f"Bearer {tokens[who]}"} if who else {}
         with AppClient(home) as before, AppClient(target) as after:

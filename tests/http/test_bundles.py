@@ -208,11 +208,24 @@ def _bundle(outside: Home, tmp_path: Path) -> Path:
 
 def test_a_manifest_is_refused_when_a_path_would_leave_the_staging(tmp_path: Path):
     document = {
-        "format": "drawbridge-bundle/1", "key": "k", "created": "", "chunk_size": 10,
-        "channels": [{"name": "main"}], "chunks": [{"id": 0, "sha256": "0" * 64, "size": 10}],
-        "files": [{"role": "wheel", "channel": "main", "name": "../../x.whl",
-                   "sha256": "0" * 64, "size": 1, "chunk": 0, "offset": 0}],
-    }  # fmt: skip
+        "format": "drawbridge-bundle/1",
+        "key": "k",
+        "created": "",
+        "chunk_size": 10,
+        "channels": [{"name": "main"}],
+        "chunks": [{"id": 0, "sha256": "0" * 64, "size": 10}],
+        "files": [
+            {
+                "role": "wheel",
+                "channel": "main",
+                "name": "../../x.whl",
+                "sha256": "0" * 64,
+                "size": 1,
+                "chunk": 0,
+                "offset": 0,
+            }
+        ],
+    }
     with pytest.raises(BundleRefused, match="'../../x.whl' is not a plain file name"):
         parse_manifest(json.dumps(document).encode())
 

@@ -36,20 +36,27 @@ def osv_zip(path: Path) -> Path:
     """A small OSV snapshot: `vulnerable` below 2.0 (HIGH), `fine` below 0.5 (LOW)."""
     advisories = {
         "GHSA-vuln-0001.json": {
-            "id": "GHSA-vuln-0001", "summary": "remote code execution",
+            "id": "GHSA-vuln-0001",
+            "summary": "remote code execution",
             "database_specific": {"severity": "HIGH"},
-            "affected": [{"package": {"ecosystem": "PyPI", "name": "vulnerable"},
-                          "ranges": [{"type": "ECOSYSTEM",
-                                      "events": [{"introduced": "0"}, {"fixed": "2.0"}]}]}],
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "vulnerable"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}
+                    ],
+                }
+            ],
         },
         "PYSEC-fine-1.json": {
-            "id": "PYSEC-fine-1", "summary": "a small leak",
-            "severity": [{"type": "CVSS_V3",
-                          "score": "CVSS:3.0/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}],
-            "affected": [{"package": {"ecosystem": "PyPI", "name": "fine"},
-                          "versions": ["1.0"]}],
+            "id": "PYSEC-fine-1",
+            "summary": "a small leak",
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.0/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}
+            ],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "fine"}, "versions": ["1.0"]}],
         },
-    }  # fmt: skip
+    }
     with zipfile.ZipFile(path, "w") as archive:
         for name, document in advisories.items():
             archive.writestr(name, json.dumps(document))
@@ -109,9 +116,13 @@ def test_a_bundle_import_holds_what_policy_holds_and_an_accept_publishes_it(
     held = HeldFiles(inside.root, channels.db)
 
     report = importing.import_bundle(
-        channels, tmp_path / "bundle", [signing.load_public(tmp_path / "outside.pub")],
-        signing.load_private(inside.signing_key_path), gate=PolicyGate.of_home(inside), held=held,
-    )  # fmt: skip
+        channels,
+        tmp_path / "bundle",
+        [signing.load_public(tmp_path / "outside.pub")],
+        signing.load_private(inside.signing_key_path),
+        gate=PolicyGate.of_home(inside),
+        held=held,
+    )
 
     assert [f.filename for f in report.published["main"]] == ["fine-1.0-py3-none-any.whl"]
     assert held_reasons(inside) == EXPECTED
@@ -148,9 +159,13 @@ def test_a_bridge_run_holds_what_policy_holds(inside: Home, tmp_path: Path):
     dists(drop)
     channels = Channels(inside, Database(inside.database_url))
     options = BridgeOptions(
-        requirements=("fine", "blocked-thing", "gpl-thing", "vulnerable"), channel="main",
-        platforms=("linux-64",), pythons=("3.12",), upstream_pypi=str(drop), upstream_conda=(),
-    )  # fmt: skip
+        requirements=("fine", "blocked-thing", "gpl-thing", "vulnerable"),
+        channel="main",
+        platforms=("linux-64",),
+        pythons=("3.12",),
+        upstream_pypi=str(drop),
+        upstream_conda=(),
+    )
 
     report = run_bridge(inside, channels, RecipeBook(inside, channels.db), options, "bridge")
 

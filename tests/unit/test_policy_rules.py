@@ -19,11 +19,18 @@ from drawbridge.bridge.policy.rules import Advisory, Policy, Release
         ({"license": "Copyright (c) 2020\nAll rights reserved"}, None),
         ({"classifiers": ["License :: OSI Approved :: MIT License"]}, "MIT"),
         ({"classifiers": ["License :: OSI Approved :: BSD License"]}, None),  # which BSD?
-        ({"classifiers": ["License :: OSI Approved :: MIT License",
-                          "License :: OSI Approved :: ISC License (ISCL)"]}, None),
+        (
+            {
+                "classifiers": [
+                    "License :: OSI Approved :: MIT License",
+                    "License :: OSI Approved :: ISC License (ISCL)",
+                ]
+            },
+            None,
+        ),
         ({}, None),
     ],
-)  # fmt: skip
+)
 def test_the_licence_a_release_declares(metadata: dict, expected: str | None):
     assert licence_of(metadata) == expected
 
@@ -55,8 +62,11 @@ def test_policy_gives_every_reason_to_hold():
         "licence GPL-3.0-only is not among [policy] licenses"
     ]
     assert policy.reasons(Release("x", "1", None)) == ["licence unknown: a maintainer must read it"]
-    advisories = [Advisory("GHSA-1", "medium"), Advisory("GHSA-2", "critical", "bad"),
-                  Advisory("PYSEC-3", "")]  # fmt: skip
+    advisories = [
+        Advisory("GHSA-1", "medium"),
+        Advisory("GHSA-2", "critical", "bad"),
+        Advisory("PYSEC-3", ""),
+    ]
     assert policy.reasons(Release("x", "1", "MIT"), advisories) == [
         "advisory GHSA-2 (critical): bad",
         "advisory PYSEC-3 (severity not given)",
@@ -102,19 +112,38 @@ def test_osv_entries_match_by_range_and_by_listed_version():
         "affected": [
             {
                 "package": {"ecosystem": "PyPI", "name": "Some_Project"},
-                "ranges": [{"type": "ECOSYSTEM", "events": [
-                    {"introduced": "0"}, {"fixed": "1.2"}, {"introduced": "2.0"},
-                    {"last_affected": "2.1"}]}],
+                "ranges": [
+                    {
+                        "type": "ECOSYSTEM",
+                        "events": [
+                            {"introduced": "0"},
+                            {"fixed": "1.2"},
+                            {"introduced": "2.0"},
+                            {"last_affected": "2.1"},
+                        ],
+                    }
+                ],
                 "versions": ["3.0rc1"],
             },
             {"package": {"ecosystem": "npm", "name": "some-project"}, "versions": ["1.0"]},
         ],
-    }  # fmt: skip
+    }
     assert severity(document) == "critical"
     (entry,) = compact(document)["some-project"]
-    matched = {v: affects(entry, v) for v in ("0.1", "1.1.9", "1.2", "1.5", "2.0", "2.1",
-                                              "2.1.1", "3.0rc1", "3.0")}  # fmt: skip
-    assert matched == {"0.1": True, "1.1.9": True, "1.2": False, "1.5": False, "2.0": True,
-                       "2.1": True, "2.1.1": False, "3.0rc1": True, "3.0": False}  # fmt: skip
+    matched = {
+        v: affects(entry, v)
+        for v in ("0.1", "1.1.9", "1.2", "1.5", "2.0", "2.1", "2.1.1", "3.0rc1", "3.0")
+    }
+    assert matched == {
+        "0.1": True,
+        "1.1.9": True,
+        "1.2": False,
+        "1.5": False,
+        "2.0": True,
+        "2.1": True,
+        "2.1.1": False,
+        "3.0rc1": True,
+        "3.0": False,
+    }
     assert compact({**document, "withdrawn": "2024-01-01T00:00:00Z"}) == {}
     assert severity({"database_specific": {"severity": "MODERATE"}}) == "medium"

@@ -130,8 +130,11 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
             if item.role == "index" and item.channel == settings.name:
                 target = _inside(layout.conda_dir, item.subject)
                 target.write_bytes(staged_path(staging, index, item).read_bytes())
-        items = [(staged_path(staging, i, f), f) for i, f in files
-                 if f.role in PUBLISHED_ROLES and f.channel == settings.name]  # fmt: skip
+        items = [
+            (staged_path(staging, i, f), f)
+            for i, f in files
+            if f.role in PUBLISHED_ROLES and f.channel == settings.name
+        ]
         report.published[settings.name] = channels.publish_all(
             settings.name,
             [path for path, _ in items],
@@ -140,11 +143,11 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
                 path: Provenance(f.made_how, f.made_from)  # type: ignore[arg-type]
                 for path, f in items
                 if f.role == "conda" and f.made_how
-            },  # fmt: skip
+            },
             expected={path: ExpectedDigests(sha256=f.sha256) for path, f in items},
             upload_times={
                 path: dt.datetime.fromisoformat(f.uploaded) for path, f in items if f.uploaded
-            },  # fmt: skip
+            },
         )
     for index, item in files:
         if item.role == "home-file":
@@ -183,15 +186,17 @@ def _insert_rows(channels: Channels, dumped: dict[str, list[dict]]) -> None:
                         if k in table.columns
                     }
                     for row in rows
-                ],  # fmt: skip
+                ],
             )
         if engine.dialect.name == "postgresql":
             for table in Base.metadata.sorted_tables:
                 if "id" in table.columns and table.name in dumped and dumped[table.name]:
-                    connection.execute(text(
-                        f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
-                        f"(SELECT max(id) FROM {table.name}))"
-                    ))  # fmt: skip
+                    connection.execute(
+                        text(
+                            f"SELECT setval(pg_get_serial_sequence('{table.name}', 'id'), "
+                            f"(SELECT max(id) FROM {table.name}))"
+                        )
+                    )
 
 
 def _is_date(column_type: object) -> bool:

@@ -124,8 +124,18 @@ def write_bundle(
     try:
         if recipes is not None:
             carried += recipe_records(recipes, carried, records)
-        return _write(out, channels, selections, private_key, chunk_size, since, carried,
-                      missing, created, kind)  # fmt: skip
+        return _write(
+            out,
+            channels,
+            selections,
+            private_key,
+            chunk_size,
+            since,
+            carried,
+            missing,
+            created,
+            kind,
+        )
     finally:
         remove_scratch(records)
 
@@ -262,8 +272,11 @@ def closure_selection(
     """The files of `channel` a closure needs (the pinned wheels, the conda packages made
     from them, a recipe build's packages) and, for each one the channel lacks, what is
     missing and the command that bridges it: the export carries only what is there."""
-    held = {row.filename for p in channels.projects(channel)
-            for row in channels.project_files(channel, p, missing_ok=True)}  # fmt: skip
+    held = {
+        row.filename
+        for p in channels.projects(channel)
+        for row in channels.project_files(channel, p, missing_ok=True)
+    }
     packages = channels.conda_packages(channel)
     wanted: set[str] = set()
     missing: list[str] = []
@@ -277,8 +290,10 @@ def closure_selection(
             or (row.made_how == "recipe" and row.name == pinned.conda_name)
         ]
         wanted |= set(made)
-        if absent or (pinned.needs_recipe and not any(r.made_how == "recipe" for r in packages
-                                                      if r.name == pinned.conda_name)):  # fmt: skip
+        if absent or (
+            pinned.needs_recipe
+            and not any(r.made_how == "recipe" for r in packages if r.name == pinned.conda_name)
+        ):
             what = ", ".join(absent) or "a recipe build"
             missing.append(
                 f"{pinned.project} {pinned.version}: {what} not in channel {channel!r}; run "

@@ -21,9 +21,18 @@ SIGNATURE_NAME = "manifest.sig"
 #: what a file in a bundle is
 #: (`database`, `index` and `home-file` only in a backup of a whole home: `backup`)
 Role = Literal[
-    "wheel", "sdist", "conda", "recipe", "review", "build-record", "provenance", "osv",
-    "database", "index", "home-file",
-]  # fmt: skip
+    "wheel",
+    "sdist",
+    "conda",
+    "recipe",
+    "review",
+    "build-record",
+    "provenance",
+    "osv",
+    "database",
+    "index",
+    "home-file",
+]
 ROLES: tuple[str, ...] = get_args(Role)
 #: the roles published into a channel; the others are records that come with them
 PUBLISHED_ROLES = ("wheel", "sdist", "conda")

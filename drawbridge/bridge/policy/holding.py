@@ -31,9 +31,12 @@ from drawbridge.channel.publishing import Provenance
 
 def policy_of(settings: PolicySettings) -> Policy:
     return Policy.parse(
-        settings.allow, settings.block, settings.licenses, settings.max_severity,
+        settings.allow,
+        settings.block,
+        settings.licenses,
+        settings.max_severity,
         settings.auto_approve,
-    )  # fmt: skip
+    )
 
 
 @dataclass(frozen=True)
@@ -95,14 +98,26 @@ def release_of(path: Path, made_from: str = "") -> Release:
 
 
 def hold(
-    held: HeldFiles, channel: str, path: Path, verdict: Verdict, source: str,
-    made_how: str = "", made_from: str = "",
-) -> HeldFileRow:  # fmt: skip
+    held: HeldFiles,
+    channel: str,
+    path: Path,
+    verdict: Verdict,
+    source: str,
+    made_how: str = "",
+    made_from: str = "",
+) -> HeldFileRow:
     """Keep `path` aside for `channel` with the verdict's reasons."""
     return held.hold(
-        channel, path, verdict.release.project, verdict.release.version, verdict.reasons,
-        verdict.advisories, source, made_how, made_from,
-    )  # fmt: skip
+        channel,
+        path,
+        verdict.release.project,
+        verdict.release.version,
+        verdict.reasons,
+        verdict.advisories,
+        source,
+        made_how,
+        made_from,
+    )
 
 
 def accept(
@@ -161,6 +176,14 @@ def published_advisories(channels: Channels, snapshot: Snapshot) -> list[Affecte
             versions = {row.version for row in channels.project_files(channel, project, True)}
             for version in sorted(versions):
                 for advisory in snapshot.advisories(project, version):
-                    found.append(Affected(channel, project, version, advisory.id,
-                                          advisory.severity, advisory.summary))  # fmt: skip
+                    found.append(
+                        Affected(
+                            channel,
+                            project,
+                            version,
+                            advisory.id,
+                            advisory.severity,
+                            advisory.summary,
+                        )
+                    )
     return found
