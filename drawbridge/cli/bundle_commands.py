@@ -11,6 +11,7 @@ import typer
 
 from drawbridge.bridge.bundles import backup, export, importing, signing
 from drawbridge.bridge.errors import BundleError
+from drawbridge.bridge.policy import osv
 from drawbridge.bridge.policy.holding import PolicyGate
 from drawbridge.bridge.run import BridgeOptions, run_bridge
 from drawbridge.cli.common import HomeOption, console
@@ -72,6 +73,10 @@ def export_command(
         bool,
         typer.Option("--all", help="Back up the whole home (restored into an empty home)."),
     ] = False,
+    with_osv: Annotated[
+        bool,
+        typer.Option("--osv", help="Carry this home's OSV snapshot: the inside checks against it."),
+    ] = False,
     home: HomeOption = None,
 ) -> None:
     """Write a signed bundle of channels (or of some projects' closure) for the inside, or
@@ -116,6 +121,14 @@ def export_command(
             missing += lacking
         else:
             selections.append(export.Selection(name))
+    extra = []
+    if with_osv:
+        snapshot = context.home.root / osv.SNAPSHOT
+        if not snapshot.is_file():
+            raise BundleError(
+                "--osv: this home has no OSV snapshot; `drawbridge osv import all.zip`"
+            )
+        extra.append(export.Carried(snapshot, "osv", names[0]))
     manifest = export.write_bundle(
         out,
         context.channels,
@@ -123,6 +136,7 @@ def export_command(
         key,
         size,
         since=receipt,
+        extra=extra,
         missing=missing,
         recipes=context.recipes,
     )
@@ -186,7 +200,7 @@ def import_command(
         bundle,
         trusted_keys(context),
         key,
-        gate=PolicyGate.of_home(context.home),
+        gate=PolicyGate.of_home,
         held=context.held,
         receipt_path=receipt,
         recipes=context.recipes,

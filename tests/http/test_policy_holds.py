@@ -182,3 +182,36 @@ def test_a_bridge_run_holds_what_policy_holds(inside: Home, tmp_path: Path):
         "gpl-thing": EXPECTED["gpl_thing-1.0-py3-none-any.whl"],
         "vulnerable": EXPECTED["vulnerable-1.0-py3-none-any.whl"],
     }
+
+
+def test_an_osv_snapshot_carried_in_the_bundle_is_the_one_the_inside_checks(tmp_path: Path):
+    outside = policed_home(tmp_path / "outside")
+    channels_out = Channels(outside, Database(outside.database_url))
+    channels_out.publish_many("main", [make_wheel(tmp_path / "d", "vulnerable", "1.0")])
+    signing.generate(outside.signing_key_path, tmp_path / "outside.pub")
+    snapshot = export.Carried(outside.root / osv.SNAPSHOT, "osv", "main")
+    key = signing.load_private(outside.signing_key_path)
+    export.write_bundle(
+        tmp_path / "b", channels_out, [export.Selection("main")], key, extra=[snapshot]
+    )
+    inside = new_home(tmp_path / "inside")  # no snapshot of its own
+    inside.config_path.write_text(
+        inside.config_path.read_text() + '[policy]\nmax_severity = "high"\n'
+    )
+    inside = load_home(inside.root)
+    signing.generate(inside.signing_key_path, inside.signing_key_path.with_suffix(".pub"))
+    channels = Channels(inside, Database(inside.database_url))
+
+    report = importing.import_bundle(
+        channels,
+        tmp_path / "b",
+        [signing.load_public(tmp_path / "outside.pub")],
+        signing.load_private(inside.signing_key_path),
+        gate=PolicyGate.of_home,
+        held=HeldFiles(inside.root, channels.db),
+    )
+
+    assert [(f.name, r) for f, r in report.held] == [
+        ("vulnerable-1.0-py3-none-any.whl", EXPECTED["vulnerable-1.0-py3-none-any.whl"])
+    ]
+    assert (inside.root / osv.SNAPSHOT).read_bytes() == (outside.root / osv.SNAPSHOT).read_bytes()

@@ -14,7 +14,7 @@ import hashlib
 import json
 import os
 import shutil
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -37,8 +37,10 @@ from drawbridge.bridge.bundles.manifest import (
 from drawbridge.bridge.errors import BundleError, BundleRefused
 from drawbridge.bridge.policy import holding
 from drawbridge.bridge.policy.holding import PolicyGate
+from drawbridge.bridge.policy.osv import SNAPSHOT
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.held import HeldFiles
+from drawbridge.channel.home import Home
 from drawbridge.bridge.records import AuditRow
 from drawbridge.channel.distributions import ExpectedDigests, sha256_file
 from drawbridge.channel.errors import UnknownChannel
@@ -88,7 +90,7 @@ def import_bundle(
     bundle: Path,
     trusted: Sequence[signing.PublicKey],
     signing_key: Ed25519PrivateKey,
-    gate: PolicyGate | None = None,
+    gate: PolicyGate | Callable[[Home], PolicyGate] | None = None,
     held: HeldFiles | None = None,
     receipt_path: Path | None = None,
     actor: str = "bundle",
@@ -104,6 +106,13 @@ def import_bundle(
         )
     bundle_id = report.bundle_id
     state_dir = staging.parent
+    for index, item in enumerate(manifest.files):
+        if item.role == "osv":  # the snapshot the outside checked against, newer than ours
+            target = channels.home.root / SNAPSHOT
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(staged_path(staging, index, item), target)
+    if callable(gate):  # made now: it reads the snapshot the bundle may have carried
+        gate = gate(channels.home)
     publishable: dict[str, list[tuple[BundleFile, Path]]] = {}
     source = f"bundle {bundle_id} (key {manifest.key})"
     for index, item in enumerate(manifest.files):
