@@ -95,6 +95,27 @@ macos_baseline = {macos}
 # Who maintains the recipes Drawbridge generates (written as extra.recipe-maintainers).
 # Empty: each generated recipe says none is configured, and its reviewer is told.
 maintainers = []
+
+[bundles]
+# This home's ed25519 signing key (`drawbridge bundle keygen` makes it), from the home.
+key = "keys/bundle-signing.pem"
+# The .pub files of the homes whose bundles and receipts this one trusts (from the home);
+# every keys/trusted/*.pub is trusted as well. See docs/operating.md, "Crossing the air gap".
+trusted_keys = []
+
+[policy]
+# Applied on bundle import and on every bridge run: what would be held is not published.
+# PEP 508 requirements a release must match one of (empty: every project is allowed).
+allow = []
+# PEP 508 requirements no release may match ("evil", "urllib3<2").
+block = []
+# SPDX licence ids a release's licence must be satisfied by (empty: licences not checked).
+licenses = []
+# "low", "medium", "high" or "critical": an OSV advisory this severe or worse holds a
+# release (empty: advisories hold nothing). `drawbridge osv import all.zip` loads them.
+max_severity = ""
+# Projects whose first pip miss files a bridging request no maintainer needs to approve.
+auto_approve = []
 """.format(
     platforms=toml_list(DEFAULT_SUBDIRS),
     pythons=toml_list(DEFAULT_PYTHONS),
