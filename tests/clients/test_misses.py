@@ -11,12 +11,11 @@ import httpx
 from builders import make_wheel
 from clients import client_env, pip_install, run_with_path
 from clients import run_drawbridge as drawbridge
-from databases import new_home
+from databases import new_home, set_config
 from servers import start_server
 
 from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.channel.database import Database
-from drawbridge.channel.home import load_home
 from drawbridge.channel.misses import most_wanted
 from drawbridge.channel.service import Channels
 
@@ -53,15 +52,10 @@ def test_five_pip_misses_make_one_request_and_the_project_installable(tmp_path: 
     drop = tmp_path / "drop"
     make_wheel(drop, "wanted-thing", "1.0")
     make_wheel(drop, "blocked-thing", "1.0")
-    home = new_home(tmp_path / "home")
-    config = home.config_path.read_text().replace(
-        "upstream_pypi = ", f'upstream_pypi = "{drop}"\n# was: '
+    home = set_config(new_home(tmp_path / "home"), "bridge", upstream_pypi=str(drop))
+    home = set_config(
+        home, "policy", block=["blocked-thing"], auto_approve=["wanted-thing", "blocked-thing"]
     )
-    config += (
-        '\n[policy]\nblock = ["blocked-thing"]\nauto_approve = ["wanted-thing", "blocked-thing"]\n'
-    )
-    home.config_path.write_text(config)
-    home = load_home(home.root)
     database = Database(home.database_url)
     Channels(home, database).create("main")
     server = start_server(home.root)

@@ -10,7 +10,7 @@ from pathlib import Path
 
 import pytest
 from builders import make_wheel
-from databases import new_home
+from databases import new_home, set_config
 from served_state import served_bytes
 from servers import AppClient
 
@@ -21,15 +21,10 @@ from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.run import BridgeOptions, run_bridge
 from drawbridge.channel.database import Database
 from drawbridge.channel.held import HeldFiles
-from drawbridge.channel.home import Home, load_home
+from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 
-POLICY = """
-[policy]
-block = ["blocked-thing"]
-licenses = ["MIT", "BSD-3-Clause"]
-max_severity = "high"
-"""
+POLICY = {"block": ["blocked-thing"], "licenses": ["MIT", "BSD-3-Clause"], "max_severity": "high"}
 
 
 def osv_zip(path: Path) -> Path:
@@ -64,9 +59,7 @@ def osv_zip(path: Path) -> Path:
 
 
 def policed_home(root: Path) -> Home:
-    home = new_home(root)
-    home.config_path.write_text(home.config_path.read_text() + POLICY)
-    home = load_home(root)
+    home = set_config(new_home(root), "policy", **POLICY)
     Channels(home, Database(home.database_url)).create("main")
     osv.import_snapshot(home.root, osv_zip(root.parent / "all.zip"))
     return home
@@ -194,11 +187,7 @@ def test_an_osv_snapshot_carried_in_the_bundle_is_the_one_the_inside_checks(tmp_
     export.write_bundle(
         tmp_path / "b", channels_out, [export.Selection("main")], key, extra=[snapshot]
     )
-    inside = new_home(tmp_path / "inside")  # no snapshot of its own
-    inside.config_path.write_text(
-        inside.config_path.read_text() + '[policy]\nmax_severity = "high"\n'
-    )
-    inside = load_home(inside.root)
+    inside = set_config(new_home(tmp_path / "inside"), "policy", max_severity="high")
     signing.generate(inside.signing_key_path, inside.signing_key_path.with_suffix(".pub"))
     channels = Channels(inside, Database(inside.database_url))
 
