@@ -73,6 +73,14 @@ def export_command(
         bool,
         typer.Option("--all", help="Back up the whole home (restored into an empty home)."),
     ] = False,
+    provenance_from: Annotated[
+        Optional[str],
+        typer.Option(
+            "--provenance-from",
+            help="Index whose PEP 740 provenance to carry (default: pypi.org when it is the "
+            "upstream; '' for none).",
+        ),
+    ] = None,
     with_osv: Annotated[
         bool,
         typer.Option("--osv", help="Carry this home's OSV snapshot: the inside checks against it."),
@@ -139,6 +147,7 @@ def export_command(
         extra=extra,
         missing=missing,
         recipes=context.recipes,
+        provenance_from=default_provenance(context) if provenance_from is None else provenance_from,
     )
     console.print(
         f"bundle {out}: {len(manifest.files)} file(s), {manifest.total_size} bytes in "
@@ -146,6 +155,12 @@ def export_command(
     )
     for line in missing:
         console.print(f"[yellow]missing[/] {line}")
+
+
+def default_provenance(context: CliContext) -> str:
+    """pypi.org when it is the home's upstream (it serves the Integrity API); else none."""
+    upstream = context.home.bridge.upstream_pypi
+    return "https://pypi.org" if upstream.startswith("https://pypi.org/") else ""
 
 
 def read_requirements(path: Path) -> list[str]:

@@ -11,6 +11,7 @@ import pytest
 from builders import make_noarch_python_conda, make_wheel
 from databases import new_home
 from served_state import as_listed, home_state, served_bytes
+from servers import static_http_server
 
 from drawbridge.bridge.bundles import export, importing, signing
 from drawbridge.bridge.bundles.manifest import MANIFEST_NAME, parse_manifest
@@ -250,3 +251,27 @@ def test_the_receipt_carries_what_the_inside_wants_next(
     )
     trust(outside, inside, "inside.pub")
     assert importing.read_receipt(report.receipt, keys(outside)).wanted == ("later-thing",)
+
+
+def test_pep_740_provenance_is_carried_where_the_index_has_it(
+    outside: Home, inside: Home, tmp_path: Path
+):
+    """A stand-in Integrity API: alpha has a provenance document, the other files none."""
+    document = {"version": 1, "attestation_bundles": [{"publisher": {"kind": "GitHub"}}]}
+    served = tmp_path / "index" / "integrity/alpha/1.0/alpha-1.0-py3-none-any.whl"
+    served.mkdir(parents=True)
+    (served / "provenance").write_text(json.dumps(document))
+    with static_http_server(tmp_path / "index") as index:
+        url = f"http://127.0.0.1:{index.server_address[1]}"
+        manifest = export_all(outside, tmp_path / "bundle", provenance_from=url)
+    carried = [(f.role, f.subject) for f in manifest.files if f.role == "provenance"]
+    assert carried == [("provenance", "alpha-1.0-py3-none-any.whl")]
+    assert manifest.missing == ()
+
+    import_into(inside, tmp_path / "bundle")
+    kept = inside.root / "provenance/main/alpha-1.0-py3-none-any.whl.provenance.json"
+    assert json.loads(kept.read_text()) == document
+
+    unreachable = export_all(outside, tmp_path / "later", provenance_from="http://127.0.0.1:9")
+    assert not [f for f in unreachable.files if f.role == "provenance"]
+    assert unreachable.missing[0].startswith("no provenance asked for: http://127.0.0.1:9")

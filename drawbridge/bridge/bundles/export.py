@@ -112,10 +112,13 @@ def write_bundle(
     created: dt.datetime | None = None,
     recipes: RecipeBook | None = None,
     kind: str = "channels",
+    provenance_from: str = "",
 ) -> Manifest:
     """Write a bundle of `selections` (and `extra` records) into the new or empty folder
-    `out`, leaving out what `since` (a verified receipt) says the inside holds. BundleError
-    if `out` holds anything; a failure leaves no manifest, so nothing can import it."""
+    `out`, leaving out what `since` (a verified receipt) says the inside holds; with
+    `provenance_from` (an index URL), each wheel's and sdist's PEP 740 provenance where it
+    has one (`provenance`). BundleError if `out` holds anything; a failure leaves no
+    manifest, so nothing can import it."""
     if out.exists() and (not out.is_dir() or any(out.iterdir())):
         raise BundleError(f"{out} is not an empty folder; name a new folder with -o")
     out.mkdir(parents=True, exist_ok=True)
@@ -124,6 +127,17 @@ def write_bundle(
     try:
         if recipes is not None:
             carried += recipe_records(recipes, carried, records)
+        if provenance_from:
+            from drawbridge.bridge.bundles.provenance import fetch_provenance
+
+            kept = [
+                c
+                for c in carried
+                if not (since and since.holds_file(c.channel, c.path.name, c.sha256))
+            ]
+            documents, notes = fetch_provenance(provenance_from, kept, records)
+            carried += documents
+            missing = [*missing, *notes]
         return _write(
             out,
             channels,

@@ -24,6 +24,7 @@ from drawbridge.bridge.bundles import signing
 from drawbridge.bridge.bundles.chunks import read_chunk, staged_path
 from drawbridge.bridge.bundles.manifest import (
     MANIFEST_NAME,
+    PLAIN_NAME,
     PUBLISHED_ROLES,
     RECEIPT_FORMAT,
     SIGNATURE_NAME,
@@ -152,6 +153,7 @@ def import_bundle(
         )
     if recipes is not None:
         adopt_recipes(recipes, manifest, staging, source)
+    keep_provenance(channels.home.root, manifest, staging)
     published = sum(len(files) for files in report.published.values())
     with channels.db.session() as session:
         session.add(
@@ -186,6 +188,16 @@ def verify_and_stage(
         _remove_empty_parents(state_dir.parent, home_root)
         raise
     return manifest, staging, report
+
+
+def keep_provenance(home_root: Path, manifest: Manifest, staging: Path) -> None:
+    """Keep each carried PEP 740 provenance document at
+    `<home>/provenance/<channel>/<file>.provenance.json` (the file it vouches for)."""
+    for index, item in enumerate(manifest.files):
+        if item.role == "provenance" and PLAIN_NAME.match(item.subject):
+            target = home_root / "provenance" / item.channel / f"{item.subject}.provenance.json"
+            target.parent.mkdir(parents=True, exist_ok=True)
+            shutil.copyfile(staged_path(staging, index, item), target)
 
 
 def adopt_recipes(recipes: RecipeBook, manifest: Manifest, staging: Path, source: str) -> None:
