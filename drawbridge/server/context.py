@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Protocol
 from functools import cached_property
 
 from fastapi import Request
@@ -37,6 +37,13 @@ ICON_PATH = "/favicon.ico"
 OPEN_PATHS = frozenset({LIVENESS_PATH, ICON_PATH})
 
 
+class Flushing(Protocol):
+    """What routes and the lifespan need of the miss counter (`asgi.misses`), which this
+    shared module may not import: writing the counts kept so far."""
+
+    def flush(self) -> None: ...
+
+
 @dataclass
 class Context:
     """One application's parts; stored on `app.state.context`."""
@@ -45,8 +52,8 @@ class Context:
     database: Database
     channels: Channels
     index_cache: IndexFileCache = field(default_factory=IndexFileCache)
-    #: the misses counted for `request list --wanted` (`asgi.misses`), if counting
-    misses: Any = None
+    #: the misses counted for `request list --wanted` (`asgi.misses.MissCounter`)
+    misses: Flushing | None = None
     _osv: tuple[int, Snapshot] | None = None
     _mirrors: tuple[int, dict[str, UpstreamConda]] | None = None
 
