@@ -342,3 +342,35 @@ def wheel_from_installed(distribution: str, folder: Path) -> Path:
         archive.writestr(record_name, "\n".join(lines) + "\n")
     partial.rename(target)
     return target
+
+
+def make_osv_zip(path: Path) -> Path:
+    """A small OSV snapshot of two advisories: `vulnerable` below 2.0 (GHSA-vuln-0001,
+    HIGH), `fine` 1.0 (PYSEC-fine-1, low by its CVSS v3 vector)."""
+    advisories = {
+        "GHSA-vuln-0001.json": {
+            "id": "GHSA-vuln-0001",
+            "summary": "remote code execution",
+            "database_specific": {"severity": "HIGH"},
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "vulnerable"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}
+                    ],
+                }
+            ],
+        },
+        "PYSEC-fine-1.json": {
+            "id": "PYSEC-fine-1",
+            "summary": "a small leak",
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.0/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}
+            ],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "fine"}, "versions": ["1.0"]}],
+        },
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, document in advisories.items():
+            archive.writestr(name, json.dumps(document))
+    return path

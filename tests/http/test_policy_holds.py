@@ -4,11 +4,10 @@ is published; a maintainer's accept publishes a held file and is audited."""
 
 from __future__ import annotations
 
-import json
-import zipfile
 from pathlib import Path
 
 import pytest
+from builders import make_osv_zip as osv_zip
 from builders import make_wheel
 from databases import new_home, set_config
 from served_state import served_bytes
@@ -25,37 +24,6 @@ from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 
 POLICY = {"block": ["blocked-thing"], "licenses": ["MIT", "BSD-3-Clause"], "max_severity": "high"}
-
-
-def osv_zip(path: Path) -> Path:
-    """A small OSV snapshot: `vulnerable` below 2.0 (HIGH), `fine` below 0.5 (LOW)."""
-    advisories = {
-        "GHSA-vuln-0001.json": {
-            "id": "GHSA-vuln-0001",
-            "summary": "remote code execution",
-            "database_specific": {"severity": "HIGH"},
-            "affected": [
-                {
-                    "package": {"ecosystem": "PyPI", "name": "vulnerable"},
-                    "ranges": [
-                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}
-                    ],
-                }
-            ],
-        },
-        "PYSEC-fine-1.json": {
-            "id": "PYSEC-fine-1",
-            "summary": "a small leak",
-            "severity": [
-                {"type": "CVSS_V3", "score": "CVSS:3.0/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}
-            ],
-            "affected": [{"package": {"ecosystem": "PyPI", "name": "fine"}, "versions": ["1.0"]}],
-        },
-    }
-    with zipfile.ZipFile(path, "w") as archive:
-        for name, document in advisories.items():
-            archive.writestr(name, json.dumps(document))
-    return path
 
 
 def policed_home(root: Path) -> Home:
