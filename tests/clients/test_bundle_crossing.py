@@ -103,16 +103,17 @@ def test_a_bridged_channel_crosses_and_installs_with_pip_and_rattler(
                 f"{server.url}/main/simple/",
                 target,
                 "pure-thing",
+                "built-thing",  # the wheel the recipe build made on the way
                 python=pyenv_python(PYTHONS["3.12"]),
             )
         )
         assert (
             run_with_path(
                 target,
-                "import binary_thing; print(binary_thing.VALUE)",
+                "import binary_thing, built_thing; print(binary_thing.VALUE, built_thing.VALUE)",
                 pyenv_python(PYTHONS["3.12"]),
             )
-            == "2.0"
+            == "2.0 1.0"
         )
         for python, version in (("3.9", "1.0"), ("3.12", "2.0")):
             installed = install_from_channels(
