@@ -92,11 +92,6 @@ class MissCounting:
         self.counter = counter
         self.default_channel = default_channel
 
-    @property
-    def routes(self) -> list:
-        """The wrapped application's routes: the gate outside reads them (`web_ui_pages`)."""
-        return list(getattr(self.app, "routes", ()))
-
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http" or scope["method"] not in ("GET", "HEAD"):
             await self.app(scope, receive, send)
