@@ -37,6 +37,7 @@ def metadata_text(
     requires: list[str] = (),
     requires_python: str | None = None,
     summary: str | None = None,
+    license: str = "MIT",
 ) -> str:
     lines = [
         "Metadata-Version: 2.1",
@@ -44,7 +45,7 @@ def metadata_text(
         f"Version: {version}",
         f"Summary: {summary if summary is not None else f'{name}, a Drawbridge test project'}",
         "Home-page: https://example.invalid/" + name,
-        "License: MIT",
+        f"License: {license}",
     ]
     if requires_python:
         lines.append(f"Requires-Python: {requires_python}")
@@ -68,6 +69,7 @@ def make_wheel(
     license_text: str | None = None,
     summary: str | None = None,
     scripts: dict[str, bytes] | None = None,
+    license: str = "MIT",
 ) -> Path:
     """A wheel installing module `module` (default: the name with underscores) with VALUE.
 
@@ -83,7 +85,7 @@ def make_wheel(
     files: dict[str, bytes] = {
         f"{module}/__init__.py": init.encode(),
         f"{dist_info}/METADATA": metadata_text(
-            metadata_name or name, version, list(requires), requires_python, summary
+            metadata_name or name, version, list(requires), requires_python, summary, license
         ).encode(),
         f"{dist_info}/WHEEL": (
             f"Wheel-Version: 1.0\nGenerator: drawbridge-tests\nRoot-Is-Purelib: true\nTag: {tag}\n"
@@ -363,4 +365,35 @@ def make_docs_zip(folder: Path, members: dict[str, bytes] | None = None, prefix:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in (members if members is not None else DOCS_SITE).items():
             zf.writestr(prefix + name, data)
+
+
+def make_osv_zip(path: Path) -> Path:
+    """A small OSV snapshot of two advisories: `vulnerable` below 2.0 (GHSA-vuln-0001,
+    HIGH), `fine` 1.0 (PYSEC-fine-1, low by its CVSS v3 vector)."""
+    advisories = {
+        "GHSA-vuln-0001.json": {
+            "id": "GHSA-vuln-0001",
+            "summary": "remote code execution",
+            "database_specific": {"severity": "HIGH"},
+            "affected": [
+                {
+                    "package": {"ecosystem": "PyPI", "name": "vulnerable"},
+                    "ranges": [
+                        {"type": "ECOSYSTEM", "events": [{"introduced": "0"}, {"fixed": "2.0"}]}
+                    ],
+                }
+            ],
+        },
+        "PYSEC-fine-1.json": {
+            "id": "PYSEC-fine-1",
+            "summary": "a small leak",
+            "severity": [
+                {"type": "CVSS_V3", "score": "CVSS:3.0/AV:L/AC:H/PR:L/UI:N/S:U/C:L/I:N/A:N"}
+            ],
+            "affected": [{"package": {"ecosystem": "PyPI", "name": "fine"}, "versions": ["1.0"]}],
+        },
+    }
+    with zipfile.ZipFile(path, "w") as archive:
+        for name, document in advisories.items():
+            archive.writestr(name, json.dumps(document))
     return path

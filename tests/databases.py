@@ -334,3 +334,16 @@ def write_config(home: Home, text: str) -> None:
         else:
             text = f'[server]\ndatabase_url = "{home.server.database_url}"\n' + text
     home.config_path.write_text(text)
+
+
+def set_config(home: Home, table: str, **values: object) -> Home:
+    """Set keys of one table of a home's drawbridge.toml (comments and the rest kept) and
+    load the home again."""
+    import tomlkit
+
+    from drawbridge.channel.home import load_home
+
+    document = tomlkit.parse(home.config_path.read_text("utf-8"))
+    document.setdefault(table, tomlkit.table()).update(values)
+    home.config_path.write_text(tomlkit.dumps(document), "utf-8")
+    return load_home(home.root)

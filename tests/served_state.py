@@ -174,3 +174,50 @@ def noarch_conda_packages(home: Path) -> list[str]:
             "packages.conda"
         ]
     )
+
+
+def home_state(home: Home) -> tuple[dict[str, str], dict[str, list[tuple]]]:
+    """Everything a home holds: each file's sha256 (but the SQLite database's, whose bytes
+    are compared as rows, and the channels' locks) and every table's rows, sorted."""
+    from sqlalchemy import select
+
+    from drawbridge.bridge import records  # noqa: F401  (the bridge's tables, registered)
+    from drawbridge.channel.database import Base
+
+    files = {
+        path.relative_to(home.root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
+        for path in sorted(home.root.rglob("*"))
+        if path.is_file() and not path.name.startswith("drawbridge.db") and path.name != ".lock"
+    }
+    database = Database(home.database_url)
+    with database.session() as session:
+        rows = {
+            table.name: sorted(
+                (tuple(str(value) for value in row) for row in session.execute(select(table))),
+            )
+            for table in Base.metadata.sorted_tables
+        }
+    database.engine.dispose()
+    return files, rows
+
+
+def as_listed(served: dict[str, bytes]) -> dict[str, object]:
+    """`served` as a client reads it, where two homes that hold the same files must agree:
+    the pip pages and files byte for byte, each subdir's repodata.json parsed without
+    rattler's `indexed_timestamp` (the time of the indexing run, not of the package), and
+    not the encodings of the same repodata (.zst, .gz, shards)."""
+    found: dict[str, object] = {}
+    for path, data in served.items():
+        if path.startswith("conda/") and "repodata" in path and not path.endswith("/repodata.json"):
+            continue
+        if path.startswith("conda/") and "/shards/" in path:
+            continue
+        if path.endswith("/repodata.json"):
+            document = json.loads(data)
+            for key in ("packages", "packages.conda"):
+                for record in document.get(key, {}).values():
+                    record.pop("indexed_timestamp", None)
+            found[path] = document
+        else:
+            found[path] = data
+    return found

@@ -1,7 +1,9 @@
 """Bridging requests: users ask for a package an environment needs; maintainers decide.
 
-A request is only a wish. Nothing crosses until a maintainer approves it, and a recipe it
-leads to still waits for its own review.
+A request is only a wish. Nothing crosses until a maintainer approves it (or `[policy]
+auto_approve` does, for a project pip missed: `server/wanted.py`), and a recipe it leads
+to still waits for its own review. The most wanted missing projects come from the
+misses the server counts (`channel.misses`).
 """
 
 from __future__ import annotations
@@ -15,7 +17,11 @@ from sqlalchemy.orm import Session
 
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.records import AuditRow, BridgeRequestRow, RequestKind, RequestState
+from drawbridge.bridge.policy.holding import policy_of
 from drawbridge.channel.database import Database
+from drawbridge.channel.home import PolicySettings
+from drawbridge.channel.misses import most_wanted
+from drawbridge.channel.service import Channels
 
 KINDS: tuple[RequestKind, ...] = get_args(RequestKind)
 #: `failed`: approved, but bridging could not provide it (the comment says why)
@@ -142,3 +148,46 @@ def _row(session: Session, number: int) -> BridgeRequestRow:
     if row is None:
         raise UnknownRequest(f"no bridging request #{number}; see `drawbridge request list`")
     return row
+
+
+@dataclass(frozen=True)
+class Wanted:
+    """A project clients asked a channel for and did not find, and where it stands now."""
+
+    channel: str
+    project: str
+    misses: int
+    last_asked: str
+    status: str  # "published now", "request #N <state>", "blocked by policy", "no request"
+
+
+def most_wanted_projects(
+    channels: Channels, policy: PolicySettings, limit: int = 50
+) -> list[Wanted]:
+    """The most missed projects, most wanted first, each with its status."""
+    rules = policy_of(policy)
+    requests: dict[str, BridgeRequest] = {}
+    for item in RequestBook(channels.db).all():
+        if item.kind == "pip":
+            requests[item.name] = item  # the newest of each name wins
+    found = []
+    for row in most_wanted(channels.db, limit=limit):
+        if row.channel in channels.names() and row.project in channels.projects(row.channel):
+            status = "published now"
+        elif row.project in requests:
+            request = requests[row.project]
+            status = f"request #{request.id} {request.state}"
+        elif not rules.allows_project(row.project):
+            status = "blocked by policy"
+        else:
+            status = "no request: `drawbridge bridge " + row.project + "`"
+        found.append(
+            Wanted(
+                row.channel,
+                row.project,
+                row.count,
+                row.last_seen.strftime("%Y-%m-%d %H:%M"),
+                status,
+            )
+        )
+    return found

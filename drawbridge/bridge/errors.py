@@ -31,3 +31,16 @@ class UnsupportedTarget(BridgeError):
 
 class InstallabilityError(BridgeError):
     """The installability check could not run: a package file or a channel cannot be read."""
+
+
+class BundleError(BridgeError):
+    """A bundle cannot be made or read as asked: no key, an unusable option or folder."""
+
+
+class BundleRefused(BundleError):
+    """A bundle (or receipt) that must not be trusted: its signature, manifest or a byte is
+    wrong, or a chunk is missing; nothing of it was published."""
+
+
+class PolicyError(BridgeError):
+    """The `[policy]` settings, an OSV snapshot or a held release cannot be used as given."""

@@ -23,6 +23,9 @@ from drawbridge.bridge.translate.names import NameTable
 from drawbridge.bridge.plan import ProjectPlan
 from drawbridge.bridge.upstream.pypi import Upstream, UpstreamFile, fetch_all
 from drawbridge.bridge.wheels.repack import repack
+from drawbridge.bridge.policy import holding
+from drawbridge.bridge.policy.holding import PolicyGate
+from drawbridge.channel.held import HeldFiles
 from drawbridge.channel.service import Channels, Provenance
 
 Step = Callable[[str], None]
@@ -52,8 +55,11 @@ def execute(
     work_dir: Path,
     check: Checker | None = None,
     on_step: Step | None = None,
+    gate: PolicyGate | None = None,
+    held: HeldFiles | None = None,
 ) -> list[Outcome]:
-    """Bridge every project of `plans` that has builds into `channel`; report every project."""
+    """Bridge every project of `plans` that has builds into `channel`; report every project.
+    With `gate`, files policy holds are kept in `held` instead of being published."""
     step = on_step or (lambda _label: None)
     wheel_plans = [p for p in plans if p.builds]
     pip_plans = [p for p in plans if p.pip_only]
@@ -110,6 +116,17 @@ def execute(
                 outcomes[plan.project] = replace(
                     before, ok=False, result="; ".join([before.result, *failed])
                 )
+        if gate is not None and gate.active:
+            kept = _hold_by_policy(gate, held, channel, owner, made_from)
+            for project, reasons in kept.items():
+                before = outcomes[project]
+                outcomes[project] = replace(
+                    before,
+                    ok=False,
+                    result=f"held by policy ({'; '.join(reasons)}): `drawbridge held list`",
+                    packages=(),
+                    wheels=(),
+                )
         _, refused = channels.publish_many(
             channel, list(owner), uploaded_by="bridge", provenance=made_from
         )
@@ -121,6 +138,40 @@ def execute(
     finally:
         shutil.rmtree(staging, ignore_errors=True)
     return [outcomes.get(p.project) or _not_bridged(p) for p in plans]
+
+
+def _hold_by_policy(
+    gate: PolicyGate,
+    held: HeldFiles | None,
+    channel: str,
+    owner: dict[Path, str],
+    made_from: dict[Path, Provenance],
+) -> dict[str, list[str]]:
+    """Take the files policy holds out of `owner` (kept in `held`); each project whose
+    files were held, with the reasons. A project is held whole: a wheel held holds the
+    conda packages made from it, and the other way round."""
+    reasons: dict[str, list[str]] = {}
+    for path, project in owner.items():
+        made = made_from.get(path)
+        verdict = gate.judge(path, made.made_from if made else "")
+        if verdict.reasons:
+            reasons.setdefault(project, list(verdict.reasons))
+    for path, project in list(owner.items()):
+        if project in reasons:
+            made = made_from.get(path)
+            verdict = gate.judge(path, made.made_from if made else "")
+            if held is not None:
+                holding.hold(
+                    held,
+                    channel,
+                    path,
+                    replace(verdict, reasons=verdict.reasons or tuple(reasons[project])),
+                    "bridge",
+                    made.how if made else "",
+                    made.made_from if made else "",
+                )
+            del owner[path]
+    return reasons
 
 
 def _fetch(

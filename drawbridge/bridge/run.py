@@ -22,11 +22,13 @@ from drawbridge.bridge.installable.check import Report, check_channel, check_ins
 from drawbridge.bridge.translate.names import NameTable, default_table
 from drawbridge.bridge.resolve.pins import TargetResolution
 from drawbridge.bridge.plan import BridgePlan, ProjectPlan, make_plan
+from drawbridge.bridge.policy.holding import PolicyGate
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.upstream.pypi import FolderUpstream, SimpleIndexUpstream, Upstream
 from drawbridge.bridge.recipes.book import Recipe, RecipeBook
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.bridge.translate.targets import targets as all_targets
+from drawbridge.channel.held import HeldFiles
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.upstream_conda import upstream_locations
@@ -184,6 +186,8 @@ def _plan_and_bridge(
         home.cache_dir / "work",
         check,
         report.step,
+        gate=PolicyGate.of_home(home),
+        held=HeldFiles(home.root, channels.db),
     )
     written, failed = write_pending_recipes(home, recipes, plan.projects, upstream, names, actor)
     return BridgeReport(

@@ -84,6 +84,16 @@ def inspect_conda_package(path: Path, filename: str | None = None) -> CondaPacka
     return _identity_from_index(filename, stem, index)
 
 
+def read_index(path: Path, filename: str | None = None) -> dict[str, Any]:
+    """The package's info/index.json (with its `license`, which the identity leaves out),
+    read under the same inflation guard as `inspect_conda_package`."""
+    filename = filename or path.name
+    guard_budget = limits.inflation_budget(path.stat().st_size)
+    if filename.endswith(".conda"):
+        return _read_conda_v2(path, filename, conda_stem(filename), guard_budget)
+    return _read_tar_bz2(path, filename, guard_budget)
+
+
 def _identity_from_index(filename: str, stem: str, index: dict[str, Any]) -> CondaPackageInfo:
     missing = [key for key in ("name", "version", "build", "subdir") if not index.get(key)]
     if missing:

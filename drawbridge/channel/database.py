@@ -133,6 +133,41 @@ class DistributionRow(Base):
     upload_time: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
 
 
+class HeldFileRow(Base):
+    """A file policy kept from a channel (`channel.held`): where it waits, why, and what a
+    maintainer decided. Accepting it publishes it; the row stays as the record."""
+
+    __tablename__ = "held_files"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    channel: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), index=True)
+    filename: Mapped[str] = mapped_column(String(300))
+    project: Mapped[str] = mapped_column(String(200))
+    version: Mapped[str] = mapped_column(String(100))
+    sha256: Mapped[str] = mapped_column(String(64))
+    reasons: Mapped[list[str]] = mapped_column(JSON)  # one line per reason
+    advisories: Mapped[list[str]] = mapped_column(JSON, default=list)  # advisory ids among them
+    source: Mapped[str] = mapped_column(String(300), default="")  # "bundle <id>", "bridge"
+    made_how: Mapped[str] = mapped_column(String(20), default="")
+    made_from: Mapped[str] = mapped_column(String(300), default="")
+    held_at: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    #: "held", "accepted" (and published) or "rejected"
+    state: Mapped[str] = mapped_column(String(20), default="held")
+    decided_by: Mapped[str] = mapped_column(String(100), default="")
+    comment: Mapped[str] = mapped_column(Text, default="")
+
+
+class MissRow(Base):
+    """How often pip, uv or conda asked a channel for a project it does not have (never
+    who asked): the most wanted missing projects."""
+
+    __tablename__ = "misses"
+    channel: Mapped[str] = mapped_column(String(CHANNEL_NAME_LENGTH), primary_key=True)
+    project: Mapped[str] = mapped_column(String(200), primary_key=True)
+    count: Mapped[int] = mapped_column(BigInteger, default=0)
+    first_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
 class CondaPackageRow(Base):
     """A conda package file in a channel's conda view."""
 

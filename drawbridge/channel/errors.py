@@ -11,6 +11,10 @@ class InvalidDistribution(ChannelError):
     """A wheel, sdist or conda package that is malformed, lies about itself or is unsafe."""
 
 
+class BatchRefused(ChannelError):
+    """One file of an all-or-nothing batch was refused, so none of the batch was published."""
+
+
 class DuplicateFile(ChannelError):
     """A file of that name is already in the channel; files are immutable once published."""
 

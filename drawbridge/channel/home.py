@@ -34,7 +34,7 @@ DEFAULT_HOME = Path("drawbridge-home")
 HOME_VARIABLE = "DRAWBRIDGE_HOME"
 CONFIG_NAME = "drawbridge.toml"
 #: the tables drawbridge.toml may have
-TABLES = ["bridge", "recipes", "server"]
+TABLES = ["bridge", "bundles", "policy", "recipes", "server"]
 #: one part of a channel name: a plain name, an owner, or the name after an owner
 CHANNEL_PART = re.compile(r"^[a-z0-9][a-z0-9._-]{0,63}$")
 #: URL segments a channel may not be named after, because the server routes them itself
@@ -104,6 +104,27 @@ macos_baseline = {macos}
 # Who maintains the recipes Drawbridge generates (written as extra.recipe-maintainers).
 # Empty: each generated recipe says none is configured, and its reviewer is told.
 maintainers = []
+
+[bundles]
+# This home's ed25519 signing key (`drawbridge bundle keygen` makes it), from the home.
+key = "keys/bundle-signing.pem"
+# The .pub files of the homes whose bundles and receipts this one trusts (from the home);
+# every keys/trusted/*.pub is trusted as well. See docs/operating.md, "Crossing the air gap".
+trusted_keys = []
+
+[policy]
+# Applied on bundle import and on every bridge run: what would be held is not published.
+# PEP 508 requirements a release must match one of (empty: every project is allowed).
+allow = []
+# PEP 508 requirements no release may match ("evil", "urllib3<2").
+block = []
+# SPDX licence ids a release's licence must be satisfied by (empty: licences not checked).
+licenses = []
+# "low", "medium", "high" or "critical": an OSV advisory this severe or worse holds a
+# release (empty: advisories hold nothing). `drawbridge osv import all.zip` loads them.
+max_severity = ""
+# Projects whose first pip miss files a bridging request no maintainer needs to approve.
+auto_approve = []
 """.format(
     platforms=toml_list(DEFAULT_SUBDIRS),
     pythons=toml_list(DEFAULT_PYTHONS),
@@ -174,6 +195,33 @@ class RecipeSettings:
 
 
 @dataclass(frozen=True)
+class BundleSettings:
+    """The `[bundles] table of drawbridge.toml: this home's signing key and the exporters'
+    public keys it trusts (paths from the home; `keys/trusted/*.pub` are trusted too)."""
+
+    key: str = "keys/bundle-signing.pem"
+    trusted_keys: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
+class PolicySettings:
+    """The `[policy]` table of drawbridge.toml: what may be published from a bundle or a
+    bridge run (`bridge.policy`). Empty lists decide nothing."""
+
+    #: PEP 508 requirements a release must match one of (empty: every project)
+    allow: list[str] = field(default_factory=list)
+    #: PEP 508 requirements no release may match
+    block: list[str] = field(default_factory=list)
+    #: SPDX licence ids a release's licence expression must be satisfied by (empty: any)
+    licenses: list[str] = field(default_factory=list)
+    #: "low", "medium", "high" or "critical": an advisory this severe or worse holds a
+    #: release (empty: advisories do not hold)
+    max_severity: str = ""
+    #: projects whose first miss files a bridging request with no maintainer
+    auto_approve: list[str] = field(default_factory=list)
+
+
+@dataclass(frozen=True)
 class Home:
     """The folder of one deployment, with its parsed configuration."""
 
@@ -181,6 +229,24 @@ class Home:
     server: ServerSettings = field(default_factory=ServerSettings)
     bridge: BridgeSettings = field(default_factory=BridgeSettings)
     recipes: RecipeSettings = field(default_factory=RecipeSettings)
+    bundles: BundleSettings = field(default_factory=BundleSettings)
+    policy: PolicySettings = field(default_factory=PolicySettings)
+
+    @property
+    def bundles_dir(self) -> Path:
+        """Bundle imports' state (verified chunks, staged files) and receipts."""
+        return self.root / "bundles"
+
+    @property
+    def signing_key_path(self) -> Path:
+        return self.root / self.bundles.key
+
+    @property
+    def trusted_key_paths(self) -> list[Path]:
+        """The public keys this home trusts: `[bundles] trusted_keys`, `keys/trusted/*.pub`."""
+        folder = self.root / "keys" / "trusted"
+        found = sorted(folder.glob("*.pub")) if folder.is_dir() else []
+        return [self.root / path for path in self.bundles.trusted_keys] + found
 
     @property
     def config_path(self) -> Path:
@@ -288,7 +354,16 @@ def load_home(home: Path | str | None = None) -> Home:
     recipes = _parse_table(config_path, "recipes", document.get("recipes", {}), RecipeSettings)
     if not all(_is_name(name) for name in recipes.maintainers):
         raise HomeError(f"{config_path}: [recipes] maintainers must be a list of names")
-    return Home(root=root.resolve(), server=server, bridge=bridge, recipes=recipes)
+    bundles = _parse_table(config_path, "bundles", document.get("bundles", {}), BundleSettings)
+    policy = _parse_table(config_path, "policy", document.get("policy", {}), PolicySettings)
+    return Home(
+        root=root.resolve(),
+        server=server,
+        bridge=bridge,
+        recipes=recipes,
+        bundles=bundles,
+        policy=policy,
+    )
 
 
 def check_replica(config_path: Path, server: ServerSettings) -> None:

@@ -127,6 +127,13 @@ class ChannelRegistry:
                 session, "channel-mutability", name, name, {"mutability": mutability.value}
             )
 
+    def describe(self, name: str) -> str:
+        """The channel's description; UnknownChannel if there is no such channel."""
+        self.layout(name)
+        with self.db.session() as session:
+            row = session.get(ChannelRow, name)
+            return row.description if row is not None else ""
+
     def names(self) -> list[str]:
         """Every channel's name, sorted by code point (as on every database: PostgreSQL's
         collations would sort `a-b` after `ab`)."""

@@ -18,6 +18,7 @@ starts only with the reserve in place (`storage.require_reserve`).
 
 from __future__ import annotations
 
+import datetime as dt
 import logging
 from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
@@ -28,6 +29,7 @@ from drawbridge.channel import verify
 from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
+    BatchRefused,
     DuplicateFile,
     InvalidDistribution,
     StorageFailure,
@@ -115,6 +117,7 @@ class Channels(ChannelRegistry):
         index: bool,
         uploader: Identity | None = None,
         provenance: Provenance = UPLOADED,
+        upload_time: dt.datetime | None = None,
     ) -> tuple[PublishedFile, Placement | None]:
         if "/" in filename or "\\" in filename or filename.startswith("."):
             raise InvalidDistribution(f"{filename!r} is not a plain file name")
@@ -128,6 +131,8 @@ class Channels(ChannelRegistry):
                 placement = plan_placement(
                     layout, staged, filename, digests, uploaded_by, provenance
                 )
+                if upload_time is not None:  # a file carried from another home keeps its time
+                    placement.row.upload_time = upload_time
                 project = placement.published.project
                 # a file of that name already there is published again (the same bytes)
                 # or refused as a duplicate: neither adds to the project, so no owner check
@@ -182,6 +187,52 @@ class Channels(ChannelRegistry):
         with layout.lock():
             self._index_or_roll_back(layout, placed, published)
         return published, refused
+
+    def publish_all(
+        self,
+        channel: str,
+        paths: Sequence[Path],
+        uploaded_by: str = "",
+        provenance: Mapping[Path, Provenance] | None = None,
+        expected: Mapping[Path, ExpectedDigests] | None = None,
+        upload_times: Mapping[Path, dt.datetime] | None = None,
+    ) -> list[PublishedFile]:
+        """Publish every file of `paths` or none: as `publish_many`, but the first refusal
+        (or any error) unpublishes what this call placed before any index shows it, and
+        raises BatchRefused naming the file and the reason. `expected` gives digests a file
+        must have and `upload_times` the time it was first published (a bundle's manifest
+        carries both), so the pages say what the exporter's said."""
+        placed: list[Placement] = []
+        published: list[PublishedFile] = []
+        try:
+            for path in paths:
+                made = (provenance or {}).get(path, UPLOADED)
+                want = (expected or {}).get(path)
+                try:
+                    item, placement = self._publish(
+                        channel,
+                        path,
+                        path.name,
+                        uploaded_by,
+                        want,
+                        False,
+                        provenance=made,
+                        upload_time=(upload_times or {}).get(path),
+                    )
+                except REFUSALS as error:
+                    raise BatchRefused(
+                        f"{path.name} was refused by channel {channel!r}: {error}; nothing "
+                        "of the batch was published"
+                    ) from error
+                published.append(item)
+                placed += [placement] if placement else []
+        except BaseException:
+            self.publisher.roll_back(placed)
+            raise
+        layout = self.home.channel(channel)
+        with layout.lock():
+            self._index_or_roll_back(layout, placed, published)
+        return published
 
     def refresh(self, channel: str, published: Iterable[PublishedFile]) -> None:
         """Rebuild the pages and repodata that `published` files touched."""

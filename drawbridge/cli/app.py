@@ -11,10 +11,12 @@ import typer
 from drawbridge.cli import (
     access_commands,
     bridge_command,
+    bundle_commands,
     docs_commands,
     env_commands,
     home_commands,
     hook_commands,
+    policy_commands,
     promote_commands,
     recipe_commands,
     request_commands,
@@ -49,3 +51,6 @@ app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
 app.add_typer(hook_commands.hook_app, name="hook")
 app.add_typer(docs_commands.docs_app, name="docs")
+app.add_typer(bundle_commands.bundle_app, name="bundle")
+app.add_typer(policy_commands.held_app, name="held")
+app.add_typer(policy_commands.osv_app, name="osv")

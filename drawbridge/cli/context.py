@@ -14,6 +14,7 @@ from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
+from drawbridge.channel.held import HeldFiles
 from drawbridge.channel.home import Home, load_home, resolve_home_path
 from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.service import Channels
@@ -41,6 +42,10 @@ class CliContext:
     @cached_property
     def recipes(self) -> RecipeBook:
         return RecipeBook(self.home, self.database)
+
+    @cached_property
+    def held(self) -> HeldFiles:
+        return HeldFiles(self.home.root, self.database)
 
     @cached_property
     def requests(self) -> RequestBook:

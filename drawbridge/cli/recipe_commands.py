@@ -36,6 +36,7 @@ from drawbridge.cli.common import (
     print_code,
     table,
 )
+from drawbridge.cli import policy_commands
 from drawbridge.cli.context import open_home
 
 recipe_app = typer.Typer(
@@ -292,3 +293,6 @@ def audit(home: HomeOption = None) -> None:
             row.time.strftime("%Y-%m-%d %H:%M:%S"), row.user, row.action, row.subject, row.detail
         )
     console.print(shown)
+    advisories = policy_commands.advisories_table(home)
+    if advisories is not None:
+        console.print(advisories)

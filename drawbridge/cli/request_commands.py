@@ -8,7 +8,7 @@ import typer
 from rich.markup import escape
 from rich.table import Table
 
-from drawbridge.bridge.bridging_requests import BridgeRequest
+from drawbridge.bridge.bridging_requests import BridgeRequest, most_wanted_projects
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.missing.provide import CONNECT_MIRROR, comes_from_a_mirror, mirror_hint
 from drawbridge.bridge.run import BridgeOptions, BridgeReport
@@ -66,10 +66,26 @@ def list_requests(
         Optional[str],
         typer.Option(help="Only this state: pending, approved, rejected, bridged, failed."),
     ] = None,
+    wanted: Annotated[
+        bool, typer.Option("--wanted", help="The most wanted missing projects instead.")
+    ] = False,
     home: HomeOption = None,
 ) -> None:
-    """Show the requests (all, or those in one state)."""
-    console.print(request_table(open_home(home).requests.all(state)))
+    """Show the requests (all, or those in one state), or the most wanted projects."""
+    context = open_home(home)
+    if not wanted:
+        console.print(request_table(context.requests.all(state)))
+        return
+    shown = table("project", "channel", "misses", "last asked", "now", title="Most wanted")
+    for item in most_wanted_projects(context.channels, context.home.policy):
+        shown.add_row(
+            escape(item.project),
+            item.channel,
+            str(item.misses),
+            item.last_asked,
+            escape(item.status),
+        )
+    console.print(shown)
 
 
 @request_app.command("approve")

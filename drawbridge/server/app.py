@@ -21,6 +21,8 @@ from drawbridge.server.asgi import (
     CrossOriginGuard,
     Gate,
     IndexFastPath,
+    MissCounter,
+    MissCounting,
     PublicUrl,
     ReadOnlyReplica,
     TokenPrefixMiddleware,
@@ -29,6 +31,7 @@ from drawbridge.server.asgi import (
 from drawbridge.server.context import Context
 from drawbridge.server.errors import EXCEPTION_HANDLERS
 from drawbridge.server.openapi import install_openapi
+from drawbridge.server.wanted import AutoApproval
 from drawbridge.server.routes import (
     admin,
     bases,
@@ -41,7 +44,7 @@ from drawbridge.server.routes import (
     upload,
     upstream,
 )
-from drawbridge.server.ui import api_docs, browse, hooks, review
+from drawbridge.server.ui import api_docs, browse, held, hooks, review
 
 log = logging.getLogger("drawbridge")
 #: how `drawbridge serve --replica-of URL` tells its workers
@@ -72,20 +75,24 @@ def create_app(home: Home) -> ASGIApp:
     log, `[server] public_url` put in place of each request's scheme and Host (when it is
     set), the cross-origin guard, which refuses a browser's change from another site's page
     before anything authenticates it, on a replica (`[server] replica_of`) the refusal of
-    every change, naming the primary, and the read gate, which refuses malformed URLs and
-    requests without the token reading needs before a route runs. /docs and /openapi.json
-    are routes like the others, behind the gate. A replica runs no recovery: its store and
-    indexes are `server.replication`'s, run by `drawbridge serve`.
+    every change, naming the primary, the read gate, which refuses malformed URLs and
+    requests without the token reading needs before a route runs, and the miss counter (a
+    404 of a project page, counted for `request list --wanted`; not on a replica, which
+    writes nothing). /docs and /openapi.json are routes like the others, behind the gate.
+    A replica runs no recovery: its store and indexes are `server.replication`'s, run by
+    `drawbridge serve`.
     """
     replica_of = home.server.replica_of
     database = Database(home.database_url, replica_of)
     channels = Channels(home, database)
+    misses = MissCounter(database, AutoApproval(home, channels))
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         if not replica_of:  # a replica's store and indexes are `server.replication`'s
             _recover_in_background(channels)
         yield
+        misses.flush()
         database.close()
 
     app = FastAPI(
@@ -95,7 +102,7 @@ def create_app(home: Home) -> ASGIApp:
         docs_url=None,  # api_docs serves them, without a CDN
         redoc_url=None,
     )
-    context = Context(home=home, database=database, channels=channels)
+    context = Context(home=home, database=database, channels=channels, misses=misses)
     app.state.context = context
     for family, handler in EXCEPTION_HANDLERS:
         app.add_exception_handler(family, handler)
@@ -113,6 +120,7 @@ def create_app(home: Home) -> ASGIApp:
         upload,
         docs,
         review,
+        held,
         hooks,
         replica_files,
         browse,
@@ -120,7 +128,8 @@ def create_app(home: Home) -> ASGIApp:
         app.include_router(module.router)
     install_openapi(app)
     url = home.server.public_url
-    gated: ASGIApp = Gate(app, context)
+    counted: ASGIApp = app if replica_of else MissCounting(app, misses, home.server.default_channel)
+    gated: ASGIApp = Gate(counted, context)
     guarded = CrossOriginGuard(
         ReadOnlyReplica(gated, replica_of) if replica_of else gated, public_origin(url)
     )

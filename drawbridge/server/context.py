@@ -4,11 +4,15 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass, field
+from typing import Protocol
 from functools import cached_property
 
 from fastapi import Request
 
 from drawbridge.bridge.bridging_requests import RequestBook
+from drawbridge.bridge.policy import osv
+from drawbridge.bridge.policy.osv import Snapshot
+from drawbridge.bridge.policy.rules import Advisory
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
@@ -36,6 +40,13 @@ OPEN_PATHS = frozenset({LIVENESS_PATH, ICON_PATH})
 REPLICA_FILES_PREFIX = "/api/files/sha256/"
 
 
+class Flushing(Protocol):
+    """What routes and the lifespan need of the miss counter (`asgi.misses`), which this
+    shared module may not import: writing the counts kept so far."""
+
+    def flush(self) -> None: ...
+
+
 @dataclass
 class Context:
     """One application's parts; stored on `app.state.context`."""
@@ -44,6 +55,9 @@ class Context:
     database: Database
     channels: Channels
     index_cache: IndexFileCache = field(default_factory=IndexFileCache)
+    #: the misses counted for `request list --wanted` (`asgi.misses.MissCounter`)
+    misses: Flushing | None = None
+    _osv: tuple[int, Snapshot] | None = None
     _mirrors: tuple[int, dict[str, UpstreamConda]] | None = None
 
     @property
@@ -146,6 +160,18 @@ class Context:
                 entries = self.home.bridge.upstream_conda
             self._mirrors = (stamp, upstream_channels(entries))
         return self._mirrors[1]
+
+    def advisories(self, project: str, versions: list[str]) -> list[tuple[str, Advisory]]:
+        """The advisories of the home's OSV snapshot (read again when it is replaced) that
+        apply to these versions of `project`, as (version, advisory)."""
+        try:
+            stamp = (self.home.root / osv.SNAPSHOT).stat().st_mtime_ns
+        except OSError:
+            return []
+        if self._osv is None or self._osv[0] != stamp:
+            self._osv = (stamp, osv.Snapshot.load(self.home.root))
+        snapshot = self._osv[1]
+        return [(v, a) for v in versions for a in snapshot.advisories(project, v)]
 
     def identity(self, request: Request) -> Identity:
         return identify(request, self.database)

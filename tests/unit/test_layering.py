@@ -36,6 +36,9 @@ ROOMS = {
     "recipes": {"translate", "upstream", "missing"},
     # the build farm (agents, jobs: issue 19) builds what the recipes room approved
     "farm": {"translate", "upstream", "missing", "recipes"},
+    # what crosses the air gap may be held: policy decides (pure), bundles carry
+    "policy": set(),  # its rules are pure; holding keeps files through channel/
+    "bundles": {"policy", "recipes", "translate", "upstream", "missing"},
 }
 #: the ways from a plan to published packages: siblings, none imports another
 ROUTES = ("resolve", "wheels", "installable", "recipes")

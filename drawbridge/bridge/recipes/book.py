@@ -17,6 +17,7 @@ import subprocess
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
@@ -347,6 +348,65 @@ class RecipeBook:
                     detail=f"{message} (log {log})" if message else str(log),
                 )
             )
+
+    def review_record(self, name: str) -> dict[str, Any]:
+        """The recipe's review and last build as plain data, to carry across the gap."""
+        recipe = self.get(name)
+        build = self.last_build(name)
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            assert row is not None
+            decided_at = row.decided_at.isoformat() if row.decided_at else ""
+        return {
+            "name": recipe.name,
+            "project": recipe.project,
+            "version": recipe.version,
+            "state": recipe.state,
+            "sha256": recipe.sha256,
+            "approved_sha256": recipe.approved_sha256,
+            "decided_by": recipe.decided_by,
+            "decided_at": decided_at,
+            "comment": recipe.comment,
+            "curated": recipe.curated,
+            "build": (
+                {"time": build.time.isoformat(), "action": build.action, "detail": build.detail}
+                if build is not None
+                else None
+            ),
+        }
+
+    def adopt(self, text: str, review: dict[str, Any], source: str) -> Recipe:
+        """Keep a recipe reviewed (and built) elsewhere, with its review as it was there:
+        its bytes must be the ones reviewed; audited as coming from `source`."""
+        name = str(review["name"])
+        digest = sha256_text(text)
+        if digest != review.get("sha256"):
+            raise RecipeError(
+                f"the recipe {name!r} from {source} is not the one its review names "
+                f"(sha256 {digest}, review {review.get('sha256')}); export it again"
+            )
+        folder = self.root / name
+        write_text_atomic(folder / "history" / f"{digest}.yaml", text)
+        write_text_atomic(folder / "recipe.yaml", text)
+        with self.db.session() as session:
+            row = session.get(RecipeRow, name)
+            if row is None:
+                row = RecipeRow(name=name, project=review["project"], version=review["version"])
+                session.add(row)
+            row.project, row.version, row.sha256 = review["project"], review["version"], digest
+            row.state, row.approved_sha256 = review["state"], review["approved_sha256"]
+            row.decided_by, row.comment = review["decided_by"], review["comment"]
+            row.curated, row.updated = bool(review.get("curated")), utcnow()
+            session.add(
+                AuditRow(
+                    user="(bundle)",
+                    action="adopted",
+                    subject=name,
+                    detail=f"from {source}: {review['state']}, decided by "
+                    f"{review['decided_by'] or 'nobody'} sha256={digest}",
+                )
+            )
+        return self.get(name)
 
     def last_build(self, name: str) -> AuditRow | None:
         """The audit row of the recipe's last build, if it was built."""

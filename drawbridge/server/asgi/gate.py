@@ -65,7 +65,10 @@ def malformed(path: str, query_string: bytes = b"") -> tuple[int, str] | None:
 
 def web_ui_pages(app: ASGIApp) -> tuple[re.Pattern[str], ...]:
     """The path patterns of the web UI's pages (GET routes tagged `UI_TAG`) in a FastAPI
-    application: a refusal of such a path is answered as a page, as the route would."""
+    application (inside any plain layers between it and the gate, each holding the next as
+    `app`): a refusal of such a path is answered as a page, as the route would."""
+    while not hasattr(app, "routes") and hasattr(app, "app"):
+        app = app.app
     routes = list(getattr(app, "routes", ()))
     try:  # FastAPI >= 0.160 keeps included routers whole; this lists what they hold
         from fastapi.routing import iter_route_contexts

@@ -10,6 +10,7 @@ from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, JSONResponse
 from pydantic import BaseModel, Field
 
+from drawbridge.bridge.bridging_requests import most_wanted_projects
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.server.context import context
 from drawbridge.server.pages import UI_TAG, page_response
@@ -70,6 +71,11 @@ def request_page(request: Request) -> HTMLResponse:
         for r in reversed(requests)
     )
     pending = sum(1 for r in requests if r.state == "pending")
+    wanted = "".join(
+        f"<tr><td>{html.escape(w.project)}</td><td>{html.escape(w.channel)}</td>"
+        f"<td>{w.misses}</td><td>{w.last_asked}</td><td>{html.escape(w.status)}</td></tr>"
+        for w in most_wanted_projects(ctx.channels, ctx.home.policy)
+    )
     body = (
         f"<h1>Bridging requests</h1><p>{pending} waiting. Decide with "
         "<code>drawbridge request approve N</code> (bridges it now) or "
@@ -77,5 +83,9 @@ def request_page(request: Request) -> HTMLResponse:
         "<table><tr><th>#</th><th>kind</th><th>asked for</th><th>platforms</th><th>why it was "
         "missing</th>"
         f"<th>by</th><th>state</th><th>comment</th></tr>{rows}</table>"
+        "<h2 id='wanted'>Most wanted</h2><p>Projects pip and uv asked for and did not find, "
+        "counted per channel (never who asked): <code>drawbridge request list --wanted</code>."
+        "</p><table><tr><th>project</th><th>channel</th><th>misses</th><th>last asked</th>"
+        f"<th>now</th></tr>{wanted}</table>"
     )
     return page_response("Drawbridge: requests", body)

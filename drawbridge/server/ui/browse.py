@@ -154,7 +154,10 @@ def project_page(request: Request, channel: str, project: str) -> HTMLResponse:
     ctx = context(request)
     urls = _urls(ctx, request, channel)
     docs = ctx.docs.versions(channel, detail.name)
-    body = render.project_body(channel, detail, urls, _root(request), docs=docs)
+    advisories = ctx.advisories(detail.name, [r.version for r in detail.releases])
+    body = render.project_body(
+        channel, detail, urls, _root(request), docs=docs, advisories=advisories
+    )
     return _page(f"{detail.display_name} in {channel}", body, request)
 
 

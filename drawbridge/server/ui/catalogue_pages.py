@@ -15,6 +15,7 @@ from dataclasses import dataclass
 from html import escape
 from urllib.parse import quote, urlencode
 
+from drawbridge.bridge.policy.rules import Advisory
 from drawbridge.channel.bases import UPSTREAM_BASE
 from drawbridge.channel.catalogue import (
     ChannelEntry,
@@ -255,9 +256,11 @@ def project_body(
     root: str,
     only: Release | None = None,
     docs: Sequence[str] = (),
+    advisories: Sequence[tuple[str, Advisory]] = (),
 ) -> str:
     """A project's page, or (`only`) one release's; `docs`, the versions with hosted
-    documentation, newest first, are linked."""
+    documentation, newest first, are linked; with the `advisories` (version, advisory) of
+    the home's OSV snapshot that apply to its releases."""
     here = root + path_of(channel)
     project_url = f"{here}pypi/{quote(detail.name)}/"
     docs_url = f"{here}docs/{quote(detail.name)}/"
@@ -299,8 +302,25 @@ def project_body(
     )
     return (
         f"<p>{crumbs}</p><h1>{escape(detail.display_name)}</h1>{summary}{install}"
-        f"<h2>Versions</h2>{versions}"
+        f"{advisory_section(advisories)}<h2>Versions</h2>{versions}"
     )
+
+
+#: how an advisory without a severity is shown
+NO_SEVERITY = "severity not given"
+
+
+def advisory_section(advisories: Sequence[tuple[str, Advisory]]) -> str:
+    """The known advisories of published releases, one item each ("" if none)."""
+    if not advisories:
+        return ""
+    items = "".join(
+        f"<li><strong>{escape(advisory.id)}</strong> "
+        f"({escape(advisory.severity or NO_SEVERITY)}) affects {escape(version)}"
+        f"{': ' + escape(advisory.summary) if advisory.summary else ''}</li>"
+        for version, advisory in advisories
+    )
+    return f"<h2 id='advisories'>Known advisories</h2><ul class='advisories'>{items}</ul>"
 
 
 def _release(release: Release, project_url: str, heading: str, channel: str, root: str) -> str:

@@ -1,0 +1,45 @@
+"""What the miss counter counts, in-process: a 404 of a project page, never a hit, never a
+channel the asker may not read, never who asked."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from builders import make_wheel
+from databases import new_home
+from servers import AppClient, fastapi_app
+
+from drawbridge.channel.accounts import Accounts
+from drawbridge.channel.database import Database
+from drawbridge.channel.misses import most_wanted
+from drawbridge.channel.principals import ChannelPermissions
+from drawbridge.channel.service import Channels
+from drawbridge.channel.tokens import Role, create_token
+
+
+def test_only_misses_of_readable_channels_are_counted_and_no_asker(tmp_path: Path):
+    home = new_home(tmp_path / "home")
+    channels = Channels(home, Database(home.database_url))
+    Accounts(channels.db).create_user("ann")
+    channels.create("main")
+    channels.create("secret", permissions=ChannelPermissions(read=("user:ann",)))
+    channels.publish("main", make_wheel(tmp_path, "present", "1.0"))
+    token = create_token(channels.db, "ann", Role.reader)
+    with AppClient(home) as app:
+        for path in (
+            "/main/simple/absent/",
+            "/simple/absent/",
+            "/main/pypi/absent/json",
+            "/secret/simple/absent/",
+            "/main/simple/present/",
+            "/main/simple/Absent/",
+        ):
+            app.get(path)
+        app.get("/secret/simple/hidden-one/", headers={"Authorization": f"Bearer {token}"})
+        fastapi_app(app).state.context.misses.flush()
+    counted = {(m.channel, m.project, m.count) for m in most_wanted(channels.db)}
+    # /simple/ is main's alias; the anonymous 404 of `secret` is the gate's, not a miss; a
+    # name not normalised is redirected (pip follows, and misses the normalised URL)
+    assert counted == {("main", "absent", 3), ("secret", "hidden-one", 1)}
+    columns = set(most_wanted(channels.db)[0].__table__.columns.keys())
+    assert columns == {"channel", "project", "count", "first_seen", "last_seen"}
