@@ -365,6 +365,7 @@ def make_docs_zip(folder: Path, members: dict[str, bytes] | None = None, prefix:
     with zipfile.ZipFile(path, "w", zipfile.ZIP_DEFLATED) as zf:
         for name, data in (members if members is not None else DOCS_SITE).items():
             zf.writestr(prefix + name, data)
+    return path
 
 
 def make_osv_zip(path: Path) -> Path:

@@ -22,7 +22,7 @@ from pathlib import Path
 from typing import Any
 
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from sqlalchemy import DateTime, func, insert, select, text
+from sqlalchemy import DateTime, delete, func, insert, select, text
 from sqlalchemy.types import TypeDecorator
 
 from drawbridge.bridge import records  # noqa: F401  (the bridge's tables, registered)
@@ -42,6 +42,7 @@ from drawbridge.bridge.errors import BundleError, BundleRefused
 from drawbridge.channel import bases as channel_bases
 from drawbridge.channel.database import Base
 from drawbridge.channel.distributions import ExpectedDigests
+from drawbridge.channel.outbox import DeliveryRow, EventRow
 from drawbridge.channel.service import Channels, Provenance
 
 #: tables publishing fills (or that live only while it runs): never carried as rows
@@ -122,7 +123,9 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
         raise BundleError(f"{bundle} is not a backup of a home (`bundle export --all` makes one)")
     files = list(enumerate(manifest.files))
     (database,) = [staged_path(staging, i, f) for i, f in files if f.role == "database"]
-    _insert_rows(channels, json.loads(database.read_text("utf-8")))
+    dumped = json.loads(database.read_text("utf-8"))
+    _insert_rows(channels, dumped)
+    last_event = max((row["id"] for row in dumped.get(EventRow.__tablename__, [])), default=0)
     root = channels.home.root.resolve()
     for settings in manifest.channels:
         channels.create(settings.name)  # the row is there: this makes its folders, indexes
@@ -155,9 +158,19 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
             target = _inside(root, item.subject)
             target.parent.mkdir(parents=True, exist_ok=True)
             target.write_bytes(staged_path(staging, index, item).read_bytes())
+    _drop_events_after(channels, last_event)
     channel_bases.touch_stamp(channels.home.channels_dir)
     channels.access.note_change()
     return report
+
+
+def _drop_events_after(channels: Channels, last_event: int) -> None:
+    """A restore is no change: the events that placing the backup's files wrote (and their
+    webhook deliveries) are removed, so the outbox is the backup's and no webhook fires
+    for a file its receivers already heard of."""
+    with channels.db.session() as session:
+        session.execute(delete(DeliveryRow).where(DeliveryRow.event > last_event))
+        session.execute(delete(EventRow).where(EventRow.id > last_event))
 
 
 def _inside(root: Path, relative: str) -> Path:
