@@ -8,7 +8,15 @@ import those, never this file.
 
 from __future__ import annotations
 
+import os
 import sys
+
+# pytest-xdist's workers are started with COLUMNS=80, which no terminal set: the CLI run
+# in-process (commands.invoke_drawbridge) would fold its tables at 80 columns there and
+# at the full width in a serial run. Dropped before anything imports the CLI's consoles.
+if os.environ.get("PYTEST_XDIST_WORKER"):
+    os.environ.pop("COLUMNS", None)
+    os.environ.pop("LINES", None)
 from collections.abc import Iterator
 from pathlib import Path
 

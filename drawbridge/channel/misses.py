@@ -6,6 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 
 from sqlalchemy import select
+from sqlalchemy.dialects import postgresql, sqlite
 
 from drawbridge.channel.database import Database, MissRow, utcnow
 
@@ -14,22 +15,23 @@ def record_misses(
     database: Database, counts: Mapping[tuple[str, str], int]
 ) -> list[tuple[str, str]]:
     """Add `counts` ((channel, project) → misses) in one transaction; the pairs missed for
-    the first time."""
+    the first time. Each pair is one upsert, so the workers of a server (each flushing its
+    own counts) never meet a row another made meanwhile: a pair is new where the count
+    after the upsert is the count this call added."""
     first: list[tuple[str, str]] = []
     now = utcnow()
+    dialect = postgresql if database.engine.dialect.name == "postgresql" else sqlite
     with database.session() as session:
         for (channel, project), count in sorted(counts.items()):
-            row = session.get(MissRow, (channel, project))
-            if row is None:
-                session.add(
-                    MissRow(
-                        channel=channel, project=project, count=count, first_seen=now, last_seen=now
-                    )
-                )
+            added = dialect.insert(MissRow).values(
+                channel=channel, project=project, count=count, first_seen=now, last_seen=now
+            )
+            upsert = added.on_conflict_do_update(
+                index_elements=[MissRow.channel, MissRow.project],
+                set_={"count": MissRow.count + added.excluded.count, "last_seen": now},
+            ).returning(MissRow.count)
+            if session.execute(upsert).scalar_one() == count:
                 first.append((channel, project))
-            else:
-                row.count += count
-                row.last_seen = now
     return first
 
 

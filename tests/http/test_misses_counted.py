@@ -3,6 +3,7 @@ channel the asker may not read, never who asked."""
 
 from __future__ import annotations
 
+import threading
 from pathlib import Path
 
 from builders import make_wheel
@@ -11,7 +12,7 @@ from servers import AppClient, fastapi_app
 
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.database import Database
-from drawbridge.channel.misses import most_wanted
+from drawbridge.channel.misses import most_wanted, record_misses
 from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
@@ -43,3 +44,35 @@ def test_only_misses_of_readable_channels_are_counted_and_no_asker(tmp_path: Pat
     assert counted == {("main", "absent", 3), ("secret", "hidden-one", 1)}
     columns = set(most_wanted(channels.db)[0].__table__.columns.keys())
     assert columns == {"channel", "project", "count", "first_seen", "last_seen"}
+
+
+def test_workers_flushing_the_same_miss_at_once_add_up_and_one_is_first(tmp_path: Path):
+    """Each worker of a server flushes its own counts: eight at once, for a project none
+    had counted, make one row with every miss and exactly one "first" (which files the
+    bridging request); before, all but one failed on the unique key (seen as a traceback
+    at shutdown of a real two-worker server)."""
+    home = new_home(tmp_path / "home")
+    Channels(home, Database(home.database_url)).create("main")
+    start = threading.Barrier(8)
+    firsts: list[list[tuple[str, str]]] = []
+    failures: list[BaseException] = []
+
+    def flush() -> None:
+        database = Database(home.database_url)
+        try:
+            start.wait()
+            firsts.append(record_misses(database, {("main", "wanted"): 3}))
+        except BaseException as error:  # noqa: BLE001  (every failure is the finding)
+            failures.append(error)
+        finally:
+            database.close()
+
+    workers = [threading.Thread(target=flush) for _ in range(8)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert failures == []
+    assert sorted(len(f) for f in firsts) == [0] * 7 + [1]
+    (row,) = most_wanted(Database(home.database_url))
+    assert (row.project, row.count) == ("wanted", 24)
