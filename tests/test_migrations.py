@@ -126,8 +126,9 @@ def test_a_home_made_by_0_1_0_upgrades_in_place_and_is_still_served(tmp_path: Pa
         with engine.connect() as connection:
             assert current_revision(connection) == head()
         after = every_row(engine)
-        # tokens gain a channel limit and an expiry, both empty: every token keeps working
-        assert [row[6:] for row in after["tokens"]] == [(None, None)] * 3
+        # tokens gain a channel limit, an expiry and a builder's platforms, all empty: every
+        # token keeps working
+        assert [row[6:] for row in after["tokens"]] == [(None, None, None)] * 3
         assert every_row(engine, old_columns) == before  # every row of every table, value for value
         with engine.connect() as connection:
             users = connection.execute(text("SELECT name FROM users ORDER BY name"))
@@ -234,12 +235,13 @@ def test_the_migrations_make_the_models_schema(tmp_path: Path):
 
     database = Database(new_database_url() or f"sqlite:///{tmp_path}/new.db")
     every = sorted(p.stem for p in (schema.MIGRATIONS / "versions").glob("0*.py"))
-    assert database.upgraded[:5] == [
+    assert database.upgraded[:6] == [
         "0001_baseline",
         "0002_owner_channel_names",
         "0003_users_groups_permissions",
         "0004_promotion",
         "0005_channel_bases",
+        "0006_build_jobs",
     ]
     assert database.upgraded == every  # each in turn, oldest first
     with database.engine.connect() as connection:

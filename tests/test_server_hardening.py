@@ -108,6 +108,9 @@ PARAMETERS = {
     "filename": WHEEL,
     "group": "devs",
     "user": "someone",
+    "job_id": "1",
+    "sha256": "0" * 64,
+    "path": "build.sh",
 }
 ROUTE_PARAMETERS = {
     "/{channel}/conda/{subdir}/{name}": {"name": CONDA},
@@ -116,6 +119,7 @@ ROUTE_PARAMETERS = {
     "/upstream/{name}/{subdir}/shards/{filename}": {"name": MIRROR, "filename": "none.zst"},
     "/ui/recipes/{name}": {"name": RECIPE},
     "/ui/recipes/{name}/log": {"name": RECIPE},
+    "/ui/recipes/{name}/jobs": {"name": RECIPE},
     "/ui/recipes/{name}/decision": {"name": RECIPE},
     "/api/admin/users/{name}/disable": {"name": "someone"},
     "/api/admin/users/{name}/enable": {"name": "someone"},
@@ -126,6 +130,21 @@ ROUTE_PARAMETERS = {
 REFUSED_TO_A_READER = {
     ("GET", "/upstream/{name}/{subdir}/shards/{filename}"): 404,  # the mirror has no shards
     ("GET", "/ui/recipes/{name}/log"): 404,  # not built yet
+    ("GET", "/ui/jobs/{job_id}/log"): 404,  # no job was queued
+    # acting on build jobs needs a builder's token (issue 19)
+    **{
+        (method, f"/api/agent/{path}"): 403
+        for method, path in (
+            ("POST", "claim"),
+            ("GET", "jobs/{job_id}/recipe"),
+            ("GET", "jobs/{job_id}/files/{path}"),
+            ("GET", "jobs/{job_id}/sources/{sha256}"),
+            ("POST", "jobs/{job_id}/heartbeat"),
+            ("POST", "jobs/{job_id}/fail"),
+            ("POST", "jobs/{job_id}/native"),
+            ("POST", "jobs/{job_id}/finish"),
+        )
+    },
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
@@ -178,6 +197,9 @@ def call(client: AppClient, method: str, template: str, stocked: Stocked, header
         kwargs["json"] = {"mutability": "volatile"}
     elif template.startswith("/{channel}/upload"):
         kwargs["files"] = {"content": (WHEEL, b"PK\x05\x06" + b"\0" * 18)}
+    elif template.startswith("/api/agent/"):  # what an agent sends
+        kwargs["headers"] = {**headers, "agent": "a1"}
+        kwargs["json"] = {"agent": "a1", "platforms": ["linux-64"], "reason": "x", "found": []}
     elif template.endswith("/decision"):
         kwargs["data"] = {
             "token": stocked.maintainer,
@@ -479,6 +501,7 @@ def test_role_names_take_the_right_article(tmp_path: Path):
     articles = {role: role.with_article for role in Role}
     assert articles == {
         Role.reader: "a reader",
+        Role.builder: "a builder",
         Role.uploader: "an uploader",
         Role.maintainer: "a maintainer",
         Role.admin: "an admin",

@@ -1,7 +1,8 @@
 """The whole `drawbridge` command, assembled from the command modules.
 
-The client commands (`lock`, `env`, `image`) are registered here too, but
-`drawbridge.cli.entry` runs them from `env_commands.client_app` without importing this.
+The client commands (`lock`, `env`, `image`, `agent`) are registered here too, but
+`drawbridge.cli.entry` runs them from `env_commands.client_app` and
+`agent_command.agent_app` without importing this.
 """
 
 from __future__ import annotations
@@ -10,9 +11,11 @@ import typer
 
 from drawbridge.cli import (
     access_commands,
+    agent_command,
     bridge_command,
     env_commands,
     home_commands,
+    jobs_commands,
     promote_commands,
     recipe_commands,
     request_commands,
@@ -45,3 +48,5 @@ app.command("lock")(env_commands.lock)
 app.add_typer(env_commands.env_app, name="env")
 app.command("image")(env_commands.image)
 app.add_typer(request_commands.request_app, name="request")
+app.add_typer(jobs_commands.jobs_app, name="jobs")
+app.command("agent")(agent_command.agent)

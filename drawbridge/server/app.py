@@ -32,6 +32,7 @@ from drawbridge.server.routes import (
     admin,
     bases,
     conda,
+    jobs,
     pip,
     promote,
     requests,
@@ -39,6 +40,7 @@ from drawbridge.server.routes import (
     upstream,
 )
 from drawbridge.server.ui import api_docs, browse, review
+from drawbridge.server.ui import jobs as job_pages
 
 log = logging.getLogger("drawbridge")
 
@@ -99,10 +101,12 @@ def create_app(home: Home) -> ASGIApp:
         upstream,
         requests,
         promote,
+        jobs,
         pip,
         conda,
         upload,
         review,
+        job_pages,
         browse,
     ):
         app.include_router(module.router)

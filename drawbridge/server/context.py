@@ -9,6 +9,7 @@ from functools import cached_property
 from fastapi import Request
 
 from drawbridge.bridge.bridging_requests import RequestBook
+from drawbridge.bridge.farm.jobs import JobBook
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
@@ -115,6 +116,11 @@ class Context:
     @cached_property
     def recipes(self) -> RecipeBook:
         return RecipeBook(self.home, self.database)
+
+    @cached_property
+    def jobs(self) -> JobBook:
+        """The build jobs and the agents building them."""
+        return JobBook(self.database, self.home.recipes.build_lease_seconds)
 
     @cached_property
     def requests(self) -> RequestBook:

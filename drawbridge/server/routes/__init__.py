@@ -2,14 +2,16 @@
 `router`: the pip view and PyPI JSON API (`pip`), the conda view (`conda`), uploads
 (`upload`), the upstream mirrors and the channel list (`upstream`), bridging requests
 (`requests`), the admin API (`admin`), a channel's bases (`bases`), promotion, deletion and
-mutability (`promote`). A route module imports the server's shared modules, never another
-route module nor a page (`app` sets the order they are routed in).
+mutability (`promote`), the build agents' API (`jobs`). A route module imports the
+server's shared modules, never another route module nor a page (`app` sets the order they
+are routed in).
 """
 
 from drawbridge.server.routes import (
     admin,
     bases,
     conda,
+    jobs,
     pip,
     promote,
     requests,
@@ -17,4 +19,4 @@ from drawbridge.server.routes import (
     upstream,
 )
 
-__all__ = ["admin", "bases", "conda", "pip", "promote", "requests", "upload", "upstream"]
+__all__ = ["admin", "bases", "conda", "jobs", "pip", "promote", "requests", "upload", "upstream"]
