@@ -26,7 +26,7 @@ from drawbridge.bridge.farm.inputs import (
     missing_sources,
     recipe_files,
 )
-from drawbridge.bridge.farm.jobs import HEARTBEAT_SECONDS, Job, JobRefused
+from drawbridge.bridge.farm.jobs import HEARTBEAT_SECONDS, MOST_LOG, Job, JobRefused
 from drawbridge.bridge.farm.outputs import accept
 from drawbridge.bridge.farm.schedule import go_native, record_outcome
 from drawbridge.bridge.recipes.target_build import source_hashes
@@ -197,7 +197,8 @@ async def finish(request: Request, job_id: int) -> JSONResponse:
     check_builder(identity)
     folder = Path(tempfile.mkdtemp(prefix=".agent-upload-", dir=ctx.home.cache_dir))
     try:
-        async with request.form(max_files=200, max_fields=10) as form:
+        # the log's last part and the build record are fields: up to the log a job keeps
+        async with request.form(max_files=200, max_fields=10, max_part_size=MOST_LOG * 4) as form:
             agent = str(form.get("agent") or "")
             record = json.loads(str(form.get("record") or "{}"))
             log = str(form.get("log") or "")
