@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 
 import pytest
@@ -228,3 +229,17 @@ def test_win_jobs_wait_for_a_win_builder_until_one_asks(farm: dict):
     shown = " ".join(run_drawbridge(home, "jobs", "list").stdout.split())
     assert "win-64 python 3.12 │ claimed │ winbox" in shown, shown
     assert "waiting for a builder of win-64" not in shown
+
+
+def test_a_job_whose_agents_keep_vanishing_fails_after_three_attempts_with_its_log(farm: dict):
+    """Each claim's lease runs out (no heartbeat): queued again twice, then failed."""
+    book = JobBook(Database(farm["home"].database_url), lease_seconds=1)  # moments are kept to the second
+    for attempt in (1, 2, 3):
+        job = book.claim("builder1", f"agent{attempt}", ["linux-64"], ["3.12"])
+        assert job is not None and job.attempts == attempt
+        time.sleep(2.05)
+    assert book.claim("builder1", "agent4", ["linux-64"], ["3.12"]) is None
+    (ended,) = [j for j in book.jobs("farmdemo") if j.subdir == "linux-64"]
+    assert ended.state == "failed" and ended.attempts == 3
+    assert ended.reason == "agent agent3 stopped answering (its lease ran out); tried 3 times"
+    assert ended.log.count("stopped answering") == 3 and "claimed by agent3" in ended.log
