@@ -233,7 +233,8 @@ def test_win_jobs_wait_for_a_win_builder_until_one_asks(farm: dict):
 
 def test_a_job_whose_agents_keep_vanishing_fails_after_three_attempts_with_its_log(farm: dict):
     """Each claim's lease runs out (no heartbeat): queued again twice, then failed."""
-    book = JobBook(Database(farm["home"].database_url), lease_seconds=1)  # moments are kept to the second
+    # the database keeps moments to the second: a lease of one
+    book = JobBook(Database(farm["home"].database_url), lease_seconds=1)
     for attempt in (1, 2, 3):
         job = book.claim("builder1", f"agent{attempt}", ["linux-64"], ["3.12"])
         assert job is not None and job.attempts == attempt
