@@ -397,7 +397,7 @@ class JobBook:
 
 def _requeue(row: BuildJobRow, attempts: int) -> None:
     row.state, row.agent, row.holder, row.attempts = "queued", "", "", attempts
-    row.lease_expires = row.heartbeat_at = row.finished_at = None
+    row.lease_expires = row.heartbeat_at = row.finished_at = row.claimed_at = None
     row.reason = ""
 
 
