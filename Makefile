@@ -43,6 +43,17 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
 	  echo "note: chromium not available; the browser tests will be skipped"
 
+# bubblewrap (Debian) for the build agent's sandbox, which the isolation test checks
+# (tests/clients/test_agents.py); installed when missing and this is a Debian/Ubuntu machine
+# run as root, else builds run unsandboxed and that test says it is skipped.
+.PHONY: sandbox
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; }; }; } || \
+	  echo "note: bubblewrap not available; the sandbox test will be skipped"
+
 # PostgreSQL (Debian's server binaries) for the suite's second pass, which puts every test
 # home on a cluster the tests start themselves (tests/databases.py); installed when missing
 # and this is a Debian/Ubuntu machine run as root, else that pass says it is skipped.
@@ -55,7 +66,7 @@ postgresql:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } || \
 	  echo "note: PostgreSQL not available; the PostgreSQL pass will be skipped"
 
-test: $(VENV)/.test oci-tools browser postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
+test: $(VENV)/.test oci-tools browser sandbox postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
 	$(VENV)/bin/python -m pytest
 	@if $(PG_CTL); then \
 	  echo "== the suite again, every home on PostgreSQL (the online tests ran above) =="; \
