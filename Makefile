@@ -66,7 +66,22 @@ postgresql:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq postgresql >/dev/null 2>&1; }; }; } || \
 	  echo "note: PostgreSQL not available; the PostgreSQL pass will be skipped"
 
-test: $(VENV)/.test oci-tools browser sandbox postgresql  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
+# The linux-aarch64 cross build's stand-ins (tests/upstream.py): Debian's cross compiler
+# (gcc-aarch64-linux-gnu, whose arm64 C library in /usr/aarch64-linux-gnu is also qemu's
+# QEMU_LD_PREFIX), qemu-user to run the built package's import test, and arm64 in dpkg's
+# architectures so `apt-get download libpython3.11-dev:arm64 ...` finds the arm64 Python
+# packed as the host environment's `python`. Installed when missing and this is a
+# Debian/Ubuntu machine run as root, else the cross build test says it is skipped.
+.PHONY: cross-tools
+cross-tools:
+	@{ command -v aarch64-linux-gnu-gcc >/dev/null && command -v qemu-aarch64 >/dev/null && \
+	   dpkg --print-foreign-architectures 2>/dev/null | grep -qx arm64; } || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && command -v dpkg >/dev/null && \
+	  dpkg --add-architecture arm64 && apt-get update -qq >/dev/null 2>&1 && \
+	  apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user >/dev/null 2>&1; } || \
+	  echo "note: the aarch64 cross tools are not available; the cross build test will be skipped"
+
+test: $(VENV)/.test oci-tools browser sandbox postgresql cross-tools  ## set up, then run the whole test suite on SQLite, then on PostgreSQL
 	$(VENV)/bin/python -m pytest
 	@if $(PG_CTL); then \
 	  echo "== the suite again, every home on PostgreSQL (the online tests ran above) =="; \

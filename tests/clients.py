@@ -90,6 +90,23 @@ def pip_install(
     )
 
 
+def venv_pip_install(
+    python: Path, venv: Path, *args: str
+) -> tuple[Path, subprocess.CompletedProcess]:
+    """A fresh venv of `python` at `venv`, then its own pip's `install ARGS` (offline: give
+    `--no-index --find-links`); the venv's interpreter and pip's result (not checked)."""
+    subprocess.run([str(python), "-m", "venv", str(venv)], check=True, env=client_env())
+    interpreter = venv / "bin" / "python"
+    installed = subprocess.run(
+        [str(interpreter), "-m", "pip", "install", "--no-cache-dir", *args],
+        env=client_env(),
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
+    return interpreter, installed
+
+
 def uv_install(
     index_url: str,
     target: Path,
@@ -166,11 +183,16 @@ def names_and_versions(records: list) -> list[str]:
 
 
 def install_from_channels(
-    channels: list[Path | str], specs: list[str], prefix: Path, cache: Path
+    channels: list[Path | str],
+    specs: list[str],
+    prefix: Path,
+    cache: Path,
+    platforms: Sequence[str] = PLATFORMS,
 ) -> list[str]:
-    """Solve `specs` with py-rattler from `channels` (folders or URLs) for `PLATFORMS`, install
-    them into `prefix`; the installed records as sorted `name=version`."""
-    records = solve([c.as_uri() if isinstance(c, Path) else c for c in channels], specs)
+    """Solve `specs` with py-rattler from `channels` (folders or URLs) for `platforms`,
+    install them into `prefix`; the installed records as sorted `name=version`."""
+    urls = [c.as_uri() if isinstance(c, Path) else c for c in channels]
+    records = solve(urls, specs, platforms)
     install_records(records, prefix, cache)
     return names_and_versions(records)
 

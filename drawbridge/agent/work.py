@@ -8,6 +8,14 @@ run for the job's target (sandboxed on Linux, `sandbox`), heartbeating the serve
 build record uploaded (`finish`), a failure with its reason (`fail`), the noarch build's
 platform-specific files reported (`native`), or nothing, when the server said stop (the
 job was cancelled or given to another agent). The folder is removed afterwards.
+
+A linux-aarch64 job on a linux-64 agent is cross-compiled (conda-forge's cross compiler
+from the channels, `target_build.cross_targets`); its tests are skipped, as they need the
+target's machine. Each wheel the build made for pip users is repaired for the job's
+target within the server's baseline (`wheel_repair`), the libraries it loads from the
+build's host environment grafted in; only repaired wheels are uploaded, a refused one is
+named in the job's log with the reason, and every wheel as built is kept in the work
+folder's `unrepaired/` (for a look: why did it need repair, why was it refused).
 """
 
 from __future__ import annotations
@@ -28,17 +36,22 @@ from drawbridge.agent import sandbox
 from drawbridge.agent.api import AgentApi, ClaimedJob, sha256_file
 from drawbridge.agent.errors import AgentError, ServerRefused
 from drawbridge.bridge.recipes.target_build import (
+    HOST_SUBDIR,
     NOARCH,
     TargetBuildError,
     check_recipe,
+    host_lib_dirs,
     platform_specific_output,
     run_build,
     stage_recipe,
     why,
 )
+from drawbridge.bridge.recipes.wheel_repair import Baseline, Repair, repair_wheel
 
 #: how often a build's child process is looked at (the heartbeat is less often)
 POLL_SECONDS = 2.0
+#: the folder of the work folder where each wheel is kept as the build made it
+UNREPAIRED = "unrepaired"
 
 
 def default_name() -> str:
@@ -60,6 +73,7 @@ class Options:
     sandboxed: bool = True  # on Linux with bubblewrap
     timeout: float = 3600
     recipes: tuple[str, ...] = ()  # only these recipes' jobs (the local agent's)
+    host: str = HOST_SUBDIR  # the subdir of this machine; other Linux subdirs: cross-built
 
 
 @dataclass(frozen=True)
@@ -91,15 +105,35 @@ def _tool_versions() -> dict[str, str]:
     return found
 
 
-def repair_wheels(
-    wheels: Sequence[Path], job: ClaimedJob, log: Callable[[str], None]
-) -> list[Path]:
-    """The wheels to publish for pip users: each repaired for the job's target.
+def baseline_of(job: ClaimedJob) -> Baseline:
+    """The oldest systems the server's wheels must run on, as its claim said (the default
+    baseline if it said none)."""
+    said = job.raw.get("baseline") or {}
+    macos = {subdir: (int(v[0]), int(v[1])) for subdir, v in (said.get("macos") or {}).items()}
+    default = Baseline()
+    return Baseline(int(said.get("glibc_minor", default.glibc_minor)), macos or default.macos)
 
-    Call site of the wheel repair (issue 19, item 5, `bridge/recipes/repair.py`): until it
-    lands, a wheel is published as built.
-    """
-    return list(wheels)
+
+def repair_wheels(
+    wheels: Sequence[Path],
+    job: ClaimedJob,
+    target: str,
+    folder: Path,
+    kept: Path,
+    log: Callable[[str], None],
+) -> list[Repair]:
+    """Each wheel the build made, repaired for `target` within the job's baseline into
+    `folder` (the libraries it loads found in its build's environments), the wheel as
+    built moved to `kept`; each outcome a line of the log."""
+    baseline = baseline_of(job)
+    repairs = []
+    for wheel in wheels:
+        repair = repair_wheel(wheel, target, folder, baseline, host_lib_dirs(wheel))
+        kept.mkdir(parents=True, exist_ok=True)
+        shutil.move(wheel, kept / wheel.name)
+        log(f"# wheel {wheel.name}: {'' if repair.ok else 'not published to pip: '}{repair.said}")
+        repairs.append(repair)
+    return repairs
 
 
 def build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
@@ -158,6 +192,8 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             return Done(job, "failed", str(error))
         downloaded = time.monotonic()
         channels = channels_for(job, options)
+        target = options.host if job.subdir == NOARCH else job.subdir
+        cross = target != options.host
         confined = options.sandboxed and sandbox.bwrap() is not None
         staged = stage_recipe(
             text,
@@ -166,6 +202,7 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             sources,
             native=noarch and job.subdir != NOARCH,
             script_prefix=sandbox.script_prefix() if confined else (),
+            cross=cross,
         )
         prefix = (
             sandbox.outer(
@@ -189,6 +226,8 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             tick=tick,
             every=POLL_SECONDS,
             prefix=prefix,
+            target_platform=target,
+            build_platform=options.host,
         )
         built = time.monotonic()
         if made.stopped:
@@ -202,13 +241,25 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             reason = "; ".join(why(made.log, channels))
             api.fail(job, reason, unsent())
             return Done(job, "failed", reason)
-        wheels = repair_wheels(made.wheels, job, lambda line: log_path.open("a").write(line + "\n"))
+        if cross:
+            with log_path.open("a") as handle:
+                handle.write(f"\n# cross-compiled for {target} on {options.host}: tests skipped\n")
+
+        def log(line: str) -> None:
+            with log_path.open("a") as handle:
+                handle.write(f"\n{line}\n")
+
+        repairs = repair_wheels(
+            made.wheels, job, target, folder / "repaired", options.work / UNREPAIRED, log
+        )
+        wheels = [r.wheel for r in repairs if r.wheel is not None]
         outputs = [*made.packages, *wheels]
         record: dict[str, Any] = {
             "job": job.id,
             "agent": api.name,
             "platform": f"{platform.system()}-{platform.machine()}",
             "target": job.target,
+            "build_platform": options.host,
             "recipe_sha256": job.recipe_sha256,
             "tools": _tool_versions(),
             "sandbox": "bubblewrap" if confined else "none",
@@ -218,6 +269,8 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             },
             "inputs": {"sources": sorted(job.sources), "files": job.files},
             "outputs": {path.name: sha256_file(path) for path in outputs},
+            # the wheels not published to pip, and why (`wheel_repair`)
+            "refused_wheels": {r.original.name: r.said for r in repairs if r.wheel is None},
         }
         answer = api.finish(job, outputs, record, unsent())  # refused: the job's log says why
         return Done(job, "published", published=tuple(answer.get("published", ())))

@@ -14,6 +14,7 @@ import typer
 from drawbridge.agent.api import AgentApi
 from drawbridge.agent.errors import AgentError
 from drawbridge.agent.work import Done, Options, default_name, run
+from drawbridge.bridge.recipes.target_build import CROSS_TARGETS, HOST_SUBDIR
 from drawbridge.cli.common import console
 
 #: the subdir this machine is, as conda names it
@@ -49,7 +50,9 @@ def agent(
     platform: Annotated[
         Optional[list[str]],
         typer.Option(
-            "--platform", help="Build jobs for this subdir (repeat; default: this machine's)."
+            "--platform",
+            help="Build jobs for this subdir (repeat; default: this machine's; on linux-64 "
+            "also linux-aarch64, cross-compiled with the mirror's cross compiler).",
         ),
     ] = None,
     python: Annotated[
@@ -79,10 +82,19 @@ def agent(
         raise AgentError(
             "the agent needs a builder token: --token, --token-file or $DRAWBRIDGE_TOKEN"
         )
+    host = host_platform()
+    buildable = {host, *(CROSS_TARGETS if host == HOST_SUBDIR else ())}
+    foreign = [p for p in platform or [] if p not in buildable]
+    if foreign:
+        raise AgentError(
+            f"this machine is {host} and builds {', '.join(sorted(buildable))} (others by cross "
+            f"compiling); not {', '.join(foreign)}: run an agent on such a machine"
+        )
     options = Options(
         server=server.rstrip("/"),
         token=token,
-        platforms=tuple(platform or [host_platform()]),
+        platforms=tuple(platform or [host]),
+        host=host,
         pythons=tuple(python or ()),
         work=work or Path(tempfile.gettempdir()) / f"drawbridge-agent-{os.getpid()}",
         hide=tuple(hide),

@@ -2,9 +2,11 @@
 home's app in this process (httpx's ASGI transport: no port) with a builder token made
 for the run and revoked after it, so its outputs pass the same verification.
 
-It builds what this machine can (linux-64, noarch) from local folders: the home's channel
-and the upstream conda mirrors that are folders, under the same sandbox, with the server's
-home hidden from the build.
+It builds what this machine can (linux-64, noarch, and the subdirs it cross-builds for
+when the channels carry the cross compiler, `target_build.cross_targets`) from local
+folders: the home's channel and the upstream conda mirrors that are folders, under the
+same sandbox, with the server's home hidden from the build. The wheels as built stay in
+`work/unrepaired/` (the agent's), the repaired ones are published.
 """
 
 from __future__ import annotations
@@ -67,13 +69,16 @@ def build_locally(
     pythons: Sequence[str],
     work: Path,
     on_done: Callable[[Done], None] | None = None,
+    cross: Sequence[str] = (),
 ) -> list[Done]:
-    """Build the queued jobs of `recipes` this machine can build, until none is left."""
+    """Build the queued jobs of `recipes` this machine can build (and those of the subdirs
+    of `cross`, cross-compiled), until none is left."""
+    platforms = (HOST_SUBDIR, *cross)
     token = create_token(
         database,
         LOCAL_AGENT,
         Role.builder,
-        platforms=[HOST_SUBDIR],
+        platforms=list(platforms),
         expires=utcnow() + dt.timedelta(days=1),
     )
     # the same app as `serve`, without an access log: the agent's requests are no one's visit
@@ -83,7 +88,7 @@ def build_locally(
         options = Options(
             server=IN_PROCESS,
             token=token,
-            platforms=(HOST_SUBDIR,),
+            platforms=platforms,
             pythons=tuple(pythons),
             work=work,
             channels=tuple(channels),

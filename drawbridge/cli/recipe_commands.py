@@ -16,7 +16,7 @@ from rich.markup import escape
 from sqlalchemy import select
 
 from drawbridge.bridge.farm.schedule import Outcome, check_approved, outcome, queue_recipe
-from drawbridge.bridge.recipes.target_build import HOST_SUBDIR
+from drawbridge.bridge.recipes.target_build import HOST_SUBDIR, cross_targets
 from drawbridge.bridge.records import BuildRecordRow
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.translate.names import default_table
@@ -223,6 +223,8 @@ def build(
     work = context.home.cache_dir / "builds"
     building = [n for n in wanted if n not in lacking]
     if building:
+        # linux-aarch64 is cross-built here when the channels carry the cross compiler for it
+        cross = cross_targets(settings.platforms, build_channels)
         with console.status("building with the local agent…") as status:
             build_locally(
                 context.home,
@@ -234,6 +236,7 @@ def build(
                 on_done=lambda done: status.update(
                     f"built job {done.job.id} ({done.job.recipe} {done.job.target}): {done.outcome}"
                 ),
+                cross=cross,
             )
     if wait and building:
         _wait_for_agents(context, building)
@@ -327,7 +330,7 @@ def _lacking_requirements(
     it, before rattler-build would fail with "Failed to resolve dependencies"; else None."""
     try:
         needed = recipe_requirements(recipe.path.read_text("utf-8"), HOST_SUBDIR)
-    except Exception:  # an unreadable recipe: build_recipe says why
+    except Exception:  # an unreadable recipe: its build says why
         return None
     lacking = missing_from(channels, needed, [HOST_SUBDIR])
     if not lacking:

@@ -5,7 +5,9 @@ the build record names the job and the recipe's approved sha256, and the sha256 
 file uploaded; each conda package's index.json names the job's subdir and, for a Python's
 job, that Python (its `python_abi`); each wheel is for that Python (or pure, for noarch);
 the installability gate passes on the targets the packages claim. Anything else ends the
-job failed with the reason in its log, and nothing is published. What passed is published
+job failed with the reason in its log, and nothing is published. A wheel of a platform's
+job must be one pip users of that platform can install: repaired for it (on Linux a
+manylinux tag within the baseline, `wheel_repair.unfit_for`). What passed is published
 into the job's channel with the recipe's provenance, then the job has succeeded.
 """
 
@@ -23,6 +25,7 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from drawbridge.bridge.farm.jobs import Job, JobBook, JobRefused
 from drawbridge.bridge.farm.schedule import record_outcome
 from drawbridge.bridge.installable.check import Baseline, check_installable
+from drawbridge.bridge.recipes import wheel_repair
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.bridge.recipes.target_build import (
     CONDA_SUFFIXES,
@@ -71,10 +74,15 @@ def _python_of(index: dict[str, Any]) -> str | None:
 
 
 def problems(
-    job: Job, approved_sha256: str, record: dict[str, Any], files: Sequence[Path]
+    job: Job,
+    approved_sha256: str,
+    record: dict[str, Any],
+    files: Sequence[Path],
+    baseline: wheel_repair.Baseline | None = None,
 ) -> list[str]:
-    """Why these outputs of `job` may not be published (none: they may); pure but for
-    reading the files."""
+    """Why these outputs of `job` may not be published (none: they may), its wheels judged
+    against `baseline`; pure but for reading the files."""
+    baseline = baseline or wheel_repair.Baseline()
     found = []
     if record.get("job") != job.id:
         found.append(f"the build record is for job {record.get('job')!r}, not job {job.id}")
@@ -124,9 +132,28 @@ def problems(
                 found.append(f"{path.name} is not for python {job.python} (job {job.id})")
             if not wanted and not pure:
                 found.append(f"{path.name} is not a pure wheel, and job {job.id} is noarch")
+            elif wanted and not pure:
+                unfit = wheel_repair.unfit_for(path.name, job.subdir, baseline)
+                if unfit:
+                    found.append(f"{unfit} (job {job.id} builds for {job.subdir})")
         else:
             found.append(f"{path.name} is neither a conda package nor a wheel")
     return found
+
+
+def notes_of(job: Job, record: dict[str, Any]) -> list[str]:
+    """What the reviewer should know of how a job's outputs were made, from its build
+    record: cross-compiled (its tests not run), wheels left out of the pip view and why."""
+    notes = []
+    built_on = record.get("build_platform")
+    if job.subdir != NOARCH and built_on and built_on != job.subdir:
+        notes.append(
+            f"cross-compiled for {job.subdir} on {built_on}: its tests were not run (they need "
+            "the target's machine)"
+        )
+    refused = record.get("refused_wheels") or {}
+    notes += [f"{name} is not published to pip: {why}" for name, why in sorted(refused.items())]
+    return notes
 
 
 def accept(
@@ -145,8 +172,14 @@ def accept(
     failed: the job ends failed, the reason in its log) otherwise."""
     job = jobs.held(job_id, holder, agent)  # not held: refused before anything is read
     recipe = book.get(job.recipe)
-    found = problems(job, recipe.approved_sha256, record, files)
     settings = home.bridge
+    found = problems(
+        job,
+        recipe.approved_sha256,
+        record,
+        files,
+        wheel_repair.Baseline(settings.manylinux_glibc_minor, settings.macos),
+    )
     packages = [p for p in files if p.name.endswith(CONDA_SUFFIXES)]
     if not found:
         mirrors = upstream_locations(settings.upstream_conda)
@@ -185,6 +218,6 @@ def accept(
         jobs.end(job.id, "failed", reason=reason)
         record_outcome(jobs, book, job.recipe)
         raise OutputsRefused(f"job {job.id}: nothing was published: {reason}")
-    ended = jobs.end(job.id, "succeeded")
+    ended = jobs.end(job.id, "succeeded", note="; ".join(notes_of(job, record)))
     record_outcome(jobs, book, job.recipe)
     return Accepted(ended, tuple(p.name for p in files))

@@ -9,9 +9,11 @@
 - `book`: `RecipeBook`, the recipes of a home: generated, stored, reviewed, audited;
 - `target_build`: one approved recipe built for one target with rattler-build (what an
   agent runs; imports neither the book nor the database); `build_log`: what a failed
-  build's log says went wrong.
+  build's log says went wrong;
+- `wheel_repair`: a built wheel made installable for pip users on its target (auditwheel,
+  delocate, delvewheel), or refused with the reason (the agent calls it after a build).
 
 Imports of the bridge: `translate`, `upstream`, `missing`, `errors`, `records`.
 """
 
-__all__ = ["book", "compose", "target_build"]
+__all__ = ["book", "compose", "target_build", "wheel_repair"]

@@ -196,6 +196,26 @@ def make_native(recipe: dict[str, Any], compilers: tuple[str, ...] = ()) -> bool
     return was_noarch
 
 
+#: what conda-forge's recipes put in build to cross-compile a Python extension: the build
+#: machine's Python, made to build for the target by `cross-python_<target>`
+CROSS_BUILD = {
+    "if": "build_platform != target_platform",
+    "then": ["python", "cross-python_${{ target_platform }}"],
+}
+
+
+def make_cross_ready(recipe: dict[str, Any]) -> bool:
+    """Give a per-platform recipe, in place, conda-forge's cross-compiling build
+    requirements (`CROSS_BUILD`: inert when build and target platform are the same), unless
+    it names `cross-python` already. True if it changed."""
+    requirements = recipe.get("requirements") or {}
+    if "cross-python" in str(requirements.get("build") or []):
+        return False
+    build = requirements.pop("build", None) or []
+    recipe["requirements"] = {"build": [*build, dict(CROSS_BUILD)], **requirements}
+    return True
+
+
 def _tests(test: dict[str, Any]) -> list[dict[str, Any]]:
     tests: list[dict[str, Any]] = []
     commands = [c for c in test.get("commands") or [] if isinstance(c, str)]

@@ -36,9 +36,9 @@ from packaging.utils import InvalidWheelFilename, parse_wheel_filename
 from ruamel.yaml import YAML
 
 from drawbridge.bridge.errors import BridgeError
-from drawbridge.bridge.missing.provide import unsolvable
+from drawbridge.bridge.missing.provide import missing_from, unsolvable
 from drawbridge.bridge.recipes.build_log import failure_lines, unsolved_environment
-from drawbridge.bridge.recipes.convert import WHEEL_DIR, make_native
+from drawbridge.bridge.recipes.convert import WHEEL_DIR, make_cross_ready, make_native
 
 BUILD_SCRIPT = """
 import json
@@ -64,21 +64,53 @@ class Log:
         pass
 
 
-recipe, output, variants, *channels = sys.argv[1:]
+recipe, output, variants, build_platform, target_platform, *channels = sys.argv[1:]
 variants = json.loads(variants)
-# keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively
-tools = ToolConfiguration(keep_build=True, test_strategy="native")
-Stage0Recipe.from_file(recipe).run_build(
-    variant_config=VariantConfig(variants) if variants else None,
-    output_dir=output,
-    channels=channels,
-    progress_callback=Log(),
-    tool_config=tools,
-)
+if target_platform != build_platform:
+    # cross-compiled: the build environment for this machine, the host environment for the
+    # target. The render API's PlatformConfig makes the host environment for this machine
+    # all the same (py-rattler-build 0.73); the command line's entry point does not. Its
+    # tests are skipped: rattler-build would run them on this machine's platform.
+    import glob
+    import os
+    import warnings
+
+    from rattler_build.cli_api import build_recipes
+
+    warnings.simplefilter("ignore", DeprecationWarning)
+    try:
+        build_recipes(
+            [recipe],
+            build_platform=build_platform,
+            target_platform=target_platform,
+            host_platform=target_platform,
+            channel=channels,
+            variant_overrides=variants or None,
+            keep_build=True,
+            test="skip",
+            output_dir=output,
+        )
+    finally:  # that entry point logs nothing here: the build script's own log, for the reader
+        for log in sorted(glob.glob(os.path.join(output, "bld", "*", "work", "conda_build.log"))):
+            with open(log, errors="replace") as text:
+                print(text.read(), flush=True)
+else:
+    # keep_build: the wheel the build made stays for Drawbridge to collect; tests run natively
+    tools = ToolConfiguration(keep_build=True, test_strategy="native")
+    Stage0Recipe.from_file(recipe).run_build(
+        variant_config=VariantConfig(variants) if variants else None,
+        output_dir=output,
+        channels=channels,
+        progress_callback=Log(),
+        tool_config=tools,
+    )
 """
 #: the subdir this machine builds without cross-compiling (the tests' and the server's)
 HOST_SUBDIR = "linux-64"
 NOARCH = "noarch"
+#: the subdirs a linux-64 machine builds by cross-compiling, when the channels carry
+#: conda-forge's cross compiler and cross-python for them (`cross_targets`)
+CROSS_TARGETS = ("linux-aarch64",)
 #: the file names of conda packages
 CONDA_SUFFIXES = (".conda", ".tar.bz2")
 #: files in a package that only one platform (and Python) can load
@@ -166,10 +198,12 @@ def stage_recipe(
     sources: Mapping[str, Path],
     native: bool = False,
     script_prefix: Sequence[str] = (),
+    cross: bool = False,
 ) -> Path:
     """The recipe folder as rattler-build reads it, written in `folder`: the approved
     `text`, the recipe's other `files` (by relative path), each source whose sha256
-    `sources` holds pointed at that local file, if `native` made per platform, and if
+    `sources` holds pointed at that local file, if `native` made per platform, if `cross`
+    given conda-forge's cross-compiling build requirements (`make_cross_ready`), and if
     `script_prefix` its build script run by that command (`prefix… bash -c SCRIPT`)."""
     folder.mkdir(parents=True)
     for relative, data in files.items():
@@ -187,6 +221,8 @@ def stage_recipe(
                 source["url"] = local.resolve().as_uri()
     if native:
         make_native(document, ("c",))
+    if cross:
+        make_cross_ready(document)
     build = document.get("build") or {}
     if script_prefix and isinstance(build.get("script"), str):
         build["script"] = (
@@ -271,18 +307,30 @@ def run_build(
     every: float = 5.0,
     prefix: Sequence[str] = (),
     env: Mapping[str, str] | None = None,
+    target_platform: str = HOST_SUBDIR,
+    build_platform: str = HOST_SUBDIR,
 ) -> Made:
     """One rattler-build run in a child process (under the command `prefix`, e.g. a
-    sandbox), its output appended to `log_path`; `tick` is called every `every` seconds
-    while it runs and stops it by returning False. What it made, and its part of the log."""
+    sandbox) for `target_platform`, cross-compiled on `build_platform` when they differ,
+    its output appended to `log_path`; `tick` is called every `every` seconds while it
+    runs and stops it by returning False. What it made, and its part of the log."""
     out.mkdir(parents=True)
+    cross = target_platform != build_platform
     with open(log_path, "a", encoding="utf-8") as handle:
-        handle.write(f"\n# rattler-build {recipe_path.name} variants={json.dumps(variants)}\n")
+        handle.write(
+            f"\n# rattler-build {recipe_path.name} variants={json.dumps(variants)}"
+            + (
+                f" target_platform={target_platform} (cross-compiled on {build_platform})"
+                if cross
+                else ""
+            )
+            + "\n"
+        )
         handle.flush()
         start = handle.tell()
         command = [*prefix, sys.executable, "-c", BUILD_SCRIPT, str(recipe_path), str(out)]
         child = subprocess.Popen(
-            [*command, json.dumps(variants), *channels],
+            [*command, json.dumps(variants), build_platform, target_platform, *channels],
             stdout=handle,
             stderr=subprocess.STDOUT,
             cwd=out,
@@ -314,6 +362,41 @@ def run_build(
     packages = tuple(sorted(out.rglob("*.conda"))) if made else ()
     wheels = tuple(sorted(out.rglob(f"{WHEEL_DIR}/*.whl"))) if made else ()
     return Made(made, part, packages, wheels, stopped)
+
+
+def cross_packages(target: str) -> tuple[str, ...]:
+    """What cross-building a C extension for `target` needs from the channels for this
+    machine: conda-forge's cross compiler and the package that makes its Python build for
+    the target."""
+    return (f"gcc_{target}", f"cross-python_{target}")
+
+
+def cross_targets(
+    platforms: Sequence[str], channels: Sequence[str], build_platform: str = HOST_SUBDIR
+) -> list[str]:
+    """The subdirs of `platforms` a `build_platform` machine can cross-build for from
+    `channels`: `CROSS_TARGETS` (from linux-64) whose cross packages (for the build
+    machine) and `python` (for the target) the channels carry."""
+    if build_platform != HOST_SUBDIR:
+        return []
+    return [
+        target
+        for target in CROSS_TARGETS
+        if target in platforms
+        and not missing_from(channels, cross_packages(target), [build_platform])
+        and not missing_from(channels, ["python"], [target])
+    ]
+
+
+def host_lib_dirs(wheel: Path) -> list[Path]:
+    """The library folders of the build environments of the rattler-build run that made
+    `wheel` (`<bld>/rattler-build_<name>_<time>/work/drawbridge-wheels/x.whl`): host first,
+    where the libraries an extension links come from, then build; `lib/` on Linux and
+    macOS, `Library/bin/` (the DLLs) on Windows."""
+    run = wheel.parent.parent.parent
+    prefixes = sorted(run.glob("host_env*")) + sorted(run.glob("build_env*"))
+    folders = [p / sub for p in prefixes for sub in ("lib", "Library/bin")]
+    return [folder for folder in folders if folder.is_dir()]
 
 
 def why(part: str, channels: Sequence[str]) -> list[str]:

@@ -117,6 +117,11 @@ def claim(request: Request, body: Claim) -> Response:
                 "heartbeat_seconds": min(HEARTBEAT_SECONDS, ctx.jobs.lease.total_seconds() / 4),
                 "files": {name: file_sha256(path) for name, path in recipe_files(recipe).items()},
                 "sources": source_hashes(text),
+                # the oldest systems the repaired wheels must run on (`wheel_repair`)
+                "baseline": {
+                    "glibc_minor": ctx.home.bridge.manylinux_glibc_minor,
+                    "macos": {s: list(v) for s, v in ctx.home.bridge.macos.items()},
+                },
                 # relative to the server: the agent puts its own URL and token in front
                 "channels": [
                     *(f"{UPSTREAM_PREFIX}/{name}" for name in ctx.upstream_mirrors),
