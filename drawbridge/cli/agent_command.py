@@ -83,12 +83,13 @@ def agent(
             "the agent needs a builder token: --token, --token-file or $DRAWBRIDGE_TOKEN"
         )
     host = host_platform()
-    buildable = {host, *(CROSS_TARGETS if host == HOST_SUBDIR else ())}
-    foreign = [p for p in platform or [] if p not in buildable]
+    cross = CROSS_TARGETS if host == HOST_SUBDIR else ()
+    foreign = [p for p in platform or [] if p != host and p not in cross]
     if foreign:
+        also = f" and, cross-compiling, {', '.join(cross)}" if cross else ""
         raise AgentError(
-            f"this machine is {host} and builds {', '.join(sorted(buildable))} (others by cross "
-            f"compiling); not {', '.join(foreign)}: run an agent on such a machine"
+            f"this machine is {host}: it builds {host}{also}, not {', '.join(foreign)}; run "
+            f"an agent on a {foreign[0]} machine for those jobs"
         )
     options = Options(
         server=server.rstrip("/"),

@@ -23,7 +23,7 @@ from pathlib import Path
 
 import pytest
 from builders import C_SOURCE, make_sdist
-from clients import BIN, client_env, install_from_channels
+from clients import BIN, PYENV, client_env, install_from_channels, venv_pip_install
 from clients import run_drawbridge as drawbridge
 from databases import new_home
 from servers import start_server
@@ -176,6 +176,23 @@ def test_an_agent_builds_a_c_extension_for_every_python(farm: dict):
             assert f"{platform} python {python} │ waiting for a builder of {platform}" in listed
     page = httpx_get(farm, "/ui/recipes/cext-farm/jobs")
     assert "waiting for a builder of osx-arm64" in page and "succeeded" in page
+
+    # the agent published each Python's wheel repaired for pip users, never the raw one
+    wheels = sorted(p.name for p in (farm["home"] / "channels/main/pypi/files").glob("cext_farm-*"))
+    assert [w.split("-")[2] for w in wheels] == ["cp312", "cp39"], wheels
+    assert all("manylinux_2_17_x86_64" in w and "linux_x86_64.whl" not in w for w in wheels)
+    python = PYENV / "3.12.1/bin/python3.12"
+    if python.exists():  # the repaired wheel installs with a pyenv pip, in a fresh venv
+        venv_python, installed = venv_pip_install(
+            python, farm["tmp"] / "venv", "--no-index", "--find-links",
+            str(farm["home"] / "channels/main/pypi/files"), "cext-farm",
+        )  # fmt: skip
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        ran = subprocess.run(
+            [str(venv_python), "-c", "import fastadd; print(fastadd.add(40, 2))"],
+            capture_output=True, text=True, env=client_env(),
+        )  # fmt: skip
+        assert ran.stdout.strip() == "42", ran.stderr
 
 
 def httpx_get(farm: dict, path: str) -> str:

@@ -16,7 +16,7 @@ import time
 from pathlib import Path
 
 import pytest
-from builders import make_sdist, make_target_tar_bz2
+from builders import make_sdist, make_target_tar_bz2, make_wheel
 from clients import run_drawbridge
 from databases import new_home
 from servers import AppClient
@@ -204,6 +204,27 @@ def test_outputs_for_another_target_are_refused_and_nothing_is_published(
     assert Channels(farm["home"], Database(farm["home"].database_url)).conda_packages("main") == []
     again = upload(farm, job, [package])  # the job has ended: no second try
     assert again.status_code == 409
+
+
+@pytest.mark.parametrize(
+    ("tag", "said"),
+    [
+        ("cp312-cp312-linux_x86_64", "is not repaired: it is tagged for no manylinux"),
+        ("cp312-cp312-manylinux_2_28_x86_64", "needs glibc 2.28, newer than the baseline 2.17"),
+        ("cp312-cp312-manylinux_2_17_aarch64", "not for linux-64"),
+    ],
+    ids=["unrepaired", "past the baseline", "another machine"],
+)
+def test_a_wheel_not_repaired_for_the_jobs_subdir_is_refused(farm: dict, tag: str, said: str):
+    """Only a wheel repaired for the job's target within the baseline reaches pip users."""
+    got = claim(farm, farm["tokens"]["linux"], ["linux-64"])
+    assert got.json()["baseline"]["glibc_minor"] == 17  # what the agent repairs to
+    package = make_target_tar_bz2(farm["tmp"] / "made", "farmdemo", "1.0", "3.12")
+    wheel = make_wheel(farm["tmp"] / "made", "farmdemo", "1.0", tag=tag)
+    refused = upload(farm, got.json()["id"], [package, wheel])
+    assert refused.status_code == 422, refused.text
+    assert said in refused.json()["detail"] and "nothing was published" in refused.json()["detail"]
+    assert Channels(farm["home"], Database(farm["home"].database_url)).conda_packages("main") == []
 
 
 def test_a_builder_token_cannot_publish_directly(farm: dict):
