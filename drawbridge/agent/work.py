@@ -253,6 +253,7 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             made.wheels, job, target, folder / "repaired", options.work / UNREPAIRED, log
         )
         wheels = [r.wheel for r in repairs if r.wheel is not None]
+        repaired = time.monotonic()
         outputs = [*made.packages, *wheels]
         record: dict[str, Any] = {
             "job": job.id,
@@ -266,6 +267,7 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
             "seconds": {
                 "download": round(downloaded - began, 3),
                 "build": round(built - downloaded, 3),
+                "repair": round(repaired - built, 3),
             },
             "inputs": {"sources": sorted(job.sources), "files": job.files},
             "outputs": {path.name: sha256_file(path) for path in outputs},
