@@ -36,6 +36,7 @@ from drawbridge.agent import sandbox
 from drawbridge.agent.api import AgentApi, ClaimedJob, sha256_file
 from drawbridge.agent.errors import AgentError, ServerRefused
 from drawbridge.bridge.recipes.target_build import (
+    CROSS_TARGETS,
     HOST_SUBDIR,
     NOARCH,
     TargetBuildError,
@@ -194,6 +195,14 @@ def _build_job(api: AgentApi, job: ClaimedJob, options: Options) -> Done:
         channels = channels_for(job, options)
         target = options.host if job.subdir == NOARCH else job.subdir
         cross = target != options.host
+        if cross and not (options.host == HOST_SUBDIR and target in CROSS_TARGETS):
+            reason = (
+                f"agent {api.name} is a {options.host} machine and cannot build {target} "
+                f"(it cross-compiles only {', '.join(CROSS_TARGETS)} from {HOST_SUBDIR}): run an "
+                f"agent on a {target} machine"
+            )
+            api.fail(job, reason, unsent())
+            return Done(job, "failed", reason)
         confined = options.sandboxed and sandbox.bwrap() is not None
         staged = stage_recipe(
             text,

@@ -85,11 +85,13 @@ def agent(
     host = host_platform()
     cross = CROSS_TARGETS if host == HOST_SUBDIR else ()
     foreign = [p for p in platform or [] if p != host and p not in cross]
-    if foreign:
+    if foreign:  # said, not refused: the jobs it claims of those fail with the same reason
         also = f" and, cross-compiling, {', '.join(cross)}" if cross else ""
-        raise AgentError(
-            f"this machine is {host}: it builds {host}{also}, not {', '.join(foreign)}; run "
-            f"an agent on a {foreign[0]} machine for those jobs"
+        console.print(
+            f"note: this machine is {host}: it builds {host}{also}, not {', '.join(foreign)}; "
+            f"such jobs it claims fail here: run an agent on a {foreign[0]} machine for them",
+            soft_wrap=True,
+            markup=False,
         )
     options = Options(
         server=server.rstrip("/"),

@@ -178,7 +178,9 @@ def test_an_agent_builds_a_c_extension_for_every_python(farm: dict):
     assert "waiting for a builder of osx-arm64" in page and "succeeded" in page
 
     # the agent published each Python's wheel repaired for pip users, never the raw one
-    wheels = sorted(p.name for p in (farm["home"] / "channels/main/pypi/files").glob("cext_farm-*"))
+    wheels = sorted(
+        p.name for p in (farm["home"] / "channels/main/pypi/files").glob("cext_farm-*.whl")
+    )
     assert [w.split("-")[2] for w in wheels] == ["cp312", "cp39"], wheels
     assert all("manylinux_2_17_x86_64" in w and "linux_x86_64.whl" not in w for w in wheels)
     python = PYENV / "3.12.1/bin/python3.12"

@@ -265,3 +265,27 @@ def test_a_job_whose_agents_keep_vanishing_fails_after_three_attempts_with_its_l
     assert ended.state == "failed" and ended.attempts == 3
     assert ended.reason == "agent agent3 stopped answering (its lease ran out); tried 3 times"
     assert ended.log.count("stopped answering") == 3 and "claimed by agent3" in ended.log
+
+
+def test_an_agent_fails_a_job_of_a_platform_it_can_neither_build_nor_cross_build(farm: dict):
+    """A linux-64 machine that asked for win-64 jobs fails the one it gets, saying why,
+    instead of building it for linux-64 or cross-compiling with no compiler for it."""
+    from drawbridge.agent.api import AgentApi
+    from drawbridge.agent.work import Options, run
+    from drawbridge.cli.local_agent import InProcessHttp
+    from drawbridge.server.app import create_app
+
+    token = farm["tokens"]["win"]
+    http = InProcessHttp(create_app(farm["home"]), token)
+    try:
+        options = Options(
+            server="http://in-process", token=token, platforms=("win-64",), host="linux-64",
+            work=farm["tmp"] / "work", channels=("file:///nowhere",),
+        )  # fmt: skip
+        (done,) = run(AgentApi(http, "linuxbox"), options, once=True)
+    finally:
+        http.close()
+    said = "agent linuxbox is a linux-64 machine and cannot build win-64"
+    assert done.outcome == "failed" and said in done.detail, done
+    shown = JobBook(Database(farm["home"].database_url)).get(done.job.id)
+    assert shown.state == "failed" and said in shown.reason
