@@ -43,6 +43,17 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
 	  echo "note: chromium not available; the browser tests will be skipped"
 
+# bubblewrap (Debian) for the build agent's sandbox, which the isolation test checks
+# (tests/clients/test_agents.py); installed when missing and this is a Debian/Ubuntu machine
+# run as root, else builds run unsandboxed and that test says it is skipped.
+.PHONY: sandbox
+sandbox:
+	@command -v bwrap >/dev/null || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq bubblewrap >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq bubblewrap >/dev/null 2>&1; }; }; } || \
+	  echo "note: bubblewrap not available; the sandbox test will be skipped"
+
 # PostgreSQL (Debian's server binaries) for the suite's second pass, which puts every test
 # home on a cluster the tests start themselves (tests/databases.py); installed when missing
 # and this is a Debian/Ubuntu machine run as root, else that pass says it is skipped.
@@ -78,7 +89,7 @@ cross-tools:
 # the real processes whose subject is the database (`database`: recovery, migrations).
 PYTEST := $(VENV)/bin/python -m pytest
 BOTH_CORES := -n 2 --dist loadfile
-test: $(VENV)/.test oci-tools browser postgresql cross-tools  ## set up, then run the whole test suite on SQLite, then what touches the database on PostgreSQL
+test: $(VENV)/.test oci-tools browser sandbox postgresql cross-tools  ## set up, then run the whole test suite on SQLite, then what touches the database on PostgreSQL
 	$(PYTEST) tests/unit tests/http
 	$(PYTEST) $(BOTH_CORES) -m "not serial" tests/clients tests/online
 	$(PYTEST) -m serial tests/clients

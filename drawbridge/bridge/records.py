@@ -1,4 +1,5 @@
-"""The bridge's own tables: recipes under review, bridging requests and the audit trail.
+"""The bridge's own tables: recipes under review, their build jobs and the agents that
+build them, bridging requests and the audit trail.
 
 Declared on the channel layer's shared SQLAlchemy `Base`; like every table, they are made
 and changed by the migrations in `drawbridge/channel/migrations/versions/`.
@@ -7,10 +8,10 @@ and changed by the migrations in `drawbridge/channel/migrations/versions/`.
 from __future__ import annotations
 
 import datetime as dt
-from typing import Literal
+from typing import Any, Literal
 
 from packaging.utils import NormalizedName
-from sqlalchemy import Boolean, Integer, String, Text
+from sqlalchemy import JSON, Boolean, ForeignKey, Integer, String, Text
 from sqlalchemy.orm import Mapped, mapped_column
 
 from drawbridge.channel.database import Base, UTCDateTime, utcnow
@@ -21,6 +22,11 @@ RecipeState = Literal["pending", "approved", "rejected", "built", "failed"]
 RequestKind = Literal["conda", "pip"]
 #: where a request stands; `failed`: approved, but bridging could not provide it
 RequestState = Literal["pending", "approved", "rejected", "bridged", "failed"]
+#: where a build job stands: waiting, held by an agent (claimed, then running once it
+#: started building), or ended
+JobState = Literal["queued", "claimed", "running", "succeeded", "failed", "cancelled"]
+#: the states a job does not leave by itself
+ENDED: tuple[JobState, ...] = ("succeeded", "failed", "cancelled")
 
 
 class RecipeRow(Base):
@@ -70,3 +76,52 @@ class AuditRow(Base):
     action: Mapped[str] = mapped_column(String(40))
     subject: Mapped[str] = mapped_column(String(300))
     detail: Mapped[str] = mapped_column(Text, default="")
+
+
+class BuildJobRow(Base):
+    """One target (subdir × Python; noarch once) of an approved recipe, to be built by an
+    agent: its state, the agent holding it and its lease, attempts, timings and its log."""
+
+    __tablename__ = "build_jobs"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    recipe: Mapped[str] = mapped_column(String(200), index=True)  # the recipe's conda name
+    recipe_sha256: Mapped[str] = mapped_column(String(64))  # the approved bytes it builds
+    channel: Mapped[str] = mapped_column(String(129))  # where its outputs are published
+    subdir: Mapped[str] = mapped_column(String(20))
+    python: Mapped[str] = mapped_column(String(10), default="")  # "" for noarch
+    state: Mapped[JobState] = mapped_column(String(20), default="queued", index=True)
+    agent: Mapped[str] = mapped_column(String(200), default="")  # the agent's own name
+    holder: Mapped[str] = mapped_column(String(100), default="")  # the user of its token
+    lease_expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    heartbeat_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+    claimed_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    finished_at: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True)
+    log: Mapped[str] = mapped_column(Text, default="")
+    reason: Mapped[str] = mapped_column(Text, default="")  # why it failed or was refused
+    note: Mapped[str] = mapped_column(Text, default="")  # what a reviewer should know
+
+
+class BuildRecordRow(Base):
+    """What an agent said about a build it uploaded: agent, platform, tool versions,
+    durations, input and output sha256s (JSON), kept whether or not it was accepted."""
+
+    __tablename__ = "build_records"
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    job: Mapped[int] = mapped_column(ForeignKey("build_jobs.id"), index=True)
+    agent: Mapped[str] = mapped_column(String(200))
+    accepted: Mapped[bool] = mapped_column(Boolean, default=False)
+    record: Mapped[dict[str, Any]] = mapped_column(JSON)
+    created: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)
+
+
+class BuildAgentRow(Base):
+    """An agent as last seen asking for work: which platforms and Pythons it builds."""
+
+    __tablename__ = "build_agents"
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    holder: Mapped[str] = mapped_column(String(100))
+    platforms: Mapped[str] = mapped_column(String(200))  # comma-separated subdirs
+    pythons: Mapped[str] = mapped_column(String(200), default="")  # comma-separated
+    last_seen: Mapped[dt.datetime] = mapped_column(UTCDateTime, default=utcnow)

@@ -427,3 +427,26 @@ def _check_accounts(session: Session, principals: Iterable[str]) -> None:
             raise UnknownAccount(
                 f"no group {name!r}; create it with `drawbridge group create {name}`"
             )
+
+
+def check_builder(identity: Identity, platforms: Iterable[str] = ()) -> None:
+    """PermissionDenied unless `identity` is a build agent's token (role `builder`: no
+    other role acts as an agent, an admin's neither) that may build for each of
+    `platforms` (noarch: any builder)."""
+    if identity.role is not Role.builder:
+        who = identity.role.with_article if identity.role else "anonymous"
+        raise PermissionDenied(
+            f"only build agents act on build jobs, with a token of the builder role; "
+            f"{identity.user or 'this request'} is {who} (`drawbridge token create --role "
+            "builder --platform SUBDIR` makes one)"
+        )
+    outside = sorted(
+        p
+        for p in set(platforms) - {"noarch"}
+        if identity.platforms is not None and p not in identity.platforms
+    )
+    if outside:
+        limit = ", ".join(sorted(identity.platforms or ())) or "no platform"
+        raise PermissionDenied(
+            f"this builder token builds for {limit} only; it may not build for {', '.join(outside)}"
+        )

@@ -276,6 +276,8 @@ class TokenRow(Base):
     revoked: Mapped[bool] = mapped_column(Boolean, default=False)
     channels: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
     expires: Mapped[dt.datetime | None] = mapped_column(UTCDateTime, nullable=True, default=None)
+    #: the subdirs a builder token may build for (None: every one)
+    platforms: Mapped[list[str] | None] = mapped_column(JSON, nullable=True, default=None)
 
 
 class ChannelPermissionRow(Base):

@@ -192,6 +192,8 @@ class RecipeSettings:
     """The `[recipes]` table of drawbridge.toml."""
 
     maintainers: list[str] = field(default_factory=list)
+    #: how long a build agent holds a job without a heartbeat before it is queued again
+    build_lease_seconds: int = 120
 
 
 @dataclass(frozen=True)

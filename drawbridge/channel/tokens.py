@@ -1,10 +1,13 @@
 """API tokens and roles: who a token speaks for, and how far it may act.
 
 A token belongs to a user (`channel.accounts`), has a role that caps what it may do
-(`reader < uploader < maintainer < admin`; `admin` is the site administrator), may be
-limited to some channels and may expire. What a user may do in a channel is the channel's
-permissions' business (`channel.access`), and so is which tokens a token may make over HTTP
-(`administration.check_new_token`: none stronger than itself).
+(`reader < builder < uploader < maintainer < admin`; `admin` is the site administrator),
+may be limited to some channels and may expire. A `builder` token (a build agent's) reads
+what a reader reads, builds the jobs of the platforms it is limited to and uploads nothing
+through the upload routes. Roles are stored by name, so their numbers may change. What a
+user may do in a channel is the channel's permissions' business (`channel.access`), and so
+is which tokens a token may make over HTTP (`administration.check_new_token`: none
+stronger than itself).
 
 A token is a random string shown once; only its sha256 is stored. Tokens are `dbt-` and
 43 letters and digits (256 bits): conda cuts a `/t/<token>/` token at the first character
@@ -49,9 +52,10 @@ class Role(IntEnum):
     """Roles in increasing power; each includes the ones below it."""
 
     reader = 1
-    uploader = 2
-    maintainer = 3
-    admin = 4
+    builder = 2
+    uploader = 3
+    maintainer = 4
+    admin = 5
 
     @property
     def with_article(self) -> str:
@@ -65,7 +69,8 @@ class Identity:
 
     `channels` is the token's channel limit (None: every channel); `groups` the user's
     groups and `primary_group` the one that owns the projects they start; `expires` when
-    the token stops working (None: never).
+    the token stops working (None: never); `platforms` the subdirs a builder token may
+    build for (None: every one).
     """
 
     user: str
@@ -74,6 +79,7 @@ class Identity:
     groups: frozenset[str] = frozenset()
     primary_group: str | None = None
     expires: dt.datetime | None = None
+    platforms: frozenset[str] | None = None
 
     @property
     def anonymous(self) -> bool:
@@ -107,12 +113,13 @@ def create_token(
     role: Role,
     channels: Sequence[str] | None = None,
     expires: dt.datetime | None = None,
+    platforms: Sequence[str] | None = None,
 ) -> str:
     """Create and return a new token for `user`; only its hash is kept.
 
     A user not known yet is created (no groups): tokens always belong to a user row.
     `channels` limits the token to those channels (each must exist); past `expires` it is
-    refused.
+    refused; `platforms` limits a builder token to building for those subdirs.
     """
     check_user_name(user)
     token = TOKEN_PREFIX + "".join(secrets.choice(TOKEN_ALPHABET) for _ in range(TOKEN_LENGTH))
@@ -129,6 +136,7 @@ def create_token(
                 token_sha256=_hash(token),
                 channels=sorted(set(channels)) if channels is not None else None,
                 expires=expires,
+                platforms=sorted(set(platforms)) if platforms is not None else None,
             )
         )
     return token
@@ -141,6 +149,16 @@ def _check_channels(session: Session, channels: Sequence[str]) -> None:
                 f"no channel {name!r} to limit the token to; create it with `drawbridge "
                 f"channel create {name}` or name an existing one"
             )
+
+
+def revoke_token(database: Database, token: str) -> bool:
+    """Revoke one token; whether it existed and was not revoked yet."""
+    with database.session() as session:
+        row = session.scalars(select(TokenRow).where(TokenRow.token_sha256 == _hash(token))).first()
+        if row is None or row.revoked:
+            return False
+        row.revoked = True
+        return True
 
 
 def revoke_tokens(database: Database, user: str) -> int:
@@ -184,6 +202,7 @@ def identify_token(database: Database, token: str) -> Identity | None:
         groups=groups,
         primary_group=user.primary_group,
         expires=row.expires,
+        platforms=frozenset(row.platforms) if row.platforms is not None else None,
     )
 
 

@@ -15,6 +15,7 @@ import typer
 from drawbridge.channel.principals import ACTIONS, ChannelPermissions, parse_principals
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.tokens import Role, create_token, parse_expiry, revoke_tokens
+from drawbridge.channel.errors import InvalidName
 from drawbridge.cli.common import HomeOption, console, errors, table
 from drawbridge.cli.context import open_home
 from drawbridge.cli.promote_commands import (
@@ -50,6 +51,7 @@ class RoleChoice(str, Enum):
     """Role names as the command line spells them."""
 
     reader = "reader"
+    builder = "builder"
     uploader = "uploader"
     maintainer = "maintainer"
     admin = "admin"
@@ -264,14 +266,24 @@ def token_create(
         Optional[str],
         typer.Option(help="Expire after a duration (90m, 12h, 30d, 2w) or on a date."),
     ] = None,
+    platform: Annotated[
+        Optional[list[str]],
+        typer.Option("--platform", help="A builder token builds for this subdir only (repeat)."),
+    ] = None,
     home: HomeOption = None,
 ) -> None:
     """Create a token and print it (it is shown only this once)."""
+    if platform and role is not RoleChoice.builder:
+        raise InvalidName("--platform limits builder tokens only: add --role builder")
     moment = parse_expiry(expires) if expires else None
-    token = create_token(open_home(home).database, user, Role[role.value], channel, moment)
+    token = create_token(
+        open_home(home).database, user, Role[role.value], channel, moment, platform
+    )
     limits = [role.value]
     if channel:
         limits.append("channels " + ", ".join(channel))
+    if platform:
+        limits.append("builds for " + ", ".join(platform))
     if moment:
         limits.append(f"expires {moment.isoformat()}")
     errors.print(f"token for {user} ({'; '.join(limits)}); store it now, it is not shown again:")

@@ -1,7 +1,8 @@
 """The whole `drawbridge` command, assembled from the command modules.
 
-The client commands (`lock`, `env`, `image`) are registered here too, but
-`drawbridge.cli.entry` runs them from `env_commands.client_app` without importing this.
+The client commands (`lock`, `env`, `image`, `agent`) are registered here too, but
+`drawbridge.cli.entry` runs them from `env_commands.client_app` and
+`agent_command.agent_app` without importing this.
 """
 
 from __future__ import annotations
@@ -10,12 +11,14 @@ import typer
 
 from drawbridge.cli import (
     access_commands,
+    agent_command,
     bridge_command,
     bundle_commands,
     docs_commands,
     env_commands,
     home_commands,
     hook_commands,
+    jobs_commands,
     policy_commands,
     promote_commands,
     recipe_commands,
@@ -54,3 +57,5 @@ app.add_typer(docs_commands.docs_app, name="docs")
 app.add_typer(bundle_commands.bundle_app, name="bundle")
 app.add_typer(policy_commands.held_app, name="held")
 app.add_typer(policy_commands.osv_app, name="osv")
+app.add_typer(jobs_commands.jobs_app, name="jobs")
+app.command("agent")(agent_command.agent)

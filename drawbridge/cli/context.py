@@ -11,6 +11,7 @@ from functools import cached_property
 from pathlib import Path
 
 from drawbridge.bridge.bridging_requests import RequestBook
+from drawbridge.bridge.farm.jobs import JobBook
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
@@ -46,6 +47,10 @@ class CliContext:
     @cached_property
     def held(self) -> HeldFiles:
         return HeldFiles(self.home.root, self.database)
+
+    @cached_property
+    def jobs(self) -> JobBook:
+        return JobBook(self.database, self.home.recipes.build_lease_seconds)
 
     @cached_property
     def requests(self) -> RequestBook:

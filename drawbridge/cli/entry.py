@@ -1,8 +1,9 @@
 """The `drawbridge` console script: one error boundary, and a light path for client commands.
 
-`lock`, `env` and `image` run on developer machines and build hosts, often in loops; they
-need neither FastAPI nor SQLAlchemy, which take most of a second to import. Everything
-else, `--help` included, goes to the full application.
+`lock`, `env` and `image` run on developer machines and build hosts, often in loops, and
+`agent` on builder machines that have no home; they need neither FastAPI nor SQLAlchemy,
+which take most of a second to import. Everything else, `--help` included, goes to the
+full application.
 
 An error a layer raises on purpose (`ChannelError`, `BridgeError`, `EnvironmentFailure`)
 is printed as its message, without a traceback, and the status is 1; that is the only
@@ -20,20 +21,25 @@ import logging
 import os
 import sys
 
+from drawbridge.agent.errors import AgentError
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.channel.errors import ChannelError
 from drawbridge.environments.errors import EnvironmentFailure
 
 #: the commands served by the light application
 CLIENT_COMMANDS = frozenset({"lock", "env", "image"})
+#: the build agent's command, served by its own light application
+AGENT_COMMAND = "agent"
 #: the errors users see as a message, not a traceback
-EXPECTED_ERRORS = (ChannelError, BridgeError, EnvironmentFailure)
+EXPECTED_ERRORS = (ChannelError, BridgeError, EnvironmentFailure, AgentError)
 
 
 def main() -> None:
     try:
         if len(sys.argv) > 1 and sys.argv[1] in CLIENT_COMMANDS:
             from drawbridge.cli.env_commands import client_app as app
+        elif len(sys.argv) > 1 and sys.argv[1] == AGENT_COMMAND:
+            from drawbridge.cli.agent_command import agent_app as app
         else:
             from drawbridge.cli.app import app
         app(prog_name="drawbridge", standalone_mode=True)

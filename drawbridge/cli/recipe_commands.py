@@ -3,23 +3,21 @@
 from __future__ import annotations
 
 import getpass
-from contextlib import closing
 import os
 import subprocess
-from dataclasses import replace
+import time
+from contextlib import closing
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Optional
 
 import typer
 from rich.markup import escape
+from sqlalchemy import select
 
-from drawbridge.bridge.recipes.builder import (
-    HOST_SUBDIR,
-    BuildResult,
-    build_recipe,
-    cross_targets,
-)
-from drawbridge.bridge.recipes.wheel_repair import Baseline
+from drawbridge.bridge.farm.schedule import Outcome, check_approved, outcome, queue_recipe
+from drawbridge.bridge.recipes.target_build import HOST_SUBDIR, cross_targets
+from drawbridge.bridge.records import BuildRecordRow
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.bridge.missing.provide import how_to_provide, missing_from, recipe_requirements
@@ -27,7 +25,6 @@ from drawbridge.bridge.recipes.compose import review_notes
 from drawbridge.bridge.recipes.book import Recipe
 from drawbridge.bridge.run import open_upstream
 from drawbridge.channel.upstream_conda import upstream_channels, upstream_locations
-from drawbridge.channel.publishing import Provenance
 from drawbridge.cli.common import (
     ChannelOption,
     HomeOption,
@@ -37,7 +34,8 @@ from drawbridge.cli.common import (
     table,
 )
 from drawbridge.cli import policy_commands
-from drawbridge.cli.context import open_home
+from drawbridge.cli.context import CliContext, open_home
+from drawbridge.cli.local_agent import build_locally
 
 recipe_app = typer.Typer(
     help="Generate and review recipes for sdist-only projects.", no_args_is_help=True
@@ -117,6 +115,12 @@ def diff(name: str, home: HomeOption = None) -> None:
 def _decide(name: str, approve: bool, comment: str, home: Path | None, token: str | None) -> None:
     context = open_home(home)
     recipe = context.recipes.decide(name, approve, context.decider(token, "a recipe"), comment)
+    if approve:  # approving queues its build jobs, for the default channel
+        settings = context.home.bridge
+        queued = queue_recipe(
+            context.jobs, recipe, context.channel(None), settings.platforms, settings.python3s
+        )
+        console.print(f"{recipe.name}: {len(queued)} build job(s) queued")
     console.print(
         f"{recipe.name}: [bold]{recipe.state}[/] by {recipe.decided_by} (sha256 "
         f"{recipe.sha256[:12]})"
@@ -173,11 +177,19 @@ def build(
     ] = None,
     home: HomeOption = None,
     channel: ChannelOption = None,
+    wait: Annotated[
+        bool,
+        typer.Option(
+            "--wait", help="Then show the other platforms' jobs until agents have built them."
+        ),
+    ] = False,
 ) -> None:
-    """Build approved recipes with rattler-build against the upstream conda channels and the
-    channel itself."""
+    """Queue the approved recipes' build jobs and build those of this machine (linux-64,
+    noarch) with a local agent, against the upstream conda channels and the channel itself;
+    the other platforms' jobs wait for their agents (`drawbridge agent`)."""
     context = open_home(home)
     book, channels, settings = context.recipes, context.channels, context.home.bridge
+    jobs = context.jobs
     target = context.channel(channel)
     # approved and not built yet, or failed with bytes still the approved ones: retried
     wanted = names or [
@@ -189,74 +201,127 @@ def build(
         *upstream_locations(settings.upstream_conda),
         channels.layout(target).conda_dir.resolve().as_uri(),
     ]
-    outputs = context.home.cache_dir / "builds"
-    outputs.mkdir(parents=True, exist_ok=True)
-    results = []
     mirrors = upstream_channels(settings.upstream_conda)
-    # linux-aarch64 is cross-built here when the channels carry the cross compiler for it
-    cross = cross_targets(settings.platforms, build_channels) if wanted else []
+    lacking: dict[str, BuildResult] = {}
+    queued = []
     for name in wanted:
         recipe = book.get(name)
-        with console.status(f"building {name}…"):
-            result = _lacking_requirements(recipe, build_channels, list(mirrors), target)
-            result = result or build_recipe(
-                recipe,
+        check_approved(recipe)
+        result = _lacking_requirements(recipe, build_channels, list(mirrors), target)
+        if result is not None:
+            book.record_build(name, False, result.log, "", result.message)
+            lacking[name] = result
+            continue
+        queued += queue_recipe(
+            jobs, recipe, target, settings.platforms, settings.python3s, retry_failed=True
+        )
+    if queued:
+        console.print(
+            f"queued {len(queued)} job(s): "
+            + ", ".join(f"{j.recipe} {j.target} [{j.state}]" for j in queued),
+            soft_wrap=True,
+        )
+    work = context.home.cache_dir / "builds"
+    building = [n for n in wanted if n not in lacking]
+    if building:
+        # linux-aarch64 is cross-built here when the channels carry the cross compiler for it
+        cross = cross_targets(settings.platforms, build_channels)
+        with console.status("building with the local agent…") as status:
+            build_locally(
+                context.home,
+                context.database,
                 build_channels,
-                outputs,
-                recipe.folder / "logs",
-                settings.platforms,
-                pythons=settings.python3s,
-                cache_dir=context.home.cache_dir,
-                baseline=Baseline(settings.manylinux_glibc_minor, settings.macos),
+                building,
+                settings.python3s,
+                work,
+                on_done=lambda done: status.update(
+                    f"built job {done.job.id} ({done.job.recipe} {done.job.target}): {done.outcome}"
+                ),
                 cross=cross,
             )
-        # published even when another Python's build failed (`build_recipe`). Left out: a
-        # wheel already there (an earlier build of the version made it) and, when this run
-        # retries a failed build of the same approved bytes, the packages a build of that
-        # sdist published (a rebuild's bytes differ). Any other clash is refused, and said.
-        made = Provenance("recipe", result.made_from)
-        retry = recipe.state == "failed"
-        fresh = [
-            *(
-                p
-                for p in result.packages
-                if not (retry and channels.has_file(target, p.name, made))
-            ),
-            *(w for w in result.wheels if not channels.has_file(target, w.name)),
-        ]
-        if fresh:
-            made_from = dict.fromkeys(result.packages, made)
-            _published, refused = channels.publish_many(
-                target, fresh, uploaded_by="build", provenance=made_from
-            )
-            if refused:
-                result = replace(
-                    result, ok=False, message=f"refused by the channel: {refused[0][1]}"
-                )
-        book.record_build(
-            name, result.ok, result.log, ", ".join(result.needs_builder), result.message
-        )
-        results.append(result)
+    if wait and building:
+        _wait_for_agents(context, building)
     shown = table("recipe", "result", "packages", "needs a builder for", "log")
-    for result in results:
-        made_names = [p.name for p in (*result.packages, *result.wheels)]
+    failed = False
+    for name in wanted:
+        if name in lacking:
+            result = lacking[name]
+            shown.add_row(name, "[red]failed[/]", "", "", str(result.log))
+            failed = True
+            continue
+        recipe = book.get(name)
+        now = outcome(jobs, recipe)
+        failed = failed or not now.ok
+        colour = {"built": "green", "failed": "red"}.get(now.result, "yellow")
         shown.add_row(
-            result.name,
-            "[green]built[/]" if result.ok else "[red]failed[/]",
-            ", ".join(made_names),
-            ", ".join(result.needs_builder),
-            str(result.log),
+            name,
+            f"[{colour}]{now.result}[/]",
+            ", ".join(_published(context, now)),
+            ", ".join(now.needs_builder),
+            recipe.folder.joinpath("logs", f"{name}-{recipe.approved_sha256[:12]}.log").as_posix(),
         )
     console.print(shown)
     # why, and what the reviewer should know, in whole lines below the table: a compiler's
     # line in a table cell would be folded past reading
-    for result in results:
-        if not result.ok:
-            console.print(f"[red]{result.name} failed[/]: {escape(result.message)}", soft_wrap=True)
-        for note in result.notes:
-            console.print(f"[yellow]{result.name} note[/]: {escape(note)}", soft_wrap=True)
-    if any(not r.ok for r in results):
+    for name in wanted:
+        message = (
+            lacking[name].message if name in lacking else outcome(jobs, book.get(name)).message
+        )
+        if message:
+            console.print(f"[red]{name} failed[/]: {escape(message)}", soft_wrap=True)
+        notes = [] if name in lacking else outcome(jobs, book.get(name)).notes
+        for note in notes:
+            console.print(f"[yellow]{name} note[/]: {escape(note)}", soft_wrap=True)
+    if failed:
         raise typer.Exit(1)
+
+
+def _published(context: CliContext, now: Outcome) -> list[str]:
+    """The files the succeeded jobs' build records name."""
+    ids = [j.id for j in now.jobs if j.state == "succeeded"]
+    with context.database.session() as session:
+        records = session.scalars(
+            select(BuildRecordRow).where(BuildRecordRow.job.in_(ids), BuildRecordRow.accepted)
+        )
+        return [name for record in records for name in (record.record.get("outputs") or {})]
+
+
+def _wait_for_agents(context: CliContext, names: list[str]) -> None:
+    """A progress bar of the recipes' jobs until every one has ended, or only jobs no agent
+    builds for are left (said, with their platforms)."""
+    from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn
+
+    jobs, book = context.jobs, context.recipes
+    with Progress(
+        TextColumn("{task.description}"), BarColumn(), MofNCompleteColumn(), console=console
+    ) as progress:
+        task = progress.add_task("build jobs", total=None)
+        while True:
+            mine = [j for n in names for j in outcome(jobs, book.get(n)).live]
+            present = jobs.platforms_with_builders()
+            ended = sum(1 for j in mine if j.ended)
+            progress.update(task, total=len(mine), completed=ended)
+            waiting = sorted(
+                {j.subdir for j in mine if j.state == "queued" and j.subdir not in present}
+            )
+            open_ = [j for j in mine if not j.ended and j.subdir not in waiting]
+            if not open_:
+                break
+            time.sleep(2)
+    if waiting:
+        console.print(
+            f"waiting for a builder of {', '.join(waiting)}: start `drawbridge agent` there"
+        )
+
+
+@dataclass(frozen=True)
+class BuildResult:
+    """A recipe not built: what it lacks, and its log."""
+
+    name: str
+    ok: bool
+    log: Path
+    message: str = ""
 
 
 def _lacking_requirements(
@@ -266,7 +331,7 @@ def _lacking_requirements(
     it, before rattler-build would fail with "Failed to resolve dependencies"; else None."""
     try:
         needed = recipe_requirements(recipe.path.read_text("utf-8"), HOST_SUBDIR)
-    except Exception:  # an unreadable recipe: build_recipe says why
+    except Exception:  # an unreadable recipe: its build says why
         return None
     lacking = missing_from(channels, needed, [HOST_SUBDIR])
     if not lacking:

@@ -37,6 +37,7 @@ from drawbridge.server.routes import (
     bases,
     conda,
     docs,
+    jobs,
     pip,
     promote,
     requests,
@@ -45,6 +46,7 @@ from drawbridge.server.routes import (
     upstream,
 )
 from drawbridge.server.ui import api_docs, browse, held, hooks, review
+from drawbridge.server.ui import jobs as job_pages
 
 log = logging.getLogger("drawbridge")
 #: how `drawbridge serve --replica-of URL` tells its workers
@@ -115,6 +117,7 @@ def create_app(home: Home) -> ASGIApp:
         upstream,
         requests,
         promote,
+        jobs,
         pip,
         conda,
         upload,
@@ -122,6 +125,7 @@ def create_app(home: Home) -> ASGIApp:
         review,
         held,
         hooks,
+        job_pages,
         replica_files,
         browse,
     ):

@@ -13,6 +13,7 @@ from drawbridge.bridge.bridging_requests import RequestBook
 from drawbridge.bridge.policy import osv
 from drawbridge.bridge.policy.osv import Snapshot
 from drawbridge.bridge.policy.rules import Advisory
+from drawbridge.bridge.farm.jobs import JobBook
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel.access import Access
 from drawbridge.channel.database import Database
@@ -137,6 +138,11 @@ class Context:
     @cached_property
     def recipes(self) -> RecipeBook:
         return RecipeBook(self.home, self.database)
+
+    @cached_property
+    def jobs(self) -> JobBook:
+        """The build jobs and the agents building them."""
+        return JobBook(self.database, self.home.recipes.build_lease_seconds)
 
     @cached_property
     def requests(self) -> RequestBook:

@@ -21,6 +21,8 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 
 from drawbridge.bridge.bridging_requests import UnknownRequest
 from drawbridge.bridge.errors import BridgeError
+from drawbridge.bridge.farm.jobs import JobRefused, UnknownJob
+from drawbridge.bridge.farm.outputs import OutputsRefused
 from drawbridge.bridge.recipes.book import UnknownRecipe
 from drawbridge.channel.errors import (
     BaseCycle,
@@ -57,6 +59,9 @@ STATUS_BY_ERROR: tuple[tuple[type[Exception], int], ...] = (
     (UnknownProject, 404),
     (UnknownRequest, 404),
     (UnknownRecipe, 404),
+    (UnknownJob, 404),
+    (OutputsRefused, 422),  # verified and refused: nothing was published
+    (JobRefused, 409),  # a job this agent does not hold (any more)
     (InvalidDistribution, 400),
     (InvalidName, 400),
     (HomeError, 500),

@@ -60,3 +60,23 @@ def test_client_commands_start_without_the_server_stack():
     )
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == "[]"
+
+
+def test_the_agent_starts_without_the_server_stack():
+    """`drawbridge agent` runs on builder machines that have no home: its import path loads
+    neither the web stack nor the database (rattler-build only in the build's child)."""
+    probe = (
+        "import sys; import drawbridge.cli.entry, drawbridge.cli.agent_command, "
+        "drawbridge.agent.work; "
+        "print(sorted(m for m in ('fastapi', 'starlette', 'sqlalchemy', 'rattler_build', "
+        "'granian', 'alembic') if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=client_env(), timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+    usage = run("agent", "--help")
+    assert (
+        usage.returncode == 0 and "--platform" in usage.stdout and "finalized" not in usage.stdout
+    )

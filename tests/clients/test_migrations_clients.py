@@ -111,8 +111,9 @@ def test_a_home_made_by_0_1_0_upgrades_in_place_and_is_still_served(tmp_path: Pa
         with engine.connect() as connection:
             assert current_revision(connection) == head()
         after = every_row(engine)
-        # tokens gain a channel limit and an expiry, both empty: every token keeps working
-        assert [row[6:] for row in after["tokens"]] == [(None, None)] * 3
+        # tokens gain a channel limit, an expiry and a builder's platforms, all empty: every
+        # token keeps working
+        assert [row[6:] for row in after["tokens"]] == [(None, None, None)] * 3
         assert every_row(engine, old_columns) == before  # every row of every table, value for value
         with engine.connect() as connection:
             users = connection.execute(text("SELECT name FROM users ORDER BY name"))

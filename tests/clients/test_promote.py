@@ -24,7 +24,7 @@ from databases import new_home
 from servers import AppClient, start_server
 from sqlalchemy import select
 
-from drawbridge.bridge.recipes.builder import source_filename
+from drawbridge.bridge.recipes.target_build import source_filename
 from drawbridge.bridge.records import AuditRow
 from drawbridge.channel.database import (
     CondaPackageRow,

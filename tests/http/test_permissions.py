@@ -341,7 +341,9 @@ def test_the_admin_api_manages_users_groups_tokens_and_channels(tree):
     listed = {user["name"]: user for user in call("GET", "/users").json()["users"]}
     assert listed["olga"]["tokens"] == 0 and listed["olga"]["primary_group"] == "ops"
     wrong_role = call("POST", "/tokens", json={"user": "olga", "role": "boss"})
-    assert wrong_role.status_code == 400 and "reader, uploader" in wrong_role.json()["detail"]
+    assert (
+        wrong_role.status_code == 400 and "reader, builder, uploader" in wrong_role.json()["detail"]
+    )
     assert call("GET", "/channels/alice/sandbox/permissions", tokens["bob"]).status_code == 404
     assert call("GET", "/channels/company/dev/permissions", tokens["lena"]).status_code == 200
 

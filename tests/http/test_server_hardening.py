@@ -118,6 +118,8 @@ PARAMETERS = {
     "group": "devs",
     "user": "someone",
     "path": "index.html",
+    "job_id": "1",
+    "sha256": "0" * 64,
 }
 
 
@@ -128,6 +130,7 @@ ROUTE_PARAMETERS = {
     "/upstream/{name}/{subdir}/shards/{filename}": {"name": MIRROR, "filename": "none.zst"},
     "/ui/recipes/{name}": {"name": RECIPE},
     "/ui/recipes/{name}/log": {"name": RECIPE},
+    "/ui/recipes/{name}/jobs": {"name": RECIPE},
     "/ui/recipes/{name}/decision": {"name": RECIPE},
     "/api/admin/users/{name}/disable": {"name": "someone"},
     "/api/admin/users/{name}/enable": {"name": "someone"},
@@ -141,6 +144,21 @@ ROUTE_PARAMETERS = {
 REFUSED_TO_A_READER = {
     ("GET", "/upstream/{name}/{subdir}/shards/{filename}"): 404,  # the mirror has no shards
     ("GET", "/ui/recipes/{name}/log"): 404,  # not built yet
+    ("GET", "/ui/jobs/{job_id}/log"): 404,  # no job was queued
+    # acting on build jobs needs a builder's token (issue 19)
+    **{
+        (method, f"/api/agent/{path}"): 403
+        for method, path in (
+            ("POST", "claim"),
+            ("GET", "jobs/{job_id}/recipe"),
+            ("GET", "jobs/{job_id}/files/{path}"),
+            ("GET", "jobs/{job_id}/sources/{sha256}"),
+            ("POST", "jobs/{job_id}/heartbeat"),
+            ("POST", "jobs/{job_id}/fail"),
+            ("POST", "jobs/{job_id}/native"),
+            ("POST", "jobs/{job_id}/finish"),
+        )
+    },
     ("HEAD", "/upstream/{name}/{subdir}/shards/{filename}"): 404,
     ("POST", "/{channel}/upload"): 403,  # uploading needs more than reading
     ("POST", "/{channel}/upload/"): 403,
@@ -197,6 +215,9 @@ def call(client: AppClient, method: str, template: str, stocked: Stocked, header
         kwargs["json"] = {"mutability": "volatile"}
     elif template.startswith("/{channel}/upload"):
         kwargs["files"] = {"content": (WHEEL, b"PK\x05\x06" + b"\0" * 18)}
+    elif template.startswith("/api/agent/"):  # what an agent sends
+        kwargs["headers"] = {**headers, "agent": "a1"}
+        kwargs["json"] = {"agent": "a1", "platforms": ["linux-64"], "reason": "x", "found": []}
     elif template.endswith("/decision"):
         kwargs["data"] = {
             "token": stocked.maintainer,
@@ -470,6 +491,35 @@ def test_every_answer_says_nosniff(stocked: Stocked):
     assert ranged.status_code == 206 and ranged.headers["x-content-type-options"] == "nosniff"
 
 
+def test_role_names_take_the_right_article(tmp_path: Path):
+    with serve_in_process(tmp_path / "home") as server:
+        wheel = make_wheel(tmp_path, "grammar", "1.0")
+        answer = server.post(
+            "/main/upload/",
+            files={"content": (wheel.name, wheel.read_bytes())},
+            auth=("__token__", server.token(Role.reader, "rita")),
+        )
+    assert answer.status_code == 403
+    assert (
+        answer.json()["detail"] == "uploading to 'main' needs the uploader role; rita is a reader"
+    )
+    articles = {role: role.with_article for role in Role}
+    assert articles == {
+        Role.reader: "a reader",
+        Role.builder: "a builder",
+        Role.uploader: "an uploader",
+        Role.maintainer: "a maintainer",
+        Role.admin: "an admin",
+    }
+
+
+def test_the_command_line_names_an_uploader_as_such(tmp_path: Path):
+    with serve_in_process(tmp_path / "home") as server:
+        uploader = server.token(Role.uploader, "ulla")
+    with pytest.raises(ChannelError, match="ulla is an uploader$"):
+        CliContext(load_home(tmp_path / "home")).decider(uploader, "recipes")
+
+
 def test_the_review_form_names_an_uploader_as_such(stocked: Stocked):
     uploader = stocked.public.token(Role.uploader, "ulla")
     form = {"token": uploader, "decision": "approve", "sha256": stocked.recipe_sha256}
@@ -562,34 +612,6 @@ def test_an_unexpected_error_is_a_500_page_without_a_traceback(tmp_path: Path):
     assert b"internal server error: the server&#x27;s log names the cause" in page.body
     assert page.headers["content-security-policy"].startswith("default-src 'self'")
     assert b"Traceback" not in page.body and b"IsADirectoryError" not in page.body
-
-
-def test_role_names_take_the_right_article(tmp_path: Path):
-    with serve_in_process(tmp_path / "home") as server:
-        wheel = make_wheel(tmp_path, "grammar", "1.0")
-        answer = server.post(
-            "/main/upload/",
-            files={"content": (wheel.name, wheel.read_bytes())},
-            auth=("__token__", server.token(Role.reader, "rita")),
-        )
-    assert answer.status_code == 403
-    assert (
-        answer.json()["detail"] == "uploading to 'main' needs the uploader role; rita is a reader"
-    )
-    articles = {role: role.with_article for role in Role}
-    assert articles == {
-        Role.reader: "a reader",
-        Role.uploader: "an uploader",
-        Role.maintainer: "a maintainer",
-        Role.admin: "an admin",
-    }
-
-
-def test_the_command_line_names_an_uploader_as_such(tmp_path: Path):
-    with serve_in_process(tmp_path / "home") as server:
-        uploader = server.token(Role.uploader, "ulla")
-    with pytest.raises(ChannelError, match="ulla is an uploader$"):
-        CliContext(load_home(tmp_path / "home")).decider(uploader, "recipes")
 
 
 @pytest.mark.parametrize("size", [10_000, 3 * 1024 * 1024])  # in memory; spooled to disk

@@ -22,7 +22,9 @@ ALLOWED = {
     "bridge": {"channel"},
     "server": {"channel", "bridge"},
     "environments": {"channel", "bridge"},
-    "cli": {"channel", "bridge", "server", "environments"},
+    # the build agent: a client like environments/, on builder machines without a home
+    "agent": {"bridge"},
+    "cli": {"channel", "bridge", "server", "environments", "agent"},
 }
 #: bridge/'s rooms (one idea per folder) and the rooms each may import, besides itself
 #: and BASE; no room imports bridge/'s top, where the rooms meet
@@ -34,8 +36,9 @@ ROOMS = {
     "wheels": {"translate", "upstream"},
     "installable": {"translate", "missing"},
     "recipes": {"translate", "upstream", "missing"},
-    # the build farm (agents, jobs: issue 19) builds what the recipes room approved
-    "farm": {"translate", "upstream", "missing", "recipes"},
+    # the build farm (jobs, leases, verification: issue 19) builds what the recipes room
+    # approved, and gates what agents upload with the installability check
+    "farm": {"translate", "upstream", "missing", "recipes", "installable"},
     # what crosses the air gap may be held: policy decides (pure), bundles carry
     "policy": set(),  # its rules are pure; holding keeps files through channel/
     "bundles": {"policy", "recipes", "translate", "upstream", "missing"},

@@ -7,12 +7,13 @@
 - `convert`: grayskull's v0 meta.yaml as a rattler-build v1 recipe (pure);
 - `compose`: the recipe a reviewer reads, corrected by the sdist, with notes (pure);
 - `book`: `RecipeBook`, the recipes of a home: generated, stored, reviewed, audited;
-- `builder`: approved recipes built with rattler-build, per Python; `build_log`: what a
-  failed build's log says went wrong;
+- `target_build`: one approved recipe built for one target with rattler-build (what an
+  agent runs; imports neither the book nor the database); `build_log`: what a failed
+  build's log says went wrong;
 - `wheel_repair`: a built wheel made installable for pip users on its target (auditwheel,
-  delocate, delvewheel), or refused with the reason (the build farm's agents call it too).
+  delocate, delvewheel), or refused with the reason (the agent calls it after a build).
 
 Imports of the bridge: `translate`, `upstream`, `missing`, `errors`, `records`.
 """
 
-__all__ = ["book", "compose", "builder", "wheel_repair"]
+__all__ = ["book", "compose", "target_build", "wheel_repair"]

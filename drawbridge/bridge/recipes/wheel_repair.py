@@ -212,6 +212,18 @@ def tags_within(wheel_name: str, subdir: str, baseline: Baseline) -> str:
     return ""
 
 
+def unfit_for(wheel_name: str, subdir: str, baseline: Baseline) -> str:
+    """Why `wheel_name` is not a wheel to publish for pip users of `subdir` (the server's
+    check of what an agent uploads); "" when it is: pure, or tagged for the subdir (on
+    Linux manylinux within `baseline`)."""
+    plan = plan_repair(wheel_name, subdir, baseline)
+    if plan.tool == "as-is" or subdir not in LINUX_ARCH and plan.tool != "refuse":
+        return ""
+    if plan.tool == "auditwheel":
+        return f"{wheel_name} is not repaired: it is tagged for no manylinux"
+    return plan.said
+
+
 def tool_reason(output: str) -> str:
     """A repair tool's refusal in one line: its last error, else its last words."""
     lines = [line.strip() for line in output.splitlines() if line.strip()]

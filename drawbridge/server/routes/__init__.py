@@ -3,8 +3,8 @@
 (`upload`), the upstream mirrors and the channel list (`upstream`), bridging requests
 (`requests`), the admin API (`admin`), a channel's bases (`bases`), promotion, deletion and
 mutability (`promote`), files by sha256 for replicas (`replica_files`), hosted docs
-(`docs`). A route module imports the server's shared modules, never another route module
-nor a page (`app` sets the order they are routed in).
+(`docs`), the build agents' API (`jobs`). A route module imports the server's shared
+modules, never another route module nor a page (`app` sets the order they are routed in).
 """
 
 from drawbridge.server.routes import (
@@ -12,6 +12,7 @@ from drawbridge.server.routes import (
     bases,
     conda,
     docs,
+    jobs,
     pip,
     promote,
     replica_files,
@@ -25,6 +26,7 @@ __all__ = [
     "bases",
     "conda",
     "docs",
+    "jobs",
     "pip",
     "promote",
     "replica_files",

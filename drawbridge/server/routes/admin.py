@@ -46,6 +46,9 @@ class NewToken(BaseModel):
     role: str = "reader"
     channels: list[str] | None = None
     expires: str | None = Field(None, description="a duration (30d, 12h) or an ISO date")
+    platforms: list[str] | None = Field(
+        None, description="the subdirs a builder token builds for (builder tokens only)"
+    )
 
 
 class Permissions(BaseModel):
@@ -151,12 +154,15 @@ def make_token(
     role = Role[body.role]
     asked = parse_expiry(body.expires) if body.expires else None
     expires = check_new_token(ctx.database, maker, body.user, body.channels, asked)
-    token = create_token(ctx.database, body.user, role, body.channels, expires)
+    if body.platforms is not None and role is not Role.builder:
+        raise InvalidPermission("platforms limit builder tokens only: make it role builder")
+    token = create_token(ctx.database, body.user, role, body.channels, expires, body.platforms)
     return JSONResponse(
         {
             "user": body.user,
             "role": body.role,
             "channels": body.channels,
+            "platforms": body.platforms,
             "expires": expires.isoformat() if expires else None,
             "token": token,
         },

@@ -7,6 +7,7 @@ import html
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import HTMLResponse, PlainTextResponse, RedirectResponse, Response
 
+from drawbridge.bridge.farm.schedule import queue_recipe
 from drawbridge.bridge.recipes.compose import review_notes
 from drawbridge.bridge.recipes.book import Recipe, RecipeBook, RecipeError
 from drawbridge.channel.tokens import Role, identify_token
@@ -72,6 +73,8 @@ def recipe_page(request: Request, name: str) -> HTMLResponse:
         if recipe.state in ("built", "failed")
         else ""
     )
+    if recipe.approved_sha256:
+        log_link += f"<p><a href='/ui/recipes/{html.escape(name)}/jobs'>build jobs</a></p>"
     text = book.text(name)
     notes = "".join(f"<li>{html.escape(note)}</li>" for note in review_notes(text))
     body = (
@@ -140,7 +143,10 @@ async def decide(request: Request, name: str) -> Response:
         raise HTTPException(409, "the recipe changed since the page was loaded; review it again")
     if decision not in ("approve", "reject"):
         raise HTTPException(400, "decision must be approve or reject")
-    book.decide(name, decision == "approve", identity.user, comment)
+    decided = book.decide(name, decision == "approve", identity.user, comment)
+    if decided.approved_sha256:  # approving queues the recipe's build jobs
+        settings = ctx.home.bridge
+        queue_recipe(ctx.jobs, decided, ctx.default_channel, settings.platforms, settings.python3s)
     return RedirectResponse(f"/ui/recipes/{name}", status_code=303)
 
 

@@ -5,14 +5,14 @@ New tables only; no existing row changes. The outbox starts empty: what happened
 the upgrade is in the records and the audit, not replayed as events.
 
 Revision ID: 0007_events
-Revises: 0005_channel_bases
+Revises: 0006_build_jobs
 """
 
 import sqlalchemy as sa
 from alembic import op
 
 revision = "0007_events"
-down_revision = "0005_channel_bases"
+down_revision = "0006_build_jobs"
 branch_labels = None
 depends_on = None
 
