@@ -104,6 +104,9 @@ macos_baseline = {macos}
 # Who maintains the recipes Drawbridge generates (written as extra.recipe-maintainers).
 # Empty: each generated recipe says none is configured, and its reviewer is told.
 maintainers = []
+# How long a build agent may go without a heartbeat before its job is queued again
+# (agents heartbeat every 20 s; a job fails after 3 attempts).
+build_lease_seconds = 120
 
 [bundles]
 # This home's ed25519 signing key (`drawbridge bundle keygen` makes it), from the home.
