@@ -50,7 +50,8 @@ def farm(tmp_path_factory: pytest.TempPathFactory, upstream_39_312: Path):  # ty
         ('pythons = ["3.9", "3.10", "3.11", "3.12", "3.13"]', 'pythons = ["3.9", "3.12"]'),
         ("platforms = [", 'platforms = ["linux-64", "win-64", "osx-arm64"]\n# was: platforms = ['),
         ("upstream_pypi = ", f'upstream_pypi = "{tmp / "drop"}"\n# was: '),
-        ("maintainers = []", f'maintainers = ["mia"]\nbuild_lease_seconds = {LEASE}'),
+        ("maintainers = []", 'maintainers = ["mia"]'),
+        ("build_lease_seconds = 120", f"build_lease_seconds = {LEASE}"),
     ):
         assert old in config
         config = config.replace(old, new, 1)
