@@ -81,16 +81,16 @@ cross-tools:
 	  apt-get install -y -qq gcc-aarch64-linux-gnu qemu-user >/dev/null 2>&1; } || \
 	  echo "note: the aarch64 cross tools are not available; the cross build test will be skipped"
 
-# The suite in tiers (docs/architecture.md, "tests/"): the fast ones first, so a mistake
-# there stops the run in a couple of minutes; the real clients on both cores (whole files
-# to a worker, so a file's module fixtures are made once), except the tests that time a
+# The suite in tiers (docs/architecture.md, "tests/"), each on both cores (whole files to a
+# worker, so a file's module fixtures are made once): the fast ones first, so a mistake
+# there stops the run in a couple of minutes; then the real clients, except the tests that time a
 # server's answers, which run alone; then the tests that touch the database again with
 # every home on PostgreSQL: the in-process tier, where every query of the app runs, and
 # the real processes whose subject is the database (`database`: recovery, migrations).
 PYTEST := $(VENV)/bin/python -m pytest
 BOTH_CORES := -n 2 --dist loadfile
 test: $(VENV)/.test oci-tools browser sandbox postgresql cross-tools  ## set up, then run the whole test suite on SQLite, then what touches the database on PostgreSQL
-	$(PYTEST) tests/unit tests/http
+	$(PYTEST) $(BOTH_CORES) tests/unit tests/http
 	$(PYTEST) $(BOTH_CORES) -m "not serial" tests/clients tests/online
 	$(PYTEST) -m serial tests/clients
 	@if $(PG_CTL); then \

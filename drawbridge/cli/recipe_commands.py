@@ -35,7 +35,6 @@ from drawbridge.cli.common import (
 )
 from drawbridge.cli import policy_commands
 from drawbridge.cli.context import CliContext, open_home
-from drawbridge.cli.local_agent import build_locally
 
 recipe_app = typer.Typer(
     help="Generate and review recipes for sdist-only projects.", no_args_is_help=True
@@ -226,6 +225,9 @@ def build(
     if building:
         # linux-aarch64 is cross-built here when the channels carry the cross compiler for it
         cross = cross_targets(settings.platforms, build_channels)
+        # imported here: it loads the web app, which the other commands never need
+        from drawbridge.cli.local_agent import build_locally
+
         with console.status("building with the local agent…") as status:
             build_locally(
                 context.home,
