@@ -24,6 +24,7 @@ import shutil
 import socket
 import subprocess
 import tempfile
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -164,6 +165,7 @@ class PostgresCluster:
         """SIGKILL the cluster's postmaster (and so its backends), as a power cut would."""
         pid = int((self.folder / "data" / "postmaster.pid").read_text().split()[0])
         os.kill(pid, 9)
+        _wait_until_gone(pid)  # else a quick restart finds its socket lock still held
 
     def restart(self) -> None:
         """Start the cluster again after `kill` (it recovers from its WAL)."""
@@ -347,3 +349,12 @@ def set_config(home: Home, table: str, **values: object) -> Home:
     document.setdefault(table, tomlkit.table()).update(values)
     home.config_path.write_text(tomlkit.dumps(document), "utf-8")
     return load_home(home.root)
+
+
+def _wait_until_gone(pid: int, seconds: float = 30) -> None:
+    """Until process `pid` is gone, reaped too: PostgreSQL's start refuses while the PID in
+    a socket's lock file answers a signal, and a zombie does (after `seconds`, the start
+    is left to say so itself)."""
+    deadline = time.monotonic() + seconds
+    while Path(f"/proc/{pid}").exists() and time.monotonic() < deadline:
+        time.sleep(0.05)
