@@ -9,10 +9,8 @@ in-process half is `http/test_migrations.py`."""
 from __future__ import annotations
 
 import hashlib
-import json
 import subprocess
 import sys
-import tarfile
 from pathlib import Path
 
 import pytest
@@ -20,9 +18,8 @@ import pytest
 import rattler
 from builders import make_wheel
 from clients import client_env
-from databases import MODE, cluster
 from servers import start_server
-from sqlalchemy import create_engine, inspect, text
+from sqlalchemy import inspect, text
 from sqlalchemy.engine import Engine
 
 import drawbridge.bridge.records  # noqa: F401  (the bridge's tables, for the full metadata)
@@ -30,71 +27,14 @@ import drawbridge.channel.hosted_docs  # noqa: F401  (the docs' table)
 import drawbridge.channel.outbox  # noqa: F401  (the outbox's tables)
 from drawbridge.bridge.recipes.book import RecipeBook
 from drawbridge.channel import schema
-from drawbridge.channel.database import Database, database_url
-from drawbridge.channel.home import Home, load_home
+from drawbridge.channel.database import Database
 from drawbridge.channel.schema import current_revision, head
 from drawbridge.channel.tokens import Role, identify_token
 from clients import run_drawbridge
-from tiers import TESTS
+from migration_homes import TABLES, baseline_home, every_row, raw_engine
 
 #: recovery, migrations and init are about the database: run on PostgreSQL too
 pytestmark = pytest.mark.database
-
-
-DATA = TESTS / "data"
-
-
-TABLES = [
-    "audit",
-    "bridge_requests",
-    "channels",
-    "conda_packages",
-    "distributions",
-    "publish_intents",
-    "recipes",
-    "tokens",
-]
-
-
-def baseline_home(folder: Path) -> tuple[Home, dict]:
-    """A copy of the 0.1.0 home for this run's database (restored into a new PostgreSQL
-    database on a PostgreSQL run), and what its fixture.json says it holds."""
-    with tarfile.open(DATA / f"baseline-home-{MODE}.tar.gz") as tar:
-        tar.extractall(folder, filter="data")
-    if MODE == "postgresql":
-        url = cluster().create_database("baseline")
-        cluster().restore(url, folder / "database.sql")
-        config = folder / "home" / "drawbridge.toml"
-        config.write_text(
-            config.read_text().replace('database_url = ""', f'database_url = "{url}"')
-        )
-    return load_home(folder / "home"), json.loads((folder / "fixture.json").read_text())
-
-
-def raw_engine(home: Home) -> Engine:
-    """An engine that upgrades nothing: to look at a database as it is."""
-    return create_engine(database_url(home.database_url))
-
-
-def every_row(
-    engine: Engine, columns: dict[str, list[str]] | None = None
-) -> dict[str, list[tuple]]:
-    """Every row of every table of 0.1.0 (only `columns` of each, if given)."""
-
-    def chosen(table: str) -> str:
-        return ", ".join(f'"{c}"' for c in columns[table]) if columns else "*"
-
-    with engine.connect() as connection:
-        return {
-            table: sorted(
-                (
-                    tuple(row)
-                    for row in connection.execute(text(f'SELECT {chosen(table)} FROM "{table}"'))
-                ),
-                key=repr,
-            )
-            for table in TABLES
-        }
 
 
 def test_a_home_made_by_0_1_0_upgrades_in_place_and_is_still_served(tmp_path: Path):
