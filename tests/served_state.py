@@ -221,3 +221,18 @@ def as_listed(served: dict[str, bytes]) -> dict[str, object]:
         else:
             found[path] = data
     return found
+
+
+def served_and_recorded(home: Home) -> tuple[dict[str, bytes], list[str]]:
+    """What the channel serves and records; a run that failed must also leave no intent
+    and no index marker behind (`recovery` would find work to do: it was half done)."""
+    layout = home.channel("main")
+    with Database(home.database_url).session() as session:
+        rows = [r.filename for r in session.scalars(select(DistributionRow))] + [
+            r.filename for r in session.scalars(select(CondaPackageRow))
+        ]
+        intents = [f"intent {i.state} {i.path}" for i in session.scalars(select(PublishIntentRow))]
+    markers = [
+        f"marker {m.name}" for m in (layout.indexing_marker, layout.pages_marker) if m.exists()
+    ]
+    return indexed(served_bytes(home)), sorted(rows) + intents + markers

@@ -22,10 +22,10 @@ import pytest
 from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from databases import new_home
 from servers import start_server
-from served_state import assert_consistent, changed, indexed, InProcess, served_bytes
+from served_state import assert_consistent, changed, InProcess, served_and_recorded, served_bytes
 from sqlalchemy import select
 
-from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow, PublishIntentRow
+from drawbridge.channel.database import Database, PublishIntentRow
 from drawbridge.channel.faults import CRASH_SAID, CRASH_VARIABLE
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
@@ -220,21 +220,6 @@ def _refill(root: Path, free: int) -> None:
     _leave_free(root, free)
 
 
-def _state(home: Home) -> tuple[dict[str, bytes], list[str]]:
-    """What the channel serves and records; a run that failed must also leave no intent
-    and no index marker behind (`recovery` would find work to do: it was half done)."""
-    layout = home.channel("main")
-    with Database(home.database_url).session() as session:
-        rows = [r.filename for r in session.scalars(select(DistributionRow))] + [
-            r.filename for r in session.scalars(select(CondaPackageRow))
-        ]
-        intents = [f"intent {i.state} {i.path}" for i in session.scalars(select(PublishIntentRow))]
-    markers = [
-        f"marker {m.name}" for m in (layout.indexing_marker, layout.pages_marker) if m.exists()
-    ]
-    return indexed(served_bytes(home)), sorted(rows) + intents + markers
-
-
 #: free bytes left for each attempt: from none to enough, so each fails somewhere else
 FREE_SPACE = [0, *(int(4096 * 1.3**k) for k in range(32))]
 
@@ -269,7 +254,7 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
             # the reserve there each time (without it, uploads are refused up front: the
             # next test)
             _refill(small_home.root, free)
-            before = _state(small_home)
+            before = served_and_recorded(small_home)
             response = client.upload(candidate)
             if response.status_code == 200:
                 candidates.remove(candidate)
@@ -278,7 +263,7 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
             detail = response.json()["detail"]
             assert "no space left" in detail or "disk is full" in detail, detail
             failed_while.add(detail.split(":")[0].replace(candidate.name, "<file>"))
-            after = _state(small_home)
+            after = served_and_recorded(small_home)
             assert changed(before[0], after[0]) == [] and before[1] == after[1], (
                 candidate.name,
                 detail,
@@ -330,10 +315,10 @@ def test_once_the_reserve_is_used_uploads_are_refused_up_front_until_there_is_ro
 
     for step, free in enumerate(FREE_SPACE):  # a little more room each time, the reserve
         _refill(small_home.root, free)  # in place, until a file recorded fails its pages
-        before = _state(small_home)
+        before = served_and_recorded(small_home)
         response = client.upload(wheel(f"undone{step}"))
         assert response.status_code == 507, response.text
-        assert _state(small_home) == before, response.text
+        assert served_and_recorded(small_home) == before, response.text
         if response.json()["detail"].startswith("indexing channel 'main'"):
             break
     else:
@@ -345,7 +330,7 @@ def test_once_the_reserve_is_used_uploads_are_refused_up_front_until_there_is_ro
     published = {"base-1.0-py3-none-any.whl", "basetool-1.0-0.tar.bz2"}
     for attempt, room in enumerate([free, free, 2 * free, RESERVE_BYTES // 2, free]):
         _leave_free(small_home.root, room)
-        before, reserved = _state(small_home), reserve.exists()
+        before, reserved = served_and_recorded(small_home), reserve.exists()
         candidate = (wheel if attempt % 2 else package)(f"after{attempt}")
         response = client.upload(candidate)
         if response.status_code == 200 and reserved:  # PostgreSQL's, with room enough
@@ -358,7 +343,7 @@ def test_once_the_reserve_is_used_uploads_are_refused_up_front_until_there_is_ro
                 "reserve (`.reserve` in the Drawbridge home) that lets a publish be undone on "
                 "a full disk; free some space and retry"
             )
-        assert _state(small_home) == before, candidate.name
+        assert served_and_recorded(small_home) == before, candidate.name
         assert not list(small_home.incoming_dir.iterdir()), "an upload left behind"
         assert client.get(f"/main/simple/{candidate.name.split('-')[0]}/").status_code == 404
     assert in_home or reserve.exists()

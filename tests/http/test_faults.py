@@ -17,28 +17,11 @@ from pathlib import Path
 
 import pytest
 from builders import make_wheel
-from served_state import assert_consistent, indexed, InProcess, served_bytes
-from sqlalchemy import select
+from served_state import assert_consistent, InProcess, served_and_recorded
 
 from drawbridge.channel import pip_view, publishing
-from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow, PublishIntentRow
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
-
-
-def _state(home: Home) -> tuple[dict[str, bytes], list[str]]:
-    """What the channel serves and records; a run that failed must also leave no intent
-    and no index marker behind (`recovery` would find work to do: it was half done)."""
-    layout = home.channel("main")
-    with Database(home.database_url).session() as session:
-        rows = [r.filename for r in session.scalars(select(DistributionRow))] + [
-            r.filename for r in session.scalars(select(CondaPackageRow))
-        ]
-        intents = [f"intent {i.state} {i.path}" for i in session.scalars(select(PublishIntentRow))]
-    markers = [
-        f"marker {m.name}" for m in (layout.indexing_marker, layout.pages_marker) if m.exists()
-    ]
-    return indexed(served_bytes(home)), sorted(rows) + intents + markers
 
 
 def test_a_permission_error_is_a_clear_500_and_leaves_nothing(
@@ -46,7 +29,7 @@ def test_a_permission_error_is_a_clear_500_and_leaves_nothing(
 ):
     client = InProcess(home)
     assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
-    before = _state(home)
+    before = served_and_recorded(home)
 
     def refuse(_source: Path, target: Path) -> None:
         raise PermissionError(errno.EACCES, "Permission denied", str(target))
@@ -58,7 +41,7 @@ def test_a_permission_error_is_a_clear_500_and_leaves_nothing(
         "the system refused it" in response.json()["detail"]
         and "Permission denied" in response.json()["detail"]
     )
-    assert _state(home) == before
+    assert served_and_recorded(home) == before
     assert_consistent(home)
 
 
@@ -68,7 +51,7 @@ def test_an_io_error_while_writing_pages_unpublishes_the_file(
     """The file was placed and recorded when the pages failed: it is unpublished again."""
     client = InProcess(home)
     assert client.upload(make_wheel(tmp_path, "base", "1.0")).status_code == 200
-    before = _state(home)
+    before = served_and_recorded(home)
     real_write = pip_view.write_files_atomic
 
     def failing(files: dict[Path, bytes]) -> None:
@@ -79,7 +62,7 @@ def test_an_io_error_while_writing_pages_unpublishes_the_file(
     monkeypatch.setattr(pip_view, "write_files_atomic", failing)
     response = client.upload(make_wheel(tmp_path, "late", "1.0"))
     assert response.status_code == 500 and "Input/output error" in response.json()["detail"]
-    assert _state(home) == before
+    assert served_and_recorded(home) == before
     assert_consistent(home)
 
 
