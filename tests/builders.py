@@ -17,6 +17,7 @@ import json
 import re
 import tarfile
 import time
+import struct
 import zipfile
 from pathlib import Path
 
@@ -397,4 +398,30 @@ def make_osv_zip(path: Path) -> Path:
     with zipfile.ZipFile(path, "w") as archive:
         for name, document in advisories.items():
             archive.writestr(name, json.dumps(document))
+    return path
+
+
+#: the signatures of a zip's central directory record and local file header
+ZIP_CENTRAL, ZIP_LOCAL = b"PK\x01\x02", b"PK\x03\x04"
+
+
+def patch_zip_entry(path: Path, entry: str, *, flags: int = 0, method: int | None = None) -> Path:
+    """Set `flags` in `entry`'s general-purpose bits, or its compression `method`, in its
+    local header and its central directory record alike, in place."""
+    data = bytearray(path.read_bytes())
+    with zipfile.ZipFile(path) as zf:
+        local, record = zf.getinfo(entry).header_offset, zf.start_dir
+    assert data[local : local + 4] == ZIP_LOCAL
+    while data[record : record + 4] == ZIP_CENTRAL:
+        size = struct.unpack("<HHH", data[record + 28 : record + 34])
+        if data[record + 46 : record + 46 + size[0]].decode() == entry:
+            break
+        record += 46 + sum(size)
+    else:
+        raise AssertionError(f"{entry} is not in the central directory")
+    for flags_at in (local + 6, record + 8):  # the method follows the flags in both
+        old_flags, old_method = struct.unpack("<HH", data[flags_at : flags_at + 4])
+        new_method = old_method if method is None else method
+        data[flags_at : flags_at + 4] = struct.pack("<HH", old_flags | flags, new_method)
+    path.write_bytes(bytes(data))
     return path

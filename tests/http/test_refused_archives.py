@@ -18,40 +18,21 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from builders import make_conda_tar_bz2, make_noarch_python_conda, make_sdist, make_wheel
+from builders import (
+    make_conda_tar_bz2,
+    make_noarch_python_conda,
+    make_sdist,
+    make_wheel,
+    patch_zip_entry,
+)
 from served_state import InProcess, changed, served_bytes
 
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 
 
-_CENTRAL, _LOCAL = b"PK\x01\x02", b"PK\x03\x04"
-
-
 #: what `_prepended` puts before a zip
 STUB = b"#!/bin/sh\necho surprise\nexit 0\n"
-
-
-def _patch(path: Path, entry: str, *, flags: int = 0, method: int | None = None) -> Path:
-    """Set `flags` in `entry`'s general-purpose bits, or its compression `method`, in its
-    local header and its central directory record alike, in place."""
-    data = bytearray(path.read_bytes())
-    with zipfile.ZipFile(path) as zf:
-        local, record = zf.getinfo(entry).header_offset, zf.start_dir
-    assert data[local : local + 4] == _LOCAL
-    while data[record : record + 4] == _CENTRAL:
-        size = struct.unpack("<HHH", data[record + 28 : record + 34])
-        if data[record + 46 : record + 46 + size[0]].decode() == entry:
-            break
-        record += 46 + sum(size)
-    else:
-        raise AssertionError(f"{entry} is not in the central directory")
-    for flags_at in (local + 6, record + 8):  # the method follows the flags in both
-        old_flags, old_method = struct.unpack("<HH", data[flags_at : flags_at + 4])
-        new_method = old_method if method is None else method
-        data[flags_at : flags_at + 4] = struct.pack("<HH", old_flags | flags, new_method)
-    path.write_bytes(bytes(data))
-    return path
 
 
 def _bad_crc(path: Path, entry: str) -> Path:
@@ -129,32 +110,40 @@ def _rezipped(path: Path, method: int) -> Path:
 REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
     # -- item 6: what zipfile cannot read is a 400, not a RuntimeError -------------------
     "wheel, an entry flagged encrypted": (
-        lambda d: _patch(make_wheel(d, "locked", "1.0"), "locked/__init__.py", flags=0x1),
+        lambda d: patch_zip_entry(make_wheel(d, "locked", "1.0"), "locked/__init__.py", flags=0x1),
         "entry 'locked/__init__.py' is encrypted",
     ),
     "wheel, METADATA flagged encrypted": (
-        lambda d: _patch(make_wheel(d, "locked", "1.0"), "locked-1.0.dist-info/METADATA", flags=1),
+        lambda d: patch_zip_entry(
+            make_wheel(d, "locked", "1.0"), "locked-1.0.dist-info/METADATA", flags=1
+        ),
         "entry 'locked-1.0.dist-info/METADATA' is encrypted",
     ),
     "wheel, strong encryption (flag bit 6)": (
-        lambda d: _patch(make_wheel(d, "locked", "1.0"), "locked/__init__.py", flags=0x40),
+        lambda d: patch_zip_entry(make_wheel(d, "locked", "1.0"), "locked/__init__.py", flags=0x40),
         "entry 'locked/__init__.py' is encrypted",
     ),
     "wheel, compressed patched data (flag bit 5)": (
-        lambda d: _patch(make_wheel(d, "patched", "1.0"), "patched/__init__.py", flags=0x20),
+        lambda d: patch_zip_entry(
+            make_wheel(d, "patched", "1.0"), "patched/__init__.py", flags=0x20
+        ),
         "entry 'patched/__init__.py' holds compressed patched data",
     ),
     "wheel, AES (method 99)": (
-        lambda d: _patch(make_wheel(d, "aes", "1.0"), "aes/__init__.py", method=99),
+        lambda d: patch_zip_entry(make_wheel(d, "aes", "1.0"), "aes/__init__.py", method=99),
         "entry 'aes/__init__.py' is compressed with zip method 99 (AES encryption), which "
         "pip cannot read",
     ),
     "wheel, deflate64 (method 9)": (
-        lambda d: _patch(make_wheel(d, "deflate64", "1.0"), "deflate64/__init__.py", method=9),
+        lambda d: patch_zip_entry(
+            make_wheel(d, "deflate64", "1.0"), "deflate64/__init__.py", method=9
+        ),
         "zip method 9, which pip cannot read",
     ),
     "wheel, an unknown method (77)": (
-        lambda d: _patch(make_wheel(d, "unknown", "1.0"), "unknown/__init__.py", method=77),
+        lambda d: patch_zip_entry(
+            make_wheel(d, "unknown", "1.0"), "unknown/__init__.py", method=77
+        ),
         "zip method 77, which pip cannot read",
     ),
     "wheel, a bad CRC": (
@@ -162,7 +151,7 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
         "bad CRC in 'crc/__init__.py'",
     ),
     "wheel, stored data claimed deflated": (
-        lambda d: _patch(
+        lambda d: patch_zip_entry(
             _rezipped(make_wheel(d, "inflate", "1.0"), zipfile.ZIP_STORED),
             "inflate/__init__.py",
             method=zipfile.ZIP_DEFLATED,
@@ -170,23 +159,30 @@ REFUSED: dict[str, tuple[Callable[[Path], Path], str]] = {
         "corrupt zip archive",
     ),
     ".conda, an entry flagged encrypted": (
-        lambda d: _patch(_conda(d, "locked"), "metadata.json", flags=0x1),
+        lambda d: patch_zip_entry(_conda(d, "locked"), "metadata.json", flags=0x1),
         "entry 'metadata.json' is encrypted",
     ),
     ".conda, its info archive flagged encrypted": (
-        lambda d: (p := _conda(d, "locked"), _patch(p, f"info-{_stem(p)}.tar.zst", flags=1))[1],
+        lambda d: (
+            p := _conda(d, "locked"),
+            patch_zip_entry(p, f"info-{_stem(p)}.tar.zst", flags=1),
+        )[1],
         "entry 'info-locked-1.0-pyh4616a5c_0.tar.zst' is encrypted",
     ),
     ".conda, AES (method 99)": (
-        lambda d: (p := _conda(d, "aes"), _patch(p, f"pkg-{_stem(p)}.tar.zst", method=99))[1],
+        lambda d: (p := _conda(d, "aes"), patch_zip_entry(p, f"pkg-{_stem(p)}.tar.zst", method=99))[
+            1
+        ],
         "entry 'pkg-aes-1.0-pyh4616a5c_0.tar.zst' is compressed with zip method 99",
     ),
     "zip sdist, PKG-INFO flagged encrypted": (
-        lambda d: _patch(_zip_sdist(d, "locked"), "locked-1.0/PKG-INFO", flags=0x1),
+        lambda d: patch_zip_entry(_zip_sdist(d, "locked"), "locked-1.0/PKG-INFO", flags=0x1),
         "entry 'locked-1.0/PKG-INFO' is encrypted",
     ),
     "zip sdist, an unknown method": (
-        lambda d: _patch(_zip_sdist(d, "unknown"), "unknown-1.0/unknown/__init__.py", method=77),
+        lambda d: patch_zip_entry(
+            _zip_sdist(d, "unknown"), "unknown-1.0/unknown/__init__.py", method=77
+        ),
         "zip method 77, which pip cannot read",
     ),
     # -- item 7: what PyPI, pip, installer and conda refuse -------------------------------
