@@ -43,6 +43,17 @@ browser:
 	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq chromium >/dev/null 2>&1; }; }; } || \
 	  echo "note: chromium not available; the browser tests will be skipped"
 
+# nginx (Debian) in front of `drawbridge serve` for the X-Accel-Redirect test
+# (tests/clients/test_accel_redirect_clients.py); installed when missing and this is a
+# Debian/Ubuntu machine run as root, else that test says it is skipped.
+.PHONY: nginx
+nginx:
+	@command -v nginx >/dev/null || [ -x /usr/sbin/nginx ] || { \
+	  [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null && \
+	  { apt-get install -y -qq nginx >/dev/null 2>&1 || \
+	    { apt-get update -qq >/dev/null 2>&1 && apt-get install -y -qq nginx >/dev/null 2>&1; }; }; } || \
+	  echo "note: nginx not available; the X-Accel-Redirect test will be skipped"
+
 # bubblewrap (Debian) for the build agent's sandbox, which the isolation test checks
 # (tests/clients/test_agents.py); installed when missing and this is a Debian/Ubuntu machine
 # run as root, else builds run unsandboxed and that test says it is skipped.
@@ -89,7 +100,7 @@ cross-tools:
 # the real processes whose subject is the database (`database`: recovery, migrations).
 PYTEST := $(VENV)/bin/python -m pytest
 BOTH_CORES := -n 2 --dist loadfile
-test: $(VENV)/.test oci-tools browser sandbox postgresql cross-tools  ## set up, then run the whole test suite on SQLite, then what touches the database on PostgreSQL
+test: $(VENV)/.test oci-tools browser sandbox nginx postgresql cross-tools  ## set up, then run the whole test suite on SQLite, then what touches the database on PostgreSQL
 	$(PYTEST) $(BOTH_CORES) tests/unit tests/http
 	$(PYTEST) $(BOTH_CORES) -m "not serial" tests/clients tests/online
 	$(PYTEST) -m serial tests/clients

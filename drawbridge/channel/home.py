@@ -83,6 +83,10 @@ public_url = ""
 replica_of = ""
 # The secret a replica shows the primary to fetch files (set the same on both).
 replica_token = ""
+# Behind nginx: an `internal` location aliased to this home ("/_drawbridge_files/"); after
+# its access checks the server answers a package file with X-Accel-Redirect and nginx sends
+# it (docs/operating.md, "Files sent by nginx"). Empty: the server sends files itself.
+accel_redirect_prefix = ""
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -153,6 +157,8 @@ class ServerSettings:
     replica_of: str = ""
     #: the secret replicas show the primary to fetch files by sha256 ("": none may)
     replica_token: str = ""
+    #: nginx's internal location of the home's files ("": the server sends files itself)
+    accel_redirect_prefix: str = ""
 
     @property
     def max_upload_bytes(self) -> int:
@@ -350,6 +356,7 @@ def load_home(home: Path | str | None = None) -> Home:
             f"(it is {server.idle_timeout_seconds})"
         )
     check_public_url(config_path, server.public_url)
+    check_accel_redirect_prefix(config_path, server.accel_redirect_prefix)
     check_replica(config_path, server)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
     from drawbridge.channel.upstream_conda import upstream_channels
@@ -438,6 +445,21 @@ def check_public_url(config_path: Path, url: str) -> None:
             f"{config_path}: [server] public_url {url!r} is not the URL of a server ({problem});"
             ' write the URL clients reach Drawbridge at, as "https://pkgs.example.com/" or '
             '"http://10.0.0.5:8080/", or "" to use each request\'s Host header'
+        )
+
+
+def check_accel_redirect_prefix(config_path: Path, prefix: str) -> None:
+    """HomeError unless `[server] accel_redirect_prefix` is empty or a URL path that starts
+    and ends with `/` (an nginx location), with nothing a URL path cannot hold plainly."""
+    if not prefix:
+        return
+    plain = all(char.isascii() and char.isprintable() and char not in " ?#%" for char in prefix)
+    if len(prefix) < 3 or not prefix.startswith("/") or not prefix.endswith("/") or not plain:
+        raise HomeError(
+            f"{config_path}: [server] accel_redirect_prefix {prefix!r} is not an nginx location;"
+            ' write a path that starts and ends with "/", as "/_drawbridge_files/" (the '
+            'location in nginx must be `internal;` and aliased to this home), or "" to have the '
+            "server send files itself"
         )
 
 

@@ -15,6 +15,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
+from drawbridge.server.accel import AccelRedirect
 from drawbridge.server.asgi import (
     AccessLog,
     Admission,
@@ -106,6 +107,8 @@ def create_app(home: Home) -> ASGIApp:
     )
     context = Context(home=home, database=database, channels=channels, misses=misses)
     app.state.context = context
+    # files the routes send after their checks go through nginx when it is in front
+    app.state.accel = AccelRedirect.for_home(home.server.accel_redirect_prefix, home.root)
     for family, handler in EXCEPTION_HANDLERS:
         app.add_exception_handler(family, handler)
     # routes.upstream before routes.conda: `/upstream/conda/<subdir>/<file>` is a mirror

@@ -11,6 +11,8 @@ from pathlib import Path
 from fastapi import Request, Response
 from fastapi.responses import FileResponse
 
+from drawbridge.server.accel import HEADER, AccelRedirect
+
 #: immutable: a published file or a content-addressed shard never changes under its name.
 #: An answer that needed a token goes out `private` instead of `public` (server/asgi/gate.py).
 CACHE_IMMUTABLE = "public, max-age=31536000, immutable"
@@ -53,7 +55,9 @@ def is_not_modified_headers(headers: Mapping[str, str], etag: str, mtime: float)
 
 
 def file_response(request: Request, path: Path, media_type: str, cache_control: str) -> Response:
-    """Serve a file from disk with validators, 304s and Range (Starlette's FileResponse).
+    """Serve a file from disk with validators, 304s and Range (Starlette's FileResponse), or
+    name it to the proxy in front (`server.accel`) when the app has `state.accel` set and
+    the file lies in the home: the caller has checked the read already.
 
     Raises FileNotFoundError if the file is absent.
     """
@@ -66,6 +70,11 @@ def file_response(request: Request, path: Path, media_type: str, cache_control: 
     }
     if is_not_modified(request, etag, stat.st_mtime):
         return Response(status_code=304, headers=headers)
+    accel: AccelRedirect | None = getattr(request.app.state, "accel", None)
+    location = accel.location(path) if accel and request.method == "GET" else None
+    if location is not None:
+        headers[HEADER.decode()] = location.decode("latin-1")
+        return Response(media_type=media_type, headers=headers)
     return FileResponse(path, media_type=media_type, headers=headers, stat_result=stat)
 
 

@@ -68,6 +68,9 @@ def test_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         ('[server]\npublic_url = "https://pkgs.example.com:99999/"\n', "Port out of range"),
         ('[server]\npublic_url = "http://pkgs.example.com:0/"\n', "port 0"),
         ('[server]\npublic_url = "https://pkgs. example.com/"\n', "white space"),
+        ('[server]\naccel_redirect_prefix = "files"\n', "not an nginx location"),
+        ('[server]\naccel_redirect_prefix = "/files"\n', "not an nginx location"),
+        ('[server]\naccel_redirect_prefix = "/my files/"\n', "not an nginx location"),
     ],
 )
 def test_bad_config_is_reported(tmp_path: Path, text: str, message: str):

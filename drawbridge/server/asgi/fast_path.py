@@ -10,7 +10,9 @@ the same requests the same way, only slower.
 Package files (.conda, .tar.bz2, wheels, sdists, .metadata, shards) cost one `stat` and a
 cached header list. A small file is read in one go; a larger one leaves through the
 server's `http.response.pathsend` (granian streams it from Rust, no Python per chunk), or
-in 1 MiB chunked reads where the server has no pathsend.
+in 1 MiB chunked reads where the server has no pathsend. Behind nginx with
+`[server] accel_redirect_prefix` set, a GET of a file is answered with `X-Accel-Redirect`
+instead and nginx sends the file (`server.accel`).
 """
 
 from __future__ import annotations
@@ -30,6 +32,8 @@ from starlette.types import ASGIApp, Receive, Scope, Send
 from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
+from drawbridge.server.accel import HEADER as ACCEL_HEADER
+from drawbridge.server.accel import AccelRedirect
 from drawbridge.server.asgi.access_log import AccessLog
 from drawbridge.server.auth import TOKEN_KEY
 from drawbridge.server.channel_paths import split_channel
@@ -169,6 +173,8 @@ class IndexFastPath:
         self.log = log
         self.files = StoredFiles()
         self._roots: dict[tuple[str, str], str] = {}
+        server = context.home.server
+        self.accel = AccelRedirect.for_home(server.accel_redirect_prefix, context.home.root)
 
     def _root(self, channel: str, view: str) -> str:
         """The folder of a channel's simple pages, files or conda view, as a string (no pathlib)."""
@@ -367,6 +373,17 @@ class IndexFastPath:
             await send({"type": "http.response.body", "body": b""})
             return 304, 0
         head = scope["method"] == "HEAD"
+        location = None if head or self.accel is None else self.accel.location(path)
+        if location is not None:  # nginx sends it, and answers Range and If-Range itself
+            accel = [
+                *stored.validators,
+                (b"content-type", media_type.encode()),
+                NOSNIFF,
+                (ACCEL_HEADER, location),
+            ]
+            await send({"type": "http.response.start", "status": 200, "headers": accel})
+            await send({"type": "http.response.body", "body": b""})
+            return 200, stored.size
         if "range" in headers:
             chosen = None if "if-range" in headers else single_range(headers["range"], stored.size)
             if chosen is None:

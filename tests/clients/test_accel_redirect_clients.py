@@ -1,0 +1,143 @@
+"""Files sent by nginx (`[server] accel_redirect_prefix`): a real nginx in front of a real
+`drawbridge serve`; Drawbridge checks each read and names the file, nginx sends it.
+
+What must hold: an allowed file reaches the client whole (nginx sending it, Range
+included), a private channel's file is refused without a token exactly as without nginx,
+and the internal location cannot be asked for directly.
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from builders import make_conda_tar_bz2, make_wheel
+from commands import invoke_drawbridge
+from databases import new_home, write_config
+from servers import Server, free_port, start_server
+
+from drawbridge.channel.tokens import Role
+
+PREFIX = "/_drawbridge_files/"
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+@dataclass
+class Proxied:
+    server: Server  # Drawbridge, asked directly
+    url: str  # nginx in front of it
+    reader: str  # a token that may read the private channel
+    conda: bytes  # the public conda package's bytes
+    wheel: bytes  # the private wheel's bytes
+
+
+def start_nginx(folder: Path, home: Path, upstream: str) -> tuple[subprocess.Popen, str]:
+    port = free_port()
+    folder.mkdir()
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+user root;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  sendfile on;
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ proxy_pass {upstream}; proxy_set_header Host $http_host; }}
+    location {PREFIX} {{ internal; alias {home}/; }}
+  }}
+}}
+""")
+    process = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/health", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"nginx did not start: {(folder / 'error.log').read_text()}")
+
+
+@pytest.fixture(scope="module")
+def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed (apt-get install nginx)")
+    folder = tmp_path_factory.mktemp("accel")
+    home = new_home(folder / "home")
+    write_config(home, f'[server]\naccel_redirect_prefix = "{PREFIX}"\n')
+    for args in (
+        ("user", "create", "alice"),
+        ("channel", "create", "secret", "--read", "user:alice"),
+    ):
+        done = invoke_drawbridge(*args, home=home.root)
+        assert done.returncode == 0, done.stdout + done.stderr
+    conda = make_conda_tar_bz2(folder / "d", "open-data", "1.0", members={"blob": b"x" * 300_000})
+    wheel = make_wheel(folder / "w", "hidden-lib", "1.0")
+    server = start_server(home.root)
+    nginx = None
+    try:
+        server.publish(conda)
+        server.publish(wheel, channel="secret")
+        reader = server.token(Role.reader, "alice")
+        nginx, url = start_nginx(folder / "nginx", home.root, server.url)
+        yield Proxied(server, url, reader, conda.read_bytes(), wheel.read_bytes())
+    finally:
+        if nginx is not None:
+            nginx.terminate()
+            nginx.wait(10)
+        server.stop()
+
+
+CONDA = "/main/conda/noarch/open-data-1.0-0.tar.bz2"
+WHEEL = "/secret/files/hidden_lib-1.0-py3-none-any.whl"
+
+
+def test_drawbridge_names_an_allowed_file_and_nginx_sends_it(proxied: Proxied):
+    direct = httpx.get(proxied.server.url + CONDA)
+    assert direct.status_code == 200
+    assert direct.content == b""  # Drawbridge sent no byte of it
+    assert direct.headers["x-accel-redirect"].startswith(PREFIX + "channels/main/")
+    through = httpx.get(proxied.url + CONDA)
+    assert through.status_code == 200
+    assert through.content == proxied.conda
+    assert "x-accel-redirect" not in through.headers
+    assert through.headers["cache-control"] == "public, max-age=31536000, immutable"
+    part = httpx.get(proxied.url + CONDA, headers={"Range": "bytes=10-19"})
+    assert part.status_code == 206 and part.content == proxied.conda[10:20]
+
+
+def test_a_private_file_is_refused_without_a_token_and_sent_with_one(proxied: Proxied):
+    refused = httpx.get(proxied.url + WHEEL)
+    assert refused.status_code in (401, 404)
+    assert refused.content != proxied.wheel and "x-accel-redirect" not in refused.headers
+    allowed = httpx.get(proxied.url + WHEEL, auth=("__token__", proxied.reader))
+    assert allowed.status_code == 200
+    assert allowed.content == proxied.wheel
+    assert allowed.headers["cache-control"].startswith("private")
+
+
+def test_the_internal_location_cannot_be_asked_for(proxied: Proxied):
+    for path in ("drawbridge.db", "drawbridge.toml", "channels/secret/pypi/files/"):
+        assert httpx.get(proxied.url + PREFIX + path).status_code == 404
