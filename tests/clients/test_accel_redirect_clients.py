@@ -124,6 +124,7 @@ def test_drawbridge_names_an_allowed_file_and_nginx_sends_it(proxied: Proxied):
     assert through.content == proxied.conda
     assert "x-accel-redirect" not in through.headers
     assert through.headers["cache-control"] == "public, max-age=31536000, immutable"
+    assert through.headers["content-type"] == "application/octet-stream"
     part = httpx.get(proxied.url + CONDA, headers={"Range": "bytes=10-19"})
     assert part.status_code == 206 and part.content == proxied.conda[10:20]
 
