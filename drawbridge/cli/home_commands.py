@@ -173,6 +173,10 @@ def serve(
         # accept() and given back when the connection closes): 32 let 64 idle keep-alive
         # connections lock every other client out. It is set as high as the worker's file
         # descriptors allow; requests are bounded by `server.asgi.admission` instead.
+        # So no client waits in the kernel's accept queue, where wrk's p99 would not count
+        # it (`ss` showed Recv-Q 0 at 256 busy connections: docs/performance.md, "Files at
+        # nginx speed"), and a fresh client's wait is the admission line's, first come
+        # first served.
         backpressure=connections_per_worker(raise_open_file_limit()),
         # idle keep-alive connections (and clients that never finish their headers) are
         # closed after [server] idle_timeout_seconds: hyper's header-read timeout starts
