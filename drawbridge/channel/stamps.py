@@ -110,9 +110,11 @@ class Stamped(Generic[T]):
         seen = signature(self._path)
         with self._reading:
             loaded = self._loaded
+            # no stamp (a read-only home) compares equal too: what this thread saw missing
+            # is what the read saw missing, so only `reload_every` made it ask, and a read
+            # that is not expired answers it (a stampede otherwise: one read per waiter)
             if (
                 loaded is not None
-                and seen is not None
                 and loaded[1] == seen
                 and not self._expired(loaded[0], time.monotonic())
             ):
