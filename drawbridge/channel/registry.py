@@ -78,7 +78,7 @@ class ChannelRegistry:
         if bases:
             channel_bases.touch_stamp(self.home.channels_dir)
         layout.files_dir.mkdir(parents=True, exist_ok=True)
-        with layout.lock():
+        with self.db.locks.channel(layout):
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
                 conda_index.index_conda(layout, conda_index.CHANNEL_SUBDIRS)
                 conda_index.write_channeldata(layout, [])

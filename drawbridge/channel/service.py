@@ -142,7 +142,7 @@ class Channels(ChannelRegistry):
                     and self.access.claim_project(uploader, channel, project)
                 )
                 try:
-                    with layout.lock():
+                    with self.db.locks.channel(layout):
                         published = self.publisher.place_and_record(placement)
                         placed = [] if published.already_published else [placement]
                         if index:
@@ -184,7 +184,7 @@ class Channels(ChannelRegistry):
             published.append(item)
             placed += [placement] if placement else []
         layout = self.home.channel(channel)
-        with layout.lock():
+        with self.db.locks.channel(layout):
             self._index_or_roll_back(layout, placed, published)
         return published, refused
 
@@ -230,14 +230,14 @@ class Channels(ChannelRegistry):
             self.publisher.roll_back(placed)
             raise
         layout = self.home.channel(channel)
-        with layout.lock():
+        with self.db.locks.channel(layout):
             self._index_or_roll_back(layout, placed, published)
         return published
 
     def refresh(self, channel: str, published: Iterable[PublishedFile]) -> None:
         """Rebuild the pages and repodata that `published` files touched."""
         layout = self.home.channel(channel)
-        with layout.lock():
+        with self.db.locks.channel(layout):
             self._index_or_roll_back(layout, [], list(published))
 
     def _index_or_roll_back(
@@ -281,7 +281,7 @@ class Channels(ChannelRegistry):
         RemovalRefused for any other channel. `also_record` is committed with the removal."""
         check_deletion(channel, self.mutability(channel))
         layout = self.layout(channel)
-        with layout.lock(), storage_errors(f"deleting from channel {channel!r}"):
+        with self.db.locks.channel(layout), storage_errors(f"deleting from channel {channel!r}"):
             return self.promoter.remove(layout, rows, also_record)
 
     def finish_promotions(self) -> list[str]:
@@ -294,7 +294,7 @@ class Channels(ChannelRegistry):
         """Reconcile a channel after any crash, then rebuild every index of it: all pip
         pages and all conda subdirs. Packages rattler refuses are quarantined and named."""
         layout = self.layout(channel)
-        with layout.lock(), storage_errors(f"indexing channel {channel!r}"):
+        with self.db.locks.channel(layout), storage_errors(f"indexing channel {channel!r}"):
             return reconcile(self.db, self.indexes, layout, rebuild=True, force=force)
 
     def recover(self, incoming_stale_after: float = 3600.0) -> list[Reconciliation]:
@@ -309,7 +309,7 @@ class Channels(ChannelRegistry):
         done = []
         for channel in self.names():
             layout = self.home.channel(channel)
-            with layout.lock():
+            with self.db.locks.channel(layout):
                 outcome = reconcile(self.db, self.indexes, layout)
             if outcome.changed:
                 done.append(outcome)
@@ -324,7 +324,7 @@ class Channels(ChannelRegistry):
         report = verify.VerifyReport(channel)
         suspects = verify.suspects(self.db, layout, report)
         if suspects:
-            with layout.lock(), storage_errors(f"verifying channel {channel!r}"):
+            with self.db.locks.channel(layout), storage_errors(f"verifying channel {channel!r}"):
                 verify.settle(self.db, layout, suspects, report)
                 self.indexes.refresh(layout, report.projects, report.subdirs)
         return report
@@ -419,5 +419,5 @@ class Channels(ChannelRegistry):
             )
             record_event(session, "unyanked" if undo else "yanked", channel, filename, payload)
         layout = self.home.channel(channel)
-        with layout.lock(), storage_errors(f"rewriting the pages of {project!r}"):
+        with self.db.locks.channel(layout), storage_errors(f"rewriting the pages of {project!r}"):
             self.indexes.write_pages(layout, {project})
