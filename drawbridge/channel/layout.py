@@ -8,6 +8,7 @@ channels/<channel>/
   .lock              held while a file is placed and recorded, or an index is written
                      (on one box; several servers hold an advisory lock instead:
                      `channel.locks`, `Database.locks.channel(layout)`)
+  .lock-batches      shared by each publish of many files while it runs
   .indexing          a conda index run is under way (a crash leaves it: redo in full)
   .pages-pending     pip pages are being rewritten (a crash leaves it: rewrite them all)
   conda/<subdir>/    .conda and .tar.bz2 files, repodata (+ .zst, .gz), shards

@@ -57,6 +57,10 @@ class Locks(ABC):
         """Wait for lock `name` (kept in `file` on one box) and hold it for the block."""
 
     @abstractmethod
+    def hold_shared(self, name: str, file: Path) -> AbstractContextManager[None]:
+        """Wait until nobody holds lock `name` exclusively, and share it for the block."""
+
+    @abstractmethod
     def try_hold(self, name: str, file: Path) -> Held | None:
         """Take lock `name` if nobody holds it, and keep it until `Held.release`; None if
         another holder has it."""
@@ -69,14 +73,33 @@ class Locks(ABC):
         layout.root.mkdir(parents=True, exist_ok=True)
         return self.hold(f"channel {layout.name}", layout.root / ".lock")
 
+    def batch(self, layout: ChannelLayout) -> AbstractContextManager[None]:
+        """Shared by each publish of many files into a channel for its whole run: between
+        its files it leaves recorded, not yet indexed files (intents) that are not a
+        crash's."""
+        layout.root.mkdir(parents=True, exist_ok=True)
+        return self.hold_shared(f"batches {layout.name}", layout.root / ".lock-batches")
+
+    def no_batch(self, layout: ChannelLayout) -> Held | None:
+        """The batches lock of a channel taken exclusively if no batch is under way (so
+        none starts until `Held.release`), else None."""
+        layout.root.mkdir(parents=True, exist_ok=True)
+        return self.try_hold(f"batches {layout.name}", layout.root / ".lock-batches")
+
 
 class FileLocks(Locks):
     """`flock` on a file per lock: every process of one box (SQLite's homes)."""
 
+    def hold(self, name: str, file: Path) -> AbstractContextManager[None]:
+        return self._hold(file, fcntl.LOCK_EX)
+
+    def hold_shared(self, name: str, file: Path) -> AbstractContextManager[None]:
+        return self._hold(file, fcntl.LOCK_SH)
+
     @contextmanager
-    def hold(self, name: str, file: Path) -> Iterator[None]:
+    def _hold(self, file: Path, mode: int) -> Iterator[None]:
         with file.open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
+            fcntl.flock(handle, mode)
             try:
                 yield
             finally:
@@ -119,20 +142,28 @@ class AdvisoryLocks(Locks):
             connection.execute(text(f"SET {setting} = {value}"))
         return connection
 
-    def _unlock(self, connection: Connection, key: int) -> None:
+    def _unlock(self, connection: Connection, key: int, shared: bool = False) -> None:
+        unlock = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
         try:
-            connection.execute(text("SELECT pg_advisory_unlock(:key)"), {"key": key})
+            connection.execute(text(f"SELECT {unlock}(:key)"), {"key": key})
         except Exception:
             connection.invalidate()  # a lost connection: PostgreSQL released the lock
         finally:
             connection.close()
 
+    def hold(self, name: str, file: Path) -> AbstractContextManager[None]:
+        return self._hold(name, shared=False)
+
+    def hold_shared(self, name: str, file: Path) -> AbstractContextManager[None]:
+        return self._hold(name, shared=True)
+
     @contextmanager
-    def hold(self, name: str, file: Path) -> Iterator[None]:
+    def _hold(self, name: str, shared: bool) -> Iterator[None]:
+        lock = "pg_advisory_lock_shared" if shared else "pg_advisory_lock"
         connection = self._connect()
         try:
             key = self.key(connection, name)
-            connection.execute(text("SELECT pg_advisory_lock(:key)"), {"key": key})
+            connection.execute(text(f"SELECT {lock}(:key)"), {"key": key})
         except BaseException:
             connection.invalidate()  # interrupted while waiting: the lock may be granted
             connection.close()
@@ -140,7 +171,7 @@ class AdvisoryLocks(Locks):
         try:
             yield
         finally:
-            self._unlock(connection, key)
+            self._unlock(connection, key, shared)
 
     def try_hold(self, name: str, file: Path) -> Held | None:
         connection = self._connect()
