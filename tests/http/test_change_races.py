@@ -201,7 +201,7 @@ def test_a_home_without_a_stamp_reads_the_permissions_once_per_reload(
     read_only = tmp_path / "a-file"  # no stamp can be made below a file
     read_only.write_text("")
     access = Access(read_only, channels.db, anonymous_read=True)
-    monkeypatch.setattr(access._lists, "reload_every", 0.2)
+    monkeypatch.setattr(access._lists, "reload_every", 1.0)  # long beside a loaded box's waits
     assert access.permissions("dev").read == ()  # the first read: no stamp can be made
     reads = {"count": 0}
     read_table = access._read_table
@@ -213,7 +213,7 @@ def test_a_home_without_a_stamp_reads_the_permissions_once_per_reload(
 
     monkeypatch.setattr(access, "_read_table", counted)
     channels.access.set_permissions("dev", read=["user:alice"])
-    time.sleep(0.25)  # past the periodic reload
+    time.sleep(1.05)  # past the periodic reload
     start = threading.Barrier(32)
     answers: list[tuple[str, ...]] = []
 
