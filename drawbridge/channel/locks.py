@@ -27,8 +27,10 @@ from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import TextIO
 
-from sqlalchemy import create_engine, text
+from sqlalchemy import create_engine, event, text
 from sqlalchemy.engine import Connection
+from sqlalchemy.engine.interfaces import DBAPIConnection
+from sqlalchemy.pool import ConnectionPoolEntry
 
 from drawbridge.channel.layout import ChannelLayout
 
@@ -115,6 +117,16 @@ class FileLocks(Locks):
         return Held(handle.close)
 
 
+def _keepalives(connection: DBAPIConnection, _record: ConnectionPoolEntry) -> None:
+    """Ask PostgreSQL to probe a lock connection that goes silent (ignored on a Unix
+    socket), once per connection the pool opens."""
+    cursor = connection.cursor()
+    for setting, value in KEEPALIVES.items():
+        cursor.execute(f"SET {setting} = {value}")
+    cursor.close()
+    connection.commit()
+
+
 class AdvisoryLocks(Locks):
     """PostgreSQL session-level advisory locks, each held on a connection of its own from a
     pool apart from the sessions' (a wait for a lock never takes a session's connection)."""
@@ -128,6 +140,7 @@ class AdvisoryLocks(Locks):
             isolation_level="AUTOCOMMIT",  # no transaction (and no snapshot) kept open
         )
         self._schema: str | None = None
+        event.listen(self.engine, "connect", _keepalives)
 
     def key(self, connection: Connection, name: str) -> int:
         """Lock `name`'s key: homes sharing a database in different schemas never meet."""
@@ -137,10 +150,7 @@ class AdvisoryLocks(Locks):
         return int.from_bytes(digest, "big", signed=True)
 
     def _connect(self) -> Connection:
-        connection = self.engine.connect()
-        for setting, value in KEEPALIVES.items():  # ignored on a Unix socket
-            connection.execute(text(f"SET {setting} = {value}"))
-        return connection
+        return self.engine.connect()
 
     def _unlock(self, connection: Connection, key: int, shared: bool = False) -> None:
         unlock = "pg_advisory_unlock_shared" if shared else "pg_advisory_unlock"
