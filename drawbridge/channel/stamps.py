@@ -83,12 +83,23 @@ class Stamped(Generic[T]):
         self._loaded: tuple[float, Signature | None] | None = None  # (monotonic time, stamp)
         self._signal: Callable[[], int] = _NO_SIGNAL
         self._signalled = 0  # the signal's count when the value was read
+        self._watched = False
         self._checked = 0.0  # when `stale` last found the stamp unchanged (monotonic)
         self._reading = threading.Lock()  # one read at a time; the others use its result
 
     def watch(self, signal: Callable[[], int]) -> None:
-        """Read again whenever `signal()` (a count of changes told another way) moves."""
+        """Read again whenever `signal()` (a count of changes told another way) moves,
+        instead of when the stamp changes or every `reload_every` seconds: every change
+        that renews the stamp is also told by the signal, which reaches other machines too,
+        so a change costs one read per process (not one for the stamp and one for the
+        signal), and no change none."""
         self._signal = signal
+        self._watched = True
+        self.reload_every = None
+
+    def _look(self) -> Signature | None:
+        """What says the value changed, beside the signal: the stamp (unless watching)."""
+        return None if self._watched else signature(self._path)
 
     def _expired(self, loaded_at: float, now: float) -> bool:
         return self.reload_every is not None and now - loaded_at > self.reload_every
@@ -104,7 +115,7 @@ class Stamped(Generic[T]):
         if now - self._checked < self.check_every:
             return False
         if (
-            loaded[1] != signature(self._path)
+            loaded[1] != self._look()
             or self._signalled != self._signal()
             or self._expired(loaded[0], now)
         ):
@@ -117,17 +128,13 @@ class Stamped(Generic[T]):
     def changed(self) -> bool:
         """Whether the stamp moved since the value was read (one `stat`, never skipped)."""
         loaded = self._loaded
-        return (
-            loaded is None
-            or loaded[1] != signature(self._path)
-            or self._signalled != self._signal()
-        )
+        return loaded is None or loaded[1] != self._look() or self._signalled != self._signal()
 
     def reload(self) -> T:
         """Read the value again, once per change however many threads ask at once: a thread
         that finds another reading waits for it, and uses what it read if that began after
         the stamp this thread saw was in place."""
-        seen, told = signature(self._path), self._signal()
+        seen, told = self._look(), self._signal()
         with self._reading:
             loaded = self._loaded
             # no stamp (a read-only home) compares equal too: what this thread saw missing
@@ -147,7 +154,8 @@ class Stamped(Generic[T]):
                     write_bytes_atomic(self._file, b"0")
                     stamp = signature(self._path)
             self._value = self._read(stamp)
-            self._loaded, self._signalled = (started, stamp), signalled
+            self._loaded = (started, None if self._watched else stamp)
+            self._signalled = signalled
             self._checked = started
             return self._value
 

@@ -71,3 +71,42 @@ def test_a_change_reaches_a_server_whose_stamps_do_not_move(channels: Channels, 
     finally:
         listener.stop()
         other.close()
+
+
+def test_a_change_costs_a_watching_server_one_read(channels: Channels, tmp_path: Path):
+    """A server on the home's own folder sees both the stamp and the notification of a
+    change: it reads the permissions once for it, not once for each (issue 22, item 5),
+    and not every 5 s while nothing changes."""
+    channels.create("dev")
+    Accounts(channels.db).create_user("alice")
+    other = Database(channels.home.database_url)
+    listener = Listener(other).start()
+    try:
+        assert listener.wait_listening(10)
+        access = Access(channels.home.root, other, anonymous_read=True)
+        access._lists.reload_every = 0.3  # the periodic read, shortened: watching ends it
+        access.watch(listener.count("permissions"))
+        assert access.permissions("dev").read == ()
+        reads = {"count": 0}
+        read_table = access._read_table
+
+        def counted():  # type: ignore[no-untyped-def]
+            reads["count"] += 1
+            return read_table()
+
+        access._read_table = counted  # type: ignore[method-assign]
+
+        def requests_for(seconds: float) -> None:
+            deadline = time.monotonic() + seconds
+            while time.monotonic() < deadline:
+                if access.stale():
+                    access.reload()
+                time.sleep(0.005)
+
+        channels.access.set_permissions("dev", read=["user:alice"])
+        requests_for(1.0)
+        assert access.permissions("dev").read == ("user:alice",)
+        assert reads["count"] == 1
+    finally:
+        listener.stop()
+        other.close()
