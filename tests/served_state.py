@@ -178,7 +178,7 @@ def noarch_conda_packages(home: Path) -> list[str]:
 
 def home_state(home: Home) -> tuple[dict[str, str], dict[str, list[tuple]]]:
     """Everything a home holds: each file's sha256 (but the SQLite database's, whose bytes
-    are compared as rows, and the channels' locks) and every table's rows, sorted."""
+    are compared as rows, and the channels' lock files) and every table's rows, sorted."""
     from sqlalchemy import select
 
     from drawbridge.bridge import records  # noqa: F401  (the bridge's tables, registered)
@@ -187,7 +187,9 @@ def home_state(home: Home) -> tuple[dict[str, str], dict[str, list[tuple]]]:
     files = {
         path.relative_to(home.root).as_posix(): hashlib.sha256(path.read_bytes()).hexdigest()
         for path in sorted(home.root.rglob("*"))
-        if path.is_file() and not path.name.startswith("drawbridge.db") and path.name != ".lock"
+        if path.is_file()
+        and not path.name.startswith("drawbridge.db")
+        and not path.name.startswith(".lock")
     }
     database = Database(home.database_url)
     with database.session() as session:

@@ -32,13 +32,14 @@ Permissions are read from the database and kept in memory; a change made here (o
 channel created: `note_change`) renames a new `<home>/permissions.stamp` into place, which
 every process looks at (`stale`: one `stat`) at most every `STAMP_CHECK_SECONDS`, and each
 process reads the table again at least every `RELOAD_SECONDS` anyway (a change made on
-another machine sharing the database); `channel.stamps` keeps them so, one read per change.
+another machine sharing the database, unless a server `watch`es the database's
+notifications: `channel.changes`); `channel.stamps` keeps them so, one read per change.
 """
 
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from pathlib import Path
 
 from packaging.utils import canonicalize_name
@@ -63,6 +64,7 @@ from drawbridge.channel.errors import (
     UnknownChannel,
     UnknownProject,
 )
+from drawbridge.channel.changes import announce
 from drawbridge.channel.events import record_event
 from drawbridge.channel.principals import (
     DEFAULT,
@@ -138,9 +140,15 @@ class Access:
         }
 
     def note_change(self) -> None:
-        """Tell every process that channels or their lists changed (the stamp)."""
+        """Tell every process that channels or their lists changed (the stamp), and every
+        server on the database (`channel.changes`)."""
         renew(self._stamp_file)
         self._lists.forget()
+        announce(self.db, "permissions")
+
+    def watch(self, signal: Callable[[], int]) -> None:
+        """Read the lists again whenever `signal()` moves (`Listener.count`)."""
+        self._lists.watch(signal)
 
     def exists(self, channel: str) -> bool:
         """Whether `channel` exists, as of the last change."""

@@ -48,6 +48,7 @@ from sqlalchemy.orm import (
 
 from drawbridge.channel.errors import DatabaseUnavailable, ReadOnlyReplica, ValueRefused
 from drawbridge.channel.kinds import FileKind, IntentState, MadeHow, PackageType
+from drawbridge.channel.locks import AdvisoryLocks, FileLocks, Locks
 from drawbridge.channel.schema import check_at_head, upgrade
 
 #: the longest channel name: `owner/name`, each part at most 64 characters
@@ -342,6 +343,11 @@ def database_url(url: str) -> str:
     return parsed.render_as_string(hide_password=False)
 
 
+def _dispose(engine: Engine, locks: Locks) -> None:
+    engine.dispose()
+    locks.close()
+
+
 class Database:
     """An engine and a session factory for one database URL; on open, the schema is
     upgraded to the newest migration (one process at a time; see `schema.upgrade`).
@@ -371,12 +377,17 @@ class Database:
                 "database_url in drawbridge.toml and that the database server is up"
             ) from None
         self._sessions = sessionmaker(self.engine, expire_on_commit=False)
+        #: the home's exclusive locks: lock files with SQLite (one box), advisory locks with
+        #: PostgreSQL (every server sharing the database: `channel.locks`)
+        self.locks: Locks = (
+            FileLocks() if self.engine.dialect.name == "sqlite" else AdvisoryLocks(self.url)
+        )
         if replica_of:
             event.listen(self._sessions, "before_flush", self._refuse_flush)
             event.listen(self._sessions, "do_orm_execute", self._refuse_change)
         # a Database dropped unclosed closes its connections (psycopg warns of any left
         # for the garbage collector)
-        self._finalizer = weakref.finalize(self, self.engine.dispose)
+        self._finalizer = weakref.finalize(self, _dispose, self.engine, self.locks)
 
     @contextmanager
     def session(self) -> Iterator[Session]:

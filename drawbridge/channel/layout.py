@@ -1,4 +1,4 @@
-"""One channel on disk: its folders, its markers and its lock.
+"""One channel on disk: its folders, its markers and its lock file.
 
 A plain channel lives in `channels/<name>/`, an owned one in `channels/<owner>/<name>/`
 (an owner is never also a plain channel, so one channel's folder never holds another's).
@@ -6,6 +6,9 @@ A plain channel lives in `channels/<name>/`, an owned one in `channels/<owner>/<
 ```
 channels/<channel>/
   .lock              held while a file is placed and recorded, or an index is written
+                     (on one box; several servers hold an advisory lock instead:
+                     `channel.locks`, `Database.locks.channel(layout)`)
+  .lock-batches      shared by each publish of many files while it runs
   .indexing          a conda index run is under way (a crash leaves it: redo in full)
   .pages-pending     pip pages are being rewritten (a crash leaves it: rewrite them all)
   conda/<subdir>/    .conda and .tar.bz2 files, repodata (+ .zst, .gz), shards
@@ -18,16 +21,13 @@ channels/<channel>/
 
 from __future__ import annotations
 
-import fcntl
-from collections.abc import Iterator
-from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 
 
 @dataclass(frozen=True)
 class ChannelLayout:
-    """Where one channel keeps its files, and the lock every writer of them holds."""
+    """Where one channel keeps its files (its lock is `Database.locks.channel(layout)`)."""
 
     name: str
     root: Path
@@ -55,14 +55,3 @@ class ChannelLayout:
     @property
     def pages_marker(self) -> Path:
         return self.root / ".pages-pending"
-
-    @contextmanager
-    def lock(self) -> Iterator[None]:
-        """Hold the channel's exclusive lock (shared by every process on this box)."""
-        self.root.mkdir(parents=True, exist_ok=True)
-        with (self.root / ".lock").open("a") as handle:
-            fcntl.flock(handle, fcntl.LOCK_EX)
-            try:
-                yield
-            finally:
-                fcntl.flock(handle, fcntl.LOCK_UN)

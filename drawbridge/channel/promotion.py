@@ -191,7 +191,7 @@ class Promoter:
         progress: _Progress,
     ) -> None:
         published: list[PublishedFile] = []
-        with target.lock():
+        with self.db.locks.channel(target):
             for item in files:
                 with self.db.session() as session:
                     there = find_row(session, target.name, item)
@@ -245,7 +245,7 @@ class Promoter:
     def _remove_moved(
         self, source: ChannelLayout, target: str, files: list[ChannelFile], progress: _Progress
     ) -> None:
-        with source.lock():
+        with self.db.locks.channel(source):
             with self.db.session() as session:
                 rows = [
                     row

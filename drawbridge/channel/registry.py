@@ -17,6 +17,7 @@ from drawbridge.channel import bases as channel_bases
 from drawbridge.channel import conda_index, pip_view
 from drawbridge.channel.access import Access, write_permissions
 from drawbridge.channel.bases import Level
+from drawbridge.channel.changes import announce
 from drawbridge.channel.database import ChannelRow, Database
 from drawbridge.channel.errors import InvalidName, UnknownChannel
 from drawbridge.channel.events import record_event
@@ -77,8 +78,9 @@ class ChannelRegistry:
                 )
         if bases:
             channel_bases.touch_stamp(self.home.channels_dir)
+            announce(self.db, "bases")
         layout.files_dir.mkdir(parents=True, exist_ok=True)
-        with layout.lock():
+        with self.db.locks.channel(layout):
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
                 conda_index.index_conda(layout, conda_index.CHANNEL_SUBDIRS)
                 conda_index.write_channeldata(layout, [])
@@ -99,6 +101,7 @@ class ChannelRegistry:
             )
             record_event(session, "channel-bases", name, name, {"bases": list(bases)})
         channel_bases.touch_stamp(self.home.channels_dir)
+        announce(self.db, "bases")
 
     def bases(self) -> dict[str, list[Level]]:
         """Every channel that has bases, with its bases in order."""

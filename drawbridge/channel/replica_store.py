@@ -254,7 +254,7 @@ def prepare_layout(indexes: ChannelIndexes, layout: ChannelLayout) -> None:
     """A channel's folders and empty indexes, as `create` makes them, with no database
     write (the channel is recorded already, on the primary)."""
     layout.files_dir.mkdir(parents=True, exist_ok=True)
-    with layout.lock():
+    with indexes.db.locks.channel(layout):
         if not (layout.conda_dir / "noarch" / "repodata.json").exists():
             conda_index.index_conda(layout, conda_index.CHANNEL_SUBDIRS)
             conda_index.write_channeldata(layout, [])

@@ -20,13 +20,19 @@ from __future__ import annotations
 
 import datetime as dt
 import logging
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Iterable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 
 from sqlalchemy import select
 
 from drawbridge.channel import verify
-from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow
+from drawbridge.channel.database import (
+    CondaPackageRow,
+    Database,
+    DistributionRow,
+    PublishIntentRow,
+)
 from drawbridge.channel.distributions import ExpectedDigests, digest_file
 from drawbridge.channel.errors import (
     BatchRefused,
@@ -142,7 +148,7 @@ class Channels(ChannelRegistry):
                     and self.access.claim_project(uploader, channel, project)
                 )
                 try:
-                    with layout.lock():
+                    with self._writing(layout):
                         published = self.publisher.place_and_record(placement)
                         placed = [] if published.already_published else [placement]
                         if index:
@@ -172,20 +178,21 @@ class Channels(ChannelRegistry):
         published: list[PublishedFile] = []
         placed: list[Placement] = []
         refused: list[tuple[Path, str]] = []
-        for path in paths:
-            try:
-                made = (provenance or {}).get(path, UPLOADED)
-                item, placement = self._publish(
-                    channel, path, path.name, uploaded_by, None, False, provenance=made
-                )
-            except REFUSALS as error:
-                refused.append((path, str(error)))
-                continue
-            published.append(item)
-            placed += [placement] if placement else []
-        layout = self.home.channel(channel)
-        with layout.lock():
-            self._index_or_roll_back(layout, placed, published)
+        layout = self.layout(channel)
+        with self.db.locks.batch(layout):
+            for path in paths:
+                try:
+                    made = (provenance or {}).get(path, UPLOADED)
+                    item, placement = self._publish(
+                        channel, path, path.name, uploaded_by, None, False, provenance=made
+                    )
+                except REFUSALS as error:
+                    refused.append((path, str(error)))
+                    continue
+                published.append(item)
+                placed += [placement] if placement else []
+            with self._writing(layout):
+                self._index_or_roll_back(layout, placed, published)
         return published, refused
 
     def publish_all(
@@ -204,41 +211,70 @@ class Channels(ChannelRegistry):
         carries both), so the pages say what the exporter's said."""
         placed: list[Placement] = []
         published: list[PublishedFile] = []
-        try:
-            for path in paths:
-                made = (provenance or {}).get(path, UPLOADED)
-                want = (expected or {}).get(path)
-                try:
-                    item, placement = self._publish(
-                        channel,
-                        path,
-                        path.name,
-                        uploaded_by,
-                        want,
-                        False,
-                        provenance=made,
-                        upload_time=(upload_times or {}).get(path),
-                    )
-                except REFUSALS as error:
-                    raise BatchRefused(
-                        f"{path.name} was refused by channel {channel!r}: {error}; nothing "
-                        "of the batch was published"
-                    ) from error
-                published.append(item)
-                placed += [placement] if placement else []
-        except BaseException:
-            self.publisher.roll_back(placed)
-            raise
-        layout = self.home.channel(channel)
-        with layout.lock():
-            self._index_or_roll_back(layout, placed, published)
+        layout = self.layout(channel)
+        with self.db.locks.batch(layout):
+            try:
+                for path in paths:
+                    made = (provenance or {}).get(path, UPLOADED)
+                    want = (expected or {}).get(path)
+                    try:
+                        item, placement = self._publish(
+                            channel,
+                            path,
+                            path.name,
+                            uploaded_by,
+                            want,
+                            False,
+                            provenance=made,
+                            upload_time=(upload_times or {}).get(path),
+                        )
+                    except REFUSALS as error:
+                        raise BatchRefused(
+                            f"{path.name} was refused by channel {channel!r}: {error}; nothing "
+                            "of the batch was published"
+                        ) from error
+                    published.append(item)
+                    placed += [placement] if placement else []
+            except BaseException:
+                self.publisher.roll_back(placed)
+                raise
+            with self._writing(layout):
+                self._index_or_roll_back(layout, placed, published)
         return published
 
     def refresh(self, channel: str, published: Iterable[PublishedFile]) -> None:
         """Rebuild the pages and repodata that `published` files touched."""
         layout = self.home.channel(channel)
-        with layout.lock():
+        with self._writing(layout):
             self._index_or_roll_back(layout, [], list(published))
+
+    @contextmanager
+    def _writing(self, layout: ChannelLayout) -> Iterator[None]:
+        """Hold the channel's lock for a write, first settling what a writer that died
+        holding it left (intents, index markers): one home's servers recover on start, and
+        this is how a server finds that another one, sharing the home, was killed midway.
+        Recorded intents of a publish of many files still under way (it shares the batches
+        lock) are that publish's own, so nothing is settled while one runs."""
+        with self.db.locks.channel(layout):
+            marked = layout.indexing_marker.exists() or layout.pages_marker.exists()
+            if marked or self._has_intents(layout.name):
+                alone = self.db.locks.no_batch(layout)
+                if alone is not None:
+                    try:
+                        for line in reconcile(self.db, self.indexes, layout).lines():
+                            log.warning("%s (left by a writer that died)", line)
+                    finally:
+                        alone.release()
+            yield
+
+    def _has_intents(self, channel: str) -> bool:
+        """Whether any publish intent of `channel` is there (under its lock: a crash's, or a
+        batch's)."""
+        with self.db.session() as session:
+            found = session.scalar(
+                select(PublishIntentRow.id).where(PublishIntentRow.channel == channel).limit(1)
+            )
+        return found is not None
 
     def _index_or_roll_back(
         self, layout: ChannelLayout, placed: Sequence[Placement], published: Sequence[PublishedFile]
@@ -281,7 +317,7 @@ class Channels(ChannelRegistry):
         RemovalRefused for any other channel. `also_record` is committed with the removal."""
         check_deletion(channel, self.mutability(channel))
         layout = self.layout(channel)
-        with layout.lock(), storage_errors(f"deleting from channel {channel!r}"):
+        with self._writing(layout), storage_errors(f"deleting from channel {channel!r}"):
             return self.promoter.remove(layout, rows, also_record)
 
     def finish_promotions(self) -> list[str]:
@@ -294,7 +330,7 @@ class Channels(ChannelRegistry):
         """Reconcile a channel after any crash, then rebuild every index of it: all pip
         pages and all conda subdirs. Packages rattler refuses are quarantined and named."""
         layout = self.layout(channel)
-        with layout.lock(), storage_errors(f"indexing channel {channel!r}"):
+        with self.db.locks.channel(layout), storage_errors(f"indexing channel {channel!r}"):
             return reconcile(self.db, self.indexes, layout, rebuild=True, force=force)
 
     def recover(self, incoming_stale_after: float = 3600.0) -> list[Reconciliation]:
@@ -309,7 +345,7 @@ class Channels(ChannelRegistry):
         done = []
         for channel in self.names():
             layout = self.home.channel(channel)
-            with layout.lock():
+            with self.db.locks.channel(layout):
                 outcome = reconcile(self.db, self.indexes, layout)
             if outcome.changed:
                 done.append(outcome)
@@ -324,7 +360,7 @@ class Channels(ChannelRegistry):
         report = verify.VerifyReport(channel)
         suspects = verify.suspects(self.db, layout, report)
         if suspects:
-            with layout.lock(), storage_errors(f"verifying channel {channel!r}"):
+            with self.db.locks.channel(layout), storage_errors(f"verifying channel {channel!r}"):
                 verify.settle(self.db, layout, suspects, report)
                 self.indexes.refresh(layout, report.projects, report.subdirs)
         return report
@@ -419,5 +455,5 @@ class Channels(ChannelRegistry):
             )
             record_event(session, "unyanked" if undo else "yanked", channel, filename, payload)
         layout = self.home.channel(channel)
-        with layout.lock(), storage_errors(f"rewriting the pages of {project!r}"):
+        with self._writing(layout), storage_errors(f"rewriting the pages of {project!r}"):
             self.indexes.write_pages(layout, {project})

@@ -16,7 +16,9 @@ a new stamp:
   change costs one read however many threads see it at once.
 
 `Access` (the permissions, `<home>/permissions.stamp`) and the server's merged views (the
-bases, `channels/.bases`) both keep their state this way.
+bases, `channels/.bases`) both keep their state this way. A server sharing its database
+with servers on other machines also `watch`es a count of the database's notifications
+(`channel.changes`): when it moves, the state is read again as when the stamp changes.
 """
 
 from __future__ import annotations
@@ -34,6 +36,10 @@ from drawbridge.channel.storage import write_bytes_atomic
 T = TypeVar("T")
 #: a file's (inode, size, mtime_ns): a rename into place changes the inode
 Signature = tuple[int, int, int]
+
+
+def _NO_SIGNAL() -> int:
+    return 0
 
 
 def signature(path: str) -> Signature | None:
@@ -75,8 +81,25 @@ class Stamped(Generic[T]):
         self.reload_every = reload_every
         self._make_stamp = make_stamp
         self._loaded: tuple[float, Signature | None] | None = None  # (monotonic time, stamp)
+        self._signal: Callable[[], int] = _NO_SIGNAL
+        self._signalled = 0  # the signal's count when the value was read
+        self._watched = False
         self._checked = 0.0  # when `stale` last found the stamp unchanged (monotonic)
         self._reading = threading.Lock()  # one read at a time; the others use its result
+
+    def watch(self, signal: Callable[[], int]) -> None:
+        """Read again whenever `signal()` (a count of changes told another way) moves,
+        instead of when the stamp changes or every `reload_every` seconds: every change
+        that renews the stamp is also told by the signal, which reaches other machines too,
+        so a change costs one read per process (not one for the stamp and one for the
+        signal), and no change none."""
+        self._signal = signal
+        self._watched = True
+        self.reload_every = None
+
+    def _look(self) -> Signature | None:
+        """What says the value changed, beside the signal: the stamp (unless watching)."""
+        return None if self._watched else signature(self._path)
 
     def _expired(self, loaded_at: float, now: float) -> bool:
         return self.reload_every is not None and now - loaded_at > self.reload_every
@@ -91,7 +114,11 @@ class Stamped(Generic[T]):
         now = time.monotonic()
         if now - self._checked < self.check_every:
             return False
-        if loaded[1] != signature(self._path) or self._expired(loaded[0], now):
+        if (
+            loaded[1] != self._look()
+            or self._signalled != self._signal()
+            or self._expired(loaded[0], now)
+        ):
             # not marked as looked at: until a read is done, every caller reads too,
             # rather than decide by the old value while another thread reads the new one
             return True
@@ -101,30 +128,34 @@ class Stamped(Generic[T]):
     def changed(self) -> bool:
         """Whether the stamp moved since the value was read (one `stat`, never skipped)."""
         loaded = self._loaded
-        return loaded is None or loaded[1] != signature(self._path)
+        return loaded is None or loaded[1] != self._look() or self._signalled != self._signal()
 
     def reload(self) -> T:
         """Read the value again, once per change however many threads ask at once: a thread
         that finds another reading waits for it, and uses what it read if that began after
         the stamp this thread saw was in place."""
-        seen = signature(self._path)
+        seen, told = self._look(), self._signal()
         with self._reading:
             loaded = self._loaded
+            # no stamp (a read-only home) compares equal too: what this thread saw missing
+            # is what the read saw missing, so only `reload_every` made it ask, and a read
+            # that is not expired answers it (a stampede otherwise: one read per waiter)
             if (
                 loaded is not None
-                and seen is not None
                 and loaded[1] == seen
+                and self._signalled >= told
                 and not self._expired(loaded[0], time.monotonic())
             ):
                 return self._value  # read by another thread since this one saw the stamp
-            started = time.monotonic()
+            started, signalled = time.monotonic(), self._signal()
             stamp = signature(self._path)
             if stamp is None and self._make_stamp:
                 with suppress(OSError):  # a read-only home: `reload_every` still applies
                     write_bytes_atomic(self._file, b"0")
                     stamp = signature(self._path)
             self._value = self._read(stamp)
-            self._loaded = (started, stamp)
+            self._loaded = (started, None if self._watched else stamp)
+            self._signalled = signalled
             self._checked = started
             return self._value
 

@@ -11,6 +11,7 @@ from fastapi import FastAPI
 from starlette.types import ASGIApp
 
 from drawbridge import __version__
+from drawbridge.channel.changes import Listener, shared
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.home import Home
@@ -89,12 +90,18 @@ def create_app(home: Home) -> ASGIApp:
     database = Database(home.database_url, replica_of)
     channels = Channels(home, database)
     misses = MissCounter(database, AutoApproval(home, channels))
+    # servers on other machines sharing the database tell their changes through it
+    listener = Listener(database) if shared(database) else None
 
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if listener is not None:
+            listener.start()
         if not replica_of:  # a replica's store and indexes are `server.replication`'s
             _recover_in_background(channels)
         yield
+        if listener is not None:
+            listener.stop()
         misses.flush()
         database.close()
 
@@ -106,6 +113,9 @@ def create_app(home: Home) -> ASGIApp:
         redoc_url=None,
     )
     context = Context(home=home, database=database, channels=channels, misses=misses)
+    if listener is not None:
+        channels.access.watch(listener.count("permissions"))
+        context.inherited.watch_bases(listener.count("bases"))
     app.state.context = context
     # files the routes send after their checks go through nginx when it is in front
     app.state.accel = AccelRedirect.for_home(home.server.accel_redirect_prefix, home.root)

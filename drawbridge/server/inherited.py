@@ -174,6 +174,10 @@ class InheritedViews:
         levels = self.levels(channel)
         return [level for level in levels if level not in skip] if skip else levels
 
+    def watch_bases(self, signal: Callable[[], int]) -> None:
+        """Read the bases again whenever `signal()` moves (`channel.changes.Listener`)."""
+        self._bases.watch(signal)
+
     def forget_bases(self) -> None:
         """Read the bases again on the next request (this process changed them)."""
         self._bases.forget()

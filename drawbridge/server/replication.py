@@ -221,7 +221,7 @@ class ReplicaSync:
                 subdirs.add(path.parent.name)
             elif (project := project_of(path.name)) is not None:
                 projects.add(project)
-        with layout.lock():
+        with channels.db.locks.channel(layout):
             if rebuild:
                 channels.indexes.rebuild(layout, force=False)
             elif projects or subdirs:

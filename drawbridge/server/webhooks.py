@@ -5,7 +5,7 @@ background thread per `drawbridge serve` (its main process, not each worker).
 The thread repeats `channel.hooks.Hooks.deliver_due` every POLL_SECONDS: what to post,
 in which order, and when to retry is decided there, in the database, so a server that
 dies loses nothing (the next one to run finds the deliveries still pending). A publish
-never waits for it. On SQLite, a file lock in the home keeps to one worker per home;
+never waits for it. On SQLite, a lock file in the home keeps to one worker per home;
 on PostgreSQL several servers share the deliveries (`FOR NO KEY UPDATE SKIP LOCKED`).
 
 Headers: `X-Drawbridge-Event` (the event's kind), `X-Drawbridge-Delivery` (the event id
@@ -15,14 +15,11 @@ de-duplicate), `X-Drawbridge-Signature-256`.
 
 from __future__ import annotations
 
-import fcntl
 import hashlib
 import hmac
 import json
 import logging
 import threading
-from pathlib import Path
-from typing import TextIO
 
 import httpx
 from sqlalchemy.engine import make_url
@@ -32,6 +29,7 @@ from drawbridge.channel.database import Database
 from drawbridge.channel.events import Event
 from drawbridge.channel.home import Home
 from drawbridge.channel.hooks import Attempt, Hooks, Poster
+from drawbridge.channel.locks import FileLocks, Held
 
 log = logging.getLogger("drawbridge")
 #: how often the worker looks for due deliveries
@@ -94,15 +92,18 @@ class DeliveryWorker:
 
     def _run(self) -> None:
         sqlite = make_url(self.home.database_url).get_backend_name() == "sqlite"
-        lock = _HomeLock(self.home.root / LOCK_NAME) if sqlite else None
+        locks = FileLocks() if sqlite else None
+        held: Held | None = None
         database: Database | None = None
         with httpx.Client(timeout=POST_TIMEOUT_SECONDS, follow_redirects=False) as client:
             post = poster(client)
             try:
                 while not self._stopping.is_set():
-                    if lock is not None and not lock.acquire():
-                        self._stopping.wait(5)  # another server of this home delivers
-                        continue
+                    if locks is not None and held is None:
+                        held = locks.try_hold("webhooks", self.home.root / LOCK_NAME)
+                        if held is None:
+                            self._stopping.wait(5)  # another server of this home delivers
+                            continue
                     try:
                         database = database or Database(self.home.database_url)
                         Hooks(database).deliver_due(post)
@@ -114,31 +115,5 @@ class DeliveryWorker:
             finally:
                 if database is not None:
                     database.close()
-                if lock is not None:
-                    lock.release()
-
-
-class _HomeLock:
-    """An exclusive, non-blocking lock on a file, kept while held (fcntl: released when the
-    process dies, so a killed server never leaves it taken)."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-        self._file: TextIO | None = None
-
-    def acquire(self) -> bool:
-        if self._file is not None:
-            return True
-        handle = self.path.open("a")
-        try:
-            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
-        except OSError:
-            handle.close()
-            return False
-        self._file = handle
-        return True
-
-    def release(self) -> None:
-        if self._file is not None:
-            self._file.close()
-            self._file = None
+                if held is not None:
+                    held.release()

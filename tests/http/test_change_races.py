@@ -188,3 +188,45 @@ def test_many_requests_at_a_change_of_bases_read_them_once(tmp_path: Path):
         thread.join(10)
     assert answers == [[DEV, BASE]] * 32
     assert reads["count"] == 2  # the first look, then one read for all 32
+
+
+def test_a_home_without_a_stamp_reads_the_permissions_once_per_reload(
+    channels: Channels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """No stampede where the stamp file cannot be made (a read-only home, say): at the
+    periodic reload, 32 threads in flight cause one read of the lists, not one each (issue
+    22, item 5: a worker read them about 32 times every 5 s, once per request in flight)."""
+    channels.create("dev")
+    Accounts(channels.db).create_user("alice")
+    read_only = tmp_path / "a-file"  # no stamp can be made below a file
+    read_only.write_text("")
+    access = Access(read_only, channels.db, anonymous_read=True)
+    monkeypatch.setattr(access._lists, "reload_every", 1.0)  # long beside a loaded box's waits
+    assert access.permissions("dev").read == ()  # the first read: no stamp can be made
+    reads = {"count": 0}
+    read_table = access._read_table
+
+    def counted():  # type: ignore[no-untyped-def]
+        reads["count"] += 1
+        time.sleep(0.05)  # a read that takes a while, as on a busy database
+        return read_table()
+
+    monkeypatch.setattr(access, "_read_table", counted)
+    channels.access.set_permissions("dev", read=["user:alice"])
+    time.sleep(1.05)  # past the periodic reload
+    start = threading.Barrier(32)
+    answers: list[tuple[str, ...]] = []
+
+    def request() -> None:
+        start.wait(10)
+        if access.stale():
+            access.reload()
+        answers.append(access.permissions("dev").read)
+
+    threads = [threading.Thread(target=request) for _ in range(32)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10)
+    assert answers == [("user:alice",)] * 32
+    assert reads["count"] == 1

@@ -40,6 +40,7 @@ from drawbridge.bridge.bundles.importing import ImportReport, verify_and_stage
 from drawbridge.bridge.bundles.manifest import PUBLISHED_ROLES, Manifest
 from drawbridge.bridge.errors import BundleError, BundleRefused
 from drawbridge.channel import bases as channel_bases
+from drawbridge.channel.changes import announce
 from drawbridge.channel.database import Base
 from drawbridge.channel.distributions import ExpectedDigests
 from drawbridge.channel.outbox import DeliveryRow, EventRow
@@ -160,6 +161,7 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
             target.write_bytes(staged_path(staging, index, item).read_bytes())
     _drop_events_after(channels, last_event)
     channel_bases.touch_stamp(channels.home.channels_dir)
+    announce(channels.db, "bases")
     channels.access.note_change()
     return report
 
