@@ -152,7 +152,9 @@ def write_lock(lock: Lock, path: Path) -> None:
 
 
 #: a pip package line of rattler's output: `- pypi: URL#sha256=HEX`, the URL plain (unquoted)
-_PYPI_LINE = re.compile(r"(?P<indent> *)- pypi: (?P<url>[^\s'\"#]+)#sha256=(?P<digest>[0-9a-f]{64})")
+_PYPI_LINE = re.compile(
+    r"(?P<indent> *)- pypi: (?P<url>[^\s'\"#]+)#sha256=(?P<digest>[0-9a-f]{64})"
+)
 
 
 def hashes_into_fields(path: Path) -> None:
