@@ -19,7 +19,7 @@ from typing import Literal
 import rattler
 from packaging.version import Version
 
-from drawbridge.bridge.resolve.uv_compile import uv_binary
+from drawbridge.bridge.resolve.uv_compile import KEPT_UV_VARIABLES, uv_binary
 from drawbridge.environments.auth import rattler_client, url_with_token
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.lockfile import PlatformLock
@@ -163,8 +163,13 @@ def _pip_command(python: Path, requirements: Path) -> list[str]:
 
 
 def _uv_environment() -> dict[str, str]:
-    """uv with no user configuration or interpreter downloads: only the lock's URLs count."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith(("UV_", "PIP_", "PYTHON"))}
+    """uv with no user configuration or interpreter downloads: only the lock's URLs count
+    (the caller's TLS and network settings for uv stay, as for lock's uv)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("UV_", "PIP_", "PYTHON")) or k in KEPT_UV_VARIABLES
+    }
     env.update(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never", PYTHONNOUSERSITE="1")
     return env
 
