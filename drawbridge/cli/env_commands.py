@@ -1,4 +1,8 @@
-"""`drawbridge lock`, `drawbridge env create` and `drawbridge image`: prod environments."""
+"""`drawbridge lock`, `drawbridge env create` and `drawbridge image`: prod environments.
+
+What only a failed lock or an image needs is imported where it is used, so `lock` starts
+quickly (docs/performance.md, issue 22).
+"""
 
 from __future__ import annotations
 
@@ -14,8 +18,6 @@ from rich.table import Table
 from drawbridge.channel.platforms import OLDEST_MACOS, macos_baseline
 from drawbridge.environments.conda_solve import SystemBaseline
 from drawbridge.environments.envfile import read_environment_file
-from drawbridge.channel.distributions import sha256_file
-from drawbridge.bridge.missing.provide import CONNECT_MIRROR, comes_from_a_mirror
 from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
 from drawbridge.environments.image import (
     DEFAULT_PREFIX_IN_IMAGE,
@@ -78,6 +80,8 @@ def needs_a_mirror(item: Missing, missing: list[Missing]) -> bool:
     friends on a platform that lacks python itself (no bridging request can help)."""
     if item.kind != "conda":
         return False
+    from drawbridge.bridge.missing.provide import comes_from_a_mirror
+
     python_missing = any(
         m.kind == "conda" and m.name == "python" and m.platform == item.platform for m in missing
     )
@@ -88,6 +92,8 @@ def needs_a_mirror(item: Missing, missing: list[Missing]) -> bool:
 
 def mirror_advice(server: DrawbridgeClient, missing: list[Missing]) -> str:
     """What to do when packages only a conda mirror provides are missing."""
+    from drawbridge.bridge.missing.provide import CONNECT_MIRROR
+
     specs = ", ".join(dict.fromkeys(m.spec for m in missing))
     try:
         mirrors = list(server.channel_list()["upstream"])
@@ -341,6 +347,8 @@ def image(
             f"e.g. `skopeo copy docker://debian:12-slim oci-archive:{base.name}`, and bring it "
             "here; or leave --base out (the image is then the environment alone)"
         )
+    from drawbridge.channel.distributions import sha256_file
+
     labels = {
         "org.opencontainers.image.description": f"environment from {lock_path.name}",
         "io.drawbridge.lock.sha256": sha256_file(lock_path),

@@ -20,6 +20,31 @@ SERVER_VARIABLE = "DRAWBRIDGE_URL"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
+class _SchemeTransport(httpx.BaseTransport):
+    """httpx's transport, with certificate checking set up only once an https URL is asked
+    for: loading the CA bundle took a tenth of `drawbridge lock` against an http:// server.
+
+    Plain-HTTP requests go through a transport without TLS settings (it never speaks TLS);
+    a redirect to https goes through the fully verifying one, as without this class.
+    """
+
+    def __init__(self) -> None:
+        self._plain: httpx.HTTPTransport | None = None
+        self._tls: httpx.HTTPTransport | None = None
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        if request.url.scheme == "http":
+            self._plain = self._plain or httpx.HTTPTransport(verify=False)
+            return self._plain.handle_request(request)
+        self._tls = self._tls or httpx.HTTPTransport()
+        return self._tls.handle_request(request)
+
+    def close(self) -> None:
+        for transport in (self._plain, self._tls):
+            if transport is not None:
+                transport.close()
+
+
 def server_url(given: str | None) -> str:
     """The server: the option (or $DRAWBRIDGE_URL, which it reads), else the local default."""
     return (given or DEFAULT_SERVER).rstrip("/")
@@ -40,7 +65,9 @@ class DrawbridgeClient:
         self.url = url.rstrip("/")
         self.token = token
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        self._http = httpx.Client(timeout=TIMEOUT, headers=headers, follow_redirects=True)
+        self._http = httpx.Client(
+            timeout=TIMEOUT, headers=headers, follow_redirects=True, transport=_SchemeTransport()
+        )
 
     def simple_indexes(self, urls: list[str]) -> list[SimpleIndexUpstream]:
         """The server's simple indexes at `urls`, read with this client's session and token."""

@@ -9,6 +9,9 @@ The environment is installed on this machine into a staging folder laid out for 
 image's platform (which may be another architecture), with conda's prefix placeholders
 and the scripts' headers pointing at where it will live in the image. Nothing in it is
 run: rattler links the conda packages, installer writes the wheels.
+
+The OCI writer, installer and the YAML reader are imported where they are used:
+`drawbridge lock` and `env create` load this module with the CLI and use none of them.
 """
 
 from __future__ import annotations
@@ -19,14 +22,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from ruamel.yaml import YAML
-
 from drawbridge.environments.install import create_environment
 from drawbridge.environments.lock import LOCK_ENVIRONMENT
 from drawbridge.environments.lockfile import PlatformLock
-from drawbridge.environments.oci import ImageRequest, write_image
 from drawbridge.environments.pip_resolve import python_version
-from drawbridge.environments.wheel_install import install_wheels
 
 DEFAULT_PREFIX_IN_IMAGE = "/opt/env"
 
@@ -43,6 +42,9 @@ def build_image(
     token: str | None = None,
 ) -> str:
     """Install `lock` and write it as an image to `output`; return the manifest digest."""
+    from drawbridge.environments.oci import ImageRequest, write_image
+    from drawbridge.environments.wheel_install import install_wheels
+
     output = output.absolute()
     with tempfile.TemporaryDirectory(prefix="drawbridge-stage-", dir=output.parent) as scratch:
         staging = Path(scratch) / "env"
@@ -113,6 +115,8 @@ def lock_origin(lock_path: Path) -> LockOrigin | None:
 
     A channel URL is `<server>/<channel>/conda`; mirrors are `<server>/upstream/<name>`.
     """
+    from ruamel.yaml import YAML
+
     document = YAML(typ="safe").load(lock_path.read_text("utf-8")) or {}
     environment = (document.get("environments") or {}).get(LOCK_ENVIRONMENT) or {}
     urls = [c.get("url", "") for c in environment.get("channels") or [] if isinstance(c, dict)]

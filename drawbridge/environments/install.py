@@ -1,7 +1,8 @@
 """`drawbridge env create`: install a locked platform with rattler, then pip, from Drawbridge only.
 
 The conda part goes through `rattler.install` (sha256-checked against the lock); the pip
-part through the environment's own pip with `--require-hashes --no-index --no-deps`, so
+part through uv aimed at the environment's Python (the environment's own pip where uv
+cannot go: Python before 3.6), with hashes required, no index and no dependencies, so
 nothing is resolved again and nothing comes from anywhere but the lock's URLs.
 """
 
@@ -13,12 +14,16 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
+from typing import Literal
 
 import rattler
+from packaging.version import Version
 
+from drawbridge.bridge.resolve.uv_compile import KEPT_UV_VARIABLES, uv_binary
 from drawbridge.environments.auth import rattler_client, url_with_token
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.lockfile import PlatformLock
+from drawbridge.environments.pip_resolve import OLDEST_UV_PYTHON
 
 
 def host_platform() -> str:
@@ -29,10 +34,16 @@ def prefix_python(prefix: Path, platform: str) -> Path:
     return prefix / "python.exe" if platform.startswith("win-") else prefix / "bin" / "python"
 
 
-def pip_requirements(lock: PlatformLock, token: str | None = None) -> str:
-    """The pip part as a hash-pinned requirements file (direct URLs, so --no-index works)."""
+def pip_requirements(lock: PlatformLock, token: str | None = None, named: bool = True) -> str:
+    """The pip part as a hash-pinned requirements file (direct URLs, so --no-index works).
+
+    `named=False` leaves out the `name @` of each line: the pip of a Python 2.7
+    environment takes `name @ URL` for a file name; the wheel's file name names it anyway.
+    """
     return "".join(
-        f"{p.name} @ {url_with_token(p.url, token)} --hash=sha256:{p.sha256}\n" for p in lock.pip
+        f"{f'{p.name} @ ' if named else ''}{url_with_token(p.url, token)}"
+        f" --hash=sha256:{p.sha256}\n"
+        for p in lock.pip
     )
 
 
@@ -75,37 +86,92 @@ def create_environment(
 
 
 def install_pip_part(lock: PlatformLock, prefix: Path, token: str | None = None) -> None:
+    """Install the lock's wheels into `prefix`: uv, or the environment's pip before Python 3.6."""
     python = prefix_python(prefix, lock.platform)
     if not python.exists():
         raise InstallError(
             f"the lock installs pip packages but its conda part has no Python ({python} is missing)"
         )
+    tool = pip_installer(lock)
     with tempfile.TemporaryDirectory(prefix="drawbridge-env-") as scratch:
         requirements = Path(scratch) / "requirements.txt"
-        requirements.write_text(pip_requirements(lock, token), "utf-8")
+        requirements.write_text(pip_requirements(lock, token, named=tool == "uv"), "utf-8")
         requirements.chmod(0o600)
-        command = [
-            str(python),
-            "-m",
-            "pip",
-            "install",
-            "--no-index",
-            "--require-hashes",
-            "--no-deps",
-            "--no-cache-dir",
-            "--no-input",
-            "--disable-pip-version-check",
-            "--no-warn-script-location",
-            "-r",
-            str(requirements),
-        ]
-        result = subprocess.run(command, capture_output=True, text=True, env=_pip_environment())
+        if tool == "uv":
+            command, environment = _uv_command(python, requirements), _uv_environment()
+        else:
+            command, environment = _pip_command(python, requirements), _pip_environment()
+        result = subprocess.run(command, capture_output=True, text=True, env=environment)
     if result.returncode != 0:
         output = result.stdout[-2000:] + result.stderr[-4000:]
-        raise InstallError(
-            "pip could not install the lock's pip "
-            f"packages:\n{output.replace(token, '****') if token else output}"
-        )
+        output = output.replace(token, "****") if token else output
+        if tool == "uv" and "Hash mismatch" in output:
+            raise InstallError(
+                "a pip package does not match the sha256 the lock records (the lock was edited, "
+                "or the server now serves another file at that URL), so none of the pip part was "
+                f"installed: check the lock, or lock again with `drawbridge lock`\n{output}"
+            )
+        raise InstallError(f"{tool} could not install the lock's pip packages:\n{output}")
+
+
+def pip_installer(lock: PlatformLock) -> Literal["uv", "pip"]:
+    """uv, unless the lock's Python is older than uv can install into (then its own pip)."""
+    for record in lock.conda:
+        if record.name.normalized == "python":
+            return "uv" if Version(str(record.version)) >= OLDEST_UV_PYTHON else "pip"
+    return "uv"
+
+
+def _uv_command(python: Path, requirements: Path) -> list[str]:
+    """uv installing exactly the requirements file's wheels into `python`'s environment,
+    compiling bytecode as pip does."""
+    return [
+        uv_binary(),
+        "pip",
+        "install",
+        "--python",
+        str(python),
+        "--no-config",
+        "--no-cache",
+        "--no-index",
+        "--require-hashes",
+        "--no-deps",
+        "--no-build",
+        "--compile-bytecode",
+        "--quiet",
+        "-r",
+        str(requirements),
+    ]
+
+
+def _pip_command(python: Path, requirements: Path) -> list[str]:
+    return [
+        str(python),
+        "-m",
+        "pip",
+        "install",
+        "--no-index",
+        "--require-hashes",
+        "--no-deps",
+        "--no-cache-dir",
+        "--no-input",
+        "--disable-pip-version-check",
+        "--no-warn-script-location",
+        "-r",
+        str(requirements),
+    ]
+
+
+def _uv_environment() -> dict[str, str]:
+    """uv with no user configuration or interpreter downloads: only the lock's URLs count
+    (the caller's TLS and network settings for uv stay, as for lock's uv)."""
+    env = {
+        k: v
+        for k, v in os.environ.items()
+        if not k.startswith(("UV_", "PIP_", "PYTHON")) or k in KEPT_UV_VARIABLES
+    }
+    env.update(UV_NO_CONFIG="1", UV_PYTHON_DOWNLOADS="never", PYTHONNOUSERSITE="1")
+    return env
 
 
 def _pip_environment() -> dict[str, str]:

@@ -7,13 +7,13 @@ across all of them and reported together, and the lock file appears whole or not
 from __future__ import annotations
 
 import os
+import re
 import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import rattler
-from ruamel.yaml import YAML
 
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.environments.auth import rattler_client
@@ -151,15 +151,60 @@ def write_lock(lock: Lock, path: Path) -> None:
             os.unlink(partial)
 
 
+#: a pip package line of rattler's output: `- pypi: URL#sha256=HEX`, the URL plain (unquoted)
+_PYPI_LINE = re.compile(
+    r"(?P<indent> *)- pypi: (?P<url>[^\s'\"#]+)#sha256=(?P<digest>[0-9a-f]{64})"
+)
+
+
 def hashes_into_fields(path: Path) -> None:
     """Move each pip package's `#sha256=` from its URL into the lock format's `sha256` field.
 
     py-rattler can only add a pip package by location; the lock format (and pixi) keeps
     the hash in a field of its own, which rattler reads back as the package's hashes.
+    Rattler's lines are moved as text (a YAML round trip took a quarter of `lock`); a
+    line of another shape goes through ruamel.yaml, which writes the same file.
     """
+    text = path.read_text("utf-8")
+    moved = _hashes_moved_as_text(text)
+    path.write_text(moved if moved is not None else _hashes_moved_as_yaml(text), "utf-8")
+
+
+def _hashes_moved_as_text(text: str) -> str | None:
+    """`text` with the hashes moved, or None if a line is not of rattler's plain shape.
+
+    An environment's entry loses its fragment; a top-level package gets `sha256:` as its
+    mapping's last key, where a YAML round trip adding the key puts it.
+    """
+    out: list[str] = []
+    pending = ""
+    for line in text.split("\n"):
+        if pending and not line.startswith(" "):
+            out.append(f"  sha256: {pending}")
+            pending = ""
+        if "#sha256=" not in line:
+            out.append(line)
+            continue
+        match = _PYPI_LINE.fullmatch(line)
+        if match is None:
+            return None
+        out.append(f"{match['indent']}- pypi: {match['url']}")
+        if not match["indent"]:
+            pending = match["digest"]
+    if pending:
+        return None  # a package at the very end with no newline after it: not rattler's shape
+    return "\n".join(out)
+
+
+def _hashes_moved_as_yaml(text: str) -> str:
+    """The same move through a YAML round trip, for lock text the line rule does not cover."""
+    import io
+
+    from ruamel.yaml import YAML
+
     yaml = YAML()
     yaml.width = 4096
-    document = yaml.load(path.read_text("utf-8"))
+    document = yaml.load(text)
     for package in document.get("packages") or []:
         location = package.get("pypi")
         if location and "#sha256=" in location:
@@ -169,5 +214,6 @@ def hashes_into_fields(path: Path) -> None:
             for entry in entries:
                 if "#sha256=" in (entry.get("pypi") or ""):
                     entry["pypi"] = entry["pypi"].split("#sha256=", 1)[0]
-    with path.open("w", encoding="utf-8") as out:
-        yaml.dump(document, out)
+    out = io.StringIO()
+    yaml.dump(document, out)
+    return out.getvalue()

@@ -11,6 +11,7 @@ from __future__ import annotations
 import subprocess
 import tempfile
 from collections.abc import Mapping
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -124,10 +125,18 @@ class PipResolver:
                 f"this environment's Python is {python}: list those packages in the conda part "
                 "instead (drawbridge bridge makes conda packages for Python 2.7 too)",
             )
-        missing = self.find_missing(requirements, platform, python)
-        if missing:
-            raise Unresolvable(missing)
-        pins = self._run_uv(requirements, platform, python, provided)
+        with tempfile.TemporaryDirectory(prefix="drawbridge-lock-") as scratch:
+            uv = self._start_uv(Path(scratch), requirements, platform, python, provided)
+            try:  # the index is asked about the requested projects while uv resolves
+                missing = self.find_missing(requirements, platform, python)
+                if missing:
+                    raise Unresolvable(missing)
+                pins = self._uv_pins(uv, platform)
+            finally:
+                if uv.poll() is None:
+                    uv.kill()
+                    uv.communicate()
+        self._fetch([name for name, _version in pins])
         target = Target(platform, ".".join(python.split(".")[:2]))
         return [self._pick_wheel(name, version, target) for name, version in pins]
 
@@ -136,6 +145,7 @@ class PipResolver:
     ) -> list[Missing]:
         """The requested projects the index cannot serve (wheels checked when `python` is known)."""
         target = Target(platform, ".".join(python.split(".")[:2])) if python else None
+        self._fetch([Requirement(line).name for line in requirements])
         return [
             m
             for line in requirements
@@ -156,6 +166,15 @@ class PipResolver:
                 except BridgeError as error:
                     raise RemoteError(str(error)) from None
         return self._files[name]
+
+    def _fetch(self, projects: list[str]) -> None:
+        """Read the pages of `projects` not read yet, several at a time (each is a round trip
+        to the server; their order does not matter)."""
+        wanted = sorted({canonicalize_name(p) for p in projects} - self._files.keys())
+        if len(wanted) < 2:
+            return
+        with ThreadPoolExecutor(max_workers=min(8, len(wanted))) as pool:
+            list(pool.map(self.files, wanted))
 
     def _check_requirement(self, line: str, platform: str, target: Target | None) -> Missing | None:
         """Why a requested project cannot be installed on `target`, or None if it can."""
@@ -189,18 +208,26 @@ class PipResolver:
             )
         return None
 
-    def _run_uv(
+    def _start_uv(
         self,
+        scratch: Path,
         requirements: list[str],
         platform: str,
         python: str,
         provided: Mapping[NormalizedName, str],
-    ) -> list[tuple[str, str]]:
+    ) -> subprocess.Popen[str]:
+        """`uv pip compile` of `requirements` for the target, started (read it with _uv_pins)."""
+        wanted = scratch / "requirements.in"
+        wanted.write_text("\n".join(requirements) + "\n", "utf-8")
+        constraints = scratch / "constraints.txt"
+        constraints.write_text(
+            "".join(f"{name}=={version}\n" for name, version in sorted(provided.items())), "utf-8"
+        )
         command = [
             self.uv,
             "pip",
             "compile",
-            "-",
+            str(wanted),
             "--quiet",
             "--no-config",
             "--no-header",
@@ -217,28 +244,26 @@ class PipResolver:
         ]
         for url in self.simple_urls[1:]:
             command += ["--extra-index-url", url_with_token(url, self.token)]
-        constraints = "".join(f"{name}=={version}\n" for name, version in sorted(provided.items()))
         for name in sorted(provided):
             command += ["--no-emit-package", name]
-        with tempfile.TemporaryDirectory(prefix="drawbridge-lock-") as scratch:
-            path = Path(scratch) / "constraints.txt"
-            path.write_text(constraints, "utf-8")
-            result = subprocess.run(
-                command + ["--constraints", str(path)],
-                input="\n".join(requirements) + "\n",
-                capture_output=True,
-                text=True,
-                env=self._uv_environment(platform, python),
-            )
-        if result.returncode != 0:
-            message = (
-                result.stderr.strip().replace(self.token, "****")
-                if self.token
-                else result.stderr.strip()
-            )
+        return subprocess.Popen(
+            command + ["--constraints", str(constraints)],
+            stdin=subprocess.DEVNULL,
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            cwd=scratch,
+            env=self._uv_environment(platform, python),
+        )
+
+    def _uv_pins(self, uv: subprocess.Popen[str], platform: str) -> list[tuple[str, str]]:
+        """The (project, version) pins of a finished uv run; Unresolvable with uv's reason."""
+        stdout, stderr = uv.communicate()
+        if uv.returncode != 0:
+            message = stderr.strip().replace(self.token, "****") if self.token else stderr.strip()
             raise Unresolvable([], f"{platform}: the pip: section cannot be resolved:\n{message}")
         pins = []
-        for line in result.stdout.splitlines():
+        for line in stdout.splitlines():
             line = line.split("#")[0].strip()
             if line and "==" in line:
                 pinned, version = line.split("==", 1)

@@ -62,6 +62,27 @@ def test_client_commands_start_without_the_server_stack():
     assert result.stdout.strip() == "[]"
 
 
+def test_lock_starts_without_what_only_images_and_failures_use():
+    """`drawbridge lock` is measured against `uv pip compile` (issue 22): the OCI writer,
+    installer (the image's wheel installer) and the missing-package advice are imported by
+    the commands that use them, not by every client command."""
+    image_only = (
+        "drawbridge.environments.oci",
+        "drawbridge.environments.wheel_install",
+        "installer",
+        "drawbridge.bridge.missing.provide",
+    )
+    probe = (
+        "import sys; import drawbridge.cli.entry, drawbridge.cli.env_commands; "
+        f"print(sorted(m for m in {image_only!r} if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", probe], capture_output=True, text=True, env=client_env(), timeout=120
+    )
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
 def test_the_agent_starts_without_the_server_stack():
     """`drawbridge agent` runs on builder machines that have no home: its import path loads
     neither the web stack nor the database (rattler-build only in the build's child)."""

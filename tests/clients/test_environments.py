@@ -8,6 +8,7 @@ import shutil
 import subprocess
 import sys
 from pathlib import Path
+from urllib.parse import urljoin
 
 import httpx
 import pytest
@@ -25,8 +26,9 @@ from drawbridge.channel.tokens import Role
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.conda_solve import SystemBaseline, virtual_packages
+from drawbridge.environments.lock import Lock, LockedPlatform, write_lock
 from drawbridge.environments.lockfile import read_lock
-from drawbridge.environments.pip_resolve import PipResolver
+from drawbridge.environments.pip_resolve import PipPackage, PipResolver
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # the machine Python's wheel tag
@@ -319,7 +321,8 @@ def test_env_create_installs_the_lock_the_same_way_every_time(locked: Path, tmp_
         text=True,
         env=client_env(),
     )
-    assert ran.stdout.split() == ["1.0", "2.0", "1.0", "1.5", "pip", "conda"], ran.stderr
+    # the pip part goes in with uv (its INSTALLER), the conda part with rattler
+    assert ran.stdout.split() == ["1.0", "2.0", "1.0", "1.5", "uv", "conda"], ran.stderr
     tool = subprocess.run(
         [str(prefix / "bin" / "bridged-tool")], capture_output=True, text=True, env=client_env()
     )
@@ -422,7 +425,7 @@ def test_malformed_environment_files(env_server: Server, tmp_path: Path, text: s
 
 @pytest.mark.skipif(not (PYENV / PY27).is_dir(), reason="no pyenv Python 2.7 in the test upstream")
 def test_python27_environment(env_server: Server, tmp_path: Path):
-    text = "channels: [main, conda-forge]\ndependencies:\n  - python 2.7.*\n  - twoway\n"
+    text = "channels: [main, conda-forge]\ndependencies:\n  - python 2.7.*\n  - twoway\n  - pip\n"
     environment = write_environment(tmp_path / "py27", text)
     locked = lock(env_server, environment)
     assert locked.returncode == 0, locked.stdout + locked.stderr
@@ -442,8 +445,44 @@ def test_python27_environment(env_server: Server, tmp_path: Path):
         env=client_env(),
     )
     assert ran.stdout.split() == ["2.7", "1.0"], ran.stderr
+    _python27_pip_part_goes_in_with_its_own_pip(env_server, tmp_path, prefix)
     said = _lock_refused(env_server, tmp_path / "py27-pip", text + "  - pip:\n    - pip-helper\n")
     assert "needs Python 3.6+" in said and "list those packages in the conda part" in said
+
+
+def _python27_pip_part_goes_in_with_its_own_pip(
+    env_server: Server, tmp_path: Path, prefix: Path
+) -> None:
+    """A 2.7 lock with a pip part (`drawbridge lock` makes none, another tool may): uv cannot
+    install into Python 2.7, so the environment's own pip (19.x here) does, hashes required."""
+    wheel = make_wheel(tmp_path / "py27-wheels", "old-friend", "1.0", tag="py2.py3-none-any")
+    env_server.publish(wheel)
+    page = f"{env_server.url}/main/simple/old-friend/"
+    listed = httpx.get(page, headers={"Accept": "application/vnd.pypi.simple.v1+json"}).json()
+    listed = listed["files"][0]
+    conda = read_lock(tmp_path / "py27/drawbridge.lock", "linux-64")
+    with_pip = tmp_path / "py27/with-pip.lock"
+    friend = PipPackage(
+        "old-friend", "1.0", urljoin(page, listed["url"]), listed["hashes"]["sha256"]
+    )
+    write_lock(
+        Lock(
+            channels=[f"{env_server.url}/main/conda"],
+            platforms=[LockedPlatform("linux-64", conda.conda, [friend])],
+        ),
+        with_pip,
+    )
+    created = run_drawbridge("env", "create", "--lock", str(with_pip), "--prefix", str(prefix))
+    assert created.returncode == 0, created.stdout + created.stderr
+    ran = subprocess.run(
+        [str(prefix / "bin" / "python"), "-c", "import old_friend; print(old_friend.VALUE)"],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+    )
+    installer = prefix / "lib/python2.7/site-packages/old_friend-1.0.dist-info/INSTALLER"
+    assert ran.stdout.strip() == "1.0", ran.stderr
+    assert installer.read_text().strip() == "pip"
 
 
 def test_unknown_platform_is_refused(env_server: Server, tmp_path: Path):
@@ -529,11 +568,12 @@ def test_env_create_refuses_a_tampered_lock(locked: Path, tmp_path: Path):
         "--cache-dir",
         str(tmp_path / "cache"),
     )
-    assert result.returncode == 1 and "THESE PACKAGES DO NOT MATCH THE HASHES" in result.stderr, (
-        result.stderr
-    )
-    assert not list(prefix.glob("lib/python*/site-packages/pip_only*")), (
-        "nothing of the tampered package installed"
+    said = " ".join(result.stderr.split())
+    assert result.returncode == 1 and "does not match the sha256 the lock records" in said, said
+    assert f"Expected: sha256:{'0' * 64} Computed: sha256:{pip_only.sha256}" in said, said
+    assert "Traceback" not in result.stderr
+    assert not list(prefix.glob("lib/python*/site-packages/pip_*")), (
+        "none of the pip part installed, the tampered package nor its neighbours"
     )
 
 

@@ -35,7 +35,7 @@ _UV_TRIPLES = {
     "win-64": "x86_64-pc-windows-msvc",
 }
 #: uv settings from the caller's environment that may stay: TLS and network, never resolution
-_KEPT_UV_VARIABLES = (
+KEPT_UV_VARIABLES = (
     "UV_NATIVE_TLS",
     "UV_SYSTEM_CERTS",
     "UV_INSECURE_HOST",
@@ -112,7 +112,7 @@ def uv_environment(
 ) -> dict[str, str]:
     """The environment of a uv run: no caller uv settings, and the target's macOS baseline."""
     environment = {
-        k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in _KEPT_UV_VARIABLES
+        k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in KEPT_UV_VARIABLES
     }
     environment.pop("MACOSX_DEPLOYMENT_TARGET", None)
     environment["UV_NO_CONFIG"] = "1"

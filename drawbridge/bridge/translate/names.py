@@ -21,7 +21,10 @@ Drawbridge.
 
 from __future__ import annotations
 
+import hashlib
 import importlib.util
+import json
+import os
 import re
 import tomllib
 from collections.abc import Iterable, Mapping
@@ -102,25 +105,57 @@ def _version_rank(version: str) -> tuple[int, Version | str]:
         return 0, version
 
 
-def grayskull_mapping() -> dict[NormalizedName, str]:
+#: bump when the rule below (what of grayskull's table is kept) changes, to drop cached copies
+_MAPPING_REVISION = "1"
+
+
+def grayskull_mapping(cache_dir: Path | None = None) -> dict[NormalizedName, str]:
     """grayskull's PyPI→conda-forge names, for the entries that rename (aliases left out).
 
     The table is grayskull's `strategy/config.yaml`, found without importing grayskull's
-    PyPI strategy (which pulls in setuptools and takes a third of a second).
+    PyPI strategy (which pulls in setuptools and takes a third of a second). Reading its
+    YAML takes a tenth of a second more, most of `drawbridge lock`'s own time, so what is
+    kept of it is cached as JSON in `cache_dir` (default: the user's cache folder), named
+    after the file's sha256; a cache that cannot be read or written is not used.
     """
-    from ruamel.yaml import YAML
-
     spec = importlib.util.find_spec("grayskull")
     if spec is None or not spec.submodule_search_locations:
         raise RuntimeError("grayskull is missing: Drawbridge needs its PyPI→conda name table")
     config = Path(next(iter(spec.submodule_search_locations))) / "strategy" / "config.yaml"
-    document = YAML(typ="safe").load(config.read_text("utf-8")) or {}
+    data = config.read_bytes()
+    digest = hashlib.sha256(data + _MAPPING_REVISION.encode()).hexdigest()[:24]
+    cached = (cache_dir or user_cache_dir()) / f"grayskull-names-{digest}.json"
+    try:
+        return {canonicalize_name(k): v for k, v in json.loads(cached.read_bytes()).items()}
+    except (OSError, ValueError):
+        pass
+    mapping = _renames(data.decode("utf-8"))
+    try:
+        cached.parent.mkdir(parents=True, exist_ok=True)
+        partial = cached.with_name(f".{cached.name}.{os.getpid()}.part")
+        partial.write_text(json.dumps(mapping, sort_keys=True), "utf-8")
+        os.replace(partial, cached)
+    except OSError:
+        pass
+    return mapping
+
+
+def _renames(config_text: str) -> dict[NormalizedName, str]:
+    """The renaming entries of grayskull's config.yaml."""
+    from ruamel.yaml import YAML
+
+    document = YAML(typ="safe").load(config_text) or {}
     mapping = {}
     for pypi_name, entry in document.items():
         conda = (entry or {}).get("conda_forge")
         if conda and canonicalize_name(pypi_name) != conda and not ALIAS.search(conda):
             mapping[canonicalize_name(pypi_name)] = conda.lower()
     return mapping
+
+
+def user_cache_dir() -> Path:
+    """Drawbridge's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
+    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drawbridge"
 
 
 def curated_overrides(path: Path = OVERRIDES_FILE) -> dict[str, str]:

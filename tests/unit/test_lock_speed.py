@@ -1,0 +1,107 @@
+"""What `drawbridge lock` does faster since issue 22 gives what it gave before: the lock's
+hashes moved as text, and grayskull's name table read from its JSON copy."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+import rattler
+
+import drawbridge.environments.lock as lock_module
+from drawbridge.bridge.translate import names
+from drawbridge.environments.lock import Lock, LockedPlatform, write_lock
+from drawbridge.environments.lockfile import read_lock
+from drawbridge.environments.pip_resolve import PipPackage
+
+WHEELS = [
+    PipPackage("a-b", "1.0", "http://h:8080/main/files/a_b-1.0-py3-none-any.whl", "ab" * 32),
+    PipPackage(
+        "c",
+        "2.0",
+        "http://h:8080/main/files/c-2.0-cp311-cp311-manylinux_2_17_x86_64.whl",
+        "cd" * 32,
+    ),
+]
+
+
+def _record() -> rattler.RepoDataRecord:
+    package = rattler.PackageRecord(
+        "demo",
+        "1.0",
+        rattler.BuildString("py_0"),
+        0,
+        "noarch",
+        noarch="python",
+        depends=["python >=3.8", "pip"],
+        sha256=bytes(range(32)),
+        md5=bytes(range(16)),
+        size=10,
+        license="MIT",
+    )
+    url = "http://h:8080/main/conda/noarch/demo-1.0-py_0.conda"
+    return rattler.RepoDataRecord(package, "demo-1.0-py_0.conda", url, "http://h:8080/main/conda")
+
+
+def test_hashes_move_as_text_exactly_as_a_yaml_round_trip_moved_them(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """Two platforms, a conda package and two wheels (one on one platform only): the file is
+    the one the YAML round trip (the only way before) writes, and reads back with the hashes."""
+    rattler_wrote: list[str] = []
+    move = lock_module.hashes_into_fields
+
+    def keep_rattler_s_text(path: Path) -> None:
+        rattler_wrote.append(path.read_text("utf-8"))
+        move(path)
+
+    monkeypatch.setattr(lock_module, "hashes_into_fields", keep_rattler_s_text)
+    record = _record()
+    lock = Lock(
+        ["http://h:8080/main/conda"],
+        [
+            LockedPlatform("linux-64", [record], WHEELS),
+            LockedPlatform("osx-arm64", [record], WHEELS[:1]),
+        ],
+    )
+    path = tmp_path / "drawbridge.lock"
+    write_lock(lock, path)
+    written = path.read_text("utf-8")
+    assert "#sha256=" in rattler_wrote[0] and "#sha256=" not in written
+    assert written == lock_module._hashes_moved_as_yaml(rattler_wrote[0])
+    assert [(p.name, p.url, p.sha256) for p in read_lock(path, "linux-64").pip] == [
+        (p.name, p.url, p.sha256) for p in WHEELS
+    ]
+
+
+def test_a_line_of_another_shape_goes_through_yaml(tmp_path: Path):
+    text = (
+        "packages:\n- pypi: 'http://h/x%20y.whl#sha256=" + "ef" * 32 + "'\n  name: x\n"
+        "  version: '1'\n"
+    )
+    assert lock_module._hashes_moved_as_text(text) is None
+    path = tmp_path / "odd.lock"
+    path.write_text(text)
+    lock_module.hashes_into_fields(path)
+    assert path.read_text() == lock_module._hashes_moved_as_yaml(text)
+    assert "sha256: " + "ef" * 32 in path.read_text()
+
+
+def test_the_name_table_is_read_from_its_json_copy(tmp_path: Path):
+    """The first read parses grayskull's YAML and leaves a JSON copy; later reads use the
+    copy; a damaged copy is parsed again and replaced."""
+    parsed = names.grayskull_mapping(cache_dir=tmp_path)
+    (copy,) = tmp_path.glob("grayskull-names-*.json")
+    assert parsed["torch"] == "pytorch" and json.loads(copy.read_text()) == parsed
+    copy.write_text(json.dumps({"torch": "from-the-copy"}))
+    assert names.grayskull_mapping(cache_dir=tmp_path)["torch"] == "from-the-copy"
+    copy.write_text("{not json")
+    assert names.grayskull_mapping(cache_dir=tmp_path) == parsed
+    assert json.loads(copy.read_text()) == parsed
+
+
+def test_an_unwritable_cache_folder_still_gives_the_table(tmp_path: Path):
+    blocked = tmp_path / "a-file"
+    blocked.write_text("")
+    assert names.grayskull_mapping(cache_dir=blocked / "cache")["torch"] == "pytorch"
