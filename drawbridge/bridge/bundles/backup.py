@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import DateTime, delete, func, insert, select, text
 from sqlalchemy.types import TypeDecorator
 
+from drawbridge.channel import repodata_files
 from drawbridge.bridge import records  # noqa: F401  (the bridge's tables, registered)
 from drawbridge.bridge.bundles import signing
 from drawbridge.bridge.bundles.chunks import staged_path
@@ -82,6 +83,7 @@ def export_home(
         ]
         for name in channels.names():
             conda_dir = channels.layout(name).conda_dir
+            repodata_files.ensure_channel(conda_dir)  # made from the shards if stale
             for repodata in sorted(conda_dir.glob("*/repodata.json")):
                 subject = repodata.relative_to(conda_dir).as_posix()
                 extra.append(Carried(repodata, "index", name, subject=subject))

@@ -1,0 +1,182 @@
+"""A subdir's CEP-16 sharded repodata, changed one package name at a time.
+
+The shard index (`repodata_shards.msgpack.zst`: `{info, shards: {name: sha256}}`) names
+one content-addressed shard per package name (`shards/<sha256>.msgpack.zst`: `{packages,
+packages.conda, removed}`), both zstd-compressed msgpack as rattler's `index_fs` writes
+them. A change rewrites only the shards of the names it touches and then the index:
+shards first, index last (an atomic replace), so a reader never finds an index naming a
+shard that is not there. A shard the index no longer names stays for `SHARD_GRACE`
+seconds (a reader may hold the old index) and is then swept (`sweep`).
+
+The decoded index is kept in memory (`_IndexCache`), checked against the file's `stat`
+on every use, so a publish into a subdir of 100,000 names does not decode 4 MB each time.
+"""
+
+from __future__ import annotations
+
+import datetime as dt
+import hashlib
+import os
+import threading
+import time
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgpack
+import zstandard
+
+from drawbridge.channel.storage import is_temporary, write_bytes_atomic
+
+SHARD_INDEX = "repodata_shards.msgpack.zst"
+SHARDS_DIR = "shards"
+SHARD_SUFFIX = ".msgpack.zst"
+#: the keys of a shard (and a repodata document) that hold packages by file name
+PACKAGE_KEYS = ("packages", "packages.conda")
+#: seconds a shard no index names is kept for a reader holding an older index
+SHARD_GRACE = 600.0
+#: zstd level of what is written here: an index of sha256s barely compresses at any level
+ZSTD_LEVEL = 3
+#: a record: one package's entry, as rattler writes it in a shard (md5, sha256 as bytes)
+Record = dict[str, Any]
+
+
+def decompress(data: bytes) -> bytes:
+    """zstd frames as rattler writes them (no content size in the header)."""
+    return zstandard.ZstdDecompressor().decompressobj().decompress(data)
+
+
+def compress(data: bytes) -> bytes:
+    return zstandard.ZstdCompressor(level=ZSTD_LEVEL).compress(data)
+
+
+def shard_path(folder: Path, digest: bytes) -> Path:
+    """Where the shard of sha256 `digest` lives in the subdir `folder`."""
+    return folder / SHARDS_DIR / f"{digest.hex()}{SHARD_SUFFIX}"
+
+
+def read_shard(folder: Path, digest: bytes) -> dict[str, Any]:
+    """The shard of sha256 `digest` in the subdir `folder`, decoded."""
+    document: dict[str, Any] = msgpack.unpackb(decompress(shard_path(folder, digest).read_bytes()))
+    return document
+
+
+class _IndexCache:
+    """Decoded shard indexes by path, each valid while its file's (inode, size, mtime_ns)
+    is unchanged; a change elsewhere (another process) is seen at the next `stat`."""
+
+    def __init__(self) -> None:
+        self._entries: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._lock = threading.Lock()
+
+    def read(self, path: Path) -> dict[str, Any] | None:
+        """The decoded index at `path` (a private copy of its `shards` map), or None."""
+        try:
+            stat = path.stat()
+        except FileNotFoundError:
+            return None
+        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
+        with self._lock:
+            cached = self._entries.get(str(path))
+        if cached is None or cached[0] != signature:
+            document: dict[str, Any] = msgpack.unpackb(decompress(path.read_bytes()))
+            with self._lock:
+                self._entries[str(path)] = (signature, document)
+        else:
+            document = cached[1]
+        return {**document, "shards": dict(document["shards"])}
+
+    def remember(self, path: Path, document: dict[str, Any]) -> None:
+        stat = path.stat()
+        with self._lock:
+            self._entries[str(path)] = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), document)
+
+
+_INDEXES = _IndexCache()
+
+
+def read_index(folder: Path) -> dict[str, Any] | None:
+    """The shard index of the subdir `folder` (`{info, shards}`), or None if it has none."""
+    return _INDEXES.read(folder / SHARD_INDEX)
+
+
+def _empty_shard() -> dict[str, Any]:
+    return {"packages": {}, "packages.conda": {}, "removed": []}
+
+
+def _package_key(filename: str) -> str:
+    return "packages.conda" if filename.endswith(".conda") else "packages"
+
+
+def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record | None]]) -> int:
+    """Apply `changes` ({name: {filename: record, or None to remove it}}) to the subdir
+    `folder`'s shards, then replace its index; return how many shards were written.
+
+    The subdir must have a shard index already (`read_index`); the caller holds the
+    channel lock. A name left with no package leaves the index."""
+    index = read_index(folder)
+    if index is None:
+        raise FileNotFoundError(folder / SHARD_INDEX)
+    names: dict[str, bytes] = index["shards"]
+    written = 0
+    for name, files in sorted(changes.items()):
+        shard = read_shard(folder, names[name]) if name in names else _empty_shard()
+        for filename, record in files.items():
+            key = _package_key(filename)
+            if record is None:
+                shard[key].pop(filename, None)
+            else:
+                shard[key][filename] = record
+        if not shard["packages"] and not shard["packages.conda"]:
+            names.pop(name, None)
+            continue
+        for key in PACKAGE_KEYS:
+            shard[key] = dict(sorted(shard[key].items()))
+        body = compress(msgpack.packb(shard))
+        digest = hashlib.sha256(body).digest()
+        target = shard_path(folder, digest)
+        if not target.exists():
+            write_bytes_atomic(target, body)
+            written += 1
+        names[name] = digest
+    index["shards"] = dict(sorted(names.items()))
+    index["info"] = {**index.get("info", {}), "subdir": subdir, "created_at": _now()}
+    write_bytes_atomic(folder / SHARD_INDEX, compress(msgpack.packb(index)))
+    _INDEXES.remember(folder / SHARD_INDEX, index)
+    return written
+
+
+def _now() -> str:
+    return dt.datetime.now(dt.timezone.utc).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def records(folder: Path, index: dict[str, Any]) -> Iterable[tuple[str, str, Record]]:
+    """Every (package key, filename, record) the shards of `index` hold, name by name."""
+    for digest in index["shards"].values():
+        shard = read_shard(folder, digest)
+        for key in PACKAGE_KEYS:
+            for filename, record in (shard.get(key) or {}).items():
+                yield key, filename, record
+
+
+def sweep(folder: Path, grace: float = SHARD_GRACE) -> int:
+    """Remove the shards of the subdir `folder` its index does not name and that are older
+    than `grace` seconds (0: every one, after a crash or a rollback); return how many."""
+    index = read_index(folder)
+    shards = folder / SHARDS_DIR
+    if index is None or not shards.is_dir():
+        return 0
+    named = {f"{digest.hex()}{SHARD_SUFFIX}" for digest in index["shards"].values()}
+    cutoff = time.time() - grace
+    removed = 0
+    with os.scandir(shards) as entries:
+        for entry in entries:
+            if entry.name in named or is_temporary(entry.name) and grace > 0:
+                continue
+            try:
+                if grace <= 0 or entry.stat().st_mtime < cutoff:
+                    os.unlink(entry.path)
+                    removed += 1
+            except FileNotFoundError:
+                continue
+    return removed
