@@ -26,6 +26,7 @@ from typing import Any
 import msgpack
 import zstandard
 
+from drawbridge.channel.faults import crash_point
 from drawbridge.channel.storage import is_temporary, write_bytes_atomic
 
 SHARD_INDEX = "repodata_shards.msgpack.zst"
@@ -138,6 +139,7 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
         if not target.exists():
             write_bytes_atomic(target, body)
             written += 1
+            crash_point("sharding")
         names[name] = digest
     index["shards"] = dict(sorted(names.items()))
     index["info"] = {**index.get("info", {}), "subdir": subdir, "created_at": _now()}
