@@ -19,6 +19,7 @@ import fcntl
 import gzip
 import hashlib
 import json
+import logging
 import os
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -32,6 +33,7 @@ from rattler import Version
 from drawbridge.channel import shards
 from drawbridge.channel.storage import write_bytes_atomic, write_files_atomic
 
+log = logging.getLogger("drawbridge")
 STAMP = ".repodata-source"
 #: the index files of a subdir made here (the shard index is the publish's own)
 MADE_FILES = frozenset({"repodata.json", "repodata.json.zst", "repodata.json.gz"})
@@ -112,13 +114,19 @@ def _subdir_lock(folder: Path) -> Iterator[None]:
 
 def ensure(folder: Path) -> bool:
     """Make the subdir's repodata files from its shards if they are stale; True if they
-    were. Safe from any process and thread, with or without the channel lock."""
+    were. Safe from any process and thread, with or without the channel lock. A disk too
+    full to write them leaves the last ones served (complete, if not the newest), said in
+    the log, and the next read tries again."""
     if is_current(folder):
         return False
-    with _subdir_lock(folder):
-        if is_current(folder):  # another reader made them meanwhile
-            return False
-        build(folder)
+    try:
+        with _subdir_lock(folder):
+            if is_current(folder):  # another reader made them meanwhile
+                return False
+            build(folder)
+    except OSError as error:
+        log.warning("could not make %s/repodata.json from its shards: %s", folder, error)
+        return False
     return True
 
 
@@ -214,11 +222,15 @@ def ensure_channel(conda_dir: Path) -> bool:
     state = {folder.name: index_digest(folder) for folder in folders}
     if not changed and _read_json(conda_dir / CHANNELDATA_STAMP) == state:
         return False
-    with _subdir_lock(conda_dir):
-        if _read_json(conda_dir / CHANNELDATA_STAMP) == state:
-            return changed
-        write_channeldata(conda_dir, folders)
-        write_bytes_atomic(conda_dir / CHANNELDATA_STAMP, json.dumps(state).encode())
+    try:
+        with _subdir_lock(conda_dir):
+            if _read_json(conda_dir / CHANNELDATA_STAMP) == state:
+                return changed
+            write_channeldata(conda_dir, folders)
+            write_bytes_atomic(conda_dir / CHANNELDATA_STAMP, json.dumps(state).encode())
+    except OSError as error:
+        log.warning("could not write %s/channeldata.json: %s", conda_dir, error)
+        return changed
     return True
 
 

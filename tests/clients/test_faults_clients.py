@@ -27,7 +27,7 @@ from sqlalchemy import select
 
 from drawbridge.channel.database import Database, PublishIntentRow
 from drawbridge.channel.faults import CRASH_SAID, CRASH_VARIABLE
-from drawbridge.channel import shards
+from drawbridge.channel import repodata_files, shards
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.storage import RESERVE_BYTES, RESERVE_NAME, ensure_reserve
@@ -280,7 +280,10 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
     for free in FREE_SPACE:
         for candidate in list(candidates):
             # the reserve there each time (without it, uploads are refused up front: the
-            # next test)
+            # next test); repodata and channeldata a success left stale made first, while
+            # there is room (on a full disk the last ones stay served, and a later read
+            # would make them: not this upload's doing)
+            repodata_files.ensure_channel(small_home.channel("main").conda_dir)
             _refill(small_home.root, free)
             before = served_and_recorded(small_home)
             response = client.upload(candidate)
