@@ -117,12 +117,14 @@ def index_conda(
 
 
 def finish_subdir(folder: Path, grace: float = shards.SHARD_GRACE) -> None:
-    """After rattler wrote a subdir's repodata.json and shards: its compressed twins, its
-    channeldata summary and the stamp saying they match the shard index; shards no index
-    names swept (older than `grace` seconds)."""
+    """After rattler wrote a subdir's repodata.json: its compressed twins, its shards and
+    shard index (`shards.write_all`), its channeldata summary and the stamp saying they
+    match; shards no index names swept (older than `grace` seconds)."""
     repodata = folder / "repodata.json"
     write_compressed_twins(repodata)
-    repodata_files.write_part(folder, json.loads(repodata.read_bytes()))
+    document = json.loads(repodata.read_bytes())
+    shards.write_all(folder, folder.name, document)
+    repodata_files.write_part(folder, document)
     repodata_files.stamp(folder)
     shards.sweep(folder, grace)
 
@@ -179,6 +181,7 @@ def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[Quara
                     target_platform=Subdir(subdir),
                     force=force,
                     write_zst=False,
+                    write_shards=False,  # its writer opens every shard at once: ours below
                     max_parallel=MAX_PARALLEL,
                 )
             )

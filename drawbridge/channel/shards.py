@@ -38,6 +38,10 @@ PACKAGE_KEYS = ("packages", "packages.conda")
 SHARD_GRACE = 600.0
 #: zstd level of what is written here: an index of sha256s barely compresses at any level
 ZSTD_LEVEL = 3
+#: a record's fields that a shard holds as bytes and repodata.json as hex
+BINARY_DIGESTS = ("md5", "sha256")
+#: more new shards than this are synced together, not one by one
+BULK = 64
 #: a record: one package's entry, as rattler writes it in a shard (md5, sha256 as bytes)
 Record = dict[str, Any]
 
@@ -119,7 +123,7 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
     if index is None:
         raise FileNotFoundError(folder / SHARD_INDEX)
     names: dict[str, bytes] = index["shards"]
-    written = 0
+    pending: list[tuple[Path, bytes]] = []
     for name, files in sorted(changes.items()):
         shard = read_shard(folder, names[name]) if name in names else _empty_shard()
         for filename, record in files.items():
@@ -131,21 +135,89 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
         if not shard["packages"] and not shard["packages.conda"]:
             names.pop(name, None)
             continue
-        for key in PACKAGE_KEYS:
-            shard[key] = dict(sorted(shard[key].items()))
-        body = compress(msgpack.packb(shard))
-        digest = hashlib.sha256(body).digest()
-        target = shard_path(folder, digest)
-        if not target.exists():
+        names[name] = _encoded(folder, shard, pending)
+    _write_shards(pending)
+    _write_index(folder, subdir, names, index.get("info", {}))
+    return len(pending)
+
+
+def write_all(folder: Path, subdir: str, repodata: Mapping[str, Any]) -> int:
+    """Write the shards and the shard index of the subdir `folder` from its repodata
+    document (what rattler's indexer wrote, with `write_shards` off: its own shard writer
+    opens every shard at once, and ran out of file descriptors at 100,000 names); return
+    how many shards were new. Shards first, the index last."""
+    by_name: dict[str, dict[str, Any]] = {}
+    for key in PACKAGE_KEYS:
+        for filename, record in sorted((repodata.get(key) or {}).items()):
+            shard = by_name.setdefault(record["name"], _empty_shard())
+            shard[key][filename] = _binary(record)
+    pending: list[tuple[Path, bytes]] = []
+    names = {name: _encoded(folder, shard, pending) for name, shard in sorted(by_name.items())}
+    _write_shards(pending)
+    _write_index(folder, subdir, names, (read_index(folder) or {}).get("info", {}))
+    return len(pending)
+
+
+def _binary(record: Mapping[str, Any]) -> Record:
+    """A repodata.json record as a shard holds it: its digests as bytes (CEP-16)."""
+    found = dict(record)
+    for key in BINARY_DIGESTS:
+        if isinstance(found.get(key), str):
+            found[key] = bytes.fromhex(found[key])
+    return found
+
+
+def _encoded(folder: Path, shard: dict[str, Any], pending: list[tuple[Path, bytes]]) -> bytes:
+    """The sha256 of `shard` encoded; its file added to `pending` if it is not there yet."""
+    for key in PACKAGE_KEYS:
+        shard[key] = dict(sorted(shard[key].items()))
+    body = compress(msgpack.packb(shard))
+    digest = hashlib.sha256(body).digest()
+    target = shard_path(folder, digest)
+    if not target.exists():
+        pending.append((target, body))
+    return digest
+
+
+def _write_shards(pending: list[tuple[Path, bytes]]) -> None:
+    """Write new shard files, one open file at a time. A few are synced one by one; many
+    are renamed into place unsynced and then synced at once (`os.sync`), before any index
+    names them: 100,000 fsyncs would take minutes."""
+    durable_each = len(pending) <= BULK
+    for target, body in pending:
+        if durable_each:
             write_bytes_atomic(target, body)
-            written += 1
-            crash_point("sharding")
-        names[name] = digest
-    index["shards"] = dict(sorted(names.items()))
-    index["info"] = {**index.get("info", {}), "subdir": subdir, "created_at": _now()}
+        else:
+            _write_unsynced(target, body)
+        crash_point("sharding")
+    if not durable_each:
+        os.sync()
+
+
+def _write_unsynced(target: Path, body: bytes) -> None:
+    target.parent.mkdir(parents=True, exist_ok=True)
+    temporary = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    try:
+        temporary.write_bytes(body)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+
+
+def _write_index(folder: Path, subdir: str, names: dict[str, bytes], info: dict[str, Any]) -> None:
+    index = {
+        "info": {
+            "subdir": subdir,
+            "base_url": "",
+            "shards_base_url": f"./{SHARDS_DIR}/",
+            **{k: v for k, v in info.items() if k not in ("subdir", "created_at")},
+            "created_at": _now(),
+        },
+        "shards": dict(sorted(names.items())),
+    }
     write_bytes_atomic(folder / SHARD_INDEX, compress(msgpack.packb(index)))
     _INDEXES.remember(folder / SHARD_INDEX, index)
-    return written
 
 
 def _now() -> str:
