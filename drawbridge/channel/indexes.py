@@ -115,7 +115,8 @@ class ChannelIndexes:
     def write_pages(self, layout: ChannelLayout, projects: set[str]) -> None:
         """Rewrite the pages of `projects` and the root pages; a project with no files left
         loses its pages. Everything is rewritten if an earlier run was interrupted."""
-        if layout.pages_marker.exists():
+        everything = layout.pages_marker.exists()
+        if everything:
             projects = (
                 projects
                 | set(self.projects(layout.name))
@@ -123,13 +124,20 @@ class ChannelIndexes:
             )
         write_bytes_atomic(layout.pages_marker, json.dumps(sorted(projects)).encode())
         crash_point("pages")
+        # the root list changes only if a project gains its first file or loses its last
+        # (its folder appears or goes): a new version of a listed project leaves it alone,
+        # which spares rewriting a list of every project (1.2 s at 100,000)
+        relisted = everything or not (layout.simple_dir / "index.html").exists()
         for project in sorted(projects):
             files = self.project_files(layout.name, project)
+            listed = (layout.simple_dir / project).is_dir()
             if files:
                 pip_view.write_project_pages(layout.simple_dir / project, files)
-            elif (layout.simple_dir / project).is_dir():
+            elif listed:
                 shutil.rmtree(layout.simple_dir / project)
-        self.write_root_pages(layout)
+            relisted = relisted or listed != bool(files)
+        if relisted:
+            self.write_root_pages(layout)
         if projects >= set(self.projects(layout.name)):
             pip_view.stamp_pages_format(layout.simple_dir)
         layout.pages_marker.unlink()

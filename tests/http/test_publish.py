@@ -149,3 +149,15 @@ def test_the_database_refuses_what_it_cannot_keep_on_every_backend(channels: Cha
     with pytest.raises(ValueRefused, match="its source holds a NUL"):
         book.file("pip", "nul", "nul", [], "", "env\x00.yml", "u")
     assert book.all() == []
+
+
+def test_a_new_version_leaves_the_list_of_projects_alone(channels: Channels, tmp_path: Path):
+    """The root pages list every project (1.2 s to write at 100,000): only a project's
+    first file or its last one's removal rewrites them, not another version of it."""
+    root = channels.simple_dir("main") / "index.html"
+    channels.publish("main", make_wheel(tmp_path / "a", "listed", "1.0"))
+    first = root.stat().st_ino
+    channels.publish("main", make_wheel(tmp_path / "b", "listed", "1.1"))
+    assert root.stat().st_ino == first
+    channels.publish("main", make_wheel(tmp_path / "c", "newcomer", "1.0"))
+    assert root.stat().st_ino != first and "newcomer/" in root.read_text()
