@@ -144,13 +144,13 @@ def add_to_index(
     marker = layout.indexing_marker
     write_text_atomic(marker, json.dumps([subdir]))
     crash_point("indexing")
-    index = shards.read_index(folder) or {"shards": {}}
     changes: dict[str, dict[str, shards.Record | None]] = {}
     for filename, name, record in files:
         if not (folder / filename).is_file():
             changes.setdefault(name, {})[filename] = None
             continue
         if record is None:
+            index = shards.read_index(folder, copy=False) or {"shards": {}}
             if _indexed(folder, index, name, filename):
                 continue
             record = trial_record(folder / filename, filename, subdir, layout.root)
@@ -270,7 +270,7 @@ def _trial(
             asyncio.run(index_fs(folder, target_platform=Subdir(subdir), write_zst=False))
         except Exception as error:  # rattler's error types; the message is the reason
             return _reason(error), None
-        index = shards.read_index(folder / subdir)
+        index = shards.read_index_once(folder / subdir)
         for digest in (index or {"shards": {}})["shards"].values():
             shard = shards.read_shard(folder / subdir, digest)
             for key in shards.PACKAGE_KEYS:
