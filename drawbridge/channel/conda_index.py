@@ -109,8 +109,9 @@ def index_conda(
         force, wanted = True, subdirs_in_use(layout)
     quarantined: list[QuarantinedFile] = []
     for subdir in wanted:
-        quarantined += _index_subdir(layout, subdir, force)
-        finish_subdir(root / subdir, grace=0 if recovering else shards.SHARD_GRACE)
+        with repodata_files.building(root / subdir):
+            quarantined += _index_subdir(layout, subdir, force)
+            finish_subdir(root / subdir, grace=0 if recovering else shards.SHARD_GRACE)
     marker.unlink()
     repodata_files.ensure_channel(root)
     return quarantined

@@ -38,6 +38,8 @@ STAMP = ".repodata-source"
 #: the index files of a subdir made here (the shard index is the publish's own)
 MADE_FILES = frozenset({"repodata.json", "repodata.json.zst", "repodata.json.gz"})
 PART = ".channeldata-part.json"
+#: a copy of the shard index the repodata was last made from
+SOURCE = ".repodata-source.msgpack.zst"
 CHANNELDATA_STAMP = ".channeldata-source"
 LOCK = ".repodata.lock"
 
@@ -103,6 +105,14 @@ def is_current(folder: Path) -> bool:
 
 
 @contextmanager
+def building(folder: Path) -> Iterator[None]:
+    """Hold the subdir's repodata lock: no reader makes repodata from the shards while a
+    full index run rewrites them (readers of current files never wait for it)."""
+    with _subdir_lock(folder):
+        yield
+
+
+@contextmanager
 def _subdir_lock(folder: Path) -> Iterator[None]:
     with (folder / LOCK).open("a") as handle:
         fcntl.flock(handle, fcntl.LOCK_EX)
@@ -137,14 +147,37 @@ def _hex(record: dict[str, Any]) -> dict[str, Any]:
 
 def build(folder: Path) -> None:
     """Write the subdir's repodata.json, .zst, .gz and channeldata part from its shards,
-    then its stamp. Call with the subdir's lock (`ensure`) or the channel lock held."""
+    then its stamp. Call with the subdir's lock (`ensure`) or the channel lock held.
+
+    Only the shards of names whose digest changed since the last build are read, when
+    that build's index (`SOURCE`, checked against the stamp) and repodata.json are there;
+    otherwise every shard is (24 s at 100,000 names on a loaded two-core box)."""
     data, signature = read_index_file(folder)
     index: dict[str, Any] = msgpack.unpackb(shards.decompress(data))
     subdir = index.get("info", {}).get("subdir") or folder.name
-    packages: dict[str, dict[str, Any]] = {key: {} for key in shards.PACKAGE_KEYS}
-    newest: dict[str, str] = {}
-    for name, digest in index["shards"].items():
-        shard = shards.read_shard(folder, digest)
+    names: dict[str, bytes] = index["shards"]
+    previous = _previous(folder)
+    # until the stamp is written again, no build takes these files as its base: a crash
+    # between two renames below must not make the next build start from a mixed pair
+    write_bytes_atomic(folder / STAMP, json.dumps({"index": "", "signature": None}).encode())
+    if previous is None:
+        packages: dict[str, dict[str, Any]] = {key: {} for key in shards.PACKAGE_KEYS}
+        newest: dict[str, str] = {}
+        changed = set(names)
+    else:
+        old_names, old_document, newest = previous
+        changed = {n for n, d in names.items() if old_names.get(n) != d}
+        changed |= set(old_names) - set(names)
+        packages = {
+            key: {
+                f: r for f, r in (old_document.get(key) or {}).items() if r["name"] not in changed
+            }
+            for key in shards.PACKAGE_KEYS
+        }
+        for name in changed:
+            newest.pop(name, None)
+    for name in changed & set(names):
+        shard = shards.read_shard(folder, names[name])
         versions = set()
         for key in shards.PACKAGE_KEYS:
             for filename, record in (shard.get(key) or {}).items():
@@ -171,14 +204,37 @@ def build(folder: Path) -> None:
     stamp(folder, data, signature)
 
 
+def _sha256(data: bytes) -> str:
+    return hashlib.sha256(data).hexdigest()
+
+
+def _previous(folder: Path) -> tuple[dict[str, bytes], dict[str, Any], dict[str, str]] | None:
+    """(the names of the index the last build used, its repodata document, its channeldata
+    part) if all three are there and that index is the one the stamp names; else None."""
+    recorded = _read_json(folder / STAMP)
+    try:
+        source = (folder / SOURCE).read_bytes()
+    except FileNotFoundError:
+        return None
+    if not isinstance(recorded, dict) or recorded.get("index") != _sha256(source):
+        return None
+    document, part = _read_json(folder / "repodata.json"), _read_json(folder / PART)
+    if not isinstance(document, dict) or not isinstance(part, dict):
+        return None
+    old: dict[str, Any] = msgpack.unpackb(shards.decompress(source))
+    return old["shards"], document, part
+
+
 def stamp(
     folder: Path, index_bytes: bytes | None = None, signature: list[int] | None = None
 ) -> None:
     """Record that the subdir's repodata files were made from its current shard index (or
-    from `index_bytes`, whose file had `signature`)."""
+    from `index_bytes`, whose file had `signature`): a copy of that index (`SOURCE`, for
+    the next build to see which names changed), then the stamp naming it."""
     if index_bytes is None or signature is None:
         index_bytes, signature = read_index_file(folder)
     record = {"index": hashlib.sha256(index_bytes).hexdigest(), "signature": signature}
+    write_bytes_atomic(folder / SOURCE, index_bytes)
     write_bytes_atomic(folder / STAMP, json.dumps(record).encode())
 
 
