@@ -150,10 +150,11 @@ def add_to_index(
         if not (folder / filename).is_file():
             changes.setdefault(name, {})[filename] = None
             continue
+        index = shards.read_index(folder, copy=False) or {"shards": {}}
+        there = _indexed(folder, index, name, filename)
+        if there is not None and (record is None or there.get("sha256") == record["sha256"]):
+            continue  # indexed already (published again, restored): its entry stays as it is
         if record is None:
-            index = shards.read_index(folder, copy=False) or {"shards": {}}
-            if _indexed(folder, index, name, filename):
-                continue
             record = trial_record(folder / filename, filename, subdir, layout.root)
         changes.setdefault(name, {})[filename] = record
     shards.update(folder, subdir, changes)
@@ -161,12 +162,14 @@ def add_to_index(
     return []
 
 
-def _indexed(folder: Path, index: dict[str, Any], name: str, filename: str) -> bool:
+def _indexed(folder: Path, index: dict[str, Any], name: str, filename: str) -> shards.Record | None:
+    """The entry of `filename` in its name's shard, if it has one."""
     digest = index["shards"].get(name)
     if digest is None:
-        return False
+        return None
     shard = shards.read_shard(folder, digest)
-    return any(filename in (shard.get(key) or {}) for key in shards.PACKAGE_KEYS)
+    found: shards.Record | None = (shard.get(shards.package_key(filename)) or {}).get(filename)
+    return found
 
 
 def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[QuarantinedFile]:

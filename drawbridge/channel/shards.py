@@ -128,7 +128,8 @@ def _empty_shard() -> dict[str, Any]:
     return {"packages": {}, "packages.conda": {}, "removed": []}
 
 
-def _package_key(filename: str) -> str:
+def package_key(filename: str) -> str:
+    """The key of a shard (or repodata) holding `filename`."""
     return "packages.conda" if filename.endswith(".conda") else "packages"
 
 
@@ -148,7 +149,7 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
         for name, files in sorted(changes.items()):
             shard = read_shard(folder, names[name]) if name in names else _empty_shard()
             for filename, record in files.items():
-                key = _package_key(filename)
+                key = package_key(filename)
                 if record is None:
                     shard[key].pop(filename, None)
                 else:
@@ -193,8 +194,8 @@ def _binary(record: Mapping[str, Any]) -> Record:
 
 def _encoded(folder: Path, shard: dict[str, Any], pending: list[tuple[Path, bytes]]) -> bytes:
     """The sha256 of `shard` encoded; its file added to `pending` if it is not there yet."""
-    for key in PACKAGE_KEYS:
-        shard[key] = dict(sorted(shard[key].items()))
+    for key in PACKAGE_KEYS:  # one encoding of one content, whatever it was read from
+        shard[key] = {f: dict(sorted(r.items())) for f, r in sorted(shard[key].items())}
     body = compress(msgpack.packb(shard))
     digest = hashlib.sha256(body).digest()
     target = shard_path(folder, digest)

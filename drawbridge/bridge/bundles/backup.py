@@ -25,7 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import DateTime, delete, func, insert, select, text
 from sqlalchemy.types import TypeDecorator
 
-from drawbridge.channel import repodata_files
+from drawbridge.channel import conda_index, repodata_files
 from drawbridge.bridge import records  # noqa: F401  (the bridge's tables, registered)
 from drawbridge.bridge.bundles import signing
 from drawbridge.bridge.bundles.chunks import staged_path
@@ -136,6 +136,8 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
             if item.role == "index" and item.channel == settings.name:
                 target = _inside(layout.conda_dir, item.subject)
                 target.write_bytes(staged_path(staging, index, item).read_bytes())
+                # its shards from it, so the records restored keep their timestamps
+                conda_index.finish_subdir(target.parent)
         items = [
             (staged_path(staging, i, f), f)
             for i, f in files
