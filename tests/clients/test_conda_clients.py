@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import rattler
+import zstandard
 from builders import make_conda_tar_bz2, make_noarch_python_conda
 from clients import client_env, solve_and_install
 from databases import new_home, write_config
@@ -130,7 +134,20 @@ def test_rattler_solves_through_the_shards_after_publishes_one_by_one(
         "other-tool=3.0",
         "sharded-tool=1.2",
     ]
-    log = next(server.home.root.parent.glob("server-*.log")).read_text()
+    log_path = next(server.home.root.parent.glob("server-*.log"))
+    for _ in range(50):  # the workers' access lines reach the file a moment after answering
+        log = log_path.read_text()
+        if "/main/conda/linux-64/shards/" in log:
+            break
+        time.sleep(0.1)
     assert "/main/conda/linux-64/repodata_shards.msgpack.zst" in log
     assert "/main/conda/linux-64/shards/" in log
     assert "/main/conda/linux-64/repodata.json" not in log
+    # a client of the whole file gets it made from the shards, the last publish in it
+    for name in ("repodata.json", "repodata.json.zst"):
+        answer = httpx.get(f"{server.url}/main/conda/linux-64/{name}")
+        body = answer.content
+        if name.endswith(".zst"):
+            body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        repodata = json.loads(body)
+        assert "sharded-tool-1.2-0.tar.bz2" in repodata["packages"], name
