@@ -291,25 +291,29 @@ def ensure_channel(conda_dir: Path) -> bool:
 
 
 def write_channeldata(conda_dir: Path, folders: list[Path]) -> None:
-    """channeldata.json from each subdir's summary: a name's newest version, its subdirs."""
-    by_name: dict[str, dict[str, Any]] = {}
+    """channeldata.json from each subdir's summary: a name's newest version, its subdirs
+    (in the folders' sorted order: no sort, no version parse for a name in one subdir)."""
+    by_name: dict[str, tuple[list[str], list[str]]] = {}
     subdirs = {"noarch"}
-    for folder in folders:
+    for folder in sorted(folders):
         part = _read_json(folder / PART) or {}
         if part:
             subdirs.add(folder.name)
         for name, version in part.items():
-            entry = by_name.setdefault(name, {"subdirs": [], "versions": set()})
-            entry["subdirs"].append(folder.name)
-            entry["versions"].add(version)
+            entry = by_name.get(name)
+            if entry is None:
+                by_name[name] = ([folder.name], [version])
+            else:
+                entry[0].append(folder.name)
+                entry[1].append(version)
     document = {
         "channeldata_version": 1,
         "packages": {
             name: {
-                "subdirs": sorted(entry["subdirs"]),
-                "version": newest_version(entry["versions"]),
+                "subdirs": found,
+                "version": versions[0] if len(versions) == 1 else newest_version(set(versions)),
             }
-            for name, entry in sorted(by_name.items())
+            for name, (found, versions) in sorted(by_name.items())
         },
         "subdirs": sorted(subdirs),
     }
