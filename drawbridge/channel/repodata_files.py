@@ -42,6 +42,8 @@ PART = ".channeldata-part.json"
 SOURCE = ".repodata-source.msgpack.zst"
 CHANNELDATA_STAMP = ".channeldata-source"
 LOCK = ".repodata.lock"
+#: builds tried before the last files are left served
+ATTEMPTS = 3
 
 
 def _signature(path: Path) -> list[int] | None:
@@ -127,17 +129,25 @@ def ensure(folder: Path) -> bool:
     were. Safe from any process and thread, with or without the channel lock. A disk too
     full to write them leaves the last ones served (complete, if not the newest), said in
     the log, and the next read tries again."""
-    if is_current(folder):
-        return False
-    try:
-        with _subdir_lock(folder):
-            if is_current(folder):  # another reader made them meanwhile
-                return False
-            build(folder)
-    except OSError as error:
-        log.warning("could not make %s/repodata.json from its shards: %s", folder, error)
-        return False
-    return True
+    failure: OSError | None = None
+    for _attempt in range(ATTEMPTS):
+        if is_current(folder):
+            return False
+        try:
+            with _subdir_lock(folder):
+                if is_current(folder):  # another reader made them meanwhile
+                    return False
+                build(folder)
+            return True
+        except FileNotFoundError as error:
+            # recovery (a server start, `drawbridge index`) removes temporary files under
+            # the channel lock, which a build does not hold: one of ours may go; try again
+            failure = error
+        except OSError as error:
+            failure = error
+            break
+    log.warning("could not make %s/repodata.json from its shards: %s", folder, failure)
+    return False
 
 
 def _hex(record: dict[str, Any]) -> dict[str, Any]:
