@@ -12,12 +12,14 @@ from __future__ import annotations
 import hashlib
 import json
 from pathlib import Path
+from typing import Any
 
 import httpx
 import msgpack
 import zstandard
 from sqlalchemy import select
 
+from drawbridge.channel import repodata_files
 from drawbridge.channel.database import (
     CondaPackageRow,
     Database,
@@ -36,15 +38,30 @@ NOT_SERVED = (".lock", ".indexing", ".pages-pending", "quarantine/")
 
 def served_bytes(home: Home, channel: str = "main") -> dict[str, bytes]:
     """Every file the channel serves, by path relative to the channel, with its bytes
-    (temporary files, which recovery removes, are not served either)."""
+    (temporary files, which recovery removes, are not served either; nor is a dot file,
+    such as a subdir's repodata stamp). repodata made from the shards is made first, as a
+    server does before serving it."""
     root = home.channel(channel).root
+    repodata_files.ensure_channel(root / "conda")
     found = {}
     for path in sorted(root.rglob("*")):
         relative = path.relative_to(root).as_posix()
         temporary = any(is_temporary(part) for part in path.relative_to(root).parts)
-        if path.is_file() and not relative.startswith(NOT_SERVED) and not temporary:
+        hidden = path.name.startswith(".")
+        if path.is_file() and not relative.startswith(NOT_SERVED) and not temporary | hidden:
             found[relative] = path.read_bytes()
     return found
+
+
+def conda_index_file(folder: Path, name: str = "repodata.json") -> dict[str, Any]:
+    """A conda subdir's repodata.json (or, given a channel's conda folder, its
+    channeldata.json) as a server would serve it: made from the shards first if stale."""
+    if name == "channeldata.json":
+        repodata_files.ensure_channel(folder)
+    else:
+        repodata_files.ensure(folder)
+    document: dict[str, Any] = json.loads((folder / name).read_bytes())
+    return document
 
 
 def indexed(served: dict[str, bytes]) -> dict[str, bytes]:
@@ -144,7 +161,7 @@ def assert_consistent(
             == row.sha256
         )
     for row in packages:
-        repodata = json.loads((layout.conda_dir / row.subdir / "repodata.json").read_bytes())
+        repodata = conda_index_file(layout.conda_dir / row.subdir)
         entries = {**repodata["packages"], **repodata["packages.conda"]}
         assert entries[row.filename]["sha256"] == row.sha256, row.filename
         assert (

@@ -10,6 +10,14 @@ not indexed yet is tried alone (`indexer_problem`, an index of a one-file channe
 ones it refuses are quarantined, and the subdir is indexed again. Publishing runs the same
 one-file trial before placing anything, so only a file placed by hand or corrupted on
 disk can get that far.
+
+A publish does not run rattler over the subdir: `add_to_index` puts the records of the
+packages it published (rattler's own, from that trial) into their names' shards and
+replaces the shard index, so its cost does not grow with the subdir (`shards`);
+repodata.json and channeldata.json follow when next read (`repodata_files`). rattler's
+`index_fs` makes the full runs (a new subdir, recovery, `drawbridge index`), with at
+most `MAX_PARALLEL` packages open at a time, so a batch of any size fits the limit of
+open files.
 """
 
 from __future__ import annotations
@@ -20,15 +28,16 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
 
 import zstandard
-from rattler import Subdir, Version
+from rattler import Subdir
 from rattler.index import index_fs
 
+from drawbridge.channel import repodata_files, shards
 from drawbridge.channel.conda_packages import is_conda_package
 from drawbridge.channel.errors import IndexFailure, InvalidDistribution
 from drawbridge.channel.faults import crash_point
@@ -60,6 +69,9 @@ INDEX_FILES: Mapping[str, IndexFile] = MappingProxyType(
         "repodata_shards.msgpack.zst": IndexFile("application/octet-stream", gzip_twin=False),
     }
 )
+#: packages rattler's indexer holds open at once (its default has no bound: a batch of
+#: 32,000 files once ran out of file descriptors with `ulimit -n` 20,000)
+MAX_PARALLEL = 32
 #: subdirs every channel serves from birth (empty until something is published for them)
 CHANNEL_SUBDIRS = ("noarch", *DEFAULT_SUBDIRS)
 
@@ -97,10 +109,67 @@ def index_conda(
         force, wanted = True, subdirs_in_use(layout)
     quarantined: list[QuarantinedFile] = []
     for subdir in wanted:
-        quarantined += _index_subdir(layout, subdir, force)
-        write_compressed_twins(root / subdir / "repodata.json")
+        with repodata_files.building(root / subdir):
+            quarantined += _index_subdir(layout, subdir, force)
+            finish_subdir(root / subdir, grace=0 if recovering else shards.SHARD_GRACE)
     marker.unlink()
+    repodata_files.ensure_channel(root)
     return quarantined
+
+
+def finish_subdir(folder: Path, grace: float = shards.SHARD_GRACE) -> None:
+    """After rattler wrote a subdir's repodata.json: its compressed twins, its shards and
+    shard index (`shards.write_all`), its channeldata summary and the stamp saying they
+    match; shards no index names swept (older than `grace` seconds)."""
+    repodata = folder / "repodata.json"
+    write_compressed_twins(repodata)
+    document = json.loads(repodata.read_bytes())
+    shards.write_all(folder, folder.name, document)
+    repodata_files.write_part(folder, document)
+    repodata_files.stamp(folder)
+    shards.sweep(folder, grace)
+
+
+def add_to_index(
+    layout: ChannelLayout, subdir: str, files: Sequence[tuple[str, str, shards.Record | None]]
+) -> list[QuarantinedFile]:
+    """Bring the entries of `files` ((filename, package name, rattler's record or None))
+    in `subdir` in line with the disk: a file there is added (its record read by rattler
+    if not given), a file gone is removed. Costs what `files` cost, not what the subdir
+    holds; a subdir without a shard index, or a channel an interrupted run left, is
+    indexed in full instead (`index_conda`). Call with the channel lock held."""
+    folder = layout.conda_dir / subdir
+    stamped = (folder / repodata_files.STAMP).is_file()
+    if needs_recovery(layout) or not stamped or not (folder / shards.SHARD_INDEX).is_file():
+        return index_conda(layout, [subdir])
+    marker = layout.indexing_marker
+    write_text_atomic(marker, json.dumps([subdir]))
+    crash_point("indexing")
+    changes: dict[str, dict[str, shards.Record | None]] = {}
+    for filename, name, record in files:
+        if not (folder / filename).is_file():
+            changes.setdefault(name, {})[filename] = None
+            continue
+        index = shards.read_index(folder, copy=False) or {"shards": {}}
+        there = _indexed(folder, index, name, filename)
+        if there is not None and (record is None or there.get("sha256") == record["sha256"]):
+            continue  # indexed already (published again, restored): its entry stays as it is
+        if record is None:
+            record = trial_record(folder / filename, filename, subdir, layout.root)
+        changes.setdefault(name, {})[filename] = record
+    shards.update(folder, subdir, changes)
+    marker.unlink()
+    return []
+
+
+def _indexed(folder: Path, index: dict[str, Any], name: str, filename: str) -> shards.Record | None:
+    """The entry of `filename` in its name's shard, if it has one."""
+    digest = index["shards"].get(name)
+    if digest is None:
+        return None
+    shard = shards.read_shard(folder, digest)
+    found: shards.Record | None = (shard.get(shards.package_key(filename)) or {}).get(filename)
+    return found
 
 
 def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[QuarantinedFile]:
@@ -112,12 +181,18 @@ def _index_subdir(layout: ChannelLayout, subdir: str, force: bool) -> list[Quara
             # 1,000 ms an incremental run took. The same file at level 3 costs ~10 ms.
             asyncio.run(
                 index_fs(
-                    layout.conda_dir, target_platform=Subdir(subdir), force=force, write_zst=False
+                    layout.conda_dir,
+                    target_platform=Subdir(subdir),
+                    force=force,
+                    write_zst=False,
+                    write_shards=False,  # its writer opens every shard at once: ours below
+                    max_parallel=MAX_PARALLEL,
                 )
             )
             return quarantined
         except Exception as error:  # rattler raises its own types; the message says what
             shutil.rmtree(layout.conda_dir / ".tmp", ignore_errors=True)  # what it was writing
+            shards.sweep(layout.conda_dir / subdir, grace=0)  # the shards it wrote, unnamed
             failure = _reason(error)
             refused = _refused_packages(layout, subdir, force)
             if not refused:
@@ -169,6 +244,22 @@ def indexer_problem(path: Path, filename: str, subdir: str, scratch: Path) -> st
     (which must be on the file's filesystem: the file is hard-linked, not copied). About
     10 ms for a small package. An OS failure (a full disk) raises, it is not the file's.
     """
+    return _trial(path, filename, subdir, scratch)[0]
+
+
+def trial_record(path: Path, filename: str, subdir: str, scratch: Path) -> shards.Record:
+    """rattler's record of the package at `path`, as its shard holds it; InvalidDistribution
+    with rattler's reason if its indexer refuses the package."""
+    problem, record = _trial(path, filename, subdir, scratch)
+    if problem or record is None:
+        raise InvalidDistribution(f"{filename}: rattler's indexer refuses it ({problem})")
+    return record
+
+
+def _trial(
+    path: Path, filename: str, subdir: str, scratch: Path
+) -> tuple[str | None, shards.Record | None]:
+    """(why rattler refuses the package, None) or (None, its record from the trial's shard)."""
     with storage_errors(f"trying {filename} with rattler's indexer"):
         folder = Path(tempfile.mkdtemp(prefix=".trial-", suffix=".tmp", dir=scratch))
     try:
@@ -182,19 +273,23 @@ def indexer_problem(path: Path, filename: str, subdir: str, scratch: Path) -> st
         try:
             asyncio.run(index_fs(folder, target_platform=Subdir(subdir), write_zst=False))
         except Exception as error:  # rattler's error types; the message is the reason
-            return _reason(error)
-        if filename not in _indexed_names(folder / subdir / "repodata.json"):
-            return "rattler's indexer left it out of the repodata"
-        return None
+            return _reason(error), None
+        index = shards.read_index_once(folder / subdir)
+        for digest in (index or {"shards": {}})["shards"].values():
+            shard = shards.read_shard(folder / subdir, digest)
+            for key in shards.PACKAGE_KEYS:
+                record = (shard.get(key) or {}).get(filename)
+                if record is not None:
+                    return None, record
+        return "rattler's indexer left it out of the repodata", None
     finally:
         shutil.rmtree(folder, ignore_errors=True)
 
 
-def check_with_indexer(path: Path, filename: str, subdir: str, scratch: Path) -> None:
-    """Raise InvalidDistribution, with rattler's reason, if its indexer refuses the package."""
-    problem = indexer_problem(path, filename, subdir, scratch)
-    if problem:
-        raise InvalidDistribution(f"{filename}: rattler's indexer refuses it ({problem})")
+def check_with_indexer(path: Path, filename: str, subdir: str, scratch: Path) -> shards.Record:
+    """rattler's record of the package; InvalidDistribution, with rattler's reason, if its
+    indexer refuses it."""
+    return trial_record(path, filename, subdir, scratch)
 
 
 _OS_ERROR = re.compile(r"\(os error (\d+)\)")
@@ -217,30 +312,3 @@ def write_compressed_twins(repodata: Path) -> None:
         repodata.with_name("repodata.json.zst"), zstandard.ZstdCompressor(level=3).compress(data)
     )
     write_bytes_atomic(repodata.with_name("repodata.json.gz"), gzip.compress(data, 6, mtime=0))
-
-
-def write_channeldata(layout: ChannelLayout, packages: Iterable[tuple[str, str, str]]) -> None:
-    """Write channeldata.json from (name, version, subdir) triples."""
-    by_name: dict[str, dict[str, Any]] = {}
-    subdirs: set[str] = set()
-    for name, version, subdir in packages:
-        entry = by_name.setdefault(name, {"subdirs": set(), "version": version})
-        entry["subdirs"].add(subdir)
-        entry["version"] = max(entry["version"], version, key=_version_order)
-        subdirs.add(subdir)
-    document = {
-        "channeldata_version": 1,
-        "packages": {
-            name: {"subdirs": sorted(entry["subdirs"]), "version": entry["version"]}
-            for name, entry in sorted(by_name.items())
-        },
-        "subdirs": sorted(subdirs | {"noarch"}),
-    }
-    write_text_atomic(layout.conda_dir / "channeldata.json", json.dumps(document, indent=1))
-
-
-def _version_order(version: str) -> Version:
-    try:
-        return Version(version)
-    except Exception:
-        return Version("0")

@@ -9,6 +9,7 @@ The points, in the order a publish reaches them:
 - `placed`: the file (and its .metadata) is placed, not recorded
 - `recorded`: the file is recorded, its indexes are not written yet
 - `indexing`: a conda index run has written its marker, rattler has not run
+- `sharding`: a publish's index update has written one more shard, not the shard index
 - `pages`: the pip pages marker is written, no page yet
 
 And in a promotion (`promotion`) and a removal (a move's second half, a deletion):

@@ -23,9 +23,10 @@ from __future__ import annotations
 import os
 import shutil
 import tempfile
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
 
 from sqlalchemy import Select, delete, select, update
 from sqlalchemy.orm import Session
@@ -71,6 +72,9 @@ class PublishedFile:
     sha256: str
     subdir: str | None = None
     already_published: bool = False  # the same bytes were there already: nothing changed
+    #: a conda package's entry as rattler's indexer made it (its shard's record), when the
+    #: publish checked it: the index takes it as it is, without reading the package again
+    record: Mapping[str, Any] | None = field(default=None, compare=False, repr=False)
 
 
 @dataclass(frozen=True)
@@ -148,8 +152,8 @@ def plan_placement(
         placement = _conda_placement(layout, staged, filename, digests, uploaded_by, provenance)
         _check_record(placement)
         subdir = placement.published.subdir or "noarch"
-        conda_index.check_with_indexer(staged, filename, subdir, staged.parent)
-        return placement
+        record = conda_index.check_with_indexer(staged, filename, subdir, staged.parent)
+        return replace(placement, published=replace(placement.published, record=record))
     if is_python_distribution(filename):
         placement = _pypi_placement(
             layout, staged, inspect_distribution(staged, filename), digests, uploaded_by

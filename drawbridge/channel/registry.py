@@ -83,7 +83,6 @@ class ChannelRegistry:
         with self.db.locks.channel(layout):
             if not (layout.conda_dir / "noarch" / "repodata.json").exists():
                 conda_index.index_conda(layout, conda_index.CHANNEL_SUBDIRS)
-                conda_index.write_channeldata(layout, [])
             if not (layout.simple_dir / "index.html").exists():
                 self.indexes.write_root_pages(layout)
                 pip_view.stamp_pages_format(layout.simple_dir)

@@ -14,6 +14,7 @@ import logging
 from collections.abc import Sequence
 from pathlib import Path
 
+from drawbridge.channel import shards
 from drawbridge.channel.errors import IndexFailure, StorageFailure, StorageFull
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
@@ -37,14 +38,15 @@ def index_or_undo(
     unpublish `placed` (`undo`) and raise the error. Call with the channel lock held."""
     projects = {p.project for p in published if p.kind == "pypi"}
     subdirs = {p.subdir for p in published if p.kind == "conda" and p.subdir}
+    conda = [p for p in published if p.kind == "conda"]
     # markers there now are an interrupted run's; those this run writes are its own
     markers = [m for m in (layout.indexing_marker, layout.pages_marker) if not m.exists()]
     try:
         with storage_errors(f"indexing channel {layout.name!r}"):
-            for item in indexes.refresh(layout, projects, subdirs):
+            for item in indexes.refresh(layout, projects, subdirs, conda):
                 log.warning("quarantined %s", item)
     except (StorageFull, StorageFailure, IndexFailure) as error:
-        touched = (projects, subdirs, markers)
+        touched = (projects, subdirs, markers, conda)
         failure = undo(indexes, publisher, reserve_root, layout, placed, touched, error)
         if failure is error:
             raise
@@ -64,15 +66,17 @@ def undo(
     reserve_root: Path,
     layout: ChannelLayout,
     placed: Sequence[Placement],
-    touched: tuple[set[str], set[str], list[Path]],
+    touched: tuple[set[str], set[str], list[Path], Sequence[PublishedFile]],
     error: IndexingFailure,
 ) -> IndexingFailure:
     """Unpublish `placed` after indexing failed with `error`, in the reserve's room, and
     rewrite what the failed run `touched` (projects, subdirs) incrementally: the markers
     it wrote (the third item) are dropped first, every index file being replaced
-    atomically (a marker that was there before it stays, and makes this a full run).
+    atomically (a marker that was there before it stays, and makes this a full run); the
+    conda files (the fourth) leave their shards, and every shard the index no longer
+    names goes, so a rolled-back batch leaves no file behind.
     Return the error to raise: `error`, or one saying also what could not be undone."""
-    projects, subdirs, markers = touched
+    projects, subdirs, markers, conda = touched
     try:
         with reserve_released(reserve_root):
             with storage_errors(f"unpublishing from channel {layout.name!r}"):
@@ -81,7 +85,9 @@ def undo(
                     marker.unlink(missing_ok=True)
             try:
                 with storage_errors(f"rewriting the indexes of channel {layout.name!r}"):
-                    indexes.refresh(layout, projects, subdirs)
+                    indexes.refresh(layout, projects, subdirs, conda)
+                    for subdir in subdirs:
+                        shards.sweep(layout.conda_dir / subdir, grace=0)
             except Exception as undo_error:
                 return type(error)(
                     f"{error}; {'the files were unpublished, but ' if placed else ''}"

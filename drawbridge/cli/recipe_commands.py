@@ -15,6 +15,7 @@ import typer
 from rich.markup import escape
 from sqlalchemy import select
 
+from drawbridge.channel import repodata_files
 from drawbridge.bridge.farm.schedule import Outcome, check_approved, outcome, queue_recipe
 from drawbridge.bridge.recipes.target_build import HOST_SUBDIR, cross_targets
 from drawbridge.bridge.records import BuildRecordRow
@@ -196,6 +197,7 @@ def build(
         for r in book.all()
         if r.state in ("approved", "failed") and r.approved_sha256 == r.sha256
     ]
+    repodata_files.ensure_channel(channels.layout(target).conda_dir)
     build_channels = [
         *upstream_locations(settings.upstream_conda),
         channels.layout(target).conda_dir.resolve().as_uri(),

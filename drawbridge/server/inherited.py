@@ -37,7 +37,7 @@ from email.utils import formatdate
 from pathlib import Path
 from typing import Any
 
-from drawbridge.channel import merging
+from drawbridge.channel import merging, repodata_files
 from drawbridge.channel.bases import CHANGES, STAMP, Level, levels_of
 from drawbridge.channel.stamps import Signature as FileSignature
 from drawbridge.channel.stamps import Stamped, signature
@@ -305,7 +305,12 @@ class InheritedViews:
         sources: list[str | None] = []
         for level in self.served(channel, skip):
             if not level.upstream:
-                sources.append(f"{self._folder(level.name, 'conda')}/{relative}")
+                folder = self._folder(level.name, "conda")
+                if relative == "channeldata.json":
+                    repodata_files.ensure_channel(Path(folder))
+                elif relative.endswith("/repodata.json"):
+                    repodata_files.ensure(Path(folder, relative).parent)
+                sources.append(f"{folder}/{relative}")
                 continue
             mirror = self._mirror(level.name)
             if mirror is None or not upstream:

@@ -12,7 +12,6 @@ maintainer approved, offline against the stand-in upstream (Python 3.9 and 3.12)
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import socket
@@ -27,6 +26,7 @@ from clients import BIN, PYENV, client_env, install_from_channels, venv_pip_inst
 from clients import run_drawbridge
 from databases import new_home
 from servers import start_server
+from served_state import conda_index_file
 
 from drawbridge.agent import sandbox
 from drawbridge.bridge.farm.jobs import JobBook
@@ -135,8 +135,7 @@ def jobs_of(farm: dict, recipe: str) -> list:
 
 
 def packages(farm: dict, subdir: str = "linux-64") -> dict[str, dict]:
-    path = farm["home"] / "channels/main/conda" / subdir / "repodata.json"
-    return json.loads(path.read_text())["packages.conda"]
+    return conda_index_file(farm["home"] / "channels/main/conda" / subdir)["packages.conda"]
 
 
 def test_an_agent_builds_a_c_extension_for_every_python(farm: dict):

@@ -13,6 +13,7 @@ from builders import make_conda_tar_bz2, make_sdist, make_wheel
 from clients import client_env, PY27, PYENV, run_drawbridge, solve_and_install
 from databases import new_home
 from servers import Server, start_server
+from served_state import conda_index_file
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
@@ -98,7 +99,7 @@ def bridge(home: Path, upstream_url: str, *args: str) -> subprocess.CompletedPro
 def channel_state(home: Path) -> tuple[dict[str, list[str]], list[str]]:
     conda = {}
     for subdir in ("noarch", "linux-64", "win-64"):
-        repodata = json.loads((home / "channels/main/conda" / subdir / "repodata.json").read_text())
+        repodata = conda_index_file(home / "channels/main/conda" / subdir)
         conda[subdir] = sorted(repodata["packages.conda"])
     wheels = sorted(p.name for p in (home / "channels/main/pypi/files").glob("*.whl"))
     return conda, wheels

@@ -5,7 +5,6 @@ whatever runs came before. Offline, from drop folders, against the stand-in mirr
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -14,6 +13,7 @@ from builders import make_wheel
 from clients import client_env, install_from_channels, PY27, PYENV, pyenv_python, run_drawbridge
 from databases import new_home
 from servers import start_server
+from served_state import conda_index_file
 
 from drawbridge.bridge.installable.claims import claims
 from drawbridge.bridge.recipes.book import RecipeBook
@@ -75,8 +75,8 @@ def records(home: Home) -> dict[str, dict]:
     """Every conda package of the channel: "subdir/filename" → its repodata record."""
     found = {}
     for subdir in ("noarch", "linux-64"):
-        repodata = home.channel("main").conda_dir / subdir / "repodata.json"
-        for filename, record in json.loads(repodata.read_text())["packages.conda"].items():
+        repodata = conda_index_file(home.channel("main").conda_dir / subdir)
+        for filename, record in repodata["packages.conda"].items():
             found[f"{subdir}/{filename}"] = record
     return found
 

@@ -3,12 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import json
 import re
 import subprocess
+import time
 from pathlib import Path
 
+import httpx
 import pytest
 import rattler
+import zstandard
 from builders import make_conda_tar_bz2, make_noarch_python_conda
 from clients import client_env, solve_and_install
 from databases import new_home, write_config
@@ -101,3 +105,49 @@ def test_conda_token_url_with_a_real_token(tmp_path: Path):
         assert (prefix / "share" / "private-tool" / "README").read_text() == "private-tool 1.0\n"
     finally:
         server.stop()
+
+
+def test_rattler_solves_through_the_shards_after_publishes_one_by_one(
+    server: Server, tmp_path: Path
+):
+    """Issue 22: packages published one at a time (each changes its name's shard and the
+    shard index only, from another process than the server) are what py-rattler's
+    gateway finds through the sharded index, the newest version winning, and the shards
+    named by the index are what it fetched."""
+    for version in ("1.0", "1.1", "1.2"):
+        server.channels.publish(
+            "main", make_conda_tar_bz2(tmp_path / version, "sharded-tool", version, "0", "linux-64")
+        )
+    server.channels.publish(
+        "main", make_conda_tar_bz2(tmp_path / "o", "other-tool", "3.0", "0", "linux-64")
+    )
+    gateway = rattler.Gateway(cache_dir=tmp_path / "cache")
+    records = asyncio.run(
+        rattler.solve(
+            [rattler.Channel(f"{server.url}/main/conda")],
+            ["sharded-tool", "other-tool"],
+            platforms=["linux-64", "noarch"],
+            gateway=gateway,
+        )
+    )
+    assert sorted(f"{r.name.normalized}={r.version}" for r in records) == [
+        "other-tool=3.0",
+        "sharded-tool=1.2",
+    ]
+    log_path = next(server.home.root.parent.glob("server-*.log"))
+    for _ in range(50):  # the workers' access lines reach the file a moment after answering
+        log = log_path.read_text()
+        if "/main/conda/linux-64/shards/" in log:
+            break
+        time.sleep(0.1)
+    assert "/main/conda/linux-64/repodata_shards.msgpack.zst" in log
+    assert "/main/conda/linux-64/shards/" in log
+    assert "/main/conda/linux-64/repodata.json" not in log
+    # a client of the whole file gets it made from the shards, the last publish in it
+    for name in ("repodata.json", "repodata.json.zst"):
+        answer = httpx.get(f"{server.url}/main/conda/linux-64/{name}")
+        body = answer.content
+        if name.endswith(".zst"):
+            body = zstandard.ZstdDecompressor().decompressobj().decompress(body)
+        repodata = json.loads(body)
+        assert "sharded-tool-1.2-0.tar.bz2" in repodata["packages"], name

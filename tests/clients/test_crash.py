@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import threading
 import time
 from pathlib import Path
@@ -12,6 +11,7 @@ import pytest
 import httpx
 from builders import make_conda_tar_bz2
 from servers import Server, start_server
+from served_state import conda_index_file
 
 from drawbridge.channel import conda_index
 from drawbridge.channel.layout import ChannelLayout
@@ -26,12 +26,12 @@ def test_incremental_index_reads_only_new_packages(tmp_path: Path):
     subdir = channel.conda_dir / "linux-64"
     old = [make_conda_tar_bz2(subdir, f"old{i}", "1.0", "0", "linux-64") for i in range(50)]
     conda_index.index_conda(channel, ["linux-64"])
-    before = json.loads((subdir / "repodata.json").read_text())["packages"]
+    before = conda_index_file(subdir)["packages"]
     for path in old:  # were any old package read again, indexing would fail on it
         path.write_bytes(b"")
     make_conda_tar_bz2(subdir, "new", "1.0", "0", "linux-64")
     conda_index.index_conda(channel, ["linux-64"])
-    after = json.loads((subdir / "repodata.json").read_text())["packages"]
+    after = conda_index_file(subdir)["packages"]
     assert set(after) == set(before) | {"new-1.0-0.tar.bz2"}
     assert all(after[name]["sha256"] == before[name]["sha256"] for name in before)
 
@@ -91,7 +91,7 @@ def test_server_killed_while_indexing_recovers(tmp_path: Path):
     assert marker.exists()  # the run was interrupted
 
     # The index on disk is still whole: the last complete one.
-    json.loads((subdir / "repodata.json").read_text())
+    conda_index_file(subdir)
 
     restarted = start_server(tmp_path / "home")
     try:

@@ -27,6 +27,7 @@ from sqlalchemy import select
 
 from drawbridge.channel.database import Database, PublishIntentRow
 from drawbridge.channel.faults import CRASH_SAID, CRASH_VARIABLE
+from drawbridge.channel import repodata_files, shards
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
 from drawbridge.channel.storage import RESERVE_BYTES, RESERVE_NAME, ensure_reserve
@@ -76,6 +77,33 @@ def test_publish_killed_at_each_step_is_recovered_and_can_be_rerun(
     assert again.returncode == 0, again.stdout + again.stderr
     wheels, packages = assert_consistent(home)
     assert len(wheels) + len(packages) == len(files)
+
+
+def test_a_batch_killed_while_writing_shards_leaves_no_shard_behind(home: Home, tmp_path: Path):
+    """A publish killed between writing shards and the shard index (issue 22: a failed
+    batch once left 1,905 shard files) is recovered with every shard the index does not
+    name removed, and the shard index naming only files that are there."""
+    files = [
+        str(make_conda_tar_bz2(tmp_path / "f", f"tool{i}", "1.0", "0", "linux-64"))
+        for i in range(6)
+    ]
+    killed = run_drawbridge(
+        "publish", "--home", str(home.root), *files, env={CRASH_VARIABLE: "sharding#3"}
+    )
+    assert killed.returncode == -9, killed.stdout + killed.stderr
+    folder = home.channel("main").conda_dir / "linux-64"
+
+    def shard_files() -> tuple[set[str], set[str]]:
+        index = shards.read_index(folder) or {"shards": {}}
+        named = {f"{digest.hex()}.msgpack.zst" for digest in index["shards"].values()}
+        return named, {path.name for path in (folder / "shards").iterdir()}
+
+    named, present = shard_files()
+    assert len(present - named) == 3  # the kill left the shards it had written
+    Channels(home, Database(home.database_url)).recover()  # what a server start runs
+    named, present = shard_files()
+    assert present == named and len(named) == 6
+    assert_consistent(home)
 
 
 def test_index_reconciles_what_a_killed_publish_left(home: Home, tmp_path: Path):
@@ -252,7 +280,10 @@ def test_a_full_disk_is_507_and_leaves_nothing_behind(small_home: Home, tmp_path
     for free in FREE_SPACE:
         for candidate in list(candidates):
             # the reserve there each time (without it, uploads are refused up front: the
-            # next test)
+            # next test); repodata and channeldata a success left stale made first, while
+            # there is room (on a full disk the last ones stay served, and a later read
+            # would make them: not this upload's doing)
+            repodata_files.ensure_channel(small_home.channel("main").conda_dir)
             _refill(small_home.root, free)
             before = served_and_recorded(small_home)
             response = client.upload(candidate)

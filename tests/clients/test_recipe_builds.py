@@ -13,7 +13,6 @@ the stand-in upstream: one tiny sdist per behaviour.
 
 from __future__ import annotations
 
-import json
 import re
 import shutil
 import subprocess
@@ -25,6 +24,7 @@ from clients import client_env, install_from_channels
 from clients import run_drawbridge
 from databases import new_home
 from servers import serve_in_process
+from served_state import conda_index_file
 from ruamel.yaml import YAML
 
 from drawbridge.channel.database import Database
@@ -69,8 +69,7 @@ def approve(site: dict, name: str) -> None:
 
 
 def records(home: Path, subdir: str) -> dict[str, dict]:
-    path = home / "channels/main/conda" / subdir / "repodata.json"
-    return json.loads(path.read_text())["packages.conda"]
+    return conda_index_file(home / "channels/main/conda" / subdir)["packages.conda"]
 
 
 def runs_in(site: dict, upstream: Path, python: str, spec: str, code: str) -> str:

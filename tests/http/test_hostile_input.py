@@ -20,7 +20,7 @@ import bombs
 import pytest
 import zstandard
 from builders import make_conda_tar_bz2, make_noarch_python_conda, make_wheel
-from served_state import InProcess, changed, served_bytes
+from served_state import InProcess, changed, conda_index_file, served_bytes
 
 from drawbridge.channel.errors import ArchiveTooLarge, InvalidDistribution
 from drawbridge.channel.home import Home
@@ -121,7 +121,7 @@ def test_what_rattler_refuses_is_refused_before_placing(
     populated.publish(
         "main", make_conda_tar_bz2(tmp_path / "next", "after", "1.0", "0", "linux-64")
     )
-    repodata = json.loads((populated.conda_dir("main") / "linux-64" / "repodata.json").read_bytes())
+    repodata = conda_index_file(populated.conda_dir("main") / "linux-64")
     assert set(repodata["packages"]) == {"tool-1.0-0.tar.bz2", "after-1.0-0.tar.bz2"}
 
 
@@ -167,7 +167,7 @@ def test_a_bad_file_at_index_time_is_quarantined_and_the_rest_indexed(
     assert [item.path for item in outcome.quarantined] == ["conda/linux-64/broken-1.0-0.tar.bz2"]
     assert "No index.json found" in outcome.quarantined[0].reason
     assert any("broken-1.0-0.tar.bz2" in line for line in outcome.lines())
-    repodata = json.loads((subdir / "repodata.json").read_bytes())
+    repodata = conda_index_file(subdir)
     assert set(repodata["packages"]) == {"tool-1.0-0.tar.bz2", "byhand-1.0-0.tar.bz2"}
     assert not layout.indexing_marker.exists()
     moved = layout.quarantine_dir / "conda" / "linux-64" / "broken-1.0-0.tar.bz2"
@@ -212,7 +212,7 @@ def test_a_channel_the_old_bug_broke_is_repaired_on_start(populated: Channels, t
     )
     assert note["record"]["name"] == "sp ace" and "not a valid package name" in note["reason"]
     populated.publish("main", make_conda_tar_bz2(tmp_path, "after", "1.0", "0", "linux-64"))
-    repodata = json.loads((layout.conda_dir / "linux-64" / "repodata.json").read_bytes())
+    repodata = conda_index_file(layout.conda_dir / "linux-64")
     assert set(repodata["packages"]) == {"tool-1.0-0.tar.bz2", "after-1.0-0.tar.bz2"}
 
 

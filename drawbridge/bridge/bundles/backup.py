@@ -25,6 +25,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from sqlalchemy import DateTime, delete, func, insert, select, text
 from sqlalchemy.types import TypeDecorator
 
+from drawbridge.channel import conda_index, repodata_files
 from drawbridge.bridge import records  # noqa: F401  (the bridge's tables, registered)
 from drawbridge.bridge.bundles import signing
 from drawbridge.bridge.bundles.chunks import staged_path
@@ -83,6 +84,7 @@ def export_home(
         ]
         for name in channels.names():
             conda_dir = channels.layout(name).conda_dir
+            repodata_files.ensure_channel(conda_dir)  # made from the shards if stale
             for repodata in sorted(conda_dir.glob("*/repodata.json")):
                 subject = repodata.relative_to(conda_dir).as_posix()
                 extra.append(Carried(repodata, "index", name, subject=subject))
@@ -135,6 +137,8 @@ def import_home(channels: Channels, bundle: Path, trusted: list[signing.PublicKe
             if item.role == "index" and item.channel == settings.name:
                 target = _inside(layout.conda_dir, item.subject)
                 target.write_bytes(staged_path(staging, index, item).read_bytes())
+                # its shards from it, so the records restored keep their timestamps
+                conda_index.finish_subdir(target.parent)
         items = [
             (staged_path(staging, i, f), f)
             for i, f in files

@@ -26,6 +26,7 @@ from rattler.exceptions import SolverError
 from rattler.index import index_fs
 from rattler.package import IndexJson
 
+from drawbridge.channel import repodata_files
 from drawbridge.bridge.installable.claims import DEFAULT_BASELINE, Baseline, CondaFile, serves
 from drawbridge.bridge.errors import InstallabilityError
 from drawbridge.bridge.missing.solver_messages import Reason, condense
@@ -316,9 +317,13 @@ def _blamed(message: str, members: list[CondaFile]) -> CondaFile | None:
 
 
 def _source(channel: str | Path) -> str:
-    """A channel as rattler takes it: URLs as they are, folders as file:// URLs."""
+    """A channel as rattler takes it: URLs as they are, folders as file:// URLs (a
+    channel's repodata made first if a publish left it stale: `repodata_files`)."""
     text = str(channel)
-    return text if "://" in text else Path(text).resolve().as_uri()
+    if "://" in text:
+        return text
+    repodata_files.ensure_channel(Path(text))
+    return Path(text).resolve().as_uri()
 
 
 def _stage(

@@ -23,6 +23,7 @@ from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import Version
 from sqlalchemy import select
 
+from drawbridge.channel import repodata_files
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.bridge.upstream.downloads import DownloadCache
 from drawbridge.bridge.recipes.grayskull_offline import command as grayskull_command
@@ -167,6 +168,7 @@ class RecipeBook:
         if not wanted:
             return frozenset()
         default = self.settings.channel(self.settings.server.default_channel).conda_dir
+        repodata_files.ensure_channel(default)  # made from the shards if a publish left it stale
         channels = [
             *upstream_locations(self.settings.bridge.upstream_conda),
             *([default.resolve().as_uri()] if (default / "noarch").is_dir() else []),

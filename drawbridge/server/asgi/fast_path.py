@@ -29,6 +29,7 @@ from packaging.utils import canonicalize_name
 from starlette.concurrency import run_in_threadpool
 from starlette.types import ASGIApp, Receive, Scope, Send
 
+from drawbridge.channel import repodata_files
 from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.simple_pages import JSON_TYPE
@@ -175,6 +176,8 @@ class IndexFastPath:
         self._roots: dict[tuple[str, str], str] = {}
         server = context.home.server
         self.accel = AccelRedirect.for_home(server.accel_redirect_prefix, context.home.root)
+        #: repodata made from the shards lazily: stale ones go to the routes (a thread)
+        self.repodata = repodata_files.Watch()
 
     def _root(self, channel: str, view: str) -> str:
         """The folder of a channel's simple pages, files or conda view, as a string (no pathlib)."""
@@ -263,15 +266,20 @@ class IndexFastPath:
             )
         if len(view) == 3 and view[1] in KNOWN_SUBDIRS and view[2] in INDEX_FILES:
             media_type, gzip_twin = INDEX_FILES[view[2]]
+            folder = f"{self._root(channel, 'conda')}/{view[1]}"
+            if view[2] in repodata_files.MADE_FILES and not self.repodata.current(folder):
+                return None
             return answer_index_file(
                 self.context.index_cache,
-                f"{self._root(channel, 'conda')}/{view[1]}/{view[2]}",
+                f"{folder}/{view[2]}",
                 media_type,
                 CACHE_INDEX,
                 headers,
                 gzip_twin=gzip_twin,
             )
         if len(view) == 2 and view[1] == "channeldata.json":
+            if not self.repodata.channel_current(self._root(channel, "conda")):
+                return None
             path = f"{self._root(channel, 'conda')}/channeldata.json"
             return answer_index_file(
                 self.context.index_cache, path, "application/json", CACHE_INDEX, headers

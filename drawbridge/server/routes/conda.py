@@ -6,6 +6,7 @@ from fastapi import APIRouter, HTTPException, Request, Response
 
 from pathlib import Path
 
+from drawbridge.channel import repodata_files
 from drawbridge.channel.conda_index import INDEX_FILES
 from drawbridge.channel.conda_packages import KNOWN_SUBDIRS
 from drawbridge.channel.upstream_conda import check_upstream_file
@@ -34,6 +35,7 @@ def channeldata(request: Request, channel: str) -> Response:
         if answer is None:
             raise HTTPException(404, f"{channel} has no channeldata.json")
         return answer_response(answer)
+    repodata_files.ensure_channel(ctx.channels.conda_dir(channel))
     path = ctx.channels.conda_dir(channel) / "channeldata.json"
     return file_response(request, path, "application/json", CACHE_INDEX)
 
@@ -72,6 +74,8 @@ def subdir_file(request: Request, channel: str, subdir: str, name: str) -> Respo
         return _merged_index_file(request, channel, subdir, name)
     if name in INDEX_FILES:
         media_type, gzip_twin = INDEX_FILES[name]
+        if name in repodata_files.MADE_FILES:
+            repodata_files.ensure(path.parent)
         try:
             return index_file_response(
                 ctx.index_cache, request, path, media_type, CACHE_INDEX, gzip_twin=gzip_twin
