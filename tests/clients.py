@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 import tiers
+from drawbridge.channel import repodata_files
 
 if TYPE_CHECKING:
     from servers import Server
@@ -179,6 +180,13 @@ def solve(urls: Sequence[str], specs: Sequence[str], platforms: Sequence[str] = 
     )
 
 
+def channel_uri(conda_dir: Path) -> str:
+    """A channel's conda folder as a file:// URL a client reads as the server would serve
+    it: its repodata made from the shards first where a publish left it stale."""
+    repodata_files.ensure_channel(conda_dir)
+    return conda_dir.resolve().as_uri()
+
+
 def install_records(records: list, prefix: Path, cache: Path) -> None:
     """py-rattler installs solved `records` into `prefix`, with `cache` as its package cache."""
     tiers.require("client")
@@ -201,7 +209,7 @@ def install_from_channels(
 ) -> list[str]:
     """Solve `specs` with py-rattler from `channels` (folders or URLs) for `platforms`,
     install them into `prefix`; the installed records as sorted `name=version`."""
-    urls = [c.as_uri() if isinstance(c, Path) else c for c in channels]
+    urls = [channel_uri(c) if isinstance(c, Path) else c for c in channels]
     records = solve(urls, specs, platforms)
     install_records(records, prefix, cache)
     return names_and_versions(records)

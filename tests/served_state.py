@@ -186,11 +186,7 @@ def assert_consistent(
 
 def noarch_conda_packages(home: Path) -> list[str]:
     """The .conda packages in the main channel's noarch repodata of the home at `home`."""
-    return sorted(
-        json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())[
-            "packages.conda"
-        ]
-    )
+    return sorted(conda_index_file(home / "channels/main/conda/noarch")["packages.conda"])
 
 
 def home_state(home: Home) -> tuple[dict[str, str], dict[str, list[tuple]]]:

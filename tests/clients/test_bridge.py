@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 import zipfile
@@ -127,7 +126,7 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
         "helper-2.0"
     ] * 2
     assert conda["win-64"] == []
-    noarch = json.loads((target_home / "channels/main/conda/noarch/repodata.json").read_text())
+    noarch = conda_index_file(target_home / "channels/main/conda/noarch")
     windows = {r["name"]: r["depends"] for r in noarch["packages.conda"].values()}
     assert sorted(windows) == ["app-tool", "helper", "winonly"]
     assert all("__win" in depends for depends in windows.values())
@@ -135,7 +134,7 @@ def test_bridge_follows_the_closure_and_splits_by_platform(upstream: Server, tar
     assert "app_tool-1.0-py3-none-any.whl" in wheels and "helper-2.0-py3-none-any.whl" in wheels
     assert "left out" in result.stdout and "oldpy" in result.stdout and "fancy" in result.stdout
     assert "winonly" in windows["app-tool"] and "helper >=1.0" in windows["app-tool"]
-    linux = json.loads((target_home / "channels/main/conda/linux-64/repodata.json").read_text())
+    linux = conda_index_file(target_home / "channels/main/conda/linux-64")
     app_tool = [r for r in linux["packages.conda"].values() if r["name"] == "app-tool"]
     assert app_tool and all("winonly" not in r["depends"] for r in app_tool)
     # each package records the wheel it was repacked from (promotion carries them along)
@@ -325,8 +324,8 @@ def test_macos_baseline_comes_from_the_configuration(target_home: Path, tmp_path
     config.write_text(text.replace('osx-arm64 = "11.0"', 'osx-arm64 = "14.0"'))
     published = run_drawbridge("bridge", *home_arg, *args)
     assert published.returncode == 0, published.stdout + published.stderr
-    repodata = target_home / "channels/main/conda/osx-arm64/repodata.json"
-    (record,) = json.loads(repodata.read_text())["packages.conda"].values()
+    repodata = conda_index_file(target_home / "channels/main/conda/osx-arm64")
+    (record,) = repodata["packages.conda"].values()
     assert (record["name"], record["version"]) == ("newmac", "1.0")
 
 

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import re
 import subprocess
 from pathlib import Path
@@ -13,6 +12,7 @@ from builders import make_conda_tar_bz2, make_wheel
 from commands import invoke_drawbridge
 from clients import run_drawbridge
 from databases import init_arguments
+from served_state import conda_index_file
 
 
 @pytest.mark.database
@@ -34,7 +34,7 @@ def test_init_publish_list_index_through_the_environment(tmp_path: Path):
     listing = run_drawbridge("channel", "list", env={"DRAWBRIDGE_HOME": str(home)}).stdout
     assert "main" in listing and "team-a" in listing
     assert run_drawbridge("index", "--force", "--home", str(home)).returncode == 0
-    repodata = json.loads((home / "channels/main/conda/linux-64/repodata.json").read_text())
+    repodata = conda_index_file(home / "channels/main/conda/linux-64")
     assert "cli-tool-1.0-0.tar.bz2" in repodata["packages"]
 
 

@@ -10,7 +10,6 @@ under qemu-user when Debian's qemu-aarch64 is here (skipped, and said so, when n
 
 from __future__ import annotations
 
-import json
 import shutil
 import struct
 import subprocess
@@ -29,6 +28,7 @@ from upstream import AARCH64_SYSROOT, build_cross_channel, cross_tools_missing
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
+from served_state import conda_index_file
 
 #: e_machine of an ELF file for each machine (the ELF specification's numbers)
 EM_X86_64, EM_AARCH64 = 62, 183
@@ -112,7 +112,7 @@ def test_a_c_extension_is_cross_built_for_linux_aarch64(tmp_path: Path, upstream
     assert [elf_machine(d) for d in arm_files.values()] == [EM_AARCH64], list(arm_files)
     assert [elf_machine(d) for d in x86_files.values()] == [EM_X86_64], list(x86_files)
     assert any("aarch64-linux-gnu" in name for name in arm_files), list(arm_files)
-    record = json.loads((conda / "linux-aarch64/repodata.json").read_text())["packages.conda"]
+    record = conda_index_file(conda / "linux-aarch64")["packages.conda"]
     assert "python_abi 3.11.* *_cp311" in record[arm.name]["depends"]
 
     wheels = sorted(p.name for p in (root / "channels/main/pypi/files").glob("cext_arm-*.whl"))

@@ -5,7 +5,6 @@ name, and every dependency on the project uses it, within a run and across runs.
 
 from __future__ import annotations
 
-import json
 import sys
 from dataclasses import replace
 from pathlib import Path
@@ -24,6 +23,7 @@ from drawbridge.bridge.translate.targets import Target
 from drawbridge.channel.database import Database
 from drawbridge.channel.home import Home
 from drawbridge.channel.service import Channels
+from served_state import conda_index_file
 
 PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
 LINUX_27 = Target("linux-64", "2.7")
@@ -133,7 +133,7 @@ def test_two_runs_publish_one_name_and_a_solver_sees_one_package(
     drop = two_spellings(tmp_path / "drop")
     for requests in runs:
         bridge(home, channels, drop, upstream_channel, *requests)
-    repodata = json.loads((channels.layout("main").conda_dir / "noarch/repodata.json").read_text())
+    repodata = conda_index_file(channels.layout("main").conda_dir / "noarch")
     records = repodata["packages.conda"].values()
     names = {r["name"] for r in records if r["name"].replace("_", "-") == "foo-bar"}
     first = "foo_bar" if runs[0] == ("old-user",) else "foo-bar"  # its release's spelling
@@ -165,7 +165,7 @@ def test_a_base_channels_name_is_kept(
         "any-user",
         channel="dev",
     )
-    repodata = json.loads((channels.layout("dev").conda_dir / "noarch/repodata.json").read_text())
+    repodata = conda_index_file(channels.layout("dev").conda_dir / "noarch")
     records = repodata["packages.conda"].values()
     assert {(r["name"], r["version"]) for r in records} == {("foo.bar", "2.0"), ("any-user", "1.0")}
     [depends] = [r["depends"] for r in records if r["name"] == "any-user"]

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -13,7 +12,7 @@ from builders import C_SOURCE, make_conda_tar_bz2, make_sdist
 from clients import client_env, solve_and_install
 from clients import run_drawbridge
 from servers import serve_in_process, start_server
-from served_state import noarch_conda_packages
+from served_state import conda_index_file, noarch_conda_packages
 from upstream import index_fs
 
 from drawbridge.bridge.translate.names import default_table
@@ -258,9 +257,7 @@ def test_c_extension_sdist_builds_natively(
         and "needs a builder for" in plan.stdout
         and "osx-arm64" in plan.stdout
     )
-    records = json.loads((home / "channels/main/conda/linux-64/repodata.json").read_text())[
-        "packages.conda"
-    ]
+    records = conda_index_file(home / "channels/main/conda/linux-64")["packages.conda"]
     (record,) = records.values()
     assert "python_abi 3.11.* *_cp311" in record["depends"]
     server = start_server(home)

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import json
 import subprocess
 import sys
 from pathlib import Path
@@ -21,6 +20,7 @@ from drawbridge.bridge.wheels.repack import repack
 from drawbridge.bridge.translate.targets import Target, best_wheel
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
+from served_state import conda_index_file
 
 pytestmark = pytest.mark.online
 PYPI = "https://pypi.org/simple/"
@@ -65,7 +65,7 @@ def test_requests_with_its_closure(home: Path):
         home, "--platform", "linux-64", "--python", "3.11", "--python", "3.12", "requests"
     )
     assert result.returncode == 0, result.stdout + result.stderr
-    repodata = json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())
+    repodata = conda_index_file(home / "channels/main/conda/noarch")
     names = {record["name"] for record in repodata["packages.conda"].values()}
     assert {"requests", "idna", "urllib3", "certifi"} <= names
     requests = next(r for r in repodata["packages.conda"].values() if r["name"] == "requests")
@@ -86,9 +86,7 @@ def test_binary_project_for_every_subdir(home: Path):
     )
     assert result.returncode == 0, result.stdout + result.stderr
     for subdir in SUBDIRS:
-        records = json.loads((home / "channels/main/conda" / subdir / "repodata.json").read_text())[
-            "packages.conda"
-        ]
+        records = conda_index_file(home / "channels/main/conda" / subdir)["packages.conda"]
         assert len(records) == 2, (subdir, list(records))
         for record in records.values():
             assert record["name"] == "markupsafe" and record["subdir"] == subdir
@@ -176,7 +174,7 @@ def test_jinja2_for_311_claims_no_python_markupsafe_lacks(home: Path, upstream_3
     mirror = ["--upstream-conda", upstream_39_312.as_uri()]
     result = bridge(home, *mirror, "--platform", "linux-64", "--python", "3.11", "jinja2")
     assert result.returncode == 0, result.stdout + result.stderr
-    repodata = json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())
+    repodata = conda_index_file(home / "channels/main/conda/noarch")
     [jinja2] = [r for r in repodata["packages.conda"].values() if r["name"] == "jinja2"]
     pythons = [
         p
@@ -202,7 +200,7 @@ def test_a_27_run_claims_no_python_3(home: Path, upstream_channel: Path):
     wanted = "mypy-extensions==0.4.3"
     result = bridge(home, *mirror, "--platform", "linux-64", "--python", "2.7", wanted)
     assert result.returncode == 0, result.stdout + result.stderr
-    repodata = json.loads((home / "channels/main/conda/noarch/repodata.json").read_text())
+    repodata = conda_index_file(home / "channels/main/conda/noarch")
     for record in repodata["packages.conda"].values():  # mypy-extensions and typing
         pythons = [
             p for p in ("2.7", "3.11") if claims("noarch", record["depends"], Target("linux-64", p))

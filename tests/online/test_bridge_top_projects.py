@@ -8,16 +8,16 @@ for Python 3.9 and 3.12 install with py-rattler into the test upstream's Pythons
 from __future__ import annotations
 
 import asyncio
-import json
 import subprocess
 import sys
 from pathlib import Path
 
 import pytest
 import rattler
-from clients import client_env, PYENV, run_drawbridge
+from clients import PYENV, channel_uri, client_env, run_drawbridge
 from databases import new_home
 from upstream import build_upstream_channel
+from served_state import conda_index_file
 
 from drawbridge.bridge.installable.claims import DEFAULT_BASELINE
 from drawbridge.bridge.upstream.downloads import DownloadCache
@@ -35,6 +35,7 @@ TOP_PROJECTS = ["numpy", "pandas", "scipy", "pillow", "cryptography", "black"]
 WORKS = """
 import numpy, pandas, scipy.linalg, PIL.Image, black
 from cryptography.fernet import Fernet
+from served_state import conda_index_file
 assert numpy.dot([1, 2], [3, 4]) == 11
 assert pandas.DataFrame({"a": [1, 2]})["a"].sum() == 3
 assert abs(scipy.linalg.inv(numpy.array([[2.0, 0.0], [0.0, 4.0]]))[1][1] - 0.25) < 1e-12
@@ -158,7 +159,7 @@ def upstream_with_python27() -> Path:
 def solve(channels: list[Path], specs: list[str]) -> list:
     return asyncio.run(
         rattler.solve(
-            [rattler.Channel(c.as_uri()) for c in channels],
+            [rattler.Channel(channel_uri(c)) for c in channels],
             specs,
             platforms=["linux-64", "noarch"],
             virtual_packages=DEFAULT_BASELINE.virtual_packages("linux-64"),
@@ -275,8 +276,6 @@ def test_conda_forge_names_solve(upstream_with_python27: Path, tmp_path: Path):
         [f"python {machine}.*", "zope.interface", "ruamel.yaml"],
     )
     assert {"zope.interface", "ruamel.yaml"} <= {r.name.normalized for r in records}
-    windows = json.loads((home.channel("main").conda_dir / "win-64" / "repodata.json").read_text())[
-        "packages.conda"
-    ]
+    windows = conda_index_file(home.channel("main").conda_dir / "win-64")["packages.conda"]
     assert "pywin32" in {r["name"] for r in windows.values()}
     assert not any(r["name"].endswith("-on-windows") for r in windows.values())

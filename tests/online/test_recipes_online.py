@@ -9,7 +9,6 @@ need `wheel` beside Python 3.9's setuptools). None of them has ever had a wheel 
 
 from __future__ import annotations
 
-import json
 import subprocess
 from pathlib import Path
 
@@ -26,6 +25,7 @@ from drawbridge.bridge.recipes.compose import review_notes
 from drawbridge.channel.database import Database
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
+from served_state import conda_index_file
 
 pytestmark = pytest.mark.online
 PYPI = "https://pypi.org/simple/"
@@ -98,8 +98,8 @@ def test_each_builds_for_both_pythons(built: Path):
     """noarch recipes once; per-Python ones (crcmod's C; sgmllib3k, which grayskull did not
     call noarch) once for each Python, each pinned to its ABI."""
     conda = built / "channels/main/conda"
-    noarch = json.loads((conda / "noarch/repodata.json").read_text())["packages.conda"]
-    native = json.loads((conda / "linux-64/repodata.json").read_text())["packages.conda"]
+    noarch = conda_index_file(conda / "noarch")["packages.conda"]
+    native = conda_index_file(conda / "linux-64")["packages.conda"]
     assert sorted(r["name"] for r in noarch.values()) == ["docopt", "jieba", "jsmin"]
     abis = sorted(
         (r["name"], next(d for d in r["depends"] if d.startswith("python_abi")))
