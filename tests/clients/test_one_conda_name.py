@@ -12,7 +12,7 @@ from pathlib import Path
 import pytest
 import rattler
 from builders import make_noarch_python_conda, make_wheel
-from clients import names_and_versions, solve
+from clients import channel_uri, names_and_versions, solve
 
 from drawbridge.bridge.translate.names import NameTable, newest_spellings, spelt_twice
 from drawbridge.bridge.plan import make_plan
@@ -141,7 +141,7 @@ def test_two_runs_publish_one_name_and_a_solver_sees_one_package(
     assert sorted(r["version"] for r in records if r["name"] == first) == ["1.0", "2.0"]
     depends = {d for r in records for d in r["depends"] if d.startswith("foo")}
     assert depends == {f"{first} <2", f"{first} >=2", f"{first} >=1"}, depends
-    channel = [channels.layout("main").conda_dir.as_uri(), upstream_channel.as_uri()]
+    channel = [channel_uri(channels.layout("main").conda_dir), upstream_channel.as_uri()]
     installed = names_and_versions(solve(channel, ["old-user", "any-user"]))
     assert [n for n in installed if n.startswith("foo")] == [f"{first}=1.0"], installed
     with pytest.raises(rattler.exceptions.SolverError, match=first):

@@ -35,7 +35,6 @@ TOP_PROJECTS = ["numpy", "pandas", "scipy", "pillow", "cryptography", "black"]
 WORKS = """
 import numpy, pandas, scipy.linalg, PIL.Image, black
 from cryptography.fernet import Fernet
-from served_state import conda_index_file
 assert numpy.dot([1, 2], [3, 4]) == 11
 assert pandas.DataFrame({"a": [1, 2]})["a"].sum() == 3
 assert abs(scipy.linalg.inv(numpy.array([[2.0, 0.0], [0.0, 4.0]]))[1][1] - 0.25) < 1e-12
@@ -118,7 +117,7 @@ def test_top_projects_install_and_work_on_linux_for_python_39_and_312(
         checked.stdout + checked.stderr
     )
     channels = [
-        rattler.Channel(home.channel("main").conda_dir.as_uri()),
+        rattler.Channel(channel_uri(home.channel("main").conda_dir)),
         rattler.Channel(upstream_with_pythons.as_uri()),
     ]
     for python in PYTHONS_UNDER_TEST:
