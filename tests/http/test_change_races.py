@@ -121,32 +121,11 @@ def test_many_requests_at_a_change_read_the_permissions_once(
     Accounts(channels.db).create_user("alice")
     access = Access(channels.home.root, channels.db, anonymous_read=True)
     assert access.permissions("dev").read == ()
-    reads = {"count": 0}
-    read_table = access._read_table
-
-    def counted():  # type: ignore[no-untyped-def]
-        reads["count"] += 1
-        time.sleep(0.05)  # a read that takes a while, as on a busy database
-        return read_table()
-
-    monkeypatch.setattr(access, "_read_table", counted)
-    start = threading.Barrier(32)
-    answers: list[tuple[str, ...]] = []
-
-    def request() -> None:
-        start.wait(10)
-        if access.stale():
-            access.reload()
-        answers.append(access.permissions("dev").read)
+    reads = count_reads(access, monkeypatch)
 
     channels.access.set_permissions("dev", read=["user:alice"])
     time.sleep(0.15)  # past STAMP_CHECK_SECONDS
-    threads = [threading.Thread(target=request) for _ in range(32)]
-    for thread in threads:
-        thread.start()
-    for thread in threads:
-        thread.join(10)
-    assert answers == [("user:alice",)] * 32
+    assert permissions_asked_at_once(access, 32) == [("user:alice",)] * 32
     assert reads["count"] == 1
 
 
@@ -203,18 +182,32 @@ def test_a_home_without_a_stamp_reads_the_permissions_once_per_reload(
     access = Access(read_only, channels.db, anonymous_read=True)
     monkeypatch.setattr(access._lists, "reload_every", 1.0)  # long beside a loaded box's waits
     assert access.permissions("dev").read == ()  # the first read: no stamp can be made
+    reads = count_reads(access, monkeypatch)
+    channels.access.set_permissions("dev", read=["user:alice"])
+    time.sleep(1.05)  # past the periodic reload
+    assert permissions_asked_at_once(access, 32) == [("user:alice",)] * 32
+    assert reads["count"] == 1
+
+
+def count_reads(access: Access, monkeypatch: pytest.MonkeyPatch) -> dict[str, int]:
+    """Count `access`'s reads of the permission lists (each made to take 50 ms, as on a busy
+    database) in the dict returned."""
     reads = {"count": 0}
     read_table = access._read_table
 
     def counted():  # type: ignore[no-untyped-def]
         reads["count"] += 1
-        time.sleep(0.05)  # a read that takes a while, as on a busy database
+        time.sleep(0.05)
         return read_table()
 
     monkeypatch.setattr(access, "_read_table", counted)
-    channels.access.set_permissions("dev", read=["user:alice"])
-    time.sleep(1.05)  # past the periodic reload
-    start = threading.Barrier(32)
+    return reads
+
+
+def permissions_asked_at_once(access: Access, requests: int) -> list[tuple[str, ...]]:
+    """What `requests` threads released together, each reloading if it finds the
+    permissions stale (as a server worker does per request), read of channel dev."""
+    start = threading.Barrier(requests)
     answers: list[tuple[str, ...]] = []
 
     def request() -> None:
@@ -223,10 +216,9 @@ def test_a_home_without_a_stamp_reads_the_permissions_once_per_reload(
             access.reload()
         answers.append(access.permissions("dev").read)
 
-    threads = [threading.Thread(target=request) for _ in range(32)]
+    threads = [threading.Thread(target=request) for _ in range(requests)]
     for thread in threads:
         thread.start()
     for thread in threads:
         thread.join(10)
-    assert answers == [("user:alice",)] * 32
-    assert reads["count"] == 1
+    return answers
