@@ -122,6 +122,17 @@ class Server(Served):
         os.killpg(self.process.pid, signal.SIGKILL)
         self.process.wait(10)
 
+    def upload(self, path: Path, token: str, channel: str = "main") -> httpx.Response:
+        """POST the file at `path` to the channel's upload endpoint, as `drawbridge upload`
+        does (a conda package, or a wheel without twine's form fields)."""
+        with path.open("rb") as handle:
+            return httpx.post(
+                f"{self.url}/{channel}/upload/",
+                files={"content": (path.name, handle)},
+                auth=("__token__", token),
+                timeout=120,
+            )
+
 
 # A server starts in about a second; on a machine loaded with other test runs (load average
 # 12 on two cores was seen) its two workers took over 30 s.

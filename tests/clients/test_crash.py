@@ -36,19 +36,9 @@ def test_incremental_index_reads_only_new_packages(tmp_path: Path):
     assert all(after[name]["sha256"] == before[name]["sha256"] for name in before)
 
 
-def _upload(server: Server, path: Path, token: str) -> None:
-    with path.open("rb") as handle:
-        httpx.post(
-            f"{server.url}/main/upload/",
-            files={"content": (path.name, handle)},
-            auth=("__token__", token),
-            timeout=60,
-        )
-
-
 def _upload_into_a_dying_server(server: Server, path: Path, token: str) -> None:
     try:
-        _upload(server, path, token)
+        server.upload(path, token)
     except httpx.RemoteProtocolError:
         pass  # expected: the server is killed before it answers
 
@@ -57,7 +47,7 @@ def _kill_while_indexing(server: Server, tmp_path: Path) -> None:
     """Upload a package that makes the server index 2,500 new ones; SIGKILL it mid-run."""
     token = server.token(Role.uploader)
     first = make_conda_tar_bz2(tmp_path / "p", "first", "1.0", "0", "linux-64")
-    _upload(server, first, token)
+    server.upload(first, token)
     served_before = httpx.get(f"{server.url}/main/conda/linux-64/repodata.json").json()
     assert list(served_before["packages"]) == ["first-1.0-0.tar.bz2"]
 

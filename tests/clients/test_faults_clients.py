@@ -145,7 +145,7 @@ def test_server_killed_during_an_upload_recovers_on_restart(
     try:
         token = server.token(Role.uploader)
         with pytest.raises(httpx.HTTPError):
-            _upload(server.url, package, token)  # the worker SIGKILLs itself at `point`
+            server.upload(package, token)  # the worker SIGKILLs itself at `point`
     finally:
         server.kill()  # and the rest of the server with it
     # granian respawns the killed worker, and the new one may start recovering before
@@ -159,7 +159,7 @@ def test_server_killed_during_an_upload_recovers_on_restart(
         while _pending(home) and time.monotonic() < deadline:
             time.sleep(0.2)
         assert_consistent(home)
-        again = _upload(restarted.url, package, restarted.token(Role.uploader))
+        again = restarted.upload(package, restarted.token(Role.uploader))
         assert again.status_code == 200, again.text
         assert_consistent(home)
         repodata = httpx.get(f"{restarted.url}/main/conda/linux-64/repodata.json").json()
@@ -174,16 +174,6 @@ def _pending(home: Home) -> bool:
     with Database(home.database_url).session() as session:
         intents = session.scalar(select(PublishIntentRow.id))
     return intents is not None or layout.indexing_marker.exists() or layout.pages_marker.exists()
-
-
-def _upload(url: str, path: Path, token: str) -> httpx.Response:
-    with path.open("rb") as handle:
-        return httpx.post(
-            f"{url}/main/upload/",
-            files={"content": (path.name, handle)},
-            auth=("__token__", token),
-            timeout=60,
-        )
 
 
 def test_the_same_bytes_again_are_a_success_and_other_bytes_a_409(home: Home, tmp_path: Path):

@@ -42,16 +42,6 @@ def pair(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[Server, Ser
     first.stop()
 
 
-def upload_conda(server: Server, token: str, path: Path) -> httpx.Response:
-    with path.open("rb") as handle:
-        return httpx.post(
-            f"{server.url}/main/upload/",
-            files={"content": (path.name, handle)},
-            auth=("__token__", token),
-            timeout=120,
-        )
-
-
 def served_indexes(server: Server, projects: list[str]) -> dict[str, bytes]:
     """What a client reads of the channel's indexes: repodata, the shard index and every
     shard it names, the simple root and each project's page (HTML and JSON)."""
@@ -106,7 +96,7 @@ def test_two_servers_share_one_home(pair: tuple[Server, Server], tmp_path: Path)
 
     def send_conda(n: int) -> None:
         for path in conda[n::2]:
-            answer = upload_conda(servers[n], tokens[n], path)
+            answer = servers[n].upload(path, tokens[n])
             if answer.status_code != 200:
                 failures.append((path.name, answer.status_code, answer.text))
 
@@ -149,7 +139,7 @@ def test_two_servers_share_one_home(pair: tuple[Server, Server], tmp_path: Path)
     def keep_sending() -> None:
         for path in late:
             try:
-                if upload_conda(dying, tokens[0], path).status_code == 200:
+                if dying.upload(path, tokens[0]).status_code == 200:
                     sent.append(path.name)
             except httpx.HTTPError:
                 return  # killed
@@ -176,7 +166,7 @@ def test_two_servers_share_one_home(pair: tuple[Server, Server], tmp_path: Path)
     assert done.returncode == 0, done.stdout + done.stderr
     assert leftovers(living) == []
     killed = late[len(sent)]  # never answered: published again, through the living server
-    assert upload_conda(living, tokens[1], killed).status_code == 200
+    assert living.upload(killed, tokens[1]).status_code == 200
     noarch = httpx.get(f"{living.url}/main/conda/noarch/repodata.json").json()["packages"]
     assert {*sent, killed.name} <= set(noarch)
     page = httpx.get(f"{living.url}/main/simple/after/", headers=JSON).json()
