@@ -13,7 +13,7 @@ from builders import make_conda_tar_bz2
 from servers import Server, start_server
 from served_state import conda_index_file
 
-from drawbridge.channel import conda_index
+from drawbridge.channel import conda_index, repodata_files
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.tokens import Role
 
@@ -51,11 +51,14 @@ def _kill_while_indexing(server: Server, tmp_path: Path) -> None:
     served_before = httpx.get(f"{server.url}/main/conda/linux-64/repodata.json").json()
     assert list(served_before["packages"]) == ["first-1.0-0.tar.bz2"]
 
-    # Many packages the index has not seen (an import copied them in): the next index run
-    # reads them all, long enough to kill the server in the middle of it.
+    # Many packages the index has not seen, in a subdir whose repodata no stamp ties to its
+    # shards (as a home from before shards has): the next publish there indexes the subdir
+    # in full, reading them all, long enough to kill the server in the middle of it (a
+    # publish into a stamped subdir only touches its own shard, done in milliseconds).
     subdir = server.channels.conda_dir("main") / "linux-64"
     for i in range(2500):
         make_conda_tar_bz2(subdir, f"bulk{i}", "1.0", "0", "linux-64")
+    (subdir / repodata_files.STAMP).unlink()
     marker = server.home.channel("main").indexing_marker
     uploader = threading.Thread(
         target=_upload_into_a_dying_server,
