@@ -15,14 +15,13 @@ channeldata.json is made the same way from a small summary per subdir
 
 from __future__ import annotations
 
-import fcntl
 import gzip
 import hashlib
 import json
 import logging
 import os
 from collections.abc import Iterator
-from contextlib import contextmanager
+from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -30,7 +29,9 @@ import msgpack
 import zstandard
 from rattler import Version
 
-from drawbridge.channel import shards
+from drawbridge.channel import shards, stamps
+from drawbridge.channel.locks import FileLocks
+
 from drawbridge.channel.storage import write_bytes_atomic, write_files_atomic
 
 log = logging.getLogger("drawbridge")
@@ -47,11 +48,9 @@ ATTEMPTS = 3
 
 
 def _signature(path: Path) -> list[int] | None:
-    try:
-        stat = path.stat()
-    except FileNotFoundError:
-        return None
-    return [stat.st_ino, stat.st_size, stat.st_mtime_ns]
+    """`stamps.signature` as the stamp's JSON keeps it (a list)."""
+    found = stamps.signature(str(path))
+    return list(found) if found is not None else None
 
 
 def read_index_file(folder: Path) -> tuple[bytes, list[int]]:
@@ -114,14 +113,10 @@ def building(folder: Path) -> Iterator[None]:
         yield
 
 
-@contextmanager
-def _subdir_lock(folder: Path) -> Iterator[None]:
-    with (folder / LOCK).open("a") as handle:
-        fcntl.flock(handle, fcntl.LOCK_EX)
-        try:
-            yield
-        finally:
-            fcntl.flock(handle, fcntl.LOCK_UN)
+def _subdir_lock(folder: Path) -> AbstractContextManager[None]:
+    """A lock file on this box even with PostgreSQL: it only spares a second build of the
+    same files (atomic replaces and the stamp keep two builds correct)."""
+    return FileLocks().hold(f"repodata {folder}", folder / LOCK)
 
 
 def ensure(folder: Path) -> bool:
