@@ -33,6 +33,8 @@ DEFAULT_HOME = Path("drawbridge-home")
 #: the environment variable naming the home (every --home option reads it)
 HOME_VARIABLE = "DRAWBRIDGE_HOME"
 CONFIG_NAME = "drawbridge.toml"
+#: the longest a proxy may answer anonymous reads from its cache (`[server] proxy_cache_seconds`)
+MAX_PROXY_CACHE_SECONDS = 3600
 #: the tables drawbridge.toml may have
 TABLES = ["bridge", "bundles", "policy", "recipes", "server"]
 #: one part of a channel name: a plain name, an owner, or the name after an owner
@@ -87,6 +89,10 @@ replica_token = ""
 # its access checks the server answers a package file with X-Accel-Redirect and nginx sends
 # it (docs/operating.md, "Files sent by nginx"). Empty: the server sends files itself.
 accel_redirect_prefix = ""
+# Behind nginx with proxy_cache: how many seconds nginx may answer anonymous reads of
+# public channels from its cache (X-Accel-Expires; every other answer is marked 0, never
+# cached). 0: off (docs/operating.md, "Anonymous reads from nginx's cache").
+proxy_cache_seconds = 0
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -159,6 +165,8 @@ class ServerSettings:
     replica_token: str = ""
     #: nginx's internal location of the home's files ("": the server sends files itself)
     accel_redirect_prefix: str = ""
+    #: seconds nginx may keep an anonymous read of a public channel (0: nothing is cached)
+    proxy_cache_seconds: int = 0
 
     @property
     def max_upload_bytes(self) -> int:
@@ -357,6 +365,12 @@ def load_home(home: Path | str | None = None) -> Home:
         )
     check_public_url(config_path, server.public_url)
     check_accel_redirect_prefix(config_path, server.accel_redirect_prefix)
+    if not 0 <= server.proxy_cache_seconds <= MAX_PROXY_CACHE_SECONDS:
+        raise HomeError(
+            f"{config_path}: [server] proxy_cache_seconds must be 0 (off) to "
+            f"{MAX_PROXY_CACHE_SECONDS} (it is {server.proxy_cache_seconds}): it is how long a "
+            "permission change or a publish may take to reach anonymous readers through nginx"
+        )
     check_replica(config_path, server)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)
     from drawbridge.channel.upstream_conda import upstream_channels

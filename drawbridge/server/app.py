@@ -25,6 +25,7 @@ from drawbridge.server.asgi import (
     IndexFastPath,
     MissCounter,
     MissCounting,
+    NotForProxyCache,
     PublicUrl,
     ReadOnlyReplica,
     TokenPrefixMiddleware,
@@ -150,7 +151,9 @@ def create_app(home: Home) -> ASGIApp:
     guarded = CrossOriginGuard(
         ReadOnlyReplica(gated, replica_of) if replica_of else gated, public_origin(url)
     )
-    routed = PublicUrl(guarded, url) if url else guarded
+    routed: ASGIApp = PublicUrl(guarded, url) if url else guarded
+    if home.server.proxy_cache_seconds:  # only the fast path's anonymous reads may be kept
+        routed = NotForProxyCache(routed)
     log = AccessLog.open(home.server.access_log, home.root)
     fast = IndexFastPath(log.wrap(routed) if log else routed, context, log)
     return Admission(TokenPrefixMiddleware(fast))

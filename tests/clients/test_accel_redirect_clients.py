@@ -8,24 +8,20 @@ and the internal location cannot be asked for directly.
 
 from __future__ import annotations
 
-import shutil
-import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
-from pathlib import Path
 
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
 from commands import invoke_drawbridge
 from databases import new_home, write_config
-from servers import Server, free_port, start_server
+from nginx import require_nginx, start_nginx, stop_nginx
+from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
 
 PREFIX = "/_drawbridge_files/"
-NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
 
 @dataclass
@@ -37,53 +33,9 @@ class Proxied:
     wheel: bytes  # the private wheel's bytes
 
 
-def start_nginx(folder: Path, home: Path, upstream: str) -> tuple[subprocess.Popen, str]:
-    port = free_port()
-    folder.mkdir()
-    conf = folder / "nginx.conf"
-    conf.write_text(f"""
-worker_processes 1;
-daemon off;
-pid {folder}/nginx.pid;
-error_log {folder}/error.log;
-user root;
-events {{ worker_connections 64; }}
-http {{
-  access_log off;
-  client_body_temp_path {folder}/body;
-  proxy_temp_path {folder}/proxy;
-  fastcgi_temp_path {folder}/fastcgi;
-  uwsgi_temp_path {folder}/uwsgi;
-  scgi_temp_path {folder}/scgi;
-  sendfile on;
-  server {{
-    listen 127.0.0.1:{port};
-    location / {{ proxy_pass {upstream}; proxy_set_header Host $http_host; }}
-    location {PREFIX} {{ internal; alias {home}/; }}
-  }}
-}}
-""")
-    process = subprocess.Popen(
-        [NGINX, "-c", str(conf), "-p", str(folder)],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        try:
-            httpx.get(url + "/health", timeout=1)
-            return process, url
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    process.kill()
-    raise RuntimeError(f"nginx did not start: {(folder / 'error.log').read_text()}")
-
-
 @pytest.fixture(scope="module")
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
-    if not Path(NGINX).exists():
-        pytest.skip("nginx is not installed (apt-get install nginx)")
+    require_nginx()
     folder = tmp_path_factory.mktemp("accel")
     home = new_home(folder / "home")
     write_config(home, f'[server]\naccel_redirect_prefix = "{PREFIX}"\n')
@@ -101,12 +53,11 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
         server.publish(conda)
         server.publish(wheel, channel="secret")
         reader = server.token(Role.reader, "alice")
-        nginx, url = start_nginx(folder / "nginx", home.root, server.url)
+        internal = f"location {PREFIX} {{ internal; alias {home.root}/; }}"
+        nginx, url = start_nginx(folder / "nginx", server.url, locations=internal)
         yield Proxied(server, url, reader, conda.read_bytes(), wheel.read_bytes())
     finally:
-        if nginx is not None:
-            nginx.terminate()
-            nginx.wait(10)
+        stop_nginx(nginx)
         server.stop()
 
 

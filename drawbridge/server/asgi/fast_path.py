@@ -12,7 +12,10 @@ cached header list. A small file is read in one go; a larger one leaves through 
 server's `http.response.pathsend` (granian streams it from Rust, no Python per chunk), or
 in 1 MiB chunked reads where the server has no pathsend. Behind nginx with
 `[server] accel_redirect_prefix` set, a GET of a file is answered with `X-Accel-Redirect`
-instead and nginx sends the file (`server.accel`).
+instead and nginx sends the file (`server.accel`). With `[server] proxy_cache_seconds`
+set, every answer here may be kept that long by nginx's cache (`server.asgi.proxy_cache`):
+they are all anonymous reads of public channels; files are then sent, not redirected, so
+that nginx can keep them.
 """
 
 from __future__ import annotations
@@ -36,6 +39,7 @@ from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.accel import HEADER as ACCEL_HEADER
 from drawbridge.server.accel import AccelRedirect
 from drawbridge.server.asgi.access_log import AccessLog
+from drawbridge.server.asgi.proxy_cache import keep_for
 from drawbridge.server.auth import TOKEN_KEY
 from drawbridge.server.channel_paths import split_channel
 from drawbridge.server.context import Context
@@ -175,7 +179,12 @@ class IndexFastPath:
         self.files = StoredFiles()
         self._roots: dict[tuple[str, str], str] = {}
         server = context.home.server
-        self.accel = AccelRedirect.for_home(server.accel_redirect_prefix, context.home.root)
+        seconds = server.proxy_cache_seconds
+        #: what lets nginx's cache keep an answer; none when no cache is configured
+        self.keep = [keep_for(seconds)] if seconds else []
+        # a proxy cache keeps what it is sent, not what it is redirected to
+        accel = None if seconds else server.accel_redirect_prefix
+        self.accel = AccelRedirect.for_home(accel or "", context.home.root)
         #: repodata made from the shards lazily: stale ones go to the routes (a thread)
         self.repodata = repodata_files.Watch()
 
@@ -228,7 +237,11 @@ class IndexFastPath:
         answer = self._answer(parts, headers)
         if answer is not None:
             await send(
-                {"type": "http.response.start", "status": answer.status, "headers": answer.headers}
+                {
+                    "type": "http.response.start",
+                    "status": answer.status,
+                    "headers": [*self.keep, *answer.headers] if self.keep else answer.headers,
+                }
             )
             body = b"" if scope["method"] == "HEAD" else answer.body
             await send({"type": "http.response.body", "body": body})
@@ -377,7 +390,8 @@ class IndexFastPath:
         if (
             "if-none-match" in headers or "if-modified-since" in headers
         ) and is_not_modified_headers(headers, stored.etag, stored.mtime):
-            await send({"type": "http.response.start", "status": 304, "headers": stored.validators})
+            validators = [*self.keep, *stored.validators]
+            await send({"type": "http.response.start", "status": 304, "headers": validators})
             await send({"type": "http.response.body", "body": b""})
             return 304, 0
         head = scope["method"] == "HEAD"
@@ -398,6 +412,7 @@ class IndexFastPath:
                 return None
             start, end = chosen
             partial = [
+                *self.keep,
                 *stored.validators,
                 (b"content-type", media_type.encode()),
                 NOSNIFF,
@@ -410,7 +425,8 @@ class IndexFastPath:
                 return 206, 0
             await _send_chunks(send, path, start, end - start + 1)
             return 206, end - start + 1
-        await send({"type": "http.response.start", "status": 200, "headers": stored.headers})
+        whole = [*self.keep, *stored.headers] if self.keep else stored.headers
+        await send({"type": "http.response.start", "status": 200, "headers": whole})
         if head:
             await send({"type": "http.response.body", "body": b""})
             return 200, 0

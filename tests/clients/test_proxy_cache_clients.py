@@ -1,0 +1,172 @@
+"""Anonymous reads from nginx's cache (`[server] proxy_cache_seconds`): a real nginx with
+proxy_cache, configured as docs/operating.md shows, in front of a real `drawbridge serve`.
+
+What must hold: anonymous reads of a public channel (pages, repodata, files) are answered
+by nginx, reaching Drawbridge about once per `proxy_cache_seconds`; nothing read with a
+token, nothing of a private channel and nothing the routes answer is ever kept; a publish
+and a permission change reach anonymous readers within those seconds; `X-Accel-Expires`
+never reaches a client.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from builders import make_conda_tar_bz2, make_wheel
+from commands import invoke_drawbridge
+from databases import new_home, write_config
+from nginx import require_nginx, start_nginx, stop_nginx
+from servers import Server, start_server
+
+from drawbridge.channel.tokens import Role
+
+SECONDS = 2
+
+#: the http-block and location directives of docs/operating.md, "Anonymous reads from
+#: nginx's cache" (the cache folder and zone name aside)
+CACHE_PATH = (
+    "proxy_cache_path {folder}/cache levels=1:2 keys_zone=drawbridge:10m max_size=1g"
+    " inactive=60m use_temp_path=off;"
+)
+CACHE_LOCATION = """
+    proxy_cache drawbridge;
+    proxy_cache_key "$scheme://$http_host$request_uri $http_accept $http_accept_encoding";
+    proxy_cache_bypass $http_authorization;
+    proxy_no_cache $http_authorization;
+    proxy_cache_revalidate on;
+    proxy_cache_use_stale updating;
+"""
+
+PAGE = "/main/simple/open-lib/"
+FILE = "/main/conda/noarch/open-data-1.0-0.tar.bz2"
+REPODATA = "/main/conda/noarch/repodata.json"
+PRIVATE_PAGE = "/secret/simple/hidden-lib/"
+
+
+@dataclass
+class Cached:
+    server: Server  # Drawbridge, asked directly
+    url: str  # nginx in front of it, with its cache
+    reader: str  # a token that may read the private channel
+    log: Path  # Drawbridge's access log: what reached it
+    folder: Path
+
+
+@pytest.fixture(scope="module")
+def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
+    require_nginx()
+    folder = tmp_path_factory.mktemp("proxy-cache")
+    home = new_home(folder / "home")
+    write_config(home, f'[server]\nproxy_cache_seconds = {SECONDS}\naccess_log = "access.log"\n')
+    for args in (
+        ("user", "create", "alice"),
+        ("channel", "create", "secret", "--read", "user:alice"),
+        ("channel", "create", "open"),
+    ):
+        done = invoke_drawbridge(*args, home=home.root)
+        assert done.returncode == 0, done.stdout + done.stderr
+    server = start_server(home.root)
+    nginx = None
+    try:
+        server.publish(make_wheel(folder / "w", "open-lib", "1.0"))
+        server.publish(
+            make_conda_tar_bz2(folder / "d", "open-data", "1.0", members={"b": b"x" * 200_000})
+        )
+        server.publish(make_wheel(folder / "w", "hidden-lib", "1.0"), channel="secret")
+        server.publish(make_wheel(folder / "w", "soon-private", "1.0"), channel="open")
+        server.publish(make_conda_tar_bz2(folder / "d", "soon-hidden", "1.0"), channel="open")
+        reader = server.token(Role.reader, "alice")
+        nginx, url = start_nginx(
+            folder / "nginx",
+            server.url,
+            http=CACHE_PATH.format(folder=folder),
+            proxy=CACHE_LOCATION,
+        )
+        yield Cached(server, url, reader, home.root / "access.log", folder)
+    finally:
+        stop_nginx(nginx)
+        server.stop()
+
+
+def reached(cached: Cached, path: str) -> int:
+    """How many requests for `path` reached Drawbridge (its access log), once it is written."""
+    time.sleep(0.2)
+    return sum(f" {path} HTTP/" in line for line in cached.log.read_text().splitlines())
+
+
+def test_anonymous_reads_of_a_public_channel_come_from_the_cache(cached: Cached):
+    for path in (PAGE, FILE, REPODATA):
+        # the first read of repodata after a publish makes it, in the routes: not kept
+        httpx.get(cached.server.url + path)
+        direct = httpx.get(cached.server.url + path)
+        assert direct.status_code == 200
+        assert direct.headers["x-accel-expires"] == str(SECONDS)
+        before = reached(cached, path)
+        started = time.monotonic()
+        for _ in range(30):
+            through = httpx.get(cached.url + path)
+            assert through.status_code == 200
+            assert through.content == direct.content
+            assert "x-accel-expires" not in through.headers
+        windows = int((time.monotonic() - started) / SECONDS) + 1
+        assert reached(cached, path) - before <= windows, path  # one fill per window
+    # pip's JSON and a browser's HTML are kept apart, each the right one
+    json_page = httpx.get(
+        cached.url + PAGE, headers={"Accept": "application/vnd.pypi.simple.v1+json"}
+    )
+    assert json_page.headers["content-type"].startswith("application/vnd.pypi.simple.v1+json")
+    html_page = httpx.get(cached.url + PAGE, headers={"Accept": "text/html"})
+    assert html_page.headers["content-type"].startswith("text/html")
+
+
+def test_reads_with_a_token_and_private_channels_are_never_kept(cached: Cached):
+    before = reached(cached, PRIVATE_PAGE)
+    for _ in range(5):
+        allowed = httpx.get(cached.url + PRIVATE_PAGE, auth=("__token__", cached.reader))
+        assert allowed.status_code == 200
+        assert "x-accel-expires" not in allowed.headers
+    assert reached(cached, PRIVATE_PAGE) - before == 5  # every one asked Drawbridge
+    # the routes mark what they answer never to be kept, whoever asks
+    direct = httpx.get(cached.server.url + PRIVATE_PAGE, auth=("__token__", cached.reader))
+    assert direct.headers["x-accel-expires"] == "0"
+    refused = httpx.get(cached.url + PRIVATE_PAGE)
+    assert refused.status_code in (401, 404)
+    assert "hidden_lib" not in refused.text
+    # a token read of a public page goes past the cache too
+    before = reached(cached, PAGE)
+    httpx.get(cached.url + PAGE, auth=("__token__", cached.reader))
+    httpx.get(cached.url + PAGE, auth=("__token__", cached.reader))
+    assert reached(cached, PAGE) - before == 2
+
+
+def test_a_publish_and_a_permission_change_reach_anonymous_readers_in_time(cached: Cached):
+    page = "/open/simple/soon-private/"
+    assert httpx.get(cached.url + page).status_code == 200  # kept now
+    # a file read with a token only: the routes answer it (immutable for the client), and
+    # nginx must not keep it for the anonymous readers who may not read it tomorrow
+    file = "/open/conda/noarch/soon-hidden-1.0-0.tar.bz2"
+    with_token = httpx.get(cached.url + file, auth=("__token__", cached.reader))
+    assert with_token.status_code == 200
+    assert "immutable" in with_token.headers["cache-control"]
+    cached.server.publish(make_wheel(cached.folder / "w2", "soon-private", "2.0"), channel="open")
+    deadline = time.monotonic() + SECONDS + 1.5
+    while "soon_private-2.0" not in httpx.get(cached.url + page).text:
+        assert time.monotonic() < deadline, "the publish did not reach the cache in time"
+        time.sleep(0.1)
+    done = invoke_drawbridge(
+        "channel", "permissions", "open", "--read", "user:alice", home=cached.server.home.root
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    deadline = time.monotonic() + SECONDS + 1.5
+    while httpx.get(cached.url + page).status_code == 200:
+        assert time.monotonic() < deadline, "a private channel was still read from the cache"
+        time.sleep(0.1)
+    for _ in range(3):  # and it stays refused
+        assert httpx.get(cached.url + page).status_code in (401, 404)
+        assert httpx.get(cached.url + file).status_code in (401, 404)
+        time.sleep(SECONDS / 2)

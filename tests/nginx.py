@@ -1,0 +1,77 @@
+"""A real nginx (Debian's) in front of a real `drawbridge serve`, for the proxy set-ups
+docs/operating.md shows: files sent by nginx (X-Accel-Redirect) and its proxy cache."""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import time
+from pathlib import Path
+
+import httpx
+import pytest
+import tiers
+from servers import free_port
+
+NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
+
+
+def require_nginx() -> None:
+    """Skip, saying how to get it, where nginx is not installed (`make nginx` installs it)."""
+    if not Path(NGINX).exists():
+        pytest.skip("nginx is not installed (apt-get install nginx)")
+
+
+def start_nginx(
+    folder: Path, upstream: str, locations: str = "", http: str = "", proxy: str = ""
+) -> tuple[subprocess.Popen[bytes], str]:
+    """nginx in `folder` proxying every location to `upstream`, with `proxy` directives in
+    that location, `locations` beside it and `http` in its http block; (process, its URL)."""
+    tiers.require("server")
+    port = free_port()
+    folder.mkdir()
+    conf = folder / "nginx.conf"
+    conf.write_text(f"""
+worker_processes 1;
+daemon off;
+pid {folder}/nginx.pid;
+error_log {folder}/error.log;
+user root;
+events {{ worker_connections 64; }}
+http {{
+  access_log off;
+  client_body_temp_path {folder}/body;
+  proxy_temp_path {folder}/proxy;
+  fastcgi_temp_path {folder}/fastcgi;
+  uwsgi_temp_path {folder}/uwsgi;
+  scgi_temp_path {folder}/scgi;
+  sendfile on;
+  {http}
+  server {{
+    listen 127.0.0.1:{port};
+    location / {{ proxy_pass {upstream}; proxy_set_header Host $http_host; {proxy} }}
+    {locations}
+  }}
+}}
+""")
+    process = subprocess.Popen(
+        [NGINX, "-c", str(conf), "-p", str(folder)],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    url = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        try:
+            httpx.get(url + "/health", timeout=1)
+            return process, url
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    process.kill()
+    raise RuntimeError(f"nginx did not start: {(folder / 'error.log').read_text()}")
+
+
+def stop_nginx(process: subprocess.Popen[bytes] | None) -> None:
+    if process is not None:
+        process.terminate()
+        process.wait(10)
