@@ -40,6 +40,7 @@ CACHE_LOCATION = """
     proxy_no_cache $http_authorization;
     proxy_cache_revalidate on;
     proxy_cache_use_stale updating;
+    tcp_nopush off;
 """
 
 PAGE = "/main/simple/open-lib/"
