@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -31,6 +32,7 @@ import zstandard
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.storage import is_temporary, write_bytes_atomic
 
+log = logging.getLogger("drawbridge")
 SHARD_INDEX = "repodata_shards.msgpack.zst"
 SHARDS_DIR = "shards"
 SHARD_SUFFIX = ".msgpack.zst"
@@ -239,6 +241,7 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
         names: dict[str, bytes] = index["shards"]
         encoded = cached.encoded or _EncodedNames(names)
         pending: list[tuple[Path, bytes]] = []
+        broken = False
         for name, files in sorted(changes.items()):
             old = names.get(name)
             shard = read_shard(folder, old) if old is not None else _empty_shard()
@@ -248,13 +251,19 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
                     shard[key].pop(filename, None)
                 else:
                     shard[key][filename] = record
-            if not shard["packages"] and not shard["packages.conda"]:
-                if old is not None:
-                    del names[name]
-                    encoded.remove(name, old)
-                continue
-            names[name] = _encoded(folder, shard, pending)
-            encoded.set(name, old, names[name])
+            try:
+                if not shard["packages"] and not shard["packages.conda"]:
+                    if old is not None:
+                        del names[name]
+                        encoded.remove(name, old)
+                    continue
+                names[name] = _encoded(folder, shard, pending)
+                encoded.set(name, old, names[name])
+            except LookupError:  # never seen: the bytes no longer match the map
+                log.warning("the encoded shard index of %s was out of step: encoded again", folder)
+                broken = True
+        if broken:
+            encoded = _EncodedNames(names)
         _write_shards(pending)
         _write_index(folder, subdir, names, index.get("info", {}), encoded)
     except BaseException:

@@ -117,3 +117,22 @@ def test_the_map_header_is_msgpacks(count: int) -> None:
     names = {str(i): b"" for i in range(count)}
     encoded = shards._EncodedNames(names)
     assert encoded.packb({}) == msgpack.packb({"info": {}, "shards": names})
+
+
+def test_encoded_bytes_out_of_step_are_encoded_again(tmp_path: Path) -> None:
+    """Should the kept bytes ever lose an entry, the change is still written, from the map."""
+    folder = tmp_path / "noarch"
+    folder.mkdir()
+    names = [f"r{i}" for i in range(20)]
+    shards.write_all(
+        folder,
+        "noarch",
+        {"packages": {_filename(name, "1.0"): _record(name, "1.0") for name in names}},
+    )
+    model = {name: {_filename(name, "1.0")} for name in names}
+    order = sorted(names)
+    _change(folder, model, order, [("r1", "2.0", True)])
+    cached = shards._INDEXES.entry(folder / shards.SHARD_INDEX)
+    assert cached is not None and cached.encoded is not None
+    del cached.encoded.body[:]  # out of step with the decoded map
+    _change(folder, model, order, [("r2", "2.0", True), ("r3", "1.0", False)])
