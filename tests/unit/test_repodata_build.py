@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 from drawbridge.channel import repodata_files, shards
 
@@ -76,3 +77,50 @@ def test_repodata_made_again_is_what_a_build_from_nothing_writes(tmp_path: Path)
     (tmp_path / "copy.json").replace(folder / "repodata.json")
     _change(folder, [("n7", "3.0", ".conda", True)])
     _check_against_a_build_from_nothing(folder, tmp_path)
+    # more names than are put in place one by one: appended, then sorted
+    _change(folder, [(f"m{i}", "1", ".tar.bz2", True) for i in range(70)])
+    _check_against_a_build_from_nothing(folder, tmp_path)
+
+
+def test_channeldata_made_again_is_what_a_write_from_nothing_writes(tmp_path: Path) -> None:
+    """channeldata.json, changed name by name over two subdirs, equals one written from
+    nothing from the same parts: each name's subdirs and its newest version."""
+    conda = tmp_path / "conda"
+    folders = [conda / "linux-64", conda / "noarch"]
+    for folder in folders:
+        folder.mkdir(parents=True)
+        shards.write_all(
+            folder,
+            folder.name,
+            {"packages": {f"c{i}-1.0-0.tar.bz2": _record(f"c{i}", "1.0") for i in range(6)}},
+        )
+
+    def check() -> dict[str, Any]:
+        for folder in folders:
+            repodata_files.build(folder)
+        repodata_files.write_channeldata(conda, folders)
+        reference = tmp_path / "reference"
+        shutil.rmtree(reference, ignore_errors=True)
+        shutil.copytree(conda, reference)
+        repodata_files.write_channeldata(reference, [reference / f.name for f in folders])
+        body = (conda / "channeldata.json").read_bytes()
+        assert body == (reference / "channeldata.json").read_bytes()
+        document: dict[str, Any] = json.loads(body)
+        assert body == json.dumps(document).encode()
+        return document
+
+    assert str(conda) not in repodata_files._MERGED
+    check()
+    assert str(conda) in repodata_files._MERGED
+    _change(folders[1], [("c2", "2.0", ".conda", True)])  # newer in noarch only
+    document = check()
+    assert document["packages"]["c2"] == {"subdirs": ["linux-64", "noarch"], "version": "2.0"}
+    _change(folders[0], [("c3", "1.0", ".tar.bz2", False)])  # gone from linux-64
+    _change(folders[1], [("c3", "1.0", ".tar.bz2", False), ("b-new", "1", ".conda", True)])
+    document = check()
+    assert "c3" not in document["packages"]
+    assert document["packages"]["b-new"] == {"subdirs": ["noarch"], "version": "1"}
+    _change(folders[0], [(f"many{i}", "1", ".conda", True) for i in range(70)])  # > FEW
+    check()
+    _change(folders[0], [("c0", "1.0", ".tar.bz2", False)])
+    assert check()["subdirs"] == ["linux-64", "noarch"]
