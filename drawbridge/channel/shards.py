@@ -9,13 +9,16 @@ shard that is not there. A shard the index no longer names stays for `SHARD_GRAC
 seconds (a reader may hold the old index) and is then swept (`sweep`).
 
 The decoded index is kept in memory (`_IndexCache`), checked against the file's `stat`
-on every use, so a publish into a subdir of 100,000 names does not decode 4 MB each time.
+on every use, so a publish into a subdir of 100,000 names does not decode 4 MB each time;
+beside it, once a publish wrote it, its names' msgpack bytes (`_EncodedNames`), patched
+per change, so it does not encode them again either.
 """
 
 from __future__ import annotations
 
 import datetime as dt
 import hashlib
+import logging
 import os
 import threading
 import time
@@ -29,6 +32,7 @@ import zstandard
 from drawbridge.channel.faults import crash_point
 from drawbridge.channel.storage import is_temporary, write_bytes_atomic
 
+log = logging.getLogger("drawbridge")
 SHARD_INDEX = "repodata_shards.msgpack.zst"
 SHARDS_DIR = "shards"
 SHARD_SUFFIX = ".msgpack.zst"
@@ -69,17 +73,97 @@ def read_shard(folder: Path, digest: bytes) -> dict[str, Any]:
     return document
 
 
+def _map_header(count: int) -> bytes:
+    """The msgpack header of a map of `count` entries, as msgpack writes it."""
+    if count < 16:
+        return bytes([0x80 | count])
+    if count < 1 << 16:
+        return b"\xde" + count.to_bytes(2, "big")
+    return b"\xdf" + count.to_bytes(4, "big")
+
+
+def _pack(value: object) -> bytes:
+    data: bytes = msgpack.packb(value)
+    return data
+
+
+def _entry(name: str, digest: bytes) -> bytes:
+    """One entry of the index's `shards` map, encoded."""
+    return _pack(name) + _pack(digest)
+
+
+class _EncodedNames:
+    """The msgpack of an index's `shards` map, kept beside the decoded map and changed as
+    it is changed: a new name appended, a digest replaced where it is, a name cut out.
+    `packb` of the index is then a few small pieces and these bytes, the same bytes
+    msgpack writes for the same map in the same order, without encoding 100,000 names
+    again (23 ms a publish); finding an entry is one `bytes.find` of its name and old
+    digest (about 1 ms in 4 MB)."""
+
+    def __init__(self, names: Mapping[str, bytes]) -> None:
+        self.count = len(names)
+        self.body = bytearray(_pack(names))
+        del self.body[: len(_map_header(self.count))]
+
+    def set(self, name: str, old: bytes | None, new: bytes) -> None:
+        """`name` now has the shard `new` (it had `old`, or was not in the map)."""
+        if old is None:
+            self.body += _entry(name, new)
+            self.count += 1
+        elif old != new:
+            end = self._find(name, old)
+            self.body[end - len(new) : end] = new
+
+    def remove(self, name: str, old: bytes) -> None:
+        """`name`, whose shard was `old`, leaves the map."""
+        end = self._find(name, old)
+        del self.body[end - len(_entry(name, old)) : end]
+        self.count -= 1
+
+    def _find(self, name: str, digest: bytes) -> int:
+        """Where the entry of `name` with `digest` ends in the body. Its 32 bytes of sha256
+        occur once, so the match is the entry, never a run of bytes across two."""
+        entry = _entry(name, digest)
+        start = self.body.find(entry)
+        if start < 0:
+            raise LookupError(f"{name!r} is not in the encoded shard index")
+        return start + len(entry)
+
+    def packb(self, info: Mapping[str, Any]) -> bytes:
+        """`msgpack.packb({"info": info, "shards": <the map>})`."""
+        head = b"\x82" + _pack("info") + _pack(info) + _pack("shards")
+        return head + _map_header(self.count) + self.body
+
+
+class _Cached:
+    """One cached index: its file's signature, the decoded document, and (once a writer
+    needed them) the encoded bytes of its names."""
+
+    __slots__ = ("signature", "document", "encoded")
+
+    def __init__(
+        self,
+        signature: tuple[int, int, int],
+        document: dict[str, Any],
+        encoded: _EncodedNames | None = None,
+    ) -> None:
+        self.signature = signature
+        self.document = document
+        self.encoded = encoded
+
+
 class _IndexCache:
     """Decoded shard indexes by path, each valid while its file's (inode, size, mtime_ns)
     is unchanged; a change elsewhere (another process) is seen at the next `stat`."""
 
     def __init__(self) -> None:
-        self._entries: dict[str, tuple[tuple[int, int, int], dict[str, Any]]] = {}
+        self._entries: dict[str, _Cached] = {}
         self._lock = threading.Lock()
 
-    def read(self, path: Path, copy: bool = True) -> dict[str, Any] | None:
-        """The decoded index at `path`, or None; without `copy` the cached document itself,
-        for a writer that will `remember` the document it writes (or `forget` the path)."""
+    def entry(self, path: Path) -> _Cached | None:
+        """The cache's entry of the index at `path`, read again if the file changed; None
+        if there is no index. A writer changes its document (and `encoded`) in place and
+        then `remember`s what it wrote, or `forget`s the path."""
         try:
             stat = path.stat()
         except FileNotFoundError:
@@ -87,22 +171,31 @@ class _IndexCache:
         signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         with self._lock:
             cached = self._entries.get(str(path))
-        if cached is None or cached[0] != signature:
+        if cached is None or cached.signature != signature:
             document: dict[str, Any] = msgpack.unpackb(decompress(path.read_bytes()))
+            cached = _Cached(signature, document)
             with self._lock:
-                self._entries[str(path)] = (signature, document)
-        else:
-            document = cached[1]
+                self._entries[str(path)] = cached
+        return cached
+
+    def read(self, path: Path, copy: bool = True) -> dict[str, Any] | None:
+        """The decoded index at `path`, or None; without `copy` the cached document itself
+        (read it, never change it)."""
+        cached = self.entry(path)
+        if cached is None:
+            return None
+        document = cached.document
         return {**document, "shards": dict(document["shards"])} if copy else document
 
     def forget(self, path: Path) -> None:
         with self._lock:
             self._entries.pop(str(path), None)
 
-    def remember(self, path: Path, document: dict[str, Any]) -> None:
+    def remember(self, path: Path, document: dict[str, Any], encoded: _EncodedNames | None) -> None:
         stat = path.stat()
+        signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         with self._lock:
-            self._entries[str(path)] = ((stat.st_ino, stat.st_size, stat.st_mtime_ns), document)
+            self._entries[str(path)] = _Cached(signature, document, encoded)
 
 
 _INDEXES = _IndexCache()
@@ -140,26 +233,39 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
     The subdir must have a shard index already (`read_index`); the caller holds the
     channel lock. A name left with no package leaves the index."""
     path = folder / SHARD_INDEX
-    index = _INDEXES.read(path, copy=False)  # changed in place: 100,000 names copy slowly
-    if index is None:
+    cached = _INDEXES.entry(path)  # changed in place: 100,000 names copy slowly
+    if cached is None:
         raise FileNotFoundError(path)
     try:
+        index = cached.document
         names: dict[str, bytes] = index["shards"]
+        encoded = cached.encoded or _EncodedNames(names)
         pending: list[tuple[Path, bytes]] = []
+        broken = False
         for name, files in sorted(changes.items()):
-            shard = read_shard(folder, names[name]) if name in names else _empty_shard()
+            old = names.get(name)
+            shard = read_shard(folder, old) if old is not None else _empty_shard()
             for filename, record in files.items():
                 key = package_key(filename)
                 if record is None:
                     shard[key].pop(filename, None)
                 else:
                     shard[key][filename] = record
-            if not shard["packages"] and not shard["packages.conda"]:
-                names.pop(name, None)
-                continue
-            names[name] = _encoded(folder, shard, pending)
+            try:
+                if not shard["packages"] and not shard["packages.conda"]:
+                    if old is not None:
+                        del names[name]
+                        encoded.remove(name, old)
+                    continue
+                names[name] = _encoded(folder, shard, pending)
+                encoded.set(name, old, names[name])
+            except LookupError:  # never seen: the bytes no longer match the map
+                log.warning("the encoded shard index of %s was out of step: encoded again", folder)
+                broken = True
+        if broken:
+            encoded = _EncodedNames(names)
         _write_shards(pending)
-        _write_index(folder, subdir, names, index.get("info", {}), ordered=False)
+        _write_index(folder, subdir, names, index.get("info", {}), encoded)
     except BaseException:
         _INDEXES.forget(path)  # the cached document may be half changed: read it again
         raise
@@ -231,10 +337,15 @@ def _write_unsynced(target: Path, body: bytes) -> None:
 
 
 def _write_index(
-    folder: Path, subdir: str, names: dict[str, bytes], info: dict[str, Any], ordered: bool = True
+    folder: Path,
+    subdir: str,
+    names: dict[str, bytes],
+    info: dict[str, Any],
+    encoded: _EncodedNames | None = None,
 ) -> None:
-    """Replace the shard index; `ordered` sorts the names (a change keeps the order it
-    found, new names last: sorting 100,000 names on each publish cost 30 ms)."""
+    """Replace the shard index. Without `encoded` (a full run) the names are sorted and
+    encoded; with it (a change, `encoded` holding `names` as msgpack) they keep the order
+    they had, new names last (sorting 100,000 names on each publish cost 30 ms)."""
     index = {
         "info": {
             "subdir": subdir,
@@ -243,10 +354,11 @@ def _write_index(
             **{k: v for k, v in info.items() if k not in ("subdir", "created_at")},
             "created_at": _now(),
         },
-        "shards": dict(sorted(names.items())) if ordered else names,
+        "shards": names if encoded is not None else dict(sorted(names.items())),
     }
-    write_bytes_atomic(folder / SHARD_INDEX, compress(msgpack.packb(index), INDEX_ZSTD_LEVEL))
-    _INDEXES.remember(folder / SHARD_INDEX, index)
+    data = encoded.packb(index["info"]) if encoded is not None else msgpack.packb(index)
+    write_bytes_atomic(folder / SHARD_INDEX, compress(data, INDEX_ZSTD_LEVEL))
+    _INDEXES.remember(folder / SHARD_INDEX, index, encoded)
 
 
 def _now() -> str:
