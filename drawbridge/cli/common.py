@@ -72,6 +72,14 @@ TyperOption.display_type_rich = _flags_take_no_value(  # type: ignore[method-ass
     TyperOption.display_type_rich
 )
 
+# typer's coercion through pydantic only for the values that need it (cli/coercion.py)
+try:
+    from drawbridge.cli import coercion
+except ImportError:  # a typer whose private coercion module is gone or differs: typer's own
+    pass
+else:
+    coercion.install()
+
 HomeOption = Annotated[
     Optional[Path],
     typer.Option(
