@@ -7,28 +7,15 @@ the lock), so the same file gives the same lock on every machine.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import rattler
 
-from drawbridge.channel.platforms import DEFAULT_MACOS, DEFAULT_SUBDIRS, macos_baselines, macos_text
+from drawbridge.channel.platforms import DEFAULT_SUBDIRS
+from drawbridge.environments.defaults import SystemBaseline as SystemBaseline
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: the subdirs an environment may be locked for
 LOCKABLE_PLATFORMS = DEFAULT_SUBDIRS
-
-
-@dataclass(frozen=True)
-class SystemBaseline:
-    """What the target machines have outside the environment (conda's virtual packages)."""
-
-    glibc: str = "2.17"
-    macos_x86: str = macos_text(DEFAULT_MACOS["osx-64"])
-    macos_arm: str = macos_text(DEFAULT_MACOS["osx-arm64"])
-
-    def macos(self) -> dict[str, tuple[int, int]]:
-        """The macOS of each Mac subdir as (major, minor), for wheel tags and uv."""
-        return macos_baselines({"osx-64": self.macos_x86, "osx-arm64": self.macos_arm})
 
 
 def virtual_packages(
