@@ -200,7 +200,10 @@ def lock(
         if guessed is not None:
             guessed.stop()
     if guessed is not None:
-        remember_runs(guessed.key, [p.uv_request for p in locked.platforms if p.uv_request])
+        remember_runs(
+            guessed.key,
+            [(p.uv_request, [w.name for w in p.pip]) for p in locked.platforms if p.uv_request],
+        )
     for item in locked.platforms:
         console.print(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
     console.print(f"wrote {target}")

@@ -130,7 +130,8 @@ class PipResolver:
             started.stop()
             started = None
         uv = started or UvRun(request, self.uv, self.token)
-        try:  # the index is asked about the requested projects while uv resolves
+        try:  # the index is asked about the requested projects (and the last pins) meanwhile
+            self._fetch([Requirement(line).name for line in request.requirements] + [*uv.projects])
             missing = self.find_missing(list(request.requirements), platform, python)
             if missing:
                 raise Unresolvable(missing)

@@ -129,9 +129,17 @@ class UvRequest:
 class UvRun:
     """A started `uv pip compile` of one request, in a scratch folder of its own."""
 
-    def __init__(self, request: UvRequest, uv: str, token: str | None = None) -> None:
+    def __init__(
+        self,
+        request: UvRequest,
+        uv: str,
+        token: str | None = None,
+        projects: Sequence[str] = (),
+    ) -> None:
         self.request = request
         self.token = token
+        #: the projects the last run of this request pinned (their pages can be read meanwhile)
+        self.projects = tuple(projects)
         self._scratch = tempfile.TemporaryDirectory(prefix="drawbridge-lock-")
         scratch = Path(self._scratch.name)
         wanted = scratch / "requirements.in"
@@ -211,22 +219,32 @@ def guessed_runs(
     there is no guess, or none that can be read."""
     try:
         guesses = _read_guesses(cache_dir)
-        requests = [UvRequest.from_json(data) for data in guesses.get(key) or []]
+        runs = [
+            (UvRequest.from_json(run["request"]), [str(p) for p in run["projects"]])
+            for run in guesses.get(key) or []
+        ]
     except (OSError, ValueError, TypeError, KeyError, IndexError):
         return {}
-    return {request.platform: UvRun(request, uv, token) for request in requests}
+    return {request.platform: UvRun(request, uv, token, projects) for request, projects in runs}
 
 
-def remember_runs(key: str, requests: Iterable[UvRequest], cache_dir: Path | None = None) -> None:
-    """Keep `requests` as the guess for the next lock under `key` (the newest GUESSES_KEPT
-    locks are kept); a cache that cannot be read or written is not used."""
+def remember_runs(
+    key: str,
+    runs: Iterable[tuple[UvRequest, Sequence[str]]],
+    cache_dir: Path | None = None,
+) -> None:
+    """Keep `runs` (each request with the projects it pinned) as the guess for the next lock
+    under `key`; the newest GUESSES_KEPT locks are kept, and a cache that cannot be read or
+    written is not used."""
     path = (cache_dir or user_cache_dir()) / GUESSES_NAME
     try:
         guesses = _read_guesses(cache_dir)
     except (OSError, ValueError):
         guesses = {}
     guesses.pop(key, None)
-    guesses[key] = [request.to_json() for request in requests]
+    guesses[key] = [
+        {"request": request.to_json(), "projects": list(projects)} for request, projects in runs
+    ]
     kept = dict(list(guesses.items())[-GUESSES_KEPT:])
     try:
         path.parent.mkdir(parents=True, exist_ok=True)
