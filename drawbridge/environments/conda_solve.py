@@ -86,15 +86,17 @@ class CondaSolver:
     def find_missing(self, specs: list[str], platform: str) -> list[Missing]:
         """Each requested spec no channel can satisfy on `platform`, with the reason."""
         missing = []
-        for spec in specs:
-            match_spec = rattler.MatchSpec(spec)
+        wanted = [rattler.MatchSpec(spec) for spec in specs]
+        names = [m.name.normalized for m in wanted if not m.name.normalized.startswith("__")]
+        found = self._records(names, [platform, "noarch"]) if names else []
+        for spec, match_spec in zip(specs, wanted):
             name = match_spec.name.normalized
             if name.startswith("__"):
                 continue
-            here = self._records(name, [platform, "noarch"])
+            here = [record for record in found if record.name.normalized == name]
             if not here:
                 elsewhere = sorted(
-                    {r.subdir for r in self._records(name, list(LOCKABLE_PLATFORMS))}
+                    {r.subdir for r in self._records([name], list(LOCKABLE_PLATFORMS))}
                 )
                 reason = (
                     f"no build for {platform} (builds exist for {', '.join(elsewhere)})"
@@ -115,11 +117,12 @@ class CondaSolver:
                 )
         return missing
 
-    def _records(self, name: str, platforms: list[str]) -> list[rattler.RepoDataRecord]:
+    def _records(self, names: list[str], platforms: list[str]) -> list[rattler.RepoDataRecord]:
+        """The records of `names` on `platforms` in every channel (one query for them all)."""
         try:
             result = asyncio.run(
                 self.gateway.query(
-                    self.channels, [rattler.Subdir(p) for p in platforms], [name], recursive=False
+                    self.channels, [rattler.Subdir(p) for p in platforms], names, recursive=False
                 )
             )
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read
