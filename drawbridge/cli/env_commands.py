@@ -7,6 +7,7 @@ failed lock or an image needs is never loaded by a lock (docs/performance.md, is
 
 from __future__ import annotations
 
+import contextlib
 import re
 from collections.abc import Mapping
 from pathlib import Path
@@ -204,9 +205,13 @@ def lock(
             guessed.key,
             [(p.uv_request, [w.name for w in p.pip]) for p in locked.platforms if p.uv_request],
         )
+    # no emoji codes (`:name:`) here: looking for them loads rich's table of 4,000 emoji
     for item in locked.platforms:
-        console.print(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
-    console.print(f"wrote {target}")
+        console.print(
+            f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages",
+            emoji=False,
+        )
+    console.print(f"wrote {target}", emoji=False)
 
 
 def _lock_or_explain(
@@ -227,14 +232,16 @@ def _lock_or_explain(
 
     try:
         parsed = read_environment_file(environment)
-        with console.status("solving…") as status:
+        # the spinner shows on a terminal only; elsewhere rich's live display is not loaded
+        status = console.status("solving…") if console.is_terminal else None
+        with status or contextlib.nullcontext():
             locked = lock_environment(
                 parsed,
                 drawbridge,
                 platform or [host_platform()],
                 uv_binary(),
                 baseline,
-                on_step=lambda label: status.update(f"solving {label}…"),
+                on_step=lambda label: status.update(f"solving {label}…") if status else None,
                 started=started,
             )
         write_lock(locked, target)
