@@ -175,16 +175,11 @@ def lock(
                 f"{given!r}: give a macOS version from {oldest[0]}.{oldest[1]} on, like 12.0",
                 param_hint=flag,
             )
-    from drawbridge.environments.uv_run import GuessedRuns, guessed_runs, remember_runs
+    from drawbridge.environments.uv_run import GuessedRuns, remember_runs
 
     # the console script started the runs the last lock of this command line made
-    # (drawbridge.cli.entry); typer's own callers (tests) start none
+    # (drawbridge.cli.entry); typer's own callers (tests) and a --token start none
     guessed = ctx.obj if isinstance(ctx.obj, GuessedRuns) else None
-    if guessed is not None and not guessed.token_known:
-        from drawbridge.bridge.resolve.uv_compile import uv_binary
-
-        guessed.runs = guessed_runs(guessed.key, uv_binary(), token)
-        guessed.token_known = True
     try:
         from drawbridge.environments.client import DrawbridgeClient
 

@@ -189,8 +189,6 @@ class GuessedRuns:
 
     key: str
     runs: dict[str, UvRun] = field(default_factory=dict)
-    #: False when the command line may give a token (--token): the runs wait for the option
-    token_known: bool = True
 
     def stop(self) -> None:
         for run in self.runs.values():
@@ -199,16 +197,17 @@ class GuessedRuns:
 
 def early_runs(
     arguments: Sequence[str], environ: Mapping[str, str], cwd: str | None = None
-) -> GuessedRuns:
+) -> GuessedRuns | None:
     """The runs the last lock of this command line made (`arguments` after `drawbridge`,
-    run in `cwd` with `environ`), started again; the token is $DRAWBRIDGE_TOKEN's unless
-    the arguments may name one, in which case nothing starts (the command does, once it
-    has read its options: `GuessedRuns.token_known`)."""
+    run in `cwd` with `environ`), started again with $DRAWBRIDGE_TOKEN's token. None for
+    a command line that may hold a token itself (`--token`): it is neither guessed for nor
+    remembered, so no token goes into the key, and $DRAWBRIDGE_TOKEN is the way to pass
+    one to a lock run in loops."""
+    if any(argument.startswith("--token") for argument in arguments):
+        return None
     key = hashlib.sha256(
         "\0".join([cwd or os.getcwd(), environ.get(SERVER_VARIABLE, ""), *arguments]).encode()
     ).hexdigest()[:32]
-    if any(argument.startswith("--token") for argument in arguments):
-        return GuessedRuns(key, token_known=False)
     return GuessedRuns(key, guessed_runs(key, uv_binary(), environ.get(TOKEN_VARIABLE) or None))
 
 

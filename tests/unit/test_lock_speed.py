@@ -19,6 +19,7 @@ from drawbridge.environments.uv_run import (
     GUESSES_KEPT,
     GUESSES_NAME,
     UvRequest,
+    early_runs,
     guessed_runs,
     remember_runs,
 )
@@ -146,3 +147,17 @@ def test_a_damaged_or_missing_guess_starts_nothing(tmp_path: Path):
     assert guessed_runs("key", "uv", None, cache_dir=tmp_path) == {}
     remember_runs("key", [(REQUEST, [])], cache_dir=tmp_path)  # a damaged file is replaced
     assert list(json.loads((tmp_path / GUESSES_NAME).read_text())) == ["key"]
+
+
+def test_a_command_line_with_a_token_is_neither_guessed_for_nor_keyed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A token on the command line would go into the guesses' key: such a lock starts no
+    early run (and is not remembered); the same lock with $DRAWBRIDGE_TOKEN is keyed."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    for arguments in (["lock", "e.yml", "--token", "secret"], ["lock", "--token=secret", "e.yml"]):
+        assert early_runs(arguments, {}, cwd=str(tmp_path)) is None
+    keyed = early_runs(["lock", "e.yml"], {"DRAWBRIDGE_TOKEN": "secret"}, cwd=str(tmp_path))
+    assert keyed is not None and keyed.runs == {}  # nothing remembered yet: nothing started
+    plain = early_runs(["lock", "e.yml"], {}, cwd=str(tmp_path))
+    assert plain is not None and plain.key == keyed.key  # the token is not in the key
