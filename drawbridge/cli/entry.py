@@ -9,6 +9,15 @@ An error a layer raises on purpose (`ChannelError`, `BridgeError`, `EnvironmentF
 is printed as its message, without a traceback, and the status is 1; that is the only
 place that catches them.
 
+`drawbridge lock` first starts the uv runs the last lock of the same command line made
+(environments/uv_run.py, `early_runs`), so uv resolves while typer, rattler and httpx load;
+the command takes a run only if the solve asks for exactly what it was started with.
+
+httpx's `__init__` imports its own command-line client when click and rich are installed
+(they are): click, rich's progress bars and syntax highlighting, pygments; none of our
+commands uses it, and it was a tenth of `drawbridge lock`'s imports. Its module is marked
+missing, which httpx takes as "not installed" (it then defines a stub `httpx.main`).
+
 Every command ends with `os._exit` once its output is flushed, skipping the interpreter's
 finalization: py-rattler's tokio worker threads can still be winding down then, and one
 releasing the GIL while Python tears itself down aborts the process (a lock that failed
@@ -20,11 +29,15 @@ from __future__ import annotations
 import logging
 import os
 import sys
+from typing import TYPE_CHECKING
 
 from drawbridge.agent.errors import AgentError
 from drawbridge.bridge.errors import BridgeError
 from drawbridge.channel.errors import ChannelError
 from drawbridge.environments.errors import EnvironmentFailure
+
+if TYPE_CHECKING:
+    from drawbridge.environments.uv_run import GuessedRuns
 
 #: the commands served by the light application
 CLIENT_COMMANDS = frozenset({"lock", "env", "image"})
@@ -35,20 +48,31 @@ EXPECTED_ERRORS = (ChannelError, BridgeError, EnvironmentFailure, AgentError)
 
 
 def main() -> None:
+    # None in sys.modules makes `import httpx._main` raise ImportError, which httpx catches
+    sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # the documented marker
+    guessed: GuessedRuns | None = None
     try:
+        if len(sys.argv) > 1 and sys.argv[1] == "lock":
+            # uv resolves the last lock's pip part while typer, rattler and httpx load
+            from drawbridge.environments.uv_run import early_runs
+
+            guessed = early_runs(sys.argv[1:], os.environ)
         if len(sys.argv) > 1 and sys.argv[1] in CLIENT_COMMANDS:
             from drawbridge.cli.env_commands import client_app as app
         elif len(sys.argv) > 1 and sys.argv[1] == AGENT_COMMAND:
             from drawbridge.cli.agent_command import agent_app as app
         else:
             from drawbridge.cli.app import app
-        app(prog_name="drawbridge", standalone_mode=True)
+        app(prog_name="drawbridge", standalone_mode=True, obj=guessed)
         code = 0
     except SystemExit as exit_:
         code = _exit_code(exit_.code)
     except EXPECTED_ERRORS as error:
         _print_error(error)
         code = 1
+    finally:
+        if guessed is not None:  # a run the command did not take (usage error, --help) ends
+            guessed.stop()
     logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()

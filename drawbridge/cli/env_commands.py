@@ -1,37 +1,38 @@
 """`drawbridge lock`, `drawbridge env create` and `drawbridge image`: prod environments.
 
-What only a failed lock or an image needs is imported where it is used, so `lock` starts
-quickly (docs/performance.md, issue 22).
+Each command imports what it uses when it runs, so `lock` starts the uv runs it guesses
+(environments/uv_run.py) before rattler, httpx and the rest are loaded, and what only a
+failed lock or an image needs is never loaded by a lock (docs/performance.md, issue 22).
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
+from collections.abc import Mapping
 from pathlib import Path
-from typing import Annotated, Optional
+from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-import uv
 from rich.markup import escape
-from rich.table import Table
 
 from drawbridge.channel.platforms import OLDEST_MACOS, macos_baseline
-from drawbridge.environments.conda_solve import SystemBaseline
-from drawbridge.environments.envfile import read_environment_file
-from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
-from drawbridge.environments.image import (
+from drawbridge.environments.defaults import (
     DEFAULT_PREFIX_IN_IMAGE,
-    LockOrigin,
-    build_image,
-    image_name,
-    lock_origin,
-    write_docker_context,
+    SERVER_VARIABLE,
+    SystemBaseline,
+    server_url,
 )
-from drawbridge.environments.install import create_environment, host_platform
-from drawbridge.environments.lock import lock_environment, write_lock
-from drawbridge.environments.lockfile import read_lock
-from drawbridge.environments.client import SERVER_VARIABLE, DrawbridgeClient, server_url
+from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
 from drawbridge.cli.common import TokenOption, console, errors, table
+
+if TYPE_CHECKING:
+    from rich.table import Table
+
+    from drawbridge.environments.client import DrawbridgeClient
+    from drawbridge.environments.image import LockOrigin
+    from drawbridge.environments.lock import Lock
+    from drawbridge.environments.uv_run import UvRun
 
 env_app = typer.Typer(help="Install locked environments.", no_args_is_help=True)
 
@@ -113,6 +114,7 @@ def mirror_advice(server: DrawbridgeClient, missing: list[Missing]) -> str:
 
 
 def lock(
+    ctx: typer.Context,
     environment: Annotated[Path, typer.Argument(help="The environment file (environment.yml).")],
     server: ServerOption = None,
     platform: Annotated[
@@ -173,17 +175,69 @@ def lock(
                 f"{given!r}: give a macOS version from {oldest[0]}.{oldest[1]} on, like 12.0",
                 param_hint=flag,
             )
-    drawbridge = DrawbridgeClient(server_url(server), token)
+    from drawbridge.environments.uv_run import GuessedRuns, remember_runs
+
+    # the console script started the runs the last lock of this command line made
+    # (drawbridge.cli.entry); typer's own callers (tests) and a --token start none
+    guessed = ctx.obj if isinstance(ctx.obj, GuessedRuns) else None
+    try:
+        from drawbridge.environments.client import DrawbridgeClient
+
+        locked = _lock_or_explain(
+            environment,
+            target,
+            DrawbridgeClient(server_url(server), token),
+            platform,
+            SystemBaseline(glibc=glibc, macos_x86=macos_intel, macos_arm=macos_arm),
+            request,
+            guessed.runs if guessed is not None else {},
+        )
+    finally:
+        if guessed is not None:
+            guessed.stop()
+    if guessed is not None:
+        remember_runs(
+            guessed.key,
+            [(p.uv_request, [w.name for w in p.pip]) for p in locked.platforms if p.uv_request],
+        )
+    # no emoji codes (`:name:`) here: looking for them loads rich's table of 4,000 emoji
+    for item in locked.platforms:
+        console.print(
+            f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages",
+            emoji=False,
+        )
+    console.print(f"wrote {target}", emoji=False)
+
+
+def _lock_or_explain(
+    environment: Path,
+    target: Path,
+    drawbridge: DrawbridgeClient,
+    platform: list[str] | None,
+    baseline: SystemBaseline,
+    request: bool,
+    started: Mapping[str, UvRun],
+) -> Lock:
+    """Lock `environment` into `target`; if it cannot be, say what is missing and what to do
+    (filing bridging requests with `request`), and exit with 1."""
+    from drawbridge.environments.envfile import read_environment_file
+    from drawbridge.environments.install import host_platform
+    from drawbridge.environments.lock import lock_environment, write_lock
+    from drawbridge.bridge.resolve.uv_compile import uv_binary
+
     try:
         parsed = read_environment_file(environment)
-        with console.status("solving…") as status:
+        # the spinner shows on a terminal only; elsewhere rich's live display is not loaded
+        status = console.status("solving…") if console.is_terminal else None
+        with status or contextlib.nullcontext():
             locked = lock_environment(
                 parsed,
                 drawbridge,
                 platform or [host_platform()],
-                uv.find_uv_bin(),
-                SystemBaseline(glibc=glibc, macos_x86=macos_intel, macos_arm=macos_arm),
-                on_step=lambda label: status.update(f"solving {label}…"),
+                uv_binary(),
+                baseline,
+                on_step=lambda label: status.update(f"solving {label}…") if status else None,
+                started=started,
             )
         write_lock(locked, target)
     except Unresolvable as error:
@@ -204,9 +258,7 @@ def lock(
             f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written"
         )
         raise typer.Exit(1) from None
-    for item in locked.platforms:
-        console.print(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
-    console.print(f"wrote {target}")
+    return locked
 
 
 @env_app.command("create")
@@ -219,6 +271,9 @@ def env_create(
     token: TokenOption = None,
 ) -> None:
     """Install a lock file's packages for this machine's platform into a prefix."""
+    from drawbridge.environments.install import create_environment, host_platform
+    from drawbridge.environments.lockfile import read_lock
+
     platform_lock = read_lock(lock_path, host_platform())
     create_environment(platform_lock, prefix, cache_dir=cache_dir, token=token)
     console.print(
@@ -232,6 +287,9 @@ def dockerfile_origin(
 ) -> LockOrigin:
     """The server and channel the Dockerfile's build stage installs py-rattler from: the
     options, else the lock's; ImageError if that pip index lacks py-rattler."""
+    from drawbridge.environments.client import DrawbridgeClient
+    from drawbridge.environments.image import LockOrigin, lock_origin
+
     found = lock_origin(lock_path)
     if found is not None:
         origin = LockOrigin(
@@ -319,6 +377,10 @@ def image(
     token: TokenOption = None,
 ) -> None:
     """Write an OCI image archive of the locked environment (no Docker needed), or a Dockerfile."""
+    from drawbridge.environments.image import build_image, image_name, write_docker_context
+    from drawbridge.environments.install import host_platform
+    from drawbridge.environments.lockfile import read_lock
+
     platform_lock = read_lock(lock_path, platform or host_platform())
     if dockerfile:
         target = output or Path("Dockerfile")

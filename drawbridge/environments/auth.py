@@ -8,15 +8,19 @@ nowhere else.
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING
 from urllib.parse import quote, urlsplit, urlunsplit
 
-import rattler
+if TYPE_CHECKING:  # imported by the rattler client's maker: uv's URLs need no rattler
+    import rattler
 
 
 def rattler_client(token: str | None) -> rattler.Client | None:
     """A rattler client sending `token`; None (rattler's default client) without one."""
     if not token:
         return None
+    import rattler
+
     return rattler.Client.default_client(headers={"Authorization": f"Bearer {token}"})
 
 

@@ -12,11 +12,13 @@ from typing import Any
 import httpx
 
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
+from drawbridge.environments.defaults import (
+    DEFAULT_SERVER as DEFAULT_SERVER,
+    SERVER_VARIABLE as SERVER_VARIABLE,
+    server_url as server_url,
+)
 from drawbridge.environments.errors import EnvironmentFileError, RemoteError
 
-DEFAULT_SERVER = "http://127.0.0.1:8080"
-#: the environment variable naming the server (the --server option reads it)
-SERVER_VARIABLE = "DRAWBRIDGE_URL"
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)
 
 
@@ -43,11 +45,6 @@ class _SchemeTransport(httpx.BaseTransport):
         for transport in (self._plain, self._tls):
             if transport is not None:
                 transport.close()
-
-
-def server_url(given: str | None) -> str:
-    """The server: the option (or $DRAWBRIDGE_URL, which it reads), else the local default."""
-    return (given or DEFAULT_SERVER).rstrip("/")
 
 
 @dataclass(frozen=True)

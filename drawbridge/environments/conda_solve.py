@@ -7,28 +7,15 @@ the lock), so the same file gives the same lock on every machine.
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 
 import rattler
 
-from drawbridge.channel.platforms import DEFAULT_MACOS, DEFAULT_SUBDIRS, macos_baselines, macos_text
+from drawbridge.channel.platforms import DEFAULT_SUBDIRS
+from drawbridge.environments.defaults import SystemBaseline as SystemBaseline
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: the subdirs an environment may be locked for
 LOCKABLE_PLATFORMS = DEFAULT_SUBDIRS
-
-
-@dataclass(frozen=True)
-class SystemBaseline:
-    """What the target machines have outside the environment (conda's virtual packages)."""
-
-    glibc: str = "2.17"
-    macos_x86: str = macos_text(DEFAULT_MACOS["osx-64"])
-    macos_arm: str = macos_text(DEFAULT_MACOS["osx-arm64"])
-
-    def macos(self) -> dict[str, tuple[int, int]]:
-        """The macOS of each Mac subdir as (major, minor), for wheel tags and uv."""
-        return macos_baselines({"osx-64": self.macos_x86, "osx-arm64": self.macos_arm})
 
 
 def virtual_packages(
@@ -99,15 +86,17 @@ class CondaSolver:
     def find_missing(self, specs: list[str], platform: str) -> list[Missing]:
         """Each requested spec no channel can satisfy on `platform`, with the reason."""
         missing = []
-        for spec in specs:
-            match_spec = rattler.MatchSpec(spec)
+        wanted = [rattler.MatchSpec(spec) for spec in specs]
+        names = [m.name.normalized for m in wanted if not m.name.normalized.startswith("__")]
+        found = self._records(names, [platform, "noarch"]) if names else []
+        for spec, match_spec in zip(specs, wanted):
             name = match_spec.name.normalized
             if name.startswith("__"):
                 continue
-            here = self._records(name, [platform, "noarch"])
+            here = [record for record in found if record.name.normalized == name]
             if not here:
                 elsewhere = sorted(
-                    {r.subdir for r in self._records(name, list(LOCKABLE_PLATFORMS))}
+                    {r.subdir for r in self._records([name], list(LOCKABLE_PLATFORMS))}
                 )
                 reason = (
                     f"no build for {platform} (builds exist for {', '.join(elsewhere)})"
@@ -128,11 +117,12 @@ class CondaSolver:
                 )
         return missing
 
-    def _records(self, name: str, platforms: list[str]) -> list[rattler.RepoDataRecord]:
+    def _records(self, names: list[str], platforms: list[str]) -> list[rattler.RepoDataRecord]:
+        """The records of `names` on `platforms` in every channel (one query for them all)."""
         try:
             result = asyncio.run(
                 self.gateway.query(
-                    self.channels, [rattler.Subdir(p) for p in platforms], [name], recursive=False
+                    self.channels, [rattler.Subdir(p) for p in platforms], names, recursive=False
                 )
             )
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read

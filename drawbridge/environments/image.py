@@ -22,12 +22,11 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
+from drawbridge.environments.defaults import DEFAULT_PREFIX_IN_IMAGE as DEFAULT_PREFIX_IN_IMAGE
 from drawbridge.environments.install import create_environment
 from drawbridge.environments.lock import LOCK_ENVIRONMENT
 from drawbridge.environments.lockfile import PlatformLock
 from drawbridge.environments.pip_resolve import python_version
-
-DEFAULT_PREFIX_IN_IMAGE = "/opt/env"
 
 
 def build_image(

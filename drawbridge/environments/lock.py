@@ -9,7 +9,7 @@ from __future__ import annotations
 import os
 import re
 import tempfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,6 +27,7 @@ from drawbridge.environments.pip_resolve import (
     python_version,
 )
 from drawbridge.environments.client import DrawbridgeClient
+from drawbridge.environments.uv_run import UvRequest, UvRun
 
 #: the environment name inside the lock file (pixi's default environment)
 LOCK_ENVIRONMENT = "default"
@@ -39,6 +40,8 @@ class LockedPlatform:
     platform: str
     conda: list[rattler.RepoDataRecord]
     pip: list[PipPackage] = field(default_factory=list)
+    #: what uv resolved the pip part from (None without a pip part)
+    uv_request: UvRequest | None = None
 
 
 @dataclass
@@ -64,8 +67,13 @@ def lock_environment(
     uv: str,
     baseline: SystemBaseline | None = None,
     on_step: Callable[[str], None] = lambda _label: None,
+    started: Mapping[str, UvRun] | None = None,
 ) -> Lock:
-    """Solve `environment` for each platform against `server`; Unresolvable lists every gap."""
+    """Solve `environment` for each platform against `server`; Unresolvable lists every gap.
+
+    `started` are uv runs begun on a guess (uv_run.guessed_runs), by platform: one whose
+    request turns out to be the platform's is used instead of starting uv again.
+    """
     try:
         platforms = [check_platform(p) for p in platforms]
     except ValueError as error:
@@ -84,7 +92,9 @@ def lock_environment(
         if environment.pip
         else None
     )
-    return _lock_platforms(environment, platforms, channels.conda, solver, resolver, on_step)
+    return _lock_platforms(
+        environment, platforms, channels.conda, solver, resolver, on_step, started or {}
+    )
 
 
 def _lock_platforms(
@@ -94,6 +104,7 @@ def _lock_platforms(
     solver: CondaSolver,
     resolver: PipResolver | None,
     on_step: Callable[[str], None],
+    started: Mapping[str, UvRun],
 ) -> Lock:
     """Each platform's conda solve and pip resolution, gathering what is missing on any."""
     names = default_table()
@@ -111,16 +122,20 @@ def _lock_platforms(
                 missing += resolver.find_missing(environment.pip, platform, None)
             continue
         pip: list[PipPackage] = []
+        request = None
         if resolver is not None:
             on_step(f"{platform}: pip")
             try:
                 provided = conda_provided_projects(records, names)
-                pip = resolver.resolve(environment.pip, platform, python_version(records), provided)
+                request = resolver.uv_request(
+                    environment.pip, platform, python_version(records), provided
+                )
+                pip = resolver.resolve(request, started.get(platform))
             except Unresolvable as error:
                 missing += error.missing
                 details += [error.detail] if error.detail else []
                 continue
-        locked.append(LockedPlatform(platform, records, pip))
+        locked.append(LockedPlatform(platform, records, pip, request))
     if missing or details:
         raise Unresolvable(missing, "\n".join(details))
     return Lock(channels=channels, platforms=locked)

@@ -8,12 +8,9 @@ pip would pick on the target, with its sha256 from the index.
 
 from __future__ import annotations
 
-import subprocess
-import tempfile
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
-from pathlib import Path
 
 import rattler
 from packaging.requirements import Requirement
@@ -29,19 +26,8 @@ from drawbridge.bridge.upstream.pypi import (
     UpstreamFile,
 )
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target, best_wheel
-from drawbridge.bridge.resolve.uv_compile import uv_environment
-from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
-
-#: conda subdir → uv's --python-platform ({glibc} is the manylinux baseline's minor)
-UV_PLATFORMS = {
-    "linux-64": "x86_64-manylinux_2_{glibc}",
-    "linux-aarch64": "aarch64-manylinux_2_{glibc}",
-    "osx-64": "x86_64-apple-darwin",
-    "osx-arm64": "aarch64-apple-darwin",
-    "win-64": "x86_64-pc-windows-msvc",
-}
-
+from drawbridge.environments.uv_run import UV_PLATFORMS as UV_PLATFORMS, UvRequest, UvRun
 
 #: the oldest target Python uv resolves for
 OLDEST_UV_PYTHON = Version("3.6")
@@ -110,13 +96,28 @@ class PipResolver:
         self.macos = dict(macos)
         self._files: dict[str, list[UpstreamFile]] = {}
 
-    def resolve(
+    def uv_request(
         self,
         requirements: list[str],
         platform: str,
         python: str,
         provided: Mapping[NormalizedName, str],
-    ) -> list[PipPackage]:
+    ) -> UvRequest:
+        """What uv is given to resolve `requirements` for the target."""
+        return UvRequest(
+            requirements=tuple(requirements),
+            platform=platform,
+            python=python,
+            provided=tuple(sorted(provided.items())),
+            indexes=tuple(self.simple_urls),
+            glibc_minor=self.glibc_minor,
+            macos=self.macos.get(platform),
+        )
+
+    def resolve(self, request: UvRequest, started: UvRun | None = None) -> list[PipPackage]:
+        """The wheels of `request`'s resolution; `started` is a run begun earlier on a guess,
+        taken if it was started from `request` with this resolver's token, stopped if not."""
+        python, platform = request.python, request.platform
         if Version(python) < OLDEST_UV_PYTHON:
             raise Unresolvable(
                 [],
@@ -125,17 +126,18 @@ class PipResolver:
                 f"this environment's Python is {python}: list those packages in the conda part "
                 "instead (drawbridge bridge makes conda packages for Python 2.7 too)",
             )
-        with tempfile.TemporaryDirectory(prefix="drawbridge-lock-") as scratch:
-            uv = self._start_uv(Path(scratch), requirements, platform, python, provided)
-            try:  # the index is asked about the requested projects while uv resolves
-                missing = self.find_missing(requirements, platform, python)
-                if missing:
-                    raise Unresolvable(missing)
-                pins = self._uv_pins(uv, platform)
-            finally:
-                if uv.poll() is None:
-                    uv.kill()
-                    uv.communicate()
+        if started is not None and (started.request, started.token) != (request, self.token):
+            started.stop()
+            started = None
+        uv = started or UvRun(request, self.uv, self.token)
+        try:  # the index is asked about the requested projects (and the last pins) meanwhile
+            self._fetch([Requirement(line).name for line in request.requirements] + [*uv.projects])
+            missing = self.find_missing(list(request.requirements), platform, python)
+            if missing:
+                raise Unresolvable(missing)
+            pins = uv.pins()
+        finally:
+            uv.stop()
         self._fetch([name for name, _version in pins])
         target = Target(platform, ".".join(python.split(".")[:2]))
         return [self._pick_wheel(name, version, target) for name, version in pins]
@@ -208,78 +210,9 @@ class PipResolver:
             )
         return None
 
-    def _start_uv(
-        self,
-        scratch: Path,
-        requirements: list[str],
-        platform: str,
-        python: str,
-        provided: Mapping[NormalizedName, str],
-    ) -> subprocess.Popen[str]:
-        """`uv pip compile` of `requirements` for the target, started (read it with _uv_pins)."""
-        wanted = scratch / "requirements.in"
-        wanted.write_text("\n".join(requirements) + "\n", "utf-8")
-        constraints = scratch / "constraints.txt"
-        constraints.write_text(
-            "".join(f"{name}=={version}\n" for name, version in sorted(provided.items())), "utf-8"
-        )
-        command = [
-            self.uv,
-            "pip",
-            "compile",
-            str(wanted),
-            "--quiet",
-            "--no-config",
-            "--no-header",
-            "--no-annotate",
-            "--no-strip-extras",
-            "--only-binary",
-            ":all:",
-            "--index-url",
-            url_with_token(self.simple_urls[0], self.token),
-            "--python-version",
-            python,
-            "--python-platform",
-            UV_PLATFORMS[platform].format(glibc=self.glibc_minor),
-        ]
-        for url in self.simple_urls[1:]:
-            command += ["--extra-index-url", url_with_token(url, self.token)]
-        for name in sorted(provided):
-            command += ["--no-emit-package", name]
-        return subprocess.Popen(
-            command + ["--constraints", str(constraints)],
-            stdin=subprocess.DEVNULL,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.PIPE,
-            text=True,
-            cwd=scratch,
-            env=self._uv_environment(platform, python),
-        )
-
-    def _uv_pins(self, uv: subprocess.Popen[str], platform: str) -> list[tuple[str, str]]:
-        """The (project, version) pins of a finished uv run; Unresolvable with uv's reason."""
-        stdout, stderr = uv.communicate()
-        if uv.returncode != 0:
-            message = stderr.strip().replace(self.token, "****") if self.token else stderr.strip()
-            raise Unresolvable([], f"{platform}: the pip: section cannot be resolved:\n{message}")
-        pins = []
-        for line in stdout.splitlines():
-            line = line.split("#")[0].strip()
-            if line and "==" in line:
-                pinned, version = line.split("==", 1)
-                pins.append((canonicalize_name(pinned.split("[")[0]), version.strip()))
-        return sorted(pins)
-
     def _uv_environment(self, platform: str, python: str) -> dict[str, str]:
-        """uv with no user configuration, cache or network beyond the given indexes, and the
-        platform's macOS baseline (as the bridge's uv runs have)."""
-        env = {
-            k: v
-            for k, v in uv_environment(Target(platform, python), self.macos).items()
-            if not k.startswith("PIP_")
-        }
-        env.update(UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
-        return env
+        """uv's environment for a run for `platform` (UvRequest.environment)."""
+        return self.uv_request([], platform, python, {}).environment()
 
     def _best_wheel(self, filenames: list[str], target: Target) -> str | None:
         return best_wheel(filenames, target, manylinux=(2, self.glibc_minor), macos=self.macos)

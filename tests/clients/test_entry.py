@@ -101,3 +101,50 @@ def test_the_agent_starts_without_the_server_stack():
     assert (
         usage.returncode == 0 and "--platform" in usage.stdout and "finalized" not in usage.stdout
     )
+
+
+def test_lock_reads_its_options_without_pydantic(tmp_path):
+    """Typer builds a pydantic TypeAdapter per option (importing pydantic and building them
+    took a quarter of `drawbridge lock`); the plain values of `lock`'s options are coerced
+    without (drawbridge/cli/coercion.py), and a bad one still gets typer's message."""
+    probe = """
+import os, sys
+sys.argv = ["drawbridge", *sys.argv[1:]]
+exit_ = os._exit
+def report(code):
+    print(sorted(m for m in ("pydantic", "annotated_types") if m in sys.modules), flush=True)
+    exit_(code)
+os._exit = report
+from drawbridge.cli.entry import main
+main()
+"""
+    every_option = [
+        "lock",
+        str(tmp_path / "missing.yml"),
+        "--server",
+        "http://127.0.0.1:9",
+        "-p",
+        "linux-64",
+        "-p",
+        "osx-arm64",
+        "-o",
+        str(tmp_path / "out.lock"),
+        "--request",
+        "--glibc",
+        "2.28",
+        "--macos-intel",
+        "10.15",
+        "--macos-arm",
+        "12.0",
+        "--token",
+        "t",
+    ]
+    result = subprocess.run(
+        [sys.executable, "-c", probe, *every_option],
+        capture_output=True,
+        text=True,
+        env=client_env(),
+        timeout=120,
+    )
+    assert result.returncode == 1 and "cannot read" in result.stderr, result.stderr
+    assert result.stdout.strip() == "[]"

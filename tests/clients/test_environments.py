@@ -277,6 +277,72 @@ def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Pa
     assert (locked.parent / "again.lock").read_bytes() == first
 
 
+#: `drawbridge lock` with, at each start of `uv pip compile`, which of typer, rattler and
+#: httpx are loaded; printed as the last line
+UV_START_PROBE = """
+import os, subprocess, sys
+started = []
+class Spy(subprocess.Popen):
+    def __init__(self, args, *rest, **kwargs):
+        if "compile" in args:
+            started.append(sorted(m for m in ("typer", "rattler", "httpx") if m in sys.modules))
+        super().__init__(args, *rest, **kwargs)
+subprocess.Popen = Spy
+exit_ = os._exit
+def report(code):
+    print(started, flush=True)
+    exit_(code)
+os._exit = report
+sys.argv = ["drawbridge", *sys.argv[1:]]
+from drawbridge.cli.entry import main
+main()
+"""
+
+
+def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
+    env_server: Server, locked: Path, tmp_path: Path
+):
+    """The second lock of a command line starts the uv run the first made before typer,
+    rattler and httpx load (uv resolves while they do), takes it, and writes the same file."""
+    args = ["lock", "--server", env_server.url, str(locked.parent / "environment.yml")]
+    args += ["-o", str(tmp_path / "relock.lock")]
+
+    def uv_starts() -> str:
+        probe = subprocess.run(
+            [sys.executable, "-c", UV_START_PROBE, *args],
+            capture_output=True,
+            text=True,
+            env=client_env(XDG_CACHE_HOME=str(tmp_path / "cache")),
+            cwd=tmp_path,
+            timeout=300,
+        )
+        assert probe.returncode == 0, probe.stdout + probe.stderr
+        return probe.stdout.strip().splitlines()[-1]
+
+    assert uv_starts() == "[['httpx', 'rattler', 'typer']]"  # no guess yet: after the solve
+    assert (tmp_path / "relock.lock").read_bytes() == locked.read_bytes()
+    (tmp_path / "relock.lock").unlink()
+    assert uv_starts() == "[[]]"  # once, before any of them
+    assert (tmp_path / "relock.lock").read_bytes() == locked.read_bytes()
+
+
+def test_a_guess_the_solve_disagrees_with_is_not_used(env_server: Server, tmp_path: Path):
+    """The same command line on a changed environment file: the run started on the last
+    lock's request resolves the old pip part; the lock is the one made without a guess."""
+    project = tmp_path / "project"
+    environment = write_environment(project)
+    args = ("lock", "--server", env_server.url, str(environment))
+    cache = {"XDG_CACHE_HOME": str(tmp_path / "cache")}
+    run_drawbridge(*args, env=cache, cwd=tmp_path, check=True)
+    write_environment(project, ENVIRONMENT.replace("pip-only>=1", "pip-only>=1\n    - colorama"))
+    run_drawbridge(*args, env=cache, cwd=tmp_path, check=True)
+    guessed = (project / "drawbridge.lock").read_bytes()
+    no_guess = {"XDG_CACHE_HOME": str(tmp_path / "no-guesses")}
+    run_drawbridge(*args, env=no_guess, cwd=tmp_path, check=True)
+    assert (project / "drawbridge.lock").read_bytes() == guessed
+    assert b"/colorama-0.4.6-" in guessed
+
+
 #: conda-meta fields that name the machine's package cache, not what was installed
 CACHE_FIELDS = ("extracted_package_dir", "package_tarball_full_path", "link")
 
@@ -814,6 +880,16 @@ def test_private_server_needs_the_token_and_the_lock_keeps_none(
         assert allowed.returncode == 0, allowed.stdout + allowed.stderr
         lock_file = tmp_path / "project" / "drawbridge.lock"
         assert token not in lock_file.read_text(), "the lock never holds the token"
+        by_variable = tmp_path / "by-variable.lock"
+        for _ in range(2):  # the second starts the first's uv run at once, with $DRAWBRIDGE_TOKEN
+            again = run_drawbridge(
+                *("lock", "--server", server.url, str(environment), "-o", str(by_variable)),
+                token=token,
+                env={"XDG_CACHE_HOME": str(tmp_path / "cache")},
+                cwd=tmp_path,
+            )
+            assert again.returncode == 0, again.stdout + again.stderr
+            assert by_variable.read_bytes() == lock_file.read_bytes()
         prefix = tmp_path / "env"
         refused = run_drawbridge(
             "env",

@@ -1,5 +1,6 @@
 """What `drawbridge lock` does faster since issue 22 gives what it gave before: the lock's
-hashes moved as text, and grayskull's name table read from its JSON copy."""
+hashes moved as text, grayskull's name table read from its JSON copy, and the guesses of
+the uv runs to start early kept as they were made."""
 
 from __future__ import annotations
 
@@ -14,6 +15,14 @@ from drawbridge.bridge.translate import names
 from drawbridge.environments.lock import Lock, LockedPlatform, write_lock
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.pip_resolve import PipPackage
+from drawbridge.environments.uv_run import (
+    GUESSES_KEPT,
+    GUESSES_NAME,
+    UvRequest,
+    early_runs,
+    guessed_runs,
+    remember_runs,
+)
 
 WHEELS = [
     PipPackage("a-b", "1.0", "http://h:8080/main/files/a_b-1.0-py3-none-any.whl", "ab" * 32),
@@ -105,3 +114,50 @@ def test_an_unwritable_cache_folder_still_gives_the_table(tmp_path: Path):
     blocked = tmp_path / "a-file"
     blocked.write_text("")
     assert names.grayskull_mapping(cache_dir=blocked / "cache")["torch"] == "pytorch"
+
+
+REQUEST = UvRequest(
+    requirements=("httpx", "rich>=13"),
+    platform="osx-arm64",
+    python="3.11.7",
+    provided=(("click", "8.1.7"), ("flask", "3.0.0")),
+    indexes=("http://h:8080/main/simple/", "http://h:8080/other/simple/"),
+    glibc_minor=17,
+    macos=(11, 0),
+)
+
+
+def test_the_guesses_keep_each_request_whole_and_only_the_newest_locks(tmp_path: Path):
+    remember_runs("first", [(REQUEST, ["anyio", "httpx"])], cache_dir=tmp_path)
+    (stored,) = json.loads((tmp_path / GUESSES_NAME).read_text())["first"]
+    assert UvRequest.from_json(stored["request"]) == REQUEST
+    assert stored["projects"] == ["anyio", "httpx"]
+    for number in range(GUESSES_KEPT + 5):
+        remember_runs(f"key-{number}", [(REQUEST, [])], cache_dir=tmp_path)
+    kept = json.loads((tmp_path / GUESSES_NAME).read_text())
+    assert list(kept) == [f"key-{n}" for n in range(5, GUESSES_KEPT + 5)]
+
+
+def test_a_damaged_or_missing_guess_starts_nothing(tmp_path: Path):
+    assert guessed_runs("anything", "uv", None, cache_dir=tmp_path) == {}
+    (tmp_path / GUESSES_NAME).write_text("{not json")
+    assert guessed_runs("anything", "uv", None, cache_dir=tmp_path) == {}
+    damaged = {"request": {**REQUEST.to_json(), "platform": "nowhere-64"}, "projects": []}
+    (tmp_path / GUESSES_NAME).write_text(json.dumps({"key": [damaged]}))
+    assert guessed_runs("key", "uv", None, cache_dir=tmp_path) == {}
+    remember_runs("key", [(REQUEST, [])], cache_dir=tmp_path)  # a damaged file is replaced
+    assert list(json.loads((tmp_path / GUESSES_NAME).read_text())) == ["key"]
+
+
+def test_a_command_line_with_a_token_is_neither_guessed_for_nor_keyed(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A token on the command line would go into the guesses' key: such a lock starts no
+    early run (and is not remembered); the same lock with $DRAWBRIDGE_TOKEN is keyed."""
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path))
+    for arguments in (["lock", "e.yml", "--token", "secret"], ["lock", "--token=secret", "e.yml"]):
+        assert early_runs(arguments, {}, cwd=str(tmp_path)) is None
+    keyed = early_runs(["lock", "e.yml"], {"DRAWBRIDGE_TOKEN": "secret"}, cwd=str(tmp_path))
+    assert keyed is not None and keyed.runs == {}  # nothing remembered yet: nothing started
+    plain = early_runs(["lock", "e.yml"], {}, cwd=str(tmp_path))
+    assert plain is not None and plain.key == keyed.key  # the token is not in the key

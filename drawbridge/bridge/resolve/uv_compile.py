@@ -18,13 +18,16 @@ import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from drawbridge.bridge.errors import BridgeError, UnsupportedTarget
-from drawbridge.bridge.upstream.pypi import Upstream
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target
+
+if TYPE_CHECKING:  # the pypi client (httpx) is not imported to build a uv command
+    from drawbridge.bridge.upstream.pypi import Upstream
 
 #: the glibc minors uv 0.9+ accepts in `--python-platform <arch>-manylinux_2_<minor>`
 UV_GLIBC_MINORS = (17, 28, 31, 32, 33, 34, 35, 36, 37, 38, 39, 40)

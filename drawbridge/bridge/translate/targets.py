@@ -126,13 +126,30 @@ def best_wheel(
     filenames: Sequence[str], target: Target, **platform_options: Unpack[PlatformOptions]
 ) -> str | None:
     """The wheel pip would install on `target`, or None if no wheel fits it."""
-    priority = {tag: index for index, tag in enumerate(supported_tags(target, **platform_options))}
+    macos = platform_options.get("macos")
+    priority = _priority(
+        target,
+        platform_options.get("manylinux", DEFAULT_MANYLINUX),
+        tuple(sorted(macos.items())) if macos is not None else None,
+    )
     best: tuple[int, str] | None = None
     for filename in filenames:
         ranks = [priority[t] for t in wheel_tags(filename) if t in priority]
         if ranks and (best is None or (min(ranks), filename) < best):
             best = (min(ranks), filename)
     return best[1] if best else None
+
+
+@functools.lru_cache(maxsize=256)
+def _priority(
+    target: Target,
+    manylinux: tuple[int, int],
+    macos: tuple[tuple[str, tuple[int, int]], ...] | None,
+) -> dict[Tag, int]:
+    """Each tag `target` accepts → its rank, best 0; memoised (a lock picks a wheel per
+    project with the same options, and the ranks took 2 ms each time). Read, never changed."""
+    tags = supported_tags(target, manylinux=manylinux, macos=dict(macos) if macos else None)
+    return {tag: index for index, tag in enumerate(tags)}
 
 
 def _tag_baseline(platform: str) -> tuple[int, int] | None:

@@ -14,7 +14,6 @@ from typing import Any, TypeVar
 import httpx
 
 from drawbridge.bridge.errors import HashMismatch, UpstreamError
-from drawbridge.channel.distributions import sha256_file
 
 RETRIES = 3
 T = TypeVar("T")
@@ -88,6 +87,8 @@ def fetch_verified(
     temporary = cache.root / f".download-{sha256}-{os.getpid()}-{threading.get_ident()}"
     try:
         with_retries(lambda: _download(client, url, temporary), url)
+        from drawbridge.channel.distributions import sha256_file  # not loaded by page reads
+
         actual = sha256_file(temporary)
         if actual != sha256:
             raise HashMismatch(

@@ -3,6 +3,9 @@
 Listing uses PEP 691 JSON with an HTML fallback; metadata comes from PEP 658 `.metadata`
 files before any wheel is downloaded. Downloads go through `downloads.fetch_verified`
 (checked against the index's sha256, cached by it, retried) and run in parallel.
+
+What only reading files needs (the channel's distribution readers, packaging's metadata
+parser) is imported where it is used: `drawbridge lock` lists pages and reads no file.
 """
 
 from __future__ import annotations
@@ -24,7 +27,6 @@ from packaging.utils import (
     parse_sdist_filename,
     parse_wheel_filename,
 )
-from packaging.metadata import parse_email
 from packaging.version import InvalidVersion, Version
 
 from drawbridge.bridge.upstream.downloads import DownloadCache, fetch_verified, get
@@ -34,8 +36,6 @@ from drawbridge.bridge.errors import (
     MalformedDistribution,
     UpstreamError,
 )
-from drawbridge.channel import distributions
-from drawbridge.channel.distributions import sha256_file
 from drawbridge.channel.errors import InvalidDistribution
 
 JSON_ACCEPT = (
@@ -248,6 +248,8 @@ class FolderUpstream:
 
     def _scan(self) -> dict[str, list[UpstreamFile]]:
         if self._by_project is None:
+            from drawbridge.channel.distributions import sha256_file
+
             by_project: dict[str, list[UpstreamFile]] = {}
             for path in sorted(self.folder.rglob("*")):
                 version = file_version(path.name) if path.is_file() else None
@@ -275,6 +277,8 @@ class FolderUpstream:
         return read_wheel_metadata(self.fetch(file))
 
     def fetch(self, file: UpstreamFile) -> Path:
+        from drawbridge.channel.distributions import sha256_file
+
         path = Path(file.url)
         if sha256_file(path) != file.sha256:
             raise HashMismatch(
@@ -289,6 +293,8 @@ class FolderUpstream:
 def _mismatch(metadata: bytes, file: UpstreamFile) -> str:
     """What `metadata` says instead of `file`'s project and version ("names tri 0.4.0"), or
     the empty string when it names them."""
+    from packaging.metadata import parse_email
+
     try:
         fields, _ = parse_email(metadata)
     except ValueError as error:
@@ -305,6 +311,8 @@ def _mismatch(metadata: bytes, file: UpstreamFile) -> str:
 def read_wheel_metadata(wheel: Path) -> bytes:
     """The METADATA of a downloaded wheel (the channel layer's one lookup), or
     MalformedDistribution saying what is wrong with the wheel."""
+    from drawbridge.channel import distributions
+
     try:
         return distributions.read_wheel_metadata(wheel)
     except InvalidDistribution as error:
