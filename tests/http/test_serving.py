@@ -338,3 +338,25 @@ def test_access_log_escapes_what_would_forge_a_line():
     match = CLF.match(line.rstrip("\n"))
     assert match and match.group(1) == "10.0.0.1" and match.group(4, 5) == ("404", "4")
     assert match.group(3) == "GET /a\\x22b\\x5cc\\x0a1.2.3.4 - - \\xff HTTP/1.1"
+
+
+def test_access_log_names_http_1_0_as_such():
+    """granian reports an HTTP/1.0 request's version as "1" (nginx's default to its
+    upstream): the log still writes `HTTP/1.0`, as every log reader expects."""
+    import io
+
+    async def app(scope, receive, send):
+        await send({"type": "http.response.start", "status": 200, "headers": []})
+        await send({"type": "http.response.body", "body": b"ok"})
+
+    stream = io.BytesIO()
+    for version in ("1", "1.0", "1.1", "2"):
+        scope = {"type": "http", "method": "GET", "path": "/x", "http_version": version}
+        asyncio.run(AccessLog(stream).wrap(app)(scope, None, lambda message: asyncio.sleep(0)))
+    lines = stream.getvalue().decode("ascii").splitlines()
+    assert [CLF.match(line).group(3) for line in lines] == [
+        "GET /x HTTP/1.0",
+        "GET /x HTTP/1.0",
+        "GET /x HTTP/1.1",
+        "GET /x HTTP/2",
+    ]

@@ -31,6 +31,8 @@ _UNSAFE = re.compile(r'[\x00-\x1f"\\\x7f-\xff]')
 TOKEN_PREFIX = "/t/***"
 #: the largest write a pipe keeps whole when several processes write to it
 PIPE_BUF = 4096
+#: how a server's `http_version` is written: granian says "1" for HTTP/1.0
+HTTP_VERSIONS = {"1": "1.0"}
 
 
 def _escape(text: str) -> str:
@@ -100,12 +102,13 @@ class AccessLog:
         if _UNSAFE.search(target) or _UNSAFE.search(method):
             target, method = _escape(target), _escape(method)
         client = scope.get("client")
+        version = scope.get("http_version", "1.1")
         line = '%s - - %s "%s %s HTTP/%s" %d %s %.6f\n' % (
             client[0] if client else "-",
             self.clock.now(),
             method,
             target,
-            scope.get("http_version", "1.1"),
+            HTTP_VERSIONS.get(version, version),
             status,
             size or "-",
             seconds,
