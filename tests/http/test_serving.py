@@ -360,3 +360,35 @@ def test_access_log_names_http_1_0_as_such():
         "GET /x HTTP/1.1",
         "GET /x HTTP/2",
     ]
+
+
+def test_with_a_proxy_cache_anonymous_files_are_sent_and_token_reads_still_redirected(
+    tmp_path: Path,
+):
+    """`proxy_cache_seconds` beside `accel_redirect_prefix` (docs/operating.md): nginx keeps
+    what it is sent, not what it is redirected to, so the fast path's anonymous file reads
+    carry their bytes (keepable N seconds); a read with a token is still named for nginx
+    to send, and marked never to be kept."""
+    home = new_home(tmp_path / "home")
+    write_config(home, '[server]\nproxy_cache_seconds = 5\naccel_redirect_prefix = "/_files/"\n')
+    home = load_home(home.root)
+    package = make_conda_tar_bz2(tmp_path / "d", "kept-data", "1.0", members={"b": b"y" * 1000})
+    database = Database(home.database_url)
+    try:
+        channels = Channels(home, database)
+        channels.create("main")
+        channels.publish("main", package)
+        token = create_token(database, "reader-user", Role.reader)
+    finally:
+        database.close()
+    path = "/main/conda/noarch/kept-data-1.0-0.tar.bz2"
+    with AppClient(home) as client:
+        anonymous = client.get(path)
+        assert anonymous.status_code == 200
+        assert anonymous.content == package.read_bytes()
+        assert "x-accel-redirect" not in anonymous.headers
+        assert anonymous.headers["x-accel-expires"] == "5"
+        with_token = client.get(path, auth=("__token__", token))
+        assert with_token.status_code == 200 and with_token.content == b""
+        assert with_token.headers["x-accel-redirect"].startswith("/_files/channels/main/")
+        assert with_token.headers["x-accel-expires"] == "0"
