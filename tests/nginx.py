@@ -11,7 +11,11 @@ from pathlib import Path
 import httpx
 import pytest
 import tiers
+from commands import invoke_drawbridge
+from databases import new_home, write_config
 from servers import free_port
+
+from drawbridge.channel.home import Home
 
 NGINX = shutil.which("nginx") or "/usr/sbin/nginx"
 
@@ -20,6 +24,21 @@ def require_nginx() -> None:
     """Skip, saying how to get it, where nginx is not installed (`make nginx` installs it)."""
     if not Path(NGINX).exists():
         pytest.skip("nginx is not installed (apt-get install nginx)")
+
+
+def home_with_a_private_channel(root: Path, config: str, *channels: str) -> Home:
+    """A home with `config` as its drawbridge.toml, the user alice, the channel `secret`
+    only she may read, and public `channels`: what a proxy must not leak, and what it may."""
+    home = new_home(root)
+    write_config(home, config)
+    commands = [
+        ("user", "create", "alice"),
+        ("channel", "create", "secret", "--read", "user:alice"),
+    ]
+    for args in (*commands, *(("channel", "create", name) for name in channels)):
+        done = invoke_drawbridge(*args, home=home.root)
+        assert done.returncode == 0, done.stdout + done.stderr
+    return home
 
 
 def start_nginx(

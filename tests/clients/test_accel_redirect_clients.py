@@ -14,9 +14,7 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
-from commands import invoke_drawbridge
-from databases import new_home, write_config
-from nginx import require_nginx, start_nginx, stop_nginx
+from nginx import home_with_a_private_channel, require_nginx, start_nginx, stop_nginx
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
@@ -37,14 +35,8 @@ class Proxied:
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
     require_nginx()
     folder = tmp_path_factory.mktemp("accel")
-    home = new_home(folder / "home")
-    write_config(home, f'[server]\naccel_redirect_prefix = "{PREFIX}"\n')
-    for args in (
-        ("user", "create", "alice"),
-        ("channel", "create", "secret", "--read", "user:alice"),
-    ):
-        done = invoke_drawbridge(*args, home=home.root)
-        assert done.returncode == 0, done.stdout + done.stderr
+    config = f'[server]\naccel_redirect_prefix = "{PREFIX}"\n'
+    home = home_with_a_private_channel(folder / "home", config)
     conda = make_conda_tar_bz2(folder / "d", "open-data", "1.0", members={"blob": b"x" * 300_000})
     wheel = make_wheel(folder / "w", "hidden-lib", "1.0")
     server = start_server(home.root)

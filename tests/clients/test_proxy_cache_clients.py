@@ -19,8 +19,7 @@ import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
 from commands import invoke_drawbridge
-from databases import new_home, write_config
-from nginx import require_nginx, start_nginx, stop_nginx
+from nginx import home_with_a_private_channel, require_nginx, start_nginx, stop_nginx
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
@@ -62,15 +61,8 @@ class Cached:
 def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
     require_nginx()
     folder = tmp_path_factory.mktemp("proxy-cache")
-    home = new_home(folder / "home")
-    write_config(home, f'[server]\nproxy_cache_seconds = {SECONDS}\naccess_log = "access.log"\n')
-    for args in (
-        ("user", "create", "alice"),
-        ("channel", "create", "secret", "--read", "user:alice"),
-        ("channel", "create", "open"),
-    ):
-        done = invoke_drawbridge(*args, home=home.root)
-        assert done.returncode == 0, done.stdout + done.stderr
+    config = f'[server]\nproxy_cache_seconds = {SECONDS}\naccess_log = "access.log"\n'
+    home = home_with_a_private_channel(folder / "home", config, "open")
     server = start_server(home.root)
     nginx = None
     try:

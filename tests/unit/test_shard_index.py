@@ -62,17 +62,21 @@ def _change(
     _check(folder, model, order)
 
 
-def test_a_patched_index_is_msgpacks_own_encoding(tmp_path: Path) -> None:
+def _indexed(tmp_path: Path, names: list[str]) -> tuple[Path, dict[str, set[str]], list[str]]:
+    """A noarch subdir whose shard index names `names` (version 1.0 each), with the model
+    `_change` keeps: each name's files, and the names in the index's order."""
     folder = tmp_path / "noarch"
     folder.mkdir()
-    names = [f"n{i:02d}" for i in range(14)]
     shards.write_all(
         folder,
         "noarch",
         {"packages": {_filename(name, "1.0"): _record(name, "1.0") for name in names}},
     )
-    model = {name: {_filename(name, "1.0")} for name in names}
-    order = sorted(names)
+    return folder, {name: {_filename(name, "1.0")} for name in names}, sorted(names)
+
+
+def test_a_patched_index_is_msgpacks_own_encoding(tmp_path: Path) -> None:
+    folder, model, order = _indexed(tmp_path, [f"n{i:02d}" for i in range(14)])
     _check(folder, model, order)
     _change(folder, model, order, [("n03", "1.1", True)])  # a digest replaced in place
     _change(folder, model, order, [("new-a", "1.0", True), ("new-b", "1.0", True)])  # 16
@@ -91,16 +95,7 @@ def test_a_patched_index_is_msgpacks_own_encoding(tmp_path: Path) -> None:
 def test_an_index_replaced_by_another_writer_is_read_again(tmp_path: Path) -> None:
     """Bytes kept in memory stand for the file they were written as: once another process
     replaced it (here: the same names in another order), a change starts from the file."""
-    folder = tmp_path / "noarch"
-    folder.mkdir()
-    names = [f"p{i}" for i in range(20)]
-    shards.write_all(
-        folder,
-        "noarch",
-        {"packages": {_filename(name, "1.0"): _record(name, "1.0") for name in names}},
-    )
-    model = {name: {_filename(name, "1.0")} for name in names}
-    order = sorted(names)
+    folder, model, order = _indexed(tmp_path, [f"p{i}" for i in range(20)])
     _change(folder, model, order, [("p1", "2.0", True)])
     _data, document = _written(folder)
     document["shards"] = dict(reversed(document["shards"].items()))
@@ -121,16 +116,7 @@ def test_the_map_header_is_msgpacks(count: int) -> None:
 
 def test_encoded_bytes_out_of_step_are_encoded_again(tmp_path: Path) -> None:
     """Should the kept bytes ever lose an entry, the change is still written, from the map."""
-    folder = tmp_path / "noarch"
-    folder.mkdir()
-    names = [f"r{i}" for i in range(20)]
-    shards.write_all(
-        folder,
-        "noarch",
-        {"packages": {_filename(name, "1.0"): _record(name, "1.0") for name in names}},
-    )
-    model = {name: {_filename(name, "1.0")} for name in names}
-    order = sorted(names)
+    folder, model, order = _indexed(tmp_path, [f"r{i}" for i in range(20)])
     _change(folder, model, order, [("r1", "2.0", True)])
     cached = shards._INDEXES.entry(folder / shards.SHARD_INDEX)
     assert cached is not None and cached.encoded is not None
