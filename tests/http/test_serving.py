@@ -388,6 +388,9 @@ def test_with_a_proxy_cache_anonymous_files_are_sent_and_token_reads_still_redir
         assert anonymous.content == package.read_bytes()
         assert "x-accel-redirect" not in anonymous.headers
         assert anonymous.headers["x-accel-expires"] == "5"
+        part = client.get(path, headers={"Range": "bytes=0-9"})
+        assert part.status_code == 206 and part.content == package.read_bytes()[:10]
+        assert part.headers["x-accel-expires"] == "0"  # a part is never kept as the file
         with_token = client.get(path, auth=("__token__", token))
         assert with_token.status_code == 200 and with_token.content == b""
         assert with_token.headers["x-accel-redirect"].startswith("/_files/channels/main/")

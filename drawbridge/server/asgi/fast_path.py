@@ -39,7 +39,7 @@ from drawbridge.channel.simple_pages import JSON_TYPE
 from drawbridge.server.accel import HEADER as ACCEL_HEADER
 from drawbridge.server.accel import AccelRedirect
 from drawbridge.server.asgi.access_log import AccessLog
-from drawbridge.server.asgi.proxy_cache import keep_for
+from drawbridge.server.asgi.proxy_cache import NEVER, keep_for
 from drawbridge.server.auth import TOKEN_KEY
 from drawbridge.server.channel_paths import split_channel
 from drawbridge.server.context import Context
@@ -182,9 +182,10 @@ class IndexFastPath:
         seconds = server.proxy_cache_seconds
         #: what lets nginx's cache keep an answer; none when no cache is configured
         self.keep = [keep_for(seconds)] if seconds else []
+        self.never = [NEVER] if seconds else []
         # a proxy cache keeps what it is sent, not what it is redirected to
-        accel = None if seconds else server.accel_redirect_prefix
-        self.accel = AccelRedirect.for_home(accel or "", context.home.root)
+        prefix = "" if seconds else server.accel_redirect_prefix
+        self.accel = AccelRedirect.for_home(prefix, context.home.root)
         #: repodata made from the shards lazily: stale ones go to the routes (a thread)
         self.repodata = repodata_files.Watch()
 
@@ -412,7 +413,7 @@ class IndexFastPath:
                 return None
             start, end = chosen
             partial = [
-                *self.keep,
+                *self.never,  # a proxy cache keeps a whole file or nothing
                 *stored.validators,
                 (b"content-type", media_type.encode()),
                 NOSNIFF,
