@@ -91,7 +91,15 @@ def plain_runtime_param(descriptor: TypeDescriptor) -> RuntimeParam:
     )
 
 
+#: the typer releases whose private coercion this was checked against (test_cli_coercion):
+#: another release keeps typer's own coercion, slower but never wrong
+CHECKED_TYPER = ("0.29.",)
+
+
 def install() -> None:
-    """Make typer build every parameter's coercion with `plain_runtime_param`."""
+    """Make typer build every parameter's coercion with `plain_runtime_param`, on a typer
+    release this was checked against."""
+    if not typer.__version__.startswith(CHECKED_TYPER):
+        return
     if hasattr(typer.core, "build_runtime_param"):  # mypy: typer.core does not re-export it
         setattr(typer.core, "build_runtime_param", plain_runtime_param)
