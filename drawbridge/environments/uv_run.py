@@ -24,6 +24,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from packaging.utils import canonicalize_name
 
@@ -235,6 +236,9 @@ def remember_runs(
     """Keep `runs` (each request with the projects it pinned) as the guess for the next lock
     under `key`; the newest GUESSES_KEPT locks are kept, and a cache that cannot be read or
     written is not used."""
+    runs = list(runs)
+    if any(_holds_a_secret(url) for request, _ in runs for url in request.indexes):
+        return  # a token in a server URL (`/t/<token>/`, user:token@) never goes to a file
     path = (cache_dir or user_cache_dir()) / GUESSES_NAME
     try:
         guesses = _read_guesses(cache_dir)
@@ -252,6 +256,12 @@ def remember_runs(
         os.replace(partial, path)
     except OSError:
         pass
+
+
+def _holds_a_secret(url: str) -> bool:
+    """Whether an index URL carries a credential: a `/t/<token>/` prefix or user info."""
+    parts = urlsplit(url)
+    return "@" in parts.netloc or "/t/" in parts.path
 
 
 def _read_guesses(cache_dir: Path | None) -> dict[str, Any]:

@@ -4,6 +4,8 @@ the uv runs to start early kept as they were made."""
 
 from __future__ import annotations
 
+import dataclasses
+
 import json
 from pathlib import Path
 
@@ -161,3 +163,14 @@ def test_a_command_line_with_a_token_is_neither_guessed_for_nor_keyed(
     assert keyed is not None and keyed.runs == {}  # nothing remembered yet: nothing started
     plain = early_runs(["lock", "e.yml"], {}, cwd=str(tmp_path))
     assert plain is not None and plain.key == keyed.key  # the token is not in the key
+
+
+def test_a_server_url_holding_a_token_is_never_remembered(tmp_path: Path):
+    """$DRAWBRIDGE_URL may be written with the conda-style `/t/<token>/` prefix or with
+    user info: such a lock's guesses would write the token into the user's cache."""
+    for url in ("http://h:8080/t/s3cret/main/simple/", "http://me:s3cret@h:8080/main/simple/"):
+        holding = dataclasses.replace(REQUEST, indexes=(url,))
+        remember_runs("key", [(holding, [])], cache_dir=tmp_path)
+        assert not (tmp_path / GUESSES_NAME).exists()
+    remember_runs("key", [(REQUEST, [])], cache_dir=tmp_path)
+    assert "s3cret" not in (tmp_path / GUESSES_NAME).read_text()
