@@ -27,7 +27,7 @@ from drawbridge.bridge.upstream.pypi import (
 )
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target, best_wheel
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
-from drawbridge.environments.uv_run import UV_PLATFORMS as UV_PLATFORMS, UvRequest, UvRun
+from drawbridge.environments.uv_run import UvRequest, UvRun
 
 #: the oldest target Python uv resolves for
 OLDEST_UV_PYTHON = Version("3.6")
@@ -209,10 +209,6 @@ class PipResolver:
                 f"{', '.join(kinds)})",
             )
         return None
-
-    def _uv_environment(self, platform: str, python: str) -> dict[str, str]:
-        """uv's environment for a run for `platform` (UvRequest.environment)."""
-        return self.uv_request([], platform, python, {}).environment()
 
     def _best_wheel(self, filenames: list[str], target: Target) -> str | None:
         return best_wheel(filenames, target, manylinux=(2, self.glibc_minor), macos=self.macos)

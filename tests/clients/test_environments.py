@@ -263,7 +263,8 @@ def test_the_intel_macos_baseline_sets_osx_and_the_wheels_allowed(tmp_path: Path
     osx_64 = Target("osx-64", "3.11")
     with SimpleIndexUpstream("http://127.0.0.1:1/simple/", cache=None) as index:  # type: ignore[arg-type]
         resolver = PipResolver([index], "uv", macos=baseline.macos())
-        assert resolver._uv_environment("osx-64", "3.11")["MACOSX_DEPLOYMENT_TARGET"] == "10.15"
+        environment = resolver.uv_request([], "osx-64", "3.11", {}).environment()
+        assert environment["MACOSX_DEPLOYMENT_TARGET"] == "10.15"
         assert resolver._best_wheel(wheels, osx_64) == wheels[0]
         assert PipResolver([index], "uv")._best_wheel(wheels, osx_64) is None  # 10.13 by default
 
