@@ -12,11 +12,6 @@ from typing import Any
 import httpx
 
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
-from drawbridge.environments.defaults import (
-    DEFAULT_SERVER as DEFAULT_SERVER,
-    SERVER_VARIABLE as SERVER_VARIABLE,
-    server_url as server_url,
-)
 from drawbridge.environments.errors import EnvironmentFileError, RemoteError
 
 TIMEOUT = httpx.Timeout(60.0, connect=10.0)

@@ -11,7 +11,7 @@ import asyncio
 import rattler
 
 from drawbridge.channel.platforms import DEFAULT_SUBDIRS
-from drawbridge.environments.defaults import SystemBaseline as SystemBaseline
+from drawbridge.environments.defaults import SystemBaseline
 from drawbridge.environments.errors import Missing, RemoteError, Unresolvable
 
 #: the subdirs an environment may be locked for

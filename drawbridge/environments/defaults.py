@@ -1,7 +1,7 @@
 """What the environment commands' options default to, importable without rattler or httpx.
 
 The CLI reads these when it declares its options, before `drawbridge lock` starts the
-uv runs it guesses (uv_run.py): the modules that use them re-export them.
+uv runs it guesses (uv_run.py); the modules that use them import them from here.
 """
 
 from __future__ import annotations

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from urllib.parse import urlsplit
 
-from drawbridge.environments.defaults import DEFAULT_PREFIX_IN_IMAGE as DEFAULT_PREFIX_IN_IMAGE
+from drawbridge.environments.defaults import DEFAULT_PREFIX_IN_IMAGE
 from drawbridge.environments.install import create_environment
 from drawbridge.environments.lock import LOCK_ENVIRONMENT
 from drawbridge.environments.lockfile import PlatformLock

@@ -17,7 +17,8 @@ import rattler
 
 from drawbridge.bridge.translate.names import default_table
 from drawbridge.environments.auth import rattler_client
-from drawbridge.environments.conda_solve import CondaSolver, SystemBaseline, check_platform
+from drawbridge.environments.conda_solve import CondaSolver, check_platform
+from drawbridge.environments.defaults import SystemBaseline
 from drawbridge.environments.envfile import EnvironmentFile
 from drawbridge.environments.errors import EnvironmentFileError, Missing, Unresolvable
 from drawbridge.environments.pip_resolve import (

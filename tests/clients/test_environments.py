@@ -25,7 +25,8 @@ from servers import Server, start_server
 from drawbridge.channel.tokens import Role
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.translate.targets import Target
-from drawbridge.environments.conda_solve import SystemBaseline, virtual_packages
+from drawbridge.environments.conda_solve import virtual_packages
+from drawbridge.environments.defaults import SystemBaseline
 from drawbridge.environments.lock import Lock, LockedPlatform, write_lock
 from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.pip_resolve import PipPackage, PipResolver
