@@ -60,7 +60,12 @@ from drawbridge.channel.recovery import Reconciliation, reconcile
 from drawbridge.channel.registry import ChannelRegistry
 from drawbridge.channel.settling import index_or_undo
 from drawbridge.channel.releases import ReleaseSpec, release_rows
-from drawbridge.channel.storage import remove_stale_incoming, require_reserve, storage_errors
+from drawbridge.channel.storage import (
+    remove_stale_incoming,
+    require_reserve,
+    storage_errors,
+    wait_for_releases,
+)
 from drawbridge.channel.tokens import Identity
 
 __all__ = ["Channels", "PublishedFile", "Provenance", "ReleaseSpec", "PromotionOutcome"]
@@ -265,7 +270,10 @@ class Channels(ChannelRegistry):
                             log.warning("%s (left by a writer that died)", line)
                     finally:
                         alone.release()
-            yield
+            try:
+                yield
+            finally:
+                wait_for_releases()  # the old index files this write set aside
 
     def _has_intents(self, channel: str) -> bool:
         """Whether any publish intent of `channel` is there (under its lock: a crash's, or a

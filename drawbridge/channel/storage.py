@@ -13,8 +13,10 @@ from __future__ import annotations
 import errno
 import gzip
 import os
+import secrets
 import shutil
 import tempfile
+import threading
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -49,6 +51,84 @@ def write_bytes_atomic(target: Path, data: bytes) -> None:
     except BaseException:
         temporary.unlink(missing_ok=True)
         raise
+
+
+def write_synced_beside(target: Path, data: bytes) -> Path:
+    """Write `data` to a temporary file beside `target`, synced; return its path (for
+    `replace_releasing_old`, which puts it in place)."""
+    fd, temporary = _temporary_beside(target)
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+            handle.flush()
+            os.fsync(handle.fileno())
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        raise
+    return temporary
+
+
+def replace_releasing_old(temporary: Path, target: Path) -> None:
+    """Rename `temporary` (`write_synced_beside`) over `target`, a big file replaced often
+    (a shard index of 100,000 names, 3.7 MB): the rename that drops the old file's last
+    link frees its blocks inside the rename (1.6 ms on ext4), so the old file is first
+    linked aside (a temporary name, which `remove_temporaries` removes after a crash) and
+    that link is dropped on a thread. `wait_for_releases` waits for those threads (a
+    writer calls it before it lets go of its lock, so nothing of its own is left behind).
+    If the rename fails, `temporary` is removed."""
+    aside: Path | None = None
+    try:
+        aside = _linked_aside(target)
+        os.replace(temporary, target)
+    except BaseException:
+        temporary.unlink(missing_ok=True)
+        if aside is not None:
+            aside.unlink(missing_ok=True)
+        raise
+    if aside is not None:
+        _RELEASES.drop(aside)
+
+
+def _linked_aside(target: Path) -> Path | None:
+    """A second link to `target` under a temporary name beside it; None if there is no
+    `target` (or the file store cannot link: the rename then frees the file itself)."""
+    name = target.with_name(f".{target.name}.{secrets.token_hex(8)}.tmp")
+    try:
+        os.link(target, name)
+    except OSError:  # none there, no links on this store, no room for the name
+        return None
+    return name
+
+
+class _Releases:
+    """Links being dropped on threads (`replace_releasing_old`)."""
+
+    def __init__(self) -> None:
+        self._running: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def drop(self, path: Path) -> None:
+        thread = threading.Thread(
+            target=path.unlink, kwargs={"missing_ok": True}, name="drawbridge-release"
+        )
+        with self._lock:
+            self._running = [t for t in self._running if t.is_alive()]
+            self._running.append(thread)
+        thread.start()
+
+    def wait(self) -> None:
+        with self._lock:
+            running, self._running = self._running, []
+        for thread in running:
+            thread.join()
+
+
+_RELEASES = _Releases()
+
+
+def wait_for_releases() -> None:
+    """Wait until the old files `replace_releasing_old` set aside are gone."""
+    _RELEASES.wait()
 
 
 def write_files_atomic(files: dict[Path, bytes]) -> None:
