@@ -39,6 +39,7 @@ CACHE_LOCATION = """
     proxy_no_cache $http_authorization;
     proxy_cache_revalidate on;
     proxy_cache_use_stale updating;
+    open_file_cache max=10000 inactive=60s;
     tcp_nopush off;
 """
 
