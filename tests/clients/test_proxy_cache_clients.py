@@ -18,6 +18,7 @@ from pathlib import Path
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
+from clients import imported_value, pip_install, pyenv_python, solve, uv_install
 from commands import invoke_drawbridge
 from nginx import home_with_a_private_channel, require_nginx, start_nginx, stop_nginx
 from servers import Server, start_server
@@ -164,3 +165,27 @@ def test_a_publish_and_a_permission_change_reach_anonymous_readers_in_time(cache
         assert httpx.get(cached.url + page).status_code in (401, 404)
         assert httpx.get(cached.url + file).status_code in (401, 404)
         time.sleep(SECONDS / 2)
+
+
+PY27 = pyenv_python("2.7.18")
+
+
+def test_pip_uv_and_rattler_install_through_the_cache(cached: Cached, tmp_path: Path):
+    """The real clients, each with its own Accept and Accept-Encoding, install through the
+    cache, one after the other within its window: the newest pip (PEP 691 JSON), Python
+    2.7's pip 19 where pyenv has it (HTML only: a JSON page kept for pip would break it),
+    uv, and py-rattler's solve (repodata)."""
+    wheel = make_wheel(tmp_path, "cached-lib", "1.0", tag="py2.py3-none-any", module="cached_lib")
+    cached.server.publish(wheel)
+    index = f"{cached.url}/main/simple/"
+    clients: list[tuple[str, Path | None]] = [("pip", None)]
+    clients += [("pip", PY27)] if PY27.exists() else []
+    clients += [("uv", None)]
+    for number, (tool, python) in enumerate(clients):
+        target = tmp_path / f"{tool}{number}"
+        install = pip_install if tool == "pip" else uv_install
+        installed = install(index, target, "cached-lib", python=python)
+        assert installed.returncode == 0, installed.stdout + installed.stderr
+        assert imported_value(target, "cached_lib", python) == "1.0"
+    records = solve([f"{cached.url}/main/conda"], ["open-data"])
+    assert [(r.name.normalized, str(r.version)) for r in records] == [("open-data", "1.0")]
