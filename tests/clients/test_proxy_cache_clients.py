@@ -27,8 +27,9 @@ from drawbridge.channel.tokens import Role
 
 SECONDS = 2
 
-#: the http-block and location directives of docs/operating.md, "Anonymous reads from
-#: nginx's cache" (the cache folder and zone name aside)
+#: the http-block, server-block and location directives of docs/operating.md, "Anonymous
+#: reads from nginx's cache" (the cache folder and zone name aside; the server block's are
+#: given to each location)
 CACHE_PATH = (
     "proxy_cache_path {folder}/cache levels=1:2 keys_zone=drawbridge:10m max_size=1g"
     " inactive=60m use_temp_path=off;"
@@ -42,6 +43,15 @@ CACHE_LOCATION = """
     proxy_cache_use_stale updating;
     open_file_cache max=10000 inactive=60s;
     tcp_nopush off;
+"""
+#: the pages' own location: `sendfile off`
+PAGES_LOCATION = """
+    location ~ /simple/ {{
+      proxy_pass {upstream};
+      proxy_set_header Host $http_host;
+      sendfile off;
+      {cache}
+    }}
 """
 
 PAGE = "/main/simple/open-lib/"
@@ -79,6 +89,7 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
         nginx, url = start_nginx(
             folder / "nginx",
             server.url,
+            locations=PAGES_LOCATION.format(upstream=server.url, cache=CACHE_LOCATION),
             http=CACHE_PATH.format(folder=folder),
             proxy=CACHE_LOCATION,
         )
