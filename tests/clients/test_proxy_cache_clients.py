@@ -46,7 +46,7 @@ CACHE_LOCATION = """
 """
 #: the pages' own location: `sendfile off`
 PAGES_LOCATION = """
-    location ~ /simple/ {{
+    location ~ /simple/|/shards/ {{
       proxy_pass {upstream};
       proxy_set_header Host $http_host;
       sendfile off;
