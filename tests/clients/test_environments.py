@@ -23,6 +23,7 @@ from databases import new_home, write_config
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
+from drawbridge.cli.common import STYLING_VARIABLES
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.conda_solve import virtual_packages
@@ -326,6 +327,49 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
     (tmp_path / "relock.lock").unlink()
     assert uv_starts() == "[[]]"  # once, before any of them
     assert (tmp_path / "relock.lock").read_bytes() == locked.read_bytes()
+
+
+#: `drawbridge lock`, printing at its exit which of the modules it should not need are loaded
+LOADED_PROBE = """
+import os, sys
+exit_ = os._exit
+def report(code):
+    unneeded = ("rich", "html.parser", "drawbridge.channel.home", "pydantic")
+    print(sorted(m for m in unneeded if m in sys.modules), flush=True)
+    exit_(code)
+os._exit = report
+sys.argv = ["drawbridge", *sys.argv[1:]]
+from drawbridge.cli.entry import main
+main()
+"""
+
+
+def test_a_lock_in_a_pipe_loads_no_rich_and_prints_its_lines_as_they_are(
+    env_server: Server, locked: Path, tmp_path: Path
+):
+    """A lock whose output is not a terminal writes its summary lines itself: rich (~20 ms
+    of a lock's imports), html.parser (JSON pages only) and the home's configuration
+    classes are never loaded, and the lines are the ones rich printed, brackets and all."""
+    project = tmp_path / "odd [bold]name :smile:"
+    shutil.copytree(locked.parent, project)
+    environment = {k: v for k, v in client_env().items() if k not in STYLING_VARIABLES}
+    probe = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, "lock", "--server", env_server.url]
+        + [str(project / "environment.yml")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    *lines, loaded = probe.stdout.splitlines()
+    assert loaded == "[]"
+    platform_lock = read_lock(locked, "linux-64")
+    assert lines == [
+        f"linux-64: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages",
+        f"wrote {project / 'drawbridge.lock'}",
+    ]
+    assert (project / "drawbridge.lock").read_bytes() == locked.read_bytes()
 
 
 def test_a_guess_the_solve_disagrees_with_is_not_used(env_server: Server, tmp_path: Path):
