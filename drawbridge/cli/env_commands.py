@@ -26,6 +26,7 @@ from drawbridge.environments.defaults import (
 from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
 from drawbridge.cli import common
 from drawbridge.cli.common import TokenOption, plain_output, say, table
+from drawbridge.cli.startup import resume_collection
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -230,6 +231,7 @@ def _lock_or_explain(
     from drawbridge.environments.lock import lock_environment, write_lock
     from drawbridge.bridge.resolve.uv_compile import uv_binary
 
+    resume_collection()  # the modules a lock needs are loaded (cli/startup.py)
     try:
         parsed = read_environment_file(environment)
         # the spinner shows on a terminal only; elsewhere rich's live display (and in a
