@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -161,6 +160,8 @@ def user_cache_dir() -> Path:
 def curated_overrides(path: Path = OVERRIDES_FILE) -> dict[str, str]:
     if not path.is_file():
         return {}
+    import tomllib  # here: user_cache_dir is on the path to `drawbridge lock`'s early uv run
+
     return dict(tomllib.loads(path.read_text("utf-8")).get("names", {}))
 
 
