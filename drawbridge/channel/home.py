@@ -12,7 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from drawbridge.channel.errors import HomeError, InvalidName
-from drawbridge.channel.home_location import DEFAULT_HOME, HOME_VARIABLE
+from drawbridge.channel.locations import DEFAULT_HOME, HOME_VARIABLE
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.platforms import (
     DEFAULT_MACOS,

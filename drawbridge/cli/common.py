@@ -23,7 +23,7 @@ from typing import TYPE_CHECKING, Annotated, Optional, TextIO
 import typer
 from typer.core import TyperOption
 
-from drawbridge.channel.home_location import DEFAULT_HOME, HOME_VARIABLE
+from drawbridge.channel.locations import DEFAULT_HOME, HOME_VARIABLE
 from drawbridge.environments.defaults import TOKEN_VARIABLE
 
 if TYPE_CHECKING:

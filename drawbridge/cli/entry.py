@@ -27,7 +27,6 @@ cleanly would exit with SIGSEGV/SIGABRT instead of 1; seen in CI, reproduced wit
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import TYPE_CHECKING
@@ -76,7 +75,9 @@ def main() -> None:
     finally:
         if guessed is not None:  # a run the command did not take (usage error, --help) ends
             guessed.stop()
-    logging.shutdown()
+    logging = sys.modules.get("logging")  # imported after lock's early uv start, if at all
+    if logging is not None:  # a command that logged: its handlers flush and close
+        logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

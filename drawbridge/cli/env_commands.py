@@ -229,7 +229,7 @@ def _lock_or_explain(
     from drawbridge.environments.envfile import read_environment_file
     from drawbridge.environments.install import host_platform
     from drawbridge.environments.lock import lock_environment, write_lock
-    from drawbridge.bridge.resolve.uv_compile import uv_binary
+    from drawbridge.bridge.resolve.uv_process import uv_binary
 
     resume_collection()  # the modules a lock needs are loaded (cli/startup.py)
     try:

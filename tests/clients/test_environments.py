@@ -280,15 +280,16 @@ def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Pa
     assert (locked.parent / "again.lock").read_bytes() == first
 
 
-#: `drawbridge lock` with, at each start of `uv pip compile`, which of typer, rattler and
-#: httpx are loaded; printed as the last line
+#: `drawbridge lock` with, at each start of `uv pip compile`, which of typer, rattler,
+#: httpx and packaging are loaded; printed as the last line
 UV_START_PROBE = """
 import os, subprocess, sys
 started = []
 class Spy(subprocess.Popen):
     def __init__(self, args, *rest, **kwargs):
         if "compile" in args:
-            started.append(sorted(m for m in ("typer", "rattler", "httpx") if m in sys.modules))
+            loaded = ("typer", "rattler", "httpx", "packaging")
+            started.append(sorted(m for m in loaded if m in sys.modules))
         super().__init__(args, *rest, **kwargs)
 subprocess.Popen = Spy
 exit_ = os._exit
@@ -306,7 +307,8 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
     env_server: Server, locked: Path, tmp_path: Path
 ):
     """The second lock of a command line starts the uv run the first made before typer,
-    rattler and httpx load (uv resolves while they do), takes it, and writes the same file."""
+    rattler, httpx and packaging load (uv resolves while they do), takes it, and writes the
+    same file."""
     args = ["lock", "--server", env_server.url, str(locked.parent / "environment.yml")]
     args += ["-o", str(tmp_path / "relock.lock")]
 
@@ -322,7 +324,8 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
         assert probe.returncode == 0, probe.stdout + probe.stderr
         return probe.stdout.strip().splitlines()[-1]
 
-    assert uv_starts() == "[['httpx', 'rattler', 'typer']]"  # no guess yet: after the solve
+    # no guess yet: after the solve
+    assert uv_starts() == "[['httpx', 'packaging', 'rattler', 'typer']]"
     assert (tmp_path / "relock.lock").read_bytes() == locked.read_bytes()
     (tmp_path / "relock.lock").unlink()
     assert uv_starts() == "[[]]"  # once, before any of them

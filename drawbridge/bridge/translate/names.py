@@ -34,6 +34,8 @@ from pathlib import Path
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
 
+from drawbridge.channel.locations import user_cache_dir
+
 #: curated data shipped with Drawbridge (DESIGN.md: recipes/)
 CURATED_DIR = Path(__file__).resolve().parents[3] / "recipes"
 OVERRIDES_FILE = CURATED_DIR / "pypi-to-conda.toml"
@@ -152,15 +154,10 @@ def _renames(config_text: str) -> dict[NormalizedName, str]:
     return mapping
 
 
-def user_cache_dir() -> Path:
-    """Drawbridge's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drawbridge"
-
-
 def curated_overrides(path: Path = OVERRIDES_FILE) -> dict[str, str]:
     if not path.is_file():
         return {}
-    import tomllib  # here: user_cache_dir is on the path to `drawbridge lock`'s early uv run
+    import tomllib  # here: drawbridge lock's early uv run comes before it (environments/uv_run.py)
 
     return dict(tomllib.loads(path.read_text("utf-8")).get("names", {}))
 
