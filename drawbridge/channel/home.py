@@ -12,6 +12,7 @@ from pathlib import Path
 from urllib.parse import urlsplit
 
 from drawbridge.channel.errors import HomeError, InvalidName
+from drawbridge.channel.locations import DEFAULT_HOME, HOME_VARIABLE
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.platforms import (
     DEFAULT_MACOS,
@@ -29,9 +30,6 @@ if TYPE_CHECKING:
     from _typeshed import DataclassInstance
 
 T = TypeVar("T", bound="DataclassInstance")
-DEFAULT_HOME = Path("drawbridge-home")
-#: the environment variable naming the home (every --home option reads it)
-HOME_VARIABLE = "DRAWBRIDGE_HOME"
 CONFIG_NAME = "drawbridge.toml"
 #: the longest a proxy may answer anonymous reads from its cache (`[server] proxy_cache_seconds`)
 MAX_PROXY_CACHE_SECONDS = 3600

@@ -11,7 +11,8 @@ place that catches them.
 
 `drawbridge lock` first starts the uv runs the last lock of the same command line made
 (environments/uv_run.py, `early_runs`), so uv resolves while typer, rattler and httpx load;
-the command takes a run only if the solve asks for exactly what it was started with.
+the command takes a run only if the solve asks for exactly what it was started with. It
+also pauses the cyclic garbage collector while the lock's modules load (cli/startup.py).
 
 httpx's `__init__` imports its own command-line client when click and rich are installed
 (they are): click, rich's progress bars and syntax highlighting, pygments; none of our
@@ -26,13 +27,13 @@ cleanly would exit with SIGSEGV/SIGABRT instead of 1; seen in CI, reproduced wit
 
 from __future__ import annotations
 
-import logging
 import os
 import sys
 from typing import TYPE_CHECKING
 
 from drawbridge.agent.errors import AgentError
 from drawbridge.bridge.errors import BridgeError
+from drawbridge.cli.startup import pause_collection
 from drawbridge.channel.errors import ChannelError
 from drawbridge.environments.errors import EnvironmentFailure
 
@@ -53,6 +54,7 @@ def main() -> None:
     guessed: GuessedRuns | None = None
     try:
         if len(sys.argv) > 1 and sys.argv[1] == "lock":
+            pause_collection()  # until the lock's modules are loaded (cli/startup.py)
             # uv resolves the last lock's pip part while typer, rattler and httpx load
             from drawbridge.environments.uv_run import early_runs
 
@@ -73,7 +75,9 @@ def main() -> None:
     finally:
         if guessed is not None:  # a run the command did not take (usage error, --help) ends
             guessed.stop()
-    logging.shutdown()
+    logging = sys.modules.get("logging")  # imported after lock's early uv start, if at all
+    if logging is not None:  # a command that logged: its handlers flush and close
+        logging.shutdown()
     sys.stdout.flush()
     sys.stderr.flush()
     os._exit(code)

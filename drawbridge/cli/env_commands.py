@@ -9,12 +9,12 @@ from __future__ import annotations
 
 import contextlib
 import re
+import sys
 from collections.abc import Mapping
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
-from rich.markup import escape
 
 from drawbridge.channel.platforms import OLDEST_MACOS, macos_baseline
 from drawbridge.environments.defaults import (
@@ -24,7 +24,9 @@ from drawbridge.environments.defaults import (
     server_url,
 )
 from drawbridge.environments.errors import EnvironmentFailure, ImageError, Missing, Unresolvable
-from drawbridge.cli.common import TokenOption, console, errors, table
+from drawbridge.cli import common
+from drawbridge.cli.common import TokenOption, plain_output, say, table
+from drawbridge.cli.startup import resume_collection
 
 if TYPE_CHECKING:
     from rich.table import Table
@@ -43,6 +45,13 @@ ServerOption = Annotated[
     ),
 ]
 LockOption = Annotated[Path, typer.Option("--lock", help="The lock file `drawbridge lock` wrote.")]
+
+
+def escape(text: str) -> str:
+    """`text` with rich's markup escaped (rich is loaded only by output that needs it)."""
+    from rich.markup import escape
+
+    return escape(text)
 
 
 def missing_table(missing: list[Missing]) -> Table:
@@ -70,7 +79,7 @@ def file_requests(server: DrawbridgeClient, missing: list[Missing], environment:
                 "source": environment.name,
             }
         )
-        console.print(
+        common.console.print(
             f"request #{answer['id']} for {name} ({kind}): {answer['state']}, waiting for a "
             "maintainer"
         )
@@ -200,13 +209,10 @@ def lock(
             guessed.key,
             [(p.uv_request, [w.name for w in p.pip]) for p in locked.platforms if p.uv_request],
         )
-    # no emoji codes (`:name:`) here: looking for them loads rich's table of 4,000 emoji
+    # plain lines: in a pipe they are written without loading rich (cli/common.say)
     for item in locked.platforms:
-        console.print(
-            f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages",
-            emoji=False,
-        )
-    console.print(f"wrote {target}", emoji=False)
+        say(f"{item.platform}: {len(item.conda)} conda and {len(item.pip)} pip packages")
+    say(f"wrote {target}")
 
 
 def _lock_or_explain(
@@ -223,12 +229,18 @@ def _lock_or_explain(
     from drawbridge.environments.envfile import read_environment_file
     from drawbridge.environments.install import host_platform
     from drawbridge.environments.lock import lock_environment, write_lock
-    from drawbridge.bridge.resolve.uv_compile import uv_binary
+    from drawbridge.bridge.resolve.uv_process import uv_binary
 
+    resume_collection()  # the modules a lock needs are loaded (cli/startup.py)
     try:
         parsed = read_environment_file(environment)
-        # the spinner shows on a terminal only; elsewhere rich's live display is not loaded
-        status = console.status("solving…") if console.is_terminal else None
+        # the spinner shows on a terminal only; elsewhere rich's live display (and in a
+        # pipe rich itself) is not loaded
+        status = (
+            common.console.status("solving…")
+            if not plain_output(sys.stdout) and common.console.is_terminal
+            else None
+        )
         with status or contextlib.nullcontext():
             locked = lock_environment(
                 parsed,
@@ -242,19 +254,19 @@ def _lock_or_explain(
         write_lock(locked, target)
     except Unresolvable as error:
         if error.missing:
-            errors.print(missing_table(error.missing))
+            common.errors.print(missing_table(error.missing))
         if error.detail:
-            errors.print(error.detail, markup=False, highlight=False)
+            common.errors.print(error.detail, markup=False, highlight=False)
         from_mirror = [m for m in error.missing if needs_a_mirror(m, error.missing)]
         if from_mirror:
-            errors.print(f"[yellow]{escape(mirror_advice(drawbridge, from_mirror))}[/]")
+            common.errors.print(f"[yellow]{escape(mirror_advice(drawbridge, from_mirror))}[/]")
         requestable = [m for m in error.missing if m not in from_mirror]
         if request and requestable:
             file_requests(drawbridge, requestable, environment)
         elif requestable:
             names = ", ".join(sorted({m.name for m in requestable}))
-            errors.print(f"ask the maintainers to bridge {escape(names)} with --request")
-        errors.print(
+            common.errors.print(f"ask the maintainers to bridge {escape(names)} with --request")
+        common.errors.print(
             f"[bold red]error:[/] {escape(str(environment))} cannot be locked; nothing was written"
         )
         raise typer.Exit(1) from None
@@ -276,7 +288,7 @@ def env_create(
 
     platform_lock = read_lock(lock_path, host_platform())
     create_environment(platform_lock, prefix, cache_dir=cache_dir, token=token)
-    console.print(
+    common.console.print(
         f"{prefix}: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages "
         f"from {lock_path}"
     )
@@ -308,7 +320,7 @@ def dockerfile_origin(
             f"/{origin.channel}/simple/py-rattler/", accept="application/vnd.pypi.simple.v1+json"
         )
     except EnvironmentFailure as error:
-        errors.print(
+        common.errors.print(
             f"[yellow]could not check that {index} has py-rattler:[/] {escape(str(error))}"
         )
         return origin
@@ -395,8 +407,8 @@ def image(
             prefix,
             tag,
         )
-        console.print(f"wrote {', '.join(str(p) for p in written)}")
-        console.print(
+        common.console.print(f"wrote {', '.join(str(p) for p in written)}")
+        common.console.print(
             f"build it with: docker build -t {image_name(tag)} {target.parent}  (the build "
             f"stage reaches {origin.server} only)"
         )
@@ -416,8 +428,10 @@ def image(
         "io.drawbridge.lock.sha256": sha256_file(lock_path),
     }
     digest = build_image(platform_lock, output, prefix, base, tag, labels, cache_dir, token=token)
-    console.print(f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}")
-    console.print(
+    common.console.print(
+        f"wrote {output} ({output.stat().st_size / 1e6:.1f} MB), manifest {digest}"
+    )
+    common.console.print(
         f"load it with: skopeo copy oci-archive:{output} docker-daemon:{image_name(tag)}  (or "
         f"podman load -i {output})"
     )

@@ -64,18 +64,24 @@ class CondaSolver:
 
     def solve(self, specs: list[str], platform: str) -> list[rattler.RepoDataRecord]:
         """The records to install, sorted by name; Unresolvable names what is missing."""
-        missing = self.find_missing(specs, platform)
+        # one event loop for the check and the solve (each loop costs a socket pair and more)
+        return asyncio.run(self._solve(specs, platform))
+
+    def find_missing(self, specs: list[str], platform: str) -> list[Missing]:
+        """Each requested spec no channel can satisfy on `platform`, with the reason."""
+        return asyncio.run(self._find_missing(specs, platform))
+
+    async def _solve(self, specs: list[str], platform: str) -> list[rattler.RepoDataRecord]:
+        missing = await self._find_missing(specs, platform)
         if missing:
             raise Unresolvable(missing)
         try:
-            records = asyncio.run(
-                rattler.solve(
-                    self.channels,
-                    specs,
-                    gateway=self.gateway,
-                    platforms=[rattler.Subdir(platform), "noarch"],
-                    virtual_packages=virtual_packages(platform, self.baseline),
-                )
+            records = await rattler.solve(
+                self.channels,
+                specs,
+                gateway=self.gateway,
+                platforms=[rattler.Subdir(platform), "noarch"],
+                virtual_packages=virtual_packages(platform, self.baseline),
             )
         except Exception as error:  # rattler's SolverError and friends
             raise Unresolvable(
@@ -83,12 +89,11 @@ class CondaSolver:
             ) from None
         return sorted(records, key=lambda record: record.name.normalized)
 
-    def find_missing(self, specs: list[str], platform: str) -> list[Missing]:
-        """Each requested spec no channel can satisfy on `platform`, with the reason."""
+    async def _find_missing(self, specs: list[str], platform: str) -> list[Missing]:
         missing = []
         wanted = [rattler.MatchSpec(spec) for spec in specs]
         names = [m.name.normalized for m in wanted if not m.name.normalized.startswith("__")]
-        found = self._records(names, [platform, "noarch"]) if names else []
+        found = await self._records(names, [platform, "noarch"]) if names else []
         for spec, match_spec in zip(specs, wanted):
             name = match_spec.name.normalized
             if name.startswith("__"):
@@ -96,7 +101,7 @@ class CondaSolver:
             here = [record for record in found if record.name.normalized == name]
             if not here:
                 elsewhere = sorted(
-                    {r.subdir for r in self._records([name], list(LOCKABLE_PLATFORMS))}
+                    {r.subdir for r in await self._records([name], list(LOCKABLE_PLATFORMS))}
                 )
                 reason = (
                     f"no build for {platform} (builds exist for {', '.join(elsewhere)})"
@@ -117,13 +122,13 @@ class CondaSolver:
                 )
         return missing
 
-    def _records(self, names: list[str], platforms: list[str]) -> list[rattler.RepoDataRecord]:
+    async def _records(
+        self, names: list[str], platforms: list[str]
+    ) -> list[rattler.RepoDataRecord]:
         """The records of `names` on `platforms` in every channel (one query for them all)."""
         try:
-            result = asyncio.run(
-                self.gateway.query(
-                    self.channels, [rattler.Subdir(p) for p in platforms], names, recursive=False
-                )
+            result = await self.gateway.query(
+                self.channels, [rattler.Subdir(p) for p in platforms], names, recursive=False
             )
         except Exception as error:  # rattler's GatewayError: a channel that cannot be read
             hint = (

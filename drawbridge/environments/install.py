@@ -19,7 +19,7 @@ from typing import Literal
 import rattler
 from packaging.version import Version
 
-from drawbridge.bridge.resolve.uv_compile import KEPT_UV_VARIABLES, uv_binary
+from drawbridge.bridge.resolve.uv_process import KEPT_UV_VARIABLES, uv_binary
 from drawbridge.environments.auth import rattler_client, url_with_token
 from drawbridge.environments.errors import InstallError
 from drawbridge.environments.lockfile import PlatformLock

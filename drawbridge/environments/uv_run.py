@@ -10,7 +10,8 @@ before typer, rattler or httpx are imported, and `PipResolver` takes a run only 
 request it computes and the token are the same, else stops it and starts its own
 (docs/performance.md, issue 22). The command line is a key here, never parsed.
 
-Light on purpose: this module is imported before the command's options are read.
+Light on purpose: this module is imported before the command's options are read, and
+starts uv without packaging, httpx, rattler or typer loaded (bridge/resolve/uv_process.py).
 """
 
 from __future__ import annotations
@@ -26,11 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from packaging.utils import canonicalize_name
-
-from drawbridge.bridge.resolve.uv_compile import uv_binary, uv_environment
-from drawbridge.bridge.translate.names import user_cache_dir
-from drawbridge.bridge.translate.targets import Target
+from drawbridge.bridge.resolve.uv_process import uv_binary, uv_environment
+from drawbridge.channel.locations import user_cache_dir
 from drawbridge.environments.auth import url_with_token
 from drawbridge.environments.defaults import SERVER_VARIABLE, TOKEN_VARIABLE
 from drawbridge.environments.errors import Unresolvable
@@ -120,7 +118,7 @@ class UvRequest:
         macos = {self.platform: self.macos} if self.macos else {}
         env = {
             k: v
-            for k, v in uv_environment(Target(self.platform, self.python), macos).items()
+            for k, v in uv_environment(self.platform, macos).items()
             if not k.startswith("PIP_")
         }
         env.update(UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
@@ -162,6 +160,8 @@ class UvRun:
 
     def pins(self) -> list[tuple[str, str]]:
         """The sorted (project, version) pins, once uv is done; Unresolvable with uv's reason."""
+        from packaging.utils import canonicalize_name  # loaded by then; not before uv starts
+
         stdout, stderr = self._process.communicate()
         if self._process.returncode != 0:
             message = stderr.strip().replace(self.token, "****") if self.token else stderr.strip()

@@ -23,6 +23,7 @@ from databases import new_home, write_config
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
+from drawbridge.cli.common import STYLING_VARIABLES
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.conda_solve import virtual_packages
@@ -279,15 +280,16 @@ def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Pa
     assert (locked.parent / "again.lock").read_bytes() == first
 
 
-#: `drawbridge lock` with, at each start of `uv pip compile`, which of typer, rattler and
-#: httpx are loaded; printed as the last line
+#: `drawbridge lock` with, at each start of `uv pip compile`, which of typer, rattler,
+#: httpx and packaging are loaded; printed as the last line
 UV_START_PROBE = """
 import os, subprocess, sys
 started = []
 class Spy(subprocess.Popen):
     def __init__(self, args, *rest, **kwargs):
         if "compile" in args:
-            started.append(sorted(m for m in ("typer", "rattler", "httpx") if m in sys.modules))
+            loaded = ("typer", "rattler", "httpx", "packaging")
+            started.append(sorted(m for m in loaded if m in sys.modules))
         super().__init__(args, *rest, **kwargs)
 subprocess.Popen = Spy
 exit_ = os._exit
@@ -305,7 +307,8 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
     env_server: Server, locked: Path, tmp_path: Path
 ):
     """The second lock of a command line starts the uv run the first made before typer,
-    rattler and httpx load (uv resolves while they do), takes it, and writes the same file."""
+    rattler, httpx and packaging load (uv resolves while they do), takes it, and writes the
+    same file."""
     args = ["lock", "--server", env_server.url, str(locked.parent / "environment.yml")]
     args += ["-o", str(tmp_path / "relock.lock")]
 
@@ -321,11 +324,59 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
         assert probe.returncode == 0, probe.stdout + probe.stderr
         return probe.stdout.strip().splitlines()[-1]
 
-    assert uv_starts() == "[['httpx', 'rattler', 'typer']]"  # no guess yet: after the solve
+    # no guess yet: after the solve
+    assert uv_starts() == "[['httpx', 'packaging', 'rattler', 'typer']]"
     assert (tmp_path / "relock.lock").read_bytes() == locked.read_bytes()
     (tmp_path / "relock.lock").unlink()
     assert uv_starts() == "[[]]"  # once, before any of them
     assert (tmp_path / "relock.lock").read_bytes() == locked.read_bytes()
+
+
+#: `drawbridge lock`, printing at its exit which of the modules it should not need are
+#: loaded, and whether the cyclic collector runs and start-up's objects are frozen
+LIGHT_START_PROBE = """
+import gc, os, sys
+exit_ = os._exit
+def report(code):
+    unneeded = ("rich", "html.parser", "drawbridge.channel.home", "pydantic")
+    print(sorted(m for m in unneeded if m in sys.modules), flush=True)
+    print(gc.isenabled(), gc.get_freeze_count() > 10_000, flush=True)
+    exit_(code)
+os._exit = report
+sys.argv = ["drawbridge", *sys.argv[1:]]
+from drawbridge.cli.entry import main
+main()
+"""
+
+
+def test_a_lock_in_a_pipe_starts_light_and_prints_its_lines_as_they_are(
+    env_server: Server, locked: Path, tmp_path: Path
+):
+    """A lock whose output is not a terminal writes its summary lines itself: rich (~20 ms
+    of a lock's imports), html.parser (JSON pages only) and the home's configuration
+    classes are never loaded, and the lines are the ones rich printed, brackets and all.
+    The garbage collector skipped start-up (cli/startup.py) and runs again for the work,
+    start-up's objects frozen out of its sight."""
+    project = tmp_path / "odd [bold]name :smile:"
+    shutil.copytree(locked.parent, project)
+    environment = {k: v for k, v in client_env().items() if k not in STYLING_VARIABLES}
+    probe = subprocess.run(
+        [sys.executable, "-c", LIGHT_START_PROBE, "lock", "--server", env_server.url]
+        + [str(project / "environment.yml")],
+        capture_output=True,
+        text=True,
+        env=environment,
+        timeout=300,
+    )
+    assert probe.returncode == 0, probe.stdout + probe.stderr
+    *lines, loaded, collector = probe.stdout.splitlines()
+    assert loaded == "[]" and collector == "True True"
+    platform_lock = read_lock(locked, "linux-64")
+    assert lines == [
+        f"linux-64: {len(platform_lock.conda)} conda and {len(platform_lock.pip)} pip packages",
+        f"wrote {project / 'drawbridge.lock'}",
+    ]
+    assert (project / "drawbridge.lock").read_bytes() == locked.read_bytes()
 
 
 def test_a_guess_the_solve_disagrees_with_is_not_used(env_server: Server, tmp_path: Path):

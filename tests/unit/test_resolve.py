@@ -23,9 +23,9 @@ from drawbridge.bridge.resolve.uv_compile import (
     UvSource,
     compile_target,
     named_projects,
-    uv_environment,
     uv_platform,
 )
+from drawbridge.bridge.resolve.uv_process import uv_environment
 
 
 LINUX_311 = Target("linux-64", "3.11")
@@ -426,8 +426,9 @@ def test_what_uv_cannot_resolve_for_is_refused(subdir, glibc):
 def test_uv_gets_the_macos_baseline_and_none_of_the_callers_uv_settings(monkeypatch):
     monkeypatch.setenv("UV_INDEX_URL", "https://elsewhere.invalid/simple/")
     monkeypatch.setenv("MACOSX_DEPLOYMENT_TARGET", "15.0")
-    assert uv_environment(OSX_ARM_311, {"osx-arm64": (11, 0)})["MACOSX_DEPLOYMENT_TARGET"] == "11.0"
-    linux = uv_environment(LINUX_311)
+    osx = uv_environment(OSX_ARM_311.subdir, {"osx-arm64": (11, 0)})
+    assert osx["MACOSX_DEPLOYMENT_TARGET"] == "11.0"
+    linux = uv_environment(LINUX_311.subdir)
     assert "MACOSX_DEPLOYMENT_TARGET" not in linux and "UV_INDEX_URL" not in linux
 
 

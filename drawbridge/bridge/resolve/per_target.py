@@ -35,10 +35,10 @@ from drawbridge.bridge.resolve.uv_compile import (
     UvSource,
     compile_target,
     named_projects,
-    uv_binary,
     uv_platform,
     uv_source,
 )
+from drawbridge.bridge.resolve.uv_process import uv_binary
 
 __all__ = ["InvalidRequest", "Pin", "TargetResolution", "parse_requests", "resolve"]
 

@@ -9,12 +9,10 @@ true, which removes them wherever they are required, the request included.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
 import tempfile
-import threading
 from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -24,6 +22,7 @@ from packaging.specifiers import InvalidSpecifier, SpecifierSet
 from packaging.utils import NormalizedName, canonicalize_name
 
 from drawbridge.bridge.errors import BridgeError, UnsupportedTarget
+from drawbridge.bridge.resolve.uv_process import uv_binary, uv_environment
 from drawbridge.bridge.translate.targets import DEFAULT_MACOS, Target
 
 if TYPE_CHECKING:  # the pypi client (httpx) is not imported to build a uv command
@@ -37,14 +36,6 @@ _UV_TRIPLES = {
     "osx-arm64": "aarch64-apple-darwin",
     "win-64": "x86_64-pc-windows-msvc",
 }
-#: uv settings from the caller's environment that may stay: TLS and network, never resolution
-KEPT_UV_VARIABLES = (
-    "UV_NATIVE_TLS",
-    "UV_SYSTEM_CERTS",
-    "UV_INSECURE_HOST",
-    "UV_HTTP_TIMEOUT",
-    "UV_CONCURRENT_DOWNLOADS",
-)
 NEVER = "python_version < '0'"
 #: uv stops at a wheel whose core metadata names another project (one naming another
 #: version of the project it takes as it is)
@@ -108,39 +99,6 @@ def uv_platform(subdir: str, manylinux: tuple[int, int]) -> str:
         f"uv has no platform for subdir {subdir!r}; use one of "
         f"{', '.join(sorted([*_UV_LINUX_ARCH, *_UV_TRIPLES]))}"
     )
-
-
-def uv_environment(
-    target: Target, macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS
-) -> dict[str, str]:
-    """The environment of a uv run: no caller uv settings, and the target's macOS baseline."""
-    environment = {
-        k: v for k, v in os.environ.items() if not k.startswith("UV_") or k in KEPT_UV_VARIABLES
-    }
-    environment.pop("MACOSX_DEPLOYMENT_TARGET", None)
-    environment["UV_NO_CONFIG"] = "1"
-    if target.subdir in macos:
-        major, minor = macos[target.subdir]
-        environment["MACOSX_DEPLOYMENT_TARGET"] = f"{major}.{minor}"
-    return environment
-
-
-_UV_BINARY: list[str] = []
-_UV_BINARY_LOCK = threading.Lock()
-
-
-def uv_binary() -> str:
-    """The uv executable of the `uv` package, looked up once.
-
-    The lookup reads sysconfig, whose first use is not thread-safe (two threads got
-    `"uv" + None`), hence the lock.
-    """
-    with _UV_BINARY_LOCK:
-        if not _UV_BINARY:
-            from uv import find_uv_bin
-
-            _UV_BINARY.append(find_uv_bin())
-        return _UV_BINARY[0]
 
 
 def uv_command(
@@ -236,7 +194,7 @@ def compile_target(
             check=False,
             capture_output=True,
             text=True,
-            env=uv_environment(target, macos),
+            env=uv_environment(target.subdir, macos),
             cwd=work,
         )
     if result.returncode == 0:

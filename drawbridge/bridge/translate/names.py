@@ -26,7 +26,6 @@ import importlib.util
 import json
 import os
 import re
-import tomllib
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from functools import cache, cached_property
@@ -34,6 +33,8 @@ from pathlib import Path
 
 from packaging.utils import NormalizedName, canonicalize_name
 from packaging.version import InvalidVersion, Version
+
+from drawbridge.channel.locations import user_cache_dir
 
 #: curated data shipped with Drawbridge (DESIGN.md: recipes/)
 CURATED_DIR = Path(__file__).resolve().parents[3] / "recipes"
@@ -153,14 +154,11 @@ def _renames(config_text: str) -> dict[NormalizedName, str]:
     return mapping
 
 
-def user_cache_dir() -> Path:
-    """Drawbridge's folder in the user's cache ($XDG_CACHE_HOME, else ~/.cache)."""
-    return Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache") / "drawbridge"
-
-
 def curated_overrides(path: Path = OVERRIDES_FILE) -> dict[str, str]:
     if not path.is_file():
         return {}
+    import tomllib  # here: drawbridge lock's early uv run comes before it (environments/uv_run.py)
+
     return dict(tomllib.loads(path.read_text("utf-8")).get("names", {}))
 
 

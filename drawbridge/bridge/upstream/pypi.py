@@ -5,12 +5,12 @@ files before any wheel is downloaded. Downloads go through `downloads.fetch_veri
 (checked against the index's sha256, cached by it, retried) and run in parallel.
 
 What only reading files needs (the channel's distribution readers, packaging's metadata
-parser) is imported where it is used: `drawbridge lock` lists pages and reads no file.
+parser) and the HTML pages' parser are imported where they are used: `drawbridge lock`
+lists JSON pages and reads no file.
 """
 
 from __future__ import annotations
 
-import html.parser
 from collections.abc import Callable, Iterable, Sequence
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
@@ -91,33 +91,12 @@ class Upstream(Protocol):
         """Let go of connections; the upstream is not used after."""
 
 
-class _LinkParser(html.parser.HTMLParser):
-    def __init__(self) -> None:
-        super().__init__()
-        self.links: list[dict[str, str | None]] = []
-        self._current: dict[str, str | None] | None = None
-
-    def handle_starttag(self, tag: str, attrs: list[tuple[str, str | None]]) -> None:
-        if tag == "a":
-            self._current = dict(attrs)
-            self._current["_text"] = ""
-
-    def handle_data(self, data: str) -> None:
-        if self._current is not None:
-            self._current["_text"] = (self._current["_text"] or "") + data
-
-    def handle_endtag(self, tag: str) -> None:
-        if tag == "a" and self._current is not None:
-            self.links.append(self._current)
-            self._current = None
-
-
 def parse_simple_html(project: NormalizedName, page_url: str, text: str) -> list[UpstreamFile]:
     """The files of a PEP 503 page."""
-    parser = _LinkParser()
-    parser.feed(text)
+    from drawbridge.bridge.upstream.simple_html import page_links
+
     files = []
-    for link in parser.links:
+    for link in page_links(text):
         href = link.get("href") or ""
         url, fragment = urldefrag(urljoin(page_url, href))
         filename = url.rsplit("/", 1)[-1]
