@@ -41,12 +41,8 @@ def _temporary_beside(target: Path) -> tuple[int, Path]:
 
 def write_bytes_atomic(target: Path, data: bytes) -> None:
     """Write `data` to `target` through a temporary file in the same folder and a rename."""
-    fd, temporary = _temporary_beside(target)
+    temporary = write_synced_beside(target, data)
     try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
         os.replace(temporary, target)
     except BaseException:
         temporary.unlink(missing_ok=True)
