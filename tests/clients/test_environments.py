@@ -7,6 +7,7 @@ import json
 import shutil
 import subprocess
 import sys
+import textwrap
 from pathlib import Path
 from urllib.parse import urljoin
 
@@ -280,10 +281,29 @@ def test_relock_with_nothing_changed_is_identical(env_server: Server, locked: Pa
     assert (locked.parent / "again.lock").read_bytes() == first
 
 
+def entry_probe(before: str, at_exit: str) -> str:
+    """A script (`python -c`) running `drawbridge ARGS` in its own process: `before` first,
+    then the command, and `at_exit` (its lines indented once, `code` the exit status) when
+    the command leaves through `os._exit`, as it always does."""
+    return f"""
+import os, sys
+{before}
+exit_ = os._exit
+def report(code):
+{textwrap.indent(at_exit.strip(), "    ")}
+    exit_(code)
+os._exit = report
+sys.argv = ["drawbridge", *sys.argv[1:]]
+from drawbridge.cli.entry import main
+main()
+"""
+
+
 #: `drawbridge lock` with, at each start of `uv pip compile`, which of typer, rattler,
 #: httpx and packaging are loaded; printed as the last line
-UV_START_PROBE = """
-import os, subprocess, sys
+UV_START_PROBE = entry_probe(
+    before="""
+import subprocess
 started = []
 class Spy(subprocess.Popen):
     def __init__(self, args, *rest, **kwargs):
@@ -292,15 +312,9 @@ class Spy(subprocess.Popen):
             started.append(sorted(m for m in loaded if m in sys.modules))
         super().__init__(args, *rest, **kwargs)
 subprocess.Popen = Spy
-exit_ = os._exit
-def report(code):
-    print(started, flush=True)
-    exit_(code)
-os._exit = report
-sys.argv = ["drawbridge", *sys.argv[1:]]
-from drawbridge.cli.entry import main
-main()
-"""
+""",
+    at_exit="print(started, flush=True)",
+)
 
 
 def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
@@ -334,19 +348,14 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
 
 #: `drawbridge lock`, printing at its exit which of the modules it should not need are
 #: loaded, and whether the cyclic collector runs and start-up's objects are frozen
-LIGHT_START_PROBE = """
-import gc, os, sys
-exit_ = os._exit
-def report(code):
-    unneeded = ("rich", "html.parser", "drawbridge.channel.home", "pydantic")
-    print(sorted(m for m in unneeded if m in sys.modules), flush=True)
-    print(gc.isenabled(), gc.get_freeze_count() > 10_000, flush=True)
-    exit_(code)
-os._exit = report
-sys.argv = ["drawbridge", *sys.argv[1:]]
-from drawbridge.cli.entry import main
-main()
-"""
+LIGHT_START_PROBE = entry_probe(
+    before="import gc",
+    at_exit="""
+unneeded = ("rich", "html.parser", "drawbridge.channel.home", "pydantic")
+print(sorted(m for m in unneeded if m in sys.modules), flush=True)
+print(gc.isenabled(), gc.get_freeze_count() > 10_000, flush=True)
+""",
+)
 
 
 def test_a_lock_in_a_pipe_starts_light_and_prints_its_lines_as_they_are(
