@@ -107,10 +107,10 @@ class _Releases:
         thread = threading.Thread(
             target=path.unlink, kwargs={"missing_ok": True}, name="drawbridge-release"
         )
-        with self._lock:
+        with self._lock:  # started before another thread's `wait` can join it
             self._running = [t for t in self._running if t.is_alive()]
+            thread.start()
             self._running.append(thread)
-        thread.start()
 
     def wait(self) -> None:
         with self._lock:
