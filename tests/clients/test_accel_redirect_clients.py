@@ -45,7 +45,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
         server.publish(conda)
         server.publish(wheel, channel="secret")
         reader = server.token(Role.reader, "alice")
-        internal = f"location {PREFIX} {{ internal; alias {home.root}/; }}"
+        internal = f"location ^~ {PREFIX} {{ internal; alias {home.root}/; }}"
         nginx, url = start_nginx(folder / "nginx", server.url, locations=internal)
         yield Proxied(server, url, reader, conda.read_bytes(), wheel.read_bytes())
     finally:
