@@ -5,7 +5,8 @@ What must hold: anonymous reads of a public channel (pages, repodata, files) are
 by nginx, reaching Drawbridge about once per `proxy_cache_seconds`; nothing read with a
 token, nothing of a private channel and nothing the routes answer is ever kept; a publish
 and a permission change reach anonymous readers within those seconds; `X-Accel-Expires`
-never reaches a client.
+never reaches a client. `accel_redirect_prefix` is set too (docs/operating.md, "Files sent
+by nginx"): what is read with a token is still sent by nginx from the home.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ from commands import invoke_drawbridge
 from nginx import home_with_a_private_channel, require_nginx, start_nginx, stop_nginx
 from servers import Server, start_server
 
+from drawbridge.channel import shards
 from drawbridge.channel.tokens import Role
 
 SECONDS = 2
@@ -54,6 +56,9 @@ PAGES_LOCATION = """
     }}
 """
 
+#: "Files sent by nginx": token reads are still redirected with the cache on
+ACCEL_PREFIX = "/_drawbridge_files/"
+
 PAGE = "/main/simple/open-lib/"
 FILE = "/main/conda/noarch/open-data-1.0-0.tar.bz2"
 REPODATA = "/main/conda/noarch/repodata.json"
@@ -73,7 +78,10 @@ class Cached:
 def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
     require_nginx()
     folder = tmp_path_factory.mktemp("proxy-cache")
-    config = f'[server]\nproxy_cache_seconds = {SECONDS}\naccess_log = "access.log"\n'
+    config = (
+        f'[server]\nproxy_cache_seconds = {SECONDS}\naccess_log = "access.log"\n'
+        f'accel_redirect_prefix = "{ACCEL_PREFIX}"\n'
+    )
     home = home_with_a_private_channel(folder / "home", config, "open")
     server = start_server(home.root)
     nginx = None
@@ -89,7 +97,8 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
         nginx, url = start_nginx(
             folder / "nginx",
             server.url,
-            locations=PAGES_LOCATION.format(upstream=server.url, cache=CACHE_LOCATION),
+            locations=PAGES_LOCATION.format(upstream=server.url, cache=CACHE_LOCATION)
+            + f"location ^~ {ACCEL_PREFIX} {{ internal; alias {home.root}/; }}",
             http=CACHE_PATH.format(folder=folder),
             proxy=CACHE_LOCATION,
         )
@@ -200,3 +209,25 @@ def test_pip_uv_and_rattler_install_through_the_cache(cached: Cached, tmp_path: 
         assert imported_value(target, "cached_lib", python) == "1.0"
     records = solve([f"{cached.url}/main/conda"], ["open-data"])
     assert [(r.name.normalized, str(r.version)) for r in records] == [("open-data", "1.0")]
+
+
+def test_token_reads_are_sent_by_nginx_from_the_home(cached: Cached):
+    """With `accel_redirect_prefix` as well, a read with a token (never kept) is answered
+    with X-Accel-Redirect and nginx sends the file, a shard included: its redirect path
+    holds `/shards/`, which the pages' regex location must not take (the internal location
+    is `^~`)."""
+    folder = cached.server.home.channel("main").conda_dir / "noarch"
+    digest = next(iter((shards.read_index(folder) or {"shards": {}})["shards"].values()))
+    shard = f"/main/conda/noarch/shards/{digest.hex()}.msgpack.zst"
+    for path in (FILE, shard, "/secret/files/hidden_lib-1.0-py3-none-any.whl"):
+        direct = httpx.get(cached.server.url + path, auth=("__token__", cached.reader))
+        assert direct.headers["x-accel-redirect"].startswith(ACCEL_PREFIX), path
+        through = httpx.get(cached.url + path, auth=("__token__", cached.reader))
+        assert through.status_code == 200, path
+        assert (
+            through.content
+            == (
+                cached.server.home.root
+                / direct.headers["x-accel-redirect"].removeprefix(ACCEL_PREFIX)
+            ).read_bytes()
+        ), path
