@@ -26,6 +26,16 @@ def require_nginx() -> None:
         pytest.skip("nginx is not installed (apt-get install nginx)")
 
 
+#: `[server] accel_redirect_prefix` as docs/operating.md, "Files sent by nginx", sets it
+ACCEL_PREFIX = "/_drawbridge_files/"
+
+
+def accel_location(home: Path) -> str:
+    """nginx's internal location of the home's files that X-Accel-Redirect names, as
+    docs/operating.md writes it (`^~`: no regex location may take its redirects)."""
+    return f"location ^~ {ACCEL_PREFIX} {{ internal; alias {home}/; }}"
+
+
 def home_with_a_private_channel(root: Path, config: str, *channels: str) -> Home:
     """A home with `config` as its drawbridge.toml, the user alice, the channel `secret`
     only she may read, and public `channels`: what a proxy must not leak, and what it may."""

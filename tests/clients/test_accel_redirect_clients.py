@@ -14,12 +14,17 @@ from dataclasses import dataclass
 import httpx
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
-from nginx import home_with_a_private_channel, require_nginx, start_nginx, stop_nginx
+from nginx import (
+    ACCEL_PREFIX,
+    accel_location,
+    home_with_a_private_channel,
+    require_nginx,
+    start_nginx,
+    stop_nginx,
+)
 from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
-
-PREFIX = "/_drawbridge_files/"
 
 
 @dataclass
@@ -35,7 +40,7 @@ class Proxied:
 def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
     require_nginx()
     folder = tmp_path_factory.mktemp("accel")
-    config = f'[server]\naccel_redirect_prefix = "{PREFIX}"\n'
+    config = f'[server]\naccel_redirect_prefix = "{ACCEL_PREFIX}"\n'
     home = home_with_a_private_channel(folder / "home", config)
     conda = make_conda_tar_bz2(folder / "d", "open-data", "1.0", members={"blob": b"x" * 300_000})
     wheel = make_wheel(folder / "w", "hidden-lib", "1.0")
@@ -45,8 +50,7 @@ def proxied(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Proxied]:
         server.publish(conda)
         server.publish(wheel, channel="secret")
         reader = server.token(Role.reader, "alice")
-        internal = f"location ^~ {PREFIX} {{ internal; alias {home.root}/; }}"
-        nginx, url = start_nginx(folder / "nginx", server.url, locations=internal)
+        nginx, url = start_nginx(folder / "nginx", server.url, locations=accel_location(home.root))
         yield Proxied(server, url, reader, conda.read_bytes(), wheel.read_bytes())
     finally:
         stop_nginx(nginx)
@@ -61,7 +65,7 @@ def test_drawbridge_names_an_allowed_file_and_nginx_sends_it(proxied: Proxied):
     direct = httpx.get(proxied.server.url + CONDA)
     assert direct.status_code == 200
     assert direct.content == b""  # Drawbridge sent no byte of it
-    assert direct.headers["x-accel-redirect"].startswith(PREFIX + "channels/main/")
+    assert direct.headers["x-accel-redirect"].startswith(ACCEL_PREFIX + "channels/main/")
     through = httpx.get(proxied.url + CONDA)
     assert through.status_code == 200
     assert through.content == proxied.conda
@@ -84,4 +88,4 @@ def test_a_private_file_is_refused_without_a_token_and_sent_with_one(proxied: Pr
 
 def test_the_internal_location_cannot_be_asked_for(proxied: Proxied):
     for path in ("drawbridge.db", "drawbridge.toml", "channels/secret/pypi/files/"):
-        assert httpx.get(proxied.url + PREFIX + path).status_code == 404
+        assert httpx.get(proxied.url + ACCEL_PREFIX + path).status_code == 404

@@ -21,7 +21,14 @@ import pytest
 from builders import make_conda_tar_bz2, make_wheel
 from clients import imported_value, pip_install, pyenv_python, solve, uv_install
 from commands import invoke_drawbridge
-from nginx import home_with_a_private_channel, require_nginx, start_nginx, stop_nginx
+from nginx import (
+    ACCEL_PREFIX,
+    accel_location,
+    home_with_a_private_channel,
+    require_nginx,
+    start_nginx,
+    stop_nginx,
+)
 from servers import Server, start_server
 
 from drawbridge.channel import shards
@@ -55,9 +62,6 @@ PAGES_LOCATION = """
       {cache}
     }}
 """
-
-#: "Files sent by nginx": token reads are still redirected with the cache on
-ACCEL_PREFIX = "/_drawbridge_files/"
 
 PAGE = "/main/simple/open-lib/"
 FILE = "/main/conda/noarch/open-data-1.0-0.tar.bz2"
@@ -98,7 +102,7 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
             folder / "nginx",
             server.url,
             locations=PAGES_LOCATION.format(upstream=server.url, cache=CACHE_LOCATION)
-            + f"location ^~ {ACCEL_PREFIX} {{ internal; alias {home.root}/; }}",
+            + accel_location(home.root),
             http=CACHE_PATH.format(folder=folder),
             proxy=CACHE_LOCATION,
         )
