@@ -28,7 +28,7 @@ import json
 import re
 import shutil
 import tempfile
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from types import MappingProxyType
 from typing import Any, NamedTuple
@@ -139,15 +139,47 @@ def add_to_index(
     holds; a subdir without a shard index, or a channel an interrupted run left, is
     indexed in full instead (`index_conda`). Call with the channel lock held."""
     folder = layout.conda_dir / subdir
-    stamped = (folder / repodata_files.STAMP).is_file()
-    if needs_recovery(layout) or not stamped or not (folder / shards.SHARD_INDEX).is_file():
+    if not _changes_by_shard(layout, folder):
         return index_conda(layout, [subdir])
     marker = layout.indexing_marker
     write_text_atomic(marker, json.dumps([subdir]))
     crash_point("indexing")
+    changes = _changes(layout, subdir, files, lambda filename: (folder / filename).is_file())
+    shards.update(folder, subdir, changes)
+    marker.unlink()
+    return []
+
+
+def work_ahead(
+    layout: ChannelLayout, subdir: str, files: Sequence[tuple[str, str, shards.Record | None]]
+) -> None:
+    """Work out the change `add_to_index(layout, subdir, files)` will make once `files`
+    are placed (`shards.work_ahead`): nothing if it will index in full or has a package
+    to read. Call with the channel lock held, and `shards.drop_ahead` after."""
+    folder = layout.conda_dir / subdir
+    if _changes_by_shard(layout, folder) and all(record is not None for *_, record in files):
+        shards.work_ahead(folder, subdir, _changes(layout, subdir, files, lambda filename: True))
+
+
+def _changes_by_shard(layout: ChannelLayout, folder: Path) -> bool:
+    """Whether the subdir `folder` takes a change by its shards (else: a full index)."""
+    stamped = (folder / repodata_files.STAMP).is_file()
+    return not needs_recovery(layout) and stamped and (folder / shards.SHARD_INDEX).is_file()
+
+
+def _changes(
+    layout: ChannelLayout,
+    subdir: str,
+    files: Sequence[tuple[str, str, shards.Record | None]],
+    is_there: Callable[[str], bool],
+) -> dict[str, dict[str, shards.Record | None]]:
+    """The change `files` make to the subdir's shards ({name: {filename: record, or None
+    to remove it}}): a file `is_there` is added unless its entry is there already, a file
+    not there is removed."""
+    folder = layout.conda_dir / subdir
     changes: dict[str, dict[str, shards.Record | None]] = {}
     for filename, name, record in files:
-        if not (folder / filename).is_file():
+        if not is_there(filename):
             changes.setdefault(name, {})[filename] = None
             continue
         index = shards.read_index(folder, copy=False) or {"shards": {}}
@@ -157,9 +189,7 @@ def add_to_index(
         if record is None:
             record = trial_record(folder / filename, filename, subdir, layout.root)
         changes.setdefault(name, {})[filename] = record
-    shards.update(folder, subdir, changes)
-    marker.unlink()
-    return []
+    return changes
 
 
 def _indexed(folder: Path, index: dict[str, Any], name: str, filename: str) -> shards.Record | None:

@@ -11,14 +11,16 @@ records a file the indexes leave out.
 from __future__ import annotations
 
 import json
+import logging
 import shutil
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import delete, select
 
-from drawbridge.channel import conda_index, pip_view
+from drawbridge.channel import conda_index, pip_view, shards
 from drawbridge.channel.bases import note_change
 from drawbridge.channel.database import CondaPackageRow, Database, DistributionRow
 from drawbridge.channel.faults import crash_point
@@ -26,6 +28,8 @@ from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.publishing import PublishedFile
 from drawbridge.channel.quarantine import QuarantinedFile, add_record
 from drawbridge.channel.storage import write_bytes_atomic
+
+log = logging.getLogger("drawbridge")
 
 
 class ChannelIndexes:
@@ -60,12 +64,7 @@ class ChannelIndexes:
     ) -> list[QuarantinedFile]:
         """Put `conda` files into (or take them out of) their subdirs' shards; the other
         `subdirs` are indexed by rattler."""
-        by_subdir: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {}
-        for item in conda:
-            record = dict(item.record) if item.record is not None else None
-            by_subdir.setdefault(item.subdir or "noarch", []).append(
-                (item.filename, item.project, record)
-            )
+        by_subdir = _by_subdir(conda)
         quarantined: list[QuarantinedFile] = []
         for subdir, files in sorted(by_subdir.items()):
             quarantined += conda_index.add_to_index(layout, subdir, files)
@@ -77,6 +76,23 @@ class ChannelIndexes:
         else:
             note_change(self.channels_dir)
         return quarantined
+
+    @contextmanager
+    def conda_ahead(self, layout: ChannelLayout, conda: Sequence[PublishedFile]) -> Iterator[None]:
+        """Work out, before `conda` files are placed, the change `add_conda` will make to
+        their subdirs' shards (`conda_index.work_ahead`), for the `add_conda` inside this
+        block; forgotten after it. A failure here only leaves `add_conda` to do the work."""
+        by_subdir = _by_subdir(item for item in conda if item.kind == "conda")
+        try:
+            for subdir, files in sorted(by_subdir.items()):
+                try:
+                    conda_index.work_ahead(layout, subdir, files)
+                except Exception as error:  # add_conda meets it again and says so
+                    log.debug("no shard change worked out ahead in %s: %s", subdir, error)
+            yield
+        finally:
+            for subdir in by_subdir:
+                shards.drop_ahead(layout.conda_dir / subdir)
 
     def rebuild(self, layout: ChannelLayout, force: bool) -> list[QuarantinedFile]:
         """Rewrite every page and index every conda subdir (`force`: re-read every package)."""
@@ -175,3 +191,16 @@ class ChannelIndexes:
 def row_record(row: CondaPackageRow | DistributionRow) -> dict[str, Any]:
     """A database row as plain data, for a quarantine's reason file."""
     return {column.name: getattr(row, column.name) for column in row.__table__.columns}
+
+
+def _by_subdir(
+    conda: Iterable[PublishedFile],
+) -> dict[str, list[tuple[str, str, dict[str, Any] | None]]]:
+    """Conda files as `conda_index` takes them ((filename, name, record)), by subdir."""
+    by_subdir: dict[str, list[tuple[str, str, dict[str, Any] | None]]] = {}
+    for item in conda:
+        record = dict(item.record) if item.record is not None else None
+        by_subdir.setdefault(item.subdir or "noarch", []).append(
+            (item.filename, item.project, record)
+        )
+    return by_subdir

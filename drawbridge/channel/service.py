@@ -153,7 +153,8 @@ class Channels(ChannelRegistry):
                     and self.access.claim_project(uploader, channel, project)
                 )
                 try:
-                    with self._writing(layout):
+                    ahead = [placement.published] if index else []
+                    with self._writing(layout), self.indexes.conda_ahead(layout, ahead):
                         published = self.publisher.place_and_record(placement)
                         placed = [] if published.already_published else [placement]
                         if index:

@@ -11,7 +11,10 @@ seconds (a reader may hold the old index) and is then swept (`sweep`).
 The decoded index is kept in memory (`_IndexCache`), checked against the file's `stat`
 on every use, so a publish into a subdir of 100,000 names does not decode 4 MB each time;
 beside it, once a publish wrote it, its names' msgpack bytes (`_EncodedNames`), patched
-per change, so it does not encode them again either.
+per change, so it does not encode them again either. A publish works its change out
+before its file is placed and recorded (`work_ahead`): the new index (3.7 MB at 100,000
+names) is compressed and written beside the old one on a thread meanwhile, and renamed
+over it once the new shards are there.
 """
 
 from __future__ import annotations
@@ -23,6 +26,7 @@ import os
 import threading
 import time
 from collections.abc import Iterable, Mapping
+from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
 
@@ -160,6 +164,12 @@ class _EncodedNames:
             raise LookupError(f"{name!r} is not in the encoded shard index")
         return start + len(entry)
 
+    def copy(self) -> _EncodedNames:
+        """Another of these, changed apart from this one."""
+        twin = _EncodedNames({})
+        twin.count, twin.body = self.count, bytearray(self.body)
+        return twin
+
     def packb(self, info: Mapping[str, Any]) -> bytes:
         """`msgpack.packb({"info": info, "shards": <the map>})`."""
         head = b"\x82" + _pack("info") + _pack(info) + _pack("shards")
@@ -257,9 +267,89 @@ def package_key(filename: str) -> str:
     return "packages.conda" if filename.endswith(".conda") else "packages"
 
 
+class _Change:
+    """An index change worked out but not yet written: the new shards' files, each changed
+    name's new shard (None: the name leaves), the encoded names after the change and the
+    index's `info`."""
+
+    __slots__ = ("pending", "digests", "encoded", "info")
+
+    def __init__(
+        self,
+        pending: list[tuple[Path, bytes]],
+        digests: dict[str, bytes | None],
+        encoded: _EncodedNames,
+        info: dict[str, Any],
+    ) -> None:
+        self.pending = pending
+        self.digests = digests
+        self.encoded = encoded
+        self.info = info
+
+    def packb(self) -> bytes:
+        """The new index, encoded."""
+        return self.encoded.packb(self.info)
+
+
+def _work_out(
+    folder: Path,
+    subdir: str,
+    changes: Mapping[str, Mapping[str, Record | None]],
+    cached: _Cached,
+    in_place: bool,
+) -> _Change:
+    """What applying `changes` to the index `cached` writes. The cached document is not
+    changed; its encoded names are (`in_place`) or a copy of them is."""
+    names: dict[str, bytes] = cached.document["shards"]
+    if cached.encoded is None:
+        encoded = _EncodedNames(names)
+    else:
+        encoded = cached.encoded if in_place else cached.encoded.copy()
+    pending: list[tuple[Path, bytes]] = []
+    digests: dict[str, bytes | None] = {}
+    broken = False
+    for name, files in sorted(changes.items()):
+        old = names.get(name)
+        shard = read_shard(folder, old) if old is not None else _empty_shard()
+        for filename, record in files.items():
+            key = package_key(filename)
+            if record is None:
+                shard[key].pop(filename, None)
+            else:
+                shard[key][filename] = record
+        try:
+            if not shard["packages"] and not shard["packages.conda"]:
+                if old is not None:
+                    digests[name] = None
+                    encoded.remove(name, old)
+                continue
+            digests[name] = digest = _encoded(folder, shard, pending)
+            encoded.set(name, old, digest)
+        except LookupError:  # never seen: the bytes no longer match the map
+            log.warning("the encoded shard index of %s was out of step: encoded again", folder)
+            broken = True
+    if broken:
+        encoded = _EncodedNames(_changed(dict(names), digests))
+    return _Change(pending, digests, encoded, _index_info(subdir, cached.document.get("info", {})))
+
+
+def _changed(names: dict[str, bytes], digests: Mapping[str, bytes | None]) -> dict[str, bytes]:
+    """`names` with `digests` applied (in place): a changed name keeps its place, a new
+    one comes last, a name whose digest is None leaves."""
+    for name, digest in digests.items():
+        if digest is None:
+            names.pop(name, None)
+        else:
+            names[name] = digest
+    return names
+
+
 def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record | None]]) -> int:
     """Apply `changes` ({name: {filename: record, or None to remove it}}) to the subdir
-    `folder`'s shards, then replace its index; return how many shards were written.
+    `folder`'s shards, then replace its index; return how many shards were written. A
+    change `work_ahead` worked out for the same `changes` and the same index is taken as
+    it is (its new index already written, or being written); otherwise the new index is
+    compressed and written on a thread while the new shards are written here.
 
     The subdir must have a shard index already (`read_index`); the caller holds the
     channel lock, and calls `storage.wait_for_releases` before letting go of it. A name
@@ -269,43 +359,132 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
     if cached is None:
         raise FileNotFoundError(path)
     try:
-        index = cached.document
-        names: dict[str, bytes] = index["shards"]
-        encoded = cached.encoded or _EncodedNames(names)
-        pending: list[tuple[Path, bytes]] = []
-        broken = False
-        for name, files in sorted(changes.items()):
-            old = names.get(name)
-            shard = read_shard(folder, old) if old is not None else _empty_shard()
-            for filename, record in files.items():
-                key = package_key(filename)
-                if record is None:
-                    shard[key].pop(filename, None)
-                else:
-                    shard[key][filename] = record
-            try:
-                if not shard["packages"] and not shard["packages.conda"]:
-                    if old is not None:
-                        del names[name]
-                        encoded.remove(name, old)
-                    continue
-                names[name] = _encoded(folder, shard, pending)
-                encoded.set(name, old, names[name])
-            except LookupError:  # never seen: the bytes no longer match the map
-                log.warning("the encoded shard index of %s was out of step: encoded again", folder)
-                broken = True
-        if broken:
-            encoded = _EncodedNames(names)
-        _write_shards(pending)
-        document = _index_document(subdir, names, index.get("info", {}))
-        data = compress(encoded.packb(document["info"]), INDEX_ZSTD_LEVEL)
+        ahead = _AHEAD.take(path, cached, changes)
+        if ahead is not None:
+            change, written = ahead.change, ahead.written
+        else:
+            change = _work_out(folder, subdir, changes, cached, in_place=True)
+            written = _AHEAD.write(path, change)
+        try:
+            _write_shards(change.pending)  # while the new index is written
+            new_index = written.result()
+        except BaseException:
+            written.add_done_callback(_remove_written)
+            raise
         # the old index freed on a thread: the caller (the channel's writer) waits for it
-        replace_releasing_old(write_synced_beside(path, data), path)
-        _INDEXES.remember(path, document, encoded)
+        replace_releasing_old(new_index, path)
+        names = _changed(cached.document["shards"], change.digests)
+        _INDEXES.remember(path, {"info": change.info, "shards": names}, change.encoded)
     except BaseException:
         _INDEXES.forget(path)  # the cached document may be half changed: read it again
         raise
-    return len(pending)
+    return len(change.pending)
+
+
+class _Ahead:
+    """A change `work_ahead` worked out for an index, its new index being compressed and
+    written beside the old one on a thread."""
+
+    __slots__ = ("cached", "signature", "changes", "change", "written")
+
+    def __init__(
+        self,
+        cached: _Cached,
+        changes: Mapping[str, Mapping[str, Record | None]],
+        change: _Change,
+        written: Future[Path],
+    ) -> None:
+        self.cached = cached
+        self.signature = cached.signature
+        self.changes = changes
+        self.change = change
+        self.written = written
+
+    def discard(self) -> None:
+        """Remove the new index's file once it is written (now, if it is)."""
+        self.written.add_done_callback(_remove_written)
+
+
+def _remove_written(written: Future[Path]) -> None:
+    if written.exception() is None:
+        written.result().unlink(missing_ok=True)
+
+
+class _WorkedAhead:
+    """The changes worked out ahead, at most one per index path."""
+
+    def __init__(self) -> None:
+        self._by_path: dict[str, _Ahead] = {}
+        self._lock = threading.Lock()
+        self._writer: ThreadPoolExecutor | None = None
+
+    def start(
+        self, path: Path, cached: _Cached, changes: Mapping[str, Any], change: _Change
+    ) -> None:
+        written = self.write(path, change)
+        with self._lock:
+            replaced = self._by_path.pop(str(path), None)
+            self._by_path[str(path)] = _Ahead(cached, changes, change, written)
+        if replaced is not None:
+            replaced.discard()
+
+    def write(self, path: Path, change: _Change) -> Future[Path]:
+        """Compress and write `change`'s new index beside the index at `path`, on a
+        thread (zstd and the writes let go of the GIL)."""
+        with self._lock:
+            if self._writer is None:
+                self._writer = ThreadPoolExecutor(2, thread_name_prefix="shard-index")
+            return self._writer.submit(_compressed_beside, path, change)
+
+    def take(self, path: Path, cached: _Cached, changes: Mapping[str, Any]) -> _Ahead | None:
+        """The change worked out ahead for `changes` to the index `cached` as it is now, if
+        there is one; any other change worked out for `path` is discarded."""
+        with self._lock:
+            ahead = self._by_path.pop(str(path), None)
+        if ahead is None:
+            return None
+        if ahead.cached is cached and ahead.signature == cached.signature:
+            if ahead.changes == changes:
+                return ahead
+        ahead.discard()
+        return None
+
+    def drop(self, path: Path) -> None:
+        with self._lock:
+            ahead = self._by_path.pop(str(path), None)
+        if ahead is not None:
+            ahead.discard()
+
+
+_AHEAD = _WorkedAhead()
+
+
+def _compressed_beside(path: Path, change: _Change) -> Path:
+    """`change`'s new index compressed and written, synced, beside the index at `path`."""
+    return write_synced_beside(path, compress(change.packb(), INDEX_ZSTD_LEVEL))
+
+
+def work_ahead(
+    folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record | None]]
+) -> None:
+    """Work out now what `update(folder, subdir, changes)` will write, then compress and
+    write the new index beside the old one on a thread, so that the update soon after
+    writes the new shards and renames: a publish into a subdir of 100,000 names does the
+    3.7 MB of its index (4 ms of zstd, 5 ms of writing) while its file is placed and
+    recorded. Nothing the index names changes here; an update of other changes, or of an
+    index changed meanwhile, works its change out again. Call with the channel lock held,
+    and `drop_ahead` after the update."""
+    path = folder / SHARD_INDEX
+    cached = _INDEXES.entry(path)
+    if cached is not None:
+        change = _work_out(folder, subdir, changes, cached, in_place=False)
+        _AHEAD.start(path, cached, changes, change)
+
+
+def drop_ahead(folder: Path) -> None:
+    """Forget a change `work_ahead` worked out for the subdir `folder` that no update
+    took (its file removed)."""
+    _AHEAD.drop(folder / SHARD_INDEX)
 
 
 def write_all(folder: Path, subdir: str, repodata: Mapping[str, Any]) -> int:
@@ -383,15 +562,17 @@ def _write_index(folder: Path, subdir: str, names: dict[str, bytes], info: dict[
 def _index_document(subdir: str, names: dict[str, bytes], info: dict[str, Any]) -> dict[str, Any]:
     """The shard index naming `names`, in their order (a change keeps the order they had,
     new names last: sorting 100,000 names on each publish cost 30 ms)."""
+    return {"info": _index_info(subdir, info), "shards": names}
+
+
+def _index_info(subdir: str, info: dict[str, Any]) -> dict[str, Any]:
+    """The `info` of a shard index written now, kept from the last one's `info`."""
     return {
-        "info": {
-            "subdir": subdir,
-            "base_url": "",
-            "shards_base_url": f"./{SHARDS_DIR}/",
-            **{k: v for k, v in info.items() if k not in ("subdir", "created_at")},
-            "created_at": _now(),
-        },
-        "shards": names,
+        "subdir": subdir,
+        "base_url": "",
+        "shards_base_url": f"./{SHARDS_DIR}/",
+        **{k: v for k, v in info.items() if k not in ("subdir", "created_at")},
+        "created_at": _now(),
     }
 
 

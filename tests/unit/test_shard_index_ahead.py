@@ -1,0 +1,137 @@
+"""A publish works out its change to the shard index before its file is placed, and the
+new index is compressed and written beside the old one on a thread meanwhile
+(`shards.work_ahead`, issue 22): the update after it must rename that file into place
+when it is for the same change to the same index, and otherwise work the change out
+again; a change worked out and not taken, or an update that fails, leaves no file."""
+
+from __future__ import annotations
+
+import time
+from pathlib import Path
+
+import msgpack
+import pytest
+
+from drawbridge.channel import shards
+from drawbridge.channel.storage import is_temporary
+
+from test_shard_index import _change, _check, _filename, _indexed, _record, _written
+
+Changes = dict[str, dict[str, shards.Record | None]]
+
+
+def _adding(name: str, version: str) -> Changes:
+    return {name: {_filename(name, version): _record(name, version)}}
+
+
+def _temporaries(folder: Path) -> list[Path]:
+    return [path for path in folder.iterdir() if is_temporary(path.name)]
+
+
+def _written_ahead(folder: Path) -> bytes:
+    """The new index the thread wrote beside the old one (waiting for it)."""
+    ahead = shards._AHEAD._by_path[str(folder / shards.SHARD_INDEX)]
+    path = ahead.written.result(timeout=10)
+    assert _temporaries(folder) == [path]
+    return path.read_bytes()
+
+
+def _no_temporaries(folder: Path) -> None:
+    """Within a few seconds (a discarded file goes once its thread wrote it), none left."""
+    deadline = time.monotonic() + 10
+    while _temporaries(folder):
+        assert time.monotonic() < deadline, f"left behind: {_temporaries(folder)}"
+        time.sleep(0.005)
+
+
+@pytest.mark.parametrize(
+    "edits",
+    [
+        [("n03", "1.1", True)],  # a digest replaced in place
+        [("new", "1.0", True)],  # a name appended
+        [("n00", "1.0", False)],  # a name cut out
+        [("n07", "1.0", False), ("n07", "3.0", True), ("other", "1.0", True)],
+    ],
+)
+def test_the_index_written_ahead_is_the_one_put_in_place(
+    tmp_path: Path, edits: list[tuple[str, str, bool]]
+) -> None:
+    folder, model, order = _indexed(tmp_path, [f"n{i:02d}" for i in range(20)])
+    changes: Changes = {}
+    for name, version, add in edits:
+        changes.setdefault(name, {})[_filename(name, version)] = (
+            _record(name, version) if add else None
+        )
+    shards.work_ahead(folder, "noarch", changes)
+    ahead = _written_ahead(folder)
+    _change(folder, model, order, edits)  # checks the bytes are msgpack's own encoding
+    assert (folder / shards.SHARD_INDEX).read_bytes() == ahead
+    shards.drop_ahead(folder)
+    assert _temporaries(folder) == []
+    cached = shards.read_index(folder)
+    assert cached == _written(folder)[1]
+
+
+def test_a_change_worked_out_for_other_changes_is_not_written(tmp_path: Path) -> None:
+    folder, model, order = _indexed(tmp_path, [f"a{i}" for i in range(20)])
+    shards.work_ahead(folder, "noarch", _adding("a1", "2.0"))
+    ahead = _written_ahead(folder)
+    _change(folder, model, order, [("a2", "2.0", True)])
+    assert (folder / shards.SHARD_INDEX).read_bytes() != ahead
+    a1 = shards.read_shard(folder, _written(folder)[1]["shards"]["a1"])
+    assert _filename("a1", "2.0") not in a1["packages"]
+    _no_temporaries(folder)
+
+
+def test_an_index_changed_since_is_worked_out_again(tmp_path: Path) -> None:
+    """Worked out, then the index changed (here by another update; a publish holds the
+    channel lock, so it is another process's): the update starts from the index as it is."""
+    folder, model, order = _indexed(tmp_path, [f"b{i}" for i in range(20)])
+    shards.work_ahead(folder, "noarch", _adding("b1", "2.0"))
+    ahead = _written_ahead(folder)
+    other = tmp_path / "other"
+    shards.update(folder, "noarch", _adding("late", "1.0"))  # drops what was worked out
+    model["late"], order = {_filename("late", "1.0")}, [*order, "late"]
+    shards.work_ahead(folder, "noarch", _adding("b1", "2.0"))
+    _written_ahead(folder)
+    # another process replaces the index: the same names, the other way round
+    _data, document = _written(folder)
+    document["shards"] = dict(reversed(document["shards"].items()))
+    other.write_bytes(shards.compress(msgpack.packb(document)))
+    other.replace(folder / shards.SHARD_INDEX)
+    order.reverse()
+    _change(folder, model, order, [("b1", "2.0", True)])
+    assert (folder / shards.SHARD_INDEX).read_bytes() != ahead
+    _no_temporaries(folder)
+
+
+def test_a_change_dropped_leaves_the_index_as_it_was(tmp_path: Path) -> None:
+    folder, model, order = _indexed(tmp_path, [f"c{i}" for i in range(20)])
+    before = (folder / shards.SHARD_INDEX).read_bytes()
+    shards.work_ahead(folder, "noarch", _adding("c1", "2.0"))
+    shards.drop_ahead(folder)
+    _no_temporaries(folder)
+    assert (folder / shards.SHARD_INDEX).read_bytes() == before
+    _check(folder, model, order)
+
+
+def test_an_update_that_fails_leaves_no_new_index(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    folder, model, order = _indexed(tmp_path, [f"d{i}" for i in range(20)])
+    before = (folder / shards.SHARD_INDEX).read_bytes()
+    shards.work_ahead(folder, "noarch", _adding("d1", "2.0"))
+
+    def full_disk(pending: object) -> None:
+        raise OSError(28, "No space left on device")
+
+    with monkeypatch.context() as patched:
+        patched.setattr(shards, "_write_shards", full_disk)
+        with pytest.raises(OSError):
+            shards.update(folder, "noarch", _adding("d1", "2.0"))
+        with pytest.raises(OSError):  # and without a change worked out ahead
+            shards.update(folder, "noarch", _adding("d2", "2.0"))
+    _no_temporaries(folder)
+    assert (folder / shards.SHARD_INDEX).read_bytes() == before
+    _check(folder, model, order)
+    _change(folder, model, order, [("d1", "2.0", True)])  # and the next one goes through
