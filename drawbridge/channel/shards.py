@@ -455,8 +455,16 @@ class _WorkedAhead:
         if ahead is not None:
             ahead.discard()
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: its parent's threads are not there, so neither are the
+        changes they were writing, and a new thread pool is made when one is needed (the
+        parent's, which counts a thread as idle, would never run what it is given)."""
+        self._by_path, self._lock, self._writer = {}, threading.Lock(), None
+
 
 _AHEAD = _WorkedAhead()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_AHEAD.forget_after_fork)
 
 
 def _compressed_beside(path: Path, change: _Change) -> Path:

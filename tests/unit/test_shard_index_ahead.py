@@ -6,6 +6,8 @@ again; a change worked out and not taken, or an update that fails, leaves no fil
 
 from __future__ import annotations
 
+import os
+import signal
 import time
 from pathlib import Path
 
@@ -135,3 +137,23 @@ def test_an_update_that_fails_leaves_no_new_index(
     assert (folder / shards.SHARD_INDEX).read_bytes() == before
     _check(folder, model, order)
     _change(folder, model, order, [("d1", "2.0", True)])  # and the next one goes through
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_forked_child_writes_its_own_index(tmp_path: Path) -> None:
+    """A process that forks after an update (a server starting its workers after settling
+    what a crash left) must not hand its child the parent's thread pool: the child's pool
+    would count the parent's thread as idle and never run what it is given."""
+    folder, model, order = _indexed(tmp_path, [f"e{i}" for i in range(20)])
+    _change(folder, model, order, [("e1", "2.0", True)])  # the pool made, its thread idle
+    child = os.fork()
+    if child == 0:  # pragma: no cover - the child's outcome is its exit status
+        signal.alarm(20)  # a hang ends the child with SIGALRM
+        try:
+            shards.update(folder, "noarch", _adding("e2", "2.0"))
+        finally:
+            os._exit(0)
+    _pid, status = os.waitpid(child, 0)
+    assert os.waitstatus_to_exitcode(status) == 0, "the forked child never wrote its index"
+    model["e2"].add(_filename("e2", "2.0"))
+    _check(folder, model, order)
