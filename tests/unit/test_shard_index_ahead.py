@@ -15,7 +15,7 @@ import msgpack
 import pytest
 
 from drawbridge.channel import shards
-from drawbridge.channel.storage import is_temporary
+from drawbridge.channel.storage import is_temporary, wait_for_releases
 
 from test_shard_index import _change, _check, _filename, _indexed, _record, _written
 
@@ -39,7 +39,10 @@ def _written_ahead(folder: Path) -> bytes:
 
 
 def _no_temporaries(folder: Path) -> None:
-    """Within a few seconds (a discarded file goes once its thread wrote it), none left."""
+    """Within a few seconds (a discarded file goes once its thread wrote it), none left:
+    the old index linked aside is gone once the releases were waited for, as the channel's
+    writer does."""
+    wait_for_releases()
     deadline = time.monotonic() + 10
     while _temporaries(folder):
         assert time.monotonic() < deadline, f"left behind: {_temporaries(folder)}"
@@ -69,6 +72,7 @@ def test_the_index_written_ahead_is_the_one_put_in_place(
     _change(folder, model, order, edits)  # checks the bytes are msgpack's own encoding
     assert (folder / shards.SHARD_INDEX).read_bytes() == ahead
     shards.drop_ahead(folder)
+    wait_for_releases()  # the old index, linked aside, goes on a thread the writer waits for
     assert _temporaries(folder) == []
     cached = shards.read_index(folder)
     assert cached == _written(folder)[1]
