@@ -89,6 +89,10 @@ class _Compressors:
                 if len(free) < self.KEPT:
                     free.append(compressor)
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: the lock may have been held by a thread of the parent."""
+        self._lock = threading.Lock()
+
 
 _COMPRESSORS = _Compressors()
 
@@ -237,6 +241,10 @@ class _IndexCache:
         signature = (stat.st_ino, stat.st_size, stat.st_mtime_ns)
         with self._lock:
             self._entries[str(path)] = _Cached(signature, document, encoded)
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: the lock may have been held by a thread of the parent."""
+        self._lock = threading.Lock()
 
 
 _INDEXES = _IndexCache()
@@ -464,7 +472,8 @@ class _WorkedAhead:
 
 _AHEAD = _WorkedAhead()
 if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_AHEAD.forget_after_fork)
+    for _kept in (_COMPRESSORS, _INDEXES, _AHEAD):
+        os.register_at_fork(after_in_child=_kept.forget_after_fork)
 
 
 def _compressed_beside(path: Path, change: _Change) -> Path:

@@ -118,8 +118,15 @@ class _Releases:
         for thread in running:
             thread.join()
 
+    def forget_after_fork(self) -> None:
+        """In a forked child: the parent's threads are not there (the parent drops its own
+        links), and the lock may have been held by one of them."""
+        self._running, self._lock = [], threading.Lock()
+
 
 _RELEASES = _Releases()
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_RELEASES.forget_after_fork)
 
 
 def wait_for_releases() -> None:

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import os
 import signal
+import threading
 import time
 from pathlib import Path
 
 import msgpack
 import pytest
 
-from drawbridge.channel import shards
+from drawbridge.channel import shards, storage
 from drawbridge.channel.storage import is_temporary, wait_for_releases
 
 from test_shard_index import _change, _check, _filename, _indexed, _record, _written
@@ -160,4 +161,42 @@ def test_a_forked_child_writes_its_own_index(tmp_path: Path) -> None:
     _pid, status = os.waitpid(child, 0)
     assert os.waitstatus_to_exitcode(status) == 0, "the forked child never wrote its index"
     model["e2"].add(_filename("e2", "2.0"))
+    _check(folder, model, order)
+
+
+@pytest.mark.skipif(not hasattr(os, "fork"), reason="no fork here")
+def test_a_fork_while_another_thread_holds_the_locks(tmp_path: Path) -> None:
+    """A fork while another thread holds the locks of the kept indexes, compressors and
+    releases: the child's locks are its own, free (not the parent's, held for ever)."""
+    folder, model, order = _indexed(tmp_path, [f"f{i}" for i in range(20)])
+    _change(folder, model, order, [("f1", "2.0", True)])
+    locks = [shards._INDEXES._lock, shards._COMPRESSORS._lock, storage._RELEASES._lock]
+    held, done = threading.Event(), threading.Event()
+
+    def hold() -> None:
+        for lock in locks:
+            lock.acquire()
+        held.set()
+        done.wait()
+        for lock in locks:
+            lock.release()
+
+    holder = threading.Thread(target=hold)
+    holder.start()
+    held.wait()
+    try:
+        child = os.fork()
+        if child == 0:  # pragma: no cover - the child's outcome is its exit status
+            signal.alarm(20)
+            try:
+                shards.update(folder, "noarch", _adding("f2", "2.0"))
+                wait_for_releases()
+            finally:
+                os._exit(0)
+        _pid, status = os.waitpid(child, 0)
+    finally:
+        done.set()
+        holder.join()
+    assert os.waitstatus_to_exitcode(status) == 0, "the forked child waited on a lock"
+    model["f2"].add(_filename("f2", "2.0"))
     _check(folder, model, order)
