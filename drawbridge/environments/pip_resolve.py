@@ -158,15 +158,16 @@ class PipResolver:
         """The project's files in the first index that has it; [] in none."""
         name = canonicalize_name(project)
         if name not in self._files:
-            self._files[name] = []
+            found: list[UpstreamFile] = []
             for index in self.indexes:
                 try:
-                    self._files[name] = index.files(name)
+                    found = index.files(name)
                     break
                 except UnknownUpstreamProject:
                     continue
-                except BridgeError as error:
+                except BridgeError as error:  # kept for no one: asked again next time
                     raise RemoteError(str(error)) from None
+            self._files[name] = found
         return self._files[name]
 
     def _fetch(self, projects: list[str]) -> None:
