@@ -4,13 +4,14 @@
 (indexes, pages, packages, .metadata) with its bytes. `InProcess` is the in-process
 tier's `AppClient`, not started (no recovery), with twine-style uploads.
 `assert_consistent` is what a crash or a failure must leave: store, database and indexes
-agreeing.
+agreeing; `no_temporaries` waits until a folder has no temporary file left in it.
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
+import time
 from pathlib import Path
 from typing import Any
 
@@ -27,7 +28,7 @@ from drawbridge.channel.database import (
     PublishIntentRow,
 )
 from drawbridge.channel.home import Home
-from drawbridge.channel.storage import is_temporary
+from drawbridge.channel.storage import is_temporary, wait_for_releases
 from drawbridge.channel.tokens import Role, create_token
 from servers import AppClient
 
@@ -251,3 +252,19 @@ def served_and_recorded(home: Home) -> tuple[dict[str, bytes], list[str]]:
         f"marker {m.name}" for m in (layout.indexing_marker, layout.pages_marker) if m.exists()
     ]
     return indexed(served_bytes(home)), sorted(rows) + intents + markers
+
+
+def temporaries(folder: Path) -> list[Path]:
+    """The temporary files directly in `folder` (`storage.is_temporary`)."""
+    return [path for path in folder.iterdir() if is_temporary(path.name)]
+
+
+def no_temporaries(folder: Path, seconds: float = 10) -> None:
+    """Wait until `folder` holds no temporary file: old files linked aside go once the
+    releases are waited for (as a channel's writer does), and a new shard index written
+    ahead and not taken goes once its thread has written it."""
+    wait_for_releases()
+    deadline = time.monotonic() + seconds
+    while temporaries(folder):
+        assert time.monotonic() < deadline, f"left behind: {temporaries(folder)}"
+        time.sleep(0.005)

@@ -4,29 +4,16 @@ test_shard_index_ahead.py` has the rest)."""
 
 from __future__ import annotations
 
-import time
 from pathlib import Path
 
 import msgpack
 import pytest
 from builders import make_noarch_python_conda
+from served_state import no_temporaries
 
 from drawbridge.channel import shards
 from drawbridge.channel.publishing import DuplicateFile
 from drawbridge.channel.service import Channels
-from drawbridge.channel.storage import is_temporary
-
-
-def _temporaries(folder: Path) -> list[Path]:
-    return [path for path in folder.iterdir() if is_temporary(path.name)]
-
-
-def _no_temporaries(folder: Path) -> None:
-    """Within a few seconds (a discarded file goes once its thread wrote it), none left."""
-    deadline = time.monotonic() + 10
-    while _temporaries(folder):
-        assert time.monotonic() < deadline, f"left behind: {_temporaries(folder)}"
-        time.sleep(0.005)
 
 
 def _names(folder: Path) -> list[str]:
@@ -47,9 +34,9 @@ def test_a_refused_publish_leaves_no_index_written_ahead(
     other = make_noarch_python_conda(tmp_path / "other", "same", "1.0", "same-but-other")
     with pytest.raises(DuplicateFile):
         channels.publish("main", other)
-    _no_temporaries(folder)
+    no_temporaries(folder)
     assert (folder / shards.SHARD_INDEX).read_bytes() == index
     second = make_noarch_python_conda(tmp_path / "first", "next", "1.0", "next")
     channels.publish("main", second)
     assert _names(folder) == ["same", "next"]
-    _no_temporaries(folder)
+    no_temporaries(folder)

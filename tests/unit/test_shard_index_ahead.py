@@ -9,14 +9,14 @@ from __future__ import annotations
 import os
 import signal
 import threading
-import time
 from pathlib import Path
 
 import msgpack
 import pytest
+from served_state import no_temporaries, temporaries
 
 from drawbridge.channel import shards, storage
-from drawbridge.channel.storage import is_temporary, wait_for_releases
+from drawbridge.channel.storage import wait_for_releases
 
 from test_shard_index import _change, _check, _filename, _indexed, _record, _written
 
@@ -27,27 +27,12 @@ def _adding(name: str, version: str) -> Changes:
     return {name: {_filename(name, version): _record(name, version)}}
 
 
-def _temporaries(folder: Path) -> list[Path]:
-    return [path for path in folder.iterdir() if is_temporary(path.name)]
-
-
 def _written_ahead(folder: Path) -> bytes:
     """The new index the thread wrote beside the old one (waiting for it)."""
     ahead = shards._AHEAD._by_path[str(folder / shards.SHARD_INDEX)]
     path = ahead.written.result(timeout=10)
-    assert _temporaries(folder) == [path]
+    assert temporaries(folder) == [path]
     return path.read_bytes()
-
-
-def _no_temporaries(folder: Path) -> None:
-    """Within a few seconds (a discarded file goes once its thread wrote it), none left:
-    the old index linked aside is gone once the releases were waited for, as the channel's
-    writer does."""
-    wait_for_releases()
-    deadline = time.monotonic() + 10
-    while _temporaries(folder):
-        assert time.monotonic() < deadline, f"left behind: {_temporaries(folder)}"
-        time.sleep(0.005)
 
 
 @pytest.mark.parametrize(
@@ -74,7 +59,7 @@ def test_the_index_written_ahead_is_the_one_put_in_place(
     assert (folder / shards.SHARD_INDEX).read_bytes() == ahead
     shards.drop_ahead(folder)
     wait_for_releases()  # the old index, linked aside, goes on a thread the writer waits for
-    assert _temporaries(folder) == []
+    assert temporaries(folder) == []
     cached = shards.read_index(folder)
     assert cached == _written(folder)[1]
 
@@ -87,7 +72,7 @@ def test_a_change_worked_out_for_other_changes_is_not_written(tmp_path: Path) ->
     assert (folder / shards.SHARD_INDEX).read_bytes() != ahead
     a1 = shards.read_shard(folder, _written(folder)[1]["shards"]["a1"])
     assert _filename("a1", "2.0") not in a1["packages"]
-    _no_temporaries(folder)
+    no_temporaries(folder)
 
 
 def test_an_index_changed_since_is_worked_out_again(tmp_path: Path) -> None:
@@ -109,7 +94,7 @@ def test_an_index_changed_since_is_worked_out_again(tmp_path: Path) -> None:
     order.reverse()
     _change(folder, model, order, [("b1", "2.0", True)])
     assert (folder / shards.SHARD_INDEX).read_bytes() != ahead
-    _no_temporaries(folder)
+    no_temporaries(folder)
 
 
 def test_a_change_dropped_leaves_the_index_as_it_was(tmp_path: Path) -> None:
@@ -117,7 +102,7 @@ def test_a_change_dropped_leaves_the_index_as_it_was(tmp_path: Path) -> None:
     before = (folder / shards.SHARD_INDEX).read_bytes()
     shards.work_ahead(folder, "noarch", _adding("c1", "2.0"))
     shards.drop_ahead(folder)
-    _no_temporaries(folder)
+    no_temporaries(folder)
     assert (folder / shards.SHARD_INDEX).read_bytes() == before
     _check(folder, model, order)
 
@@ -138,7 +123,7 @@ def test_an_update_that_fails_leaves_no_new_index(
             shards.update(folder, "noarch", _adding("d1", "2.0"))
         with pytest.raises(OSError):  # and without a change worked out ahead
             shards.update(folder, "noarch", _adding("d2", "2.0"))
-    _no_temporaries(folder)
+    no_temporaries(folder)
     assert (folder / shards.SHARD_INDEX).read_bytes() == before
     _check(folder, model, order)
     _change(folder, model, order, [("d1", "2.0", True)])  # and the next one goes through
