@@ -9,6 +9,7 @@ from __future__ import annotations
 import datetime as dt
 import re
 import subprocess
+import time
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -27,6 +28,7 @@ from clients import (
 from databases import new_home
 from servers import Server, start_server
 
+from drawbridge.channel.access import STAMP_CHECK_SECONDS
 from drawbridge.channel.database import Database
 from drawbridge.channel.tokens import Role, create_token
 
@@ -257,12 +259,15 @@ def test_the_cli_shows_refuses_and_changes_what_the_tree_says(tree: Tree):
         done = run_drawbridge(*args, home=home)
         assert done.returncode == 1 and message in done.stderr, (args, done.stderr)
         assert "Traceback" not in done.stderr
-    # a change the CLI makes reaches the running server (both workers) at once
+    # a grant the CLI makes reaches the running server (both workers) at once: a refusal
+    # looks at the permissions stamp first; a revocation within STAMP_CHECK_SECONDS (the
+    # stamp is looked at that often; the in-process CLI can finish sooner than that)
     qa = tree.url("company/qa")
     assert [httpx.get(qa).status_code for _ in range(4)] == [404] * 4
     cli(home, "channel", "permissions", "company/qa", "--read", ":anonymous:")
     assert [httpx.get(qa).status_code for _ in range(4)] == [200] * 4
     cli(home, "channel", "permissions", "company/qa", "--read", "group:qa")
+    time.sleep(STAMP_CHECK_SECONDS * 1.5)
     assert [httpx.get(qa).status_code for _ in range(4)] == [404] * 4
     cli(home, "channel", "permissions", "company/qa", "--default", "read")
     assert httpx.get(qa).status_code == 200  # the server-wide default: anonymous_read = true
