@@ -20,6 +20,7 @@ import hashlib
 import json
 import os
 import subprocess
+import sys
 import tempfile
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -105,6 +106,11 @@ class UvRequest:
             self.python,
             "--python-platform",
             UV_PLATFORMS[self.platform].format(glibc=self.glibc_minor),
+            # any interpreter will do (nothing is built): without one, uv looks for a Python
+            # X.Y on the machine, through every pyenv shim on PATH (~10 s for a Python the
+            # client lacks, ~60 ms for its own), as the bridge's runs already avoid
+            "--python",
+            sys.executable,
         ]
         for url in self.indexes[1:]:
             arguments += ["--extra-index-url", url_with_token(url, token)]

@@ -7,20 +7,26 @@ from __future__ import annotations
 import dataclasses
 
 import json
+import os
+import threading
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
 import rattler
 
 import drawbridge.environments.lock as lock_module
+from drawbridge.bridge.resolve.uv_process import uv_binary
 from drawbridge.bridge.translate import names
 from drawbridge.environments.lock import Lock, LockedPlatform, write_lock
 from drawbridge.environments.lockfile import read_lock
+from drawbridge.environments.errors import Unresolvable
 from drawbridge.environments.pip_resolve import PipPackage
 from drawbridge.environments.uv_run import (
     GUESSES_KEPT,
     GUESSES_NAME,
     UvRequest,
+    UvRun,
     early_runs,
     guessed_runs,
     remember_runs,
@@ -174,3 +180,47 @@ def test_a_server_url_holding_a_token_is_never_remembered(tmp_path: Path):
         assert not (tmp_path / GUESSES_NAME).exists()
     remember_runs("key", [(REQUEST, [])], cache_dir=tmp_path)
     assert "s3cret" not in (tmp_path / GUESSES_NAME).read_text()
+
+
+class _NoProjects(BaseHTTPRequestHandler):
+    """An index without projects: 404 to every page (uv retries a 5xx, not a 404)."""
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.send_error(404)
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def test_uv_runs_on_this_interpreter_and_looks_for_no_other(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A pip part for a Python the client lacks sent the lock's uv searching the machine for
+    one (every `python3.X` on PATH, each pyenv shim run: ~10 s here for 3.12/3.13, and ~60 ms
+    for the client's own version from a folder without a virtualenv). Nothing is built, so
+    uv is given the client's interpreter: the real uv runs with interpreters on PATH that
+    note being run, and none is."""
+    fakes, called = tmp_path / "bin", tmp_path / "called"
+    fakes.mkdir()
+    for name in ("python", "python3", "python3.11", "python3.12", "python3.13"):
+        fake = fakes / name
+        fake.write_text(f'#!/bin/sh\necho "$0" >> {called}\nexit 1\n')
+        fake.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{fakes}{os.pathsep}{os.environ['PATH']}")
+    for variable in ("VIRTUAL_ENV", "CONDA_PREFIX", "UV_PYTHON"):
+        monkeypatch.delenv(variable, raising=False)
+    empty = ThreadingHTTPServer(("127.0.0.1", 0), _NoProjects)
+    threading.Thread(target=empty.serve_forever, daemon=True).start()
+    try:
+        for python in ("3.13", "3.11.7"):
+            index = f"http://127.0.0.1:{empty.server_address[1]}/main/simple/"
+            request = dataclasses.replace(REQUEST, python=python, indexes=(index,))
+            run = UvRun(request, uv_binary())
+            try:
+                with pytest.raises(Unresolvable):
+                    run.pins()
+            finally:
+                run.stop()
+    finally:
+        empty.shutdown()
+    assert not called.exists(), called.read_text()
