@@ -14,7 +14,7 @@ from pathlib import Path
 
 from typer.testing import CliRunner
 
-from drawbridge.cli.entry import EXPECTED_ERRORS
+from drawbridge.cli.entry import expected_errors
 
 
 @dataclass(frozen=True)
@@ -36,7 +36,7 @@ def invoke_drawbridge(
     argv = [*args, *(["--home", str(home)] if home else [])]
     result = CliRunner().invoke(app, argv, env=dict(env or {}), prog_name="drawbridge")
     stderr = result.stderr
-    if isinstance(result.exception, EXPECTED_ERRORS):
+    if isinstance(result.exception, expected_errors()):
         stderr += f"error: {result.exception}\n"
     elif result.exception is not None and not isinstance(result.exception, SystemExit):
         raise result.exception

@@ -9,7 +9,9 @@ An error a layer raises on purpose (`ChannelError`, `BridgeError`, `EnvironmentF
 is printed as its message, without a traceback, and the status is 1; that is the only
 place that catches them.
 
-`drawbridge lock` first starts the uv runs the last lock of the same command line made
+`drawbridge lock` first asks the server to lock (cli/lock_on_server.py, standard library
+only): when it does, the file is written and nothing else is loaded. Otherwise it starts
+the uv runs the last lock of the same command line made
 (environments/uv_run.py, `early_runs`), so uv resolves while typer, rattler and httpx load;
 the command takes a run only if the solve asks for exactly what it was started with. It
 also pauses the cyclic garbage collector while the lock's modules load (cli/startup.py).
@@ -31,12 +33,6 @@ import os
 import sys
 from typing import TYPE_CHECKING
 
-from drawbridge.agent.errors import AgentError
-from drawbridge.bridge.errors import BridgeError
-from drawbridge.cli.startup import pause_collection
-from drawbridge.channel.errors import ChannelError
-from drawbridge.environments.errors import EnvironmentFailure
-
 if TYPE_CHECKING:
     from drawbridge.environments.uv_run import GuessedRuns
 
@@ -44,11 +40,33 @@ if TYPE_CHECKING:
 CLIENT_COMMANDS = frozenset({"lock", "env", "image"})
 #: the build agent's command, served by its own light application
 AGENT_COMMAND = "agent"
-#: the errors users see as a message, not a traceback
-EXPECTED_ERRORS = (ChannelError, BridgeError, EnvironmentFailure, AgentError)
 
 
 def main() -> None:
+    if len(sys.argv) > 1 and sys.argv[1] == "lock":
+        # the server locks, if it can, before anything else is loaded (cli/lock_on_server.py)
+        from drawbridge.cli.lock_on_server import lock_on_server
+
+        if lock_on_server(sys.argv[2:], os.environ) == 0:
+            sys.stdout.flush()
+            os._exit(0)
+    _run_command()
+
+
+def expected_errors() -> tuple[type[Exception], ...]:
+    """The errors users see as a message, not a traceback (loaded once a command runs)."""
+    from drawbridge.agent.errors import AgentError
+    from drawbridge.bridge.errors import BridgeError
+    from drawbridge.channel.errors import ChannelError
+    from drawbridge.environments.errors import EnvironmentFailure
+
+    return (ChannelError, BridgeError, EnvironmentFailure, AgentError)
+
+
+def _run_command() -> None:
+    from drawbridge.cli.startup import pause_collection
+
+    expected = expected_errors()
     # None in sys.modules makes `import httpx._main` raise ImportError, which httpx catches
     sys.modules.setdefault("httpx._main", None)  # type: ignore[arg-type]  # the documented marker
     guessed: GuessedRuns | None = None
@@ -69,7 +87,7 @@ def main() -> None:
         code = 0
     except SystemExit as exit_:
         code = _exit_code(exit_.code)
-    except EXPECTED_ERRORS as error:
+    except expected as error:
         _print_error(error)
         code = 1
     finally:

@@ -8,7 +8,6 @@ failed lock or an image needs is never loaded by a lock (docs/performance.md, is
 from __future__ import annotations
 
 import contextlib
-import re
 import sys
 from collections.abc import Mapping
 from pathlib import Path
@@ -16,7 +15,6 @@ from typing import TYPE_CHECKING, Annotated, Optional
 
 import typer
 
-from drawbridge.channel.platforms import OLDEST_MACOS, macos_baseline
 from drawbridge.environments.defaults import (
     DEFAULT_PREFIX_IN_IMAGE,
     SERVER_VARIABLE,
@@ -170,20 +168,10 @@ def lock(
 ) -> None:
     """Solve an environment file against Drawbridge into a hash-pinned rattler lock file."""
     target = output or environment.parent / "drawbridge.lock"
-    if not re.fullmatch(r"2\.(1[7-9]|[23][0-9]|40)", glibc):
-        raise typer.BadParameter(
-            f"{glibc!r}: give a glibc version from 2.17 to 2.40", param_hint="--glibc"
-        )
-    for subdir, given, flag in (
-        ("osx-64", macos_intel, "--macos-intel"),
-        ("osx-arm64", macos_arm, "--macos-arm"),
-    ):
-        oldest = OLDEST_MACOS[subdir]
-        if macos_baseline(subdir, given) is None:
-            raise typer.BadParameter(
-                f"{given!r}: give a macOS version from {oldest[0]}.{oldest[1]} on, like 12.0",
-                param_hint=flag,
-            )
+    baseline = SystemBaseline(glibc=glibc, macos_x86=macos_intel, macos_arm=macos_arm)
+    problem = baseline.problem()
+    if problem is not None:
+        raise typer.BadParameter(problem[1], param_hint=problem[0])
     from drawbridge.environments.uv_run import GuessedRuns, remember_runs
 
     # the console script started the runs the last lock of this command line made
@@ -197,7 +185,7 @@ def lock(
             target,
             DrawbridgeClient(server_url(server), token),
             platform,
-            SystemBaseline(glibc=glibc, macos_x86=macos_intel, macos_arm=macos_arm),
+            baseline,
             request,
             guessed.runs if guessed is not None else {},
         )

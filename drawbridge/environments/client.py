@@ -61,6 +61,10 @@ class DrawbridgeClient:
             timeout=TIMEOUT, headers=headers, follow_redirects=True, transport=_SchemeTransport()
         )
 
+    def close(self) -> None:
+        """Close the HTTP session (a long-lived caller: the server's locks)."""
+        self._http.close()
+
     def simple_indexes(self, urls: list[str]) -> list[SimpleIndexUpstream]:
         """The server's simple indexes at `urls`, read with this client's session and token."""
         return [SimpleIndexUpstream(url, cache=None, client=self._http) for url in urls]

@@ -8,7 +8,15 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from drawbridge.channel.platforms import DEFAULT_MACOS, macos_baselines, macos_text
+import re
+
+from drawbridge.channel.platforms import (
+    DEFAULT_MACOS,
+    OLDEST_MACOS,
+    macos_baseline,
+    macos_baselines,
+    macos_text,
+)
 
 DEFAULT_SERVER = "http://127.0.0.1:8080"
 #: the environment variable naming the server (the --server option reads it)
@@ -35,3 +43,19 @@ class SystemBaseline:
     def macos(self) -> dict[str, tuple[int, int]]:
         """The macOS of each Mac subdir as (major, minor), for wheel tags and uv."""
         return macos_baselines({"osx-64": self.macos_x86, "osx-arm64": self.macos_arm})
+
+    def problem(self) -> tuple[str, str] | None:
+        """(the option, what is wrong with it) for a value the machines cannot have."""
+        if not re.fullmatch(r"2\.(1[7-9]|[23][0-9]|40)", self.glibc):
+            return "--glibc", f"{self.glibc!r}: give a glibc version from 2.17 to 2.40"
+        for subdir, given, flag in (
+            ("osx-64", self.macos_x86, "--macos-intel"),
+            ("osx-arm64", self.macos_arm, "--macos-arm"),
+        ):
+            if macos_baseline(subdir, given) is None:
+                oldest = OLDEST_MACOS[subdir]
+                return (
+                    flag,
+                    f"{given!r}: give a macOS version from {oldest[0]}.{oldest[1]} on, like 12.0",
+                )
+        return None

@@ -35,6 +35,14 @@ def read_environment_file(path: Path) -> EnvironmentFile:
         text = path.read_text("utf-8")
     except OSError as error:
         raise EnvironmentFileError(f"cannot read {path}: {error.strerror or error}") from None
+    except UnicodeDecodeError as error:
+        raise EnvironmentFileError(f"{path} is not UTF-8 text: {error}") from None
+    return parse_environment_file(text, path)
+
+
+def parse_environment_file(text: str, path: Path) -> EnvironmentFile:
+    """Parse and check the text of the environment file at `path` (named in every error,
+    and the environment's name when it gives none)."""
     try:
         document = YAML(typ="safe", pure=True).load(text)
     except YAMLError as error:

@@ -69,11 +69,13 @@ def lock_environment(
     baseline: SystemBaseline | None = None,
     on_step: Callable[[str], None] = lambda _label: None,
     started: Mapping[str, UvRun] | None = None,
+    uv_cache: Path | None = None,
 ) -> Lock:
     """Solve `environment` for each platform against `server`; Unresolvable lists every gap.
 
     `started` are uv runs begun on a guess (uv_run.guessed_runs), by platform: one whose
     request turns out to be the platform's is used instead of starting uv again.
+    `uv_cache`: the folder uv keeps its cache in (the server's locks); none by default.
     """
     try:
         platforms = [check_platform(p) for p in platforms]
@@ -89,6 +91,7 @@ def lock_environment(
             token=server.token,
             glibc=baseline.glibc,
             macos=baseline.macos(),
+            uv_cache=uv_cache,
         )
         if environment.pip
         else None

@@ -11,6 +11,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
+from pathlib import Path
 
 import rattler
 from packaging.requirements import Requirement
@@ -82,6 +83,7 @@ class PipResolver:
         token: str | None = None,
         glibc: str = "2.17",
         macos: Mapping[str, tuple[int, int]] = DEFAULT_MACOS,
+        uv_cache: Path | None = None,
     ) -> None:
         if not indexes:
             raise RemoteError(
@@ -91,6 +93,8 @@ class PipResolver:
         self.indexes = indexes
         self.uv = uv
         self.token = token
+        #: uv's cache folder (the server's locks); None: uv runs without a cache
+        self.uv_cache = uv_cache
         self.glibc_minor = int(glibc.split(".")[1])
         #: the oldest macOS of each Mac subdir: the newest a wheel there may need
         self.macos = dict(macos)
@@ -129,7 +133,7 @@ class PipResolver:
         if started is not None and (started.request, started.token) != (request, self.token):
             started.stop()
             started = None
-        uv = started or UvRun(request, self.uv, self.token)
+        uv = started or UvRun(request, self.uv, self.token, cache=self.uv_cache)
         try:  # the index is asked about the requested projects (and the last pins) meanwhile
             self._fetch([Requirement(line).name for line in request.requirements] + [*uv.projects])
             missing = self.find_missing(list(request.requirements), platform, python)

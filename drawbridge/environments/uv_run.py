@@ -118,16 +118,21 @@ class UvRequest:
             arguments += ["--no-emit-package", name]
         return arguments
 
-    def environment(self) -> dict[str, str]:
-        """uv with no user configuration, cache or network beyond the given indexes, and the
-        platform's macOS baseline (as the bridge's uv runs have)."""
+    def environment(self, cache: Path | None = None) -> dict[str, str]:
+        """uv with no user configuration or network beyond the given indexes, and the
+        platform's macOS baseline (as the bridge's uv runs have); no cache but `cache`, a
+        folder of the caller's own (the server's locks: pages revalidated, `no-cache`)."""
         macos = {self.platform: self.macos} if self.macos else {}
         env = {
             k: v
             for k, v in uv_environment(self.platform, macos).items()
             if not k.startswith("PIP_")
         }
-        env.update(UV_NO_CACHE="1", UV_PYTHON_DOWNLOADS="never")
+        env.update(UV_PYTHON_DOWNLOADS="never")
+        if cache is None:
+            env.update(UV_NO_CACHE="1")
+        else:
+            env.update(UV_CACHE_DIR=str(cache))
         return env
 
 
@@ -140,6 +145,7 @@ class UvRun:
         uv: str,
         token: str | None = None,
         projects: Sequence[str] = (),
+        cache: Path | None = None,
     ) -> None:
         self.request = request
         self.token = token
@@ -161,7 +167,7 @@ class UvRun:
             stderr=subprocess.PIPE,
             text=True,
             cwd=scratch,
-            env=request.environment(),
+            env=request.environment(cache),
         )
 
     def pins(self) -> list[tuple[str, str]]:

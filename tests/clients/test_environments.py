@@ -25,6 +25,7 @@ from servers import Server, start_server
 
 from drawbridge.channel.tokens import Role
 from drawbridge.cli.common import STYLING_VARIABLES
+from drawbridge.cli.lock_on_server import LOCAL_VARIABLE
 from drawbridge.bridge.upstream.pypi import SimpleIndexUpstream
 from drawbridge.bridge.translate.targets import Target
 from drawbridge.environments.conda_solve import virtual_packages
@@ -34,6 +35,8 @@ from drawbridge.environments.lockfile import read_lock
 from drawbridge.environments.pip_resolve import PipPackage, PipResolver
 
 MACHINE_PYTHON = f"{sys.version_info.major}.{sys.version_info.minor}"
+#: the client locks itself, without asking the server to (cli/lock_on_server.py)
+LOCAL = {LOCAL_VARIABLE: "1"}
 CP = f"cp{sys.version_info.major}{sys.version_info.minor}"  # the machine Python's wheel tag
 
 ENVIRONMENT = f"""\
@@ -331,7 +334,8 @@ def test_a_relock_starts_uv_before_its_imports_and_writes_the_same_file(
             [sys.executable, "-c", UV_START_PROBE, *args],
             capture_output=True,
             text=True,
-            env=client_env(XDG_CACHE_HOME=str(tmp_path / "cache")),
+            # the client's own lock (the server's: tests/clients/test_lock_on_server.py)
+            env=client_env(XDG_CACHE_HOME=str(tmp_path / "cache"), **LOCAL),
             cwd=tmp_path,
             timeout=300,
         )
@@ -368,7 +372,7 @@ def test_a_lock_in_a_pipe_starts_light_and_prints_its_lines_as_they_are(
     start-up's objects frozen out of its sight."""
     project = tmp_path / "odd [bold]name :smile:"
     shutil.copytree(locked.parent, project)
-    environment = {k: v for k, v in client_env().items() if k not in STYLING_VARIABLES}
+    environment = {k: v for k, v in client_env(**LOCAL).items() if k not in STYLING_VARIABLES}
     probe = subprocess.run(
         [sys.executable, "-c", LIGHT_START_PROBE, "lock", "--server", env_server.url]
         + [str(project / "environment.yml")],

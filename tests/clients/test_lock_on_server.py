@@ -1,0 +1,171 @@
+"""`drawbridge lock` made by the server (cli/lock_on_server.py, server/routes/locks.py):
+the very file the client makes itself, with the same lines, and the client's own lock,
+messages and status whenever the server cannot make it."""
+
+from __future__ import annotations
+
+import concurrent.futures
+import subprocess
+import sys
+from pathlib import Path
+
+import httpx
+import pytest
+from clients import client_env
+from servers import Server
+import test_environments
+from test_environments import CP, ENVIRONMENT, MACHINE_PYTHON, entry_probe, write_environment
+
+from drawbridge.cli.lock_on_server import LOCAL_VARIABLE
+from drawbridge.environments.lockfile import read_lock
+from drawbridge.server.routes.locks import UV_CACHE_NAME
+
+#: test_environments' server (a module's own: one per module that uses it)
+env_server = test_environments.env_server
+
+#: `drawbridge lock`, printing at its exit which of the full client's modules it loaded
+LOADED_PROBE = entry_probe(
+    before="",
+    at_exit="""
+heavy = ("typer", "rattler", "httpx", "packaging", "ruamel.yaml")
+print(sorted(m for m in heavy if m in sys.modules), flush=True)
+""",
+)
+OTHER_PLATFORMS = (
+    "channels: [main, conda-forge, other-platforms]\ndependencies:\n  - python "
+    f"{MACHINE_PYTHON}.*\n  - demo-conda\n  - pip:\n    - platform-pick\n"
+)
+MAC = OTHER_PLATFORMS + "    - new-mac\n"
+
+
+def _lock(
+    server: Server, environment: Path, *args: str, local: bool = False, **env: str
+) -> tuple[subprocess.CompletedProcess, str]:
+    """`drawbridge lock --server URL ENVIRONMENT ARGS` in its own process (locally with
+    `local`): the process, and the full client's modules it loaded."""
+    variables = client_env(**env, **({LOCAL_VARIABLE: "1"} if local else {}))
+    done = subprocess.run(
+        [sys.executable, "-c", LOADED_PROBE, "lock", "--server", server.url, str(environment)]
+        + list(args),
+        capture_output=True,
+        text=True,
+        env=variables,
+        cwd=environment.parent,
+        timeout=300,
+    )
+    *said, loaded = done.stdout.splitlines() or [""]
+    return subprocess.CompletedProcess(
+        done.args, done.returncode, "\n".join(said), done.stderr
+    ), loaded
+
+
+@pytest.mark.parametrize(
+    "text, args",
+    [
+        (ENVIRONMENT, ()),
+        (OTHER_PLATFORMS, ("-p", "linux-64", "-p", "win-64", "-p", "osx-arm64")),
+        (MAC, ("--platform=osx-arm64", "--macos-arm", "12.0", "--glibc=2.28")),
+        (ENVIRONMENT.replace("[main, conda-forge]", "[{url}/main/conda, conda-forge]"), ()),
+    ],
+    ids=["default", "three-platforms", "baselines", "channel-by-url"],
+)
+def test_the_server_s_lock_is_the_file_the_client_writes(
+    env_server: Server, tmp_path: Path, text: str, args: tuple[str, ...]
+):
+    text = text.replace("{url}", env_server.url)
+    on_server = write_environment(tmp_path / "server", text)
+    here = write_environment(tmp_path / "here", text)
+    served, loaded = _lock(env_server, on_server, *args, "-o", "out/drawbridge.lock")
+    assert served.returncode == 0, served.stdout + served.stderr
+    assert loaded == "[]", "the server locked: none of the full client's modules loaded"
+    made, loaded_here = _lock(env_server, here, *args, "-o", "out/drawbridge.lock", local=True)
+    assert made.returncode == 0, made.stdout + made.stderr
+    assert "rattler" in loaded_here
+    written = (tmp_path / "server/out/drawbridge.lock").read_bytes()
+    assert written == (tmp_path / "here/out/drawbridge.lock").read_bytes()
+    assert served.stdout.replace("/server/", "/here/") == made.stdout
+    assert served.stdout.endswith("wrote out/drawbridge.lock")
+    assert sorted(p.name for p in (tmp_path / "server/out").iterdir()) == ["drawbridge.lock"]
+    assert (env_server.home.root / "cache" / UV_CACHE_NAME).is_dir()  # the server's uv ran
+
+
+def test_what_the_server_cannot_lock_the_client_locks_with_its_own_messages(
+    env_server: Server, tmp_path: Path
+):
+    """Something missing, a bad option value, an environment file that is not valid: the
+    server answers no lock, and the client says what it says when it locks alone (and
+    leaves the lock file there as it was)."""
+    cases = [
+        (ENVIRONMENT + "    - no-such-pip\n", (), 1),
+        (ENVIRONMENT, ("--glibc", "2.5"), 2),
+        (ENVIRONMENT, ("-p", "nowhere-64"), 1),
+        ("dependencies: [python\n", (), 1),
+    ]
+    for number, (text, args, status) in enumerate(cases):
+        outcomes = []
+        for local in (False, True):
+            folder = tmp_path / f"{number}-{local}"
+            environment = write_environment(folder, text)
+            (folder / "drawbridge.lock").write_text("the previous lock\n")
+            done, loaded = _lock(env_server, environment, *args, local=local)
+            assert done.returncode == status, (args, done.stdout, done.stderr)
+            assert "rattler" in loaded or status == 2  # typer refuses before rattler loads
+            assert (folder / "drawbridge.lock").read_text() == "the previous lock\n"
+            outcomes.append(done.stderr.replace(str(folder), "FOLDER"))
+        assert outcomes[0] == outcomes[1]
+
+
+def test_a_proxy_in_the_environment_leaves_the_lock_to_the_client(
+    env_server: Server, tmp_path: Path
+):
+    """http.client does not read proxy variables; httpx does (here: no proxy for the
+    server's address), so with one set the full client locks."""
+    environment = write_environment(tmp_path, ENVIRONMENT)
+    done, loaded = _lock(
+        env_server, environment, http_proxy="http://127.0.0.1:9", no_proxy="127.0.0.1"
+    )
+    assert done.returncode == 0, done.stdout + done.stderr
+    assert "rattler" in loaded and (tmp_path / "drawbridge.lock").is_file()
+
+
+def test_the_server_asks_only_itself(env_server: Server, tmp_path: Path):
+    """The URL in the request must be the one it came to: the server never fetches from
+    elsewhere on a client's word (409: the client locks itself)."""
+    body = {
+        "environment": ENVIRONMENT,
+        "server": "http://169.254.169.254",
+        "platforms": ["linux-64"],
+    }
+    answer = httpx.post(f"{env_server.url}/api/lock", json=body, timeout=60)
+    assert answer.status_code == 409 and "not http://169.254.169.254" in answer.text
+    body["server"] = env_server.url
+    answer = httpx.post(f"{env_server.url}/api/lock", json=body, timeout=60)
+    assert answer.status_code == 200, answer.text
+    assert f"{env_server.url}/main/" in answer.json()["lock"]
+    refused = httpx.post(
+        f"{env_server.url}/api/lock",
+        json=body,
+        headers={"Authorization": "Bearer not-a-token"},
+        timeout=60,
+    )
+    assert refused.status_code == 401
+
+
+def test_many_locks_at_once_all_end_with_the_same_file(env_server: Server, tmp_path: Path):
+    """More locks than the server runs at once (those beyond are locked by their clients):
+    every one succeeds, with the same file."""
+    text = MAC
+    folders = [tmp_path / str(n) for n in range(10)]
+
+    def one(folder: Path) -> bytes:
+        done, _loaded = _lock(env_server, write_environment(folder, text), "-p", "osx-arm64")
+        assert done.returncode == 0, done.stdout + done.stderr
+        return (folder / "drawbridge.lock").read_bytes()
+
+    with concurrent.futures.ThreadPoolExecutor(len(folders)) as pool:
+        written = list(pool.map(one, folders))
+    assert len(set(written)) == 1
+    picked = read_lock(folders[0] / "drawbridge.lock", "osx-arm64").pip
+    assert f"new_mac-1.0-{CP}-{CP}-macosx_11_0_arm64.whl" in {
+        p.url.rsplit("/", 1)[-1] for p in picked
+    }
