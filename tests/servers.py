@@ -220,10 +220,11 @@ class AppClient(Served):
         tiers.require("home")
         # imported here, not at the top: conftest imports this module, and the web stack
         # should load only in tests that serve
+        from drawbridge.cli.serving import make_lock
         from drawbridge.server.app import create_app
 
         super().__init__(home=home, url=url)
-        app = create_app(home)
+        app = create_app(home, lock_maker=make_lock)  # as `drawbridge serve` makes it
         self._runner = asyncio.Runner()
         self._lifespan = _Lifespan(app) if lifespan else None
         if self._lifespan:

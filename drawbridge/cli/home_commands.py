@@ -161,7 +161,7 @@ def serve(
     background = (ReplicaSync if primary else DeliveryWorker)(loaded).start()
     # granian, not uvicorn: bench/serve measured 1.5-1.8x the requests per second.
     Granian(
-        "drawbridge.server.app:app_from_environment",
+        "drawbridge.cli.serving:app_from_environment",
         address=bind_host,
         port=bind_port,
         interface=Interfaces.ASGI,

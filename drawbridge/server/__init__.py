@@ -5,7 +5,7 @@
   `/t/<token>/` prefix, the fast path, the access log, `public_url`, the cross-origin
   guard and the read gate.
 - `routes/`: the package routes (pip, conda, upload, upstream mirrors) and the JSON APIs
-  (admin, bases, promotion, requests).
+  (admin, bases, promotion, requests, locks).
 - `ui/`: the web UI's pages (the catalogue, review, /docs) and their static files.
 - what several of them share, here: `context`, `errors`, `auth`, `administering`,
   `channel_paths`, `negotiation`, `responses`, `index_files`, `inherited`,

@@ -49,6 +49,7 @@ from drawbridge.server.routes import (
     upload,
     upstream,
 )
+from drawbridge.server.routes.locks import LockMaker
 from drawbridge.server.ui import api_docs, browse, held, hooks, review
 from drawbridge.server.ui import jobs as job_pages
 
@@ -71,8 +72,11 @@ def _recover_in_background(channels: Channels) -> None:
     threading.Thread(target=run, name="drawbridge-recover", daemon=True).start()
 
 
-def create_app(home: Home) -> ASGIApp:
+def create_app(home: Home, lock_maker: LockMaker | None = None) -> ASGIApp:
     """The application serving `home`; re-indexes what a crash left half-done on start.
+    `lock_maker` makes the locks of `POST /api/lock` (none: the route answers 404, and
+    clients lock themselves): `drawbridge serve` hands it the client's lock code
+    (cli/serving.py), which server/ may not import.
 
     The FastAPI application sits inside plain ASGI layers, outermost first: admission
     (how many requests are worked on at once; the rest wait in line), the
@@ -119,6 +123,7 @@ def create_app(home: Home) -> ASGIApp:
         channels.access.watch(listener.count("permissions"))
         context.inherited.watch_bases(listener.count("bases"))
     app.state.context = context
+    app.state.lock_maker = lock_maker
     # files the routes send after their checks go through nginx when it is in front
     app.state.accel = AccelRedirect.for_home(home.server.accel_redirect_prefix, home.root)
     for family, handler in EXCEPTION_HANDLERS:
@@ -161,13 +166,14 @@ def create_app(home: Home) -> ASGIApp:
     return Admission(TokenPrefixMiddleware(fast))
 
 
-def app_from_environment() -> ASGIApp:
-    """The factory server workers call: the home named by $DRAWBRIDGE_HOME (a replica of
-    $DRAWBRIDGE_REPLICA_OF, `drawbridge serve --replica-of`, when it is set)."""
+def app_from_environment(lock_maker: LockMaker | None = None) -> ASGIApp:
+    """What server workers serve: the home named by $DRAWBRIDGE_HOME (a replica of
+    $DRAWBRIDGE_REPLICA_OF, `drawbridge serve --replica-of`, when it is set); the
+    workers' factory is cli/serving.py's, which passes the lock maker."""
     import os
 
     from drawbridge.channel.home import as_replica_of, load_home
 
     home = load_home()
     primary = os.environ.get(REPLICA_OF_VARIABLE, "")
-    return create_app(as_replica_of(home, primary) if primary else home)
+    return create_app(as_replica_of(home, primary) if primary else home, lock_maker)

@@ -4,8 +4,10 @@ thin client takes as "lock here"; none does any work first."""
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterator
 
+import httpx
 import pytest
 from servers import IN_PROCESS_URL, AppClient, serve_in_process
 
@@ -43,6 +45,22 @@ def test_a_lock_it_cannot_make_is_refused_with_the_reason(
     assert answer.status_code == status, answer.text
     assert said in answer.text
     assert not (served.home.root / "cache" / locks.UV_CACHE_NAME).exists()  # no uv ran
+
+
+def test_an_app_without_a_lock_maker_makes_no_locks(tmp_path_factory: pytest.TempPathFactory):
+    """`create_app` without one (server/ cannot import the client's lock code itself)."""
+    from drawbridge.server.app import create_app
+
+    with serve_in_process(tmp_path_factory.mktemp("no-maker") / "home") as client:
+        bare = create_app(client.home)
+    transport = httpx.ASGITransport(app=bare)
+
+    async def post() -> httpx.Response:
+        async with httpx.AsyncClient(transport=transport, base_url=IN_PROCESS_URL) as http:
+            return await http.post("/api/lock", json=BODY)
+
+    answer = asyncio.run(post())
+    assert answer.status_code == 404 and "makes no locks" in answer.text
 
 
 def test_a_token_that_is_not_valid_is_refused_first(served: AppClient):

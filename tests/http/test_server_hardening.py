@@ -165,6 +165,7 @@ REFUSED_TO_A_READER = {
     ("POST", "/{channel}/docs/{project}/{version}/"): 403,  # so does uploading docs
     ("GET", "/{channel}/docs/{project}/{version}/{path}"): 404,  # no docs uploaded
     ("HEAD", "/{channel}/docs/{project}/{version}/{path}"): 404,
+    ("POST", "/api/lock"): 422,  # the walk sends no environment file
     ("POST", "/api/promote"): 403,  # so do promoting, deleting, changing mutability
     ("POST", "/api/delete"): 403,
     ("PUT", "/api/admin/channels/{channel}/mutability"): 403,

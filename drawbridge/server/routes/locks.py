@@ -2,39 +2,37 @@
 
 A lock's own work (the channel list, a conda solve, one uv run, a few index pages) takes
 ~50 ms once its modules are loaded; a fresh client process spent ~200 ms loading typer,
-httpx and py-rattler before it began (docs/performance.md, "lock on the server"). So the
-console script (`cli/lock_on_server.py`, standard library only) sends the environment
-file here and writes the lock file that comes back. The server runs the very code the
-client runs (`environments.lock`), as the caller (the request's token), against itself at
-the URL the request came to: the lock file is byte for byte the one the client would
-have written. uv keeps a cache in `<home>/cache/uv-locks` (index pages are `no-cache`, so
-uv asks again each time and gets a 304; wheel metadata never changes under its name).
+httpx and py-rattler before it began (docs/performance.md, "`lock` on the server"). So
+the console script (`cli/lock_on_server.py`, standard library only) sends the environment
+file here and writes the lock file that comes back.
+
+The lock itself is made by the client's own code (`environments.served_lock`), which the
+server may not import (DESIGN.md: server and environments never import each other): the
+`drawbridge serve` factory (`cli/serving.py`) hands it to `create_app` as a `LockMaker`,
+kept on the app's state. It runs as the caller (the request's token) against this server
+at the URL the request came to, so the lock file is byte for byte the one the client
+would have written; uv keeps a cache in `<home>/cache/uv-locks`.
 
 Anything but a lock is an answer the client takes as "lock here instead", which it does,
-with its own messages and its own `--request` filing: an environment file that is not
-valid, something that cannot be provided, options out of range, a URL that is not the one
-this request came to (the server only ever asks itself), or LOCKS_AT_ONCE locks already
-running in this worker (each holds a thread and a uv process: the server stays free for
-the requests those locks make of it).
+with its own messages and its own `--request` filing: no lock maker (404), a URL that is
+not the one this request came to (409: the server only ever asks itself), a lock the
+maker cannot make (422, with the reason), or LOCKS_AT_ONCE locks already running in this
+worker (503: each holds a thread and a uv process, and the server stays free for the
+requests those locks make of it).
 """
 
 from __future__ import annotations
 
-import tempfile
 import threading
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, Optional
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
 
-from drawbridge.bridge.resolve.uv_process import uv_binary
-from drawbridge.environments.client import DrawbridgeClient
-from drawbridge.environments.defaults import SystemBaseline
-from drawbridge.environments.envfile import parse_environment_file
-from drawbridge.environments.errors import EnvironmentFailure
-from drawbridge.environments.lock import Lock, lock_environment, write_lock
 from drawbridge.server.auth import token_from_request
 from drawbridge.server.context import context
 
@@ -59,9 +57,30 @@ class LockAsked(BaseModel):
     #: the server's URL as the client has it: the lock's URLs start with it
     server: str = Field(min_length=1, max_length=2048)
     platforms: list[str] = Field(min_length=1, max_length=16)
-    glibc: str = SystemBaseline.glibc
-    macos_intel: str = SystemBaseline.macos_x86
-    macos_arm: str = SystemBaseline.macos_arm
+    #: the machines' baseline, as lock's options give it (None: the lock's default)
+    glibc: Optional[str] = Field(default=None, max_length=16)
+    macos_intel: Optional[str] = Field(default=None, max_length=16)
+    macos_arm: Optional[str] = Field(default=None, max_length=16)
+
+
+@dataclass(frozen=True)
+class LockOrder:
+    """What a `LockMaker` is given: the request, the server's own URL, the caller's token
+    and the folder for uv's cache."""
+
+    asked: LockAsked
+    server: str
+    token: str | None
+    uv_cache: Path
+
+
+class LockRefused(Exception):
+    """A lock the maker cannot make (answered 422 with the reason)."""
+
+
+#: makes the lock of an order: {"lock": the file's text, "platforms": [{"platform",
+#: "conda", "pip"}]}, or raises LockRefused
+LockMaker = Callable[[LockOrder], dict[str, Any]]
 
 
 @router.post(
@@ -71,57 +90,20 @@ class LockAsked(BaseModel):
 def lock_on_server(request: Request, asked: LockAsked) -> JSONResponse:
     ctx = context(request)
     ctx.identity(request)  # 401 for a token that is not valid, before any work
+    maker: LockMaker | None = getattr(request.app.state, "lock_maker", None)
+    if maker is None:
+        raise HTTPException(404, "this server makes no locks: lock on the client")
     own = str(request.base_url).rstrip("/")
     if asked.server.rstrip("/") != own:
         raise HTTPException(
             409, f"this request came to {own}, not {asked.server}: lock on the client"
         )
-    baseline = SystemBaseline(
-        glibc=asked.glibc, macos_x86=asked.macos_intel, macos_arm=asked.macos_arm
-    )
-    problem = baseline.problem()
-    if problem is not None:
-        raise HTTPException(422, f"{problem[0]}: {problem[1]}")
     if not _running.acquire(blocking=False):
         raise HTTPException(503, f"{LOCKS_AT_ONCE} locks are running: lock on the client")
     try:
-        return JSONResponse(
-            _locked(asked, own, token_from_request(request), baseline, ctx.home.cache_dir)
-        )
+        cache = ctx.home.cache_dir / UV_CACHE_NAME
+        return JSONResponse(maker(LockOrder(asked, own, token_from_request(request), cache)))
+    except LockRefused as refused:
+        raise HTTPException(422, str(refused)) from None
     finally:
         _running.release()
-
-
-def _locked(
-    asked: LockAsked, own: str, token: str | None, baseline: SystemBaseline, cache: Path
-) -> dict[str, Any]:
-    """The lock file's text and what each platform installs; 422 with what went wrong."""
-    server = DrawbridgeClient(own, token)
-    try:
-        environment = parse_environment_file(asked.environment, Path(asked.file_name))
-        lock = lock_environment(
-            environment,
-            server,
-            asked.platforms,
-            uv_binary(),
-            baseline,
-            uv_cache=cache / UV_CACHE_NAME,
-        )
-    except EnvironmentFailure as error:
-        raise HTTPException(422, str(error)) from None
-    finally:
-        server.close()
-    return {"lock": _lock_text(lock), "platforms": _counts(lock)}
-
-
-def _lock_text(lock: Lock) -> str:
-    with tempfile.TemporaryDirectory(prefix="drawbridge-lock-") as folder:
-        path = Path(folder) / "drawbridge.lock"
-        write_lock(lock, path)
-        return path.read_text("utf-8")
-
-
-def _counts(lock: Lock) -> list[dict[str, Any]]:
-    return [
-        {"platform": p.platform, "conda": len(p.conda), "pip": len(p.pip)} for p in lock.platforms
-    ]

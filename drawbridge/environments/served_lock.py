@@ -1,0 +1,58 @@
+"""A lock made for a client on another machine: an environment file's text in, the lock
+file's text out (`POST /api/lock`, server/routes/locks.py, reached through cli/serving.py).
+
+The same steps as `drawbridge lock` on the client (`environments.lock`), against the
+server at `server` with the caller's token, so the text is byte for byte the file the
+client writes itself; uv keeps its cache in `uv_cache` (the server's locks only).
+"""
+
+from __future__ import annotations
+
+import tempfile
+from pathlib import Path
+from typing import Any
+
+from drawbridge.bridge.resolve.uv_process import uv_binary
+from drawbridge.environments.client import DrawbridgeClient
+from drawbridge.environments.defaults import SystemBaseline
+from drawbridge.environments.envfile import parse_environment_file
+from drawbridge.environments.errors import EnvironmentFileError
+from drawbridge.environments.lock import Lock, lock_environment, write_lock
+
+
+def lock_for_client(
+    text: str,
+    file_name: str,
+    server: str,
+    token: str | None,
+    platforms: list[str],
+    baseline: SystemBaseline,
+    uv_cache: Path,
+) -> dict[str, Any]:
+    """{"lock": the lock file's text, "platforms": [{"platform", "conda", "pip"}]};
+    EnvironmentFailure (its subclasses) with what stands in the way."""
+    problem = baseline.problem()
+    if problem is not None:
+        raise EnvironmentFileError(f"{problem[0]}: {problem[1]}")
+    client = DrawbridgeClient(server, token)
+    try:
+        environment = parse_environment_file(text, Path(file_name))
+        lock = lock_environment(
+            environment, client, platforms, uv_binary(), baseline, uv_cache=uv_cache
+        )
+    finally:
+        client.close()
+    return {"lock": _lock_text(lock), "platforms": _counts(lock)}
+
+
+def _lock_text(lock: Lock) -> str:
+    with tempfile.TemporaryDirectory(prefix="drawbridge-lock-") as folder:
+        path = Path(folder) / "drawbridge.lock"
+        write_lock(lock, path)
+        return path.read_text("utf-8")
+
+
+def _counts(lock: Lock) -> list[dict[str, Any]]:
+    return [
+        {"platform": p.platform, "conda": len(p.conda), "pip": len(p.pip)} for p in lock.platforms
+    ]
