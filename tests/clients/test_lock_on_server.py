@@ -138,6 +138,12 @@ def test_the_server_asks_only_itself(env_server: Server, tmp_path: Path):
     }
     answer = httpx.post(f"{env_server.url}/api/lock", json=body, timeout=60)
     assert answer.status_code == 409 and "not http://169.254.169.254" in answer.text
+    for host in ("169.254.169.254", "169.254.169.254:" + env_server.url.rsplit(":", 1)[1]):
+        body["server"] = f"http://{host}"  # the URL a forged Host header makes its own
+        forged = httpx.post(
+            f"{env_server.url}/api/lock", json=body, headers={"Host": host}, timeout=60
+        )
+        assert forged.status_code == 409 and "not known to be" in forged.text, forged.text
     body["server"] = env_server.url
     answer = httpx.post(f"{env_server.url}/api/lock", json=body, timeout=60)
     assert answer.status_code == 200, answer.text

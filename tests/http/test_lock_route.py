@@ -6,9 +6,11 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Iterator
+from pathlib import Path
 
 import httpx
 import pytest
+from databases import new_home, write_config
 from servers import IN_PROCESS_URL, AppClient, serve_in_process
 
 from drawbridge.server.routes import locks
@@ -22,8 +24,46 @@ BODY = {
 
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[AppClient]:
-    with serve_in_process(tmp_path_factory.mktemp("locks") / "home") as client:
+    """A server whose `public_url` is the in-process URL: its locks ask that URL."""
+    root = tmp_path_factory.mktemp("locks") / "home"
+    write_config(new_home(root), f'[server]\npublic_url = "{IN_PROCESS_URL}"\n')
+    with serve_in_process(root) as client:
         yield client
+
+
+@pytest.mark.parametrize(
+    "url, bound, own",
+    [
+        ("http://127.0.0.1:8080", ("0.0.0.0", "8080"), True),  # granian: the port a string
+        ("http://127.0.0.2:8080", ("0.0.0.0", 8080), True),
+        ("http://localhost:8080", ("127.0.0.1", 8080), True),
+        ("http://[::1]:8080", ("::", "8080"), True),
+        ("http://192.0.2.2:8080", ("192.0.2.2", 8080), True),
+        ("http://127.0.0.1:8081", ("0.0.0.0", 8080), False),  # another port: another service
+        ("http://127.0.0.1:8080", ("192.0.2.2", 8080), False),  # loopback is not listened on
+        ("http://192.0.2.2:8080", ("0.0.0.0", 8080), False),  # an address it may not have
+        ("http://169.254.169.254", ("0.0.0.0", 80), False),
+        ("http://drawbridge.example:8080", ("0.0.0.0", 8080), False),  # a name: not known
+        ("http://testserver", ("testserver", 80), False),
+        ("http://127.0.0.1", None, False),
+    ],
+)
+def test_a_server_without_public_url_asks_only_its_own_address(url: str, bound: object, own: bool):
+    assert locks._own_address(url, bound) is own
+
+
+def test_a_host_header_names_no_server_to_ask(tmp_path: Path):
+    """Without `public_url`, the Host a request carries is anyone's to write: the route
+    refuses a URL it does not know to be its own before any request is made."""
+    with serve_in_process(tmp_path / "home") as client:
+        answer = client.post("/api/lock", json=BODY)
+        assert answer.status_code == 409 and "set [server] public_url" in answer.text
+        forged = client.post(
+            "/api/lock",
+            json={**BODY, "server": "http://169.254.169.254"},
+            headers={"Host": "169.254.169.254"},
+        )
+        assert forged.status_code == 409, forged.text
 
 
 @pytest.mark.parametrize(

@@ -13,25 +13,37 @@ kept on the app's state. It runs as the caller (the request's token) against thi
 at the URL the request came to, so the lock file is byte for byte the one the client
 would have written; uv keeps a cache in `<home>/cache/uv-locks`.
 
+The server asks only itself, never a host a request names: a lock makes requests to the
+URL the request came to, so that URL must be known to be this server's, not merely the
+request's `Host` header (which anyone can write: `Host: 169.254.169.254` would have the
+server fetch from there and answer what it said). It is when `[server] public_url` is set
+(the operator's word; the request's scheme and Host are replaced by it), or when it is
+this server's own listening address: a loopback address (or `localhost`) with the port it
+listens on, if it listens on every address or on loopback, or the very address it is
+bound to. Clients that reach it by another name lock themselves unless `public_url` is
+set (docs/operating.md, "Locks made by the server").
+
 Anything but a lock is an answer the client takes as "lock here instead", which it does,
 with its own messages and its own `--request` filing: no lock maker (404), a URL that is
-not the one this request came to (409: the server only ever asks itself), a lock the
-maker cannot make (422, with the reason), or LOCKS_AT_ONCE locks already running in this
-worker (503: each holds a thread and a uv process, and the server stays free for the
-requests those locks make of it).
+not this server's (409), a lock the maker cannot make (422, with the reason), or
+LOCKS_AT_ONCE locks already running in this worker (503: each holds a thread and a uv
+process, and the server stays free for the requests those locks make of it).
 """
 
 from __future__ import annotations
 
+import ipaddress
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
+from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
 from pydantic import BaseModel, Field
+
 
 from drawbridge.server.auth import token_from_request
 from drawbridge.server.context import context
@@ -98,6 +110,12 @@ def lock_on_server(request: Request, asked: LockAsked) -> JSONResponse:
         raise HTTPException(
             409, f"this request came to {own}, not {asked.server}: lock on the client"
         )
+    if not (ctx.home.server.public_url or _own_address(own, request.scope.get("server"))):
+        raise HTTPException(
+            409,
+            f"{own} is not known to be this server's URL (set [server] public_url): "
+            "lock on the client",
+        )
     if not _running.acquire(blocking=False):
         raise HTTPException(503, f"{LOCKS_AT_ONCE} locks are running: lock on the client")
     try:
@@ -107,3 +125,28 @@ def lock_on_server(request: Request, asked: LockAsked) -> JSONResponse:
         raise HTTPException(422, str(refused)) from None
     finally:
         _running.release()
+
+
+def _own_address(url: str, bound: Any) -> bool:
+    """Whether `url` reaches this server's own listening socket, `bound` (host, port) as
+    the ASGI server gives it: a loopback address or `localhost` when it listens on every
+    address or on loopback, else exactly the address it is bound to; and its port."""
+    parts = urlsplit(url)
+    try:
+        port = parts.port or {"http": 80, "https": 443}[parts.scheme]
+        bound_host, bound_port = str(bound[0]), int(bound[1])
+        listening = ipaddress.ip_address(bound_host)
+    except (ValueError, TypeError, IndexError, KeyError):
+        return False
+    if port != bound_port or not parts.hostname:
+        return False
+    if parts.hostname == "localhost":
+        host: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address("127.0.0.1")
+    else:
+        try:
+            host = ipaddress.ip_address(parts.hostname)
+        except ValueError:  # a name: whatever it resolves to is not known to be this server
+            return False
+    if listening.is_unspecified or listening.is_loopback:
+        return host.is_loopback or host == listening
+    return host == listening
