@@ -47,7 +47,12 @@ def main() -> None:
         # the server locks, if it can, before anything else is loaded (cli/lock_on_server.py)
         from drawbridge.cli.lock_on_server import lock_on_server
 
-        if lock_on_server(sys.argv[2:], os.environ) == 0:
+        try:
+            locked = lock_on_server(sys.argv[2:], os.environ) == 0
+        except KeyboardInterrupt:  # as click says it for the commands it runs
+            print("Aborted!", file=sys.stderr, flush=True)
+            os._exit(1)
+        if locked:
             sys.stdout.flush()
             os._exit(0)
     _run_command()
