@@ -5,6 +5,8 @@ messages and status whenever the server cannot make it."""
 from __future__ import annotations
 
 import concurrent.futures
+import signal
+import socket
 import subprocess
 import sys
 from pathlib import Path
@@ -175,3 +177,26 @@ def test_many_locks_at_once_all_end_with_the_same_file(env_server: Server, tmp_p
     assert f"new_mac-1.0-{CP}-{CP}-macosx_11_0_arm64.whl" in {
         p.url.rsplit("/", 1)[-1] for p in picked
     }
+
+
+def test_ctrl_c_while_the_server_locks_ends_as_click_ends_a_command(tmp_path: Path):
+    """A server that takes the request and says nothing; Ctrl-C: "Aborted!", status 1, no
+    traceback, nothing written."""
+    environment = write_environment(tmp_path, ENVIRONMENT)
+    with socket.socket() as silent:
+        silent.bind(("127.0.0.1", 0))
+        silent.listen()
+        url = f"http://127.0.0.1:{silent.getsockname()[1]}"
+        waiting = subprocess.Popen(
+            [sys.executable, "-c", LOADED_PROBE, "lock", "--server", url, str(environment)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.PIPE,
+            text=True,
+            env=client_env(),
+        )
+        connection, _address = silent.accept()  # the request came: the client now waits
+        with connection:
+            waiting.send_signal(signal.SIGINT)
+            stdout, stderr = waiting.communicate(timeout=60)
+    assert waiting.returncode == 1 and stderr.strip() == "Aborted!", (stdout, stderr)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["environment.yml"]
