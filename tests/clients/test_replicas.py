@@ -32,6 +32,7 @@ from drawbridge.channel.home import Home, initialise_home
 from drawbridge.channel.hosted_docs import DocsStore
 from drawbridge.channel.schema import head
 from drawbridge.channel.tokens import Role
+from drawbridge.cli.lock_on_server import LOCAL_VARIABLE
 
 pytestmark = [
     pytest.mark.database,
@@ -249,3 +250,30 @@ def test_a_replica_killed_mid_fetch_fetches_the_file_again(site: Site, tmp_path:
     served = httpx.get(f"{site.replica.url}/main/files/{big.name}", timeout=60)
     assert served.status_code == 200 and hashlib.sha256(served.content).hexdigest() == digest
     assert not list(incoming.glob(".replica-fetch.*"))
+
+
+def test_a_site_s_clients_lock_at_the_replica(site: Site, tmp_path: Path):
+    """A lock changes nothing (`POST /api/lock` passes the replica's refusal of changes):
+    the replica makes it from what it serves, the same file the client makes itself."""
+    package = make_conda_tar_bz2(tmp_path, "rep-locked", "1.0")
+    site.primary.publish(package)
+    wait_for(lambda: lists(site.replica.url, "/main/conda/noarch/repodata.json", package.name))
+    environment = tmp_path / "environment.yml"
+    environment.write_text("channels: [main]\ndependencies: [rep-locked]\n")
+    answer = httpx.post(
+        f"{site.replica.url}/api/lock",
+        json={
+            "environment": environment.read_text(),
+            "server": site.replica.url,
+            "platforms": ["linux-64"],
+        },
+        timeout=120,
+    )
+    assert answer.status_code == 200, answer.text
+    here = run_drawbridge(
+        *("lock", "--server", site.replica.url, str(environment), "-p", "linux-64"),
+        env={LOCAL_VARIABLE: "1"},
+    )
+    assert here.returncode == 0, here.stdout + here.stderr
+    assert (tmp_path / "drawbridge.lock").read_text() == answer.json()["lock"]
+    assert f"{site.replica.url}/main/conda/noarch/{package.name}" in answer.json()["lock"]

@@ -4,7 +4,9 @@ primary's URL (and the same path there), before anything reads its body or its t
 One check for every route, routes added later included: a replica's database is a hot
 standby that would refuse the write anyway, but later and less clearly, after the
 upload was read. Safe methods pass; nothing a safe method does writes to the database
-on a replica (the channel layer's `Database` refuses it if anything tried).
+on a replica (the channel layer's `Database` refuses it if anything tried). So do the
+few POSTs that only read (`CHANGES_NOTHING`): a lock (`POST /api/lock`) reads the
+replica's channels as any client would, so a site's clients lock there too.
 """
 
 from __future__ import annotations
@@ -17,6 +19,8 @@ from drawbridge.server.errors import error_answer
 
 #: the header naming the primary on a refusal (for tools that show no body)
 PRIMARY_HEADER = "X-Drawbridge-Primary"
+#: (method, path) of the requests of an unsafe method that change nothing
+CHANGES_NOTHING = frozenset({("POST", "/api/lock")})
 
 
 class ReadOnlyReplica:
@@ -27,7 +31,11 @@ class ReadOnlyReplica:
         self.primary = primary.rstrip("/")
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] == "http" and scope["method"] not in SAFE_METHODS:
+        if (
+            scope["type"] == "http"
+            and scope["method"] not in SAFE_METHODS
+            and (scope["method"], scope["path"]) not in CHANGES_NOTHING
+        ):
             there = self.primary + scope.get("root_path", "") + scope["path"]
             detail = (
                 f"{scope['method']} refused: this server is a read-only replica of "
