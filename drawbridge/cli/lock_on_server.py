@@ -5,8 +5,8 @@ typer, httpx and py-rattler (docs/performance.md, "lock on the server"). So the 
 script reads lock's command line with argparse, sends the environment file to
 `POST /api/lock` with http.client (httpx alone took 40 ms to import), and writes the lock
 file the server made, atomically, with the lines the full client prints. The server runs
-the same code as the full client, as the caller, against itself at the same URL: the
-file is the same, byte for byte (server/routes/locks.py).
+the same code as the full client, as the caller, against itself, and writes this
+client's URL into it: the file is the same, byte for byte (server/routes/locks.py).
 
 Anything else goes to the full client, which locks on this machine with its own messages:
 a command line other than a plain lock (--help, --request, an option or value this parser

@@ -32,6 +32,7 @@ def make_lock(order: LockOrder) -> dict[str, Any]:
             asked.environment,
             asked.file_name,
             order.server,
+            order.reach,
             order.token,
             asked.platforms,
             baseline,

@@ -1,13 +1,21 @@
 """A lock made for a client on another machine: an environment file's text in, the lock
 file's text out (`POST /api/lock`, server/routes/locks.py, reached through cli/serving.py).
 
-The same steps as `drawbridge lock` on the client (`environments.lock`), against the
-server at `server` with the caller's token, so the text is byte for byte the file the
-client writes itself; uv keeps its cache in `uv_cache` (the server's locks only).
+The same steps as `drawbridge lock` on the client (`environments.lock`), with the
+caller's token, so the text is byte for byte the file the client writes itself; uv keeps
+its cache in `uv_cache` (the server's locks only).
+
+The requests go to `reach` (the server's own address), and the client knows the server as
+`server`: channels the environment file names by a URL under `server` are asked for
+under `reach`, and the lock's URLs, which are all the server's (its channels, the mirrors
+it passes on, its files), are written under `server`. A channel named by a URL under
+`reach` that the client does not use is refused, as the client refuses a URL of another
+server.
 """
 
 from __future__ import annotations
 
+import dataclasses
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -15,7 +23,7 @@ from typing import Any
 from drawbridge.bridge.resolve.uv_process import uv_binary
 from drawbridge.environments.client import DrawbridgeClient
 from drawbridge.environments.defaults import SystemBaseline
-from drawbridge.environments.envfile import parse_environment_file
+from drawbridge.environments.envfile import EnvironmentFile, parse_environment_file
 from drawbridge.environments.errors import EnvironmentFileError
 from drawbridge.environments.lock import Lock, lock_environment, write_lock
 
@@ -24,6 +32,7 @@ def lock_for_client(
     text: str,
     file_name: str,
     server: str,
+    reach: str,
     token: str | None,
     platforms: list[str],
     baseline: SystemBaseline,
@@ -34,15 +43,32 @@ def lock_for_client(
     problem = baseline.problem()
     if problem is not None:
         raise EnvironmentFileError(f"{problem[0]}: {problem[1]}")
-    client = DrawbridgeClient(server, token)
+    environment = _reached(parse_environment_file(text, Path(file_name)), server, reach)
+    client = DrawbridgeClient(reach, token)
     try:
-        environment = parse_environment_file(text, Path(file_name))
         lock = lock_environment(
             environment, client, platforms, uv_binary(), baseline, uv_cache=uv_cache
         )
     finally:
         client.close()
-    return {"lock": _lock_text(lock), "platforms": _counts(lock)}
+    written = _lock_text(lock)
+    if reach != server:
+        written = written.replace(f"{reach}/", f"{server}/")
+    return {"lock": written, "platforms": _counts(lock)}
+
+
+def _reached(environment: EnvironmentFile, server: str, reach: str) -> EnvironmentFile:
+    """`environment` with its channels under `server` named under `reach`."""
+    if reach == server:
+        return environment
+    channels = []
+    for channel in environment.channels:
+        if channel.startswith(f"{reach}/"):
+            raise EnvironmentFileError(f"channel {channel!r} is not one of {server}'s")
+        if channel.startswith(f"{server}/"):
+            channel = reach + channel[len(server) :]
+        channels.append(channel)
+    return dataclasses.replace(environment, channels=channels)
 
 
 def _lock_text(lock: Lock) -> str:

@@ -5,16 +5,20 @@ messages and status whenever the server cannot make it."""
 from __future__ import annotations
 
 import concurrent.futures
+import functools
+import http.server
+import ipaddress
 import signal
 import socket
 import subprocess
 import sys
 from pathlib import Path
+from typing import Any
 
 import httpx
 import pytest
 from clients import client_env
-from servers import Server
+from servers import Server, static_http_server
 import test_environments
 from test_environments import CP, ENVIRONMENT, MACHINE_PYTHON, entry_probe, write_environment
 
@@ -41,13 +45,15 @@ MAC = OTHER_PLATFORMS + "    - new-mac\n"
 
 
 def _lock(
-    server: Server, environment: Path, *args: str, local: bool = False, **env: str
+    server: Server | str, environment: Path, *args: str, local: bool = False, **env: str
 ) -> tuple[subprocess.CompletedProcess, str]:
     """`drawbridge lock --server URL ENVIRONMENT ARGS` in its own process (locally with
-    `local`): the process, and the full client's modules it loaded."""
+    `local`), URL the server's or the one given: the process, and the full client's
+    modules it loaded."""
     variables = client_env(**env, **({LOCAL_VARIABLE: "1"} if local else {}))
+    url = server if isinstance(server, str) else server.url
     done = subprocess.run(
-        [sys.executable, "-c", LOADED_PROBE, "lock", "--server", server.url, str(environment)]
+        [sys.executable, "-c", LOADED_PROBE, "lock", "--server", url, str(environment)]
         + list(args),
         capture_output=True,
         text=True,
@@ -71,16 +77,22 @@ def _lock(
     ],
     ids=["default", "three-platforms", "baselines", "channel-by-url"],
 )
+@pytest.mark.parametrize("named", [False, True], ids=["by-address", "by-name"])
 def test_the_server_s_lock_is_the_file_the_client_writes(
-    env_server: Server, tmp_path: Path, text: str, args: tuple[str, ...]
+    env_server: Server, tmp_path: Path, text: str, args: tuple[str, ...], named: bool
 ):
-    text = text.replace("{url}", env_server.url)
+    """By the address the server listens on, and by a name (the machine's, which here
+    resolves to loopback): the server asks itself at its own address and writes the
+    client's URL into the lock."""
+    url = env_server.url.replace("127.0.0.1", _host_name()) if named else env_server.url
+    text = text.replace("{url}", url)
     on_server = write_environment(tmp_path / "server", text)
     here = write_environment(tmp_path / "here", text)
-    served, loaded = _lock(env_server, on_server, *args, "-o", "out/drawbridge.lock")
+    served, loaded = _lock(url, on_server, *args, "-o", "out/drawbridge.lock")
     assert served.returncode == 0, served.stdout + served.stderr
     assert loaded == "[]", "the server locked: none of the full client's modules loaded"
-    made, loaded_here = _lock(env_server, here, *args, "-o", "out/drawbridge.lock", local=True)
+    assert f"{url}/main/" in (tmp_path / "server/out/drawbridge.lock").read_text()
+    made, loaded_here = _lock(url, here, *args, "-o", "out/drawbridge.lock", local=True)
     assert made.returncode == 0, made.stdout + made.stderr
     assert "rattler" in loaded_here
     written = (tmp_path / "server/out/drawbridge.lock").read_bytes()
@@ -131,8 +143,9 @@ def test_a_proxy_in_the_environment_leaves_the_lock_to_the_client(
 
 
 def test_the_server_asks_only_itself(env_server: Server, tmp_path: Path):
-    """The URL in the request must be the one it came to: the server never fetches from
-    elsewhere on a client's word (409: the client locks itself)."""
+    """The URL in the request must be the one it came to (409: the client locks itself),
+    and a forged Host header only changes the text of the caller's own lock: the server
+    asks itself, never the host named (here another HTTP server, which hears nothing)."""
     body = {
         "environment": ENVIRONMENT,
         "server": "http://169.254.169.254",
@@ -140,12 +153,17 @@ def test_the_server_asks_only_itself(env_server: Server, tmp_path: Path):
     }
     answer = httpx.post(f"{env_server.url}/api/lock", json=body, timeout=60)
     assert answer.status_code == 409 and "not http://169.254.169.254" in answer.text
-    for host in ("169.254.169.254", "169.254.169.254:" + env_server.url.rsplit(":", 1)[1]):
+    with static_http_server(tmp_path) as elsewhere:
+        heard: list[str] = []
+        elsewhere.RequestHandlerClass = functools.partial(_Overheard, heard)  # type: ignore[assignment]
+        host = f"127.0.0.1:{elsewhere.server_address[1]}"
         body["server"] = f"http://{host}"  # the URL a forged Host header makes its own
         forged = httpx.post(
             f"{env_server.url}/api/lock", json=body, headers={"Host": host}, timeout=60
         )
-        assert forged.status_code == 409 and "not known to be" in forged.text, forged.text
+        assert forged.status_code == 200, forged.text
+        assert f"http://{host}/main/" in forged.json()["lock"]
+        assert heard == []
     body["server"] = env_server.url
     answer = httpx.post(f"{env_server.url}/api/lock", json=body, timeout=60)
     assert answer.status_code == 200, answer.text
@@ -157,6 +175,34 @@ def test_the_server_asks_only_itself(env_server: Server, tmp_path: Path):
         timeout=60,
     )
     assert refused.status_code == 401
+
+
+class _Overheard(http.server.BaseHTTPRequestHandler):
+    """Notes every request line it hears in `heard`, and answers 404."""
+
+    def __init__(self, heard: list[str], *args: Any) -> None:
+        self.heard = heard
+        super().__init__(*args)
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.heard.append(self.requestline)
+        self.send_error(404)
+
+    do_HEAD = do_POST = do_GET  # noqa: N815
+
+    def log_message(self, format: str, *args: object) -> None:  # noqa: A002
+        pass
+
+
+def _host_name() -> str:
+    """This machine's name, if it resolves to loopback (else the test cannot use it)."""
+    name = socket.gethostname()
+    try:
+        if ipaddress.ip_address(socket.gethostbyname(name)).is_loopback:
+            return name
+    except (OSError, ValueError):
+        pass
+    pytest.skip(f"this machine's name {name!r} does not resolve to loopback")
 
 
 def test_many_locks_at_once_all_end_with_the_same_file(env_server: Server, tmp_path: Path):

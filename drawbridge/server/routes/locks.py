@@ -13,19 +13,20 @@ kept on the app's state. It runs as the caller (the request's token) against thi
 at the URL the request came to, so the lock file is byte for byte the one the client
 would have written; uv keeps a cache in `<home>/cache/uv-locks`.
 
-The server asks only itself, never a host a request names: a lock makes requests to the
-URL the request came to, so that URL must be known to be this server's, not merely the
-request's `Host` header (which anyone can write: `Host: 169.254.169.254` would have the
-server fetch from there and answer what it said). It is when `[server] public_url` is set
-(the operator's word; the request's scheme and Host are replaced by it), or when it is
-this server's own listening address: a loopback address (or `localhost`) with the port it
-listens on, if it listens on every address or on loopback, or the very address it is
-bound to. Clients that reach it by another name lock themselves unless `public_url` is
-set (docs/operating.md, "Locks made by the server").
+The server asks only itself, never a host a request names: the lock's requests go to this
+server's own listening address (`reach`: loopback when it listens on every address or on
+loopback, else the address it is bound to), and the URLs in the lock file are then
+written with the URL the client used (`server`, which is the request's own scheme and
+Host: the client's view of this server). A `Host` header is anyone's to write; it only
+ever changes the text the caller gets back (`Host: 169.254.169.254` never makes the
+server fetch from there). With `[server] public_url` set, every answer of this server is
+written with that URL whatever the request's Host, so the lock asks itself through it
+(the operator's URL; it must be reachable from the server).
 
 Anything but a lock is an answer the client takes as "lock here instead", which it does,
-with its own messages and its own `--request` filing: no lock maker (404), a URL that is
-not this server's (409), a lock the maker cannot make (422, with the reason), or
+with its own messages and its own `--request` filing: no lock maker (404), a URL other
+than the one the request came to, or no address of its own to ask (409), a lock the
+maker cannot make (422, with the reason), or
 LOCKS_AT_ONCE locks already running in this worker (503: each holds a thread and a uv
 process, and the server stays free for the requests those locks make of it).
 """
@@ -38,7 +39,6 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, Optional
-from urllib.parse import urlsplit
 
 from fastapi import APIRouter, HTTPException, Request
 from fastapi.responses import JSONResponse
@@ -77,11 +77,13 @@ class LockAsked(BaseModel):
 
 @dataclass(frozen=True)
 class LockOrder:
-    """What a `LockMaker` is given: the request, the server's own URL, the caller's token
-    and the folder for uv's cache."""
+    """What a `LockMaker` is given: the request, the server's URL as the client has it
+    (the lock's URLs start with it), the URL the lock's requests go to (this server
+    itself), the caller's token and the folder for uv's cache."""
 
     asked: LockAsked
     server: str
+    reach: str
     token: str | None
     uv_cache: Path
 
@@ -110,43 +112,32 @@ def lock_on_server(request: Request, asked: LockAsked) -> JSONResponse:
         raise HTTPException(
             409, f"this request came to {own}, not {asked.server}: lock on the client"
         )
-    if not (ctx.home.server.public_url or _own_address(own, request.scope.get("server"))):
-        raise HTTPException(
-            409,
-            f"{own} is not known to be this server's URL (set [server] public_url): "
-            "lock on the client",
-        )
+    reach = own if ctx.home.server.public_url else _own_address(request.scope.get("server"))
+    if reach is None:
+        raise HTTPException(409, "this server cannot tell its own address: lock on the client")
     if not _running.acquire(blocking=False):
         raise HTTPException(503, f"{LOCKS_AT_ONCE} locks are running: lock on the client")
     try:
         cache = ctx.home.cache_dir / UV_CACHE_NAME
-        return JSONResponse(maker(LockOrder(asked, own, token_from_request(request), cache)))
+        order = LockOrder(asked, own, reach, token_from_request(request), cache)
+        return JSONResponse(maker(order))
     except LockRefused as refused:
         raise HTTPException(422, str(refused)) from None
     finally:
         _running.release()
 
 
-def _own_address(url: str, bound: Any) -> bool:
-    """Whether `url` reaches this server's own listening socket, `bound` (host, port) as
-    the ASGI server gives it: a loopback address or `localhost` when it listens on every
-    address or on loopback, else exactly the address it is bound to; and its port."""
-    parts = urlsplit(url)
+def _own_address(bound: Any) -> str | None:
+    """The URL of this server's own listening socket, `bound` (host, port) as the ASGI
+    server gives it (granian: the address it listens on): loopback when it listens on
+    every address or on loopback, else that address; None if it is not an address."""
     try:
-        port = parts.port or {"http": 80, "https": 443}[parts.scheme]
-        bound_host, bound_port = str(bound[0]), int(bound[1])
-        listening = ipaddress.ip_address(bound_host)
-    except (ValueError, TypeError, IndexError, KeyError):
-        return False
-    if port != bound_port or not parts.hostname:
-        return False
-    if parts.hostname == "localhost":
-        host: ipaddress.IPv4Address | ipaddress.IPv6Address = ipaddress.ip_address("127.0.0.1")
-    else:
-        try:
-            host = ipaddress.ip_address(parts.hostname)
-        except ValueError:  # a name: whatever it resolves to is not known to be this server
-            return False
+        listening = ipaddress.ip_address(str(bound[0]))
+        port = int(bound[1])
+    except (ValueError, TypeError, IndexError):
+        return None
     if listening.is_unspecified or listening.is_loopback:
-        return host.is_loopback or host == listening
-    return host == listening
+        host = "[::1]" if listening.version == 6 else "127.0.0.1"
+    else:
+        host = f"[{listening}]" if listening.version == 6 else str(listening)
+    return f"http://{host}:{port}"
