@@ -16,6 +16,7 @@ server.
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -26,6 +27,15 @@ from drawbridge.environments.defaults import SystemBaseline
 from drawbridge.environments.envfile import EnvironmentFile, parse_environment_file
 from drawbridge.environments.errors import EnvironmentFileError
 from drawbridge.environments.lock import Lock, lock_environment, write_lock
+from drawbridge.environments.uv_run import UvRequest, UvRun
+
+#: the uv runs of the last lock of each request (by `_key`) in this process, by platform,
+#: with what they pinned: started again at once when the same request comes, so uv
+#: resolves during the channel list and the conda solve, and the pinned projects' pages
+#: are read meanwhile (a run is taken only if the solve asks it the same: uv_run.py)
+_LAST_RUNS: dict[str, dict[str, tuple[UvRequest, tuple[str, ...]]]] = {}
+#: the most requests remembered (a few KB each at most); the oldest go first
+LAST_RUNS_KEPT = 256
 
 
 def lock_for_client(
@@ -44,17 +54,51 @@ def lock_for_client(
     if problem is not None:
         raise EnvironmentFileError(f"{problem[0]}: {problem[1]}")
     environment = _reached(parse_environment_file(text, Path(file_name)), server, reach)
+    key = _key(text, file_name, reach, token, platforms, baseline)
+    uv = uv_binary()
+    started = {
+        platform: UvRun(request, uv, token, pinned, cache=uv_cache)
+        for platform, (request, pinned) in _LAST_RUNS.get(key, {}).items()
+    }
     client = DrawbridgeClient(reach, token)
     try:
         lock = lock_environment(
-            environment, client, platforms, uv_binary(), baseline, uv_cache=uv_cache
+            environment, client, platforms, uv, baseline, started=started, uv_cache=uv_cache
         )
     finally:
         client.close()
+        for run in started.values():  # those the lock did not take
+            run.stop()
+    _remember(key, lock)
     written = _lock_text(lock)
     if reach != server:
         written = written.replace(f"{reach}/", f"{server}/")
     return {"lock": written, "platforms": _counts(lock)}
+
+
+def _key(
+    text: str,
+    file_name: str,
+    reach: str,
+    token: str | None,
+    platforms: list[str],
+    baseline: SystemBaseline,
+) -> str:
+    """The key of a lock's request: everything it is made from (in memory only)."""
+    parts = [text, file_name, reach, token or "", *platforms, repr(baseline)]
+    return hashlib.sha256("\0".join(parts).encode()).hexdigest()
+
+
+def _remember(key: str, lock: Lock) -> None:
+    """Keep the uv requests of `lock` and what they pinned under `key`, newest last."""
+    _LAST_RUNS.pop(key, None)
+    _LAST_RUNS[key] = {
+        p.platform: (p.uv_request, tuple(package.name for package in p.pip))
+        for p in lock.platforms
+        if p.uv_request is not None
+    }
+    for oldest in list(_LAST_RUNS)[: len(_LAST_RUNS) - LAST_RUNS_KEPT]:  # a copy: locks run at once
+        _LAST_RUNS.pop(oldest, None)
 
 
 def _reached(environment: EnvironmentFile, server: str, reach: str) -> EnvironmentFile:
