@@ -17,6 +17,7 @@ from typing import Any
 
 import httpx
 import pytest
+from builders import make_wheel
 from clients import client_env
 from servers import Server, static_http_server
 import test_environments
@@ -246,3 +247,28 @@ def test_ctrl_c_while_the_server_locks_ends_as_click_ends_a_command(tmp_path: Pa
             stdout, stderr = waiting.communicate(timeout=60)
     assert waiting.returncode == 1 and stderr.strip() == "Aborted!", (stdout, stderr)
     assert sorted(p.name for p in tmp_path.iterdir()) == ["environment.yml"]
+
+
+def test_the_same_lock_after_a_publish_has_what_was_published(env_server: Server, tmp_path: Path):
+    """The server starts the uv run of the last identical request as the request comes:
+    a run started then sees the index as it is then, and a lock after a publish pins the
+    new version (the same file the client makes itself)."""
+    environment = write_environment(tmp_path / "project", ENVIRONMENT)
+
+    def helper_version(local: bool = False) -> str:
+        done, loaded = _lock(env_server, environment, local=local)
+        assert done.returncode == 0, done.stdout + done.stderr
+        assert (loaded == "[]") is not local
+        (helper,) = [
+            p
+            for p in read_lock(environment.parent / "drawbridge.lock", "linux-64").pip
+            if p.name == "pip-helper"
+        ]
+        return helper.version
+
+    assert helper_version() == helper_version() == "1.5"
+    env_server.publish(make_wheel(tmp_path / "wheels", "pip-helper", "1.6"))
+    assert helper_version() == "1.6"
+    served = (environment.parent / "drawbridge.lock").read_bytes()
+    assert helper_version(local=True) == "1.6"
+    assert (environment.parent / "drawbridge.lock").read_bytes() == served
