@@ -35,7 +35,7 @@ class Blocking:
         await send({"type": "http.response.body", "body": b"ok"})
 
 
-async def _call(app, method: str) -> int:  # type: ignore[no-untyped-def]
+async def _call(app, method: str, path: str = "/") -> int:  # type: ignore[no-untyped-def]
     statuses: list[int] = []
 
     async def receive() -> dict:
@@ -45,7 +45,7 @@ async def _call(app, method: str) -> int:  # type: ignore[no-untyped-def]
         if message["type"] == "http.response.start":
             statuses.append(message["status"])
 
-    await app({"type": "http", "method": method, "path": "/"}, receive, send)
+    await app({"type": "http", "method": method, "path": path}, receive, send)
     return statuses[0]
 
 
@@ -65,6 +65,24 @@ def test_admission_bounds_requests_and_keeps_reads_apart_from_writes():
     assert working == 4
     assert most == 4
     assert statuses == [200] * 14
+
+
+def test_a_lock_takes_a_reader_s_place_not_an_upload_s():
+    """`POST /api/lock` changes nothing: a burst of locks waits among the reads, and the
+    one upload place is still free."""
+
+    async def scenario() -> tuple[int, int]:
+        inner = Blocking()
+        app = Admission(inner, AdmissionLimits(reads=2, writes=1, waiting=100))
+        locks = [asyncio.create_task(_call(app, "POST", "/api/lock")) for _ in range(5)]
+        upload = asyncio.create_task(_call(app, "POST", "/main/upload/"))
+        await asyncio.sleep(0.05)
+        working = inner.working  # 2 locks (the reads' places) + the upload
+        inner.release.set()
+        await asyncio.gather(*locks, upload)
+        return working, inner.most
+
+    assert asyncio.run(scenario()) == (3, 3)
 
 
 def test_a_full_line_is_answered_503_at_once():

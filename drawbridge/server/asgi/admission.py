@@ -8,9 +8,10 @@ bounds the requests being *worked on*. A request holds a place from its arrival 
 its answer starts (`http.response.start`): the body of a large file then leaves without
 holding one, so slow downloads cannot starve anyone. Reads (GET, HEAD, OPTIONS) and
 writes (uploads, admin calls) have places of their own, so slow uploads cannot hold up
-pip and conda. A request that finds every place taken waits in line (asyncio's semaphore
-is first-in, first-out); when the line itself is full, it is answered 503 with
-`Retry-After` at once rather than after a long wait.
+pip and conda; a POST that changes nothing (a lock: `read_only.CHANGES_NOTHING`) is a
+read, so a burst of locks never holds up uploads. A request that finds every place
+taken waits in line (asyncio's semaphore is first-in, first-out); when the line itself is
+full, it is answered 503 with `Retry-After` at once rather than after a long wait.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import asyncio
 from dataclasses import dataclass
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from drawbridge.server.asgi.read_only import CHANGES_NOTHING
 
 #: methods that change nothing: they share the readers' places
 READ_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
@@ -66,7 +69,9 @@ class Admission:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
-        line = self._line(scope["method"] in READ_METHODS)
+        line = self._line(
+            scope["method"] in READ_METHODS or (scope["method"], scope["path"]) in CHANGES_NOTHING
+        )
         if line.full():
             await _busy(send)
             return
