@@ -128,12 +128,12 @@ def lock_on_server(arguments: Sequence[str], environ: Mapping[str, str]) -> int 
         return None
     target = Path(options.output) if options.output else environment.parent / "drawbridge.lock"
     try:
-        _write_atomically(target, answer["lock"].encode("utf-8"))
         lines = [
             f"{p['platform']}: {p['conda']} conda and {p['pip']} pip packages"
             for p in answer["platforms"]
         ]
-    except (OSError, KeyError, TypeError, AttributeError):
+        _write_atomically(target, answer["lock"].encode("utf-8"))
+    except (OSError, KeyError, TypeError, AttributeError):  # an answer of another shape
         return None
     print("\n".join([*lines, f"wrote {target}"]))
     return 0
