@@ -368,16 +368,24 @@ def ensure_channel(conda_dir: Path) -> bool:
     state = {folder.name: index_digest(folder) for folder in folders}
     if not changed and _read_json(conda_dir / CHANNELDATA_STAMP) == state:
         return False
-    try:
-        with _subdir_lock(conda_dir):
-            if _read_json(conda_dir / CHANNELDATA_STAMP) == state:
-                return changed
-            write_channeldata(conda_dir, folders)
-            write_bytes_atomic(conda_dir / CHANNELDATA_STAMP, json.dumps(state).encode())
-    except OSError as error:
-        log.warning("could not write %s/channeldata.json: %s", conda_dir, error)
-        return changed
-    return True
+    failure: OSError | None = None
+    for _attempt in range(ATTEMPTS):
+        try:
+            with _subdir_lock(conda_dir):
+                if _read_json(conda_dir / CHANNELDATA_STAMP) == state:
+                    return changed
+                write_channeldata(conda_dir, folders)
+                write_bytes_atomic(conda_dir / CHANNELDATA_STAMP, json.dumps(state).encode())
+            return True
+        except FileNotFoundError as error:
+            # as in `ensure`: recovery removes temporary files under the channel lock,
+            # which this write does not hold, and one of ours may go; try again
+            failure = error
+        except OSError as error:
+            failure = error
+            break
+    log.warning("could not write %s/channeldata.json: %s", conda_dir, failure)
+    return changed
 
 
 class _Merged:

@@ -10,6 +10,8 @@ import shutil
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from drawbridge.channel import repodata_files, shards
 
 
@@ -124,3 +126,33 @@ def test_channeldata_made_again_is_what_a_write_from_nothing_writes(tmp_path: Pa
     check()
     _change(folders[0], [("c0", "1.0", ".tar.bz2", False)])
     assert check()["subdirs"] == ["linux-64", "noarch"]
+
+
+def test_channeldata_is_written_again_when_recovery_took_its_temporary(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A server's start sweeps the channel's temporary files under the channel lock, which
+    a reader making channeldata.json does not hold: its temporary can go before the
+    rename (FileNotFoundError; seen in CI, where the first read then served the old
+    channeldata). As for repodata.json, the write is tried again."""
+    conda = tmp_path / "conda"
+    folder = conda / "noarch"
+    folder.mkdir(parents=True)
+    shards.write_all(folder, "noarch", {"packages": {"c-1.0-0.tar.bz2": _record("c", "1.0")}})
+    repodata_files.build(folder)
+    real = repodata_files.write_channeldata
+    calls: list[int] = []
+
+    def swept_the_first_time(*args: Any) -> None:
+        calls.append(len(calls))
+        if len(calls) == 1:
+            raise FileNotFoundError(2, "No such file or directory", ".channeldata.json.x.tmp")
+        real(*args)
+
+    monkeypatch.setattr(repodata_files, "write_channeldata", swept_the_first_time)
+    assert repodata_files.ensure_channel(conda) is True
+    assert calls == [0, 1]
+    assert (
+        json.loads((conda / "channeldata.json").read_bytes())["packages"]["c"]["version"] == "1.0"
+    )
+    assert repodata_files.ensure_channel(conda) is False  # current now: nothing to do
