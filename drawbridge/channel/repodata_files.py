@@ -26,7 +26,7 @@ import hashlib
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import AbstractContextManager, contextmanager
 from pathlib import Path
 from typing import Any
@@ -133,25 +133,35 @@ def ensure(folder: Path) -> bool:
     were. Safe from any process and thread, with or without the channel lock. A disk too
     full to write them leaves the last ones served (complete, if not the newest), said in
     the log, and the next read tries again."""
-    failure: OSError | None = None
-    for _attempt in range(ATTEMPTS):
+
+    def make() -> bool:
         if is_current(folder):
             return False
+        with _subdir_lock(folder):
+            if is_current(folder):  # another reader made them meanwhile
+                return False
+            build(folder)
+        return True
+
+    return bool(_despite_sweeps(make, f"make {folder}/repodata.json from its shards"))
+
+
+def _despite_sweeps(write: Callable[[], bool], what: str) -> bool | None:
+    """`write()`, tried again when a file of its went missing: recovery (a server start,
+    `drawbridge index`) removes temporary files under the channel lock, which the lazy
+    writers here do not hold, so one of theirs may go before its rename. None, said in
+    the log as "could not `what`", if it failed (a full disk, say)."""
+    failure: OSError | None = None
+    for _attempt in range(ATTEMPTS):
         try:
-            with _subdir_lock(folder):
-                if is_current(folder):  # another reader made them meanwhile
-                    return False
-                build(folder)
-            return True
+            return write()
         except FileNotFoundError as error:
-            # recovery (a server start, `drawbridge index`) removes temporary files under
-            # the channel lock, which a build does not hold: one of ours may go; try again
             failure = error
         except OSError as error:
             failure = error
             break
-    log.warning("could not make %s/repodata.json from its shards: %s", folder, failure)
-    return False
+    log.warning("could not %s: %s", what, failure)
+    return None
 
 
 def _hex(record: dict[str, Any]) -> dict[str, Any]:
@@ -368,24 +378,17 @@ def ensure_channel(conda_dir: Path) -> bool:
     state = {folder.name: index_digest(folder) for folder in folders}
     if not changed and _read_json(conda_dir / CHANNELDATA_STAMP) == state:
         return False
-    failure: OSError | None = None
-    for _attempt in range(ATTEMPTS):
-        try:
-            with _subdir_lock(conda_dir):
-                if _read_json(conda_dir / CHANNELDATA_STAMP) == state:
-                    return changed
-                write_channeldata(conda_dir, folders)
-                write_bytes_atomic(conda_dir / CHANNELDATA_STAMP, json.dumps(state).encode())
-            return True
-        except FileNotFoundError as error:
-            # as in `ensure`: recovery removes temporary files under the channel lock,
-            # which this write does not hold, and one of ours may go; try again
-            failure = error
-        except OSError as error:
-            failure = error
-            break
-    log.warning("could not write %s/channeldata.json: %s", conda_dir, failure)
-    return changed
+
+    def write() -> bool:
+        with _subdir_lock(conda_dir):
+            if _read_json(conda_dir / CHANNELDATA_STAMP) == state:
+                return changed
+            write_channeldata(conda_dir, folders)
+            write_bytes_atomic(conda_dir / CHANNELDATA_STAMP, json.dumps(state).encode())
+        return True
+
+    written = _despite_sweeps(write, f"write {conda_dir}/channeldata.json")
+    return changed if written is None else written
 
 
 class _Merged:
