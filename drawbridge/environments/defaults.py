@@ -1,4 +1,5 @@
-"""What the environment commands' options default to, importable without rattler or httpx.
+"""What the environment commands' options default to, and the check of the baseline ones
+(the CLI's and the server's locks share it), importable without rattler or httpx.
 
 The CLI reads these when it declares its options, before `drawbridge lock` starts the
 uv runs it guesses (uv_run.py); the modules that use them import them from here.
@@ -6,9 +7,8 @@ uv runs it guesses (uv_run.py); the modules that use them import them from here.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-
 import re
+from dataclasses import dataclass
 
 from drawbridge.channel.platforms import (
     DEFAULT_MACOS,
