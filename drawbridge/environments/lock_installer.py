@@ -40,10 +40,14 @@ def with_token(url: str, token: str) -> str:
     return urlunsplit(parts._replace(netloc=netloc))
 
 
-def pip(python: str, *args: str) -> None:
-    """Run pip quietly, with no configuration but the arguments; exit with its output."""
+def pip(python: str, *args: str, index: str | None = None) -> None:
+    """Run pip quietly, with no configuration but the arguments and `index` (given as
+    PIP_INDEX_URL: a token in it stays out of the command line, which `ps` shows to every
+    account); exit with its output."""
     env = {k: v for k, v in os.environ.items() if not k.startswith(("PIP_", "PYTHON"))}
     env.update(PIP_CONFIG_FILE=os.devnull, PYTHONNOUSERSITE="1")
+    if index is not None:
+        env.update(PIP_INDEX_URL=index)
     command = [python, "-m", "pip", "install", "--no-cache-dir", "--no-input"]
     command += ["--disable-pip-version-check", "--no-warn-script-location", *args]
     result = subprocess.run(command, capture_output=True, text=True, env=env)
@@ -57,7 +61,7 @@ def install_rattler(server: str, channel: str, token: str) -> None:
         import rattler  # noqa: F401
     except ImportError:
         index = with_token(f"{server}/{channel}/simple/", token)
-        pip(sys.executable, "--index-url", index, RATTLER_REQUIREMENT)
+        pip(sys.executable, RATTLER_REQUIREMENT, index=index)
         importlib.invalidate_caches()  # site-packages gained a package since start
 
 

@@ -56,7 +56,7 @@ class UvRequest:
     python: str
     #: what the conda part installs, PyPI project → version, sorted: constraints, not emitted
     provided: tuple[tuple[str, str], ...]
-    #: the simple indexes, the first uv's --index-url, the others --extra-index-url
+    #: the simple indexes, the first uv's index URL, the others its extra index URLs
     indexes: tuple[str, ...]
     glibc_minor: int
     #: the platform's macOS baseline (MACOSX_DEPLOYMENT_TARGET), None off macOS
@@ -90,8 +90,9 @@ class UvRequest:
             raise ValueError(f"not a uv request: {data!r}")
         return request
 
-    def arguments(self, token: str | None) -> list[str]:
-        """uv's arguments after `pip compile REQUIREMENTS`, but for --constraints."""
+    def arguments(self) -> list[str]:
+        """uv's arguments after `pip compile REQUIREMENTS`, but for --constraints; the
+        indexes go in `environment`, where a token in them stays out of `ps`."""
         arguments = [
             "--quiet",
             "--no-config",
@@ -100,8 +101,6 @@ class UvRequest:
             "--no-strip-extras",
             "--only-binary",
             ":all:",
-            "--index-url",
-            url_with_token(self.indexes[0], token),
             "--python-version",
             self.python,
             "--python-platform",
@@ -112,23 +111,30 @@ class UvRequest:
             "--python",
             sys.executable,
         ]
-        for url in self.indexes[1:]:
-            arguments += ["--extra-index-url", url_with_token(url, token)]
         for name, _version in self.provided:
             arguments += ["--no-emit-package", name]
         return arguments
 
-    def environment(self, cache: Path | None = None) -> dict[str, str]:
+    def environment(self, token: str | None = None, cache: Path | None = None) -> dict[str, str]:
         """uv with no user configuration or network beyond the given indexes, and the
         platform's macOS baseline (as the bridge's uv runs have); no cache but `cache`, a
-        folder of the caller's own (the server's locks: pages revalidated, `no-cache`)."""
+        folder of the caller's own (the server's locks: pages revalidated, `no-cache`).
+
+        The indexes, with `token` in them, are uv's `UV_INDEX_URL` (the first) and
+        `UV_EXTRA_INDEX_URL` (the others), the variables of `--index-url` and
+        `--extra-index-url`: a command line is readable by every account on the machine
+        (`ps`), a process's environment only by its own.
+        """
         macos = {self.platform: self.macos} if self.macos else {}
         env = {
             k: v
             for k, v in uv_environment(self.platform, macos).items()
             if not k.startswith("PIP_")
         }
-        env.update(UV_PYTHON_DOWNLOADS="never")
+        env.update(UV_PYTHON_DOWNLOADS="never", UV_INDEX_URL=url_with_token(self.indexes[0], token))
+        if self.indexes[1:]:
+            extras = (url_with_token(url, token) for url in self.indexes[1:])
+            env.update(UV_EXTRA_INDEX_URL=" ".join(extras))
         if cache is None:
             env.update(UV_NO_CACHE="1")
         else:
@@ -160,14 +166,14 @@ class UvRun:
             "".join(f"{name}=={version}\n" for name, version in request.provided), "utf-8"
         )
         self._process = subprocess.Popen(
-            [uv, "pip", "compile", str(wanted), *request.arguments(token)]
+            [uv, "pip", "compile", str(wanted), *request.arguments()]
             + ["--constraints", str(constraints)],
             stdin=subprocess.DEVNULL,
             stdout=subprocess.PIPE,
             stderr=subprocess.PIPE,
             text=True,
             cwd=scratch,
-            env=request.environment(cache),
+            env=request.environment(token, cache),
         )
 
     def pins(self) -> list[tuple[str, str]]:

@@ -4,6 +4,7 @@ the uv runs to start early kept as they were made."""
 
 from __future__ import annotations
 
+import base64
 import dataclasses
 
 import json
@@ -224,3 +225,41 @@ def test_uv_runs_on_this_interpreter_and_looks_for_no_other(
     finally:
         empty.shutdown()
     assert not called.exists(), called.read_text()
+
+
+class _RecordingNoProjects(_NoProjects):
+    """`_NoProjects`, noting each request's path and Authorization header."""
+
+    heard: list[tuple[str, str]] = []
+
+    def do_GET(self) -> None:  # noqa: N802 (http.server's name)
+        self.heard.append((self.path, self.headers.get("Authorization", "")))
+        super().do_GET()
+
+
+def test_the_token_reaches_uv_by_its_environment_not_its_command_line(tmp_path: Path):
+    """A command line is readable by every account on the machine (`ps`), so the lock's uv
+    run (on the client, and on the server for the caller) takes its indexes, token and all,
+    from UV_INDEX_URL and UV_EXTRA_INDEX_URL: the real uv, run through a wrapper that writes
+    down its arguments, sends the token to both indexes, and no argument holds it."""
+    arguments = tmp_path / "arguments"
+    wrapper = tmp_path / "uv"
+    wrapper.write_text(f'#!/bin/sh\nprintf "%s\\n" "$@" > {arguments}\nexec {uv_binary()} "$@"\n')
+    wrapper.chmod(0o755)
+    index = ThreadingHTTPServer(("127.0.0.1", 0), _RecordingNoProjects)
+    threading.Thread(target=index.serve_forever, daemon=True).start()
+    base = f"http://127.0.0.1:{index.server_address[1]}"
+    request = dataclasses.replace(
+        REQUEST, python="3.11.7", indexes=(f"{base}/main/simple/", f"{base}/other/simple/")
+    )
+    run = UvRun(request, str(wrapper), token="s3cret-t0ken")
+    try:
+        with pytest.raises(Unresolvable):
+            run.pins()
+    finally:
+        run.stop()
+        index.shutdown()
+    assert "s3cret" not in arguments.read_text()
+    expected = "Basic " + base64.b64encode(b"__token__:s3cret-t0ken").decode()
+    channels = {path.split("/")[1] for path, sent in _RecordingNoProjects.heard if sent == expected}
+    assert channels == {"main", "other"}, _RecordingNoProjects.heard
