@@ -50,7 +50,7 @@ VALUE_OPTIONS = {
     "macos_arm": ("--macos-arm",),
     "token": ("--token",),
 }
-#: (sys.platform, machine) → conda subdir, as rattler's `Platform.current()` names them
+#: (sys.platform, machine) → conda subdir, as rattler's `Subdir.current()` names them
 _SUBDIRS = {
     ("linux", "x86_64"): "linux-64",
     ("linux", "aarch64"): "linux-aarch64",
@@ -83,7 +83,7 @@ def _parser() -> _Parser:
 
 
 def host_subdir() -> str | None:
-    """This machine's conda subdir (`rattler.Platform.current()`), None if not one of ours."""
+    """This machine's conda subdir (`rattler.Subdir.current()`), None if not one of ours."""
     if sys.platform == "win32":
         machine = os.environ.get("PROCESSOR_ARCHITECTURE", "")
     else:

@@ -27,7 +27,7 @@ from drawbridge.environments.pip_resolve import OLDEST_UV_PYTHON
 
 
 def host_platform() -> str:
-    return str(rattler.Platform.current())
+    return str(rattler.Subdir.current())
 
 
 def prefix_python(prefix: Path, platform: str) -> Path:
@@ -73,7 +73,7 @@ def create_environment(
                 lock.conda,
                 prefix,
                 cache_dir=cache_dir,
-                platform=rattler.Platform(lock.platform),
+                platform=rattler.Subdir(lock.platform),
                 show_progress=show_progress,
                 alternative_target_prefix=target_prefix,
                 client=rattler_client(token),

@@ -69,9 +69,9 @@ def install(lock_path: str, platform: str, prefix: str, token: str) -> None:
     """The lock's conda packages for `platform` into `prefix`, then its wheels."""
     import rattler
 
-    if str(rattler.Platform.current()) != platform:
+    if str(rattler.Subdir.current()) != platform:
         sys.exit(
-            f"this build stage runs on {rattler.Platform.current()}, the lock is for {platform}: "
+            f"this build stage runs on {rattler.Subdir.current()}, the lock is for {platform}: "
             f"build for that platform (docker build --platform linux/"
             f"{'arm64' if platform.endswith('aarch64') else 'amd64'} …)"
         )
