@@ -9,22 +9,27 @@ Run with the channel lock held, on server start (`Channels.recover`) and by
   the database but perhaps in no index, so its project or subdir is indexed; "removed"
   means the file was unrecorded (a move or a deletion), so it goes and its indexes follow;
 - an index run a crash interrupted (its marker is there) is redone in full; pages of an
-  older format, or a project page without its twins, are rewritten.
+  older format, or a project page without its twins, are rewritten;
+- shards no index names any more, older than `shards.SHARD_GRACE`, are removed: those a
+  process retired and had not removed yet when it ended (`shards._Retired`).
 """
 
 from __future__ import annotations
 
+import logging
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from sqlalchemy import delete, select
 
-from drawbridge.channel import conda_index, pip_view
+from drawbridge.channel import conda_index, pip_view, shards
 from drawbridge.channel.database import Database, PublishIntentRow
 from drawbridge.channel.indexes import ChannelIndexes
 from drawbridge.channel.layout import ChannelLayout
 from drawbridge.channel.quarantine import QuarantinedFile
 from drawbridge.channel.storage import remove_temporaries
+
+log = logging.getLogger("drawbridge")
 
 
 @dataclass
@@ -40,6 +45,8 @@ class Reconciliation:
     reindexed: bool = False  # an interrupted index run redone in full
     repaired_pages: list[str] = field(default_factory=list)
     quarantined: list[QuarantinedFile] = field(default_factory=list)
+    #: shards no index names, past their grace: housekeeping, not a crash's (`changed`)
+    old_shards: int = 0
 
     @property
     def changed(self) -> bool:
@@ -119,6 +126,7 @@ def reconcile(
         outcome.repaired_pages = sorted(incomplete)
         if subdirs:
             outcome.quarantined += indexes.index_conda(layout, subdirs)
+        outcome.old_shards = _remove_old_shards(layout)
     with database.session() as session:
         session.execute(delete(PublishIntentRow).where(PublishIntentRow.channel == layout.name))
     return outcome
@@ -153,3 +161,15 @@ def _settle_intents(
                 path.unlink()
                 outcome.orphans.append(relative)
     return projects, subdirs
+
+
+def _remove_old_shards(layout: ChannelLayout) -> int:
+    """Remove every conda subdir's shards its index no longer names, past their grace."""
+    removed = 0
+    if layout.conda_dir.is_dir():
+        for folder in sorted(layout.conda_dir.iterdir()):
+            if (folder / shards.SHARD_INDEX).is_file():
+                removed += shards.sweep(folder)
+    if removed:
+        log.info("channel %s: %d shard(s) no index names any more removed", layout.name, removed)
+    return removed

@@ -6,7 +6,11 @@ packages.conda, removed}`), both zstd-compressed msgpack as rattler's `index_fs`
 them. A change rewrites only the shards of the names it touches and then the index:
 shards first, index last (an atomic replace), so a reader never finds an index naming a
 shard that is not there. A shard the index no longer names stays for `SHARD_GRACE`
-seconds (a reader may hold the old index) and is then swept (`sweep`).
+seconds (a reader may hold the old index) and is then removed: by the first update of
+the subdir after that in the process that replaced it (`_Retired`), or by `sweep` (a full
+index, and each server's start for what a process that ended had retired). Without
+that, each publish of a name left its old shard behind, every one holding all of the
+name's packages: disk use quadratic in a name's builds.
 
 The decoded index is kept in memory (`_IndexCache`), checked against the file's `stat`
 on every use, so a publish into a subdir of 100,000 names does not decode 4 MB each time;
@@ -381,12 +385,75 @@ def update(folder: Path, subdir: str, changes: Mapping[str, Mapping[str, Record 
             raise
         # the old index freed on a thread: the caller (the channel's writer) waits for it
         replace_releasing_old(new_index, path)
-        names = _changed(cached.document["shards"], change.digests)
+        names = cached.document["shards"]
+        _RETIRED.add(
+            folder,
+            [(n, names[n]) for n, new in change.digests.items() if n in names and names[n] != new],
+        )
+        names = _changed(names, change.digests)
         _INDEXES.remember(path, {"info": change.info, "shards": names}, change.encoded)
     except BaseException:
         _INDEXES.forget(path)  # the cached document may be half changed: read it again
         raise
+    # after the change: a shard it names again (content-addressed, not written again) stays
+    _RETIRED.remove_due(folder, names)
     return len(change.pending)
+
+
+class _Retired:
+    """The shards each subdir's updates replaced in this process, with when: each is
+    removed by the first update after `SHARD_GRACE` seconds, unless its name has it again
+    (a package removed brings back the shard it had before: content-addressed)."""
+
+    def __init__(self) -> None:
+        self._by_folder: dict[str, list[tuple[float, str, bytes]]] = {}
+        self._lock = threading.Lock()
+
+    def add(self, folder: Path, replaced: Iterable[tuple[str, bytes]]) -> None:
+        """Note the shards of `replaced` ((name, digest)) as no longer named from now, and
+        touch each: its time is then when it was last named, so that `sweep` (a server's
+        start, maybe another server's) keeps it for its grace too."""
+        replaced = list(replaced)
+        for _name, digest in replaced:
+            try:
+                os.utime(shard_path(folder, digest))
+            except FileNotFoundError:
+                continue
+        now = time.monotonic()
+        with self._lock:
+            self._by_folder.setdefault(str(folder), []).extend(
+                (now, name, digest) for name, digest in replaced
+            )
+
+    def remove_due(
+        self, folder: Path, names: Mapping[str, bytes], grace: float | None = None
+    ) -> int:
+        """Remove the shards retired from `folder` over `grace` (SHARD_GRACE) seconds ago
+        that `names` (its index, read under the channel lock) does not name again; return
+        how many were removed."""
+        cutoff = time.monotonic() - (SHARD_GRACE if grace is None else grace)
+        with self._lock:
+            retired = self._by_folder.get(str(folder), [])
+            due = [entry for entry in retired if entry[0] <= cutoff]
+            if not due:
+                return 0
+            self._by_folder[str(folder)] = retired[len(due) :]  # oldest first
+        removed = 0
+        for _when, name, digest in due:
+            if names.get(name) != digest:
+                try:
+                    shard_path(folder, digest).unlink()
+                    removed += 1
+                except FileNotFoundError:  # a sweep took it first
+                    continue
+        return removed
+
+    def forget_after_fork(self) -> None:
+        """In a forked child: what its parent retired is the parent's to remove."""
+        self._by_folder, self._lock = {}, threading.Lock()
+
+
+_RETIRED = _Retired()
 
 
 class _Ahead:
@@ -472,7 +539,7 @@ class _WorkedAhead:
 
 _AHEAD = _WorkedAhead()
 if hasattr(os, "register_at_fork"):
-    for _kept in (_COMPRESSORS, _INDEXES, _AHEAD):
+    for _kept in (_COMPRESSORS, _INDEXES, _AHEAD, _RETIRED):
         os.register_at_fork(after_in_child=_kept.forget_after_fork)
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import shutil
 import threading
+import time
 from pathlib import Path
 from typing import Any
 
@@ -139,3 +141,30 @@ def test_a_reader_racing_publishes_never_sees_a_broken_index(channels: Channels,
     assert problems == []
     assert reads["index"] >= 2 and reads["repodata"] >= 2
     assert set(conda_index_file(folder)["packages"]) == {p.name for p in packages}
+
+
+def test_a_start_removes_the_old_shards_of_names_published_again(
+    channels: Channels, tmp_path: Path
+):
+    """Each publish of a name replaces its shard (one holding all its packages). A server's
+    start removes those no index names whose grace is over, whatever process replaced them,
+    and keeps the ones replaced within it (a reader may hold the index that named them)."""
+    for version in ("1.0", "1.1", "1.2"):
+        channels.publish(
+            "main", make_noarch_python_conda(tmp_path / version, "demo", version, "demo")
+        )
+    folder = channels.layout("main").conda_dir / "noarch"
+    on_disk = {p.name for p in (folder / shards.SHARDS_DIR).iterdir()}
+    assert len(on_disk) == 3, "replaced within their grace: kept"
+    assert channels.recover() == []  # nothing a crash left: housekeeping is not reported
+    assert len(list((folder / shards.SHARDS_DIR).iterdir())) == 3
+    long_ago = time.time() - 2 * shards.SHARD_GRACE
+    for shard in (folder / shards.SHARDS_DIR).iterdir():
+        os.utime(shard, (long_ago, long_ago))
+    channels.recover()
+    [(name, digest)] = shards.read_index(folder)["shards"].items()  # type: ignore[index]
+    assert name == "demo"
+    assert [p.name for p in (folder / shards.SHARDS_DIR).iterdir()] == [
+        f"{digest.hex()}{shards.SHARD_SUFFIX}"
+    ]
+    assert len(shards.read_shard(folder, digest)["packages.conda"]) == 3
