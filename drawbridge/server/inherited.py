@@ -13,7 +13,13 @@ time it is read afterwards (docs/performance.md measures both).
 The ETag of a merged document is a hash of its bytes, so every worker and every server
 sends the same one for the same content. Shards that exist at no level (a package name
 found at several levels) are written once, content-addressed, into
-`<home>/cache/merged-shards/`, and found there like any level's shard.
+`<home>/cache/merged-shards/`, and found there like any level's shard. Each merge that
+names one touches it; one no merge named for `MERGED_SHARD_KEEP` seconds is removed (each
+process sweeps the folder every `MERGED_SWEEP_EVERY`), so the folder holds what the
+current merges name, not one file per change of a shared name for ever. A request for a
+merged shard that is not there (a reader's merged index older than that, or a sweep
+racing a merge) makes its channel's merged shard index again, writing what it names, at
+most every `MERGED_REMAKE_EVERY` seconds per index.
 
 A level the reader may not read (per-channel permissions) is left out of what they are
 served (`skip`, part of every cache key), and the fast path serves an inheriting channel
@@ -29,6 +35,9 @@ from __future__ import annotations
 import gzip
 import hashlib
 import json
+import logging
+import os
+import threading
 import time
 from collections import OrderedDict
 from collections.abc import Callable
@@ -58,6 +67,14 @@ UPSTREAM_RECHECK = 60.0
 MAX_ENTRIES = 4096
 #: level documents (repodata, channeldata) kept parsed, shared by every inheriting channel
 MAX_PARSED = 64
+#: seconds a merged shard is kept after the last merge that named it
+MERGED_SHARD_KEEP = 86400.0
+#: how often a process sweeps the merged-shards cache, in seconds
+MERGED_SWEEP_EVERY = 3600.0
+#: how often a missing merged shard may make its merged shard index again, in seconds
+MERGED_REMAKE_EVERY = 10.0
+
+log = logging.getLogger("drawbridge")
 #: a level file's (inode, size, mtime_ns), or None where the level has no such file
 Signature = FileSignature | None
 
@@ -149,6 +166,8 @@ class InheritedViews:
         self._upstream_file = upstream_file
         self.shards_dir = cache_dir / "merged-shards"
         self._shards_root = str(self.shards_dir)
+        self._swept_at = -MERGED_SWEEP_EVERY  # the first merge sweeps what earlier runs left
+        self._remade_at: dict[tuple[object, ...], float] = {}
         self._upstream_checked: dict[tuple[str, str], float] = {}
         self._parsed: OrderedDict[tuple[str, Signature], object] = OrderedDict()
 
@@ -372,12 +391,38 @@ class InheritedViews:
 
             result = merging.merge_shard_indexes([b for _, b in present], read_shard, subdir)
             for name, body in result.new_shards.items():
-                target = self.shards_dir / name
-                if not target.exists():
-                    write_bytes_atomic(target, body)
+                _touch_or_write(self.shards_dir / name, body)
+            self._sweep_now_and_then()
             return {"repodata_shards.msgpack.zst": result.index}
 
         return self._cached(("shards", channel, subdir, skip), channel, sources, merge)
+
+    def remake_shards(
+        self, channel: str, subdir: str, skip: frozenset[Level] = frozenset()
+    ) -> bool:
+        """Merge `channel`'s shard index of `subdir` again, writing the merged shards it names
+        that are missing; False (nothing done) if it was made so less than
+        `MERGED_REMAKE_EVERY` seconds ago, or there is none."""
+        key = ("shards", channel, subdir, skip)
+        now = time.monotonic()
+        if now - self._remade_at.get(key, -MERGED_REMAKE_EVERY) < MERGED_REMAKE_EVERY:
+            return False
+        self._remade_at[key] = now
+        self._current().entries.pop(key, None)
+        return self.shard_index(channel, subdir, skip) is not None
+
+    def _sweep_now_and_then(self) -> None:
+        """Sweep the merged-shards cache on a thread, at most every MERGED_SWEEP_EVERY."""
+        now = time.monotonic()
+        if now - self._swept_at < MERGED_SWEEP_EVERY:
+            return
+        self._swept_at = now
+        threading.Thread(
+            target=sweep_merged_shards,
+            args=(self.shards_dir, MERGED_SHARD_KEEP),
+            name="drawbridge-merged-shards",
+            daemon=True,
+        ).start()
 
     def channeldata(self, channel: str, skip: frozenset[Level] = frozenset()) -> Merged | None:
         """`channeldata.json`, merged."""
@@ -394,6 +439,36 @@ class InheritedViews:
 
         key = ("channeldata", channel, skip)
         return self._cached(key, channel, sources, merge, parse=True)
+
+
+def _touch_or_write(target: Path, body: bytes) -> None:
+    """Note that a merge names the merged shard `target` (its time, which the sweep reads),
+    writing it if it is not there."""
+    try:
+        os.utime(target)
+    except FileNotFoundError:
+        write_bytes_atomic(target, body)
+
+
+def sweep_merged_shards(folder: Path, keep: float) -> int:
+    """Remove the files of the merged-shards cache `folder` that no merge touched for `keep`
+    seconds (a crash's temporaries too); return how many."""
+    cutoff = time.time() - keep
+    removed = 0
+    try:
+        with os.scandir(folder) as entries:
+            for entry in entries:
+                try:
+                    if entry.stat().st_mtime < cutoff:
+                        os.unlink(entry.path)
+                        removed += 1
+                except FileNotFoundError:  # another process's sweep
+                    continue
+    except FileNotFoundError:  # no merge wrote one yet
+        return 0
+    if removed:
+        log.info("%d merged shard(s) no merge named for %.0f h removed", removed, keep / 3600)
+    return removed
 
 
 def answer_merged(

@@ -8,8 +8,9 @@ The real clients (pip, uv, py-rattler, an HTTP mirror as a base) are in
 from __future__ import annotations
 
 import hashlib
-import time
 import json
+import os
+import time
 from pathlib import Path
 
 import msgpack
@@ -23,6 +24,7 @@ from drawbridge.channel.bases import Level, levels_of
 from drawbridge.channel.errors import BaseCycle, InvalidName, UnknownChannel
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
+from drawbridge.server import inherited
 
 
 JSON_PAGE = {"Accept": "application/vnd.pypi.simple.v1+json"}
@@ -216,6 +218,64 @@ def test_merged_shards_hold_every_level_and_are_served_by_the_descendant(
         channeldata = app.get("/company/dev/conda/channeldata.json").json()
         assert channeldata["packages"]["beta"]["version"] == "2.0"
         assert sorted(channeldata["packages"]) == ["alpha", "beta"]
+
+
+def _merged_beta(app: AppClient) -> str:
+    """The file name of company/dev's merged shard of beta (at two levels)."""
+    index = _unzstd(app.get("/company/dev/conda/noarch/repodata_shards.msgpack.zst").content)
+    return f"{index['shards']['beta'].hex()}.msgpack.zst"
+
+
+def _published_at_two_levels(channels: Channels, tmp_path: Path) -> None:
+    _tree(channels)
+    channels.publish("company/base", make_conda_tar_bz2(tmp_path / "b", "beta", "1.0"))
+    channels.publish("company/dev", make_conda_tar_bz2(tmp_path / "c", "beta", "2.0"))
+
+
+def test_a_merged_shard_swept_away_is_made_again_when_asked_for(
+    channels: Channels, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+):
+    """A reader's merged index may be older than the sweep of the shards it names (or a
+    sweep may race the merge that named one): the shard is made again when asked for, at
+    most every MERGED_REMAKE_EVERY seconds per index (a stream of made-up names costs one
+    merge)."""
+    _published_at_two_levels(channels, tmp_path)
+    with AppClient(channels.home) as app:
+        name = _merged_beta(app)
+        cached = channels.home.cache_dir / "merged-shards" / name
+        url = f"/company/dev/conda/noarch/shards/{name}"
+        body = app.get(url).content
+        cached.unlink()
+        again = app.get(url)
+        assert again.status_code == 200 and again.content == body
+        assert cached.read_bytes() == body
+        cached.unlink()
+        assert app.get(url).status_code == 404, "once per MERGED_REMAKE_EVERY"
+        monkeypatch.setattr(inherited, "MERGED_REMAKE_EVERY", 0.0)
+        assert app.get(url).status_code == 200
+        made_up = f"/company/dev/conda/noarch/shards/{'0' * 64}.msgpack.zst"
+        assert app.get(made_up).status_code == 404
+
+
+def test_merged_shards_no_merge_names_are_swept(channels: Channels, tmp_path: Path):
+    """Each change of a name at two levels makes a new merged shard: those no merge named
+    for MERGED_SHARD_KEEP are removed, those a merge names are touched by it and kept."""
+    _published_at_two_levels(channels, tmp_path)
+    folder = channels.home.cache_dir / "merged-shards"
+    long_ago = time.time() - 2 * inherited.MERGED_SHARD_KEEP
+    with AppClient(channels.home) as app:
+        first = _merged_beta(app)
+        channels.publish("company/dev", make_conda_tar_bz2(tmp_path / "d", "beta", "3.0"))
+        second = _merged_beta(app)
+        assert first != second and sorted(p.name for p in folder.iterdir()) == sorted(
+            [first, second]
+        )
+        for name in (first, second):
+            os.utime(folder / name, (long_ago, long_ago))
+        channels.publish("company/base", make_conda_tar_bz2(tmp_path / "e", "gamma", "1.0"))
+        assert _merged_beta(app) == second, "merged again: second named, and touched"
+    assert inherited.sweep_merged_shards(folder, inherited.MERGED_SHARD_KEEP) == 1
+    assert [p.name for p in folder.iterdir()] == [second]
 
 
 def test_admins_set_bases_over_http(channels: Channels, tmp_path: Path):

@@ -56,6 +56,13 @@ def shard(request: Request, channel: str, subdir: str, name: str) -> Response:
             return file_response(request, Path(path), "application/octet-stream", CACHE_IMMUTABLE)
         except FileNotFoundError:
             continue
+    inherited = ctx.inherited
+    if inherited.inherits(channel) and inherited.remake_shards(channel, subdir, skip):
+        try:  # a merged shard the sweep removed, named by an older merged index
+            remade = inherited.shards_dir / name
+            return file_response(request, remade, "application/octet-stream", CACHE_IMMUTABLE)
+        except FileNotFoundError:
+            pass
     raise HTTPException(404, f"no shard {name!r} in {channel}/{subdir}")
 
 
