@@ -169,7 +169,10 @@ def _remove_old_shards(layout: ChannelLayout) -> int:
     if layout.conda_dir.is_dir():
         for folder in sorted(layout.conda_dir.iterdir()):
             if (folder / shards.SHARD_INDEX).is_file():
-                removed += shards.sweep(folder)
+                try:
+                    removed += shards.sweep(folder)
+                except OSError as error:  # housekeeping: never in the way of a recovery
+                    log.warning("old shards of %s not removed: %s", folder, error)
     if removed:
         log.info("channel %s: %d shard(s) no index names any more removed", layout.name, removed)
     return removed

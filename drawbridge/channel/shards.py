@@ -419,6 +419,8 @@ class _Retired:
                 os.utime(shard_path(folder, digest))
             except FileNotFoundError:
                 continue
+            except OSError as error:  # the publish is done: housekeeping never undoes it
+                log.warning("shard %s of %s not touched: %s", digest.hex(), folder, error)
         now = time.monotonic()
         with self._lock:
             self._by_folder.setdefault(str(folder), []).extend(
@@ -446,6 +448,8 @@ class _Retired:
                     removed += 1
                 except FileNotFoundError:  # a sweep took it first
                     continue
+                except OSError as error:  # left to the next start's sweep
+                    log.warning("old shard %s of %s not removed: %s", digest.hex(), folder, error)
         return removed
 
     def forget_after_fork(self) -> None:

@@ -448,6 +448,8 @@ def _touch_or_write(target: Path, body: bytes) -> None:
         os.utime(target)
     except FileNotFoundError:
         write_bytes_atomic(target, body)
+    except OSError as error:  # not ours to touch: it may be swept early, and made again
+        log.debug("merged shard %s not touched: %s", target, error)
 
 
 def sweep_merged_shards(folder: Path, keep: float) -> int:
@@ -464,6 +466,8 @@ def sweep_merged_shards(folder: Path, keep: float) -> int:
                         removed += 1
                 except FileNotFoundError:  # another process's sweep
                     continue
+                except OSError as error:
+                    log.warning("merged shard %s not removed: %s", entry.path, error)
     except FileNotFoundError:  # no merge wrote one yet
         return 0
     if removed:

@@ -88,3 +88,23 @@ def test_a_server_s_start_sweeps_what_an_ended_process_retired(tmp_path: Path):
     os.utime(folder / shards.SHARDS_DIR / retired, (written_long_ago, written_long_ago))
     assert shards.sweep(folder) == 1
     assert _on_disk(folder) == _named(folder)
+
+
+def test_an_old_shard_that_cannot_be_removed_never_fails_the_publish(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+):
+    folder, _model, _order = _indexed(tmp_path, ["a"])
+    _update(folder, "a", "1.1")
+    [old] = _on_disk(folder) - _named(folder)
+    monkeypatch.setattr(shards, "SHARD_GRACE", 0.0)
+    real_unlink = Path.unlink
+
+    def refused(path: Path, missing_ok: bool = False) -> None:
+        if path.name == old:
+            raise PermissionError(13, "Permission denied", str(path))
+        real_unlink(path, missing_ok=missing_ok)
+
+    monkeypatch.setattr(Path, "unlink", refused)
+    _update(folder, "a", "1.2")  # does not raise: the new shard and index are in place
+    assert "1.2" in str(shards.read_shard(folder, shards.read_index(folder)["shards"]["a"]))  # type: ignore[index]
+    assert old in _on_disk(folder) and "not removed" in caplog.text
