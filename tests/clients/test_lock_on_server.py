@@ -226,6 +226,28 @@ def test_many_locks_at_once_all_end_with_the_same_file(env_server: Server, tmp_p
     }
 
 
+def _lock_request(listening: socket.socket) -> socket.socket:
+    """The connection that sent `POST /api/lock` to `listening`. Another test's process may
+    connect to a port it was given a moment ago (the kernel hands ports out again): a
+    connection that sends anything else is closed, and the next one is taken. (Signalled on
+    the first connection, a client still starting up once hung CI's run for 60 s.)"""
+    while True:
+        connection, _address = listening.accept()
+        connection.settimeout(30)
+        heard = b""
+        try:
+            while b"\r\n" not in heard:
+                chunk = connection.recv(4096)
+                if not chunk:
+                    break
+                heard += chunk
+        except TimeoutError:
+            pass
+        if heard.startswith(b"POST /api/lock "):
+            return connection
+        connection.close()
+
+
 def test_ctrl_c_while_the_server_locks_ends_as_click_ends_a_command(tmp_path: Path):
     """A server that takes the request and says nothing; Ctrl-C: "Aborted!", status 1, no
     traceback, nothing written."""
@@ -241,7 +263,7 @@ def test_ctrl_c_while_the_server_locks_ends_as_click_ends_a_command(tmp_path: Pa
             text=True,
             env=client_env(),
         )
-        connection, _address = silent.accept()  # the request came: the client now waits
+        connection = _lock_request(silent)  # the request came: the client now waits
         with connection:
             waiting.send_signal(signal.SIGINT)
             stdout, stderr = waiting.communicate(timeout=60)
