@@ -230,7 +230,9 @@ def _lock_request(listening: socket.socket) -> socket.socket:
     """The connection that sent `POST /api/lock` to `listening`. Another test's process may
     connect to a port it was given a moment ago (the kernel hands ports out again): a
     connection that sends anything else is closed, and the next one is taken. (Signalled on
-    the first connection, a client still starting up once hung CI's run for 60 s.)"""
+    the first connection, a client still starting up once hung CI's run for 60 s: CPython
+    prints and swallows a KeyboardInterrupt raised while its start-up imports `warnings` for
+    $PYTHONWARNINGS, which client_env sets, and the client then waits for an answer.)"""
     while True:
         connection, _address = listening.accept()
         connection.settimeout(30)
