@@ -227,12 +227,9 @@ def test_many_locks_at_once_all_end_with_the_same_file(env_server: Server, tmp_p
 
 
 def _lock_request(listening: socket.socket) -> socket.socket:
-    """The connection that sent `POST /api/lock` to `listening`. Another test's process may
-    connect to a port it was given a moment ago (the kernel hands ports out again): a
-    connection that sends anything else is closed, and the next one is taken. (Signalled on
-    the first connection, a client still starting up once hung CI's run for 60 s: CPython
-    prints and swallows a KeyboardInterrupt raised while its start-up imports `warnings` for
-    $PYTHONWARNINGS, which client_env sets, and the client then waits for an answer.)"""
+    """The connection that sent `POST /api/lock` to `listening`: any other connection to the
+    port (another test's process may try a port the kernel hands out again) is closed, and
+    the next one taken."""
     while True:
         connection, _address = listening.accept()
         connection.settimeout(30)
@@ -264,6 +261,10 @@ def test_ctrl_c_while_the_server_locks_ends_as_click_ends_a_command(tmp_path: Pa
             stderr=subprocess.PIPE,
             text=True,
             env=client_env(),
+            # as from a terminal: a shell without job control starts its background commands
+            # with SIGINT ignored (POSIX), and a Python started so never gets Ctrl-C (how this
+            # test once hung in a CI run started with `&`)
+            preexec_fn=lambda: signal.signal(signal.SIGINT, signal.SIG_DFL),
         )
         connection = _lock_request(silent)  # the request came: the client now waits
         with connection:
