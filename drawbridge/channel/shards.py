@@ -29,7 +29,7 @@ import logging
 import os
 import threading
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from concurrent.futures import Future, ThreadPoolExecutor
 from pathlib import Path
 from typing import Any
@@ -409,11 +409,10 @@ class _Retired:
         self._by_folder: dict[str, list[tuple[float, str, bytes]]] = {}
         self._lock = threading.Lock()
 
-    def add(self, folder: Path, replaced: Iterable[tuple[str, bytes]]) -> None:
+    def add(self, folder: Path, replaced: Sequence[tuple[str, bytes]]) -> None:
         """Note the shards of `replaced` ((name, digest)) as no longer named from now, and
         touch each: its time is then when it was last named, so that `sweep` (a server's
         start, maybe another server's) keeps it for its grace too."""
-        replaced = list(replaced)
         for _name, digest in replaced:
             try:
                 os.utime(shard_path(folder, digest))
@@ -680,7 +679,7 @@ def records(folder: Path, index: dict[str, Any]) -> Iterable[tuple[str, str, Rec
 def sweep(folder: Path, grace: float = SHARD_GRACE) -> int:
     """Remove the shards of the subdir `folder` its index does not name and that are older
     than `grace` seconds (0: every one, after a crash or a rollback); return how many."""
-    index = read_index(folder)
+    index = read_index(folder, copy=False)  # only read: 100,000 names copy slowly
     shards = folder / SHARDS_DIR
     if index is None or not shards.is_dir():
         return 0
