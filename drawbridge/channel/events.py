@@ -16,9 +16,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
-from sqlalchemy import delete, func, or_, select
+from sqlalchemy import ColumnElement, delete, exists, func, or_, select
 from sqlalchemy.orm import Session
 
+from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
 from drawbridge.channel.outbox import DeliveryRow, EventRow, HookRow
 
@@ -43,6 +44,9 @@ EventKind = Literal[
 EVENT_KINDS: tuple[str, ...] = get_args(EventKind)
 #: how long a webhook's delivery is retried before it is given up
 DELIVERY_LIFETIME = dt.timedelta(days=3)
+#: rows `prune_outbox` deletes per transaction: a big outbox pruned without holding
+#: SQLite's write lock (or PostgreSQL's row locks) for long
+PRUNE_BATCH = 5000
 
 
 class UnknownEventKind(ChannelError):
@@ -165,3 +169,60 @@ def file_payload(
         payload["subdir"] = subdir
     payload.update(more)
     return payload
+
+
+@dataclass(frozen=True)
+class Pruned:
+    """What `prune_outbox` deleted."""
+
+    events: int
+    deliveries: int
+
+
+def prune_outbox(database: Database, before: dt.datetime, batch: int = PRUNE_BATCH) -> Pruned:
+    """Delete the webhook deliveries that finished (delivered or expired) before `before`,
+    then the events recorded before it that no delivery names, `batch` rows a
+    transaction. A pending delivery and its event stay, however old. The newest event
+    always stays: SQLite gives a new row the highest id + 1, so removing it would give its
+    id again, and a reader that had seen it (a replica) would skip the new event."""
+    deliveries = _delete_batches(
+        database,
+        DeliveryRow,
+        DeliveryRow.id,
+        (DeliveryRow.state != "pending") & (DeliveryRow.finished < before),
+        batch,
+    )
+    with database.session() as session:
+        newest = newest_event_id(session)
+    events = _delete_batches(
+        database,
+        EventRow,
+        EventRow.id,
+        (EventRow.created < before)
+        & (EventRow.id < newest)
+        & ~exists().where(DeliveryRow.event == EventRow.id),
+        batch,
+    )
+    return Pruned(events, deliveries)
+
+
+def _delete_batches(
+    database: Database,
+    table: type[EventRow] | type[DeliveryRow],
+    key: Any,
+    condition: ColumnElement[bool],
+    batch: int,
+) -> int:
+    """Delete the rows of `table` that match `condition`, lowest `key` first, `batch` a
+    transaction; return how many."""
+    removed = 0
+    while True:
+        with database.session() as session:
+            keys = list(session.scalars(select(key).where(condition).order_by(key).limit(batch)))
+            if keys:
+                session.execute(
+                    delete(table).where(key.in_(keys)).execution_options(synchronize_session=False)
+                )
+        removed += len(keys)
+        if len(keys) < batch:
+            return removed

@@ -91,6 +91,9 @@ accel_redirect_prefix = ""
 # public channels from its cache (X-Accel-Expires; every other answer is marked 0, never
 # cached). 0: off (docs/operating.md, "Anonymous reads from nginx's cache").
 proxy_cache_seconds = 0
+# Days the event outbox keeps an event and a finished webhook delivery (a pending delivery
+# stays until it is delivered or expires); older ones are deleted once an hour.
+outbox_keep_days = 30
 
 [bridge]
 # What `drawbridge bridge` builds for: conda subdirs and Python versions ("2.7" works too).
@@ -165,6 +168,8 @@ class ServerSettings:
     accel_redirect_prefix: str = ""
     #: seconds nginx may keep an anonymous read of a public channel (0: nothing is cached)
     proxy_cache_seconds: int = 0
+    #: days the outbox keeps events and finished webhook deliveries
+    outbox_keep_days: int = 30
 
     @property
     def max_upload_bytes(self) -> int:
@@ -360,6 +365,11 @@ def load_home(home: Path | str | None = None) -> Home:
         raise HomeError(
             f"{config_path}: [server] idle_timeout_seconds must be 1 or more "
             f"(it is {server.idle_timeout_seconds})"
+        )
+    if server.outbox_keep_days < 1:
+        raise HomeError(
+            f"{config_path}: [server] outbox_keep_days must be 1 or more "
+            f"(it is {server.outbox_keep_days})"
         )
     check_public_url(config_path, server.public_url)
     check_accel_redirect_prefix(config_path, server.accel_redirect_prefix)

@@ -7,6 +7,8 @@ in which order, and when to retry is decided there, in the database, so a server
 dies loses nothing (the next one to run finds the deliveries still pending). A publish
 never waits for it. On SQLite, a lock file in the home keeps to one worker per home;
 on PostgreSQL several servers share the deliveries (`FOR NO KEY UPDATE SKIP LOCKED`).
+Every PRUNE_SECONDS it also deletes the events and finished deliveries older than `[server]
+outbox_keep_days` (`channel.events.prune_outbox`), so the outbox does not grow forever.
 
 Headers: `X-Drawbridge-Event` (the event's kind), `X-Drawbridge-Delivery` (the event id
 and the webhook id, `<event>-<hook>`: the same on every attempt, for receivers to
@@ -18,15 +20,17 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import datetime as dt
 import logging
 import threading
+import time
 
 import httpx
 from sqlalchemy.engine import make_url
 
 from drawbridge import __version__
-from drawbridge.channel.database import Database
-from drawbridge.channel.events import Event
+from drawbridge.channel.database import Database, utcnow
+from drawbridge.channel.events import Event, prune_outbox
 from drawbridge.channel.home import Home
 from drawbridge.channel.hooks import Attempt, Hooks, Poster
 from drawbridge.channel.locks import FileLocks, Held
@@ -38,6 +42,8 @@ POLL_SECONDS = 0.25
 POST_TIMEOUT_SECONDS = 10.0
 #: the file an SQLite home's worker holds locked
 LOCK_NAME = "webhooks.lock"
+#: how often the worker deletes what the outbox no longer keeps (first: when it starts)
+PRUNE_SECONDS = 3600.0
 
 
 def signature(secret: str, body: bytes) -> str:
@@ -76,9 +82,13 @@ def poster(client: httpx.Client) -> Poster:
 class DeliveryWorker:
     """The background thread delivering a home's webhooks; `start`, then `stop`."""
 
-    def __init__(self, home: Home, poll_seconds: float = POLL_SECONDS) -> None:
+    def __init__(
+        self, home: Home, poll_seconds: float = POLL_SECONDS, prune_seconds: float = PRUNE_SECONDS
+    ) -> None:
         self.home = home
         self.poll_seconds = poll_seconds
+        self.prune_seconds = prune_seconds
+        self._next_prune = 0.0
         self._stopping = threading.Event()
         self._thread = threading.Thread(target=self._run, name="drawbridge-webhooks", daemon=True)
 
@@ -107,6 +117,7 @@ class DeliveryWorker:
                     try:
                         database = database or Database(self.home.database_url)
                         Hooks(database).deliver_due(post)
+                        self._prune_if_due(database)
                     except Exception as error:  # the database down, say: try again
                         log.warning("webhook deliveries wait: %s", error)
                         self._stopping.wait(5)
@@ -117,3 +128,20 @@ class DeliveryWorker:
                     database.close()
                 if held is not None:
                     held.release()
+
+    def _prune_if_due(self, database: Database) -> None:
+        """Delete what the outbox keeps no longer, if PRUNE_SECONDS passed since the last
+        time (or this is the first)."""
+        if time.monotonic() < self._next_prune:
+            return
+        self._next_prune = time.monotonic() + self.prune_seconds
+        keep = dt.timedelta(days=self.home.server.outbox_keep_days)
+        pruned = prune_outbox(database, utcnow() - keep)
+        if pruned.events or pruned.deliveries:
+            log.info(
+                "outbox: %d event(s) and %d finished webhook delivery(ies) older than %d days "
+                "deleted",
+                pruned.events,
+                pruned.deliveries,
+                self.home.server.outbox_keep_days,
+            )

@@ -142,3 +142,6 @@ def test_idle_timeout_must_be_positive(tmp_path: Path):
     write_config(home, "[server]\nidle_timeout_seconds = 0\n")
     with pytest.raises(HomeError, match="idle_timeout_seconds must be 1 or more"):
         load_home(home.root)
+    write_config(home, "[server]\noutbox_keep_days = 0\n")
+    with pytest.raises(HomeError, match="outbox_keep_days must be 1 or more"):
+        load_home(home.root)

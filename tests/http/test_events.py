@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from builders import make_conda_tar_bz2, make_wheel
-from sqlalchemy import select
+from sqlalchemy import select, update
 
 from drawbridge.channel import pip_view
 from drawbridge.channel.accounts import Accounts
@@ -22,13 +22,17 @@ from drawbridge.channel.events import (
     Event,
     UnknownEventKind,
     events_since,
+    Pruned,
     newest_event_id,
+    prune_outbox,
 )
 from drawbridge.channel.hooks import Attempt, Hooks, InvalidHook, retry_delay
 from drawbridge.channel.mutability import Mutability
-from drawbridge.channel.outbox import DeliveryRow
+from drawbridge.channel.database import utcnow
+from drawbridge.channel.outbox import DeliveryRow, EventRow
 from drawbridge.channel.releases import ReleaseSpec
 from drawbridge.channel.service import Channels
+from drawbridge.server.webhooks import DeliveryWorker
 
 
 def kinds_since(channels: Channels, after: int) -> list[tuple[str, str, str]]:
@@ -234,3 +238,69 @@ def test_deliveries_never_answered_expire_after_their_lifetime(channels: Channel
     assert hooks.deliver_due(post, now=later) == 0  # the second is as old: both expired
     assert [d.state for d in hooks.deliveries(hook.id)] == ["expired", "expired"]
     assert sent == []
+
+
+def aged(channels: Channels, days: int) -> None:
+    """Every event recorded, and every delivery finished, `days` ago."""
+    then = utcnow() - dt.timedelta(days=days)
+    with channels.db.session() as session:
+        session.execute(update(EventRow).values(created=then))
+        session.execute(
+            update(DeliveryRow).where(DeliveryRow.state != "pending").values(finished=then)
+        )
+
+
+def event_ids(channels: Channels) -> list[int]:
+    with channels.db.session() as session:
+        return list(session.scalars(select(EventRow.id).order_by(EventRow.id)))
+
+
+def test_the_outbox_forgets_old_events_but_not_what_is_owed_nor_the_newest(
+    channels: Channels, tmp_path: Path
+):
+    hooks = Hooks(channels.db)
+    hook, _ = hooks.add("http://ci.example/", ["published"])
+    for name in ("one", "two", "three", "four"):
+        channels.publish("main", make_wheel(tmp_path, name, "1.0"))
+    answers = iter([Attempt(200), Attempt(200), Attempt(503, "HTTP 503: down")])
+    assert hooks.deliver_due(lambda *_: next(answers)) == 3  # two delivered, "three" failed
+    channels.create("staging")  # the newest event, which no webhook wants
+    before = event_ids(channels)
+    aged(channels, days=31)
+    a_month = utcnow() - dt.timedelta(days=30)
+
+    pruned = prune_outbox(channels.db, a_month, batch=2)  # two rows a transaction
+
+    with channels.db.session() as session:
+        kept = session.execute(select(EventRow.kind, EventRow.subject).order_by(EventRow.id))
+        assert list(kept) == [
+            ("published", "three-1.0-py3-none-any.whl"),  # still owed to the webhook
+            ("published", "four-1.0-py3-none-any.whl"),
+            ("channel-created", "staging"),  # the newest: ids must keep rising
+        ]
+    assert pruned == Pruned(events=len(before) - 3, deliveries=2)
+    assert [d.state for d in hooks.deliveries(hook.id)] == ["pending", "pending"]
+
+    channels.publish("main", make_wheel(tmp_path, "recent", "1.0"))
+    assert prune_outbox(channels.db, a_month) == Pruned(events=1, deliveries=0)
+    assert event_ids(channels)[-2:] == [before[-2], before[-1] + 1]  # "four", "recent"
+    aged(channels, days=31)
+    assert prune_outbox(channels.db, a_month) == Pruned(events=0, deliveries=0)
+    channels.create("prod")  # SQLite would give "recent"'s id again, had it gone
+    assert event_ids(channels)[-1] > before[-1] + 1
+
+
+def test_the_delivery_worker_prunes_the_outbox_as_it_starts(channels: Channels, tmp_path: Path):
+    for name in ("one", "two"):
+        channels.publish("main", make_wheel(tmp_path, name, "1.0"))
+    aged(channels, days=channels.home.server.outbox_keep_days + 1)
+    channels.create("staging")
+    worker = DeliveryWorker(channels.home, poll_seconds=0.05).start()
+    try:
+        deadline = time.monotonic() + 30
+        while len(event_ids(channels)) > 1 and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        worker.stop()
+    with channels.db.session() as session:
+        assert list(session.scalars(select(EventRow.subject))) == ["staging"]
