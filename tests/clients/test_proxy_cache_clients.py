@@ -53,7 +53,7 @@ CACHE_LOCATION = """
     open_file_cache max=10000 inactive=60s;
     tcp_nopush off;
 """
-#: the pages' own location: `sendfile off`
+#: the pages' own location (`sendfile off`) and repodata's (and one buffer its size)
 PAGES_LOCATION = """
     location ~ /simple/|/shards/ {{
       proxy_pass {upstream};
@@ -61,11 +61,20 @@ PAGES_LOCATION = """
       sendfile off;
       {cache}
     }}
+    location ~ /repodata(\\.json|\\.json\\.zst|_shards\\.msgpack\\.zst)$ {{
+      proxy_pass {upstream};
+      proxy_set_header Host $http_host;
+      sendfile off;
+      output_buffers 1 256k;
+      {cache}
+    }}
 """
 
 PAGE = "/main/simple/open-lib/"
 FILE = "/main/conda/noarch/open-data-1.0-0.tar.bz2"
 REPODATA = "/main/conda/noarch/repodata.json"
+REPODATA_ZST = "/main/conda/noarch/repodata.json.zst"
+SHARD_INDEX = "/main/conda/noarch/repodata_shards.msgpack.zst"
 PRIVATE_PAGE = "/secret/simple/hidden-lib/"
 
 
@@ -119,7 +128,7 @@ def reached(cached: Cached, path: str) -> int:
 
 
 def test_anonymous_reads_of_a_public_channel_come_from_the_cache(cached: Cached):
-    for path in (PAGE, FILE, REPODATA):
+    for path in (PAGE, FILE, REPODATA, REPODATA_ZST, SHARD_INDEX):
         # the first read of repodata after a publish makes it, in the routes: not kept
         httpx.get(cached.server.url + path)
         direct = httpx.get(cached.server.url + path)
