@@ -17,7 +17,7 @@ from dataclasses import dataclass
 from typing import Any, Literal, get_args
 
 from sqlalchemy import ColumnElement, delete, exists, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import InstrumentedAttribute, Session
 
 from drawbridge.channel.database import Database
 from drawbridge.channel.errors import ChannelError
@@ -209,7 +209,7 @@ def prune_outbox(database: Database, before: dt.datetime, batch: int = PRUNE_BAT
 def _delete_batches(
     database: Database,
     table: type[EventRow] | type[DeliveryRow],
-    key: Any,
+    key: InstrumentedAttribute[int],
     condition: ColumnElement[bool],
     batch: int,
 ) -> int:

@@ -17,10 +17,10 @@ de-duplicate), `X-Drawbridge-Signature-256`.
 
 from __future__ import annotations
 
+import datetime as dt
 import hashlib
 import hmac
 import json
-import datetime as dt
 import logging
 import threading
 import time
