@@ -59,7 +59,12 @@ class DeliveryRow(Base):
     error and pushes `next_attempt` back."""
 
     __tablename__ = "hook_deliveries"
-    __table_args__ = (Index("ix_hook_deliveries_hook_state", "hook", "state", "event"),)
+    __table_args__ = (
+        Index("ix_hook_deliveries_hook_state", "hook", "state", "event"),
+        # an event deleted (the outbox pruned, a publish undone) finds its deliveries by it:
+        # without it, PostgreSQL's cascade scanned the whole table once per event
+        Index("ix_hook_deliveries_event", "event"),
+    )
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     hook: Mapped[int] = mapped_column(ForeignKey("hooks.id", ondelete="CASCADE"))
     event: Mapped[int] = mapped_column(ForeignKey("events.id", ondelete="CASCADE"))
