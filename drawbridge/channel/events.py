@@ -214,15 +214,15 @@ def _delete_batches(
     batch: int,
 ) -> int:
     """Delete the rows of `table` that match `condition`, lowest `key` first, `batch` a
-    transaction; return how many."""
+    transaction; return how many this call deleted (another server pruning at the same
+    time may have deleted some of those it chose)."""
     removed = 0
     while True:
         with database.session() as session:
             keys = list(session.scalars(select(key).where(condition).order_by(key).limit(batch)))
             if keys:
-                session.execute(
-                    delete(table).where(key.in_(keys)).execution_options(synchronize_session=False)
-                )
-        removed += len(keys)
+                # the session's connection, in its transaction: its result counts the rows
+                deleted = session.connection().execute(delete(table).where(key.in_(keys)))
+                removed += deleted.rowcount
         if len(keys) < batch:
             return removed
