@@ -361,16 +361,8 @@ def load_home(home: Path | str | None = None) -> Home:
         raise HomeError(f"{config_path}: unknown tables {unknown_tables}; known: {TABLES}")
     server = _parse_table(config_path, "server", document.get("server", {}), ServerSettings)
     check_channel_name(server.default_channel)
-    if server.idle_timeout_seconds < 1:
-        raise HomeError(
-            f"{config_path}: [server] idle_timeout_seconds must be 1 or more "
-            f"(it is {server.idle_timeout_seconds})"
-        )
-    if server.outbox_keep_days < 1:
-        raise HomeError(
-            f"{config_path}: [server] outbox_keep_days must be 1 or more "
-            f"(it is {server.outbox_keep_days})"
-        )
+    for key in ("idle_timeout_seconds", "outbox_keep_days"):
+        check_at_least_one(config_path, "server", key, getattr(server, key))
     check_public_url(config_path, server.public_url)
     check_accel_redirect_prefix(config_path, server.accel_redirect_prefix)
     if not 0 <= server.proxy_cache_seconds <= MAX_PROXY_CACHE_SECONDS:
@@ -398,6 +390,12 @@ def load_home(home: Path | str | None = None) -> Home:
         bundles=bundles,
         policy=policy,
     )
+
+
+def check_at_least_one(config_path: Path, table: str, key: str, value: int) -> None:
+    """HomeError unless the setting `[table] key` is 1 or more."""
+    if value < 1:
+        raise HomeError(f"{config_path}: [{table}] {key} must be 1 or more (it is {value})")
 
 
 def check_replica(config_path: Path, server: ServerSettings) -> None:
