@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 import os
 import re
 import tomllib
@@ -91,6 +92,10 @@ accel_redirect_prefix = ""
 # public channels from its cache (X-Accel-Expires; every other answer is marked 0, never
 # cached). 0: off (docs/operating.md, "Anonymous reads from nginx's cache").
 proxy_cache_seconds = 0
+# With proxy_cache_seconds: package files larger than this many MiB are not given to
+# nginx's cache (never copied into it); with accel_redirect_prefix nginx sends them from
+# the home. 0: every file may be kept.
+proxy_cache_max_file_mb = 0
 # Days the event outbox keeps an event and a finished webhook delivery (a pending delivery
 # stays until it is delivered or expires); older ones are deleted once an hour.
 outbox_keep_days = 30
@@ -168,12 +173,24 @@ class ServerSettings:
     accel_redirect_prefix: str = ""
     #: seconds nginx may keep an anonymous read of a public channel (0: nothing is cached)
     proxy_cache_seconds: int = 0
+    #: MiB above which a package file is not for nginx's cache (0: no limit)
+    proxy_cache_max_file_mb: int = 0
     #: days the outbox keeps events and finished webhook deliveries
     outbox_keep_days: int = 30
 
     @property
     def max_upload_bytes(self) -> int:
         return self.max_upload_mb * 1024 * 1024
+
+    @property
+    def proxy_cache_max_file_bytes(self) -> float:
+        """The largest package file nginx's cache may keep: none without a cache, every
+        one with a cache and no limit."""
+        if not self.proxy_cache_seconds:
+            return -1
+        if not self.proxy_cache_max_file_mb:
+            return math.inf
+        return self.proxy_cache_max_file_mb * 1024 * 1024
 
 
 @dataclass(frozen=True)
@@ -370,6 +387,11 @@ def load_home(home: Path | str | None = None) -> Home:
             f"{config_path}: [server] proxy_cache_seconds must be 0 (off) to "
             f"{MAX_PROXY_CACHE_SECONDS} (it is {server.proxy_cache_seconds}): it is how long a "
             "permission change or a publish may take to reach anonymous readers through nginx"
+        )
+    if server.proxy_cache_max_file_mb < 0:
+        raise HomeError(
+            f"{config_path}: [server] proxy_cache_max_file_mb must be 0 (no limit) or more "
+            f"(it is {server.proxy_cache_max_file_mb})"
         )
     check_replica(config_path, server)
     bridge = _parse_table(config_path, "bridge", document.get("bridge", {}), BridgeSettings)

@@ -6,11 +6,13 @@ by nginx, reaching Drawbridge about once per `proxy_cache_seconds`; nothing read
 token, nothing of a private channel and nothing the routes answer is ever kept; a publish
 and a permission change reach anonymous readers within those seconds; `X-Accel-Expires`
 never reaches a client. `accel_redirect_prefix` is set too (docs/operating.md, "Files sent
-by nginx"): what is read with a token is still sent by nginx from the home.
+by nginx"): what is read with a token is still sent by nginx from the home, and so is
+every package file over `proxy_cache_max_file_mb`, which the cache never keeps.
 """
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass
@@ -76,6 +78,7 @@ REPODATA = "/main/conda/noarch/repodata.json"
 REPODATA_ZST = "/main/conda/noarch/repodata.json.zst"
 SHARD_INDEX = "/main/conda/noarch/repodata_shards.msgpack.zst"
 PRIVATE_PAGE = "/secret/simple/hidden-lib/"
+LARGE = "/main/files/large_lib-1.0-py2.py3-none-any.whl"  # 1.5 MiB, over the limit
 
 
 @dataclass
@@ -93,7 +96,7 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
     folder = tmp_path_factory.mktemp("proxy-cache")
     config = (
         f'[server]\nproxy_cache_seconds = {SECONDS}\naccess_log = "access.log"\n'
-        f'accel_redirect_prefix = "{ACCEL_PREFIX}"\n'
+        f'accel_redirect_prefix = "{ACCEL_PREFIX}"\nproxy_cache_max_file_mb = 1\n'
     )
     home = home_with_a_private_channel(folder / "home", config, "open")
     server = start_server(home.root)
@@ -106,6 +109,15 @@ def cached(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Cached]:
         server.publish(make_wheel(folder / "w", "hidden-lib", "1.0"), channel="secret")
         server.publish(make_wheel(folder / "w", "soon-private", "1.0"), channel="open")
         server.publish(make_conda_tar_bz2(folder / "d", "soon-hidden", "1.0"), channel="open")
+        large = make_wheel(
+            folder / "w",
+            "large-lib",
+            "1.0",
+            tag="py2.py3-none-any",
+            module="large_lib",
+            extra_entries={"large_lib/data.bin": os.urandom(3 * 1024 * 1024 // 2)},
+        )
+        server.publish(large)
         reader = server.token(Role.reader, "alice")
         nginx, url = start_nginx(
             folder / "nginx",
@@ -244,3 +256,24 @@ def test_token_reads_are_sent_by_nginx_from_the_home(cached: Cached):
                 / direct.headers["x-accel-redirect"].removeprefix(ACCEL_PREFIX)
             ).read_bytes()
         ), path
+
+
+def test_files_over_the_limit_are_sent_from_the_home_and_never_kept(cached: Cached, tmp_path: Path):
+    """`proxy_cache_max_file_mb = 1`: every anonymous read of a 1.5 MiB wheel is checked by
+    Drawbridge and sent by nginx from the home (the right bytes, no internal header), none
+    is copied into the cache, and pip installs it through the cache."""
+    expected = (cached.server.home.channel("main").files_dir / LARGE.rsplit("/", 1)[1]).read_bytes()
+    before = reached(cached, LARGE)
+    for _ in range(3):
+        through = httpx.get(cached.url + LARGE)
+        assert through.status_code == 200
+        assert through.content == expected
+        assert not {"x-accel-redirect", "x-accel-expires"} & set(through.headers)
+    assert reached(cached, LARGE) - before == 3  # none answered from the cache
+    kept = [path for path in (cached.folder / "cache").rglob("*") if path.is_file()]
+    assert kept, "the cache keeps the small answers"
+    assert all(path.stat().st_size < 1024 * 1024 for path in kept)
+    target = tmp_path / "pip"
+    installed = pip_install(f"{cached.url}/main/simple/", target, "large-lib")
+    assert installed.returncode == 0, installed.stdout + installed.stderr
+    assert imported_value(target, "large_lib") == "1.0"

@@ -73,6 +73,7 @@ def test_home_from_environment(tmp_path: Path, monkeypatch: pytest.MonkeyPatch):
         ('[server]\naccel_redirect_prefix = "/my files/"\n', "not an nginx location"),
         ("[server]\nproxy_cache_seconds = -1\n", "proxy_cache_seconds must be 0"),
         ("[server]\nproxy_cache_seconds = 86400\n", "proxy_cache_seconds must be 0"),
+        ("[server]\nproxy_cache_max_file_mb = -1\n", "proxy_cache_max_file_mb must be 0"),
     ],
 )
 def test_bad_config_is_reported(tmp_path: Path, text: str, message: str):

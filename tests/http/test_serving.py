@@ -395,3 +395,48 @@ def test_with_a_proxy_cache_anonymous_files_are_sent_and_token_reads_still_redir
         assert with_token.status_code == 200 and with_token.content == b""
         assert with_token.headers["x-accel-redirect"].startswith("/_files/channels/main/")
         assert with_token.headers["x-accel-expires"] == "0"
+
+
+def test_with_a_proxy_cache_files_above_the_limit_are_redirected_and_never_kept(
+    tmp_path: Path,
+):
+    """`proxy_cache_max_file_mb` beside the cache and `accel_redirect_prefix`: an anonymous
+    read of a file up to the limit is sent for nginx to keep; a larger one is named for nginx
+    to send from the home and marked never to be kept (its 304 too), so the cache never
+    holds a copy of a large package."""
+    home = new_home(tmp_path / "home")
+    write_config(
+        home,
+        "[server]\nproxy_cache_seconds = 5\nproxy_cache_max_file_mb = 1\n"
+        'accel_redirect_prefix = "/_files/"\n',
+    )
+    home = load_home(home.root)
+    small = make_conda_tar_bz2(tmp_path / "d", "small-data", "1.0", members={"b": b"s" * 1000})
+    large = make_conda_tar_bz2(
+        tmp_path / "d", "large-data", "1.0", members={"b": os.urandom(1024 * 1024 + 1)}
+    )
+    database = Database(home.database_url)
+    try:
+        channels = Channels(home, database)
+        channels.create("main")
+        channels.publish("main", small)
+        channels.publish("main", large)
+    finally:
+        database.close()
+    with AppClient(home) as client:
+        kept = client.get("/main/conda/noarch/small-data-1.0-0.tar.bz2")
+        assert kept.status_code == 200 and kept.content == small.read_bytes()
+        assert kept.headers["x-accel-expires"] == "5"
+        assert "x-accel-redirect" not in kept.headers
+        path = "/main/conda/noarch/large-data-1.0-0.tar.bz2"
+        redirected = client.get(path)
+        assert redirected.status_code == 200 and redirected.content == b""
+        assert redirected.headers["x-accel-redirect"] == (
+            "/_files/channels/main/conda/noarch/large-data-1.0-0.tar.bz2"
+        )
+        assert redirected.headers["x-accel-expires"] == "0"
+        again = client.get(path, headers={"If-None-Match": redirected.headers["etag"]})
+        assert again.status_code == 304 and again.headers["x-accel-expires"] == "0"
+        head = client.head(path)  # nothing to send: answered here, and still never kept
+        assert head.status_code == 200 and head.headers["x-accel-expires"] == "0"
+        assert int(head.headers["content-length"]) == large.stat().st_size

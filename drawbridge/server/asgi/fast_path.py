@@ -15,7 +15,8 @@ in 1 MiB chunked reads where the server has no pathsend. Behind nginx with
 instead and nginx sends the file (`server.accel`). With `[server] proxy_cache_seconds`
 set, every answer here may be kept that long by nginx's cache (`server.asgi.proxy_cache`):
 they are all anonymous reads of public channels; files are then sent, not redirected, so
-that nginx can keep them.
+that nginx can keep them, but for those larger than `proxy_cache_max_file_mb`, which are
+marked never to be kept and, with `accel_redirect_prefix`, redirected.
 """
 
 from __future__ import annotations
@@ -183,9 +184,10 @@ class IndexFastPath:
         #: what lets nginx's cache keep an answer; none when no cache is configured
         self.keep = [keep_for(seconds)] if seconds else []
         self.never = [NEVER] if seconds else []
-        # a proxy cache keeps what it is sent, not what it is redirected to
-        prefix = "" if seconds else server.accel_redirect_prefix
-        self.accel = AccelRedirect.for_home(prefix, context.home.root)
+        #: a proxy cache keeps what it is sent, not what it is redirected to: files up to
+        #: this size are sent for it to keep, larger ones redirected (or sent marked never)
+        self.cache_file_limit = server.proxy_cache_max_file_bytes
+        self.accel = AccelRedirect.for_home(server.accel_redirect_prefix, context.home.root)
         #: repodata made from the shards lazily: stale ones go to the routes (a thread)
         self.repodata = repodata_files.Watch()
 
@@ -388,17 +390,20 @@ class IndexFastPath:
         stored = self.files.get(path, media_type)
         if stored is None:
             return None
+        kept = stored.size <= self.cache_file_limit  # by nginx's cache
+        keep = self.keep if kept else self.never
         if (
             "if-none-match" in headers or "if-modified-since" in headers
         ) and is_not_modified_headers(headers, stored.etag, stored.mtime):
-            validators = [*self.keep, *stored.validators]
+            validators = [*keep, *stored.validators]
             await send({"type": "http.response.start", "status": 304, "headers": validators})
             await send({"type": "http.response.body", "body": b""})
             return 304, 0
         head = scope["method"] == "HEAD"
-        location = None if head or self.accel is None else self.accel.location(path)
+        location = None if head or kept or self.accel is None else self.accel.location(path)
         if location is not None:  # nginx sends it, and answers Range and If-Range itself
             accel = [
+                *self.never,
                 *stored.validators,
                 (b"content-type", media_type.encode()),
                 NOSNIFF,
@@ -426,7 +431,7 @@ class IndexFastPath:
                 return 206, 0
             await _send_chunks(send, path, start, end - start + 1)
             return 206, end - start + 1
-        whole = [*self.keep, *stored.headers] if self.keep else stored.headers
+        whole = [*keep, *stored.headers] if keep else stored.headers
         await send({"type": "http.response.start", "status": 200, "headers": whole})
         if head:
             await send({"type": "http.response.body", "body": b""})
