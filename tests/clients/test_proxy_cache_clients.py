@@ -55,19 +55,12 @@ CACHE_LOCATION = """
     open_file_cache max=10000 inactive=60s;
     tcp_nopush off;
 """
-#: the pages' own location (`sendfile off`) and repodata's (and one buffer its size)
+#: the pages' own location (`sendfile off`)
 PAGES_LOCATION = """
     location ~ /simple/|/shards/ {{
       proxy_pass {upstream};
       proxy_set_header Host $http_host;
       sendfile off;
-      {cache}
-    }}
-    location ~ /repodata(\\.json|\\.json\\.zst|_shards\\.msgpack\\.zst)$ {{
-      proxy_pass {upstream};
-      proxy_set_header Host $http_host;
-      sendfile off;
-      output_buffers 1 256k;
       {cache}
     }}
 """
