@@ -440,3 +440,12 @@ def test_with_a_proxy_cache_files_above_the_limit_are_redirected_and_never_kept(
         head = client.head(path)  # nothing to send: answered here, and still never kept
         assert head.status_code == 200 and head.headers["x-accel-expires"] == "0"
         assert int(head.headers["content-length"]) == large.stat().st_size
+    # without accel_redirect_prefix, a large file is sent here, still never to be kept
+    write_config(home, "[server]\nproxy_cache_seconds = 5\nproxy_cache_max_file_mb = 1\n")
+    with AppClient(load_home(home.root)) as client:
+        sent = client.get(path)
+        assert sent.status_code == 200 and sent.content == large.read_bytes()
+        assert sent.headers["x-accel-expires"] == "0"
+        assert "x-accel-redirect" not in sent.headers
+        kept = client.get("/main/conda/noarch/small-data-1.0-0.tar.bz2")
+        assert kept.headers["x-accel-expires"] == "5"
