@@ -63,15 +63,24 @@ class MissCounter:
     def note(self, channel: str, project: str) -> None:
         with self._lock:
             self._counts[(channel, project)] += 1
-            if self._writer is None or not self._writer.is_alive():
+            if self._writer is None:
                 self._writer = threading.Thread(
-                    target=self._write_soon, name="drawbridge-misses", daemon=True
+                    target=self._write_while_counted, name="drawbridge-misses", daemon=True
                 )
                 self._writer.start()
 
-    def _write_soon(self) -> None:
-        time.sleep(self.every)
-        self.flush()
+    def _write_while_counted(self) -> None:
+        """Write every `every` seconds until a write leaves nothing counted. The writer
+        retires under the lock `note` takes, so a miss noted while a write (or `on_first`,
+        which may file a request) is under way is written by this thread's next round,
+        never left in memory for a writer that no longer runs."""
+        while True:
+            time.sleep(self.every)
+            self.flush()
+            with self._lock:
+                if not self._counts:
+                    self._writer = None
+                    return
 
     def flush(self) -> None:
         """Write the counts kept so far (one transaction), then tell `on_first`."""
