@@ -10,6 +10,7 @@ from pathlib import Path
 from builders import make_wheel
 from databases import new_home
 from servers import AppClient, fastapi_app
+from sqlalchemy.exc import OperationalError
 
 from drawbridge.channel.accounts import Accounts
 from drawbridge.channel.database import Database
@@ -17,6 +18,7 @@ from drawbridge.channel.misses import most_wanted, record_misses
 from drawbridge.channel.principals import ChannelPermissions
 from drawbridge.channel.service import Channels
 from drawbridge.channel.tokens import Role, create_token
+import drawbridge.server.asgi.misses as misses_layer
 from drawbridge.server.asgi.misses import MissCounter
 
 
@@ -103,3 +105,32 @@ def test_a_miss_noted_while_the_counts_are_written_is_written_too(tmp_path: Path
     while [m.count for m in most_wanted(database)] != [2] and time.monotonic() < deadline:
         time.sleep(0.05)
     assert [(m.project, m.count) for m in most_wanted(database)] == [("wanted", 2)]
+
+
+def test_a_failed_write_of_the_counts_keeps_them_for_the_next(tmp_path: Path, monkeypatch):
+    """A write that fails (here the database's first answer is an error) loses no miss and
+    does not stop the writer: the next round writes them, and later misses are written."""
+    home = new_home(tmp_path / "home")
+    database = Database(home.database_url)
+    Channels(home, database).create("main")
+    failures = ["database is locked"]
+
+    def failing_once(database: Database, counts):  # type: ignore[no-untyped-def]
+        if failures:
+            raise OperationalError("INSERT INTO misses", {}, Exception(failures.pop()))
+        return record_misses(database, counts)
+
+    monkeypatch.setattr(misses_layer, "record_misses", failing_once)
+    counter = MissCounter(database, every=0.05)
+    counter.note("main", "wanted")
+    counter.note("main", "wanted")
+    deadline = time.monotonic() + 10
+    while [m.count for m in most_wanted(database)] != [2] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert failures == []
+    assert [(m.project, m.count) for m in most_wanted(database)] == [("wanted", 2)]
+    counter.note("main", "wanted")
+    deadline = time.monotonic() + 10
+    while [m.count for m in most_wanted(database)] != [3] and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert [(m.project, m.count) for m in most_wanted(database)] == [("wanted", 3)]

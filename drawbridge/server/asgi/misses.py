@@ -11,6 +11,7 @@ index) and never name a missing package in a URL.
 
 from __future__ import annotations
 
+import logging
 import re
 import threading
 import time
@@ -27,6 +28,7 @@ from drawbridge.channel.misses import record_misses
 NAME = re.compile(r"^[A-Za-z0-9]([A-Za-z0-9._-]{0,198}[A-Za-z0-9])?$")
 #: seconds between two writes of the counts
 FLUSH_EVERY = 2.0
+log = logging.getLogger("drawbridge")
 
 
 def missed_project(path: str, default_channel: str) -> tuple[str, str] | None:
@@ -76,21 +78,34 @@ class MissCounter:
         never left in memory for a writer that no longer runs."""
         while True:
             time.sleep(self.every)
-            self.flush()
+            try:
+                self.flush()
+            except Exception:  # the counts are kept: the next round writes them
+                log.exception("writing the missed projects' counts failed; trying again")
             with self._lock:
                 if not self._counts:
                     self._writer = None
                     return
 
     def flush(self) -> None:
-        """Write the counts kept so far (one transaction), then tell `on_first`."""
+        """Write the counts kept so far (one transaction), then tell `on_first`; if the
+        write fails, the counts are kept for the next one and the error is raised."""
         with self._lock:
             counts, self._counts = self._counts, Counter()
         if not counts:
             return
-        for channel, project in record_misses(self.database, counts):
+        try:
+            first = record_misses(self.database, counts)
+        except Exception:  # nothing was written (one transaction): keep them for the next
+            with self._lock:
+                self._counts.update(counts)
+            raise
+        for channel, project in first:
             if self.on_first is not None:
-                self.on_first(channel, project)
+                try:
+                    self.on_first(channel, project)
+                except Exception:  # counted all the same; the other first ones are heard
+                    log.exception("acting on the first miss of %s in %s failed", project, channel)
 
 
 class MissCounting:
