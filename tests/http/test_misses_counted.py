@@ -22,6 +22,13 @@ import drawbridge.server.asgi.misses as misses_layer
 from drawbridge.server.asgi.misses import MissCounter
 
 
+def wait_for_counts(database: Database, counts: list[int], seconds: float = 10) -> None:
+    """Poll until the written counts are `counts` or `seconds` pass (the caller asserts)."""
+    deadline = time.monotonic() + seconds
+    while [m.count for m in most_wanted(database)] != counts and time.monotonic() < deadline:
+        time.sleep(0.05)
+
+
 def test_only_misses_of_readable_channels_are_counted_and_no_asker(tmp_path: Path):
     home = new_home(tmp_path / "home")
     channels = Channels(home, Database(home.database_url))
@@ -101,9 +108,7 @@ def test_a_miss_noted_while_the_counts_are_written_is_written_too(tmp_path: Path
     assert in_first.wait(10)
     counter.note("main", "wanted")  # the writer is inside on_first
     go_on.set()
-    deadline = time.monotonic() + 10
-    while [m.count for m in most_wanted(database)] != [2] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_counts(database, [2])
     assert [(m.project, m.count) for m in most_wanted(database)] == [("wanted", 2)]
 
 
@@ -124,13 +129,9 @@ def test_a_failed_write_of_the_counts_keeps_them_for_the_next(tmp_path: Path, mo
     counter = MissCounter(database, every=0.05)
     counter.note("main", "wanted")
     counter.note("main", "wanted")
-    deadline = time.monotonic() + 10
-    while [m.count for m in most_wanted(database)] != [2] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_counts(database, [2])
     assert failures == []
     assert [(m.project, m.count) for m in most_wanted(database)] == [("wanted", 2)]
     counter.note("main", "wanted")
-    deadline = time.monotonic() + 10
-    while [m.count for m in most_wanted(database)] != [3] and time.monotonic() < deadline:
-        time.sleep(0.05)
+    wait_for_counts(database, [3])
     assert [(m.project, m.count) for m in most_wanted(database)] == [("wanted", 3)]
